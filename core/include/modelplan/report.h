@@ -1,0 +1,38 @@
+// One entry point for both adapters: a model (preset name or config text) -> analysis -> stable JSON.
+// The CLI's --json output and the wasm module's return values are produced here, so they are identical.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "modelplan/config.h"
+#include "modelplan/counts.h"
+#include "modelplan/error.h"
+#include "modelplan/skeleton.h"
+
+namespace modelplan {
+
+struct analysis {
+    std::string model; // what the user named: a preset name or a path
+    model_spec spec;
+    skeleton sk;
+    param_counts counts;
+};
+
+// config text -> spec -> skeleton -> counts.
+result<analysis> analyze(const std::string& model, const std::string& config_json, const config_options& options);
+
+// Documented in docs/json.md.
+std::string params_json(const analysis& a);
+std::string skeleton_json(const analysis& a);
+std::string presets_json();
+std::string error_json(const error& e);
+
+// JSON request -> JSON response, for the wasm module (and anything else that speaks JSON).
+// `command` is "params", "skeleton" or "presets". The request is an object:
+//   {"model": "<preset name>"} or {"config": {...} | "<config.json text>", "name": "<label>"}
+//   optional "dtype": "bf16" (weight dtype override).
+// Never throws; errors come back as {"error": {"code", "message", "path"}}.
+std::string handle_request(const std::string& command, const std::string& request_json);
+
+} // namespace modelplan

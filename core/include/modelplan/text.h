@@ -1,0 +1,28 @@
+// Small text helpers shared by the core's messages and the adapters' human output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace modelplan {
+
+// 8030261248 -> "8,030,261,248"
+std::string with_thousands(uint64_t n);
+
+// Binary units, labelled as such: 16060522496 -> "14.96 GiB"; below 1 KiB -> "512 B".
+std::string binary_size(uint64_t bytes);
+
+// Parameter count in short decimal form: 8030261248 -> "8.03B", 135000000 -> "135.00M".
+std::string short_count(uint64_t n);
+
+// Edit distance (Levenshtein), case-insensitive.
+size_t edit_distance(const std::string& a, const std::string& b);
+
+// The candidate closest to `wanted` if it is plausibly a typo of it, else "".
+std::string closest_name(const std::string& wanted, const std::vector<std::string>& candidates);
+
+// Replace every "{key}" in `pattern` by `value`.
+std::string replace_all(std::string pattern, const std::string& key, const std::string& value);
+
+} // namespace modelplan

@@ -1,0 +1,46 @@
+// Internal: RapidJSON parsing with line/column errors, and typed key access that reports JSON paths.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <rapidjson/document.h>
+
+#include "modelplan/error.h"
+
+namespace modelplan {
+
+// Parses `text` into `doc`; on failure returns an error naming line and column (1-based).
+std::optional<error> parse_json(const std::string& text, rapidjson::Document& doc, const std::string& what);
+
+// A short rendering of a JSON value for messages: "\"4096\"", "4096.5", "true", "an object".
+std::string describe_json(const rapidjson::Value& v);
+
+// Typed, path-aware access to the keys of one JSON object.
+class key_reader {
+  public:
+    key_reader(const rapidjson::Value& object, std::string prefix) : obj_(object), prefix_(std::move(prefix)) {}
+
+    std::string path(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
+    // The key's value, or nullptr when absent or JSON null.
+    const rapidjson::Value* find(const char* key) const;
+    bool has(const char* key) const { return find(key) != nullptr; }
+
+    // Required positive integer.
+    result<uint64_t> size(const char* key) const;
+    // Optional positive integer: nullopt when absent or null.
+    result<std::optional<uint64_t>> optional_size(const char* key) const;
+    // Optional non-negative integer.
+    result<std::optional<uint64_t>> optional_count(const char* key) const;
+    result<bool> optional_bool(const char* key, bool fallback) const;
+    result<double> optional_number(const char* key, double fallback) const;
+    result<std::optional<std::string>> optional_string(const char* key) const;
+
+  private:
+    result<std::optional<uint64_t>> integer(const char* key, uint64_t minimum) const;
+    const rapidjson::Value& obj_;
+    std::string prefix_;
+};
+
+} // namespace modelplan

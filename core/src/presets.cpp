@@ -1,0 +1,34 @@
+#include "modelplan/presets.h"
+
+#include "modelplan/text.h"
+
+namespace modelplan {
+
+// Generated from models/presets.tsv and models/*/config.json.
+extern const preset embedded_presets[];
+extern const size_t embedded_preset_count;
+extern const size_t embedded_default_preset;
+
+const std::vector<preset>& presets() {
+    static const std::vector<preset> all(embedded_presets, embedded_presets + embedded_preset_count);
+    return all;
+}
+
+const preset& default_preset() { return presets()[embedded_default_preset]; }
+
+result<preset> find_preset(const std::string& name) {
+    std::vector<std::string> names;
+    for (const preset& p : presets()) {
+        if (name == p.name) return p;
+        names.push_back(p.name);
+    }
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    std::string hint = closest_name(name, names);
+    return make_error(error_code::unknown_model,
+                      "no preset named \"" + name + "\"" +
+                          (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") +
+                          " (presets: " + list + ")");
+}
+
+} // namespace modelplan

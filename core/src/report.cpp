@@ -1,0 +1,248 @@
+#include "modelplan/report.h"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "json-util.h"
+#include "modelplan/presets.h"
+
+namespace modelplan {
+
+namespace {
+
+using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+struct json_out {
+    rapidjson::StringBuffer buffer;
+    json_writer w{buffer};
+    json_out() {
+        w.SetIndent(' ', 2);
+        w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
+    }
+    std::string str() const { return std::string(buffer.GetString(), buffer.GetSize()) + "\n"; }
+};
+
+void key(json_writer& w, const char* k) { w.Key(k); }
+void string(json_writer& w, const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void index_or_null(json_writer& w, int64_t i) {
+    if (i == no_index) w.Null();
+    else w.Int64(i);
+}
+
+void header(json_writer& w, const analysis& a) {
+    key(w, "model");
+    string(w, a.model);
+    key(w, "model_type");
+    string(w, a.spec.model_type);
+    key(w, "architecture");
+    string(w, a.spec.architecture);
+    key(w, "dtype");
+    w.String(dtype_name(a.spec.weight_dtype));
+}
+
+void tensor(json_writer& w, const tensor_info& t) {
+    w.StartObject();
+    key(w, "name");
+    string(w, t.name);
+    key(w, "shape");
+    w.StartArray();
+    for (uint64_t d : t.shape) w.Uint64(d);
+    w.EndArray();
+    key(w, "dtype");
+    w.String(dtype_name(t.type));
+    key(w, "role");
+    w.String(role_name(t.what));
+    key(w, "layer");
+    index_or_null(w, t.layer);
+    key(w, "expert");
+    index_or_null(w, t.expert);
+    w.EndObject();
+}
+
+} // namespace
+
+result<analysis> analyze(const std::string& model, const std::string& config_json, const config_options& options) {
+    auto spec = parse_config(config_json, options);
+    if (!spec) return spec.err();
+    auto sk = build_skeleton(*spec);
+    if (!sk) return sk.err();
+    auto counts = count_params(*spec, *sk);
+    if (!counts) return counts.err();
+    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts)};
+}
+
+std::string params_json(const analysis& a) {
+    json_out out;
+    json_writer& w = out.w;
+    const param_counts& c = a.counts;
+    w.StartObject();
+    header(w, a);
+    key(w, "params");
+    w.StartObject();
+    key(w, "total");
+    w.Uint64(c.total);
+    key(w, "embedding");
+    w.Uint64(c.embedding);
+    key(w, "non_embedding");
+    w.Uint64(c.non_embedding);
+    key(w, "active");
+    w.Uint64(c.active);
+    key(w, "by_role");
+    w.StartObject();
+    for (int r = 0; r < role_count; ++r) {
+        if (c.by_role[r] == 0) continue;
+        key(w, role_name(static_cast<role>(r)));
+        w.Uint64(c.by_role[r]);
+    }
+    w.EndObject();
+    key(w, "by_layer");
+    w.StartArray();
+    for (uint64_t n : c.by_layer) w.Uint64(n);
+    w.EndArray();
+    key(w, "outside_layers");
+    w.Uint64(c.outside_layers);
+    w.EndObject();
+    key(w, "weight_bytes");
+    w.Uint64(c.weight_bytes);
+    key(w, "tensors");
+    w.Uint64(a.sk.tensors.size());
+    w.EndObject();
+    return out.str();
+}
+
+std::string skeleton_json(const analysis& a) {
+    json_out out;
+    json_writer& w = out.w;
+    w.StartObject();
+    header(w, a);
+    key(w, "tensors");
+    w.StartArray();
+    for (const tensor_info& t : a.sk.tensors) tensor(w, t);
+    w.EndArray();
+    key(w, "aliases");
+    w.StartObject();
+    for (const tensor_alias& al : a.sk.aliases) {
+        key(w, al.name.c_str());
+        string(w, al.target);
+    }
+    w.EndObject();
+    key(w, "buffers");
+    w.StartArray();
+    for (const tensor_info& b : a.sk.buffers) tensor(w, b);
+    w.EndArray();
+    w.EndObject();
+    return out.str();
+}
+
+std::string presets_json() {
+    json_out out;
+    json_writer& w = out.w;
+    w.StartObject();
+    key(w, "default");
+    w.String(default_preset().name);
+    key(w, "presets");
+    w.StartArray();
+    for (const preset& p : presets()) {
+        auto a = analyze(p.name, p.config_json, {});
+        w.StartObject();
+        key(w, "name");
+        w.String(p.name);
+        key(w, "repo");
+        w.String(p.repo);
+        if (a) {
+            key(w, "model_type");
+            string(w, a->spec.model_type);
+            key(w, "architecture");
+            string(w, a->spec.architecture);
+            key(w, "params");
+            w.Uint64(a->counts.total);
+            key(w, "active");
+            w.Uint64(a->counts.active);
+        } else {
+            key(w, "error");
+            string(w, a.err().message);
+        }
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return out.str();
+}
+
+std::string error_json(const error& e) {
+    json_out out;
+    json_writer& w = out.w;
+    w.StartObject();
+    key(w, "error");
+    w.StartObject();
+    key(w, "code");
+    w.String(error_code_name(e.code));
+    key(w, "message");
+    string(w, e.message);
+    key(w, "path");
+    string(w, e.path);
+    w.EndObject();
+    w.EndObject();
+    return out.str();
+}
+
+std::string handle_request(const std::string& command, const std::string& request_json) {
+    if (command == "presets") return presets_json();
+    if (command != "params" && command != "skeleton")
+        return error_json(make_error(error_code::bad_request, "unknown command \"" + command +
+                                                                  "\"; expected params, skeleton or presets"));
+    rapidjson::Document req;
+    if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
+    if (!req.IsObject())
+        return error_json(make_error(error_code::bad_request,
+                                     "request: expected a JSON object, got " + describe_json(req)));
+    key_reader keys(req, "");
+
+    config_options options;
+    auto dtype_name_r = keys.optional_string("dtype");
+    if (!dtype_name_r) return error_json(dtype_name_r.err());
+    if (*dtype_name_r) {
+        auto t = parse_dtype(**dtype_name_r, "dtype");
+        if (!t) return error_json(t.err());
+        options.weight_dtype = *t;
+    }
+
+    std::string name, config_text;
+    auto model_r = keys.optional_string("model");
+    if (!model_r) return error_json(model_r.err());
+    const rapidjson::Value* config = keys.find("config");
+    if (*model_r && config)
+        return error_json(make_error(error_code::bad_request, "request: give either \"model\" or \"config\", not both"));
+    if (*model_r) {
+        auto p = find_preset(**model_r);
+        if (!p) return error_json(p.err());
+        name = p->name;
+        config_text = p->config_json;
+    } else if (config) {
+        if (config->IsString()) {
+            config_text.assign(config->GetString(), config->GetStringLength());
+        } else if (config->IsObject()) {
+            rapidjson::StringBuffer sb;
+            rapidjson::Writer<rapidjson::StringBuffer> cw(sb);
+            config->Accept(cw);
+            config_text.assign(sb.GetString(), sb.GetSize());
+        } else {
+            return error_json(make_error(error_code::bad_request,
+                                         "config: expected an object or the text of config.json, got " +
+                                             describe_json(*config),
+                                         "config"));
+        }
+        auto label = keys.optional_string("name");
+        if (!label) return error_json(label.err());
+        name = label->value_or("config.json");
+    } else {
+        return error_json(make_error(error_code::bad_request,
+                                     "request: missing \"model\" (a preset name) or \"config\" (a config.json)"));
+    }
+
+    auto a = analyze(name, config_text, options);
+    if (!a) return error_json(a.err());
+    return command == "params" ? params_json(*a) : skeleton_json(*a);
+}
+
+} // namespace modelplan

@@ -1,0 +1,85 @@
+#include "modelplan/text.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+namespace modelplan {
+
+std::string with_thousands(uint64_t n) {
+    std::string digits = std::to_string(n);
+    std::string out;
+    out.reserve(digits.size() + digits.size() / 3);
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+std::string binary_size(uint64_t bytes) {
+    static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1024) return std::to_string(bytes) + " B";
+    double v = static_cast<double>(bytes);
+    int u = -1;
+    while (v >= 1024.0 && u < 5) {
+        v /= 1024.0;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f %s", v, units[u]);
+    return buf;
+}
+
+std::string short_count(uint64_t n) {
+    static const struct {
+        double scale;
+        const char* suffix;
+    } steps[] = {{1e12, "T"}, {1e9, "B"}, {1e6, "M"}, {1e3, "K"}};
+    for (const auto& s : steps) {
+        if (static_cast<double>(n) >= s.scale) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.2f%s", static_cast<double>(n) / s.scale, s.suffix);
+            return buf;
+        }
+    }
+    return std::to_string(n);
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same ? 0 : 1)});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::string closest_name(const std::string& wanted, const std::vector<std::string>& candidates) {
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    for (const auto& c : candidates) {
+        size_t d = edit_distance(wanted, c);
+        if (d < best_d) {
+            best_d = d;
+            best = c;
+        }
+    }
+    // A typo changes a few characters; more than a third of the name is a different name.
+    size_t limit = std::max<size_t>(2, std::max(wanted.size(), best.size()) / 3);
+    return best_d <= limit ? best : std::string();
+}
+
+std::string replace_all(std::string s, const std::string& key, const std::string& value) {
+    for (size_t pos = s.find(key); pos != std::string::npos; pos = s.find(key, pos + value.size()))
+        s.replace(pos, key.size(), value);
+    return s;
+}
+
+} // namespace modelplan

@@ -1,0 +1,305 @@
+// modelplan: the command-line program. Parses arguments, reads files, prints what the core returns.
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model-source.h"
+#include "modelplan/presets.h"
+#include "modelplan/report.h"
+#include "modelplan/text.h"
+#include "table.h"
+
+namespace mp = modelplan;
+using mp::cli::align;
+using mp::cli::table;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_bad_input = 2;
+
+const char* main_help = R"(modelplan - what a model is made of, before touching its weights
+
+usage: modelplan COMMAND [MODEL] [options]
+
+commands:
+  params     parameter counts: total, embedding, non-embedding, active per token, by role and by layer
+  skeleton   every parameter's checkpoint name, shape, dtype and role; tied aliases; known buffers
+  presets    the bundled model configs
+
+MODEL is a path to a config.json, a folder holding one, or a preset name (see `modelplan presets`).
+When omitted, the default preset is used.
+
+options (every command):
+  --json     print stable JSON instead of tables (docs/json.md)
+  -h, --help show help for a command
+
+`modelplan COMMAND --help` shows a command's own options.
+exit status: 0 success, 2 bad input or usage (the message goes to stderr, nothing to stdout).
+)";
+
+const char* params_help = R"(usage: modelplan params [MODEL] [--dtype DTYPE] [--json]
+
+Parameter counts of MODEL, computed from its skeleton: total (tied weights once), embedding (token
+embedding plus an untied output head), non-embedding, active per token (MoE: only the routed experts a
+token visits), and breakdowns by role and by layer. Sizes use binary units (GiB = 2^30 bytes).
+
+options:
+  --dtype DTYPE  weight dtype (bf16, fp16, fp32, fp8, ...); default: the config's torch_dtype/dtype,
+                 float32 when it names none
+  --json         print JSON: {"model", "model_type", "architecture", "dtype",
+                 "params": {"total", "embedding", "non_embedding", "active", "by_role", "by_layer",
+                 "outside_layers"}, "weight_bytes", "tensors"}
+  -h, --help     show this help
+)";
+
+const char* skeleton_help = R"(usage: modelplan skeleton [MODEL] [--dtype DTYPE] [--summary] [--json]
+
+Every unique parameter of MODEL in state_dict order, named exactly as the published safetensors
+checkpoints name it, with shape, dtype, role and layer; then tied aliases and known buffers.
+
+options:
+  --dtype DTYPE  weight dtype (bf16, fp16, fp32, fp8, ...); default: the config's torch_dtype/dtype
+  --summary      one row per tensor template ({layer}, {expert}) with its repeat count, instead of
+                 one row per tensor
+  --json         print JSON: {"model", "model_type", "architecture", "dtype",
+                 "tensors": [{"name", "shape", "dtype", "role", "layer", "expert"}],
+                 "aliases": {name: target}, "buffers": [...]}
+  -h, --help     show this help
+)";
+
+const char* presets_help = R"(usage: modelplan presets [--json]
+
+The bundled presets: real published config.json files, embedded in the program, usable by name as MODEL.
+Sources: models/SOURCES.md.
+
+options:
+  --json     print JSON: {"default", "presets": [{"name", "repo", "model_type", "architecture",
+             "params", "active"}]}
+  -h, --help show this help
+)";
+
+struct options {
+    std::string command;
+    std::optional<std::string> model;
+    bool json = false;
+    bool summary = false;
+    bool help = false;
+    std::optional<std::string> dtype;
+};
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "modelplan: error: %s\n", message.c_str());
+    return exit_bad_input;
+}
+
+int usage_error(const std::string& message, const std::string& command) {
+    std::fprintf(stderr, "modelplan: error: %s\nTry 'modelplan %s--help'.\n", message.c_str(),
+                 command.empty() ? "" : (command + " ").c_str());
+    return exit_bad_input;
+}
+
+void print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+std::string pct(uint64_t part, uint64_t whole) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%%", whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
+    return buf;
+}
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+std::string title(const mp::analysis& a) {
+    std::string moe = a.spec.n_experts ? ", " + std::to_string(a.spec.n_experts) + " experts (" +
+                                             std::to_string(a.spec.n_experts_per_tok) + " per token)"
+                                       : "";
+    return a.model + "  " + a.spec.architecture + " (" + a.spec.model_type + "), " +
+           mp::dtype_name(a.spec.weight_dtype) + ", " + std::to_string(a.spec.n_layers) + " layers" + moe + "\n";
+}
+
+std::string render_params(const mp::analysis& a) {
+    const mp::param_counts& c = a.counts;
+    uint64_t bytes = mp::dtype_bytes(a.spec.weight_dtype);
+    std::string out = title(a) + "\n";
+    table totals({{"parameters", align::left},
+                  {"count", align::right},
+                  {"short", align::right},
+                  {std::string("size (") + mp::dtype_name(a.spec.weight_dtype) + ")", align::right}});
+    auto size = [&](uint64_t n) { return mp::binary_size(n * bytes); };
+    totals.row({"total", mp::with_thousands(c.total), mp::short_count(c.total), mp::binary_size(c.weight_bytes)});
+    totals.row({"embedding", mp::with_thousands(c.embedding), mp::short_count(c.embedding), size(c.embedding)});
+    totals.row({"non-embedding", mp::with_thousands(c.non_embedding), mp::short_count(c.non_embedding),
+                size(c.non_embedding)});
+    totals.row({"active per token", mp::with_thousands(c.active), mp::short_count(c.active), size(c.active)});
+    out += totals.render() + "\n";
+
+    table roles({{"role", align::left}, {"params", align::right}, {"share", align::right}});
+    for (int r = 0; r < mp::role_count; ++r) {
+        if (!c.by_role[r]) continue;
+        roles.row({mp::role_name(static_cast<mp::role>(r)), mp::with_thousands(c.by_role[r]), pct(c.by_role[r], c.total)});
+    }
+    out += "by role\n" + roles.render() + "\n";
+
+    table layers({{"layers", align::left}, {"params each", align::right}, {"params", align::right}});
+    for (size_t first = 0; first < c.by_layer.size();) {
+        size_t last = first;
+        while (last + 1 < c.by_layer.size() && c.by_layer[last + 1] == c.by_layer[first]) ++last;
+        std::string range = first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
+        layers.row({range, mp::with_thousands(c.by_layer[first]),
+                    mp::with_thousands(c.by_layer[first] * (last - first + 1))});
+        first = last + 1;
+    }
+    layers.row({"outside layers", "", mp::with_thousands(c.outside_layers)});
+    out += "by layer\n" + layers.render();
+    return out;
+}
+
+std::string render_skeleton(const mp::analysis& a, bool summary) {
+    const mp::skeleton& sk = a.sk;
+    std::string out = title(a) + "\n";
+    auto index = [](int64_t i) { return i == mp::no_index ? std::string("-") : std::to_string(i); };
+    if (summary) {
+        // One row per (template, shape): the pattern with its repeat count.
+        struct group {
+            const mp::tensor_info* first;
+            uint64_t count = 0;
+        };
+        std::vector<group> groups;
+        std::map<std::pair<const void*, std::vector<uint64_t>>, size_t> where;
+        for (const auto& t : sk.tensors) {
+            auto k = std::make_pair(static_cast<const void*>(t.source), t.shape);
+            auto it = where.find(k);
+            if (it == where.end()) {
+                where.emplace(k, groups.size());
+                groups.push_back({&t, 1});
+            } else {
+                ++groups[it->second].count;
+            }
+        }
+        table tab({{"tensor", align::left},
+                   {"shape", align::left},
+                   {"dtype", align::left},
+                   {"role", align::left},
+                   {"count", align::right},
+                   {"params", align::right}});
+        for (const auto& g : groups)
+            tab.row({g.first->source->name, shape_text(g.first->shape), mp::dtype_name(g.first->type),
+                     mp::role_name(g.first->what), "×" + mp::with_thousands(g.count),
+                     mp::with_thousands(g.first->elements * g.count)});
+        out += tab.render();
+    } else {
+        table tab({{"tensor", align::left},
+                   {"shape", align::left},
+                   {"dtype", align::left},
+                   {"role", align::left},
+                   {"layer", align::right},
+                   {"params", align::right}});
+        for (const auto& t : sk.tensors)
+            tab.row({t.name, shape_text(t.shape), mp::dtype_name(t.type), mp::role_name(t.what), index(t.layer),
+                     mp::with_thousands(t.elements)});
+        out += tab.render();
+    }
+    out += "\n" + mp::with_thousands(sk.tensors.size()) + " tensors, " + mp::with_thousands(a.counts.total) +
+           " parameters, " + mp::binary_size(a.counts.weight_bytes) + "\n";
+    if (!sk.aliases.empty()) {
+        out += "\ntied aliases\n";
+        for (const auto& al : sk.aliases) out += "  " + al.name + " -> " + al.target + "\n";
+    }
+    if (!sk.buffers.empty()) {
+        out += "\nbuffers (not parameters; some checkpoints store them)\n";
+        const auto& b = sk.buffers.front();
+        out += "  " + std::string(b.source->name) + "  " + shape_text(b.shape) + "  " + mp::dtype_name(b.type) +
+               "  ×" + std::to_string(sk.buffers.size()) + "\n";
+    }
+    return out;
+}
+
+std::string render_presets() {
+    table tab({{"preset", align::left},
+               {"repository", align::left},
+               {"model_type", align::left},
+               {"params", align::right},
+               {"active", align::right}});
+    const std::string default_name = mp::default_preset().name;
+    for (const auto& p : mp::presets()) {
+        auto a = mp::analyze(p.name, p.config_json, {});
+        std::string name = p.name;
+        if (name == default_name) name += " (default)";
+        if (!a) {
+            tab.row({name, p.repo, "error: " + a.err().message, "", ""});
+            continue;
+        }
+        tab.row({name, p.repo, a->spec.model_type, mp::short_count(a->counts.total),
+                 mp::short_count(a->counts.active)});
+    }
+    return tab.render(0);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+        print(main_help);
+        return exit_ok;
+    }
+    if (args[0] == "--version") {
+        print("modelplan 0.1.0\n");
+        return exit_ok;
+    }
+    options opt;
+    opt.command = args[0];
+    std::map<std::string, const char*> helps = {
+        {"params", params_help}, {"skeleton", skeleton_help}, {"presets", presets_help}};
+    if (!helps.count(opt.command))
+        return usage_error("unknown command \"" + opt.command + "\"; expected params, skeleton or presets", "");
+
+    for (size_t i = 1; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "-h" || a == "--help") opt.help = true;
+        else if (a == "--json") opt.json = true;
+        else if (a == "--summary" && opt.command == "skeleton") opt.summary = true;
+        else if ((a == "--dtype" || a.rfind("--dtype=", 0) == 0) && opt.command != "presets") {
+            if (a == "--dtype") {
+                if (i + 1 >= args.size()) return usage_error("--dtype needs a value (e.g. bf16)", opt.command);
+                opt.dtype = args[++i];
+            } else {
+                opt.dtype = a.substr(8);
+            }
+        } else if (!a.empty() && a[0] == '-') return usage_error("unknown option " + a, opt.command);
+        else if (opt.command == "presets") return usage_error("presets takes no MODEL", opt.command);
+        else if (opt.model) return usage_error("more than one MODEL given (" + *opt.model + ", " + a + ")", opt.command);
+        else opt.model = a;
+    }
+    if (opt.help) {
+        print(helps[opt.command]);
+        return exit_ok;
+    }
+    if (opt.command == "presets") {
+        print(opt.json ? mp::presets_json() : render_presets());
+        return exit_ok;
+    }
+
+    mp::config_options config;
+    if (opt.dtype) {
+        auto t = mp::parse_dtype(*opt.dtype, "--dtype");
+        if (!t) return fail(t.err().message);
+        config.weight_dtype = *t;
+    }
+    auto source = opt.model ? mp::cli::resolve_model(*opt.model)
+                            : mp::result<mp::cli::model_source>(
+                                  mp::cli::model_source{mp::default_preset().name, mp::default_preset().config_json});
+    if (!source) return fail(source.err().message);
+    auto a = mp::analyze(source->label, source->config_json, config);
+    if (!a) return fail(source->label + ": " + a.err().message);
+
+    if (opt.command == "params") print(opt.json ? mp::params_json(*a) : render_params(*a));
+    else print(opt.json ? mp::skeleton_json(*a) : render_skeleton(*a, opt.summary));
+    return exit_ok;
+}
