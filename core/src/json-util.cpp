@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <rapidjson/error/en.h>
 
@@ -36,8 +37,12 @@ std::string describe_json(const rapidjson::Value& v) {
     if (v.IsUint64()) return std::to_string(v.GetUint64());
     if (v.IsInt64()) return std::to_string(v.GetInt64());
     if (v.IsNumber()) {
+        // The shortest form that reads back as the same double.
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%.17g", v.GetDouble());
+        for (int precision = 15; precision <= 17; ++precision) {
+            std::snprintf(buf, sizeof buf, "%.*g", precision, v.GetDouble());
+            if (std::strtod(buf, nullptr) == v.GetDouble()) break;
+        }
         return buf;
     }
     if (v.IsArray()) return "an array";

@@ -1,0 +1,163 @@
+// The modelplan program end to end: exit codes, stdout/stderr discipline, human and JSON output, MODEL paths.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <sys/wait.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct run_result {
+    int status;
+    std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+class cli : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("modelplan-cli-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    run_result run(const std::string& args) {
+        std::string cmd = std::string(MODELPLAN_BIN) + " " + args + " >" + (dir_ / "out").string() + " 2>" +
+                          (dir_ / "err").string();
+        int raw = std::system(cmd.c_str());
+        return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir_ / "out"), slurp(dir_ / "err")};
+    }
+    fs::path write(const std::string& name, const std::string& text) {
+        fs::path p = dir_ / name;
+        fs::create_directories(p.parent_path());
+        std::ofstream(p, std::ios::binary) << text;
+        return p;
+    }
+    void expect_bad_input(const run_result& r, const std::string& message_part) {
+        EXPECT_EQ(r.status, 2);
+        EXPECT_EQ(r.out, "") << "nothing on stdout for bad input";
+        EXPECT_NE(r.err.find(message_part), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.rfind("modelplan: error: ", 0), 0u) << r.err;
+    }
+    fs::path dir_;
+};
+
+TEST_F(cli, params_json_of_a_preset) {
+    run_result r = run("params llama-3.1-8b --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    rapidjson::Document d;
+    d.Parse(r.out.c_str());
+    ASSERT_FALSE(d.HasParseError());
+    EXPECT_EQ(d["params"]["total"].GetUint64(), 8'030'261'248ULL); // published total, Llama-3.1-8B
+}
+
+TEST_F(cli, human_params_use_separators_and_binary_units) {
+    run_result r = run("params llama-3.1-8b");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("8,030,261,248"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("GiB"), std::string::npos);
+    EXPECT_EQ(r.out.find(" GB"), std::string::npos) << "binary sizes must not be labelled GB";
+}
+
+TEST_F(cli, default_model_when_omitted) {
+    run_result r = run("params --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("\"model\": \"llama-3.1-8b\""), std::string::npos);
+}
+
+TEST_F(cli, model_as_file_or_folder) {
+    // Mistral-7B-v0.1's published config values (models/SOURCES.md), written as a user would have them.
+    std::string config = R"({"architectures": ["MistralForCausalLM"], "hidden_size": 4096,
+        "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mistral",
+        "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05,
+        "rope_theta": 10000.0, "sliding_window": 4096, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+        "vocab_size": 32000})";
+    fs::path file = write("mistral/config.json", config);
+    for (const std::string& arg : {file.string(), file.parent_path().string()}) {
+        run_result r = run("params " + arg + " --json");
+        ASSERT_EQ(r.status, 0) << r.err;
+        rapidjson::Document d;
+        d.Parse(r.out.c_str());
+        EXPECT_EQ(d["params"]["total"].GetUint64(), 7'241'732'096ULL); // published total, Mistral-7B-v0.1
+        EXPECT_EQ(std::string(d["model"].GetString()), arg);
+    }
+}
+
+TEST_F(cli, unknown_preset_suggests) { expect_bad_input(run("params llama-3.1-8 --json"), "did you mean \"llama-3.1-8b\"?"); }
+
+TEST_F(cli, missing_file) { expect_bad_input(run("params " + (dir_ / "nope/config.json").string()), "no such file"); }
+
+TEST_F(cli, folder_without_config) {
+    fs::create_directories(dir_ / "empty");
+    expect_bad_input(run("skeleton " + (dir_ / "empty").string()), "folder holds no config.json");
+}
+
+TEST_F(cli, malformed_config_reports_position) {
+    fs::path p = write("bad.json", "{\n  \"model_type\": \"llama\"\n  \"hidden_size\": 1\n}");
+    expect_bad_input(run("params " + p.string() + " --json"), "line 3, column 3");
+}
+
+TEST_F(cli, empty_and_binary_files) {
+    expect_bad_input(run("params " + write("empty.json", "").string()), "not valid JSON");
+    expect_bad_input(run("params " + write("bin.json", std::string("\x00\xff\xfe\x01garbage", 11)).string()),
+                     "not valid JSON");
+}
+
+TEST_F(cli, invalid_config_names_the_key) {
+    fs::path p = write("c.json", R"({"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 2,
+        "num_attention_heads": 32, "num_key_value_heads": 5, "intermediate_size": 11008, "vocab_size": 32000})");
+    expect_bad_input(run("params " + p.string()), "num_attention_heads (32) must be divisible by num_key_value_heads (5)");
+}
+
+TEST_F(cli, usage_errors) {
+    expect_bad_input(run("frobnicate"), "unknown command");
+    expect_bad_input(run("params --bogus"), "unknown option --bogus");
+    expect_bad_input(run("params llama-3.1-8b qwen3-8b"), "more than one MODEL");
+    expect_bad_input(run("params --dtype"), "--dtype needs a value");
+    expect_bad_input(run("params --dtype fp7"), "--dtype: unknown dtype \"fp7\"");
+}
+
+TEST_F(cli, help_everywhere) {
+    for (const std::string& c : {"", "params ", "skeleton ", "presets "}) {
+        run_result r = run(c + "--help");
+        EXPECT_EQ(r.status, 0) << c;
+        EXPECT_NE(r.out.find("usage: modelplan"), std::string::npos) << c;
+    }
+}
+
+TEST_F(cli, skeleton_summary_and_full) {
+    run_result summary = run("skeleton llama-3.2-1b --summary");
+    ASSERT_EQ(summary.status, 0) << summary.err;
+    EXPECT_NE(summary.out.find("model.layers.{layer}.self_attn.q_proj.weight"), std::string::npos);
+    EXPECT_NE(summary.out.find("×16"), std::string::npos); // Llama-3.2-1B has 16 layers (published config)
+    EXPECT_NE(summary.out.find("lm_head.weight -> model.embed_tokens.weight"), std::string::npos);
+    run_result full = run("skeleton llama-3.2-1b");
+    ASSERT_EQ(full.status, 0);
+    EXPECT_NE(full.out.find("model.layers.15.mlp.down_proj.weight"), std::string::npos);
+}
+
+TEST_F(cli, presets_json) {
+    run_result r = run("presets --json");
+    ASSERT_EQ(r.status, 0);
+    rapidjson::Document d;
+    d.Parse(r.out.c_str());
+    ASSERT_FALSE(d.HasParseError());
+    EXPECT_GE(d["presets"].Size(), 7u);
+}
+
+} // namespace

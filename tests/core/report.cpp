@@ -1,0 +1,89 @@
+// The JSON API that the wasm module exposes: requests in, stable JSON out, errors as objects.
+#include "test-util.h"
+
+namespace modelplan::test {
+namespace {
+
+rapidjson::Document parse(const std::string& text) {
+    rapidjson::Document d;
+    d.Parse(text.c_str());
+    EXPECT_FALSE(d.HasParseError()) << text.substr(0, 200);
+    return d;
+}
+
+TEST(report, params_request_by_preset_name) {
+    rapidjson::Document d = parse(handle_request("params", R"({"model": "mixtral-8x7b-v0.1"})"));
+    ASSERT_TRUE(d.IsObject());
+    EXPECT_STREQ(d["model"].GetString(), "mixtral-8x7b-v0.1");
+    EXPECT_STREQ(d["model_type"].GetString(), "mixtral");
+    EXPECT_STREQ(d["architecture"].GetString(), "MixtralForCausalLM");
+    EXPECT_EQ(d["params"]["total"].GetUint64(), 46'702'792'704ULL); // published total (see published-counts.cpp)
+    EXPECT_TRUE(d["params"]["by_role"].HasMember("ffn_router"));
+    EXPECT_EQ(d["params"]["by_layer"].Size(), 32u);
+}
+
+TEST(report, config_given_inline_as_object_or_text) {
+    std::string text = preset_config("llama-3.2-1b");
+    rapidjson::Document as_text = parse(handle_request("params", "{\"config\": " + [&] {
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.String(text.c_str());
+        return std::string(sb.GetString());
+    }() + ", \"name\": \"mine\"}"));
+    rapidjson::Document as_object = parse(handle_request("params", "{\"config\": " + text + "}"));
+    EXPECT_STREQ(as_text["model"].GetString(), "mine");
+    EXPECT_STREQ(as_object["model"].GetString(), "config.json");
+    EXPECT_EQ(as_text["params"]["total"].GetUint64(), 1'235'814'400ULL); // published total
+    EXPECT_EQ(as_object["params"]["total"].GetUint64(), 1'235'814'400ULL);
+}
+
+TEST(report, skeleton_json_shape) {
+    rapidjson::Document d = parse(handle_request("skeleton", R"({"model": "llama-3.2-1b", "dtype": "fp16"})"));
+    ASSERT_TRUE(d["tensors"].IsArray());
+    const auto& first = d["tensors"][0];
+    EXPECT_STREQ(first["name"].GetString(), "model.embed_tokens.weight");
+    EXPECT_EQ(first["shape"][0].GetUint64(), 128256u); // vocab_size of the published config
+    EXPECT_STREQ(first["dtype"].GetString(), "F16");
+    EXPECT_TRUE(first["layer"].IsNull());
+    EXPECT_STREQ(d["aliases"]["lm_head.weight"].GetString(), "model.embed_tokens.weight");
+    EXPECT_EQ(d["buffers"].Size(), 16u);
+}
+
+TEST(report, errors_are_objects_with_code_message_path) {
+    struct bad {
+        const char* command;
+        const char* request;
+        const char* code;
+    };
+    const bad cases[] = {
+        {"params", "{", "json_syntax"},
+        {"params", "[]", "bad_request"},
+        {"params", "{}", "bad_request"},
+        {"params", R"({"model": "lama-3.1-8b"})", "unknown_model"},
+        {"params", R"({"model": "llama-3.1-8b", "config": {}})", "bad_request"},
+        {"params", R"({"model": "llama-3.1-8b", "dtype": "fp7"})", "unknown_dtype"},
+        {"params", R"({"config": 5})", "bad_request"},
+        {"params", R"({"config": {"model_type": "llama"}})", "missing_key"},
+        {"frobnicate", "{}", "bad_request"},
+    };
+    for (const auto& c : cases) {
+        rapidjson::Document d = parse(handle_request(c.command, c.request));
+        ASSERT_TRUE(d.IsObject() && d.HasMember("error")) << c.request;
+        EXPECT_STREQ(d["error"]["code"].GetString(), c.code) << c.request;
+        EXPECT_GT(d["error"]["message"].GetStringLength(), 10u) << c.request;
+        EXPECT_TRUE(d["error"]["path"].IsString());
+    }
+    rapidjson::Document d = parse(handle_request("params", R"({"model": "lama-3.1-8b"})"));
+    EXPECT_NE(std::string(d["error"]["message"].GetString()).find("did you mean \"llama-3.1-8b\"?"),
+              std::string::npos);
+}
+
+TEST(report, presets_json_lists_every_preset) {
+    rapidjson::Document d = parse(presets_json());
+    EXPECT_STREQ(d["default"].GetString(), default_preset().name);
+    EXPECT_EQ(d["presets"].Size(), presets().size());
+    for (const auto& p : d["presets"].GetArray()) EXPECT_FALSE(p.HasMember("error")) << p["name"].GetString();
+}
+
+} // namespace
+} // namespace modelplan::test

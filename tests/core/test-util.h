@@ -1,0 +1,51 @@
+// Helpers for core tests: presets by name, and configs edited key by key.
+#pragma once
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "modelplan/presets.h"
+#include "modelplan/report.h"
+
+namespace modelplan::test {
+
+inline std::string preset_config(const std::string& name) {
+    auto p = find_preset(name);
+    EXPECT_TRUE(p.ok()) << name;
+    return p.ok() ? p->config_json : "{}";
+}
+
+inline analysis analyze_preset(const std::string& name) {
+    auto a = analyze(name, preset_config(name), {});
+    if (!a.ok()) ADD_FAILURE() << name << ": " << a.err().message;
+    return a.ok() ? std::move(*a) : analysis{};
+}
+
+// `config` with one key replaced by raw JSON (or removed when `json_value` is empty).
+inline std::string edit_key(const std::string& config, const char* key, const std::string& json_value) {
+    rapidjson::Document doc;
+    doc.Parse(config.c_str());
+    doc.RemoveMember(key);
+    if (!json_value.empty()) {
+        rapidjson::Document value(&doc.GetAllocator());
+        value.Parse(json_value.c_str());
+        EXPECT_FALSE(value.HasParseError()) << json_value;
+        doc.AddMember(rapidjson::Value(key, doc.GetAllocator()), rapidjson::Value(value, doc.GetAllocator()),
+                      doc.GetAllocator());
+    }
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    doc.Accept(w);
+    return sb.GetString();
+}
+
+// A preset's config with one key replaced or removed.
+inline std::string edited_config(const std::string& preset, const char* key, const std::string& json_value) {
+    return edit_key(preset_config(preset), key, json_value);
+}
+
+} // namespace modelplan::test
