@@ -1,5 +1,6 @@
 #include "modelplan/skeleton.h"
 
+#include <cstring>
 #include <optional>
 
 #include "modelplan/text.h"
@@ -52,42 +53,70 @@ result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, d
     info.what = t.what;
     info.source = &t;
     info.elements = 1;
-    std::string formula;
+    bool overflow = false;
     for (uint8_t i = 0; i < t.rank; ++i) {
         dim_value d = resolve(t.shape[i], s);
         if (d.overflow)
             return make_error(error_code::overflow, std::string(t.name) + ": " + d.source + " overflows 64 bits");
         info.shape.push_back(d.value);
-        formula += (i ? " x " : "") + std::string(d.source) + " (" + with_thousands(d.value) + ")";
-        if (__builtin_mul_overflow(info.elements, d.value, &info.elements))
-            return make_error(error_code::overflow,
-                              std::string(t.name) + ": element count " + formula + " overflows 64 bits");
+        overflow = overflow || __builtin_mul_overflow(info.elements, d.value, &info.elements);
+    }
+    if (overflow) {
+        std::string formula;
+        for (uint8_t i = 0; i < t.rank; ++i) {
+            dim_value d = resolve(t.shape[i], s);
+            formula += (i ? " x " : "") + std::string(d.source) + " (" + with_thousands(d.value) + ")";
+        }
+        return make_error(error_code::overflow,
+                          std::string(t.name) + ": element count " + formula + " overflows 64 bits");
     }
     return info;
 }
 
+// The checkpoint name of one instance: "{layer}" and "{expert}" replaced by the indices.
 std::string name_of(const tensor_template& t, int64_t layer, int64_t expert) {
-    std::string n = t.name;
-    if (layer != no_index) n = replace_all(n, "{layer}", std::to_string(layer));
-    if (expert != no_index) n = replace_all(n, "{expert}", std::to_string(expert));
-    return n;
+    std::string out;
+    out.reserve(80);
+    const char* p = t.name;
+    for (const char* brace = std::strchr(p, '{'); brace; brace = std::strchr(p, '{')) {
+        out.append(p, brace);
+        if (std::strncmp(brace, "{layer}", 7) == 0) {
+            out += std::to_string(layer);
+            p = brace + 7;
+        } else if (std::strncmp(brace, "{expert}", 8) == 0) {
+            out += std::to_string(expert);
+            p = brace + 8;
+        } else {
+            out += '{';
+            p = brace + 1;
+        }
+    }
+    out.append(p);
+    return out;
 }
 
 // Emits the templates of `rows` in state_dict order: leading model-level rows, then every layer's rows (a run of
 // expert rows repeated expert by expert), then trailing model-level rows.
 std::optional<error> emit(const std::vector<const tensor_template*>& rows, const model_spec& spec, dtype type,
                           std::vector<tensor_info>& out, std::vector<tensor_alias>* aliases) {
-    auto add = [&](const tensor_template& t, int64_t layer, int64_t expert) -> std::optional<error> {
+    // Shapes depend on the spec only, so each template is sized once and copied per instance.
+    std::vector<tensor_info> prototypes;
+    prototypes.reserve(rows.size());
+    for (const tensor_template* t : rows) {
+        auto info = instantiate(*t, spec, type);
+        if (!info) return info.err();
+        prototypes.push_back(std::move(*info));
+    }
+    auto add = [&](size_t row, int64_t layer, int64_t expert) -> std::optional<error> {
+        const tensor_template& t = *rows[row];
         if (t.tied_to && spec.tie_embeddings && aliases) {
             aliases->push_back({name_of(t, layer, expert), t.tied_to});
             return std::nullopt;
         }
-        auto info = instantiate(t, spec, type);
-        if (!info) return info.err();
-        info->name = name_of(t, layer, expert);
-        info->layer = layer;
-        info->expert = expert;
-        out.push_back(std::move(*info));
+        out.push_back(prototypes[row]);
+        out.back().name = name_of(t, layer, expert);
+        out.back().layer = layer;
+        out.back().expert = expert;
         return std::nullopt;
     };
 
@@ -99,7 +128,7 @@ std::optional<error> emit(const std::vector<const tensor_template*>& rows, const
     }
     for (size_t i = 0; i < first_layer_row; ++i)
         if (holds(rows[i]->needs, spec, nullptr))
-            if (auto e = add(*rows[i], no_index, no_index)) return e;
+            if (auto e = add(i, no_index, no_index)) return e;
     for (uint64_t il = 0; il < spec.n_layers && first_layer_row < rows.size(); ++il) {
         const layer_spec& layer = spec.layer(il);
         for (size_t i = first_layer_row; i < end_layer_rows;) {
@@ -109,7 +138,7 @@ std::optional<error> emit(const std::vector<const tensor_template*>& rows, const
             }
             if (rows[i]->where != scope::expert) {
                 if (holds(rows[i]->needs, spec, &layer))
-                    if (auto e = add(*rows[i], static_cast<int64_t>(il), no_index)) return e;
+                    if (auto e = add(i, static_cast<int64_t>(il), no_index)) return e;
                 ++i;
                 continue;
             }
@@ -119,14 +148,14 @@ std::optional<error> emit(const std::vector<const tensor_template*>& rows, const
                 for (uint64_t ie = 0; ie < spec.n_experts; ++ie)
                     for (size_t r = i; r < run_end; ++r)
                         if (holds(rows[r]->needs, spec, &layer))
-                            if (auto e = add(*rows[r], static_cast<int64_t>(il), static_cast<int64_t>(ie)))
+                            if (auto e = add(r, static_cast<int64_t>(il), static_cast<int64_t>(ie)))
                                 return e;
             i = run_end;
         }
     }
     for (size_t i = first_layer_row; i < rows.size(); ++i)
         if (rows[i]->where == scope::global && holds(rows[i]->needs, spec, nullptr))
-            if (auto e = add(*rows[i], no_index, no_index)) return e;
+            if (auto e = add(i, no_index, no_index)) return e;
     return std::nullopt;
 }
 

@@ -1,0 +1,53 @@
+// config.json text -> spec -> skeleton -> counts, on the largest presets. Target: well under 1 ms natively.
+// Run: build/bench/pipeline_bench  (scripts/bench.sh builds and runs it)
+#include <map>
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#include "modelplan/presets.h"
+#include "modelplan/report.h"
+
+namespace {
+
+const std::string& config_of(const char* name) {
+    static std::map<std::string, std::string> cache;
+    auto it = cache.find(name);
+    if (it == cache.end()) it = cache.emplace(name, modelplan::find_preset(name)->config_json).first;
+    return it->second;
+}
+
+void parse_only(benchmark::State& state, const char* name) {
+    const std::string& text = config_of(name);
+    for (auto _ : state) benchmark::DoNotOptimize(modelplan::parse_config(text));
+}
+
+void full_pipeline(benchmark::State& state, const char* name) {
+    const std::string& text = config_of(name);
+    size_t tensors = 0;
+    for (auto _ : state) {
+        auto a = modelplan::analyze(name, text, {});
+        if (!a) {
+            state.SkipWithError(a.err().message.c_str());
+            return;
+        }
+        tensors = a->sk.tensors.size();
+        benchmark::DoNotOptimize(a->counts.total);
+    }
+    state.counters["tensors"] = static_cast<double>(tensors);
+}
+
+void params_json(benchmark::State& state, const char* name) {
+    auto a = modelplan::analyze(name, config_of(name), {});
+    for (auto _ : state) benchmark::DoNotOptimize(modelplan::params_json(*a));
+}
+
+} // namespace
+
+BENCHMARK_CAPTURE(parse_only, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, mixtral_8x22b, "mixtral-8x22b-v0.1")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, llama_3_1_8b, "llama-3.1-8b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(params_json, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,72 @@
+// The wasm module under node: for every preset it must return exactly the JSON the native program prints, and
+// errors must come back as structured objects. Run by scripts/test.sh:
+//   MODELPLAN_BIN=build/native/modelplan MODELPLAN_WASM=build-wasm/wasm/modelplan.js \
+//     node --no-experimental-fetch --test tests/wasm/
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const bin = path.resolve(root, process.env.MODELPLAN_BIN ?? 'build/native/modelplan');
+const wasmJs = path.resolve(root, process.env.MODELPLAN_WASM ?? 'build-wasm/wasm/modelplan.js');
+
+let mp;
+before(async () => {
+  const require = createRequire(import.meta.url);
+  const createModelplan = require(wasmJs);
+  mp = await createModelplan();
+});
+
+const native = (...args) => execFileSync(bin, args, { encoding: 'utf8', maxBuffer: 256 << 20 });
+const presetNames = () => JSON.parse(native('presets', '--json')).presets.map((p) => p.name);
+
+test('presets: identical JSON', () => {
+  assert.equal(mp.presets(), native('presets', '--json'));
+});
+
+test('params: identical JSON for every preset', () => {
+  const names = presetNames();
+  assert.ok(names.length >= 7, `expected at least 7 presets, got ${names.length}`);
+  for (const name of names) {
+    assert.equal(mp.params(JSON.stringify({ model: name })), native('params', name, '--json'), name);
+  }
+});
+
+test('skeleton: identical JSON for every preset', () => {
+  for (const name of presetNames()) {
+    assert.equal(mp.skeleton(JSON.stringify({ model: name })), native('skeleton', name, '--json'), name);
+  }
+});
+
+test('dtype override: identical JSON', () => {
+  assert.equal(mp.params(JSON.stringify({ model: 'qwen3-8b', dtype: 'fp32' })),
+               native('params', 'qwen3-8b', '--dtype', 'fp32', '--json'));
+});
+
+test('counts survive the JS boundary exactly', () => {
+  // Published total of Mixtral-8x7B (foundation issue; keras-hub mixtral_8_7b_en), above 2^32.
+  const r = JSON.parse(mp.params(JSON.stringify({ model: 'mixtral-8x7b-v0.1' })));
+  assert.equal(r.params.total, 46702792704);
+});
+
+test('errors are structured objects, never bare exception numbers', () => {
+  const cases = [
+    ['{', 'json_syntax'],
+    [JSON.stringify({ model: 'lama-3.1-8b' }), 'unknown_model'],
+    [JSON.stringify({ config: { model_type: 'llama', hidden_size: 'big' } }), 'wrong_type'],
+    [JSON.stringify({ config: '{"model_type": "gpt9"}' }), 'unknown_model_type'],
+    [JSON.stringify({ config: { model_type: 'llama', hidden_size: 4096, num_hidden_layers: 2,
+      num_attention_heads: 32, num_key_value_heads: 5, intermediate_size: 11008, vocab_size: 32000 } }),
+      'not_divisible'],
+  ];
+  for (const [request, code] of cases) {
+    const r = JSON.parse(mp.params(request));
+    assert.equal(r.error?.code, code, request);
+    assert.ok(r.error.message.length > 10, request);
+  }
+  const e = JSON.parse(mp.params(JSON.stringify({ config: { model_type: 'llama', hidden_size: 'big' } })));
+  assert.equal(e.error.path, 'hidden_size');
+  assert.match(e.error.message, /hidden_size: expected a positive integer, got the string "big"/);
+});
