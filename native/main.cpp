@@ -101,11 +101,14 @@ int usage_error(const std::string& message, const std::string& command) {
     return exit_bad_input;
 }
 
-void print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+void print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+}
 
 std::string pct(uint64_t part, uint64_t whole) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f%%", whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
+    std::snprintf(buf, sizeof buf, "%.2f%%",
+                  whole ? 100.0 * static_cast<double>(part) / static_cast<double>(whole) : 0.0);
     return buf;
 }
 
@@ -120,37 +123,52 @@ std::string title(const mp::analysis& a) {
                                              std::to_string(a.spec.n_experts_per_tok) + " per token)"
                                        : "";
     return a.model + "  " + a.spec.architecture + " (" + a.spec.model_type + "), " +
-           mp::dtype_name(a.spec.weight_dtype) + ", " + std::to_string(a.spec.n_layers) + " layers" + moe + "\n";
+           mp::dtype_name(a.spec.weight_dtype) + ", " + std::to_string(a.spec.n_layers) + " layers" + moe +
+           "\n";
 }
 
 std::string render_params(const mp::analysis& a) {
     const mp::param_counts& c = a.counts;
     uint64_t bytes = mp::dtype_bytes(a.spec.weight_dtype);
     std::string out = title(a) + "\n";
-    table totals({{"parameters", align::left},
-                  {"count", align::right},
-                  {"short", align::right},
-                  {std::string("size (") + mp::dtype_name(a.spec.weight_dtype) + ")", align::right}});
+    table totals({
+        {"parameters",                                                      align::left },
+        {"count",                                                           align::right},
+        {"short",                                                           align::right},
+        {std::string("size (") + mp::dtype_name(a.spec.weight_dtype) + ")", align::right}
+    });
     auto size = [&](uint64_t n) { return mp::binary_size(n * bytes); };
-    totals.row({"total", mp::with_thousands(c.total), mp::short_count(c.total), mp::binary_size(c.weight_bytes)});
-    totals.row({"embedding", mp::with_thousands(c.embedding), mp::short_count(c.embedding), size(c.embedding)});
+    totals.row(
+        {"total", mp::with_thousands(c.total), mp::short_count(c.total), mp::binary_size(c.weight_bytes)});
+    totals.row(
+        {"embedding", mp::with_thousands(c.embedding), mp::short_count(c.embedding), size(c.embedding)});
     totals.row({"non-embedding", mp::with_thousands(c.non_embedding), mp::short_count(c.non_embedding),
                 size(c.non_embedding)});
     totals.row({"active per token", mp::with_thousands(c.active), mp::short_count(c.active), size(c.active)});
     out += totals.render() + "\n";
 
-    table roles({{"role", align::left}, {"params", align::right}, {"share", align::right}});
+    table roles({
+        {"role",   align::left },
+        {"params", align::right},
+        {"share",  align::right}
+    });
     for (int r = 0; r < mp::role_count; ++r) {
         if (!c.by_role[r]) continue;
-        roles.row({mp::role_name(static_cast<mp::role>(r)), mp::with_thousands(c.by_role[r]), pct(c.by_role[r], c.total)});
+        roles.row({mp::role_name(static_cast<mp::role>(r)), mp::with_thousands(c.by_role[r]),
+                   pct(c.by_role[r], c.total)});
     }
     out += "by role\n" + roles.render() + "\n";
 
-    table layers({{"layers", align::left}, {"params each", align::right}, {"params", align::right}});
+    table layers({
+        {"layers",      align::left },
+        {"params each", align::right},
+        {"params",      align::right}
+    });
     for (size_t first = 0; first < c.by_layer.size();) {
         size_t last = first;
         while (last + 1 < c.by_layer.size() && c.by_layer[last + 1] == c.by_layer[first]) ++last;
-        std::string range = first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
+        std::string range =
+            first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
         layers.row({range, mp::with_thousands(c.by_layer[first]),
                     mp::with_thousands(c.by_layer[first] * (last - first + 1))});
         first = last + 1;
@@ -182,27 +200,31 @@ std::string render_skeleton(const mp::analysis& a, bool summary) {
                 ++groups[it->second].count;
             }
         }
-        table tab({{"tensor", align::left},
-                   {"shape", align::left},
-                   {"dtype", align::left},
-                   {"role", align::left},
-                   {"count", align::right},
-                   {"params", align::right}});
+        table tab({
+            {"tensor", align::left },
+            {"shape",  align::left },
+            {"dtype",  align::left },
+            {"role",   align::left },
+            {"count",  align::right},
+            {"params", align::right}
+        });
         for (const auto& g : groups)
             tab.row({g.first->source->name, shape_text(g.first->shape), mp::dtype_name(g.first->type),
                      mp::role_name(g.first->what), "×" + mp::with_thousands(g.count),
                      mp::with_thousands(g.first->elements * g.count)});
         out += tab.render();
     } else {
-        table tab({{"tensor", align::left},
-                   {"shape", align::left},
-                   {"dtype", align::left},
-                   {"role", align::left},
-                   {"layer", align::right},
-                   {"params", align::right}});
+        table tab({
+            {"tensor", align::left },
+            {"shape",  align::left },
+            {"dtype",  align::left },
+            {"role",   align::left },
+            {"layer",  align::right},
+            {"params", align::right}
+        });
         for (const auto& t : sk.tensors)
-            tab.row({t.name, shape_text(t.shape), mp::dtype_name(t.type), mp::role_name(t.what), index(t.layer),
-                     mp::with_thousands(t.elements)});
+            tab.row({t.name, shape_text(t.shape), mp::dtype_name(t.type), mp::role_name(t.what),
+                     index(t.layer), mp::with_thousands(t.elements)});
         out += tab.render();
     }
     out += "\n" + mp::with_thousands(sk.tensors.size()) + " tensors, " + mp::with_thousands(a.counts.total) +
@@ -214,18 +236,20 @@ std::string render_skeleton(const mp::analysis& a, bool summary) {
     if (!sk.buffers.empty()) {
         out += "\nbuffers (not parameters; some checkpoints store them)\n";
         const auto& b = sk.buffers.front();
-        out += "  " + std::string(b.source->name) + "  " + shape_text(b.shape) + "  " + mp::dtype_name(b.type) +
-               "  ×" + std::to_string(sk.buffers.size()) + "\n";
+        out += "  " + std::string(b.source->name) + "  " + shape_text(b.shape) + "  " +
+               mp::dtype_name(b.type) + "  ×" + std::to_string(sk.buffers.size()) + "\n";
     }
     return out;
 }
 
 std::string render_presets() {
-    table tab({{"preset", align::left},
-               {"repository", align::left},
-               {"model_type", align::left},
-               {"params", align::right},
-               {"active", align::right}});
+    table tab({
+        {"preset",     align::left },
+        {"repository", align::left },
+        {"model_type", align::left },
+        {"params",     align::right},
+        {"active",     align::right}
+    });
     const std::string default_name = mp::default_preset().name;
     for (const auto& p : mp::presets()) {
         auto a = mp::analyze(p.name, p.config_json, {});
@@ -256,26 +280,38 @@ int main(int argc, char** argv) {
     options opt;
     opt.command = args[0];
     std::map<std::string, const char*> helps = {
-        {"params", params_help}, {"skeleton", skeleton_help}, {"presets", presets_help}};
+        {"params",   params_help  },
+        {"skeleton", skeleton_help},
+        {"presets",  presets_help }
+    };
     if (!helps.count(opt.command))
-        return usage_error("unknown command \"" + opt.command + "\"; expected params, skeleton or presets", "");
+        return usage_error("unknown command \"" + opt.command + "\"; expected params, skeleton or presets",
+                           "");
 
     for (size_t i = 1; i < args.size(); ++i) {
         const std::string& a = args[i];
-        if (a == "-h" || a == "--help") opt.help = true;
-        else if (a == "--json") opt.json = true;
-        else if (a == "--summary" && opt.command == "skeleton") opt.summary = true;
+        if (a == "-h" || a == "--help")
+            opt.help = true;
+        else if (a == "--json")
+            opt.json = true;
+        else if (a == "--summary" && opt.command == "skeleton")
+            opt.summary = true;
         else if ((a == "--dtype" || a.rfind("--dtype=", 0) == 0) && opt.command != "presets") {
             if (a == "--dtype") {
-                if (i + 1 >= args.size()) return usage_error("--dtype needs a value (e.g. bf16)", opt.command);
+                if (i + 1 >= args.size())
+                    return usage_error("--dtype needs a value (e.g. bf16)", opt.command);
                 opt.dtype = args[++i];
             } else {
                 opt.dtype = a.substr(8);
             }
-        } else if (!a.empty() && a[0] == '-') return usage_error("unknown option " + a, opt.command);
-        else if (opt.command == "presets") return usage_error("presets takes no MODEL", opt.command);
-        else if (opt.model) return usage_error("more than one MODEL given (" + *opt.model + ", " + a + ")", opt.command);
-        else opt.model = a;
+        } else if (!a.empty() && a[0] == '-')
+            return usage_error("unknown option " + a, opt.command);
+        else if (opt.command == "presets")
+            return usage_error("presets takes no MODEL", opt.command);
+        else if (opt.model)
+            return usage_error("more than one MODEL given (" + *opt.model + ", " + a + ")", opt.command);
+        else
+            opt.model = a;
     }
     if (opt.help) {
         print(helps[opt.command]);
@@ -293,13 +329,15 @@ int main(int argc, char** argv) {
         config.weight_dtype = *t;
     }
     auto source = opt.model ? mp::cli::resolve_model(*opt.model)
-                            : mp::result<mp::cli::model_source>(
-                                  mp::cli::model_source{mp::default_preset().name, mp::default_preset().config_json});
+                            : mp::result<mp::cli::model_source>(mp::cli::model_source{
+                                  mp::default_preset().name, mp::default_preset().config_json});
     if (!source) return fail(source.err().message);
     auto a = mp::analyze(source->label, source->config_json, config);
     if (!a) return fail(source->label + ": " + a.err().message);
 
-    if (opt.command == "params") print(opt.json ? mp::params_json(*a) : render_params(*a));
-    else print(opt.json ? mp::skeleton_json(*a) : render_skeleton(*a, opt.summary));
+    if (opt.command == "params")
+        print(opt.json ? mp::params_json(*a) : render_params(*a));
+    else
+        print(opt.json ? mp::skeleton_json(*a) : render_skeleton(*a, opt.summary));
     return exit_ok;
 }

@@ -15,7 +15,8 @@ std::string table::render(size_t indent) const {
     std::vector<size_t> widths(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) widths[c] = width(columns_[c].first);
     for (const auto& r : rows_)
-        for (size_t c = 0; c < r.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], width(r[c]));
+        for (size_t c = 0; c < r.size() && c < widths.size(); ++c)
+            widths[c] = std::max(widths[c], width(r[c]));
 
     auto line = [&](const std::vector<std::string>& cells) {
         std::string out(indent, ' ');
@@ -23,8 +24,10 @@ std::string table::render(size_t indent) const {
             std::string cell = c < cells.size() ? cells[c] : "";
             std::string pad(widths[c] - width(cell), ' ');
             bool last = c + 1 == columns_.size();
-            if (columns_[c].second == align::right) out += pad + cell;
-            else out += last ? cell : cell + pad;
+            if (columns_[c].second == align::right)
+                out += pad + cell;
+            else
+                out += last ? cell : cell + pad;
             if (!last) out += "  ";
         }
         return out + "\n";

@@ -1,6 +1,6 @@
-// Embind bindings: JSON in, JSON out. Every call goes through modelplan::handle_request, the same function whose
-// output the CLI prints with --json, and nothing thrown crosses into JavaScript (it would arrive as a bare
-// number): anything unexpected becomes an {"error": {...}} object too.
+// Embind bindings: JSON in, JSON out. Every call goes through modelplan::handle_request, the same function
+// whose output the CLI prints with --json, and nothing thrown crosses into JavaScript (it would arrive as a
+// bare number): anything unexpected becomes an {"error": {...}} object too.
 #include <exception>
 #include <string>
 
@@ -14,17 +14,26 @@ std::string guarded(const std::string& command, const std::string& request) {
     try {
         return modelplan::handle_request(command, request);
     } catch (const std::exception& e) {
-        return modelplan::error_json(
-            modelplan::make_error(modelplan::error_code::internal, std::string("internal error: ") + e.what()));
+        return modelplan::error_json(modelplan::make_error(modelplan::error_code::internal,
+                                                           std::string("internal error: ") + e.what()));
     } catch (...) {
-        return modelplan::error_json(modelplan::make_error(modelplan::error_code::internal, "internal error"));
+        return modelplan::error_json(
+            modelplan::make_error(modelplan::error_code::internal, "internal error"));
     }
 }
 
-std::string params(const std::string& request) { return guarded("params", request); }
-std::string skeleton(const std::string& request) { return guarded("skeleton", request); }
-std::string presets() { return guarded("presets", "{}"); }
-std::string version() { return "0.1.0"; }
+std::string params(const std::string& request) {
+    return guarded("params", request);
+}
+std::string skeleton(const std::string& request) {
+    return guarded("skeleton", request);
+}
+std::string presets() {
+    return guarded("presets", "{}");
+}
+std::string version() {
+    return "0.1.0";
+}
 
 } // namespace
 

@@ -3,15 +3,17 @@
 // transformers models/llama, mistral, qwen2, qwen3, mixtral modeling files (module registration order).
 #include "modelplan/architectures.h"
 
-#include <iterator>
-
 namespace modelplan {
 
 namespace {
 
 constexpr const char* embed_name = "model.embed_tokens.weight";
 
-#define ROWS(a) template_table{a, std::size(a)}
+// A group of templates as a table.
+template <size_t N>
+template_table rows(const tensor_template (&group)[N]) {
+    return template_table{group, N};
+}
 
 // clang-format off
 // Groups of templates, in state_dict order. A family lists the groups its model is made of.
@@ -61,9 +63,9 @@ const tensor_template rotary_buffers[] = {
     {role::rope_freq,   scope::layer,  "model.layers.{layer}.self_attn.rotary_emb.inv_freq",  1, {dim::rope_half},           need_none,                      nullptr},
 };
 
-const std::vector<template_table> llama_dense = {ROWS(llama_embed), ROWS(llama_attention), ROWS(llama_mlp),   ROWS(llama_layer_norms), ROWS(llama_output)};
-const std::vector<template_table> llama_moe   = {ROWS(llama_embed), ROWS(llama_attention), ROWS(mixtral_moe), ROWS(llama_layer_norms), ROWS(llama_output)};
-const std::vector<template_table> rotary      = {ROWS(rotary_buffers)};
+const std::vector<template_table> llama_dense = {rows(llama_embed), rows(llama_attention), rows(llama_mlp),   rows(llama_layer_norms), rows(llama_output)};
+const std::vector<template_table> llama_moe   = {rows(llama_embed), rows(llama_attention), rows(mixtral_moe), rows(llama_layer_norms), rows(llama_output)};
+const std::vector<template_table> rotary      = {rows(rotary_buffers)};
 
 //                model_type  causal LM class       tie    biases                         qk_norm sliding                   experts key          expert ffn key       tensors      buffers
 const std::vector<family_info> family_table = {
@@ -102,7 +104,9 @@ const char* role_name(role r) {
     return "unknown";
 }
 
-const std::vector<family_info>& families() { return family_table; }
+const std::vector<family_info>& families() {
+    return family_table;
+}
 
 int find_family(const std::string& model_type) {
     for (size_t i = 0; i < family_table.size(); ++i)

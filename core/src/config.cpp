@@ -1,5 +1,6 @@
-// config.json -> model_spec. Key names follow transformers' configuration classes (LlamaConfig, MistralConfig,
-// MixtralConfig, Qwen2Config, Qwen3Config); defaults are those classes' defaults where a config omits a key.
+// config.json -> model_spec. Key names follow transformers' configuration classes (LlamaConfig,
+// MistralConfig, MixtralConfig, Qwen2Config, Qwen3Config); defaults are those classes' defaults where a
+// config omits a key.
 #include "modelplan/config.h"
 
 #include <rapidjson/document.h>
@@ -9,25 +10,27 @@
 #include "modelplan/text.h"
 
 // Evaluates a result-returning expression; returns its error, or binds its value to `var`.
-#define MP_TRY(var, expr)                                                                                      \
-    auto var##_result = (expr);                                                                                \
-    if (!var##_result) return var##_result.err();                                                              \
+#define MP_TRY(var, expr)                                                                                    \
+    auto var##_result = (expr);                                                                              \
+    if (!var##_result) return var##_result.err();                                                            \
     auto var = std::move(*var##_result)
 
 namespace modelplan {
 
 namespace {
 
-std::string num(uint64_t v) { return std::to_string(v); }
+std::string num(uint64_t v) {
+    return std::to_string(v);
+}
 
 result<int> resolve_family(const key_reader& keys) {
     MP_TRY(model_type, keys.optional_string("model_type"));
     if (!model_type)
-        return make_error(error_code::missing_key,
-                          "missing required key " + keys.path("model_type") +
-                              " (a string naming the architecture family; supported: " + supported_model_types() +
-                              ")",
-                          keys.path("model_type"));
+        return make_error(
+            error_code::missing_key,
+            "missing required key " + keys.path("model_type") +
+                " (a string naming the architecture family; supported: " + supported_model_types() + ")",
+            keys.path("model_type"));
     int family = find_family(*model_type);
     if (family >= 0) return family;
     std::vector<std::string> names;
@@ -41,13 +44,15 @@ result<int> resolve_family(const key_reader& keys) {
 }
 
 // Per-layer attention kind from the family's sliding-window rule (or an explicit "layer_types" list).
-std::optional<error> resolve_layers(const key_reader& keys, const rapidjson::Value& root, const family_info& fam,
-                                    model_spec& spec) {
+std::optional<error> resolve_layers(const key_reader& keys, const rapidjson::Value& root,
+                                    const family_info& fam, model_spec& spec) {
     spec.layers.assign(spec.n_layers, layer_spec{});
     auto window_r = keys.optional_size("sliding_window");
     if (!window_r) {
-        if (fam.sliding == sliding_rule::none) window_r = std::optional<uint64_t>{}; // key unused by this family
-        else return window_r.err();
+        if (fam.sliding == sliding_rule::none)
+            window_r = std::optional<uint64_t>{}; // key unused by this family
+        else
+            return window_r.err();
     }
     std::optional<uint64_t> window = *window_r;
 
@@ -56,8 +61,8 @@ std::optional<error> resolve_layers(const key_reader& keys, const rapidjson::Val
         const auto& types = types_it->value;
         std::string path = keys.path("layer_types");
         if (!types.IsArray())
-            return make_error(error_code::wrong_type, path + ": expected an array of strings, got " +
-                                                          describe_json(types), path);
+            return make_error(error_code::wrong_type,
+                              path + ": expected an array of strings, got " + describe_json(types), path);
         if (types.Size() != spec.n_layers)
             return make_error(error_code::inconsistent,
                               path + " has " + num(types.Size()) + " entries but num_hidden_layers is " +
@@ -93,8 +98,8 @@ std::optional<error> resolve_layers(const key_reader& keys, const rapidjson::Val
         if (*use) {
             if (!window)
                 return make_error(error_code::missing_key,
-                                  keys.path("use_sliding_window") + " is true but " + keys.path("sliding_window") +
-                                      " is not set",
+                                  keys.path("use_sliding_window") + " is true but " +
+                                      keys.path("sliding_window") + " is not set",
                                   keys.path("sliding_window"));
             uint64_t first = max_window_layers->value_or(0);
             for (uint64_t il = first; il < spec.n_layers; ++il)
@@ -114,8 +119,8 @@ std::optional<error> resolve_moe(const key_reader& keys, const family_info& fam,
     if (!ffn) return ffn.err();
     if (*n > max_experts)
         return make_error(error_code::out_of_range,
-                          keys.path(fam.experts_key) + " (" + num(*n) + ") exceeds the supported maximum of " +
-                              num(max_experts),
+                          keys.path(fam.experts_key) + " (" + num(*n) +
+                              ") exceeds the supported maximum of " + num(max_experts),
                           keys.path(fam.experts_key));
     if (*k > *n)
         return make_error(error_code::out_of_range,
@@ -146,7 +151,8 @@ result<model_spec> parse_config(const std::string& json_text, const config_optio
     spec.model_type = fam.model_type;
     spec.architecture = fam.causal_lm_class;
 
-    // "architectures" is informational here (the head comes from it in later families), but must be well formed.
+    // "architectures" is informational here (the head comes from it in later families), but must be well
+    // formed.
     if (const rapidjson::Value* archs = keys.find("architectures")) {
         bool ok = archs->IsArray();
         for (rapidjson::SizeType i = 0; ok && i < archs->Size(); ++i) ok = (*archs)[i].IsString();

@@ -3,7 +3,9 @@
 namespace modelplan {
 
 namespace {
-bool add_to(uint64_t& sum, uint64_t v) { return !__builtin_add_overflow(sum, v, &sum); }
+bool add_to(uint64_t& sum, uint64_t v) {
+    return !__builtin_add_overflow(sum, v, &sum);
+}
 
 error overflow(const char* what) {
     return make_error(error_code::overflow, std::string(what) + " overflows 64 bits");

@@ -66,34 +66,39 @@ result<std::optional<uint64_t>> key_reader::integer(const char* key, uint64_t mi
         return std::optional<uint64_t>{v->GetUint64()};
     }
     if (v->IsInt64())
-        return make_error(error_code::out_of_range, path(key) + " must be " + expected + ", got " + describe_json(*v),
-                          path(key));
+        return make_error(error_code::out_of_range,
+                          path(key) + " must be " + expected + ", got " + describe_json(*v), path(key));
     if (v->IsDouble() && std::fabs(v->GetDouble()) >= 1.8446744073709552e19)
         return make_error(error_code::overflow,
-                          path(key) + " (" + describe_json(*v) + ") does not fit in 64 bits; expected " + expected,
+                          path(key) + " (" + describe_json(*v) + ") does not fit in 64 bits; expected " +
+                              expected,
                           path(key));
-    return make_error(error_code::wrong_type, path(key) + ": expected " + expected + ", got " + describe_json(*v),
-                      path(key));
+    return make_error(error_code::wrong_type,
+                      path(key) + ": expected " + expected + ", got " + describe_json(*v), path(key));
 }
 
 result<uint64_t> key_reader::size(const char* key) const {
     auto v = optional_size(key);
     if (!v) return v.err();
     if (!*v)
-        return make_error(error_code::missing_key, "missing required key " + path(key) + " (a positive integer)",
-                          path(key));
+        return make_error(error_code::missing_key,
+                          "missing required key " + path(key) + " (a positive integer)", path(key));
     return **v;
 }
 
-result<std::optional<uint64_t>> key_reader::optional_size(const char* key) const { return integer(key, 1); }
-result<std::optional<uint64_t>> key_reader::optional_count(const char* key) const { return integer(key, 0); }
+result<std::optional<uint64_t>> key_reader::optional_size(const char* key) const {
+    return integer(key, 1);
+}
+result<std::optional<uint64_t>> key_reader::optional_count(const char* key) const {
+    return integer(key, 0);
+}
 
 result<bool> key_reader::optional_bool(const char* key, bool fallback) const {
     const rapidjson::Value* v = find(key);
     if (!v) return fallback;
     if (!v->IsBool())
-        return make_error(error_code::wrong_type, path(key) + ": expected true or false, got " + describe_json(*v),
-                          path(key));
+        return make_error(error_code::wrong_type,
+                          path(key) + ": expected true or false, got " + describe_json(*v), path(key));
     return v->GetBool();
 }
 

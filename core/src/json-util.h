@@ -20,7 +20,8 @@ std::string describe_json(const rapidjson::Value& v);
 // Typed, path-aware access to the keys of one JSON object.
 class key_reader {
   public:
-    key_reader(const rapidjson::Value& object, std::string prefix) : obj_(object), prefix_(std::move(prefix)) {}
+    key_reader(const rapidjson::Value& object, std::string prefix)
+        : obj_(object), prefix_(std::move(prefix)) {}
 
     std::string path(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
     // The key's value, or nullptr when absent or JSON null.

@@ -14,7 +14,9 @@ const std::vector<preset>& presets() {
     return all;
 }
 
-const preset& default_preset() { return presets()[embedded_default_preset]; }
+const preset& default_preset() {
+    return presets()[embedded_default_preset];
+}
 
 result<preset> find_preset(const std::string& name) {
     std::vector<std::string> names;

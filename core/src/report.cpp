@@ -22,11 +22,17 @@ struct json_out {
     std::string str() const { return std::string(buffer.GetString(), buffer.GetSize()) + "\n"; }
 };
 
-void key(json_writer& w, const char* k) { w.Key(k); }
-void string(json_writer& w, const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void key(json_writer& w, const char* k) {
+    w.Key(k);
+}
+void string(json_writer& w, const std::string& s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 void index_or_null(json_writer& w, int64_t i) {
-    if (i == no_index) w.Null();
-    else w.Int64(i);
+    if (i == no_index)
+        w.Null();
+    else
+        w.Int64(i);
 }
 
 void header(json_writer& w, const analysis& a) {
@@ -61,7 +67,8 @@ void tensor(json_writer& w, const tensor_info& t) {
 
 } // namespace
 
-result<analysis> analyze(const std::string& model, const std::string& config_json, const config_options& options) {
+result<analysis> analyze(const std::string& model, const std::string& config_json,
+                         const config_options& options) {
     auto spec = parse_config(config_json, options);
     if (!spec) return spec.err();
     auto sk = build_skeleton(*spec);
@@ -189,8 +196,9 @@ std::string error_json(const error& e) {
 std::string handle_request(const std::string& command, const std::string& request_json) {
     if (command == "presets") return presets_json();
     if (command != "params" && command != "skeleton")
-        return error_json(make_error(error_code::bad_request, "unknown command \"" + command +
-                                                                  "\"; expected params, skeleton or presets"));
+        return error_json(
+            make_error(error_code::bad_request,
+                       "unknown command \"" + command + "\"; expected params, skeleton or presets"));
     rapidjson::Document req;
     if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
     if (!req.IsObject())
@@ -212,7 +220,8 @@ std::string handle_request(const std::string& command, const std::string& reques
     if (!model_r) return error_json(model_r.err());
     const rapidjson::Value* config = keys.find("config");
     if (*model_r && config)
-        return error_json(make_error(error_code::bad_request, "request: give either \"model\" or \"config\", not both"));
+        return error_json(
+            make_error(error_code::bad_request, "request: give either \"model\" or \"config\", not both"));
     if (*model_r) {
         auto p = find_preset(**model_r);
         if (!p) return error_json(p.err());
@@ -236,8 +245,9 @@ std::string handle_request(const std::string& command, const std::string& reques
         if (!label) return error_json(label.err());
         name = label->value_or("config.json");
     } else {
-        return error_json(make_error(error_code::bad_request,
-                                     "request: missing \"model\" (a preset name) or \"config\" (a config.json)"));
+        return error_json(
+            make_error(error_code::bad_request,
+                       "request: missing \"model\" (a preset name) or \"config\" (a config.json)"));
     }
 
     auto a = analyze(name, config_text, options);

@@ -57,7 +57,8 @@ result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, d
     for (uint8_t i = 0; i < t.rank; ++i) {
         dim_value d = resolve(t.shape[i], s);
         if (d.overflow)
-            return make_error(error_code::overflow, std::string(t.name) + ": " + d.source + " overflows 64 bits");
+            return make_error(error_code::overflow,
+                              std::string(t.name) + ": " + d.source + " overflows 64 bits");
         info.shape.push_back(d.value);
         overflow = overflow || __builtin_mul_overflow(info.elements, d.value, &info.elements);
     }
@@ -95,8 +96,8 @@ std::string name_of(const tensor_template& t, int64_t layer, int64_t expert) {
     return out;
 }
 
-// Emits the templates of `rows` in state_dict order: leading model-level rows, then every layer's rows (a run of
-// expert rows repeated expert by expert), then trailing model-level rows.
+// Emits the templates of `rows` in state_dict order: leading model-level rows, then every layer's rows (a run
+// of expert rows repeated expert by expert), then trailing model-level rows.
 std::optional<error> emit(const std::vector<const tensor_template*>& rows, const model_spec& spec, dtype type,
                           std::vector<tensor_info>& out, std::vector<tensor_alias>* aliases) {
     // Shapes depend on the spec only, so each template is sized once and copied per instance.
@@ -148,8 +149,7 @@ std::optional<error> emit(const std::vector<const tensor_template*>& rows, const
                 for (uint64_t ie = 0; ie < spec.n_experts; ++ie)
                     for (size_t r = i; r < run_end; ++r)
                         if (holds(rows[r]->needs, spec, &layer))
-                            if (auto e = add(r, static_cast<int64_t>(il), static_cast<int64_t>(ie)))
-                                return e;
+                            if (auto e = add(r, static_cast<int64_t>(il), static_cast<int64_t>(ie))) return e;
             i = run_end;
         }
     }

@@ -35,7 +35,12 @@ std::string short_count(uint64_t n) {
     static const struct {
         double scale;
         const char* suffix;
-    } steps[] = {{1e12, "T"}, {1e9, "B"}, {1e6, "M"}, {1e3, "K"}};
+    } steps[] = {
+        {1e12, "T"},
+        {1e9,  "B"},
+        {1e6,  "M"},
+        {1e3,  "K"}
+    };
     for (const auto& s : steps) {
         if (static_cast<double>(n) >= s.scale) {
             char buf[32];

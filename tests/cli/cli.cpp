@@ -28,9 +28,8 @@ std::string slurp(const fs::path& p) {
 class cli : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("modelplan-cli-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ = fs::temp_directory_path() / ("modelplan-cli-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::create_directories(dir_);
     }
     void TearDown() override { fs::remove_all(dir_); }
@@ -98,9 +97,13 @@ TEST_F(cli, model_as_file_or_folder) {
     }
 }
 
-TEST_F(cli, unknown_preset_suggests) { expect_bad_input(run("params llama-3.1-8 --json"), "did you mean \"llama-3.1-8b\"?"); }
+TEST_F(cli, unknown_preset_suggests) {
+    expect_bad_input(run("params llama-3.1-8 --json"), "did you mean \"llama-3.1-8b\"?");
+}
 
-TEST_F(cli, missing_file) { expect_bad_input(run("params " + (dir_ / "nope/config.json").string()), "no such file"); }
+TEST_F(cli, missing_file) {
+    expect_bad_input(run("params " + (dir_ / "nope/config.json").string()), "no such file");
+}
 
 TEST_F(cli, folder_without_config) {
     fs::create_directories(dir_ / "empty");
@@ -121,7 +124,8 @@ TEST_F(cli, empty_and_binary_files) {
 TEST_F(cli, invalid_config_names_the_key) {
     fs::path p = write("c.json", R"({"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 2,
         "num_attention_heads": 32, "num_key_value_heads": 5, "intermediate_size": 11008, "vocab_size": 32000})");
-    expect_bad_input(run("params " + p.string()), "num_attention_heads (32) must be divisible by num_key_value_heads (5)");
+    expect_bad_input(run("params " + p.string()),
+                     "num_attention_heads (32) must be divisible by num_key_value_heads (5)");
 }
 
 TEST_F(cli, usage_errors) {

@@ -16,7 +16,8 @@ error expect_error(const std::string& config, error_code code) {
 
 TEST(config_validation, malformed_json_reports_line_and_column) {
     // The second comma of `  "hidden_size": 4096,,` is the 23rd character of line 3.
-    error e = expect_error("{\n  \"model_type\": \"llama\",\n  \"hidden_size\": 4096,,\n}", error_code::json_syntax);
+    error e = expect_error("{\n  \"model_type\": \"llama\",\n  \"hidden_size\": 4096,,\n}",
+                           error_code::json_syntax);
     EXPECT_NE(e.message.find("line 3, column 23"), std::string::npos) << e.message;
 }
 
@@ -38,7 +39,8 @@ TEST(config_validation, missing_required_key) {
 
 TEST(config_validation, missing_model_type_lists_supported) {
     error e = expect_error(edited_config("llama-3.1-8b", "model_type", ""), error_code::missing_key);
-    EXPECT_NE(e.message.find("supported: llama, mistral, mixtral, qwen2, qwen3"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("supported: llama, mistral, mixtral, qwen2, qwen3"), std::string::npos)
+        << e.message;
 }
 
 TEST(config_validation, wrong_type_names_value) {
@@ -67,13 +69,15 @@ TEST(config_validation, hidden_divisible_by_heads_unless_head_dim) {
 }
 
 TEST(config_validation, heads_divisible_by_kv_heads) {
-    error e = expect_error(edited_config("llama-3.1-8b", "num_key_value_heads", "5"), error_code::not_divisible);
+    error e =
+        expect_error(edited_config("llama-3.1-8b", "num_key_value_heads", "5"), error_code::not_divisible);
     EXPECT_EQ(e.message, "num_attention_heads (32) must be divisible by num_key_value_heads (5)");
     EXPECT_EQ(e.path, "num_key_value_heads");
 }
 
 TEST(config_validation, experts_per_token_at_most_experts) {
-    error e = expect_error(edited_config("mixtral-8x7b-v0.1", "num_experts_per_tok", "9"), error_code::out_of_range);
+    error e = expect_error(edited_config("mixtral-8x7b-v0.1", "num_experts_per_tok", "9"),
+                           error_code::out_of_range);
     EXPECT_EQ(e.message, "num_experts_per_tok (9) must not exceed num_local_experts (8)");
 }
 
@@ -101,24 +105,30 @@ TEST(config_validation, number_too_large_for_64_bits) {
 }
 
 TEST(config_validation, unknown_model_type_suggests_closest) {
-    error e = expect_error(edited_config("llama-3.1-8b", "model_type", "\"lama\""), error_code::unknown_model_type);
-    EXPECT_EQ(e.message, "model_type: unknown model_type \"lama\"; supported: llama, mistral, mixtral, qwen2, "
-                         "qwen3; did you mean \"llama\"?");
+    error e =
+        expect_error(edited_config("llama-3.1-8b", "model_type", "\"lama\""), error_code::unknown_model_type);
+    EXPECT_EQ(e.message,
+              "model_type: unknown model_type \"lama\"; supported: llama, mistral, mixtral, qwen2, "
+              "qwen3; did you mean \"llama\"?");
     e = expect_error(edited_config("llama-3.1-8b", "model_type", "\"qwen\""), error_code::unknown_model_type);
     EXPECT_NE(e.message.find("did you mean \"qwen2\"?"), std::string::npos) << e.message;
-    e = expect_error(edited_config("llama-3.1-8b", "model_type", "\"whisper\""), error_code::unknown_model_type);
+    e = expect_error(edited_config("llama-3.1-8b", "model_type", "\"whisper\""),
+                     error_code::unknown_model_type);
     EXPECT_EQ(e.message.find("did you mean"), std::string::npos) << e.message;
 }
 
 TEST(config_validation, unknown_dtype) {
-    error e = expect_error(edited_config("llama-3.1-8b", "torch_dtype", "\"float33\""), error_code::unknown_dtype);
-    EXPECT_NE(e.message.find("torch_dtype: unknown dtype \"float33\"; expected one of float32, float16, bfloat16"),
-              std::string::npos)
+    error e =
+        expect_error(edited_config("llama-3.1-8b", "torch_dtype", "\"float33\""), error_code::unknown_dtype);
+    EXPECT_NE(
+        e.message.find("torch_dtype: unknown dtype \"float33\"; expected one of float32, float16, bfloat16"),
+        std::string::npos)
         << e.message;
 }
 
 TEST(config_validation, too_many_layers) {
-    error e = expect_error(edited_config("llama-3.1-8b", "num_hidden_layers", "1000000000"), error_code::out_of_range);
+    error e = expect_error(edited_config("llama-3.1-8b", "num_hidden_layers", "1000000000"),
+                           error_code::out_of_range);
     EXPECT_EQ(e.message, "num_hidden_layers (1000000000) exceeds the supported maximum of 10000");
 }
 

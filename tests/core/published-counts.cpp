@@ -1,7 +1,7 @@
-// Parameter counts against published figures. Each expected number comes from outside this project; the source
-// is named beside it. "HF API safetensors.total" is the parameter count the Hugging Face Hub reports for the
-// repository's safetensors files; "index total_size" is model.safetensors.index.json's metadata.total_size,
-// which for an all-BF16 checkpoint is 2 bytes per parameter.
+// Parameter counts against published figures. Each expected number comes from outside this project; the
+// source is named beside it. "HF API safetensors.total" is the parameter count the Hugging Face Hub reports
+// for the repository's safetensors files; "index total_size" is model.safetensors.index.json's
+// metadata.total_size, which for an all-BF16 checkpoint is 2 bytes per parameter.
 #include <cmath>
 
 #include "test-util.h"
@@ -71,14 +71,16 @@ void expect_near_published(uint64_t exact, double published_billions, double las
 // Mixtral-8x7B: "12.9B active parameters" (Mistral AI, "Mixtral of experts" announcement and model card);
 // Mixtral-8x22B: "39B active parameters out of a total of 141B" (Mistral AI blog, April 2024).
 TEST(published_counts, mixtral_active_parameters) {
-    expect_near_published(analyze_preset("mixtral-8x7b-v0.1").counts.active, 12.9, 0.1, "Mixtral-8x7B active");
+    expect_near_published(analyze_preset("mixtral-8x7b-v0.1").counts.active, 12.9, 0.1,
+                          "Mixtral-8x7B active");
     expect_near_published(analyze_preset("mixtral-8x22b-v0.1").counts.active, 39, 1, "Mixtral-8x22B active");
     expect_near_published(analyze_preset("mixtral-8x22b-v0.1").counts.total, 141, 1, "Mixtral-8x22B total");
 }
 
-// Qwen2.5 model cards: "Number of Parameters: 7.61B; Number of Paramaters (Non-Embedding): 6.53B" (Qwen2.5-7B)
-// and "0.49B; (Non-Embedding): 0.36B" (Qwen2.5-0.5B, tied embeddings). Qwen counts an untied output head as
-// embedding, which is the definition we use; counting only the input embedding would give 7.07B for the 7B.
+// Qwen2.5 model cards: "Number of Parameters: 7.61B; Number of Paramaters (Non-Embedding): 6.53B"
+// (Qwen2.5-7B) and "0.49B; (Non-Embedding): 0.36B" (Qwen2.5-0.5B, tied embeddings). Qwen counts an untied
+// output head as embedding, which is the definition we use; counting only the input embedding would
+// give 7.07B for the 7B.
 TEST(published_counts, qwen_non_embedding_counts) {
     analysis q7 = analyze_preset("qwen2.5-7b");
     expect_near_published(q7.counts.total, 7.61, 0.01, "Qwen2.5-7B total");

@@ -17,19 +17,21 @@ TEST(report, params_request_by_preset_name) {
     EXPECT_STREQ(d["model"].GetString(), "mixtral-8x7b-v0.1");
     EXPECT_STREQ(d["model_type"].GetString(), "mixtral");
     EXPECT_STREQ(d["architecture"].GetString(), "MixtralForCausalLM");
-    EXPECT_EQ(d["params"]["total"].GetUint64(), 46'702'792'704ULL); // published total (see published-counts.cpp)
+    EXPECT_EQ(d["params"]["total"].GetUint64(),
+              46'702'792'704ULL); // published total (see published-counts.cpp)
     EXPECT_TRUE(d["params"]["by_role"].HasMember("ffn_router"));
     EXPECT_EQ(d["params"]["by_layer"].Size(), 32u);
 }
 
 TEST(report, config_given_inline_as_object_or_text) {
     std::string text = preset_config("llama-3.2-1b");
-    rapidjson::Document as_text = parse(handle_request("params", "{\"config\": " + [&] {
-        rapidjson::StringBuffer sb;
-        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-        w.String(text.c_str());
-        return std::string(sb.GetString());
-    }() + ", \"name\": \"mine\"}"));
+    rapidjson::Document as_text = parse(handle_request(
+        "params", "{\"config\": " + [&] {
+            rapidjson::StringBuffer sb;
+            rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+            w.String(text.c_str());
+            return std::string(sb.GetString());
+        }() + ", \"name\": \"mine\"}"));
     rapidjson::Document as_object = parse(handle_request("params", "{\"config\": " + text + "}"));
     EXPECT_STREQ(as_text["model"].GetString(), "mine");
     EXPECT_STREQ(as_object["model"].GetString(), "config.json");
@@ -38,7 +40,8 @@ TEST(report, config_given_inline_as_object_or_text) {
 }
 
 TEST(report, skeleton_json_shape) {
-    rapidjson::Document d = parse(handle_request("skeleton", R"({"model": "llama-3.2-1b", "dtype": "fp16"})"));
+    rapidjson::Document d =
+        parse(handle_request("skeleton", R"({"model": "llama-3.2-1b", "dtype": "fp16"})"));
     ASSERT_TRUE(d["tensors"].IsArray());
     const auto& first = d["tensors"][0];
     EXPECT_STREQ(first["name"].GetString(), "model.embed_tokens.weight");
@@ -56,15 +59,15 @@ TEST(report, errors_are_objects_with_code_message_path) {
         const char* code;
     };
     const bad cases[] = {
-        {"params", "{", "json_syntax"},
-        {"params", "[]", "bad_request"},
-        {"params", "{}", "bad_request"},
-        {"params", R"({"model": "lama-3.1-8b"})", "unknown_model"},
-        {"params", R"({"model": "llama-3.1-8b", "config": {}})", "bad_request"},
-        {"params", R"({"model": "llama-3.1-8b", "dtype": "fp7"})", "unknown_dtype"},
-        {"params", R"({"config": 5})", "bad_request"},
-        {"params", R"({"config": {"model_type": "llama"}})", "missing_key"},
-        {"frobnicate", "{}", "bad_request"},
+        {"params",     "{",                                            "json_syntax"  },
+        {"params",     "[]",                                           "bad_request"  },
+        {"params",     "{}",                                           "bad_request"  },
+        {"params",     R"({"model": "lama-3.1-8b"})",                  "unknown_model"},
+        {"params",     R"({"model": "llama-3.1-8b", "config": {}})",   "bad_request"  },
+        {"params",     R"({"model": "llama-3.1-8b", "dtype": "fp7"})", "unknown_dtype"},
+        {"params",     R"({"config": 5})",                             "bad_request"  },
+        {"params",     R"({"config": {"model_type": "llama"}})",       "missing_key"  },
+        {"frobnicate", "{}",                                           "bad_request"  },
     };
     for (const auto& c : cases) {
         rapidjson::Document d = parse(handle_request(c.command, c.request));

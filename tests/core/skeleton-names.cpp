@@ -31,15 +31,18 @@ const tensor_info* find(const analysis& a, const std::string& name) {
 
 // mistralai/Mistral-7B-v0.1 model.safetensors.index.json weight_map keys (291 names).
 TEST(skeleton_names, mistral_7b_equals_the_published_weight_map) {
-    std::vector<std::string> expected = read_lines(std::string(MODELPLAN_TEST_DATA) + "/mistral-7b-v0.1.weight_map.txt");
+    std::vector<std::string> expected =
+        read_lines(std::string(MODELPLAN_TEST_DATA) + "/mistral-7b-v0.1.weight_map.txt");
     ASSERT_EQ(expected.size(), 291u);
     std::set<std::string> ours = names_of(analyze_preset("mistral-7b-v0.1"));
     std::set<std::string> theirs(expected.begin(), expected.end());
     std::vector<std::string> missing, extra;
     std::set_difference(theirs.begin(), theirs.end(), ours.begin(), ours.end(), std::back_inserter(missing));
     std::set_difference(ours.begin(), ours.end(), theirs.begin(), theirs.end(), std::back_inserter(extra));
-    EXPECT_TRUE(missing.empty()) << "in the checkpoint, not in the skeleton: " << (missing.empty() ? "" : missing[0]);
-    EXPECT_TRUE(extra.empty()) << "in the skeleton, not in the checkpoint: " << (extra.empty() ? "" : extra[0]);
+    EXPECT_TRUE(missing.empty()) << "in the checkpoint, not in the skeleton: "
+                                 << (missing.empty() ? "" : missing[0]);
+    EXPECT_TRUE(extra.empty()) << "in the skeleton, not in the checkpoint: "
+                               << (extra.empty() ? "" : extra[0]);
 }
 
 // Tensor counts of published checkpoints (index weight_map entries or safetensors header entries).
@@ -50,12 +53,13 @@ TEST(skeleton_names, tensor_counts_equal_published_checkpoints) {
         const char* source;
     };
     const row rows[] = {
-        {"llama-3.1-70b", 723, "Llama-3.1-70B index: 723 keys, 80 layers"},
-        {"qwen2.5-7b", 339, "Qwen2.5-7B-Instruct index: 339 entries (same architecture)"},
-        {"qwen3-8b", 399, "Qwen3-8B checkpoint inventory: 399 tensors"},
-        {"mixtral-8x22b-v0.1", 1739, "Mixtral-8x22B-v0.1 checkpoint: 1739 tensor rows in 59 shards"},
-        {"qwen2.5-0.5b", 290, "Qwen2.5-0.5B model.safetensors: 290 tensors (tied head not stored)"},
-        {"smollm2-135m", 272, "SmolLM2-135M model.safetensors: 272 serialized tensors (tied head not stored)"},
+        {"llama-3.1-70b",      723,  "Llama-3.1-70B index: 723 keys, 80 layers"                          },
+        {"qwen2.5-7b",         339,  "Qwen2.5-7B-Instruct index: 339 entries (same architecture)"        },
+        {"qwen3-8b",           399,  "Qwen3-8B checkpoint inventory: 399 tensors"                        },
+        {"mixtral-8x22b-v0.1", 1739, "Mixtral-8x22B-v0.1 checkpoint: 1739 tensor rows in 59 shards"      },
+        {"qwen2.5-0.5b",       290,  "Qwen2.5-0.5B model.safetensors: 290 tensors (tied head not stored)"},
+        {"smollm2-135m",       272,
+         "SmolLM2-135M model.safetensors: 272 serialized tensors (tied head not stored)"                 },
     };
     for (const auto& r : rows)
         EXPECT_EQ(analyze_preset(r.preset).sk.tensors.size(), r.tensors) << r.preset << ": " << r.source;
@@ -124,10 +128,12 @@ TEST(skeleton_names, every_preset_has_unique_names_in_state_dict_order) {
         EXPECT_EQ(names.size(), a.sk.tensors.size()) << p.name;
         ASSERT_FALSE(a.sk.tensors.empty());
         EXPECT_EQ(a.sk.tensors.front().name, "model.embed_tokens.weight") << p.name;
-        EXPECT_EQ(a.sk.tensors.back().name, a.spec.tie_embeddings ? "model.norm.weight" : "lm_head.weight") << p.name;
+        EXPECT_EQ(a.sk.tensors.back().name, a.spec.tie_embeddings ? "model.norm.weight" : "lm_head.weight")
+            << p.name;
         for (size_t i = 1; i < a.sk.tensors.size(); ++i) {
             int64_t prev = a.sk.tensors[i - 1].layer, cur = a.sk.tensors[i].layer;
-            if (prev != no_index && cur != no_index) EXPECT_LE(prev, cur) << p.name << " at " << a.sk.tensors[i].name;
+            if (prev != no_index && cur != no_index)
+                EXPECT_LE(prev, cur) << p.name << " at " << a.sk.tensors[i].name;
         }
     }
 }

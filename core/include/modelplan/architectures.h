@@ -1,6 +1,7 @@
 // Architectures are data. A family is one row of switches plus tables of tensor templates; a template is one
 // parameter (or buffer) with its checkpoint name pattern, its shape in spec dimensions, its role and the
-// conditions under which it exists. Adding a family means adding rows, not classes (docs/adding-an-architecture.md).
+// conditions under which it exists. Adding a family means adding rows, not classes
+// (docs/adding-an-architecture.md).
 #pragma once
 
 #include <cstddef>
@@ -44,15 +45,15 @@ enum class scope : uint8_t {
 
 // Shape dimensions, resolved against a model_spec.
 enum class dim : uint8_t {
-    hidden,       // hidden_size
-    vocab,        // vocab_size
-    q_dim,        // num_attention_heads * head_dim
-    kv_dim,       // num_key_value_heads * head_dim
-    head_dim,     // head_dim
-    rope_half,    // head_dim / 2 (rotary frequencies)
-    ffn,          // intermediate_size
-    n_experts,    // routed experts per MoE layer
-    expert_ffn,   // intermediate size of one expert
+    hidden,     // hidden_size
+    vocab,      // vocab_size
+    q_dim,      // num_attention_heads * head_dim
+    kv_dim,     // num_key_value_heads * head_dim
+    head_dim,   // head_dim
+    rope_half,  // head_dim / 2 (rotary frequencies)
+    ffn,        // intermediate_size
+    n_experts,  // routed experts per MoE layer
+    expert_ffn, // intermediate size of one expert
 };
 
 // Conditions a template requires (all must hold). A bit mask.
@@ -84,26 +85,27 @@ struct template_table {
 // How a family decides which projections carry biases.
 enum class bias_rule : uint8_t {
     none,               // never (mistral, mixtral)
-    attention_bias_key, // config "attention_bias" switches q/k/v/o biases; "mlp_bias" switches FFN biases (llama, qwen3)
+    attention_bias_key, // config "attention_bias" switches q/k/v/o biases; "mlp_bias" switches FFN biases
+                        // (llama, qwen3)
     qkv_always,         // q/k/v always carry biases, o never (qwen2)
 };
 
 // How a family decides which layers use sliding-window attention.
 enum class sliding_rule : uint8_t {
-    none,           // always full attention
-    window_key,     // every layer slides when "sliding_window" is a number (mistral, mixtral)
-    qwen,           // layers >= "max_window_layers" slide when "use_sliding_window" is true (qwen2, qwen3)
+    none,       // always full attention
+    window_key, // every layer slides when "sliding_window" is a number (mistral, mixtral)
+    qwen,       // layers >= "max_window_layers" slide when "use_sliding_window" is true (qwen2, qwen3)
 };
 
 struct family_info {
-    const char* model_type;       // config "model_type"
-    const char* causal_lm_class;  // the class whose state_dict the skeleton reproduces
-    bool tie_default;             // tie_word_embeddings when the config omits it (the config class default)
+    const char* model_type;      // config "model_type"
+    const char* causal_lm_class; // the class whose state_dict the skeleton reproduces
+    bool tie_default;            // tie_word_embeddings when the config omits it (the config class default)
     bias_rule biases;
-    bool qk_norm;                 // per-head q/k norms
+    bool qk_norm; // per-head q/k norms
     sliding_rule sliding;
-    const char* experts_key;      // key holding the routed expert count; nullptr for dense families
-    const char* expert_ffn_key;   // key holding one expert's intermediate size
+    const char* experts_key;             // key holding the routed expert count; nullptr for dense families
+    const char* expert_ffn_key;          // key holding one expert's intermediate size
     std::vector<template_table> tensors; // parameter groups, in state_dict order
     std::vector<template_table> buffers; // known non-parameter buffers that some checkpoints store
 };

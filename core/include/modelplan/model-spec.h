@@ -32,18 +32,18 @@ struct model_spec {
     std::string architecture; // the class counted, e.g. "LlamaForCausalLM"
     int family = -1;          // index into the family table (architectures.h)
 
-    uint64_t hidden = 0;       // hidden_size
-    uint64_t n_layers = 0;     // num_hidden_layers
-    uint64_t n_heads = 0;      // num_attention_heads
-    uint64_t n_kv_heads = 0;   // num_key_value_heads (defaults to n_heads)
-    uint64_t head_dim = 0;     // head_dim, or hidden / n_heads
-    uint64_t intermediate = 0; // intermediate_size (dense FFN)
-    uint64_t vocab = 0;        // vocab_size
+    uint64_t hidden = 0;        // hidden_size
+    uint64_t n_layers = 0;      // num_hidden_layers
+    uint64_t n_heads = 0;       // num_attention_heads
+    uint64_t n_kv_heads = 0;    // num_key_value_heads (defaults to n_heads)
+    uint64_t head_dim = 0;      // head_dim, or hidden / n_heads
+    uint64_t intermediate = 0;  // intermediate_size (dense FFN)
+    uint64_t vocab = 0;         // vocab_size
     uint64_t max_positions = 0; // max_position_embeddings (0 when absent)
 
     // Sparse mixture of experts (0 experts: dense model).
-    uint64_t n_experts = 0;          // routed experts per MoE layer
-    uint64_t n_experts_per_tok = 0;  // experts a token is routed to
+    uint64_t n_experts = 0;           // routed experts per MoE layer
+    uint64_t n_experts_per_tok = 0;   // experts a token is routed to
     uint64_t expert_intermediate = 0; // intermediate size of one expert
 
     bool tie_embeddings = false; // lm_head.weight is model.embed_tokens.weight

@@ -1,4 +1,5 @@
-// Bundled presets: real config.json files from models/, embedded at build time (see cmake/embed-presets.cmake).
+// Bundled presets: real config.json files from models/, embedded at build time (see
+// cmake/embed-presets.cmake).
 #pragma once
 
 #include <string>

@@ -20,7 +20,8 @@ struct analysis {
 };
 
 // config text -> spec -> skeleton -> counts.
-result<analysis> analyze(const std::string& model, const std::string& config_json, const config_options& options);
+result<analysis> analyze(const std::string& model, const std::string& config_json,
+                         const config_options& options);
 
 // Documented in docs/json.md.
 std::string params_json(const analysis& a);

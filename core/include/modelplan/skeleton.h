@@ -1,5 +1,5 @@
-// The skeleton: every unique parameter of a model with its exact checkpoint name, shape, dtype, role, layer and
-// expert; plus tied aliases and known buffers. Built from a model_spec and the family's templates.
+// The skeleton: every unique parameter of a model with its exact checkpoint name, shape, dtype, role, layer
+// and expert; plus tied aliases and known buffers. Built from a model_spec and the family's templates.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +19,9 @@ struct tensor_info {
     std::vector<uint64_t> shape;
     dtype type = dtype::f32;
     role what = role::embed;
-    int64_t layer = no_index;  // decoder layer, or no_index for model-level tensors
-    int64_t expert = no_index; // routed expert, or no_index
-    uint64_t elements = 0;     // product of shape
+    int64_t layer = no_index;                // decoder layer, or no_index for model-level tensors
+    int64_t expert = no_index;               // routed expert, or no_index
+    uint64_t elements = 0;                   // product of shape
     const tensor_template* source = nullptr; // the template it came from (its name pattern)
 };
 
