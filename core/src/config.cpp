@@ -139,6 +139,10 @@ std::optional<error> resolve_moe(const key_reader& keys, const family_info& fam,
 result<model_spec> parse_config(const std::string& json_text, const config_options& options) {
     rapidjson::Document doc;
     if (auto e = parse_json(json_text, doc, "config.json")) return *e;
+    return parse_config(doc, options);
+}
+
+result<model_spec> parse_config(const rapidjson::Value& doc, const config_options& options) {
     if (!doc.IsObject())
         return make_error(error_code::wrong_type,
                           "config.json: expected a JSON object at the top level, got " + describe_json(doc));

@@ -9,7 +9,8 @@
 namespace modelplan {
 
 std::optional<error> parse_json(const std::string& text, rapidjson::Document& doc, const std::string& what) {
-    doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
+    // Iterative parsing: a hostile, deeply nested document cannot overflow the stack.
+    doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (!doc.HasParseError()) return std::nullopt;
     size_t offset = std::min(doc.GetErrorOffset(), text.size());
     size_t line = 1, column = 1;

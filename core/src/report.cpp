@@ -69,7 +69,10 @@ void tensor(json_writer& w, const tensor_info& t) {
 
 result<analysis> analyze(const std::string& model, const std::string& config_json,
                          const config_options& options) {
-    auto spec = parse_config(config_json, options);
+    return analyze(model, parse_config(config_json, options));
+}
+
+result<analysis> analyze(const std::string& model, result<model_spec> spec) {
     if (!spec) return spec.err();
     auto sk = build_skeleton(*spec);
     if (!sk) return sk.err();
@@ -215,42 +218,40 @@ std::string handle_request(const std::string& command, const std::string& reques
         options.weight_dtype = *t;
     }
 
-    std::string name, config_text;
     auto model_r = keys.optional_string("model");
     if (!model_r) return error_json(model_r.err());
     const rapidjson::Value* config = keys.find("config");
     if (*model_r && config)
         return error_json(
             make_error(error_code::bad_request, "request: give either \"model\" or \"config\", not both"));
+    std::string name;
+    result<model_spec> spec = make_error(error_code::internal, "no spec");
     if (*model_r) {
         auto p = find_preset(**model_r);
         if (!p) return error_json(p.err());
         name = p->name;
-        config_text = p->config_json;
+        spec = parse_config(p->config_json, options);
     } else if (config) {
+        auto label = keys.optional_string("name");
+        if (!label) return error_json(label.err());
+        name = label->value_or("config.json");
         if (config->IsString()) {
-            config_text.assign(config->GetString(), config->GetStringLength());
+            spec = parse_config(std::string(config->GetString(), config->GetStringLength()), options);
         } else if (config->IsObject()) {
-            rapidjson::StringBuffer sb;
-            rapidjson::Writer<rapidjson::StringBuffer> cw(sb);
-            config->Accept(cw);
-            config_text.assign(sb.GetString(), sb.GetSize());
+            spec = parse_config(*config, options);
         } else {
             return error_json(make_error(error_code::bad_request,
                                          "config: expected an object or the text of config.json, got " +
                                              describe_json(*config),
                                          "config"));
         }
-        auto label = keys.optional_string("name");
-        if (!label) return error_json(label.err());
-        name = label->value_or("config.json");
     } else {
         return error_json(
             make_error(error_code::bad_request,
                        "request: missing \"model\" (a preset name) or \"config\" (a config.json)"));
     }
 
-    auto a = analyze(name, config_text, options);
+    auto a = analyze(name, std::move(spec));
     if (!a) return error_json(a.err());
     return command == "params" ? params_json(*a) : skeleton_json(*a);
 }

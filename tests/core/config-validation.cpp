@@ -26,6 +26,13 @@ TEST(config_validation, truncated_json) {
     EXPECT_NE(e.message.find("line 1"), std::string::npos) << e.message;
 }
 
+// A hostile document nested a million levels deep is parsed without recursion and rejected by type.
+TEST(config_validation, deep_nesting_does_not_overflow_the_stack) {
+    std::string deep = "{\"model_type\": " + std::string(1000000, '[') + std::string(1000000, ']') + "}";
+    error e = expect_error(deep, error_code::wrong_type);
+    EXPECT_EQ(e.message, "model_type: expected a string, got an array");
+}
+
 TEST(config_validation, top_level_must_be_an_object) {
     error e = expect_error("[1, 2]", error_code::wrong_type);
     EXPECT_NE(e.message.find("expected a JSON object"), std::string::npos) << e.message;

@@ -81,6 +81,15 @@ TEST(report, errors_are_objects_with_code_message_path) {
               std::string::npos);
 }
 
+// A config object nested a million levels deep inside a request is read in place, never re-serialized
+// recursively, so it cannot exhaust the (small, in wasm) stack.
+TEST(report, deeply_nested_request_is_rejected_not_crashed) {
+    std::string deep = R"({"config": {"model_type": )" + std::string(1000000, '[') + std::string(1000000, ']') + "}}";
+    rapidjson::Document d = parse(handle_request("params", deep));
+    ASSERT_TRUE(d.HasMember("error"));
+    EXPECT_STREQ(d["error"]["code"].GetString(), "wrong_type");
+}
+
 TEST(report, presets_json_lists_every_preset) {
     rapidjson::Document d = parse(presets_json());
     EXPECT_STREQ(d["default"].GetString(), default_preset().name);

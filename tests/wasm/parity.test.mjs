@@ -66,6 +66,9 @@ test('errors are structured objects, never bare exception numbers', () => {
     assert.equal(r.error?.code, code, request);
     assert.ok(r.error.message.length > 10, request);
   }
+  // Nested a million levels deep: rejected by type, without exhausting the wasm stack.
+  const deep = '{"config": {"model_type": ' + '['.repeat(1000000) + ']'.repeat(1000000) + '}}';
+  assert.equal(JSON.parse(mp.params(deep)).error?.code, 'wrong_type');
   const e = JSON.parse(mp.params(JSON.stringify({ config: { model_type: 'llama', hidden_size: 'big' } })));
   assert.equal(e.error.path, 'hidden_size');
   assert.match(e.error.message, /hidden_size: expected a positive integer, got the string "big"/);

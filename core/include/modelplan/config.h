@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include <rapidjson/document.h>
+
 #include "modelplan/error.h"
 #include "modelplan/model-spec.h"
 
@@ -20,5 +22,8 @@ constexpr uint64_t max_experts = 65536;
 
 // Parses the text of a Hugging Face config.json and returns the validated spec, or the first error found.
 result<model_spec> parse_config(const std::string& json_text, const config_options& options = {});
+
+// The same, from an already parsed JSON value (e.g. a config embedded in a request).
+result<model_spec> parse_config(const rapidjson::Value& root, const config_options& options = {});
 
 } // namespace modelplan

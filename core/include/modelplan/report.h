@@ -22,6 +22,8 @@ struct analysis {
 // config text -> spec -> skeleton -> counts.
 result<analysis> analyze(const std::string& model, const std::string& config_json,
                          const config_options& options);
+// spec -> skeleton -> counts, for a spec already parsed (or the error parsing gave).
+result<analysis> analyze(const std::string& model, result<model_spec> spec);
 
 // Documented in docs/json.md.
 std::string params_json(const analysis& a);
