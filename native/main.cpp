@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "inspect.h"
 #include "model-source.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
@@ -28,6 +29,7 @@ commands:
   params     parameter counts: total, embedding, non-embedding, active per token, by role and by layer
   skeleton   every parameter's checkpoint name, shape, dtype and role; tied aliases; known buffers
   presets    the bundled model configs
+  inspect    checkpoint headers (safetensors, index, GGUF): inventory, totals, verification against a config
 
 MODEL is a path to a config.json, a folder holding one, or a preset name (see `modelplan presets`).
 When omitted, the default preset is used.
@@ -277,6 +279,7 @@ int main(int argc, char** argv) {
         print("modelplan 0.1.0\n");
         return exit_ok;
     }
+    if (args[0] == "inspect") return mp::cli::run_inspect(args);
     options opt;
     opt.command = args[0];
     std::map<std::string, const char*> helps = {
