@@ -1,27 +1,20 @@
-// config.json -> model_spec. Key names follow transformers' configuration classes (LlamaConfig,
-// MistralConfig, MixtralConfig, Qwen2Config, Qwen3Config); defaults are those classes' defaults where a
-// config omits a key.
+// config.json -> model_spec: the family from model_type, the head from architectures (or the caller), then the
+// family's own reader (core/src/families/*.cpp) for its keys. Defaults are those of the transformers
+// configuration classes where a config omits a key.
 #include "modelplan/config.h"
 
 #include <rapidjson/document.h>
 
+#include "family-readers.h"
 #include "json-util.h"
 #include "modelplan/architectures.h"
 #include "modelplan/text.h"
-
-// Evaluates a result-returning expression; returns its error, or binds its value to `var`.
-#define MP_TRY(var, expr)                                                                                    \
-    auto var##_result = (expr);                                                                              \
-    if (!var##_result) return var##_result.err();                                                            \
-    auto var = std::move(*var##_result)
 
 namespace modelplan {
 
 namespace {
 
-std::string num(uint64_t v) {
-    return std::to_string(v);
-}
+using readers::num;
 
 result<int> resolve_family(const key_reader& keys) {
     MP_TRY(model_type, keys.optional_string("model_type"));
@@ -43,95 +36,83 @@ result<int> resolve_family(const key_reader& keys) {
                       keys.path("model_type"));
 }
 
-// Per-layer attention kind from the family's sliding-window rule (or an explicit "layer_types" list).
-std::optional<error> resolve_layers(const key_reader& keys, const rapidjson::Value& root,
-                                    const family_info& fam, model_spec& spec) {
-    spec.layers.assign(spec.n_layers, layer_spec{});
-    auto window_r = keys.optional_size("sliding_window");
-    if (!window_r) {
-        if (fam.sliding == sliding_rule::none)
-            window_r = std::optional<uint64_t>{}; // key unused by this family
-        else
-            return window_r.err();
-    }
-    std::optional<uint64_t> window = *window_r;
-
-    auto types_it = root.FindMember("layer_types");
-    if (types_it != root.MemberEnd() && !types_it->value.IsNull()) {
-        const auto& types = types_it->value;
-        std::string path = keys.path("layer_types");
-        if (!types.IsArray())
-            return make_error(error_code::wrong_type,
-                              path + ": expected an array of strings, got " + describe_json(types), path);
-        if (types.Size() != spec.n_layers)
-            return make_error(error_code::inconsistent,
-                              path + " has " + num(types.Size()) + " entries but num_hidden_layers is " +
-                                  num(spec.n_layers),
-                              path);
-        for (rapidjson::SizeType i = 0; i < types.Size(); ++i) {
-            std::string item = path + "[" + num(i) + "]";
-            std::string t = types[i].IsString() ? types[i].GetString() : "";
-            if (t == "full_attention") continue;
-            if (t != "sliding_attention")
-                return make_error(error_code::wrong_type,
-                                  item + ": expected \"full_attention\" or \"sliding_attention\", got " +
-                                      describe_json(types[i]),
-                                  item);
-            if (!window)
-                return make_error(error_code::missing_key,
-                                  item + " is \"sliding_attention\" but " + keys.path("sliding_window") +
-                                      " is not set",
-                                  keys.path("sliding_window"));
-            spec.layers[i].attn = attn_kind::sliding;
-            spec.layers[i].window = *window;
-        }
-        return std::nullopt;
-    }
-
-    if (fam.sliding == sliding_rule::window_key && window) {
-        for (auto& l : spec.layers) l = layer_spec{attn_kind::sliding, *window, l.ffn};
-    } else if (fam.sliding == sliding_rule::qwen) {
-        auto use = keys.optional_bool("use_sliding_window", false);
-        if (!use) return use.err();
-        auto max_window_layers = keys.optional_count("max_window_layers");
-        if (!max_window_layers) return max_window_layers.err();
-        if (*use) {
-            if (!window)
-                return make_error(error_code::missing_key,
-                                  keys.path("use_sliding_window") + " is true but " +
-                                      keys.path("sliding_window") + " is not set",
-                                  keys.path("sliding_window"));
-            uint64_t first = max_window_layers->value_or(0);
-            for (uint64_t il = first; il < spec.n_layers; ++il)
-                spec.layers[il] = layer_spec{attn_kind::sliding, *window, spec.layers[il].ffn};
-        }
-    }
-    return std::nullopt;
+std::string class_name(const family_info& fam, const head_info& h) {
+    return std::string(fam.class_prefix) + h.class_suffix;
 }
 
-std::optional<error> resolve_moe(const key_reader& keys, const family_info& fam, model_spec& spec) {
-    if (!fam.experts_key) return std::nullopt;
-    auto n = keys.size(fam.experts_key);
-    if (!n) return n.err();
-    auto k = keys.size("num_experts_per_tok");
-    if (!k) return k.err();
-    auto ffn = keys.size(fam.expert_ffn_key);
-    if (!ffn) return ffn.err();
-    if (*n > max_experts)
-        return make_error(error_code::out_of_range,
-                          keys.path(fam.experts_key) + " (" + num(*n) +
-                              ") exceeds the supported maximum of " + num(max_experts),
-                          keys.path(fam.experts_key));
-    if (*k > *n)
-        return make_error(error_code::out_of_range,
-                          keys.path("num_experts_per_tok") + " (" + num(*k) + ") must not exceed " +
-                              keys.path(fam.experts_key) + " (" + num(*n) + ")",
-                          keys.path("num_experts_per_tok"));
-    spec.n_experts = *n;
-    spec.n_experts_per_tok = *k;
-    spec.expert_intermediate = *ffn;
-    for (auto& l : spec.layers) l.ffn = ffn_kind::moe;
-    return std::nullopt;
+std::string head_list(const family_info& fam) {
+    std::string out;
+    for (const auto& h : fam.heads)
+        out += (out.empty() ? "" : ", ") + class_name(fam, h) + " (" + head_kind_name(h.kind) + ")";
+    return out;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// The head: the caller's choice, else the class in "architectures", else the family's default.
+result<int> resolve_head(const key_reader& top, const family_info& fam, const config_options& options) {
+    if (options.head) {
+        for (size_t i = 0; i < fam.heads.size(); ++i)
+            if (fam.heads[i].kind == *options.head) return static_cast<int>(i);
+        return make_error(error_code::bad_request,
+                          std::string("head \"") + head_kind_name(*options.head) + "\" is not available for " +
+                              fam.model_type + "; available: " + head_list(fam));
+    }
+    const rapidjson::Value* archs = top.find("architectures");
+    if (!archs) return 0;
+    bool well_formed = archs->IsArray();
+    for (rapidjson::SizeType i = 0; well_formed && i < archs->Size(); ++i) well_formed = (*archs)[i].IsString();
+    if (!well_formed)
+        return make_error(error_code::wrong_type,
+                          top.path("architectures") + ": expected an array of class names, got " +
+                              describe_json(*archs),
+                          top.path("architectures"));
+    if (archs->Empty()) return 0;
+    std::string wanted = (*archs)[0].GetString();
+    int best = -1;
+    size_t best_len = 0;
+    for (size_t i = 0; i < fam.heads.size(); ++i) {
+        if (wanted == class_name(fam, fam.heads[i])) return static_cast<int>(i);
+        std::string suffix = fam.heads[i].class_suffix;
+        if (ends_with(wanted, suffix) && suffix.size() > best_len) {
+            best = static_cast<int>(i);
+            best_len = suffix.size();
+        }
+    }
+    if (best >= 0) return best;
+    return make_error(error_code::unknown_model_type,
+                      top.path("architectures") + "[0]: class \"" + wanted + "\" is not modelled for " +
+                          fam.model_type + "; modelled: " + head_list(fam) +
+                          " (choose one with --head)",
+                      top.path("architectures"));
+}
+
+// Labels of a classification head: num_labels, else the size of id2label, else 2 (PretrainedConfig).
+result<uint64_t> resolve_labels(const key_reader& top) {
+    MP_TRY(labels, top.optional_size("num_labels"));
+    if (labels) return *labels;
+    if (const rapidjson::Value* id2label = top.find("id2label")) {
+        if (!id2label->IsObject())
+            return make_error(error_code::wrong_type,
+                              top.path("id2label") + ": expected an object, got " + describe_json(*id2label),
+                              top.path("id2label"));
+        if (id2label->MemberCount() > 0) return static_cast<uint64_t>(id2label->MemberCount());
+    }
+    return uint64_t{2};
+}
+
+// Weight dtype: the override, else "torch_dtype" (transformers 4.x) or "dtype" (newer) of the (nested, then
+// top-level) config, else float32, which is what from_pretrained gives when neither names one.
+result<dtype> resolve_dtype(const key_reader& keys, const key_reader& top, const config_options& options) {
+    if (options.weight_dtype) return *options.weight_dtype;
+    for (const key_reader* k : {&keys, &top}) {
+        const char* key = k->has("torch_dtype") ? "torch_dtype" : "dtype";
+        MP_TRY(name, k->optional_string(key));
+        if (name) return parse_dtype(*name, k->path(key));
+    }
+    return dtype::f32;
 }
 
 } // namespace
@@ -146,116 +127,45 @@ result<model_spec> parse_config(const rapidjson::Value& doc, const config_option
     if (!doc.IsObject())
         return make_error(error_code::wrong_type,
                           "config.json: expected a JSON object at the top level, got " + describe_json(doc));
-    key_reader keys(doc, "");
+    key_reader top(doc, "");
+    MP_TRY(family, resolve_family(top));
+    const family_info& fam = families()[family];
+
+    const rapidjson::Value* nested = &doc;
+    if (fam.nested_config) {
+        nested = top.find(fam.nested_config);
+        if (!nested)
+            return make_error(error_code::missing_key,
+                              std::string("missing required key ") + fam.nested_config + " (the text model's config)",
+                              fam.nested_config);
+        if (!nested->IsObject())
+            return make_error(error_code::wrong_type,
+                              std::string(fam.nested_config) + ": expected an object, got " + describe_json(*nested),
+                              fam.nested_config);
+    }
+    key_reader keys(*nested, fam.nested_config ? fam.nested_config : "");
 
     model_spec spec;
-    MP_TRY(family, resolve_family(keys));
-    const family_info& fam = families()[family];
     spec.family = family;
     spec.model_type = fam.model_type;
-    spec.architecture = fam.causal_lm_class;
-
-    // "architectures" is informational here (the head comes from it in later families), but must be well
-    // formed.
-    if (const rapidjson::Value* archs = keys.find("architectures")) {
-        bool ok = archs->IsArray();
-        for (rapidjson::SizeType i = 0; ok && i < archs->Size(); ++i) ok = (*archs)[i].IsString();
-        if (!ok)
-            return make_error(error_code::wrong_type,
-                              keys.path("architectures") + ": expected an array of class names, got " +
-                                  describe_json(*archs),
-                              keys.path("architectures"));
+    MP_TRY(head, resolve_head(top, fam, options));
+    spec.head = head;
+    spec.architecture = class_name(fam, fam.heads[head]);
+    MP_TRY(weight_dtype, resolve_dtype(keys, top, options));
+    spec.weight_dtype = weight_dtype;
+    if (fam.heads[head].kind == head_kind::seq_cls) {
+        MP_TRY(labels, resolve_labels(top));
+        spec.n_labels = labels;
     }
 
-    MP_TRY(hidden, keys.size("hidden_size"));
-    MP_TRY(n_layers, keys.size("num_hidden_layers"));
-    MP_TRY(n_heads, keys.size("num_attention_heads"));
-    MP_TRY(intermediate, keys.size("intermediate_size"));
-    MP_TRY(vocab, keys.size("vocab_size"));
-    MP_TRY(n_kv_heads, keys.optional_size("num_key_value_heads"));
-    MP_TRY(head_dim, keys.optional_size("head_dim"));
-    MP_TRY(max_positions, keys.optional_size("max_position_embeddings"));
-    spec.hidden = hidden;
-    spec.n_layers = n_layers;
-    spec.n_heads = n_heads;
-    spec.intermediate = intermediate;
-    spec.vocab = vocab;
-    spec.n_kv_heads = n_kv_heads.value_or(n_heads);
-    spec.max_positions = max_positions.value_or(0);
+    MP_CHECK(fam.read(keys, spec));
 
-    if (n_layers > max_layers)
-        return make_error(error_code::out_of_range,
-                          keys.path("num_hidden_layers") + " (" + num(n_layers) +
-                              ") exceeds the supported maximum of " + num(max_layers),
-                          keys.path("num_hidden_layers"));
-    if (head_dim) {
-        spec.head_dim = *head_dim;
-    } else {
-        if (hidden % n_heads != 0)
-            return make_error(error_code::not_divisible,
-                              keys.path("hidden_size") + " (" + num(hidden) + ") must be divisible by " +
-                                  keys.path("num_attention_heads") + " (" + num(n_heads) + ") when " +
-                                  keys.path("head_dim") + " is not set",
-                              keys.path("hidden_size"));
-        spec.head_dim = hidden / n_heads;
-    }
-    if (n_heads % spec.n_kv_heads != 0)
-        return make_error(error_code::not_divisible,
-                          keys.path("num_attention_heads") + " (" + num(n_heads) + ") must be divisible by " +
-                              keys.path("num_key_value_heads") + " (" + num(spec.n_kv_heads) + ")",
-                          keys.path("num_key_value_heads"));
-
-    MP_TRY(tie, keys.optional_bool("tie_word_embeddings", fam.tie_default));
-    spec.tie_embeddings = tie;
-    switch (fam.biases) {
-    case bias_rule::none: break;
-    case bias_rule::qkv_always: spec.qkv_bias = true; break;
-    case bias_rule::attention_bias_key: {
-        MP_TRY(attention_bias, keys.optional_bool("attention_bias", false));
-        MP_TRY(mlp_bias, keys.optional_bool("mlp_bias", false));
-        spec.qkv_bias = spec.o_bias = attention_bias;
-        spec.mlp_bias = mlp_bias;
-        break;
-    }
-    }
-    spec.qk_norm = fam.qk_norm;
-    MP_TRY(eps, keys.optional_number("rms_norm_eps", 1e-6));
-    spec.norm_eps = eps;
-
-    MP_TRY(theta, keys.optional_number("rope_theta", 10000.0));
-    spec.rope.theta = theta;
-    if (const rapidjson::Value* scaling = keys.find("rope_scaling")) {
-        if (!scaling->IsObject())
-            return make_error(error_code::wrong_type,
-                              keys.path("rope_scaling") + ": expected an object or null, got " +
-                                  describe_json(*scaling),
-                              keys.path("rope_scaling"));
-        key_reader rope_keys(*scaling, keys.path("rope_scaling"));
-        MP_TRY(type, rope_keys.optional_string("rope_type"));
-        MP_TRY(legacy_type, rope_keys.optional_string("type"));
-        MP_TRY(factor, rope_keys.optional_number("factor", 1.0));
-        spec.rope.scaling_type = type ? *type : legacy_type.value_or("");
-        spec.rope.scaling_factor = factor;
-    }
-
-    // Weight dtype: the override, else "torch_dtype" (transformers 4.x) or "dtype" (newer), else float32,
-    // which is what from_pretrained gives when neither the config nor the caller names one.
-    if (options.weight_dtype) {
-        spec.weight_dtype = *options.weight_dtype;
-    } else {
-        const char* key = keys.has("torch_dtype") ? "torch_dtype" : "dtype";
-        MP_TRY(name, keys.optional_string(key));
-        if (name) {
-            MP_TRY(t, parse_dtype(*name, keys.path(key)));
-            spec.weight_dtype = t;
-        }
-    }
-
-    spec.layers.assign(n_layers, layer_spec{});
-    if (auto e = resolve_moe(keys, fam, spec)) return *e;
-    std::vector<layer_spec> ffn_kinds = spec.layers;
-    if (auto e = resolve_layers(keys, doc, fam, spec)) return *e;
-    for (uint64_t il = 0; il < n_layers; ++il) spec.layers[il].ffn = ffn_kinds[il].ffn;
+    // Model-wide switches from the normalized flags; the head may turn base parts off.
+    spec.switches |= (spec.qkv_bias ? sw_qkv_bias : 0) | (spec.o_bias ? sw_o_bias : 0) |
+                     (spec.mlp_bias ? sw_mlp_bias : 0) | (spec.qk_norm ? sw_qk_norm : 0) |
+                     (spec.tie_embeddings ? sw_tied : 0);
+    spec.switches &= ~fam.heads[head].clears;
+    if (fam.not_modelled) spec.not_modelled = fam.not_modelled;
     return spec;
 }
 

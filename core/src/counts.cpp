@@ -14,12 +14,17 @@ error overflow(const char* what) {
 
 result<param_counts> count_params(const model_spec& spec, const skeleton& sk) {
     param_counts c;
-    c.by_layer.assign(spec.n_layers, 0);
-    std::vector<uint64_t> one_expert(spec.n_layers, 0); // parameters of expert 0 in each layer
+    c.by_layer.assign(spec.layers.size(), 0);
+    std::vector<uint64_t> one_expert(spec.layers.size(), 0); // parameters of expert 0 in each layer
     for (const tensor_info& t : sk.tensors) {
         uint64_t bytes = 0;
         if (__builtin_mul_overflow(t.elements, dtype_bytes(t.type), &bytes) || !add_to(c.weight_bytes, bytes))
             return overflow("the weights' size in bytes");
+        if (t.layer != no_index && spec.layers[t.layer].stack == layer_stack::mtp) {
+            add_to(c.by_layer[t.layer], t.elements); // each sum <= weight_bytes
+            add_to(c.mtp, t.elements);
+            continue;
+        }
         if (!add_to(c.total, t.elements)) return overflow("the total parameter count");
         add_to(c.by_role[static_cast<size_t>(t.what)], t.elements); // each role sum <= total
         if (t.what == role::embed || t.what == role::lm_head) add_to(c.embedding, t.elements);
@@ -35,8 +40,8 @@ result<param_counts> count_params(const model_spec& spec, const skeleton& sk) {
 
     // A token visits n_experts_per_tok of the n_experts routed experts in each MoE layer.
     c.active = c.total;
-    for (uint64_t il = 0; il < spec.n_layers; ++il) {
-        if (!spec.is_moe_layer(il)) continue;
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        if (!spec.is_moe_layer(il) || spec.layers[il].stack == layer_stack::mtp) continue;
         c.active -= (spec.n_experts - spec.n_experts_per_tok) * one_expert[il];
     }
     return c;

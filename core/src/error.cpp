@@ -17,6 +17,8 @@ const char* error_code_name(error_code code) {
     case error_code::bad_request: return "bad_request";
     case error_code::io: return "io";
     case error_code::internal: return "internal";
+    case error_code::bad_checkpoint: return "bad_checkpoint";
+    case error_code::unsupported: return "unsupported";
     }
     return "internal";
 }

@@ -24,6 +24,8 @@ class key_reader {
         : obj_(object), prefix_(std::move(prefix)) {}
 
     std::string path(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
+    const rapidjson::Value& object() const { return obj_; }
+    const std::string& prefix() const { return prefix_; }
     // The key's value, or nullptr when absent or JSON null.
     const rapidjson::Value* find(const char* key) const;
     bool has(const char* key) const { return find(key) != nullptr; }

@@ -42,8 +42,13 @@ void header(json_writer& w, const analysis& a) {
     string(w, a.spec.model_type);
     key(w, "architecture");
     string(w, a.spec.architecture);
+    key(w, "head");
+    w.String(head_kind_name(families()[a.spec.family].heads[a.spec.head].kind));
     key(w, "dtype");
     w.String(dtype_name(a.spec.weight_dtype));
+    key(w, "not_modelled");
+    if (a.spec.not_modelled.empty()) w.Null();
+    else string(w, a.spec.not_modelled);
 }
 
 void tensor(json_writer& w, const tensor_info& t) {
@@ -111,6 +116,8 @@ std::string params_json(const analysis& a) {
     w.EndArray();
     key(w, "outside_layers");
     w.Uint64(c.outside_layers);
+    key(w, "mtp");
+    w.Uint64(c.mtp);
     w.EndObject();
     key(w, "weight_bytes");
     w.Uint64(c.weight_bytes);

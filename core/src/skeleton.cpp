@@ -1,3 +1,5 @@
+// model_spec + family templates -> skeleton. Templates are sized once per model (shapes depend on the spec
+// only), then instantiated per layer and expert in state_dict order.
 #include "modelplan/skeleton.h"
 
 #include <cstring>
@@ -10,44 +12,77 @@ namespace modelplan {
 namespace {
 
 struct dim_value {
-    uint64_t value;
-    const char* source;    // the config keys it comes from, for messages
-    bool overflow = false; // the product defining it does not fit in 64 bits
+    uint64_t value = 0;
+    const char* source = "?"; // the config keys it comes from, for messages
+    bool overflow = false;    // a product or sum defining it does not fit in 64 bits
 };
 
 dim_value product(uint64_t a, uint64_t b, const char* source) {
-    dim_value d{0, source};
+    dim_value d{0, source, false};
     d.overflow = __builtin_mul_overflow(a, b, &d.value);
     return d;
 }
 
-dim_value resolve(dim d, const model_spec& s) {
-    switch (d) {
-    case dim::hidden: return {s.hidden, "hidden_size"};
-    case dim::vocab: return {s.vocab, "vocab_size"};
-    case dim::q_dim: return product(s.n_heads, s.head_dim, "num_attention_heads x head_dim");
-    case dim::kv_dim: return product(s.n_kv_heads, s.head_dim, "num_key_value_heads x head_dim");
-    case dim::head_dim: return {s.head_dim, "head_dim"};
-    case dim::rope_half: return {s.head_dim / 2, "head_dim / 2"};
-    case dim::ffn: return {s.intermediate, "intermediate_size"};
-    case dim::n_experts: return {s.n_experts, "number of experts"};
-    case dim::expert_ffn: return {s.expert_intermediate, "expert intermediate size"};
-    }
-    return {0, "?"};
+// a x (b + c)
+dim_value product_of_sum(uint64_t a, uint64_t b, uint64_t c, const char* source) {
+    uint64_t sum = 0;
+    if (__builtin_add_overflow(b, c, &sum)) return {0, source, true};
+    return product(a, sum, source);
 }
 
-bool holds(uint16_t needs, const model_spec& s, const layer_spec* layer) {
-    if ((needs & need_qkv_bias) && !s.qkv_bias) return false;
-    if ((needs & need_o_bias) && !s.o_bias) return false;
-    if ((needs & need_mlp_bias) && !s.mlp_bias) return false;
-    if ((needs & need_qk_norm) && !s.qk_norm) return false;
-    if ((needs & need_dense_ffn) && (!layer || layer->ffn != ffn_kind::dense)) return false;
-    if ((needs & need_moe_ffn) && (!layer || layer->ffn != ffn_kind::moe)) return false;
-    return true;
+dim_value resolve(dim d, const model_spec& s) {
+    switch (d) {
+    case dim::one: return {1, "1"};
+    case dim::hidden: return {s.hidden, "hidden_size"};
+    case dim::hidden2: return product(2, s.hidden, "2 x hidden_size");
+    case dim::vocab: return {s.vocab, "vocab_size"};
+    case dim::heads: return {s.n_heads, "num_attention_heads"};
+    case dim::q_dim: return product(s.n_heads, s.head_dim, "num_attention_heads x head_dim");
+    case dim::kv_dim: return product(s.n_kv_heads, s.head_dim, "num_key_value_heads x head_dim");
+    case dim::qkv_dim: {
+        uint64_t heads = 0;
+        if (__builtin_add_overflow(s.n_heads, 2 * s.n_kv_heads, &heads) || s.n_kv_heads > UINT64_MAX / 2)
+            return {0, "(heads + 2 x kv heads) x head_dim", true};
+        return product(heads, s.head_dim, "(heads + 2 x kv heads) x head_dim");
+    }
+    case dim::head_dim: return {s.head_dim, "head_dim"};
+    case dim::rope_half: return {s.rope.rotary_dim / 2, "rotary dimensions / 2"};
+    case dim::ffn: return {s.intermediate, "intermediate_size"};
+    case dim::ffn2: return product(2, s.intermediate, "2 x intermediate_size");
+    case dim::n_experts: return {s.n_experts, "number of routed experts"};
+    case dim::expert_ffn: return {s.expert_intermediate, "expert intermediate size"};
+    case dim::shared_ffn: return {s.shared_intermediate, "shared expert intermediate size"};
+    case dim::positions: return {s.n_positions, "position table size"};
+    case dim::token_types: return {s.n_token_types, "type_vocab_size"};
+    case dim::labels: return {s.n_labels, "num_labels"};
+    case dim::q_lora: return {s.q_lora_rank, "q_lora_rank"};
+    case dim::kv_lora: return {s.kv_lora_rank, "kv_lora_rank"};
+    case dim::mla_q_out:
+        return product_of_sum(s.n_heads, s.qk_nope_head_dim, s.qk_rope_head_dim,
+                              "num_attention_heads x (qk_nope_head_dim + qk_rope_head_dim)");
+    case dim::mla_kv_a_out: {
+        dim_value v{0, "kv_lora_rank + qk_rope_head_dim"};
+        v.overflow = __builtin_add_overflow(s.kv_lora_rank, s.qk_rope_head_dim, &v.value);
+        return v;
+    }
+    case dim::mla_kv_b_out:
+        return product_of_sum(s.n_heads, s.qk_nope_head_dim, s.v_head_dim,
+                              "num_attention_heads x (qk_nope_head_dim + v_head_dim)");
+    case dim::mla_o_in: return product(s.n_heads, s.v_head_dim, "num_attention_heads x v_head_dim");
+    case dim::buckets: return {s.n_buckets, "relative_attention_num_buckets"};
+    case dim::word_proj: return {s.word_proj_dim, "word_embed_proj_dim"};
+    case dim::n_positions2: return {s.max_positions, "max positions"};
+    }
+    return {};
+}
+
+bool holds(const tensor_template& t, uint64_t switches) {
+    return (t.needs & switches) == t.needs && (t.excludes & switches) == 0;
 }
 
 // Shape of a template for this spec, with overflow checks on every product.
-result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, dtype type) {
+result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, dtype type,
+                                const std::string& prefix) {
     tensor_info info;
     info.type = type;
     info.what = t.what;
@@ -57,8 +92,7 @@ result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, d
     for (uint8_t i = 0; i < t.rank; ++i) {
         dim_value d = resolve(t.shape[i], s);
         if (d.overflow)
-            return make_error(error_code::overflow,
-                              std::string(t.name) + ": " + d.source + " overflows 64 bits");
+            return make_error(error_code::overflow, prefix + t.name + ": " + d.source + " overflows 64 bits");
         info.shape.push_back(d.value);
         overflow = overflow || __builtin_mul_overflow(info.elements, d.value, &info.elements);
     }
@@ -69,16 +103,17 @@ result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, d
             formula += (i ? " x " : "") + std::string(d.source) + " (" + with_thousands(d.value) + ")";
         }
         return make_error(error_code::overflow,
-                          std::string(t.name) + ": element count " + formula + " overflows 64 bits");
+                          prefix + t.name + ": element count " + formula + " overflows 64 bits");
     }
     return info;
 }
 
-// The checkpoint name of one instance: "{layer}" and "{expert}" replaced by the indices.
-std::string name_of(const tensor_template& t, int64_t layer, int64_t expert) {
+// The checkpoint name of one instance: the prefix, then the pattern with "{layer}" and "{expert}" replaced.
+std::string name_of(const std::string& prefix, const char* pattern, int64_t layer, int64_t expert) {
     std::string out;
-    out.reserve(80);
-    const char* p = t.name;
+    out.reserve(prefix.size() + 72);
+    out += prefix;
+    const char* p = pattern;
     for (const char* brace = std::strchr(p, '{'); brace; brace = std::strchr(p, '{')) {
         out.append(p, brace);
         if (std::strncmp(brace, "{layer}", 7) == 0) {
@@ -96,68 +131,74 @@ std::string name_of(const tensor_template& t, int64_t layer, int64_t expert) {
     return out;
 }
 
-// Emits the templates of `rows` in state_dict order: leading model-level rows, then every layer's rows (a run
-// of expert rows repeated expert by expert), then trailing model-level rows.
-std::optional<error> emit(const std::vector<const tensor_template*>& rows, const model_spec& spec, dtype type,
-                          std::vector<tensor_info>& out, std::vector<tensor_alias>* aliases) {
-    // Shapes depend on the spec only, so each template is sized once and copied per instance.
-    std::vector<tensor_info> prototypes;
-    prototypes.reserve(rows.size());
-    for (const tensor_template* t : rows) {
-        auto info = instantiate(*t, spec, type);
-        if (!info) return info.err();
-        prototypes.push_back(std::move(*info));
-    }
-    auto add = [&](size_t row, int64_t layer, int64_t expert) -> std::optional<error> {
-        const tensor_template& t = *rows[row];
-        if (t.tied_to && spec.tie_embeddings && aliases) {
-            aliases->push_back({name_of(t, layer, expert), t.tied_to});
-            return std::nullopt;
+struct emitter {
+    const model_spec& spec;
+    std::string prefix;        // put before every name of these templates
+    std::string target_prefix; // put before tied_to names (the base model's prefix)
+    dtype type;
+    std::vector<tensor_info>& out;
+    std::vector<tensor_alias>* aliases; // null for buffers
+    bool from_head;
+
+    std::optional<error> run(const std::vector<const tensor_template*>& rows) {
+        std::vector<tensor_info> prototypes;
+        prototypes.reserve(rows.size());
+        for (const tensor_template* t : rows) {
+            auto info = instantiate(*t, spec, type, prefix);
+            if (info) info->from_head = from_head;
+            if (!info) return info.err();
+            prototypes.push_back(std::move(*info));
         }
-        out.push_back(prototypes[row]);
-        out.back().name = name_of(t, layer, expert);
+        // Model-level rows are emitted where they stand; a run of layer rows is emitted layer by layer
+        // (a run of expert rows inside it expert by expert), for every layer whose switches they match.
+        for (size_t i = 0; i < rows.size();) {
+            if (rows[i]->where == scope::global) {
+                if (holds(*rows[i], spec.switches)) add(*rows[i], prototypes[i], no_index, 0, no_index);
+                ++i;
+                continue;
+            }
+            size_t end = i;
+            while (end < rows.size() && rows[end]->where != scope::global) ++end;
+            for (size_t il = 0; il < spec.layers.size(); ++il) emit_layer(rows, prototypes, i, end, il);
+            i = end;
+        }
+        return std::nullopt;
+    }
+
+    void emit_layer(const std::vector<const tensor_template*>& rows, const std::vector<tensor_info>& prototypes,
+                    size_t begin, size_t end, size_t il) {
+        const layer_spec& layer = spec.layers[il];
+        uint64_t switches = spec.switches | layer.switches;
+        for (size_t r = begin; r < end;) {
+            if (rows[r]->where == scope::layer) {
+                if (holds(*rows[r], switches)) add(*rows[r], prototypes[r], il, layer.index, no_index);
+                ++r;
+                continue;
+            }
+            size_t run_end = r;
+            while (run_end < end && rows[run_end]->where == scope::expert) ++run_end;
+            for (uint64_t ie = 0; ie < spec.n_experts; ++ie)
+                for (size_t e = r; e < run_end; ++e)
+                    if (holds(*rows[e], switches))
+                        add(*rows[e], prototypes[e], il, layer.index, static_cast<int64_t>(ie));
+            r = run_end;
+        }
+    }
+
+    void add(const tensor_template& t, const tensor_info& prototype, int64_t layer, uint32_t index,
+             int64_t expert) {
+        int64_t name_index = layer == no_index ? no_index : static_cast<int64_t>(index);
+        if (t.tied_to && aliases && (t.tie_needs & spec.switches) == t.tie_needs) {
+            aliases->push_back({name_of(prefix, t.name, name_index, expert),
+                                name_of(target_prefix, t.tied_to, name_index, expert)});
+            return;
+        }
+        out.push_back(prototype);
+        out.back().name = name_of(prefix, t.name, name_index, expert);
         out.back().layer = layer;
         out.back().expert = expert;
-        return std::nullopt;
-    };
-
-    size_t first_layer_row = rows.size(), end_layer_rows = rows.size();
-    for (size_t i = 0; i < rows.size(); ++i) {
-        if (rows[i]->where == scope::global) continue;
-        if (first_layer_row == rows.size()) first_layer_row = i;
-        end_layer_rows = i + 1;
     }
-    for (size_t i = 0; i < first_layer_row; ++i)
-        if (holds(rows[i]->needs, spec, nullptr))
-            if (auto e = add(i, no_index, no_index)) return e;
-    for (uint64_t il = 0; il < spec.n_layers && first_layer_row < rows.size(); ++il) {
-        const layer_spec& layer = spec.layer(il);
-        for (size_t i = first_layer_row; i < end_layer_rows;) {
-            if (rows[i]->where == scope::global) { // emitted after the layers
-                ++i;
-                continue;
-            }
-            if (rows[i]->where != scope::expert) {
-                if (holds(rows[i]->needs, spec, &layer))
-                    if (auto e = add(i, static_cast<int64_t>(il), no_index)) return e;
-                ++i;
-                continue;
-            }
-            size_t run_end = i;
-            while (run_end < end_layer_rows && rows[run_end]->where == scope::expert) ++run_end;
-            if (holds(rows[i]->needs, spec, &layer))
-                for (uint64_t ie = 0; ie < spec.n_experts; ++ie)
-                    for (size_t r = i; r < run_end; ++r)
-                        if (holds(rows[r]->needs, spec, &layer))
-                            if (auto e = add(r, static_cast<int64_t>(il), static_cast<int64_t>(ie))) return e;
-            i = run_end;
-        }
-    }
-    for (size_t i = first_layer_row; i < rows.size(); ++i)
-        if (rows[i]->where == scope::global && holds(rows[i]->needs, spec, nullptr))
-            if (auto e = add(i, no_index, no_index)) return e;
-    return std::nullopt;
-}
+};
 
 std::vector<const tensor_template*> flatten(const std::vector<template_table>& groups) {
     std::vector<const tensor_template*> rows;
@@ -172,9 +213,19 @@ result<skeleton> build_skeleton(const model_spec& spec) {
     if (spec.family < 0 || static_cast<size_t>(spec.family) >= families().size())
         return make_error(error_code::internal, "build_skeleton: model_spec has no family");
     const family_info& fam = families()[spec.family];
+    if (spec.head < 0 || static_cast<size_t>(spec.head) >= fam.heads.size())
+        return make_error(error_code::internal, "build_skeleton: model_spec has no head");
+    const head_info& head = fam.heads[spec.head];
+    std::string base_prefix = head.kind == head_kind::none ? "" : fam.base_prefix;
+
     skeleton sk;
-    if (auto e = emit(flatten(fam.tensors), spec, spec.weight_dtype, sk.tensors, &sk.aliases)) return *e;
-    if (auto e = emit(flatten(fam.buffers), spec, dtype::f32, sk.buffers, nullptr)) return *e;
+    sk.base_prefix = base_prefix;
+    emitter base{spec, base_prefix, base_prefix, spec.weight_dtype, sk.tensors, &sk.aliases, false};
+    if (auto e = base.run(flatten(fam.base))) return *e;
+    emitter head_rows{spec, "", base_prefix, spec.weight_dtype, sk.tensors, &sk.aliases, true};
+    if (auto e = head_rows.run(flatten(head.tensors))) return *e;
+    emitter buffers{spec, base_prefix, base_prefix, dtype::f32, sk.buffers, nullptr, false};
+    if (auto e = buffers.run(flatten(fam.buffers))) return *e;
     return sk;
 }
 

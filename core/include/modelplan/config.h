@@ -6,6 +6,7 @@
 
 #include <rapidjson/document.h>
 
+#include "modelplan/architectures.h"
 #include "modelplan/error.h"
 #include "modelplan/model-spec.h"
 
@@ -13,6 +14,7 @@ namespace modelplan {
 
 struct config_options {
     std::optional<dtype> weight_dtype; // overrides torch_dtype / dtype from the config
+    std::optional<head_kind> head;     // overrides the head named by "architectures"
 };
 
 // Upper bounds that keep a hostile config from asking for billions of tensors. Real models are far below

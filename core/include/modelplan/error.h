@@ -23,6 +23,8 @@ enum class error_code {
     bad_request,        // a malformed request to the API (wasm or CLI options)
     io,                 // a file could not be read (native adapters only)
     internal,           // a bug: an invariant of ours failed
+    bad_checkpoint,     // a checkpoint header (safetensors, index, GGUF) breaks a rule of its format
+    unsupported,        // a valid input this version cannot handle (GGUF v1, big-endian, an architecture)
 };
 
 // Stable, lower_snake_case name of the code, as it appears in JSON output.

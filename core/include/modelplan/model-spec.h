@@ -1,6 +1,6 @@
 // The normalized hyperparameters of a model: every family maps its config.json keys into this one struct.
-// Per-layer properties (attention kind, FFN kind) live in `layers`, with accessors, because hybrid models
-// change them from layer to layer.
+// Per-layer properties (stack, attention kind, FFN kind, switches) live in `layers`, with accessors, because
+// hybrid and encoder-decoder models change them from layer to layer.
 #pragma once
 
 #include <cstdint>
@@ -11,53 +11,75 @@
 
 namespace modelplan {
 
-enum class attn_kind : uint8_t { full, sliding };
+enum class attn_kind : uint8_t { full, sliding, mla };
 enum class ffn_kind : uint8_t { dense, moe };
 enum class norm_kind : uint8_t { rms, layer };
+enum class layer_stack : uint8_t { decoder, encoder, cross_decoder, mtp };
 
 struct layer_spec {
+    layer_stack stack = layer_stack::decoder;
+    uint32_t index = 0;  // index within its stack (what {layer} becomes in names)
     attn_kind attn = attn_kind::full;
     uint64_t window = 0; // tokens a sliding-window layer attends to; 0 for full attention
     ffn_kind ffn = ffn_kind::dense;
+    uint64_t switches = 0; // per-layer switch bits (architectures.h)
 };
 
 struct rope_spec {
     double theta = 10000.0;
     std::string scaling_type; // "" (none), "llama3", "linear", "dynamic", "yarn", ...
     double scaling_factor = 1.0;
+    uint64_t rotary_dim = 0; // dimensions rotated per head (partial rotary); 0 when the model has no rotary
 };
 
 struct model_spec {
     std::string model_type;   // config "model_type", e.g. "llama"
     std::string architecture; // the class counted, e.g. "LlamaForCausalLM"
     int family = -1;          // index into the family table (architectures.h)
+    int head = 0;             // index into the family's heads
 
-    uint64_t hidden = 0;        // hidden_size
-    uint64_t n_layers = 0;      // num_hidden_layers
-    uint64_t n_heads = 0;       // num_attention_heads
-    uint64_t n_kv_heads = 0;    // num_key_value_heads (defaults to n_heads)
+    uint64_t hidden = 0;        // hidden_size (d_model, n_embd)
+    uint64_t n_layers = 0;      // decoder layers (encoder layers for encoders; see layers for stacks)
+    uint64_t n_heads = 0;       // attention heads
+    uint64_t n_kv_heads = 0;    // key/value heads (defaults to n_heads)
     uint64_t head_dim = 0;      // head_dim, or hidden / n_heads
-    uint64_t intermediate = 0;  // intermediate_size (dense FFN)
+    uint64_t intermediate = 0;  // dense FFN width
     uint64_t vocab = 0;         // vocab_size
     uint64_t max_positions = 0; // max_position_embeddings (0 when absent)
+    uint64_t n_positions = 0;   // rows of a learned position table (with any offset), 0 without one
+    uint64_t n_token_types = 0; // token type vocabulary (BERT)
+    uint64_t n_labels = 0;      // classification labels (sequence classification heads)
+    uint64_t n_buckets = 0;     // relative attention buckets (T5)
+    uint64_t word_proj_dim = 0; // word embedding width when it differs from hidden (OPT)
 
     // Sparse mixture of experts (0 experts: dense model).
     uint64_t n_experts = 0;           // routed experts per MoE layer
     uint64_t n_experts_per_tok = 0;   // experts a token is routed to
-    uint64_t expert_intermediate = 0; // intermediate size of one expert
+    uint64_t expert_intermediate = 0; // intermediate size of one routed expert
+    uint64_t n_shared_experts = 0;    // shared experts (always active)
+    uint64_t shared_intermediate = 0; // FFN width of the shared experts together
 
-    bool tie_embeddings = false; // lm_head.weight is model.embed_tokens.weight
+    // Multi-head latent attention (DeepSeek-V2/V3).
+    uint64_t q_lora_rank = 0;
+    uint64_t kv_lora_rank = 0;
+    uint64_t qk_nope_head_dim = 0;
+    uint64_t qk_rope_head_dim = 0;
+    uint64_t v_head_dim = 0;
+
+    bool tie_embeddings = false; // the output head is the token embedding
     bool qkv_bias = false;       // q/k/v projections carry biases
     bool o_bias = false;         // output projection carries a bias
     bool mlp_bias = false;       // FFN projections carry biases
-    bool qk_norm = false;        // per-head RMSNorm on queries and keys (Qwen3)
+    bool qk_norm = false;        // per-head norms on queries and keys
     norm_kind norm = norm_kind::rms;
     double norm_eps = 1e-6;
+    uint64_t switches = 0;       // model-wide switch bits (architectures.h)
 
     rope_spec rope;
     dtype weight_dtype = dtype::f32; // from torch_dtype / dtype, or the user's override
 
-    std::vector<layer_spec> layers; // one entry per decoder layer
+    std::vector<layer_spec> layers; // every layer of every stack, in state_dict order
+    std::string not_modelled;       // parts of the published model left out (e.g. a vision tower)
 
     uint64_t q_dim() const { return n_heads * head_dim; }
     uint64_t kv_dim() const { return n_kv_heads * head_dim; }

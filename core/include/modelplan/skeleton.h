@@ -23,6 +23,7 @@ struct tensor_info {
     int64_t expert = no_index;               // routed expert, or no_index
     uint64_t elements = 0;                   // product of shape
     const tensor_template* source = nullptr; // the template it came from (its name pattern)
+    bool from_head = false; // a head template (full name) rather than a base-model one (base_prefix + name)
 };
 
 struct tensor_alias {
@@ -31,6 +32,7 @@ struct tensor_alias {
 };
 
 struct skeleton {
+    std::string base_prefix;          // prefix of the base model's names in this head class ("model.")
     std::vector<tensor_info> tensors; // unique parameters, in state_dict order
     std::vector<tensor_alias> aliases;
     std::vector<tensor_info> buffers; // non-parameters some checkpoints store
