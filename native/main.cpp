@@ -51,9 +51,11 @@ token visits), and breakdowns by role and by layer. Sizes use binary units (GiB 
 options:
   --dtype DTYPE  weight dtype (bf16, fp16, fp32, fp8, ...); default: the config's torch_dtype/dtype,
                  float32 when it names none
-  --json         print JSON: {"model", "model_type", "architecture", "dtype",
+  --head HEAD    the head to count instead of the class in "architectures": none (the bare base
+                 model), causal-lm, masked-lm, seq-cls (with num_labels), cond-gen
+  --json         print JSON: {"model", "model_type", "architecture", "head", "dtype", "not_modelled",
                  "params": {"total", "embedding", "non_embedding", "active", "by_role", "by_layer",
-                 "outside_layers"}, "weight_bytes", "tensors"}
+                 "outside_layers", "mtp"}, "weight_bytes", "tensors"}
   -h, --help     show this help
 )";
 
@@ -64,9 +66,11 @@ checkpoints name it, with shape, dtype, role and layer; then tied aliases and kn
 
 options:
   --dtype DTYPE  weight dtype (bf16, fp16, fp32, fp8, ...); default: the config's torch_dtype/dtype
+  --head HEAD    the head instead of the class in "architectures" (none, causal-lm, masked-lm, seq-cls,
+                 cond-gen)
   --summary      one row per tensor template ({layer}, {expert}) with its repeat count, instead of
                  one row per tensor
-  --json         print JSON: {"model", "model_type", "architecture", "dtype",
+  --json         print JSON: {"model", "model_type", "architecture", "head", "dtype", "not_modelled",
                  "tensors": [{"name", "shape", "dtype", "role", "layer", "expert"}],
                  "aliases": {name: target}, "buffers": [...]}
   -h, --help     show this help
@@ -90,7 +94,24 @@ struct options {
     bool summary = false;
     bool help = false;
     std::optional<std::string> dtype;
+    std::optional<std::string> head;
 };
+
+bool value_option(const std::string& arg, const std::string& name) {
+    return arg == name || arg.rfind(name + "=", 0) == 0;
+}
+
+// `--name VALUE` or `--name=VALUE`; false when the value is missing.
+bool take_value(const std::vector<std::string>& args, size_t& i, const std::string& name,
+                std::optional<std::string>& out) {
+    if (args[i] != name) {
+        out = args[i].substr(name.size() + 1);
+        return true;
+    }
+    if (i + 1 >= args.size()) return false;
+    out = args[++i];
+    return true;
+}
 
 int fail(const std::string& message) {
     std::fprintf(stderr, "modelplan: error: %s\n", message.c_str());
@@ -211,9 +232,9 @@ std::string render_skeleton(const mp::analysis& a, bool summary) {
             {"params", align::right}
         });
         for (const auto& g : groups)
-            tab.row({(g.first->from_head ? "" : sk.base_prefix) + g.first->source->name, shape_text(g.first->shape), mp::dtype_name(g.first->type),
-                     mp::role_name(g.first->what), "×" + mp::with_thousands(g.count),
-                     mp::with_thousands(g.first->elements * g.count)});
+            tab.row({(g.first->from_head ? "" : sk.base_prefix) + g.first->source->name,
+                     shape_text(g.first->shape), mp::dtype_name(g.first->type), mp::role_name(g.first->what),
+                     "×" + mp::with_thousands(g.count), mp::with_thousands(g.first->elements * g.count)});
         out += tab.render();
     } else {
         table tab({
@@ -299,14 +320,12 @@ int main(int argc, char** argv) {
             opt.json = true;
         else if (a == "--summary" && opt.command == "skeleton")
             opt.summary = true;
-        else if ((a == "--dtype" || a.rfind("--dtype=", 0) == 0) && opt.command != "presets") {
-            if (a == "--dtype") {
-                if (i + 1 >= args.size())
-                    return usage_error("--dtype needs a value (e.g. bf16)", opt.command);
-                opt.dtype = args[++i];
-            } else {
-                opt.dtype = a.substr(8);
-            }
+        else if (value_option(a, "--dtype") && opt.command != "presets") {
+            if (!take_value(args, i, "--dtype", opt.dtype))
+                return usage_error("--dtype needs a value (e.g. bf16)", opt.command);
+        } else if (value_option(a, "--head") && opt.command != "presets") {
+            if (!take_value(args, i, "--head", opt.head))
+                return usage_error("--head needs a value (e.g. none)", opt.command);
         } else if (!a.empty() && a[0] == '-')
             return usage_error("unknown option " + a, opt.command);
         else if (opt.command == "presets")
@@ -330,6 +349,12 @@ int main(int argc, char** argv) {
         auto t = mp::parse_dtype(*opt.dtype, "--dtype");
         if (!t) return fail(t.err().message);
         config.weight_dtype = *t;
+    }
+    if (opt.head) {
+        config.head = mp::parse_head_kind(*opt.head);
+        if (!config.head)
+            return fail("--head: unknown head \"" + *opt.head +
+                        "\"; expected none, causal-lm, masked-lm, seq-cls or cond-gen");
     }
     auto source = opt.model ? mp::cli::resolve_model(*opt.model)
                             : mp::result<mp::cli::model_source>(mp::cli::model_source{

@@ -10,6 +10,9 @@ namespace {
 std::vector<family_info> build_table() {
     std::vector<family_info> table;
     family_tables::add_llama_families(table);
+    family_tables::add_gpt_families(table);
+    family_tables::add_bert_families(table);
+    family_tables::add_t5_families(table);
     return table;
 }
 

@@ -85,6 +85,11 @@ result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, d
                                 const std::string& prefix) {
     tensor_info info;
     info.type = type;
+    if (t.fixed_dtype) {
+        auto fixed = parse_dtype(t.fixed_dtype, t.name);
+        if (!fixed) return fixed.err();
+        info.type = *fixed;
+    }
     info.what = t.what;
     info.source = &t;
     info.elements = 1;
@@ -189,8 +194,10 @@ struct emitter {
              int64_t expert) {
         int64_t name_index = layer == no_index ? no_index : static_cast<int64_t>(index);
         if (t.tied_to && aliases && (t.tie_needs & spec.switches) == t.tie_needs) {
+            bool absolute = t.tied_to[0] == '/';
             aliases->push_back({name_of(prefix, t.name, name_index, expert),
-                                name_of(target_prefix, t.tied_to, name_index, expert)});
+                                name_of(absolute ? std::string() : target_prefix, t.tied_to + (absolute ? 1 : 0),
+                                        name_index, expert)});
             return;
         }
         out.push_back(prototype);

@@ -149,8 +149,11 @@ struct tensor_template {
     dim shape[4];
     uint64_t needs;          // switches that must all be on
     uint64_t excludes;       // switches that must all be off
-    const char* tied_to;     // this tensor is an alias of that one (same prefix) when `tie_needs` hold
+    const char* tied_to;     // this tensor is an alias of that one when `tie_needs` hold: a base-model name
+                             // (the base prefix is added), or a full name when it starts with '/'
+
     uint64_t tie_needs;      // switches that make it an alias (0: always an alias)
+    const char* fixed_dtype = nullptr; // a buffer's own dtype ("BOOL", "I64"); default: weights' dtype / F32
 };
 
 struct template_table {
