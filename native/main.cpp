@@ -232,7 +232,7 @@ std::string render_skeleton(const mp::analysis& a, bool summary) {
             {"params", align::right}
         });
         for (const auto& g : groups)
-            tab.row({(g.first->from_head ? "" : sk.base_prefix) + g.first->source->name,
+            tab.row({(g.first->from_head ? "" : sk.base_prefix) + g.first->group_prefix + g.first->source->name,
                      shape_text(g.first->shape), mp::dtype_name(g.first->type), mp::role_name(g.first->what),
                      "×" + mp::with_thousands(g.count), mp::with_thousands(g.first->elements * g.count)});
         out += tab.render();
@@ -259,7 +259,7 @@ std::string render_skeleton(const mp::analysis& a, bool summary) {
     if (!sk.buffers.empty()) {
         out += "\nbuffers (not parameters; some checkpoints store them)\n";
         const auto& b = sk.buffers.front();
-        out += "  " + sk.base_prefix + b.source->name + "  " + shape_text(b.shape) + "  " +
+        out += "  " + sk.base_prefix + b.group_prefix + b.source->name + "  " + shape_text(b.shape) + "  " +
                mp::dtype_name(b.type) + "  ×" + std::to_string(sk.buffers.size()) + "\n";
     }
     return out;

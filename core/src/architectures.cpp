@@ -10,6 +10,10 @@ namespace {
 std::vector<family_info> build_table() {
     std::vector<family_info> table;
     family_tables::add_llama_families(table);
+    family_tables::add_moe_families(table);
+    family_tables::add_gemma_families(table);
+    family_tables::add_phi_families(table);
+    family_tables::add_open_decoder_families(table);
     family_tables::add_gpt_families(table);
     family_tables::add_bert_families(table);
     family_tables::add_t5_families(table);
@@ -25,6 +29,7 @@ const char* const role_names[role_count] = {
     "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "ffn_post_norm", "ffn_router",
     "ffn_gate_exp", "ffn_up_exp", "ffn_down_exp", "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp",
     "ffn_shexp_gate", "output_norm", "pooler", "head_transform", "lm_head", "classifier", "mtp",
+    "vision", "projector",
     "rope_freq", "attn_mask", "position_ids",
 };
 const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen"};

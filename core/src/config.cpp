@@ -3,6 +3,8 @@
 // configuration classes where a config omits a key.
 #include "modelplan/config.h"
 
+#include <memory>
+
 #include <rapidjson/document.h>
 
 #include "family-readers.h"
@@ -115,6 +117,18 @@ result<dtype> resolve_dtype(const key_reader& keys, const key_reader& top, const
     return dtype::f32;
 }
 
+// The family's configuration-class defaults, parsed once.
+const rapidjson::Value* class_defaults(int family) {
+    static std::vector<std::unique_ptr<rapidjson::Document>> parsed(families().size());
+    const char* text = families()[family].config_defaults;
+    if (!text) return nullptr;
+    if (!parsed[family]) {
+        parsed[family] = std::make_unique<rapidjson::Document>();
+        parsed[family]->Parse(text);
+    }
+    return parsed[family]->HasParseError() ? nullptr : parsed[family].get();
+}
+
 } // namespace
 
 result<model_spec> parse_config(const std::string& json_text, const config_options& options) {
@@ -143,7 +157,7 @@ result<model_spec> parse_config(const rapidjson::Value& doc, const config_option
                               std::string(fam.nested_config) + ": expected an object, got " + describe_json(*nested),
                               fam.nested_config);
     }
-    key_reader keys(*nested, fam.nested_config ? fam.nested_config : "");
+    key_reader keys(*nested, fam.nested_config ? fam.nested_config : "", class_defaults(family), &doc);
 
     model_spec spec;
     spec.family = family;

@@ -14,7 +14,7 @@ std::string pick(const key_reader& keys, const char* alternatives) {
         size_t bar = all.find('|', start);
         std::string key = all.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
         if (first.empty()) first = key;
-        if (keys.object().HasMember(key.c_str())) return key;
+        if (keys.has(key.c_str())) return key;
         if (bar == std::string::npos) break;
         start = bar + 1;
     }

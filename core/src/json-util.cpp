@@ -52,8 +52,10 @@ std::string describe_json(const rapidjson::Value& v) {
 
 const rapidjson::Value* key_reader::find(const char* key) const {
     auto it = obj_.FindMember(key);
-    if (it == obj_.MemberEnd() || it->value.IsNull()) return nullptr;
-    return &it->value;
+    if (it != obj_.MemberEnd()) return it->value.IsNull() ? nullptr : &it->value;
+    if (!defaults_) return nullptr;
+    auto d = defaults_->FindMember(key);
+    return d == defaults_->MemberEnd() || d->value.IsNull() ? nullptr : &d->value;
 }
 
 result<std::optional<uint64_t>> key_reader::integer(const char* key, uint64_t minimum) const {

@@ -20,13 +20,16 @@ std::string describe_json(const rapidjson::Value& v);
 // Typed, path-aware access to the keys of one JSON object.
 class key_reader {
   public:
-    key_reader(const rapidjson::Value& object, std::string prefix)
-        : obj_(object), prefix_(std::move(prefix)) {}
+    key_reader(const rapidjson::Value& object, std::string prefix, const rapidjson::Value* defaults = nullptr,
+               const rapidjson::Value* root = nullptr)
+        : obj_(object), prefix_(std::move(prefix)), defaults_(defaults), root_(root ? root : &object) {}
 
     std::string path(const char* key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
     const rapidjson::Value& object() const { return obj_; }
     const std::string& prefix() const { return prefix_; }
-    // The key's value, or nullptr when absent or JSON null.
+    // The whole config (differs from object() when this reads a nested text_config).
+    const rapidjson::Value& root() const { return *root_; }
+    // The key's value, or nullptr when absent or JSON null; absent keys fall back to the class defaults.
     const rapidjson::Value* find(const char* key) const;
     bool has(const char* key) const { return find(key) != nullptr; }
 
@@ -44,6 +47,8 @@ class key_reader {
     result<std::optional<uint64_t>> integer(const char* key, uint64_t minimum) const;
     const rapidjson::Value& obj_;
     std::string prefix_;
+    const rapidjson::Value* defaults_; // configuration-class defaults for absent keys, or null
+    const rapidjson::Value* root_;
 };
 
 } // namespace modelplan

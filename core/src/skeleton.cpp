@@ -72,11 +72,19 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::buckets: return {s.n_buckets, "relative_attention_num_buckets"};
     case dim::word_proj: return {s.word_proj_dim, "word_embed_proj_dim"};
     case dim::n_positions2: return {s.max_positions, "max positions"};
+    case dim::v_hidden: return {s.vision_hidden, "vision_config.hidden_size"};
+    case dim::v_hidden3: return product(3, s.vision_hidden, "3 x vision_config.hidden_size");
+    case dim::v_ffn: return {s.vision_intermediate, "vision_config.intermediate_size"};
+    case dim::v_positions: return {s.vision_positions, "(vision image_size / patch_size)^2"};
+    case dim::v_channels: return {s.vision_channels, "vision_config.num_channels"};
+    case dim::v_patch: return {s.vision_patch, "vision_config.patch_size"};
     }
     return {};
 }
 
 bool holds(const tensor_template& t, uint64_t switches) {
+    // Vision layers take only the rows written for them.
+    if ((switches & sw_vision) && !(t.needs & sw_vision)) return false;
     return (t.needs & switches) == t.needs && (t.excludes & switches) == 0;
 }
 
@@ -136,6 +144,13 @@ std::string name_of(const std::string& prefix, const char* pattern, int64_t laye
     return out;
 }
 
+struct row_ref {
+    const tensor_template* t;
+    const char* group_prefix;
+    const tensor_template* operator->() const { return t; }
+    const tensor_template& operator*() const { return *t; }
+};
+
 struct emitter {
     const model_spec& spec;
     std::string prefix;        // put before every name of these templates
@@ -145,12 +160,15 @@ struct emitter {
     std::vector<tensor_alias>* aliases; // null for buffers
     bool from_head;
 
-    std::optional<error> run(const std::vector<const tensor_template*>& rows) {
+    std::optional<error> run(const std::vector<row_ref>& rows) {
         std::vector<tensor_info> prototypes;
         prototypes.reserve(rows.size());
-        for (const tensor_template* t : rows) {
-            auto info = instantiate(*t, spec, type, prefix);
-            if (info) info->from_head = from_head;
+        for (const row_ref& t : rows) {
+            auto info = instantiate(*t, spec, type, prefix + t.group_prefix);
+            if (info) {
+                info->from_head = from_head;
+                info->group_prefix = t.group_prefix;
+            }
             if (!info) return info.err();
             prototypes.push_back(std::move(*info));
         }
@@ -158,7 +176,7 @@ struct emitter {
         // (a run of expert rows inside it expert by expert), for every layer whose switches they match.
         for (size_t i = 0; i < rows.size();) {
             if (rows[i]->where == scope::global) {
-                if (holds(*rows[i], spec.switches)) add(*rows[i], prototypes[i], no_index, 0, no_index);
+                if (holds(*rows[i], spec.switches)) add(rows[i], prototypes[i], no_index, 0, no_index);
                 ++i;
                 continue;
             }
@@ -170,13 +188,13 @@ struct emitter {
         return std::nullopt;
     }
 
-    void emit_layer(const std::vector<const tensor_template*>& rows, const std::vector<tensor_info>& prototypes,
+    void emit_layer(const std::vector<row_ref>& rows, const std::vector<tensor_info>& prototypes,
                     size_t begin, size_t end, size_t il) {
         const layer_spec& layer = spec.layers[il];
         uint64_t switches = spec.switches | layer.switches;
         for (size_t r = begin; r < end;) {
             if (rows[r]->where == scope::layer) {
-                if (holds(*rows[r], switches)) add(*rows[r], prototypes[r], il, layer.index, no_index);
+                if (holds(*rows[r], switches)) add(rows[r], prototypes[r], il, layer.index, no_index);
                 ++r;
                 continue;
             }
@@ -185,33 +203,34 @@ struct emitter {
             for (uint64_t ie = 0; ie < spec.n_experts; ++ie)
                 for (size_t e = r; e < run_end; ++e)
                     if (holds(*rows[e], switches))
-                        add(*rows[e], prototypes[e], il, layer.index, static_cast<int64_t>(ie));
+                        add(rows[e], prototypes[e], il, layer.index, static_cast<int64_t>(ie));
             r = run_end;
         }
     }
 
-    void add(const tensor_template& t, const tensor_info& prototype, int64_t layer, uint32_t index,
-             int64_t expert) {
+    void add(const row_ref& row, const tensor_info& prototype, int64_t layer, uint32_t index, int64_t expert) {
+        const tensor_template& t = *row.t;
+        std::string name_prefix = prefix + row.group_prefix;
         int64_t name_index = layer == no_index ? no_index : static_cast<int64_t>(index);
         if (t.tied_to && aliases && (t.tie_needs & spec.switches) == t.tie_needs) {
             bool absolute = t.tied_to[0] == '/';
-            aliases->push_back({name_of(prefix, t.name, name_index, expert),
+            aliases->push_back({name_of(name_prefix, t.name, name_index, expert),
                                 name_of(absolute ? std::string() : target_prefix, t.tied_to + (absolute ? 1 : 0),
                                         name_index, expert)});
             return;
         }
         out.push_back(prototype);
-        out.back().name = name_of(prefix, t.name, name_index, expert);
+        out.back().name = name_of(name_prefix, t.name, name_index, expert);
         out.back().layer = layer;
         out.back().expert = expert;
     }
 };
 
-std::vector<const tensor_template*> flatten(const std::vector<template_table>& groups) {
-    std::vector<const tensor_template*> rows;
+std::vector<row_ref> flatten(const std::vector<template_table>& groups) {
+    std::vector<row_ref> out;
     for (const auto& g : groups)
-        for (size_t i = 0; i < g.size; ++i) rows.push_back(&g.rows[i]);
-    return rows;
+        for (size_t i = 0; i < g.size; ++i) out.push_back({&g.rows[i], g.prefix});
+    return out;
 }
 
 } // namespace

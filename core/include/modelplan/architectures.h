@@ -65,6 +65,8 @@ enum class role : uint8_t {
     lm_head,        // output projection to the vocabulary (and its bias)
     classifier,     // classification head
     mtp,            // multi-token-prediction extras (DeepSeek-V3)
+    vision,         // vision tower (SigLIP in Gemma 3)
+    projector,      // multimodal projector
     rope_freq,      // rotary inv_freq buffer (not a parameter)
     attn_mask,      // causal mask buffer (not a parameter)
     position_ids,   // position id buffer (not a parameter)
@@ -108,6 +110,12 @@ enum class dim : uint8_t {
     buckets,      // relative attention buckets
     word_proj,    // word embedding width when it differs from hidden (OPT)
     n_positions2, // n_positions (square mask buffers)
+    v_hidden,     // vision tower width
+    v_hidden3,    // 3 x vision width (fused in-projection of the pooling head)
+    v_ffn,        // vision FFN width
+    v_positions,  // vision position table: (image_size / patch_size)^2
+    v_channels,   // image channels
+    v_patch,      // patch size
 };
 
 // Switches: named conditions a template may require (`needs`) or exclude (`excludes`). Model-wide switches
@@ -139,6 +147,11 @@ enum switch_bit : uint64_t {
     sw_learned_pos = 1ull << 23,    // learned absolute positions
     sw_two_norms = 1ull << 24,      // Falcon new arch with ln_attn and ln_mlp (num_ln_in_parallel_attn 2)
     sw_rotary = 1ull << 25,         // the family stores rotary inv_freq buffers in some checkpoints
+    sw_vision = 1ull << 26,         // (layer) vision tower layer; only rows that need it apply to it
+    sw_vision_head = 1ull << 27,    // the vision tower has an attention-pooling head
+    sw_qk_layernorm = 1ull << 28,   // q/k LayerNorms (phi, stablelm)
+    sw_post_norms = 1ull << 29,     // extra norms after attention and FFN (gemma2/3)
+    sw_no_input_norm = 1ull << 30,  // parallel residual without a second norm (stablelm) -- see family
 };
 
 struct tensor_template {
@@ -159,12 +172,17 @@ struct tensor_template {
 struct template_table {
     const tensor_template* rows;
     size_t size;
+    const char* prefix = ""; // put before the group's names (after the base prefix): "language_model.model."
 };
 
-// A group of templates as a table.
+// A group of templates as a table, optionally under a name prefix.
 template <size_t N>
-template_table rows(const tensor_template (&group)[N]) {
-    return template_table{group, N};
+template_table rows(const tensor_template (&group)[N], const char* prefix = "") {
+    return template_table{group, N, prefix};
+}
+inline template_table with_prefix(template_table t, const char* prefix) {
+    t.prefix = prefix;
+    return t;
 }
 
 // The task head on top of the base model, chosen from `architectures` or --head.
@@ -187,6 +205,7 @@ struct family_info {
     const char* base_prefix;   // prefix of the base model's names inside a head class ("model.")
     const char* nested_config; // key of a nested text config ("text_config"), or nullptr
     family_reader read;        // config keys -> spec (families/*.cpp)
+    const char* config_defaults; // JSON of the configuration class's defaults for keys a config omits, or null
     std::vector<template_table> base;    // the base model's parameters (names without base_prefix)
     std::vector<head_info> heads;        // first entry: the default head
     std::vector<template_table> buffers; // known non-parameter buffers that some checkpoints store

@@ -14,7 +14,7 @@ namespace modelplan {
 enum class attn_kind : uint8_t { full, sliding, mla };
 enum class ffn_kind : uint8_t { dense, moe };
 enum class norm_kind : uint8_t { rms, layer };
-enum class layer_stack : uint8_t { decoder, encoder, cross_decoder, mtp };
+enum class layer_stack : uint8_t { decoder, encoder, cross_decoder, mtp, vision };
 
 struct layer_spec {
     layer_stack stack = layer_stack::decoder;
@@ -65,6 +65,13 @@ struct model_spec {
     uint64_t qk_nope_head_dim = 0;
     uint64_t qk_rope_head_dim = 0;
     uint64_t v_head_dim = 0;
+
+    // Vision tower (SigLIP in Gemma 3); its layers are in `layers` with stack vision.
+    uint64_t vision_hidden = 0;
+    uint64_t vision_intermediate = 0;
+    uint64_t vision_channels = 0;
+    uint64_t vision_patch = 0;
+    uint64_t vision_positions = 0;
 
     bool tie_embeddings = false; // the output head is the token embedding
     bool qkv_bias = false;       // q/k/v projections carry biases

@@ -24,6 +24,7 @@ struct tensor_info {
     uint64_t elements = 0;                   // product of shape
     const tensor_template* source = nullptr; // the template it came from (its name pattern)
     bool from_head = false; // a head template (full name) rather than a base-model one (base_prefix + name)
+    const char* group_prefix = ""; // the template group's prefix, between base_prefix and the pattern
 };
 
 struct tensor_alias {

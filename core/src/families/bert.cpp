@@ -101,12 +101,12 @@ std::optional<error> read_bert(const key_reader& keys, model_spec& spec) {
 
 void add_bert_families(std::vector<family_info>& out) {
     // clang-format off
-    out.push_back({"bert", "Bert", "bert.", nullptr, read_bert, {rows(bert_base)},
+    out.push_back({"bert", "Bert", "bert.", nullptr, read_bert, nullptr, {rows(bert_base)},
                    {{head_kind::masked_lm, "ForMaskedLM", {rows(bert_mlm_head)}, sw_pooler},
                     {head_kind::none, "Model", {}},
                     {head_kind::seq_cls, "ForSequenceClassification", {rows(bert_classifier)}}},
                    {rows(bert_buffers)}, nullptr});
-    out.push_back({"roberta", "Roberta", "roberta.", nullptr, read_bert, {rows(bert_base)},
+    out.push_back({"roberta", "Roberta", "roberta.", nullptr, read_bert, nullptr, {rows(bert_base)},
                    {{head_kind::masked_lm, "ForMaskedLM", {rows(roberta_mlm_head)}, sw_pooler},
                     {head_kind::none, "Model", {}},
                     {head_kind::seq_cls, "ForSequenceClassification", {rows(roberta_classifier)}, sw_pooler}},

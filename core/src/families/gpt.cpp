@@ -129,12 +129,12 @@ std::optional<error> read_gpt_neox(const key_reader& keys, model_spec& spec) {
 
 void add_gpt_families(std::vector<family_info>& out) {
     // clang-format off
-    out.push_back({"gpt2", "GPT2", "transformer.", nullptr, read_gpt2, {rows(gpt2_base)},
+    out.push_back({"gpt2", "GPT2", "transformer.", nullptr, read_gpt2, nullptr, {rows(gpt2_base)},
                    {{head_kind::causal_lm, "LMHeadModel", {rows(gpt2_lm_head)}},
                     {head_kind::none, "Model", {}},
                     {head_kind::seq_cls, "ForSequenceClassification", {rows(score_head)}}},
                    {rows(gpt2_buffers)}, nullptr});
-    out.push_back({"gpt_neox", "GPTNeoX", "gpt_neox.", nullptr, read_gpt_neox, {rows(neox_base)},
+    out.push_back({"gpt_neox", "GPTNeoX", "gpt_neox.", nullptr, read_gpt_neox, nullptr, {rows(neox_base)},
                    {{head_kind::causal_lm, "ForCausalLM", {rows(neox_lm_head)}},
                     {head_kind::none, "Model", {}},
                     {head_kind::seq_cls, "ForSequenceClassification", {rows(score_head)}}},

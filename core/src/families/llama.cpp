@@ -120,6 +120,13 @@ std::optional<error> read_qwen3(const key_reader& keys, model_spec& spec) {
 
 } // namespace
 
+template_table llama_parts::embed() { return rows(llama_embed); }
+template_table llama_parts::attention() { return rows(llama_attention); }
+template_table llama_parts::mlp() { return rows(llama_mlp); }
+template_table llama_parts::layer_norms() { return rows(llama_layer_norms); }
+template_table llama_parts::final_norm() { return rows(llama_final_norm); }
+std::vector<head_info> llama_parts::heads() { return llama_heads(); }
+
 void add_llama_families(std::vector<family_info>& out) {
     const std::vector<template_table> dense = {rows(llama_embed), rows(llama_attention), rows(llama_mlp),
                                                rows(llama_layer_norms), rows(llama_final_norm)};
@@ -128,11 +135,11 @@ void add_llama_families(std::vector<family_info>& out) {
     const std::vector<template_table> rotary = {rows(rotary_buffers)};
     // clang-format off
     //  model_type  class prefix base    nested   reader        base   heads          buffers not modelled
-    out.push_back({"llama",   "Llama",   "model.", nullptr, read_llama,   dense, llama_heads(), rotary, nullptr});
-    out.push_back({"mistral", "Mistral", "model.", nullptr, read_mistral, dense, llama_heads(), rotary, nullptr});
-    out.push_back({"mixtral", "Mixtral", "model.", nullptr, read_mixtral, moe,   llama_heads(), rotary, nullptr});
-    out.push_back({"qwen2",   "Qwen2",   "model.", nullptr, read_qwen2,   dense, llama_heads(), rotary, nullptr});
-    out.push_back({"qwen3",   "Qwen3",   "model.", nullptr, read_qwen3,   dense, llama_heads(), rotary, nullptr});
+    out.push_back({"llama",   "Llama",   "model.", nullptr, read_llama, nullptr,   dense, llama_heads(), rotary, nullptr});
+    out.push_back({"mistral", "Mistral", "model.", nullptr, read_mistral, nullptr, dense, llama_heads(), rotary, nullptr});
+    out.push_back({"mixtral", "Mixtral", "model.", nullptr, read_mixtral, nullptr, moe,   llama_heads(), rotary, nullptr});
+    out.push_back({"qwen2",   "Qwen2",   "model.", nullptr, read_qwen2, nullptr,   dense, llama_heads(), rotary, nullptr});
+    out.push_back({"qwen3",   "Qwen3",   "model.", nullptr, read_qwen3, nullptr,   dense, llama_heads(), rotary, nullptr});
     // clang-format on
 }
 

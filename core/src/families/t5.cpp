@@ -89,7 +89,7 @@ std::optional<error> read_t5(const key_reader& keys, model_spec& spec) {
 } // namespace
 
 void add_t5_families(std::vector<family_info>& out) {
-    out.push_back({"t5", "T5", "", nullptr, read_t5, {rows(t5_base)},
+    out.push_back({"t5", "T5", "", nullptr, read_t5, nullptr, {rows(t5_base)},
                    {{head_kind::cond_gen, "ForConditionalGeneration", {rows(t5_lm_head)}}, {head_kind::none, "Model", {}}},
                    {rows(t5_buffers)}, nullptr});
 }

@@ -1,0 +1,223 @@
+// Quantized tensor groups -> logical parameters. Tensor names and shapes (docs/checkpoints.md):
+// - GPTQ (AutoGPTQ QuantLinear): qweight int32 [in * bits / 32, out], qzeros int32 [ceil(in / group), out * bits
+//   / 32], scales [ceil(in / group), out], g_idx int32 [in].
+// - AWQ (AutoAWQ WQLinear_GEMM): qweight int32 [in, out * bits / 32], qzeros int32 [in / group, out * bits / 32],
+//   scales [in / group, out].
+// - bitsandbytes 4-bit (Params4bit / QuantState.as_dict(packed=True), transformers' bnb_4bit quantizer):
+//   weight packed two 4-bit values per byte, plus weight.absmax, weight.quant_map, weight.nested_absmax,
+//   weight.nested_quant_map and weight.quant_state.bitsandbytes__nf4 (or __fp4).
+// - bitsandbytes 8-bit (Linear8bitLt): weight int8 [out, in], SCB [out], weight_format.
+// - fp8 and other scaled weights (compressed-tensors, FBGEMM, DeepSeek-V3): weight F8_* or I8 [out, in] with
+//   weight_scale (or weight_scale_inv) and input_scale.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "modelplan/checkpoint.h"
+#include "modelplan/text.h"
+
+namespace modelplan {
+
+namespace {
+
+using tensor_map = std::unordered_map<std::string, const checkpoint_tensor*>;
+
+bool ends_with(const std::string& s, const char* suffix, std::string* base) {
+    size_t n = std::char_traits<char>::length(suffix);
+    if (s.size() < n || s.compare(s.size() - n, n, suffix) != 0) return false;
+    if (base) *base = s.substr(0, s.size() - n);
+    return true;
+}
+
+const checkpoint_tensor* find(const tensor_map& by_name, const std::string& name) {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+}
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+bool valid_bits(uint64_t bits) {
+    return bits == 2 || bits == 3 || bits == 4 || bits == 8;
+}
+
+bool is_int32(const checkpoint_tensor& t) {
+    return t.dtype == "I32" || t.dtype == "U32";
+}
+
+void add_member(quantized_group& g, const checkpoint_tensor* t) {
+    if (!t) return;
+    g.members.push_back(t->name);
+    g.bytes += t->bytes();
+}
+
+bool set_elements(quantized_group& g) {
+    g.elements = 1;
+    for (uint64_t d : g.shape)
+        if (__builtin_mul_overflow(g.elements, d, &g.elements)) return false;
+    return true;
+}
+
+// GPTQ or AWQ, told apart by which dimension of qweight is packed.
+std::optional<quantized_group> packed_int_group(const std::string& base, const tensor_map& by_name,
+                                                std::vector<std::string>& notes) {
+    const checkpoint_tensor* qweight = find(by_name, base + ".qweight");
+    const checkpoint_tensor* qzeros = find(by_name, base + ".qzeros");
+    const checkpoint_tensor* scales = find(by_name, base + ".scales");
+    const checkpoint_tensor* g_idx = find(by_name, base + ".g_idx");
+    auto fail = [&](const std::string& why) {
+        notes.push_back(base + ".qweight: " + why + "; left as stored tensors");
+        return std::nullopt;
+    };
+    if (!scales) return fail("no " + base + ".scales next to it");
+    if (qweight->shape.size() != 2 || scales->shape.size() != 2 || !is_int32(*qweight))
+        return fail("expected a 2-D int32 qweight and 2-D scales, got " + qweight->dtype + " " +
+                    shape_text(qweight->shape) + " and " + shape_text(scales->shape));
+    if (qzeros && qzeros->shape.size() != 2) return fail("qzeros " + shape_text(qzeros->shape) + " is not 2-D");
+
+    quantized_group g;
+    g.name = base + ".weight";
+    g.file = qweight->file;
+    const uint64_t out = scales->shape[1], groups = scales->shape[0];
+    if (out == 0 || groups == 0) return fail("scales " + shape_text(scales->shape) + " is empty");
+    // Packed 32-bit words hold 32 / bits values; the products below are checked because a hostile header can
+    // give a zero-element tensor any other dimension.
+    uint64_t qweight_rows_bits = 0, qweight_cols_bits = 0, qzeros_cols_bits = 0, in = 0;
+    if (__builtin_mul_overflow(qweight->shape[0], uint64_t{32}, &qweight_rows_bits) ||
+        __builtin_mul_overflow(qweight->shape[1], uint64_t{32}, &qweight_cols_bits) ||
+        (qzeros && __builtin_mul_overflow(qzeros->shape[1], uint64_t{32}, &qzeros_cols_bits)))
+        return fail("dimensions too large to unpack");
+    if (qweight->shape[1] == out) {
+        // GPTQ: packed along the input dimension.
+        g.scheme = "gptq";
+        uint64_t bits = 0;
+        if (qzeros && qzeros_cols_bits % out == 0)
+            bits = qzeros_cols_bits / out;
+        else if (g_idx && g_idx->shape.size() == 1 && g_idx->shape[0] && qweight_rows_bits % g_idx->shape[0] == 0)
+            bits = qweight_rows_bits / g_idx->shape[0];
+        if (!valid_bits(bits))
+            return fail("the bits per weight cannot be told from qzeros/g_idx (got " + std::to_string(bits) + ")");
+        g.bits = static_cast<uint32_t>(bits);
+        if (qweight_rows_bits % bits != 0)
+            return fail("qweight rows (" + std::to_string(qweight->shape[0]) + ") do not unpack at " +
+                        std::to_string(bits) + " bits");
+        in = qweight_rows_bits / bits;
+        if (g_idx && (g_idx->shape.size() != 1 || g_idx->shape[0] != in))
+            return fail("g_idx " + shape_text(g_idx->shape) + " does not match " + std::to_string(in) +
+                        " input features");
+    } else {
+        // AWQ: packed along the output dimension.
+        g.scheme = "awq";
+        if (qweight->shape[1] == 0 || qweight_cols_bits % out != 0)
+            return fail("qweight " + shape_text(qweight->shape) + " and scales " + shape_text(scales->shape) +
+                        " fit neither the GPTQ nor the AWQ layout");
+        uint64_t bits = qweight_cols_bits / out;
+        if (!valid_bits(bits)) return fail("unpacks at " + std::to_string(bits) + " bits per weight");
+        g.bits = static_cast<uint32_t>(bits);
+        if (qzeros && qzeros->shape[1] != qweight->shape[1])
+            return fail("qzeros " + shape_text(qzeros->shape) + " does not pack like qweight " +
+                        shape_text(qweight->shape));
+        in = qweight->shape[0];
+    }
+    if (in % groups == 0) g.group_size = in / groups;
+    g.shape = {out, in};
+    if (!set_elements(g)) return fail("the element count overflows 64 bits");
+    for (const checkpoint_tensor* t : {qweight, qzeros, scales, g_idx}) add_member(g, t);
+    return g;
+}
+
+std::optional<quantized_group> bnb4_group(const std::string& weight_name, const std::string& kind,
+                                          const tensor_map& by_name, std::vector<std::string>& notes) {
+    const checkpoint_tensor* weight = find(by_name, weight_name);
+    if (!weight) {
+        notes.push_back(weight_name + ".quant_state.bitsandbytes__" + kind + ": no " + weight_name +
+                        " next to it; left as stored tensors");
+        return std::nullopt;
+    }
+    quantized_group g;
+    g.name = weight_name;
+    g.scheme = "bnb-" + kind;
+    g.bits = 4;
+    g.file = weight->file;
+    // Two 4-bit values per byte of packed storage; the logical shape is only in the quant_state's JSON data.
+    if (__builtin_mul_overflow(weight->bytes(), uint64_t{2}, &g.elements)) return std::nullopt;
+    add_member(g, weight);
+    for (const char* part : {".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map"})
+        add_member(g, find(by_name, weight_name + part));
+    add_member(g, find(by_name, weight_name + ".quant_state.bitsandbytes__" + kind));
+    return g;
+}
+
+std::optional<quantized_group> int8_group(const std::string& base, const tensor_map& by_name,
+                                          std::vector<std::string>& notes) {
+    const checkpoint_tensor* weight = find(by_name, base + ".weight");
+    if (!weight || weight->dtype != "I8") {
+        notes.push_back(base + ".SCB: expected an I8 " + base + ".weight next to it; left as stored tensors");
+        return std::nullopt;
+    }
+    quantized_group g;
+    g.name = weight->name;
+    g.scheme = "bnb-int8";
+    g.bits = 8;
+    g.file = weight->file;
+    g.shape = weight->shape;
+    g.elements = weight->elements;
+    add_member(g, weight);
+    add_member(g, find(by_name, base + ".SCB"));
+    add_member(g, find(by_name, base + ".weight_format"));
+    return g;
+}
+
+std::optional<quantized_group> scaled_group(const std::string& base, const tensor_map& by_name) {
+    const checkpoint_tensor* weight = find(by_name, base + ".weight");
+    if (!weight) return std::nullopt;
+    quantized_group g;
+    if (weight->dtype.compare(0, 3, "F8_") == 0)
+        g.scheme = "fp8";
+    else if (weight->dtype == "I8")
+        g.scheme = "scaled-int8";
+    else
+        return std::nullopt; // a scale next to a weight we cannot size (packed 4-bit formats): leave it
+    g.name = weight->name;
+    g.bits = 8;
+    g.file = weight->file;
+    g.shape = weight->shape;
+    g.elements = weight->elements;
+    add_member(g, weight);
+    for (const char* part : {".weight_scale", ".weight_scale_inv", ".input_scale"})
+        add_member(g, find(by_name, base + part));
+    return g;
+}
+
+} // namespace
+
+std::vector<quantized_group> find_quantized_groups(const checkpoint& ck, std::vector<std::string>* notes) {
+    std::vector<std::string> ignored;
+    std::vector<std::string>& out_notes = notes ? *notes : ignored;
+    tensor_map by_name;
+    for (const auto& t : ck.tensors) by_name.emplace(t.name, &t);
+
+    std::vector<quantized_group> groups;
+    std::unordered_set<std::string> taken; // group names already found
+    auto keep = [&](std::optional<quantized_group> g) {
+        if (g && taken.insert(g->name).second) groups.push_back(std::move(*g));
+    };
+    for (const auto& t : ck.tensors) {
+        std::string base;
+        if (ends_with(t.name, ".qweight", &base))
+            keep(packed_int_group(base, by_name, out_notes));
+        else if (ends_with(t.name, ".quant_state.bitsandbytes__nf4", &base))
+            keep(bnb4_group(base, "nf4", by_name, out_notes));
+        else if (ends_with(t.name, ".quant_state.bitsandbytes__fp4", &base))
+            keep(bnb4_group(base, "fp4", by_name, out_notes));
+        else if (ends_with(t.name, ".SCB", &base))
+            keep(int8_group(base, by_name, out_notes));
+        else if (ends_with(t.name, ".weight_scale", &base) || ends_with(t.name, ".weight_scale_inv", &base))
+            keep(scaled_group(base, by_name));
+    }
+    return groups;
+}
+
+} // namespace modelplan
