@@ -13,6 +13,7 @@ std::vector<family_info> build_table() {
     family_tables::add_moe_families(table);
     family_tables::add_gemma_families(table);
     family_tables::add_phi_families(table);
+    family_tables::add_bigscience_families(table);
     family_tables::add_open_decoder_families(table);
     family_tables::add_gpt_families(table);
     family_tables::add_bert_families(table);

@@ -121,22 +121,6 @@ TEST(skeleton_names, mixtral_experts_and_router) {
     EXPECT_EQ(find(a, "model.layers.0.mlp.gate_proj.weight"), nullptr);
 }
 
-TEST(skeleton_names, every_preset_has_unique_names_in_state_dict_order) {
-    for (const preset& p : presets()) {
-        analysis a = analyze_preset(p.name);
-        std::set<std::string> names = names_of(a);
-        EXPECT_EQ(names.size(), a.sk.tensors.size()) << p.name;
-        ASSERT_FALSE(a.sk.tensors.empty());
-        EXPECT_EQ(a.sk.tensors.front().name, "model.embed_tokens.weight") << p.name;
-        EXPECT_EQ(a.sk.tensors.back().name, a.spec.tie_embeddings ? "model.norm.weight" : "lm_head.weight")
-            << p.name;
-        for (size_t i = 1; i < a.sk.tensors.size(); ++i) {
-            int64_t prev = a.sk.tensors[i - 1].layer, cur = a.sk.tensors[i].layer;
-            if (prev != no_index && cur != no_index)
-                EXPECT_LE(prev, cur) << p.name << " at " << a.sk.tensors[i].name;
-        }
-    }
-}
 
 } // namespace
 } // namespace modelplan::test

@@ -24,6 +24,7 @@ void add_bert_families(std::vector<family_info>& out);  // bert.cpp: bert, rober
 void add_t5_families(std::vector<family_info>& out);    // t5.cpp: t5
 void add_gemma_families(std::vector<family_info>& out); // gemma.cpp: gemma, gemma2, gemma3_text, gemma3
 void add_phi_families(std::vector<family_info>& out);   // phi.cpp: phi, phi3
+void add_bigscience_families(std::vector<family_info>& out); // bigscience.cpp: opt, bloom, falcon
 void add_open_decoder_families(std::vector<family_info>& out); // open-decoders.cpp: stablelm, starcoder2, olmo, olmo2
 
 } // namespace modelplan::family_tables

@@ -1,0 +1,108 @@
+// Skeleton names (and shapes, where the list has them) against real checkpoints' tensor lists: the weight_map
+// of a published model.safetensors.index.json, or the tensors of a published safetensors header. Every
+// skeleton parameter must be in the checkpoint, and every checkpoint tensor must be a skeleton parameter, a
+// tied alias or a documented buffer ("modulo documented buffers and aliases"). Sources of each list:
+// tests/data/SOURCES*.md.
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "test-util.h"
+
+namespace modelplan::test {
+namespace {
+
+struct listed_tensor {
+    std::string name;
+    std::vector<uint64_t> shape; // empty when the list has names only
+};
+
+std::vector<listed_tensor> read_list(const std::string& file) {
+    std::ifstream in(std::string(MODELPLAN_TEST_DATA) + "/" + file);
+    EXPECT_TRUE(in.good()) << file;
+    std::vector<listed_tensor> out;
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        listed_tensor t;
+        size_t tab = line.find('\t');
+        t.name = line.substr(0, tab);
+        if (tab != std::string::npos) {
+            std::stringstream dims(line.substr(tab + 1));
+            for (std::string d; std::getline(dims, d, ',');) t.shape.push_back(std::stoull(d));
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+struct list_case {
+    const char* list;        // file in tests/data
+    const char* preset;      // the model it belongs to
+    const char* head;        // head to build (the checkpoint's layout), or null for the config's own
+    const char* skip_suffix; // checkpoint-only tensors to leave out (quantization scales), or null
+    size_t expected_count;   // names in the list, as its source reports them
+};
+
+// clang-format off
+const list_case cases[] = {
+    {"mistral-7b-v0.1.weight_map.txt", "mistral-7b-v0.1", nullptr, nullptr, 291},
+    {"gemma-2b.weight_map.txt",        "gemma-2b",        nullptr, nullptr, 164},   // tied head not stored
+    {"phi-2.weight_map.txt",           "phi-2",           nullptr, nullptr, 453},
+    {"phi-3-mini-4k.weight_map.txt",   "phi-3-mini-4k",   nullptr, nullptr, 195},
+    {"olmo-2-7b.weight_map.txt",       "olmo-2-7b",       nullptr, nullptr, 355},
+    // openai-community/gpt2 was saved from GPT2Model (no "transformer." prefix) with the causal masks.
+    {"gpt2.tensors.tsv",               "gpt2",            "none",  nullptr, 160},
+    // Qwen3-Coder-30B-A3B-Instruct's header: the same architecture and shapes as Qwen3-30B-A3B.
+    {"qwen3-30b-a3b.tensors.tsv",      "qwen3-30b-a3b",   nullptr, nullptr, 18867},
+    // DeepSeek-R1's FP8 header (same architecture as V3): layer 61 is the MTP module; the
+    // weight_scale_inv tensors are FP8 block scales, which belong to the checkpoint format, not the model.
+    {"deepseek-v3.tensors.tsv",        "deepseek-v3",     nullptr, ".weight_scale_inv", 91991},
+};
+// clang-format on
+
+void check_case(const list_case& c) {
+    SCOPED_TRACE(c.list);
+    std::vector<listed_tensor> listed = read_list(c.list);
+    EXPECT_EQ(listed.size(), c.expected_count);
+    config_options options;
+    if (c.head) options.head = parse_head_kind(c.head);
+    auto a = analyze(c.preset, preset_config(c.preset), options);
+    ASSERT_TRUE(a.ok()) << a.err().message;
+
+    std::map<std::string, const tensor_info*> params;
+    for (const auto& t : a->sk.tensors) params[t.name] = &t;
+    std::set<std::string> aliases, buffers;
+    for (const auto& al : a->sk.aliases) aliases.insert(al.name);
+    for (const auto& b : a->sk.buffers) buffers.insert(b.name);
+
+    std::set<std::string> seen;
+    size_t unexplained = 0, shape_mismatches = 0;
+    for (const auto& t : listed) {
+        if (c.skip_suffix && ends_with(t.name, c.skip_suffix)) continue;
+        seen.insert(t.name);
+        auto it = params.find(t.name);
+        if (it == params.end()) {
+            if (!aliases.count(t.name) && !buffers.count(t.name) && unexplained++ < 5)
+                ADD_FAILURE() << "checkpoint tensor not in the skeleton: " << t.name;
+            continue;
+        }
+        if (!t.shape.empty() && t.shape != it->second->shape && shape_mismatches++ < 5)
+            ADD_FAILURE() << "shape of " << t.name << " differs from the checkpoint";
+    }
+    size_t missing = 0;
+    for (const auto& p : params)
+        if (!seen.count(p.first) && missing++ < 5) ADD_FAILURE() << "skeleton tensor not in the checkpoint: " << p.first;
+    EXPECT_EQ(unexplained + shape_mismatches + missing, 0u);
+}
+
+TEST(checkpoint_lists, skeletons_match_published_tensor_lists) {
+    for (const auto& c : cases) check_case(c);
+}
+
+} // namespace
+} // namespace modelplan::test

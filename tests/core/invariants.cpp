@@ -1,0 +1,72 @@
+// Invariants over every family, every preset and every head the family offers: unique names, positive shapes,
+// element counts equal to the product of the shape, the count equal to the sum of numels, aliases that point
+// to real parameters, buffers that are not parameters.
+#include <set>
+
+#include "test-util.h"
+
+namespace modelplan::test {
+namespace {
+
+void check_invariants(const std::string& what, const analysis& a) {
+    SCOPED_TRACE(what);
+    std::set<std::string> names;
+    uint64_t sum = 0;
+    for (const auto& t : a.sk.tensors) {
+        EXPECT_TRUE(names.insert(t.name).second) << "duplicate name " << t.name;
+        uint64_t product = 1;
+        for (uint64_t d : t.shape) {
+            EXPECT_GT(d, 0u) << t.name;
+            product *= d;
+        }
+        EXPECT_EQ(product, t.elements) << t.name;
+        EXPECT_EQ(t.name.find('{'), std::string::npos) << "unexpanded pattern " << t.name;
+        if (t.layer == no_index || a.spec.layers[t.layer].stack != layer_stack::mtp) sum += t.elements;
+    }
+    EXPECT_EQ(sum, a.counts.total);
+    for (const auto& al : a.sk.aliases) {
+        EXPECT_TRUE(names.count(al.target)) << al.name << " -> " << al.target << " is not a parameter";
+        EXPECT_FALSE(names.count(al.name)) << al.name << " is both a parameter and an alias";
+    }
+    std::set<std::string> buffer_names;
+    for (const auto& b : a.sk.buffers) {
+        EXPECT_FALSE(names.count(b.name)) << b.name << " is both a parameter and a buffer";
+        EXPECT_TRUE(buffer_names.insert(b.name).second) << "duplicate buffer " << b.name;
+    }
+    EXPECT_GE(a.counts.total, a.counts.active);
+    EXPECT_EQ(a.counts.total, a.counts.embedding + a.counts.non_embedding);
+}
+
+TEST(invariants, every_family_has_a_preset) {
+    std::set<std::string> covered;
+    for (const preset& p : presets()) covered.insert(analyze_preset(p.name).spec.model_type);
+    for (const auto& f : families()) EXPECT_TRUE(covered.count(f.model_type)) << f.model_type << " has no preset";
+}
+
+TEST(invariants, every_preset_with_every_head) {
+    for (const preset& p : presets()) {
+        analysis a = analyze_preset(p.name);
+        check_invariants(p.name, a);
+        for (const head_info& h : families()[a.spec.family].heads) {
+            config_options options;
+            options.head = h.kind;
+            auto with_head = analyze(p.name, p.config_json, options);
+            ASSERT_TRUE(with_head.ok()) << p.name << " " << head_kind_name(h.kind) << ": " << with_head.err().message;
+            check_invariants(std::string(p.name) + " as " + with_head->spec.architecture, *with_head);
+        }
+    }
+}
+
+TEST(invariants, role_and_head_names_are_distinct) {
+    std::set<std::string> roles;
+    for (int r = 0; r < role_count; ++r) {
+        ASSERT_NE(role_name(static_cast<role>(r)), nullptr) << r;
+        EXPECT_TRUE(roles.insert(role_name(static_cast<role>(r))).second) << role_name(static_cast<role>(r));
+    }
+    for (head_kind h : {head_kind::none, head_kind::causal_lm, head_kind::masked_lm, head_kind::seq_cls,
+                        head_kind::cond_gen})
+        EXPECT_EQ(parse_head_kind(head_kind_name(h)), h);
+}
+
+} // namespace
+} // namespace modelplan::test
