@@ -224,6 +224,16 @@ std::string handle_request(const std::string& command, const std::string& reques
         if (!t) return error_json(t.err());
         options.weight_dtype = *t;
     }
+    auto head_r = keys.optional_string("head");
+    if (!head_r) return error_json(head_r.err());
+    if (*head_r) {
+        options.head = parse_head_kind(**head_r);
+        if (!options.head)
+            return error_json(make_error(error_code::bad_request,
+                                         "head: unknown head \"" + **head_r +
+                                             "\"; expected none, causal-lm, masked-lm, seq-cls or cond-gen",
+                                         "head"));
+    }
 
     auto model_r = keys.optional_string("model");
     if (!model_r) return error_json(model_r.err());

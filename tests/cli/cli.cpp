@@ -155,6 +155,34 @@ TEST_F(cli, skeleton_summary_and_full) {
     EXPECT_NE(full.out.find("model.layers.15.mlp.down_proj.weight"), std::string::npos);
 }
 
+// bert-base-uncased's config names BertForMaskedLM; as BertModel it has 109,482,240 parameters (issue anchor,
+// BertModel.from_pretrained test), and the MLM head leaves the pooler out.
+TEST_F(cli, head_override) {
+    run_result model = run("params bert-base-uncased --head none --json");
+    ASSERT_EQ(model.status, 0) << model.err;
+    rapidjson::Document d;
+    d.Parse(model.out.c_str());
+    EXPECT_EQ(d["params"]["total"].GetUint64(), 109'482'240ULL);
+    EXPECT_STREQ(d["architecture"].GetString(), "BertModel");
+    EXPECT_STREQ(d["head"].GetString(), "none");
+    run_result mlm = run("skeleton bert-base-uncased --json");
+    ASSERT_EQ(mlm.status, 0);
+    EXPECT_EQ(mlm.out.find("bert.pooler.dense.weight"), std::string::npos);
+    EXPECT_NE(mlm.out.find("\"cls.predictions.decoder.weight\": \"bert.embeddings.word_embeddings.weight\""),
+              std::string::npos);
+    expect_bad_input(run("params llama-3.1-8b --head masked-lm"), "head \"masked-lm\" is not available for llama");
+    expect_bad_input(run("params llama-3.1-8b --head=bogus"), "--head: unknown head \"bogus\"");
+}
+
+TEST_F(cli, unmodelled_class_is_named) {
+    fs::path p = write("c.json", R"({"model_type": "llama", "architectures": ["LlamaForQuestionAnswering"],
+        "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
+        "vocab_size": 100})");
+    expect_bad_input(run("params " + p.string()), "class \"LlamaForQuestionAnswering\" is not modelled for llama");
+    run_result forced = run("params " + p.string() + " --head causal-lm --json");
+    EXPECT_EQ(forced.status, 0) << forced.err;
+}
+
 TEST_F(cli, presets_json) {
     run_result r = run("presets --json");
     ASSERT_EQ(r.status, 0);

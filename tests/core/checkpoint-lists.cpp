@@ -42,7 +42,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 struct list_case {
     const char* list;        // file in tests/data
-    const char* preset;      // the model it belongs to
+    const char* preset;      // the model it belongs to: a preset, or a config file in tests/data
     const char* head;        // head to build (the checkpoint's layout), or null for the config's own
     const char* skip_suffix; // checkpoint-only tensors to leave out (quantization scales), or null
     size_t expected_count;   // names in the list, as its source reports them
@@ -62,7 +62,29 @@ const list_case cases[] = {
     // DeepSeek-R1's FP8 header (same architecture as V3): layer 61 is the MTP module; the
     // weight_scale_inv tensors are FP8 block scales, which belong to the checkpoint format, not the model.
     {"deepseek-v3.tensors.tsv",        "deepseek-v3",     nullptr, ".weight_scale_inv", 91991},
+    {"qwen2.5-7b.weight_map.txt",      "qwen2.5-7b",      nullptr, nullptr, 339},
+    {"llama-3.2-3b.weight_map.txt",    "llama-3.2-3b",    nullptr, nullptr, 254},   // tied head not stored
+    {"mixtral-8x7b-v0.1.weight_map.txt", "mixtral-8x7b-v0.1", nullptr, nullptr, 995},
+    // Models outside the presets, each with its own published config in tests/data.
+    {"llama-2-7b-chat.weight_map.txt", "llama-2-7b-chat.config.json", nullptr, nullptr, 291},
+    {"reflection-llama-3.1-70b.weight_map.txt", "reflection-llama-3.1-70b.config.json", nullptr, nullptr, 723},
+    {"qwen1.5-moe-a2.7b.weight_map.txt", "qwen1.5-moe-a2.7b.config.json", nullptr, nullptr, 4659},
+    {"medgemma-27b-it.weight_map.txt", "medgemma-27b-it.config.json", nullptr, nullptr, 1247},
+    {"falcon-180b-chat.weight_map.txt", "falcon-180b-chat.config.json", nullptr, nullptr, 644},
+    // tiiuae/falcon-40b with its RefinedWeb config; the checkpoint stores the tied lm_head.
+    {"falcon-40b.weight_map.txt",      "falcon-40b.config.json", nullptr, nullptr, 484},
+    // RedPajama-INCITE-7B-Base (gpt_neox) saved with the per-layer mask and inv_freq buffers.
+    {"redpajama-incite-7b-base.weight_map.txt", "redpajama-incite-7b-base.config.json", nullptr, nullptr, 484},
 };
+
+std::string config_of(const std::string& model) {
+    if (!ends_with(model, ".config.json")) return preset_config(model);
+    std::ifstream in(std::string(MODELPLAN_TEST_DATA) + "/" + model);
+    EXPECT_TRUE(in.good()) << model;
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
 // clang-format on
 
 void check_case(const list_case& c) {
@@ -71,7 +93,7 @@ void check_case(const list_case& c) {
     EXPECT_EQ(listed.size(), c.expected_count);
     config_options options;
     if (c.head) options.head = parse_head_kind(c.head);
-    auto a = analyze(c.preset, preset_config(c.preset), options);
+    auto a = analyze(c.preset, config_of(c.preset), options);
     ASSERT_TRUE(a.ok()) << a.err().message;
 
     std::map<std::string, const tensor_info*> params;

@@ -61,6 +61,7 @@ const published published_totals[] = {
     {"bert-base-uncased", "none",   109'482'240ULL,     "BertModel.from_pretrained(\"bert-base-uncased\") = 109482240 (test); issue anchor"},
     {"roberta-base", nullptr,       124'697'433ULL,     "Hub safetensors F32 count of roberta-base (RobertaForMaskedLM, tied decoder once; I64 514 is position_ids)"},
     {"roberta-base", "none",        124'645'632ULL,     "roberta-base RobertaModel 124645632"},
+    {"qwen1.5-moe-a2.7b", nullptr,  14'315'784'192ULL,  "index total_size 28631568384 / 2 (BF16); keras-hub preset params"},
     {"t5-small", nullptr,           60'506'624ULL,      "keras-hub t5 small params 60506624; DeepSpeed total_numel=60506624; issue anchor"},
 };
 // clang-format on
@@ -70,7 +71,7 @@ TEST(published_counts, every_preset_has_a_published_total) {
         bool found = false;
         for (const auto& pub : published_totals) found |= std::string(pub.preset) == p.name;
         // Presets whose only published figure needs its own arithmetic, tested below.
-        for (const char* special : {"falcon-7b-instruct", "starcoder2-3b"}) found |= p.name == std::string(special);
+        for (const char* special : {"falcon-7b-instruct", "falcon-40b", "starcoder2-3b"}) found |= p.name == std::string(special);
         EXPECT_TRUE(found) << p.name << " has no published total in this test";
     }
 }
@@ -155,11 +156,29 @@ TEST(published_counts, weight_bytes_equal_index_total_size) {
 // Falcon-7B's checkpoint stores lm_head.weight although the model ties it: 7,217,189,760 elements (a
 // benchmark table's model_size for tiiuae/falcon-7b; the two BF16 shards, 9.95 GB + 4.48 GB, agree). The
 // skeleton counts the tied head once and lists lm_head.weight as an alias of the embedding.
+// Falcon-40B likewise: index total_size 83,671,941,120 bytes / 2 = 41,835,970,560, an architecture card's
+// "total_parameters: 41835970560".
 TEST(published_counts, falcon_checkpoint_duplicates_the_tied_head) {
-    analysis a = analyze_preset("falcon-7b-instruct");
-    ASSERT_EQ(a.sk.aliases.size(), 1u);
-    EXPECT_EQ(a.sk.aliases[0].name, "lm_head.weight");
-    EXPECT_EQ(a.counts.total + a.counts.by_role[static_cast<size_t>(role::embed)], 7'217'189'760ULL);
+    for (auto [preset, stored] : {std::pair{"falcon-7b-instruct", 7'217'189'760ULL},
+                                  std::pair{"falcon-40b", 41'835'970'560ULL}}) {
+        analysis a = analyze_preset(preset);
+        ASSERT_EQ(a.sk.aliases.size(), 1u) << preset;
+        EXPECT_EQ(a.sk.aliases[0].name, "lm_head.weight");
+        EXPECT_EQ(a.counts.total + a.counts.by_role[static_cast<size_t>(role::embed)], stored) << preset;
+    }
+}
+
+// The legacy RefinedWebModel config of falcon-7b (n_head, n_layer, multi_query) describes the same model as
+// the falcon one: same names, same count.
+TEST(published_counts, falcon_legacy_model_type_is_the_same_model) {
+    std::string legacy = edit_key(edit_key(preset_config("falcon-7b-instruct"), "model_type", "\"RefinedWebModel\""),
+                                  "architectures", "[\"RWForCausalLM\"]");
+    legacy = edit_key(edit_key(legacy, "n_head", "71"), "num_attention_heads", "");
+    legacy = edit_key(edit_key(legacy, "n_layer", "32"), "num_hidden_layers", "");
+    auto a = analyze("legacy", legacy, {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    EXPECT_EQ(a->counts.total + a->counts.by_role[static_cast<size_t>(role::embed)], 7'217'189'760ULL);
+    EXPECT_EQ(a->sk.tensors.size(), analyze_preset("falcon-7b-instruct").sk.tensors.size());
 }
 
 // DeepSeek-V3's multi-token-prediction layer (model.layers.61) is stored in the checkpoint but not part of the
@@ -175,6 +194,11 @@ TEST(published_counts, deepseek_v3_mtp_is_counted_apart) {
 // 12.1e9 / 4 bytes = 3.025B parameters, +-0.0125B for the rounding of "12.1".
 TEST(published_counts, starcoder2_3b_file_size) {
     expect_near_published(analyze_preset("starcoder2-3b").counts.total, 3.025, 0.0125, "StarCoder2-3B");
+}
+
+// Qwen1.5-MoE-A2.7B: "2.7B activated parameters" (model card and name).
+TEST(published_counts, qwen2_moe_active) {
+    expect_near_published(analyze_preset("qwen1.5-moe-a2.7b").counts.active, 2.7, 0.05, "Qwen1.5-MoE-A2.7B active");
 }
 
 // Qwen3-30B-A3B: "3.3B activated" (model card).

@@ -147,7 +147,9 @@ std::optional<error> read_bloom(const key_reader& keys, model_spec& spec) {
     return std::nullopt;
 }
 
-std::optional<error> read_falcon(const key_reader& keys, model_spec& spec) {
+// `legacy`: the pre-transformers model types, RefinedWeb (the new architecture, falcon-40b/180b) and
+// RefinedWebModel (the old one, falcon-7b), whose configs carry no new_decoder_architecture key.
+std::optional<error> read_falcon_arch(const key_reader& keys, model_spec& spec, std::optional<bool> legacy_new_arch) {
     core_keys k;
     k.layers = "num_hidden_layers|n_layer";
     k.heads = "num_attention_heads|n_head";
@@ -156,8 +158,9 @@ std::optional<error> read_falcon(const key_reader& keys, model_spec& spec) {
     k.intermediate = nullptr;
     k.eps = "layer_norm_epsilon";
     MP_CHECK(read_core(keys, spec, k));
-    bool new_arch = false, multi_query = true, parallel = true, bias = false, alibi = false;
-    MP_CHECK(read_bool(keys, "new_decoder_architecture", new_arch));
+    bool new_arch = legacy_new_arch.value_or(false), multi_query = true, parallel = true, bias = false,
+         alibi = false;
+    if (!legacy_new_arch) MP_CHECK(read_bool(keys, "new_decoder_architecture", new_arch));
     MP_CHECK(read_bool(keys, "multi_query", multi_query));
     MP_CHECK(read_bool(keys, "parallel_attn", parallel));
     MP_CHECK(read_bool(keys, "bias", bias));
@@ -196,6 +199,16 @@ std::optional<error> read_falcon(const key_reader& keys, model_spec& spec) {
     return read_rope(keys, spec);
 }
 
+std::optional<error> read_falcon(const key_reader& keys, model_spec& spec) {
+    return read_falcon_arch(keys, spec, std::nullopt);
+}
+std::optional<error> read_refinedweb(const key_reader& keys, model_spec& spec) {
+    return read_falcon_arch(keys, spec, true);
+}
+std::optional<error> read_refinedweb_model(const key_reader& keys, model_spec& spec) {
+    return read_falcon_arch(keys, spec, false);
+}
+
 } // namespace
 
 void add_bigscience_families(std::vector<family_info>& out) {
@@ -209,6 +222,10 @@ void add_bigscience_families(std::vector<family_info>& out) {
     out.push_back({"falcon", "Falcon", "transformer.", nullptr, read_falcon, nullptr, {rows(falcon_base)},
                    {{head_kind::causal_lm, "ForCausalLM", {rows(bloom_lm_head)}}, {head_kind::none, "Model", {}},
                     {head_kind::seq_cls, "ForSequenceClassification", {rows(score_head)}}}, {}, nullptr});
+    // Falcon checkpoints published before transformers had the class (RWForCausalLM, remote code).
+    for (auto [type, reader] : {std::pair{"RefinedWeb", read_refinedweb}, std::pair{"RefinedWebModel", read_refinedweb_model}})
+        out.push_back({type, "RW", "transformer.", nullptr, reader, nullptr, {rows(falcon_base)},
+                       {{head_kind::causal_lm, "ForCausalLM", {rows(bloom_lm_head)}}, {head_kind::none, "Model", {}}}, {}, nullptr});
     // clang-format on
 }
 
