@@ -61,6 +61,8 @@ const published published_totals[] = {
     {"bert-base-uncased", "none",   109'482'240ULL,     "BertModel.from_pretrained(\"bert-base-uncased\") = 109482240 (test); issue anchor"},
     {"roberta-base", nullptr,       124'697'433ULL,     "Hub safetensors F32 count of roberta-base (RobertaForMaskedLM, tied decoder once; I64 514 is position_ids)"},
     {"roberta-base", "none",        124'645'632ULL,     "roberta-base RobertaModel 124645632"},
+    {"qwen2.5-72b", nullptr,        72'706'203'648ULL,  "keras-hub Qwen2.5-72B-Instruct params; Instruct index total_size / 2 (same shapes)"},
+    {"flan-t5-base", nullptr,       247'577'856ULL,     "keras-hub t5_1.1_base params; Hub F32 count of google/flan-t5-base (untied head)"},
     {"qwen1.5-moe-a2.7b", nullptr,  14'315'784'192ULL,  "index total_size 28631568384 / 2 (BF16); keras-hub preset params"},
     {"t5-small", nullptr,           60'506'624ULL,      "keras-hub t5 small params 60506624; DeepSpeed total_numel=60506624; issue anchor"},
 };
