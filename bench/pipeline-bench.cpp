@@ -48,6 +48,8 @@ BENCHMARK_CAPTURE(parse_only, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark:
 BENCHMARK_CAPTURE(full_pipeline, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, mixtral_8x22b, "mixtral-8x22b-v0.1")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, llama_3_1_8b, "llama-3.1-8b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, deepseek_v3, "deepseek-v3")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, gemma_3_4b, "gemma-3-4b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(params_json, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -63,6 +63,10 @@ const list_case cases[] = {
     // weight_scale_inv tensors are FP8 block scales, which belong to the checkpoint format, not the model.
     {"deepseek-v3.tensors.tsv",        "deepseek-v3",     nullptr, ".weight_scale_inv", 91991},
     {"qwen2.5-7b.weight_map.txt",      "qwen2.5-7b",      nullptr, nullptr, 339},
+    // bigscience/bloom-560m was saved from BloomModel (no "transformer." prefix, tied head not stored).
+    {"bloom-560m.tensors.tsv",         "bloom-560m",      "none",  nullptr, 293},
+    // DeepSeek-V2-Lite-Chat's header (same architecture as V2-Lite): first layer dense, no query latent.
+    {"deepseek-v2-lite.tensors.tsv",   "deepseek-v2-lite", nullptr, nullptr, 5291},
     {"llama-3.2-3b.weight_map.txt",    "llama-3.2-3b",    nullptr, nullptr, 254},   // tied head not stored
     {"mixtral-8x7b-v0.1.weight_map.txt", "mixtral-8x7b-v0.1", nullptr, nullptr, 995},
     // Models outside the presets, each with its own published config in tests/data.

@@ -62,6 +62,8 @@ const published published_totals[] = {
     {"roberta-base", nullptr,       124'697'433ULL,     "Hub safetensors F32 count of roberta-base (RobertaForMaskedLM, tied decoder once; I64 514 is position_ids)"},
     {"roberta-base", "none",        124'645'632ULL,     "roberta-base RobertaModel 124645632"},
     {"qwen2.5-72b", nullptr,        72'706'203'648ULL,  "keras-hub Qwen2.5-72B-Instruct params; Instruct index total_size / 2 (same shapes)"},
+    {"bloom-560m", nullptr,         559'214'592ULL,     "Hub safetensors F16 count of bigscience/bloom-560m (huggingface_hub test); keras-hub bloom preset"},
+    {"deepseek-v2-lite", nullptr,   15'706'484'224ULL,  "header sums of DeepSeek-V2-Lite-Chat's safetensors (5,291 tensors, BF16; same architecture)"},
     {"flan-t5-base", nullptr,       247'577'856ULL,     "keras-hub t5_1.1_base params; Hub F32 count of google/flan-t5-base (untied head)"},
     {"qwen1.5-moe-a2.7b", nullptr,  14'315'784'192ULL,  "index total_size 28631568384 / 2 (BF16); keras-hub preset params"},
     {"t5-small", nullptr,           60'506'624ULL,      "keras-hub t5 small params 60506624; DeepSpeed total_numel=60506624; issue anchor"},
@@ -201,6 +203,17 @@ TEST(published_counts, starcoder2_3b_file_size) {
 // Qwen1.5-MoE-A2.7B: "2.7B activated parameters" (model card and name).
 TEST(published_counts, qwen2_moe_active) {
     expect_near_published(analyze_preset("qwen1.5-moe-a2.7b").counts.active, 2.7, 0.05, "Qwen1.5-MoE-A2.7B active");
+}
+
+// DeepSeek counts activated parameters without the input embedding (a lookup, not a matmul): V3's
+// README_WEIGHTS gives 36.7B activated, V2-Lite's README "2.4B activated". Mistral and Qwen count it in (the
+// Mixtral and Qwen MoE tests above); our `active` does too, so DeepSeek's figure is ours minus embed_tokens.
+TEST(published_counts, deepseek_activated_without_embedding) {
+    for (auto [preset, figure] : {std::pair{"deepseek-v2-lite", 2.4}, std::pair{"deepseek-v3", 36.7}}) {
+        analysis a = analyze_preset(preset);
+        uint64_t embed = a.counts.by_role[static_cast<size_t>(role::embed)];
+        expect_near_published(a.counts.active - embed, figure, 0.1, preset);
+    }
 }
 
 // Qwen3-30B-A3B: "3.3B activated" (model card).
