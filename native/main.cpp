@@ -52,7 +52,8 @@ options:
   --dtype DTYPE  weight dtype (bf16, fp16, fp32, fp8, ...); default: the config's torch_dtype/dtype,
                  float32 when it names none
   --head HEAD    the head to count instead of the class in "architectures": none (the bare base
-                 model), causal-lm, masked-lm, seq-cls (with num_labels), cond-gen
+                 model), causal-lm, masked-lm, seq-cls (with num_labels), cond-gen,
+                 pretraining (BERT's MLM and next-sentence heads)
   --json         print JSON: {"model", "model_type", "architecture", "head", "dtype", "not_modelled",
                  "params": {"total", "embedding", "non_embedding", "active", "by_role", "by_layer",
                  "outside_layers", "mtp"}, "weight_bytes", "tensors"}
@@ -67,7 +68,7 @@ checkpoints name it, with shape, dtype, role and layer; then tied aliases and kn
 options:
   --dtype DTYPE  weight dtype (bf16, fp16, fp32, fp8, ...); default: the config's torch_dtype/dtype
   --head HEAD    the head instead of the class in "architectures" (none, causal-lm, masked-lm, seq-cls,
-                 cond-gen)
+                 cond-gen, pretraining)
   --summary      one row per tensor template ({layer}, {expert}) with its repeat count, instead of
                  one row per tensor
   --json         print JSON: {"model", "model_type", "architecture", "head", "dtype", "not_modelled",
@@ -354,7 +355,7 @@ int main(int argc, char** argv) {
         config.head = mp::parse_head_kind(*opt.head);
         if (!config.head)
             return fail("--head: unknown head \"" + *opt.head +
-                        "\"; expected none, causal-lm, masked-lm, seq-cls or cond-gen");
+                        "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining");
     }
     auto source = opt.model ? mp::cli::resolve_model(*opt.model)
                             : mp::result<mp::cli::model_source>(mp::cli::model_source{

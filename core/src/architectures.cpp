@@ -33,7 +33,7 @@ const char* const role_names[role_count] = {
     "vision", "projector",
     "rope_freq", "attn_mask", "position_ids",
 };
-const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen"};
+const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen", "pretraining"};
 // clang-format on
 
 } // namespace

@@ -231,7 +231,7 @@ std::string handle_request(const std::string& command, const std::string& reques
         if (!options.head)
             return error_json(make_error(error_code::bad_request,
                                          "head: unknown head \"" + **head_r +
-                                             "\"; expected none, causal-lm, masked-lm, seq-cls or cond-gen",
+                                             "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
                                          "head"));
     }
 

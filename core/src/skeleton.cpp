@@ -33,6 +33,7 @@ dim_value product_of_sum(uint64_t a, uint64_t b, uint64_t c, const char* source)
 dim_value resolve(dim d, const model_spec& s) {
     switch (d) {
     case dim::one: return {1, "1"};
+    case dim::two: return {2, "2"};
     case dim::hidden: return {s.hidden, "hidden_size"};
     case dim::hidden2: return product(2, s.hidden, "2 x hidden_size");
     case dim::vocab: return {s.vocab, "vocab_size"};
@@ -198,17 +199,25 @@ struct emitter {
                 ++r;
                 continue;
             }
+            // A run of rows repeated per routed expert, per query head or per key/value head.
+            scope repeat = rows[r]->where;
             size_t run_end = r;
-            while (run_end < end && rows[run_end]->where == scope::expert) ++run_end;
-            for (uint64_t ie = 0; ie < spec.n_experts; ++ie)
+            while (run_end < end && rows[run_end]->where == repeat) ++run_end;
+            uint64_t count = repeat == scope::expert ? spec.n_experts
+                             : repeat == scope::q_head ? spec.n_heads
+                                                       : spec.n_kv_heads;
+            for (uint64_t i = 0; i < count; ++i)
                 for (size_t e = r; e < run_end; ++e)
                     if (holds(*rows[e], switches))
-                        add(rows[e], prototypes[e], il, layer.index, static_cast<int64_t>(ie));
+                        add(rows[e], prototypes[e], il, layer.index, static_cast<int64_t>(i),
+                            repeat == scope::expert);
             r = run_end;
         }
     }
 
-    void add(const row_ref& row, const tensor_info& prototype, int64_t layer, uint32_t index, int64_t expert) {
+    // `expert` is the repeat index ({expert} in names); it is recorded as the tensor's expert only for experts.
+    void add(const row_ref& row, const tensor_info& prototype, int64_t layer, uint32_t index, int64_t expert,
+             bool is_expert = true) {
         const tensor_template& t = *row.t;
         std::string name_prefix = prefix + row.group_prefix;
         int64_t name_index = layer == no_index ? no_index : static_cast<int64_t>(index);
@@ -222,7 +231,7 @@ struct emitter {
         out.push_back(prototype);
         out.back().name = name_of(name_prefix, t.name, name_index, expert);
         out.back().layer = layer;
-        out.back().expert = expert;
+        out.back().expert = is_expert ? expert : no_index;
     }
 };
 

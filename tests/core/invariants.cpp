@@ -59,6 +59,26 @@ TEST(invariants, every_preset_with_every_head) {
     }
 }
 
+// StableLM 2 with qk_layernorm (e.g. StableLM 2 12B): StableLmAttention holds one bias-free LayerNorm of
+// head_dim per query head (q_layernorm.norms.{h}) and per key/value head (k_layernorm.norms.{h}).
+TEST(invariants, stablelm_per_head_norms) {
+    auto plain = analyze("s", preset_config("stablelm-2-1.6b"), {});
+    auto with_norms = analyze("s", edited_config("stablelm-2-1.6b", "qk_layernorm", "true"), {});
+    ASSERT_TRUE(plain.ok() && with_norms.ok());
+    const model_spec& s = with_norms->spec;
+    EXPECT_EQ(with_norms->counts.total - plain->counts.total, s.n_layers * (s.n_heads + s.n_kv_heads) * s.head_dim);
+    bool found = false;
+    for (const auto& t : with_norms->sk.tensors) {
+        if (t.name != "model.layers.3.self_attn.k_layernorm.norms." + std::to_string(s.n_kv_heads - 1) + ".weight")
+            continue;
+        found = true;
+        EXPECT_EQ(t.shape, std::vector<uint64_t>({s.head_dim}));
+        EXPECT_EQ(t.expert, no_index); // a head index is not an expert
+    }
+    EXPECT_TRUE(found);
+    check_invariants("stablelm with qk_layernorm", *with_norms);
+}
+
 TEST(invariants, role_and_head_names_are_distinct) {
     std::set<std::string> roles;
     for (int r = 0; r < role_count; ++r) {
@@ -66,7 +86,7 @@ TEST(invariants, role_and_head_names_are_distinct) {
         EXPECT_TRUE(roles.insert(role_name(static_cast<role>(r))).second) << role_name(static_cast<role>(r));
     }
     for (head_kind h : {head_kind::none, head_kind::causal_lm, head_kind::masked_lm, head_kind::seq_cls,
-                        head_kind::cond_gen})
+                        head_kind::cond_gen, head_kind::pretraining})
         EXPECT_EQ(parse_head_kind(head_kind_name(h)), h);
 }
 

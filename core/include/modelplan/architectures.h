@@ -79,11 +79,14 @@ enum class scope : uint8_t {
     global, // once per model
     layer,  // once per layer: the name holds {layer}, the layer's index within its stack
     expert, // once per routed expert of each MoE layer: the name holds {layer} and {expert}
+    q_head,  // once per attention head of each layer ({expert} is the head index)
+    kv_head, // once per key/value head of each layer ({expert} is the head index)
 };
 
 // Shape dimensions, resolved against a model_spec (skeleton.cpp `resolve`).
 enum class dim : uint8_t {
     one,          // 1
+    two,          // 2 (next-sentence prediction)
     hidden,       // hidden size
     hidden2,      // 2 x hidden size
     vocab,        // vocabulary
@@ -186,8 +189,9 @@ inline template_table with_prefix(template_table t, const char* prefix) {
 }
 
 // The task head on top of the base model, chosen from `architectures` or --head.
-enum class head_kind : uint8_t { none, causal_lm, masked_lm, seq_cls, cond_gen };
-const char* head_kind_name(head_kind h);              // "none", "causal-lm", "masked-lm", "seq-cls", "cond-gen"
+enum class head_kind : uint8_t { none, causal_lm, masked_lm, seq_cls, cond_gen, pretraining };
+// "none", "causal-lm", "masked-lm", "seq-cls", "cond-gen", "pretraining"
+const char* head_kind_name(head_kind h);
 std::optional<head_kind> parse_head_kind(const std::string& name);
 
 struct head_info {

@@ -50,6 +50,11 @@ const tensor_template bert_mlm_head[] = {
     {role::lm_head,        scope::global, "cls.predictions.decoder.weight",           2, {dim::vocab,  dim::hidden}, 0, 0, "embeddings.word_embeddings.weight", sw_tied},
     {role::lm_head,        scope::global, "cls.predictions.decoder.bias",             1, {dim::vocab},               0, 0, "/cls.predictions.bias", 0},
 };
+// BertForPreTraining: the MLM head above, then the next-sentence head.
+const tensor_template bert_nsp_head[] = {
+    {role::classifier,     scope::global, "cls.seq_relationship.weight",             2, {dim::two, dim::hidden},    0, 0, nullptr, 0},
+    {role::classifier,     scope::global, "cls.seq_relationship.bias",               1, {dim::two},                 0, 0, nullptr, 0},
+};
 const tensor_template bert_classifier[] = {
     {role::classifier,     scope::global, "classifier.weight",                        2, {dim::labels, dim::hidden}, 0, 0, nullptr, 0},
     {role::classifier,     scope::global, "classifier.bias",                          1, {dim::labels},              0, 0, nullptr, 0},
@@ -104,7 +109,8 @@ void add_bert_families(std::vector<family_info>& out) {
     out.push_back({"bert", "Bert", "bert.", nullptr, read_bert, nullptr, {rows(bert_base)},
                    {{head_kind::masked_lm, "ForMaskedLM", {rows(bert_mlm_head)}, sw_pooler},
                     {head_kind::none, "Model", {}},
-                    {head_kind::seq_cls, "ForSequenceClassification", {rows(bert_classifier)}}},
+                    {head_kind::seq_cls, "ForSequenceClassification", {rows(bert_classifier)}},
+                    {head_kind::pretraining, "ForPreTraining", {rows(bert_mlm_head), rows(bert_nsp_head)}}},
                    {rows(bert_buffers)}, nullptr});
     out.push_back({"roberta", "Roberta", "roberta.", nullptr, read_bert, nullptr, {rows(bert_base)},
                    {{head_kind::masked_lm, "ForMaskedLM", {rows(roberta_mlm_head)}, sw_pooler},

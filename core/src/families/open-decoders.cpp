@@ -23,6 +23,11 @@ const tensor_template ln_final_norm[] = {
     {role::output_norm, scope::global, "norm.weight", 1, {dim::hidden}, 0, 0, nullptr, 0},
     {role::output_norm, scope::global, "norm.bias",   1, {dim::hidden}, 0, 0, nullptr, 0},
 };
+// StableLM's optional per-head LayerNorms (no bias): one per query head and one per key/value head.
+const tensor_template stablelm_qk_norms[] = {
+    {role::attn_q_norm, scope::q_head,  "layers.{layer}.self_attn.q_layernorm.norms.{expert}.weight", 1, {dim::head_dim}, sw_qk_layernorm, 0, nullptr, 0},
+    {role::attn_k_norm, scope::kv_head, "layers.{layer}.self_attn.k_layernorm.norms.{expert}.weight", 1, {dim::head_dim}, sw_qk_layernorm, 0, nullptr, 0},
+};
 const tensor_template starcoder2_mlp[] = {
     {role::ffn_up,      scope::layer,  "layers.{layer}.mlp.c_fc.weight",   2, {dim::ffn,    dim::hidden}, 0,           0, nullptr, 0},
     {role::ffn_up,      scope::layer,  "layers.{layer}.mlp.c_fc.bias",     1, {dim::ffn},                 sw_mlp_bias, 0, nullptr, 0},
@@ -48,11 +53,7 @@ std::optional<error> read_stablelm(const key_reader& keys, model_spec& spec) {
     MP_CHECK(read_bool(keys, "use_qkv_bias", spec.qkv_bias));
     bool qk_layernorm = false, parallel = false;
     MP_CHECK(read_bool(keys, "qk_layernorm", qk_layernorm));
-    if (qk_layernorm)
-        return make_error(error_code::out_of_range,
-                          keys.path("qk_layernorm") +
-                              " is true: StableLM's per-head q/k LayerNorms are not modelled yet",
-                          keys.path("qk_layernorm"));
+    if (qk_layernorm) spec.switches |= sw_qk_layernorm;
     MP_CHECK(read_bool(keys, "use_parallel_residual", parallel));
     if (parallel) spec.switches |= sw_parallel_attn;
     spec.norm = norm_kind::layer;
@@ -89,8 +90,9 @@ std::optional<error> read_olmo(const key_reader& keys, model_spec& spec) {
 
 void add_open_decoder_families(std::vector<family_info>& out) {
     using lp = llama_parts;
-    const std::vector<template_table> stablelm = {lp::embed(), lp::attention(), lp::mlp(), rows(ln_layer_norms),
-                                                  rows(ln_final_norm)};
+    const std::vector<template_table> stablelm = {lp::embed(),           lp::attention(),
+                                                  rows(stablelm_qk_norms), lp::mlp(),
+                                                  rows(ln_layer_norms),    rows(ln_final_norm)};
     const std::vector<template_table> starcoder2 = {lp::embed(), lp::attention(), rows(starcoder2_mlp),
                                                     rows(ln_layer_norms), rows(ln_final_norm)};
     const std::vector<template_table> olmo = {lp::embed(), lp::attention(), lp::mlp()};

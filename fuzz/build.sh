@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang under AddressSanitizer and UndefinedBehaviorSanitizer, in build-fuzz/
+# (or $MODELPLAN_FUZZ_BUILD). Usage:
+#   fuzz/build.sh            build build-fuzz/fuzz-{config,safetensors,gguf}
+#   fuzz/build.sh --replay   build, then run each target once over its seed corpus fuzz/corpus/<target>/ (CI)
+# Fuzzing for a while: bench/fuzz.sh SECONDS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${MODELPLAN_FUZZ_BUILD:-build-fuzz}
+jobs=$(nproc 2>/dev/null || echo 2)
+targets=(config safetensors gguf)
+
+sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# The core library is instrumented for coverage (fuzzer-no-link); the targets link libFuzzer's main.
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMODELPLAN_BUILD_TESTS=OFF -DMODELPLAN_BUILD_BENCH=OFF \
+    "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link $sanitize" >/dev/null
+fi
+cmake --build "$build" -j "$jobs" --target modelplan_core
+
+for t in "${targets[@]}"; do
+  src="fuzz/fuzz-$t.cpp"
+  out="$build/fuzz-$t"
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ "$build/core/libmodelplan_core.a" -nt "$out" ]; then
+    clang++ -std=c++17 -O1 -g -fsanitize=fuzzer $sanitize -DRAPIDJSON_HAS_STDSTRING=1 \
+      -Icore/include -isystem "$build/rapidjson-include" "$src" "$build/core/libmodelplan_core.a" -o "$out"
+  fi
+done
+
+if [ "${1:-}" = "--replay" ]; then
+  for t in "${targets[@]}"; do
+    echo "== fuzz-$t: replaying fuzz/corpus/$t ($(ls "fuzz/corpus/$t" | wc -l) inputs)"
+    # -runs=0 with a corpus folder runs every input once and exits non-zero on any finding.
+    "$build/fuzz-$t" -runs=0 "fuzz/corpus/$t"
+  done
+fi
