@@ -12,6 +12,7 @@ targets=("$@")
 build=${MODELPLAN_FUZZ_BUILD:-build-fuzz}
 
 fuzz/build.sh >/dev/null
+export UBSAN_OPTIONS="suppressions=$PWD/fuzz/ubsan.supp:halt_on_error=1:print_stacktrace=1"
 
 printf '%-12s %8s %14s %10s %8s %9s\n' target seconds executions exec/s corpus findings
 for t in "${targets[@]}"; do
@@ -27,10 +28,10 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$findings/" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -rss_limit_mb=2048 \
     -timeout=10 >"$log" 2>&1
   set -e
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
+  execs=$({ grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" || true; } | awk '{s += $2} END {print s + 0}')
   if [ "$execs" -eq 0 ]; then
-    # -fork mode reports progress lines instead of final stats.
-    execs=$(grep -o 'exec/s: [0-9]*\|#[0-9]*' "$log" | grep '^#' | tail -1 | tr -d '#')
+    # -fork mode reports cumulative progress lines ("#31815: cov: ...") instead of final stats.
+    execs=$({ grep -o '^#[0-9]*' "$log" || true; } | tail -1 | tr -d '#')
     execs=${execs:-0}
   fi
   count=$(find "$findings" -type f | wc -l)

@@ -7,6 +7,7 @@
 
 #include "inspect.h"
 #include "model-source.h"
+#include "modelplan/memory.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
@@ -29,6 +30,7 @@ commands:
   params     parameter counts: total, embedding, non-embedding, active per token, by role and by layer
   skeleton   every parameter's checkpoint name, shape, dtype and role; tied aliases; known buffers
   presets    the bundled model configs
+  plan       inference memory: weights, KV cache, activations, overhead, as named items
   inspect    checkpoint headers (safetensors, index, GGUF): inventory, totals, verification against a config
 
 MODEL is a path to a config.json, a folder holding one, or a preset name (see `modelplan presets`).
@@ -88,6 +90,31 @@ options:
   -h, --help show this help
 )";
 
+const char* plan_help = R"(usage: modelplan plan [MODEL] [options] [--json]
+
+Inference memory for one workload, as named items with the inputs behind each (docs/memory.md):
+weights (every tensor at its dtype), kv_cache (layer by layer: full attention, sliding window, MLA,
+cross-attention), activations (the largest working set of one forward pass) and overhead.
+
+options:
+  --batch N            sequences decoded together (default 1)
+  --seq N              tokens per sequence in the cache, prompt + generated (default 4096, or
+                       max_position_embeddings when smaller)
+  --encoder-seq N      encoder tokens of an encoder-decoder model (default: --seq)
+  --prefill-chunk N    tokens per sequence in one forward pass (default: the whole sequence)
+  --dtype DTYPE        weight dtype (default: the config's torch_dtype/dtype)
+  --kv-dtype DTYPE     KV-cache dtype: bf16, fp16, fp32, fp8, int8 (default: the compute dtype)
+  --attn sdpa|eager    attention implementation; eager materializes the score matrix (default sdpa)
+  --overhead SIZE      fixed runtime overhead, e.g. 512MiB (default 0)
+  --mtp                also load multi-token-prediction layers (DeepSeek-V3)
+  --head HEAD          the head instead of the class in "architectures"
+  --json               print JSON: {"model", "architecture", "plan": {"mode", "items": [{"name", "bytes",
+                       "formula", "inputs"}], "total_bytes", "kv_bytes_per_token", "kv_bytes_by_layer",
+                       "warnings"}}
+  -h, --help           show this help
+Training plans, quantization formats and device placement are not planned yet.
+)";
+
 struct options {
     std::string command;
     std::optional<std::string> model;
@@ -96,6 +123,8 @@ struct options {
     bool help = false;
     std::optional<std::string> dtype;
     std::optional<std::string> head;
+    std::map<std::string, std::string> plan_values; // --batch, --seq, ... as given
+    bool mtp = false;
 };
 
 bool value_option(const std::string& arg, const std::string& name) {
@@ -233,9 +262,10 @@ std::string render_skeleton(const mp::analysis& a, bool summary) {
             {"params", align::right}
         });
         for (const auto& g : groups)
-            tab.row({(g.first->from_head ? "" : sk.base_prefix) + g.first->group_prefix + g.first->source->name,
-                     shape_text(g.first->shape), mp::dtype_name(g.first->type), mp::role_name(g.first->what),
-                     "×" + mp::with_thousands(g.count), mp::with_thousands(g.first->elements * g.count)});
+            tab.row(
+                {(g.first->from_head ? "" : sk.base_prefix) + g.first->group_prefix + g.first->source->name,
+                 shape_text(g.first->shape), mp::dtype_name(g.first->type), mp::role_name(g.first->what),
+                 "×" + mp::with_thousands(g.count), mp::with_thousands(g.first->elements * g.count)});
         out += tab.render();
     } else {
         table tab({
@@ -289,6 +319,77 @@ std::string render_presets() {
     return tab.render(0);
 }
 
+bool plan_option(const std::string& arg) {
+    for (const char* name : {"--batch", "--seq", "--encoder-seq", "--prefill-chunk", "--kv-dtype", "--attn",
+                             "--overhead", "--mode"})
+        if (arg == name || arg.rfind(std::string(name) + "=", 0) == 0) return true;
+    return false;
+}
+
+// A positive integer option value, or an error message naming the option.
+std::optional<std::string> positive(const std::string& name, const std::string& text, uint64_t& out) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19)
+        return name + ": expected a positive integer, got \"" + text + "\"";
+    out = std::stoull(text);
+    if (out == 0) return name + ": expected a positive integer, got 0";
+    return std::nullopt;
+}
+
+// The workload from the plan options, or an error message.
+std::optional<std::string> read_workload(const options& opt, mp::workload& w) {
+    for (const auto& [name, value] : opt.plan_values) {
+        std::optional<std::string> e;
+        if (name == "--batch")
+            e = positive(name, value, w.batch);
+        else if (name == "--seq")
+            e = positive(name, value, w.seq);
+        else if (name == "--encoder-seq")
+            e = positive(name, value, w.encoder_seq);
+        else if (name == "--prefill-chunk")
+            e = positive(name, value, w.prefill_chunk);
+        else if (name == "--kv-dtype") {
+            auto t = mp::parse_dtype(value, "--kv-dtype");
+            if (!t) return t.err().message;
+            w.kv_dtype = *t;
+        } else if (name == "--attn") {
+            if (value != "sdpa" && value != "eager" && value != "flash")
+                return "--attn: expected sdpa, flash or eager, got \"" + value + "\"";
+            w.attention = value == "eager" ? mp::attention_impl::eager : mp::attention_impl::sdpa;
+        } else if (name == "--overhead") {
+            auto bytes = mp::parse_size(value);
+            if (!bytes) return "--overhead: expected a size such as 512MiB or 1GB, got \"" + value + "\"";
+            w.overhead_bytes = *bytes;
+        } else if (name == "--mode") {
+            if (value == "training") return "--mode training: training plans are not implemented yet";
+            if (value != "inference") return "--mode: expected inference, got \"" + value + "\"";
+        }
+        if (e) return e;
+    }
+    w.include_mtp = opt.mtp;
+    return std::nullopt;
+}
+
+std::string render_plan(const mp::analysis& a, const mp::memory_plan& p) {
+    std::string out = title(a) + "\n";
+    table items({
+        {"item",  align::left },
+        {"bytes", align::right},
+        {"size",  align::right}
+    });
+    for (const auto& item : p.items)
+        items.row({item.name, mp::with_thousands(item.bytes), mp::binary_size(item.bytes)});
+    items.row({"total", mp::with_thousands(p.total_bytes), mp::binary_size(p.total_bytes)});
+    out += items.render() + "\n";
+    for (const auto& item : p.items) {
+        out += item.name + ": " + item.formula + "\n ";
+        for (const auto& in : item.inputs) out += " " + in.name + "=" + in.value;
+        out += "\n";
+    }
+    out += "\nKV cache per token of one sequence: " + mp::with_thousands(p.kv_bytes_per_token) + " bytes\n";
+    for (const auto& warning : p.warnings) out += "warning: " + warning + "\n";
+    return out;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -307,10 +408,12 @@ int main(int argc, char** argv) {
     std::map<std::string, const char*> helps = {
         {"params",   params_help  },
         {"skeleton", skeleton_help},
-        {"presets",  presets_help }
+        {"presets",  presets_help },
+        {"plan",     plan_help    }
     };
     if (!helps.count(opt.command))
-        return usage_error("unknown command \"" + opt.command + "\"; expected params, skeleton or presets",
+        return usage_error("unknown command \"" + opt.command +
+                               "\"; expected params, skeleton, presets, plan or inspect",
                            "");
 
     for (size_t i = 1; i < args.size(); ++i) {
@@ -327,6 +430,13 @@ int main(int argc, char** argv) {
         } else if (value_option(a, "--head") && opt.command != "presets") {
             if (!take_value(args, i, "--head", opt.head))
                 return usage_error("--head needs a value (e.g. none)", opt.command);
+        } else if (opt.command == "plan" && a == "--mtp") {
+            opt.mtp = true;
+        } else if (opt.command == "plan" && plan_option(a)) {
+            std::string name = a.substr(0, a.find('='));
+            std::optional<std::string> value;
+            if (!take_value(args, i, name, value)) return usage_error(name + " needs a value", opt.command);
+            opt.plan_values[name] = *value;
         } else if (!a.empty() && a[0] == '-')
             return usage_error("unknown option " + a, opt.command);
         else if (opt.command == "presets")
@@ -364,6 +474,14 @@ int main(int argc, char** argv) {
     auto a = mp::analyze(source->label, source->config_json, config);
     if (!a) return fail(source->label + ": " + a.err().message);
 
+    if (opt.command == "plan") {
+        mp::workload w;
+        if (auto e = read_workload(opt, w)) return fail(*e);
+        auto p = mp::plan_memory(*a, w);
+        if (!p) return fail(p.err().message);
+        print(opt.json ? mp::plan_json(*a, *p) : render_plan(*a, *p));
+        return exit_ok;
+    }
     if (opt.command == "params")
         print(opt.json ? mp::params_json(*a) : render_params(*a));
     else

@@ -18,6 +18,9 @@ if [ "$what" = all ]; then
   have_cmd node || missing+=(nodejs)
   have_cmd em++ || missing+=(emscripten)
   have_file /usr/src/googletest/CMakeLists.txt || missing+=(googletest)
+  # Fuzz targets (fuzz/build.sh): clang and its libFuzzer/sanitizer runtimes.
+  have_cmd clang++ || missing+=(clang)
+  compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || missing+=(libclang-rt-14-dev)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -21,3 +21,6 @@ ctest --test-dir build-wasm --output-on-failure
 echo "== wasm module vs native program (node --test)"
 MODELPLAN_BIN=build/native/modelplan MODELPLAN_WASM=build-wasm/wasm/modelplan.js \
   node --no-experimental-fetch --test tests/wasm/
+
+echo "== fuzz targets (clang, ASan + UBSan): replay the seed corpus"
+fuzz/build.sh --replay

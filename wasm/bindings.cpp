@@ -25,6 +25,9 @@ std::string guarded(const std::string& command, const std::string& request) {
 std::string params(const std::string& request) {
     return guarded("params", request);
 }
+std::string plan(const std::string& request) {
+    return guarded("plan", request);
+}
 std::string skeleton(const std::string& request) {
     return guarded("skeleton", request);
 }
@@ -40,6 +43,7 @@ std::string version() {
 EMSCRIPTEN_BINDINGS(modelplan) {
     emscripten::function("params", &params);
     emscripten::function("skeleton", &skeleton);
+    emscripten::function("plan", &plan);
     emscripten::function("presets", &presets);
     emscripten::function("version", &version);
 }

@@ -175,9 +175,9 @@ result<model_spec> parse_config(const rapidjson::Value& doc, const config_option
     MP_CHECK(fam.read(keys, spec));
 
     // Model-wide switches from the normalized flags; the head may turn base parts off.
-    spec.switches |= (spec.qkv_bias ? sw_qkv_bias : 0) | (spec.o_bias ? sw_o_bias : 0) |
-                     (spec.mlp_bias ? sw_mlp_bias : 0) | (spec.qk_norm ? sw_qk_norm : 0) |
-                     (spec.tie_embeddings ? sw_tied : 0);
+    auto bit = [](bool on, uint64_t sw) { return on ? sw : uint64_t{0}; };
+    spec.switches |= bit(spec.qkv_bias, sw_qkv_bias) | bit(spec.o_bias, sw_o_bias) | bit(spec.mlp_bias, sw_mlp_bias) |
+                     bit(spec.qk_norm, sw_qk_norm) | bit(spec.tie_embeddings, sw_tied);
     spec.switches &= ~fam.heads[head].clears;
     if (fam.not_modelled) spec.not_modelled = fam.not_modelled;
     return spec;

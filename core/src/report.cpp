@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "json-util.h"
+#include "modelplan/memory.h"
 #include "modelplan/presets.h"
 
 namespace modelplan {
@@ -47,8 +48,10 @@ void header(json_writer& w, const analysis& a) {
     key(w, "dtype");
     w.String(dtype_name(a.spec.weight_dtype));
     key(w, "not_modelled");
-    if (a.spec.not_modelled.empty()) w.Null();
-    else string(w, a.spec.not_modelled);
+    if (a.spec.not_modelled.empty())
+        w.Null();
+    else
+        string(w, a.spec.not_modelled);
 }
 
 void tensor(json_writer& w, const tensor_info& t) {
@@ -68,6 +71,50 @@ void tensor(json_writer& w, const tensor_info& t) {
     key(w, "expert");
     index_or_null(w, t.expert);
     w.EndObject();
+}
+
+// The workload keys of a plan request: batch, seq, encoder_seq, prefill_chunk (positive integers), kv_dtype,
+// attention ("sdpa" | "eager"), overhead_bytes, mtp (boolean).
+result<workload> read_workload(const key_reader& keys) {
+    workload w;
+    struct size_key {
+        const char* name;
+        uint64_t* out;
+    };
+    for (size_key k : {
+             size_key{"batch",         &w.batch        },
+             size_key{"seq",           &w.seq          },
+             size_key{"encoder_seq",   &w.encoder_seq  },
+             size_key{"prefill_chunk", &w.prefill_chunk}
+    }) {
+        auto v = keys.optional_size(k.name);
+        if (!v) return v.err();
+        if (*v) *k.out = **v;
+    }
+    auto overhead = keys.optional_count("overhead_bytes");
+    if (!overhead) return overhead.err();
+    w.overhead_bytes = overhead->value_or(0);
+    auto kv = keys.optional_string("kv_dtype");
+    if (!kv) return kv.err();
+    if (*kv) {
+        auto t = parse_dtype(**kv, "kv_dtype");
+        if (!t) return t.err();
+        w.kv_dtype = *t;
+    }
+    auto attention = keys.optional_string("attention");
+    if (!attention) return attention.err();
+    if (*attention) {
+        if (**attention != "sdpa" && **attention != "eager" && **attention != "flash")
+            return make_error(error_code::bad_request,
+                              "attention: expected \"sdpa\", \"flash\" or \"eager\", got \"" + **attention +
+                                  "\"",
+                              "attention");
+        w.attention = **attention == "eager" ? attention_impl::eager : attention_impl::sdpa;
+    }
+    auto mtp = keys.optional_bool("mtp", false);
+    if (!mtp) return mtp.err();
+    w.include_mtp = *mtp;
+    return w;
 }
 
 } // namespace
@@ -205,10 +252,10 @@ std::string error_json(const error& e) {
 
 std::string handle_request(const std::string& command, const std::string& request_json) {
     if (command == "presets") return presets_json();
-    if (command != "params" && command != "skeleton")
+    if (command != "params" && command != "skeleton" && command != "plan")
         return error_json(
             make_error(error_code::bad_request,
-                       "unknown command \"" + command + "\"; expected params, skeleton or presets"));
+                       "unknown command \"" + command + "\"; expected params, skeleton, plan or presets"));
     rapidjson::Document req;
     if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
     if (!req.IsObject())
@@ -229,10 +276,11 @@ std::string handle_request(const std::string& command, const std::string& reques
     if (*head_r) {
         options.head = parse_head_kind(**head_r);
         if (!options.head)
-            return error_json(make_error(error_code::bad_request,
-                                         "head: unknown head \"" + **head_r +
-                                             "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
-                                         "head"));
+            return error_json(
+                make_error(error_code::bad_request,
+                           "head: unknown head \"" + **head_r +
+                               "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
+                           "head"));
     }
 
     auto model_r = keys.optional_string("model");
@@ -270,6 +318,13 @@ std::string handle_request(const std::string& command, const std::string& reques
 
     auto a = analyze(name, std::move(spec));
     if (!a) return error_json(a.err());
+    if (command == "plan") {
+        auto w = read_workload(keys);
+        if (!w) return error_json(w.err());
+        auto p = plan_memory(*a, *w);
+        if (!p) return error_json(p.err());
+        return plan_json(*a, *p);
+    }
     return command == "params" ? params_json(*a) : skeleton_json(*a);
 }
 

@@ -40,6 +40,14 @@ test('skeleton: identical JSON for every preset', () => {
   }
 });
 
+test('plan: identical JSON for every preset and a workload', () => {
+  for (const name of presetNames()) {
+    assert.equal(mp.plan(JSON.stringify({ model: name })), native('plan', name, '--json'), name);
+  }
+  assert.equal(mp.plan(JSON.stringify({ model: 'qwen3-8b', batch: 8, seq: 32768, kv_dtype: 'fp8', attention: 'eager' })),
+               native('plan', 'qwen3-8b', '--batch', '8', '--seq', '32768', '--kv-dtype', 'fp8', '--attn', 'eager', '--json'));
+});
+
 test('dtype override: identical JSON', () => {
   assert.equal(mp.params(JSON.stringify({ model: 'qwen3-8b', dtype: 'fp32' })),
                native('params', 'qwen3-8b', '--dtype', 'fp32', '--json'));

@@ -32,9 +32,11 @@ std::string presets_json();
 std::string error_json(const error& e);
 
 // JSON request -> JSON response, for the wasm module (and anything else that speaks JSON).
-// `command` is "params", "skeleton" or "presets". The request is an object:
+// `command` is "params", "skeleton", "plan" or "presets". The request is an object:
 //   {"model": "<preset name>"} or {"config": {...} | "<config.json text>", "name": "<label>"}
-//   optional "dtype": "bf16" (weight dtype override), "head": "none" (head override).
+//   optional "dtype": "bf16" (weight dtype override), "head": "none" (head override);
+//   for "plan" also "batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "attention", "overhead_bytes",
+//   "mtp" (docs/json.md).
 // Never throws; errors come back as {"error": {"code", "message", "path"}}.
 std::string handle_request(const std::string& command, const std::string& request_json);
 

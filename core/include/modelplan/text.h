@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ std::string binary_size(uint64_t bytes);
 
 // Parameter count in short decimal form: 8030261248 -> "8.03B", 135000000 -> "135.00M".
 std::string short_count(uint64_t n);
+
+// "512MiB", "1.5GiB", "24GB", "1000" (bytes) -> bytes; nullopt when malformed or out of range. Binary units
+// (KiB, MiB, GiB, TiB) are powers of 1024, decimal ones (KB, MB, GB, TB) powers of 1000.
+std::optional<uint64_t> parse_size(const std::string& text);
 
 // Edit distance (Levenshtein), case-insensitive.
 size_t edit_distance(const std::string& a, const std::string& b);

@@ -223,9 +223,14 @@ void add_bigscience_families(std::vector<family_info>& out) {
                    {{head_kind::causal_lm, "ForCausalLM", {rows(bloom_lm_head)}}, {head_kind::none, "Model", {}},
                     {head_kind::seq_cls, "ForSequenceClassification", {rows(score_head)}}}, {}, nullptr});
     // Falcon checkpoints published before transformers had the class (RWForCausalLM, remote code).
-    for (auto [type, reader] : {std::pair{"RefinedWeb", read_refinedweb}, std::pair{"RefinedWebModel", read_refinedweb_model}})
-        out.push_back({type, "RW", "transformer.", nullptr, reader, nullptr, {rows(falcon_base)},
-                       {{head_kind::causal_lm, "ForCausalLM", {rows(bloom_lm_head)}}, {head_kind::none, "Model", {}}}, {}, nullptr});
+    struct legacy {
+        const char* model_type;
+        family_reader reader;
+    };
+    for (legacy l : {legacy{"RefinedWeb", read_refinedweb}, legacy{"RefinedWebModel", read_refinedweb_model}})
+        out.push_back({l.model_type, "RW", "transformer.", nullptr, l.reader, nullptr, {rows(falcon_base)},
+                       {{head_kind::causal_lm, "ForCausalLM", {rows(bloom_lm_head)}}, {head_kind::none, "Model", {}}},
+                       {}, nullptr});
     // clang-format on
 }
 

@@ -1,0 +1,233 @@
+// Inference memory plan: weights from the skeleton (each tensor at its own dtype), KV cache layer by layer
+// from each layer's attention kind, the transient activations of one forward pass, and a fixed runtime
+// overhead. Formulas and sources: docs/memory.md.
+#include "modelplan/memory.h"
+
+#include <algorithm>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "modelplan/text.h"
+
+namespace modelplan {
+
+namespace {
+
+std::string num(uint64_t v) {
+    return std::to_string(v);
+}
+
+// Saturating arithmetic: plans of absurd workloads report UINT64_MAX instead of wrapping.
+uint64_t mul(uint64_t a, uint64_t b) {
+    uint64_t r = 0;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+uint64_t add(uint64_t a, uint64_t b) {
+    uint64_t r = 0;
+    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+// The floating type activations and (by default) the KV cache use: the weights' type when it is a float of
+// 16 or 32 bits, else bf16 (quantized and 8-bit weights compute in bf16).
+dtype compute_dtype(dtype weights) {
+    switch (weights) {
+    case dtype::f32:
+    case dtype::f16:
+    case dtype::bf16: return weights;
+    default: return dtype::bf16;
+    }
+}
+
+} // namespace
+
+uint64_t default_seq(const model_spec& spec) {
+    return spec.max_positions > 0 ? std::min<uint64_t>(4096, spec.max_positions) : 4096;
+}
+
+uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv) {
+    const layer_spec& l = spec.layers[il];
+    if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp)
+        return 0;
+    uint64_t bytes = dtype_bytes(kv);
+    if (l.attn == attn_kind::mla) // the compressed latent and the shared rotary key, as vLLM stores them
+        return mul(add(spec.kv_lora_rank, spec.qk_rope_head_dim), bytes);
+    return mul(mul(2, mul(spec.n_kv_heads, spec.head_dim)), bytes); // keys and values
+}
+
+result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
+    const model_spec& spec = a.spec;
+    workload w = w_in;
+    if (w.batch == 0)
+        return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
+    if (w.seq == 0) w.seq = default_seq(spec);
+    if (w.encoder_seq == 0) w.encoder_seq = w.seq;
+    uint64_t chunk = w.prefill_chunk ? std::min(w.prefill_chunk, w.seq) : w.seq;
+    dtype act = compute_dtype(spec.weight_dtype);
+    dtype kv = w.kv_dtype.value_or(act);
+    memory_plan p;
+
+    if (spec.max_positions > 0 && w.seq > spec.max_positions)
+        p.warnings.push_back("seq (" + num(w.seq) + ") is longer than max_position_embeddings (" +
+                             num(spec.max_positions) + ")" +
+                             (spec.rope.scaling_type.empty()
+                                  ? std::string()
+                                  : "; rope_scaling " + spec.rope.scaling_type + " may extend it"));
+
+    // Weights: every stored parameter at its own dtype; MTP layers only when asked for.
+    plan_item weights{"weights", 0, "sum over tensors of elements x bytes of the tensor's dtype", {}};
+    uint64_t weight_tensors = 0;
+    for (const tensor_info& t : a.sk.tensors) {
+        if (!w.include_mtp && t.layer != no_index && spec.layers[t.layer].stack == layer_stack::mtp) continue;
+        weights.bytes = add(weights.bytes, mul(t.elements, dtype_bytes(t.type)));
+        ++weight_tensors;
+    }
+    weights.inputs = {
+        {"tensors",    num(weight_tensors)                                     },
+        {"parameters", num(a.counts.total + (w.include_mtp ? a.counts.mtp : 0))},
+        {"dtype",      dtype_name(spec.weight_dtype)                           }
+    };
+
+    // KV cache, layer by layer.
+    plan_item cache{"kv_cache", 0, "", {}};
+    p.kv_bytes_by_layer.assign(spec.layers.size(), 0);
+    uint64_t full = 0, sliding = 0, mla = 0, cross = 0;
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        const layer_spec& l = spec.layers[il];
+        uint64_t per_token = kv_bytes_per_token_in_layer(spec, il, kv);
+        if (per_token == 0) continue;
+        p.kv_bytes_per_token = add(p.kv_bytes_per_token, per_token);
+        uint64_t tokens = l.attn == attn_kind::sliding ? std::min(w.seq, l.window) : w.seq;
+        uint64_t bytes = mul(mul(per_token, tokens), w.batch);
+        if (l.stack == layer_stack::cross_decoder) { // keys and values of the encoder output, per layer
+            bytes = add(bytes, mul(mul(per_token, w.encoder_seq), w.batch));
+            ++cross;
+        }
+        (l.attn == attn_kind::sliding ? sliding : l.attn == attn_kind::mla ? mla : full) += 1;
+        p.kv_bytes_by_layer[il] = bytes;
+        cache.bytes = add(cache.bytes, bytes);
+    }
+    cache.formula =
+        "per layer: 2 x kv_heads x head_dim x bytes (full and sliding attention; MLA: (kv_lora_rank + "
+        "qk_rope_head_dim) x bytes) x cached tokens x batch; sliding layers cache at most the window; "
+        "cross-attention layers add the encoder tokens";
+    cache.inputs = {
+        {"kv_dtype",              dtype_name(kv)           },
+        {"batch",                 num(w.batch)             },
+        {"seq",                   num(w.seq)               },
+        {"bytes_per_token",       num(p.kv_bytes_per_token)},
+        {"full_attention_layers", num(full)                },
+        {"sliding_window_layers", num(sliding)             },
+        {"mla_layers",            num(mla)                 }
+    };
+    if (cross) cache.inputs.push_back({"encoder_seq", num(w.encoder_seq)});
+    if (spec.kv_lora_rank) {
+        cache.inputs.push_back({"kv_lora_rank", num(spec.kv_lora_rank)});
+        cache.inputs.push_back({"qk_rope_head_dim", num(spec.qk_rope_head_dim)});
+    } else {
+        cache.inputs.push_back({"kv_heads", num(spec.n_kv_heads)});
+        cache.inputs.push_back({"head_dim", num(spec.head_dim)});
+    }
+
+    // Activations: the largest working set of one forward pass over batch x chunk tokens (docs/memory.md).
+    uint64_t ab = dtype_bytes(act);
+    uint64_t tokens = mul(w.batch, chunk);
+    uint64_t residual = mul(mul(mul(2, tokens), spec.hidden), ab);
+    uint64_t qkvo = spec.kv_lora_rank
+                        ? add(add(mul(spec.n_heads, spec.qk_nope_head_dim + spec.qk_rope_head_dim),
+                                  spec.kv_lora_rank + spec.qk_rope_head_dim),
+                              mul(spec.n_heads, spec.qk_nope_head_dim + 2 * spec.v_head_dim))
+                        : add(mul(2, spec.q_dim()), mul(2, spec.kv_dim()));
+    uint64_t attention = mul(mul(tokens, qkvo), ab);
+    uint64_t scores = 0;
+    if (w.attention == attention_impl::eager) // scores and probabilities, batch x heads x chunk x context
+        scores = mul(mul(mul(mul(2, w.batch), spec.n_heads), mul(chunk, w.seq)), ab);
+    attention = add(attention, scores);
+    uint64_t widest_ffn = 0;
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        const layer_spec& l = spec.layers[il];
+        uint64_t width = l.ffn == ffn_kind::moe ? add(mul(spec.n_experts_per_tok, spec.expert_intermediate),
+                                                      spec.shared_intermediate)
+                                                : spec.intermediate;
+        widest_ffn = std::max(widest_ffn, width);
+    }
+    uint64_t mlp = mul(mul(mul(3, tokens), widest_ffn), ab); // gate, up and their product
+    uint64_t logits = mul(mul(w.batch, spec.vocab), 4);      // last position, upcast to fp32
+    plan_item activations{
+        "activations",
+        add(add(residual, std::max(attention, mlp)), logits),
+        "2 x tokens x hidden x bytes (residual) + max(attention, FFN working set) + "
+        "batch x vocab x 4 (last-position logits in fp32)",
+        {{"tokens", num(tokens)},
+          {"prefill_chunk", num(chunk)},
+          {"activation_dtype", dtype_name(act)},
+          {"attention", w.attention == attention_impl::eager ? "eager" : "sdpa"},
+          {"attention_bytes", num(attention)},
+          {"ffn_bytes", num(mlp)},
+          {"logits_bytes", num(logits)}}
+    };
+
+    plan_item overhead{"overhead",
+                       w.overhead_bytes,
+                       "fixed: CUDA context and allocator reserve",
+                       {{"overhead_bytes", num(w.overhead_bytes)}}};
+
+    for (plan_item* item : {&weights, &cache, &activations, &overhead}) {
+        p.total_bytes = add(p.total_bytes, item->bytes);
+        p.items.push_back(std::move(*item));
+    }
+    return p;
+}
+
+std::string plan_json(const analysis& a, const memory_plan& p) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> out(buffer);
+    out.SetIndent(' ', 2);
+    out.SetFormatOptions(rapidjson::kFormatSingleLineArray);
+    out.StartObject();
+    out.Key("model");
+    out.String(a.model.c_str());
+    out.Key("architecture");
+    out.String(a.spec.architecture.c_str());
+    out.Key("plan");
+    out.StartObject();
+    out.Key("mode");
+    out.String("inference");
+    out.Key("items");
+    out.StartArray();
+    for (const plan_item& item : p.items) {
+        out.StartObject();
+        out.Key("name");
+        out.String(item.name.c_str());
+        out.Key("bytes");
+        out.Uint64(item.bytes);
+        out.Key("formula");
+        out.String(item.formula.c_str());
+        out.Key("inputs");
+        out.StartObject();
+        for (const plan_input& in : item.inputs) {
+            out.Key(in.name.c_str());
+            out.String(in.value.c_str());
+        }
+        out.EndObject();
+        out.EndObject();
+    }
+    out.EndArray();
+    out.Key("total_bytes");
+    out.Uint64(p.total_bytes);
+    out.Key("kv_bytes_per_token");
+    out.Uint64(p.kv_bytes_per_token);
+    out.Key("kv_bytes_by_layer");
+    out.StartArray();
+    for (uint64_t b : p.kv_bytes_by_layer) out.Uint64(b);
+    out.EndArray();
+    out.Key("warnings");
+    out.StartArray();
+    for (const auto& warning : p.warnings) out.String(warning.c_str());
+    out.EndArray();
+    out.EndObject();
+    out.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+}
+
+} // namespace modelplan
