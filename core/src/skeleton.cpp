@@ -2,6 +2,8 @@
 // only), then instantiated per layer and expert in state_dict order.
 #include "modelplan/skeleton.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <optional>
 
@@ -123,18 +125,21 @@ result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, d
 }
 
 // The checkpoint name of one instance: the prefix, then the pattern with "{layer}" and "{expert}" replaced.
-std::string name_of(const std::string& prefix, const char* pattern, int64_t layer, int64_t expert) {
+std::string name_of(const std::string& prefix, const char* group_prefix, const char* pattern, int64_t layer,
+                    int64_t expert) {
     std::string out;
-    out.reserve(prefix.size() + 72);
+    out.reserve(prefix.size() + 80);
     out += prefix;
+    out += group_prefix;
     const char* p = pattern;
     for (const char* brace = std::strchr(p, '{'); brace; brace = std::strchr(p, '{')) {
         out.append(p, brace);
+        char digits[24];
         if (std::strncmp(brace, "{layer}", 7) == 0) {
-            out += std::to_string(layer);
+            out.append(digits, std::to_chars(digits, digits + sizeof digits, layer).ptr);
             p = brace + 7;
         } else if (std::strncmp(brace, "{expert}", 8) == 0) {
-            out += std::to_string(expert);
+            out.append(digits, std::to_chars(digits, digits + sizeof digits, expert).ptr);
             p = brace + 8;
         } else {
             out += '{';
@@ -173,6 +178,16 @@ struct emitter {
             if (!info) return info.err();
             prototypes.push_back(std::move(*info));
         }
+        // Room for every instance (an upper bound: every row in every layer, repeated rows per repeat).
+        uint64_t estimate = 0;
+        for (const row_ref& t : rows) {
+            uint64_t repeat = t->where == scope::global ? 1
+                              : t->where == scope::layer ? spec.layers.size()
+                                                         : spec.layers.size() * std::max({spec.n_experts,
+                                                                                          spec.n_heads, uint64_t{1}});
+            estimate += repeat;
+        }
+        out.reserve(out.size() + static_cast<size_t>(std::min<uint64_t>(estimate, 1u << 22)));
         // Model-level rows are emitted where they stand; a run of layer rows is emitted layer by layer
         // (a run of expert rows inside it expert by expert), for every layer whose switches they match.
         for (size_t i = 0; i < rows.size();) {
@@ -219,17 +234,16 @@ struct emitter {
     void add(const row_ref& row, const tensor_info& prototype, int64_t layer, uint32_t index, int64_t expert,
              bool is_expert = true) {
         const tensor_template& t = *row.t;
-        std::string name_prefix = prefix + row.group_prefix;
         int64_t name_index = layer == no_index ? no_index : static_cast<int64_t>(index);
         if (t.tied_to && aliases && (t.tie_needs & spec.switches) == t.tie_needs) {
             bool absolute = t.tied_to[0] == '/';
-            aliases->push_back({name_of(name_prefix, t.name, name_index, expert),
-                                name_of(absolute ? std::string() : target_prefix, t.tied_to + (absolute ? 1 : 0),
+            aliases->push_back({name_of(prefix, row.group_prefix, t.name, name_index, expert),
+                                name_of(absolute ? std::string() : target_prefix, "", t.tied_to + (absolute ? 1 : 0),
                                         name_index, expert)});
             return;
         }
         out.push_back(prototype);
-        out.back().name = name_of(name_prefix, t.name, name_index, expert);
+        out.back().name = name_of(prefix, row.group_prefix, t.name, name_index, expert);
         out.back().layer = layer;
         out.back().expert = is_expert ? expert : no_index;
     }
