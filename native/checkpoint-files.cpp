@@ -22,8 +22,9 @@ class prefix_reader {
     static result<prefix_reader> open(const fs::path& path) {
         std::error_code ec;
         if (!fs::is_regular_file(path, ec))
-            return make_error(error_code::io, path.string() + ": " +
-                                                  (fs::exists(path, ec) ? "not a regular file" : "no such file"));
+            return make_error(error_code::io,
+                              path.string() + ": " +
+                                  (fs::exists(path, ec) ? "not a regular file" : "no such file"));
         uint64_t size = fs::file_size(path, ec);
         if (ec) return make_error(error_code::io, path.string() + ": " + ec.message());
         prefix_reader r;
@@ -46,7 +47,8 @@ class prefix_reader {
         in_->seekg(static_cast<std::streamoff>(old));
         in_->read(bytes_.data() + old, static_cast<std::streamsize>(n - old));
         if (static_cast<uint64_t>(in_->gcount()) != n - old)
-            return make_error(error_code::io, path_.string() + ": read failed at byte " + std::to_string(old));
+            return make_error(error_code::io,
+                              path_.string() + ": read failed at byte " + std::to_string(old));
         return std::nullopt;
     }
 
@@ -78,8 +80,8 @@ result<checkpoint> read_safetensors(const fs::path& path, const std::string& lab
 result<checkpoint> read_gguf(const fs::path& path, const std::string& label, uint64_t& bytes_read) {
     auto r = prefix_reader::open(path);
     if (!r) return r.err();
-    // The header's length is known only once it is parsed: reads double from 1 MiB, so at most about twice the
-    // header is read, and never more than max_gguf_header_bytes.
+    // The header's length is known only once it is parsed: reads double from 1 MiB, so at most about twice
+    // the header is read, and never more than max_gguf_header_bytes.
     for (uint64_t want = gguf_first_read;;) {
         if (auto e = r->read_to(want)) return *e;
         auto parsed = parse_gguf(r->bytes(), r->size(), label);
@@ -103,8 +105,8 @@ result<std::string> read_small_file(const fs::path& path, uint64_t limit) {
     if (!r) return r.err();
     if (r->size() > limit)
         return make_error(error_code::io, path.string() + ": " + with_thousands(r->size()) +
-                                              " bytes is too large for an index (limit " + binary_size(limit) +
-                                              ")");
+                                              " bytes is too large for an index (limit " +
+                                              binary_size(limit) + ")");
     if (auto e = r->read_to(r->size())) return *e;
     return r->bytes();
 }
@@ -141,7 +143,8 @@ result<loaded_checkpoint> load_index(const fs::path& index_path) {
         auto ck = read_safetensors(folder / shard, shard, out.header_bytes_read);
         if (!ck) {
             error e = ck.err();
-            if (e.code == error_code::io) e.message += " (a shard named by " + index_path.filename().string() + ")";
+            if (e.code == error_code::io)
+                e.message += " (a shard named by " + index_path.filename().string() + ")";
             return e;
         }
         shards.push_back(std::move(*ck));
@@ -167,8 +170,8 @@ result<loaded_checkpoint> load_gguf_files(const std::vector<fs::path>& files) {
             if (!count || count->u != files.size())
                 return make_error(error_code::bad_checkpoint,
                                   "the folder holds " + std::to_string(files.size()) + " GGUF files but " +
-                                      f.filename().string() + " is not one of " + std::to_string(files.size()) +
-                                      " splits (split.count); name one file");
+                                      f.filename().string() + " is not one of " +
+                                      std::to_string(files.size()) + " splits (split.count); name one file");
         }
         parts.push_back(std::move(*ck));
     }
@@ -225,8 +228,9 @@ result<loaded_checkpoint> load_folder(const fs::path& folder) {
         if (out) out->folder_config = config_beside(folder);
         return out;
     }
-    return make_error(error_code::io, folder.string() +
-                                          ": folder holds no .safetensors, *.safetensors.index.json or .gguf file");
+    return make_error(error_code::io,
+                      folder.string() +
+                          ": folder holds no .safetensors, *.safetensors.index.json or .gguf file");
 }
 
 } // namespace

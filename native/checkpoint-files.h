@@ -20,7 +20,7 @@ constexpr uint64_t gguf_first_read = 1ull << 20;
 
 struct loaded_checkpoint {
     checkpoint ck;
-    std::string kind;                       // "safetensors file", "sharded safetensors (index)", ...
+    std::string kind;                         // "safetensors file", "sharded safetensors (index)", ...
     std::optional<std::string> folder_config; // config.json of the checkpoint's folder, when there is one
     uint64_t header_bytes_read = 0;           // bytes read from all files together
 };

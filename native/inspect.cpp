@@ -107,25 +107,29 @@ std::string render_totals(const inspection& in) {
     rows.push_back({"tensors", with_thousands(t.tensors)});
     rows.push_back({"parameters", with_thousands(t.params) + "  " + short_count(t.params)});
     if (t.stored_elements != t.params + t.buffer_elements)
-        rows.push_back({"stored elements", with_thousands(t.stored_elements) + " (quantized groups as stored)"});
-    if (t.buffer_elements) rows.push_back({"buffers", with_thousands(t.buffer_elements) + " elements (not parameters)"});
+        rows.push_back(
+            {"stored elements", with_thousands(t.stored_elements) + " (quantized groups as stored)"});
+    if (t.buffer_elements)
+        rows.push_back({"buffers", with_thousands(t.buffer_elements) + " elements (not parameters)"});
     rows.push_back({"data bytes", with_thousands(t.bytes) + "  " + binary_size(t.bytes)});
-    for (const auto& [dtype, n] : t.params_by_dtype) rows.push_back({"  " + dtype, with_thousands(n) + " parameters"});
+    for (const auto& [dtype, n] : t.params_by_dtype)
+        rows.push_back({"  " + dtype, with_thousands(n) + " parameters"});
     size_t width = 0;
     for (const auto& r : rows) width = std::max(width, r.first.size());
     std::string out = "  totals\n";
-    for (const auto& [label, value] : rows) out += "    " + label + std::string(width - label.size() + 2, ' ') + value + "\n";
+    for (const auto& [label, value] : rows)
+        out += "    " + label + std::string(width - label.size() + 2, ' ') + value + "\n";
     return out;
 }
 
 std::string render_quantized(const inspection& in) {
     if (in.view.quantized.empty()) return "";
     table tab({
-        {"parameter",     align::left },
-        {"scheme",        align::left },
-        {"bits",          align::right},
-        {"group",         align::right},
-        {"logical shape", align::left },
+        {"parameter",      align::left },
+        {"scheme",         align::left },
+        {"bits",           align::right},
+        {"group",          align::right},
+        {"logical shape",  align::left },
         {"stored tensors", align::right},
     });
     for (const quantized_group& g : in.view.quantized)
@@ -176,30 +180,54 @@ std::string render_verify(const inspection& in) {
     };
     if (!r.missing.empty())
         out += "  missing (" + with_thousands(r.missing.size()) + ")\n" +
-               limited(r.missing, table({{"tensor", align::left}, {"shape", align::left}, {"dtype", align::left}}),
-                       [](table& t, const verify_tensor& v) { t.row({v.name, shape_text(v.shape), v.dtype}); });
+               limited(r.missing,
+                       table({
+                           {"tensor", align::left},
+                           {"shape",  align::left},
+                           {"dtype",  align::left}
+        }),
+                       [](table& t, const verify_tensor& v) {
+                           t.row({v.name, shape_text(v.shape), v.dtype});
+                       });
     if (!r.unexpected.empty())
         out += "  unexpected (" + with_thousands(r.unexpected.size()) + ")\n" +
-               limited(r.unexpected,
-                       table({{"tensor", align::left}, {"shape", align::left}, {"dtype", align::left}}),
-                       [&](table& t, const verify_tensor& v) {
-                           t.row({name_of(v.name, v.stored), v.shape_known ? shape_text(v.shape) : "?", v.dtype});
-                       });
+               limited(
+                   r.unexpected,
+                   table({
+                       {"tensor", align::left},
+                       {"shape",  align::left},
+                       {"dtype",  align::left}
+        }),
+                   [&](table& t, const verify_tensor& v) {
+                       t.row({name_of(v.name, v.stored), v.shape_known ? shape_text(v.shape) : "?", v.dtype});
+                   });
     if (!r.mismatched.empty())
-        out += "  shape mismatches (" + with_thousands(r.mismatched.size()) + ")\n" +
-               limited(r.mismatched,
-                       table({{"tensor", align::left}, {"expected", align::left}, {"in the checkpoint", align::left}}),
-                       [&](table& t, const verify_mismatch& m) {
-                           t.row({name_of(m.name, m.stored), shape_text(m.expected),
-                                  m.actual_known ? shape_text(m.actual)
-                                                 : with_thousands(m.actual_elements) + " elements"});
-                       });
+        out +=
+            "  shape mismatches (" + with_thousands(r.mismatched.size()) + ")\n" +
+            limited(
+                r.mismatched,
+                table({
+                    {"tensor",            align::left},
+                    {"expected",          align::left},
+                    {"in the checkpoint", align::left}
+        }),
+                [&](table& t, const verify_mismatch& m) {
+                    t.row({name_of(m.name, m.stored), shape_text(m.expected),
+                           m.actual_known ? shape_text(m.actual)
+                                          : with_thousands(m.actual_elements) + " elements"});
+                });
     if (!r.dtype_differences.empty())
         out += "  dtype differences (" + with_thousands(r.dtype_differences.size()) +
                "; not an error: from_pretrained casts them on load)\n" +
                limited(r.dtype_differences,
-                       table({{"tensor", align::left}, {"config", align::left}, {"stored", align::left}}),
-                       [](table& t, const verify_dtype_difference& d) { t.row({d.name, d.expected, d.actual}); });
+                       table({
+                           {"tensor", align::left},
+                           {"config", align::left},
+                           {"stored", align::left}
+        }),
+                       [](table& t, const verify_dtype_difference& d) {
+                           t.row({d.name, d.expected, d.actual});
+                       });
     if (!r.aliases_present.empty()) {
         out += "  tied aliases also stored:";
         for (const auto& name : r.aliases_present) out += " " + name;
@@ -208,9 +236,9 @@ std::string render_verify(const inspection& in) {
     if (r.buffers_present)
         out += "  buffers stored (not parameters): " + with_thousands(r.buffers_present) + "\n";
     for (const prefix_suggestion& s : r.suggestions)
-        out += "  suggestion: " + with_thousands(s.count) + " unexpected tensors become missing ones when \"" +
-               s.checkpoint_prefix + "\" is read as \"" + s.skeleton_prefix + "\" (e.g. " + s.example_checkpoint +
-               " -> " + s.example_skeleton + ")\n";
+        out += "  suggestion: " + with_thousands(s.count) +
+               " unexpected tensors become missing ones when \"" + s.checkpoint_prefix + "\" is read as \"" +
+               s.skeleton_prefix + "\" (e.g. " + s.example_checkpoint + " -> " + s.example_skeleton + ")\n";
     return out;
 }
 
@@ -219,7 +247,8 @@ std::string render(const inspection& in, const loaded_checkpoint& loaded) {
     std::string out = printable_utf8(in.path) + "  " + loaded.kind + ", " + with_thousands(ck.files.size()) +
                       (ck.files.size() == 1 ? " file, " : " files, ") + with_thousands(ck.tensors.size()) +
                       " tensors, " + binary_size(loaded.header_bytes_read) + " of headers read\n";
-    if (ck.format == checkpoint_format::gguf) out += "  GGUF version " + std::to_string(ck.gguf_version) + "\n";
+    if (ck.format == checkpoint_format::gguf)
+        out += "  GGUF version " + std::to_string(ck.gguf_version) + "\n";
     if (ck.files.size() > 1) {
         table files({
             {"file",    align::left },
@@ -234,7 +263,8 @@ std::string render(const inspection& in, const loaded_checkpoint& loaded) {
     }
     out += "\n" + render_tensors(in) + "\n" + render_totals(in);
     out += render_quantized(in) + render_metadata(in) + render_warnings(in) + render_verify(in);
-    if (!in.verify) out += "\nnot verified: no model (give --config MODEL, or put config.json beside the shards)\n";
+    if (!in.verify)
+        out += "\nnot verified: no model (give --config MODEL, or put config.json beside the shards)\n";
     return out;
 }
 
@@ -246,7 +276,8 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, opti
         else if (a == "--json")
             opt.json = true;
         else if (a == "--config") {
-            if (i + 1 >= args.size()) return std::string("--config needs a value (a config.json, folder or preset)");
+            if (i + 1 >= args.size())
+                return std::string("--config needs a value (a config.json, folder or preset)");
             opt.config = args[++i];
         } else if (a.rfind("--config=", 0) == 0)
             opt.config = a.substr(9);
@@ -261,7 +292,8 @@ std::optional<std::string> parse_args(const std::vector<std::string>& args, opti
 }
 
 // The model to verify against, or nullopt; an error when a named model is invalid.
-result<std::optional<analysis>> choose_model(const options& opt, loaded_checkpoint& loaded, std::string& source) {
+result<std::optional<analysis>> choose_model(const options& opt, loaded_checkpoint& loaded,
+                                             std::string& source) {
     std::optional<std::string> named = opt.config;
     source = "--config";
     if (!named && loaded.folder_config) {
@@ -278,7 +310,8 @@ result<std::optional<analysis>> choose_model(const options& opt, loaded_checkpoi
     if (loaded.ck.format != checkpoint_format::gguf) return std::optional<analysis>{};
     source = "GGUF metadata";
     std::string label = loaded.ck.files.empty() ? "gguf" : loaded.ck.files.front().name;
-    if (const gguf_value* name = find_gguf_value(loaded.ck, "general.name"); name && name->type == gguf_string)
+    if (const gguf_value* name = find_gguf_value(loaded.ck, "general.name");
+        name && name->type == gguf_string)
         label = printable_utf8(name->s);
     auto a = analyze(label, gguf_model_spec(loaded.ck));
     if (!a) {

@@ -92,27 +92,39 @@ options:
 
 const char* plan_help = R"(usage: modelplan plan [MODEL] [options] [--json]
 
-Inference memory for one workload, as named items with the inputs behind each (docs/memory.md):
-weights (every tensor at its dtype), kv_cache (layer by layer: full attention, sliding window, MLA,
-cross-attention), activations (the largest working set of one forward pass) and overhead.
+Memory for one workload, as named items with the inputs behind each (docs/memory.md): weights (every
+tensor at its dtype or quantized storage), then for inference kv_cache (layer by layer: full attention,
+sliding window, MLA, cross-attention) and activations, for training gradients, optimizer states and
+training activations (docs/training.md); and overhead.
 
-options:
-  --batch N            sequences decoded together (default 1)
-  --seq N              tokens per sequence in the cache, prompt + generated (default 4096, or
-                       max_position_embeddings when smaller)
+workload:
+  --mode inference|training  (default inference)
+  --batch N            sequences per step (default 1)
+  --seq N              tokens per sequence, prompt + generated (default 4096, or max_position_embeddings
+                       when smaller)
   --encoder-seq N      encoder tokens of an encoder-decoder model (default: --seq)
   --prefill-chunk N    tokens per sequence in one forward pass (default: the whole sequence)
   --dtype DTYPE        weight dtype (default: the config's torch_dtype/dtype)
+  --quant FORMAT       weight quantization (docs/quantization.md; default: the config's
+                       quantization_config, else none)
   --kv-dtype DTYPE     KV-cache dtype: bf16, fp16, fp32, fp8, int8 (default: the compute dtype)
   --attn sdpa|eager    attention implementation; eager materializes the score matrix (default sdpa)
   --overhead SIZE      fixed runtime overhead, e.g. 512MiB (default 0)
   --mtp                also load multi-token-prediction layers (DeepSeek-V3)
   --head HEAD          the head instead of the class in "architectures"
-  --json               print JSON: {"model", "architecture", "plan": {"mode", "items": [{"name", "bytes",
-                       "formula", "inputs"}], "total_bytes", "kv_bytes_per_token", "kv_bytes_by_layer",
-                       "warnings"}}
+training:
+  --method full|lora|qlora     (default full)
+  --lora-rank N                (default 16)
+  --lora-targets ROLES         comma-separated roles (default attn_q,attn_k,attn_v,attn_o)
+  --optimizer adamw|adamw-8bit|sgd|adafactor   (default adamw)
+  --recompute none|selective|full               activation recomputation (default none)
+  --zero 0|1|2|3       DeepSpeed ZeRO stage; --fsdp is full sharding (stage 3)
+  --gpus N             data-parallel size the shards divide by (default 1)
+  --offload            optimizer states in CPU memory
+output:
+  --json               {"model", "architecture", "plan": {"mode", "items": [{"name", "bytes", "formula",
+                       "inputs"}], "total_bytes", "kv_bytes_per_token", "kv_bytes_by_layer", "warnings"}}
   -h, --help           show this help
-Training plans, quantization formats and device placement are not planned yet.
 )";
 
 struct options {
@@ -125,6 +137,8 @@ struct options {
     std::optional<std::string> head;
     std::map<std::string, std::string> plan_values; // --batch, --seq, ... as given
     bool mtp = false;
+    bool offload = false;
+    bool fsdp = false;
 };
 
 bool value_option(const std::string& arg, const std::string& name) {
@@ -319,53 +333,41 @@ std::string render_presets() {
     return tab.render(0);
 }
 
-bool plan_option(const std::string& arg) {
-    for (const char* name : {"--batch", "--seq", "--encoder-seq", "--prefill-chunk", "--kv-dtype", "--attn",
-                             "--overhead", "--mode"})
-        if (arg == name || arg.rfind(std::string(name) + "=", 0) == 0) return true;
-    return false;
-}
+// Plan options: the CLI spelling and the workload option it sets (set_workload_option).
+const std::pair<const char*, const char*> plan_options[] = {
+    {"--batch",         "batch"        },
+    {"--seq",           "seq"          },
+    {"--encoder-seq",   "encoder_seq"  },
+    {"--prefill-chunk", "prefill_chunk"},
+    {"--kv-dtype",      "kv_dtype"     },
+    {"--attn",          "attention"    },
+    {"--overhead",      "overhead"     },
+    {"--mode",          "mode"         },
+    {"--quant",         "quant"        },
+    {"--method",        "method"       },
+    {"--lora-rank",     "lora_rank"    },
+    {"--lora-targets",  "lora_targets" },
+    {"--optimizer",     "optimizer"    },
+    {"--recompute",     "recompute"    },
+    {"--zero",          "zero"         },
+    {"--gpus",          "gpus"         },
+};
 
-// A positive integer option value, or an error message naming the option.
-std::optional<std::string> positive(const std::string& name, const std::string& text, uint64_t& out) {
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19)
-        return name + ": expected a positive integer, got \"" + text + "\"";
-    out = std::stoull(text);
-    if (out == 0) return name + ": expected a positive integer, got 0";
-    return std::nullopt;
+bool plan_option(const std::string& arg) {
+    for (const auto& [flag, name] : plan_options)
+        if (arg == flag || arg.rfind(std::string(flag) + "=", 0) == 0) return true;
+    return false;
 }
 
 // The workload from the plan options, or an error message.
 std::optional<std::string> read_workload(const options& opt, mp::workload& w) {
-    for (const auto& [name, value] : opt.plan_values) {
-        std::optional<std::string> e;
-        if (name == "--batch")
-            e = positive(name, value, w.batch);
-        else if (name == "--seq")
-            e = positive(name, value, w.seq);
-        else if (name == "--encoder-seq")
-            e = positive(name, value, w.encoder_seq);
-        else if (name == "--prefill-chunk")
-            e = positive(name, value, w.prefill_chunk);
-        else if (name == "--kv-dtype") {
-            auto t = mp::parse_dtype(value, "--kv-dtype");
-            if (!t) return t.err().message;
-            w.kv_dtype = *t;
-        } else if (name == "--attn") {
-            if (value != "sdpa" && value != "eager" && value != "flash")
-                return "--attn: expected sdpa, flash or eager, got \"" + value + "\"";
-            w.attention = value == "eager" ? mp::attention_impl::eager : mp::attention_impl::sdpa;
-        } else if (name == "--overhead") {
-            auto bytes = mp::parse_size(value);
-            if (!bytes) return "--overhead: expected a size such as 512MiB or 1GB, got \"" + value + "\"";
-            w.overhead_bytes = *bytes;
-        } else if (name == "--mode") {
-            if (value == "training") return "--mode training: training plans are not implemented yet";
-            if (value != "inference") return "--mode: expected inference, got \"" + value + "\"";
-        }
-        if (e) return e;
-    }
+    for (const auto& [flag, value] : opt.plan_values)
+        for (const auto& [cli, name] : plan_options)
+            if (flag == cli)
+                if (auto e = mp::set_workload_option(w, name, value, flag)) return e->message;
     w.include_mtp = opt.mtp;
+    w.offload_optimizer = opt.offload;
+    if (opt.fsdp) w.zero_stage = 3;
     return std::nullopt;
 }
 
@@ -432,6 +434,10 @@ int main(int argc, char** argv) {
                 return usage_error("--head needs a value (e.g. none)", opt.command);
         } else if (opt.command == "plan" && a == "--mtp") {
             opt.mtp = true;
+        } else if (opt.command == "plan" && a == "--offload") {
+            opt.offload = true;
+        } else if (opt.command == "plan" && a == "--fsdp") {
+            opt.fsdp = true;
         } else if (opt.command == "plan" && plan_option(a)) {
             std::string name = a.substr(0, a.find('='));
             std::optional<std::string> value;

@@ -35,7 +35,8 @@ result<std::optional<uint64_t>> metadata_size(const std::string& what, const rap
     if (v.IsDouble() && v.GetDouble() >= 0 && v.GetDouble() < 9007199254740992.0 &&
         std::floor(v.GetDouble()) == v.GetDouble())
         return std::optional<uint64_t>{static_cast<uint64_t>(v.GetDouble())};
-    return bad(what, std::string("metadata.") + key + ": expected a non-negative integer, got " + describe_json(v),
+    return bad(what,
+               std::string("metadata.") + key + ": expected a non-negative integer, got " + describe_json(v),
                std::string("metadata.") + key);
 }
 
@@ -61,7 +62,8 @@ result<safetensors_index> parse_safetensors_index(const std::string& json_text, 
     auto meta_it = doc.FindMember("metadata");
     if (meta_it != doc.MemberEnd() && !meta_it->value.IsNull()) {
         if (!meta_it->value.IsObject())
-            return bad(what, "metadata: expected an object, got " + describe_json(meta_it->value), "metadata");
+            return bad(what, "metadata: expected an object, got " + describe_json(meta_it->value),
+                       "metadata");
         auto total_size = metadata_size(what, meta_it->value, "total_size");
         if (!total_size) return total_size.err();
         index.total_size = *total_size;
@@ -76,8 +78,9 @@ result<safetensors_index> parse_safetensors_index(const std::string& json_text, 
                           what + ": missing weight_map (an object mapping tensor names to shard files)",
                           "weight_map");
     if (!map_it->value.IsObject())
-        return bad(what, "weight_map: expected an object mapping tensor names to shard files, got " +
-                             describe_json(map_it->value),
+        return bad(what,
+                   "weight_map: expected an object mapping tensor names to shard files, got " +
+                       describe_json(map_it->value),
                    "weight_map");
     std::unordered_set<std::string> names, shards;
     for (auto it = map_it->value.MemberBegin(); it != map_it->value.MemberEnd(); ++it) {
@@ -104,7 +107,8 @@ result<safetensors_index> parse_safetensors_index(const std::string& json_text, 
 result<checkpoint> merge_safetensors_shards(const safetensors_index& index, std::vector<checkpoint> shards) {
     if (shards.size() != index.shards.size())
         return make_error(error_code::internal, "merge_safetensors_shards: " + std::to_string(shards.size()) +
-                                                    " shards given for " + std::to_string(index.shards.size()));
+                                                    " shards given for " +
+                                                    std::to_string(index.shards.size()));
     std::unordered_map<std::string, const std::string*> wanted; // tensor -> shard named by the index
     for (const auto& [name, shard] : index.weight_map) wanted.emplace(name, &shard);
 
@@ -155,9 +159,9 @@ result<checkpoint> merge_safetensors_shards(const safetensors_index& index, std:
         merged->warnings.push_back("index metadata.total_size is " + with_thousands(*index.total_size) +
                                    " bytes, but the shards' tensors hold " + with_thousands(bytes));
     if (index.total_parameters && *index.total_parameters != elements)
-        merged->warnings.push_back("index metadata.total_parameters is " +
-                                   with_thousands(*index.total_parameters) +
-                                   ", but the shards' tensors hold " + with_thousands(elements) + " elements");
+        merged->warnings.push_back(
+            "index metadata.total_parameters is " + with_thousands(*index.total_parameters) +
+            ", but the shards' tensors hold " + with_thousands(elements) + " elements");
     return merged;
 }
 
@@ -171,16 +175,16 @@ result<checkpoint> merge_checkpoints(std::vector<checkpoint> parts) {
     std::unordered_map<std::string, std::string> where;
     for (checkpoint& part : parts) {
         if (part.format != out.format)
-            return make_error(error_code::bad_checkpoint, "cannot merge a " +
-                                                              std::string(checkpoint_format_name(part.format)) +
-                                                              " file with " + checkpoint_format_name(out.format));
+            return make_error(error_code::bad_checkpoint,
+                              "cannot merge a " + std::string(checkpoint_format_name(part.format)) +
+                                  " file with " + checkpoint_format_name(out.format));
         for (auto& f : part.files) out.files.push_back(std::move(f));
         for (auto& w : part.warnings) out.warnings.push_back(std::move(w));
         for (auto& t : part.tensors) {
             auto [at, fresh] = where.emplace(t.name, t.file);
             if (!fresh)
-                return make_error(error_code::bad_checkpoint,
-                                  "tensor " + quoted(t.name) + " is in both " + at->second + " and " + t.file);
+                return make_error(error_code::bad_checkpoint, "tensor " + quoted(t.name) + " is in both " +
+                                                                  at->second + " and " + t.file);
             out.tensors.push_back(std::move(t));
         }
     }

@@ -6,7 +6,8 @@
 
 namespace modelplan {
 
-std::optional<error> parse_header_json(const std::string& text, rapidjson::Document& doc, const std::string& what) {
+std::optional<error> parse_header_json(const std::string& text, rapidjson::Document& doc,
+                                       const std::string& what) {
     // Iterative parsing: a hostile, deeply nested header cannot overflow the stack.
     doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (!doc.HasParseError()) return std::nullopt;

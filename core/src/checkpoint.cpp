@@ -16,7 +16,8 @@ bool ends_with(const std::string& s, const char* suffix) {
     return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// Length of the well-formed UTF-8 sequence at s[i], or 0 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+// Length of the well-formed UTF-8 sequence at s[i], or 0 (RFC 3629: no overlongs, no surrogates, <=
+// U+10FFFF).
 size_t utf8_sequence(const std::string& s, size_t i) {
     auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
     unsigned char c = byte(i);
@@ -64,6 +65,7 @@ void add_gguf_tensor(const std::string& arch, const checkpoint_tensor& t, std::v
     l.file = t.file;
     const ggml_type_info* type = find_ggml_type(t.dtype);
     l.quantized = type && ggml_type_is_quantized(*type);
+    l.dtype_comparable = false;
     if (t.name == "rope_freqs.weight") l.kind = logical_kind::buffer; // llama 3 rope factors
     auto hf = gguf_to_hf_name(arch, t.name);
     if (!hf) {
@@ -158,6 +160,7 @@ result<checkpoint_view> logical_view(const checkpoint& ck) {
             l.elements = g.elements;
             l.dtype = group_dtype(g, t);
             l.quantized = true;
+            l.dtype_comparable = false;
             l.file = t.file;
             view.tensors.push_back(std::move(l));
             continue;

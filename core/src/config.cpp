@@ -6,6 +6,8 @@
 #include <memory>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "family-readers.h"
 #include "json-util.h"
@@ -180,6 +182,19 @@ result<model_spec> parse_config(const rapidjson::Value& doc, const config_option
                      bit(spec.qk_norm, sw_qk_norm) | bit(spec.tie_embeddings, sw_tied);
     spec.switches &= ~fam.heads[head].clears;
     if (fam.not_modelled) spec.not_modelled = fam.not_modelled;
+    if (const rapidjson::Value* quant = top.find("quantization_config")) {
+        if (!quant->IsObject())
+            return make_error(error_code::wrong_type,
+                              "quantization_config: expected an object, got " + describe_json(*quant),
+                              "quantization_config");
+        if (json_deeper_than(*quant, 32))
+            return make_error(error_code::out_of_range, "quantization_config: nested deeper than 32 levels",
+                              "quantization_config");
+        rapidjson::StringBuffer text;
+        rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+        quant->Accept(writer);
+        spec.quantization_config.assign(text.GetString(), text.GetSize());
+    }
     return spec;
 }
 

@@ -1,10 +1,11 @@
 // GGUF architecture metadata -> model_spec, and GGUF tensor names -> Hugging Face names.
 // Key names: ggml docs/gguf.md ("LLM" section: [llm].embedding_length, .block_count, .feed_forward_length,
-// .attention.head_count(_kv), .attention.key_length, .expert_count, .expert_used_count; tokenizer.ggml.tokens) and
-// llama.cpp's LLM_KV_NAMES ({arch}.vocab_size, .expert_feed_forward_length, .rope.freq_base,
-// .attention.layer_norm_rms_epsilon). Tensor names: llama.cpp's LLM_TENSOR_NAMES for LLM_ARCH_LLAMA (token_embd,
-// output_norm, output, rope_freqs, blk.%d.attn_q, ..., blk.%d.ffn_gate.%d, blk.%d.ffn_gate_exps).
-// The mapping goes through a synthesized config.json so that every validation of parse_config applies.
+// .attention.head_count(_kv), .attention.key_length, .expert_count, .expert_used_count;
+// tokenizer.ggml.tokens) and llama.cpp's LLM_KV_NAMES ({arch}.vocab_size, .expert_feed_forward_length,
+// .rope.freq_base, .attention.layer_norm_rms_epsilon). Tensor names: llama.cpp's LLM_TENSOR_NAMES for
+// LLM_ARCH_LLAMA (token_embd, output_norm, output, rope_freqs, blk.%d.attn_q, ..., blk.%d.ffn_gate.%d,
+// blk.%d.ffn_gate_exps). The mapping goes through a synthesized config.json so that every validation of
+// parse_config applies.
 #include <cstring>
 
 #include <rapidjson/document.h>
@@ -127,18 +128,19 @@ class gguf_keys {
         const gguf_value* v = find_gguf_value(ck_, key);
         if (!v) return std::optional<uint64_t>{};
         if (v->type == gguf_array)
-            return make_error(error_code::unsupported,
-                              "GGUF metadata " + key + " is an array (per-layer values), which is not supported",
-                              key);
+            return make_error(
+                error_code::unsupported,
+                "GGUF metadata " + key + " is an array (per-layer values), which is not supported", key);
         if (!is_integer(*v))
-            return make_error(error_code::wrong_type,
-                              "GGUF metadata " + key + ": expected an integer, got a " + gguf_type_name(v->type),
-                              key);
-        bool is_signed = v->type == gguf_int8 || v->type == gguf_int16 || v->type == gguf_int32 ||
-                         v->type == gguf_int64;
+            return make_error(
+                error_code::wrong_type,
+                "GGUF metadata " + key + ": expected an integer, got a " + gguf_type_name(v->type), key);
+        bool is_signed =
+            v->type == gguf_int8 || v->type == gguf_int16 || v->type == gguf_int32 || v->type == gguf_int64;
         if (is_signed && v->i < 0)
             return make_error(error_code::out_of_range,
-                              "GGUF metadata " + key + " must not be negative, got " + std::to_string(v->i), key);
+                              "GGUF metadata " + key + " must not be negative, got " + std::to_string(v->i),
+                              key);
         return std::optional<uint64_t>{is_signed ? static_cast<uint64_t>(v->i) : v->u};
     }
 
@@ -259,7 +261,8 @@ result<model_spec> gguf_model_spec(const checkpoint& ck) {
     if (moe && *expert_ffn) ffn = *expert_ffn;
     if (!*ffn)
         return make_error(error_code::missing_key,
-                          "GGUF metadata has no " + keys.key("feed_forward_length") + " (needed for intermediate_size)",
+                          "GGUF metadata has no " + keys.key("feed_forward_length") +
+                              " (needed for intermediate_size)",
                           keys.key("feed_forward_length"));
 
     // Vocabulary: {arch}.vocab_size, else the token list's length, else the embedding's rows.
@@ -300,11 +303,13 @@ result<model_spec> gguf_model_spec(const checkpoint& ck) {
     doc.AddMember("tie_word_embeddings", find_tensor(ck, "output.weight") == nullptr, alloc);
     if (std::strcmp(arch->arch, "llama") == 0)
         doc.AddMember("attention_bias", find_tensor(ck, "blk.0.attn_q.bias") != nullptr, alloc);
-    if (auto eps = keys.number("attention.layer_norm_rms_epsilon")) doc.AddMember("rms_norm_eps", *eps, alloc);
+    if (auto eps = keys.number("attention.layer_norm_rms_epsilon"))
+        doc.AddMember("rms_norm_eps", *eps, alloc);
     if (auto theta = keys.number("rope.freq_base")) doc.AddMember("rope_theta", *theta, alloc);
     auto file_type = keys.count("general.file_type");
     if (file_type && *file_type)
-        if (const char* t = torch_dtype_of(**file_type)) doc.AddMember("torch_dtype", rapidjson::StringRef(t), alloc);
+        if (const char* t = torch_dtype_of(**file_type))
+            doc.AddMember("torch_dtype", rapidjson::StringRef(t), alloc);
 
     auto spec = parse_config(doc);
     if (!spec)

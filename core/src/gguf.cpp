@@ -1,12 +1,12 @@
-// GGUF parsing. Layout: ggml docs/gguf.md ("File Structure") and include/gguf.h; the checks are those of ggml's
-// reader (src/gguf.cpp, gguf_init_from_reader) at commit d99724f2b141fed9e1a9f402213506c081433465.
+// GGUF parsing. Layout: ggml docs/gguf.md ("File Structure") and include/gguf.h; the checks are those of
+// ggml's reader (src/gguf.cpp, gguf_init_from_reader) at commit d99724f2b141fed9e1a9f402213506c081433465.
 #include "modelplan/gguf.h"
 
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <type_traits>
 #include <unordered_set>
 
 #include "modelplan/text.h"
@@ -71,7 +71,7 @@ const struct { const char* name; uint64_t bytes; } gguf_type_table[gguf_type_cou
 };
 // clang-format on
 
-constexpr uint32_t gguf_magic = 0x46554747;             // "GGUF" read as a little-endian uint32
+constexpr uint32_t gguf_magic = 0x46554747;                 // "GGUF" read as a little-endian uint32
 constexpr uint64_t gguf_max_string = 1024ull * 1024 * 1024; // GGUF_MAX_STRING_LENGTH
 constexpr uint64_t gguf_max_array = 1024ull * 1024 * 1024;  // GGUF_MAX_ARRAY_ELEMENTS
 
@@ -85,8 +85,27 @@ std::string quoted(const std::string& s) {
     return "\"" + p + "\"";
 }
 
-// Reads little-endian values from the prefix of a file, telling apart "past the end of the prefix" (read more)
-// from "past the end of the file" (the file is broken).
+template <size_t N>
+struct unsigned_of;
+template <>
+struct unsigned_of<1> {
+    using type = uint8_t;
+};
+template <>
+struct unsigned_of<2> {
+    using type = uint16_t;
+};
+template <>
+struct unsigned_of<4> {
+    using type = uint32_t;
+};
+template <>
+struct unsigned_of<8> {
+    using type = uint64_t;
+};
+
+// Reads little-endian values from the prefix of a file, telling apart "past the end of the prefix" (read
+// more) from "past the end of the file" (the file is broken).
 class cursor {
   public:
     cursor(std::string_view data, uint64_t file_size, const std::string& file)
@@ -128,18 +147,13 @@ class cursor {
     template <class T>
     bool read(T& out, const std::string& what) {
         if (!have(sizeof(T), what)) return false;
-        uint64_t v = 0;
+        typename unsigned_of<sizeof(T)>::type bits = 0; // little-endian in the file, whatever the host
         for (size_t i = sizeof(T); i-- > 0;)
-            v = (v << 8) | static_cast<unsigned char>(data_[static_cast<size_t>(pos_) + i]);
+            bits =
+                static_cast<decltype(bits)>((static_cast<uint64_t>(bits) << 8) |
+                                            static_cast<unsigned char>(data_[static_cast<size_t>(pos_) + i]));
+        std::memcpy(&out, &bits, sizeof(T));
         pos_ += sizeof(T);
-        if constexpr (sizeof(T) == 8)
-            std::memcpy(&out, &v, 8);
-        else {
-            auto narrow = static_cast<typename std::conditional<sizeof(T) == 4, uint32_t,
-                                                                typename std::conditional<sizeof(T) == 2, uint16_t,
-                                                                                          uint8_t>::type>::type>(v);
-            std::memcpy(&out, &narrow, sizeof(T));
-        }
         return true;
     }
 
@@ -180,8 +194,15 @@ std::string render_value(const gguf_value& v) {
     case gguf_int64: return std::to_string(v.i);
     case gguf_float32:
     case gguf_float64: {
+        // The shortest text that reads back as the same value (a float32 1e-5 prints as 1e-05,
+        // not 9.99999975e-06).
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%.9g", v.f);
+        for (int precision = v.type == gguf_float32 ? 6 : 15; precision <= 17; ++precision) {
+            std::snprintf(buf, sizeof buf, "%.*g", precision, v.f);
+            double back = std::strtod(buf, nullptr);
+            if (v.type == gguf_float32 ? static_cast<float>(back) == static_cast<float>(v.f) : back == v.f)
+                break;
+        }
         return buf;
     }
     case gguf_bool: return v.u ? "true" : "false";
@@ -261,7 +282,8 @@ bool valid_type(cursor& c, uint32_t type, const std::string& what) {
 
 // An array's element type and count, then its elements (skipped; nested arrays recursively, up to a depth).
 bool read_array(cursor& c, gguf_value& v, const std::string& what, uint64_t depth) {
-    if (!c.read(v.elem_type, what + " element type") || !c.read(v.count, what + " element count")) return false;
+    if (!c.read(v.elem_type, what + " element type") || !c.read(v.count, what + " element count"))
+        return false;
     if (!valid_type(c, v.elem_type, what + " element")) return false;
     if (v.count > gguf_max_array) {
         c.fail(error_code::bad_checkpoint, what + " has " + with_thousands(v.count) +
@@ -276,9 +298,10 @@ bool read_array(cursor& c, gguf_value& v, const std::string& what, uint64_t dept
     uint64_t least = 0;
     if (__builtin_mul_overflow(v.count, each, &least) || least > c.remaining()) {
         c.fail(error_code::bad_checkpoint,
-               what + " claims " + with_thousands(v.count) + " " + gguf_type_name(v.elem_type) + " elements (" +
-                   (least < v.count ? std::string("more than 2^64") : with_thousands(least)) +
-                   " bytes at least), more than the " + with_thousands(c.remaining()) + " bytes left in the file");
+               what + " claims " + with_thousands(v.count) + " " + gguf_type_name(v.elem_type) +
+                   " elements (" + (least < v.count ? std::string("more than 2^64") : with_thousands(least)) +
+                   " bytes at least), more than the " + with_thousands(c.remaining()) +
+                   " bytes left in the file");
         return false;
     }
     if (v.elem_type == gguf_string) {
@@ -406,8 +429,8 @@ uint64_t alignment_of(const checkpoint& ck, cursor& c) {
     const gguf_value* v = find_gguf_value(ck, "general.alignment");
     if (!v) return gguf_default_alignment;
     if (v->type != gguf_uint32) {
-        c.fail(error_code::bad_checkpoint, std::string("general.alignment must be of type uint32, not ") +
-                                               gguf_type_name(v->type));
+        c.fail(error_code::bad_checkpoint,
+               std::string("general.alignment must be of type uint32, not ") + gguf_type_name(v->type));
         return 0;
     }
     if (v->u == 0 || (v->u & (v->u - 1)) != 0) {
@@ -428,9 +451,10 @@ bool place_tensors(cursor& c, std::vector<tensor_info>& infos, uint64_t alignmen
         const std::string what = "tensor " + quoted(t.name);
         if (info.offset != expected) {
             c.fail(error_code::bad_checkpoint,
-                   what + " has offset " + with_thousands(info.offset) + ", expected " + with_thousands(expected) +
-                       " (tensors follow each other in order, each padded to the alignment of " + num(alignment) +
-                       ")");
+                   what + " has offset " + with_thousands(info.offset) + ", expected " +
+                       with_thousands(expected) +
+                       " (tensors follow each other in order, each padded to the alignment of " +
+                       num(alignment) + ")");
             return false;
         }
         uint64_t padded = 0;
@@ -443,8 +467,8 @@ bool place_tensors(cursor& c, std::vector<tensor_info>& infos, uint64_t alignmen
         }
         if (t.end > file_size) {
             c.fail(error_code::bad_checkpoint, what + " data ends at byte " + with_thousands(t.end) +
-                                                   ", past the end of the file (" + with_thousands(file_size) +
-                                                   " bytes)");
+                                                   ", past the end of the file (" +
+                                                   with_thousands(file_size) + " bytes)");
             return false;
         }
     }
@@ -482,7 +506,7 @@ const gguf_value* find_gguf_value(const checkpoint& ck, const std::string& key) 
 }
 
 result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t file_size,
-                                           const std::string& file_name) {
+                                            const std::string& file_name) {
     header_parse<checkpoint> out;
     cursor c(prefix, file_size, file_name);
     auto finish = [&]() -> result<header_parse<checkpoint>> {
@@ -503,17 +527,20 @@ result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t fi
                           file_name + ": not a GGUF file: starts with \"" + shown + "\", expected \"GGUF\"");
     }
     if (!c.read(version, "version")) return finish();
-    if (version == 0) return make_error(error_code::bad_checkpoint, file_name + ": GGUF version 0 is invalid");
+    if (version == 0)
+        return make_error(error_code::bad_checkpoint, file_name + ": GGUF version 0 is invalid");
     if ((version & 0xffff) == 0)
-        return make_error(error_code::unsupported,
-                          file_name + ": GGUF version reads as " + num(version) +
-                              "; this looks like a big-endian file, and only little-endian files are supported");
+        return make_error(
+            error_code::unsupported,
+            file_name + ": GGUF version reads as " + num(version) +
+                "; this looks like a big-endian file, and only little-endian files are supported");
     if (version == 1)
         return make_error(error_code::unsupported,
-                          file_name + ": GGUF version 1 is no longer supported (ggml reads versions 2 and 3)");
+                          file_name +
+                              ": GGUF version 1 is no longer supported (ggml reads versions 2 and 3)");
     if (version > 3)
-        return make_error(error_code::unsupported,
-                          file_name + ": GGUF version " + num(version) + " is newer than the supported 2 and 3");
+        return make_error(error_code::unsupported, file_name + ": GGUF version " + num(version) +
+                                                       " is newer than the supported 2 and 3");
 
     uint64_t n_tensors = 0, n_kv = 0;
     if (!c.read(n_tensors, "tensor count") || !c.read(n_kv, "metadata key/value count")) return finish();
@@ -545,9 +572,9 @@ result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t fi
     uint64_t data_start = c.pos();
     if (data_start % alignment) data_start += alignment - data_start % alignment;
     if (n_tensors > 0 && data_start > file_size)
-        return make_error(error_code::bad_checkpoint, file_name + ": the data section would start at byte " +
-                                                          with_thousands(data_start) + ", past the end of the file (" +
-                                                          with_thousands(file_size) + " bytes)");
+        return make_error(error_code::bad_checkpoint,
+                          file_name + ": the data section would start at byte " + with_thousands(data_start) +
+                              ", past the end of the file (" + with_thousands(file_size) + " bytes)");
     if (!place_tensors(c, infos, alignment, data_start, file_size)) return finish();
 
     ck.files.push_back({file_name, file_size, n_tensors ? data_start : c.pos(), n_tensors});

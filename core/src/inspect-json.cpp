@@ -1,5 +1,5 @@
-// The JSON of `modelplan inspect --json` (docs/json.md, "inspect"). Built in the core so that the native program
-// and the wasm module give the same text.
+// The JSON of `modelplan inspect --json` (docs/json.md, "inspect"). Built in the core so that the native
+// program and the wasm module give the same text.
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include <rapidjson/error/en.h>
 
@@ -25,6 +27,20 @@ std::optional<error> parse_json(const std::string& text, rapidjson::Document& do
     return make_error(error_code::json_syntax, what + " is not valid JSON: line " + std::to_string(line) +
                                                    ", column " + std::to_string(column) + ": " +
                                                    rapidjson::GetParseError_En(doc.GetParseError()));
+}
+
+bool json_deeper_than(const rapidjson::Value& v, size_t limit) {
+    std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&v, 1}};
+    while (!stack.empty()) {
+        auto [value, depth] = stack.back();
+        stack.pop_back();
+        if (depth > limit) return true;
+        if (value->IsArray())
+            for (const auto& item : value->GetArray()) stack.push_back({&item, depth + 1});
+        else if (value->IsObject())
+            for (const auto& member : value->GetObject()) stack.push_back({&member.value, depth + 1});
+    }
+    return false;
 }
 
 std::string describe_json(const rapidjson::Value& v) {

@@ -14,6 +14,9 @@ namespace modelplan {
 // Parses `text` into `doc`; on failure returns an error naming line and column (1-based).
 std::optional<error> parse_json(const std::string& text, rapidjson::Document& doc, const std::string& what);
 
+// True when `v` nests arrays/objects deeper than `limit` (checked without recursion).
+bool json_deeper_than(const rapidjson::Value& v, size_t limit);
+
 // A short rendering of a JSON value for messages: "\"4096\"", "4096.5", "true", "an object".
 std::string describe_json(const rapidjson::Value& v);
 

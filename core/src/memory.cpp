@@ -8,7 +8,9 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "modelplan/quantization.h"
 #include "modelplan/text.h"
+#include "modelplan/training.h"
 
 namespace modelplan {
 
@@ -28,8 +30,8 @@ uint64_t add(uint64_t a, uint64_t b) {
     return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-// The floating type activations and (by default) the KV cache use: the weights' type when it is a float of
-// 16 or 32 bits, else bf16 (quantized and 8-bit weights compute in bf16).
+} // namespace
+
 dtype compute_dtype(dtype weights) {
     switch (weights) {
     case dtype::f32:
@@ -39,7 +41,107 @@ dtype compute_dtype(dtype weights) {
     }
 }
 
-} // namespace
+std::optional<error> set_workload_option(workload& w, const std::string& name, const std::string& value,
+                                         const std::string& label) {
+    auto bad = [&](const std::string& expected) {
+        return make_error(error_code::bad_request,
+                          label + ": expected " + expected + ", got \"" + value + "\"", name);
+    };
+    auto positive = [&](uint64_t& out) -> std::optional<error> {
+        if (value.empty() || value.size() > 19 ||
+            value.find_first_not_of("0123456789") != std::string::npos || std::stoull(value) == 0)
+            return bad("a positive integer");
+        out = std::stoull(value);
+        return std::nullopt;
+    };
+    auto flag = [&](bool& out) -> std::optional<error> {
+        if (value != "true" && value != "false") return bad("true or false");
+        out = value == "true";
+        return std::nullopt;
+    };
+    auto choice = [&](std::initializer_list<const char*> names, int& out) -> std::optional<error> {
+        std::string list;
+        int i = 0;
+        for (const char* n : names) {
+            if (value == n) {
+                out = i;
+                return std::nullopt;
+            }
+            list += (list.empty() ? "" : ", ") + std::string(n);
+            ++i;
+        }
+        return bad("one of " + list);
+    };
+    int picked = 0;
+    if (name == "batch") return positive(w.batch);
+    if (name == "seq") return positive(w.seq);
+    if (name == "encoder_seq") return positive(w.encoder_seq);
+    if (name == "prefill_chunk") return positive(w.prefill_chunk);
+    if (name == "lora_rank") return positive(w.lora_rank);
+    if (name == "gpus") return positive(w.gpus);
+    if (name == "mtp") return flag(w.include_mtp);
+    if (name == "offload") return flag(w.offload_optimizer);
+    if (name == "quant") {
+        w.quant = value == "none" ? "" : value;
+        return std::nullopt;
+    }
+    if (name == "kv_dtype") {
+        auto t = parse_dtype(value, label);
+        if (!t) return t.err();
+        w.kv_dtype = *t;
+        return std::nullopt;
+    }
+    if (name == "overhead") {
+        auto bytes = parse_size(value);
+        if (!bytes) return bad("a size such as 512MiB or 1GB");
+        w.overhead_bytes = *bytes;
+        return std::nullopt;
+    }
+    if (name == "attention") {
+        if (auto e = choice({"sdpa", "eager", "flash"}, picked)) return e;
+        w.attention = picked == 1 ? attention_impl::eager : attention_impl::sdpa;
+        return std::nullopt;
+    }
+    if (name == "mode") {
+        if (auto e = choice({"inference", "training"}, picked)) return e;
+        w.mode = static_cast<plan_mode>(picked);
+        return std::nullopt;
+    }
+    if (name == "method") {
+        if (auto e = choice({"full", "lora", "qlora"}, picked)) return e;
+        w.method = static_cast<train_method>(picked);
+        return std::nullopt;
+    }
+    if (name == "optimizer") {
+        if (auto e = choice({"adamw", "adamw-8bit", "sgd", "adafactor"}, picked)) return e;
+        w.optimizer = static_cast<optimizer_kind>(picked);
+        return std::nullopt;
+    }
+    if (name == "recompute") {
+        if (auto e = choice({"none", "selective", "full"}, picked)) return e;
+        w.recompute = static_cast<recompute_kind>(picked);
+        return std::nullopt;
+    }
+    if (name == "zero") {
+        if (auto e = choice({"0", "1", "2", "3"}, picked)) return e;
+        w.zero_stage = static_cast<uint32_t>(picked);
+        return std::nullopt;
+    }
+    if (name == "lora_targets") {
+        w.lora_targets.clear();
+        for (size_t start = 0; start <= value.size();) {
+            size_t comma = value.find(',', start);
+            std::string role =
+                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            if (role.empty()) return bad("a comma-separated list of roles such as attn_q,attn_v");
+            w.lora_targets.push_back(role);
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+        return std::nullopt;
+    }
+    return make_error(error_code::bad_request, "unknown workload option " + label, name);
+}
 
 uint64_t default_seq(const model_spec& spec) {
     return spec.max_positions > 0 ? std::min<uint64_t>(4096, spec.max_positions) : 4096;
@@ -66,6 +168,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     dtype act = compute_dtype(spec.weight_dtype);
     dtype kv = w.kv_dtype.value_or(act);
     memory_plan p;
+    p.training = w.mode == plan_mode::training;
 
     if (spec.max_positions > 0 && w.seq > spec.max_positions)
         p.warnings.push_back("seq (" + num(w.seq) + ") is longer than max_position_embeddings (" +
@@ -74,19 +177,10 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
                                   ? std::string()
                                   : "; rope_scaling " + spec.rope.scaling_type + " may extend it"));
 
-    // Weights: every stored parameter at its own dtype; MTP layers only when asked for.
-    plan_item weights{"weights", 0, "sum over tensors of elements x bytes of the tensor's dtype", {}};
-    uint64_t weight_tensors = 0;
-    for (const tensor_info& t : a.sk.tensors) {
-        if (!w.include_mtp && t.layer != no_index && spec.layers[t.layer].stack == layer_stack::mtp) continue;
-        weights.bytes = add(weights.bytes, mul(t.elements, dtype_bytes(t.type)));
-        ++weight_tensors;
-    }
-    weights.inputs = {
-        {"tensors",    num(weight_tensors)                                     },
-        {"parameters", num(a.counts.total + (w.include_mtp ? a.counts.mtp : 0))},
-        {"dtype",      dtype_name(spec.weight_dtype)                           }
-    };
+    // Weights: every stored parameter at its own dtype or quantized storage (quantization.cpp).
+    auto weights_r = plan_weights(a, w);
+    if (!weights_r) return weights_r.err();
+    plan_item weights = std::move(*weights_r);
 
     // KV cache, layer by layer.
     plan_item cache{"kv_cache", 0, "", {}};
@@ -172,9 +266,21 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
                        "fixed: CUDA context and allocator reserve",
                        {{"overhead_bytes", num(w.overhead_bytes)}}};
 
-    for (plan_item* item : {&weights, &cache, &activations, &overhead}) {
-        p.total_bytes = add(p.total_bytes, item->bytes);
-        p.items.push_back(std::move(*item));
+    std::vector<plan_item> items;
+    if (w.mode == plan_mode::training) { // weights, then gradients, optimizer states, activations (training.cpp)
+        auto training = plan_training(a, w, weights);
+        if (!training) return training.err();
+        items.push_back(std::move(weights));
+        for (auto& item : *training) items.push_back(std::move(item));
+    } else {
+        items.push_back(std::move(weights));
+        items.push_back(std::move(cache));
+        items.push_back(std::move(activations));
+    }
+    items.push_back(std::move(overhead));
+    for (auto& item : items) {
+        p.total_bytes = add(p.total_bytes, item.bytes);
+        p.items.push_back(std::move(item));
     }
     return p;
 }
@@ -192,7 +298,7 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
     out.Key("plan");
     out.StartObject();
     out.Key("mode");
-    out.String("inference");
+    out.String(p.training ? "training" : "inference");
     out.Key("items");
     out.StartArray();
     for (const plan_item& item : p.items) {

@@ -1,7 +1,9 @@
 // Quantized tensor groups -> logical parameters. Tensor names and shapes (docs/checkpoints.md):
-// - GPTQ (AutoGPTQ QuantLinear): qweight int32 [in * bits / 32, out], qzeros int32 [ceil(in / group), out * bits
+// - GPTQ (AutoGPTQ QuantLinear): qweight int32 [in * bits / 32, out], qzeros int32 [ceil(in / group), out *
+// bits
 //   / 32], scales [ceil(in / group), out], g_idx int32 [in].
-// - AWQ (AutoAWQ WQLinear_GEMM): qweight int32 [in, out * bits / 32], qzeros int32 [in / group, out * bits / 32],
+// - AWQ (AutoAWQ WQLinear_GEMM): qweight int32 [in, out * bits / 32], qzeros int32 [in / group, out * bits /
+// 32],
 //   scales [in / group, out].
 // - bitsandbytes 4-bit (Params4bit / QuantState.as_dict(packed=True), transformers' bnb_4bit quantizer):
 //   weight packed two 4-bit values per byte, plus weight.absmax, weight.quant_map, weight.nested_absmax,
@@ -75,7 +77,8 @@ std::optional<quantized_group> packed_int_group(const std::string& base, const t
     if (qweight->shape.size() != 2 || scales->shape.size() != 2 || !is_int32(*qweight))
         return fail("expected a 2-D int32 qweight and 2-D scales, got " + qweight->dtype + " " +
                     shape_text(qweight->shape) + " and " + shape_text(scales->shape));
-    if (qzeros && qzeros->shape.size() != 2) return fail("qzeros " + shape_text(qzeros->shape) + " is not 2-D");
+    if (qzeros && qzeros->shape.size() != 2)
+        return fail("qzeros " + shape_text(qzeros->shape) + " is not 2-D");
 
     quantized_group g;
     g.name = base + ".weight";
@@ -95,10 +98,12 @@ std::optional<quantized_group> packed_int_group(const std::string& base, const t
         uint64_t bits = 0;
         if (qzeros && qzeros_cols_bits % out == 0)
             bits = qzeros_cols_bits / out;
-        else if (g_idx && g_idx->shape.size() == 1 && g_idx->shape[0] && qweight_rows_bits % g_idx->shape[0] == 0)
+        else if (g_idx && g_idx->shape.size() == 1 && g_idx->shape[0] &&
+                 qweight_rows_bits % g_idx->shape[0] == 0)
             bits = qweight_rows_bits / g_idx->shape[0];
         if (!valid_bits(bits))
-            return fail("the bits per weight cannot be told from qzeros/g_idx (got " + std::to_string(bits) + ")");
+            return fail("the bits per weight cannot be told from qzeros/g_idx (got " + std::to_string(bits) +
+                        ")");
         g.bits = static_cast<uint32_t>(bits);
         if (qweight_rows_bits % bits != 0)
             return fail("qweight rows (" + std::to_string(qweight->shape[0]) + ") do not unpack at " +

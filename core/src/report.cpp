@@ -73,47 +73,36 @@ void tensor(json_writer& w, const tensor_info& t) {
     w.EndObject();
 }
 
-// The workload keys of a plan request: batch, seq, encoder_seq, prefill_chunk (positive integers), kv_dtype,
-// attention ("sdpa" | "eager"), overhead_bytes, mtp (boolean).
+// The workload keys of a plan request, as set_workload_option names them; numbers, booleans and strings (and
+// an array of strings for lora_targets) are accepted as their text.
 result<workload> read_workload(const key_reader& keys) {
     workload w;
-    struct size_key {
-        const char* name;
-        uint64_t* out;
-    };
-    for (size_key k : {
-             size_key{"batch",         &w.batch        },
-             size_key{"seq",           &w.seq          },
-             size_key{"encoder_seq",   &w.encoder_seq  },
-             size_key{"prefill_chunk", &w.prefill_chunk}
-    }) {
-        auto v = keys.optional_size(k.name);
-        if (!v) return v.err();
-        if (*v) *k.out = **v;
+    for (const char* name : {"batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "attention",
+                             "overhead", "mtp", "mode", "quant", "method", "lora_rank", "lora_targets",
+                             "optimizer", "recompute", "zero", "gpus", "offload"}) {
+        const rapidjson::Value* v = keys.find(name);
+        if (!v) continue;
+        std::string text;
+        if (v->IsString())
+            text.assign(v->GetString(), v->GetStringLength());
+        else if (v->IsUint64())
+            text = std::to_string(v->GetUint64());
+        else if (v->IsBool())
+            text = v->GetBool() ? "true" : "false";
+        else if (v->IsArray() && std::string(name) == "lora_targets") {
+            for (const auto& item : v->GetArray()) {
+                if (!item.IsString())
+                    return make_error(error_code::wrong_type, "lora_targets: expected an array of role names",
+                                      "lora_targets");
+                text += (text.empty() ? "" : ",") + std::string(item.GetString());
+            }
+        } else {
+            return make_error(
+                error_code::wrong_type,
+                std::string(name) + ": expected a string, number or boolean, got " + describe_json(*v), name);
+        }
+        if (auto e = set_workload_option(w, name, text, name)) return *e;
     }
-    auto overhead = keys.optional_count("overhead_bytes");
-    if (!overhead) return overhead.err();
-    w.overhead_bytes = overhead->value_or(0);
-    auto kv = keys.optional_string("kv_dtype");
-    if (!kv) return kv.err();
-    if (*kv) {
-        auto t = parse_dtype(**kv, "kv_dtype");
-        if (!t) return t.err();
-        w.kv_dtype = *t;
-    }
-    auto attention = keys.optional_string("attention");
-    if (!attention) return attention.err();
-    if (*attention) {
-        if (**attention != "sdpa" && **attention != "eager" && **attention != "flash")
-            return make_error(error_code::bad_request,
-                              "attention: expected \"sdpa\", \"flash\" or \"eager\", got \"" + **attention +
-                                  "\"",
-                              "attention");
-        w.attention = **attention == "eager" ? attention_impl::eager : attention_impl::sdpa;
-    }
-    auto mtp = keys.optional_bool("mtp", false);
-    if (!mtp) return mtp.err();
-    w.include_mtp = *mtp;
     return w;
 }
 

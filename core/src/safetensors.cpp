@@ -1,5 +1,6 @@
-// safetensors headers. Format and rules: huggingface/safetensors README ("Format") and safetensors/src/tensor.rs
-// (read_metadata, Metadata::validate, Dtype::bitsize) at commit 24b0b2857fef49be734b9ab72ce97c09bb25f5b9.
+// safetensors headers. Format and rules: huggingface/safetensors README ("Format") and
+// safetensors/src/tensor.rs (read_metadata, Metadata::validate, Dtype::bitsize) at commit
+// 24b0b2857fef49be734b9ab72ce97c09bb25f5b9.
 #include "modelplan/safetensors.h"
 
 #include <algorithm>
@@ -67,7 +68,8 @@ struct entry {
 result<entry> read_entry(const std::string& file, const std::string& name, const rapidjson::Value& v) {
     const std::string what = "tensor " + quoted(name);
     if (!v.IsObject())
-        return bad(file, what + ": expected an object with dtype, shape and data_offsets, got " + describe_json(v),
+        return bad(file,
+                   what + ": expected an object with dtype, shape and data_offsets, got " + describe_json(v),
                    name);
     entry e;
     e.tensor.name = name;
@@ -89,20 +91,23 @@ result<entry> read_entry(const std::string& file, const std::string& name, const
     auto shape_it = v.FindMember("shape");
     if (shape_it == v.MemberEnd()) return bad(file, what + ": missing shape", name + ".shape");
     if (!shape_it->value.IsArray())
-        return bad(file, what + ": shape: expected an array of non-negative integers, got " +
-                             describe_json(shape_it->value),
+        return bad(file,
+                   what + ": shape: expected an array of non-negative integers, got " +
+                       describe_json(shape_it->value),
                    name + ".shape");
     for (rapidjson::SizeType i = 0; i < shape_it->value.Size(); ++i) {
         const rapidjson::Value& d = shape_it->value[i];
         if (!d.IsUint64())
             return bad(file,
-                       what + ": shape[" + num(i) + "]: expected a non-negative integer, got " + describe_json(d),
+                       what + ": shape[" + num(i) + "]: expected a non-negative integer, got " +
+                           describe_json(d),
                        name + ".shape");
         e.tensor.shape.push_back(d.GetUint64());
     }
 
     auto offsets_it = v.FindMember("data_offsets");
-    if (offsets_it == v.MemberEnd()) return bad(file, what + ": missing data_offsets", name + ".data_offsets");
+    if (offsets_it == v.MemberEnd())
+        return bad(file, what + ": missing data_offsets", name + ".data_offsets");
     const rapidjson::Value& o = offsets_it->value;
     if (!o.IsArray() || o.Size() != 2 || !o[0].IsUint64() || !o[1].IsUint64())
         return bad(file,
@@ -139,8 +144,8 @@ result<uint64_t> validate_entries(const std::string& file, std::vector<entry>& e
         for (uint64_t d : e.tensor.shape)
             if (__builtin_mul_overflow(elements, d, &elements))
                 return make_error(error_code::overflow,
-                                  file + ": " + what + ": element count of shape " + shape_text(e.tensor.shape) +
-                                      " overflows 64 bits",
+                                  file + ": " + what + ": element count of shape " +
+                                      shape_text(e.tensor.shape) + " overflows 64 bits",
                                   e.tensor.name + ".shape");
         uint64_t bits = 0;
         if (__builtin_mul_overflow(elements, uint64_t{e.bits}, &bits))
@@ -196,9 +201,9 @@ result<header_parse<checkpoint>> parse_safetensors_header(std::string_view prefi
     // InvalidHeaderLength: the header must lie within the file.
     const uint64_t header_end = safetensors_length_bytes + n;
     if (header_end > file_size)
-        return bad(file, "header length " + with_thousands(n) + " runs past the end of the file: " +
-                             with_thousands(header_end) + " bytes needed, the file has " +
-                             with_thousands(file_size));
+        return bad(file, "header length " + with_thousands(n) +
+                             " runs past the end of the file: " + with_thousands(header_end) +
+                             " bytes needed, the file has " + with_thousands(file_size));
     if (prefix.size() < header_end) {
         out.need_bytes = header_end;
         return out;
@@ -229,7 +234,8 @@ result<header_parse<checkpoint>> parse_safetensors_header(std::string_view prefi
             if (seen_metadata) return bad(file, "__metadata__ appears twice in the header", name);
             seen_metadata = true;
             if (!it->value.IsObject())
-                return bad(file, "__metadata__: expected an object of strings, got " + describe_json(it->value),
+                return bad(file,
+                           "__metadata__: expected an object of strings, got " + describe_json(it->value),
                            name);
             for (auto m = it->value.MemberBegin(); m != it->value.MemberEnd(); ++m) {
                 std::string key(m->name.GetString(), m->name.GetStringLength());
@@ -244,7 +250,9 @@ result<header_parse<checkpoint>> parse_safetensors_header(std::string_view prefi
         }
         // README "Notes": duplicate keys are disallowed.
         if (!seen.insert(name).second)
-            return bad(file, "tensor " + quoted(name) + " appears twice in the header (duplicate keys are not allowed)",
+            return bad(file,
+                       "tensor " + quoted(name) +
+                           " appears twice in the header (duplicate keys are not allowed)",
                        name);
         auto e = read_entry(file, name, it->value);
         if (!e) return e.err();

@@ -32,7 +32,8 @@ std::vector<prefix_suggestion> suggest_prefixes(const std::vector<verify_tensor>
     std::unordered_map<std::string, std::vector<std::pair<std::string, const std::string*>>> by_rest;
     for (const auto& m : missing)
         for (int k = 0; k <= max_prefix_components; ++k)
-            if (auto split = split_prefix(m.name, k)) by_rest[split->second].emplace_back(split->first, &m.name);
+            if (auto split = split_prefix(m.name, k))
+                by_rest[split->second].emplace_back(split->first, &m.name);
 
     std::map<std::pair<std::string, std::string>, prefix_suggestion> found;
     std::unordered_set<std::string> used; // each missing name explains one unexpected name
@@ -61,8 +62,9 @@ std::vector<prefix_suggestion> suggest_prefixes(const std::vector<verify_tensor>
     }
     std::vector<prefix_suggestion> out;
     for (auto& [key, s] : found) out.push_back(std::move(s));
-    std::stable_sort(out.begin(), out.end(),
-                     [](const prefix_suggestion& a, const prefix_suggestion& b) { return a.count > b.count; });
+    std::stable_sort(out.begin(), out.end(), [](const prefix_suggestion& a, const prefix_suggestion& b) {
+        return a.count > b.count;
+    });
     if (out.size() > 3) out.resize(3);
     return out;
 }
@@ -123,7 +125,7 @@ verify_report verify_checkpoint(const skeleton& sk, const checkpoint_view& view)
                 continue;
             }
             ++r.matched;
-            if (!l.quantized && l.dtype != dtype_name(t.type))
+            if (l.dtype_comparable && l.dtype != dtype_name(t.type))
                 r.dtype_differences.push_back({l.name, dtype_name(t.type), l.dtype});
         } else if (auto a = aliases.find(l.name); a != aliases.end()) {
             if (same_size(l, *a->second))

@@ -33,6 +33,19 @@ TEST(config_validation, deep_nesting_does_not_overflow_the_stack) {
     EXPECT_EQ(e.message, "model_type: expected a string, got an array");
 }
 
+TEST(config_validation, quantization_config_is_kept_and_bounded) {
+    auto spec = parse_config(edited_config("llama-3.1-8b", "quantization_config",
+                                           R"({"quant_method": "gptq", "bits": 4, "group_size": 128})"));
+    ASSERT_TRUE(spec.ok());
+    EXPECT_NE(spec->quantization_config.find("\"group_size\":128"), std::string::npos);
+    std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    std::string config = preset_config("llama-3.1-8b"); // spliced by hand: the test helpers parse recursively
+    config.insert(config.find('{') + 1, "\"quantization_config\": {\"a\": " + deep + "},");
+    error e = expect_error(config, error_code::out_of_range);
+    EXPECT_EQ(e.message, "quantization_config: nested deeper than 32 levels");
+    expect_error(edited_config("llama-3.1-8b", "quantization_config", "4"), error_code::wrong_type);
+}
+
 TEST(config_validation, top_level_must_be_an_object) {
     error e = expect_error("[1, 2]", error_code::wrong_type);
     EXPECT_NE(e.message.find("expected a JSON object"), std::string::npos) << e.message;

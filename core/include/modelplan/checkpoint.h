@@ -57,36 +57,40 @@ struct checkpoint {
     std::vector<std::string> warnings; // inconsistencies that do not stop a load (index total_size, ...)
 };
 
-// Parsing a header from the first bytes of a file: either the whole header was in `prefix`, or the caller must
-// read at least `need_bytes` leading bytes of the file and call again. Errors come back as result errors.
+// Parsing a header from the first bytes of a file: either the whole header was in `prefix`, or the caller
+// must read at least `need_bytes` leading bytes of the file and call again. Errors come back as result
+// errors.
 template <class T>
 struct header_parse {
     std::optional<T> parsed;
     uint64_t need_bytes = 0;
 };
 
-// ---- Quantized tensor groups --------------------------------------------------------------------------------
+// ---- Quantized tensor groups
+// --------------------------------------------------------------------------------
 
 // A group of stored tensors that together hold one logical parameter (docs/checkpoints.md, "Quantized
-// checkpoints"): GPTQ/AWQ qweight+qzeros+scales(+g_idx), bitsandbytes 4-bit weight+absmax+quant_map+quant_state,
-// bitsandbytes 8-bit weight+SCB, fp8 weight+weight_scale(+input_scale).
+// checkpoints"): GPTQ/AWQ qweight+qzeros+scales(+g_idx), bitsandbytes 4-bit
+// weight+absmax+quant_map+quant_state, bitsandbytes 8-bit weight+SCB, fp8 weight+weight_scale(+input_scale).
 struct quantized_group {
-    std::string name;            // the logical parameter: "model.layers.0.self_attn.q_proj.weight"
-    std::string scheme;          // "gptq", "awq", "bnb-nf4", "bnb-fp4", "bnb-int8", "fp8", "scaled"
-    std::vector<uint64_t> shape; // logical [out, in]; empty when the headers do not say it (bitsandbytes 4-bit)
-    uint64_t elements = 0;       // logical element count (bitsandbytes 4-bit: 2 per packed byte)
-    uint32_t bits = 0;           // bits per weight, 0 when unknown
-    uint64_t group_size = 0;     // input features sharing one scale, 0 when not grouped or unknown
+    std::string name;   // the logical parameter: "model.layers.0.self_attn.q_proj.weight"
+    std::string scheme; // "gptq", "awq", "bnb-nf4", "bnb-fp4", "bnb-int8", "fp8", "scaled"
+    std::vector<uint64_t>
+        shape;               // logical [out, in]; empty when the headers do not say it (bitsandbytes 4-bit)
+    uint64_t elements = 0;   // logical element count (bitsandbytes 4-bit: 2 per packed byte)
+    uint32_t bits = 0;       // bits per weight, 0 when unknown
+    uint64_t group_size = 0; // input features sharing one scale, 0 when not grouped or unknown
     std::vector<std::string> members; // the stored tensors of the group
     std::string file;                 // the file holding the main tensor
     uint64_t bytes = 0;               // stored bytes of all members
 };
 
-// Finds the quantized groups of a checkpoint. Malformed groups (shapes that contradict each other) are left out
-// and described in `notes`.
+// Finds the quantized groups of a checkpoint. Malformed groups (shapes that contradict each other) are left
+// out and described in `notes`.
 std::vector<quantized_group> find_quantized_groups(const checkpoint& ck, std::vector<std::string>* notes);
 
-// ---- The logical view: what verification and counting look at -------------------------------------------------
+// ---- The logical view: what verification and counting look at
+// -------------------------------------------------
 
 enum class logical_kind : uint8_t {
     parameter, // a model parameter (plain, or a quantized group's logical weight)
@@ -101,13 +105,16 @@ struct logical_tensor {
     uint64_t elements = 0;
     std::string dtype;      // stored dtype; for a quantized group its scheme ("gptq-4bit")
     bool quantized = false; // a quantized group, or a GGUF tensor of a block-quantized type
+    // Whether the stored dtype means what a config's torch_dtype means: not for quantized groups, and not for
+    // GGUF files, whose converter picks a type per tensor (norms stay F32 in an F16 file).
+    bool dtype_comparable = true;
     std::string file;
     logical_kind kind = logical_kind::parameter;
 };
 
 struct checkpoint_totals {
-    uint64_t tensors = 0;         // stored tensors
-    uint64_t params = 0;          // logical parameters' elements (quantized groups at logical size; no buffers)
+    uint64_t tensors = 0; // stored tensors
+    uint64_t params = 0;  // logical parameters' elements (quantized groups at logical size; no buffers)
     uint64_t stored_elements = 0; // elements of every stored tensor, as stored
     uint64_t buffer_elements = 0; // known buffers (rotary inv_freq, rope_freqs)
     uint64_t bytes = 0;           // data bytes of every stored tensor
@@ -125,7 +132,8 @@ struct checkpoint_view {
 };
 result<checkpoint_view> logical_view(const checkpoint& ck);
 
-// ---- Helpers shared by the parsers ----------------------------------------------------------------------------
+// ---- Helpers shared by the parsers
+// ----------------------------------------------------------------------------
 
 // True when `text` is well-formed UTF-8.
 bool valid_utf8(const std::string& text);

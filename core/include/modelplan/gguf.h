@@ -1,6 +1,6 @@
 // GGUF files (versions 2 and 3, little-endian): header, metadata key/values, tensor infos and the GGML types'
-// block sizes, parsed from bytes the caller read; the tensors mapped to the common inventory (checkpoint.h); the
-// architecture metadata mapped to a model_spec, so a GGUF file can be planned without any config.json.
+// block sizes, parsed from bytes the caller read; the tensors mapped to the common inventory (checkpoint.h);
+// the architecture metadata mapped to a model_spec, so a GGUF file can be planned without any config.json.
 // Sources: ggml-org/ggml docs/gguf.md, include/ggml.h, include/gguf.h, src/gguf.cpp, src/ggml.c and
 // src/ggml-common.h at commit d99724f2b141fed9e1a9f402213506c081433465 (docs/checkpoints.md).
 #pragma once
@@ -38,8 +38,8 @@ const char* gguf_type_name(uint32_t type); // "uint32", "string", ...; "?" for a
 
 // A GGML tensor type: elements come in blocks of `block_size`, each block taking `type_size` bytes.
 struct ggml_type_info {
-    uint32_t id;        // enum ggml_type value
-    const char* name;   // "Q4_K" (the enum name without GGML_TYPE_)
+    uint32_t id;         // enum ggml_type value
+    const char* name;    // "Q4_K" (the enum name without GGML_TYPE_)
     uint32_t block_size; // 0: removed from GGUF files
     uint32_t type_size;
 };
@@ -50,24 +50,24 @@ const ggml_type_info* find_ggml_type(std::string_view name);
 // True for types whose elements are stored in blocks with shared scales (everything but F32/F16/BF16/F64/I*).
 bool ggml_type_is_quantized(const ggml_type_info& t);
 
-constexpr uint32_t gguf_default_alignment = 32;   // GGUF_DEFAULT_ALIGNMENT
-constexpr uint64_t gguf_max_dims = 4;             // GGML_MAX_DIMS
-constexpr uint64_t gguf_max_name_bytes = 63;      // GGML_MAX_NAME (64) minus the terminating NUL
-constexpr uint64_t gguf_max_array_depth = 8;      // nesting of arrays in arrays we accept
+constexpr uint32_t gguf_default_alignment = 32; // GGUF_DEFAULT_ALIGNMENT
+constexpr uint64_t gguf_max_dims = 4;           // GGML_MAX_DIMS
+constexpr uint64_t gguf_max_name_bytes = 63;    // GGML_MAX_NAME (64) minus the terminating NUL
+constexpr uint64_t gguf_max_array_depth = 8;    // nesting of arrays in arrays we accept
 
 // Parses the GGUF file `file_name` of `file_size` bytes from its first bytes. When `prefix` ends before the
 // tensor infos do, returns need_bytes: the caller reads at least that many leading bytes and calls again (the
-// metadata of a large vocabulary takes megabytes). Tensor shapes come out outermost first, as PyTorch writes them
-// (GGUF stores ne[0], the innermost dimension, first). Validates what ggml's reader validates.
+// metadata of a large vocabulary takes megabytes). Tensor shapes come out outermost first, as PyTorch writes
+// them (GGUF stores ne[0], the innermost dimension, first). Validates what ggml's reader validates.
 result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t file_size,
-                                           const std::string& file_name);
+                                            const std::string& file_name);
 
 // The metadata value of `key`, or nullptr.
 const gguf_value* find_gguf_value(const checkpoint& ck, const std::string& key);
 
-// GGUF architecture metadata ({arch}.block_count, .embedding_length, .attention.head_count, ...) as a model_spec,
-// for the architectures we model (general.architecture llama, qwen2, qwen3; llama with experts is Mixtral).
-// Errors name the GGUF key.
+// GGUF architecture metadata ({arch}.block_count, .embedding_length, .attention.head_count, ...) as a
+// model_spec, for the architectures we model (general.architecture llama, qwen2, qwen3; llama with experts is
+// Mixtral). Errors name the GGUF key.
 result<model_spec> gguf_model_spec(const checkpoint& ck);
 
 // The Hugging Face state_dict name of a GGUF tensor name for an architecture ("blk.3.attn_q.weight" ->

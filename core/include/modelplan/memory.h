@@ -14,8 +14,13 @@
 namespace modelplan {
 
 enum class attention_impl : uint8_t { sdpa, eager };
+enum class plan_mode : uint8_t { inference, training };
+enum class train_method : uint8_t { full, lora, qlora };
+enum class optimizer_kind : uint8_t { adamw, adamw_8bit, sgd_momentum, adafactor };
+enum class recompute_kind : uint8_t { none, selective, full };
 
 struct workload {
+    plan_mode mode = plan_mode::inference;
     uint64_t batch = 1;
     uint64_t seq = 0;           // tokens per sequence held in the cache (prompt + generated); 0: the default
     uint64_t encoder_seq = 0;   // encoder tokens for encoder-decoder models; 0: same as seq
@@ -24,7 +29,28 @@ struct workload {
     attention_impl attention = attention_impl::sdpa;
     uint64_t overhead_bytes = 0; // fixed runtime overhead (CUDA context, allocator reserve)
     bool include_mtp = false;    // load multi-token-prediction layers (speculative decoding)
+
+    // Weight quantization as the user names it ("" = none, or what config.json's quantization_config says);
+    // formats and names: quantization.h.
+    std::string quant;
+
+    // Training (mode == training).
+    train_method method = train_method::full;
+    uint64_t lora_rank = 16;
+    std::vector<std::string> lora_targets; // roles the adapters attach to; empty: attn_q, attn_k, attn_v, attn_o
+    optimizer_kind optimizer = optimizer_kind::adamw;
+    recompute_kind recompute = recompute_kind::none;
+    uint32_t zero_stage = 0;        // DeepSpeed ZeRO stage 0..3 (FSDP full sharding is stage 3)
+    uint64_t gpus = 1;              // data-parallel size the ZeRO/FSDP shards are divided by
+    bool offload_optimizer = false; // optimizer states (and master weights) in CPU memory
 };
+
+// Sets one workload option from text, as the CLI (--kv-dtype bf16) and JSON requests ({"kv_dtype": "bf16"})
+// give it. Names: batch, seq, encoder_seq, prefill_chunk, kv_dtype, attention, overhead, mtp, mode, quant,
+// method, lora_rank, lora_targets, optimizer, recompute, zero, gpus, offload. The error names the option
+// (`label`, e.g. "--kv-dtype") and the value.
+std::optional<error> set_workload_option(workload& w, const std::string& name, const std::string& value,
+                                         const std::string& label);
 
 // The default sequence length when the workload names none: 4096 tokens, or max_position_embeddings when
 // smaller.
@@ -43,6 +69,7 @@ struct plan_item {
 };
 
 struct memory_plan {
+    bool training = false;
     std::vector<plan_item> items;
     uint64_t total_bytes = 0;
     uint64_t kv_bytes_per_token = 0; // one more token of one sequence, every layer
@@ -50,6 +77,10 @@ struct memory_plan {
         kv_bytes_by_layer; // for the whole workload, per layer (0 where a layer caches nothing)
     std::vector<std::string> warnings;
 };
+
+// The floating type activations and (by default) the KV cache use: the weights' type when it is a float of
+// 16 or 32 bits, else bf16 (quantized and 8-bit weights compute in bf16).
+dtype compute_dtype(dtype weights);
 
 // KV-cache bytes one token of one sequence adds in layer `il` (0 for layers without a cache).
 uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv);

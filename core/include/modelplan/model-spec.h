@@ -87,6 +87,7 @@ struct model_spec {
 
     std::vector<layer_spec> layers; // every layer of every stack, in state_dict order
     std::string not_modelled;       // parts of the published model left out (e.g. a vision tower)
+    std::string quantization_config; // config.json's "quantization_config" object as JSON text, or ""
 
     uint64_t q_dim() const { return n_heads * head_dim; }
     uint64_t kv_dim() const { return n_kv_heads * head_dim; }

@@ -1,6 +1,6 @@
-// safetensors headers and sharded-checkpoint indexes (model.safetensors.index.json), parsed from bytes the caller
-// read. The rules are those of the reference implementation (huggingface/safetensors, safetensors/src/tensor.rs):
-// docs/checkpoints.md lists each with its source.
+// safetensors headers and sharded-checkpoint indexes (model.safetensors.index.json), parsed from bytes the
+// caller read. The rules are those of the reference implementation (huggingface/safetensors,
+// safetensors/src/tensor.rs): docs/checkpoints.md lists each with its source.
 #pragma once
 
 #include <cstdint>
@@ -28,13 +28,15 @@ const std::vector<safetensors_dtype_info>& safetensors_dtypes();
 // Bits per element of a dtype name, or nullopt when the format has no such dtype.
 std::optional<uint32_t> safetensors_dtype_bits(std::string_view name);
 
-// Parses the header of the safetensors file `file_name` of `file_size` bytes from its first bytes. When `prefix`
-// holds fewer than 8 + N bytes (N: the header length), returns need_bytes = 8 (or 8 + N) instead. Validates
-// every rule of the reference implementation, including that the data ends exactly at the end of the file.
+// Parses the header of the safetensors file `file_name` of `file_size` bytes from its first bytes. When
+// `prefix` holds fewer than 8 + N bytes (N: the header length), returns need_bytes = 8 (or 8 + N) instead.
+// Validates every rule of the reference implementation, including that the data ends exactly at the end of
+// the file.
 result<header_parse<checkpoint>> parse_safetensors_header(std::string_view prefix, uint64_t file_size,
                                                           const std::string& file_name);
 
-// ---- Sharded checkpoints -------------------------------------------------------------------------------------
+// ---- Sharded checkpoints
+// -------------------------------------------------------------------------------------
 
 struct safetensors_index {
     std::optional<uint64_t> total_size;       // metadata.total_size: bytes of all tensors
@@ -46,9 +48,10 @@ struct safetensors_index {
 // Parses model.safetensors.index.json. Shard names must be plain file names (no folders, no "..").
 result<safetensors_index> parse_safetensors_index(const std::string& json_text, const std::string& what);
 
-// Cross-checks an index with its shards' parsed headers (in the order of index.shards) and merges them into one
-// checkpoint: every tensor of the weight map is in the shard it names, every tensor of a shard is in the weight
-// map and in no other shard. A total_size or total_parameters that differs from the shards' sums is a warning.
+// Cross-checks an index with its shards' parsed headers (in the order of index.shards) and merges them into
+// one checkpoint: every tensor of the weight map is in the shard it names, every tensor of a shard is in the
+// weight map and in no other shard. A total_size or total_parameters that differs from the shards' sums is a
+// warning.
 result<checkpoint> merge_safetensors_shards(const safetensors_index& index, std::vector<checkpoint> shards);
 
 // Merges separate checkpoints of the same format (a folder of .safetensors files without an index, or GGUF

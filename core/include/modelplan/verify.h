@@ -1,7 +1,7 @@
 // Verification of a checkpoint against a model's skeleton, from headers alone: every problem in one report
-// (missing, unexpected, shape mismatches, dtype differences), tied aliases and buffers handled, a suggestion when
-// names differ only by a prefix. And `inspect`, which ties a checkpoint, an optional model and the verification
-// into the stable JSON of `modelplan inspect --json` (docs/json.md).
+// (missing, unexpected, shape mismatches, dtype differences), tied aliases and buffers handled, a suggestion
+// when names differ only by a prefix. And `inspect`, which ties a checkpoint, an optional model and the
+// verification into the stable JSON of `modelplan inspect --json` (docs/json.md).
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,8 @@
 namespace modelplan {
 
 struct verify_tensor {
-    std::string name;            // the skeleton's name (missing) or the checkpoint's (unexpected)
-    std::string stored;          // the stored name, when it differs (GGUF, quantized groups)
+    std::string name;   // the skeleton's name (missing) or the checkpoint's (unexpected)
+    std::string stored; // the stored name, when it differs (GGUF, quantized groups)
     std::vector<uint64_t> shape;
     bool shape_known = true; // false when the headers give only an element count (bitsandbytes 4-bit)
     std::string dtype;
@@ -55,18 +55,21 @@ struct verify_report {
     std::vector<verify_tensor> unexpected;
     std::vector<verify_mismatch> mismatched;
     std::vector<verify_dtype_difference> dtype_differences; // from_pretrained casts these on load
-    std::vector<std::string> aliases_present; // tied aliases the checkpoint also stores (checked against target)
-    uint64_t buffers_present = 0;             // known buffers the checkpoint stores (rotary inv_freq, ...)
+    std::vector<std::string>
+        aliases_present;          // tied aliases the checkpoint also stores (checked against target)
+    uint64_t buffers_present = 0; // known buffers the checkpoint stores (rotary inv_freq, ...)
     std::vector<prefix_suggestion> suggestions;
     uint64_t matched = 0;         // skeleton tensors found with the right shape
     uint64_t expected_params = 0; // the skeleton's total
     uint64_t found_params = 0;    // the checkpoint's parameters (logical view, buffers excluded)
 };
 
-// Compares the checkpoint's logical view with the skeleton. Dtypes are compared only for unquantized tensors.
+// Compares the checkpoint's logical view with the skeleton. Dtypes are compared only where comparable
+// (logical_tensor::dtype_comparable: not quantized groups, not GGUF tensors).
 verify_report verify_checkpoint(const skeleton& sk, const checkpoint_view& view);
 
-// ---- inspect -----------------------------------------------------------------------------------------------
+// ---- inspect
+// -----------------------------------------------------------------------------------------------
 
 struct inspection {
     std::string path; // what the user named
