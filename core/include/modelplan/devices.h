@@ -1,0 +1,53 @@
+// The GPU catalog (models/gpu-catalog.tsv, sources in models/SOURCES-GPU.md), forgiving lookup, the checks that
+// say when a workload cannot run on a GPU, the fits verdict and roofline estimates (docs/devices.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "modelplan/error.h"
+#include "modelplan/memory.h"
+
+namespace modelplan {
+
+// One catalog row as embedded at build time.
+struct gpu_row {
+    const char* key;          // "h100-80gb"
+    const char* name;         // "NVIDIA H100 SXM5 80GB ..."
+    const char* arch;         // "Hopper"
+    const char* compute;      // "9.0" (CUDA compute capability) or "gfx942"
+    uint64_t memory_mib;      // total memory as the driver reports it (nvidia-smi / rocm-smi), MiB
+    double bandwidth_gbps;    // memory bandwidth, GB/s (decimal); 0 when not sourced
+    double bf16_tflops;       // dense BF16 tensor throughput; 0 when unknown or unsupported
+    double fp16_tflops;       // dense FP16 tensor throughput; 0 when unknown
+    bool bf16;                // supports bfloat16
+    bool fp8;                 // supports float8 tensor cores
+    uint64_t memory_bytes() const { return memory_mib << 20; }
+};
+
+const std::vector<gpu_row>& gpu_catalog();
+
+// Forgiving lookup: case, spaces, dashes and "nvidia"/"geforce" prefixes are ignored ("H100 80GB",
+// "h100-80gb", "NVIDIA H100"); the error lists the catalog and suggests the closest key.
+result<gpu_row> find_gpu(const std::string& name);
+
+// Reasons the workload cannot run on the GPU as chosen (errors), and things worth knowing (warnings).
+struct device_check {
+    std::vector<std::string> errors;
+    std::vector<std::string> warnings;
+};
+device_check check_workload(const analysis& a, const workload& w, const gpu_row& gpu);
+
+// Upper-bound speed estimates from the roofline: decode is bound by memory bandwidth, prefill by compute.
+struct roofline {
+    uint64_t bytes_per_decode_step = 0;   // weights touched per step (active parameters) + KV read
+    double decode_tokens_per_s = 0;       // batch x bandwidth / bytes per step
+    double flops_per_token = 0;           // forward FLOPs per token: 2 x active params + attention
+    double prefill_seconds = 0;           // batch x seq x flops_per_token / peak
+    double training_flops = 0;            // 6 x trainable params x tokens, for one step of batch x seq
+};
+roofline estimate_roofline(const analysis& a, const workload& w, const memory_plan& p, const gpu_row& gpu);
+
+} // namespace modelplan
