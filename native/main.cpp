@@ -7,6 +7,8 @@
 
 #include "inspect.h"
 #include "model-source.h"
+#include "modelplan/devices.h"
+#include "modelplan/fit.h"
 #include "modelplan/memory.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
@@ -30,7 +32,9 @@ commands:
   params     parameter counts: total, embedding, non-embedding, active per token, by role and by layer
   skeleton   every parameter's checkpoint name, shape, dtype and role; tied aliases; known buffers
   presets    the bundled model configs
-  plan       inference memory: weights, KV cache, activations, overhead, as named items
+  plan       memory for a workload (inference or training), as named items; with --gpu a verdict
+  fit        against a GPU: fits?, the longest context, the largest batch, the smallest quantization
+  gpus       the GPU catalog
   inspect    checkpoint headers (safetensors, index, GGUF): inventory, totals, verification against a config
 
 MODEL is a path to a config.json, a folder holding one, or a preset name (see `modelplan presets`).
@@ -112,6 +116,8 @@ workload:
   --overhead SIZE      fixed runtime overhead, e.g. 512MiB (default 0)
   --mtp                also load multi-token-prediction layers (DeepSeek-V3)
   --head HEAD          the head instead of the class in "architectures"
+  --gpu NAME           check against a catalog GPU (modelplan gpus): verdict, headroom, what cannot
+                       run, roofline upper bounds
 training:
   --method full|lora|qlora     (default full)
   --lora-rank N                (default 16)
@@ -127,6 +133,20 @@ output:
   -h, --help           show this help
 )";
 
+const char* fit_help = R"(usage: modelplan fit [MODEL] --gpu NAME [plan options] [--json]
+
+Against one GPU of the catalog (memory as the driver reports it): whether the workload fits and its
+headroom, the longest context that fits for the batch, the largest batch that fits at the sequence
+length, the smallest quantization of the ladder (none, fp8, int8, q8_0, gptq-4bit-128g, nf4, q4_k, q3_k,
+q2_k) that fits, and how many GPUs an even split would need (before placement). Takes every `plan` option.
+)";
+
+const char* gpus_help = R"(usage: modelplan gpus [--json]
+
+The GPU catalog: memory as nvidia-smi / rocm-smi report it, bandwidth, dense bf16/fp16 throughput,
+bf16/fp8 support. Sources: models/SOURCES-GPU.md.
+)";
+
 struct options {
     std::string command;
     std::optional<std::string> model;
@@ -139,6 +159,7 @@ struct options {
     bool mtp = false;
     bool offload = false;
     bool fsdp = false;
+    std::optional<std::string> gpu;
 };
 
 bool value_option(const std::string& arg, const std::string& name) {
@@ -371,6 +392,10 @@ std::optional<std::string> read_workload(const options& opt, mp::workload& w) {
     return std::nullopt;
 }
 
+std::string signed_size(int64_t bytes) {
+    return (bytes < 0 ? "-" : "") + mp::binary_size(static_cast<uint64_t>(bytes < 0 ? -bytes : bytes));
+}
+
 std::string render_plan(const mp::analysis& a, const mp::memory_plan& p) {
     std::string out = title(a) + "\n";
     table items({
@@ -389,6 +414,65 @@ std::string render_plan(const mp::analysis& a, const mp::memory_plan& p) {
     }
     out += "\nKV cache per token of one sequence: " + mp::with_thousands(p.kv_bytes_per_token) + " bytes\n";
     for (const auto& warning : p.warnings) out += "warning: " + warning + "\n";
+    if (p.device) {
+        const auto& d = *p.device;
+        out += "\non " + d.gpu + " (" + mp::binary_size(d.memory_bytes) +
+               "): " + (d.fits ? "fits" : "does not fit") + ", headroom " + signed_size(d.headroom_bytes) +
+               "\n";
+        for (const auto& e : d.errors) out += "cannot run: " + e + "\n";
+        for (const auto& e : d.warnings) out += "warning: " + e + "\n";
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      "roofline (upper bounds): decode %.0f tokens/s, prefill at least %.3f s\n",
+                      d.decode_tokens_per_s, d.prefill_seconds);
+        out += buf;
+    }
+    return out;
+}
+
+std::string render_gpus() {
+    table tab({
+        {"key",         align::left },
+        {"name",        align::left },
+        {"memory",      align::right},
+        {"GB/s",        align::right},
+        {"bf16 TFLOPS", align::right},
+        {"bf16",        align::left },
+        {"fp8",         align::left }
+    });
+    auto number = [](double v) {
+        if (v <= 0) return std::string("-");
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", v);
+        return std::string(buf);
+    };
+    for (const auto& g : mp::gpu_catalog())
+        tab.row({g.key, g.name, mp::binary_size(g.memory_bytes()), number(g.bandwidth_gbps),
+                 number(g.bf16_tflops), g.bf16 ? "yes" : "no", g.fp8 ? "yes" : "no"});
+    return tab.render(0) +
+           "memory as the driver reports it; '-': no sourced figure (models/SOURCES-GPU.md)\n";
+}
+
+
+std::string render_fit(const mp::analysis& a, const mp::workload& w, const mp::gpu_row& gpu,
+                       const mp::fit_answer& f, const mp::device_check& checks) {
+    std::string out = title(a) + "on " + gpu.key + " (" + mp::binary_size(f.memory_bytes) + ")\n\n";
+    bool runs = checks.errors.empty();
+    out += std::string("  fits          ") + (f.fits && runs ? "yes" : "no") + ": " +
+           mp::binary_size(f.total_bytes) + " needed, headroom " + signed_size(f.headroom_bytes) +
+           " (batch " + std::to_string(w.batch) + ", seq " +
+           std::to_string(w.seq ? w.seq : mp::default_seq(a.spec)) + ")\n";
+    out += "  longest seq   " +
+           (f.max_seq ? mp::with_thousands(f.max_seq) + " tokens" : std::string("none fits")) + " at batch " +
+           std::to_string(w.batch) + "\n";
+    out += "  largest batch " + (f.max_batch ? mp::with_thousands(f.max_batch) : std::string("none fits")) +
+           "\n";
+    out += "  quantization  " + (f.quant_found ? f.smallest_quant : std::string("none of the ladder fits")) +
+           "\n";
+    out += "  GPUs needed   " + std::to_string(f.gpus_needed) +
+           " (an even split of the total, before placement)\n";
+    for (const auto& e : checks.errors) out += "cannot run: " + e + "\n";
+    for (const auto& e : checks.warnings) out += "warning: " + e + "\n";
     return out;
 }
 
@@ -411,11 +495,13 @@ int main(int argc, char** argv) {
         {"params",   params_help  },
         {"skeleton", skeleton_help},
         {"presets",  presets_help },
-        {"plan",     plan_help    }
+        {"plan",     plan_help    },
+        {"fit",      fit_help     },
+        {"gpus",     gpus_help    }
     };
     if (!helps.count(opt.command))
         return usage_error("unknown command \"" + opt.command +
-                               "\"; expected params, skeleton, presets, plan or inspect",
+                               "\"; expected params, skeleton, presets, plan, fit, gpus or inspect",
                            "");
 
     for (size_t i = 1; i < args.size(); ++i) {
@@ -432,21 +518,24 @@ int main(int argc, char** argv) {
         } else if (value_option(a, "--head") && opt.command != "presets") {
             if (!take_value(args, i, "--head", opt.head))
                 return usage_error("--head needs a value (e.g. none)", opt.command);
-        } else if (opt.command == "plan" && a == "--mtp") {
+        } else if ((opt.command == "plan" || opt.command == "fit") && value_option(a, "--gpu")) {
+            if (!take_value(args, i, "--gpu", opt.gpu))
+                return usage_error("--gpu needs a value (e.g. h100-80gb)", opt.command);
+        } else if ((opt.command == "plan" || opt.command == "fit") && a == "--mtp") {
             opt.mtp = true;
-        } else if (opt.command == "plan" && a == "--offload") {
+        } else if ((opt.command == "plan" || opt.command == "fit") && a == "--offload") {
             opt.offload = true;
-        } else if (opt.command == "plan" && a == "--fsdp") {
+        } else if ((opt.command == "plan" || opt.command == "fit") && a == "--fsdp") {
             opt.fsdp = true;
-        } else if (opt.command == "plan" && plan_option(a)) {
+        } else if ((opt.command == "plan" || opt.command == "fit") && plan_option(a)) {
             std::string name = a.substr(0, a.find('='));
             std::optional<std::string> value;
             if (!take_value(args, i, name, value)) return usage_error(name + " needs a value", opt.command);
             opt.plan_values[name] = *value;
         } else if (!a.empty() && a[0] == '-')
             return usage_error("unknown option " + a, opt.command);
-        else if (opt.command == "presets")
-            return usage_error("presets takes no MODEL", opt.command);
+        else if (opt.command == "presets" || opt.command == "gpus")
+            return usage_error(opt.command + " takes no MODEL", opt.command);
         else if (opt.model)
             return usage_error("more than one MODEL given (" + *opt.model + ", " + a + ")", opt.command);
         else
@@ -460,6 +549,17 @@ int main(int argc, char** argv) {
         print(opt.json ? mp::presets_json() : render_presets());
         return exit_ok;
     }
+    if (opt.command == "gpus") {
+        print(opt.json ? mp::gpus_json() : render_gpus());
+        return exit_ok;
+    }
+    std::optional<mp::gpu_row> gpu;
+    if (opt.gpu) {
+        auto g = mp::find_gpu(*opt.gpu);
+        if (!g) return fail(g.err().message);
+        gpu = *g;
+    }
+    if (opt.command == "fit" && !gpu) return usage_error("fit needs --gpu NAME (see modelplan gpus)", "fit");
 
     mp::config_options config;
     if (opt.dtype) {
@@ -485,7 +585,17 @@ int main(int argc, char** argv) {
         if (auto e = read_workload(opt, w)) return fail(*e);
         auto p = mp::plan_memory(*a, w);
         if (!p) return fail(p.err().message);
+        if (gpu) mp::attach_device(*a, w, *gpu, *p);
         print(opt.json ? mp::plan_json(*a, *p) : render_plan(*a, *p));
+        return exit_ok;
+    }
+    if (opt.command == "fit") {
+        mp::workload w;
+        if (auto e = read_workload(opt, w)) return fail(*e);
+        auto f = mp::solve_fit(*a, w, *gpu);
+        if (!f) return fail(f.err().message);
+        mp::device_check checks = mp::check_workload(*a, w, *gpu);
+        print(opt.json ? mp::fit_json(*a, w, *gpu, *f, checks) : render_fit(*a, w, *gpu, *f, checks));
         return exit_ok;
     }
     if (opt.command == "params")

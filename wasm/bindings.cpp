@@ -25,6 +25,12 @@ std::string guarded(const std::string& command, const std::string& request) {
 std::string params(const std::string& request) {
     return guarded("params", request);
 }
+std::string fit(const std::string& request) {
+    return guarded("fit", request);
+}
+std::string gpus() {
+    return guarded("gpus", "{}");
+}
 std::string plan(const std::string& request) {
     return guarded("plan", request);
 }
@@ -44,6 +50,8 @@ EMSCRIPTEN_BINDINGS(modelplan) {
     emscripten::function("params", &params);
     emscripten::function("skeleton", &skeleton);
     emscripten::function("plan", &plan);
+    emscripten::function("fit", &fit);
+    emscripten::function("gpus", &gpus);
     emscripten::function("presets", &presets);
     emscripten::function("version", &version);
 }

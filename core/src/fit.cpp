@@ -22,8 +22,10 @@ uint64_t largest(uint64_t limit, Fits fits) {
     uint64_t lo = 1, hi = limit;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (fits(mid)) lo = mid;
-        else hi = mid - 1;
+        if (fits(mid))
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return lo;
 }
@@ -31,8 +33,8 @@ uint64_t largest(uint64_t limit, Fits fits) {
 } // namespace
 
 const std::vector<std::string>& quant_ladder() {
-    static const std::vector<std::string> ladder = {"", "fp8", "int8", "q8_0", "gptq-4bit-128g", "nf4", "q4_k",
-                                                    "q3_k", "q2_k"};
+    static const std::vector<std::string> ladder = {"",    "fp8",  "int8", "q8_0", "gptq-4bit-128g",
+                                                    "nf4", "q4_k", "q3_k", "q2_k"};
     return ladder;
 }
 
@@ -103,8 +105,10 @@ std::string fit_json(const analysis& a, const workload& w, const gpu_row& gpu, c
     out.Key("max_batch");
     out.Uint64(f.max_batch);
     out.Key("smallest_quant");
-    if (f.quant_found) out.String(f.smallest_quant.c_str());
-    else out.Null();
+    if (f.quant_found)
+        out.String(f.smallest_quant.c_str());
+    else
+        out.Null();
     out.Key("gpus_needed");
     out.Uint64(f.gpus_needed);
     out.Key("errors");

@@ -331,6 +331,41 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
     out.StartArray();
     for (const auto& warning : p.warnings) out.String(warning.c_str());
     out.EndArray();
+    out.Key("device");
+    if (!p.device) {
+        out.Null();
+    } else {
+        const plan_device& d = *p.device;
+        out.StartObject();
+        out.Key("gpu");
+        out.String(d.gpu.c_str());
+        out.Key("memory_bytes");
+        out.Uint64(d.memory_bytes);
+        out.Key("fits");
+        out.Bool(d.fits);
+        out.Key("headroom_bytes");
+        out.Int64(d.headroom_bytes);
+        out.Key("errors");
+        out.StartArray();
+        for (const auto& e : d.errors) out.String(e.c_str());
+        out.EndArray();
+        out.Key("warnings");
+        out.StartArray();
+        for (const auto& e : d.warnings) out.String(e.c_str());
+        out.EndArray();
+        out.Key("roofline");
+        out.StartObject();
+        out.Key("decode_tokens_per_s_upper_bound");
+        out.Double(d.decode_tokens_per_s);
+        out.Key("prefill_seconds_lower_bound");
+        out.Double(d.prefill_seconds);
+        out.Key("forward_flops_per_token");
+        out.Double(d.flops_per_token);
+        out.Key("training_flops_per_step");
+        out.Double(d.training_flops);
+        out.EndObject();
+        out.EndObject();
+    }
     out.EndObject();
     out.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize()) + "\n";

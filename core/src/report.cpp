@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "json-util.h"
+#include "modelplan/devices.h"
+#include "modelplan/fit.h"
 #include "modelplan/memory.h"
 #include "modelplan/presets.h"
 
@@ -241,10 +243,11 @@ std::string error_json(const error& e) {
 
 std::string handle_request(const std::string& command, const std::string& request_json) {
     if (command == "presets") return presets_json();
-    if (command != "params" && command != "skeleton" && command != "plan")
-        return error_json(
-            make_error(error_code::bad_request,
-                       "unknown command \"" + command + "\"; expected params, skeleton, plan or presets"));
+    if (command == "gpus") return gpus_json();
+    if (command != "params" && command != "skeleton" && command != "plan" && command != "fit")
+        return error_json(make_error(error_code::bad_request,
+                                     "unknown command \"" + command +
+                                         "\"; expected params, skeleton, plan, fit, gpus or presets"));
     rapidjson::Document req;
     if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
     if (!req.IsObject())
@@ -307,11 +310,26 @@ std::string handle_request(const std::string& command, const std::string& reques
 
     auto a = analyze(name, std::move(spec));
     if (!a) return error_json(a.err());
-    if (command == "plan") {
+    if (command == "plan" || command == "fit") {
         auto w = read_workload(keys);
         if (!w) return error_json(w.err());
+        auto gpu_name = keys.optional_string("gpu");
+        if (!gpu_name) return error_json(gpu_name.err());
+        std::optional<gpu_row> gpu;
+        if (*gpu_name) {
+            auto g = find_gpu(**gpu_name);
+            if (!g) return error_json(g.err());
+            gpu = *g;
+        }
+        if (command == "fit") {
+            if (!gpu) return error_json(make_error(error_code::bad_request, "fit: missing \"gpu\"", "gpu"));
+            auto f = solve_fit(*a, *w, *gpu);
+            if (!f) return error_json(f.err());
+            return fit_json(*a, *w, *gpu, *f, check_workload(*a, *w, *gpu));
+        }
         auto p = plan_memory(*a, *w);
         if (!p) return error_json(p.err());
+        if (gpu) attach_device(*a, *w, *gpu, *p);
         return plan_json(*a, *p);
     }
     return command == "params" ? params_json(*a) : skeleton_json(*a);

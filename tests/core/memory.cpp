@@ -122,17 +122,21 @@ TEST(memory, items_follow_the_inputs) {
     EXPECT_EQ(sum, base.total_bytes);
 }
 
+// (The published DeepSeek-V3 config is FP8-quantized; without its quantization_config the weights are BF16.)
 TEST(memory, mtp_layers_load_on_request) {
+    auto a = analyze("deepseek-v3", edited_config("deepseek-v3", "quantization_config", ""), {});
+    ASSERT_TRUE(a.ok());
     workload with_mtp;
     with_mtp.include_mtp = true;
-    analysis a = analyze_preset("deepseek-v3");
-    uint64_t without = item(plan_of("deepseek-v3"), "weights").bytes;
+    auto without = plan_memory(*a, workload{});
+    auto with = plan_memory(*a, with_mtp);
+    ASSERT_TRUE(without.ok() && with.ok());
     uint64_t mtp_bytes = 0; // BF16 tensors, plus the router's F32 score-correction bias
-    for (const auto& t : a.sk.tensors)
-        if (t.layer != no_index && a.spec.layers[t.layer].stack == layer_stack::mtp)
+    for (const auto& t : a->sk.tensors)
+        if (t.layer != no_index && a->spec.layers[t.layer].stack == layer_stack::mtp)
             mtp_bytes += t.elements * dtype_bytes(t.type);
-    EXPECT_EQ(item(plan_of("deepseek-v3", with_mtp), "weights").bytes - without, mtp_bytes);
-    EXPECT_EQ(mtp_bytes, a.counts.mtp * 2 + 256 * 2); // 256 routed experts' biases at 4 bytes instead of 2
+    EXPECT_EQ(item(*with, "weights").bytes - item(*without, "weights").bytes, mtp_bytes);
+    EXPECT_EQ(mtp_bytes, a->counts.mtp * 2 + 256 * 2); // 256 routed experts' biases at 4 bytes instead of 2
 }
 
 TEST(memory, sequence_beyond_the_context_warns) {

@@ -48,6 +48,15 @@ test('plan: identical JSON for every preset and a workload', () => {
                native('plan', 'qwen3-8b', '--batch', '8', '--seq', '32768', '--kv-dtype', 'fp8', '--attn', 'eager', '--json'));
 });
 
+test('fit and gpus: identical JSON', () => {
+  assert.equal(mp.gpus(), native('gpus', '--json'));
+  for (const name of ['llama-3.1-8b', 'mixtral-8x7b-v0.1', 'gemma-3-4b', 't5-small']) {
+    assert.equal(mp.fit(JSON.stringify({ model: name, gpu: 'RTX 4090' })), native('fit', name, '--gpu', 'RTX 4090', '--json'), name);
+    assert.equal(mp.plan(JSON.stringify({ model: name, gpu: 'h100-80gb', batch: 4 })),
+                 native('plan', name, '--gpu', 'h100-80gb', '--batch', '4', '--json'), name);
+  }
+});
+
 test('dtype override: identical JSON', () => {
   assert.equal(mp.params(JSON.stringify({ model: 'qwen3-8b', dtype: 'fp32' })),
                native('params', 'qwen3-8b', '--dtype', 'fp32', '--json'));

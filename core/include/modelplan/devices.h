@@ -1,5 +1,5 @@
-// The GPU catalog (models/gpu-catalog.tsv, sources in models/SOURCES-GPU.md), forgiving lookup, the checks that
-// say when a workload cannot run on a GPU, the fits verdict and roofline estimates (docs/devices.md).
+// The GPU catalog (models/gpu-catalog.tsv, sources in models/SOURCES-GPU.md), forgiving lookup, the checks
+// that say when a workload cannot run on a GPU, the fits verdict and roofline estimates (docs/devices.md).
 #pragma once
 
 #include <cstddef>
@@ -14,16 +14,16 @@ namespace modelplan {
 
 // One catalog row as embedded at build time.
 struct gpu_row {
-    const char* key;          // "h100-80gb"
-    const char* name;         // "NVIDIA H100 SXM5 80GB ..."
-    const char* arch;         // "Hopper"
-    const char* compute;      // "9.0" (CUDA compute capability) or "gfx942"
-    uint64_t memory_mib;      // total memory as the driver reports it (nvidia-smi / rocm-smi), MiB
-    double bandwidth_gbps;    // memory bandwidth, GB/s (decimal); 0 when not sourced
-    double bf16_tflops;       // dense BF16 tensor throughput; 0 when unknown or unsupported
-    double fp16_tflops;       // dense FP16 tensor throughput; 0 when unknown
-    bool bf16;                // supports bfloat16
-    bool fp8;                 // supports float8 tensor cores
+    const char* key;       // "h100-80gb"
+    const char* name;      // "NVIDIA H100 SXM5 80GB ..."
+    const char* arch;      // "Hopper"
+    const char* compute;   // "9.0" (CUDA compute capability) or "gfx942"
+    uint64_t memory_mib;   // total memory as the driver reports it (nvidia-smi / rocm-smi), MiB
+    double bandwidth_gbps; // memory bandwidth, GB/s (decimal); 0 when not sourced
+    double bf16_tflops;    // dense BF16 tensor throughput; 0 when unknown or unsupported
+    double fp16_tflops;    // dense FP16 tensor throughput; 0 when unknown
+    bool bf16;             // supports bfloat16
+    bool fp8;              // supports float8 tensor cores
     uint64_t memory_bytes() const { return memory_mib << 20; }
 };
 
@@ -42,12 +42,19 @@ device_check check_workload(const analysis& a, const workload& w, const gpu_row&
 
 // Upper-bound speed estimates from the roofline: decode is bound by memory bandwidth, prefill by compute.
 struct roofline {
-    uint64_t bytes_per_decode_step = 0;   // weights touched per step (active parameters) + KV read
-    double decode_tokens_per_s = 0;       // batch x bandwidth / bytes per step
-    double flops_per_token = 0;           // forward FLOPs per token: 2 x active params + attention
-    double prefill_seconds = 0;           // batch x seq x flops_per_token / peak
-    double training_flops = 0;            // 6 x trainable params x tokens, for one step of batch x seq
+    uint64_t bytes_per_decode_step = 0; // weights touched per step (active parameters) + KV read
+    double decode_tokens_per_s = 0;     // batch x bandwidth / bytes per step
+    double flops_per_token = 0;         // forward FLOPs per token: 2 x active params + attention
+    double prefill_seconds = 0;         // batch x seq x flops_per_token / peak
+    double training_flops = 0;          // 6 x trainable params x tokens, for one step of batch x seq
 };
 roofline estimate_roofline(const analysis& a, const workload& w, const memory_plan& p, const gpu_row& gpu);
+
+// Checks, verdict and roofline of the plan on `gpu`, stored in p.device.
+void attach_device(const analysis& a, const workload& w, const gpu_row& gpu, memory_plan& p);
+
+// The catalog as JSON: {"gpus": [{"key", "name", "arch", "compute", "memory_bytes", "bandwidth_gbps",
+// "bf16_tflops", "fp16_tflops", "bf16", "fp8"}]}.
+std::string gpus_json();
 
 } // namespace modelplan

@@ -10,15 +10,15 @@
 namespace modelplan {
 
 struct fit_answer {
-    uint64_t memory_bytes = 0;            // the GPU's memory as the driver reports it
-    uint64_t total_bytes = 0;             // the plan's total for the workload as given
+    uint64_t memory_bytes = 0; // the GPU's memory as the driver reports it
+    uint64_t total_bytes = 0;  // the plan's total for the workload as given
     bool fits = false;
-    int64_t headroom_bytes = 0;           // memory - total (negative when it does not fit)
-    uint64_t max_seq = 0;                 // longest seq (tokens) that fits for the batch; 0: none does
-    uint64_t max_batch = 0;               // largest batch that fits at the seq; 0: none does
-    std::string smallest_quant;           // first format (largest first) of the ladder that fits, "" if none
+    int64_t headroom_bytes = 0; // memory - total (negative when it does not fit)
+    uint64_t max_seq = 0;       // longest seq (tokens) that fits for the batch; 0: none does
+    uint64_t max_batch = 0;     // largest batch that fits at the seq; 0: none does
+    std::string smallest_quant; // first format (largest first) of the ladder that fits, "" if none
     bool quant_found = false;
-    uint64_t gpus_needed = 0;             // ceil(total / memory): an even split, before placement
+    uint64_t gpus_needed = 0; // ceil(total / memory): an even split, before placement
 };
 
 // Quantization formats tried by `smallest_quant`, from the most to the least precise.

@@ -68,8 +68,23 @@ struct plan_item {
     std::vector<plan_input> inputs;
 };
 
+// The plan checked against one GPU (devices.h fills it).
+struct plan_device {
+    std::string gpu;             // catalog key
+    uint64_t memory_bytes = 0;   // as the driver reports it
+    bool fits = false;           // total <= memory and nothing prevents running
+    int64_t headroom_bytes = 0;  // memory - total
+    std::vector<std::string> errors;   // reasons it cannot run as chosen
+    std::vector<std::string> warnings;
+    double decode_tokens_per_s = 0;    // roofline upper bound
+    double prefill_seconds = 0;        // roofline lower bound
+    double flops_per_token = 0;
+    double training_flops = 0;         // 6 N tokens for one step
+};
+
 struct memory_plan {
     bool training = false;
+    std::optional<plan_device> device;
     std::vector<plan_item> items;
     uint64_t total_bytes = 0;
     uint64_t kv_bytes_per_token = 0; // one more token of one sequence, every layer
