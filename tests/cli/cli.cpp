@@ -183,6 +183,31 @@ TEST_F(cli, unmodelled_class_is_named) {
     EXPECT_EQ(forced.status, 0) << forced.err;
 }
 
+// Llama-3.1-8B in bf16 caches 131,072 bytes per token (vLLM's measured capacity, see tests/core/memory.cpp).
+TEST_F(cli, plan_and_fit) {
+    run_result plan = run("plan llama-3.1-8b --batch 2 --seq 1000 --gpu \"RTX 4090\" --json");
+    ASSERT_EQ(plan.status, 0) << plan.err;
+    rapidjson::Document d;
+    d.Parse(plan.out.c_str());
+    ASSERT_FALSE(d.HasParseError());
+    EXPECT_EQ(d["plan"]["kv_bytes_per_token"].GetUint64(), 131072u);
+    EXPECT_EQ(d["plan"]["items"][1]["bytes"].GetUint64(), 131072ull * 1000 * 2);
+    EXPECT_STREQ(d["plan"]["device"]["gpu"].GetString(), "rtx-4090");
+    run_result fit = run("fit qwen2.5-7b --gpu a100-40gb --json");
+    ASSERT_EQ(fit.status, 0) << fit.err;
+    rapidjson::Document f;
+    f.Parse(fit.out.c_str());
+    EXPECT_TRUE(f["fits"].GetBool());
+    EXPECT_GT(f["max_seq"].GetUint64(), 4096u);
+    run_result gpus = run("gpus --json");
+    ASSERT_EQ(gpus.status, 0);
+    expect_bad_input(run("fit qwen2.5-7b"), "fit needs --gpu NAME");
+    expect_bad_input(run("plan qwen2.5-7b --batch 0"), "--batch: expected a positive integer, got \"0\"");
+    expect_bad_input(run("plan qwen2.5-7b --attn quick"), "--attn: expected one of sdpa, eager, flash");
+    expect_bad_input(run("plan qwen2.5-7b --gpu H100"), "is ambiguous");
+    expect_bad_input(run("plan qwen2.5-7b --overhead lots"), "--overhead: expected a size");
+}
+
 TEST_F(cli, presets_json) {
     run_result r = run("presets --json");
     ASSERT_EQ(r.status, 0);
