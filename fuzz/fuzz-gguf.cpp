@@ -1,8 +1,8 @@
-// libFuzzer target: bytes -> GGUF header (whole file, and growing prefixes as the CLI and the page read it), the
-// logical view, the model_spec from the architecture metadata, verification against it and the inspect JSON.
-// Build and run: fuzz/build.sh (docs/checkpoints.md, "Fuzzing").
-#include <cstddef>
+// libFuzzer target: bytes -> GGUF header (whole file, and growing prefixes as the CLI and the page read it),
+// the logical view, the model_spec from the architecture metadata, verification against it and the inspect
+// JSON. Build and run: fuzz/build.sh (docs/checkpoints.md, "Fuzzing").
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>

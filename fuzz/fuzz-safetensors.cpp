@@ -1,10 +1,10 @@
-// libFuzzer target: bytes -> safetensors header (whole file, and every prefix the parser asks for), the logical
-// view with quantized groups, the inspect JSON; and the same bytes as a model.safetensors.index.json.
+// libFuzzer target: bytes -> safetensors header (whole file, and every prefix the parser asks for), the
+// logical view with quantized groups, the inspect JSON; and the same bytes as a model.safetensors.index.json.
 // Build and run: fuzz/build.sh (docs/checkpoints.md, "Fuzzing").
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "modelplan/safetensors.h"

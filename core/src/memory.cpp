@@ -177,6 +177,8 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
                                   ? std::string()
                                   : "; rope_scaling " + spec.rope.scaling_type + " may extend it"));
 
+    // QLoRA trains adapters on a 4-bit NormalFloat base (Dettmers et al. 2023) unless a format is named.
+    if (w.mode == plan_mode::training && w.method == train_method::qlora && w.quant.empty()) w.quant = "nf4";
     // Weights: every stored parameter at its own dtype or quantized storage (quantization.cpp).
     auto weights_r = plan_weights(a, w);
     if (!weights_r) return weights_r.err();
@@ -270,7 +272,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     if (w.mode == plan_mode::training) { // weights, then gradients, optimizer states, activations (training.cpp)
         auto training = plan_training(a, w, weights);
         if (!training) return training.err();
-        items.push_back(std::move(weights));
+        items.push_back(sharded_weights(w, weights)); // ZeRO-3 / FSDP divide the parameters too
         for (auto& item : *training) items.push_back(std::move(item));
     } else {
         items.push_back(std::move(weights));

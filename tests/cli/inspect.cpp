@@ -1,6 +1,7 @@
-// `modelplan inspect` end to end: exit codes (0 ok, 1 verification failed, 2 bad input), stdout/stderr discipline,
-// human and JSON output, every kind of PATH. Checkpoints are written by tests/support/checkpoint-writer.h with
-// Hugging Face LlamaForCausalLM tensor names (as in tests/data/mistral-7b-v0.1.weight_map.txt).
+// `modelplan inspect` end to end: exit codes (0 ok, 1 verification failed, 2 bad input), stdout/stderr
+// discipline, human and JSON output, every kind of PATH. Checkpoints are written by
+// tests/support/checkpoint-writer.h with Hugging Face LlamaForCausalLM tensor names (as in
+// tests/data/mistral-7b-v0.1.weight_map.txt).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,21 +43,39 @@ struct tensor {
 };
 
 std::vector<tensor> tiny_tensors() {
-    std::vector<tensor> t = {{"model.embed_tokens.weight", {100, 64}}};
+    std::vector<tensor> t = {
+        {"model.embed_tokens.weight", {100, 64}}
+    };
     for (int l = 0; l < 2; ++l) {
         std::string p = "model.layers." + std::to_string(l) + ".";
-        t.push_back({p + "self_attn.q_proj.weight", {64, 64}});
-        t.push_back({p + "self_attn.k_proj.weight", {32, 64}});
-        t.push_back({p + "self_attn.v_proj.weight", {32, 64}});
-        t.push_back({p + "self_attn.o_proj.weight", {64, 64}});
-        t.push_back({p + "mlp.gate_proj.weight", {128, 64}});
-        t.push_back({p + "mlp.up_proj.weight", {128, 64}});
-        t.push_back({p + "mlp.down_proj.weight", {64, 128}});
+        t.push_back({
+            p + "self_attn.q_proj.weight", {64, 64}
+        });
+        t.push_back({
+            p + "self_attn.k_proj.weight", {32, 64}
+        });
+        t.push_back({
+            p + "self_attn.v_proj.weight", {32, 64}
+        });
+        t.push_back({
+            p + "self_attn.o_proj.weight", {64, 64}
+        });
+        t.push_back({
+            p + "mlp.gate_proj.weight", {128, 64}
+        });
+        t.push_back({
+            p + "mlp.up_proj.weight", {128, 64}
+        });
+        t.push_back({
+            p + "mlp.down_proj.weight", {64, 128}
+        });
         t.push_back({p + "input_layernorm.weight", {64}});
         t.push_back({p + "post_attention_layernorm.weight", {64}});
     }
     t.push_back({"model.norm.weight", {64}});
-    t.push_back({"lm_head.weight", {100, 64}});
+    t.push_back({
+        "lm_head.weight", {100, 64}
+    });
     return t;
 }
 // 100 x 64 embedding and head, 2 layers of 64 x 64 x 2 + 32 x 64 x 2 + 3 x 128 x 64 + 2 x 64, final norm 64.
@@ -64,7 +83,9 @@ constexpr uint64_t tiny_params = 2 * 100 * 64 + 2 * (2 * 64 * 64 + 2 * 32 * 64 +
 
 tf::safetensors_file safetensors_of(const std::vector<tensor>& tensors) {
     tf::safetensors_file f;
-    f.metadata = {{"format", "pt"}};
+    f.metadata = {
+        {"format", "pt"}
+    };
     for (const auto& t : tensors) f.add(t.name, "BF16", t.shape);
     return f;
 }
@@ -144,8 +165,8 @@ TEST_F(inspect_cli, json_output) {
 TEST_F(inspect_cli, missing_and_mismatched_tensors_fail_with_status_1) {
     write("m/config.json", tiny_config);
     std::vector<tensor> tensors = tiny_tensors();
-    tensors.erase(tensors.begin() + 3);           // model.layers.0.self_attn.v_proj.weight
-    tensors[5].shape = {128, 65};                // model.layers.0.mlp.up_proj.weight
+    tensors.erase(tensors.begin() + 3); // model.layers.0.self_attn.v_proj.weight
+    tensors[5].shape = {128, 65};       // model.layers.0.mlp.up_proj.weight
     write("m/model.safetensors", safetensors_of(tensors).bytes());
     run_result r = run(path("m"));
     EXPECT_EQ(r.status, 1) << r.err;
@@ -174,8 +195,9 @@ TEST_F(inspect_cli, prefix_suggestion_in_human_output) {
     write("config.json", tiny_config);
     run_result r = run(path("m.safetensors") + " --config " + path("config.json"));
     EXPECT_EQ(r.status, 1);
-    EXPECT_HAS(r.out, "suggestion: 20 unexpected tensors become missing ones when \"transformer.\" is read as "
-                      "\"model.\"");
+    EXPECT_HAS(r.out,
+               "suggestion: 20 unexpected tensors become missing ones when \"transformer.\" is read as "
+               "\"model.\"");
 }
 
 TEST_F(inspect_cli, single_file_without_a_model_is_not_verified) {
@@ -292,9 +314,10 @@ TEST_F(inspect_cli, bad_input_exits_2_with_nothing_on_stdout) {
     expect_bad_input(run(path("nope.safetensors")), "no such file or folder");
     expect_bad_input(run(path("short.safetensors")), "no such file");
     write("short.safetensors", std::string("\x40\x00\x00\x00\x00\x00\x00\x00{", 9));
-    expect_bad_input(run(path("short.safetensors")),
-                     "short.safetensors: header length 64 runs past the end of the file: 72 bytes needed, the file "
-                     "has 9");
+    expect_bad_input(
+        run(path("short.safetensors")),
+        "short.safetensors: header length 64 runs past the end of the file: 72 bytes needed, the file "
+        "has 9");
     write("polyglot.safetensors", safetensors_of(tiny_tensors()).bytes() + "trailing");
     expect_bad_input(run(path("polyglot.safetensors")), "the data must end exactly at the end of the file");
     write("hostile.gguf", "GGUF" + tf::le32(3) + tf::le64(1ull << 50) + tf::le64(1ull << 50));
@@ -321,18 +344,34 @@ TEST_F(inspect_cli, usage) {
 // A full-size checkpoint as a sparse file: SmolLM2-135M's 134,515,008 BF16 parameters (published, see
 // tests/core/published-counts.cpp) take 269 MB that are never written nor read; only the header is.
 TEST_F(inspect_cli, full_size_sparse_checkpoint_reads_only_the_header) {
-    // SmolLM2-135M's published config: hidden 576, intermediate 1536, 9 heads and 3 KV heads of 64, 30 layers,
-    // vocabulary 49152, tied embeddings.
-    std::vector<tensor> t = {{"model.embed_tokens.weight", {49152, 576}}};
+    // SmolLM2-135M's published config: hidden 576, intermediate 1536, 9 heads and 3 KV heads of 64, 30
+    // layers, vocabulary 49152, tied embeddings.
+    std::vector<tensor> t = {
+        {"model.embed_tokens.weight", {49152, 576}}
+    };
     for (int l = 0; l < 30; ++l) {
         std::string p = "model.layers." + std::to_string(l) + ".";
-        t.push_back({p + "self_attn.q_proj.weight", {576, 576}});
-        t.push_back({p + "self_attn.k_proj.weight", {192, 576}});
-        t.push_back({p + "self_attn.v_proj.weight", {192, 576}});
-        t.push_back({p + "self_attn.o_proj.weight", {576, 576}});
-        t.push_back({p + "mlp.gate_proj.weight", {1536, 576}});
-        t.push_back({p + "mlp.up_proj.weight", {1536, 576}});
-        t.push_back({p + "mlp.down_proj.weight", {576, 1536}});
+        t.push_back({
+            p + "self_attn.q_proj.weight", {576, 576}
+        });
+        t.push_back({
+            p + "self_attn.k_proj.weight", {192, 576}
+        });
+        t.push_back({
+            p + "self_attn.v_proj.weight", {192, 576}
+        });
+        t.push_back({
+            p + "self_attn.o_proj.weight", {576, 576}
+        });
+        t.push_back({
+            p + "mlp.gate_proj.weight", {1536, 576}
+        });
+        t.push_back({
+            p + "mlp.up_proj.weight", {1536, 576}
+        });
+        t.push_back({
+            p + "mlp.down_proj.weight", {576, 1536}
+        });
         t.push_back({p + "input_layernorm.weight", {576}});
         t.push_back({p + "post_attention_layernorm.weight", {576}});
     }

@@ -169,6 +169,17 @@ TEST(gguf_model, llama_file_verifies_against_its_own_metadata) {
     EXPECT_FALSE(in.model->spec.tie_embeddings);
 }
 
+// llama.cpp keeps norms in F32 in an F16 file (general.file_type 1): GGUF types are not compared with the
+// dtype the metadata implies.
+TEST(gguf_model, gguf_types_are_not_dtype_differences) {
+    tiny t;
+    gguf_file f = t.file();
+    f.kv_u32("general.file_type", 1); // LLAMA_FTYPE_MOSTLY_F16
+    inspection in = inspect_gguf(f);
+    EXPECT_EQ(in.model->spec.weight_dtype, dtype::f16);
+    expect_verified(in, t.params());
+}
+
 TEST(gguf_model, tied_head_when_output_weight_is_absent) {
     tiny t;
     t.tied = true;
@@ -243,39 +254,40 @@ TEST(gguf_model, rope_freqs_is_a_buffer) {
 
 TEST(gguf_model, names_map_to_hugging_face) {
     const std::pair<const char*, const char*> names[] = {
-        {"token_embd.weight", "model.embed_tokens.weight"},
-        {"output_norm.weight", "model.norm.weight"},
-        {"output.weight", "lm_head.weight"},
-        {"blk.0.attn_norm.weight", "model.layers.0.input_layernorm.weight"},
-        {"blk.12.attn_q.weight", "model.layers.12.self_attn.q_proj.weight"},
-        {"blk.12.attn_q.bias", "model.layers.12.self_attn.q_proj.bias"},
-        {"blk.3.attn_k.weight", "model.layers.3.self_attn.k_proj.weight"},
-        {"blk.3.attn_v.weight", "model.layers.3.self_attn.v_proj.weight"},
-        {"blk.3.attn_output.weight", "model.layers.3.self_attn.o_proj.weight"},
-        {"blk.3.attn_q_norm.weight", "model.layers.3.self_attn.q_norm.weight"},
-        {"blk.3.attn_k_norm.weight", "model.layers.3.self_attn.k_norm.weight"},
-        {"blk.3.ffn_norm.weight", "model.layers.3.post_attention_layernorm.weight"},
-        {"blk.3.ffn_gate.weight", "model.layers.3.mlp.gate_proj.weight"},
-        {"blk.3.ffn_up.weight", "model.layers.3.mlp.up_proj.weight"},
-        {"blk.3.ffn_down.weight", "model.layers.3.mlp.down_proj.weight"},
-        {"blk.3.ffn_gate_inp.weight", "model.layers.3.block_sparse_moe.gate.weight"},
-        {"blk.3.ffn_gate.7.weight", "model.layers.3.block_sparse_moe.experts.7.w1.weight"},
-        {"blk.3.ffn_down.7.weight", "model.layers.3.block_sparse_moe.experts.7.w2.weight"},
-        {"blk.3.ffn_up.7.weight", "model.layers.3.block_sparse_moe.experts.7.w3.weight"},
-        {"blk.3.ffn_up_exps.weight", "model.layers.3.block_sparse_moe.experts.{expert}.w3.weight"},
+        {"token_embd.weight",         "model.embed_tokens.weight"                                 },
+        {"output_norm.weight",        "model.norm.weight"                                         },
+        {"output.weight",             "lm_head.weight"                                            },
+        {"blk.0.attn_norm.weight",    "model.layers.0.input_layernorm.weight"                     },
+        {"blk.12.attn_q.weight",      "model.layers.12.self_attn.q_proj.weight"                   },
+        {"blk.12.attn_q.bias",        "model.layers.12.self_attn.q_proj.bias"                     },
+        {"blk.3.attn_k.weight",       "model.layers.3.self_attn.k_proj.weight"                    },
+        {"blk.3.attn_v.weight",       "model.layers.3.self_attn.v_proj.weight"                    },
+        {"blk.3.attn_output.weight",  "model.layers.3.self_attn.o_proj.weight"                    },
+        {"blk.3.attn_q_norm.weight",  "model.layers.3.self_attn.q_norm.weight"                    },
+        {"blk.3.attn_k_norm.weight",  "model.layers.3.self_attn.k_norm.weight"                    },
+        {"blk.3.ffn_norm.weight",     "model.layers.3.post_attention_layernorm.weight"            },
+        {"blk.3.ffn_gate.weight",     "model.layers.3.mlp.gate_proj.weight"                       },
+        {"blk.3.ffn_up.weight",       "model.layers.3.mlp.up_proj.weight"                         },
+        {"blk.3.ffn_down.weight",     "model.layers.3.mlp.down_proj.weight"                       },
+        {"blk.3.ffn_gate_inp.weight", "model.layers.3.block_sparse_moe.gate.weight"               },
+        {"blk.3.ffn_gate.7.weight",   "model.layers.3.block_sparse_moe.experts.7.w1.weight"       },
+        {"blk.3.ffn_down.7.weight",   "model.layers.3.block_sparse_moe.experts.7.w2.weight"       },
+        {"blk.3.ffn_up.7.weight",     "model.layers.3.block_sparse_moe.experts.7.w3.weight"       },
+        {"blk.3.ffn_up_exps.weight",  "model.layers.3.block_sparse_moe.experts.{expert}.w3.weight"},
     };
     for (const auto& [gguf, hf] : names) {
         auto mapped = gguf_to_hf_name("llama", gguf);
         ASSERT_TRUE(mapped) << gguf;
         EXPECT_EQ(*mapped, hf);
     }
-    for (const char* unknown : {"blk.x.attn_q.weight", "blk..attn_q.weight", "blk.3.attn_qq.weight", "rope_freqs",
-                                "blk.3.ffn_gate.7.bias", "blk.3"})
+    for (const char* unknown : {"blk.x.attn_q.weight", "blk..attn_q.weight", "blk.3.attn_qq.weight",
+                                "rope_freqs", "blk.3.ffn_gate.7.bias", "blk.3"})
         EXPECT_FALSE(gguf_to_hf_name("llama", unknown)) << unknown;
     EXPECT_FALSE(gguf_to_hf_name("phi3", "token_embd.weight"));
 }
 
-// ---- metadata that cannot make a model ----------------------------------------------------------------------
+// ---- metadata that cannot make a model
+// ----------------------------------------------------------------------
 
 std::string spec_error(const gguf_file& f, error_code code) {
     checkpoint ck = parse_ok(f);
@@ -312,8 +324,9 @@ TEST(gguf_model_errors, keys_named_with_their_gguf_names) {
         .kv_u32("llama.embedding_length", 64)
         .kv_u32("llama.block_count", 2)
         .kv_u32_array("llama.attention.head_count", {4, 4});
-    EXPECT_HAS(spec_error(per_layer, error_code::unsupported),
-               "GGUF metadata llama.attention.head_count is an array (per-layer values), which is not supported");
+    EXPECT_HAS(
+        spec_error(per_layer, error_code::unsupported),
+        "GGUF metadata llama.attention.head_count is an array (per-layer values), which is not supported");
 
     gguf_file text;
     text.kv_str("general.architecture", "llama").kv_str("llama.embedding_length", "64");
@@ -335,7 +348,8 @@ TEST(gguf_model_errors, keys_named_with_their_gguf_names) {
     moe.arch = "qwen2";
     moe.experts = 4;
     moe.experts_used = 2;
-    EXPECT_HAS(spec_error(moe.file(), error_code::unsupported), "GGUF qwen2 with experts (qwen2.expert_count)");
+    EXPECT_HAS(spec_error(moe.file(), error_code::unsupported),
+               "GGUF qwen2 with experts (qwen2.expert_count)");
 }
 
 TEST(gguf_model_errors, vocabulary_from_tokens_or_embedding) {

@@ -1,6 +1,6 @@
-// GGUF: header, metadata of every value type, tensor infos with GGML block sizes, and one broken file per rule of
-// ggml's reader (ggml-org/ggml src/gguf.cpp at commit d99724f2b141fed9e1a9f402213506c081433465). Files come
-// from tests/support/checkpoint-writer.h.
+// GGUF: header, metadata of every value type, tensor infos with GGML block sizes, and one broken file per
+// rule of ggml's reader (ggml-org/ggml src/gguf.cpp at commit d99724f2b141fed9e1a9f402213506c081433465).
+// Files come from tests/support/checkpoint-writer.h.
 #include <string>
 
 #include <gtest/gtest.h>
@@ -43,8 +43,9 @@ std::string refusal(const std::string& file, error_code code = error_code::bad_c
 
 #define EXPECT_HAS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 
-// enum ggml_type (include/ggml.h) and each type's elements per block and bytes per block, from the sizeof(block_*)
-// identities of src/ggml-common.h (ggml_half 2 bytes, QK_K 256) and type_traits in src/ggml.c.
+// enum ggml_type (include/ggml.h) and each type's elements per block and bytes per block, from the
+// sizeof(block_*) identities of src/ggml-common.h (ggml_half 2 bytes, QK_K 256) and type_traits in
+// src/ggml.c.
 TEST(gguf, ggml_type_sizes) {
     struct fact {
         uint32_t id;
@@ -52,41 +53,41 @@ TEST(gguf, ggml_type_sizes) {
         uint32_t block, bytes;
     };
     const fact facts[] = {
-        {0, "F32", 1, 4},
-        {1, "F16", 1, 2},
-        {2, "Q4_0", 32, 2 + 32 / 2},
-        {3, "Q4_1", 32, 2 * 2 + 32 / 2},
-        {6, "Q5_0", 32, 2 + 4 + 32 / 2},
-        {7, "Q5_1", 32, 2 * 2 + 4 + 32 / 2},
-        {8, "Q8_0", 32, 2 + 32},
-        {9, "Q8_1", 32, 2 * 2 + 32},
-        {10, "Q2_K", 256, 2 * 2 + 256 / 16 + 256 / 4},
-        {11, "Q3_K", 256, 2 + 256 / 4 + 256 / 8 + 12},
-        {12, "Q4_K", 256, 2 * 2 + 12 + 256 / 2},
-        {13, "Q5_K", 256, 2 * 2 + 12 + 256 / 2 + 256 / 8},
-        {14, "Q6_K", 256, 2 + 256 / 16 + 3 * 256 / 4},
-        {15, "Q8_K", 256, 4 + 256 + 256 / 16 * 2},
-        {16, "IQ2_XXS", 256, 2 + 256 / 8 * 2},
-        {17, "IQ2_XS", 256, 2 + 256 / 8 * 2 + 256 / 32},
-        {18, "IQ3_XXS", 256, 2 + 3 * (256 / 8)},
-        {19, "IQ1_S", 256, 2 + 256 / 8 + 256 / 16},
-        {20, "IQ4_NL", 32, 2 + 32 / 2},
-        {21, "IQ3_S", 256, 2 + 13 * (256 / 32) + 256 / 64},
-        {22, "IQ2_S", 256, 2 + 256 / 4 + 256 / 16},
-        {23, "IQ4_XS", 256, 2 + 2 + 256 / 64 + 256 / 2},
-        {24, "I8", 1, 1},
-        {25, "I16", 1, 2},
-        {26, "I32", 1, 4},
-        {27, "I64", 1, 8},
-        {28, "F64", 1, 8},
-        {29, "IQ1_M", 256, 256 / 8 + 256 / 16 + 256 / 32},
-        {30, "BF16", 1, 2},
-        {34, "TQ1_0", 256, 2 + 256 / 64 + (256 - 4 * 256 / 64) / 5},
-        {35, "TQ2_0", 256, 2 + 256 / 4},
-        {39, "MXFP4", 32, 1 + 32 / 2},
-        {40, "NVFP4", 64, 64 / 16 + 64 / 2},
-        {41, "Q1_0", 128, 2 + 128 / 8},
-        {42, "Q2_0", 64, 2 + 64 / 4},
+        {0,  "F32",     1,   4                                      },
+        {1,  "F16",     1,   2                                      },
+        {2,  "Q4_0",    32,  2 + 32 / 2                             },
+        {3,  "Q4_1",    32,  2 * 2 + 32 / 2                         },
+        {6,  "Q5_0",    32,  2 + 4 + 32 / 2                         },
+        {7,  "Q5_1",    32,  2 * 2 + 4 + 32 / 2                     },
+        {8,  "Q8_0",    32,  2 + 32                                 },
+        {9,  "Q8_1",    32,  2 * 2 + 32                             },
+        {10, "Q2_K",    256, 2 * 2 + 256 / 16 + 256 / 4             },
+        {11, "Q3_K",    256, 2 + 256 / 4 + 256 / 8 + 12             },
+        {12, "Q4_K",    256, 2 * 2 + 12 + 256 / 2                   },
+        {13, "Q5_K",    256, 2 * 2 + 12 + 256 / 2 + 256 / 8         },
+        {14, "Q6_K",    256, 2 + 256 / 16 + 3 * 256 / 4             },
+        {15, "Q8_K",    256, 4 + 256 + 256 / 16 * 2                 },
+        {16, "IQ2_XXS", 256, 2 + 256 / 8 * 2                        },
+        {17, "IQ2_XS",  256, 2 + 256 / 8 * 2 + 256 / 32             },
+        {18, "IQ3_XXS", 256, 2 + 3 * (256 / 8)                      },
+        {19, "IQ1_S",   256, 2 + 256 / 8 + 256 / 16                 },
+        {20, "IQ4_NL",  32,  2 + 32 / 2                             },
+        {21, "IQ3_S",   256, 2 + 13 * (256 / 32) + 256 / 64         },
+        {22, "IQ2_S",   256, 2 + 256 / 4 + 256 / 16                 },
+        {23, "IQ4_XS",  256, 2 + 2 + 256 / 64 + 256 / 2             },
+        {24, "I8",      1,   1                                      },
+        {25, "I16",     1,   2                                      },
+        {26, "I32",     1,   4                                      },
+        {27, "I64",     1,   8                                      },
+        {28, "F64",     1,   8                                      },
+        {29, "IQ1_M",   256, 256 / 8 + 256 / 16 + 256 / 32          },
+        {30, "BF16",    1,   2                                      },
+        {34, "TQ1_0",   256, 2 + 256 / 64 + (256 - 4 * 256 / 64) / 5},
+        {35, "TQ2_0",   256, 2 + 256 / 4                            },
+        {39, "MXFP4",   32,  1 + 32 / 2                             },
+        {40, "NVFP4",   64,  64 / 16 + 64 / 2                       },
+        {41, "Q1_0",    128, 2 + 128 / 8                            },
+        {42, "Q2_0",    64,  2 + 64 / 4                             },
     };
     for (const fact& f : facts) {
         const ggml_type_info* t = find_ggml_type(f.id);
@@ -111,6 +112,7 @@ gguf_file every_value_type() {
         .kv_u32("u32", 4000000000u)
         .kv_i32("i32", -7)
         .kv_f32("f32", 0.5f)
+        .kv_f32("f32.eps", 1e-5f)
         .kv_bool("bool", true)
         .kv_str("str", "hello")
         .kv_u64("u64", 1ull << 40)
@@ -120,8 +122,8 @@ gguf_file every_value_type() {
         .kv_str_array("arr.str", {"a", "bc"})
         // An array of two arrays of one uint8 each.
         .kv_raw("arr.nested", tf::g_array,
-                le32(tf::g_array) + le64(2) + le32(tf::g_uint8) + le64(1) + "\x01" + le32(tf::g_uint8) + le64(1) +
-                    "\x02");
+                le32(tf::g_array) + le64(2) + le32(tf::g_uint8) + le64(1) + "\x01" + le32(tf::g_uint8) +
+                    le64(1) + "\x02");
     return f;
 }
 
@@ -130,10 +132,22 @@ TEST(gguf, metadata_of_every_value_type) {
     EXPECT_EQ(ck.format, checkpoint_format::gguf);
     EXPECT_EQ(ck.gguf_version, 3u);
     const std::vector<std::pair<std::string, std::string>> expected = {
-        {"u8", "255"},   {"i8", "-2"},        {"u16", "4660"},    {"i16", "-1"},
-        {"u32", "4000000000"}, {"i32", "-7"}, {"f32", "0.5"},     {"bool", "true"},
-        {"str", "hello"}, {"u64", "1099511627776"}, {"i64", "-5"}, {"f64", "1.5"},
-        {"arr.u32", "[uint32 x 3]"}, {"arr.str", "[string x 2]"}, {"arr.nested", "[array x 2]"},
+        {"u8",         "255"          },
+        {"i8",         "-2"           },
+        {"u16",        "4660"         },
+        {"i16",        "-1"           },
+        {"u32",        "4000000000"   },
+        {"i32",        "-7"           },
+        {"f32",        "0.5"          },
+        {"f32.eps",    "1e-05"        },
+        {"bool",       "true"         },
+        {"str",        "hello"        },
+        {"u64",        "1099511627776"},
+        {"i64",        "-5"           },
+        {"f64",        "1.5"          },
+        {"arr.u32",    "[uint32 x 3]" },
+        {"arr.str",    "[string x 2]" },
+        {"arr.nested", "[array x 2]"  },
     };
     EXPECT_EQ(ck.metadata, expected);
     const gguf_value* u32 = find_gguf_value(ck, "u32");
@@ -217,7 +231,8 @@ TEST(gguf, works_from_a_growing_prefix) {
     EXPECT_GT(rounds, 1);
 }
 
-// ---- one broken file per rule -------------------------------------------------------------------------------
+// ---- one broken file per rule
+// -------------------------------------------------------------------------------
 
 TEST(gguf_rules, magic_and_version) {
     EXPECT_HAS(refusal("GGUX" + le32(3) + le64(0) + le64(0)), "not a GGUF file: starts with \"GGUX\"");
@@ -227,30 +242,34 @@ TEST(gguf_rules, magic_and_version) {
     EXPECT_HAS(refusal("GGUF" + le32(4) + le64(0) + le64(0), error_code::unsupported),
                "GGUF version 4 is newer than the supported 2 and 3");
     // A big-endian version 3 reads as 0x03000000 (gguf.cpp's endianness check).
-    EXPECT_HAS(refusal("GGUF" + std::string("\x00\x00\x00\x03", 4) + le64(0) + le64(0), error_code::unsupported),
-               "reads as 50331648; this looks like a big-endian file");
+    EXPECT_HAS(
+        refusal("GGUF" + std::string("\x00\x00\x00\x03", 4) + le64(0) + le64(0), error_code::unsupported),
+        "reads as 50331648; this looks like a big-endian file");
 }
 
 TEST(gguf_rules, file_ends_inside_the_header) {
     gguf_file f;
     f.kv_str("general.name", std::string(100, 'x')); // 24 + 8 + 12 + 4 + 8 + 100 = 156 bytes
     std::string file = f.bytes().substr(0, 120);
-    EXPECT_HAS(refusal(file), "metadata key \"general.name\" at byte 56 needs 100 bytes, but the file ends at byte 120");
+    EXPECT_HAS(refusal(file),
+               "metadata key \"general.name\" at byte 56 needs 100 bytes, but the file ends at byte 120");
     EXPECT_HAS(refusal("GGU"), "magic at byte 0 needs 4 bytes, but the file ends at byte 3");
 }
 
 // Counts that the file cannot hold are refused before anything is allocated.
 TEST(gguf_rules, hostile_counts) {
-    EXPECT_HAS(refusal("GGUF" + le32(3) + le64(1ull << 60) + le64(0)),
-               "the header claims 1,152,921,504,606,846,976 tensors and 0 metadata keys, more than the file's 24 "
-               "bytes can hold");
+    EXPECT_HAS(
+        refusal("GGUF" + le32(3) + le64(1ull << 60) + le64(0)),
+        "the header claims 1,152,921,504,606,846,976 tensors and 0 metadata keys, more than the file's 24 "
+        "bytes can hold");
     EXPECT_HAS(refusal("GGUF" + le32(3) + le64(0) + le64(~0ull)), "metadata keys, more than the file's");
 }
 
 TEST(gguf_rules, hostile_strings_and_arrays) {
     gguf_file long_string;
     long_string.kv_raw("s", tf::g_string, le64(1ull << 40));
-    EXPECT_HAS(refusal(long_string.bytes()), "is 1,099,511,627,776 bytes long, above ggml's limit of 1,073,741,824");
+    EXPECT_HAS(refusal(long_string.bytes()),
+               "is 1,099,511,627,776 bytes long, above ggml's limit of 1,073,741,824");
 
     gguf_file past_end;
     past_end.kv_raw("s", tf::g_string, le64(100) + "short");
@@ -259,8 +278,9 @@ TEST(gguf_rules, hostile_strings_and_arrays) {
 
     gguf_file big_array;
     big_array.kv_raw("a", tf::g_array, le32(tf::g_uint32) + le64(1000000) + le32(1));
-    EXPECT_HAS(refusal(big_array.bytes()),
-               "metadata key \"a\" claims 1,000,000 uint32 elements (4,000,000 bytes at least), more than the");
+    EXPECT_HAS(
+        refusal(big_array.bytes()),
+        "metadata key \"a\" claims 1,000,000 uint32 elements (4,000,000 bytes at least), more than the");
 
     gguf_file too_many;
     too_many.kv_raw("a", tf::g_array, le32(tf::g_uint8) + le64((1ull << 30) + 1));
@@ -343,13 +363,15 @@ TEST(gguf_rules, tensor_infos) {
                "tensor \"t\" of type Q4_0 has 33 elements per row, not a multiple of the block size 32");
 }
 
-// Tensors follow each other in order, each padded to the alignment (gguf.cpp: "has offset ..., expected ...").
+// Tensors follow each other in order, each padded to the alignment (gguf.cpp: "has offset ..., expected
+// ...").
 TEST(gguf_rules, offsets_in_order_and_aligned) {
     gguf_file gap;
     gap.tensor_raw("a", {8}, 0, 0).tensor_raw("b", {8}, 0, 64).extra_data(96);
-    EXPECT_HAS(refusal(gap.bytes()),
-               "tensor \"b\" has offset 64, expected 32 (tensors follow each other in order, each padded to the "
-               "alignment of 32)");
+    EXPECT_HAS(
+        refusal(gap.bytes()),
+        "tensor \"b\" has offset 64, expected 32 (tensors follow each other in order, each padded to the "
+        "alignment of 32)");
     gguf_file unaligned;
     unaligned.tensor_raw("a", {8}, 0, 4).extra_data(64);
     EXPECT_HAS(refusal(unaligned.bytes()), "tensor \"a\" has offset 4, expected 0");

@@ -1,8 +1,10 @@
 // Quantized tensor groups mapped back to their logical parameters. Stored shapes follow the libraries' buffer
 // definitions, applied to Llama-2-7B's projections (hidden 4096, intermediate 11008, published config):
-// - AutoGPTQ QuantLinear: qweight int32 [in / 32 * bits, out], qzeros int32 [ceil(in / group), out / 32 * bits],
+// - AutoGPTQ QuantLinear: qweight int32 [in / 32 * bits, out], qzeros int32 [ceil(in / group), out / 32 *
+// bits],
 //   scales fp16 [ceil(in / group), out], g_idx int32 [in].
-// - AutoAWQ WQLinear_GEMM: qweight int32 [in, out / (32 / bits)], qzeros int32 [in / group, out / (32 / bits)],
+// - AutoAWQ WQLinear_GEMM: qweight int32 [in, out / (32 / bits)], qzeros int32 [in / group, out / (32 /
+// bits)],
 //   scales fp16 [in / group, out].
 // - bitsandbytes 4-bit: weight uint8 [(n + 1) / 2, 1] (two values per byte), absmax float32 [n / blocksize],
 //   quant_map float32 [16], quant_state.bitsandbytes__nf4 uint8 (packed JSON); Linear8bitLt: weight int8
@@ -107,7 +109,9 @@ TEST(quantized, bitsandbytes_nf4_and_int8) {
 
 TEST(quantized, fp8_with_scales) {
     safetensors_file f;
-    f.add(q + ".weight", "F8_E4M3", {4096, 4096}).add(q + ".weight_scale", "F32", {}).add(q + ".input_scale", "F32", {});
+    f.add(q + ".weight", "F8_E4M3", {4096, 4096})
+        .add(q + ".weight_scale", "F32", {})
+        .add(q + ".input_scale", "F32", {});
     auto groups = find_quantized_groups(parse_header(f), nullptr);
     ASSERT_EQ(groups.size(), 1u);
     EXPECT_EQ(groups[0].scheme, "fp8");
@@ -123,23 +127,25 @@ TEST(quantized, fp8_with_scales) {
 
 TEST(quantized, malformed_groups_are_left_as_stored_with_a_note) {
     safetensors_file f;
-    f.add(q + ".qweight", "I32", {512, 4096})                            // no scales
-        .add(up + ".qweight", "I32", {512, 1000})                        // fits neither layout
+    f.add(q + ".qweight", "I32", {512, 4096})     // no scales
+        .add(up + ".qweight", "I32", {512, 1000}) // fits neither layout
         .add(up + ".scales", "F16", {32, 11008})
         .add("model.layers.1.mlp.down_proj.weight.quant_state.bitsandbytes__nf4", "U8", {10}) // no weight
-        .add("model.layers.1.mlp.up_proj.SCB", "F32", {4});             // no int8 weight
+        .add("model.layers.1.mlp.up_proj.SCB", "F32", {4}); // no int8 weight
     std::vector<std::string> notes;
     auto groups = find_quantized_groups(parse_header(f), &notes);
     EXPECT_TRUE(groups.empty());
     ASSERT_EQ(notes.size(), 4u);
     EXPECT_NE(notes[0].find(q + ".qweight: no " + q + ".scales next to it"), std::string::npos) << notes[0];
     EXPECT_NE(notes[1].find("fit neither the GPTQ nor the AWQ layout"), std::string::npos) << notes[1];
-    EXPECT_NE(notes[2].find("no model.layers.1.mlp.down_proj.weight next to it"), std::string::npos) << notes[2];
-    EXPECT_NE(notes[3].find("expected an I8 model.layers.1.mlp.up_proj.weight"), std::string::npos) << notes[3];
+    EXPECT_NE(notes[2].find("no model.layers.1.mlp.down_proj.weight next to it"), std::string::npos)
+        << notes[2];
+    EXPECT_NE(notes[3].find("expected an I8 model.layers.1.mlp.up_proj.weight"), std::string::npos)
+        << notes[3];
 }
 
-// A GPTQ checkpoint of a whole model verifies against the unquantized skeleton: projections as groups, norms and
-// embeddings as stored (GPTQ leaves them in fp16), and the parameter count is the unquantized one.
+// A GPTQ checkpoint of a whole model verifies against the unquantized skeleton: projections as groups, norms
+// and embeddings as stored (GPTQ leaves them in fp16), and the parameter count is the unquantized one.
 TEST(quantized, gptq_model_verifies_and_counts_logical_parameters) {
     analysis a = analyze_preset("llama-2-7b");
     safetensors_file f;
@@ -160,7 +166,7 @@ TEST(quantized, gptq_model_verifies_and_counts_logical_parameters) {
     ASSERT_TRUE(in.ok());
     ASSERT_TRUE(in->verify);
     EXPECT_TRUE(in->verify->ok) << (in->verify->missing.empty() ? "" : in->verify->missing[0].name);
-    EXPECT_EQ(in->view.quantized.size(), 32u * 7); // q, k, v, o, gate, up, down per layer
+    EXPECT_EQ(in->view.quantized.size(), 32u * 7);       // q, k, v, o, gate, up, down per layer
     EXPECT_EQ(in->view.totals.params, 6'738'415'616ULL); // Llama-2-7B, keras-hub llama2_7b_en
     EXPECT_TRUE(in->verify->dtype_differences.empty()) << in->verify->dtype_differences[0].name;
 }

@@ -42,21 +42,22 @@ std::string refusal(const std::string& file, error_code code = error_code::bad_c
         return "";
     }
     EXPECT_EQ(r.err().code, code) << r.err().message;
-    EXPECT_EQ(r.err().message.rfind("t.safetensors: ", 0), 0u) << "messages name the file: " << r.err().message;
+    EXPECT_EQ(r.err().message.rfind("t.safetensors: ", 0), 0u)
+        << "messages name the file: " << r.err().message;
     return r.err().message;
 }
 
 #define EXPECT_HAS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 
-// tensor.rs test_serialization: the reference writer's exact bytes for one F32 tensor "attn.0" of shape [1, 2, 3]
-// holding 0..5.
+// tensor.rs test_serialization: the reference writer's exact bytes for one F32 tensor "attn.0" of shape [1,
+// 2, 3] holding 0..5.
 TEST(safetensors, reference_serialization_vector) {
     std::string file = bytes_of(
-        {64,  0,   0,   0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 46,  48,  34,  58,  123, 34,
-         100, 116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,  44,  34,  115, 104, 97,  112, 101, 34,
-         58,  91,  49,  44,  50,  44,  51,  93,  44,  34,  100, 97,  116, 97,  95,  111, 102, 102, 115, 101,
-         116, 115, 34,  58,  91,  48,  44,  50,  52,  93,  125, 125, 0,   0,   0,   0,   0,   0,   128, 63,
-         0,   0,   0,   64,  0,   0,   64,  64,  0,   0,   128, 64,  0,   0,   160, 64});
+        {64,  0,   0,   0,   0,   0,  0,  0,  123, 34, 97,  116, 116, 110, 46,  48,  34,  58,  123, 34,
+         100, 116, 121, 112, 101, 34, 58, 34, 70,  51, 50,  34,  44,  34,  115, 104, 97,  112, 101, 34,
+         58,  91,  49,  44,  50,  44, 51, 93, 44,  34, 100, 97,  116, 97,  95,  111, 102, 102, 115, 101,
+         116, 115, 34,  58,  91,  48, 44, 50, 52,  93, 125, 125, 0,   0,   0,   0,   0,   0,   128, 63,
+         0,   0,   0,   64,  0,   0,  64, 64, 0,   0,  128, 64,  0,   0,   160, 64});
     checkpoint ck = parse_ok(file);
     ASSERT_EQ(ck.tensors.size(), 1u);
     const checkpoint_tensor& t = ck.tensors[0];
@@ -100,10 +101,28 @@ TEST(safetensors, works_from_a_prefix_and_the_file_size) {
 // The format's 22 dtypes with their element sizes (tensor.rs Dtype::bitsize), each parsed in a [2, 4] tensor.
 TEST(safetensors, every_dtype_of_the_format) {
     const std::vector<std::pair<std::string, uint64_t>> dtypes = {
-        {"BOOL", 8},         {"F4", 4},   {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},    {"I8", 8},
-        {"F8_E5M2", 8},      {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8},
-        {"I16", 16},         {"U16", 16}, {"F16", 16},    {"BF16", 16},   {"I32", 32},  {"U32", 32},
-        {"F32", 32},         {"C64", 64}, {"F64", 64},    {"I64", 64},    {"U64", 64},
+        {"BOOL",        8 },
+        {"F4",          4 },
+        {"F6_E2M3",     6 },
+        {"F6_E3M2",     6 },
+        {"U8",          8 },
+        {"I8",          8 },
+        {"F8_E5M2",     8 },
+        {"F8_E4M3",     8 },
+        {"F8_E8M0",     8 },
+        {"F8_E4M3FNUZ", 8 },
+        {"F8_E5M2FNUZ", 8 },
+        {"I16",         16},
+        {"U16",         16},
+        {"F16",         16},
+        {"BF16",        16},
+        {"I32",         32},
+        {"U32",         32},
+        {"F32",         32},
+        {"C64",         64},
+        {"F64",         64},
+        {"I64",         64},
+        {"U64",         64},
     };
     EXPECT_EQ(safetensors_dtypes().size(), dtypes.size());
     safetensors_file f;
@@ -121,7 +140,9 @@ TEST(safetensors, every_dtype_of_the_format) {
 
 TEST(safetensors, metadata_scalars_and_empty_tensors) {
     safetensors_file f;
-    f.metadata = {{"format", "pt"}};
+    f.metadata = {
+        {"format", "pt"}
+    };
     f.add("scalar", "F32", {}).add("empty", "I32", {2, 0}).add("w", "F16", {2});
     checkpoint ck = parse_ok(f.bytes());
     ASSERT_EQ(ck.metadata.size(), 1u);
@@ -136,17 +157,18 @@ TEST(safetensors, metadata_scalars_and_empty_tensors) {
 
 // tensor.rs test_zero_sized_tensor: a [2, 0] I32 tensor with data_offsets [0, 0] in a file with no data.
 TEST(safetensors, reference_zero_sized_tensor) {
-    checkpoint ck = parse_ok(
-        std::string("<\x00\x00\x00\x00\x00\x00\x00", 8) +
-        R"({"test":{"dtype":"I32","shape":[2,0],"data_offsets":[0, 0]}})");
+    checkpoint ck = parse_ok(std::string("<\x00\x00\x00\x00\x00\x00\x00", 8) +
+                             R"({"test":{"dtype":"I32","shape":[2,0],"data_offsets":[0, 0]}})");
     ASSERT_EQ(ck.tensors.size(), 1u);
     EXPECT_EQ(ck.tensors[0].shape, (std::vector<uint64_t>{2, 0}));
 }
 
 // tensor.rs test_whitespace_padded_header / test_whitespace_leading_padded_header.
 TEST(safetensors, whitespace_around_the_header) {
-    EXPECT_TRUE(parse_ok(std::string("\x06\x00\x00\x00\x00\x00\x00\x00{}\x0D\x20\x09\x0A", 14)).tensors.empty());
-    EXPECT_TRUE(parse_ok(std::string("\x06\x00\x00\x00\x00\x00\x00\x00\x09\x0A{}\x0D\x20", 14)).tensors.empty());
+    EXPECT_TRUE(
+        parse_ok(std::string("\x06\x00\x00\x00\x00\x00\x00\x00{}\x0D\x20\x09\x0A", 14)).tensors.empty());
+    EXPECT_TRUE(
+        parse_ok(std::string("\x06\x00\x00\x00\x00\x00\x00\x00\x09\x0A{}\x0D\x20", 14)).tensors.empty());
 }
 
 // Tensors listed in any order come out in data order (Metadata: sorted by offsets).
@@ -159,7 +181,8 @@ TEST(safetensors, inventory_is_in_data_order) {
     EXPECT_EQ(ck.tensors[1].name, "b");
 }
 
-// ---- one broken file per rule -------------------------------------------------------------------------------
+// ---- one broken file per rule
+// -------------------------------------------------------------------------------
 
 // HeaderTooSmall (tensor.rs test_header_too_small uses an empty buffer).
 TEST(safetensors_rules, file_shorter_than_the_length_field) {
@@ -170,7 +193,8 @@ TEST(safetensors_rules, file_shorter_than_the_length_field) {
 // HeaderTooLarge (tensor.rs test_header_too_large) and the 100,000,000-byte limit itself.
 TEST(safetensors_rules, header_above_the_size_limit) {
     std::string file = std::string("<\x00\x00\x00\x00\xff\xff\xff", 8) +
-                       R"({"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})" + std::string(16, '\0');
+                       R"({"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})" +
+                       std::string(16, '\0');
     EXPECT_HAS(refusal(file), "exceeds the format's limit of 100,000,000 bytes");
 
     // At the limit a header is accepted (the parser asks for it); one byte more is refused, before any read.
@@ -247,9 +271,10 @@ TEST(safetensors_rules, offsets_contiguous_from_zero) {
     // A gap between two tensors.
     std::string gap = R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
                       R"("b":{"dtype":"U8","shape":[2],"data_offsets":[3,5]}})";
-    EXPECT_HAS(refusal(raw_safetensors(gap, 5)),
-               "tensor \"b\": data_offsets [3, 5] should begin at 2, where the previous tensor ends; tensors must "
-               "cover the data contiguously from 0, with no gaps or overlaps");
+    EXPECT_HAS(
+        refusal(raw_safetensors(gap, 5)),
+        "tensor \"b\": data_offsets [3, 5] should begin at 2, where the previous tensor ends; tensors must "
+        "cover the data contiguously from 0, with no gaps or overlaps");
     // Two tensors sharing bytes.
     std::string overlap = R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
                           R"("b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})";
@@ -257,7 +282,8 @@ TEST(safetensors_rules, offsets_contiguous_from_zero) {
     // End before begin.
     std::string backwards = R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
                             R"("b":{"dtype":"U8","shape":[0],"data_offsets":[2,1]}})";
-    EXPECT_HAS(refusal(raw_safetensors(backwards, 2)), "tensor \"b\": data_offsets [2, 1] end before they begin");
+    EXPECT_HAS(refusal(raw_safetensors(backwards, 2)),
+               "tensor \"b\": data_offsets [2, 1] end before they begin");
 }
 
 // TensorInvalidInfo (tensor.rs test_invalid_info): bytes = elements x dtype size.
@@ -271,12 +297,14 @@ TEST(safetensors_rules, byte_length_equals_elements_times_dtype_size) {
 TEST(safetensors_rules, overflow_checks) {
     std::string shape_overflow =
         std::string("O\x00\x00\x00\x00\x00\x00\x00", 8) +
-        R"({"test":{"dtype":"I32","shape":[2,18446744073709551614],"data_offsets":[0,16]}})" + std::string(16, '\0');
+        R"({"test":{"dtype":"I32","shape":[2,18446744073709551614],"data_offsets":[0,16]}})" +
+        std::string(16, '\0');
     EXPECT_HAS(refusal(shape_overflow, error_code::overflow),
                "tensor \"test\": element count of shape [2, 18446744073709551614] overflows 64 bits");
     std::string bits_overflow =
         std::string("N\x00\x00\x00\x00\x00\x00\x00", 8) +
-        R"({"test":{"dtype":"I32","shape":[2,9223372036854775807],"data_offsets":[0,16]}})" + std::string(16, '\0');
+        R"({"test":{"dtype":"I32","shape":[2,9223372036854775807],"data_offsets":[0,16]}})" +
+        std::string(16, '\0');
     EXPECT_HAS(refusal(bits_overflow, error_code::overflow),
                "size in bits of 18,446,744,073,709,551,614 I32 elements overflows 64 bits");
 }
@@ -286,17 +314,19 @@ TEST(safetensors_rules, sub_byte_tensors_fill_whole_bytes) {
     EXPECT_HAS(refusal(raw_safetensors(R"({"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2)),
                "tensor \"a\": 3 F4 elements take 12 bits, not a whole number of bytes");
     // 4 F6 values are 24 bits: 3 bytes.
-    checkpoint ck = parse_ok(raw_safetensors(R"({"a":{"dtype":"F6_E3M2","shape":[4],"data_offsets":[0,3]}})", 3));
+    checkpoint ck =
+        parse_ok(raw_safetensors(R"({"a":{"dtype":"F6_E3M2","shape":[4],"data_offsets":[0,3]}})", 3));
     EXPECT_EQ(ck.tensors[0].bytes(), 3u);
 }
 
-// MetadataIncompleteBuffer (tensor.rs test_metadata_incomplete_buffer): bytes after the data (a polyglot file), or
-// missing data.
+// MetadataIncompleteBuffer (tensor.rs test_metadata_incomplete_buffer): bytes after the data (a polyglot
+// file), or missing data.
 TEST(safetensors_rules, data_ends_exactly_at_the_end_of_the_file) {
     std::string header = std::string("<\x00\x00\x00\x00\x00\x00\x00", 8) +
                          R"({"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}})";
-    EXPECT_HAS(refusal(header + std::string(16, '\0') + "extra_bogus_data_for_polyglot_file"),
-               "the tensors' data ends at byte 84 (8 + 60 header bytes + 16 data bytes), but the file is 118 bytes");
+    EXPECT_HAS(
+        refusal(header + std::string(16, '\0') + "extra_bogus_data_for_polyglot_file"),
+        "the tensors' data ends at byte 84 (8 + 60 header bytes + 16 data bytes), but the file is 118 bytes");
     EXPECT_HAS(refusal(header + std::string(14, '\0')),
                "but the file is 82 bytes; the data must end exactly at the end of the file");
 }

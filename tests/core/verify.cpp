@@ -1,8 +1,9 @@
-// Checkpoint versus skeleton. Checkpoints are safetensors headers written by tests/support/checkpoint-writer.h with
-// a preset's tensor names and shapes; only the header bytes exist in memory, the file size includes the data (the
-// parser works from a prefix), so full-size models cost nothing. Published figures used: Llama-3.1-8B has
-// 8,030,261,248 parameters (Meta; tests/core/published-counts.cpp), hidden size 4096 and intermediate size 14336
-// (its config.json); Llama-3.2-1B ties its head to the embedding.
+// Checkpoint versus skeleton. Checkpoints are safetensors headers written by
+// tests/support/checkpoint-writer.h with a preset's tensor names and shapes; only the header bytes exist in
+// memory, the file size includes the data (the parser works from a prefix), so full-size models cost nothing.
+// Published figures used: Llama-3.1-8B has 8,030,261,248 parameters (Meta; tests/core/published-counts.cpp),
+// hidden size 4096 and intermediate size 14336 (its config.json); Llama-3.2-1B ties its head to the
+// embedding.
 #include <algorithm>
 #include <string>
 
@@ -48,8 +49,9 @@ inspection inspect_against(const std::string& preset, const std::vector<stored>&
 }
 
 std::vector<stored> without(std::vector<stored> tensors, const std::string& name) {
-    tensors.erase(std::remove_if(tensors.begin(), tensors.end(), [&](const stored& t) { return t.name == name; }),
-                  tensors.end());
+    tensors.erase(
+        std::remove_if(tensors.begin(), tensors.end(), [&](const stored& t) { return t.name == name; }),
+        tensors.end());
     return tensors;
 }
 
@@ -65,7 +67,7 @@ TEST(verify, llama_3_1_8b_checkpoint_from_headers_alone) {
     ASSERT_TRUE(in.verify);
     EXPECT_TRUE(in.verify->ok);
     EXPECT_EQ(in.verify->matched, a.sk.tensors.size());
-    EXPECT_EQ(in.view.totals.params, 8'030'261'248ULL); // Meta's published count
+    EXPECT_EQ(in.view.totals.params, 8'030'261'248ULL);    // Meta's published count
     EXPECT_EQ(in.view.totals.bytes, 2 * 8'030'261'248ULL); // BF16: 2 bytes each
     EXPECT_EQ(in.verify->found_params, in.verify->expected_params);
     ASSERT_EQ(in.view.totals.params_by_dtype.size(), 1u);
@@ -74,7 +76,8 @@ TEST(verify, llama_3_1_8b_checkpoint_from_headers_alone) {
 
 TEST(verify, missing_tensor) {
     analysis a = analyze_preset("llama-3.1-8b");
-    inspection in = inspect_against("llama-3.1-8b", without(tensors_of(a.sk), "model.layers.3.mlp.up_proj.weight"));
+    inspection in =
+        inspect_against("llama-3.1-8b", without(tensors_of(a.sk), "model.layers.3.mlp.up_proj.weight"));
     ASSERT_TRUE(in.verify);
     EXPECT_FALSE(in.verify->ok);
     ASSERT_EQ(in.verify->missing.size(), 1u);
@@ -180,7 +183,8 @@ TEST(verify, rotary_buffers_are_not_parameters) {
     analysis a = analyze_preset("llama-2-7b");
     std::vector<stored> tensors = tensors_of(a.sk);
     for (int l = 0; l < 32; ++l)
-        tensors.push_back({"model.layers." + std::to_string(l) + ".self_attn.rotary_emb.inv_freq", "F32", {64}});
+        tensors.push_back(
+            {"model.layers." + std::to_string(l) + ".self_attn.rotary_emb.inv_freq", "F32", {64}});
     inspection in = inspect_against("llama-2-7b", tensors);
     ASSERT_TRUE(in.verify);
     EXPECT_TRUE(in.verify->ok);
@@ -210,7 +214,11 @@ TEST(verify, dtype_differences_do_not_fail) {
 }
 
 TEST(verify, no_model_no_verification) {
-    auto in = inspect("x.safetensors", checkpoint_of({{"a", "F16", {2, 3}}}), std::nullopt, "");
+    auto in = inspect("x.safetensors",
+                      checkpoint_of({
+                          {"a", "F16", {2, 3}}
+    }),
+                      std::nullopt, "");
     ASSERT_TRUE(in.ok());
     EXPECT_FALSE(in->verify);
     EXPECT_EQ(in->view.totals.params, 6u);
@@ -228,7 +236,8 @@ TEST(inspect_json, stable_keys) {
     d.Parse(text.c_str());
     ASSERT_FALSE(d.HasParseError()) << text.substr(0, 200);
     EXPECT_STREQ(d["format"].GetString(), "safetensors");
-    EXPECT_EQ(d["files"][0]["size"].GetUint64(), d["files"][0]["header_bytes"].GetUint64() + d["bytes"].GetUint64());
+    EXPECT_EQ(d["files"][0]["size"].GetUint64(),
+              d["files"][0]["header_bytes"].GetUint64() + d["bytes"].GetUint64());
     const auto& t0 = d["tensors"][0];
     EXPECT_STREQ(t0["name"].GetString(), "model.embed_tokens.weight");
     EXPECT_EQ(t0["shape"][0].GetUint64(), 128256u); // Llama-3.2-1B vocab_size
@@ -252,7 +261,11 @@ TEST(inspect_json, stable_keys) {
     EXPECT_EQ(v["params"]["expected"].GetUint64(), 1'235'814'400ULL);
     EXPECT_TRUE(v["suggestions"].IsArray());
 
-    auto none = inspect("x.safetensors", checkpoint_of({{"a", "F16", {2}}}), std::nullopt, "");
+    auto none = inspect("x.safetensors",
+                        checkpoint_of({
+                            {"a", "F16", {2}}
+    }),
+                        std::nullopt, "");
     ASSERT_TRUE(none.ok());
     rapidjson::Document n;
     n.Parse(inspect_json(*none).c_str());
@@ -262,7 +275,9 @@ TEST(inspect_json, stable_keys) {
 
 // Strings that are not UTF-8 (GGUF does not check) come out as valid JSON.
 TEST(inspect_json, invalid_utf8_is_replaced) {
-    checkpoint ck = checkpoint_of({{"a", "F16", {2}}});
+    checkpoint ck = checkpoint_of({
+        {"a", "F16", {2}}
+    });
     ck.metadata.push_back({"k", std::string("bad \xff byte")});
     auto in = inspect("x", ck, std::nullopt, "");
     ASSERT_TRUE(in.ok());

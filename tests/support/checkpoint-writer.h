@@ -17,10 +17,28 @@ namespace modelplan::test_files {
 // Bits per element, from huggingface/safetensors safetensors/src/tensor.rs (Dtype::bitsize).
 inline uint64_t safetensors_bits(const std::string& dtype) {
     static const std::map<std::string, uint64_t> bits = {
-        {"BOOL", 8},    {"F4", 4},          {"F6_E2M3", 6},     {"F6_E3M2", 6}, {"U8", 8},   {"I8", 8},
-        {"F8_E5M2", 8}, {"F8_E4M3", 8},     {"F8_E8M0", 8},     {"I16", 16},    {"U16", 16}, {"F16", 16},
-        {"BF16", 16},   {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I32", 32},    {"U32", 32}, {"F32", 32},
-        {"C64", 64},    {"F64", 64},        {"I64", 64},        {"U64", 64},
+        {"BOOL",        8 },
+        {"F4",          4 },
+        {"F6_E2M3",     6 },
+        {"F6_E3M2",     6 },
+        {"U8",          8 },
+        {"I8",          8 },
+        {"F8_E5M2",     8 },
+        {"F8_E4M3",     8 },
+        {"F8_E8M0",     8 },
+        {"I16",         16},
+        {"U16",         16},
+        {"F16",         16},
+        {"BF16",        16},
+        {"F8_E4M3FNUZ", 8 },
+        {"F8_E5M2FNUZ", 8 },
+        {"I32",         32},
+        {"U32",         32},
+        {"F32",         32},
+        {"C64",         64},
+        {"F64",         64},
+        {"I64",         64},
+        {"U64",         64},
     };
     auto it = bits.find(dtype);
     return it == bits.end() ? 0 : it->second;
@@ -112,17 +130,17 @@ enum : uint32_t {
     g_float64 = 12,
 };
 
-// ggml_type ids with their (block size, bytes per block), from ggml include/ggml.h and the block layouts asserted
-// in src/ggml-common.h (ggml_half is 2 bytes, QK_K is 256).
+// ggml_type ids with their (block size, bytes per block), from ggml include/ggml.h and the block layouts
+// asserted in src/ggml-common.h (ggml_half is 2 bytes, QK_K is 256).
 struct ggml_type_fact {
     uint32_t id;
     uint64_t block, type_size;
 };
 inline const ggml_type_fact ggml_f32{0, 1, 4};
 inline const ggml_type_fact ggml_f16{1, 1, 2};
-inline const ggml_type_fact ggml_q4_0{2, 32, 2 + 16};          // d + 32 nibbles
-inline const ggml_type_fact ggml_q8_0{8, 32, 2 + 32};          // d + 32 int8
-inline const ggml_type_fact ggml_q4_k{12, 256, 2 * 2 + 12 + 128}; // d, dmin, scales, 256 nibbles
+inline const ggml_type_fact ggml_q4_0{2, 32, 2 + 16};              // d + 32 nibbles
+inline const ggml_type_fact ggml_q8_0{8, 32, 2 + 32};              // d + 32 int8
+inline const ggml_type_fact ggml_q4_k{12, 256, 2 * 2 + 12 + 128};  // d, dmin, scales, 256 nibbles
 inline const ggml_type_fact ggml_q6_k{14, 256, 128 + 64 + 16 + 2}; // ql, qh, scales, d
 inline const ggml_type_fact ggml_bf16{30, 1, 2};
 
@@ -144,14 +162,20 @@ class gguf_file {
     }
     gguf_file& kv_u32(const std::string& key, uint32_t v) { return kv_raw(key, g_uint32, le32(v)); }
     gguf_file& kv_u64(const std::string& key, uint64_t v) { return kv_raw(key, g_uint64, le64(v)); }
-    gguf_file& kv_i32(const std::string& key, int32_t v) { return kv_raw(key, g_int32, le32(static_cast<uint32_t>(v))); }
+    gguf_file& kv_i32(const std::string& key, int32_t v) {
+        return kv_raw(key, g_int32, le32(static_cast<uint32_t>(v)));
+    }
     gguf_file& kv_f32(const std::string& key, float v) {
         uint32_t bits = 0;
         std::memcpy(&bits, &v, 4);
         return kv_raw(key, g_float32, le32(bits));
     }
-    gguf_file& kv_bool(const std::string& key, bool v) { return kv_raw(key, g_bool, std::string(1, v ? 1 : 0)); }
-    gguf_file& kv_str(const std::string& key, const std::string& v) { return kv_raw(key, g_string, gstring(v)); }
+    gguf_file& kv_bool(const std::string& key, bool v) {
+        return kv_raw(key, g_bool, std::string(1, v ? 1 : 0));
+    }
+    gguf_file& kv_str(const std::string& key, const std::string& v) {
+        return kv_raw(key, g_string, gstring(v));
+    }
     gguf_file& kv_str_array(const std::string& key, const std::vector<std::string>& items) {
         std::string v = le32(g_string) + le64(items.size());
         for (const auto& s : items) v += gstring(s);
