@@ -111,9 +111,12 @@ workload:
   --dtype DTYPE        weight dtype (default: the config's torch_dtype/dtype)
   --quant FORMAT       weight quantization (docs/quantization.md; default: the config's
                        quantization_config, else none)
-  --kv-dtype DTYPE     KV-cache dtype: bf16, fp16, fp32, fp8, int8 (default: the compute dtype)
-  --attn sdpa|eager    attention implementation; eager materializes the score matrix (default sdpa)
-  --overhead SIZE      fixed runtime overhead, e.g. 512MiB (default 0)
+  --kv-dtype DTYPE     KV-cache dtype: bf16, fp16, fp32, fp8, int8, q8_0, q4_0 (default: the compute
+                       dtype)
+  --attn sdpa|flash|eager   attention implementation; eager materializes the score matrix; flash is
+                       refused where FlashAttention-2 cannot run (default sdpa)
+  --overhead SIZE      fixed runtime overhead, e.g. 512MiB (default 1343MiB: CUDA context, see
+                       docs/memory.md)
   --mtp                also load multi-token-prediction layers (DeepSeek-V3)
   --head HEAD          the head instead of the class in "architectures"
   --gpu NAME           check against a catalog GPU (modelplan gpus): verdict, headroom, what cannot

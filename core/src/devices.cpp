@@ -84,6 +84,9 @@ device_check check_workload(const analysis& a, const workload& w, const gpu_row&
         c.errors.push_back(
             std::string(gpu.key) + " (" + gpu.arch +
             ") has no fp8 support (Ada, Hopper or newer): " + (fp8_weights ? "fp8 weights" : "fp8 KV cache"));
+    if (w.attention == attention_impl::flash && cc < 8.0)
+        c.errors.push_back(std::string("flash attention needs Ampere or newer; ") + gpu.key + " is " + gpu.arch +
+                           " (compute " + gpu.compute + ")");
     if (w.attention == attention_impl::sdpa && nvidia) {
         // FlashAttention-2 (the fast SDPA backend) needs Ampere or newer, fp16/bf16 and head_dim <= 256.
         std::string why;

@@ -86,6 +86,13 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
         return std::nullopt;
     }
     if (name == "kv_dtype") {
+        // Block formats of llama.cpp's KV cache: q8_0 is 34 bytes per 32 values, q4_0 18 (ggml-common.h).
+        if (value == "q8_0" || value == "q4_0" || value == "q4") {
+            w.kv_block_bytes = value == "q8_0" ? 34 : 18;
+            w.kv_dtype.reset();
+            return std::nullopt;
+        }
+        w.kv_block_bytes = 0;
         auto t = parse_dtype(value, label);
         if (!t) return t.err();
         w.kv_dtype = *t;
@@ -99,7 +106,7 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
     }
     if (name == "attention") {
         if (auto e = choice({"sdpa", "eager", "flash"}, picked)) return e;
-        w.attention = picked == 1 ? attention_impl::eager : attention_impl::sdpa;
+        w.attention = static_cast<attention_impl>(picked);
         return std::nullopt;
     }
     if (name == "mode") {
@@ -147,14 +154,15 @@ uint64_t default_seq(const model_spec& spec) {
     return spec.max_positions > 0 ? std::min<uint64_t>(4096, spec.max_positions) : 4096;
 }
 
-uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv) {
+uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv, uint64_t block_bytes) {
     const layer_spec& l = spec.layers[il];
     if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp)
         return 0;
-    uint64_t bytes = dtype_bytes(kv);
-    if (l.attn == attn_kind::mla) // the compressed latent and the shared rotary key, as vLLM stores them
-        return mul(add(spec.kv_lora_rank, spec.qk_rope_head_dim), bytes);
-    return mul(mul(2, mul(spec.n_kv_heads, spec.head_dim)), bytes); // keys and values
+    uint64_t elements = l.attn == attn_kind::mla
+                            ? add(spec.kv_lora_rank, spec.qk_rope_head_dim) // the latent and the rotary key (vLLM)
+                            : mul(2, mul(spec.n_kv_heads, spec.head_dim)); // keys and values
+    if (block_bytes) return mul((elements + 31) / 32, block_bytes);
+    return mul(elements, dtype_bytes(kv));
 }
 
 result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
@@ -170,6 +178,17 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     memory_plan p;
     p.training = w.mode == plan_mode::training;
 
+    if (w.attention == attention_impl::flash) { // FlashAttention-2: fp16/bf16 only, head_dim up to 256
+        if (spec.weight_dtype == dtype::f32)
+            return make_error(error_code::bad_request,
+                              "flash attention cannot run with fp32 weights; use --dtype bf16 or fp16, or --attn sdpa",
+                              "attention");
+        if (spec.head_dim > 256)
+            return make_error(error_code::bad_request,
+                              "flash attention supports head_dim up to 256, this model has " +
+                                  num(spec.head_dim) + "; use --attn sdpa",
+                              "attention");
+    }
     if (spec.max_positions > 0 && w.seq > spec.max_positions)
         p.warnings.push_back("seq (" + num(w.seq) + ") is longer than max_position_embeddings (" +
                              num(spec.max_positions) + ")" +
@@ -190,7 +209,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     uint64_t full = 0, sliding = 0, mla = 0, cross = 0;
     for (uint64_t il = 0; il < spec.layers.size(); ++il) {
         const layer_spec& l = spec.layers[il];
-        uint64_t per_token = kv_bytes_per_token_in_layer(spec, il, kv);
+        uint64_t per_token = kv_bytes_per_token_in_layer(spec, il, kv, w.kv_block_bytes);
         if (per_token == 0) continue;
         p.kv_bytes_per_token = add(p.kv_bytes_per_token, per_token);
         uint64_t tokens = l.attn == attn_kind::sliding ? std::min(w.seq, l.window) : w.seq;
@@ -257,7 +276,9 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         {{"tokens", num(tokens)},
           {"prefill_chunk", num(chunk)},
           {"activation_dtype", dtype_name(act)},
-          {"attention", w.attention == attention_impl::eager ? "eager" : "sdpa"},
+          {"attention", w.attention == attention_impl::eager ? "eager"
+                        : w.attention == attention_impl::flash ? "flash"
+                                                               : "sdpa"},
           {"attention_bytes", num(attention)},
           {"ffn_bytes", num(mlp)},
           {"logits_bytes", num(logits)}}
@@ -265,7 +286,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
 
     plan_item overhead{"overhead",
                        w.overhead_bytes,
-                       "fixed: CUDA context and allocator reserve",
+                       "fixed: CUDA context and kernels (default 1,343 MiB, transformers' training anatomy guide)",
                        {{"overhead_bytes", num(w.overhead_bytes)}}};
 
     std::vector<plan_item> items;
@@ -333,10 +354,9 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
     out.StartArray();
     for (const auto& warning : p.warnings) out.String(warning.c_str());
     out.EndArray();
-    out.Key("device");
-    if (!p.device) {
-        out.Null();
-    } else {
+    out.Key("devices");
+    out.StartArray();
+    if (p.device) {
         const plan_device& d = *p.device;
         out.StartObject();
         out.Key("gpu");
@@ -368,6 +388,7 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
         out.EndObject();
         out.EndObject();
     }
+    out.EndArray();
     out.EndObject();
     out.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize()) + "\n";

@@ -114,15 +114,57 @@ TEST(memory, items_follow_the_inputs) {
     workload eager;
     eager.attention = attention_impl::eager;
     EXPECT_GT(item(plan_of("qwen3-8b", eager), "activations").bytes, item(base, "activations").bytes);
-    workload overhead;
+    workload none, overhead;
+    none.overhead_bytes = 0;
     overhead.overhead_bytes = 512ull << 20;
-    EXPECT_EQ(plan_of("qwen3-8b", overhead).total_bytes, base.total_bytes + (512ull << 20));
+    EXPECT_EQ(plan_of("qwen3-8b", overhead).total_bytes, plan_of("qwen3-8b", none).total_bytes + (512ull << 20));
+    // Default: 1,343 MiB, transformers' "Model training anatomy" guide after initializing CUDA ("GPU memory
+    // occupied: 1343 MB").
+    EXPECT_EQ(item(base, "overhead").bytes, 1343ull << 20);
     uint64_t sum = 0;
     for (const auto& i : base.items) sum += i.bytes;
     EXPECT_EQ(sum, base.total_bytes);
 }
 
 // (The published DeepSeek-V3 config is FP8-quantized; without its quantization_config the weights are BF16.)
+// accelerate's estimate-memory docs: bert-base-cased (BertModel) in float32 is estimated at 413.18 MB
+// (binary megabytes) and "actually takes 413.68 MB when loaded on CUDA". bert-base-cased's published config
+// differs from bert-base-uncased's only in vocab_size (28,996). Our weights exclude the two int64 buffers
+// accelerate counts (2 x 512 x 8 bytes = 0.008 MiB), hence +-0.01; the CUDA figure adds allocator rounding,
+// within 0.15%.
+TEST(memory, bert_base_cased_weights_match_accelerate) {
+    config_options as_model;
+    as_model.head = head_kind::none;
+    auto a = analyze("bert-base-cased", edited_config("bert-base-uncased", "vocab_size", "28996"), as_model);
+    ASSERT_TRUE(a.ok());
+    auto p = plan_memory(*a, workload{});
+    ASSERT_TRUE(p.ok());
+    double mib = static_cast<double>(item(*p, "weights").bytes) / (1024.0 * 1024.0);
+    EXPECT_NEAR(mib, 413.18, 0.01);
+    EXPECT_NEAR(mib, 413.68, 413.68 * 0.0015);
+}
+
+// llama.cpp's KV cache types: q8_0 stores 32 values in 34 bytes, q4_0 in 18 (ggml-common.h block_q8_0,
+// block_q4_0): Llama-3.1-8B's 65,536 values per token become 69,632 and 36,864 bytes.
+TEST(memory, block_quantized_kv_cache) {
+    workload q8, q4;
+    ASSERT_FALSE(set_workload_option(q8, "kv_dtype", "q8_0", "--kv-dtype"));
+    ASSERT_FALSE(set_workload_option(q4, "kv_dtype", "q4_0", "--kv-dtype"));
+    EXPECT_EQ(plan_of("llama-3.1-8b", q8).kv_bytes_per_token, 65536u / 32 * 34);
+    EXPECT_EQ(plan_of("llama-3.1-8b", q4).kv_bytes_per_token, 65536u / 32 * 18);
+}
+
+// FlashAttention-2 runs fp16/bf16 with head_dim up to 256 (its README): naming it explicitly with fp32
+// weights is an error, not a silent fallback.
+TEST(memory, explicit_flash_attention_with_fp32_is_refused) {
+    workload flash;
+    flash.attention = attention_impl::flash;
+    auto p = plan_memory(analyze_preset("t5-small"), flash); // F32 checkpoint
+    ASSERT_FALSE(p.ok());
+    EXPECT_EQ(p.err().message, "flash attention cannot run with fp32 weights; use --dtype bf16 or fp16, or --attn sdpa");
+    EXPECT_TRUE(plan_memory(analyze_preset("llama-3.1-8b"), flash).ok());
+}
+
 TEST(memory, mtp_layers_load_on_request) {
     auto a = analyze("deepseek-v3", edited_config("deepseek-v3", "quantization_config", ""), {});
     ASSERT_TRUE(a.ok());

@@ -13,7 +13,7 @@
 
 namespace modelplan {
 
-enum class attention_impl : uint8_t { sdpa, eager };
+enum class attention_impl : uint8_t { sdpa, eager, flash }; // flash: FlashAttention-2 explicitly
 enum class plan_mode : uint8_t { inference, training };
 enum class train_method : uint8_t { full, lora, qlora };
 enum class optimizer_kind : uint8_t { adamw, adamw_8bit, sgd_momentum, adafactor };
@@ -26,8 +26,13 @@ struct workload {
     uint64_t encoder_seq = 0;   // encoder tokens for encoder-decoder models; 0: same as seq
     uint64_t prefill_chunk = 0; // tokens per sequence in one forward pass; 0: the whole sequence
     std::optional<dtype> kv_dtype; // default: the weights' 16/32-bit float type
+    // A block-quantized KV cache (llama.cpp's --cache-type-k/v q8_0 or q4_0): bytes per block of 32 elements;
+    // 0 when the cache uses kv_dtype.
+    uint64_t kv_block_bytes = 0;
     attention_impl attention = attention_impl::sdpa;
-    uint64_t overhead_bytes = 0; // fixed runtime overhead (CUDA context, allocator reserve)
+    // Fixed runtime overhead (CUDA context and kernels): 1,343 MiB by default, the figure transformers' "Model
+    // training anatomy" guide measures right after initializing CUDA (docs/memory.md).
+    uint64_t overhead_bytes = 1343ull << 20;
     bool include_mtp = false;    // load multi-token-prediction layers (speculative decoding)
 
     // Weight quantization as the user names it ("" = none, or what config.json's quantization_config says);
@@ -98,7 +103,8 @@ struct memory_plan {
 dtype compute_dtype(dtype weights);
 
 // KV-cache bytes one token of one sequence adds in layer `il` (0 for layers without a cache).
-uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv);
+// With `block_bytes` set, the cache is block-quantized: bytes per block of 32 values.
+uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv, uint64_t block_bytes = 0);
 
 result<memory_plan> plan_memory(const analysis& a, const workload& w);
 
