@@ -192,7 +192,7 @@ TEST_F(cli, plan_and_fit) {
     ASSERT_FALSE(d.HasParseError());
     EXPECT_EQ(d["plan"]["kv_bytes_per_token"].GetUint64(), 131072u);
     EXPECT_EQ(d["plan"]["items"][1]["bytes"].GetUint64(), 131072ull * 1000 * 2);
-    EXPECT_STREQ(d["plan"]["device"]["gpu"].GetString(), "rtx-4090");
+    EXPECT_STREQ(d["plan"]["devices"][0]["gpu"].GetString(), "rtx-4090");
     run_result fit = run("fit qwen2.5-7b --gpu a100-40gb --json");
     ASSERT_EQ(fit.status, 0) << fit.err;
     rapidjson::Document f;
