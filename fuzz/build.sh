@@ -15,11 +15,10 @@ targets=(config safetensors gguf)
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize-recover=pointer-overflow"
 sanitize="$sanitize -fno-omit-frame-pointer"
 # The core library is instrumented for coverage (fuzzer-no-link); the targets link libFuzzer's main.
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DMODELPLAN_BUILD_TESTS=OFF -DMODELPLAN_BUILD_BENCH=OFF \
-    "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link $sanitize" >/dev/null
-fi
+# Configured every time (cheap when nothing changed), so a build folder made with older flags is updated.
+CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DMODELPLAN_BUILD_TESTS=OFF -DMODELPLAN_BUILD_BENCH=OFF \
+  "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link $sanitize" >/dev/null
 cmake --build "$build" -j "$jobs" --target modelplan_core
 
 for t in "${targets[@]}"; do

@@ -12,7 +12,9 @@ namespace modelplan {
 
 std::optional<error> parse_json(const std::string& text, rapidjson::Document& doc, const std::string& what) {
     // Iterative parsing: a hostile, deeply nested document cannot overflow the stack.
-    doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    // Normal precision: RapidJSON 1.1.0's full-precision path has undefined behaviour on inputs such as 0E45
+    // (found by fuzz/fuzz-config); config values need no more than a double's usual rounding.
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
     if (!doc.HasParseError()) return std::nullopt;
     size_t offset = std::min(doc.GetErrorOffset(), text.size());
     size_t line = 1, column = 1;
