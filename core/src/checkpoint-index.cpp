@@ -5,7 +5,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "checkpoint-json.h"
 #include "json-util.h"
 #include "modelplan/safetensors.h"
 #include "modelplan/text.h"
@@ -55,7 +54,7 @@ void add_problem(std::vector<std::string>& problems, size_t& count, std::string 
 
 result<safetensors_index> parse_safetensors_index(const std::string& json_text, const std::string& what) {
     rapidjson::Document doc;
-    if (auto e = parse_header_json(json_text, doc, what)) return *e;
+    if (auto e = parse_json(json_text, doc, what)) return *e;
     if (!doc.IsObject()) return bad(what, "expected a JSON object, got " + describe_json(doc));
     safetensors_index index;
 

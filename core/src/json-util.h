@@ -11,7 +11,8 @@
 
 namespace modelplan {
 
-// Parses `text` into `doc`; on failure returns an error naming line and column (1-based).
+// Parses `text` into `doc` (iteratively, at normal precision); on failure returns an error naming line and
+// column (1-based). Used for config.json, requests, safetensors headers and index files.
 std::optional<error> parse_json(const std::string& text, rapidjson::Document& doc, const std::string& what);
 
 // True when `v` nests arrays/objects deeper than `limit` (checked without recursion).

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "checkpoint-json.h"
 #include "json-util.h"
 #include "modelplan/text.h"
 
@@ -214,7 +213,7 @@ result<header_parse<checkpoint>> parse_safetensors_header(std::string_view prefi
     if (!valid_utf8(text)) return bad(file, "header is not valid UTF-8");
     // InvalidHeaderDeserialization: a JSON object (whitespace around it is allowed).
     rapidjson::Document doc;
-    if (auto e = parse_header_json(text, doc, "header")) {
+    if (auto e = parse_json(text, doc, "header")) {
         e->code = error_code::json_syntax;
         e->message = file + ": " + e->message;
         return *e;
