@@ -2,6 +2,7 @@
 // from each layer's attention kind, the transient activations of one forward pass, and a fixed runtime
 // overhead. Formulas and sources: docs/memory.md.
 #include "modelplan/memory.h"
+#include "saturating.h"
 
 #include <algorithm>
 
@@ -20,15 +21,8 @@ std::string num(uint64_t v) {
     return std::to_string(v);
 }
 
-// Saturating arithmetic: plans of absurd workloads report UINT64_MAX instead of wrapping.
-uint64_t mul(uint64_t a, uint64_t b) {
-    uint64_t r = 0;
-    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-uint64_t add(uint64_t a, uint64_t b) {
-    uint64_t r = 0;
-    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
-}
+using sat::add;
+using sat::mul;
 
 } // namespace
 
@@ -158,9 +152,10 @@ uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype 
     const layer_spec& l = spec.layers[il];
     if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp)
         return 0;
-    uint64_t elements = l.attn == attn_kind::mla
-                            ? add(spec.kv_lora_rank, spec.qk_rope_head_dim) // the latent and the rotary key (vLLM)
-                            : mul(2, mul(spec.n_kv_heads, spec.head_dim)); // keys and values
+    uint64_t elements =
+        l.attn == attn_kind::mla
+            ? add(spec.kv_lora_rank, spec.qk_rope_head_dim) // the latent and the rotary key (vLLM)
+            : mul(2, mul(spec.n_kv_heads, spec.head_dim));  // keys and values
     if (block_bytes) return mul((elements + 31) / 32, block_bytes);
     return mul(elements, dtype_bytes(kv));
 }
@@ -180,9 +175,10 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
 
     if (w.attention == attention_impl::flash) { // FlashAttention-2: fp16/bf16 only, head_dim up to 256
         if (spec.weight_dtype == dtype::f32)
-            return make_error(error_code::bad_request,
-                              "flash attention cannot run with fp32 weights; use --dtype bf16 or fp16, or --attn sdpa",
-                              "attention");
+            return make_error(
+                error_code::bad_request,
+                "flash attention cannot run with fp32 weights; use --dtype bf16 or fp16, or --attn sdpa",
+                "attention");
         if (spec.head_dim > 256)
             return make_error(error_code::bad_request,
                               "flash attention supports head_dim up to 256, this model has " +
@@ -276,21 +272,23 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         {{"tokens", num(tokens)},
           {"prefill_chunk", num(chunk)},
           {"activation_dtype", dtype_name(act)},
-          {"attention", w.attention == attention_impl::eager ? "eager"
-                        : w.attention == attention_impl::flash ? "flash"
-                                                               : "sdpa"},
+          {"attention", w.attention == attention_impl::eager   ? "eager"
+                       : w.attention == attention_impl::flash ? "flash"
+                                                              : "sdpa"},
           {"attention_bytes", num(attention)},
           {"ffn_bytes", num(mlp)},
           {"logits_bytes", num(logits)}}
     };
 
-    plan_item overhead{"overhead",
-                       w.overhead_bytes,
-                       "fixed: CUDA context and kernels (default 1,343 MiB, transformers' training anatomy guide)",
-                       {{"overhead_bytes", num(w.overhead_bytes)}}};
+    plan_item overhead{
+        "overhead",
+        w.overhead_bytes,
+        "fixed: CUDA context and kernels (default 1,343 MiB, transformers' training anatomy guide)",
+        {{"overhead_bytes", num(w.overhead_bytes)}}};
 
     std::vector<plan_item> items;
-    if (w.mode == plan_mode::training) { // weights, then gradients, optimizer states, activations (training.cpp)
+    if (w.mode ==
+        plan_mode::training) { // weights, then gradients, optimizer states, activations (training.cpp)
         auto training = plan_training(a, w, weights);
         if (!training) return training.err();
         items.push_back(sharded_weights(w, weights)); // ZeRO-3 / FSDP divide the parameters too

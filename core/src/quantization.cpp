@@ -1,6 +1,7 @@
 // Weight storage per tensor: the model's own dtypes, or a quantization format's real storage with its scales,
 // zero points and block metadata. Layouts and sources: docs/quantization.md.
 #include "modelplan/quantization.h"
+#include "saturating.h"
 
 #include <cstdlib>
 
@@ -11,17 +12,9 @@ namespace modelplan {
 
 namespace {
 
-uint64_t mul(uint64_t a, uint64_t b) {
-    uint64_t r = 0;
-    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-uint64_t add(uint64_t a, uint64_t b) {
-    uint64_t r = 0;
-    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-uint64_t ceil_div(uint64_t a, uint64_t b) {
-    return a / b + (a % b != 0);
-}
+using sat::add;
+using sat::ceil_div;
+using sat::mul;
 
 enum class method : uint8_t { bnb_int8, bnb_4bit, gptq, awq, packed_int, fp8, gguf };
 enum class scale_grid : uint8_t { tensor, channel, block };

@@ -1,6 +1,7 @@
 // Training memory: master weights, gradients, optimizer states, LoRA adapters and training activations, with
 // ZeRO/FSDP sharding and optimizer offload. Formulas and sources: docs/training.md.
 #include "modelplan/training.h"
+#include "saturating.h"
 
 #include <algorithm>
 #include <array>
@@ -13,18 +14,9 @@ std::string num(uint64_t v) {
     return std::to_string(v);
 }
 
-// Saturating arithmetic: absurd workloads report UINT64_MAX instead of wrapping (wasm included).
-uint64_t mul(uint64_t a, uint64_t b) {
-    uint64_t r = 0;
-    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-uint64_t add(uint64_t a, uint64_t b) {
-    uint64_t r = 0;
-    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-uint64_t ceil_div(uint64_t a, uint64_t b) {
-    return a == UINT64_MAX ? UINT64_MAX : a / b + (a % b != 0);
-}
+using sat::add;
+using sat::ceil_div;
+using sat::mul;
 
 const char* optimizer_name(optimizer_kind k) {
     switch (k) {
