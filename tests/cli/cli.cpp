@@ -1,59 +1,13 @@
 // The modelplan program end to end: exit codes, stdout/stderr discipline, human and JSON output, MODEL paths.
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-#include <gtest/gtest.h>
-#include <rapidjson/document.h>
-#include <sys/wait.h>
+#include "cli-fixture.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace modelplan::test;
 
-struct run_result {
-    int status;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-class cli : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("modelplan-cli-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    run_result run(const std::string& args) {
-        std::string cmd = std::string(MODELPLAN_BIN) + " " + args + " >" + (dir_ / "out").string() + " 2>" +
-                          (dir_ / "err").string();
-        int raw = std::system(cmd.c_str());
-        return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir_ / "out"), slurp(dir_ / "err")};
-    }
-    fs::path write(const std::string& name, const std::string& text) {
-        fs::path p = dir_ / name;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-    void expect_bad_input(const run_result& r, const std::string& message_part) {
-        EXPECT_EQ(r.status, 2);
-        EXPECT_EQ(r.out, "") << "nothing on stdout for bad input";
-        EXPECT_NE(r.err.find(message_part), std::string::npos) << r.err;
-        EXPECT_EQ(r.err.rfind("modelplan: error: ", 0), 0u) << r.err;
-    }
-    fs::path dir_;
-};
+class cli : public cli_fixture {};
 
 TEST_F(cli, params_json_of_a_preset) {
     run_result r = run("params llama-3.1-8b --json");
@@ -170,7 +124,8 @@ TEST_F(cli, head_override) {
     EXPECT_EQ(mlm.out.find("bert.pooler.dense.weight"), std::string::npos);
     EXPECT_NE(mlm.out.find("\"cls.predictions.decoder.weight\": \"bert.embeddings.word_embeddings.weight\""),
               std::string::npos);
-    expect_bad_input(run("params llama-3.1-8b --head masked-lm"), "head \"masked-lm\" is not available for llama");
+    expect_bad_input(run("params llama-3.1-8b --head masked-lm"),
+                     "head \"masked-lm\" is not available for llama");
     expect_bad_input(run("params llama-3.1-8b --head=bogus"), "--head: unknown head \"bogus\"");
 }
 
@@ -178,7 +133,8 @@ TEST_F(cli, unmodelled_class_is_named) {
     fs::path p = write("c.json", R"({"model_type": "llama", "architectures": ["LlamaForQuestionAnswering"],
         "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
         "vocab_size": 100})");
-    expect_bad_input(run("params " + p.string()), "class \"LlamaForQuestionAnswering\" is not modelled for llama");
+    expect_bad_input(run("params " + p.string()),
+                     "class \"LlamaForQuestionAnswering\" is not modelled for llama");
     run_result forced = run("params " + p.string() + " --head causal-lm --json");
     EXPECT_EQ(forced.status, 0) << forced.err;
 }

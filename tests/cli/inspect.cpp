@@ -14,23 +14,12 @@
 #include <unistd.h>
 
 #include "../support/checkpoint-writer.h"
+#include "cli-fixture.h"
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace modelplan::test;
 namespace tf = modelplan::test_files;
-
-struct run_result {
-    int status;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // A small Llama: hidden 64, 4 heads (2 KV heads) of 16, FFN 128, 2 layers, vocabulary 100, untied head.
 const char* tiny_config = R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
@@ -90,41 +79,9 @@ tf::safetensors_file safetensors_of(const std::vector<tensor>& tensors) {
     return f;
 }
 
-class inspect_cli : public ::testing::Test {
+class inspect_cli : public cli_fixture {
   protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("modelplan-inspect-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    run_result run(const std::string& args) {
-        std::string cmd = std::string(MODELPLAN_BIN) + " inspect " + args + " >" + (dir_ / "out").string() +
-                          " 2>" + (dir_ / "err").string();
-        int raw = std::system(cmd.c_str());
-        return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(dir_ / "out"), slurp(dir_ / "err")};
-    }
-    fs::path write(const std::string& name, const std::string& bytes) {
-        fs::path p = dir_ / name;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << bytes;
-        return p;
-    }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    void expect_bad_input(const run_result& r, const std::string& message_part) {
-        EXPECT_EQ(r.status, 2);
-        EXPECT_EQ(r.out, "") << "nothing on stdout for bad input";
-        EXPECT_NE(r.err.find(message_part), std::string::npos) << r.err;
-        EXPECT_EQ(r.err.rfind("modelplan: error: ", 0), 0u) << r.err;
-    }
-    static rapidjson::Document json(const run_result& r) {
-        rapidjson::Document d;
-        d.Parse(r.out.c_str());
-        EXPECT_FALSE(d.HasParseError()) << r.out.substr(0, 300);
-        return d;
-    }
-    fs::path dir_;
+    inspect_cli() : cli_fixture("inspect ") {}
 };
 
 #define EXPECT_HAS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
