@@ -309,11 +309,7 @@ result<std::optional<analysis>> choose_model(const options& opt, loaded_checkpoi
     }
     if (loaded.ck.format != checkpoint_format::gguf) return std::optional<analysis>{};
     source = "GGUF metadata";
-    std::string label = loaded.ck.files.empty() ? "gguf" : loaded.ck.files.front().name;
-    if (const gguf_value* name = find_gguf_value(loaded.ck, "general.name");
-        name && name->type == gguf_string)
-        label = printable_utf8(name->s);
-    auto a = analyze(label, gguf_model_spec(loaded.ck));
+    auto a = gguf_analysis(loaded.ck);
     if (!a) {
         loaded.ck.warnings.push_back("not verified: " + a.err().message);
         return std::optional<analysis>{};

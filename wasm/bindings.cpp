@@ -31,6 +31,23 @@ std::string fit(const std::string& request) {
 std::string gpus() {
     return guarded("gpus", "{}");
 }
+// `bytes`: the file's first bytes (a Uint8Array or ArrayBuffer from File.slice); `file_size`: the whole
+// file's size. Returns {"need_bytes": N} until the header is complete, then the inspection.
+std::string inspect(const std::string& bytes, double file_size, const std::string& file_name,
+                    const std::string& request) {
+    try {
+        if (!(file_size >= 0) || file_size > 9007199254740992.0)
+            return modelplan::error_json(modelplan::make_error(modelplan::error_code::bad_request,
+                                                               "file size must be a non-negative number"));
+        return modelplan::inspect_bytes(bytes, static_cast<uint64_t>(file_size), file_name, request);
+    } catch (const std::exception& e) {
+        return modelplan::error_json(modelplan::make_error(modelplan::error_code::internal,
+                                                           std::string("internal error: ") + e.what()));
+    } catch (...) {
+        return modelplan::error_json(
+            modelplan::make_error(modelplan::error_code::internal, "internal error"));
+    }
+}
 std::string plan(const std::string& request) {
     return guarded("plan", request);
 }
@@ -52,6 +69,7 @@ EMSCRIPTEN_BINDINGS(modelplan) {
     emscripten::function("plan", &plan);
     emscripten::function("fit", &fit);
     emscripten::function("gpus", &gpus);
+    emscripten::function("inspect", &inspect);
     emscripten::function("presets", &presets);
     emscripten::function("version", &version);
 }

@@ -2,12 +2,16 @@
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "json-util.h"
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
+#include "modelplan/gguf.h"
 #include "modelplan/memory.h"
 #include "modelplan/presets.h"
+#include "modelplan/safetensors.h"
+#include "modelplan/verify.h"
 
 namespace modelplan {
 
@@ -106,6 +110,66 @@ result<workload> read_workload(const key_reader& keys) {
         if (auto e = set_workload_option(w, name, text, name)) return *e;
     }
     return w;
+}
+
+// The model a request names: {"model": preset} or {"config": object or text, "name": label}, with optional
+// "dtype" and "head" overrides; nullopt when it names none and none is required.
+result<std::optional<analysis>> request_model(const key_reader& keys, bool required) {
+    config_options options;
+    auto dtype_name_r = keys.optional_string("dtype");
+    if (!dtype_name_r) return dtype_name_r.err();
+    if (*dtype_name_r) {
+        auto t = parse_dtype(**dtype_name_r, "dtype");
+        if (!t) return t.err();
+        options.weight_dtype = *t;
+    }
+    auto head_r = keys.optional_string("head");
+    if (!head_r) return head_r.err();
+    if (*head_r) {
+        options.head = parse_head_kind(**head_r);
+        if (!options.head)
+            return make_error(error_code::bad_request,
+                              "head: unknown head \"" + **head_r +
+                                  "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
+                              "head");
+    }
+
+    auto model_r = keys.optional_string("model");
+    if (!model_r) return model_r.err();
+    const rapidjson::Value* config = keys.find("config");
+    if (*model_r && config)
+        return make_error(error_code::bad_request, "request: give either \"model\" or \"config\", not both");
+    std::string name;
+    result<model_spec> spec = make_error(error_code::internal, "no spec");
+    if (*model_r) {
+        auto p = find_preset(**model_r);
+        if (!p) return p.err();
+        name = p->name;
+        spec = parse_config(p->config_json, options);
+    } else if (config) {
+        auto label = keys.optional_string("name");
+        if (!label) return label.err();
+        name = label->value_or("config.json");
+        if (config->IsString()) {
+            spec = parse_config(std::string(config->GetString(), config->GetStringLength()), options);
+        } else if (config->IsObject()) {
+            spec = parse_config(*config, options);
+        } else {
+            return make_error(error_code::bad_request,
+                              "config: expected an object or the text of config.json, got " +
+                                  describe_json(*config),
+                              "config");
+        }
+    } else if (required) {
+        return make_error(error_code::bad_request,
+                          "request: missing \"model\" (a preset name) or \"config\" (a config.json)");
+    } else {
+        return std::optional<analysis>{};
+    }
+
+    auto a = analyze(name, std::move(spec));
+    if (!a) return a.err();
+    return std::optional<analysis>(std::move(*a));
 }
 
 } // namespace
@@ -255,61 +319,9 @@ std::string handle_request(const std::string& command, const std::string& reques
                                      "request: expected a JSON object, got " + describe_json(req)));
     key_reader keys(req, "");
 
-    config_options options;
-    auto dtype_name_r = keys.optional_string("dtype");
-    if (!dtype_name_r) return error_json(dtype_name_r.err());
-    if (*dtype_name_r) {
-        auto t = parse_dtype(**dtype_name_r, "dtype");
-        if (!t) return error_json(t.err());
-        options.weight_dtype = *t;
-    }
-    auto head_r = keys.optional_string("head");
-    if (!head_r) return error_json(head_r.err());
-    if (*head_r) {
-        options.head = parse_head_kind(**head_r);
-        if (!options.head)
-            return error_json(
-                make_error(error_code::bad_request,
-                           "head: unknown head \"" + **head_r +
-                               "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
-                           "head"));
-    }
-
-    auto model_r = keys.optional_string("model");
-    if (!model_r) return error_json(model_r.err());
-    const rapidjson::Value* config = keys.find("config");
-    if (*model_r && config)
-        return error_json(
-            make_error(error_code::bad_request, "request: give either \"model\" or \"config\", not both"));
-    std::string name;
-    result<model_spec> spec = make_error(error_code::internal, "no spec");
-    if (*model_r) {
-        auto p = find_preset(**model_r);
-        if (!p) return error_json(p.err());
-        name = p->name;
-        spec = parse_config(p->config_json, options);
-    } else if (config) {
-        auto label = keys.optional_string("name");
-        if (!label) return error_json(label.err());
-        name = label->value_or("config.json");
-        if (config->IsString()) {
-            spec = parse_config(std::string(config->GetString(), config->GetStringLength()), options);
-        } else if (config->IsObject()) {
-            spec = parse_config(*config, options);
-        } else {
-            return error_json(make_error(error_code::bad_request,
-                                         "config: expected an object or the text of config.json, got " +
-                                             describe_json(*config),
-                                         "config"));
-        }
-    } else {
-        return error_json(
-            make_error(error_code::bad_request,
-                       "request: missing \"model\" (a preset name) or \"config\" (a config.json)"));
-    }
-
-    auto a = analyze(name, std::move(spec));
-    if (!a) return error_json(a.err());
+    auto model = request_model(keys, true);
+    if (!model) return error_json(model.err());
+    auto a = std::move(*model);
     if (command == "plan" || command == "fit") {
         auto w = read_workload(keys);
         if (!w) return error_json(w.err());
@@ -333,6 +345,46 @@ std::string handle_request(const std::string& command, const std::string& reques
         return plan_json(*a, *p);
     }
     return command == "params" ? params_json(*a) : skeleton_json(*a);
+}
+
+std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std::string& file_name,
+                          const std::string& request_json) {
+    rapidjson::Document req;
+    if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
+    if (!req.IsObject())
+        return error_json(make_error(error_code::bad_request,
+                                     "request: expected a JSON object, got " + describe_json(req)));
+    key_reader keys(req, "");
+    auto model = request_model(keys, false);
+    if (!model) return error_json(model.err());
+
+    bool gguf = file_name.size() >= 5 && file_name.compare(file_name.size() - 5, 5, ".gguf") == 0;
+    auto parsed = gguf ? parse_gguf(prefix, file_size, file_name)
+                       : parse_safetensors_header(prefix, file_size, file_name);
+    if (!parsed) return error_json(parsed.err());
+    if (!parsed->parsed) {
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.StartObject();
+        w.Key("need_bytes");
+        w.Uint64(parsed->need_bytes);
+        w.EndObject();
+        return std::string(sb.GetString(), sb.GetSize()) + "\n";
+    }
+    checkpoint ck = std::move(*parsed->parsed);
+    std::string source = *model ? "request" : "";
+    if (!*model && gguf) {
+        auto a = gguf_analysis(ck);
+        if (a) {
+            *model = std::move(*a);
+            source = "GGUF metadata";
+        } else {
+            ck.warnings.push_back("not verified: " + a.err().message);
+        }
+    }
+    auto in = inspect(file_name, std::move(ck), std::move(*model), source);
+    if (!in) return error_json(in.err());
+    return inspect_json(*in);
 }
 
 } // namespace modelplan

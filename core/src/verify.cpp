@@ -1,6 +1,8 @@
 // Checkpoint versus skeleton: every problem in one report (docs/checkpoints.md, "Verification").
 #include "modelplan/verify.h"
 
+#include "modelplan/gguf.h"
+
 #include <algorithm>
 #include <map>
 #include <unordered_map>
@@ -166,6 +168,13 @@ result<inspection> inspect(std::string path, checkpoint ck, std::optional<analys
     in.model_source = std::move(model_source);
     if (in.model) in.verify = verify_checkpoint(in.model->sk, in.view);
     return in;
+}
+
+result<analysis> gguf_analysis(const checkpoint& ck) {
+    std::string label = ck.files.empty() ? "gguf" : ck.files.front().name;
+    if (const gguf_value* name = find_gguf_value(ck, "general.name"); name && name->type == gguf_string)
+        label = printable_utf8(name->s);
+    return analyze(label, gguf_model_spec(ck));
 }
 
 } // namespace modelplan

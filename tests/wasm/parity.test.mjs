@@ -57,6 +57,31 @@ test('fit and gpus: identical JSON', () => {
   }
 });
 
+// A safetensors header built here from Llama-3.2-1B's skeleton (published total 1,235,814,400 parameters):
+// the module asks for the 8-byte length, then for the header, then inspects it from those bytes alone.
+test('inspect: checkpoint headers from their first bytes', () => {
+  const tensors = JSON.parse(mp.skeleton(JSON.stringify({ model: 'llama-3.2-1b' }))).tensors;
+  const header = {};
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 2; // BF16
+    header[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  const file = new Uint8Array(Buffer.concat([length, json]));
+  const size = file.length + offset;
+  assert.deepEqual(JSON.parse(mp.inspect(file.slice(0, 4), size, 'model.safetensors', '{}')), { need_bytes: 8 });
+  assert.deepEqual(JSON.parse(mp.inspect(file.slice(0, 8), size, 'model.safetensors', '{}')), { need_bytes: file.length });
+  const r = JSON.parse(mp.inspect(file, size, 'model.safetensors', JSON.stringify({ model: 'llama-3.2-1b' })));
+  assert.equal(r.params.total, 1235814400);
+  assert.equal(r.verify.ok, true);
+  const bad = JSON.parse(mp.inspect(new Uint8Array(16).fill(255), 16, 'x.safetensors', '{}'));
+  assert.ok(bad.error?.code, 'a broken header is an error object');
+});
+
 test('dtype override: identical JSON', () => {
   assert.equal(mp.params(JSON.stringify({ model: 'qwen3-8b', dtype: 'fp32' })),
                native('params', 'qwen3-8b', '--dtype', 'fp32', '--json'));

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "modelplan/config.h"
 #include "modelplan/counts.h"
@@ -35,9 +36,16 @@ std::string error_json(const error& e);
 // `command` is "params", "skeleton", "plan" or "presets". The request is an object:
 //   {"model": "<preset name>"} or {"config": {...} | "<config.json text>", "name": "<label>"}
 //   optional "dtype": "bf16" (weight dtype override), "head": "none" (head override);
-//   for "plan" also "batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "attention", "overhead_bytes",
-//   "mtp" (docs/json.md).
+//   for "plan" also "batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "attention",
+//   "overhead_bytes", "mtp" (docs/json.md).
 // Never throws; errors come back as {"error": {"code", "message", "path"}}.
 std::string handle_request(const std::string& command, const std::string& request_json);
+
+// One checkpoint file (safetensors, or GGUF when the name ends in .gguf) from its first bytes, for a page
+// that reads only File.slice(0, N): {"need_bytes": N} until `prefix` holds the whole header, then the
+// inspection (docs/json.md, "inspect"), verified against the request's model ({"model"|"config", "dtype",
+// "head"}) or, for GGUF, its own metadata; {} verifies nothing. Errors as handle_request returns them.
+std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std::string& file_name,
+                          const std::string& request_json);
 
 } // namespace modelplan

@@ -87,4 +87,8 @@ result<inspection> inspect(std::string path, checkpoint ck, std::optional<analys
 // Documented in docs/json.md ("inspect").
 std::string inspect_json(const inspection& in);
 
+// The model a GGUF checkpoint's architecture metadata describes, labelled with general.name (or its first
+// file's name).
+result<analysis> gguf_analysis(const checkpoint& ck);
+
 } // namespace modelplan
