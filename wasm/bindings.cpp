@@ -10,9 +10,11 @@
 
 namespace {
 
-std::string guarded(const std::string& command, const std::string& request) {
+// Runs `call`, turning anything thrown into an {"error": ...} object.
+template <class Call>
+std::string guarded_call(Call call) {
     try {
-        return modelplan::handle_request(command, request);
+        return call();
     } catch (const std::exception& e) {
         return modelplan::error_json(modelplan::make_error(modelplan::error_code::internal,
                                                            std::string("internal error: ") + e.what()));
@@ -20,6 +22,10 @@ std::string guarded(const std::string& command, const std::string& request) {
         return modelplan::error_json(
             modelplan::make_error(modelplan::error_code::internal, "internal error"));
     }
+}
+
+std::string guarded(const std::string& command, const std::string& request) {
+    return guarded_call([&] { return modelplan::handle_request(command, request); });
 }
 
 std::string params(const std::string& request) {
@@ -35,18 +41,12 @@ std::string gpus() {
 // file's size. Returns {"need_bytes": N} until the header is complete, then the inspection.
 std::string inspect(const std::string& bytes, double file_size, const std::string& file_name,
                     const std::string& request) {
-    try {
+    return guarded_call([&] {
         if (!(file_size >= 0) || file_size > 9007199254740992.0)
             return modelplan::error_json(modelplan::make_error(modelplan::error_code::bad_request,
                                                                "file size must be a non-negative number"));
         return modelplan::inspect_bytes(bytes, static_cast<uint64_t>(file_size), file_name, request);
-    } catch (const std::exception& e) {
-        return modelplan::error_json(modelplan::make_error(modelplan::error_code::internal,
-                                                           std::string("internal error: ") + e.what()));
-    } catch (...) {
-        return modelplan::error_json(
-            modelplan::make_error(modelplan::error_code::internal, "internal error"));
-    }
+    });
 }
 std::string plan(const std::string& request) {
     return guarded("plan", request);

@@ -1,5 +1,6 @@
 // GPU catalog lookup, runnability checks and roofline estimates (docs/devices.md).
 #include "modelplan/devices.h"
+#include "json-util.h"
 
 #include <algorithm>
 #include <cctype>
@@ -85,8 +86,8 @@ device_check check_workload(const analysis& a, const workload& w, const gpu_row&
             std::string(gpu.key) + " (" + gpu.arch +
             ") has no fp8 support (Ada, Hopper or newer): " + (fp8_weights ? "fp8 weights" : "fp8 KV cache"));
     if (w.attention == attention_impl::flash && cc < 8.0)
-        c.errors.push_back(std::string("flash attention needs Ampere or newer; ") + gpu.key + " is " + gpu.arch +
-                           " (compute " + gpu.compute + ")");
+        c.errors.push_back(std::string("flash attention needs Ampere or newer; ") + gpu.key + " is " +
+                           gpu.arch + " (compute " + gpu.compute + ")");
     if (w.attention == attention_impl::sdpa && nvidia) {
         // FlashAttention-2 (the fast SDPA backend) needs Ampere or newer, fp16/bf16 and head_dim <= 256.
         std::string why;
@@ -160,9 +161,8 @@ void attach_device(const analysis& a, const workload& w, const gpu_row& gpu, mem
 }
 
 std::string gpus_json() {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> out(buffer);
-    out.SetIndent(' ', 2);
+    json_out doc;
+    auto& out = doc.w;
     out.StartObject();
     out.Key("gpus");
     out.StartArray();
@@ -192,7 +192,7 @@ std::string gpus_json() {
     }
     out.EndArray();
     out.EndObject();
-    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+    return doc.str();
 }
 
 } // namespace modelplan

@@ -46,7 +46,7 @@ void add_stack(model_spec& spec, layer_stack stack, uint64_t count, uint64_t swi
         layer_spec l;
         l.stack = stack;
         l.index = static_cast<uint32_t>(i);
-        l.switches = switches | (i == 0 ? sw_first_in_stack : 0);
+        l.switches = switches | (i == 0 ? uint64_t{sw_first_in_stack} : uint64_t{0});
         spec.layers.push_back(l);
     }
 }

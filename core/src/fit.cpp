@@ -1,5 +1,6 @@
 // Inverse solves by bisection over plan_memory (docs/devices.md).
 #include "modelplan/fit.h"
+#include "json-util.h"
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -79,10 +80,8 @@ result<fit_answer> solve_fit(const analysis& a, const workload& w, const gpu_row
 
 std::string fit_json(const analysis& a, const workload& w, const gpu_row& gpu, const fit_answer& f,
                      const device_check& checks) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> out(buffer);
-    out.SetIndent(' ', 2);
-    out.SetFormatOptions(rapidjson::kFormatSingleLineArray);
+    json_out doc;
+    auto& out = doc.w;
     out.StartObject();
     out.Key("model");
     out.String(a.model.c_str());
@@ -120,7 +119,7 @@ std::string fit_json(const analysis& a, const workload& w, const gpu_row& gpu, c
     for (const auto& e : checks.warnings) out.String(e.c_str());
     out.EndArray();
     out.EndObject();
-    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+    return doc.str();
 }
 
 } // namespace modelplan

@@ -3,6 +3,7 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "json-util.h"
 #include "modelplan/verify.h"
 
 namespace modelplan {
@@ -258,10 +259,8 @@ void verify(json_writer& w, const std::optional<verify_report>& report) {
 } // namespace
 
 std::string inspect_json(const inspection& in) {
-    rapidjson::StringBuffer buffer;
-    json_writer w(buffer);
-    w.SetIndent(' ', 2);
-    w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
+    json_out doc;
+    auto& w = doc.w;
     w.StartObject();
     key(w, "path");
     string(w, in.path);
@@ -294,7 +293,7 @@ std::string inspect_json(const inspection& in) {
     key(w, "verify");
     verify(w, in.verify);
     w.EndObject();
-    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+    return doc.str();
 }
 
 } // namespace modelplan

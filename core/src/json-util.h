@@ -6,10 +6,23 @@
 #include <string>
 
 #include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
 
 #include "modelplan/error.h"
 
 namespace modelplan {
+
+// The project's JSON output style: 2-space indentation, arrays of numbers on one line, a final newline.
+struct json_out {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w{buffer};
+    json_out() {
+        w.SetIndent(' ', 2);
+        w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
+    }
+    std::string str() const { return std::string(buffer.GetString(), buffer.GetSize()) + "\n"; }
+};
 
 // Parses `text` into `doc` (iteratively, at normal precision); on failure returns an error naming line and
 // column (1-based). Used for config.json, requests, safetensors headers and index files.

@@ -2,6 +2,7 @@
 // from each layer's attention kind, the transient activations of one forward pass, and a fixed runtime
 // overhead. Formulas and sources: docs/memory.md.
 #include "modelplan/memory.h"
+#include "json-util.h"
 #include "saturating.h"
 
 #include <algorithm>
@@ -307,10 +308,8 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
 }
 
 std::string plan_json(const analysis& a, const memory_plan& p) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> out(buffer);
-    out.SetIndent(' ', 2);
-    out.SetFormatOptions(rapidjson::kFormatSingleLineArray);
+    json_out doc;
+    auto& out = doc.w;
     out.StartObject();
     out.Key("model");
     out.String(a.model.c_str());
@@ -389,7 +388,7 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
     out.EndArray();
     out.EndObject();
     out.EndObject();
-    return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+    return doc.str();
 }
 
 } // namespace modelplan

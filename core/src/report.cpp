@@ -19,16 +19,6 @@ namespace {
 
 using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 
-struct json_out {
-    rapidjson::StringBuffer buffer;
-    json_writer w{buffer};
-    json_out() {
-        w.SetIndent(' ', 2);
-        w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
-    }
-    std::string str() const { return std::string(buffer.GetString(), buffer.GetSize()) + "\n"; }
-};
-
 void key(json_writer& w, const char* k) {
     w.Key(k);
 }
