@@ -1,0 +1,563 @@
+// The calculator page. It renders what the core returns and computes nothing itself: every count, byte and
+// verdict comes from a call into the wasm module through modelplan-api.js (docs/web.md).
+import { loadModelplan, isError } from './modelplan-api.js';
+import { renderTree } from './tree.js';
+
+const $ = (id) => document.getElementById(id);
+
+// ---- state: every input, mirrored in the URL's fragment -------------------------------------------------
+
+const workloadKeys = ['mode', 'dtype', 'quant', 'batch', 'seq', 'kv_dtype', 'method', 'optimizer', 'recompute',
+  'zero', 'gpu', 'gpus'];
+const trainingKeys = new Set(['method', 'optimizer', 'recompute', 'zero']);
+const defaults = { source: 'preset', model: '', config: '', mode: 'inference', dtype: '', quant: '', batch: '',
+  seq: '', kv_dtype: '', method: '', optimizer: '', recompute: '', zero: '', gpu: 'rtx-4090', gpus: '' };
+const state = { ...defaults };
+
+function readUrl() {
+  const q = new URLSearchParams(location.hash.slice(1));
+  Object.assign(state, defaults);
+  for (const key of Object.keys(defaults)) if (q.has(key)) state[key] = q.get(key);
+  if (!['preset', 'config'].includes(state.source)) state.source = 'preset';
+}
+
+function writeUrl() {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(state)) {
+    if (key === 'config' && state.source !== 'config') continue;
+    if (key === 'model' && state.source !== 'preset') continue;
+    if (value !== defaults[key]) q.set(key, value);
+  }
+  const hash = q.toString();
+  history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
+}
+
+// The model part of a request: a preset, or the pasted / dropped config.json.
+function modelRequest() {
+  const r = state.source === 'config' ? { config: state.config, name: 'config.json' } : { model: state.model };
+  if (state.dtype) r.dtype = state.dtype;
+  return r;
+}
+
+// The workload keys the user set (empty inputs mean the core's defaults), as text: the core validates them.
+function planRequest(gpu = state.gpu) {
+  const r = modelRequest();
+  for (const key of workloadKeys) {
+    if (key === 'dtype' || key === 'gpu') continue;
+    if (trainingKeys.has(key) && state.mode !== 'training') continue;
+    if (key === 'mode' && state.mode === 'inference') continue;
+    const value = state[key].trim();
+    if (value !== '') r[key] = value;
+  }
+  if (gpu) r.gpu = gpu;
+  return r;
+}
+
+// ---- formatting (presentation only: grouping digits, binary units) ------------------------------------------
+
+const grouped = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : String(n));
+const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+function shortCount(n) {
+  for (const [unit, scale] of [['T', 1e12], ['B', 1e9], ['M', 1e6], ['K', 1e3]])
+    if (n >= scale) return `${(n / scale).toFixed(2)}${unit}`;
+  return String(n);
+}
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('data') || k === 'title' || k === 'role' || k.startsWith('aria')) e.setAttribute(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v);
+    else e[k] = v;
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+function setCount(node, n) {
+  node.replaceChildren(el('span', { class: 'exact', text: grouped(n) }), ' ', el('small', { text: shortCount(n) }));
+  node.dataset.value = String(n);
+}
+function setBytes(node, bytes) {
+  node.replaceChildren(el('span', { class: 'human', text: gib(bytes) }), ' ',
+    el('small', { class: 'exact', text: `${grouped(bytes)} bytes` }));
+  node.dataset.bytes = String(bytes);
+}
+const itemTestId = (name) => `mem-${name === 'kv_cache' ? 'kv' : name.replace(/_/g, '-')}`;
+const palette = ['weights', 'kv_cache', 'activations', 'overhead', 'gradients', 'optimizer_states', 'master_weights',
+  'lora_adapters'];
+const itemClass = (name) => `item-${palette.includes(name) ? name : `other${name.length % 3}`}`;
+
+// ---- errors: one message, shown next to the input that caused it; the last good result stays --------------
+
+const errorAnchors = { batch: 'batch', seq: 'seq', kv_dtype: 'kv_dtype', quant: 'quant', gpu: 'gpu', gpus: 'gpus',
+  mode: 'mode', method: 'method', optimizer: 'optimizer', recompute: 'recompute', zero: 'zero', dtype: 'dtype' };
+
+function showError(err, context) {
+  const box = $('error');
+  if (!err) {
+    box.hidden = true;
+    box.textContent = '';
+    document.querySelectorAll('.invalid').forEach((n) => n.classList.remove('invalid'));
+    return;
+  }
+  const anchorId = errorAnchors[err.path] ??
+    (context === 'file' ? 'file-status' : state.source === 'config' ? 'config-input' : 'preset-search');
+  const anchor = $(anchorId);
+  const label = anchor.closest('label') ?? anchor;
+  label.after(box);
+  document.querySelectorAll('.invalid').forEach((n) => n.classList.remove('invalid'));
+  anchor.classList.add('invalid');
+  box.replaceChildren(el('strong', { text: `${err.code}: ` }), err.message,
+    err.path ? el('span', { class: 'path', text: ` (at ${err.path})` }) : '',
+    el('span', { class: 'kept', text: ' — showing the last good result.' }));
+  box.dataset.code = err.code;
+  box.hidden = false;
+}
+
+// ---- rendering ------------------------------------------------------------------------------------------------
+
+let mp;
+let gpuCatalog = [];
+let lastModelKey = null;
+let lastParams = null;
+let generation = 0; // bumps on every recompute; deferred work of an older one stops
+const timings = [];
+
+function gpuName(key) {
+  return gpuCatalog.find((g) => g.key === key)?.name ?? key;
+}
+
+function renderParams(p) {
+  $('model-title').textContent = p.model;
+  $('model-sub').textContent = `${p.architecture} (${p.model_type}) · ${p.dtype} · ${grouped(p.tensors)} tensors · head ${p.head}`;
+  setCount($('total-params'), p.params.total);
+  setCount($('active-params'), p.params.active);
+  $('not-modelled').hidden = !p.not_modelled;
+  $('not-modelled').textContent = p.not_modelled ? `Not modelled: ${p.not_modelled}` : '';
+}
+
+function bar(label, testid) {
+  const row = el('div', { class: 'bar-row', dataTestid: testid });
+  row.append(el('div', { class: 'bar-label', text: label }));
+  const track = el('div', { class: 'bar-track', role: 'img', ariaLabel: `${label} memory by item` });
+  row.append(track);
+  return { row, track };
+}
+
+function renderBar(container, label, items, totalBytes, capacityBytes) {
+  // Widths are a drawing of the core's bytes: each item's share of the larger of total and capacity.
+  const scale = Math.max(totalBytes, capacityBytes || 0) || 1;
+  const { row, track } = bar(label, 'memory-bar');
+  for (const it of items) {
+    if (!it.bytes) continue;
+    track.append(el('span', { class: `seg ${itemClass(it.name)}`, title: `${it.name}: ${gib(it.bytes)}`,
+      style: `width:${(it.bytes / scale) * 100}%` }));
+  }
+  if (capacityBytes) {
+    track.append(el('span', { class: 'capacity', title: `capacity ${gib(capacityBytes)}`,
+      style: `left:calc(${(capacityBytes / scale) * 100}% - 1px)` }));
+    row.append(el('div', { class: 'bar-value', text: `${gib(totalBytes)} of ${gib(capacityBytes)}` }));
+  } else {
+    row.append(el('div', { class: 'bar-value', text: gib(totalBytes) }));
+  }
+  container.append(row);
+}
+
+function renderPlan(r) {
+  const plan = r.plan;
+  setBytes($('mem-total'), plan.total_bytes);
+  const tbody = $('items').tBodies[0];
+  tbody.replaceChildren(...plan.items.map((it) => el('tr', {},
+    el('th', {}, el('span', { class: `swatch ${itemClass(it.name)}` }), it.name),
+    el('td', { class: 'num', dataTestid: itemTestId(it.name), dataBytes: String(it.bytes), text: grouped(it.bytes) }),
+    el('td', { class: 'num', text: gib(it.bytes) }),
+    el('td', { class: 'formula', text: it.formula, title: Object.entries(it.inputs).map(([k, v]) => `${k} = ${v}`).join('\n') }))));
+  const device = plan.devices[0];
+  const bars = $('bars');
+  bars.replaceChildren();
+  renderBar(bars, device ? gpuName(device.gpu) : 'total', plan.items, plan.total_bytes, device?.memory_bytes);
+  $('warnings').replaceChildren(...plan.warnings.map((w) => el('li', { text: w })));
+
+  const verdict = $('fits-verdict');
+  if (!device) {
+    verdict.textContent = 'choose a GPU for a verdict';
+    verdict.dataset.fits = '';
+    verdict.className = '';
+  } else {
+    verdict.className = device.fits ? 'fits' : 'no-fit';
+    verdict.dataset.fits = String(device.fits);
+    verdict.replaceChildren(el('strong', { text: device.fits ? 'fits' : 'does not fit' }),
+      ` on ${gpuName(device.gpu)}`);
+    const head = $('headroom');
+    head.replaceChildren(el('span', { class: 'human', text: gib(device.headroom_bytes) }), ' ',
+      el('small', { class: 'exact', text: `${grouped(device.headroom_bytes)} bytes` }));
+    head.dataset.bytes = String(device.headroom_bytes);
+    const roof = device.roofline;
+    $('decode-tps').textContent = roof.decode_tokens_per_s_upper_bound > 0
+      ? `${roof.decode_tokens_per_s_upper_bound.toPrecision(4)} tokens/s` : 'no sourced figure';
+    $('decode-tps').dataset.value = String(roof.decode_tokens_per_s_upper_bound);
+    $('prefill-s').textContent = roof.prefill_seconds_lower_bound > 0
+      ? `${roof.prefill_seconds_lower_bound.toPrecision(4)} s` : 'no sourced figure';
+    $('prefill-s').dataset.value = String(roof.prefill_seconds_lower_bound);
+    $('device-errors').replaceChildren(...device.errors.map((w) => el('li', { text: w })),
+      ...device.warnings.map((w) => el('li', { class: 'warn', text: w })));
+  }
+  $('fit-card').hidden = !device;
+  $('fit-gpu-name').textContent = device ? gpuName(device.gpu) : '';
+}
+
+function renderFit(f) {
+  if (isError(f)) {
+    for (const id of ['max-seq', 'max-batch', 'smallest-quant', 'gpus-needed']) $(id).textContent = '—';
+    $('max-seq').title = f.error.message;
+    return;
+  }
+  $('max-seq').textContent = `${grouped(f.max_seq)} tokens`;
+  $('max-seq').dataset.value = String(f.max_seq);
+  $('max-batch').textContent = grouped(f.max_batch);
+  $('max-batch').dataset.value = String(f.max_batch);
+  $('smallest-quant').textContent = f.smallest_quant ?? 'none of the ladder';
+  $('gpus-needed').textContent = grouped(f.gpus_needed);
+  $('gpus-needed').dataset.value = String(f.gpus_needed);
+}
+
+function renderPlacement(r) {
+  const card = $('place-card');
+  if (!r || isError(r)) {
+    card.hidden = !r;
+    if (r) $('place-map').textContent = r.error.message;
+    $('place-bars').replaceChildren();
+    card.dataset.map = '';
+    return;
+  }
+  card.hidden = false;
+  const bars = $('place-bars');
+  bars.replaceChildren();
+  for (const d of r.devices) renderBar(bars, d.name, d.items, d.total_bytes, d.budget_bytes);
+  const text = JSON.stringify(r.device_map, null, 2);
+  $('place-map').textContent = text;
+  card.dataset.map = text;
+}
+
+// The catalog: one plan per GPU, in slices between frames so typing never waits for it.
+function renderCatalog(gen, request) {
+  const list = $('catalog');
+  const status = $('catalog-status');
+  const rows = [];
+  let i = 0;
+  status.textContent = '(computing…)';
+  status.dataset.done = 'false';
+  const step = () => {
+    if (gen !== generation) return;
+    const start = performance.now();
+    while (i < gpuCatalog.length && performance.now() - start < 8) {
+      const g = gpuCatalog[i++];
+      const r = mp.plan({ ...request, gpu: g.key });
+      const d = !isError(r) && r.plan.devices[0];
+      rows.push(el('li', { class: d ? (d.fits ? 'fits' : 'no-fit') : 'no-fit', dataGpu: g.key, dataFits: String(!!d?.fits) },
+        el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
+        el('small', { text: !d ? r.error.message
+          : `${gib(g.memory_bytes)} · headroom ${gib(d.headroom_bytes)}${d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
+    }
+    if (i < gpuCatalog.length) {
+      setTimeout(step, 0);
+      return;
+    }
+    list.replaceChildren(...rows);
+    const fitting = rows.filter((r) => r.dataset.fits === 'true').length;
+    status.textContent = `(${fitting} of ${gpuCatalog.length})`;
+    status.dataset.done = 'true';
+  };
+  setTimeout(step, 0);
+}
+
+// ---- the one recompute: every input change calls this --------------------------------------------------------
+
+function recompute() {
+  const t0 = performance.now();
+  const gen = ++generation;
+  writeUrl();
+  document.body.dataset.pending = 'true';
+  const modelKey = JSON.stringify(modelRequest());
+  if (modelKey !== lastModelKey) {
+    const p = mp.params(modelRequest());
+    if (isError(p)) {
+      showError(p.error);
+      document.body.dataset.pending = 'false';
+      return;
+    }
+    lastParams = p;
+    lastModelKey = modelKey;
+    renderParams(p);
+    invalidateTree();
+  }
+  const request = planRequest();
+  const r = mp.plan(request);
+  if (isError(r)) {
+    showError(r.error);
+    document.body.dataset.pending = 'false';
+    return;
+  }
+  showError(null);
+  renderPlan(r);
+  timings.push(performance.now() - t0);
+  // Second priority, after this frame: the solves, the placement and the catalog.
+  setTimeout(() => {
+    if (gen !== generation) return;
+    if (state.gpu) renderFit(mp.fit(request));
+    if (mp.hasPlace && state.gpu) renderPlacement(mp.place(request));
+    else renderPlacement(null);
+    renderCatalog(gen, planRequest(''));
+    document.body.dataset.pending = 'false';
+  }, 0);
+}
+
+// ---- the skeleton tree: fetched when opened, children rendered on expand ---------------------------------------
+
+let treeKey = null;
+function invalidateTree() {
+  treeKey = null;
+  $('tree-count').textContent = lastParams ? `(${grouped(lastParams.tensors)} tensors)` : '';
+  if ($('tree-card').open) loadTree();
+  else $('tree').replaceChildren();
+}
+function loadTree() {
+  if (treeKey === lastModelKey) return;
+  const sk = mp.skeleton(modelRequest());
+  if (isError(sk)) return;
+  treeKey = lastModelKey;
+  renderTree($('tree'), sk);
+}
+
+// ---- files: config.json as text, checkpoints from their header bytes ------------------------------------------
+
+const maxConfigBytes = 16 << 20;
+
+async function handleFiles(fileList) {
+  const files = [...fileList];
+  if (!files.length) return;
+  const status = $('file-status');
+  const checkpoints = files.filter((f) => /\.(safetensors|gguf)$/i.test(f.name));
+  const indexes = files.filter((f) => /\.index\.json$/i.test(f.name));
+  const configs = files.filter((f) => /\.json$/i.test(f.name) && !/\.index\.json$/i.test(f.name));
+  if (configs.length) {
+    const f = configs[0];
+    if (f.size > maxConfigBytes) {
+      showError({ code: 'bad_request', message: `${f.name} is ${grouped(f.size)} bytes; a config.json is small`, path: '' }, 'file');
+      return;
+    }
+    const text = await f.text();
+    $('config-input').value = text;
+    state.config = text;
+    selectSource('config');
+    status.textContent = `${f.name}: ${grouped(f.size)} bytes read as config.json`;
+    recompute();
+  }
+  if (indexes.length && !checkpoints.length) {
+    showError({ code: 'unsupported', message: `${indexes[0].name}: drop the index together with its .safetensors shards`, path: '' }, 'file');
+    return;
+  }
+  if (checkpoints.length) await inspectCheckpoints(checkpoints, indexes[0]);
+}
+
+async function inspectCheckpoints(files, index) {
+  const status = $('file-status');
+  let read = 0;
+  const ranges = [];
+  const onRead = (begin, end) => { read += end - begin; ranges.push([begin, end]); };
+  const request = /\.gguf$/i.test(files[0].name) ? {} : modelRequest();
+  let r;
+  if (files.length === 1 && !index) {
+    status.textContent = `reading the header of ${files[0].name}…`;
+    r = await mp.inspectFile(files[0], request, { onRead });
+  } else if (mp.inspectFiles) {
+    r = await mp.inspectFiles(files, index, request, { onRead });
+  } else {
+    r = { error: { code: 'unsupported', message: 'several checkpoint files at once are not supported by this build; drop one file', path: '' } };
+  }
+  if (isError(r)) {
+    showError(r.error, 'file');
+    status.textContent = '';
+    return;
+  }
+  showError(null);
+  const total = files.reduce((a, f) => a + f.size, 0);
+  status.textContent = `${files.map((f) => f.name).join(', ')}: read ${grouped(read)} header bytes of ${grouped(total)}`;
+  $('inspect-card').hidden = false;
+  $('inspect-card').dataset.ranges = JSON.stringify(ranges);
+  $('inspect-format').textContent = r.format;
+  $('inspect-tensors').textContent = grouped(r.tensors.length);
+  setCount($('inspect-total'), r.params.total);
+  setBytes($('inspect-bytes'), r.bytes);
+  $('inspect-read').textContent = `${grouped(read)} bytes`;
+  $('inspect-read').dataset.value = String(read);
+  const v = r.verify;
+  $('inspect-verify').textContent = !v ? 'no model to verify against'
+    : v.ok ? `matches ${r.model?.name ?? 'the model'}: ${grouped(v.matched)} tensors`
+      : `differs from ${r.model?.name ?? 'the model'}: ${v.missing.length} missing, ${v.unexpected.length} unexpected, ${v.mismatched.length} mismatched`;
+  $('inspect-verify').dataset.ok = v ? String(v.ok) : '';
+  $('inspect-dtypes').tBodies[0].replaceChildren(...Object.entries(r.params.by_dtype).map(([dt, n]) =>
+    el('tr', {}, el('th', { text: dt }), el('td', { class: 'num', text: grouped(n) }))));
+  $('inspect-warnings').replaceChildren(...r.warnings.map((w) => el('li', { text: w })));
+}
+
+// ---- controls ---------------------------------------------------------------------------------------------------
+
+let presets = [];
+function renderPresetList() {
+  const words = $('preset-search').value.toLowerCase().split(/\s+/).filter(Boolean);
+  const list = $('preset-list');
+  const shown = presets.filter((p) => {
+    const hay = `${p.name} ${p.repo} ${p.model_type ?? ''} ${p.architecture ?? ''}`.toLowerCase();
+    return words.every((w) => hay.includes(w));
+  });
+  list.replaceChildren(...shown.map((p) => el('li', {
+    role: 'option', tabIndex: 0, dataName: p.name, dataTestid: 'preset-option',
+    ariaSelected: String(state.source === 'preset' && p.name === state.model),
+    class: state.source === 'preset' && p.name === state.model ? 'selected' : '',
+  }, el('span', { class: 'name', text: p.name }), ' ',
+  el('small', { text: `${p.repo} · ${p.params ? shortCount(p.params) : p.error}` }))));
+}
+
+function selectPreset(name) {
+  state.model = name;
+  selectSource('preset');
+  renderPresetList();
+  recompute();
+}
+
+function selectSource(source) {
+  if (source !== 'file') state.source = source;
+  for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) tab.setAttribute('aria-selected', String(tab.dataset.source === source));
+  for (const panel of document.querySelectorAll('.source')) panel.hidden = panel.dataset.source !== source;
+  $('model-note').textContent = state.source === 'config' ? 'Model: the pasted config.json' : `Model: preset ${state.model}`;
+}
+
+function applyStateToControls() {
+  for (const key of workloadKeys) {
+    const input = $(key);
+    if (key === 'gpu' && state.gpu && !gpuCatalog.some((g) => g.key === state.gpu))
+      input.append(el('option', { value: state.gpu, text: state.gpu }));
+    input.value = state[key];
+  }
+  $('config-input').value = state.config;
+  document.body.dataset.mode = state.mode;
+  selectSource(state.source);
+}
+
+function applyTheme(theme) {
+  if (theme === 'light' || theme === 'dark') document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+}
+
+async function main() {
+  readUrl();
+  applyTheme(localStorage.getItem('modelplan-theme'));
+  mp = await loadModelplan();
+  window.__modelplan = { mp, state, timings, recompute }; // test and benchmark hook
+  const ps = mp.presets();
+  presets = ps.presets;
+  if (!state.model) state.model = ps.default;
+  defaults.model = ps.default;
+  gpuCatalog = mp.gpus().gpus;
+  $('gpu').append(...gpuCatalog.map((g) => el('option', { value: g.key, text: `${g.name} (${gib(g.memory_bytes)})` })));
+  $('version').textContent = `modelplan ${mp.version()}`;
+  applyStateToControls();
+  renderPresetList();
+
+  $('preset-search').addEventListener('input', renderPresetList);
+  $('preset-list').addEventListener('click', (e) => {
+    const li = e.target.closest('li[data-name]');
+    if (li) selectPreset(li.dataset.name);
+  });
+  $('preset-list').addEventListener('keydown', (e) => {
+    const li = e.target.closest('li[data-name]');
+    if (li && (e.key === 'Enter' || e.key === ' ')) {
+      e.preventDefault();
+      selectPreset(li.dataset.name);
+    }
+  });
+  $('preset-search').addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return;
+    const first = $('preset-list').querySelector('li[data-name]');
+    if (first) selectPreset(first.dataset.name);
+  });
+  for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) {
+    tab.addEventListener('click', () => {
+      selectSource(tab.dataset.source);
+      if (tab.dataset.source !== 'file') recompute();
+    });
+  }
+  $('config-input').addEventListener('input', () => {
+    state.config = $('config-input').value;
+    state.source = 'config';
+    recompute();
+  });
+  for (const key of workloadKeys) {
+    $(key).addEventListener('input', () => {
+      state[key] = $(key).value;
+      document.body.dataset.mode = state.mode;
+      recompute();
+    });
+  }
+  $('file-input').addEventListener('change', (e) => handleFiles(e.target.files));
+  const zone = $('drop-zone');
+  for (const type of ['dragenter', 'dragover']) zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    handleFiles(e.dataTransfer.files);
+  });
+  // Dropping anywhere on the page works too, and never navigates away.
+  document.addEventListener('dragover', (e) => e.preventDefault());
+  document.addEventListener('drop', (e) => {
+    if (e.defaultPrevented) return;
+    e.preventDefault();
+    selectSource('file');
+    handleFiles(e.dataTransfer.files);
+  });
+  $('tree-card').addEventListener('toggle', () => { if ($('tree-card').open) loadTree(); });
+  $('share').addEventListener('click', async () => {
+    writeUrl();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      $('share').textContent = 'Link copied';
+    } catch {
+      $('share').textContent = 'Copy the address bar';
+    }
+    setTimeout(() => { $('share').textContent = 'Copy share link'; }, 2000);
+  });
+  $('theme').addEventListener('click', () => {
+    const dark = document.documentElement.dataset.theme
+      ? document.documentElement.dataset.theme === 'dark'
+      : matchMedia('(prefers-color-scheme: dark)').matches;
+    const next = dark ? 'light' : 'dark';
+    localStorage.setItem('modelplan-theme', next);
+    applyTheme(next);
+  });
+  $('place-download').addEventListener('click', () => {
+    const text = $('place-card').dataset.map;
+    if (!text) return;
+    const a = el('a', { href: URL.createObjectURL(new Blob([text], { type: 'application/json' })), download: 'device_map.json' });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  });
+  window.addEventListener('hashchange', () => {
+    readUrl();
+    applyStateToControls();
+    renderPresetList();
+    recompute();
+  });
+
+  $('loading').hidden = true;
+  $('app').hidden = false;
+  recompute();
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((e) => {
+  $('loading').textContent = `Could not start: ${e?.message ?? e}`;
+  $('loading').classList.add('error');
+});

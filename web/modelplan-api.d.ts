@@ -1,0 +1,197 @@
+// Types of modelplan's JavaScript API (web/modelplan-api.js). The result objects are the JSON documents of
+// docs/json.md; the fields below are the ones the format guarantees (keys are only ever added).
+
+export interface ModelplanError {
+  error: { code: string; message: string; path: string };
+}
+export type Result<T> = T | ModelplanError;
+
+/** A model: a bundled preset by name, or a config.json (object or text) with an optional label. */
+export type ModelRequest =
+  | { model: string; dtype?: string; head?: string }
+  | { config: object | string; name?: string; dtype?: string; head?: string };
+
+/** Workload keys of plan(), fit() and place() (docs/json.md, "plan"); numbers may also be given as text. */
+export interface Workload {
+  mode?: 'inference' | 'training';
+  batch?: number;
+  seq?: number;
+  encoder_seq?: number;
+  prefill_chunk?: number;
+  kv_dtype?: string;
+  attention?: 'sdpa' | 'eager' | 'flash';
+  overhead?: string;
+  mtp?: boolean;
+  quant?: string;
+  method?: 'full' | 'lora' | 'qlora';
+  lora_rank?: number;
+  lora_targets?: string | string[];
+  optimizer?: 'adamw' | 'adamw-8bit' | 'sgd' | 'adafactor';
+  recompute?: 'none' | 'selective' | 'full';
+  zero?: 0 | 1 | 2 | 3 | string;
+  gpus?: number;
+  offload?: boolean;
+  /** a catalog GPU (gpus()): key or name */
+  gpu?: string;
+}
+export type PlanRequest = ModelRequest & Workload;
+
+export interface ModelHeader {
+  model: string;
+  model_type: string;
+  architecture: string;
+  head: string;
+  dtype: string;
+  not_modelled: string | null;
+}
+export interface Params extends ModelHeader {
+  params: {
+    total: number;
+    embedding: number;
+    non_embedding: number;
+    active: number;
+    by_role: Record<string, number>;
+    by_layer: number[];
+    outside_layers: number;
+    mtp: number;
+  };
+  weight_bytes: number;
+  tensors: number;
+}
+export interface Tensor {
+  name: string;
+  shape: number[];
+  dtype: string;
+  role: string;
+  layer: number | null;
+  expert: number | null;
+}
+export interface Skeleton extends ModelHeader {
+  tensors: Tensor[];
+  aliases: Record<string, string>;
+  buffers: Tensor[];
+}
+export interface PlanItem {
+  name: string;
+  bytes: number;
+  formula: string;
+  inputs: Record<string, string>;
+}
+export interface PlanDevice {
+  gpu: string;
+  memory_bytes: number;
+  fits: boolean;
+  headroom_bytes: number;
+  errors: string[];
+  warnings: string[];
+  roofline: {
+    decode_tokens_per_s_upper_bound: number;
+    prefill_seconds_lower_bound: number;
+    forward_flops_per_token: number;
+    training_flops_per_step: number;
+  };
+}
+export interface Plan {
+  model: string;
+  architecture: string;
+  plan: {
+    mode: 'inference' | 'training';
+    items: PlanItem[];
+    total_bytes: number;
+    kv_bytes_per_token: number;
+    kv_bytes_by_layer: number[];
+    warnings: string[];
+    devices: PlanDevice[];
+  };
+}
+export interface Fit {
+  model: string;
+  gpu: string;
+  memory_bytes: number;
+  batch: number;
+  seq: number;
+  total_bytes: number;
+  fits: boolean;
+  headroom_bytes: number;
+  max_seq: number;
+  max_batch: number;
+  smallest_quant: string | null;
+  gpus_needed: number;
+  errors: string[];
+  warnings: string[];
+}
+export interface Placement {
+  devices: { name: string; budget_bytes: number; total_bytes: number; items: { name: string; bytes: number }[] }[];
+  device_map: Record<string, string | number>;
+  [key: string]: unknown;
+}
+export interface Gpu {
+  key: string;
+  name: string;
+  arch: string;
+  compute: string;
+  memory_bytes: number;
+  bandwidth_gbps: number;
+  bf16_tflops: number;
+  fp16_tflops: number;
+  bf16: boolean;
+  fp8: boolean;
+}
+export interface Presets {
+  default: string;
+  presets: { name: string; repo: string; model_type?: string; architecture?: string; params?: number;
+             active?: number; error?: string }[];
+}
+/** The inspection of checkpoint headers (docs/json.md, "inspect"); see there for every field. */
+export interface Inspection {
+  path: string;
+  format: 'safetensors' | 'gguf';
+  files: { name: string; size: number; header_bytes: number; tensors: number }[];
+  metadata: Record<string, string>;
+  tensors: { name: string; shape: number[] | null; dtype: string; file: string; offsets: [number, number] }[];
+  quantized: object[];
+  params: { total: number; stored_elements: number; buffers: number; quantized_groups: number;
+            by_dtype: Record<string, number> };
+  bytes: number;
+  warnings: string[];
+  model: object | null;
+  verify: { ok: boolean; matched: number; [key: string]: unknown } | null;
+}
+
+export interface InspectFileOptions {
+  /** the file name the format is told by (default: file.name) */
+  name?: string;
+  /** called with each byte range [begin, end) read from the file */
+  onRead?: (begin: number, end: number) => void;
+}
+
+export declare class Modelplan {
+  constructor(module: object);
+  /** the instantiated Emscripten module */
+  readonly module: object;
+  /** whether this build has device placement (place()) */
+  readonly hasPlace: boolean;
+  /** the exact JSON text of a call, as `modelplan COMMAND --json` prints it */
+  raw(command: 'params' | 'skeleton' | 'plan' | 'fit' | 'place' | 'presets' | 'gpus', request?: object | string): string;
+  params(request: ModelRequest | string): Result<Params>;
+  skeleton(request: ModelRequest | string): Result<Skeleton>;
+  plan(request: PlanRequest | string): Result<Plan>;
+  fit(request: (PlanRequest & { gpu: string }) | string): Result<Fit>;
+  place(request: PlanRequest | string): Result<Placement>;
+  presets(): Presets;
+  gpus(): { gpus: Gpu[] };
+  version(): string;
+  inspectBytes(bytes: Uint8Array | ArrayBuffer, fileSize: number, fileName: string,
+               request?: Partial<ModelRequest> | string): Result<Inspection | { need_bytes: number }>;
+  inspectFile(file: Blob, request?: Partial<ModelRequest> | string, options?: InspectFileOptions): Promise<Result<Inspection>>;
+}
+
+export declare function isError(result: unknown): result is ModelplanError;
+
+export interface LoadOptions {
+  /** where modelplan.wasm is served (default: next to modelplan-api.js) */
+  wasmUrl?: string | URL;
+  /** the module's bytes, when you have them already */
+  wasmBinary?: ArrayBuffer | Uint8Array;
+}
+export declare function loadModelplan(options?: LoadOptions): Promise<Modelplan>;
