@@ -7,6 +7,7 @@
 
 #include "inspect.h"
 #include "model-source.h"
+#include "place.h"
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
 #include "modelplan/memory.h"
@@ -14,6 +15,9 @@
 #include "modelplan/report.h"
 #include "modelplan/text.h"
 #include "table.h"
+#ifdef MODELPLAN_WITH_TORCH
+#include "torch/commands.h"
+#endif
 
 namespace mp = modelplan;
 using mp::cli::align;
@@ -34,8 +38,11 @@ commands:
   presets    the bundled model configs
   plan       memory for a workload (inference or training), as named items; with --gpu a verdict
   fit        against a GPU: fits?, the longest context, the largest batch, the smallest quantization
+  place      device maps across GPUs, CPU and disk (with runtime memory); tensor/pipeline-parallel plans
   gpus       the GPU catalog
   inspect    checkpoint headers (safetensors, index, GGUF): inventory, totals, verification against a config
+  instantiate  the model as a LibTorch module tree on the meta device, no weight memory (LibTorch builds)
+  load       a safetensors checkpoint into LibTorch tensors on CPU or CUDA, verified first (LibTorch builds)
 
 MODEL is a path to a config.json, a folder holding one, or a preset name (see `modelplan presets`).
 When omitted, the default preset is used.
@@ -163,7 +170,21 @@ struct options {
     bool offload = false;
     bool fsdp = false;
     std::optional<std::string> gpu;
+    mp::cli::place_args place;
 };
+
+// The place_args field a `place` option with a value fills, or nullptr.
+std::optional<std::string>* place_value(mp::cli::place_args& p, const std::string& name) {
+    if (name == "--devices") return &p.devices;
+    if (name == "--gpu") return &p.gpu;
+    if (name == "--gpus") return &p.gpus;
+    if (name == "--cpu") return &p.cpu;
+    if (name == "--strategy") return &p.strategy;
+    if (name == "--tp") return &p.tp;
+    if (name == "--pp") return &p.pp;
+    if (name == "--device-map-out") return &p.map_out;
+    return nullptr;
+}
 
 bool value_option(const std::string& arg, const std::string& name) {
     return arg == name || arg.rfind(name + "=", 0) == 0;
@@ -492,6 +513,13 @@ int main(int argc, char** argv) {
         return exit_ok;
     }
     if (args[0] == "inspect") return mp::cli::run_inspect(args);
+#ifdef MODELPLAN_WITH_TORCH
+    if (args[0] == "instantiate") return mp::cli::run_instantiate(args);
+    if (args[0] == "load") return mp::cli::run_load(args);
+#else
+    if (args[0] == "instantiate" || args[0] == "load")
+        return fail(args[0] + " needs LibTorch: build with -DMODELPLAN_WITH_TORCH=ON (scripts/test-torch.sh)");
+#endif
     options opt;
     opt.command = args[0];
     std::map<std::string, const char*> helps = {
@@ -500,11 +528,12 @@ int main(int argc, char** argv) {
         {"presets",  presets_help },
         {"plan",     plan_help    },
         {"fit",      fit_help     },
-        {"gpus",     gpus_help    }
+        {"gpus",     gpus_help    },
+        {"place",    mp::cli::place_help}
     };
     if (!helps.count(opt.command))
         return usage_error("unknown command \"" + opt.command +
-                               "\"; expected params, skeleton, presets, plan, fit, gpus or inspect",
+                               "\"; expected params, skeleton, presets, plan, fit, place, gpus or inspect",
                            "");
 
     for (size_t i = 1; i < args.size(); ++i) {
@@ -521,6 +550,22 @@ int main(int argc, char** argv) {
         } else if (value_option(a, "--head") && opt.command != "presets") {
             if (!take_value(args, i, "--head", opt.head))
                 return usage_error("--head needs a value (e.g. none)", opt.command);
+        } else if (opt.command == "place" && (a == "--disk" || a == "--experts-on-cpu" || a == "--mtp")) {
+            opt.place.disk = opt.place.disk || a == "--disk";
+            opt.place.experts_on_cpu = opt.place.experts_on_cpu || a == "--experts-on-cpu";
+            opt.mtp = opt.mtp || a == "--mtp";
+        } else if (opt.command == "place" && a.rfind("--", 0) == 0 &&
+                   (place_value(opt.place, a.substr(0, a.find('='))) || a.substr(0, a.find('=')) == "--pin")) {
+            std::string name = a.substr(0, a.find('='));
+            std::optional<std::string> value;
+            if (!take_value(args, i, name, value)) return usage_error(name + " needs a value", opt.command);
+            if (name == "--pin") opt.place.pins.push_back(*value);
+            else *place_value(opt.place, name) = *value;
+        } else if (opt.command == "place" && plan_option(a)) {
+            std::string name = a.substr(0, a.find('='));
+            std::optional<std::string> value;
+            if (!take_value(args, i, name, value)) return usage_error(name + " needs a value", opt.command);
+            opt.plan_values[name] = *value;
         } else if ((opt.command == "plan" || opt.command == "fit") && value_option(a, "--gpu")) {
             if (!take_value(args, i, "--gpu", opt.gpu))
                 return usage_error("--gpu needs a value (e.g. h100-80gb)", opt.command);
@@ -600,6 +645,12 @@ int main(int argc, char** argv) {
         mp::device_check checks = mp::check_workload(*a, w, *gpu);
         print(opt.json ? mp::fit_json(*a, w, *gpu, *f, checks) : render_fit(*a, w, *gpu, *f, checks));
         return exit_ok;
+    }
+    if (opt.command == "place") {
+        mp::workload w;
+        if (auto e = read_workload(opt, w)) return fail(*e);
+        opt.place.json = opt.json;
+        return mp::cli::run_place(*a, w, opt.place);
     }
     if (opt.command == "params")
         print(opt.json ? mp::params_json(*a) : render_params(*a));

@@ -680,12 +680,16 @@ void add_to(tally& s, bool quantized, uint64_t bytes, uint64_t elements) {
     }
 }
 
-result<tally> tally_hf(const analysis& a, const workload& w, const quant_format& f) {
+result<tally> tally_hf(const analysis& a, const workload& w, const quant_format& f,
+                       std::vector<uint64_t>* per_tensor) {
     tally s;
-    for (const tensor_info& t : a.sk.tensors) {
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
         if (!counted(a, w, t)) continue;
         if (!hf_quantizes(f, a.spec, t)) {
-            add_to(s, false, mul(t.elements, dtype_bytes(t.type)), t.elements);
+            uint64_t bytes = mul(t.elements, dtype_bytes(t.type));
+            add_to(s, false, bytes, t.elements);
+            if (per_tensor) (*per_tensor)[i] = bytes;
             continue;
         }
         matrix m = matrix_of(a.spec, t);
@@ -693,6 +697,7 @@ result<tally> tally_hf(const analysis& a, const workload& w, const quant_format&
         auto bytes = quantized_bytes(f, m, t.elements);
         if (!bytes) return bytes.err();
         add_to(s, true, *bytes, t.elements);
+        if (per_tensor) (*per_tensor)[i] = *bytes;
     }
     return s;
 }
@@ -706,7 +711,8 @@ uint64_t count_attn_v(const analysis& a, const workload& w, bool tied) {
 }
 
 // Kept tensors of a GGUF file are F32 (convert_hf_to_gguf.py: 1-D tensors, norms, routers, position tables).
-tally tally_gguf(const analysis& a, const workload& w, const quant_format& f) {
+tally tally_gguf(const analysis& a, const workload& w, const quant_format& f,
+                 std::vector<uint64_t>* per_tensor) {
     bool tied = a.spec.tie_embeddings;
     gguf_context c{f};
     c.n_gqa = a.spec.n_kv_heads ? a.spec.n_heads / a.spec.n_kv_heads : 1;
@@ -714,17 +720,21 @@ tally tally_gguf(const analysis& a, const workload& w, const quant_format& f) {
     c.n_layers = a.spec.n_layers;
     c.n_attn_v = count_attn_v(a, w, tied);
     tally s;
-    for (const tensor_info& t : a.sk.tensors) {
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
         if (!counted(a, w, t)) continue;
         if (!gguf_quantizes(a.spec, t)) {
             add_to(s, false, mul(t.elements, 4), t.elements);
+            if (per_tensor) (*per_tensor)[i] = mul(t.elements, 4);
             continue;
         }
         gguf_category cat = category_of(t, tied);
         uint64_t layer = t.layer == no_index ? 0 : a.spec.layers[t.layer].index;
         matrix m = matrix_of(a.spec, t);
         const ggml_type_info* type = fallback_type(mixed_type(c, cat, layer), m.in, cat);
-        add_to(s, true, gguf_bytes(*type, m), t.elements);
+        uint64_t bytes = gguf_bytes(*type, m);
+        add_to(s, true, bytes, t.elements);
+        if (per_tensor) (*per_tensor)[i] = bytes;
     }
     return s;
 }
@@ -809,12 +819,15 @@ plan_item quantized_item(const analysis& a, const quant_format& f, const tally& 
     return item;
 }
 
-plan_item unquantized_item(const analysis& a, const workload& w) {
+plan_item unquantized_item(const analysis& a, const workload& w, std::vector<uint64_t>* per_tensor) {
     plan_item weights{"weights", 0, "sum over tensors of elements x bytes of the tensor's dtype", {}};
     uint64_t tensors = 0;
-    for (const tensor_info& t : a.sk.tensors) {
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
         if (!counted(a, w, t)) continue;
-        weights.bytes = add(weights.bytes, mul(t.elements, dtype_bytes(t.type)));
+        uint64_t bytes = mul(t.elements, dtype_bytes(t.type));
+        weights.bytes = add(weights.bytes, bytes);
+        if (per_tensor) (*per_tensor)[i] = bytes;
         ++tensors;
     }
     weights.inputs = {
@@ -827,14 +840,15 @@ plan_item unquantized_item(const analysis& a, const workload& w) {
 
 } // namespace
 
-result<plan_item> plan_weights(const analysis& a, const workload& w) {
-    if (w.quant.empty() && a.spec.quantization_config.empty()) return unquantized_item(a, w);
+result<plan_item> plan_weights(const analysis& a, const workload& w, std::vector<uint64_t>* per_tensor) {
+    if (per_tensor) per_tensor->assign(a.sk.tensors.size(), 0);
+    if (w.quant.empty() && a.spec.quantization_config.empty()) return unquantized_item(a, w, per_tensor);
     auto f = w.quant.empty() ? parse_config_format(a.spec.quantization_config, a.spec.weight_dtype)
                              : parse_user_format(w.quant);
     if (!f) return f.err();
     std::string source = w.quant.empty() ? "config.json quantization_config" : "--quant";
-    if (f->kind == method::gguf) return quantized_item(a, *f, tally_gguf(a, w, *f), source);
-    auto s = tally_hf(a, w, *f);
+    if (f->kind == method::gguf) return quantized_item(a, *f, tally_gguf(a, w, *f, per_tensor), source);
+    auto s = tally_hf(a, w, *f, per_tensor);
     if (!s) return s.err();
     return quantized_item(a, *f, *s, source);
 }

@@ -9,6 +9,7 @@
 #include "modelplan/fit.h"
 #include "modelplan/gguf.h"
 #include "modelplan/memory.h"
+#include "modelplan/placement.h"
 #include "modelplan/presets.h"
 #include "modelplan/safetensors.h"
 #include "modelplan/verify.h"
@@ -100,6 +101,42 @@ result<workload> read_workload(const key_reader& keys) {
         if (auto e = set_workload_option(w, name, text, name)) return *e;
     }
     return w;
+}
+
+// The placement keys of a place request: "devices", "gpu", "gpu_count", "cpu", "disk", "strategy",
+// "experts_on_cpu", "pins" (array of "PATTERN=DEVICE"), "tp", "pp".
+result<place_request> read_place_request(const key_reader& keys) {
+    place_request r;
+    for (auto [key, out] : {std::pair{"devices", &r.devices}, std::pair{"gpu", &r.gpu}, std::pair{"cpu", &r.cpu},
+                            std::pair{"strategy", &r.strategy}}) {
+        auto v = keys.optional_string(key);
+        if (!v) return v.err();
+        *out = *v;
+    }
+    for (auto [key, out] : {std::pair{"gpu_count", &r.gpu_count}, std::pair{"tp", &r.tp}, std::pair{"pp", &r.pp}}) {
+        auto v = keys.optional_size(key);
+        if (!v) return v.err();
+        *out = *v;
+    }
+    for (auto [key, out] : {std::pair{"disk", &r.disk}, std::pair{"experts_on_cpu", &r.experts_on_cpu}}) {
+        auto v = keys.optional_bool(key, false);
+        if (!v) return v.err();
+        *out = *v;
+    }
+    if (const rapidjson::Value* pins = keys.find("pins")) {
+        if (!pins->IsArray())
+            return make_error(error_code::wrong_type,
+                              "pins: expected an array of \"PATTERN=DEVICE\" strings, got " + describe_json(*pins),
+                              "pins");
+        for (const auto& item : pins->GetArray()) {
+            if (!item.IsString())
+                return make_error(error_code::wrong_type,
+                                  "pins: expected strings such as \"lm_head.*=cpu\", got " + describe_json(item),
+                                  "pins");
+            r.pins.emplace_back(item.GetString(), item.GetStringLength());
+        }
+    }
+    return r;
 }
 
 // The model a request names: {"model": preset} or {"config": object or text, "name": label}, with optional
@@ -298,10 +335,11 @@ std::string error_json(const error& e) {
 std::string handle_request(const std::string& command, const std::string& request_json) {
     if (command == "presets") return presets_json();
     if (command == "gpus") return gpus_json();
-    if (command != "params" && command != "skeleton" && command != "plan" && command != "fit")
+    if (command != "params" && command != "skeleton" && command != "plan" && command != "fit" &&
+        command != "place")
         return error_json(make_error(error_code::bad_request,
                                      "unknown command \"" + command +
-                                         "\"; expected params, skeleton, plan, fit, gpus or presets"));
+                                         "\"; expected params, skeleton, plan, fit, place, gpus or presets"));
     rapidjson::Document req;
     if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
     if (!req.IsObject())
@@ -312,6 +350,16 @@ std::string handle_request(const std::string& command, const std::string& reques
     auto model = request_model(keys, true);
     if (!model) return error_json(model.err());
     auto a = std::move(*model);
+    if (command == "place") {
+        auto w = read_workload(keys);
+        if (!w) return error_json(w.err());
+        auto r = read_place_request(keys);
+        if (!r) return error_json(r.err());
+        auto setup = resolve_place(*r, false);
+        if (!setup) return error_json(setup.err());
+        auto out = place_json(*a, *w, *setup);
+        return out ? *out : error_json(out.err());
+    }
     if (command == "plan" || command == "fit") {
         auto w = read_workload(keys);
         if (!w) return error_json(w.err());

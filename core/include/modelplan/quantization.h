@@ -2,7 +2,9 @@
 // scales, zero points and block metadata (formats, sources: docs/quantization.md).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "modelplan/memory.h"
 
@@ -19,7 +21,10 @@ namespace modelplan {
 //   q8_0 q6_k q5_k q5_0 q5_1 q4_k q4_0 q4_1 q3_k iq4_nl iq4_xs   GGUF, one block type (output: Q6_K)
 //   q4_k_m q4_k_s q5_k_m q5_k_s q2_k                         GGUF, llama-quantize's mixes
 // "+head" also quantizes the output head (lm_head) the way the format quantizes linear layers.
-result<plan_item> plan_weights(const analysis& a, const workload& w);
+// With `per_tensor`, also the stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors
+// not loaded, such as multi-token-prediction layers without w.include_mtp); they sum to the item's bytes.
+result<plan_item> plan_weights(const analysis& a, const workload& w,
+                               std::vector<uint64_t>* per_tensor = nullptr);
 
 // The format names `w.quant` accepts, for messages and help ("int8, nf4, ...").
 std::string quant_format_list();

@@ -1,0 +1,221 @@
+// `modelplan place`: prints what the core's placement planner returns (docs/placement.md).
+#include "place.h"
+
+#include <cstdio>
+#include <fstream>
+#include <tuple>
+
+#include "modelplan/devices.h"
+#include "modelplan/placement.h"
+#include "modelplan/text.h"
+#include "table.h"
+
+namespace modelplan::cli {
+
+const char* place_help = R"(usage: modelplan place [MODEL] (--gpu NAME [--gpus N] [--cpu SIZE] [--disk] | --devices LIST)
+                       [workload options] [--strategy sequential|balanced] [--experts-on-cpu]
+                       [--pin PATTERN=DEVICE]... [--tp T] [--pp P] [--device-map-out FILE] [--json]
+
+Places the model on devices for an inference workload, planning weights and runtime memory together: each
+decoder layer stays whole on one device, tied parameters stay together, the KV cache of a layer goes where
+its attention runs, and every GPU used pays its own activations and CUDA context (docs/placement.md).
+
+devices:
+  --gpu NAME           catalog GPU (modelplan gpus); --gpus N of them as cuda:0..N-1 (default 1, or T x P)
+  --cpu SIZE           also offload to host memory (e.g. 64GiB); --disk: and to disk
+  --devices LIST       explicit budgets, e.g. cuda:0=24GiB,cuda:1=16GiB,cpu=64GiB,disk
+placement:
+  --strategy S         sequential (fill each device in order, like accelerate's "sequential") or balanced
+                       (share the layers across GPUs in proportion to their free memory); default sequential
+  --experts-on-cpu     MoE: routed experts on the cpu device, attention and shared experts on GPUs
+  --pin PATTERN=DEVICE put the modules of tensors matching PATTERN ('*' matches anything) on DEVICE,
+                       e.g. --pin 'lm_head.*=cpu'; repeatable
+  --device-map-out F   write the device map (transformers' from_pretrained(device_map=...) JSON) to F
+parallelism (one GPU per rank; no device map):
+  --tp T               tensor parallel degree: which weights split on which dimension, per-rank bytes
+  --pp P               pipeline parallel degree: layers per stage, per-stage bytes
+workload: --batch, --seq, --encoder-seq, --prefill-chunk, --dtype, --quant, --kv-dtype, --attn,
+  --overhead, --mtp, --head as for `modelplan plan` (inference only)
+output:
+  --json               {"model", "architecture", "strategy", "fits", "execution_device", "plan",
+                       "devices": [{"name", "kind", "budget_bytes", "total_bytes", "headroom_bytes",
+                       "modules", "layers", "items": [{"name", "bytes"}]}], "device_map", "unplaced_bytes",
+                       "over_budget_bytes", "suggestions", "warnings"}; with --tp/--pp {"tp", "pp", "fits",
+                       "stages", "ranks", "splits", "notes"} (docs/json.md)
+exit status: 0 it fits, 3 it does not (the output says by how much and what would), 2 bad input.
+)";
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_bad_input = 2;
+constexpr int exit_does_not_fit = 3;
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "modelplan: error: %s\n", message.c_str());
+    return exit_bad_input;
+}
+
+void print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+std::string signed_size(int64_t bytes) {
+    return (bytes < 0 ? "-" : "") + binary_size(static_cast<uint64_t>(bytes < 0 ? -bytes : bytes));
+}
+
+std::string layer_ranges(const std::vector<uint64_t>& layers) {
+    std::string out;
+    for (size_t i = 0; i < layers.size();) {
+        size_t j = i;
+        while (j + 1 < layers.size() && layers[j + 1] == layers[j] + 1) ++j;
+        out += (out.empty() ? "" : ",") + std::to_string(layers[i]) +
+               (j > i ? "-" + std::to_string(layers[j]) : std::string());
+        i = j + 1;
+    }
+    return out.empty() ? "-" : out;
+}
+
+uint64_t item_bytes(const std::vector<placed_item>& items, const char* name) {
+    for (const auto& i : items)
+        if (i.name == name) return i.bytes;
+    return 0;
+}
+
+std::string size_or_dash(uint64_t b) {
+    return b ? binary_size(b) : "-";
+}
+
+std::string heading(const analysis& a) {
+    return a.model + "  " + a.spec.architecture + " (" + a.spec.model_type + "), " + dtype_name(a.spec.weight_dtype) +
+           ", " + std::to_string(a.spec.n_layers) + " layers\n";
+}
+
+std::string render_placement(const analysis& a, const placement& p, const place_options& o) {
+    std::string out = heading(a);
+    out += std::string(o.strategy == place_strategy::balanced ? "balanced" : "sequential") + " placement: " +
+           (p.fits ? "fits" : "does NOT fit") + "\n\n";
+    table tab({
+        {"device",      align::left },
+        {"budget",      align::right},
+        {"weights",     align::right},
+        {"kv_cache",    align::right},
+        {"activations", align::right},
+        {"logits",      align::right},
+        {"offload buf", align::right},
+        {"overhead",    align::right},
+        {"total",       align::right},
+        {"headroom",    align::right},
+        {"layers",      align::left }
+    });
+    for (const auto& d : p.devices) {
+        bool disk = d.device.kind == device_kind::disk;
+        tab.row({d.device.name + (d.device.gpu.empty() ? "" : " (" + d.device.gpu + ")"),
+                 disk && d.device.budget_bytes == UINT64_MAX ? "unlimited" : binary_size(d.device.budget_bytes),
+                 binary_size(item_bytes(d.items, "weights")), size_or_dash(item_bytes(d.items, "kv_cache")),
+                 size_or_dash(item_bytes(d.items, "activations")), size_or_dash(item_bytes(d.items, "logits")),
+                 size_or_dash(item_bytes(d.items, "offload_buffer")), size_or_dash(item_bytes(d.items, "overhead")),
+                 binary_size(d.total_bytes), disk ? "-" : signed_size(d.headroom_bytes), layer_ranges(d.layers)});
+    }
+    out += tab.render() + "\n";
+    out += "device map: " + std::to_string(p.map.entries.size()) +
+           " modules (--json prints it; --device-map-out FILE writes it for from_pretrained)\n";
+    for (const auto& s : p.suggestions) out += "  " + s + "\n";
+    for (const auto& w : p.warnings) out += "warning: " + w + "\n";
+    return out;
+}
+
+std::string render_parallel(const analysis& a, const parallel_plan& p) {
+    std::string out = heading(a);
+    out += "tensor parallel " + std::to_string(p.tp) + " x pipeline parallel " + std::to_string(p.pp) + ": " +
+           std::to_string(p.ranks.size()) + " ranks" +
+           (p.ranks.empty() || !p.ranks[0].budget_bytes ? std::string(" (no budget given)")
+                                                       : std::string(p.fits ? ", fits" : ", does NOT fit")) +
+           "\n\n";
+    table tab({
+        {"rank",        align::left },
+        {"stage",       align::right},
+        {"layers",      align::left },
+        {"weights",     align::right},
+        {"kv_cache",    align::right},
+        {"activations", align::right},
+        {"logits",      align::right},
+        {"rope_cache",  align::right},
+        {"overhead",    align::right},
+        {"total",       align::right},
+        {"headroom",    align::right}
+    });
+    for (const auto& r : p.ranks)
+        tab.row({r.device, std::to_string(r.stage), std::to_string(r.first_layer) + "-" + std::to_string(r.last_layer),
+                 binary_size(item_bytes(r.items, "weights")), binary_size(item_bytes(r.items, "kv_cache")),
+                 binary_size(item_bytes(r.items, "activations")), size_or_dash(item_bytes(r.items, "logits")),
+                 size_or_dash(item_bytes(r.items, "rope_cache")), binary_size(item_bytes(r.items, "overhead")),
+                 binary_size(r.total_bytes), r.budget_bytes ? signed_size(r.headroom_bytes) : "-"});
+    out += tab.render() + "\n";
+    table splits({
+        {"tensor",     align::left },
+        {"split",      align::left },
+        {"shape",      align::left },
+        {"per rank",   align::left },
+        {"count",      align::right}
+    });
+    auto shape = [](const std::vector<uint64_t>& s) {
+        std::string t = "[";
+        for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+        return t + "]";
+    };
+    for (const auto& s : p.splits)
+        splits.row({s.pattern, s.split, shape(s.shape), shape(s.rank_shape), "×" + with_thousands(s.tensors)});
+    out += splits.render() + "\n";
+    for (const auto& n : p.notes) out += "note: " + n + "\n";
+    return out;
+}
+
+} // namespace
+
+int run_place(const analysis& a, const workload& w, const place_args& args) {
+    place_request r;
+    r.devices = args.devices;
+    r.gpu = args.gpu;
+    r.cpu = args.cpu;
+    r.disk = args.disk;
+    r.strategy = args.strategy;
+    r.experts_on_cpu = args.experts_on_cpu;
+    r.pins = args.pins;
+    for (auto [text, out, flag] : {std::tuple{&args.tp, &r.tp, "--tp"}, std::tuple{&args.pp, &r.pp, "--pp"},
+                                   std::tuple{&args.gpus, &r.gpu_count, "--gpus"}}) {
+        if (!*text) continue;
+        const std::string& t = **text;
+        if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos)
+            return fail(std::string(flag) + ": expected a positive integer, got \"" + t + "\"");
+        *out = std::stoull(t);
+    }
+    auto setup = resolve_place(r, true);
+    if (!setup) return fail(setup.err().message);
+
+    if (setup->parallel) {
+        if (args.map_out)
+            return fail("--device-map-out: a device map describes placement without --tp/--pp; drop them");
+        auto p = plan_parallel(a, w, setup->tp, setup->pp, setup->devices);
+        if (!p) return fail(p.err().message);
+        print(args.json ? parallel_json(a, *p) : render_parallel(a, *p));
+        return p->fits ? exit_ok : exit_does_not_fit;
+    }
+    auto p = place_model(a, w, setup->devices, setup->options);
+    if (!p) return fail(p.err().message);
+    if (args.map_out) {
+        if (!p->fits) {
+            std::fprintf(stderr, "modelplan: the model does not fit; %s not written\n", args.map_out->c_str());
+        } else {
+            std::ofstream f(*args.map_out, std::ios::binary | std::ios::trunc);
+            std::string text = device_map_json(p->map);
+            f.write(text.data(), static_cast<std::streamsize>(text.size()));
+            f.close();
+            if (!f) return fail("--device-map-out: cannot write " + *args.map_out);
+        }
+    }
+    print(args.json ? placement_json(a, *p, setup->options) : render_placement(a, *p, setup->options));
+    return p->fits ? exit_ok : exit_does_not_fit;
+}
+
+} // namespace modelplan::cli
