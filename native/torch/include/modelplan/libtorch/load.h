@@ -1,0 +1,97 @@
+// The LibTorch adapter, part 2: streaming a safetensors checkpoint into a meta_model (docs/loading.md).
+//
+// load_weights() verifies the checkpoint against the skeleton first, from headers alone, and allocates nothing
+// when that fails. Then each parameter is materialized on its device and filled:
+//   CPU:  worker threads pread() straight into the destination tensors' memory (no copy of whole files); with
+//         `mmap`, tensors whose dtype already matches alias a private mapping of the file instead.
+//   CUDA: reader threads fill a ring of pinned staging buffers; each buffer is copied to the device
+//         asynchronously on a CUDA stream, with an event that tells the reader when it may be refilled; dtype
+//         conversion runs on the device. Mapped file pages are never the source of a device copy.
+// A read error or a file that shrank mid-load fails cleanly: the error names the file and the tensor, and
+// every parameter goes back to its meta tensor, which frees what was allocated.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "modelplan/checkpoint.h"
+#include "modelplan/config.h"
+#include "modelplan/libtorch/meta.h"
+#include "modelplan/report.h"
+#include "modelplan/verify.h"
+
+namespace modelplan::libtorch {
+
+// A checkpoint on disk, read from its headers: a .safetensors file, a model.safetensors.index.json with its
+// shards, or a folder holding either (GGUF is read but not loaded).
+struct checkpoint_source {
+    std::string path;                         // as given
+    std::string folder;                       // the folder its files are in
+    std::string kind;                         // "safetensors file", "sharded safetensors", ...
+    checkpoint ck;                            // every tensor's file and byte range
+    std::optional<std::string> folder_config; // config.json beside it, when there is one
+};
+result<checkpoint_source> open_checkpoint(const std::string& path);
+
+// MODEL as the CLI takes it: a preset name, a config.json, or a folder holding one.
+result<analysis> analyze_model(const std::string& model, const config_options& options = {});
+
+struct load_options {
+    // Where every parameter goes: "cpu", "cuda", "cuda:N", or "auto" (cuda:0 when CUDA is available, else
+    // cpu). Ignored for tensors that tensor_devices places.
+    std::string device = "cpu";
+    // Per parameter (index of meta_model::params), from a device map: "cpu", "cuda:N", or "disk" (left on
+    // meta). Empty: `device` for all.
+    std::vector<std::string> tensor_devices;
+    unsigned threads = 0;         // reader threads; 0: the machine's cores, at most 8
+    bool mmap = false;            // CPU: alias mapped file pages where the dtype matches (no read at all)
+    uint64_t chunk_bytes = 16ull << 20; // unit of work; on CUDA the size of one pinned staging buffer
+    unsigned staging_buffers = 2; // CUDA: pinned staging buffers per reader thread
+    // Called from the calling thread about ten times a second, and once at the end: bytes done, bytes total.
+    std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct device_totals {
+    uint64_t tensors = 0;
+    uint64_t bytes = 0; // destination bytes
+};
+
+struct load_report {
+    uint64_t tensors = 0;      // parameters materialized (disk ones excluded)
+    uint64_t bytes = 0;        // checkpoint bytes read (or mapped)
+    uint64_t dest_bytes = 0;   // bytes of the destination tensors
+    double seconds = 0;        // allocation and filling, verification excluded
+    uint64_t peak_rss_bytes = 0;   // the process's peak resident memory during the load (VmHWM)
+    uint64_t rss_before_bytes = 0; // resident memory when the load started
+    unsigned threads = 0;
+    bool mmap = false;
+    std::map<std::string, device_totals> devices; // "cpu", "cuda:0", ...; "disk" for parameters left on meta
+    std::vector<std::string> warnings;            // raw-byte dtypes, conversions, dtype differences
+    uint64_t tensors_converted = 0;
+    uint64_t tensors_aliased = 0; // mmap aliases
+    verify_report verify;
+};
+
+// Verifies `src` against `sk` (the skeleton `m` was built from), then loads. On any error, every parameter is
+// its meta tensor again.
+result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
+                                 const load_options& options = {});
+
+// {"tensors", "bytes", "seconds", "gb_per_s", "peak_rss_bytes", "devices": {name: {"tensors", "bytes"}}, ...}
+std::string load_json(const load_report& r);
+
+bool built_with_cuda();  // this library was compiled with the CUDA path
+int cuda_device_count(); // 0 when CUDA is not built or not present
+uint64_t cuda_free_bytes(int device); // free memory of a CUDA device (cudaMemGetInfo); 0 without CUDA
+
+// Resident memory of this process now and at its peak (/proc/self/status VmRSS, VmHWM), in bytes.
+uint64_t rss_bytes();
+uint64_t peak_rss_bytes();
+// Resets the peak to the current resident memory (/proc/self/clear_refs); false when the kernel refuses.
+bool reset_peak_rss();
+
+} // namespace modelplan::libtorch

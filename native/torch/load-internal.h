@@ -1,0 +1,66 @@
+// Shared by the CPU (load.cpp) and CUDA (load-cuda.cpp) fill paths; not installed.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "modelplan/error.h"
+
+namespace modelplan::libtorch::detail {
+
+// One destination tensor and where its bytes are.
+struct fill_job {
+    std::string name;        // the parameter
+    std::string file;        // the file's name, for messages
+    int fd = -1;
+    uint64_t begin = 0;      // absolute offset of its data in the file
+    uint64_t bytes = 0;      // stored bytes
+    at::ScalarType stored = at::kByte; // stored element type (raw types as their stand-in)
+    uint64_t stored_size = 1;          // bytes per stored element
+    at::Tensor dst;          // allocated destination, contiguous
+    bool convert = false;    // dst's dtype differs from `stored`
+};
+
+// A piece of one job: elements [elem_begin, elem_begin + elems).
+struct fill_chunk {
+    uint32_t job = 0;
+    uint64_t elem_begin = 0;
+    uint64_t elems = 0;
+};
+
+struct fill_state {
+    std::atomic<uint64_t> bytes_done{0};
+    std::atomic<bool> abort{false};
+    std::atomic<size_t> next_chunk{0};
+    std::mutex m;
+    std::optional<error> first_error;
+    void fail(error e) {
+        std::lock_guard<std::mutex> lock(m);
+        if (!first_error) first_error = std::move(e);
+        abort = true;
+    }
+};
+
+// Reads exactly `n` bytes at `offset` of the job's file into `out`, retrying short reads; a file that ends
+// early or a read error comes back as an error naming the file and the tensor.
+std::optional<error> read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset);
+
+// Converts `n` elements of type `from` at `src` to type `to` at `dst` (floating and integer types).
+void convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to, uint64_t n);
+bool convertible(at::ScalarType from, at::ScalarType to);
+
+// The CUDA fill: `threads` reader threads, each with `buffers` pinned staging buffers of `buffer_bytes`.
+// Chunks hold at most buffer_bytes of stored data. Defined in load-cuda.cpp; without CUDA it records an error.
+void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
+               unsigned buffers, uint64_t buffer_bytes, fill_state& state);
+bool cuda_compiled();
+int cuda_devices();
+uint64_t cuda_free(int device);
+
+} // namespace modelplan::libtorch::detail

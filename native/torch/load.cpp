@@ -1,0 +1,656 @@
+// Streaming a safetensors checkpoint into a meta_model (load.h, docs/loading.md): verification, the plan,
+// allocation, and the CPU fill. The CUDA fill is in load-cuda.cpp.
+#include "modelplan/libtorch/load.h"
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <torch/version.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unordered_map>
+
+#include "../checkpoint-files.h"
+#include "../model-source.h"
+#include "load-internal.h"
+#include "modelplan/text.h"
+
+namespace modelplan::libtorch {
+
+namespace fs = std::filesystem;
+using detail::fill_chunk;
+using detail::fill_job;
+using detail::fill_state;
+
+// ---- checkpoint and model sources ----------------------------------------------------------------------------
+
+result<checkpoint_source> open_checkpoint(const std::string& path) {
+    auto loaded = cli::load_checkpoint(path);
+    if (!loaded) return loaded.err();
+    checkpoint_source s;
+    s.path = path;
+    std::error_code ec;
+    fs::path p(path);
+    s.folder = fs::is_directory(p, ec) ? p.string() : p.parent_path().string();
+    if (s.folder.empty()) s.folder = ".";
+    s.kind = loaded->kind;
+    s.ck = std::move(loaded->ck);
+    s.folder_config = loaded->folder_config;
+    return s;
+}
+
+result<analysis> analyze_model(const std::string& model, const config_options& options) {
+    auto source = cli::resolve_model(model);
+    if (!source) return source.err();
+    auto a = analyze(source->label, source->config_json, options);
+    if (!a) return make_error(a.err().code, source->label + ": " + a.err().message, a.err().path);
+    return a;
+}
+
+// ---- process memory ---------------------------------------------------------------------------------------
+
+namespace {
+uint64_t status_kib(const char* key) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    size_t n = std::strlen(key);
+    while (std::getline(in, line))
+        if (line.compare(0, n, key) == 0) return std::strtoull(line.c_str() + n, nullptr, 10);
+    return 0;
+}
+} // namespace
+
+uint64_t rss_bytes() { return status_kib("VmRSS:") * 1024; }
+uint64_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
+bool reset_peak_rss() {
+    std::ofstream out("/proc/self/clear_refs");
+    out << "5";
+    out.flush();
+    return static_cast<bool>(out);
+}
+
+bool built_with_cuda() { return detail::cuda_compiled(); }
+int cuda_device_count() { return detail::cuda_devices(); }
+uint64_t cuda_free_bytes(int device) { return detail::cuda_free(device); }
+
+// ---- element types ----------------------------------------------------------------------------------------
+
+namespace {
+
+// A safetensors dtype as LibTorch holds it. Types this LibTorch lacks are held raw: float8 as bytes (same
+// shape), unsigned 16/32/64 as the signed type of the same width (same bits, same shape).
+struct stored_type {
+    at::ScalarType type = at::kByte;
+    uint64_t size = 1;
+    bool raw = false;
+    bool float8 = false; // quantized storage: never converted (its scales live in other tensors)
+};
+
+std::optional<stored_type> stored_type_of(const std::string& name) {
+    static const std::unordered_map<std::string, stored_type> types = {
+        {"F64",  {at::kDouble, 8, false, false}},
+        {"F32",  {at::kFloat, 4, false, false}},
+        {"F16",  {at::kHalf, 2, false, false}},
+        {"BF16", {at::kBFloat16, 2, false, false}},
+        {"I64",  {at::kLong, 8, false, false}},
+        {"I32",  {at::kInt, 4, false, false}},
+        {"I16",  {at::kShort, 2, false, false}},
+        {"I8",   {at::kChar, 1, false, false}},
+        {"U8",   {at::kByte, 1, false, false}},
+        {"BOOL", {at::kBool, 1, false, false}},
+        {"C64",  {at::kComplexFloat, 8, false, false}},
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+        {"F8_E4M3", {at::kFloat8_e4m3fn, 1, false, true}},
+        {"F8_E5M2", {at::kFloat8_e5m2, 1, false, true}},
+#else
+        {"F8_E4M3", {at::kByte, 1, true, true}},
+        {"F8_E5M2", {at::kByte, 1, true, true}},
+#endif
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+        {"U16", {at::kUInt16, 2, false, false}},
+        {"U32", {at::kUInt32, 4, false, false}},
+        {"U64", {at::kUInt64, 8, false, false}},
+#else
+        {"U16", {at::kShort, 2, true, false}},
+        {"U32", {at::kInt, 4, true, false}},
+        {"U64", {at::kLong, 8, true, false}},
+#endif
+        {"F8_E4M3FNUZ", {at::kByte, 1, true, true}},
+        {"F8_E5M2FNUZ", {at::kByte, 1, true, true}},
+        {"F8_E8M0",     {at::kByte, 1, true, true}},
+    };
+    auto it = types.find(name);
+    if (it == types.end()) return std::nullopt;
+    return it->second;
+}
+
+template <class T>
+struct tag {
+    using type = T;
+};
+
+template <class F>
+bool dispatch(at::ScalarType t, F&& f) {
+    switch (t) {
+    case at::kDouble: f(tag<double>{}); return true;
+    case at::kFloat: f(tag<float>{}); return true;
+    case at::kHalf: f(tag<c10::Half>{}); return true;
+    case at::kBFloat16: f(tag<c10::BFloat16>{}); return true;
+    case at::kLong: f(tag<int64_t>{}); return true;
+    case at::kInt: f(tag<int32_t>{}); return true;
+    case at::kShort: f(tag<int16_t>{}); return true;
+    case at::kChar: f(tag<int8_t>{}); return true;
+    case at::kByte: f(tag<uint8_t>{}); return true;
+    case at::kBool: f(tag<bool>{}); return true;
+    default: return false;
+    }
+}
+
+template <class To, class From>
+To cast(From v) {
+    if constexpr (std::is_same_v<To, bool>)
+        return static_cast<float>(v) != 0.0f;
+    else if constexpr (std::is_same_v<From, c10::Half> || std::is_same_v<From, c10::BFloat16>)
+        return static_cast<To>(static_cast<float>(v));
+    else
+        return static_cast<To>(v);
+}
+
+} // namespace
+
+bool detail::convertible(at::ScalarType from, at::ScalarType to) {
+    bool ok = false;
+    dispatch(from, [&](auto) { ok = dispatch(to, [](auto) {}); });
+    return ok;
+}
+
+void detail::convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to, uint64_t n) {
+    dispatch(from, [&](auto f) {
+        using From = typename decltype(f)::type;
+        dispatch(to, [&](auto t) {
+            using To = typename decltype(t)::type;
+            const From* s = static_cast<const From*>(src);
+            To* d = static_cast<To*>(dst);
+            for (uint64_t i = 0; i < n; ++i) d[i] = cast<To>(s[i]);
+        });
+    });
+}
+
+std::optional<error> detail::read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset) {
+    char* p = static_cast<char*>(out);
+    uint64_t done = 0;
+    while (done < n) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, 1ull << 30));
+        ssize_t got = ::pread(job.fd, p + done, want, static_cast<off_t>(offset + done));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return make_error(error_code::io, job.file + ": read error at byte " +
+                                                  std::to_string(offset + done) + " while loading " + job.name +
+                                                  ": " + std::strerror(errno));
+        }
+        if (got == 0) {
+            struct stat st {};
+            std::string now = ::fstat(job.fd, &st) == 0 ? " (the file now has " +
+                                                              std::to_string(st.st_size) + " bytes)"
+                                                        : "";
+            return make_error(error_code::io, job.file + ": file ends at byte " + std::to_string(offset + done) +
+                                                  " while loading " + job.name + ", whose data ends at byte " +
+                                                  std::to_string(job.begin + job.bytes) +
+                                                  "; the file was truncated or changed after its header was read" +
+                                                  now);
+        }
+        done += static_cast<uint64_t>(got);
+    }
+    return std::nullopt;
+}
+
+// ---- the load ---------------------------------------------------------------------------------------------
+
+namespace {
+
+class open_files {
+  public:
+    ~open_files() {
+        for (int fd : fds_)
+            if (fd >= 0) ::close(fd);
+    }
+    result<int> open(const std::string& path) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return make_error(error_code::io, path + ": cannot open: " + std::strerror(errno));
+        fds_.push_back(fd);
+        return fd;
+    }
+
+  private:
+    std::vector<int> fds_;
+};
+
+// A private, writable (copy-on-write) mapping of a whole file, shared by the tensors that alias it.
+struct file_mapping {
+    void* base = MAP_FAILED;
+    size_t size = 0;
+    ~file_mapping() {
+        if (base != MAP_FAILED) ::munmap(base, size);
+    }
+};
+
+std::string verify_summary(const verify_report& v) {
+    auto names = [](const auto& list, auto name_of) {
+        std::string s;
+        size_t shown = std::min<size_t>(list.size(), 3);
+        for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + name_of(list[i]);
+        if (list.size() > shown) s += ", ...";
+        return s;
+    };
+    std::string out = "the checkpoint does not match the model:";
+    if (!v.missing.empty())
+        out += " " + std::to_string(v.missing.size()) + " missing (" +
+               names(v.missing, [](const verify_tensor& t) { return t.name; }) + ");";
+    if (!v.unexpected.empty())
+        out += " " + std::to_string(v.unexpected.size()) + " unexpected (" +
+               names(v.unexpected, [](const verify_tensor& t) { return t.name; }) + ");";
+    if (!v.mismatched.empty())
+        out += " " + std::to_string(v.mismatched.size()) + " with another shape (" +
+               names(v.mismatched, [](const verify_mismatch& t) { return t.name; }) + ");";
+    out += " nothing was loaded (see `modelplan inspect` for the full report)";
+    return out;
+}
+
+void advise_huge_pages(void* p, uint64_t bytes) {
+    constexpr uintptr_t huge = 2u << 20;
+    if (bytes < 2 * huge) return;
+    uintptr_t b = (reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(huge - 1);
+    uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(huge - 1);
+    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
+}
+
+void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
+              uint64_t chunk_bytes, fill_state& state) {
+    auto worker = [&]() {
+        std::vector<char> staging; // only for conversions: at most one chunk
+        for (;;) {
+            if (state.abort) return;
+            size_t k = state.next_chunk.fetch_add(1);
+            if (k >= chunks.size()) return;
+            const fill_chunk& c = chunks[k];
+            fill_job& job = jobs[c.job];
+            uint64_t offset = job.begin + c.elem_begin * job.stored_size;
+            uint64_t n = c.elems * job.stored_size;
+            std::optional<error> e;
+            if (!job.convert) {
+                char* dst = static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.stored_size;
+                e = detail::read_exact(job, dst, n, offset);
+            } else {
+                if (staging.size() < n) staging.resize(std::max<uint64_t>(n, chunk_bytes));
+                e = detail::read_exact(job, staging.data(), n, offset);
+                if (!e) {
+                    char* dst = static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.dst.element_size();
+                    detail::convert_elements(staging.data(), job.stored, dst, job.dst.scalar_type(), c.elems);
+                }
+            }
+            if (e) {
+                state.fail(std::move(*e));
+                return;
+            }
+            state.bytes_done += n;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+}
+
+} // namespace
+
+result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
+                                 const load_options& options) {
+    load_report report;
+    const checkpoint& ck = src.ck;
+    if (ck.format != checkpoint_format::safetensors)
+        return make_error(error_code::unsupported, src.path + ": only safetensors checkpoints are loaded (this is " +
+                                                       checkpoint_format_name(ck.format) + "); nothing was loaded");
+    if (m.params.size() != sk.tensors.size())
+        return make_error(error_code::internal, "the meta model was not built from this skeleton");
+
+    // 1. Verify from headers alone.
+    auto view = logical_view(ck);
+    if (!view) return view.err();
+    if (!view->quantized.empty())
+        return make_error(error_code::unsupported,
+                          src.path + ": " + std::to_string(view->quantized.size()) +
+                              " quantized tensor groups (e.g. " + view->quantized.front().name + ", " +
+                              view->quantized.front().scheme +
+                              "); quantized checkpoints are not loaded by this version; nothing was loaded");
+    report.verify = verify_checkpoint(sk, *view);
+    if (!report.verify.ok) return make_error(error_code::bad_checkpoint, src.path + ": " + verify_summary(report.verify));
+
+    // 2. Plan every tensor: its stored bytes, its device, its destination dtype. Still nothing allocated.
+    std::unordered_map<std::string, const checkpoint_tensor*> stored;
+    stored.reserve(ck.tensors.size());
+    for (const auto& t : ck.tensors) stored.emplace(t.name, &t);
+    std::vector<std::vector<std::string>> alias_names(m.params.size());
+    for (const auto& [name, i] : m.aliases) alias_names[i].push_back(name);
+
+    std::string default_device = options.device;
+    int n_cuda = cuda_device_count();
+    if (default_device == "auto") default_device = n_cuda > 0 ? "cuda:0" : "cpu";
+    if (default_device == "cuda") default_device = "cuda:0";
+    if (!options.tensor_devices.empty() && options.tensor_devices.size() != m.params.size())
+        return make_error(error_code::bad_request, "the device map has " +
+                                                       std::to_string(options.tensor_devices.size()) +
+                                                       " entries for " + std::to_string(m.params.size()) +
+                                                       " parameters");
+
+    struct plan_item {
+        size_t param;
+        const checkpoint_tensor* t;
+        stored_type st;
+        at::ScalarType dst_type;
+        std::string device; // "cpu", "cuda:N", "disk"
+    };
+    std::vector<plan_item> plan;
+    plan.reserve(m.params.size());
+    uint64_t raw_count = 0, float8_kept = 0;
+    std::string raw_example;
+    for (size_t i = 0; i < m.params.size(); ++i) {
+        const auto& p = m.params[i];
+        const checkpoint_tensor* t = nullptr;
+        if (auto it = stored.find(p.name); it != stored.end()) t = it->second;
+        for (size_t a = 0; !t && a < alias_names[i].size(); ++a)
+            if (auto it = stored.find(alias_names[i][a]); it != stored.end()) t = it->second;
+        if (!t) return make_error(error_code::internal, p.name + ": verified but not found in the checkpoint");
+        auto st = stored_type_of(t->dtype);
+        if (!st)
+            return make_error(error_code::unsupported, t->name + ": dtype " + t->dtype +
+                                                           " is not loaded by this version; nothing was loaded");
+        if (t->elements * st->size != t->bytes() || static_cast<uint64_t>(m.slot(i).numel()) != t->elements)
+            return make_error(error_code::bad_checkpoint,
+                              t->name + ": " + std::to_string(t->bytes()) + " bytes for " +
+                                  std::to_string(t->elements) + " elements of " + t->dtype +
+                                  ", expected " + std::to_string(m.slot(i).numel()) + " elements");
+        at::ScalarType dst = m.slot(i).scalar_type();
+        if (st->raw || st->float8 || p.raw) {
+            // Raw storage and float8 (quantized: its scales are other tensors) keep the stored type.
+            if (st->raw) {
+                if (!raw_count++) raw_example = t->name + " (" + t->dtype + ")";
+            } else if (st->float8 && dst != st->type) {
+                ++float8_kept;
+            }
+            if (p.raw && !st->raw && !st->float8)
+                return make_error(error_code::unsupported,
+                                  t->name + ": the model holds it as " + dtype_name(p.info->type) +
+                                      ", which this LibTorch lacks, and the checkpoint stores " + t->dtype +
+                                      "; nothing was loaded");
+            dst = st->type;
+        } else if (dst != st->type && !detail::convertible(st->type, dst)) {
+            return make_error(error_code::unsupported, t->name + ": cannot convert " + t->dtype + " to " +
+                                                           c10::toString(dst) + "; nothing was loaded");
+        }
+        std::string device = options.tensor_devices.empty() ? default_device : options.tensor_devices[i];
+        if (device == "cuda") device = "cuda:0";
+        if (device != "cpu" && device != "disk") {
+            if (device.rfind("cuda:", 0) != 0 || device.size() == 5 ||
+                device.find_first_not_of("0123456789", 5) != std::string::npos)
+                return make_error(error_code::bad_request, p.name + ": unknown device \"" + device +
+                                                               "\"; expected cpu, cuda, cuda:N, auto or disk");
+            int index = std::stoi(device.substr(5));
+            if (!built_with_cuda())
+                return make_error(error_code::unsupported,
+                                  "device " + device + " requested, but this build of modelplan has no CUDA "
+                                  "(LibTorch without CUDA); nothing was loaded");
+            if (index >= n_cuda)
+                return make_error(error_code::bad_request, "device " + device + " requested, but " +
+                                                               std::to_string(n_cuda) +
+                                                               " CUDA device(s) are present; nothing was loaded");
+        }
+        plan.push_back({i, t, *st, dst, device});
+    }
+    if (raw_count)
+        report.warnings.push_back(std::to_string(raw_count) + " tensor(s) loaded as raw bits because LibTorch " +
+                                  TORCH_VERSION + " has no such dtype, e.g. " + raw_example +
+                                  " (float8 as uint8, unsigned as the signed type of the same width)");
+    if (float8_kept)
+        report.warnings.push_back(std::to_string(float8_kept) +
+                                  " float8 tensor(s) kept as stored (their scales are separate tensors)");
+
+    // 3. Open the files (still nothing allocated).
+    open_files files;
+    std::unordered_map<std::string, int> fd_of;
+    std::unordered_map<std::string, std::shared_ptr<file_mapping>> mapping_of;
+    for (const auto& f : ck.files) {
+        std::string path = (fs::path(src.folder) / f.name).string();
+        auto fd = files.open(path);
+        if (!fd) return fd.err();
+        fd_of[f.name] = *fd;
+    }
+
+    // 4. Allocate and fill. From here on, any failure puts the meta tensors back.
+    std::vector<at::Tensor> originals;
+    originals.reserve(plan.size());
+    for (size_t i = 0; i < m.params.size(); ++i) originals.push_back(m.slot(i));
+    auto restore = [&]() {
+        for (size_t i = 0; i < m.params.size(); ++i) m.slot(i) = originals[i];
+    };
+
+    unsigned threads = options.threads ? options.threads
+                                       : std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    report.threads = threads;
+    report.mmap = options.mmap;
+    uint64_t chunk_bytes = std::max<uint64_t>(options.chunk_bytes, 1u << 16);
+    report.rss_before_bytes = rss_bytes();
+    reset_peak_rss();
+    auto t0 = std::chrono::steady_clock::now();
+
+    std::vector<fill_job> cpu_jobs, cuda_jobs;
+    uint64_t total_bytes = 0;
+    try {
+        for (const auto& item : plan) {
+            const auto& p = m.params[item.param];
+            device_totals& dev = report.devices[item.device];
+            at::Tensor& slot = m.slot(item.param);
+            if (item.device == "disk") {
+                ++dev.tensors;
+                dev.bytes += item.t->bytes();
+                continue;
+            }
+            std::vector<int64_t> sizes(slot.sizes().begin(), slot.sizes().end());
+            bool requires_grad = originals[item.param].requires_grad();
+            fill_job job;
+            job.name = p.name;
+            job.file = item.t->file;
+            job.fd = fd_of.at(item.t->file);
+            job.begin = item.t->begin;
+            job.bytes = item.t->bytes();
+            job.stored = item.st.type;
+            job.stored_size = item.st.size;
+            job.convert = item.dst_type != item.st.type;
+            at::Tensor dst;
+            if (options.mmap && item.device == "cpu" && !job.convert &&
+                item.t->begin % item.st.size == 0) {
+                auto& mp = mapping_of[item.t->file];
+                if (!mp) {
+                    mp = std::make_shared<file_mapping>();
+                    struct stat st {};
+                    if (::fstat(job.fd, &st) != 0) throw std::runtime_error(job.file + ": cannot stat");
+                    mp->size = static_cast<size_t>(st.st_size);
+                    mp->base = ::mmap(nullptr, mp->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, job.fd, 0);
+                    if (mp->base == MAP_FAILED)
+                        throw std::runtime_error(job.file + ": cannot map: " + std::strerror(errno));
+                }
+                if (item.t->begin + job.bytes > mp->size)
+                    throw std::runtime_error(job.file + ": the file is shorter than its header says (" +
+                                             std::to_string(mp->size) + " bytes) while mapping " + p.name);
+                auto keep = mp;
+                dst = at::from_blob(static_cast<char*>(mp->base) + item.t->begin, sizes,
+                                    [keep](void*) {}, at::TensorOptions().dtype(item.dst_type));
+                ++report.tensors_aliased;
+                total_bytes += job.bytes;
+            } else {
+                dst = at::empty(sizes, at::TensorOptions().dtype(item.dst_type).device(c10::Device(item.device)));
+                if (item.device == "cpu") advise_huge_pages(dst.data_ptr(), dst.nbytes());
+                job.dst = dst;
+                if (job.convert) ++report.tensors_converted;
+                total_bytes += job.bytes;
+                (item.device == "cpu" ? cpu_jobs : cuda_jobs).push_back(std::move(job));
+            }
+            if (requires_grad) dst.set_requires_grad(true);
+            slot = dst;
+            ++dev.tensors;
+            dev.bytes += dst.nbytes();
+            report.dest_bytes += dst.nbytes();
+            ++report.tensors;
+        }
+    } catch (const std::exception& e) {
+        restore();
+        std::string what = e.what();
+        return make_error(error_code::io, "allocation failed: " + what.substr(0, what.find('\n')) +
+                                              "; nothing is left allocated");
+    }
+
+    // Chunks in file order, so each file is read front to back.
+    auto chunks_of = [&](std::vector<fill_job>& jobs, uint64_t limit) {
+        std::vector<uint32_t> order(jobs.size());
+        for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+            return std::tie(jobs[a].file, jobs[a].begin) < std::tie(jobs[b].file, jobs[b].begin);
+        });
+        std::vector<fill_chunk> chunks;
+        for (uint32_t j : order) {
+            uint64_t per = std::max<uint64_t>(1, limit / jobs[j].stored_size);
+            uint64_t elems = jobs[j].bytes / jobs[j].stored_size;
+            for (uint64_t e = 0; e < elems; e += per) chunks.push_back({j, e, std::min(per, elems - e)});
+        }
+        return chunks;
+    };
+
+    fill_state state;
+    std::vector<fill_chunk> cpu_chunks = chunks_of(cpu_jobs, chunk_bytes);
+    std::vector<fill_chunk> cuda_chunks = chunks_of(cuda_jobs, chunk_bytes);
+
+    std::thread runner([&]() {
+        try {
+            if (!cpu_chunks.empty()) fill_cpu(cpu_jobs, cpu_chunks, threads, chunk_bytes, state);
+            if (!cuda_chunks.empty() && !state.abort) {
+                state.next_chunk = 0;
+                detail::fill_cuda(cuda_jobs, cuda_chunks, threads, std::max(1u, options.staging_buffers),
+                                  chunk_bytes, state);
+            }
+        } catch (const std::exception& e) {
+            std::string what = e.what();
+            state.fail(make_error(error_code::io, "loading failed: " + what.substr(0, what.find('\n'))));
+        }
+    });
+    uint64_t fill_total = 0;
+    for (const auto& j : cpu_jobs) fill_total += j.bytes;
+    for (const auto& j : cuda_jobs) fill_total += j.bytes;
+    uint64_t mapped = total_bytes - fill_total;
+    if (options.progress) {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool finished = false;
+        std::thread waiter([&]() {
+            runner.join();
+            std::lock_guard<std::mutex> lock(mu);
+            finished = true;
+            cv.notify_all();
+        });
+        std::unique_lock<std::mutex> lock(mu);
+        while (!finished) {
+            cv.wait_for(lock, std::chrono::milliseconds(100));
+            options.progress(mapped + state.bytes_done.load(), total_bytes);
+        }
+        lock.unlock();
+        waiter.join();
+    } else {
+        runner.join();
+    }
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report.peak_rss_bytes = peak_rss_bytes();
+    if (state.first_error) {
+        cpu_jobs.clear();
+        cuda_jobs.clear();
+        restore();
+        error e = *state.first_error;
+        e.message += "; every parameter is back on meta, nothing is left allocated";
+        return e;
+    }
+    report.bytes = total_bytes;
+    if (report.devices.count("disk"))
+        report.warnings.push_back(std::to_string(report.devices["disk"].tensors) +
+                                  " parameter(s) mapped to \"disk\" were left on meta");
+    if (!m.buffers.empty())
+        report.warnings.push_back(std::to_string(m.buffers.size()) +
+                                  " buffer(s) (e.g. " + m.buffers.front().name +
+                                  ") stay on meta: they are computed from the config, not loaded");
+    if (!report.verify.dtype_differences.empty())
+        report.warnings.push_back(std::to_string(report.verify.dtype_differences.size()) +
+                                  " tensor(s) stored as another dtype than the model's, e.g. " +
+                                  report.verify.dtype_differences.front().name + " (" +
+                                  report.verify.dtype_differences.front().actual + " -> " +
+                                  report.verify.dtype_differences.front().expected + "), converted on load");
+    return report;
+}
+
+// ---- JSON -------------------------------------------------------------------------------------------------
+
+namespace {
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+std::string number(double x) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", x);
+    return buf;
+}
+} // namespace
+
+std::string load_json(const load_report& r) {
+    double gbps = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e9 / r.seconds : 0;
+    std::string out = "{\"tensors\": " + std::to_string(r.tensors) + ", \"bytes\": " + std::to_string(r.bytes) +
+                      ", \"seconds\": " + number(r.seconds) + ", \"gb_per_s\": " + number(gbps) +
+                      ", \"peak_rss_bytes\": " + std::to_string(r.peak_rss_bytes) +
+                      ", \"rss_before_bytes\": " + std::to_string(r.rss_before_bytes) +
+                      ", \"dest_bytes\": " + std::to_string(r.dest_bytes) +
+                      ", \"threads\": " + std::to_string(r.threads) + ", \"mmap\": " + (r.mmap ? "true" : "false") +
+                      ", \"converted\": " + std::to_string(r.tensors_converted) +
+                      ", \"aliased\": " + std::to_string(r.tensors_aliased) + ", \"devices\": {";
+    bool first = true;
+    for (const auto& [name, d] : r.devices) {
+        out += (first ? "" : ", ") + json_string(name) + ": {\"tensors\": " + std::to_string(d.tensors) +
+               ", \"bytes\": " + std::to_string(d.bytes) + "}";
+        first = false;
+    }
+    out += "}, \"warnings\": [";
+    for (size_t i = 0; i < r.warnings.size(); ++i) out += (i ? ", " : "") + json_string(r.warnings[i]);
+    return out + "]}\n";
+}
+
+} // namespace modelplan::libtorch
