@@ -60,7 +60,8 @@ bool is_attention(role r) {
 
 // A placement unit: what one device-map entry covers.
 struct unit {
-    std::string module;
+    std::string module;               // its device-map entry
+    std::vector<std::string> also;    // modules tied to it, placed with it (their own entries)
     uint64_t weight_bytes = 0;
     uint64_t kv_bytes = 0;
     int64_t layer = no_index; // the layer whose KV cache it carries
@@ -202,19 +203,63 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
         out.units[chosen].kv_bytes = add(out.units[chosen].kv_bytes, plan.kv_bytes_by_layer[il]);
         if (out.units[chosen].layer == no_index) out.units[chosen].layer = static_cast<int64_t>(il);
     }
-    // Tied aliases: their module goes where the parameter they alias lives.
+    // Tied aliases: their module goes where the parameter they alias lives. Aliases that share a module
+    // (BERT's decoder ties its weight to the word embeddings and its bias to cls.predictions.bias) tie their
+    // targets' units together: such a group is placed as one unit, at its first member's position.
     bool head_seen = false;
     for (const auto& u : out.units) head_seen = head_seen || u.head;
+    std::vector<size_t> group(out.units.size());
+    for (size_t i = 0; i < group.size(); ++i) group[i] = i;
+    auto root = [&](size_t i) {
+        while (group[i] != i) i = group[i] = group[group[i]];
+        return i;
+    };
+    std::unordered_map<std::string, size_t> alias_unit; // alias module -> a unit it ties to
     for (const tensor_alias& al : sk.aliases) {
         auto it = unit_of_name.find(al.target);
         if (it == unit_of_name.end()) continue;
-        out.aliases.push_back({module_of_tensor(al.name), out.units[it->second].module});
+        std::string m = module_of_tensor(al.name);
+        auto [at, fresh] = alias_unit.emplace(m, it->second);
+        if (!fresh) {
+            size_t x = root(at->second), y = root(it->second);
+            if (x != y) group[std::max(x, y)] = std::min(x, y);
+        }
+        auto own = index.find(m); // the alias module is itself a unit: tie it too
+        if (own != index.end()) {
+            size_t x = root(own->second), y = root(it->second);
+            if (x != y) group[std::max(x, y)] = std::min(x, y);
+        }
         if (!head_seen && al.name.rfind("lm_head", 0) == 0) {
             out.units[it->second].head = true; // a tied head runs where the embedding lives
             head_seen = true;
         }
     }
     if (!head_seen && !out.units.empty()) out.units.back().head = true; // no head: the last module
+    std::vector<unit> merged;
+    std::vector<size_t> merged_index(out.units.size(), SIZE_MAX);
+    for (size_t i = 0; i < out.units.size(); ++i) {
+        size_t r = root(i);
+        if (r == i) {
+            merged_index[i] = merged.size();
+            merged.push_back(std::move(out.units[i]));
+            continue;
+        }
+        unit& into = merged[merged_index[r]];
+        unit& u = out.units[i];
+        into.also.push_back(u.module);
+        into.also.insert(into.also.end(), u.also.begin(), u.also.end());
+        into.weight_bytes = add(into.weight_bytes, u.weight_bytes);
+        into.kv_bytes = add(into.kv_bytes, u.kv_bytes);
+        into.head = into.head || u.head;
+        if (into.layer == no_index) into.layer = u.layer;
+        if (into.pinned == no_device) into.pinned = u.pinned;
+    }
+    for (const auto& [m, u] : alias_unit) {
+        size_t r = merged_index[root(u)];
+        out.aliases.push_back({m, merged[r].module});
+    }
+    std::sort(out.aliases.begin(), out.aliases.end());
+    out.units = std::move(merged);
     return out;
 }
 
@@ -356,6 +401,10 @@ placement place_once(const analysis& a, const workload& w, const layout& l, cons
         p.map.entries.push_back({units[i].module, l.devices[where[i]].name});
         device_of_module.emplace(units[i].module, where[i]);
     }
+    for (size_t i = 0; i < units.size(); ++i) // tied members, after the modules in state_dict order
+        for (const auto& m : units[i].also)
+            if (where[i] != no_device && device_of_module.emplace(m, where[i]).second)
+                p.map.entries.push_back({m, l.devices[where[i]].name});
     for (const auto& [alias, target] : aliases) {
         auto it = device_of_module.find(target);
         if (it == device_of_module.end() || device_of_module.count(alias)) continue;

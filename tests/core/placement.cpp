@@ -1,0 +1,507 @@
+// Placement: device maps over every preset (every parameter placed once, layers whole, tied parameters
+// together, budgets kept, KV with its layer, sums equal to the memory plan), heterogeneous budgets, the
+// out-of-memory explanation, device-map JSON read back, and tensor/pipeline-parallel plans.
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "modelplan/placement.h"
+#include "modelplan/quantization.h"
+#include "test-util.h"
+
+namespace modelplan::test {
+namespace {
+
+uint64_t item(const std::vector<placed_item>& items, const char* name) {
+    for (const auto& i : items)
+        if (i.name == name) return i.bytes;
+    return 0;
+}
+
+uint64_t plan_item_bytes(const memory_plan& p, const char* name) {
+    for (const auto& i : p.items)
+        if (i.name == name) return i.bytes;
+    return 0;
+}
+
+// The device of `name` by the longest dot-separated prefix in the map, written here independently of the
+// core's assign_devices (transformers resolves device_map keys the same way).
+std::string resolve(const device_map& map, const std::string& name) {
+    std::string best;
+    size_t best_len = 0;
+    bool found = false;
+    for (const auto& e : map.entries) {
+        bool prefix = e.module.empty() ||
+                      (name.compare(0, e.module.size(), e.module) == 0 &&
+                       (name.size() == e.module.size() || name[e.module.size()] == '.'));
+        if (prefix && (!found || e.module.size() >= best_len)) {
+            best = e.device;
+            best_len = e.module.size();
+            found = true;
+        }
+    }
+    return found ? best : "";
+}
+
+bool loaded(const analysis& a, const tensor_info& t) {
+    return t.layer == no_index || a.spec.layers[t.layer].stack != layer_stack::mtp;
+}
+
+const device_placement* find_device(const placement& p, const std::string& name) {
+    for (const auto& d : p.devices)
+        if (d.device.name == name) return &d;
+    return nullptr;
+}
+
+bool attention_role(role r) {
+    return r == role::attn_q || r == role::attn_qkv || r == role::attn_q_a || r == role::attn_kv_a ||
+           r == role::attn_k;
+}
+
+// Every invariant the issue lists, for one placement.
+void check_placement(const analysis& a, const workload& w, const placement& p, bool layers_whole) {
+    std::vector<uint64_t> bytes;
+    auto weights = plan_weights(a, w, &bytes);
+    ASSERT_TRUE(weights.ok()) << weights.err().message;
+
+    std::set<std::string> keys;
+    for (const auto& e : p.map.entries) EXPECT_TRUE(keys.insert(e.module).second) << "duplicate key " << e.module;
+
+    // Every parameter placed exactly once: one device by prefix resolution, and the core agrees (for the
+    // tensors that load: DeepSeek-V3's multi-token-prediction layer is not part of the model class).
+    skeleton loaded_only = a.sk;
+    loaded_only.tensors.clear();
+    std::vector<size_t> loaded_index;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i)
+        if (loaded(a, a.sk.tensors[i])) {
+            loaded_only.tensors.push_back(a.sk.tensors[i]);
+            loaded_index.push_back(i);
+        }
+    auto assigned_loaded = assign_devices(loaded_only, p.map);
+    std::vector<std::string> assigned_all(a.sk.tensors.size());
+    if (assigned_loaded.ok())
+        for (size_t k = 0; k < loaded_index.size(); ++k) assigned_all[loaded_index[k]] = (*assigned_loaded)[k];
+    auto assigned = assigned_loaded.ok() ? result<std::vector<std::string>>(assigned_all) : assigned_loaded;
+    std::map<std::string, uint64_t> weights_on;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if (!loaded(a, t)) continue;
+        std::string d = resolve(p.map, t.name);
+        ASSERT_FALSE(d.empty()) << t.name << " is not placed";
+        ASSERT_TRUE(find_device(p, d)) << t.name << " on unknown device " << d;
+        if (assigned.ok()) EXPECT_EQ((*assigned)[i], d) << t.name;
+        weights_on[d] += bytes[i];
+    }
+    EXPECT_TRUE(assigned.ok()) << (assigned.ok() ? "" : assigned.err().message);
+    uint64_t weight_sum = 0, kv_sum = 0, logits_charges = 0;
+    for (const auto& d : p.devices) {
+        EXPECT_EQ(item(d.items, "weights"), weights_on[d.device.name]) << d.device.name;
+        weight_sum += item(d.items, "weights");
+        kv_sum += item(d.items, "kv_cache");
+        logits_charges += item(d.items, "logits") ? 1 : 0;
+        uint64_t total = 0;
+        for (const auto& it : d.items) total += it.bytes;
+        EXPECT_EQ(d.total_bytes, total) << d.device.name;
+        if (p.fits && d.device.kind != device_kind::disk)
+            EXPECT_LE(d.total_bytes, d.device.budget_bytes) << d.device.name << " over budget";
+        if (d.device.kind != device_kind::gpu && p.devices.front().device.kind == device_kind::gpu)
+            EXPECT_EQ(item(d.items, "kv_cache"), 0u) << "KV cache on " << d.device.name;
+    }
+    // The plan and the placement agree.
+    EXPECT_EQ(weight_sum, weights->bytes);
+    EXPECT_EQ(kv_sum, plan_item_bytes(p.plan, "kv_cache"));
+    uint64_t logits = 0;
+    for (const auto& it : p.plan.items)
+        if (it.name == "activations")
+            for (const auto& in : it.inputs)
+                if (in.name == "logits_bytes") logits = std::stoull(in.value);
+    if (logits) EXPECT_EQ(logits_charges, 1u) << "logits charged on one device";
+
+    // Tied parameters together: an alias resolves to where its parameter is.
+    for (const auto& al : a.sk.aliases)
+        EXPECT_EQ(resolve(p.map, al.name), resolve(p.map, al.target)) << al.name << " -> " << al.target;
+
+    // Layers whole; the KV cache of a layer where its attention is (or, offloaded, on the execution device).
+    for (uint64_t il = 0; il < a.spec.layers.size(); ++il) {
+        std::set<std::string> devices;
+        std::string attention;
+        for (const auto& t : a.sk.tensors) {
+            if (t.layer != static_cast<int64_t>(il) || !loaded(a, t)) continue;
+            devices.insert(resolve(p.map, t.name));
+            if (attention.empty() && attention_role(t.what)) attention = resolve(p.map, t.name);
+        }
+        if (layers_whole) EXPECT_LE(devices.size(), 1u) << "layer " << il << " split across devices";
+        if (p.plan.kv_bytes_by_layer.empty() || p.plan.kv_bytes_by_layer[il] == 0 || attention.empty()) continue;
+        const device_placement* d = find_device(p, attention);
+        ASSERT_TRUE(d);
+        EXPECT_TRUE(std::count(d->layers.begin(), d->layers.end(), il)) << "layer " << il << " not listed on " << attention;
+        bool offloaded = d->device.kind != device_kind::gpu && p.devices.front().device.kind == device_kind::gpu;
+        const device_placement* holder = offloaded ? find_device(p, p.execution_device) : d;
+        EXPECT_GE(item(holder->items, "kv_cache"), p.plan.kv_bytes_by_layer[il]);
+    }
+}
+
+workload default_workload() {
+    workload w;
+    w.batch = 2;
+    w.seq = 2048;
+    return w;
+}
+
+TEST(placement, every_preset_spread_over_two_gpus_cpu_and_disk) {
+    for (const auto& preset : presets()) {
+        SCOPED_TRACE(preset.name);
+        analysis a = analyze_preset(preset.name);
+        workload w = default_workload();
+        auto plan = plan_memory(a, w);
+        ASSERT_TRUE(plan.ok()) << plan.err().message;
+        uint64_t weights = plan_item_bytes(*plan, "weights");
+        uint64_t fixed = plan_item_bytes(*plan, "activations") + plan_item_bytes(*plan, "overhead") +
+                         plan_item_bytes(*plan, "kv_cache");
+        // The largest no-split block (offloaded, it streams through the first GPU).
+        std::vector<uint64_t> bytes;
+        ASSERT_TRUE(plan_weights(a, w, &bytes).ok());
+        std::map<std::string, uint64_t> blocks;
+        for (size_t i = 0; i < a.sk.tensors.size(); ++i) blocks[placement_module(a.sk.tensors[i].name)] += bytes[i];
+        uint64_t largest = 0;
+        for (const auto& [name, b] : blocks) largest = std::max(largest, b);
+        // Each GPU takes about a quarter of the weights: the model spills to cpu, then disk.
+        std::vector<device_budget> devices = {{"cuda:0", device_kind::gpu, fixed + 2 * largest + weights / 4, ""},
+                                              {"cuda:1", device_kind::gpu, fixed + weights / 4, ""},
+                                              {"cpu", device_kind::cpu, weights / 3, ""},
+                                              {"disk", device_kind::disk, UINT64_MAX, ""}};
+        for (auto strategy : {place_strategy::sequential, place_strategy::balanced}) {
+            place_options o;
+            o.strategy = strategy;
+            auto p = place_model(a, w, devices, o);
+            ASSERT_TRUE(p.ok()) << p.err().message;
+            EXPECT_TRUE(p->fits);
+            check_placement(a, w, *p, true);
+        }
+        // Everything on one large GPU: the device's items are the plan's items.
+        std::vector<device_budget> one = {{"cuda:0", device_kind::gpu, plan->total_bytes, ""}};
+        auto p = place_model(a, w, one, {});
+        ASSERT_TRUE(p.ok()) << p.err().message;
+        EXPECT_TRUE(p->fits);
+        EXPECT_EQ(p->devices[0].total_bytes, plan->total_bytes);
+        check_placement(a, w, *p, true);
+    }
+}
+
+TEST(placement, heterogeneous_budgets) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    workload w = default_workload();
+    auto devices = parse_devices("cuda:0=6GiB,cuda:1=20GiB");
+    ASSERT_TRUE(devices.ok());
+    auto p = place_model(a, w, *devices, {});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_TRUE(p->fits);
+    check_placement(a, w, *p, true);
+    // Sequential fills cuda:0 first; a smaller budget holds fewer layers.
+    EXPECT_LT(p->devices[0].layers.size(), p->devices[1].layers.size());
+    EXPECT_GT(p->devices[0].layers.size(), 0u);
+    EXPECT_EQ(p->devices[0].layers.size() + p->devices[1].layers.size(), 32u);
+
+    // Balanced: equal GPUs get layer counts within one of each other...
+    place_options balanced;
+    balanced.strategy = place_strategy::balanced;
+    auto equal = place_model(a, w, *parse_devices("cuda:0=24GiB,cuda:1=24GiB"), balanced);
+    ASSERT_TRUE(equal.ok());
+    check_placement(a, w, *equal, true);
+    int64_t l0 = equal->devices[0].layers.size(), l1 = equal->devices[1].layers.size();
+    EXPECT_LE(std::abs(l0 - l1), 1) << l0 << " vs " << l1;
+    // ...and unequal ones in proportion to their free memory (48 GiB free vs 16 GiB free: about 3:1).
+    auto unequal = place_model(a, w, *parse_devices("cuda:0=50GiB,cuda:1=18GiB"), balanced);
+    ASSERT_TRUE(unequal.ok());
+    check_placement(a, w, *unequal, true);
+    EXPECT_GT(unequal->devices[0].layers.size(), 2 * unequal->devices[1].layers.size());
+    EXPECT_GT(unequal->devices[1].layers.size(), 0u);
+}
+
+TEST(placement, out_of_memory_says_by_how_much_and_what_would_fit) {
+    analysis a = analyze_preset("llama-3.1-70b");
+    workload w = default_workload();
+    auto one = catalog_devices("rtx-4090", 1, std::nullopt, false);
+    ASSERT_TRUE(one.ok());
+    place_options o;
+    o.gpu_name = "rtx-4090";
+    auto p = place_model(a, w, *one, o);
+    ASSERT_TRUE(p.ok());
+    EXPECT_FALSE(p->fits);
+    EXPECT_GT(p->unplaced_bytes, 0u);
+    ASSERT_FALSE(p->suggestions.empty());
+    EXPECT_NE(p->suggestions[0].find("short by"), std::string::npos);
+    // The suggested GPU count is the smallest that fits: N fits, N - 1 does not.
+    uint64_t n = 0;
+    std::string quant;
+    for (const auto& s : p->suggestions) {
+        if (s.find(" x rtx-4090 would fit") != std::string::npos) n = std::stoull(s);
+        if (s.rfind("--quant ", 0) == 0) quant = s.substr(8, s.find(' ', 8) - 8);
+    }
+    ASSERT_GT(n, 1u);
+    auto with_n = place_model(a, w, *catalog_devices("rtx-4090", n, std::nullopt, false), o);
+    auto with_fewer = place_model(a, w, *catalog_devices("rtx-4090", n - 1, std::nullopt, false), o);
+    ASSERT_TRUE(with_n.ok() && with_fewer.ok());
+    EXPECT_TRUE(with_n->fits);
+    EXPECT_FALSE(with_fewer->fits);
+    if (!quant.empty()) { // a suggested format does fit
+        workload quantized = w;
+        quantized.quant = quant;
+        EXPECT_TRUE(place_model(a, quantized, *one, o)->fits) << quant;
+    }
+
+    // An 8B model at a 32k context on a 20 GiB budget: a quantization and a shorter context are offered, and
+    // each does fit (and the context is the longest that does).
+    analysis small = analyze_preset("llama-3.1-8b");
+    workload longer;
+    longer.seq = 32768;
+    auto budget = parse_devices("cuda:0=20GiB");
+    auto q = place_model(small, longer, *budget, {});
+    ASSERT_TRUE(q.ok());
+    EXPECT_FALSE(q->fits);
+    uint64_t seq = 0;
+    quant.clear();
+    for (const auto& s : q->suggestions) {
+        if (s.rfind("--quant ", 0) == 0) quant = s.substr(8, s.find(' ', 8) - 8);
+        if (s.rfind("--seq ", 0) == 0) seq = std::stoull(s.substr(6));
+    }
+    ASSERT_FALSE(quant.empty());
+    ASSERT_GT(seq, 0u);
+    workload quantized = longer;
+    quantized.quant = quant;
+    EXPECT_TRUE(place_model(small, quantized, *budget, {})->fits) << quant;
+    workload shorter = longer;
+    shorter.seq = seq;
+    EXPECT_TRUE(place_model(small, shorter, *budget, {})->fits);
+    shorter.seq = seq + 1;
+    EXPECT_FALSE(place_model(small, shorter, *budget, {})->fits);
+}
+
+TEST(placement, moe_experts_on_cpu_keep_attention_and_cache_on_the_gpu) {
+    analysis a = analyze_preset("mixtral-8x7b-v0.1");
+    workload w = default_workload();
+    place_options o;
+    o.experts_on_cpu = true;
+    auto p = place_model(a, w, *parse_devices("cuda:0=24GiB,cpu=128GiB"), o);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_TRUE(p->fits);
+    check_placement(a, w, *p, false);
+    for (const auto& t : a.sk.tensors) {
+        std::string d = resolve(p->map, t.name);
+        if (t.expert != no_index) EXPECT_EQ(d, "cpu") << t.name;
+        if (attention_role(t.what) || t.what == role::attn_o || t.what == role::ffn_router)
+            EXPECT_EQ(d, "cuda:0") << t.name;
+    }
+    EXPECT_EQ(item(p->devices[0].items, "kv_cache"), plan_item_bytes(p->plan, "kv_cache"));
+    // A dense model has no experts to move.
+    auto dense = place_model(analyze_preset("llama-3.1-8b"), w, *parse_devices("cuda:0=24GiB,cpu=128GiB"), o);
+    EXPECT_FALSE(dense.ok());
+}
+
+TEST(placement, pins_by_pattern) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    workload w = default_workload();
+    place_options o;
+    o.pins = {{"lm_head.*", "cpu"}, {"model.layers.3.mlp.*", "cuda:1"}};
+    auto p = place_model(a, w, *parse_devices("cuda:0=40GiB,cuda:1=8GiB,cpu=32GiB"), o);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    check_placement(a, w, *p, false);
+    EXPECT_EQ(resolve(p->map, "lm_head.weight"), "cpu");
+    EXPECT_EQ(resolve(p->map, "model.layers.3.mlp.down_proj.weight"), "cuda:1");
+    EXPECT_EQ(resolve(p->map, "model.layers.3.self_attn.q_proj.weight"), "cuda:0");
+    // A pattern that matches nothing, or a device that is not listed, is an error naming it.
+    o.pins = {{"nothing.*", "cpu"}};
+    auto bad = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=32GiB"), o);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.err().message.find("nothing.*"), std::string::npos);
+    o.pins = {{"lm_head.*", "cuda:7"}};
+    bad = place_model(a, w, *parse_devices("cuda:0=40GiB"), o);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.err().message.find("cuda:7"), std::string::npos);
+}
+
+TEST(placement, device_map_json_reads_back) {
+    for (const char* name : {"llama-3.1-8b", "gemma-2b", "flan-t5-base", "gpt2", "mixtral-8x7b-v0.1"}) {
+        SCOPED_TRACE(name);
+        analysis a = analyze_preset(name);
+        workload w = default_workload();
+        auto plan = plan_memory(a, w);
+        uint64_t weights = plan_item_bytes(*plan, "weights");
+        std::vector<device_budget> devices = {{"cuda:0", device_kind::gpu, plan->total_bytes - weights / 2, ""},
+                                              {"cuda:1", device_kind::gpu, plan->total_bytes, ""},
+                                              {"cpu", device_kind::cpu, weights, ""}};
+        auto p = place_model(a, w, devices, {});
+        ASSERT_TRUE(p.ok());
+        std::string text = device_map_json(p->map);
+        // transformers' shape: GPU indices as integers.
+        EXPECT_NE(text.find("\": 0"), std::string::npos) << text;
+        auto back = parse_device_map(text);
+        ASSERT_TRUE(back.ok()) << back.err().message;
+        ASSERT_EQ(back->entries.size(), p->map.entries.size());
+        for (size_t i = 0; i < back->entries.size(); ++i) {
+            EXPECT_EQ(back->entries[i].module, p->map.entries[i].module);
+            EXPECT_EQ(back->entries[i].device, p->map.entries[i].device);
+        }
+        auto assigned = assign_devices(a.sk, *back);
+        ASSERT_TRUE(assigned.ok()) << assigned.err().message;
+    }
+}
+
+TEST(placement, device_lists_and_maps_reject_bad_input) {
+    for (const char* bad : {"", "cuda:0", "gpu:0=24GiB", "cuda:0=abc", "cuda:0=0", "cuda:0=24GiB,cuda:0=8GiB",
+                            "cpu=1GiB,cpu=2GiB", "cuda:0=24GiB,,cpu=8GiB", "disk=lots"}) {
+        auto d = parse_devices(bad);
+        EXPECT_FALSE(d.ok()) << bad;
+        if (!d.ok()) EXPECT_NE(d.err().message.find("--devices"), std::string::npos) << d.err().message;
+    }
+    auto d = parse_devices("0=24GiB, cuda:1=80GB ,cpu=64GiB,disk");
+    ASSERT_TRUE(d.ok()) << d.err().message;
+    ASSERT_EQ(d->size(), 4u);
+    EXPECT_EQ((*d)[0].name, "cuda:0");
+    EXPECT_EQ((*d)[0].budget_bytes, 24ull << 30);
+    EXPECT_EQ((*d)[1].budget_bytes, 80000000000ull);
+    EXPECT_EQ((*d)[3].kind, device_kind::disk);
+
+    for (const char* bad : {"[]", "{}", "{\"a\": 1.5}", "{\"a\": \"tpu\"}", "{\"a\": -1}", "{\"a\": 0, \"a\": 1}",
+                            "{\"a\": 0"}) {
+        auto m = parse_device_map(bad);
+        EXPECT_FALSE(m.ok()) << bad;
+    }
+    auto m = parse_device_map("{\"model.layers\": 1, \"lm_head\": \"cpu\", \"model\": \"cuda:2\", \"x\": \"disk\"}");
+    ASSERT_TRUE(m.ok()) << m.err().message;
+    EXPECT_EQ(m->entries[0].device, "cuda:1");
+    EXPECT_EQ(m->entries[2].device, "cuda:2");
+    // A parameter no entry covers is named.
+    analysis a = analyze_preset("gpt2");
+    auto partial = parse_device_map("{\"transformer.h\": 0}");
+    auto assigned = assign_devices(a.sk, *partial);
+    ASSERT_FALSE(assigned.ok());
+    EXPECT_NE(assigned.err().message.find("transformer.wte.weight"), std::string::npos) << assigned.err().message;
+    auto everything = assign_devices(a.sk, *parse_device_map("{\"\": \"cpu\"}"));
+    ASSERT_TRUE(everything.ok());
+}
+
+TEST(placement, placement_modules_of_real_checkpoint_names) {
+    // Names from real checkpoints (tests/data: t5-small, gpt2, mixtral-8x7b-v0.1 weight maps).
+    EXPECT_EQ(placement_module("encoder.block.0.layer.1.DenseReluDense.wi.weight"), "encoder.block.0");
+    EXPECT_EQ(placement_module("transformer.h.11.attn.c_attn.weight"), "transformer.h.11");
+    EXPECT_EQ(placement_module("model.layers.3.block_sparse_moe.experts.7.w1.weight"), "model.layers.3");
+    EXPECT_EQ(placement_module("model.layers.3.block_sparse_moe.experts.7.w1.weight", true),
+              "model.layers.3.block_sparse_moe.experts");
+    EXPECT_EQ(placement_module("model.layers.3.block_sparse_moe.gate.weight", true), "model.layers.3");
+    EXPECT_EQ(placement_module("lm_head.weight"), "lm_head");
+    EXPECT_EQ(placement_module("model.embed_tokens.weight"), "model.embed_tokens");
+}
+
+TEST(placement, training_is_refused_with_a_pointer) {
+    workload w;
+    w.mode = plan_mode::training;
+    auto p = place_model(analyze_preset("gpt2"), w, *parse_devices("cuda:0=24GiB"), {});
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.err().message.find("--mode training"), std::string::npos);
+}
+
+// vLLM's log line "Loading model weights took X GB" (GiB in fact: it divides by 2^30) for Llama-3.1-8B in
+// bf16: 7.51 at TP=2 and 3.77 at TP=4 (the figures issue 5 cites). vLLM's figure includes its rotary cos/sin
+// cache, max_position_embeddings (131072) x head_dim (128) x 2 bytes = 32 MiB on every rank, which the plan
+// reports as "rope_cache".
+TEST(parallel, llama_3_1_8b_per_rank_weights_match_vllm) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    for (auto [tp, published] : {std::pair{2u, 7.51}, std::pair{4u, 3.77}}) {
+        auto p = plan_parallel(a, workload{}, tp, 1, {});
+        ASSERT_TRUE(p.ok()) << p.err().message;
+        ASSERT_EQ(p->ranks.size(), tp);
+        for (const auto& r : p->ranks) {
+            EXPECT_EQ(item(r.items, "rope_cache"), 32ull << 20);
+            double gib = static_cast<double>(item(r.items, "weights") + item(r.items, "rope_cache")) / (1ull << 30);
+            EXPECT_NEAR(gib, published, 0.005) << "TP=" << tp;
+        }
+    }
+    // TP=1: the whole plan's weights.
+    auto one = plan_parallel(a, workload{}, 1, 1, {});
+    auto plan = plan_memory(a, workload{});
+    EXPECT_EQ(item(one->ranks[0].items, "weights"), plan_item_bytes(*plan, "weights"));
+    EXPECT_EQ(item(one->ranks[0].items, "kv_cache"), plan_item_bytes(*plan, "kv_cache"));
+}
+
+TEST(parallel, splits_and_validity) {
+    analysis a = analyze_preset("llama-3.1-70b"); // 64 heads, 8 KV heads, intermediate 28672
+    auto t8 = plan_parallel(a, workload{}, 8, 1, {});
+    ASSERT_TRUE(t8.ok());
+    EXPECT_EQ(t8->kv_heads_per_rank, 1u);
+    EXPECT_EQ(t8->kv_head_replicas, 1u);
+    auto t16 = plan_parallel(a, workload{}, 16, 1, {});
+    ASSERT_TRUE(t16.ok());
+    EXPECT_EQ(t16->kv_heads_per_rank, 1u);
+    EXPECT_EQ(t16->kv_head_replicas, 2u); // 8 KV heads over 16 ranks: each on two ranks
+    // The KV cache per rank: at T=8 one of 8 heads; at T=16 still one head per rank.
+    auto plan = plan_memory(a, workload{});
+    uint64_t kv = plan_item_bytes(*plan, "kv_cache");
+    EXPECT_EQ(item(t8->ranks[0].items, "kv_cache"), kv / 8);
+    EXPECT_EQ(item(t16->ranks[0].items, "kv_cache"), kv / 8);
+    for (const auto& s : t8->splits) {
+        if (s.pattern == "model.layers.{layer}.self_attn.q_proj.weight") {
+            EXPECT_EQ(s.rank_shape, (std::vector<uint64_t>{1024, 8192}));
+            EXPECT_NE(s.split.find("dim 0"), std::string::npos);
+        }
+        if (s.pattern == "model.layers.{layer}.self_attn.o_proj.weight")
+            EXPECT_EQ(s.rank_shape, (std::vector<uint64_t>{8192, 1024}));
+        if (s.pattern == "model.layers.{layer}.mlp.down_proj.weight")
+            EXPECT_EQ(s.rank_shape, (std::vector<uint64_t>{8192, 3584}));
+        if (s.pattern == "model.norm.weight") EXPECT_EQ(s.split, "replicated");
+    }
+    auto bad = plan_parallel(a, workload{}, 3, 1, {});
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.err().message.find("num_attention_heads (64)"), std::string::npos) << bad.err().message;
+    // 32 heads and 8 KV heads at T=32: each KV head on 4 ranks...
+    auto small = plan_parallel(analyze_preset("llama-3.1-8b"), workload{}, 32, 1, {});
+    ASSERT_TRUE(small.ok());
+    EXPECT_EQ(small->kv_head_replicas, 4u);
+    // ...but Qwen2.5-0.5B's 2 KV heads cannot spread over T=7 (14 heads divide, 2 and 7 do not).
+    auto qwen = plan_parallel(analyze_preset("qwen2.5-0.5b"), workload{}, 7, 1, {});
+    ASSERT_FALSE(qwen.ok());
+    // GPT-2's Conv1D weights are stored [in, out]: the split follows the dimension, not the position.
+    auto gpt2 = plan_parallel(analyze_preset("gpt2"), workload{}, 4, 1, {});
+    ASSERT_TRUE(gpt2.ok());
+    for (const auto& s : gpt2->splits)
+        if (s.pattern == "h.{layer}.mlp.c_fc.weight" || s.pattern == "transformer.h.{layer}.mlp.c_fc.weight")
+            EXPECT_EQ(s.rank_shape, (std::vector<uint64_t>{768, 768}));
+    // Too few GPUs for T x P is an error.
+    auto gpus = parse_devices("cuda:0=80GiB,cuda:1=80GiB");
+    EXPECT_FALSE(plan_parallel(a, workload{}, 2, 2, *gpus).ok());
+}
+
+TEST(parallel, pipeline_stages) {
+    analysis a = analyze_preset("llama-3.1-8b"); // 32 layers, untied head
+    auto p = plan_parallel(a, workload{}, 1, 3, {});
+    ASSERT_TRUE(p.ok());
+    ASSERT_EQ(p->stage_layers.size(), 3u);
+    EXPECT_EQ(p->stage_layers[0], (std::pair<uint64_t, uint64_t>{0, 9}));
+    EXPECT_EQ(p->stage_layers[1], (std::pair<uint64_t, uint64_t>{10, 20}));
+    EXPECT_EQ(p->stage_layers[2], (std::pair<uint64_t, uint64_t>{21, 31}));
+    auto plan = plan_memory(a, workload{});
+    uint64_t sum = 0, kv = 0;
+    for (const auto& r : p->ranks) {
+        sum += item(r.items, "weights");
+        kv += item(r.items, "kv_cache");
+    }
+    EXPECT_EQ(sum, plan_item_bytes(*plan, "weights"));
+    EXPECT_EQ(kv, plan_item_bytes(*plan, "kv_cache"));
+    EXPECT_EQ(item(p->ranks[0].items, "logits"), 0u);
+    EXPECT_GT(item(p->ranks[2].items, "logits"), 0u);
+    // The embedding (128256 x 4096 x 2 bytes) is on stage 0, the head (same size) on the last stage.
+    uint64_t layer = (plan_item_bytes(*plan, "weights") - 2 * 128256ull * 4096 * 2 - 4096 * 2) / 32;
+    EXPECT_EQ(item(p->ranks[0].items, "weights"), 128256ull * 4096 * 2 + 10 * layer);
+
+    // A tied head: the last stage holds a copy of the embedding.
+    analysis tied = analyze_preset("gemma-2b");
+    auto t = plan_parallel(tied, workload{}, 1, 2, {});
+    ASSERT_TRUE(t.ok());
+    auto tplan = plan_memory(tied, workload{});
+    uint64_t tsum = item(t->ranks[0].items, "weights") + item(t->ranks[1].items, "weights");
+    EXPECT_EQ(tsum, plan_item_bytes(*tplan, "weights") + 256000ull * 2048 * 2);
+    EXPECT_FALSE(plan_parallel(tied, workload{}, 1, 19, {}).ok()); // 18 layers
+}
+
+} // namespace
+} // namespace modelplan::test
