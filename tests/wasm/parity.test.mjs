@@ -115,3 +115,28 @@ test('errors are structured objects, never bare exception numbers', () => {
   assert.equal(e.error.path, 'hidden_size');
   assert.match(e.error.message, /hidden_size: expected a positive integer, got the string "big"/);
 });
+
+test('place: identical JSON for device maps and parallel plans', () => {
+  const cases = [
+    [{ model: 'llama-3.1-70b', gpu: 'rtx-4090', gpu_count: 2, cpu: '128GiB', disk: true },
+     ['llama-3.1-70b', '--gpu', 'rtx-4090', '--gpus', '2', '--cpu', '128GiB', '--disk']],
+    [{ model: 'mixtral-8x7b-v0.1', devices: 'cuda:0=24GiB,cpu=128GiB', experts_on_cpu: true, batch: 4 },
+     ['mixtral-8x7b-v0.1', '--devices', 'cuda:0=24GiB,cpu=128GiB', '--experts-on-cpu', '--batch', '4']],
+    [{ model: 'qwen3-8b', devices: 'cuda:0=12GiB,cuda:1=12GiB', strategy: 'balanced', pins: ['lm_head.*=cuda:0'] },
+     ['qwen3-8b', '--devices', 'cuda:0=12GiB,cuda:1=12GiB', '--strategy', 'balanced', '--pin', 'lm_head.*=cuda:0']],
+    [{ model: 'llama-3.1-8b', tp: 2, pp: 2, gpu: 'l40s' }, ['llama-3.1-8b', '--tp', '2', '--pp', '2', '--gpu', 'l40s']],
+  ];
+  for (const [request, args] of cases) {
+    let expected;
+    try {
+      expected = native('place', ...args, '--json');
+    } catch (e) {
+      expected = e.stdout; // exit status 3: does not fit, JSON still printed
+    }
+    assert.equal(mp.place(JSON.stringify(request)), expected, args.join(' '));
+  }
+  const bad = JSON.parse(mp.place(JSON.stringify({ model: 'llama-3.1-8b', tp: 3 })));
+  assert.equal(bad.error.code, 'not_divisible');
+  const none = JSON.parse(mp.place(JSON.stringify({ model: 'llama-3.1-8b' })));
+  assert.match(none.error.message, /place needs devices/);
+});
