@@ -451,7 +451,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                                        : std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
     report.threads = threads;
     report.mmap = options.mmap;
-    uint64_t chunk_bytes = std::max<uint64_t>(options.chunk_bytes, 1u << 16);
+    uint64_t chunk_bytes = std::max<uint64_t>(options.chunk_bytes, 4096);
     report.rss_before_bytes = rss_bytes();
     reset_peak_rss();
     auto t0 = std::chrono::steady_clock::now();
@@ -593,10 +593,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     if (report.devices.count("disk"))
         report.warnings.push_back(std::to_string(report.devices["disk"].tensors) +
                                   " parameter(s) mapped to \"disk\" were left on meta");
-    if (!m.buffers.empty())
-        report.warnings.push_back(std::to_string(m.buffers.size()) +
-                                  " buffer(s) (e.g. " + m.buffers.front().name +
-                                  ") stay on meta: they are computed from the config, not loaded");
+    report.buffers_on_meta = m.buffers.size();
     if (!report.verify.dtype_differences.empty())
         report.warnings.push_back(std::to_string(report.verify.dtype_differences.size()) +
                                   " tensor(s) stored as another dtype than the model's, e.g. " +
@@ -641,7 +638,8 @@ std::string load_json(const load_report& r) {
                       ", \"dest_bytes\": " + std::to_string(r.dest_bytes) +
                       ", \"threads\": " + std::to_string(r.threads) + ", \"mmap\": " + (r.mmap ? "true" : "false") +
                       ", \"converted\": " + std::to_string(r.tensors_converted) +
-                      ", \"aliased\": " + std::to_string(r.tensors_aliased) + ", \"devices\": {";
+                      ", \"aliased\": " + std::to_string(r.tensors_aliased) +
+                      ", \"buffers_on_meta\": " + std::to_string(r.buffers_on_meta) + ", \"devices\": {";
     bool first = true;
     for (const auto& [name, d] : r.devices) {
         out += (first ? "" : ", ") + json_string(name) + ": {\"tensors\": " + std::to_string(d.tensors) +

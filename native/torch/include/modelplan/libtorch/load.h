@@ -73,6 +73,7 @@ struct load_report {
     std::vector<std::string> warnings;            // raw-byte dtypes, conversions, dtype differences
     uint64_t tensors_converted = 0;
     uint64_t tensors_aliased = 0; // mmap aliases
+    uint64_t buffers_on_meta = 0; // known buffers (rotary inv_freq): computed from the config, never loaded
     verify_report verify;
 };
 
