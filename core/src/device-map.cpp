@@ -4,7 +4,7 @@
 #include <limits>
 #include <unordered_map>
 
-#include "device-map-writer.h"
+#include "placement-writer.h"
 #include "modelplan/text.h"
 
 namespace modelplan {
@@ -128,7 +128,7 @@ result<device_map> parse_device_map(const std::string& json) {
     return map;
 }
 
-void write_device_map(rapidjson::PrettyWriter<rapidjson::StringBuffer>& out, const device_map& map) {
+void write_device_map(json_writer& out, const device_map& map) {
     out.StartObject();
     for (const auto& e : map.entries) {
         out.Key(e.module.c_str(), static_cast<rapidjson::SizeType>(e.module.size()));
@@ -136,6 +136,27 @@ void write_device_map(rapidjson::PrettyWriter<rapidjson::StringBuffer>& out, con
         else out.String(e.device.c_str());
     }
     out.EndObject();
+}
+
+void write_named_bytes(json_writer& out, const char* key, const std::vector<placed_item>& items) {
+    out.Key(key);
+    out.StartArray();
+    for (const auto& item : items) {
+        out.StartObject();
+        out.Key("name");
+        out.String(item.name.c_str());
+        out.Key("bytes");
+        out.Uint64(item.bytes);
+        out.EndObject();
+    }
+    out.EndArray();
+}
+
+void write_strings(json_writer& out, const char* key, const std::vector<std::string>& list) {
+    out.Key(key);
+    out.StartArray();
+    for (const auto& s : list) out.String(s.c_str());
+    out.EndArray();
 }
 
 std::string device_map_json(const device_map& map) {

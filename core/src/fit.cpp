@@ -1,5 +1,6 @@
 // Inverse solves by bisection over plan_memory (docs/devices.md).
 #include "modelplan/fit.h"
+#include "bisect.h"
 #include "json-util.h"
 
 #include <rapidjson/prettywriter.h>
@@ -14,21 +15,6 @@ std::optional<uint64_t> total_for(const analysis& a, const workload& w) {
     auto p = plan_memory(a, w);
     if (!p) return std::nullopt;
     return p->total_bytes;
-}
-
-// Largest value in [1, limit] for which `fits(value)` holds, assuming it is monotone; 0 when 1 does not fit.
-template <class Fits>
-uint64_t largest(uint64_t limit, Fits fits) {
-    if (!fits(1)) return 0;
-    uint64_t lo = 1, hi = limit;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (fits(mid))
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return lo;
 }
 
 } // namespace
@@ -54,14 +40,14 @@ result<fit_answer> solve_fit(const analysis& a, const workload& w, const gpu_row
         return t && *t <= f.memory_bytes;
     };
     uint64_t seq_limit = a.spec.max_positions ? a.spec.max_positions : (uint64_t{1} << 24);
-    f.max_seq = largest(seq_limit, [&](uint64_t seq) {
+    f.max_seq = largest_fitting(seq_limit, [&](uint64_t seq) {
         workload t = w;
         t.seq = seq;
         return fits_with(t);
     });
     workload at_seq = w;
     if (at_seq.seq == 0) at_seq.seq = default_seq(a.spec);
-    f.max_batch = largest(uint64_t{1} << 20, [&](uint64_t batch) {
+    f.max_batch = largest_fitting(uint64_t{1} << 20, [&](uint64_t batch) {
         workload t = at_seq;
         t.batch = batch;
         return fits_with(t);

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "json-util.h"
+#include "placement-writer.h"
 #include "modelplan/placement.h"
 #include "modelplan/quantization.h"
 #include "modelplan/text.h"
@@ -336,17 +336,7 @@ std::string parallel_json(const analysis& a, const parallel_plan& p) {
         out.Key("headroom_bytes");
         if (r.budget_bytes) out.Int64(r.headroom_bytes);
         else out.Null();
-        out.Key("items");
-        out.StartArray();
-        for (const auto& item : r.items) {
-            out.StartObject();
-            out.Key("name");
-            out.String(item.name.c_str());
-            out.Key("bytes");
-            out.Uint64(item.bytes);
-            out.EndObject();
-        }
-        out.EndArray();
+        write_named_bytes(out, "items", r.items);
         out.EndObject();
     }
     out.EndArray();
@@ -371,10 +361,7 @@ std::string parallel_json(const analysis& a, const parallel_plan& p) {
         out.EndObject();
     }
     out.EndArray();
-    out.Key("notes");
-    out.StartArray();
-    for (const auto& n : p.notes) out.String(n.c_str());
-    out.EndArray();
+    write_strings(out, "notes", p.notes);
     out.EndObject();
     return doc.str();
 }

@@ -9,7 +9,8 @@
 #include "modelplan/fit.h"
 #include "modelplan/quantization.h"
 #include "modelplan/text.h"
-#include "device-map-writer.h"
+#include "bisect.h"
+#include "placement-writer.h"
 #include "saturating.h"
 
 namespace modelplan {
@@ -476,18 +477,6 @@ std::optional<placement> quiet_place(const analysis& a, const workload& w, const
     return place_once(a, w, prep->l, prep->u.units, prep->u.aliases, prep->plan, o);
 }
 
-template <class Fits>
-uint64_t largest_that(uint64_t limit, Fits fits) {
-    if (limit == 0 || !fits(1)) return 0;
-    uint64_t lo = 1, hi = limit;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (fits(mid)) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
-
 void suggest(const analysis& a, const workload& w, const std::vector<device_budget>& devices,
              const place_options& o, placement& p) {
     uint64_t short_bytes = add(p.unplaced_bytes, p.over_budget_bytes);
@@ -531,7 +520,7 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
     // A shorter context or a smaller batch.
     uint64_t seq = w.seq ? w.seq : default_seq(a.spec);
     if (seq > 1) {
-        uint64_t best = largest_that(seq - 1, [&](uint64_t s) {
+        uint64_t best = largest_fitting(seq - 1, [&](uint64_t s) {
             workload t = w;
             t.seq = s;
             auto r = quiet_place(a, t, devices, o);
@@ -541,7 +530,7 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
                                           std::to_string(w.batch) + ")");
     }
     if (w.batch > 1) {
-        uint64_t best = largest_that(w.batch - 1, [&](uint64_t b) {
+        uint64_t best = largest_fitting(w.batch - 1, [&](uint64_t b) {
             workload t = w;
             t.batch = b;
             auto r = quiet_place(a, t, devices, o);
@@ -584,48 +573,16 @@ result<placement> place_model(const analysis& a, const workload& w, const std::v
 
 namespace {
 
-template <class Writer>
-void write_items(Writer& out, const std::vector<placed_item>& items) {
-    out.Key("items");
-    out.StartArray();
-    for (const auto& item : items) {
-        out.StartObject();
-        out.Key("name");
-        out.String(item.name.c_str());
-        out.Key("bytes");
-        out.Uint64(item.bytes);
-        out.EndObject();
-    }
-    out.EndArray();
-}
-
-template <class Writer>
-void write_strings(Writer& out, const char* key, const std::vector<std::string>& list) {
-    out.Key(key);
-    out.StartArray();
-    for (const auto& s : list) out.String(s.c_str());
-    out.EndArray();
-}
-
 const char* kind_name(device_kind k) {
     return k == device_kind::gpu ? "gpu" : k == device_kind::cpu ? "cpu" : "disk";
 }
 
-template <class Writer>
-void write_plan_items(Writer& out, const memory_plan& plan) {
+void write_plan_items(json_writer& out, const memory_plan& plan) {
     out.Key("plan");
     out.StartObject();
-    out.Key("items");
-    out.StartArray();
-    for (const auto& item : plan.items) {
-        out.StartObject();
-        out.Key("name");
-        out.String(item.name.c_str());
-        out.Key("bytes");
-        out.Uint64(item.bytes);
-        out.EndObject();
-    }
-    out.EndArray();
+    std::vector<placed_item> items;
+    for (const auto& item : plan.items) items.push_back({item.name, item.bytes});
+    write_named_bytes(out, "items", items);
     out.Key("total_bytes");
     out.Uint64(plan.total_bytes);
     out.EndObject();
@@ -673,7 +630,7 @@ std::string placement_json(const analysis& a, const placement& p, const place_op
         out.StartArray();
         for (uint64_t l : d.layers) out.Uint64(l);
         out.EndArray();
-        write_items(out, d.items);
+        write_named_bytes(out, "items", d.items);
         out.EndObject();
     }
     out.EndArray();
