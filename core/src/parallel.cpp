@@ -229,6 +229,9 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
         if (fresh) p.splits.push_back({pattern, how, t.shape, rank_shape, 0});
         p.splits[it->second].tensors += 1;
     }
+    if (pp > 1)
+        p.notes.push_back("stage 0 holds the embeddings, stage " + num(pp - 1) +
+                          " the final norm and the output head; the remainder of layers / P goes to stages 1, 2, ...");
     // A tied head on a later stage than the embedding holds its own copy there.
     bool tied_head = false;
     for (const auto& al : a.sk.aliases) tied_head = tied_head || al.name.rfind("lm_head", 0) == 0;

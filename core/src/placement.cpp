@@ -493,16 +493,25 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             if (d.kind == device_kind::cpu) cpu = d.budget_bytes;
             disk = disk || d.kind == device_kind::disk;
         }
-        for (uint64_t n = gpus + 1; n <= 64; ++n) {
+        auto fits_with = [&](uint64_t n) {
             auto more = catalog_devices(o.gpu_name, n, cpu, disk);
-            if (!more) break;
+            if (!more) return false;
             auto q = quiet_place(a, w, *more, o);
-            if (q && q->fits) {
-                p.suggestions.push_back(std::to_string(n) + " x " + o.gpu_name + " would fit (--gpus " +
-                                        std::to_string(n) + ")");
-                break;
+            return q && q->fits;
+        };
+        // The smallest count that fits, by bisection (more GPUs never hold less).
+        constexpr uint64_t most = 64;
+        if (gpus < most && fits_with(most)) {
+            uint64_t lo = gpus + 1, hi = most;
+            while (lo < hi) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (fits_with(mid)) hi = mid;
+                else lo = mid + 1;
             }
-            if (n == 64) p.suggestions.push_back("even 64 x " + o.gpu_name + " would not fit");
+            p.suggestions.push_back(std::to_string(lo) + " x " + o.gpu_name + " would fit (--gpus " +
+                                    std::to_string(lo) + ")");
+        } else if (gpus < most) {
+            p.suggestions.push_back("even " + std::to_string(most) + " x " + o.gpu_name + " would not fit");
         }
     }
     // A smaller weight format.
