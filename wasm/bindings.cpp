@@ -51,6 +51,11 @@ std::string inspect(const std::string& bytes, double file_size, const std::strin
 std::string plan(const std::string& request) {
     return guarded("plan", request);
 }
+// Device placement: the model, an inference workload and devices ("gpu" + "gpu_count", "cpu", "disk", or
+// "devices"), with "strategy", "experts_on_cpu", "pins", "tp", "pp" (docs/json.md, "place").
+std::string place(const std::string& request) {
+    return guarded("place", request);
+}
 std::string skeleton(const std::string& request) {
     return guarded("skeleton", request);
 }
@@ -68,6 +73,7 @@ EMSCRIPTEN_BINDINGS(modelplan) {
     emscripten::function("skeleton", &skeleton);
     emscripten::function("plan", &plan);
     emscripten::function("fit", &fit);
+    emscripten::function("place", &place);
     emscripten::function("gpus", &gpus);
     emscripten::function("inspect", &inspect);
     emscripten::function("presets", &presets);

@@ -8,10 +8,14 @@ const $ = (id) => document.getElementById(id);
 // ---- state: every input, mirrored in the URL's fragment -------------------------------------------------
 
 const workloadKeys = ['mode', 'dtype', 'quant', 'batch', 'seq', 'kv_dtype', 'method', 'optimizer', 'recompute',
-  'zero', 'gpu', 'gpus'];
-const trainingKeys = new Set(['method', 'optimizer', 'recompute', 'zero']);
+  'zero', 'gpu', 'gpus', 'cpu', 'strategy'];
+// The GPU count is the data-parallel size of a training plan ("gpus") and the number of GPUs an inference
+// workload is placed on ("gpu_count" of place()); CPU offload and the strategy are placement keys.
+const trainingKeys = new Set(['method', 'optimizer', 'recompute', 'zero', 'gpus']);
+const placeKeys = new Set(['cpu', 'strategy']);
 const defaults = { source: 'preset', model: '', config: '', mode: 'inference', dtype: '', quant: '', batch: '',
-  seq: '', kv_dtype: '', method: '', optimizer: '', recompute: '', zero: '', gpu: 'rtx-4090', gpus: '' };
+  seq: '', kv_dtype: '', method: '', optimizer: '', recompute: '', zero: '', gpu: 'rtx-4090', gpus: '', cpu: '',
+  strategy: '' };
 const state = { ...defaults };
 
 function readUrl() {
@@ -43,13 +47,23 @@ function modelRequest() {
 function planRequest(gpu = state.gpu) {
   const r = modelRequest();
   for (const key of workloadKeys) {
-    if (key === 'dtype' || key === 'gpu') continue;
+    if (key === 'dtype' || key === 'gpu' || placeKeys.has(key)) continue;
     if (trainingKeys.has(key) && state.mode !== 'training') continue;
     if (key === 'mode' && state.mode === 'inference') continue;
     const value = state[key].trim();
     if (value !== '') r[key] = value;
   }
   if (gpu) r.gpu = gpu;
+  return r;
+}
+
+// Placement of an inference workload on the chosen GPU(s), with CPU offload when asked.
+function placeRequest() {
+  const r = planRequest();
+  const count = state.gpus.trim();
+  if (count !== '') r.gpu_count = /^[0-9]+$/.test(count) ? Number(count) : count;
+  if (state.cpu.trim() !== '') r.cpu = state.cpu.trim();
+  if (state.strategy) r.strategy = state.strategy;
   return r;
 }
 
@@ -91,7 +105,8 @@ const itemClass = (name) => `item-${palette.includes(name) ? name : `other${name
 // ---- errors: one message, shown next to the input that caused it; the last good result stays --------------
 
 const errorAnchors = { batch: 'batch', seq: 'seq', kv_dtype: 'kv_dtype', quant: 'quant', gpu: 'gpu', gpus: 'gpus',
-  mode: 'mode', method: 'method', optimizer: 'optimizer', recompute: 'recompute', zero: 'zero', dtype: 'dtype' };
+  mode: 'mode', method: 'method', optimizer: 'optimizer', recompute: 'recompute', zero: 'zero', dtype: 'dtype',
+  gpu_count: 'gpus', cpu: 'cpu', strategy: 'strategy' };
 
 function showError(err, context) {
   const box = $('error');
@@ -188,7 +203,7 @@ function renderPlan(r) {
     verdict.className = device.fits ? 'fits' : 'no-fit';
     verdict.dataset.fits = String(device.fits);
     verdict.replaceChildren(el('strong', { text: device.fits ? 'fits' : 'does not fit' }),
-      ` on ${gpuName(device.gpu)}`);
+      el('small', { text: `on ${gpuName(device.gpu)}` }));
     const head = $('headroom');
     head.replaceChildren(el('span', { class: 'human', text: gib(device.headroom_bytes) }), ' ',
       el('small', { class: 'exact', text: `${grouped(device.headroom_bytes)} bytes` }));
@@ -224,17 +239,30 @@ function renderFit(f) {
 
 function renderPlacement(r) {
   const card = $('place-card');
-  if (!r || isError(r)) {
-    card.hidden = !r;
-    if (r) $('place-map').textContent = r.error.message;
+  card.hidden = !r;
+  if (!r) return;
+  const verdict = $('place-verdict');
+  if (isError(r)) {
+    verdict.className = 'no-fit';
+    verdict.textContent = r.error.message;
     $('place-bars').replaceChildren();
+    $('place-notes').replaceChildren();
+    $('place-map').textContent = '';
     card.dataset.map = '';
     return;
   }
-  card.hidden = false;
+  $('place-devices').textContent = r.devices.map((d) => d.name).join(', ');
+  verdict.className = r.fits ? 'fits' : 'no-fit';
+  verdict.dataset.fits = String(r.fits);
+  verdict.textContent = r.fits ? 'fits' : 'does not fit';
   const bars = $('place-bars');
   bars.replaceChildren();
-  for (const d of r.devices) renderBar(bars, d.name, d.items, d.total_bytes, d.budget_bytes);
+  for (const d of r.devices) {
+    renderBar(bars, d.gpu ? `${d.name} (${gpuName(d.gpu)})` : d.name, d.items, d.total_bytes, d.budget_bytes);
+    bars.lastChild.dataset.device = d.name;
+    bars.lastChild.dataset.bytes = String(d.total_bytes);
+  }
+  $('place-notes').replaceChildren(...[...(r.suggestions ?? []), ...(r.warnings ?? [])].map((w) => el('li', { text: w })));
   const text = JSON.stringify(r.device_map, null, 2);
   $('place-map').textContent = text;
   card.dataset.map = text;
@@ -277,7 +305,8 @@ function renderCatalog(gen, request) {
 function recompute() {
   const t0 = performance.now();
   const gen = ++generation;
-  writeUrl();
+  // The URL follows the inputs, once per burst of changes (browsers throttle history updates).
+  setTimeout(() => { if (gen === generation) writeUrl(); }, 0);
   document.body.dataset.pending = 'true';
   const modelKey = JSON.stringify(modelRequest());
   if (modelKey !== lastModelKey) {
@@ -306,7 +335,7 @@ function recompute() {
   setTimeout(() => {
     if (gen !== generation) return;
     if (state.gpu) renderFit(mp.fit(request));
-    if (mp.hasPlace && state.gpu) renderPlacement(mp.place(request));
+    if (mp.hasPlace && state.gpu && state.mode !== 'training') renderPlacement(mp.place(placeRequest()));
     else renderPlacement(null);
     renderCatalog(gen, planRequest(''));
     document.body.dataset.pending = 'false';

@@ -215,7 +215,8 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
             else if (ax.what == dim::qkv_dim && !mla)
                 extent = (s.n_heads / tp + 2 * p.kv_heads_per_rank) * s.head_dim;
             else extent = ceil_div(extent, tp);
-            how = "dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + dim_label(ax.what) + ")";
+            how = tp == 1 ? std::string("whole (T = 1)")
+                          : "dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + dim_label(ax.what) + ")";
         }
         uint64_t rank_elements = 1;
         for (uint64_t d : rank_shape) rank_elements = mul(rank_elements, d);
