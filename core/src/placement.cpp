@@ -78,7 +78,12 @@ struct fixed_charges {
 
 struct layout {
     std::vector<device_budget> devices; // GPUs, cpu, disk
-    int exec = no_device;               // where offloaded layers run
+    int exec = no_device;               // where offloaded layers run: the first GPU, else cpu
+    // Whether layers placed on device `d` run there (GPUs; cpu when there is no GPU). Layers elsewhere run on
+    // `exec`, which also holds their KV cache and a buffer for their weights.
+    bool computes(size_t d) const {
+        return devices[d].kind == device_kind::gpu || static_cast<int>(d) == exec;
+    }
 };
 
 result<layout> order_devices(const std::vector<device_budget>& given) {
@@ -279,12 +284,12 @@ fixed_charges charges_of(const memory_plan& plan) {
 // One placement pass with fixed reservations per device; returns the device of each unit (no_device when
 // it found no room).
 std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std::vector<uint64_t>& reserve,
-                      place_strategy strategy, bool has_gpu, std::vector<uint64_t>& load) {
+                      place_strategy strategy, std::vector<uint64_t>& load) {
     size_t n = l.devices.size();
     load = reserve;
     std::vector<int> where(units.size(), no_device);
     auto cost = [&](const unit& u, size_t d) {
-        bool holds_kv = l.devices[d].kind == device_kind::gpu || !has_gpu;
+        bool holds_kv = l.computes(d);
         return holds_kv ? add(u.weight_bytes, u.kv_bytes) : u.weight_bytes;
     };
     for (size_t i = 0; i < units.size(); ++i)
@@ -344,7 +349,7 @@ placement place_once(const analysis& a, const workload& w, const layout& l, cons
     std::vector<uint64_t> load;
     std::vector<std::vector<placed_item>> items(n);
     for (int round = 0; round < 8; ++round) {
-        where = fill(units, l, reserve, o.strategy, has_gpu, load);
+        where = fill(units, l, reserve, o.strategy, load);
         // What each device really holds with this assignment.
         std::vector<uint64_t> weights(n, 0), kv(n, 0), acts(n, 0), logits(n, 0), buffer(n, 0), over(n, 0);
         std::vector<char> used(n, 0);
@@ -353,7 +358,7 @@ placement place_once(const analysis& a, const workload& w, const layout& l, cons
             if (d == no_device) continue;
             used[d] = 1;
             weights[d] = add(weights[d], units[i].weight_bytes);
-            bool offloaded = has_gpu && l.devices[d].kind != device_kind::gpu;
+            bool offloaded = !l.computes(d);
             int kv_at = offloaded ? l.exec : d;
             kv[kv_at] = add(kv[kv_at], units[i].kv_bytes);
             if (offloaded) {
@@ -361,7 +366,7 @@ placement place_once(const analysis& a, const workload& w, const layout& l, cons
                 buffer[l.exec] = std::max(buffer[l.exec], units[i].weight_bytes);
             }
             if (units[i].head) {
-                int at = l.devices[d].kind == device_kind::gpu || !has_gpu ? d : l.exec;
+                int at = l.computes(d) ? d : l.exec;
                 logits[at] = c.logits;
             }
         }
@@ -380,7 +385,7 @@ placement place_once(const analysis& a, const workload& w, const layout& l, cons
             // Charges beyond what the pass reserved (KV and buffers of offloaded layers, logits elsewhere):
             // reserve them and place again.
             uint64_t fixed = add(add(acts[d], logits[d]), add(buffer[d], over[d]));
-            bool holds_kv = l.devices[d].kind == device_kind::gpu || !has_gpu;
+            bool holds_kv = l.computes(d);
             uint64_t own_kv = 0;
             for (size_t i = 0; i < units.size(); ++i)
                 if (where[i] == static_cast<int>(d) && holds_kv) own_kv = add(own_kv, units[i].kv_bytes);
@@ -436,7 +441,7 @@ placement place_once(const analysis& a, const workload& w, const layout& l, cons
     }
     p.fits = p.unplaced_bytes == 0 && p.over_budget_bytes == 0;
     for (size_t d = 0; d < n; ++d)
-        if (l.devices[d].kind != device_kind::gpu && p.devices[d].modules > 0 && has_gpu)
+        if (!l.computes(d) && p.devices[d].modules > 0)
             p.warnings.push_back(std::to_string(p.devices[d].modules) + " module(s) on " + l.devices[d].name +
                                  ": their weights move to " + p.execution_device +
                                  " for every forward pass (accelerate's offload), which is slow");

@@ -104,7 +104,7 @@ void check_placement(const analysis& a, const workload& w, const placement& p, b
         EXPECT_EQ(d.total_bytes, total) << d.device.name;
         if (p.fits && d.device.kind != device_kind::disk)
             EXPECT_LE(d.total_bytes, d.device.budget_bytes) << d.device.name << " over budget";
-        if (d.device.kind != device_kind::gpu && p.devices.front().device.kind == device_kind::gpu)
+        if (d.device.name != p.execution_device && d.device.kind != device_kind::gpu)
             EXPECT_EQ(item(d.items, "kv_cache"), 0u) << "KV cache on " << d.device.name;
     }
     // The plan and the placement agree.
@@ -135,7 +135,7 @@ void check_placement(const analysis& a, const workload& w, const placement& p, b
         const device_placement* d = find_device(p, attention);
         ASSERT_TRUE(d);
         EXPECT_TRUE(std::count(d->layers.begin(), d->layers.end(), il)) << "layer " << il << " not listed on " << attention;
-        bool offloaded = d->device.kind != device_kind::gpu && p.devices.front().device.kind == device_kind::gpu;
+        bool offloaded = d->device.kind != device_kind::gpu && d->device.name != p.execution_device;
         const device_placement* holder = offloaded ? find_device(p, p.execution_device) : d;
         EXPECT_GE(item(holder->items, "kv_cache"), p.plan.kv_bytes_by_layer[il]);
     }
@@ -186,6 +186,22 @@ TEST(placement, every_preset_spread_over_two_gpus_cpu_and_disk) {
         EXPECT_EQ(p->devices[0].total_bytes, plan->total_bytes);
         check_placement(a, w, *p, true);
     }
+}
+
+TEST(placement, without_a_gpu_the_cpu_runs_every_layer) {
+    analysis a = analyze_preset("qwen2.5-7b");
+    workload w = default_workload();
+    auto p = place_model(a, w, *parse_devices("cpu=8GiB,disk"), {});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_TRUE(p->fits);
+    EXPECT_EQ(p->execution_device, "cpu");
+    check_placement(a, w, *p, true);
+    EXPECT_GT(p->devices[1].modules, 0u);                                  // some layers on disk
+    EXPECT_EQ(item(p->devices[1].items, "kv_cache"), 0u);                 // their cache is in host memory
+    EXPECT_EQ(item(p->devices[0].items, "kv_cache"), plan_item_bytes(p->plan, "kv_cache"));
+    EXPECT_EQ(item(p->devices[0].items, "overhead"), 0u);                 // no CUDA context
+    EXPECT_EQ(p->devices[1].items.size(), 2u);                            // disk: weights (and an empty cache)
+    EXPECT_FALSE(place_model(a, w, *parse_devices("disk"), {}).ok());
 }
 
 TEST(placement, heterogeneous_budgets) {
