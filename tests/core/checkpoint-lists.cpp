@@ -100,6 +100,12 @@ const list_case cases[] = {
     // roberta-large's pytorch_model.bin, from a printed key dump (397 keys); it stores the pooler, which
     // RobertaForMaskedLM ignores on load.
     {"roberta-large.tensors.tsv",      "roberta-large.config.json", nullptr, nullptr, 397, false, "roberta.pooler."},
+    // google/gemma-3-1b-it's safetensors header as a converter's manifest records it (SOURCES-I; tied head).
+    {"gemma-3-1b-it.tensors.tsv",      "gemma-3-1b",      nullptr, nullptr, 340},
+    // facebook/opt-350m's pytorch_model.bin, by a loader's strict key-and-shape contract (SOURCES-I). The file
+    // was saved from the bare OPTModel ("decoder.*", no "model." prefix; transformers adds the prefix on load
+    // into OPTForCausalLM), with project_in/project_out and the tied head not stored.
+    {"opt-350m.tensors.tsv",           "opt-350m",        "none",  nullptr, 388},
 };
 
 // transformers' load-time rename of TensorFlow-era LayerNorm parameter names.
