@@ -270,12 +270,24 @@ std::string verify_summary(const verify_report& v) {
     return out;
 }
 
-void advise_huge_pages(void* p, uint64_t bytes) {
-    constexpr uintptr_t huge = 2u << 20;
-    if (bytes < 2 * huge) return;
-    uintptr_t b = (reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(huge - 1);
-    uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(huge - 1);
-    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
+// A CPU destination of at least huge_tensor_bytes gets its own anonymous mapping, aligned to 2 MiB and advised
+// for transparent huge pages: the kernel then faults and zeroes it 2 MiB at a time instead of 4 KiB, which is
+// most of the cost of reading into fresh memory. Smaller ones come from LibTorch's CPU allocator.
+constexpr uint64_t huge_page_bytes = 2u << 20;
+constexpr uint64_t huge_tensor_bytes = 4u << 20;
+
+at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type) {
+    uint64_t bytes = static_cast<uint64_t>(c10::elementSize(type));
+    for (int64_t d : sizes) bytes *= static_cast<uint64_t>(d);
+    if (bytes < huge_tensor_bytes) return at::empty(sizes, at::TensorOptions().dtype(type));
+    size_t length = static_cast<size_t>((bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes +
+                                        huge_page_bytes);
+    void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) throw std::runtime_error("cannot map " + std::to_string(length) + " bytes: " + std::strerror(errno));
+    uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
+    ::madvise(reinterpret_cast<void*>(aligned), length - (aligned - reinterpret_cast<uintptr_t>(base)), MADV_HUGEPAGE);
+    return at::from_blob(reinterpret_cast<void*>(aligned), sizes, [base, length](void*) { ::munmap(base, length); },
+                         at::TensorOptions().dtype(type));
 }
 
 void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
@@ -488,9 +500,13 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                     struct stat st {};
                     if (::fstat(job.fd, &st) != 0) throw std::runtime_error(job.file + ": cannot stat");
                     mp->size = static_cast<size_t>(st.st_size);
-                    mp->base = ::mmap(nullptr, mp->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, job.fd, 0);
+                    // Populated read-only, so the page tables point at the page cache (populating a writable
+                    // private mapping would copy every page); then writable, copy-on-write.
+                    mp->base = ::mmap(nullptr, mp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, job.fd, 0);
                     if (mp->base == MAP_FAILED)
                         throw std::runtime_error(job.file + ": cannot map: " + std::strerror(errno));
+                    if (::mprotect(mp->base, mp->size, PROT_READ | PROT_WRITE) != 0)
+                        throw std::runtime_error(job.file + ": cannot make the mapping writable: " + std::strerror(errno));
                 }
                 if (item.t->begin + job.bytes > mp->size)
                     throw std::runtime_error(job.file + ": the file is shorter than its header says (" +
@@ -501,8 +517,9 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                 ++report.tensors_aliased;
                 total_bytes += job.bytes;
             } else {
-                dst = at::empty(sizes, at::TensorOptions().dtype(item.dst_type).device(c10::Device(item.device)));
-                if (item.device == "cpu") advise_huge_pages(dst.data_ptr(), dst.nbytes());
+                dst = item.device == "cpu" ? empty_cpu(sizes, item.dst_type)
+                                           : at::empty(sizes, at::TensorOptions().dtype(item.dst_type)
+                                                                  .device(c10::Device(item.device)));
                 job.dst = dst;
                 if (job.convert) ++report.tensors_converted;
                 total_bytes += job.bytes;

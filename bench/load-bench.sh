@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Load throughput on this machine's CPU (docs/loading.md, "Figures"). Writes a synthetic Llama-shaped sharded
+# safetensors checkpoint (default 20 layers, hidden 2048: 1.35B parameters, 2.5 GiB BF16 in 1 GiB shards) and the
+# same weights as a PyTorch .bin, then in one run measures, with the files in the page cache:
+#   cat of the shards to /dev/null (the page cache's read speed), modelplan load (threads, then --mmap),
+#   torch.load of the .bin with Debian's python3-torch,
+# and prints throughputs, the ratios, and peak resident memory minus the destination tensors' bytes.
+# Usage: bench/load-bench.sh [--layers N] [--keep]   (needs build-torch/: scripts/test-torch.sh builds it)
+# Disk: about twice the checkpoint (2 x 2.5 GiB by default), deleted at the end unless --keep.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+layers=20
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --layers) layers=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: bench/load-bench.sh [--layers N] [--keep]" >&2; exit 2 ;;
+  esac
+done
+bin=build-torch/native/modelplan
+[ -x "$bin" ] || { echo "build first: scripts/test-torch.sh (or cmake --build build-torch)" >&2; exit 2; }
+py=/usr/bin/python3 # Debian's python3-torch
+dir=$(mktemp -d "${BENCH_DIR:-$PWD/build-torch}/load-bench.XXXXXX")
+cleanup() { [ "$keep" = 1 ] && echo "kept $dir" || rm -rf "$dir"; }
+trap cleanup EXIT
+echo "== disk before: $(df -h --output=avail "$dir" | tail -1 | tr -d ' ') free; load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+
+echo "== writing the checkpoint ($layers layers) and its .bin"
+$py bench/load-make-checkpoint.py "$dir" --layers "$layers" --bin
+shards=("$dir"/model-*.safetensors)
+bytes=$(cat "${shards[@]}" | wc -c)
+echo "   $(ls "$dir" | wc -l) files, shards: $bytes bytes; .bin: $(stat -c %s "$dir/pytorch_model.bin") bytes"
+
+# Warm the page cache with everything the runs read.
+for i in 1 2; do cat "${shards[@]}" "$dir/pytorch_model.bin" >/dev/null; done
+
+now() { date +%s.%N; }
+best() { sort -g | head -1; }
+
+echo "== cat of the shards to /dev/null (best of 5)"
+cat_s=$(for i in 1 2 3 4 5; do t0=$(now); cat "${shards[@]}" >/dev/null; t1=$(now); echo "$t1 - $t0" | bc -l; done | best)
+
+echo "== modelplan load (best of 5; seconds as the loader reports them: allocation + fill)"
+run_load() {
+  local best_json="" best_s=999999
+  for i in 1 2 3 4 5; do
+    local t0 t1 json s wall
+    t0=$(now)
+    json=$("$bin" load "$dir" --json "$@" 2>/dev/null)
+    t1=$(now)
+    s=$(echo "$json" | $py -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
+    wall=$(echo "$t1 - $t0" | bc -l)
+    if (( $(echo "$s < $best_s" | bc -l) )); then best_s=$s; best_json=$json; best_wall=$wall; fi
+  done
+  echo "$best_json" | $py -c 'import json,sys; d=json.load(sys.stdin); d["process_wall_s"]=float(sys.argv[1]); print(json.dumps(d))' "$best_wall"
+}
+ours=$(run_load)
+ours_mmap=$(run_load --mmap)
+
+echo "== torch.load of the .bin (python3-torch $($py -c 'import torch; print(torch.__version__)'), best of 3)"
+torch_s=$(for i in 1 2 3; do $py - "$dir/pytorch_model.bin" <<'PY'
+import sys, time, torch
+t = time.perf_counter()
+sd = torch.load(sys.argv[1])
+print(time.perf_counter() - t)
+PY
+done | best)
+
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg) (the figures are only as good as the machine is idle)"
+$py - "$bytes" "$cat_s" "$torch_s" "$ours" "$ours_mmap" "$(nproc)" <<'PY'
+import json, sys
+nbytes, cat_s, torch_s = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+ours, mm, cores = json.loads(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6]
+gb = lambda s: nbytes / 1e9 / s
+MiB = 1 << 20
+print()
+print(f"checkpoint: {nbytes / (1 << 30):.2f} GiB in safetensors shards; {cores} cores; files in the page cache")
+print(f"  cat > /dev/null            {cat_s:7.3f} s  {gb(cat_s):6.2f} GB/s")
+print(f"  modelplan load ({ours['threads']} threads)   {ours['seconds']:7.3f} s  {ours['gb_per_s']:6.2f} GB/s"
+      f"   (whole process: {ours['process_wall_s']:.3f} s, {gb(ours['process_wall_s']):.2f} GB/s)")
+print(f"  modelplan load --mmap      {mm['seconds']:7.3f} s  {mm['gb_per_s']:6.2f} GB/s   (aliases the page cache: no copy)")
+print(f"  torch.load(.bin)           {torch_s:7.3f} s  {gb(torch_s):6.2f} GB/s")
+print(f"ratio load / cat:            {ours['gb_per_s'] / gb(cat_s):.2f}  (target >= 0.8; whole process {gb(ours['process_wall_s']) / gb(cat_s):.2f})")
+print(f"ratio load / torch.load:     {ours['gb_per_s'] / gb(torch_s):.2f}")
+over = ours['peak_rss_bytes'] - ours['dest_bytes']
+print(f"peak RSS {ours['peak_rss_bytes'] / MiB:.0f} MiB - destination {ours['dest_bytes'] / MiB:.0f} MiB = {over / MiB:.0f} MiB"
+      f"  (of which {ours['rss_before_bytes'] / MiB:.0f} MiB was resident before the load: LibTorch, the skeleton;"
+      f" the loader's own: {(over - ours['rss_before_bytes']) / MiB:.0f} MiB; target < 256 MiB)")
+print("json:", json.dumps({"bytes": nbytes, "cat_s": cat_s, "torch_load_s": torch_s, "load": ours, "load_mmap": mm}))
+PY
