@@ -222,6 +222,14 @@ function renderPlan(r) {
   $('fit-gpu-name').textContent = device ? gpuName(device.gpu) : '';
 }
 
+function renderPlacedVerdict(r) {
+  const verdict = $('fits-verdict');
+  verdict.className = r.fits ? 'fits' : 'no-fit';
+  verdict.dataset.fits = String(r.fits);
+  verdict.replaceChildren(el('strong', { text: r.fits ? 'fits' : 'does not fit' }),
+    el('small', { text: `placed on ${r.devices.map((d) => d.name).join(', ')}` }));
+}
+
 function renderFit(f) {
   if (isError(f)) {
     for (const id of ['max-seq', 'max-batch', 'smallest-quant', 'gpus-needed']) $(id).textContent = '—';
@@ -330,13 +338,20 @@ function recompute() {
   }
   showError(null);
   renderPlan(r);
+  // On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, computed now.
+  const placed = mp.hasPlace && state.gpu && state.mode !== 'training' &&
+    (Number(state.gpus.trim() || '1') !== 1 || state.cpu.trim() !== '');
+  if (placed) {
+    const pr = mp.place(placeRequest());
+    renderPlacement(pr);
+    if (!isError(pr)) renderPlacedVerdict(pr);
+  }
   timings.push(performance.now() - t0);
   // Second priority, after this frame: the solves, the placement and the catalog.
   setTimeout(() => {
     if (gen !== generation) return;
     if (state.gpu) renderFit(mp.fit(request));
-    if (mp.hasPlace && state.gpu && state.mode !== 'training') renderPlacement(mp.place(placeRequest()));
-    else renderPlacement(null);
+    if (!placed) renderPlacement(mp.hasPlace && state.gpu && state.mode !== 'training' ? mp.place(placeRequest()) : null);
     renderCatalog(gen, planRequest(''));
     document.body.dataset.pending = 'false';
   }, 0);

@@ -307,3 +307,34 @@ test('screenshots of the main views: laptop light and dark, phone, checkpoint vi
   await p.screenshot({ path: path.join(artifacts, 'phone.png'), fullPage: true });
   await phone.close();
 });
+
+test('placement: device map and per-device memory as the native program places them, and the download', async ({ page, app }) => {
+  await app.open();
+  await choosePreset(page, 'llama-3.1-70b');
+  await setWorkload(page, { gpu: 'rtx-4090', gpus: 2, cpu: '64GiB', seq: 8192 });
+  await settled(page);
+  await expect(page.getByTestId('error')).toBeHidden();
+  // `place` exits 3 when the model does not fit; its JSON is printed all the same.
+  const { spawnSync } = await import('node:child_process');
+  const { bin } = await import('./helpers.mjs');
+  const run = spawnSync(bin, ['place', 'llama-3.1-70b', '--gpu', 'rtx-4090', '--gpus', '2', '--cpu', '64GiB', '--seq', '8192', '--json'],
+    { encoding: 'utf8', maxBuffer: 64 << 20 });
+  expect([0, 3]).toContain(run.status);
+  const native = JSON.parse(run.stdout);
+
+  await expect(page.getByTestId('place-card')).toBeVisible();
+  await expect(page.getByTestId('place-verdict')).toHaveAttribute('data-fits', String(native.fits));
+  await expect(page.getByTestId('fits-verdict')).toHaveAttribute('data-fits', String(native.fits));
+  expect(JSON.parse(await page.getByTestId('device-map').textContent())).toEqual(native.device_map);
+  const bars = page.locator('#place-bars [data-device]');
+  await expect(bars).toHaveCount(native.devices.length);
+  for (const d of native.devices)
+    await expect(page.locator(`#place-bars [data-device="${d.name}"]`)).toHaveAttribute('data-bytes', String(d.total_bytes));
+  await expect(page.getByTestId('place-notes').locator('li')).toHaveText([...native.suggestions, ...native.warnings]);
+
+  const download = page.waitForEvent('download');
+  await page.getByTestId('place-download').click();
+  const file = await (await download).path();
+  expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(native.device_map);
+  await page.screenshot({ path: path.join(artifacts, 'placement.png'), fullPage: true });
+});
