@@ -1,15 +1,47 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds the native program, then
-#   with no arguments: prints the default preset's skeleton summary and parameter counts;
-#   with arguments:    runs `modelplan ARGS...` (e.g. scripts/run.sh params qwen3-8b --json).
+# The main job. Installs what is missing (Debian 12), builds, then
+#   with no arguments: builds the native program, the wasm module and the calculator page, prints the default
+#                      preset's plan, and serves the page on http://127.0.0.1:8000 (PORT overrides) until
+#                      interrupted;
+#   with arguments:    runs `modelplan ARGS...` (e.g. scripts/run.sh plan qwen3-8b --gpu rtx-4090 --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh native
-scripts/build.sh native >/dev/null
-if [ $# -eq 0 ]; then
-  build/native/modelplan skeleton --summary
-  echo
-  build/native/modelplan params
-else
+
+# Runs a build quietly; on failure shows its output.
+quietly() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "modelplan: '$*' failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
+quietly scripts/build.sh native
+if [ $# -gt 0 ]; then
   exec build/native/modelplan "$@"
 fi
+
+# The page needs Emscripten (and the Node.js it runs on) to build, and Node.js to serve it.
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v em++ >/dev/null 2>&1 || missing+=(emscripten)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "modelplan: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "modelplan: building the wasm module and the page (build-wasm/web/)..." >&2
+quietly scripts/build.sh wasm
+
+build/native/modelplan params
+echo
+build/native/modelplan plan --gpu rtx-4090
+echo
+exec node scripts/serve-web.mjs build-wasm/web "${PORT:-8000}"

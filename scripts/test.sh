@@ -24,3 +24,6 @@ MODELPLAN_BIN=build/native/modelplan MODELPLAN_WASM=build-wasm/wasm/modelplan.js
 
 echo "== fuzz targets (clang, ASan + UBSan): replay the seed corpus"
 fuzz/build.sh --replay
+
+echo "== the calculator page in Chromium (Playwright, tests/web/; screenshots in test-results/web/)"
+scripts/test-web.sh
