@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes each target for a set time and prints executions and findings. Usage: bench/fuzz.sh [SECONDS] [TARGET...]
-# (default 60 seconds each; targets config, safetensors, gguf). The committed seed corpus is copied, never
+# (default 60 seconds each; targets config, safetensors, gguf, place). The committed seed corpus is copied, never
 # changed: new inputs go to build-fuzz/work/<target>/, findings (crash-*, leak-*, timeout-*, oom-*) to
 # build-fuzz/findings/<target>/.
 set -euo pipefail
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config safetensors gguf)
+[ ${#targets[@]} -gt 0 ] || targets=(config safetensors gguf place)
 build=${MODELPLAN_FUZZ_BUILD:-build-fuzz}
 
 fuzz/build.sh >/dev/null

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang under AddressSanitizer and UndefinedBehaviorSanitizer, in build-fuzz/
 # (or $MODELPLAN_FUZZ_BUILD). Usage:
-#   fuzz/build.sh            build build-fuzz/fuzz-{config,safetensors,gguf}
+#   fuzz/build.sh            build build-fuzz/fuzz-{config,safetensors,gguf,place}
 #   fuzz/build.sh --replay   build, then run each target once over its seed corpus fuzz/corpus/<target>/ (CI)
 # Fuzzing for a while: bench/fuzz.sh SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${MODELPLAN_FUZZ_BUILD:-build-fuzz}
 jobs=$(nproc 2>/dev/null || echo 2)
-targets=(config safetensors gguf)
+targets=(config safetensors gguf place)
 
 # pointer-overflow stays recoverable so that fuzz/ubsan.supp can silence RapidJSON 1.1.0's one report on every
 # parse; with UBSAN_OPTIONS=halt_on_error=1 (below, and in bench/fuzz.sh) every other report still stops a run.
