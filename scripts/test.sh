@@ -27,3 +27,6 @@ fuzz/build.sh --replay
 
 echo "== the calculator page in Chromium (Playwright, tests/web/; screenshots in test-results/web/)"
 scripts/test-web.sh
+
+echo "== the LibTorch adapter: meta instantiation, the loader, the installed package and the example"
+scripts/test-torch.sh

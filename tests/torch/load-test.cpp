@@ -13,10 +13,14 @@
 #include <map>
 #include <random>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "checkpoint-writer.h"
 #include "modelplan/device-map.h"
 #include "modelplan/libtorch/load.h"
 #include "modelplan/libtorch/meta.h"
+#include "modelplan/presets.h"
 #include "modelplan/report.h"
 
 namespace mp = modelplan;
@@ -528,4 +532,75 @@ TEST(Load, CudaRoundTrip) {
             }
         }
     }
+}
+
+// ---- the CLI: modelplan instantiate / load ----------------------------------------------------------------
+
+namespace {
+struct run_result {
+    int status;
+    std::string out;
+};
+run_result run(const std::string& args) {
+    std::string cmd = std::string(MODELPLAN_BIN) + " " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int status = ::pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+} // namespace
+
+TEST(Cli, LoadReadsTheFoldersConfig) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    auto written = write_checkpoint(dir.path(), a, 2, [](size_t) { return "BF16"; });
+    std::ofstream(dir.path() / "config.json") << tiny_llama("bfloat16", false);
+    uint64_t bytes = 0;
+    for (const auto& w : written) bytes += w.bytes.size();
+    auto r = run("load " + dir.path().string() + " --json --threads 2");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("\"tensors\": " + std::to_string(written.size()) + ","), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"bytes\": " + std::to_string(bytes) + ","), std::string::npos) << r.out;
+    for (const char* key : {"\"seconds\"", "\"gb_per_s\"", "\"peak_rss_bytes\"", "\"devices\": {\"cpu\""})
+        EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
+    // A device map file: lm_head on "disk" stays on meta.
+    std::ofstream(dir.path() / "map.json") << R"({"model": 0, "lm_head": "disk"})";
+    auto mapped = run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
+    // GPU 0 does not exist in a CPU-only build: refused before anything is allocated.
+    if (!lt::built_with_cuda()) {
+        EXPECT_EQ(mapped.status, 1) << mapped.out;
+        EXPECT_NE(mapped.out.find("CUDA"), std::string::npos) << mapped.out;
+    }
+    std::ofstream(dir.path() / "map.json") << R"({"model": "cpu", "lm_head": "disk"})";
+    mapped = run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
+    ASSERT_EQ(mapped.status, 0) << mapped.out;
+    EXPECT_NE(mapped.out.find("\"disk\": {\"tensors\": 1,"), std::string::npos) << mapped.out;
+}
+
+TEST(Cli, LoadRefusesAMismatchedCheckpoint) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; }, {"model.layers.1.mlp.up_proj.weight"});
+    std::ofstream(dir.path() / "config.json") << tiny_llama("bfloat16", false);
+    auto r = run("load " + dir.path().string());
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("nothing was loaded"), std::string::npos) << r.out;
+}
+
+TEST(Cli, InstantiateCountsLikeTheCore) {
+    auto p = mp::find_preset("qwen3-30b-a3b");
+    ASSERT_TRUE(p.ok());
+    auto a = mp::analyze(p->name, p->config_json, {});
+    ASSERT_TRUE(a.ok());
+    auto r = run("instantiate qwen3-30b-a3b --json");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("\"parameters\": " + std::to_string(a->counts.total + a->counts.mtp) + ","), std::string::npos)
+        << r.out;
+    auto text = run("instantiate smollm2-135m");
+    ASSERT_EQ(text.status, 0) << text.out;
+    EXPECT_NE(text.out.find("tied: lm_head.weight is model.embed_tokens.weight"), std::string::npos) << text.out;
 }
