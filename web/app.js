@@ -415,10 +415,9 @@ async function inspectCheckpoints(files, index) {
   if (files.length === 1 && !index) {
     status.textContent = `reading the header of ${files[0].name}…`;
     r = await mp.inspectFile(files[0], request, { onRead });
-  } else if (mp.inspectFiles) {
-    r = await mp.inspectFiles(files, index, request, { onRead });
   } else {
-    r = { error: { code: 'unsupported', message: 'several checkpoint files at once are not supported by this build; drop one file', path: '' } };
+    status.textContent = `reading the headers of ${files.length + (index ? 1 : 0)} files…`;
+    r = await mp.inspectFiles(index ? [index, ...files] : files, request, { onRead });
   }
   if (isError(r)) {
     showError(r.error, 'file');
@@ -426,8 +425,9 @@ async function inspectCheckpoints(files, index) {
     return;
   }
   showError(null);
-  const total = files.reduce((a, f) => a + f.size, 0);
-  status.textContent = `${files.map((f) => f.name).join(', ')}: read ${grouped(read)} header bytes of ${grouped(total)}`;
+  const all = index ? [index, ...files] : files;
+  status.textContent = `${all.map((f) => f.name).join(', ')}: read ${grouped(read)} header bytes of ${all.length === 1
+    ? grouped(files[0].size) : `${all.length} files`}`;
   $('inspect-card').hidden = false;
   $('inspect-card').dataset.ranges = JSON.stringify(ranges);
   $('inspect-format').textContent = r.format;

@@ -184,6 +184,9 @@ export declare class Modelplan {
   inspectBytes(bytes: Uint8Array | ArrayBuffer, fileSize: number, fileName: string,
                request?: Partial<ModelRequest> | string): Result<Inspection | { need_bytes: number }>;
   inspectFile(file: Blob, request?: Partial<ModelRequest> | string, options?: InspectFileOptions): Promise<Result<Inspection>>;
+  /** an index with its shards, several .safetensors files, or GGUF splits, as one checkpoint */
+  inspectFiles(files: Iterable<File>, request?: Partial<ModelRequest> | string,
+               options?: { onRead?: (begin: number, end: number, fileName: string) => void }): Promise<Result<Inspection>>;
 }
 
 export declare function isError(result: unknown): result is ModelplanError;

@@ -102,6 +102,37 @@ export class Modelplan {
     }
     return { error: { code: 'bad_checkpoint', message: `${name}: header still incomplete after 64 reads`, path: '' } };
   }
+
+  /**
+   * Inspects one checkpoint made of several files from their headers: a model.safetensors.index.json with
+   * its shards, several .safetensors files, or the splits of a GGUF model. The index is read whole (it is
+   * the header); of every other file only the leading bytes the core asks for. Resolves to the inspection
+   * of the merged checkpoint, or an {error} object.
+   */
+  async inspectFiles(files, request, options = {}) {
+    const state = [...files].map((file) => ({ file, name: file.name, size: file.size, bytes: new Uint8Array(0),
+      ahead: geometricFormats.test(file.name), whole: /\.index\.json$/i.test(file.name) }));
+    const read = async (s, want) => {
+      const begin = s.bytes.length;
+      const chunk = new Uint8Array(await s.file.slice(begin, want).arrayBuffer());
+      options.onRead?.(begin, want, s.name);
+      const next = new Uint8Array(begin + chunk.length);
+      next.set(s.bytes, 0);
+      next.set(chunk, begin);
+      s.bytes = next;
+    };
+    for (const s of state) await read(s, Math.min(s.size, s.whole ? s.size : s.ahead ? 1 << 18 : 8));
+    for (let round = 0; round < 64 * state.length + 64; ++round) {
+      const r = JSON.parse(this.module.inspect_files(state.map(({ name, size, bytes }) => ({ name, size, bytes })),
+        requestText(request)));
+      if (!r || typeof r.need_bytes !== 'number') return r;
+      const s = state.find((x) => x.name === r.file);
+      if (!s || r.need_bytes <= s.bytes.length || r.need_bytes > s.size)
+        return { error: { code: 'internal', message: `inspect asked for ${r.need_bytes} bytes of ${r.file}`, path: '' } };
+      await read(s, s.ahead ? Math.min(s.size, Math.max(r.need_bytes, s.bytes.length * 2)) : r.need_bytes);
+    }
+    return { error: { code: 'bad_checkpoint', message: 'headers still incomplete after many reads', path: '' } };
+  }
 }
 
 function unsupported(command) {

@@ -1,6 +1,7 @@
 // The calculator page in Chromium. Every expected number comes from the native program (`modelplan ... --json`,
 // run here), from a file this test writes itself, or from what another page shows — never pasted.
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, expect, cli, cliArgs, cliError, choosePreset, setWorkload, settled, digits, root, artifacts } from './helpers.mjs';
 
@@ -107,7 +108,7 @@ test('pasted config: recomputed as typed; an invalid one shows the error next to
   await input.fill(JSON.stringify(bad));
   await expect(page.getByTestId('error')).toHaveAttribute('data-code', 'not_divisible');
   const { writeFileSync, mkdtempSync } = await import('node:fs');
-  const dir = mkdtempSync(path.join(artifacts, 'bad-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'modelplan-bad-'));
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(bad));
   // The native program names the file it read ("PATH: message"); the page's config has no path.
   const badFile = path.join(dir, 'config.json');
@@ -131,7 +132,7 @@ test('pasted config: recomputed as typed; an invalid one shows the error next to
 
 // A safetensors file written here: the tiny Llama above, BF16, with its tensors in the published Llama naming
 // (transformers' LlamaForCausalLM state_dict). Several MB of data after a header of a few KB.
-function tinySafetensors() {
+function tinySafetensors(pick = () => true) {
   const c = tinyConfig;
   const kvDim = (c.hidden_size / c.num_attention_heads) * c.num_key_value_heads;
   const shapes = [['model.embed_tokens.weight', [c.vocab_size, c.hidden_size]]];
@@ -149,7 +150,7 @@ function tinySafetensors() {
   const header = {};
   let offset = 0;
   let elements = 0;
-  for (const [name, shape] of shapes) {
+  for (const [name, shape] of shapes.filter(([name], i) => pick(name, i))) {
     const n = shape.reduce((a, b) => a * b, 1);
     header[name] = { dtype: 'BF16', shape, data_offsets: [offset, offset + 2 * n] };
     offset += 2 * n;
@@ -158,7 +159,7 @@ function tinySafetensors() {
   const json = Buffer.from(JSON.stringify(header));
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(json.length));
-  return { head: Buffer.concat([length, json]), dataBytes: offset, elements };
+  return { head: Buffer.concat([length, json]), dataBytes: offset, elements, names: Object.keys(header) };
 }
 
 test('dropped safetensors: exact count from the header, and only the header bytes were read', async ({ page, app }) => {
@@ -191,7 +192,7 @@ test('dropped safetensors: exact count from the header, and only the header byte
   const fileSize = head.length + dataBytes;
   // The same file on disk for the native program.
   const { writeFileSync, mkdtempSync } = await import('node:fs');
-  const dir = mkdtempSync(path.join(artifacts, 'st-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'modelplan-st-'));
   const onDisk = path.join(dir, 'model.safetensors');
   writeFileSync(onDisk, Buffer.concat([head, Buffer.alloc(dataBytes)]));
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(tinyConfig));
@@ -337,4 +338,52 @@ test('placement: device map and per-device memory as the native program places t
   const file = await (await download).path();
   expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(native.device_map);
   await page.screenshot({ path: path.join(artifacts, 'placement.png'), fullPage: true });
+});
+
+test('dropped index with its two shards: one checkpoint, verified, headers only', async ({ page, app }) => {
+  await page.addInitScript(() => {
+    const log = (window.__reads = []);
+    const original = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function () {
+      log.push(this.size);
+      return original.call(this);
+    };
+  });
+  await app.open();
+  await page.getByRole('tab', { name: 'Paste config.json' }).click();
+  await page.getByTestId('config-input').fill(JSON.stringify(tinyConfig));
+  await settled(page);
+  await page.getByRole('tab', { name: 'File' }).click();
+
+  // Two shards as transformers' save_pretrained names them, split after layer 0, and their index.
+  const first = tinySafetensors((name) => name.startsWith('model.embed_tokens') || name.startsWith('model.layers.0.'));
+  const second = tinySafetensors((name) => !(name.startsWith('model.embed_tokens') || name.startsWith('model.layers.0.')));
+  const shards = [['model-00001-of-00002.safetensors', first], ['model-00002-of-00002.safetensors', second]];
+  const weightMap = {};
+  for (const [file, shard] of shards) for (const name of shard.names) weightMap[name] = file;
+  const index = JSON.stringify({ metadata: { total_size: first.dataBytes + second.dataBytes }, weight_map: weightMap });
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const os = await import('node:os');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'modelplan-index-'));
+  for (const [file, shard] of shards) writeFileSync(path.join(dir, file), Buffer.concat([shard.head, Buffer.alloc(shard.dataBytes)]));
+  writeFileSync(path.join(dir, 'model.safetensors.index.json'), index);
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(tinyConfig));
+  const native = cli('inspect', path.join(dir, 'model.safetensors.index.json'), '--config', path.join(dir, 'config.json'));
+  expect(native.params.total).toBe(first.elements + second.elements);
+  expect(native.verify.ok).toBe(true);
+
+  const dataTransfer = await page.evaluateHandle(({ index, shards }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([index], 'model.safetensors.index.json'));
+    for (const [name, head, dataBytes] of shards) dt.items.add(new File([new Uint8Array(head), new Uint8Array(dataBytes)], name));
+    return dt;
+  }, { index, shards: shards.map(([name, s]) => [name, [...s.head], s.dataBytes]) });
+  await page.evaluate(() => { window.__reads.length = 0; });
+  await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer });
+  await expect(page.getByTestId('inspect-card')).toBeVisible();
+  expect(digits(await page.getByTestId('inspect-total').locator('.exact').textContent())).toBe(native.params.total);
+  await expect(page.getByTestId('inspect-tensors')).toHaveText(String(native.tensors.length));
+  await expect(page.getByTestId('inspect-verify')).toHaveAttribute('data-ok', 'true');
+  const read = await page.evaluate(() => window.__reads.reduce((a, b) => a + b, 0));
+  expect(read, 'the index and the two headers, nothing of the data').toBe(Buffer.byteLength(index) + first.head.length + second.head.length);
 });
