@@ -61,6 +61,8 @@ options:
   --threads N           reader threads (default: cores, at most 8)
   --mmap                CPU: tensors whose dtype matches alias a private mapping of the file (no read)
   --chunk SIZE          unit of work and CUDA staging buffer size (default 16MiB)
+  --repeat N            load N times into the same tensors (passes after the first fill in place: the
+                        copy without the cost of fresh memory); with --json one line per pass
   --json                print {"tensors", "bytes", "seconds", "gb_per_s", "peak_rss_bytes", "devices", ...}
   -h, --help            show this help
 
@@ -189,7 +191,8 @@ int run_instantiate(const std::vector<std::string>& args) {
 }
 
 int run_load(const std::vector<std::string>& args) {
-    std::optional<std::string> path, config_arg, device, device_map_arg, dtype_text, threads_text, chunk_text;
+    std::optional<std::string> path, config_arg, device, device_map_arg, dtype_text, threads_text, chunk_text,
+        repeat_text;
     bool json = false, use_mmap = false;
     try {
         for (size_t i = 1; i < args.size(); ++i) {
@@ -204,7 +207,8 @@ int run_load(const std::vector<std::string>& args) {
                 use_mmap = true;
             else if (take(args, i, "--config", config_arg) || take(args, i, "--device", device) ||
                      take(args, i, "--device-map", device_map_arg) || take(args, i, "--dtype", dtype_text) ||
-                     take(args, i, "--threads", threads_text) || take(args, i, "--chunk", chunk_text))
+                     take(args, i, "--threads", threads_text) || take(args, i, "--chunk", chunk_text) ||
+                     take(args, i, "--repeat", repeat_text))
                 continue;
             else if (!a.empty() && a[0] == '-')
                 return usage_error("unknown option " + a, "load");
@@ -234,6 +238,13 @@ int run_load(const std::vector<std::string>& args) {
         if (*n < (64u << 10) || *n > (1ull << 32))
             return usage_error("--chunk must be between 64KiB and 4GiB", "load");
         options.chunk_bytes = *n;
+    }
+    uint64_t repeat = 1;
+    if (repeat_text) {
+        auto n = parse_count(*repeat_text);
+        if (!n || *n == 0 || *n > 100)
+            return usage_error("--repeat needs a number from 1 to 100, got \"" + *repeat_text + "\"", "load");
+        repeat = *n;
     }
     config_options config;
     if (dtype_text) {
@@ -295,6 +306,17 @@ int run_load(const std::vector<std::string>& args) {
                          fixed(left, 1).c_str());
             std::fflush(stderr);
         };
+    for (uint64_t pass = 1; pass < repeat; ++pass) {
+        auto r = lt::load_weights(*m, a->sk, *src, options);
+        if (show_progress) std::fprintf(stderr, "\n");
+        if (!r) return fail(r.err().message, r.err().code == error_code::bad_request ? exit_bad_input : exit_load_failed);
+        double gbps = r->seconds > 0 ? static_cast<double>(r->bytes) / 1e9 / r->seconds : 0;
+        if (json)
+            print(lt::load_json(*r));
+        else
+            print("pass " + std::to_string(pass) + ": " + fixed(r->seconds, 3) + " s (" + fixed(gbps, 2) + " GB/s), " +
+                  with_thousands(r->tensors_reused) + " tensors filled in place\n");
+    }
     auto r = lt::load_weights(*m, a->sk, *src, options);
     if (show_progress) std::fprintf(stderr, "\n");
     if (!r) return fail(r.err().message, r.err().code == error_code::bad_request ? exit_bad_input : exit_load_failed);

@@ -492,7 +492,18 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
             job.stored_size = item.st.size;
             job.convert = item.dst_type != item.st.type;
             at::Tensor dst;
-            if (options.mmap && item.device == "cpu" && !job.convert &&
+            c10::Device device(item.device);
+            bool reuse = slot.defined() && !slot.is_meta() && slot.device() == device &&
+                         slot.scalar_type() == item.dst_type && slot.is_contiguous();
+            if (reuse) {
+                // Already loaded (a reload): filled in place, no allocation.
+                job.dst = slot;
+                dst = slot;
+                if (job.convert) ++report.tensors_converted;
+                ++report.tensors_reused;
+                total_bytes += job.bytes;
+                (item.device == "cpu" ? cpu_jobs : cuda_jobs).push_back(std::move(job));
+            } else if (options.mmap && item.device == "cpu" && !job.convert &&
                 item.t->begin % item.st.size == 0) {
                 auto& mp = mapping_of[item.t->file];
                 if (!mp) {
@@ -603,7 +614,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         cuda_jobs.clear();
         restore();
         error e = *state.first_error;
-        e.message += "; every parameter is back on meta, nothing is left allocated";
+        e.message += report.tensors_reused ? "; parameters are back to what they were (those loaded before may hold part of the new data)"
+                                   : "; every parameter is back on meta, nothing is left allocated";
         return e;
     }
     report.bytes = total_bytes;
@@ -656,6 +668,7 @@ std::string load_json(const load_report& r) {
                       ", \"threads\": " + std::to_string(r.threads) + ", \"mmap\": " + (r.mmap ? "true" : "false") +
                       ", \"converted\": " + std::to_string(r.tensors_converted) +
                       ", \"aliased\": " + std::to_string(r.tensors_aliased) +
+                      ", \"reused\": " + std::to_string(r.tensors_reused) +
                       ", \"buffers_on_meta\": " + std::to_string(r.buffers_on_meta) + ", \"devices\": {";
     bool first = true;
     for (const auto& [name, d] : r.devices) {

@@ -73,12 +73,15 @@ struct load_report {
     std::vector<std::string> warnings;            // raw-byte dtypes, conversions, dtype differences
     uint64_t tensors_converted = 0;
     uint64_t tensors_aliased = 0; // mmap aliases
+    uint64_t tensors_reused = 0;  // already materialized with the right device, dtype and shape: filled in place
     uint64_t buffers_on_meta = 0; // known buffers (rotary inv_freq): computed from the config, never loaded
     verify_report verify;
 };
 
 // Verifies `src` against `sk` (the skeleton `m` was built from), then loads. On any error, every parameter is
-// its meta tensor again.
+// what it was before the call (its meta tensor on a first load), and what this call allocated is freed.
+// Parameters already materialized on their device with the right dtype (a second load into the same model) are
+// filled in place, without allocating; after a failed reload such tensors may hold part of the new data.
 result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
                                  const load_options& options = {});
 
