@@ -60,9 +60,11 @@ struct staging_buffer {
 
 // Host bytes of one chunk -> device, on the lane's stream; the lane's event follows the copies.
 void issue_copy(const fill_job& job, const fill_chunk& c, staging_buffer& buf, uint64_t n, uint64_t buffer_bytes) {
-    int device = job.dst.get_device();
+    int device = static_cast<int>(job.dst.get_device());
     auto& lane = buf.lanes[device];
-    if (!lane) lane = std::make_unique<device_lane>(c10::cuda::getStreamFromPool(false, device));
+    if (!lane)
+        lane = std::make_unique<device_lane>(
+            c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device)));
     c10::cuda::CUDAGuard device_guard(static_cast<c10::DeviceIndex>(device));
     c10::cuda::CUDAStreamGuard stream_guard(lane->stream);
     at::Tensor host = buf.pinned.narrow(0, 0, static_cast<int64_t>(n));
@@ -91,8 +93,14 @@ void issue_copy(const fill_job& job, const fill_chunk& c, staging_buffer& buf, u
 void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
                unsigned buffers, uint64_t buffer_bytes, fill_state& state) {
     auto reader = [&]() {
+        std::vector<staging_buffer> ring(buffers);
+        // Every copy issued from this thread's buffers must be finished before they, or a destination freed
+        // after a failure, go back to an allocator.
+        auto drain = [&ring]() {
+            for (auto& b : ring)
+                for (auto& [device, lane] : b.lanes) lane->stream.synchronize();
+        };
         try {
-            std::vector<staging_buffer> ring(buffers);
             for (auto& b : ring)
                 b.pinned = at::empty({static_cast<int64_t>(buffer_bytes)},
                                      at::TensorOptions().dtype(at::kByte).pinned_memory(true));
@@ -114,13 +122,14 @@ void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunk
                 issue_copy(job, c, buf, n, buffer_bytes);
                 state.bytes_done += n;
             }
-            // Wait for every copy issued from this thread's buffers (also after a failure: the buffers are
-            // freed when this function returns).
-            for (auto& b : ring)
-                for (auto& [device, lane] : b.lanes) lane->stream.synchronize();
+            drain();
         } catch (const std::exception& e) {
             std::string what = e.what();
             state.fail(make_error(error_code::io, "CUDA load failed: " + what.substr(0, what.find('\n'))));
+            try {
+                drain();
+            } catch (...) {
+            }
         }
     };
     std::vector<std::thread> pool;

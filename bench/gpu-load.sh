@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# GPU load throughput (docs/loading.md, "CUDA path"), for a machine with an NVIDIA GPU and PyTorch installed
+# (not run by the tests: Debian's LibTorch has no CUDA). In one run:
+#   1. builds modelplan against that machine's PyTorch libtorch (torch.utils.cmake_prefix_path, its C++ ABI),
+#      with the tests when GoogleTest is found (then runs the adapter's tests, the CUDA round trips included);
+#   2. writes a synthetic Llama-shaped sharded BF16 checkpoint (default 40 layers: 2.6B parameters, ~4.9 GiB);
+#   3. measures: a pinned host-to-device copy (the physical limit), modelplan's CUDA load (pinned staging ring,
+#      async copies), bit-exactness against the CPU load and BF16->F32 conversion on the device, then
+#      safetensors.torch.load_file(..., device="cuda:0") and transformers' from_pretrained(device_map="cuda:0")
+#      on the same files when those packages are installed;
+#   4. prints the ratios.
+# Usage: bench/gpu-load.sh [--layers N] [--device cuda:0] [--keep]
+# Needs: cmake, a C++17 compiler, python3 with torch (CUDA), RapidJSON headers: /usr/include/rapidjson, or
+# MODELPLAN_RAPIDJSON_INCLUDE=DIR (DIR/rapidjson/document.h). A machine without a package registry gets them from
+# the tree: stage them first with `mkdir -p build-gpu-deps && cp -r /usr/include/rapidjson build-gpu-deps/` and
+# carry build-gpu-deps (it is used when present). Disk: one checkpoint (deleted at the end unless --keep).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+layers=40
+device=cuda:0
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --layers) layers=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: bench/gpu-load.sh [--layers N] [--device cuda:N] [--keep]" >&2; exit 2 ;;
+  esac
+done
+py=${PYTHON:-python3}
+jobs=$(nproc 2>/dev/null || echo 4)
+
+echo "== machine"
+nvidia-smi --query-gpu=name,memory.total,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader || true
+$py - <<'PY'
+import torch
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, available: {torch.cuda.is_available()}, "
+      f"devices: {torch.cuda.device_count()}, C++11 ABI: {torch._C._GLIBCXX_USE_CXX11_ABI}")
+PY
+torch_prefix=$($py -c 'import torch; print(torch.utils.cmake_prefix_path)')
+abi=$($py -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
+
+rapidjson=${MODELPLAN_RAPIDJSON_INCLUDE:-}
+if [ -z "$rapidjson" ]; then
+  if [ -f /usr/include/rapidjson/document.h ]; then rapidjson=/usr/include
+  elif [ -f build-gpu-deps/rapidjson/document.h ]; then rapidjson=$PWD/build-gpu-deps
+  else echo "RapidJSON headers not found: set MODELPLAN_RAPIDJSON_INCLUDE or stage build-gpu-deps/ (see the header)" >&2; exit 2
+  fi
+fi
+tests=OFF
+if [ -f /usr/lib/x86_64-linux-gnu/cmake/GTest/GTestConfig.cmake ] || [ -f /usr/lib/cmake/GTest/GTestConfig.cmake ]; then
+  tests=ON
+fi
+
+echo "== build against PyTorch's libtorch ($torch_prefix; tests: $tests)"
+# The whole build uses libtorch's C++ ABI: the core's std::string APIs cross into the adapter.
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DMODELPLAN_WITH_TORCH=ON -DMODELPLAN_BUILD_BENCH=OFF \
+  -DMODELPLAN_BUILD_TESTS=$tests -DCMAKE_PREFIX_PATH="$torch_prefix" -DMODELPLAN_RAPIDJSON_INCLUDE="$rapidjson" \
+  -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" >build-gpu.configure.log 2>&1 \
+  || { tail -30 build-gpu.configure.log; exit 1; }
+grep "modelplan:" build-gpu.configure.log || true
+grep -q "the CUDA load path is built" build-gpu.configure.log || { echo "this libtorch has no CUDA (c10_cuda not found)" >&2; exit 1; }
+targets="modelplan"
+[ "$tests" = ON ] && targets="$targets torch_tests"
+cmake --build build-gpu -j "$jobs" --target $targets
+if [ "$tests" = ON ]; then
+  echo "== adapter tests (CUDA round trips included)"
+  build-gpu/tests/torch/torch_tests --gtest_brief=1
+fi
+rm -rf build-gpu/install build-gpu/bench
+cmake --install build-gpu --prefix "$PWD/build-gpu/install" >/dev/null
+cmake -S bench/gpu-load -B build-gpu/bench -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$PWD/build-gpu/install;$torch_prefix" -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" \
+  -DMODELPLAN_RAPIDJSON_INCLUDE_DIR="$rapidjson" >/dev/null
+cmake --build build-gpu/bench -j "$jobs" >/dev/null
+
+dir=$(mktemp -d "$PWD/build-gpu/ck.XXXXXX")
+cleanup() { [ "$keep" = 1 ] && echo "kept $dir" || rm -rf "$dir"; }
+trap cleanup EXIT
+echo "== checkpoint ($layers layers)"
+$py bench/load-make-checkpoint.py "$dir" --layers "$layers"
+for i in 1 2; do cat "$dir"/*.safetensors >/dev/null; done # page cache
+
+echo "== modelplan: pinned H2D copy, CUDA load, correctness"
+ours=$(build-gpu/bench/gpu-load-bench "$dir" --device "$device" --reps 3)
+echo "$ours"
+build-gpu/native/modelplan load "$dir" --device "$device"
+
+echo "== safetensors and transformers on the same files"
+others=$($py - "$dir" "$device" <<'PY'
+import glob, json, sys, time
+import torch
+d, dev = sys.argv[1], sys.argv[2]
+out = {}
+try:
+    from safetensors.torch import load_file
+    best = 1e9
+    for _ in range(3):
+        torch.cuda.synchronize(); t = time.perf_counter()
+        sd = {}
+        for f in sorted(glob.glob(d + "/*.safetensors")):
+            sd.update(load_file(f, device=dev))
+        torch.cuda.synchronize(); best = min(best, time.perf_counter() - t)
+        del sd; torch.cuda.empty_cache()
+    out["safetensors_s"] = best
+except ImportError as e:
+    out["safetensors_s"] = None; out["safetensors_missing"] = str(e)
+try:
+    import transformers
+    from transformers import AutoModelForCausalLM
+    best = 1e9
+    for _ in range(2):
+        torch.cuda.synchronize(); t = time.perf_counter()
+        m = AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.bfloat16, device_map=dev)
+        torch.cuda.synchronize(); best = min(best, time.perf_counter() - t)
+        del m; torch.cuda.empty_cache()
+    out["transformers_s"] = best; out["transformers_version"] = transformers.__version__
+except ImportError as e:
+    out["transformers_s"] = None; out["transformers_missing"] = str(e)
+print(json.dumps(out))
+PY
+)
+echo "$others"
+
+$py - "$ours" "$others" <<'PY'
+import json, sys
+o, x = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+load = o["load"]; nbytes = load["bytes"]; gbps = load["gb_per_s"]
+print()
+print(f"checkpoint {nbytes / 2**30:.2f} GiB; pinned H2D copy {o['pinned_h2d_gb_per_s']:.2f} GB/s")
+print(f"  modelplan load -> GPU       {load['seconds']:.3f} s  {gbps:.2f} GB/s  (passes: {o['load_seconds']})")
+print(f"  bit-exact vs the CPU load: {o['bit_exact']}; BF16->F32 on the device equals the CPU's: {o['converted_exact']}")
+print(f"ratio load / pinned H2D:      {gbps / o['pinned_h2d_gb_per_s']:.2f}")
+for key, label in (("safetensors_s", "safetensors.load_file"), ("transformers_s", "transformers from_pretrained")):
+    if x.get(key):
+        print(f"ratio load / {label}: {gbps / (nbytes / 1e9 / x[key]):.2f}  ({label}: {x[key]:.3f} s)")
+    else:
+        print(f"{label}: not installed here, not measured")
+PY
