@@ -604,3 +604,41 @@ TEST(Cli, InstantiateCountsLikeTheCore) {
     ASSERT_EQ(text.status, 0) << text.out;
     EXPECT_NE(text.out.find("tied: lm_head.weight is model.embed_tokens.weight"), std::string::npos) << text.out;
 }
+
+// A second load into the same model fills the tensors in place: same memory, the new checkpoint's bytes.
+TEST(Load, ReloadFillsInPlace) {
+    temp_dir first, second;
+    mp::analysis a = tiny("bfloat16", false);
+    auto old_data = write_checkpoint(first.path(), a, 1, [](size_t) { return "BF16"; });
+    // Other values: F32 stored, so the second load also converts in place.
+    auto new_data = write_checkpoint(second.path(), a, 2, [](size_t) { return "F32"; });
+    auto m = lt::instantiate_meta(a.sk);
+    auto r1 = lt::load_weights(*m, a.sk, *lt::open_checkpoint(first.path().string()), {});
+    ASSERT_TRUE(r1.ok()) << r1.err().message;
+    std::vector<void*> where;
+    for (size_t i = 0; i < m->params.size(); ++i) where.push_back(m->slot(i).data_ptr());
+    count_allocations counting;
+    auto r2 = lt::load_weights(*m, a.sk, *lt::open_checkpoint(second.path().string()), {});
+    ASSERT_TRUE(r2.ok()) << r2.err().message;
+    EXPECT_EQ(r2->tensors_reused, m->params.size());
+    EXPECT_EQ(counting.counter().live.load(), 0); // nothing new is held
+    for (size_t i = 0; i < m->params.size(); ++i) EXPECT_EQ(m->slot(i).data_ptr(), where[i]) << m->params[i].name;
+    for (const auto& w : new_data) {
+        const uint16_t* p = static_cast<const uint16_t*>(loaded(*m, w.name).data_ptr());
+        for (size_t i = 0; i < w.values.size(); ++i)
+            ASSERT_EQ(p[i], static_cast<uint16_t>(f32_bits(static_cast<float>(w.values[i])) >> 16)) << w.name;
+    }
+}
+
+TEST(Cli, DeviceMapAutoPlacesOnWhatIsPresent) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    auto written = write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; });
+    std::ofstream(dir.path() / "config.json") << tiny_llama("bfloat16", false);
+    auto r = run("load " + dir.path().string() + " --json --device-map auto");
+    ASSERT_EQ(r.status, 0) << r.out;
+    // A 200 KiB model fits the first device the planner has: a GPU when one is present, else the CPU.
+    std::string where = lt::cuda_device_count() > 0 ? "cuda:0" : "cpu";
+    EXPECT_NE(r.out.find("\"" + where + "\": {\"tensors\": " + std::to_string(written.size()) + ","), std::string::npos)
+        << r.out;
+}
