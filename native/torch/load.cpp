@@ -416,7 +416,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         std::string device = options.tensor_devices.empty() ? default_device : options.tensor_devices[i];
         if (device == "cuda") device = "cuda:0";
         if (device != "cpu" && device != "disk") {
-            if (device.rfind("cuda:", 0) != 0 || device.size() == 5 ||
+            if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 9 ||
                 device.find_first_not_of("0123456789", 5) != std::string::npos)
                 return make_error(error_code::bad_request, p.name + ": unknown device \"" + device +
                                                                "\"; expected cpu, cuda, cuda:N, auto or disk");
