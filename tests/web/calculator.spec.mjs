@@ -227,6 +227,7 @@ test('dropped safetensors: exact count from the header, and only the header byte
   const bytesRead = reads.read.reduce((a, [, size]) => a + size, 0);
   expect(bytesRead, 'bytes read: the 8-byte length and the header, nothing else').toBe(head.length);
   expect(Number(await page.getByTestId('inspect-read').getAttribute('data-value'))).toBe(head.length);
+  await page.screenshot({ path: path.join(artifacts, 'checkpoint-safetensors.png'), fullPage: true });
 });
 
 test('config.json from the file picker', async ({ page, app }) => {
@@ -289,7 +290,7 @@ test('skeleton tree: DeepSeek-V3 opens at the top level and expands on demand', 
   await page.screenshot({ path: path.join(artifacts, 'tree-deepseek-v3.png'), fullPage: true });
 });
 
-test('screenshots of the main views: laptop light and dark, phone, checkpoint view', async ({ page, app, browser }) => {
+test('screenshots of the main views: laptop light and dark, phone', async ({ page, app, browser }) => {
   await app.open();
   await choosePreset(page, 'mixtral-8x7b-v0.1');
   await setWorkload(page, { batch: 4, seq: 16384, gpu: 'h100-80gb' });
@@ -386,4 +387,68 @@ test('dropped index with its two shards: one checkpoint, verified, headers only'
   await expect(page.getByTestId('inspect-verify')).toHaveAttribute('data-ok', 'true');
   const read = await page.evaluate(() => window.__reads.reduce((a, b) => a + b, 0));
   expect(read, 'the index and the two headers, nothing of the data').toBe(Buffer.byteLength(index) + first.head.length + second.head.length);
+});
+
+// A GGUF file written here by the format's layout (ggml docs/gguf.md, version 3): header, two metadata keys, two
+// F32 tensor infos (dimensions innermost first), data aligned to 32 bytes. Its architecture metadata is
+// incomplete on purpose, so the file is inventoried but not verified.
+function tinyGguf() {
+  const parts = [];
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); parts.push(b); };
+  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); parts.push(b); };
+  const str = (s) => { u64(Buffer.byteLength(s)); parts.push(Buffer.from(s)); };
+  const tensors = [['token_embd.weight', [64, 1000]], ['blk.0.ffn_up.weight', [1024, 1024]]];
+  parts.push(Buffer.from('GGUF'));
+  u32(3);
+  u64(tensors.length);
+  u64(2);
+  str('general.architecture'); u32(8); str('tinytest');
+  str('general.name'); u32(8); str('tiny gguf');
+  let offset = 0;
+  let elements = 0;
+  for (const [name, ne] of tensors) {
+    str(name); u32(ne.length); for (const d of ne) u64(d); u32(0 /* GGML_TYPE_F32 */); u64(offset);
+    const n = ne.reduce((a, b) => a * b, 1);
+    elements += n;
+    offset += Math.ceil((4 * n) / 32) * 32;
+  }
+  let head = Buffer.concat(parts);
+  head = Buffer.concat([head, Buffer.alloc((32 - (head.length % 32)) % 32)]);
+  return { head, dataBytes: offset, elements };
+}
+
+test('dropped GGUF file: the inventory from its header, read ahead but never the data', async ({ page, app }) => {
+  await page.addInitScript(() => {
+    const log = (window.__reads = []);
+    const original = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function () {
+      log.push(this.size);
+      return original.call(this);
+    };
+  });
+  await app.open();
+  await page.getByRole('tab', { name: 'File' }).click();
+  const { head, dataBytes, elements } = tinyGguf();
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'modelplan-gguf-')), 'tiny.gguf');
+  writeFileSync(file, Buffer.concat([head, Buffer.alloc(dataBytes)]));
+  const native = cli('inspect', file);
+  expect(native.params.total).toBe(elements);
+
+  const dataTransfer = await page.evaluateHandle(({ head, dataBytes }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(head), new Uint8Array(dataBytes)], 'tiny.gguf'));
+    return dt;
+  }, { head: [...head], dataBytes });
+  await page.evaluate(() => { window.__reads.length = 0; });
+  await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer });
+  await expect(page.getByTestId('inspect-card')).toBeVisible();
+  await expect(page.getByTestId('inspect-format')).toHaveText('gguf');
+  expect(digits(await page.getByTestId('inspect-total').locator('.exact').textContent())).toBe(native.params.total);
+  await expect(page.getByTestId('inspect-tensors')).toHaveText(String(native.tensors.length));
+  await expect(page.getByTestId('inspect-warnings').locator('li')).toHaveText(native.warnings);
+  const read = await page.evaluate(() => window.__reads.reduce((a, b) => a + b, 0));
+  expect(read).toBeGreaterThanOrEqual(head.length);
+  expect(read, 'one 256 KiB read-ahead, not the 4 MB of data').toBeLessThanOrEqual(1 << 18);
+  await page.screenshot({ path: path.join(artifacts, 'checkpoint-gguf.png'), fullPage: true });
 });
