@@ -70,6 +70,7 @@ function placeRequest() {
 // ---- formatting (presentation only: grouping digits, binary units) ------------------------------------------
 
 const grouped = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : String(n));
+const sig = (x) => x.toLocaleString('en-US', { maximumSignificantDigits: 4 });
 const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 function shortCount(n) {
   for (const [unit, scale] of [['T', 1e12], ['B', 1e9], ['M', 1e6], ['K', 1e3]])
@@ -210,10 +211,10 @@ function renderPlan(r) {
     head.dataset.bytes = String(device.headroom_bytes);
     const roof = device.roofline;
     $('decode-tps').textContent = roof.decode_tokens_per_s_upper_bound > 0
-      ? `${roof.decode_tokens_per_s_upper_bound.toPrecision(4)} tokens/s` : 'no sourced figure';
+      ? `${sig(roof.decode_tokens_per_s_upper_bound)} tokens/s` : 'no sourced figure';
     $('decode-tps').dataset.value = String(roof.decode_tokens_per_s_upper_bound);
     $('prefill-s').textContent = roof.prefill_seconds_lower_bound > 0
-      ? `${roof.prefill_seconds_lower_bound.toPrecision(4)} s` : 'no sourced figure';
+      ? `${sig(roof.prefill_seconds_lower_bound)} s` : 'no sourced figure';
     $('prefill-s').dataset.value = String(roof.prefill_seconds_lower_bound);
     $('device-errors').replaceChildren(...device.errors.map((w) => el('li', { text: w })),
       ...device.warnings.map((w) => el('li', { class: 'warn', text: w })));

@@ -120,10 +120,61 @@ export interface Fit {
   errors: string[];
   warnings: string[];
 }
+/** Placement keys of place() (docs/json.md, "place"), besides the model and the workload. */
+export interface PlaceKeys {
+  /** explicit budgets, e.g. "cuda:0=24GiB,cpu=64GiB,disk" */
+  devices?: string;
+  /** how many of `gpu` (the CLI's --gpus; the plan key `gpus` is the data-parallel size) */
+  gpu_count?: number;
+  /** host memory to offload to, e.g. "64GiB" */
+  cpu?: string;
+  disk?: boolean;
+  strategy?: 'sequential' | 'balanced';
+  experts_on_cpu?: boolean;
+  /** "PATTERN=DEVICE", e.g. "lm_head.*=cpu" */
+  pins?: string[];
+  tp?: number;
+  pp?: number;
+}
+export type PlaceRequest = PlanRequest & PlaceKeys;
+export interface PlacedDevice {
+  name: string;
+  kind: 'gpu' | 'cpu' | 'disk';
+  gpu?: string;
+  budget_bytes: number | null;
+  total_bytes: number;
+  headroom_bytes: number;
+  modules: number;
+  layers: number[];
+  items: { name: string; bytes: number }[];
+}
+/** A device map placement; with tp/pp the answer is a parallel plan instead (docs/json.md). */
 export interface Placement {
-  devices: { name: string; budget_bytes: number; total_bytes: number; items: { name: string; bytes: number }[] }[];
+  model: string;
+  architecture: string;
+  strategy: 'sequential' | 'balanced';
+  fits: boolean;
+  execution_device: string;
+  plan: { items: { name: string; bytes: number }[]; total_bytes: number };
+  devices: PlacedDevice[];
   device_map: Record<string, string | number>;
-  [key: string]: unknown;
+  unplaced_bytes: number;
+  over_budget_bytes: number;
+  suggestions: string[];
+  warnings: string[];
+}
+/** place() with tp / pp: per-rank memory of a tensor- and pipeline-parallel layout (docs/json.md). */
+export interface ParallelPlan {
+  model: string;
+  architecture: string;
+  tp: number;
+  pp: number;
+  fits: boolean;
+  stages: { first_layer: number; last_layer: number }[];
+  ranks: { name: string; stage: number; tp_rank: number; budget_bytes: number | null; total_bytes: number;
+           headroom_bytes: number | null; items: { name: string; bytes: number }[] }[];
+  splits: object[];
+  notes: string[];
 }
 export interface Gpu {
   key: string;
@@ -177,7 +228,7 @@ export declare class Modelplan {
   skeleton(request: ModelRequest | string): Result<Skeleton>;
   plan(request: PlanRequest | string): Result<Plan>;
   fit(request: (PlanRequest & { gpu: string }) | string): Result<Fit>;
-  place(request: PlanRequest | string): Result<Placement>;
+  place(request: PlaceRequest | string): Result<Placement | ParallelPlan>;
   presets(): Presets;
   gpus(): { gpus: Gpu[] };
   version(): string;

@@ -1,0 +1,27 @@
+// Compiled (never run) by package.spec.mjs with `tsc --noEmit --strict`: the API's declarations
+// (web/modelplan-api.d.ts) describe what a TypeScript project would write against them.
+import { loadModelplan, isError, type Plan, type Fit, type Inspection } from '../../build-wasm/web/modelplan-api.js';
+
+export async function example(file: File, index: File, shards: File[]): Promise<number> {
+  const mp = await loadModelplan({ wasmUrl: '/static/modelplan.wasm' });
+  const presets = mp.presets();
+  const first: string = presets.presets[0].name;
+  const plan = mp.plan({ model: first, batch: 4, seq: 8192, kv_dtype: 'fp8', gpu: 'rtx-4090' });
+  if (isError(plan)) return plan.error.message.length;
+  const p: Plan = plan;
+  const fit = mp.fit({ config: '{"model_type": "llama"}', name: 'mine', gpu: p.plan.devices[0].gpu });
+  if (!isError(fit)) {
+    const f: Fit = fit;
+    console.log(f.max_seq, f.smallest_quant ?? 'none');
+  }
+  const placed = mp.place({ model: first, gpu: 'l40s', gpu_count: 2, cpu: '64GiB', strategy: 'balanced' });
+  if (!isError(placed) && 'device_map' in placed) console.log(placed.devices.map((d) => d.total_bytes));
+  const one = await mp.inspectFile(file, { model: first }, { onRead: (begin, end) => console.log(begin, end) });
+  const all = await mp.inspectFiles([index, ...shards], { model: first });
+  if (!isError(one) && !isError(all)) {
+    const i: Inspection = one;
+    return i.params.total + all.params.total;
+  }
+  const training = mp.plan({ model: first, mode: 'training', method: 'qlora', optimizer: 'adamw-8bit', zero: 3, gpus: 8 });
+  return isError(training) ? 0 : training.plan.total_bytes + mp.gpus().gpus.length + mp.version().length;
+}

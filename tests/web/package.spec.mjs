@@ -1,0 +1,37 @@
+// The JavaScript API as another project uses it: the npm package's contents, the API under node giving the
+// native program's exact JSON text, and the TypeScript declarations compiling against a typical use.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { test, expect } from '@playwright/test';
+import { root, webDir, bin } from './helpers.mjs';
+
+const here = path.join(root, 'tests/web');
+
+test('npm package: pack lists the API, its types, the module and the wasm', () => {
+  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', webDir], { encoding: 'utf8', cwd: here }));
+  expect(pack.name).toBe('modelplan');
+  expect(pack.files.map((f) => f.path).sort()).toEqual(
+    ['README.md', 'modelplan-api.d.ts', 'modelplan-api.js', 'modelplan.mjs', 'modelplan.wasm', 'package.json']);
+});
+
+test('the API under node: raw() is byte for byte what `modelplan ... --json` prints; errors are objects', async () => {
+  const { loadModelplan, isError } = await import(pathToFileURL(path.join(webDir, 'modelplan-api.js')).href);
+  const mp = await loadModelplan();
+  const native = (...args) => execFileSync(bin, [...args, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  expect(mp.raw('plan', { model: 'qwen3-8b', batch: 8, seq: 32768, kv_dtype: 'fp8', gpu: 'rtx-4090' }))
+    .toBe(native('plan', 'qwen3-8b', '--batch', '8', '--seq', '32768', '--kv-dtype', 'fp8', '--gpu', 'rtx-4090'));
+  expect(mp.raw('fit', { model: 'mixtral-8x7b-v0.1', gpu: 'h100-80gb' })).toBe(native('fit', 'mixtral-8x7b-v0.1', '--gpu', 'h100-80gb'));
+  expect(mp.raw('presets')).toBe(native('presets'));
+  expect(mp.params({ model: 'mixtral-8x7b-v0.1' }).params.total).toBe(JSON.parse(native('params', 'mixtral-8x7b-v0.1')).params.total);
+  const bad = mp.plan({ model: 'qwen3-8b', batch: 0 });
+  expect(isError(bad)).toBe(true);
+  expect(bad.error.path).toBe('batch');
+  expect(isError(mp.plan('{'))).toBe(true);
+});
+
+test('TypeScript: the declarations compile against a typical use (tsc --strict)', () => {
+  const tsc = path.join(here, 'node_modules/typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+    '--target', 'es2022', '--lib', 'es2022,dom', path.join(here, 'api-usage.ts')], { encoding: 'utf8', cwd: here });
+});
