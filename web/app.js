@@ -318,34 +318,37 @@ function recompute() {
   setTimeout(() => { if (gen === generation) writeUrl(); }, 0);
   document.body.dataset.pending = 'true';
   const modelKey = JSON.stringify(modelRequest());
+  // Everything this input needs is computed before anything is drawn: on an error the page keeps showing
+  // the last good result, whole.
+  const fail = (error) => {
+    showError(error);
+    document.body.dataset.pending = 'false';
+  };
+  let p = null;
   if (modelKey !== lastModelKey) {
-    const p = mp.params(modelRequest());
-    if (isError(p)) {
-      showError(p.error);
-      document.body.dataset.pending = 'false';
-      return;
-    }
+    p = mp.params(modelRequest());
+    if (isError(p)) return fail(p.error);
+  }
+  const request = planRequest();
+  const r = mp.plan(request);
+  if (isError(r)) return fail(r.error);
+  // On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, computed now.
+  const placed = mp.hasPlace && state.gpu && state.mode !== 'training' &&
+    (Number(state.gpus.trim() || '1') !== 1 || state.cpu.trim() !== '');
+  const pr = placed ? mp.place(placeRequest()) : null;
+  if (pr && isError(pr)) return fail(pr.error);
+
+  showError(null);
+  if (p) {
     lastParams = p;
     lastModelKey = modelKey;
     renderParams(p);
     invalidateTree();
   }
-  const request = planRequest();
-  const r = mp.plan(request);
-  if (isError(r)) {
-    showError(r.error);
-    document.body.dataset.pending = 'false';
-    return;
-  }
-  showError(null);
   renderPlan(r);
-  // On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, computed now.
-  const placed = mp.hasPlace && state.gpu && state.mode !== 'training' &&
-    (Number(state.gpus.trim() || '1') !== 1 || state.cpu.trim() !== '');
-  if (placed) {
-    const pr = mp.place(placeRequest());
+  if (pr) {
     renderPlacement(pr);
-    if (!isError(pr)) renderPlacedVerdict(pr);
+    renderPlacedVerdict(pr);
   }
   timings.push(performance.now() - t0);
   // Second priority, after this frame: the solves, the placement and the catalog.

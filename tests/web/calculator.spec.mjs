@@ -339,6 +339,16 @@ test('placement: device map and per-device memory as the native program places t
   const file = await (await download).path();
   expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(native.device_map);
   await page.screenshot({ path: path.join(artifacts, 'placement.png'), fullPage: true });
+
+  // A CPU size that is not one: the core's message next to that input, the placement shown stays.
+  const mapBefore = await page.getByTestId('device-map').textContent();
+  await page.locator('#cpu').fill('lots');
+  await expect(page.getByTestId('error')).toHaveAttribute('data-code', 'bad_request');
+  expect(await page.locator('label:has(#cpu) + #error').count()).toBe(1);
+  await expect(page.getByTestId('error')).toContainText(cliError('place', 'llama-3.1-70b', '--gpu', 'rtx-4090', '--cpu', 'lots').replace(/^--/, ''));
+  await expect(page.getByTestId('device-map')).toHaveText(mapBefore);
+  await page.locator('#cpu').fill('64GiB');
+  await expect(page.getByTestId('error')).toBeHidden();
 });
 
 test('dropped index with its two shards: one checkpoint, verified, headers only', async ({ page, app }) => {
