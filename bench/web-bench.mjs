@@ -83,6 +83,30 @@ for (const name of presets) {
   const sync = times.map((t) => t.sync);
   rows.push({ name, model, median: median(sync), max: Math.max(...sync), complete: median(times.map((t) => t.complete)) });
 }
+// The skeleton tree of the largest preset: opening it (skeleton call, JSON parse, name index, top level) and
+// expanding model.layers (61 children).
+await page.evaluate(() => window.__preset('deepseek-v3'));
+const tree = await page.evaluate(async () => {
+  const card = document.getElementById('tree-card');
+  card.open = false;
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = performance.now();
+  card.open = true;
+  while (!document.getElementById('tree').dataset.tensors) await new Promise((r) => setTimeout(r, 0));
+  void document.body.offsetHeight;
+  const open = performance.now() - t0;
+  const expand = async (pathName) => {
+    const d = document.querySelector(`#tree details[data-path="${pathName}"]`);
+    const t = performance.now();
+    d.open = true;
+    while (d.childElementCount < 2) await new Promise((r) => setTimeout(r, 0));
+    void document.body.offsetHeight;
+    return performance.now() - t;
+  };
+  const model = await expand('model');
+  const layers = await expand('model.layers');
+  return { open, model, layers, tensors: Number(document.getElementById('tree').dataset.tensors), nodes: document.querySelectorAll('#tree li').length };
+});
 await browser.close();
 await server.close();
 
@@ -94,3 +118,4 @@ const all = rows.map((r) => r.median);
 const over = rows.filter((r) => r.max > 16).map((r) => r.name);
 console.log(`\nall presets: median of medians ${median(all).toFixed(2)} ms, largest median ${Math.max(...all).toFixed(2)} ms, largest max ${Math.max(...rows.map((r) => r.max)).toFixed(2)} ms`);
 console.log(`presets whose max exceeds 16 ms: ${over.length ? over.join(', ') : 'none'}`);
+console.log(`\nskeleton tree, deepseek-v3 (${tree.tensors} tensors): open ${tree.open.toFixed(1)} ms, expand model ${tree.model.toFixed(1)} ms, expand model.layers ${tree.layers.toFixed(1)} ms; ${tree.nodes} list items in the DOM after that`);
