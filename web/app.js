@@ -476,7 +476,8 @@ function selectPreset(name) {
 }
 
 function selectSource(source) {
-  if (source !== 'file') state.source = source;
+  // The model follows the tab, except to an empty config box (the preset stays until something is typed).
+  if (source === 'preset' || (source === 'config' && state.config.trim() !== '')) state.source = source;
   for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) tab.setAttribute('aria-selected', String(tab.dataset.source === source));
   for (const panel of document.querySelectorAll('.source')) panel.hidden = panel.dataset.source !== source;
   $('model-note').textContent = state.source === 'config' ? 'Model: the pasted config.json' : `Model: preset ${state.model}`;
