@@ -16,23 +16,24 @@ if [ ! -f /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake ] && [ -z "${T
   $sudo apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
+b=${MODELPLAN_TORCH_BUILD:-build-torch} # the build folder (default build-torch/)
 
-echo "== LibTorch adapter: build (build-torch/)"
-[ -f build-torch/CMakeCache.txt ] || cmake -S . -B build-torch -G Ninja -DCMAKE_BUILD_TYPE=Release \
+echo "== LibTorch adapter: build ($b/)"
+[ -f "$b/CMakeCache.txt" ] || cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DMODELPLAN_WITH_TORCH=ON -DMODELPLAN_BUILD_BENCH=OFF ${Torch_DIR:+-DTorch_DIR="$Torch_DIR"} >/dev/null
-cmake --build build-torch -j "$jobs" --target modelplan torch_tests load-model
+cmake --build "$b" -j "$jobs" --target modelplan torch_tests load-model
 
 echo "== LibTorch adapter: tests"
-ctest --test-dir build-torch -R '^torch_tests$' --output-on-failure
-build-torch/tests/torch/torch_tests --gtest_brief=1 --gtest_filter='Load.Cuda*' 2>&1 | grep -E "NOT RUN|PASSED|FAILED" || true
+ctest --test-dir "$b" -R '^torch_tests$' --output-on-failure
+"$b"/tests/torch/torch_tests --gtest_brief=1 --gtest_filter='Load.Cuda*' 2>&1 | grep -E "NOT RUN|PASSED|FAILED" || true
 
 echo "== LibTorch adapter: cmake --install, then a project using find_package(modelplan)"
-rm -rf build-torch/install build-torch/example-consumer
-cmake --install build-torch --prefix "$PWD/build-torch/install" >/dev/null
-cmake -S examples -B build-torch/example-consumer -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$PWD/build-torch/install" ${Torch_DIR:+-DTorch_DIR="$Torch_DIR"} >/dev/null
-cmake --build build-torch/example-consumer >/dev/null
-out=$(build-torch/example-consumer/load-model llama-3.1-405b)
+rm -rf "$b/install" "$b/example-consumer"
+cmake --install "$b" --prefix "$(cd "$b" && pwd)/install" >/dev/null
+cmake -S examples -B "$b/example-consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$(cd "$b" && pwd)/install" ${Torch_DIR:+-DTorch_DIR="$Torch_DIR"} >/dev/null
+cmake --build "$b/example-consumer" >/dev/null
+out=$("$b"/example-consumer/load-model llama-3.1-405b)
 echo "$out"
 # Llama-3.1-405B: 405,853,388,800 parameters as the core counts them (modelplan params llama-3.1-405b); the
 # example must print that count and the skeleton's 1,137 tensors.
@@ -40,5 +41,5 @@ echo "$out" | grep -q "^llama-3.1-405b: 405853388800 parameters" || { echo "exam
 echo "$out" | grep -q "^meta tree: 1137 tensors" || { echo "example: unexpected tensor count" >&2; exit 1; }
 
 echo "== LibTorch adapter: the in-tree example and the CLI"
-build-torch/examples/load-model smollm2-135m
-build-torch/native/modelplan instantiate deepseek-v3 --json
+"$b"/examples/load-model smollm2-135m
+"$b"/native/modelplan instantiate deepseek-v3 --json

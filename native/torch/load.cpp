@@ -628,7 +628,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                                   " tensor(s) stored as another dtype than the model's, e.g. " +
                                   report.verify.dtype_differences.front().name + " (" +
                                   report.verify.dtype_differences.front().actual + " -> " +
-                                  report.verify.dtype_differences.front().expected + "), converted on load");
+                                  report.verify.dtype_differences.front().expected +
+                                  "), converted on load where both are plain dtypes");
     return report;
 }
 
