@@ -14,6 +14,9 @@
 # MODELPLAN_RAPIDJSON_INCLUDE=DIR (DIR/rapidjson/document.h). A machine without a package registry gets them from
 # the tree: stage them first with `mkdir -p build-gpu-deps && cp -r /usr/include/rapidjson build-gpu-deps/` and
 # carry build-gpu-deps (it is used when present). Disk: one checkpoint (deleted at the end unless --keep).
+# PyTorch's TorchConfig.cmake of a CUDA build looks for the CUDA toolkit (nvcc, cuda_runtime_api.h); where only the
+# pip wheels are installed, configuring fails and the script prints why. The whole build takes libtorch's C++ ABI
+# (torch._C._GLIBCXX_USE_CXX11_ABI); the tests are built only when GoogleTest is installed with the same ABI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 layers=40

@@ -56,6 +56,7 @@ run_load() {
 }
 ours=$(run_load)
 ours_mmap=$(run_load --mmap)
+ours_f32=$(run_load --dtype fp32)
 
 echo "== torch.load of the .bin (python3-torch $($py -c 'import torch; print(torch.__version__)'), best of 3)"
 torch_s=$(for i in 1 2 3; do $py - "$dir/pytorch_model.bin" <<'PY'
@@ -67,10 +68,10 @@ PY
 done | best)
 
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg) (the figures are only as good as the machine is idle)"
-$py - "$bytes" "$cat_s" "$torch_s" "$ours" "$ours_mmap" "$(nproc)" <<'PY'
+$py - "$bytes" "$cat_s" "$torch_s" "$ours" "$ours_mmap" "$(nproc)" "$ours_f32" <<'PY'
 import json, sys
 nbytes, cat_s, torch_s = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-ours, mm, cores = json.loads(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6]
+ours, mm, cores, f32 = json.loads(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6], json.loads(sys.argv[7])
 gb = lambda s: nbytes / 1e9 / s
 MiB = 1 << 20
 print()
@@ -80,6 +81,7 @@ p2 = ours["pass2"]
 print(f"  modelplan load ({ours['threads']} threads)   {ours['seconds']:7.3f} s  {ours['gb_per_s']:6.2f} GB/s"
       f"   into fresh memory (5 processes: {', '.join(f'{x:.3f}' for x in ours['all_seconds'])} s)")
 print(f"    same, second pass        {p2['seconds']:7.3f} s  {p2['gb_per_s']:6.2f} GB/s   in place (--repeat 2): the copy alone")
+print(f"  load --dtype fp32          {f32['seconds']:7.3f} s  {f32['gb_per_s']:6.2f} GB/s   BF16 -> F32 on the CPU (checkpoint bytes/s; twice as many written)")
 print(f"  modelplan load --mmap      {mm['seconds']:7.3f} s  {mm['gb_per_s']:6.2f} GB/s   (aliases the page cache: no copy)")
 print(f"  torch.load(.bin)           {torch_s:7.3f} s  {gb(torch_s):6.2f} GB/s")
 print(f"ratio load / cat:            {ours['gb_per_s'] / gb(cat_s):.2f} into fresh memory, {p2['gb_per_s'] / gb(cat_s):.2f} in place (target >= 0.8)")
@@ -88,5 +90,5 @@ over = ours['peak_rss_bytes'] - ours['dest_bytes']
 print(f"peak RSS {ours['peak_rss_bytes'] / MiB:.0f} MiB - destination {ours['dest_bytes'] / MiB:.0f} MiB = {over / MiB:.0f} MiB"
       f"  (of which {ours['rss_before_bytes'] / MiB:.0f} MiB was resident before the load: LibTorch, the skeleton;"
       f" the loader's own: {(over - ours['rss_before_bytes']) / MiB:.0f} MiB; target < 256 MiB)")
-print("json:", json.dumps({"bytes": nbytes, "cat_s": cat_s, "torch_load_s": torch_s, "load": ours, "load_mmap": mm}))
+print("json:", json.dumps({"bytes": nbytes, "cat_s": cat_s, "torch_load_s": torch_s, "load": ours, "load_mmap": mm, "load_f32": f32}))
 PY
