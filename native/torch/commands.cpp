@@ -181,8 +181,11 @@ int run_instantiate(const std::vector<std::string>& args) {
     } else {
         print(lt::tree_summary(*m, depth));
         print("\n" + with_thousands(m->params.size()) + " parameter tensors, " + with_thousands(count) +
-              " parameters on meta (core count: " + with_thousands(core) + (count == core ? ", equal" : ", DIFFERENT") +
-              "), " + with_thousands(m->modules) + " modules\n");
+              " parameters on meta (core count" +
+              (a->counts.mtp ? " with the multi-token-prediction layers, " + with_thousands(a->counts.total) + " + " +
+                                   with_thousands(a->counts.mtp)
+                             : std::string()) +
+              ": " + with_thousands(core) + (count == core ? ", equal" : ", DIFFERENT") + "), " + with_thousands(m->modules) + " modules\n");
         print("built in " + fixed(seconds * 1000, 1) + " ms; resident memory " + (delta >= 0 ? "+" : "-") +
               binary_size(static_cast<uint64_t>(delta >= 0 ? delta : -delta)) + " (weights would need " +
               binary_size(a->counts.weight_bytes) + ")\n");
