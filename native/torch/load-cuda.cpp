@@ -106,7 +106,7 @@ void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunk
                                      at::TensorOptions().dtype(at::kByte).pinned_memory(true));
             for (size_t turn = 0;; ++turn) {
                 if (state.abort) break;
-                size_t k = state.next_chunk.fetch_add(1);
+                size_t k = state.next_cuda_chunk.fetch_add(1);
                 if (k >= chunks.size()) break;
                 const fill_chunk& c = chunks[k];
                 fill_job& job = jobs[c.job];

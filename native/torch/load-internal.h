@@ -37,7 +37,8 @@ struct fill_chunk {
 struct fill_state {
     std::atomic<uint64_t> bytes_done{0};
     std::atomic<bool> abort{false};
-    std::atomic<size_t> next_chunk{0};
+    std::atomic<size_t> next_chunk{0};      // CPU chunks taken
+    std::atomic<size_t> next_cuda_chunk{0}; // CUDA chunks taken (the two fills run at the same time)
     std::mutex m;
     std::optional<error> first_error;
     void fail(error e) {

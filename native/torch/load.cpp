@@ -570,18 +570,26 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     std::vector<fill_chunk> cpu_chunks = chunks_of(cpu_jobs, chunk_bytes);
     std::vector<fill_chunk> cuda_chunks = chunks_of(cuda_jobs, chunk_bytes);
 
-    std::thread runner([&]() {
+    // The CPU and CUDA fills (a device map may use both) run at the same time, each with its own readers.
+    auto guarded = [&state](auto&& fill) {
         try {
-            if (!cpu_chunks.empty()) fill_cpu(cpu_jobs, cpu_chunks, threads, chunk_bytes, state);
-            if (!cuda_chunks.empty() && !state.abort) {
-                state.next_chunk = 0;
-                detail::fill_cuda(cuda_jobs, cuda_chunks, threads, std::max(1u, options.staging_buffers),
-                                  chunk_bytes, state);
-            }
+            fill();
         } catch (const std::exception& e) {
             std::string what = e.what();
             state.fail(make_error(error_code::io, "loading failed: " + what.substr(0, what.find('\n'))));
         }
+    };
+    std::thread runner([&]() {
+        std::thread cuda_fill;
+        if (!cuda_chunks.empty())
+            cuda_fill = std::thread([&]() {
+                guarded([&]() {
+                    detail::fill_cuda(cuda_jobs, cuda_chunks, threads, std::max(1u, options.staging_buffers),
+                                      chunk_bytes, state);
+                });
+            });
+        if (!cpu_chunks.empty()) guarded([&]() { fill_cpu(cpu_jobs, cpu_chunks, threads, chunk_bytes, state); });
+        if (cuda_fill.joinable()) cuda_fill.join();
     });
     uint64_t fill_total = 0;
     for (const auto& j : cpu_jobs) fill_total += j.bytes;
