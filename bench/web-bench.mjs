@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '../scripts/serve-web.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const webDir = path.join(root, 'build-wasm/web');
+const webDir = path.resolve(root, process.env.MODELPLAN_WEB ?? 'build-wasm/web');
 const require = createRequire(path.join(root, 'tests/web/package.json'));
 const { chromium } = require('playwright-core');
 const changes = Number(process.argv[2] ?? 12);
