@@ -608,10 +608,11 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         std::unique_lock<std::mutex> lock(mu);
         while (!finished) {
             cv.wait_for(lock, std::chrono::milliseconds(100));
-            options.progress(mapped + state.bytes_done.load(), total_bytes);
+            if (!finished) options.progress(mapped + state.bytes_done.load(), total_bytes);
         }
         lock.unlock();
         waiter.join();
+        options.progress(mapped + state.bytes_done.load(), total_bytes); // once more, at the end
     } else {
         runner.join();
     }

@@ -642,3 +642,36 @@ TEST(Cli, DeviceMapAutoPlacesOnWhatIsPresent) {
     EXPECT_NE(r.out.find("\"" + where + "\": {\"tensors\": " + std::to_string(written.size()) + ","), std::string::npos)
         << r.out;
 }
+
+TEST(Load, ReportsProgressToTheEnd) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    auto written = write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; });
+    uint64_t bytes = 0;
+    for (const auto& w : written) bytes += w.bytes.size();
+    auto m = lt::instantiate_meta(a.sk);
+    auto src = lt::open_checkpoint((dir.path() / "model.safetensors").string());
+    ASSERT_TRUE(src.ok());
+    std::vector<std::pair<uint64_t, uint64_t>> calls;
+    lt::load_options o;
+    o.progress = [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); };
+    auto r = lt::load_weights(*m, a.sk, *src, o);
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    ASSERT_FALSE(calls.empty());
+    EXPECT_EQ(calls.back(), std::make_pair(bytes, bytes)); // the last call says all of it
+    for (size_t i = 1; i < calls.size(); ++i) EXPECT_LE(calls[i - 1].first, calls[i].first);
+}
+
+TEST(Cli, SingleFileNeedsConfig) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; });
+    std::string file = (dir.path() / "model.safetensors").string();
+    auto none = run("load " + file);
+    EXPECT_EQ(none.status, 2) << none.out;
+    EXPECT_NE(none.out.find("--config"), std::string::npos) << none.out;
+    std::ofstream(dir.path() / "tiny.json") << tiny_llama("bfloat16", false);
+    auto ok = run("load " + file + " --config " + (dir.path() / "tiny.json").string() + " --json");
+    EXPECT_EQ(ok.status, 0) << ok.out;
+    EXPECT_NE(ok.out.find("\"tensors\": " + std::to_string(a.sk.tensors.size()) + ","), std::string::npos) << ok.out;
+}
