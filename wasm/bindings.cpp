@@ -36,8 +36,11 @@ std::string guarded_call(Call call) {
     }
 }
 
+// The page recomputes on every input change, mostly with the same model: keep its analysis between calls.
+modelplan::analysis_cache last_model;
+
 std::string guarded(const std::string& command, const std::string& request) {
-    return guarded_call([&] { return modelplan::handle_request(command, request); });
+    return guarded_call([&] { return modelplan::handle_request(command, request, &last_model); });
 }
 
 std::string params(const std::string& request) {
@@ -69,50 +72,6 @@ using modelplan::make_error;
 
 bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// The model of an inspect request: {"model": preset} or {"config": object | text, "name"}, optional "dtype"
-// and "head"; nullopt for {}.
-// TODO(core): the core's request_model() (report.cpp) does exactly this; once report.h exposes an
-// inspect-a-checkpoint-for-a-request function, call that instead.
-modelplan::result<std::optional<modelplan::analysis>> request_model(const std::string& request_json) {
-    rapidjson::Document req;
-    req.Parse(request_json.c_str(), request_json.size());
-    if (req.HasParseError() || !req.IsObject())
-        return make_error(error_code::bad_request, "request: expected a JSON object");
-    modelplan::config_options options;
-    auto text = [&](const char* key) -> std::optional<std::string> {
-        auto it = req.FindMember(key);
-        if (it == req.MemberEnd() || !it->value.IsString()) return std::nullopt;
-        return std::string(it->value.GetString(), it->value.GetStringLength());
-    };
-    if (auto d = text("dtype")) {
-        auto t = modelplan::parse_dtype(*d, "dtype");
-        if (!t) return t.err();
-        options.weight_dtype = *t;
-    }
-    if (auto h = text("head")) {
-        options.head = modelplan::parse_head_kind(*h);
-        if (!options.head) return make_error(error_code::bad_request, "head: unknown head \"" + *h + "\"", "head");
-    }
-    auto config = req.FindMember("config");
-    if (auto name = text("model")) {
-        auto p = modelplan::find_preset(*name);
-        if (!p) return p.err();
-        auto a = modelplan::analyze(p->name, modelplan::parse_config(p->config_json, options));
-        if (!a) return a.err();
-        return std::optional<modelplan::analysis>(std::move(*a));
-    }
-    if (config != req.MemberEnd()) {
-        std::string label = text("name").value_or("config.json");
-        auto spec = config->value.IsString()
-                        ? modelplan::parse_config(std::string(config->value.GetString(), config->value.GetStringLength()), options)
-                        : modelplan::parse_config(config->value, options);
-        auto a = modelplan::analyze(label, std::move(spec));
-        if (!a) return a.err();
-        return std::optional<modelplan::analysis>(std::move(*a));
-    }
-    return std::optional<modelplan::analysis>{};
 }
 
 std::string need_json(uint64_t bytes, const std::string& file) {
@@ -168,7 +127,7 @@ std::string inspect_files(const emscripten::val& files, const std::string& reque
         if (!ggufs.empty() && (index || !safetensors.empty()))
             return modelplan::error_json(make_error(error_code::bad_request, "GGUF and safetensors files together; give one checkpoint"));
 
-        auto model = request_model(request);
+        auto model = modelplan::analyze_request(request, false);
         if (!model) return modelplan::error_json(model.err());
         std::string path;
         modelplan::checkpoint ck;

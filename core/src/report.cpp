@@ -332,7 +332,38 @@ std::string error_json(const error& e) {
     return out.str();
 }
 
-std::string handle_request(const std::string& command, const std::string& request_json) {
+namespace {
+
+// The members of a request that decide its model, as compact JSON: the analysis cache's key; "" (not
+// cached) for values nested too deep to write without deep recursion (such configs are rejected anyway).
+std::string model_key(const rapidjson::Value& req) {
+    for (const char* key : {"model", "config", "name", "dtype", "head"}) {
+        auto it = req.FindMember(key);
+        if (it != req.MemberEnd() && json_deeper_than(it->value, 64)) return "";
+    }
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartArray();
+    for (const char* key : {"model", "config", "name", "dtype", "head"}) {
+        auto it = req.FindMember(key);
+        if (it == req.MemberEnd()) w.Null();
+        else it->value.Accept(w);
+    }
+    w.EndArray();
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
+} // namespace
+
+result<std::optional<analysis>> analyze_request(const std::string& request_json, bool required) {
+    rapidjson::Document req;
+    if (auto e = parse_json(request_json, req, "request")) return *e;
+    if (!req.IsObject())
+        return make_error(error_code::bad_request, "request: expected a JSON object, got " + describe_json(req));
+    return request_model(key_reader(req, ""), required);
+}
+
+std::string handle_request(const std::string& command, const std::string& request_json, analysis_cache* cache) {
     if (command == "presets") return presets_json();
     if (command == "gpus") return gpus_json();
     if (command != "params" && command != "skeleton" && command != "plan" && command != "fit" &&
@@ -347,9 +378,19 @@ std::string handle_request(const std::string& command, const std::string& reques
                                      "request: expected a JSON object, got " + describe_json(req)));
     key_reader keys(req, "");
 
-    auto model = request_model(keys, true);
-    if (!model) return error_json(model.err());
-    auto a = std::move(*model);
+    std::shared_ptr<const analysis> a;
+    std::string key = cache ? model_key(req) : std::string();
+    if (cache && !key.empty() && cache->value && cache->key == key) {
+        a = cache->value;
+    } else {
+        auto model = request_model(keys, true);
+        if (!model) return error_json(model.err());
+        a = std::make_shared<const analysis>(std::move(**model));
+        if (cache && !key.empty()) {
+            cache->key = std::move(key);
+            cache->value = a;
+        }
+    }
     if (command == "place") {
         auto w = read_workload(keys);
         if (!w) return error_json(w.err());

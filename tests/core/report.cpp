@@ -99,3 +99,46 @@ TEST(report, presets_json_lists_every_preset) {
 
 } // namespace
 } // namespace modelplan::test
+
+namespace modelplan::test {
+namespace {
+
+// The analysis cache the wasm module keeps between calls: same answers with and without it, reused only
+// while the model part of the request is the same.
+TEST(report, analysis_cache_reuses_the_model_only_while_it_is_the_same) {
+    analysis_cache cache;
+    std::string first = R"({"model": "qwen3-8b", "batch": 2})";
+    EXPECT_EQ(handle_request("plan", first, &cache), handle_request("plan", first));
+    ASSERT_TRUE(cache.value);
+    const analysis* kept = cache.value.get();
+    std::string workload_changed = R"({"model": "qwen3-8b", "batch": 8, "seq": 1024})";
+    EXPECT_EQ(handle_request("plan", workload_changed, &cache), handle_request("plan", workload_changed));
+    EXPECT_EQ(cache.value.get(), kept) << "same model: the analysis is reused";
+    std::string dtype_changed = R"({"model": "qwen3-8b", "dtype": "fp32"})";
+    EXPECT_EQ(handle_request("params", dtype_changed, &cache), handle_request("params", dtype_changed));
+    EXPECT_NE(cache.value.get(), kept) << "dtype changed: analysed again";
+    EXPECT_EQ(cache.value->spec.weight_dtype, dtype::f32);
+    std::string other = R"({"model": "gpt2"})";
+    EXPECT_EQ(handle_request("skeleton", other, &cache), handle_request("skeleton", other));
+    EXPECT_EQ(cache.value->model, "gpt2");
+    // A bad request leaves the cache as it was.
+    EXPECT_NE(handle_request("params", R"({"model": "nosuchmodel"})", &cache).find("\"error\""), std::string::npos);
+    EXPECT_EQ(cache.value->model, "gpt2");
+}
+
+} // namespace
+} // namespace modelplan::test
+
+namespace modelplan::test {
+namespace {
+
+TEST(report, analysis_cache_with_a_config_nested_a_million_levels_deep) {
+    analysis_cache cache;
+    std::string deep = "{\"config\": {\"model_type\": " + std::string(1000000, '[') + std::string(1000000, ']') + "}}";
+    std::string out = handle_request("params", deep, &cache);
+    EXPECT_NE(out.find("\"wrong_type\""), std::string::npos) << out.substr(0, 200);
+    EXPECT_FALSE(cache.value);
+}
+
+} // namespace
+} // namespace modelplan::test

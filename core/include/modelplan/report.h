@@ -2,6 +2,7 @@
 // The CLI's --json output and the wasm module's return values are produced here, so they are identical.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,7 +40,21 @@ std::string error_json(const error& e);
 //   for "plan" also "batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "attention",
 //   "overhead_bytes", "mtp" (docs/json.md).
 // Never throws; errors come back as {"error": {"code", "message", "path"}}.
-std::string handle_request(const std::string& command, const std::string& request_json);
+//
+// With `cache`, the analysis of the request's model (its "model", "config", "name", "dtype" and "head") is
+// kept there and reused while later requests name the same model: a page that recomputes on every change of
+// a workload input then skips parsing the config and building the skeleton (46k tensors for DeepSeek-V3).
+// The core keeps no state of its own; a cache belongs to its caller and is not thread-safe.
+struct analysis_cache {
+    std::string key;
+    std::shared_ptr<const analysis> value;
+};
+std::string handle_request(const std::string& command, const std::string& request_json,
+                           analysis_cache* cache = nullptr);
+
+// The model a JSON request names ({"model": preset} or {"config": object | text, "name"}, optional "dtype"
+// and "head"), analysed; nullopt when it names none and `required` is false.
+result<std::optional<analysis>> analyze_request(const std::string& request_json, bool required);
 
 // One checkpoint file (safetensors, or GGUF when the name ends in .gguf) from its first bytes, for a page
 // that reads only File.slice(0, N): {"need_bytes": N} until `prefix` holds the whole header, then the
