@@ -1,10 +1,13 @@
 // config.json text -> spec -> skeleton -> counts, on the largest presets. Target: well under 1 ms natively.
+// Also the placement of an analysed model on devices (a fitting case, and one that does not fit, which adds
+// the suggestions: more GPUs, a quantization, a shorter context, each checked by placing again).
 // Run: build/bench/pipeline_bench  (scripts/bench.sh builds and runs it)
 #include <map>
 #include <string>
 
 #include <benchmark/benchmark.h>
 
+#include "modelplan/placement.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
 
@@ -42,8 +45,26 @@ void params_json(benchmark::State& state, const char* name) {
     for (auto _ : state) benchmark::DoNotOptimize(modelplan::params_json(*a));
 }
 
+void place(benchmark::State& state, const char* name, const char* gpu, uint64_t count) {
+    auto a = modelplan::analyze(name, config_of(name), {});
+    auto devices = modelplan::catalog_devices(gpu, count, std::nullopt, false);
+    modelplan::place_options o;
+    o.gpu_name = gpu;
+    bool fits = false;
+    for (auto _ : state) {
+        auto p = modelplan::place_model(*a, modelplan::workload{}, *devices, o);
+        fits = p && p->fits;
+        benchmark::DoNotOptimize(p);
+    }
+    state.counters["fits"] = fits ? 1 : 0;
+}
+
 } // namespace
 
+BENCHMARK_CAPTURE(place, llama_3_1_70b_4x_h100, "llama-3.1-70b", "h100-80gb", 4)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, deepseek_v3_16x_h200, "deepseek-v3", "h200-141gb", 16)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, llama_3_1_70b_1x_4090_no_fit, "llama-3.1-70b", "rtx-4090", 1)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, deepseek_v3_1x_4090_no_fit, "deepseek-v3", "rtx-4090", 1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(parse_only, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, mixtral_8x22b, "mixtral-8x22b-v0.1")->Unit(benchmark::kMicrosecond);

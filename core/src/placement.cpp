@@ -177,7 +177,8 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
     units_result out;
     std::unordered_map<std::string, size_t> index;
     std::vector<size_t> unit_of(sk.tensors.size(), SIZE_MAX);
-    std::unordered_map<std::string, size_t> unit_of_name;
+    std::unordered_map<std::string, size_t> unit_of_name; // only the parameters aliases point to
+    for (const tensor_alias& al : sk.aliases) unit_of_name.emplace(al.target, SIZE_MAX);
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         if (!loaded[i]) continue;
         const tensor_info& t = sk.tensors[i];
@@ -192,19 +193,25 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
         u.weight_bytes = add(u.weight_bytes, tensor_bytes[i]);
         if (t.what == role::lm_head) u.head = true;
         unit_of[i] = it->second;
-        unit_of_name.emplace(t.name, it->second);
+        if (!unit_of_name.empty()) {
+            auto target = unit_of_name.find(t.name);
+            if (target != unit_of_name.end()) target->second = it->second;
+        }
     }
     // Each layer's KV cache goes with the unit holding its attention projections.
-    for (uint64_t il = 0; il < plan.kv_bytes_by_layer.size(); ++il) {
+    size_t layers = plan.kv_bytes_by_layer.size();
+    std::vector<size_t> attention_unit(layers, SIZE_MAX), first_unit(layers, SIZE_MAX);
+    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+        const tensor_info& t = sk.tensors[i];
+        if (unit_of[i] == SIZE_MAX || t.layer == no_index || t.expert != no_index) continue;
+        size_t il = static_cast<size_t>(t.layer);
+        if (il >= layers) continue;
+        if (first_unit[il] == SIZE_MAX) first_unit[il] = unit_of[i];
+        if (attention_unit[il] == SIZE_MAX && is_attention(t.what)) attention_unit[il] = unit_of[i];
+    }
+    for (uint64_t il = 0; il < layers; ++il) {
         if (plan.kv_bytes_by_layer[il] == 0) continue;
-        size_t chosen = SIZE_MAX, first = SIZE_MAX;
-        for (size_t i = 0; i < sk.tensors.size() && chosen == SIZE_MAX; ++i) {
-            const tensor_info& t = sk.tensors[i];
-            if (unit_of[i] == SIZE_MAX || t.layer != static_cast<int64_t>(il) || t.expert != no_index) continue;
-            if (first == SIZE_MAX) first = unit_of[i];
-            if (is_attention(t.what)) chosen = unit_of[i];
-        }
-        if (chosen == SIZE_MAX) chosen = first;
+        size_t chosen = attention_unit[il] != SIZE_MAX ? attention_unit[il] : first_unit[il];
         if (chosen == SIZE_MAX) continue; // a layer that is not loaded (MTP without --mtp)
         out.units[chosen].kv_bytes = add(out.units[chosen].kv_bytes, plan.kv_bytes_by_layer[il]);
         if (out.units[chosen].layer == no_index) out.units[chosen].layer = static_cast<int64_t>(il);
@@ -223,7 +230,7 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
     std::unordered_map<std::string, size_t> alias_unit; // alias module -> a unit it ties to
     for (const tensor_alias& al : sk.aliases) {
         auto it = unit_of_name.find(al.target);
-        if (it == unit_of_name.end()) continue;
+        if (it == unit_of_name.end() || it->second == SIZE_MAX) continue;
         std::string m = module_of_tensor(al.name);
         auto [at, fresh] = alias_unit.emplace(m, it->second);
         if (!fresh) {
