@@ -55,8 +55,11 @@ options:
   --config MODEL        config.json, a folder holding one, or a preset name (default: PATH's config.json)
   --device DEV          cpu, cuda, cuda:N or auto (cuda:0 when CUDA is available, else cpu); default cpu
   --device-map FILE     transformers' device_map JSON (module -> GPU index, "cpu" or "disk"); "disk"
-                        parameters stay on meta. `auto` plans one with the placement planner for the
-                        devices present (CUDA GPUs' free memory, the CPU's available memory).
+                        parameters stay on meta, and so do multi-token-prediction layers (DeepSeek-V3's
+                        model.layers.61) that no entry covers, with a warning. `auto` plans one with the
+                        placement planner for the devices present (CUDA GPUs' free memory, the CPU's
+                        available memory), multi-token-prediction layers included when the checkpoint
+                        stores them.
   --dtype DTYPE         the dtype parameters get (bf16, fp16, fp32, ...); default: the config's
   --threads N           reader threads (default: cores, at most 8)
   --mmap                CPU: tensors whose dtype matches alias a private mapping of the file (no read)
@@ -270,6 +273,7 @@ int run_load(const std::vector<std::string>& args) {
     auto m = lt::instantiate_meta(a->sk, a->spec.architecture);
     if (!m) return fail(m.err().message);
 
+    std::vector<std::string> map_warnings;
     if (device_map_arg) {
         device_map map;
         if (*device_map_arg == "auto") {
@@ -280,6 +284,9 @@ int run_load(const std::vector<std::string>& args) {
             devices.push_back({"disk", device_kind::disk, UINT64_MAX, ""});
             workload w;
             if (devices.size() == 2) w.overhead_bytes = 0; // no GPU: no CUDA context to pay for
+            // Multi-token-prediction layers (DeepSeek-V3's model.layers.61) are planned, and loaded, when the
+            // checkpoint stores them (the planner leaves them out otherwise).
+            w.include_mtp = lt::stores_mtp_layers(*a, *src);
             auto placed = place_model(*a, w, devices, place_options{});
             if (!placed) return fail("--device-map auto: " + placed.err().message);
             map = placed->map;
@@ -292,9 +299,10 @@ int run_load(const std::vector<std::string>& args) {
             if (!parsed) return fail(*device_map_arg + ": " + parsed.err().message);
             map = std::move(*parsed);
         }
-        auto assigned = assign_devices(a->sk, map);
+        auto assigned = lt::devices_for_map(*a, map);
         if (!assigned) return fail("--device-map: " + assigned.err().message);
-        options.tensor_devices = std::move(*assigned);
+        options.tensor_devices = std::move(assigned->devices);
+        map_warnings = std::move(assigned->warnings);
     }
 
     bool show_progress = !json && ::isatty(STDERR_FILENO);
@@ -323,6 +331,7 @@ int run_load(const std::vector<std::string>& args) {
     auto r = lt::load_weights(*m, a->sk, *src, options);
     if (show_progress) std::fprintf(stderr, "\n");
     if (!r) return fail(r.err().message, r.err().code == error_code::bad_request ? exit_bad_input : exit_load_failed);
+    r->warnings.insert(r->warnings.begin(), map_warnings.begin(), map_warnings.end());
     for (const auto& w : r->warnings) std::fprintf(stderr, "modelplan: warning: %s\n", w.c_str());
     if (json) {
         print(lt::load_json(*r));
@@ -335,7 +344,7 @@ int run_load(const std::vector<std::string>& args) {
            (r->mmap ? ", " + std::to_string(r->tensors_aliased) + " aliasing the mapped files" : "") + "\n";
     for (const auto& [name, d] : r->devices)
         out += "  " + name + ": " + with_thousands(d.tensors) + " tensors, " + binary_size(d.bytes) +
-               (name == "disk" ? " (left on meta)" : "") + "\n";
+               (name == "disk" || name == "meta" ? " (left on meta)" : "") + "\n";
     out += "  peak resident memory " + binary_size(r->peak_rss_bytes) + " (" + binary_size(r->rss_before_bytes) +
            " before the load, destination tensors " + binary_size(r->dest_bytes) + ")\n";
     print(out);

@@ -9,6 +9,7 @@
 #define MODELPLAN_CUDA_PATH 1
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/ops/empty.h>
+#include <c10/core/GradMode.h>
 #include <ATen/ops/from_blob.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -67,6 +68,9 @@ void issue_copy(const fill_job& job, const fill_chunk& c, staging_buffer& buf, u
             c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device)));
     c10::cuda::CUDAGuard device_guard(static_cast<c10::DeviceIndex>(device));
     c10::cuda::CUDAStreamGuard stream_guard(lane->stream);
+    // The destinations are written through plain views of their memory, never through the parameter itself:
+    // an in-place copy into (a view of) a leaf that requires grad throws.
+    c10::NoGradGuard no_grad;
     at::Tensor host = buf.pinned.narrow(0, 0, static_cast<int64_t>(n));
     auto on_device = at::TensorOptions().dtype(at::kByte).device(job.dst.device());
     if (!job.convert) {
@@ -80,8 +84,9 @@ void issue_copy(const fill_job& job, const fill_chunk& c, staging_buffer& buf, u
         lane->scratch.narrow(0, 0, static_cast<int64_t>(n)).copy_(host, /*non_blocking=*/true);
         at::Tensor src = at::from_blob(lane->scratch.data_ptr(), {static_cast<int64_t>(c.elems)},
                                        at::TensorOptions().dtype(job.stored).device(job.dst.device()));
-        job.dst.view({-1})
-            .narrow(0, static_cast<int64_t>(c.elem_begin), static_cast<int64_t>(c.elems))
+        char* dst = static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.dst.element_size();
+        at::from_blob(dst, {static_cast<int64_t>(c.elems)},
+                      at::TensorOptions().dtype(job.dst.scalar_type()).device(job.dst.device()))
             .copy_(src, /*non_blocking=*/true);
     }
     lane->done.record(lane->stream);
@@ -130,10 +135,21 @@ void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunk
                 drain();
             } catch (...) {
             }
+        } catch (...) {
+            state.fail(make_error(error_code::io, "CUDA load failed: an unknown exception"));
+            try {
+                drain();
+            } catch (...) {
+            }
         }
     };
+    // threads - 1 readers of their own and this thread; fewer when no more threads can be started.
     std::vector<std::thread> pool;
-    for (unsigned i = 0; i < threads; ++i) pool.emplace_back(reader);
+    try {
+        for (unsigned i = 1; i < threads; ++i) pool.emplace_back(reader);
+    } catch (const std::exception&) {
+    }
+    reader();
     for (auto& t : pool) t.join();
 }
 

@@ -21,13 +21,20 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "../checkpoint-files.h"
 #include "../model-source.h"
 #include "load-internal.h"
+#include "modelplan/model-spec.h"
 #include "modelplan/text.h"
+
+// safetensors stores little-endian bytes, which the CPU path reads straight into tensors.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the loader assumes a little-endian host");
 
 namespace modelplan::libtorch {
 
@@ -59,6 +66,71 @@ result<analysis> analyze_model(const std::string& model, const config_options& o
     auto a = analyze(source->label, source->config_json, options);
     if (!a) return make_error(a.err().code, source->label + ": " + a.err().message, a.err().path);
     return a;
+}
+
+// ---- device maps ------------------------------------------------------------------------------------------
+
+namespace {
+bool in_mtp_layer(const analysis& a, const tensor_info& t) {
+    return t.layer != no_index && static_cast<uint64_t>(t.layer) < a.spec.layers.size() &&
+           a.spec.layers[static_cast<size_t>(t.layer)].stack == layer_stack::mtp;
+}
+} // namespace
+
+bool stores_mtp_layers(const analysis& a, const checkpoint_source& src) {
+    std::unordered_set<std::string> mtp;
+    for (const auto& t : a.sk.tensors)
+        if (in_mtp_layer(a, t)) mtp.insert(t.name);
+    if (mtp.empty()) return false;
+    for (const auto& t : src.ck.tensors)
+        if (mtp.count(t.name)) return true;
+    return false;
+}
+
+result<mapped_devices> devices_for_map(const analysis& a, const device_map& map) {
+    mapped_devices out;
+    auto all = assign_devices(a.sk, map);
+    if (all) {
+        out.devices = std::move(*all);
+        return out;
+    }
+    // Something is not covered. Tensors outside multi-token-prediction layers must be; the rest are resolved
+    // one by one, with the core's rule, and those no entry covers stay on meta.
+    skeleton main_part;
+    main_part.base_prefix = a.sk.base_prefix;
+    for (const auto& t : a.sk.tensors)
+        if (!in_mtp_layer(a, t)) main_part.tensors.push_back(t);
+    if (main_part.tensors.size() == a.sk.tensors.size()) return all.err();
+    auto main_devices = assign_devices(main_part, map);
+    if (!main_devices) return main_devices.err();
+    out.devices.reserve(a.sk.tensors.size());
+    std::vector<std::string> layers; // "model.layers.61", in order, once each
+    size_t next_main = 0;
+    skeleton one;
+    one.tensors.resize(1);
+    for (const auto& t : a.sk.tensors) {
+        if (!in_mtp_layer(a, t)) {
+            out.devices.push_back((*main_devices)[next_main++]);
+            continue;
+        }
+        one.tensors[0] = t;
+        auto d = assign_devices(one, map);
+        if (d) {
+            out.devices.push_back(d->front());
+            continue;
+        }
+        out.devices.push_back("meta");
+        out.unmapped.push_back(t.name);
+        std::string layer = placement_module(t.name);
+        if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
+    }
+    std::string names;
+    for (size_t i = 0; i < layers.size(); ++i) names += (i ? ", " : "") + layers[i];
+    out.warnings.push_back(std::to_string(out.unmapped.size()) + " tensor(s) of the multi-token-prediction layer(s) " +
+                           names + " are in no entry of the device map (transformers does not load them, so " +
+                           "its device maps never list them): they stay on meta; add \"" + layers.front() +
+                           "\" to the map to load them");
+    return out;
 }
 
 // ---- process memory ---------------------------------------------------------------------------------------
@@ -98,6 +170,7 @@ struct stored_type {
     uint64_t size = 1;
     bool raw = false;
     bool float8 = false; // quantized storage: never converted (its scales live in other tensors)
+    bool keep = false;   // kept as stored, never converted: float8, and unsigned 16/32/64 where LibTorch has them
 };
 
 std::optional<stored_type> stored_type_of(const std::string& name) {
@@ -114,24 +187,24 @@ std::optional<stored_type> stored_type_of(const std::string& name) {
         {"BOOL", {at::kBool, 1, false, false}},
         {"C64",  {at::kComplexFloat, 8, false, false}},
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-        {"F8_E4M3", {at::kFloat8_e4m3fn, 1, false, true}},
-        {"F8_E5M2", {at::kFloat8_e5m2, 1, false, true}},
+        {"F8_E4M3", {at::kFloat8_e4m3fn, 1, false, true, true}},
+        {"F8_E5M2", {at::kFloat8_e5m2, 1, false, true, true}},
 #else
-        {"F8_E4M3", {at::kByte, 1, true, true}},
-        {"F8_E5M2", {at::kByte, 1, true, true}},
+        {"F8_E4M3", {at::kByte, 1, true, true, true}},
+        {"F8_E5M2", {at::kByte, 1, true, true, true}},
 #endif
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-        {"U16", {at::kUInt16, 2, false, false}},
-        {"U32", {at::kUInt32, 4, false, false}},
-        {"U64", {at::kUInt64, 8, false, false}},
+        {"U16", {at::kUInt16, 2, false, false, true}},
+        {"U32", {at::kUInt32, 4, false, false, true}},
+        {"U64", {at::kUInt64, 8, false, false, true}},
 #else
-        {"U16", {at::kShort, 2, true, false}},
-        {"U32", {at::kInt, 4, true, false}},
-        {"U64", {at::kLong, 8, true, false}},
+        {"U16", {at::kShort, 2, true, false, true}},
+        {"U32", {at::kInt, 4, true, false, true}},
+        {"U64", {at::kLong, 8, true, false, true}},
 #endif
-        {"F8_E4M3FNUZ", {at::kByte, 1, true, true}},
-        {"F8_E5M2FNUZ", {at::kByte, 1, true, true}},
-        {"F8_E8M0",     {at::kByte, 1, true, true}},
+        {"F8_E4M3FNUZ", {at::kByte, 1, true, true, true}},
+        {"F8_E5M2FNUZ", {at::kByte, 1, true, true, true}},
+        {"F8_E8M0",     {at::kByte, 1, true, true, true}},
     };
     auto it = types.find(name);
     if (it == types.end()) return std::nullopt;
@@ -160,14 +233,34 @@ bool dispatch(at::ScalarType t, F&& f) {
     }
 }
 
+// One element. Floating to integer saturates and takes NaN to 0 (a plain cast of an out-of-range value is
+// undefined behaviour, and the values come from a file); floating to floating rounds to nearest even, as c10's
+// Half and BFloat16 do. BOOL is read as a byte (a file may hold any byte there): non-zero is true.
+template <class T>
+constexpr bool is_floating_v = std::is_floating_point_v<T> || std::is_same_v<T, c10::Half> ||
+                               std::is_same_v<T, c10::BFloat16>;
+
 template <class To, class From>
 To cast(From v) {
-    if constexpr (std::is_same_v<To, bool>)
-        return static_cast<float>(v) != 0.0f;
-    else if constexpr (std::is_same_v<From, c10::Half> || std::is_same_v<From, c10::BFloat16>)
+    if constexpr (std::is_same_v<To, bool>) {
+        if constexpr (is_floating_v<From>)
+            return static_cast<double>(v) != 0.0; // NaN is true, as in c10
+        else
+            return v != From(0);
+    } else if constexpr (is_floating_v<From> && std::is_integral_v<To>) {
+        double d = static_cast<double>(v);
+        if (d != d) return To(0);
+        // The largest double below 2^digits (exact: To's maximum needs more bits than a double has for 64-bit).
+        constexpr double hi = static_cast<double>(std::numeric_limits<To>::max()) + 1.0;
+        constexpr double lo = static_cast<double>(std::numeric_limits<To>::min());
+        if (d >= hi) return std::numeric_limits<To>::max();
+        if (d <= lo) return std::numeric_limits<To>::min();
+        return static_cast<To>(d);
+    } else if constexpr (std::is_same_v<From, c10::Half> || std::is_same_v<From, c10::BFloat16>) {
         return static_cast<To>(static_cast<float>(v));
-    else
+    } else {
         return static_cast<To>(v);
+    }
 }
 
 } // namespace
@@ -183,9 +276,14 @@ void detail::convert_elements(const void* src, at::ScalarType from, void* dst, a
         using From = typename decltype(f)::type;
         dispatch(to, [&](auto t) {
             using To = typename decltype(t)::type;
-            const From* s = static_cast<const From*>(src);
             To* d = static_cast<To*>(dst);
-            for (uint64_t i = 0; i < n; ++i) d[i] = cast<To>(s[i]);
+            if constexpr (std::is_same_v<From, bool>) {
+                const uint8_t* s = static_cast<const uint8_t*>(src);
+                for (uint64_t i = 0; i < n; ++i) d[i] = cast<To>(s[i] != 0);
+            } else {
+                const From* s = static_cast<const From*>(src);
+                for (uint64_t i = 0; i < n; ++i) d[i] = cast<To>(s[i]);
+            }
         });
     });
 }
@@ -292,7 +390,7 @@ at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type) {
 
 void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
               uint64_t chunk_bytes, fill_state& state) {
-    auto worker = [&]() {
+    auto work = [&]() {
         std::vector<char> staging; // only for conversions: at most one chunk
         for (;;) {
             if (state.abort) return;
@@ -321,8 +419,19 @@ void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks
             state.bytes_done += n;
         }
     };
+    auto worker = [&]() {
+        try {
+            work();
+        } catch (const std::exception& e) { // the staging buffer's allocation
+            state.fail(make_error(error_code::io, std::string("loading failed: ") + e.what()));
+        }
+    };
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back(worker);
+    try {
+        for (unsigned i = 1; i < threads; ++i) pool.emplace_back(worker);
+    } catch (const std::exception&) {
+        // No more threads to be had: the ones started (and this one) do the work.
+    }
     worker();
     for (auto& t : pool) t.join();
 }
@@ -396,14 +505,15 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                                   std::to_string(t->elements) + " elements of " + t->dtype +
                                   ", expected " + std::to_string(m.slot(i).numel()) + " elements");
         at::ScalarType dst = m.slot(i).scalar_type();
-        if (st->raw || st->float8 || p.raw) {
-            // Raw storage and float8 (quantized: its scales are other tensors) keep the stored type.
+        if (st->keep || p.raw) {
+            // Raw storage, float8 (quantized: its scales are other tensors) and unsigned integers keep the
+            // stored type.
             if (st->raw) {
                 if (!raw_count++) raw_example = t->name + " (" + t->dtype + ")";
-            } else if (st->float8 && dst != st->type) {
+            } else if (st->keep && dst != st->type) {
                 ++float8_kept;
             }
-            if (p.raw && !st->raw && !st->float8)
+            if (p.raw && !st->keep)
                 return make_error(error_code::unsupported,
                                   t->name + ": the model holds it as " + dtype_name(p.info->type) +
                                       ", which this LibTorch lacks, and the checkpoint stores " + t->dtype +
@@ -415,11 +525,11 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         }
         std::string device = options.tensor_devices.empty() ? default_device : options.tensor_devices[i];
         if (device == "cuda") device = "cuda:0";
-        if (device != "cpu" && device != "disk") {
+        if (device != "cpu" && device != "disk" && device != "meta") {
             if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 9 ||
                 device.find_first_not_of("0123456789", 5) != std::string::npos)
                 return make_error(error_code::bad_request, p.name + ": unknown device \"" + device +
-                                                               "\"; expected cpu, cuda, cuda:N, auto or disk");
+                                                               "\"; expected cpu, cuda, cuda:N, auto, disk or meta");
             int index = std::stoi(device.substr(5));
             if (!built_with_cuda())
                 return make_error(error_code::unsupported,
@@ -438,7 +548,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                                   " (float8 as uint8, unsigned as the signed type of the same width)");
     if (float8_kept)
         report.warnings.push_back(std::to_string(float8_kept) +
-                                  " float8 tensor(s) kept as stored (their scales are separate tensors)");
+                                  " float8 or unsigned tensor(s) kept as stored, not converted to the model's dtype"
+                                  " (float8 scales are separate tensors)");
 
     // 3. Open the files (still nothing allocated).
     open_files files;
@@ -475,7 +586,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
             const auto& p = m.params[item.param];
             device_totals& dev = report.devices[item.device];
             at::Tensor& slot = m.slot(item.param);
-            if (item.device == "disk") {
+            if (item.device == "disk" || item.device == "meta") { // left on meta, not read
                 ++dev.tensors;
                 dev.bytes += item.t->bytes();
                 continue;
@@ -567,55 +678,91 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     };
 
     fill_state state;
-    std::vector<fill_chunk> cpu_chunks = chunks_of(cpu_jobs, chunk_bytes);
-    std::vector<fill_chunk> cuda_chunks = chunks_of(cuda_jobs, chunk_bytes);
+    std::vector<fill_chunk> cpu_chunks, cuda_chunks;
+    try {
+        cpu_chunks = chunks_of(cpu_jobs, chunk_bytes);
+        cuda_chunks = chunks_of(cuda_jobs, chunk_bytes);
+    } catch (const std::exception& e) {
+        cpu_jobs.clear();
+        cuda_jobs.clear();
+        restore();
+        return make_error(error_code::io, std::string("loading failed: ") + e.what() + "; nothing is left allocated");
+    }
 
-    // The CPU and CUDA fills (a device map may use both) run at the same time, each with its own readers.
+    // The CPU and CUDA fills (a device map may use both) run at the same time, each with its own readers, on a
+    // runner thread while this one reports progress. Every thread is joined on every path (a joinable
+    // std::thread that is destroyed ends the process), and no exception leaves this function: a failure to
+    // start a thread falls back to fewer threads, and an exception from `progress` stops the load.
     auto guarded = [&state](auto&& fill) {
         try {
             fill();
         } catch (const std::exception& e) {
             std::string what = e.what();
             state.fail(make_error(error_code::io, "loading failed: " + what.substr(0, what.find('\n'))));
+        } catch (...) {
+            state.fail(make_error(error_code::io, "loading failed: an unknown exception"));
         }
     };
-    std::thread runner([&]() {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    auto run_fills = [&]() {
         std::thread cuda_fill;
-        if (!cuda_chunks.empty())
-            cuda_fill = std::thread([&]() {
-                guarded([&]() {
-                    detail::fill_cuda(cuda_jobs, cuda_chunks, threads, std::max(1u, options.staging_buffers),
-                                      chunk_bytes, state);
-                });
+        auto fill_on_cuda = [&]() {
+            guarded([&]() {
+                detail::fill_cuda(cuda_jobs, cuda_chunks, threads, std::max(1u, options.staging_buffers),
+                                  chunk_bytes, state);
             });
+        };
+        if (!cuda_chunks.empty()) {
+            try {
+                cuda_fill = std::thread(fill_on_cuda);
+            } catch (const std::exception&) {
+                fill_on_cuda(); // no thread to spare: one fill after the other
+            }
+        }
         if (!cpu_chunks.empty()) guarded([&]() { fill_cpu(cpu_jobs, cpu_chunks, threads, chunk_bytes, state); });
         if (cuda_fill.joinable()) cuda_fill.join();
-    });
+        std::lock_guard<std::mutex> lock(mu);
+        finished = true;
+        cv.notify_all();
+    };
     uint64_t fill_total = 0;
     for (const auto& j : cpu_jobs) fill_total += j.bytes;
     for (const auto& j : cuda_jobs) fill_total += j.bytes;
     uint64_t mapped = total_bytes - fill_total;
-    if (options.progress) {
-        std::mutex mu;
-        std::condition_variable cv;
-        bool finished = false;
-        std::thread waiter([&]() {
-            runner.join();
-            std::lock_guard<std::mutex> lock(mu);
-            finished = true;
-            cv.notify_all();
-        });
+    bool progress_failed = false;
+    auto report_progress = [&]() {
+        if (!options.progress || progress_failed) return;
+        try {
+            options.progress(mapped + state.bytes_done.load(), total_bytes);
+        } catch (const std::exception& e) {
+            progress_failed = true;
+            state.fail(make_error(error_code::io, std::string("the progress callback threw: ") + e.what()));
+        } catch (...) {
+            progress_failed = true;
+            state.fail(make_error(error_code::io, "the progress callback threw an unknown exception"));
+        }
+    };
+    std::thread runner;
+    try {
+        runner = std::thread(run_fills);
+    } catch (const std::exception&) {
+        run_fills(); // no thread to spare: fill on this one, progress only at the end
+    }
+    if (runner.joinable()) {
         std::unique_lock<std::mutex> lock(mu);
         while (!finished) {
             cv.wait_for(lock, std::chrono::milliseconds(100));
-            if (!finished) options.progress(mapped + state.bytes_done.load(), total_bytes);
+            if (finished || !options.progress) continue;
+            lock.unlock();
+            report_progress();
+            lock.lock();
         }
         lock.unlock();
-        waiter.join();
-        options.progress(mapped + state.bytes_done.load(), total_bytes); // once more, at the end
-    } else {
         runner.join();
     }
+    report_progress(); // once more, at the end
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     report.peak_rss_bytes = peak_rss_bytes();
     if (state.first_error) {
@@ -631,6 +778,9 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     if (report.devices.count("disk"))
         report.warnings.push_back(std::to_string(report.devices["disk"].tensors) +
                                   " parameter(s) mapped to \"disk\" were left on meta");
+    if (report.devices.count("meta"))
+        report.warnings.push_back(std::to_string(report.devices["meta"].tensors) +
+                                  " parameter(s) in no device-map entry were left on meta");
     report.buffers_on_meta = m.buffers.size();
     if (!report.verify.dtype_differences.empty())
         report.warnings.push_back(std::to_string(report.verify.dtype_differences.size()) +

@@ -3,11 +3,14 @@
 // the bytes written here; verification failures that allocate nothing; a shard truncated mid-load.
 #include <gtest/gtest.h>
 
+#include <ATen/ops/from_blob.h>
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -200,7 +203,12 @@ bool all_meta(const lt::meta_model& m) {
 class counting_allocator : public c10::Allocator {
   public:
     explicit counting_allocator(c10::Allocator* base) : base_(base) {}
-    c10::DataPtr allocate(size_t n) const override {
+    // LibTorch 2.3 made allocate() non-const and added copy_data(); both signatures are declared without
+    // `override`, so whichever the base has is overridden (1.13: the const one; 2.3+: the other and copy_data).
+    c10::DataPtr allocate(size_t n) const { return allocate_counted(n); }
+    c10::DataPtr allocate(size_t n) { return allocate_counted(n); }
+    void copy_data(void* dest, const void* src, size_t count) const { std::memcpy(dest, src, count); }
+    c10::DataPtr allocate_counted(size_t n) const {
         c10::DataPtr inner = base_->allocate(n);
         ++allocations;
         live += n;
@@ -314,9 +322,21 @@ TEST(Load, EveryDtype) {
     ASSERT_TRUE(src.ok()) << src.err().message;
     auto r = lt::load_weights(*m, a.sk, *src, {});
     ASSERT_TRUE(r.ok()) << r.err().message;
-    std::map<std::string, at::ScalarType> raw_as = {{"F8_E4M3", at::kByte}, {"F8_E5M2", at::kByte},
-                                                    {"U16", at::kShort},    {"U32", at::kInt},
-                                                    {"U64", at::kLong}};
+    // Kept as stored, bit for bit: on LibTorch 1.13 as raw bits (float8 as uint8, unsigned as the signed type
+    // of the same width); float8 has its own types from 2.1 on, unsigned 16/32/64 from 2.3 on.
+    std::map<std::string, at::ScalarType> raw_as = {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+        {"F8_E4M3", at::kFloat8_e4m3fn}, {"F8_E5M2", at::kFloat8_e5m2},
+#else
+        {"F8_E4M3", at::kByte}, {"F8_E5M2", at::kByte},
+#endif
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+        {"U16", at::kUInt16}, {"U32", at::kUInt32}, {"U64", at::kUInt64},
+#else
+        {"U16", at::kShort}, {"U32", at::kInt}, {"U64", at::kLong},
+#endif
+    };
+    const bool some_raw = TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 3);
     size_t checked_raw = 0, checked_values = 0;
     for (const auto& w : written) {
         SCOPED_TRACE(w.name + " " + w.dtype);
@@ -340,7 +360,7 @@ TEST(Load, EveryDtype) {
     EXPECT_GT(checked_values, 0u);
     bool warned = false;
     for (const auto& w : r->warnings) warned |= w.find("raw bits") != std::string::npos;
-    EXPECT_TRUE(warned);
+    EXPECT_EQ(warned, some_raw);
 }
 
 // --dtype: the model's dtype is F32, the checkpoint's BF16; values widen exactly.
@@ -674,4 +694,257 @@ TEST(Cli, SingleFileNeedsConfig) {
     auto ok = run("load " + file + " --config " + (dir.path() / "tiny.json").string() + " --json");
     EXPECT_EQ(ok.status, 0) << ok.out;
     EXPECT_NE(ok.out.find("\"tensors\": " + std::to_string(a.sk.tensors.size()) + ","), std::string::npos) << ok.out;
+}
+
+// ---- multi-token-prediction layers and device maps -------------------------------------------------------
+
+namespace {
+// A DeepSeek-V3-shaped model small enough to write: MLA attention, one dense layer, one MoE layer, and one
+// multi-token-prediction layer (num_nextn_predict_layers), stored as model.layers.2 as DeepSeek-V3 stores
+// its MTP layer as model.layers.61.
+std::string tiny_deepseek() {
+    return R"({"architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "hidden_size": 64,
+        "intermediate_size": 128, "moe_intermediate_size": 32, "num_hidden_layers": 2, "first_k_dense_replace": 1,
+        "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2, "moe_layer_freq": 1,
+        "num_attention_heads": 4, "num_key_value_heads": 4, "q_lora_rank": 32, "kv_lora_rank": 16,
+        "qk_nope_head_dim": 16, "qk_rope_head_dim": 8, "v_head_dim": 16, "vocab_size": 128,
+        "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "topk_method": "noaux_tc", "n_group": 1,
+        "topk_group": 1, "num_nextn_predict_layers": 1, "tie_word_embeddings": false, "torch_dtype": "bfloat16"})";
+}
+
+// transformers' device map for it: its modules, which never include the MTP layer.
+const char* transformers_map = R"({"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "cpu",
+                                   "model.norm": "cpu", "lm_head": "cpu"})";
+
+size_t count_prefixed(const std::vector<written_tensor>& written, const std::string& prefix) {
+    size_t n = 0;
+    for (const auto& w : written) n += w.name.rfind(prefix, 0) == 0;
+    return n;
+}
+} // namespace
+
+// `--device-map auto` plans the MTP layer too when the checkpoint stores it (the planner leaves MTP layers out
+// unless asked, and assign_devices then found no entry for model.layers.2.*).
+TEST(Cli, DeviceMapAutoLoadsMultiTokenPredictionLayers) {
+    temp_dir dir;
+    auto a = mp::analyze("tiny-deepseek", tiny_deepseek(), {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    auto written = write_checkpoint(dir.path(), *a, 2, [](size_t) { return "BF16"; });
+    size_t mtp = count_prefixed(written, "model.layers.2.");
+    ASSERT_GT(mtp, 10u); // the MTP layer: attention, experts, and its own enorm/hnorm/eh_proj
+    std::ofstream(dir.path() / "config.json") << tiny_deepseek();
+    auto r = run("load " + dir.path().string() + " --json --device-map auto");
+    ASSERT_EQ(r.status, 0) << r.out;
+    std::string where = lt::cuda_device_count() > 0 ? "cuda:0" : "cpu";
+    EXPECT_NE(r.out.find("\"" + where + "\": {\"tensors\": " + std::to_string(written.size()) + ","), std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("\"meta\""), std::string::npos) << r.out;
+}
+
+// A device map as transformers writes it has no entry for the MTP layer: those tensors stay on meta, with a
+// warning that says so; everything else loads where the map says.
+TEST(Load, MapWithoutMultiTokenPredictionLeavesThemOnMeta) {
+    temp_dir dir;
+    auto a = mp::analyze("tiny-deepseek", tiny_deepseek(), {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    // Each tensor stored as the model's dtype (the router's score bias is F32), so that loads are bit-exact.
+    auto written = write_checkpoint(dir.path(), *a, 1, [&](size_t i) { return std::string(mp::dtype_name(a->sk.tensors[i].type)); });
+    size_t mtp = count_prefixed(written, "model.layers.2.");
+    auto map = mp::parse_device_map(transformers_map);
+    ASSERT_TRUE(map.ok()) << map.err().message;
+    auto devices = lt::devices_for_map(*a, *map);
+    ASSERT_TRUE(devices.ok()) << devices.err().message;
+    EXPECT_EQ(devices->unmapped.size(), mtp);
+    ASSERT_EQ(devices->warnings.size(), 1u);
+    EXPECT_NE(devices->warnings[0].find("model.layers.2"), std::string::npos) << devices->warnings[0];
+    EXPECT_NE(devices->warnings[0].find("multi-token-prediction"), std::string::npos) << devices->warnings[0];
+    auto m = lt::instantiate_meta(a->sk);
+    auto src = lt::open_checkpoint(dir.path().string());
+    ASSERT_TRUE(src.ok()) << src.err().message;
+    EXPECT_TRUE(lt::stores_mtp_layers(*a, *src));
+    lt::load_options o;
+    o.tensor_devices = devices->devices;
+    auto r = lt::load_weights(*m, a->sk, *src, o);
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    EXPECT_EQ(r->devices.at("meta").tensors, mtp);
+    EXPECT_EQ(r->devices.at("cpu").tensors, written.size() - mtp);
+    for (const auto& w : written) {
+        SCOPED_TRACE(w.name);
+        if (w.name.rfind("model.layers.2.", 0) == 0)
+            EXPECT_TRUE(loaded(*m, w.name).is_meta());
+        else
+            expect_bits(loaded(*m, w.name), w);
+    }
+    // The same through the CLI: loaded, with the warning.
+    std::ofstream(dir.path() / "config.json") << tiny_deepseek();
+    std::ofstream(dir.path() / "map.json") << transformers_map;
+    auto cli = run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
+    ASSERT_EQ(cli.status, 0) << cli.out;
+    EXPECT_NE(cli.out.find("\"meta\": {\"tensors\": " + std::to_string(mtp) + ","), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("warning: " + std::to_string(mtp) + " tensor(s) of the multi-token-prediction layer(s) model.layers.2"),
+              std::string::npos) << cli.out;
+}
+
+// Only MTP layers may be missing from a map: any other tensor that no entry covers is still an error naming it.
+TEST(Load, MapMissingAnotherTensorFails) {
+    auto a = mp::analyze("tiny-deepseek", tiny_deepseek(), {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    auto map = mp::parse_device_map(R"({"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "cpu",
+                                        "lm_head": "cpu"})");
+    ASSERT_TRUE(map.ok());
+    auto devices = lt::devices_for_map(*a, *map);
+    ASSERT_FALSE(devices.ok());
+    EXPECT_NE(devices.err().message.find("model.norm.weight"), std::string::npos) << devices.err().message;
+    // And a map that names the MTP layer loads it where it says, without a warning.
+    auto full = mp::parse_device_map(R"({"model": "cpu", "lm_head": "disk"})");
+    ASSERT_TRUE(full.ok());
+    auto all = lt::devices_for_map(*a, *full);
+    ASSERT_TRUE(all.ok()) << all.err().message;
+    EXPECT_TRUE(all->unmapped.empty());
+    EXPECT_TRUE(all->warnings.empty());
+    for (size_t i = 0; i < a->sk.tensors.size(); ++i)
+        EXPECT_EQ(all->devices[i], a->sk.tensors[i].name == "lm_head.weight" ? "disk" : "cpu") << a->sk.tensors[i].name;
+}
+
+// ---- failure paths ----------------------------------------------------------------------------------------
+
+// A progress callback that throws stops the load: an error, every parameter back on meta, nothing left
+// allocated, and no exception out of load_weights (it used to escape with the tensors allocated).
+TEST(Load, ThrowingProgressCallbackFailsCleanly) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; });
+    auto m = lt::instantiate_meta(a.sk);
+    auto src = lt::open_checkpoint(dir.path().string());
+    ASSERT_TRUE(src.ok());
+    count_allocations counting;
+    lt::load_options o;
+    o.progress = [](uint64_t, uint64_t) { throw std::runtime_error("stop here"); };
+    mp::result<lt::load_report> r = mp::make_error(mp::error_code::internal, "not run");
+    EXPECT_NO_THROW(r = lt::load_weights(*m, a.sk, *src, o));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.err().message.find("stop here"), std::string::npos) << r.err().message;
+    EXPECT_TRUE(all_meta(*m));
+    EXPECT_EQ(counting.counter().live.load(), 0);
+}
+
+// ---- dtype conversion against LibTorch's own ----------------------------------------------------------------
+
+namespace {
+// F32 bit patterns that exercise rounding: halfway cases, subnormals, overflow to infinity, NaN, signed zero,
+// then random bits (every exponent).
+std::vector<uint32_t> hard_f32_bits(size_t n, uint64_t seed) {
+    std::vector<uint32_t> v = {0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001, 0x7f800001,
+                               0x3f808000, 0x3f818000, 0x3f80c000, 0x3f800001, 0x477fe000, 0x477ff000, 0x47800000,
+                               0x33800000, 0x33000000, 0x337fffff, 0x00000001, 0x807fffff, 0x7f7fffff, 0x387fc000,
+                               0x38800000, 0x3effffff, 0x4b000001, 0xcf000000, 0x4f000000, 0xdf000000, 0x5f000000};
+    std::mt19937 rng(static_cast<uint32_t>(seed));
+    while (v.size() < n) v.push_back(rng());
+    v.resize(n);
+    return v;
+}
+
+// Bitwise equal, any NaN equal to any NaN.
+void expect_same_values(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
+    ASSERT_EQ(got.scalar_type(), want.scalar_type()) << what;
+    ASSERT_EQ(got.numel(), want.numel()) << what;
+    at::Tensor g = got.contiguous(), w = want.contiguous();
+    size_t es = static_cast<size_t>(g.element_size());
+    at::Tensor gnan = g.isnan(), wnan = w.isnan();
+    const bool* gn = gnan.data_ptr<bool>();
+    const bool* wn = wnan.data_ptr<bool>();
+    const char* gp = static_cast<const char*>(g.data_ptr());
+    const char* wp = static_cast<const char*>(w.data_ptr());
+    for (int64_t i = 0; i < g.numel(); ++i) {
+        if (gn[i] || wn[i]) {
+            ASSERT_EQ(gn[i], wn[i]) << what << " element " << i;
+            continue;
+        }
+        ASSERT_EQ(std::memcmp(gp + i * es, wp + i * es, es), 0) << what << " element " << i;
+    }
+}
+} // namespace
+
+// Every floating pair the loader converts, on data with NaN, infinities, subnormals and halfway cases: the result
+// equals LibTorch's own Tensor::to() of the stored tensor (an implementation apart from the loader's).
+TEST(Load, FloatingConversionsEqualLibTorchs) {
+    const std::vector<std::pair<std::string, at::ScalarType>> stored = {
+        {"F32", at::kFloat}, {"F64", at::kDouble}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}};
+    const std::vector<std::pair<std::string, mp::dtype>> models = {
+        {"float32", mp::dtype::f32}, {"float64", mp::dtype::f64}, {"float16", mp::dtype::f16},
+        {"bfloat16", mp::dtype::bf16}};
+    for (const auto& [sname, stype] : stored) {
+        temp_dir dir;
+        mp::analysis base = tiny("float32", false);
+        // Stored bytes: the hard F32 patterns, as F32 or cast to the stored type by LibTorch.
+        std::vector<written_tensor> written;
+        std::vector<at::Tensor> source;
+        for (size_t i = 0; i < base.sk.tensors.size(); ++i) {
+            const auto& t = base.sk.tensors[i];
+            auto bits = hard_f32_bits(t.elements, i);
+            at::Tensor f32 = at::from_blob(bits.data(), {static_cast<int64_t>(bits.size())}, at::kFloat).clone();
+            at::Tensor s = f32.to(stype);
+            written_tensor w{t.name, sname, t.shape, std::string(static_cast<const char*>(s.data_ptr()), s.nbytes()), {}, false};
+            written.push_back(std::move(w));
+            source.push_back(s);
+        }
+        write_safetensors(dir.path() / "model.safetensors", written);
+        for (const auto& [mname, mtype] : models) {
+            SCOPED_TRACE(sname + " -> " + mname);
+            mp::analysis a = tiny("float32", false, mtype);
+            auto m = lt::instantiate_meta(a.sk);
+            auto src = lt::open_checkpoint(dir.path().string());
+            ASSERT_TRUE(src.ok()) << src.err().message;
+            lt::load_options o;
+            o.chunk_bytes = 4096;
+            auto r = lt::load_weights(*m, a.sk, *src, o);
+            ASSERT_TRUE(r.ok()) << r.err().message;
+            for (size_t i = 0; i < written.size(); ++i) {
+                at::Tensor t = loaded(*m, written[i].name);
+                expect_same_values(t.reshape({-1}), source[i].to(t.scalar_type()), written[i].name);
+            }
+        }
+    }
+}
+
+// Into an integer model: floating values saturate, NaN becomes 0 and fractions truncate toward zero (a plain
+// cast of an out-of-range float is undefined behaviour); BOOL bytes other than 0 and 1 are true.
+TEST(Load, ConversionsToIntegersSaturate) {
+    mp::config_options o32;
+    o32.weight_dtype = mp::dtype::i32;
+    auto a = mp::analyze("tiny", tiny_llama("float32", false), o32);
+    if (!a.ok()) GTEST_SKIP() << "the core has no integer-weight models: " << a.err().message;
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    const std::vector<float> in = {nan, inf, -inf, 3e9f, -3e9f, 2147483520.0f, -2147483648.0f, 3.75f, -3.75f, 0.0f};
+    const std::vector<int32_t> want = {0, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN, 2147483520, INT32_MIN, 3, -3, 0};
+    temp_dir dir;
+    std::vector<written_tensor> written;
+    for (size_t i = 0; i < a->sk.tensors.size(); ++i) {
+        const auto& t = a->sk.tensors[i];
+        written_tensor w{t.name, i == 0 ? "BOOL" : "F32", t.shape, {}, {}, false};
+        for (uint64_t k = 0; k < t.elements; ++k) {
+            if (i == 0) {
+                char b = static_cast<char>(k % 3); // 0, 1, 2
+                w.bytes.push_back(b);
+            } else {
+                float f = in[k % in.size()];
+                w.bytes.append(reinterpret_cast<const char*>(&f), 4);
+            }
+        }
+        written.push_back(std::move(w));
+    }
+    write_safetensors(dir.path() / "model.safetensors", written);
+    auto m = lt::instantiate_meta(a->sk);
+    auto src = lt::open_checkpoint(dir.path().string());
+    ASSERT_TRUE(src.ok()) << src.err().message;
+    auto r = lt::load_weights(*m, a->sk, *src, {});
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    for (size_t i = 0; i < written.size(); ++i) {
+        at::Tensor t = loaded(*m, written[i].name);
+        ASSERT_EQ(t.scalar_type(), at::kInt);
+        const int32_t* p = t.data_ptr<int32_t>();
+        for (int64_t k = 0; k < t.numel(); ++k)
+            ASSERT_EQ(p[k], i == 0 ? (k % 3 ? 1 : 0) : want[static_cast<size_t>(k) % want.size()])
+                << written[i].name << " element " << k;
+    }
 }

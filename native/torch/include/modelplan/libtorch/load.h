@@ -20,6 +20,7 @@
 
 #include "modelplan/checkpoint.h"
 #include "modelplan/config.h"
+#include "modelplan/device-map.h"
 #include "modelplan/libtorch/meta.h"
 #include "modelplan/report.h"
 #include "modelplan/verify.h"
@@ -44,8 +45,8 @@ struct load_options {
     // Where every parameter goes: "cpu", "cuda", "cuda:N", or "auto" (cuda:0 when CUDA is available, else
     // cpu). Ignored for tensors that tensor_devices places.
     std::string device = "cpu";
-    // Per parameter (index of meta_model::params), from a device map: "cpu", "cuda:N", or "disk" (left on
-    // meta). Empty: `device` for all.
+    // Per parameter (index of meta_model::params), from a device map (devices_for_map): "cpu", "cuda:N",
+    // "disk" or "meta" (both left on meta, not read). Empty: `device` for all.
     std::vector<std::string> tensor_devices;
     unsigned threads = 0;         // reader threads; 0: the machine's cores, at most 8
     bool mmap = false;            // CPU: alias mapped file pages where the dtype matches (no read at all)
@@ -69,7 +70,8 @@ struct load_report {
     uint64_t rss_before_bytes = 0; // resident memory when the load started
     unsigned threads = 0;
     bool mmap = false;
-    std::map<std::string, device_totals> devices; // "cpu", "cuda:0", ...; "disk" for parameters left on meta
+    // "cpu", "cuda:0", ...; "disk" and "meta" for parameters left on meta (mapped to disk; in no map entry)
+    std::map<std::string, device_totals> devices;
     std::vector<std::string> warnings;            // raw-byte dtypes, conversions, dtype differences
     uint64_t tensors_converted = 0;
     uint64_t tensors_aliased = 0; // mmap aliases
@@ -84,6 +86,21 @@ struct load_report {
 // filled in place, without allocating; after a failed reload such tensors may hold part of the new data.
 result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
                                  const load_options& options = {});
+
+// load_options::tensor_devices for a device map (transformers' device_map JSON, or place_model's map): the
+// core's assign_devices, except that tensors of multi-token-prediction layers (DeepSeek-V3's model.layers.61)
+// that no entry covers are left on meta ("meta") with a warning: transformers does not load those layers, so its
+// device maps never list them. Any other tensor that no entry covers is an error naming it.
+struct mapped_devices {
+    std::vector<std::string> devices;   // per skeleton tensor: "cpu", "cuda:N", "disk" or "meta"
+    std::vector<std::string> unmapped;  // the multi-token-prediction tensors left on meta
+    std::vector<std::string> warnings;  // says so, naming the layers
+};
+result<mapped_devices> devices_for_map(const analysis& a, const device_map& map);
+
+// True when `src` stores tensors of the model's multi-token-prediction layers (then `--device-map auto` plans
+// them too: workload::include_mtp).
+bool stores_mtp_layers(const analysis& a, const checkpoint_source& src);
 
 // {"tensors", "bytes", "seconds", "gb_per_s", "peak_rss_bytes", "devices": {name: {"tensors", "bytes"}}, ...}
 std::string load_json(const load_report& r);
