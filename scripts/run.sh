@@ -21,6 +21,8 @@ quietly() {
   rm -f "$log"
 }
 
+# The first build takes minutes; say so (later builds are incremental and quiet).
+[ -x build/native/modelplan ] || echo "modelplan: building the native program (build/native/)..." >&2
 quietly scripts/build.sh native
 if [ $# -gt 0 ]; then
   exec build/native/modelplan "$@"

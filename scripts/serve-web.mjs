@@ -41,7 +41,20 @@ export function serve(folder, port = 8000, host = '127.0.0.1') {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const folder = process.argv[2] ?? path.join(here, '..', 'build-wasm', 'web');
-  const port = Number(process.argv[3] ?? process.env.PORT ?? 8000);
-  const { url } = await serve(folder, port);
-  console.log(`modelplan calculator: ${url}  (serving ${path.resolve(folder)}; Ctrl-C stops)`);
+  const given = process.argv[3] ?? process.env.PORT ?? '8000';
+  const port = /^[0-9]+$/.test(given) && Number(given) <= 65535 ? Number(given) : NaN;
+  if (Number.isNaN(port)) {
+    console.error(`modelplan: PORT must be a number from 0 to 65535, got "${given}"`);
+    process.exit(2);
+  }
+  try {
+    const { url } = await serve(folder, port);
+    console.log(`modelplan calculator: ${url}  (serving ${path.resolve(folder)}; Ctrl-C stops)`);
+  } catch (e) {
+    console.error(e.code === 'EADDRINUSE' ? `modelplan: port ${port} on 127.0.0.1 is in use; choose another with PORT=...`
+      : `modelplan: cannot serve on 127.0.0.1:${port}: ${e.message}`);
+    process.exit(1);
+  }
+  // Ctrl-C (SIGINT) or a service manager's SIGTERM: stop at once, with the usual status.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
 }

@@ -18,6 +18,7 @@ const defaults = { source: 'preset', model: '', config: '', mode: 'inference', d
   strategy: '' };
 const state = { ...defaults };
 
+let lastWrittenHash = null;
 function readUrl() {
   const q = new URLSearchParams(location.hash.slice(1));
   Object.assign(state, defaults);
@@ -33,6 +34,7 @@ function writeUrl() {
     if (value !== defaults[key]) q.set(key, value);
   }
   const hash = q.toString();
+  lastWrittenHash = hash;
   history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
 }
 
@@ -137,7 +139,9 @@ let mp;
 let gpuCatalog = [];
 let lastModelKey = null;
 let lastParams = null;
-let generation = 0; // bumps on every recompute; deferred work of an older one stops
+let generation = 0; // bumps on every recompute (the URL is written once per burst)
+let drawGeneration = 0; // bumps on every result drawn; deferred work (fit, placement, catalog) of an older one stops
+let deferredPending = false; // the deferred work of the result shown is not done yet
 const timings = [];
 
 function gpuName(key) {
@@ -286,7 +290,7 @@ function renderCatalog(gen, request) {
   status.textContent = '(computing…)';
   status.dataset.done = 'false';
   const step = () => {
-    if (gen !== generation) return;
+    if (gen !== drawGeneration) return;
     const start = performance.now();
     while (i < gpuCatalog.length && performance.now() - start < 8) {
       const g = gpuCatalog[i++];
@@ -305,38 +309,50 @@ function renderCatalog(gen, request) {
     const fitting = rows.filter((r) => r.dataset.fits === 'true').length;
     status.textContent = `(${fitting} of ${gpuCatalog.length})`;
     status.dataset.done = 'true';
+    deferredPending = false;
+    document.body.dataset.pending = 'false';
   };
   setTimeout(step, 0);
 }
 
 // ---- the one recompute: every input change calls this --------------------------------------------------------
 
-function recompute() {
-  const t0 = performance.now();
-  const gen = ++generation;
-  // The URL follows the inputs, once per burst of changes (browsers throttle history updates).
-  setTimeout(() => { if (gen === generation) writeUrl(); }, 0);
-  document.body.dataset.pending = 'true';
+// Everything one input needs, computed before anything is drawn: {p, r, pr, placed, request} or {error}.
+function compute() {
   const modelKey = JSON.stringify(modelRequest());
-  // Everything this input needs is computed before anything is drawn: on an error the page keeps showing
-  // the last good result, whole.
-  const fail = (error) => {
-    showError(error);
-    document.body.dataset.pending = 'false';
-  };
   let p = null;
   if (modelKey !== lastModelKey) {
     p = mp.params(modelRequest());
-    if (isError(p)) return fail(p.error);
+    if (isError(p)) return { error: p.error };
   }
   const request = planRequest();
   const r = mp.plan(request);
-  if (isError(r)) return fail(r.error);
+  if (isError(r)) return { error: r.error };
   // On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, computed now.
   const placed = mp.hasPlace && state.gpu && state.mode !== 'training' &&
     (Number(state.gpus.trim() || '1') !== 1 || state.cpu.trim() !== '');
   const pr = placed ? mp.place(placeRequest()) : null;
-  if (pr && isError(pr)) return fail(pr.error);
+  if (pr && isError(pr)) return { error: pr.error };
+  return { modelKey, p, r, pr, placed, request };
+}
+
+function recompute({ fromUser = true } = {}) {
+  const t0 = performance.now();
+  const gen = ++generation;
+  if (fromUser) showUrlNotes([]);
+  // The URL follows the inputs, once per burst of changes (browsers throttle history updates).
+  setTimeout(() => { if (gen === generation) writeUrl(); }, 0);
+  document.body.dataset.pending = 'true';
+  // On an error the page keeps showing the last good result, whole.
+  const c = compute();
+  if (c.error) {
+    showError(c.error);
+    // The deferred work of the result still shown carries on (it belongs to it), so the page stays whole.
+    if (!deferredPending) document.body.dataset.pending = 'false';
+    return;
+  }
+  const { modelKey, p, r, pr, placed, request } = c;
+  const drawn = ++drawGeneration;
 
   showError(null);
   if (p) {
@@ -352,13 +368,78 @@ function recompute() {
   }
   timings.push(performance.now() - t0);
   // Second priority, after this frame: the solves, the placement and the catalog.
+  // A newer result cancels it; a newer input that fails does not (the result shown stays whole).
+  const place = mp.hasPlace && state.gpu && state.mode !== 'training' && !placed ? placeRequest() : null;
+  const catalogRequest = planRequest('');
+  const gpu = state.gpu;
+  deferredPending = true;
   setTimeout(() => {
-    if (gen !== generation) return;
-    if (state.gpu) renderFit(mp.fit(request));
-    if (!placed) renderPlacement(mp.hasPlace && state.gpu && state.mode !== 'training' ? mp.place(placeRequest()) : null);
-    renderCatalog(gen, planRequest(''));
-    document.body.dataset.pending = 'false';
+    if (drawn !== drawGeneration) return;
+    if (gpu) renderFit(mp.fit(request));
+    if (!placed) renderPlacement(place ? mp.place(place) : null);
+    renderCatalog(drawn, catalogRequest);
   }, 0);
+}
+
+// ---- a link's inputs: what the core rejects falls back to the default, with a message ---------------------------
+
+// The state key behind an error's path (the request's key, or the model itself).
+const stateKeyOfPath = { gpu_count: 'gpus', kv_dtype: 'kv_dtype' };
+function stateKeyOf(err) {
+  const key = stateKeyOfPath[err.path] ?? err.path;
+  if (key && key in defaults && key !== 'model' && key !== 'config' && key !== 'source') return key;
+  return state.source === 'config' ? 'source' : 'model';
+}
+
+// Called when the inputs come from the URL (page load, a pasted link): each value the core rejects is reset to
+// its default, one at a time, until the whole request computes; a pasted config that does not parse stays in its
+// text area (with the message beside it) while the preset is shown. Returns the notes for showUrlNotes().
+function recoverUrlState() {
+  const notes = [];
+  for (let tries = 0; tries < Object.keys(defaults).length; ++tries) {
+    let c = compute();
+    // A placement option is only used on several devices; check it here too, so that a bad one is caught now.
+    if (!c.error && !c.placed && mp.hasPlace && state.gpu && state.mode !== 'training' && (state.strategy || state.gpus)) {
+      const pr = mp.place(placeRequest());
+      if (isError(pr)) c = { error: pr.error };
+    }
+    if (!c.error) break;
+    const key = stateKeyOf(c.error);
+    if (state[key] === defaults[key]) break; // nothing left to fall back to: the error shows as usual
+    const shown = key === 'source' ? 'config' : key;
+    notes.push({ key: shown, value: key === 'source' ? '(the pasted config.json)' : state[key], error: c.error });
+    state[key] = defaults[key];
+  }
+  return notes;
+}
+
+function showUrlNotes(notes) {
+  const box = $('url-error');
+  box.hidden = notes.length === 0;
+  box.replaceChildren(...(notes.length ? [el('strong', { text: 'Some of the link\'s inputs were not used: ' })] : []),
+    ...notes.map((n) => el('span', { class: 'url-note', dataKey: n.key },
+      el('code', { text: `${n.key}=${n.value}` }), ` (${n.error.message}); `)),
+    ...(notes.length ? [el('span', { class: 'kept', text: 'their defaults are shown instead.' })] : []));
+  box.dataset.keys = notes.map((n) => n.key).join(' ');
+}
+
+// The inputs from the URL, checked, shown and computed.
+function loadFromUrl() {
+  readUrl();
+  lastModelKey = null;
+  const notes = recoverUrlState();
+  applyStateToControls();
+  renderPresetList();
+  recompute({ fromUser: false });
+  showUrlNotes(notes);
+  // A pasted config that does not parse: kept in its box (the user may want to fix it), the message beside it.
+  const config = notes.find((n) => n.key === 'config');
+  if (config) {
+    selectSource('config');
+    showError(config.error); // beside the config box
+    state.source = 'preset'; // the results are the preset's until the config is fixed (typing adopts it)
+    $('model-note').textContent = `Model: preset ${state.model} (the pasted config.json does not parse)`;
+  }
 }
 
 // ---- the skeleton tree: fetched when opened, children rendered on expand ---------------------------------------
@@ -381,40 +462,69 @@ function loadTree() {
 // ---- files: config.json as text, checkpoints from their header bytes ------------------------------------------
 
 const maxConfigBytes = 16 << 20;
+let fileGeneration = 0; // bumps on every drop / pick; an older, slower read is dropped when it ends
+
+// A file problem: the message beside the file input (the File tab is brought forward to show it).
+function fileError(message, code = 'bad_request') {
+  selectSource('file');
+  showError({ code, message, path: '' }, 'file');
+}
 
 async function handleFiles(fileList) {
-  const files = [...fileList];
+  const files = [...(fileList ?? [])];
   if (!files.length) return;
+  const gen = ++fileGeneration;
   const status = $('file-status');
+  status.textContent = '';
   const checkpoints = files.filter((f) => /\.(safetensors|gguf)$/i.test(f.name));
   const indexes = files.filter((f) => /\.index\.json$/i.test(f.name));
   const configs = files.filter((f) => /\.json$/i.test(f.name) && !/\.index\.json$/i.test(f.name));
-  if (configs.length) {
-    const f = configs[0];
-    if (f.size > maxConfigBytes) {
-      showError({ code: 'bad_request', message: `${f.name} is ${grouped(f.size)} bytes; a config.json is small`, path: '' }, 'file');
-      return;
-    }
-    const text = await f.text();
-    $('config-input').value = text;
-    state.config = text;
-    selectSource('config');
-    status.textContent = `${f.name}: ${grouped(f.size)} bytes read as config.json`;
-    recompute();
-  }
-  if (indexes.length && !checkpoints.length) {
-    showError({ code: 'unsupported', message: `${indexes[0].name}: drop the index together with its .safetensors shards`, path: '' }, 'file');
+  const others = files.filter((f) => !/\.(safetensors|gguf|json)$/i.test(f.name));
+  if (!checkpoints.length && !indexes.length && !configs.length) {
+    fileError(`${others.map((f) => f.name).join(', ')}: not a config.json, .safetensors, .safetensors.index.json or .gguf file`, 'unsupported');
     return;
   }
-  if (checkpoints.length) await inspectCheckpoints(checkpoints, indexes[0]);
+  const zone = $('drop-zone');
+  zone.setAttribute('aria-busy', 'true');
+  try {
+    if (configs.length) {
+      const f = configs[0];
+      if (f.size > maxConfigBytes) {
+        fileError(`${f.name} is ${grouped(f.size)} bytes; a config.json is a few KiB (at most ${grouped(maxConfigBytes)} bytes here)`);
+        return;
+      }
+      const text = await f.text();
+      if (gen !== fileGeneration) return;
+      $('config-input').value = text;
+      state.config = text;
+      state.source = 'config';
+      selectSource('config');
+      recompute();
+      status.textContent = `${f.name}: ${grouped(f.size)} bytes read as config.json`;
+    }
+    if (indexes.length && !checkpoints.length) {
+      fileError(`${indexes[0].name}: drop the index together with its .safetensors shards`, 'unsupported');
+      return;
+    }
+    if (checkpoints.length) await inspectCheckpoints(checkpoints, indexes[0], gen);
+  } catch (e) {
+    // A file that cannot be read (removed or changed on disk since it was picked, a permission error).
+    if (gen === fileGeneration) {
+      status.textContent = '';
+      fileError(`could not read ${files.map((f) => f.name).join(', ')}: ${e?.message ?? e}`, 'io_error');
+    }
+  } finally {
+    if (gen === fileGeneration) zone.removeAttribute('aria-busy');
+  }
 }
 
-async function inspectCheckpoints(files, index) {
+async function inspectCheckpoints(files, index, gen) {
   const status = $('file-status');
   let read = 0;
   const ranges = [];
   const onRead = (begin, end) => { read += end - begin; ranges.push([begin, end]); };
-  const request = /\.gguf$/i.test(files[0].name) ? {} : modelRequest();
+  // Verified against the model last shown (a config being typed that does not parse yet is not used).
+  const request = /\.gguf$/i.test(files[0].name) || !lastModelKey ? {} : JSON.parse(lastModelKey);
   let r;
   if (files.length === 1 && !index) {
     status.textContent = `reading the header of ${files[0].name}…`;
@@ -423,11 +533,14 @@ async function inspectCheckpoints(files, index) {
     status.textContent = `reading the headers of ${files.length + (index ? 1 : 0)} files…`;
     r = await mp.inspectFiles(index ? [index, ...files] : files, request, { onRead });
   }
+  if (gen !== fileGeneration) return;
   if (isError(r)) {
-    showError(r.error, 'file');
     status.textContent = '';
+    selectSource('file');
+    showError(r.error, 'file');
     return;
   }
+  selectSource('file');
   showError(null);
   const all = index ? [index, ...files] : files;
   status.textContent = `${all.map((f) => f.name).join(', ')}: read ${grouped(read)} header bytes of ${all.length === 1
@@ -486,13 +599,24 @@ function selectSource(source) {
 function applyStateToControls() {
   for (const key of workloadKeys) {
     const input = $(key);
-    if (key === 'gpu' && state.gpu && !gpuCatalog.some((g) => g.key === state.gpu))
-      input.append(el('option', { value: state.gpu, text: state.gpu }));
+    // A select keeps a value from a link that is not among its choices (the core judges it; recoverUrlState).
+    if (input.tagName === 'SELECT' && state[key] && ![...input.options].some((o) => o.value === state[key]))
+      input.append(el('option', { value: state[key], text: state[key] }));
     input.value = state[key];
   }
   $('config-input').value = state.config;
   document.body.dataset.mode = state.mode;
   selectSource(state.source);
+}
+
+// The theme button's choice, remembered where storage is allowed (a locked-down browser throws on access).
+function storedTheme(next) {
+  try {
+    if (next) localStorage.setItem('modelplan-theme', next);
+    return localStorage.getItem('modelplan-theme');
+  } catch {
+    return next ?? null;
+  }
 }
 
 function applyTheme(theme) {
@@ -501,19 +625,16 @@ function applyTheme(theme) {
 }
 
 async function main() {
-  readUrl();
-  applyTheme(localStorage.getItem('modelplan-theme'));
+  applyTheme(storedTheme());
   mp = await loadModelplan();
   window.__modelplan = { mp, state, timings, recompute }; // test and benchmark hook
   const ps = mp.presets();
   presets = ps.presets;
-  if (!state.model) state.model = ps.default;
   defaults.model = ps.default;
   gpuCatalog = mp.gpus().gpus;
   $('gpu').append(...gpuCatalog.map((g) => el('option', { value: g.key, text: `${g.name} (${gib(g.memory_bytes)})` })));
   $('version').textContent = `modelplan ${mp.version()}`;
-  applyStateToControls();
-  renderPresetList();
+  // The inputs (from the URL, checked by loadFromUrl) are put into the controls at the end of main().
 
   $('preset-search').addEventListener('input', renderPresetList);
   $('preset-list').addEventListener('click', (e) => {
@@ -583,7 +704,7 @@ async function main() {
       ? document.documentElement.dataset.theme === 'dark'
       : matchMedia('(prefers-color-scheme: dark)').matches;
     const next = dark ? 'light' : 'dark';
-    localStorage.setItem('modelplan-theme', next);
+    storedTheme(next);
     applyTheme(next);
   });
   $('place-download').addEventListener('click', () => {
@@ -594,15 +715,13 @@ async function main() {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   });
   window.addEventListener('hashchange', () => {
-    readUrl();
-    applyStateToControls();
-    renderPresetList();
-    recompute();
+    if (location.hash.slice(1) === lastWrittenHash) return; // our own writeUrl()
+    loadFromUrl();
   });
 
   $('loading').hidden = true;
   $('app').hidden = false;
-  recompute();
+  loadFromUrl();
   document.body.dataset.ready = 'true';
 }
 

@@ -33,7 +33,6 @@ const plural = (n, word) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' 
 function leafItem({ leaf, kind, t }, aliases) {
   const li = document.createElement('li');
   li.className = `leaf ${kind}`;
-  li.setAttribute('role', 'treeitem');
   li.dataset.name = t.name;
   const name = document.createElement('span');
   name.className = 'tname';
@@ -60,7 +59,6 @@ function leafItem({ leaf, kind, t }, aliases) {
 
 function moduleItem(node, path, aliases) {
   const li = document.createElement('li');
-  li.setAttribute('role', 'treeitem');
   const details = document.createElement('details');
   const summary = document.createElement('summary');
   const name = document.createElement('span');
@@ -74,7 +72,6 @@ function moduleItem(node, path, aliases) {
   details.addEventListener('toggle', () => {
     if (!details.open || details.childElementCount > 1) return;
     const ul = document.createElement('ul');
-    ul.setAttribute('role', 'group');
     ul.append(...children(node, path, aliases));
     details.append(ul);
   });

@@ -68,7 +68,7 @@ export async function choosePreset(page, name) {
   await page.locator(`#preset-list li[data-name="${name}"]`).click();
 }
 
-const selects = new Set(['mode', 'dtype', 'kv_dtype', 'method', 'optimizer', 'recompute', 'zero', 'gpu']);
+const selects = new Set(['mode', 'dtype', 'kv_dtype', 'method', 'optimizer', 'recompute', 'zero', 'gpu', 'strategy']);
 /** Sets the workload controls as a user would (the mode first: training controls appear with it). */
 export async function setWorkload(page, workload) {
   const entries = Object.entries(workload).sort(([a], [b]) => (a === 'mode' ? -1 : b === 'mode' ? 1 : 0));
