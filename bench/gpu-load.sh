@@ -10,13 +10,18 @@
 #      on the same files when those packages are installed;
 #   4. prints the ratios.
 # Usage: bench/gpu-load.sh [--layers N] [--device cuda:0] [--keep]
-# Needs: cmake, a C++17 compiler, python3 with torch (CUDA), RapidJSON headers: /usr/include/rapidjson, or
-# MODELPLAN_RAPIDJSON_INCLUDE=DIR (DIR/rapidjson/document.h). A machine without a package registry gets them from
-# the tree: stage them first with `mkdir -p build-gpu-deps && cp -r /usr/include/rapidjson build-gpu-deps/` and
-# carry build-gpu-deps (it is used when present). Disk: one checkpoint (deleted at the end unless --keep).
-# PyTorch's TorchConfig.cmake of a CUDA build looks for the CUDA toolkit (nvcc, cuda_runtime_api.h); where only the
-# pip wheels are installed, configuring fails and the script prints why. The whole build takes libtorch's C++ ABI
-# (torch._C._GLIBCXX_USE_CXX11_ABI); the tests are built only when GoogleTest is installed with the same ABI.
+#        bench/gpu-load.sh --stage   (here, on a machine with rapidjson-dev and googletest: see below)
+# Needs: cmake (ninja when present), a C++17 compiler (C++20 for PyTorch 2.12+), python3 with torch (CUDA), and
+# RapidJSON's headers and GoogleTest's sources. A GPU machine without a package registry has neither: run
+# `bench/gpu-load.sh --stage` first on a machine that has them (Debian: rapidjson-dev, googletest); it copies
+# /usr/include/rapidjson and /usr/src/googletest into build-gpu-deps/ (ignored by git, 4.5 MiB), which must then
+# travel with the tree (the device tool: carry ["build-gpu-deps"]). Staged sources are preferred to installed
+# ones; MODELPLAN_RAPIDJSON_INCLUDE=DIR (DIR/rapidjson/document.h) overrides RapidJSON. GoogleTest is built from
+# the staged sources with libtorch's C++ ABI (torch._C._GLIBCXX_USE_CXX11_ABI), as the whole build is; without
+# staged sources an installed GoogleTest is used only when present, else the tests are skipped (and said so).
+# Disk: one checkpoint (deleted at the end unless --keep). PyTorch's TorchConfig.cmake of a CUDA build looks for
+# the CUDA toolkit (nvcc, cuda_runtime_api.h); where only the pip wheels are installed, configuring fails and the
+# script prints why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 layers=40
@@ -27,9 +32,19 @@ while [ $# -gt 0 ]; do
     --layers) layers=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: bench/gpu-load.sh [--layers N] [--device cuda:N] [--keep]" >&2; exit 2 ;;
+    --stage)
+      [ -f /usr/include/rapidjson/document.h ] || { echo "no /usr/include/rapidjson (apt-get install rapidjson-dev)" >&2; exit 1; }
+      [ -f /usr/src/googletest/CMakeLists.txt ] || { echo "no /usr/src/googletest (apt-get install googletest)" >&2; exit 1; }
+      rm -rf build-gpu-deps && mkdir -p build-gpu-deps
+      cp -r /usr/include/rapidjson build-gpu-deps/
+      cp -r /usr/src/googletest build-gpu-deps/googletest
+      echo "staged build-gpu-deps/ ($(du -sh build-gpu-deps | cut -f1)): carry it to the GPU machine"
+      exit 0 ;;
+    *) echo "usage: bench/gpu-load.sh [--layers N] [--device cuda:N] [--keep] | --stage" >&2; exit 2 ;;
   esac
 done
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 py=${PYTHON:-python3}
 jobs=$(nproc 2>/dev/null || echo 4)
 
@@ -45,22 +60,36 @@ abi=$($py -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
 
 rapidjson=${MODELPLAN_RAPIDJSON_INCLUDE:-}
 if [ -z "$rapidjson" ]; then
-  if [ -f /usr/include/rapidjson/document.h ]; then rapidjson=/usr/include
-  elif [ -f build-gpu-deps/rapidjson/document.h ]; then rapidjson=$PWD/build-gpu-deps
-  else echo "RapidJSON headers not found: set MODELPLAN_RAPIDJSON_INCLUDE or stage build-gpu-deps/ (see the header)" >&2; exit 2
+  if [ -f build-gpu-deps/rapidjson/document.h ]; then rapidjson=$PWD/build-gpu-deps
+  elif [ -f /usr/include/rapidjson/document.h ]; then rapidjson=/usr/include
+  else echo "RapidJSON headers not found: run bench/gpu-load.sh --stage where they are and carry build-gpu-deps/, or set MODELPLAN_RAPIDJSON_INCLUDE" >&2; exit 2
   fi
 fi
+prefix_path="$torch_prefix"
 tests=OFF
-if [ -f /usr/lib/x86_64-linux-gnu/cmake/GTest/GTestConfig.cmake ] || [ -f /usr/lib/cmake/GTest/GTestConfig.cmake ]; then
+if [ -f build-gpu-deps/googletest/CMakeLists.txt ]; then
+  # GoogleTest from the staged sources, with libtorch's ABI (an installed one may have the other ABI).
+  echo "== GoogleTest from build-gpu-deps/googletest"
+  cmake -S build-gpu-deps/googletest -B build-gpu/googletest "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DBUILD_GMOCK=OFF -DINSTALL_GTEST=ON -DCMAKE_INSTALL_PREFIX="$PWD/build-gpu/googletest-install" \
+    -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" >build-gpu.googletest.log 2>&1 \
+    && cmake --build build-gpu/googletest -j "$jobs" >>build-gpu.googletest.log 2>&1 \
+    && cmake --install build-gpu/googletest >>build-gpu.googletest.log 2>&1 \
+    || { tail -30 build-gpu.googletest.log; exit 1; }
+  prefix_path="$prefix_path;$PWD/build-gpu/googletest-install"
   tests=ON
+elif [ -f /usr/lib/x86_64-linux-gnu/cmake/GTest/GTestConfig.cmake ] || [ -f /usr/lib/cmake/GTest/GTestConfig.cmake ]; then
+  tests=ON
+else
+  echo "GoogleTest not found (not staged in build-gpu-deps/, not installed): the adapter's tests are NOT RUN" >&2
 fi
 
 echo "== build against PyTorch's libtorch ($torch_prefix; tests: $tests)"
 # The whole build uses libtorch's C++ ABI: the core's std::string APIs cross into the adapter.
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DMODELPLAN_WITH_TORCH=ON -DMODELPLAN_BUILD_BENCH=OFF \
-  -DMODELPLAN_BUILD_TESTS=$tests -DCMAKE_PREFIX_PATH="$torch_prefix" -DMODELPLAN_RAPIDJSON_INCLUDE="$rapidjson" \
-  -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" >build-gpu.configure.log 2>&1 \
-  || { tail -30 build-gpu.configure.log; exit 1; }
+cmake -S . -B build-gpu "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMODELPLAN_WITH_TORCH=ON \
+  -DMODELPLAN_BUILD_BENCH=OFF -DMODELPLAN_BUILD_TESTS=$tests -DCMAKE_PREFIX_PATH="$prefix_path" \
+  -DMODELPLAN_RAPIDJSON_INCLUDE="$rapidjson" -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" \
+  >build-gpu.configure.log 2>&1 || { tail -30 build-gpu.configure.log; exit 1; }
 grep "modelplan:" build-gpu.configure.log || true
 grep -q "the CUDA load path is built" build-gpu.configure.log || { echo "this libtorch has no CUDA (c10_cuda not found)" >&2; exit 1; }
 targets="modelplan"
@@ -72,7 +101,7 @@ if [ "$tests" = ON ]; then
 fi
 rm -rf build-gpu/install build-gpu/bench
 cmake --install build-gpu --prefix "$PWD/build-gpu/install" >/dev/null
-cmake -S bench/gpu-load -B build-gpu/bench -DCMAKE_BUILD_TYPE=Release \
+cmake -S bench/gpu-load -B build-gpu/bench "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$PWD/build-gpu/install;$torch_prefix" -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" \
   -DMODELPLAN_RAPIDJSON_INCLUDE_DIR="$rapidjson" >/dev/null
 cmake --build build-gpu/bench -j "$jobs" >/dev/null

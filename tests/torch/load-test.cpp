@@ -424,6 +424,12 @@ TEST(Load, MmapAliasesTheFile) {
     auto r2 = lt::load_weights(*again, a.sk, *src, {});
     ASSERT_TRUE(r2.ok());
     expect_bits(loaded(*again, written[0].name), written[0]);
+    // The mapping lives as long as a tensor aliases it: with the model destroyed and the files deleted, a tensor
+    // kept by the caller still holds the data.
+    at::Tensor kept = loaded(*m, written.back().name);
+    *m = lt::meta_model();
+    for (const auto& f : src->ck.files) fs::remove(dir.path() / f.name);
+    expect_bits(kept, written.back());
 }
 
 TEST(Load, VerificationFailureAllocatesNothing) {
@@ -528,11 +534,15 @@ TEST(Load, CudaRoundTrip) {
     if (lt::cuda_device_count() == 0)
         GTEST_SKIP() << "NOT RUN: " << (lt::built_with_cuda() ? "no CUDA device present" : "LibTorch without CUDA");
     temp_dir dir;
-    for (bool convert : {false, true}) {
-        SCOPED_TRACE(convert);
+    // Parameters that require grad too (training): the device conversion must not copy_ into the leaf itself.
+    for (int variant = 0; variant < 4; ++variant) {
+        bool convert = variant & 1, grad = variant & 2;
+        SCOPED_TRACE("convert " + std::to_string(convert) + ", requires_grad " + std::to_string(grad));
         mp::analysis a = tiny("bfloat16", false, convert ? std::optional<mp::dtype>(mp::dtype::f32) : std::nullopt);
         auto written = write_checkpoint(dir.path(), a, 2, [](size_t) { return "BF16"; });
-        auto m = lt::instantiate_meta(a.sk);
+        lt::meta_options mo;
+        mo.requires_grad = grad;
+        auto m = lt::instantiate_meta(a.sk, "Model", mo);
         auto src = lt::open_checkpoint(dir.path().string());
         lt::load_options o;
         o.device = "cuda";
@@ -542,7 +552,8 @@ TEST(Load, CudaRoundTrip) {
         for (const auto& w : written) {
             at::Tensor t = loaded(*m, w.name);
             ASSERT_TRUE(t.is_cuda());
-            at::Tensor host = t.cpu();
+            EXPECT_EQ(t.requires_grad(), grad);
+            at::Tensor host = t.detach().cpu();
             if (!convert) {
                 expect_bits(host, w);
             } else {

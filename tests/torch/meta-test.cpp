@@ -9,6 +9,8 @@
 
 #include <time.h>
 
+#include <torch/version.h>
+
 #include "modelplan/libtorch/load.h"
 #include "modelplan/libtorch/meta.h"
 #include "modelplan/presets.h"
@@ -19,13 +21,17 @@ namespace lt = modelplan::libtorch;
 
 namespace {
 
-// The torch dtype each safetensors dtype name should become on LibTorch 1.13 (float8 held as raw bytes),
+// The torch dtype each safetensors dtype name should become (on LibTorch 1.13 float8 is held as raw bytes),
 // written here apart from the adapter's own table.
 at::ScalarType expected_type(const std::string& safetensors_name) {
     static const std::map<std::string, at::ScalarType> types = {
         {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"F64", at::kDouble},
         {"I8", at::kChar},   {"U8", at::kByte},   {"I32", at::kInt},       {"I64", at::kLong},
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+        {"BOOL", at::kBool}, {"F8_E4M3", at::kFloat8_e4m3fn}, {"F8_E5M2", at::kFloat8_e5m2}, // LibTorch 2.1+
+#else
         {"BOOL", at::kBool}, {"F8_E4M3", at::kByte}, {"F8_E5M2", at::kByte},
+#endif
     };
     return types.at(safetensors_name);
 }
