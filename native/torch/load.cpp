@@ -464,6 +464,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     std::unordered_map<std::string, const checkpoint_tensor*> stored;
     stored.reserve(ck.tensors.size());
     for (const auto& t : ck.tensors) stored.emplace(t.name, &t);
+    std::unordered_map<std::string, uint64_t> file_size;
+    for (const auto& f : ck.files) file_size.emplace(f.name, f.size);
     std::vector<std::vector<std::string>> alias_names(m.params.size());
     for (const auto& [name, i] : m.aliases) alias_names[i].push_back(name);
 
@@ -495,6 +497,16 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         for (size_t a = 0; !t && a < alias_names[i].size(); ++a)
             if (auto it = stored.find(alias_names[i][a]); it != stored.end()) t = it->second;
         if (!t) return make_error(error_code::internal, p.name + ": verified but not found in the checkpoint");
+        // The byte range within the file as its header gave it (open_checkpoint's parser checks this; a
+        // checkpoint_source built or changed by a caller may not be): never a read or a mapping outside it.
+        auto file = file_size.find(t->file);
+        if (file == file_size.end() || t->end < t->begin || t->end > file->second)
+            return make_error(error_code::bad_checkpoint,
+                              t->name + ": data [" + std::to_string(t->begin) + ", " + std::to_string(t->end) +
+                                  ") is not within " + t->file +
+                                  (file == file_size.end() ? std::string(" (not among the checkpoint's files)")
+                                                           : " (" + std::to_string(file->second) + " bytes)") +
+                                  "; nothing was loaded");
         auto st = stored_type_of(t->dtype);
         if (!st)
             return make_error(error_code::unsupported, t->name + ": dtype " + t->dtype +
@@ -630,7 +642,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                     if (::mprotect(mp->base, mp->size, PROT_READ | PROT_WRITE) != 0)
                         throw std::runtime_error(job.file + ": cannot make the mapping writable: " + std::strerror(errno));
                 }
-                if (item.t->begin + job.bytes > mp->size)
+                if (item.t->begin > mp->size || job.bytes > mp->size - item.t->begin)
                     throw std::runtime_error(job.file + ": the file is shorter than its header says (" +
                                              std::to_string(mp->size) + " bytes) while mapping " + p.name);
                 auto keep = mp;

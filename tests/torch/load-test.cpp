@@ -959,3 +959,36 @@ TEST(Load, ConversionsToIntegersSaturate) {
                 << written[i].name << " element " << k;
     }
 }
+
+// ---- byte ranges a caller's checkpoint_source may hold ----------------------------------------------------
+
+// open_checkpoint's parser refuses data outside the file, but checkpoint_source is a plain struct a caller may
+// build or change: a range beyond the file, or one whose end wrapped past 2^64, is refused before anything is
+// allocated, on the read path and the mapping path (which once mapped `begin` past the file's end).
+TEST(Load, RangesOutsideTheFileAreRefusedBeforeAllocating) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; });
+    auto clean = lt::open_checkpoint(dir.path().string());
+    ASSERT_TRUE(clean.ok());
+    const uint64_t file_bytes = clean->ck.files[0].size;
+    for (bool mmap : {false, true}) {
+        for (int variant = 0; variant < 2; ++variant) {
+            SCOPED_TRACE(std::string(mmap ? "mmap" : "read") + (variant ? ", wrapped" : ", beyond"));
+            lt::checkpoint_source src = *clean;
+            mp::checkpoint_tensor& t = src.ck.tensors.back();
+            uint64_t bytes = t.bytes();
+            t.begin = variant ? ~uint64_t(0) - bytes / 2 + 1 : file_bytes + 4096; // wrapped: end < begin
+            t.end = t.begin + bytes;
+            auto m = lt::instantiate_meta(a.sk);
+            count_allocations counting;
+            lt::load_options o;
+            o.mmap = mmap;
+            auto r = lt::load_weights(*m, a.sk, src, o);
+            ASSERT_FALSE(r.ok());
+            EXPECT_NE(r.err().message.find(t.name), std::string::npos) << r.err().message;
+            EXPECT_EQ(counting.counter().allocations.load(), 0u);
+            EXPECT_TRUE(all_meta(*m));
+        }
+    }
+}
