@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "modelplan/error.h"
 
 namespace modelplan::libtorch::detail {
@@ -48,9 +50,13 @@ struct fill_state {
     }
 };
 
-// Reads exactly `n` bytes at `offset` of the job's file into `out`, retrying short reads; a file that ends
-// early or a read error comes back as an error naming the file and the tensor.
+// Reads exactly `n` bytes at `offset` of the job's file into `out`, retrying short reads and EINTR; a file that
+// ends early or a read error comes back as an error naming the file and the tensor.
 std::optional<error> read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset);
+
+// The pread() read_exact calls: ::pread, replaced by tests to return short reads and EINTR.
+using pread_function = ssize_t (*)(int fd, void* buf, size_t count, off_t offset);
+extern std::atomic<pread_function> pread_hook;
 
 // Converts `n` elements of type `from` at `src` to type `to` at `dst` (floating and integer types).
 void convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to, uint64_t n);

@@ -288,12 +288,15 @@ void detail::convert_elements(const void* src, at::ScalarType from, void* dst, a
     });
 }
 
+std::atomic<detail::pread_function> detail::pread_hook{&::pread};
+
 std::optional<error> detail::read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset) {
+    const pread_function read_at = pread_hook.load();
     char* p = static_cast<char*>(out);
     uint64_t done = 0;
     while (done < n) {
         size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, 1ull << 30));
-        ssize_t got = ::pread(job.fd, p + done, want, static_cast<off_t>(offset + done));
+        ssize_t got = read_at(job.fd, p + done, want, static_cast<off_t>(offset + done));
         if (got < 0) {
             if (errno == EINTR) continue;
             return make_error(error_code::io, job.file + ": read error at byte " +

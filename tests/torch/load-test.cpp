@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../native/torch/load-internal.h" // read_exact's pread hook
 #include "checkpoint-writer.h"
 #include "modelplan/device-map.h"
 #include "modelplan/libtorch/load.h"
@@ -989,6 +990,60 @@ TEST(Load, RangesOutsideTheFileAreRefusedBeforeAllocating) {
             EXPECT_NE(r.err().message.find(t.name), std::string::npos) << r.err().message;
             EXPECT_EQ(counting.counter().allocations.load(), 0u);
             EXPECT_TRUE(all_meta(*m));
+        }
+    }
+}
+
+// ---- short reads and EINTR ---------------------------------------------------------------------------------
+
+namespace {
+std::atomic<uint64_t> fake_calls{0}, fake_eintr{0}, fake_short{0};
+// At most 1000 bytes a call, and every third call interrupted before reading anything.
+ssize_t stingy_pread(int fd, void* buf, size_t count, off_t offset) {
+    if (fake_calls++ % 3 == 1) {
+        ++fake_eintr;
+        errno = EINTR;
+        return -1;
+    }
+    if (count > 1000) ++fake_short;
+    return ::pread(fd, buf, std::min<size_t>(count, 1000), offset);
+}
+struct pread_replaced {
+    explicit pread_replaced(lt::detail::pread_function f) { lt::detail::pread_hook = f; }
+    ~pread_replaced() { lt::detail::pread_hook = &::pread; }
+};
+} // namespace
+
+// Reads that return less than asked, or fail with EINTR, are retried until the chunk is whole: bit-exact, on the
+// direct path and the converting one, with several threads.
+TEST(Load, ShortReadsAndInterruptsAreRetried) {
+    for (bool convert : {false, true}) {
+        SCOPED_TRACE(convert);
+        temp_dir dir;
+        mp::analysis a = tiny("bfloat16", false, convert ? std::optional<mp::dtype>(mp::dtype::f32) : std::nullopt);
+        auto written = write_checkpoint(dir.path(), a, 2, [](size_t) { return "BF16"; });
+        auto m = lt::instantiate_meta(a.sk);
+        auto src = lt::open_checkpoint(dir.path().string());
+        ASSERT_TRUE(src.ok());
+        lt::load_options o;
+        o.threads = 3;
+        o.chunk_bytes = 8192;
+        fake_calls = fake_eintr = fake_short = 0;
+        pread_replaced replaced(&stingy_pread);
+        auto r = lt::load_weights(*m, a.sk, *src, o);
+        ASSERT_TRUE(r.ok()) << r.err().message;
+        EXPECT_GT(fake_eintr.load(), 10u);
+        EXPECT_GT(fake_short.load(), 10u);
+        for (const auto& w : written) {
+            at::Tensor t = loaded(*m, w.name);
+            if (!convert) {
+                expect_bits(t, w);
+                continue;
+            }
+            const float* p = t.data_ptr<float>();
+            const uint16_t* bf = reinterpret_cast<const uint16_t*>(w.bytes.data());
+            for (int64_t i = 0; i < t.numel(); ++i)
+                ASSERT_EQ(f32_bits(p[i]), static_cast<uint32_t>(bf[i]) << 16) << w.name << " " << i;
         }
     }
 }
