@@ -143,7 +143,9 @@ try:
     best = 1e9
     for _ in range(2):
         torch.cuda.synchronize(); t = time.perf_counter()
-        m = AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.bfloat16, device_map=dev)
+        # transformers 5 renamed torch_dtype to dtype
+        kw = {"dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype": torch.bfloat16}
+        m = AutoModelForCausalLM.from_pretrained(d, device_map=dev, **kw)
         torch.cuda.synchronize(); best = min(best, time.perf_counter() - t)
         del m; torch.cuda.empty_cache()
     out["transformers_s"] = best; out["transformers_version"] = transformers.__version__

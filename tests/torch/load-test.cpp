@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -1046,4 +1047,38 @@ TEST(Load, ShortReadsAndInterruptsAreRetried) {
                 ASSERT_EQ(f32_bits(p[i]), static_cast<uint32_t>(bf[i]) << 16) << w.name << " " << i;
         }
     }
+}
+
+// The case this was found on: DeepSeek-V3 (61 layers and the MTP layer model.layers.61) with the device map
+// transformers' from_pretrained(device_map=...) writes, which lists model.layers.0 to model.layers.60 only.
+TEST(Load, DeepSeekV3TransformersMapLeavesLayer61OnMeta) {
+    auto p = mp::find_preset("deepseek-v3");
+    ASSERT_TRUE(p.ok());
+    auto a = mp::analyze(p->name, p->config_json, {});
+    ASSERT_TRUE(a.ok());
+    std::string json = R"({"model.embed_tokens": 0, )";
+    for (int l = 0; l < 61; ++l) json += "\"model.layers." + std::to_string(l) + "\": " + std::to_string(l / 8) + ", ";
+    json += R"("model.norm": 7, "lm_head": 7})";
+    auto map = mp::parse_device_map(json);
+    ASSERT_TRUE(map.ok()) << map.err().message;
+    ASSERT_FALSE(mp::assign_devices(a->sk, *map).ok()); // the core alone: "no entry covers ... model.layers.61..."
+    auto t0 = std::chrono::steady_clock::now();
+    auto devices = lt::devices_for_map(*a, *map);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(devices.ok()) << devices.err().message;
+    EXPECT_LT(seconds, 2.0);
+    size_t layer61 = 0;
+    for (size_t i = 0; i < a->sk.tensors.size(); ++i) {
+        const std::string& name = a->sk.tensors[i].name;
+        bool mtp = name.rfind("model.layers.61.", 0) == 0;
+        layer61 += mtp;
+        if (mtp)
+            EXPECT_EQ(devices->devices[i], "meta") << name;
+        else if (name.rfind("model.layers.60.", 0) == 0 || name == "lm_head.weight")
+            EXPECT_EQ(devices->devices[i], "cuda:7") << name;
+    }
+    EXPECT_GT(layer61, 700u); // 256 experts x 3 projections, attention, norms, eh_proj, ...
+    EXPECT_EQ(devices->unmapped.size(), layer61);
+    ASSERT_EQ(devices->warnings.size(), 1u);
+    EXPECT_NE(devices->warnings[0].find("model.layers.61"), std::string::npos) << devices->warnings[0];
 }
