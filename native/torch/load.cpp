@@ -387,8 +387,13 @@ at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type) {
     if (base == MAP_FAILED) throw std::runtime_error("cannot map " + std::to_string(length) + " bytes: " + std::strerror(errno));
     uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
     ::madvise(reinterpret_cast<void*>(aligned), length - (aligned - reinterpret_cast<uintptr_t>(base)), MADV_HUGEPAGE);
-    return at::from_blob(reinterpret_cast<void*>(aligned), sizes, [base, length](void*) { ::munmap(base, length); },
-                         at::TensorOptions().dtype(type));
+    try {
+        return at::from_blob(reinterpret_cast<void*>(aligned), sizes,
+                             [base, length](void*) { ::munmap(base, length); }, at::TensorOptions().dtype(type));
+    } catch (...) {
+        ::munmap(base, length); // not owned by a tensor yet
+        throw;
+    }
 }
 
 void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
