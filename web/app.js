@@ -228,6 +228,8 @@ function renderPlan(r) {
 }
 
 function renderPlacedVerdict(r) {
+  // The GPU card below stays the single-GPU plan and its solves; its title says so.
+  $('fit-gpu-name').textContent = `one ${gpuName(state.gpu)} (the placement on several devices is below)`;
   const verdict = $('fits-verdict');
   verdict.className = r.fits ? 'fits' : 'no-fit';
   verdict.dataset.fits = String(r.fits);
@@ -681,11 +683,12 @@ async function main() {
     handleFiles(e.dataTransfer.files);
   });
   // Dropping anywhere on the page works too, and never navigates away.
-  document.addEventListener('dragover', (e) => e.preventDefault());
+  // Only files: dragging text (e.g. into the config box) keeps the browser's own behaviour.
+  const hasFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
+  document.addEventListener('dragover', (e) => { if (hasFiles(e)) e.preventDefault(); });
   document.addEventListener('drop', (e) => {
-    if (e.defaultPrevented) return;
+    if (e.defaultPrevented || !hasFiles(e)) return;
     e.preventDefault();
-    selectSource('file');
     handleFiles(e.dataTransfer.files);
   });
   $('tree-card').addEventListener('toggle', () => { if ($('tree-card').open) loadTree(); });

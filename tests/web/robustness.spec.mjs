@@ -145,13 +145,19 @@ test('every input round-trips through the link: GPU count, placement, quantizati
     await expect(other.getByTestId('url-error')).toBeHidden();
     for (const id of ['total-params', 'mem-total', 'fits-verdict', 'headroom'])
       expect(await other.getByTestId(id).textContent(), id).toBe(await page.getByTestId(id).textContent());
-    if (workload.cpu)
+    if (workload.cpu) {
       expect(await other.getByTestId('device-map').textContent()).toBe(await page.getByTestId('device-map').textContent());
+      // Placed on several devices: the GPU card says it is the single-GPU plan.
+      await expect(other.locator('#fit-gpu-name')).toContainText('one ');
+    }
   }
   await other.context().close();
 });
 
 test('keyboard: the file input, a preset, the skeleton tree', async ({ page, app }) => {
+  // Playwright intercepts file pickers once a listener exists (asynchronously): set one up before any key press.
+  const choosers = [];
+  page.on('filechooser', (c) => choosers.push(c));
   await app.open();
   await page.getByRole('tab', { name: 'File' }).click();
   // The file picker is reachable with Tab and opens with Enter.
@@ -162,9 +168,16 @@ test('keyboard: the file input, a preset, the skeleton tree', async ({ page, app
     reached = await page.evaluate(() => document.activeElement?.id === 'file-input');
   }
   expect(reached, 'Tab reaches the file input').toBe(true);
-  const chooser = page.waitForEvent('filechooser');
-  await page.keyboard.press('Enter');
-  await (await chooser).setFiles({ name: 'config.json', mimeType: 'application/json',
+  // Enter opens the picker (Space too; a second key only if headless Chromium dropped the first request).
+  let chooser = null;
+  for (const key of ['Enter', 'Space']) {
+    await page.keyboard.press(key);
+    await expect.poll(() => choosers.length, { timeout: 3000 }).toBeGreaterThan(0).catch(() => {});
+    chooser = choosers[0] ?? null;
+    if (chooser) break;
+  }
+  expect(chooser, 'the keyboard opens the file picker').not.toBeNull();
+  await chooser.setFiles({ name: 'config.json', mimeType: 'application/json',
     buffer: Buffer.from(JSON.stringify(tinyConfig)) });
   await settled(page);
   await expect(page.getByTestId('file-status')).toContainText('config.json');
