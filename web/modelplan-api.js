@@ -79,6 +79,10 @@ export class Modelplan {
    * called for each range read. Resolves to the inspection, or an {error} object.
    */
   async inspectFile(file, request, options = {}) {
+    return readErrors(file?.name ?? options.name, () => this.#inspectFile(file, request, options));
+  }
+
+  async #inspectFile(file, request, options) {
     const name = options.name ?? file.name ?? 'model.safetensors';
     const size = file.size;
     const readAhead = geometricFormats.test(name);
@@ -110,6 +114,10 @@ export class Modelplan {
    * of the merged checkpoint, or an {error} object.
    */
   async inspectFiles(files, request, options = {}) {
+    return readErrors([...files].map((f) => f.name).join(', '), () => this.#inspectFiles(files, request, options));
+  }
+
+  async #inspectFiles(files, request, options) {
     const state = [...files].map((file) => ({ file, name: file.name, size: file.size, bytes: new Uint8Array(0),
       ahead: geometricFormats.test(file.name), whole: /\.index\.json$/i.test(file.name) }));
     const read = async (s, want) => {
@@ -132,6 +140,15 @@ export class Modelplan {
       await read(s, s.ahead ? Math.min(s.size, Math.max(r.need_bytes, s.bytes.length * 2)) : r.need_bytes);
     }
     return { error: { code: 'bad_checkpoint', message: 'headers still incomplete after many reads', path: '' } };
+  }
+}
+
+// A file that cannot be read (removed or changed since it was picked, no permission) is an {error} too.
+async function readErrors(name, read) {
+  try {
+    return await read();
+  } catch (e) {
+    return { error: { code: 'io_error', message: `could not read ${name ?? 'the file'}: ${e?.message ?? e}`, path: '' } };
   }
 }
 
