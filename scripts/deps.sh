@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Installs what the build needs and this machine lacks, from Debian's packages. Idempotent: installs nothing when
-# everything is present. Usage: scripts/deps.sh [native|all]  (all adds Emscripten and Node.js for the wasm build)
+# Installs what a build needs and this machine lacks, from Debian's packages. Idempotent: installs nothing when
+# everything is present. Usage: scripts/deps.sh [native|wasm|all|web|torch]...
+#   native  compiler, CMake, Ninja, GoogleTest, Google Benchmark, RapidJSON (every mode includes it)
+#   wasm    + Node.js, Emscripten and GoogleTest's sources (the wasm build and its tests)
+#   all     + wasm, and clang with libFuzzer (the fuzz targets): what scripts/test.sh needs before the page
+#   web     + wasm, Debian's Chromium and npm (the page's Playwright tests)
+#   torch   + LibTorch (libtorch-dev, CPU-only 1.13), unless Torch_DIR names another one
 set -euo pipefail
-what=${1:-all}
+modes=("$@")
+[ ${#modes[@]} -gt 0 ] || modes=(all)
 
 missing=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_file() { [ -e "$1" ]; }
+want() { for m in "${modes[@]}"; do for w in "$@"; do [ "$m" = "$w" ] && return 0; done; done; return 1; }
 
 have_cmd cmake || missing+=(cmake)
 have_cmd ninja || missing+=(ninja-build)
@@ -14,13 +21,22 @@ have_cmd g++ || missing+=(g++)
 have_file /usr/include/gtest/gtest.h || missing+=(libgtest-dev)
 have_file /usr/include/benchmark/benchmark.h || missing+=(libbenchmark-dev)
 have_file /usr/include/rapidjson/document.h || missing+=(rapidjson-dev)
-if [ "$what" = all ]; then
+if want wasm all web; then
   have_cmd node || missing+=(nodejs)
   have_cmd em++ || missing+=(emscripten)
   have_file /usr/src/googletest/CMakeLists.txt || missing+=(googletest)
+fi
+if want all; then
   # Fuzz targets (fuzz/build.sh): clang and its libFuzzer/sanitizer runtimes.
   have_cmd clang++ || missing+=(clang)
   compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || missing+=(libclang-rt-14-dev)
+fi
+if want web; then
+  have_file /usr/bin/chromium || missing+=(chromium)
+  have_cmd npm || missing+=(npm)
+fi
+if want torch && [ -z "${Torch_DIR:-}" ]; then
+  have_file /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake || missing+=(libtorch-dev)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -31,6 +47,5 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

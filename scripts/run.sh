@@ -29,16 +29,7 @@ if [ $# -gt 0 ]; then
 fi
 
 # The page needs Emscripten (and the Node.js it runs on) to build, and Node.js to serve it.
-missing=()
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v em++ >/dev/null 2>&1 || missing+=(emscripten)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "modelplan: installing ${missing[*]}" >&2
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/deps.sh wasm
 echo "modelplan: building the wasm module and the page (build-wasm/web/)..." >&2
 quietly scripts/build.sh wasm
 

@@ -6,15 +6,7 @@
 # configure with -DTorch_DIR=... (see bench/gpu-load.sh) to build and run them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh native
-if [ ! -f /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake ] && [ -z "${Torch_DIR:-}" ]; then
-  echo "modelplan: installing libtorch-dev" >&2
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
-fi
+scripts/deps.sh torch
 jobs=$(nproc 2>/dev/null || echo 2)
 b=${MODELPLAN_TORCH_BUILD:-build-torch} # the build folder (default build-torch/)
 

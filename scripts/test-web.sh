@@ -5,18 +5,7 @@
 # Screenshots and failure details go to test-results/web/. Arguments are passed to `playwright test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh all
-
-missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "modelplan: installing ${missing[*]}" >&2
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/deps.sh web
 # The locked test packages (Playwright; it downloads no browser here: Debian's chromium is used).
 if [ ! -d tests/web/node_modules/@playwright/test ] || [ tests/web/package-lock.json -nt tests/web/node_modules/.package-lock.json ]; then
   (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)

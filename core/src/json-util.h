@@ -22,6 +22,14 @@ struct json_out {
         w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
     }
     std::string str() const { return std::string(buffer.GetString(), buffer.GetSize()) + "\n"; }
+    // Opens the answer's object with the keys every model answer starts with: {"model": ..., "architecture": ...
+    void begin_model_answer(const std::string& model, const std::string& architecture) {
+        w.StartObject();
+        w.Key("model");
+        w.String(model.c_str());
+        w.Key("architecture");
+        w.String(architecture.c_str());
+    }
 };
 
 // Parses `text` into `doc` (iteratively, at normal precision); on failure returns an error naming line and

@@ -310,11 +310,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
 std::string plan_json(const analysis& a, const memory_plan& p) {
     json_out doc;
     auto& out = doc.w;
-    out.StartObject();
-    out.Key("model");
-    out.String(a.model.c_str());
-    out.Key("architecture");
-    out.String(a.spec.architecture.c_str());
+    doc.begin_model_answer(a.model, a.spec.architecture);
     out.Key("plan");
     out.StartObject();
     out.Key("mode");

@@ -296,11 +296,7 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
 std::string parallel_json(const analysis& a, const parallel_plan& p) {
     json_out doc;
     auto& out = doc.w;
-    out.StartObject();
-    out.Key("model");
-    out.String(a.model.c_str());
-    out.Key("architecture");
-    out.String(a.spec.architecture.c_str());
+    doc.begin_model_answer(a.model, a.spec.architecture);
     out.Key("tp");
     out.Uint64(p.tp);
     out.Key("pp");

@@ -614,11 +614,7 @@ void write_plan_items(json_writer& out, const memory_plan& plan) {
 std::string placement_json(const analysis& a, const placement& p, const place_options& options) {
     json_out doc;
     auto& out = doc.w;
-    out.StartObject();
-    out.Key("model");
-    out.String(a.model.c_str());
-    out.Key("architecture");
-    out.String(a.spec.architecture.c_str());
+    doc.begin_model_answer(a.model, a.spec.architecture);
     out.Key("strategy");
     out.String(options.strategy == place_strategy::balanced ? "balanced" : "sequential");
     out.Key("fits");
