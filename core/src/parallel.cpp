@@ -220,9 +220,15 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
         }
         uint64_t rank_elements = 1;
         for (uint64_t d : rank_shape) rank_elements = mul(rank_elements, d);
-        uint64_t rank_bytes = t.elements ? ceil_div(mul(bytes[i], rank_elements), t.elements) : 0;
-        if (bytes[i] && rank_elements && t.elements && mul(bytes[i], rank_elements) == UINT64_MAX)
-            rank_bytes = bytes[i] / tp; // absurd sizes: keep it finite
+        // bytes x rank_elements / elements, rounded up, in 128 bits (the product can pass 2^64); a replicated
+        // tensor keeps its bytes exactly.
+        uint64_t rank_bytes = bytes[i];
+        if (rank_elements != t.elements) {
+            __extension__ typedef unsigned __int128 u128;
+            u128 scaled = static_cast<u128>(bytes[i]) * rank_elements;
+            scaled = t.elements ? (scaled + t.elements - 1) / t.elements : 0;
+            rank_bytes = scaled > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(scaled);
+        }
         stage_weights[at] = add(stage_weights[at], rank_bytes);
         if (t.what == role::embed) embed_bytes_rank = add(embed_bytes_rank, rank_bytes);
         std::string pattern = pattern_of(a.sk, t);

@@ -173,6 +173,37 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
     }
     for (size_t i = 0; i < sk.tensors.size(); ++i)
         if (loaded[i] && block_pin[key[i]] == -2 && pin[i] != no_device) key[i] = module_of_tensor(sk.tensors[i].name);
+    // transformers gives each tensor the device of the longest map key that prefixes its name, so a split-off
+    // module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins the
+    // unit of the longest key over its name; tensors pinned to different devices cannot share one entry.
+    std::unordered_map<std::string, int> key_pin;
+    std::unordered_map<std::string, size_t> key_first; // a tensor that made the key (for messages)
+    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+        if (!loaded[i]) continue;
+        auto [it, fresh] = key_pin.emplace(key[i], pin[i]);
+        if (fresh) key_first.emplace(key[i], i);
+        else if (it->second == no_device) it->second = pin[i];
+    }
+    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+        if (!loaded[i]) continue;
+        std::string name = sk.tensors[i].name;
+        while (!key_pin.count(name)) { // ends at key[i] at the latest: it prefixes the name
+            size_t dot = name.rfind('.');
+            name = dot == std::string::npos ? std::string() : name.substr(0, dot);
+        }
+        int d = key_pin[name];
+        if (pin[i] != no_device && d != pin[i]) {
+            const std::string& other = sk.tensors[key_first[name]].name;
+            return make_error(error_code::bad_request,
+                              "--pin: " + sk.tensors[i].name + " is pinned to " + l.devices[pin[i]].name +
+                                  " but its device-map entry \"" + name + "\" (which also holds " + other +
+                                  ") goes to " + (d == no_device ? std::string("no pinned device") : l.devices[d].name) +
+                                  "; a device-map entry moves a whole module, so pin all of its tensors to one device",
+                              "pin");
+        }
+        key[i] = name;
+        pin[i] = d;
+    }
 
     units_result out;
     std::unordered_map<std::string, size_t> index;
@@ -317,7 +348,9 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
         double share = free_total ? std::min(1.0, static_cast<double>(wanted) / static_cast<double>(free_total)) : 0;
         for (size_t d = 0; d < gpus; ++d) {
             uint64_t free = l.devices[d].budget_bytes > load[d] ? l.devices[d].budget_bytes - load[d] : 0;
-            target[d] = load[d] + static_cast<uint64_t>(static_cast<double>(free) * share);
+            // In long double: a double holds 2^64 - 1 as 2^64, and converting that back is undefined.
+            long double part = static_cast<long double>(free) * static_cast<long double>(share);
+            target[d] = add(load[d], part >= static_cast<long double>(free) ? free : static_cast<uint64_t>(part));
         }
     }
     size_t cur = 0;
@@ -326,8 +359,8 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
         if (units[i].pinned != no_device) continue;
         const unit& u = units[i];
         // Balanced: move on once this GPU has its share (rounding a unit to the nearer side).
-        while (cur + 1 < gpus && placed[cur] > 0 && load[cur] + cost(u, cur) / 2 > target[cur]) ++cur;
-        while (cur < n && load[cur] + cost(u, cur) > l.devices[cur].budget_bytes) ++cur;
+        while (cur + 1 < gpus && placed[cur] > 0 && add(load[cur], cost(u, cur) / 2) > target[cur]) ++cur;
+        while (cur < n && add(load[cur], cost(u, cur)) > l.devices[cur].budget_bytes) ++cur;
         if (cur == n) continue;
         where[i] = static_cast<int>(cur);
         load[cur] = add(load[cur], cost(u, cur));

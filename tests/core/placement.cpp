@@ -519,5 +519,101 @@ TEST(parallel, pipeline_stages) {
     EXPECT_FALSE(plan_parallel(tied, workload{}, 1, 19, {}).ok()); // 18 layers
 }
 
+// A device-map entry moves its whole module (transformers resolves each tensor by the longest key), so a pin on
+// q_proj.weight takes Qwen2's q_proj.bias along (Qwen2 has q/k/v biases: transformers' Qwen2Attention,
+// bias=True). The plan must count the bias where the map sends it.
+TEST(placement, a_pinned_tensor_takes_its_module_siblings) {
+    analysis a = analyze_preset("qwen2.5-7b");
+    workload w = default_workload();
+    bool has_bias = false;
+    for (const auto& t : a.sk.tensors) has_bias = has_bias || t.name == "model.layers.0.self_attn.q_proj.bias";
+    ASSERT_TRUE(has_bias);
+    place_options o;
+    o.pins = {{"*.q_proj.weight", "cpu"}};
+    auto p = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=64GiB"), o);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    check_placement(a, w, *p, false);
+    EXPECT_EQ(resolve(p->map, "model.layers.0.self_attn.q_proj.bias"), "cpu");
+    // Two tensors of one module pinned to different devices cannot be written as one entry: an error naming them.
+    o.pins = {{"model.layers.0.self_attn.q_proj.weight", "cpu"}, {"model.layers.0.self_attn.q_proj.bias", "disk"}};
+    auto bad = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=64GiB,disk"), o);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.err().message.find("model.layers.0.self_attn.q_proj"), std::string::npos) << bad.err().message;
+    EXPECT_EQ(bad.err().path, "pin");
+}
+
+// batch 2^40: the GPU's fixed charges alone (overhead + activations + logits, each saturating) exceed its 24 GiB,
+// so it can take no weights at all; a sum that wraps past 2^64 must not make a unit look as if it fits.
+TEST(placement, absurd_workloads_do_not_wrap_into_fitting) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    workload w;
+    w.batch = 1ull << 40;
+    w.seq = 100000;
+    auto p = place_model(a, w, *parse_devices("cuda:0=24GiB,cpu=64GiB"), place_options{});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_FALSE(p->fits);
+    EXPECT_EQ(item(p->devices[0].items, "weights"), 0u) << "a unit placed on a GPU with no room";
+    EXPECT_EQ(p->devices[0].modules, 0u);
+}
+
+// Balanced with a GPU whose budget is 2^64 - 1 bytes next to a 24 GiB one: the big GPU's share is all but
+// nothing of the other's, so it takes (nearly) every layer. (2^64 - 1 is 2^64 as a double: converting the
+// share back must not overflow.)
+TEST(placement, balanced_targets_with_an_enormous_gpu) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    workload w = default_workload();
+    place_options o;
+    o.strategy = place_strategy::balanced;
+    std::vector<device_budget> devices = {{"cuda:0", device_kind::gpu, UINT64_MAX, ""},
+                                          {"cuda:1", device_kind::gpu, 24ull << 30, ""}};
+    auto p = place_model(a, w, devices, o);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_TRUE(p->fits);
+    EXPECT_GE(p->devices[0].layers.size(), 31u);
+}
+
+// Over every preset and every valid T (P = 1): a rank holds at least 1/T of the weights, the ranks together at
+// least the whole (replicated tensors count on every rank), and T = 1 is the plan exactly.
+TEST(parallel, per_rank_weights_cover_the_plan_on_every_preset) {
+    for (const auto& preset : presets()) {
+        SCOPED_TRACE(preset.name);
+        analysis a = analyze_preset(preset.name);
+        auto plan = plan_memory(a, workload{});
+        ASSERT_TRUE(plan.ok());
+        uint64_t weights = plan_item_bytes(*plan, "weights");
+        uint64_t replicated = 0; // norms: never split
+        std::vector<uint64_t> bytes;
+        ASSERT_TRUE(plan_weights(a, workload{}, &bytes).ok());
+        for (size_t i = 0; i < a.sk.tensors.size(); ++i)
+            if (a.sk.tensors[i].what == role::output_norm && loaded(a, a.sk.tensors[i])) replicated += bytes[i];
+        for (uint64_t tp : {1, 2, 4, 8}) {
+            auto p = plan_parallel(a, workload{}, tp, 1, {});
+            if (!p.ok()) continue; // not divisible: checked elsewhere
+            uint64_t sum = 0;
+            for (const auto& r : p->ranks) {
+                uint64_t rw = item(r.items, "weights");
+                EXPECT_GE(rw, weights / tp) << "T=" << tp;
+                EXPECT_GE(rw, replicated) << "T=" << tp;
+                sum += rw;
+            }
+            if (tp == 1) EXPECT_EQ(sum, weights);
+            else EXPECT_GE(sum, weights + (tp - 1) * replicated) << "T=" << tp;
+        }
+    }
+}
+
+// GPT-2 with n_positions = 2^31: the replicated position table wpe is 2^31 x 768 fp32 values (2^31 x 3072 bytes),
+// so bytes x elements passes 2^64; every rank must still hold it whole.
+TEST(parallel, huge_replicated_tensors_stay_whole_on_every_rank) {
+    auto a = analyze("gpt2", edited_config("gpt2", "n_positions", "2147483648"), {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    workload w;
+    w.seq = 1024;
+    auto p = plan_parallel(*a, w, 2, 1, {});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    uint64_t wpe = (1ull << 31) * 768 * 4;
+    for (const auto& r : p->ranks) EXPECT_GE(item(r.items, "weights"), wpe);
+}
+
 } // namespace
 } // namespace modelplan::test
