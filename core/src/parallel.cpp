@@ -198,12 +198,19 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
     uint64_t stage = 0;
     uint64_t embed_bytes_rank = 0;
     bool head_seen = false;
+    // The final norm (the module of the last output norm) goes to the last stage. An earlier one, T5's
+    // encoder.final_layer_norm, runs right after the last encoder layer, on that layer's stage.
+    std::string final_norm_module;
+    for (const tensor_info& t : a.sk.tensors)
+        if (t.what == role::output_norm) final_norm_module = t.name.substr(0, t.name.rfind('.'));
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
         if (t.layer != no_index && s.layers[t.layer].stack == layer_stack::mtp && !w.include_mtp) continue;
         if (t.layer != no_index) stage = stage_of_layer[t.layer];
         if (t.what == role::lm_head) head_seen = true;
-        uint64_t at = (t.what == role::lm_head || t.what == role::output_norm) ? pp - 1 : stage;
+        bool final_norm = t.what == role::output_norm && t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
+                          t.name.rfind('.') == final_norm_module.size();
+        uint64_t at = (t.what == role::lm_head || final_norm) ? pp - 1 : stage;
         split_kind kind = split_of(t.what);
         axis_split ax = find_axis(t, kind);
         std::vector<uint64_t> rank_shape = t.shape;

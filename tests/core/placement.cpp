@@ -615,5 +615,40 @@ TEST(parallel, huge_replicated_tensors_stay_whole_on_every_rank) {
     for (const auto& r : p->ranks) EXPECT_GE(item(r.items, "weights"), wpe);
 }
 
+// T5 under P = 2 (flan-t5-base: 12 encoder and 12 decoder blocks, untied head): stage 0 runs the encoder, and
+// the encoder's final_layer_norm runs right after its last block, so stage 0 holds exactly the shared embedding
+// and every encoder.* tensor; stage 1 every decoder.* tensor and lm_head. Sums by name, computed here.
+TEST(parallel, t5_encoder_final_norm_stays_with_the_encoder) {
+    analysis a = analyze_preset("flan-t5-base");
+    workload w;
+    w.seq = 512;
+    auto p = plan_parallel(a, w, 1, 2, {});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    std::vector<uint64_t> bytes;
+    ASSERT_TRUE(plan_weights(a, w, &bytes).ok());
+    uint64_t encoder = 0, decoder = 0;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const std::string& n = a.sk.tensors[i].name;
+        if (n == "shared.weight" || n.rfind("encoder.", 0) == 0) encoder += bytes[i];
+        else decoder += bytes[i];
+    }
+    ASSERT_EQ(p->ranks.size(), 2u);
+    EXPECT_EQ(item(p->ranks[0].items, "weights"), encoder);
+    EXPECT_EQ(item(p->ranks[1].items, "weights"), decoder);
+    // OPT's checkpoint lists model.decoder.final_layer_norm before the layers: it still goes to the last stage.
+    analysis opt = analyze_preset("opt-125m");
+    auto o = plan_parallel(opt, workload{}, 1, 2, {});
+    ASSERT_TRUE(o.ok()) << o.err().message;
+    std::vector<uint64_t> ob;
+    ASSERT_TRUE(plan_weights(opt, workload{}, &ob).ok());
+    uint64_t norm = 0;
+    for (size_t i = 0; i < opt.sk.tensors.size(); ++i)
+        if (opt.sk.tensors[i].name.rfind("model.decoder.final_layer_norm.", 0) == 0) norm += ob[i];
+    auto p1 = plan_parallel(opt, workload{}, 1, 1, {});
+    ASSERT_TRUE(p1.ok());
+    EXPECT_GT(norm, 0u);
+    EXPECT_GE(item(o->ranks[1].items, "weights"), norm);
+}
+
 } // namespace
 } // namespace modelplan::test
