@@ -126,13 +126,15 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
     if (o.experts_on_cpu && a.spec.n_experts == 0)
         return make_error(error_code::bad_request,
                           "--experts-on-cpu: " + a.spec.architecture + " has no routed experts", "experts_on_cpu");
+    // Error paths name the request's "pins" array and the entry: pins[2].
+    auto pin_path = [](size_t r) { return "pins[" + std::to_string(r) + "]"; };
     std::vector<int> pin_device;
     for (const auto& p : o.pins) {
         int d = find_device(l, p.device);
         if (d == no_device)
             return make_error(error_code::bad_request,
                               "--pin " + p.pattern + "=" + p.device + ": " + p.device + " is not among the devices",
-                              "pin");
+                              pin_path(pin_device.size()));
         pin_device.push_back(d);
     }
 
@@ -141,6 +143,7 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
     std::vector<int> pin(sk.tensors.size(), no_device);
     std::vector<char> loaded(sk.tensors.size(), 0);
     std::vector<int> matched_rule(o.pins.size(), 0);
+    std::vector<size_t> rule_of(sk.tensors.size(), 0); // the pin rule a tensor matched (for messages)
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         const tensor_info& t = sk.tensors[i];
         loaded[i] = w.include_mtp || t.layer == no_index || a.spec.layers[t.layer].stack != layer_stack::mtp;
@@ -152,6 +155,7 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
             if (glob_match(o.pins[r].pattern, t.name)) {
                 pin[i] = pin_device[r];
                 matched_rule[r] = 1;
+                rule_of[i] = r;
                 break;
             }
     }
@@ -162,7 +166,7 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
                                   a.spec.architecture + " (patterns are globs over names such as " +
                                   (sk.tensors.empty() ? std::string("lm_head.weight") : sk.tensors.back().name) +
                                   ")",
-                              "pin");
+                              pin_path(r));
     // A block whose tensors do not all share one pin is split: pinned tensors get their own module entry.
     std::unordered_map<std::string, int> block_pin; // -2: mixed
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
@@ -199,7 +203,7 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
                                   " but its device-map entry \"" + name + "\" (which also holds " + other +
                                   ") goes to " + (d == no_device ? std::string("no pinned device") : l.devices[d].name) +
                                   "; a device-map entry moves a whole module, so pin all of its tensors to one device",
-                              "pin");
+                              pin_path(rule_of[i]));
         }
         key[i] = name;
         pin[i] = d;
@@ -703,7 +707,7 @@ namespace modelplan {
 namespace {
 
 std::string option_name(const char* key, bool cli) {
-    if (!cli) return key;
+    if (!cli) return std::string(key) == "pin" ? "pins" : key;
     std::string s = std::string("--") + key;
     for (char& c : s)
         if (c == '_') c = '-';
@@ -727,10 +731,12 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
     s.options.experts_on_cpu = r.experts_on_cpu;
     for (const auto& pin : r.pins) {
         size_t eq = pin.rfind('=');
+        std::string path = "pins[" + std::to_string(s.options.pins.size()) + "]";
         if (eq == std::string::npos || eq == 0 || eq + 1 == pin.size())
             return make_error(error_code::bad_request,
-                              name("pin") + ": expected PATTERN=DEVICE (e.g. lm_head.*=cpu), got \"" + pin + "\"",
-                              "pin");
+                              (cli ? std::string("--pin") : path) + ": expected PATTERN=DEVICE (e.g. lm_head.*=cpu), got \"" +
+                                  pin + "\"",
+                              path);
         s.options.pins.push_back({pin.substr(0, eq), pin.substr(eq + 1)});
     }
     for (auto [value, key] : {std::pair{r.tp, "tp"}, std::pair{r.pp, "pp"}, std::pair{r.gpu_count, "gpu_count"}})

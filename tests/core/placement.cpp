@@ -7,6 +7,7 @@
 
 #include "modelplan/placement.h"
 #include "modelplan/quantization.h"
+#include "modelplan/report.h"
 #include "test-util.h"
 
 namespace modelplan::test {
@@ -539,7 +540,7 @@ TEST(placement, a_pinned_tensor_takes_its_module_siblings) {
     auto bad = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=64GiB,disk"), o);
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.err().message.find("model.layers.0.self_attn.q_proj"), std::string::npos) << bad.err().message;
-    EXPECT_EQ(bad.err().path, "pin");
+    EXPECT_EQ(bad.err().path, "pins[1]"); // the second rule
 }
 
 // batch 2^40: the GPU's fixed charges alone (overhead + activations + logits, each saturating) exceed its 24 GiB,
@@ -648,6 +649,23 @@ TEST(parallel, t5_encoder_final_norm_stays_with_the_encoder) {
     ASSERT_TRUE(p1.ok());
     EXPECT_GT(norm, 0u);
     EXPECT_GE(item(o->ranks[1].items, "weights"), norm);
+}
+
+// A JSON place request's errors point at the request's own keys: the "pins" array and the entry at fault.
+TEST(placement, json_pin_errors_name_the_pins_entry) {
+    auto path_of = [](const std::string& request) {
+        rapidjson::Document d;
+        d.Parse(handle_request("place", request).c_str());
+        EXPECT_TRUE(d.IsObject() && d.HasMember("error")) << request;
+        if (!d.IsObject() || !d.HasMember("error")) return std::string();
+        EXPECT_STRNE(d["error"]["message"].GetString(), "");
+        return std::string(d["error"]["path"].GetString());
+    };
+    EXPECT_EQ(path_of(R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["*ln_f*=cuda:0", "nothing.*=cuda:0"]})"),
+              "pins[1]");
+    EXPECT_EQ(path_of(R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["lm_head.*=cuda:3"]})"), "pins[0]");
+    EXPECT_EQ(path_of(R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["*ln_f*=cuda:0", "oops"]})"),
+              "pins[1]");
 }
 
 } // namespace
