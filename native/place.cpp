@@ -109,13 +109,13 @@ std::string render_placement(const analysis& a, const placement& p, const place_
         {"layers",      align::left }
     });
     for (const auto& d : p.devices) {
-        bool disk = d.device.kind == device_kind::disk;
+        bool unlimited = d.device.budget_bytes == UINT64_MAX;
         tab.row({d.device.name + (d.device.gpu.empty() ? "" : " (" + d.device.gpu + ")"),
-                 disk && d.device.budget_bytes == UINT64_MAX ? "unlimited" : binary_size(d.device.budget_bytes),
+                 unlimited ? "unlimited" : binary_size(d.device.budget_bytes),
                  binary_size(item_bytes(d.items, "weights")), size_or_dash(item_bytes(d.items, "kv_cache")),
                  size_or_dash(item_bytes(d.items, "activations")), size_or_dash(item_bytes(d.items, "logits")),
                  size_or_dash(item_bytes(d.items, "offload_buffer")), size_or_dash(item_bytes(d.items, "overhead")),
-                 binary_size(d.total_bytes), disk ? "-" : signed_size(d.headroom_bytes), layer_ranges(d.layers)});
+                 binary_size(d.total_bytes), unlimited ? "-" : signed_size(d.headroom_bytes), layer_ranges(d.layers)});
     }
     out += tab.render() + "\n";
     out += "device map: " + std::to_string(p.map.entries.size()) +

@@ -473,7 +473,7 @@ placement place_once(const analysis& a, const workload& w, const layout& l, cons
                 if (units[i].layer != no_index) dp.layers.push_back(static_cast<uint64_t>(units[i].layer));
             }
         std::sort(dp.layers.begin(), dp.layers.end());
-        if (dp.device.kind == device_kind::disk) {
+        if (dp.device.budget_bytes == std::numeric_limits<uint64_t>::max()) { // unlimited disk
             dp.headroom_bytes = 0;
         } else {
             dp.headroom_bytes = static_cast<int64_t>(std::min<uint64_t>(dp.device.budget_bytes, INT64_MAX)) -

@@ -668,5 +668,23 @@ TEST(placement, json_pin_errors_name_the_pins_entry) {
               "pins[1]");
 }
 
+// docs/placement.md: "disk is unlimited unless you give it a size". A sized disk is a budget like any other:
+// Llama-3.1-8B's lm_head (128256 x 4096 bf16, about 1002 MiB) pinned to a 1 MiB disk does not fit.
+TEST(placement, a_sized_disk_is_a_budget) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    workload w = default_workload();
+    place_options o;
+    o.pins = {{"lm_head.*", "disk"}};
+    auto p = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=4GiB,disk=1MiB"), o);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_FALSE(p->fits);
+    const device_placement* disk = find_device(*p, "disk");
+    ASSERT_TRUE(disk);
+    uint64_t head = 128256ull * 4096 * 2;
+    EXPECT_EQ(item(disk->items, "weights"), head);
+    EXPECT_EQ(p->over_budget_bytes, head - (1ull << 20));
+    EXPECT_EQ(disk->headroom_bytes, static_cast<int64_t>(1ull << 20) - static_cast<int64_t>(head));
+}
+
 } // namespace
 } // namespace modelplan::test
