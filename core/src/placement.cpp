@@ -178,15 +178,17 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
     for (size_t i = 0; i < sk.tensors.size(); ++i)
         if (loaded[i] && block_pin[key[i]] == -2 && pin[i] != no_device) key[i] = module_of_tensor(sk.tensors[i].name);
     // transformers gives each tensor the device of the longest map key that prefixes its name, so a split-off
-    // module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins the
-    // unit of the longest key over its name; tensors pinned to different devices cannot share one entry.
+    // module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins
+    // the unit of the longest key over its name; tensors pinned to different devices cannot share one entry.
     std::unordered_map<std::string, int> key_pin;
     std::unordered_map<std::string, size_t> key_first; // a tensor that made the key (for messages)
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         if (!loaded[i]) continue;
         auto [it, fresh] = key_pin.emplace(key[i], pin[i]);
-        if (fresh) key_first.emplace(key[i], i);
-        else if (it->second == no_device) it->second = pin[i];
+        if (fresh)
+            key_first.emplace(key[i], i);
+        else if (it->second == no_device)
+            it->second = pin[i];
     }
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         if (!loaded[i]) continue;
@@ -198,12 +200,13 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
         int d = key_pin[name];
         if (pin[i] != no_device && d != pin[i]) {
             const std::string& other = sk.tensors[key_first[name]].name;
-            return make_error(error_code::bad_request,
-                              "--pin: " + sk.tensors[i].name + " is pinned to " + l.devices[pin[i]].name +
-                                  " but its device-map entry \"" + name + "\" (which also holds " + other +
-                                  ") goes to " + (d == no_device ? std::string("no pinned device") : l.devices[d].name) +
-                                  "; a device-map entry moves a whole module, so pin all of its tensors to one device",
-                              pin_path(rule_of[i]));
+            return make_error(
+                error_code::bad_request,
+                "--pin: " + sk.tensors[i].name + " is pinned to " + l.devices[pin[i]].name +
+                    " but its device-map entry \"" + name + "\" (which also holds " + other + ") goes to " +
+                    (d == no_device ? std::string("no pinned device") : l.devices[d].name) +
+                    "; a device-map entry moves a whole module, so pin all of its tensors to one device",
+                pin_path(rule_of[i]));
         }
         key[i] = name;
         pin[i] = d;
@@ -373,78 +376,94 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
     return where;
 }
 
-placement place_once(const analysis& a, const workload& w, const layout& l, const std::vector<unit>& units,
+placement place_once(const analysis& a, const workload& w, const layout& given,
+                     const std::vector<unit>& units,
                      const std::vector<std::pair<std::string, std::string>>& aliases, const memory_plan& plan,
                      const place_options& o) {
     placement p;
     p.plan = plan;
+    layout l = given;
     size_t n = l.devices.size();
-    bool has_gpu = l.devices.front().kind == device_kind::gpu;
     fixed_charges c = charges_of(plan);
-    p.execution_device = l.devices[l.exec].name;
-
-    std::vector<uint64_t> reserve(n, 0);
-    for (size_t d = 0; d < n; ++d)
-        if (l.devices[d].kind == device_kind::gpu) reserve[d] = add(c.overhead, c.layer_activations);
-    reserve[l.exec] = add(reserve[l.exec], c.logits);
-    if (!has_gpu) reserve[l.exec] = add(c.layer_activations, c.logits);
-
     std::vector<int> where;
     std::vector<uint64_t> load;
     std::vector<std::vector<placed_item>> items(n);
-    for (int round = 0; round < 8; ++round) {
-        where = fill(units, l, reserve, o.strategy, load);
-        // What each device really holds with this assignment.
-        std::vector<uint64_t> weights(n, 0), kv(n, 0), acts(n, 0), logits(n, 0), buffer(n, 0), over(n, 0);
-        std::vector<char> used(n, 0);
-        for (size_t i = 0; i < units.size(); ++i) {
-            int d = where[i];
-            if (d == no_device) continue;
-            used[d] = 1;
-            weights[d] = add(weights[d], units[i].weight_bytes);
-            bool offloaded = !l.computes(d);
-            int kv_at = offloaded ? l.exec : d;
-            kv[kv_at] = add(kv[kv_at], units[i].kv_bytes);
-            if (offloaded) {
-                used[l.exec] = 1;
-                buffer[l.exec] = std::max(buffer[l.exec], units[i].weight_bytes);
+    // accelerate's dispatch_model runs offloaded modules on its main device: the first value of the map that
+    // is a GPU (in map order), or the cpu when the map names no GPU. Start from the first GPU listed; when
+    // the placement leaves it empty, place again with the device accelerate will really use.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        bool gpu_exec = l.devices[l.exec].kind == device_kind::gpu;
+        std::vector<uint64_t> reserve(n, 0);
+        for (size_t d = 0; d < n; ++d)
+            if (l.devices[d].kind == device_kind::gpu) reserve[d] = add(c.overhead, c.layer_activations);
+        reserve[l.exec] = add(reserve[l.exec], c.logits);
+        if (!gpu_exec) reserve[l.exec] = add(c.layer_activations, c.logits);
+
+        for (int round = 0; round < 8; ++round) {
+            where = fill(units, l, reserve, o.strategy, load);
+            // What each device really holds with this assignment.
+            std::vector<uint64_t> weights(n, 0), kv(n, 0), acts(n, 0), logits(n, 0), buffer(n, 0), over(n, 0);
+            std::vector<char> used(n, 0);
+            for (size_t i = 0; i < units.size(); ++i) {
+                int d = where[i];
+                if (d == no_device) continue;
+                used[d] = 1;
+                weights[d] = add(weights[d], units[i].weight_bytes);
+                bool offloaded = !l.computes(d);
+                int kv_at = offloaded ? l.exec : d;
+                kv[kv_at] = add(kv[kv_at], units[i].kv_bytes);
+                if (offloaded) {
+                    used[l.exec] = 1;
+                    buffer[l.exec] = std::max(buffer[l.exec], units[i].weight_bytes);
+                }
+                if (units[i].head) {
+                    int at = l.computes(d) ? d : l.exec;
+                    logits[at] = c.logits;
+                }
             }
-            if (units[i].head) {
-                int at = l.computes(d) ? d : l.exec;
-                logits[at] = c.logits;
+            bool grew = false;
+            for (size_t d = 0; d < n; ++d) {
+                if (l.devices[d].kind == device_kind::gpu && used[d]) {
+                    acts[d] = c.layer_activations;
+                    over[d] = c.overhead;
+                }
+                if (!gpu_exec && static_cast<int>(d) == l.exec) acts[d] = c.layer_activations;
+                items[d] = {
+                    {"weights",  weights[d]},
+                    {"kv_cache", kv[d]     }
+                };
+                if (acts[d]) items[d].push_back({"activations", acts[d]});
+                if (logits[d]) items[d].push_back({"logits", logits[d]});
+                if (buffer[d]) items[d].push_back({"offload_buffer", buffer[d]});
+                if (over[d]) items[d].push_back({"overhead", over[d]});
+                // Charges beyond what the pass reserved (KV and buffers of offloaded layers, logits
+                // elsewhere): reserve them and place again.
+                uint64_t fixed = add(add(acts[d], logits[d]), add(buffer[d], over[d]));
+                bool holds_kv = l.computes(d);
+                uint64_t own_kv = 0;
+                for (size_t i = 0; i < units.size(); ++i)
+                    if (where[i] == static_cast<int>(d) && holds_kv) own_kv = add(own_kv, units[i].kv_bytes);
+                uint64_t extra = add(fixed, kv[d] - std::min(kv[d], own_kv));
+                if (extra > reserve[d] && l.devices[d].kind != device_kind::disk) {
+                    reserve[d] = extra;
+                    grew = true;
+                }
             }
+            if (!grew) break;
         }
-        bool grew = false;
-        for (size_t d = 0; d < n; ++d) {
-            if (l.devices[d].kind == device_kind::gpu && used[d]) {
-                acts[d] = c.layer_activations;
-                over[d] = c.overhead;
-            }
-            if (!has_gpu && static_cast<int>(d) == l.exec) acts[d] = c.layer_activations;
-            items[d] = {{"weights", weights[d]}, {"kv_cache", kv[d]}};
-            if (acts[d]) items[d].push_back({"activations", acts[d]});
-            if (logits[d]) items[d].push_back({"logits", logits[d]});
-            if (buffer[d]) items[d].push_back({"offload_buffer", buffer[d]});
-            if (over[d]) items[d].push_back({"overhead", over[d]});
-            // Charges beyond what the pass reserved (KV and buffers of offloaded layers, logits elsewhere):
-            // reserve them and place again.
-            uint64_t fixed = add(add(acts[d], logits[d]), add(buffer[d], over[d]));
-            bool holds_kv = l.computes(d);
-            uint64_t own_kv = 0;
-            for (size_t i = 0; i < units.size(); ++i)
-                if (where[i] == static_cast<int>(d) && holds_kv) own_kv = add(own_kv, units[i].kv_bytes);
-            uint64_t extra = add(fixed, kv[d] - std::min(kv[d], own_kv));
-            if (extra > reserve[d] && l.devices[d].kind != device_kind::disk) {
-                reserve[d] = extra;
-                grew = true;
-            }
-        }
-        if (!grew) break;
+        int main_device = no_device;
+        for (size_t i = 0; i < units.size() && main_device == no_device; ++i)
+            if (where[i] != no_device && l.devices[where[i]].kind == device_kind::gpu) main_device = where[i];
+        if (main_device == no_device) main_device = find_device(l, "cpu");
+        if (main_device == no_device || main_device == l.exec) break;
+        l.exec = main_device;
     }
+    p.execution_device = l.devices[l.exec].name;
 
     p.unplaced_bytes = 0;
     for (size_t i = 0; i < units.size(); ++i)
-        if (where[i] == no_device) p.unplaced_bytes = add(p.unplaced_bytes, add(units[i].weight_bytes, units[i].kv_bytes));
+        if (where[i] == no_device)
+            p.unplaced_bytes = add(p.unplaced_bytes, add(units[i].weight_bytes, units[i].kv_bytes));
     std::unordered_map<std::string, int> device_of_module;
     for (size_t i = 0; i < units.size(); ++i) {
         if (where[i] == no_device) continue;

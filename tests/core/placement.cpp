@@ -686,5 +686,34 @@ TEST(placement, a_sized_disk_is_a_budget) {
     EXPECT_EQ(disk->headroom_bytes, static_cast<int64_t>(1ull << 20) - static_cast<int64_t>(head));
 }
 
+// accelerate's dispatch_model runs offloaded modules on its main device: the first value of the device_map that
+// is neither "cpu" nor "disk", or "cpu" when there is none (accelerate/big_modeling.py). A first GPU too small
+// for even the 1,343 MiB CUDA context holds nothing, so the layers offloaded to cpu run on cuda:1, which also
+// holds their KV cache; cuda:0 pays nothing.
+TEST(placement, offloaded_layers_run_on_accelerates_main_device) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    workload w;
+    w.batch = 8;
+    w.seq = 8192;
+    auto p = place_model(a, w, *parse_devices("cuda:0=1GiB,cuda:1=24GiB,cpu=64GiB"), place_options{});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    check_placement(a, w, *p, true);
+    std::string first_gpu;
+    for (const auto& e : p->map.entries)
+        if (first_gpu.empty() && e.device != "cpu" && e.device != "disk") first_gpu = e.device;
+    EXPECT_EQ(first_gpu, "cuda:1");
+    EXPECT_EQ(p->execution_device, first_gpu);
+    EXPECT_EQ(p->devices[0].total_bytes, 0u);
+    EXPECT_EQ(item(find_device(*p, "cuda:1")->items, "kv_cache"), plan_item_bytes(p->plan, "kv_cache"));
+    EXPECT_TRUE(p->fits);
+    // A map with no GPU at all runs on the cpu, which then pays the activations and the whole cache.
+    auto c = place_model(analyze_preset("gpt2"), workload{}, *parse_devices("cuda:0=1GiB,cpu=8GiB"), place_options{});
+    ASSERT_TRUE(c.ok()) << c.err().message;
+    EXPECT_EQ(c->execution_device, "cpu");
+    EXPECT_EQ(c->devices[0].total_bytes, 0u);
+    EXPECT_GT(item(find_device(*c, "cpu")->items, "activations"), 0u);
+    EXPECT_EQ(item(find_device(*c, "cpu")->items, "kv_cache"), plan_item_bytes(c->plan, "kv_cache"));
+}
+
 } // namespace
 } // namespace modelplan::test
