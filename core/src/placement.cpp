@@ -303,6 +303,13 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
         into.kv_bytes = add(into.kv_bytes, u.kv_bytes);
         into.head = into.head || u.head;
         if (into.layer == no_index) into.layer = u.layer;
+        if (into.pinned != no_device && u.pinned != no_device && into.pinned != u.pinned)
+            return make_error(error_code::bad_request,
+                              "--pin: " + into.module + " and " + u.module +
+                                  " share tied parameters, so they go to one "
+                                  "device, but they are pinned to " +
+                                  l.devices[into.pinned].name + " and " + l.devices[u.pinned].name,
+                              "pins");
         if (into.pinned == no_device) into.pinned = u.pinned;
     }
     for (const auto& [m, u] : alias_unit) {

@@ -715,5 +715,32 @@ TEST(placement, offloaded_layers_run_on_accelerates_main_device) {
     EXPECT_EQ(item(find_device(*c, "cpu")->items, "kv_cache"), plan_item_bytes(c->plan, "kv_cache"));
 }
 
+// BERT's cls.predictions.decoder ties its weight to the word embeddings and its bias to cls.predictions.bias
+// (transformers' BertLMPredictionHead), so the two travel as one unit. Pinning them to two devices cannot be
+// honoured: an error, not a silently ignored pin.
+TEST(placement, tied_units_pinned_apart_are_an_error) {
+    analysis a = analyze_preset("bert-base-uncased");
+    std::string embed, bias;
+    for (const auto& t : a.sk.tensors) {
+        if (t.name.find("word_embeddings.weight") != std::string::npos) embed = t.name;
+        if (t.name == "cls.predictions.bias") bias = t.name;
+    }
+    ASSERT_FALSE(embed.empty());
+    ASSERT_FALSE(bias.empty());
+    place_options o;
+    o.pins = {{embed, "cuda:0"}, {bias, "cpu"}};
+    auto bad = place_model(a, default_workload(), *parse_devices("cuda:0=8GiB,cpu=8GiB"), o);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.err().message.find("cuda:0"), std::string::npos) << bad.err().message;
+    EXPECT_NE(bad.err().message.find("cpu"), std::string::npos) << bad.err().message;
+    // Pinned together, they stay together.
+    o.pins = {{embed, "cpu"}, {bias, "cpu"}};
+    auto good = place_model(a, default_workload(), *parse_devices("cuda:0=8GiB,cpu=8GiB"), o);
+    ASSERT_TRUE(good.ok()) << good.err().message;
+    check_placement(a, default_workload(), *good, false);
+    EXPECT_EQ(resolve(good->map, bias), "cpu");
+    EXPECT_EQ(resolve(good->map, embed), "cpu");
+}
+
 } // namespace
 } // namespace modelplan::test
