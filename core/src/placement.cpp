@@ -180,9 +180,12 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
     // transformers gives each tensor the device of the longest map key that prefixes its name, so a split-off
     // module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins
     // the unit of the longest key over its name; tensors pinned to different devices cannot share one entry.
+    // Without pins or split experts every key is a block or a module that no other key extends, so each
+    // tensor's own key is already the longest one (and DeepSeek-V3's 46k names need no lookups).
+    bool nested_keys = !o.pins.empty() || o.experts_on_cpu;
     std::unordered_map<std::string, int> key_pin;
     std::unordered_map<std::string, size_t> key_first; // a tensor that made the key (for messages)
-    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+    for (size_t i = 0; i < sk.tensors.size() && nested_keys; ++i) {
         if (!loaded[i]) continue;
         auto [it, fresh] = key_pin.emplace(key[i], pin[i]);
         if (fresh)
@@ -190,7 +193,7 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
         else if (it->second == no_device)
             it->second = pin[i];
     }
-    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+    for (size_t i = 0; i < sk.tensors.size() && nested_keys; ++i) {
         if (!loaded[i]) continue;
         std::string name = sk.tensors[i].name;
         while (!key_pin.count(name)) { // ends at key[i] at the latest: it prefixes the name
