@@ -175,11 +175,11 @@ struct options {
 
 // The place_args field a `place` option with a value fills, or nullptr.
 std::optional<std::string>* place_value(mp::cli::place_args& p, const std::string& name) {
-    if (name == "--devices") return &p.devices;
-    if (name == "--gpu") return &p.gpu;
+    if (name == "--devices") return &p.request.devices;
+    if (name == "--gpu") return &p.request.gpu;
     if (name == "--gpus") return &p.gpus;
-    if (name == "--cpu") return &p.cpu;
-    if (name == "--strategy") return &p.strategy;
+    if (name == "--cpu") return &p.request.cpu;
+    if (name == "--strategy") return &p.request.strategy;
     if (name == "--tp") return &p.tp;
     if (name == "--pp") return &p.pp;
     if (name == "--device-map-out") return &p.map_out;
@@ -551,15 +551,15 @@ int main(int argc, char** argv) {
             if (!take_value(args, i, "--head", opt.head))
                 return usage_error("--head needs a value (e.g. none)", opt.command);
         } else if (opt.command == "place" && (a == "--disk" || a == "--experts-on-cpu" || a == "--mtp")) {
-            opt.place.disk = opt.place.disk || a == "--disk";
-            opt.place.experts_on_cpu = opt.place.experts_on_cpu || a == "--experts-on-cpu";
+            opt.place.request.disk = opt.place.request.disk || a == "--disk";
+            opt.place.request.experts_on_cpu = opt.place.request.experts_on_cpu || a == "--experts-on-cpu";
             opt.mtp = opt.mtp || a == "--mtp";
         } else if (opt.command == "place" && a.rfind("--", 0) == 0 &&
                    (place_value(opt.place, a.substr(0, a.find('='))) || a.substr(0, a.find('=')) == "--pin")) {
             std::string name = a.substr(0, a.find('='));
             std::optional<std::string> value;
             if (!take_value(args, i, name, value)) return usage_error(name + " needs a value", opt.command);
-            if (name == "--pin") opt.place.pins.push_back(*value);
+            if (name == "--pin") opt.place.request.pins.push_back(*value);
             else *place_value(opt.place, name) = *value;
         } else if (opt.command == "place" && plan_option(a)) {
             std::string name = a.substr(0, a.find('='));

@@ -174,14 +174,7 @@ std::string render_parallel(const analysis& a, const parallel_plan& p) {
 } // namespace
 
 int run_place(const analysis& a, const workload& w, const place_args& args) {
-    place_request r;
-    r.devices = args.devices;
-    r.gpu = args.gpu;
-    r.cpu = args.cpu;
-    r.disk = args.disk;
-    r.strategy = args.strategy;
-    r.experts_on_cpu = args.experts_on_cpu;
-    r.pins = args.pins;
+    place_request r = args.request;
     for (auto [text, out, flag] : {std::tuple{&args.tp, &r.tp, "--tp"}, std::tuple{&args.pp, &r.pp, "--pp"},
                                    std::tuple{&args.gpus, &r.gpu_count, "--gpus"}}) {
         if (!*text) continue;

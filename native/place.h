@@ -6,18 +6,15 @@
 #include <vector>
 
 #include "modelplan/memory.h"
+#include "modelplan/placement.h"
 
 namespace modelplan::cli {
 
+// What the command line gives `place`: the core's request, filled option by option, plus the counts still as
+// text (checked in run_place) and the CLI's own options.
 struct place_args {
-    std::optional<std::string> devices;  // --devices cuda:0=24GiB,...
-    std::optional<std::string> gpu;      // --gpu NAME
+    place_request request;               // --devices, --gpu, --cpu, --disk, --strategy, --experts-on-cpu, --pin
     std::optional<std::string> gpus;     // --gpus N (with --gpu)
-    std::optional<std::string> cpu;      // --cpu SIZE
-    bool disk = false;                   // --disk
-    std::optional<std::string> strategy; // --strategy sequential|balanced
-    bool experts_on_cpu = false;
-    std::vector<std::string> pins;       // --pin PATTERN=DEVICE
     std::optional<std::string> tp, pp;
     std::optional<std::string> map_out;  // --device-map-out FILE
     bool json = false;

@@ -196,7 +196,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     // QLoRA trains adapters on a 4-bit NormalFloat base (Dettmers et al. 2023) unless a format is named.
     if (w.mode == plan_mode::training && w.method == train_method::qlora && w.quant.empty()) w.quant = "nf4";
     // Weights: every stored parameter at its own dtype or quantized storage (quantization.cpp).
-    auto weights_r = plan_weights(a, w);
+    auto weights_r = plan_weights(a, w, &p.weight_bytes_by_tensor);
     if (!weights_r) return weights_r.err();
     plan_item weights = std::move(*weights_r);
 

@@ -5,7 +5,6 @@
 
 #include "placement-writer.h"
 #include "modelplan/placement.h"
-#include "modelplan/quantization.h"
 #include "modelplan/text.h"
 #include "saturating.h"
 
@@ -175,9 +174,7 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
 
     auto plan = plan_memory(a, w);
     if (!plan) return plan.err();
-    std::vector<uint64_t> bytes;
-    auto weights = plan_weights(a, w, &bytes);
-    if (!weights) return weights.err();
+    const std::vector<uint64_t>& bytes = plan->weight_bytes_by_tensor;
     p.plan = *plan;
 
     // Stages: layers split evenly; the remainder goes to stages 1, 2, ... (stage 0 also holds the embeddings).

@@ -7,7 +7,6 @@
 
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
-#include "modelplan/quantization.h"
 #include "modelplan/text.h"
 #include "bisect.h"
 #include "placement-writer.h"
@@ -540,10 +539,7 @@ result<prepared> prepare(const analysis& a, const workload& w, const std::vector
     if (!l) return l.err();
     auto plan = plan_memory(a, w);
     if (!plan) return plan.err();
-    std::vector<uint64_t> bytes;
-    auto weights = plan_weights(a, w, &bytes);
-    if (!weights) return weights.err();
-    auto u = build_units(a, w, *plan, bytes, *l, o);
+    auto u = build_units(a, w, *plan, plan->weight_bytes_by_tensor, *l, o);
     if (!u) return u.err();
     return prepared{std::move(*l), std::move(*u), std::move(*plan)};
 }

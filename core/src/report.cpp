@@ -353,13 +353,19 @@ std::string model_key(const rapidjson::Value& req) {
     return std::string(sb.GetString(), sb.GetSize());
 }
 
+// A request's text as a JSON object, or the error naming what it is instead.
+std::optional<error> parse_request(const std::string& request_json, rapidjson::Document& req) {
+    if (auto e = parse_json(request_json, req, "request")) return e;
+    if (!req.IsObject())
+        return make_error(error_code::bad_request, "request: expected a JSON object, got " + describe_json(req));
+    return std::nullopt;
+}
+
 } // namespace
 
 result<std::optional<analysis>> analyze_request(const std::string& request_json, bool required) {
     rapidjson::Document req;
-    if (auto e = parse_json(request_json, req, "request")) return *e;
-    if (!req.IsObject())
-        return make_error(error_code::bad_request, "request: expected a JSON object, got " + describe_json(req));
+    if (auto e = parse_request(request_json, req)) return *e;
     return request_model(key_reader(req, ""), required);
 }
 
@@ -372,10 +378,7 @@ std::string handle_request(const std::string& command, const std::string& reques
                                      "unknown command \"" + command +
                                          "\"; expected params, skeleton, plan, fit, place, gpus or presets"));
     rapidjson::Document req;
-    if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
-    if (!req.IsObject())
-        return error_json(make_error(error_code::bad_request,
-                                     "request: expected a JSON object, got " + describe_json(req)));
+    if (auto e = parse_request(request_json, req)) return error_json(*e);
     key_reader keys(req, "");
 
     std::shared_ptr<const analysis> a;
@@ -429,10 +432,7 @@ std::string handle_request(const std::string& command, const std::string& reques
 std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std::string& file_name,
                           const std::string& request_json) {
     rapidjson::Document req;
-    if (auto e = parse_json(request_json, req, "request")) return error_json(*e);
-    if (!req.IsObject())
-        return error_json(make_error(error_code::bad_request,
-                                     "request: expected a JSON object, got " + describe_json(req)));
+    if (auto e = parse_request(request_json, req)) return error_json(*e);
     key_reader keys(req, "");
     auto model = request_model(keys, false);
     if (!model) return error_json(model.err());

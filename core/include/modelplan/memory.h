@@ -95,6 +95,9 @@ struct memory_plan {
     uint64_t kv_bytes_per_token = 0; // one more token of one sequence, every layer
     std::vector<uint64_t>
         kv_bytes_by_layer; // for the whole workload, per layer (0 where a layer caches nothing)
+    // Stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors not loaded), summing to the
+    // weights item before any ZeRO/FSDP sharding: what placement divides among devices.
+    std::vector<uint64_t> weight_bytes_by_tensor;
     std::vector<std::string> warnings;
 };
 
