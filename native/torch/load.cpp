@@ -27,8 +27,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "../checkpoint-files.h"
-#include "../model-source.h"
+#include "io/checkpoint-files.h"
+#include "io/model-source.h"
 #include "load-internal.h"
 #include "modelplan/model-spec.h"
 #include "modelplan/text.h"

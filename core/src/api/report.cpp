@@ -1,0 +1,469 @@
+#include "modelplan/report.h"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "util/json-util.h"
+#include "modelplan/devices.h"
+#include "modelplan/fit.h"
+#include "modelplan/gguf.h"
+#include "modelplan/memory.h"
+#include "modelplan/placement.h"
+#include "modelplan/presets.h"
+#include "modelplan/safetensors.h"
+#include "modelplan/verify.h"
+
+namespace modelplan {
+
+namespace {
+
+using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void key(json_writer& w, const char* k) {
+    w.Key(k);
+}
+void string(json_writer& w, const std::string& s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+void index_or_null(json_writer& w, int64_t i) {
+    if (i == no_index)
+        w.Null();
+    else
+        w.Int64(i);
+}
+
+void header(json_writer& w, const analysis& a) {
+    key(w, "model");
+    string(w, a.model);
+    key(w, "model_type");
+    string(w, a.spec.model_type);
+    key(w, "architecture");
+    string(w, a.spec.architecture);
+    key(w, "head");
+    w.String(head_kind_name(families()[a.spec.family].heads[a.spec.head].kind));
+    key(w, "dtype");
+    w.String(dtype_name(a.spec.weight_dtype));
+    key(w, "not_modelled");
+    if (a.spec.not_modelled.empty())
+        w.Null();
+    else
+        string(w, a.spec.not_modelled);
+}
+
+void tensor(json_writer& w, const tensor_info& t) {
+    w.StartObject();
+    key(w, "name");
+    string(w, t.name);
+    key(w, "shape");
+    w.StartArray();
+    for (uint64_t d : t.shape) w.Uint64(d);
+    w.EndArray();
+    key(w, "dtype");
+    w.String(dtype_name(t.type));
+    key(w, "role");
+    w.String(role_name(t.what));
+    key(w, "layer");
+    index_or_null(w, t.layer);
+    key(w, "expert");
+    index_or_null(w, t.expert);
+    w.EndObject();
+}
+
+// The workload keys of a plan request, as set_workload_option names them; numbers, booleans and strings (and
+// an array of strings for lora_targets) are accepted as their text.
+result<workload> read_workload(const key_reader& keys) {
+    workload w;
+    for (const char* name : {"batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "attention",
+                             "overhead", "mtp", "mode", "quant", "method", "lora_rank", "lora_targets",
+                             "optimizer", "recompute", "zero", "gpus", "offload"}) {
+        const rapidjson::Value* v = keys.find(name);
+        if (!v) continue;
+        std::string text;
+        if (v->IsString())
+            text.assign(v->GetString(), v->GetStringLength());
+        else if (v->IsUint64())
+            text = std::to_string(v->GetUint64());
+        else if (v->IsBool())
+            text = v->GetBool() ? "true" : "false";
+        else if (v->IsArray() && std::string(name) == "lora_targets") {
+            for (const auto& item : v->GetArray()) {
+                if (!item.IsString())
+                    return make_error(error_code::wrong_type, "lora_targets: expected an array of role names",
+                                      "lora_targets");
+                text += (text.empty() ? "" : ",") + std::string(item.GetString());
+            }
+        } else {
+            return make_error(
+                error_code::wrong_type,
+                std::string(name) + ": expected a string, number or boolean, got " + describe_json(*v), name);
+        }
+        if (auto e = set_workload_option(w, name, text, name)) return *e;
+    }
+    return w;
+}
+
+// The placement keys of a place request: "devices", "gpu", "gpu_count", "cpu", "disk", "strategy",
+// "experts_on_cpu", "pins" (array of "PATTERN=DEVICE"), "tp", "pp".
+result<place_request> read_place_request(const key_reader& keys) {
+    place_request r;
+    for (auto [key, out] : {std::pair{"devices", &r.devices}, std::pair{"gpu", &r.gpu}, std::pair{"cpu", &r.cpu},
+                            std::pair{"strategy", &r.strategy}}) {
+        auto v = keys.optional_string(key);
+        if (!v) return v.err();
+        *out = *v;
+    }
+    for (auto [key, out] : {std::pair{"gpu_count", &r.gpu_count}, std::pair{"tp", &r.tp}, std::pair{"pp", &r.pp}}) {
+        auto v = keys.optional_size(key);
+        if (!v) return v.err();
+        *out = *v;
+    }
+    for (auto [key, out] : {std::pair{"disk", &r.disk}, std::pair{"experts_on_cpu", &r.experts_on_cpu}}) {
+        auto v = keys.optional_bool(key, false);
+        if (!v) return v.err();
+        *out = *v;
+    }
+    if (const rapidjson::Value* pins = keys.find("pins")) {
+        if (!pins->IsArray())
+            return make_error(error_code::wrong_type,
+                              "pins: expected an array of \"PATTERN=DEVICE\" strings, got " + describe_json(*pins),
+                              "pins");
+        for (const auto& item : pins->GetArray()) {
+            if (!item.IsString())
+                return make_error(error_code::wrong_type,
+                                  "pins: expected strings such as \"lm_head.*=cpu\", got " + describe_json(item),
+                                  "pins");
+            r.pins.emplace_back(item.GetString(), item.GetStringLength());
+        }
+    }
+    return r;
+}
+
+// The model a request names: {"model": preset} or {"config": object or text, "name": label}, with optional
+// "dtype" and "head" overrides; nullopt when it names none and none is required.
+result<std::optional<analysis>> request_model(const key_reader& keys, bool required) {
+    config_options options;
+    auto dtype_name_r = keys.optional_string("dtype");
+    if (!dtype_name_r) return dtype_name_r.err();
+    if (*dtype_name_r) {
+        auto t = parse_dtype(**dtype_name_r, "dtype");
+        if (!t) return t.err();
+        options.weight_dtype = *t;
+    }
+    auto head_r = keys.optional_string("head");
+    if (!head_r) return head_r.err();
+    if (*head_r) {
+        options.head = parse_head_kind(**head_r);
+        if (!options.head)
+            return make_error(error_code::bad_request,
+                              "head: unknown head \"" + **head_r +
+                                  "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
+                              "head");
+    }
+
+    auto model_r = keys.optional_string("model");
+    if (!model_r) return model_r.err();
+    const rapidjson::Value* config = keys.find("config");
+    if (*model_r && config)
+        return make_error(error_code::bad_request, "request: give either \"model\" or \"config\", not both");
+    std::string name;
+    result<model_spec> spec = make_error(error_code::internal, "no spec");
+    if (*model_r) {
+        auto p = find_preset(**model_r);
+        if (!p) return p.err();
+        name = p->name;
+        spec = parse_config(p->config_json, options);
+    } else if (config) {
+        auto label = keys.optional_string("name");
+        if (!label) return label.err();
+        name = label->value_or("config.json");
+        if (config->IsString()) {
+            spec = parse_config(std::string(config->GetString(), config->GetStringLength()), options);
+        } else if (config->IsObject()) {
+            spec = parse_config(*config, options);
+        } else {
+            return make_error(error_code::bad_request,
+                              "config: expected an object or the text of config.json, got " +
+                                  describe_json(*config),
+                              "config");
+        }
+    } else if (required) {
+        return make_error(error_code::bad_request,
+                          "request: missing \"model\" (a preset name) or \"config\" (a config.json)");
+    } else {
+        return std::optional<analysis>{};
+    }
+
+    auto a = analyze(name, std::move(spec));
+    if (!a) return a.err();
+    return std::optional<analysis>(std::move(*a));
+}
+
+} // namespace
+
+result<analysis> analyze(const std::string& model, const std::string& config_json,
+                         const config_options& options) {
+    return analyze(model, parse_config(config_json, options));
+}
+
+result<analysis> analyze(const std::string& model, result<model_spec> spec) {
+    if (!spec) return spec.err();
+    auto sk = build_skeleton(*spec);
+    if (!sk) return sk.err();
+    auto counts = count_params(*spec, *sk);
+    if (!counts) return counts.err();
+    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts)};
+}
+
+std::string params_json(const analysis& a) {
+    json_out out;
+    json_writer& w = out.w;
+    const param_counts& c = a.counts;
+    w.StartObject();
+    header(w, a);
+    key(w, "params");
+    w.StartObject();
+    key(w, "total");
+    w.Uint64(c.total);
+    key(w, "embedding");
+    w.Uint64(c.embedding);
+    key(w, "non_embedding");
+    w.Uint64(c.non_embedding);
+    key(w, "active");
+    w.Uint64(c.active);
+    key(w, "by_role");
+    w.StartObject();
+    for (int r = 0; r < role_count; ++r) {
+        if (c.by_role[r] == 0) continue;
+        key(w, role_name(static_cast<role>(r)));
+        w.Uint64(c.by_role[r]);
+    }
+    w.EndObject();
+    key(w, "by_layer");
+    w.StartArray();
+    for (uint64_t n : c.by_layer) w.Uint64(n);
+    w.EndArray();
+    key(w, "outside_layers");
+    w.Uint64(c.outside_layers);
+    key(w, "mtp");
+    w.Uint64(c.mtp);
+    w.EndObject();
+    key(w, "weight_bytes");
+    w.Uint64(c.weight_bytes);
+    key(w, "tensors");
+    w.Uint64(a.sk.tensors.size());
+    w.EndObject();
+    return out.str();
+}
+
+std::string skeleton_json(const analysis& a) {
+    json_out out;
+    json_writer& w = out.w;
+    w.StartObject();
+    header(w, a);
+    key(w, "tensors");
+    w.StartArray();
+    for (const tensor_info& t : a.sk.tensors) tensor(w, t);
+    w.EndArray();
+    key(w, "aliases");
+    w.StartObject();
+    for (const tensor_alias& al : a.sk.aliases) {
+        key(w, al.name.c_str());
+        string(w, al.target);
+    }
+    w.EndObject();
+    key(w, "buffers");
+    w.StartArray();
+    for (const tensor_info& b : a.sk.buffers) tensor(w, b);
+    w.EndArray();
+    w.EndObject();
+    return out.str();
+}
+
+std::string presets_json() {
+    json_out out;
+    json_writer& w = out.w;
+    w.StartObject();
+    key(w, "default");
+    w.String(default_preset().name);
+    key(w, "presets");
+    w.StartArray();
+    for (const preset& p : presets()) {
+        auto a = analyze(p.name, p.config_json, {});
+        w.StartObject();
+        key(w, "name");
+        w.String(p.name);
+        key(w, "repo");
+        w.String(p.repo);
+        if (a) {
+            key(w, "model_type");
+            string(w, a->spec.model_type);
+            key(w, "architecture");
+            string(w, a->spec.architecture);
+            key(w, "params");
+            w.Uint64(a->counts.total);
+            key(w, "active");
+            w.Uint64(a->counts.active);
+        } else {
+            key(w, "error");
+            string(w, a.err().message);
+        }
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return out.str();
+}
+
+std::string error_json(const error& e) {
+    json_out out;
+    json_writer& w = out.w;
+    w.StartObject();
+    key(w, "error");
+    w.StartObject();
+    key(w, "code");
+    w.String(error_code_name(e.code));
+    key(w, "message");
+    string(w, e.message);
+    key(w, "path");
+    string(w, e.path);
+    w.EndObject();
+    w.EndObject();
+    return out.str();
+}
+
+namespace {
+
+// The members of a request that decide its model, as compact JSON: the analysis cache's key; "" (not
+// cached) for values nested too deep to write without deep recursion (such configs are rejected anyway).
+std::string model_key(const rapidjson::Value& req) {
+    for (const char* key : {"model", "config", "name", "dtype", "head"}) {
+        auto it = req.FindMember(key);
+        if (it != req.MemberEnd() && json_deeper_than(it->value, 64)) return "";
+    }
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartArray();
+    for (const char* key : {"model", "config", "name", "dtype", "head"}) {
+        auto it = req.FindMember(key);
+        if (it == req.MemberEnd()) w.Null();
+        else it->value.Accept(w);
+    }
+    w.EndArray();
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
+// A request's text as a JSON object, or the error naming what it is instead.
+std::optional<error> parse_request(const std::string& request_json, rapidjson::Document& req) {
+    if (auto e = parse_json(request_json, req, "request")) return e;
+    if (!req.IsObject())
+        return make_error(error_code::bad_request, "request: expected a JSON object, got " + describe_json(req));
+    return std::nullopt;
+}
+
+} // namespace
+
+result<std::optional<analysis>> analyze_request(const std::string& request_json, bool required) {
+    rapidjson::Document req;
+    if (auto e = parse_request(request_json, req)) return *e;
+    return request_model(key_reader(req, ""), required);
+}
+
+std::string handle_request(const std::string& command, const std::string& request_json, analysis_cache* cache) {
+    if (command == "presets") return presets_json();
+    if (command == "gpus") return gpus_json();
+    if (command != "params" && command != "skeleton" && command != "plan" && command != "fit" &&
+        command != "place")
+        return error_json(make_error(error_code::bad_request,
+                                     "unknown command \"" + command +
+                                         "\"; expected params, skeleton, plan, fit, place, gpus or presets"));
+    rapidjson::Document req;
+    if (auto e = parse_request(request_json, req)) return error_json(*e);
+    key_reader keys(req, "");
+
+    std::shared_ptr<const analysis> a;
+    std::string key = cache ? model_key(req) : std::string();
+    if (cache && !key.empty() && cache->value && cache->key == key) {
+        a = cache->value;
+    } else {
+        auto model = request_model(keys, true);
+        if (!model) return error_json(model.err());
+        a = std::make_shared<const analysis>(std::move(**model));
+        if (cache && !key.empty()) {
+            cache->key = std::move(key);
+            cache->value = a;
+        }
+    }
+    if (command == "place") {
+        auto w = read_workload(keys);
+        if (!w) return error_json(w.err());
+        auto r = read_place_request(keys);
+        if (!r) return error_json(r.err());
+        auto setup = resolve_place(*r, false);
+        if (!setup) return error_json(setup.err());
+        auto out = place_json(*a, *w, *setup);
+        return out ? *out : error_json(out.err());
+    }
+    if (command == "plan" || command == "fit") {
+        auto w = read_workload(keys);
+        if (!w) return error_json(w.err());
+        auto gpu_name = keys.optional_string("gpu");
+        if (!gpu_name) return error_json(gpu_name.err());
+        std::optional<gpu_row> gpu;
+        if (*gpu_name) {
+            auto g = find_gpu(**gpu_name);
+            if (!g) return error_json(g.err());
+            gpu = *g;
+        }
+        if (command == "fit") {
+            if (!gpu) return error_json(make_error(error_code::bad_request, "fit: missing \"gpu\"", "gpu"));
+            auto f = solve_fit(*a, *w, *gpu);
+            if (!f) return error_json(f.err());
+            return fit_json(*a, *w, *gpu, *f, check_workload(*a, *w, *gpu));
+        }
+        auto p = plan_memory(*a, *w);
+        if (!p) return error_json(p.err());
+        if (gpu) attach_device(*a, *w, *gpu, *p);
+        return plan_json(*a, *p);
+    }
+    return command == "params" ? params_json(*a) : skeleton_json(*a);
+}
+
+std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std::string& file_name,
+                          const std::string& request_json) {
+    rapidjson::Document req;
+    if (auto e = parse_request(request_json, req)) return error_json(*e);
+    key_reader keys(req, "");
+    auto model = request_model(keys, false);
+    if (!model) return error_json(model.err());
+
+    bool gguf = file_name.size() >= 5 && file_name.compare(file_name.size() - 5, 5, ".gguf") == 0;
+    auto parsed = gguf ? parse_gguf(prefix, file_size, file_name)
+                       : parse_safetensors_header(prefix, file_size, file_name);
+    if (!parsed) return error_json(parsed.err());
+    if (!parsed->parsed) {
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.StartObject();
+        w.Key("need_bytes");
+        w.Uint64(parsed->need_bytes);
+        w.EndObject();
+        return std::string(sb.GetString(), sb.GetSize()) + "\n";
+    }
+    checkpoint ck = std::move(*parsed->parsed);
+    std::string source = *model ? "request" : "";
+    if (!*model && gguf) {
+        auto a = gguf_analysis(ck);
+        if (a) {
+            *model = std::move(*a);
+            source = "GGUF metadata";
+        } else {
+            ck.warnings.push_back("not verified: " + a.err().message);
+        }
+    }
+    auto in = inspect(file_name, std::move(ck), std::move(*model), source);
+    if (!in) return error_json(in.err());
+    return inspect_json(*in);
+}
+
+} // namespace modelplan

@@ -1,0 +1,77 @@
+// The family table, assembled from the family files (core/src/families/*.cpp), and the names of roles and heads.
+#include "modelplan/architectures.h"
+
+#include "model/families/families.h"
+
+namespace modelplan {
+
+namespace {
+
+std::vector<family_info> build_table() {
+    std::vector<family_info> table;
+    family_tables::add_llama_families(table);
+    family_tables::add_moe_families(table);
+    family_tables::add_gemma_families(table);
+    family_tables::add_phi_families(table);
+    family_tables::add_bigscience_families(table);
+    family_tables::add_open_decoder_families(table);
+    family_tables::add_gpt_families(table);
+    family_tables::add_bert_families(table);
+    family_tables::add_t5_families(table);
+    return table;
+}
+
+// clang-format off
+const char* const role_names[role_count] = {
+    "embed", "pos_embed", "type_embed", "embed_norm", "embed_proj",
+    "attn_norm", "attn_qkv", "attn_q", "attn_q_a", "attn_q_a_norm", "attn_q_b", "attn_k", "attn_v",
+    "attn_kv_a", "attn_kv_a_norm", "attn_kv_b", "attn_o", "attn_q_norm", "attn_k_norm", "attn_post_norm",
+    "attn_rel_bias", "cross_norm", "cross_q", "cross_k", "cross_v", "cross_o",
+    "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "ffn_post_norm", "ffn_router",
+    "ffn_gate_exp", "ffn_up_exp", "ffn_down_exp", "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp",
+    "ffn_shexp_gate", "output_norm", "pooler", "head_transform", "lm_head", "classifier", "mtp",
+    "vision", "projector",
+    "rope_freq", "attn_mask", "position_ids",
+};
+const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen", "pretraining"};
+// clang-format on
+
+} // namespace
+
+const char* role_name(role r) {
+    return role_names[static_cast<int>(r)];
+}
+
+const char* head_kind_name(head_kind h) {
+    return head_names[static_cast<int>(h)];
+}
+
+std::optional<head_kind> parse_head_kind(const std::string& name) {
+    for (int i = 0; i < static_cast<int>(std::size(head_names)); ++i)
+        if (name == head_names[i]) return static_cast<head_kind>(i);
+    if (name == "base" || name == "model") return head_kind::none;
+    return std::nullopt;
+}
+
+const std::vector<family_info>& families() {
+    static const std::vector<family_info> table = build_table();
+    return table;
+}
+
+int find_family(const std::string& model_type) {
+    const auto& table = families();
+    for (size_t i = 0; i < table.size(); ++i)
+        if (model_type == table[i].model_type) return static_cast<int>(i);
+    return -1;
+}
+
+std::string supported_model_types() {
+    std::string out;
+    for (const auto& f : families()) {
+        if (!out.empty()) out += ", ";
+        out += f.model_type;
+    }
+    return out;
+}
+
+} // namespace modelplan

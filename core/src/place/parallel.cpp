@@ -1,0 +1,379 @@
+// Tensor- and pipeline-parallel plans: which dimension of each weight splits across T ranks, which layers
+// each of P stages holds, and what every rank stores (docs/placement.md).
+#include <algorithm>
+#include <map>
+
+#include "place/placement-writer.h"
+#include "modelplan/placement.h"
+#include "modelplan/text.h"
+#include "util/saturating.h"
+
+namespace modelplan {
+
+using sat::add;
+using sat::ceil_div;
+using sat::mul;
+
+namespace {
+
+enum class split_kind : uint8_t { replicated, column, row, vocab };
+
+split_kind split_of(role r) {
+    switch (r) {
+    case role::attn_q:
+    case role::attn_k:
+    case role::attn_v:
+    case role::attn_qkv:
+    case role::attn_q_b:
+    case role::attn_kv_b:
+    case role::cross_q:
+    case role::cross_k:
+    case role::cross_v:
+    case role::ffn_gate:
+    case role::ffn_up:
+    case role::ffn_gate_exp:
+    case role::ffn_up_exp:
+    case role::ffn_gate_shexp:
+    case role::ffn_up_shexp: return split_kind::column;
+    case role::attn_o:
+    case role::cross_o:
+    case role::ffn_down:
+    case role::ffn_down_exp:
+    case role::ffn_down_shexp: return split_kind::row;
+    case role::embed:
+    case role::lm_head: return split_kind::vocab;
+    default: return split_kind::replicated;
+    }
+}
+
+// The axis of a tensor that splits, and what it holds; -1 when the tensor is replicated.
+struct axis_split {
+    int axis = -1;
+    dim what = dim::one;
+};
+
+axis_split find_axis(const tensor_info& t, split_kind kind) {
+    if (kind == split_kind::replicated || !t.source) return {};
+    for (int i = 0; i < t.source->rank; ++i) {
+        dim d = t.source->shape[i];
+        bool ok = false;
+        switch (kind) {
+        case split_kind::column:
+            ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn || d == dim::ffn2 ||
+                 d == dim::expert_ffn || d == dim::shared_ffn || d == dim::mla_q_out || d == dim::mla_kv_b_out;
+            break;
+        case split_kind::row:
+            ok = d == dim::q_dim || d == dim::ffn || d == dim::expert_ffn || d == dim::shared_ffn ||
+                 d == dim::mla_o_in;
+            break;
+        case split_kind::vocab: ok = d == dim::vocab; break;
+        case split_kind::replicated: break;
+        }
+        if (ok) return {i, d};
+    }
+    return {};
+}
+
+const char* dim_label(dim d) {
+    switch (d) {
+    case dim::q_dim: return "attention heads";
+    case dim::kv_dim: return "key/value heads";
+    case dim::qkv_dim: return "query, key and value heads";
+    case dim::ffn:
+    case dim::ffn2:
+    case dim::expert_ffn:
+    case dim::shared_ffn: return "intermediate size";
+    case dim::mla_q_out:
+    case dim::mla_kv_b_out:
+    case dim::mla_o_in: return "attention heads";
+    case dim::vocab: return "vocabulary";
+    default: return "";
+    }
+}
+
+std::string pattern_of(const skeleton& sk, const tensor_info& t) {
+    if (!t.source) return t.name;
+    return t.from_head ? std::string(t.source->name) : sk.base_prefix + t.group_prefix + t.source->name;
+}
+
+std::string num(uint64_t v) {
+    return std::to_string(v);
+}
+
+} // namespace
+
+result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64_t tp, uint64_t pp,
+                                    const std::vector<device_budget>& gpus) {
+    const model_spec& s = a.spec;
+    if (w.mode == plan_mode::training)
+        return make_error(error_code::bad_request,
+                          "--tp/--pp plan inference serving; for training use plan --mode training with --zero/--fsdp",
+                          "mode");
+    if (tp == 0 || tp > 1024) return make_error(error_code::out_of_range, "--tp: expected 1 to 1024, got " + num(tp), "tp");
+    if (pp == 0 || pp > 1024) return make_error(error_code::out_of_range, "--pp: expected 1 to 1024, got " + num(pp), "pp");
+    if (s.n_heads % tp != 0)
+        return make_error(error_code::not_divisible,
+                          "num_attention_heads (" + num(s.n_heads) + ") must be divisible by the tensor-parallel degree (" +
+                              num(tp) + ")",
+                          "tp");
+    bool mla = s.kv_lora_rank != 0;
+    uint64_t kv = s.n_kv_heads ? s.n_kv_heads : s.n_heads;
+    parallel_plan p;
+    p.tp = tp;
+    p.pp = pp;
+    if (!mla) {
+        if (kv >= tp ? kv % tp != 0 : tp % kv != 0)
+            return make_error(error_code::not_divisible,
+                              "num_key_value_heads (" + num(kv) + ") and the tensor-parallel degree (" + num(tp) +
+                                  "): one must divide the other",
+                              "tp");
+        p.kv_heads_per_rank = kv >= tp ? kv / tp : 1;
+        p.kv_head_replicas = kv >= tp ? 1 : tp / kv;
+        if (p.kv_head_replicas > 1)
+            p.notes.push_back("key/value heads (" + num(kv) + ") are fewer than T (" + num(tp) + "): each is replicated on " +
+                              num(p.kv_head_replicas) + " ranks, so every rank holds one");
+    } else {
+        p.notes.push_back("multi-head latent attention: the latent KV cache and the down-projections (q_a_proj, "
+                          "kv_a_proj_with_mqa) are replicated on every rank; q_b_proj, kv_b_proj and o_proj split by heads");
+    }
+    bool dense = false, moe = false;
+    std::vector<uint64_t> loaded_layers;
+    for (uint64_t il = 0; il < s.layers.size(); ++il) {
+        if (s.layers[il].stack == layer_stack::mtp && !w.include_mtp) continue;
+        loaded_layers.push_back(il);
+        (s.layers[il].ffn == ffn_kind::moe ? moe : dense) = true;
+    }
+    if (dense && s.intermediate % tp != 0)
+        return make_error(error_code::not_divisible,
+                          "intermediate_size (" + num(s.intermediate) + ") must be divisible by the tensor-parallel degree (" +
+                              num(tp) + ")",
+                          "tp");
+    if (moe && s.expert_intermediate % tp != 0)
+        return make_error(error_code::not_divisible,
+                          "the experts' intermediate size (" + num(s.expert_intermediate) +
+                              ") must be divisible by the tensor-parallel degree (" + num(tp) + ")",
+                          "tp");
+    if (moe && s.shared_intermediate % tp != 0)
+        return make_error(error_code::not_divisible,
+                          "the shared experts' intermediate size (" + num(s.shared_intermediate) +
+                              ") must be divisible by the tensor-parallel degree (" + num(tp) + ")",
+                          "tp");
+    if (pp > loaded_layers.size())
+        return make_error(error_code::out_of_range,
+                          "--pp " + num(pp) + ": the model has only " + num(loaded_layers.size()) + " layers to split",
+                          "pp");
+    if (!gpus.empty() && gpus.size() < tp * pp)
+        return make_error(error_code::bad_request,
+                          "--tp " + num(tp) + " x --pp " + num(pp) + " needs " + num(tp * pp) + " GPUs, " +
+                              num(gpus.size()) + " given",
+                          "devices");
+    for (const auto& g : gpus)
+        if (g.kind != device_kind::gpu)
+            return make_error(error_code::bad_request,
+                              "--tp/--pp place every rank on a GPU; " + g.name + " cannot hold a rank", "devices");
+
+    auto plan = plan_memory(a, w);
+    if (!plan) return plan.err();
+    const std::vector<uint64_t>& bytes = plan->weight_bytes_by_tensor;
+    p.plan = *plan;
+
+    // Stages: layers split evenly; the remainder goes to stages 1, 2, ... (stage 0 also holds the embeddings).
+    uint64_t n = loaded_layers.size(), base = n / pp, rem = n % pp;
+    std::vector<uint64_t> stage_of_layer(s.layers.size(), pp - 1);
+    uint64_t next = 0;
+    for (uint64_t st = 0; st < pp; ++st) {
+        uint64_t count = base + (st >= 1 && st <= rem ? 1 : 0);
+        uint64_t first = loaded_layers[next], last = loaded_layers[next + count - 1];
+        for (uint64_t k = next; k < next + count; ++k) stage_of_layer[loaded_layers[k]] = st;
+        p.stage_layers.push_back({first, last});
+        next += count;
+    }
+
+    // Weights per stage and TP rank (every rank of a stage holds the same amount).
+    std::vector<uint64_t> stage_weights(pp, 0), stage_kv(pp, 0);
+    std::map<std::string, size_t> split_index;
+    uint64_t stage = 0;
+    uint64_t embed_bytes_rank = 0;
+    bool head_seen = false;
+    // The final norm (the module of the last output norm) goes to the last stage. An earlier one, T5's
+    // encoder.final_layer_norm, runs right after the last encoder layer, on that layer's stage.
+    std::string final_norm_module;
+    for (const tensor_info& t : a.sk.tensors)
+        if (t.what == role::output_norm) final_norm_module = t.name.substr(0, t.name.rfind('.'));
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if (t.layer != no_index && s.layers[t.layer].stack == layer_stack::mtp && !w.include_mtp) continue;
+        if (t.layer != no_index) stage = stage_of_layer[t.layer];
+        if (t.what == role::lm_head) head_seen = true;
+        bool final_norm = t.what == role::output_norm && t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
+                          t.name.rfind('.') == final_norm_module.size();
+        uint64_t at = (t.what == role::lm_head || final_norm) ? pp - 1 : stage;
+        split_kind kind = split_of(t.what);
+        axis_split ax = find_axis(t, kind);
+        std::vector<uint64_t> rank_shape = t.shape;
+        std::string how = "replicated";
+        if (ax.axis >= 0) {
+            uint64_t& extent = rank_shape[ax.axis];
+            if (tp == 1) extent = t.shape[ax.axis];
+            else if (ax.what == dim::kv_dim && !mla) extent = p.kv_heads_per_rank * s.head_dim;
+            else if (ax.what == dim::qkv_dim && !mla)
+                extent = (s.n_heads / tp + 2 * p.kv_heads_per_rank) * s.head_dim;
+            else extent = ceil_div(extent, tp);
+            how = tp == 1 ? std::string("whole (T = 1)")
+                          : "dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + dim_label(ax.what) + ")";
+        }
+        uint64_t rank_elements = 1;
+        for (uint64_t d : rank_shape) rank_elements = mul(rank_elements, d);
+        // bytes x rank_elements / elements, rounded up, in 128 bits (the product can pass 2^64); a replicated
+        // tensor keeps its bytes exactly.
+        uint64_t rank_bytes = bytes[i];
+        if (rank_elements != t.elements) {
+            __extension__ typedef unsigned __int128 u128;
+            u128 scaled = static_cast<u128>(bytes[i]) * rank_elements;
+            scaled = t.elements ? (scaled + t.elements - 1) / t.elements : 0;
+            rank_bytes = scaled > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(scaled);
+        }
+        stage_weights[at] = add(stage_weights[at], rank_bytes);
+        if (t.what == role::embed) embed_bytes_rank = add(embed_bytes_rank, rank_bytes);
+        std::string pattern = pattern_of(a.sk, t);
+        auto [it, fresh] = split_index.emplace(pattern, p.splits.size());
+        if (fresh) p.splits.push_back({pattern, how, t.shape, rank_shape, 0});
+        p.splits[it->second].tensors += 1;
+    }
+    if (pp > 1)
+        p.notes.push_back("stage 0 holds the embeddings, stage " + num(pp - 1) +
+                          " the final norm and the output head; the remainder of layers / P goes to stages 1, 2, ...");
+    // A tied head on a later stage than the embedding holds its own copy there.
+    bool tied_head = false;
+    for (const auto& al : a.sk.aliases) tied_head = tied_head || al.name.rfind("lm_head", 0) == 0;
+    if (!head_seen && tied_head && pp > 1) {
+        stage_weights[pp - 1] = add(stage_weights[pp - 1], embed_bytes_rank);
+        p.notes.push_back("the output head is tied to the embedding: the last stage holds a copy of it");
+    }
+    for (uint64_t il : loaded_layers) {
+        uint64_t b = plan->kv_bytes_by_layer[il];
+        if (!mla && tp > 1) b = ceil_div(mul(b, p.kv_heads_per_rank), kv);
+        stage_kv[stage_of_layer[il]] = add(stage_kv[stage_of_layer[il]], b);
+    }
+
+    // Runtime items from the single-device plan.
+    uint64_t logits = 0, act = 0, attn = 0, ffn = 0, overhead = w.overhead_bytes;
+    dtype act_type = compute_dtype(s.weight_dtype);
+    for (const plan_item& item : plan->items) {
+        if (item.name != "activations") continue;
+        act = item.bytes;
+        for (const plan_input& in : item.inputs) {
+            if (in.name == "logits_bytes") logits = std::stoull(in.value);
+            if (in.name == "attention_bytes") attn = std::stoull(in.value);
+            if (in.name == "ffn_bytes") ffn = std::stoull(in.value);
+        }
+    }
+    uint64_t working = std::max(attn, ffn);
+    uint64_t residual = act - std::min(act, add(working, logits));
+    uint64_t rank_act = add(residual, ceil_div(working, tp));
+    uint64_t rope = 0;
+    if (s.rope.rotary_dim && s.max_positions)
+        rope = mul(mul(s.max_positions, s.rope.rotary_dim), dtype_bytes(act_type));
+
+    for (uint64_t st = 0; st < pp; ++st)
+        for (uint64_t r = 0; r < tp; ++r) {
+            parallel_rank rank;
+            rank.stage = st;
+            rank.tp_rank = r;
+            uint64_t index = st * tp + r;
+            rank.device = gpus.empty() ? "cuda:" + num(index) : gpus[index].name;
+            rank.budget_bytes = gpus.empty() ? 0 : gpus[index].budget_bytes;
+            rank.first_layer = p.stage_layers[st].first;
+            rank.last_layer = p.stage_layers[st].second;
+            rank.items = {{"weights", stage_weights[st]}, {"kv_cache", stage_kv[st]}, {"activations", rank_act}};
+            if (st == pp - 1) rank.items.push_back({"logits", logits});
+            if (rope) rank.items.push_back({"rope_cache", rope});
+            rank.items.push_back({"overhead", overhead});
+            for (const auto& item : rank.items) rank.total_bytes = add(rank.total_bytes, item.bytes);
+            if (rank.budget_bytes) {
+                rank.headroom_bytes = static_cast<int64_t>(std::min<uint64_t>(rank.budget_bytes, INT64_MAX)) -
+                                      static_cast<int64_t>(std::min<uint64_t>(rank.total_bytes, INT64_MAX));
+                if (rank.total_bytes > rank.budget_bytes) p.fits = false;
+            }
+            p.ranks.push_back(std::move(rank));
+        }
+    if (rope)
+        p.notes.push_back("rope_cache: the cos/sin table of max_position_embeddings x rotary dims that vLLM keeps "
+                          "on every rank (" + binary_size(rope) + ")");
+    return p;
+}
+
+std::string parallel_json(const analysis& a, const parallel_plan& p) {
+    json_out doc;
+    auto& out = doc.w;
+    doc.begin_model_answer(a.model, a.spec.architecture);
+    out.Key("tp");
+    out.Uint64(p.tp);
+    out.Key("pp");
+    out.Uint64(p.pp);
+    out.Key("fits");
+    out.Bool(p.fits);
+    out.Key("kv_heads_per_rank");
+    out.Uint64(p.kv_heads_per_rank);
+    out.Key("kv_head_replicas");
+    out.Uint64(p.kv_head_replicas);
+    out.Key("stages");
+    out.StartArray();
+    for (const auto& [first, last] : p.stage_layers) {
+        out.StartObject();
+        out.Key("first_layer");
+        out.Uint64(first);
+        out.Key("last_layer");
+        out.Uint64(last);
+        out.EndObject();
+    }
+    out.EndArray();
+    out.Key("ranks");
+    out.StartArray();
+    for (const auto& r : p.ranks) {
+        out.StartObject();
+        out.Key("name");
+        out.String(r.device.c_str());
+        out.Key("stage");
+        out.Uint64(r.stage);
+        out.Key("tp_rank");
+        out.Uint64(r.tp_rank);
+        out.Key("budget_bytes");
+        if (r.budget_bytes) out.Uint64(r.budget_bytes);
+        else out.Null();
+        out.Key("total_bytes");
+        out.Uint64(r.total_bytes);
+        out.Key("headroom_bytes");
+        if (r.budget_bytes) out.Int64(r.headroom_bytes);
+        else out.Null();
+        write_named_bytes(out, "items", r.items);
+        out.EndObject();
+    }
+    out.EndArray();
+    out.Key("splits");
+    out.StartArray();
+    for (const auto& sp : p.splits) {
+        out.StartObject();
+        out.Key("pattern");
+        out.String(sp.pattern.c_str());
+        out.Key("split");
+        out.String(sp.split.c_str());
+        out.Key("shape");
+        out.StartArray();
+        for (uint64_t d : sp.shape) out.Uint64(d);
+        out.EndArray();
+        out.Key("rank_shape");
+        out.StartArray();
+        for (uint64_t d : sp.rank_shape) out.Uint64(d);
+        out.EndArray();
+        out.Key("tensors");
+        out.Uint64(sp.tensors);
+        out.EndObject();
+    }
+    out.EndArray();
+    write_strings(out, "notes", p.notes);
+    out.EndObject();
+    return doc.str();
+}
+
+} // namespace modelplan

@@ -1,0 +1,198 @@
+// GPU catalog lookup, runnability checks and roofline estimates (docs/devices.md).
+#include "modelplan/devices.h"
+#include "util/json-util.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "modelplan/text.h"
+
+namespace modelplan {
+
+extern const gpu_row embedded_gpus[];
+extern const size_t embedded_gpu_count;
+
+namespace {
+
+// Lower-case letters and digits only, without vendor words: "NVIDIA GeForce RTX 4090" -> "rtx4090".
+std::string normalize(std::string s) {
+    std::string out;
+    for (unsigned char c : s)
+        if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
+    for (const char* word : {"nvidia", "geforce", "tesla", "amd", "instinct"}) {
+        size_t at = out.find(word);
+        if (at != std::string::npos) out.erase(at, std::char_traits<char>::length(word));
+    }
+    return out;
+}
+
+double compute_capability(const gpu_row& g) {
+    return std::string(g.compute).rfind("gfx", 0) == 0 ? 0.0 : std::atof(g.compute);
+}
+
+} // namespace
+
+const std::vector<gpu_row>& gpu_catalog() {
+    static const std::vector<gpu_row> all(embedded_gpus, embedded_gpus + embedded_gpu_count);
+    return all;
+}
+
+result<gpu_row> find_gpu(const std::string& name) {
+    std::string wanted = normalize(name);
+    std::vector<std::string> keys;
+    for (const gpu_row& g : gpu_catalog()) {
+        if (wanted == normalize(g.key)) return g;
+        keys.push_back(g.key);
+    }
+    // A unique catalog entry whose key or name starts with what was typed ("rtx 4090", "H100 SXM").
+    std::vector<const gpu_row*> matches;
+    for (const gpu_row& g : gpu_catalog())
+        if (!wanted.empty() &&
+            (normalize(g.key).rfind(wanted, 0) == 0 || normalize(g.name).rfind(wanted, 0) == 0))
+            matches.push_back(&g);
+    if (matches.size() == 1) return *matches[0];
+    if (matches.size() > 1) {
+        std::string which;
+        for (const gpu_row* g : matches) which += (which.empty() ? "" : ", ") + std::string(g->key);
+        return make_error(error_code::unknown_model, "--gpu: \"" + name + "\" is ambiguous: " + which, "gpu");
+    }
+    std::string list;
+    for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+    std::string hint = closest_name(name, keys);
+    return make_error(error_code::unknown_model,
+                      "--gpu: no GPU named \"" + name + "\"" +
+                          (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") +
+                          " (catalog: " + list + ")",
+                      "gpu");
+}
+
+device_check check_workload(const analysis& a, const workload& w, const gpu_row& gpu) {
+    device_check c;
+    const model_spec& spec = a.spec;
+    double cc = compute_capability(gpu);
+    bool nvidia = cc > 0;
+    dtype weights = spec.weight_dtype;
+    dtype kv = w.kv_dtype.value_or(compute_dtype(weights));
+    if ((weights == dtype::bf16 || kv == dtype::bf16) && !gpu.bf16)
+        c.errors.push_back(std::string(gpu.key) + " (" + gpu.arch +
+                           ") has no bfloat16 support; use --dtype fp16");
+    bool fp8_weights = weights == dtype::f8_e4m3 || weights == dtype::f8_e5m2;
+    bool fp8_kv = kv == dtype::f8_e4m3 || kv == dtype::f8_e5m2;
+    if ((fp8_weights || fp8_kv) && !gpu.fp8)
+        c.errors.push_back(
+            std::string(gpu.key) + " (" + gpu.arch +
+            ") has no fp8 support (Ada, Hopper or newer): " + (fp8_weights ? "fp8 weights" : "fp8 KV cache"));
+    if (w.attention == attention_impl::flash && cc < 8.0)
+        c.errors.push_back(std::string("flash attention needs Ampere or newer; ") + gpu.key + " is " +
+                           gpu.arch + " (compute " + gpu.compute + ")");
+    if (w.attention == attention_impl::sdpa && nvidia) {
+        // FlashAttention-2 (the fast SDPA backend) needs Ampere or newer, fp16/bf16 and head_dim <= 256.
+        std::string why;
+        if (cc < 8.0)
+            why = std::string(gpu.arch) + " is older than Ampere";
+        else if (weights == dtype::f32)
+            why = "fp32 weights";
+        else if (spec.head_dim > 256)
+            why = "head_dim " + std::to_string(spec.head_dim) + " > 256";
+        if (!why.empty())
+            c.warnings.push_back("flash attention cannot run (" + why +
+                                 "); PyTorch SDPA falls back to the memory-efficient or math kernel");
+    }
+    if (spec.max_positions > 0 && w.seq > spec.max_positions)
+        c.warnings.push_back("seq (" + std::to_string(w.seq) + ") is longer than max_position_embeddings (" +
+                             std::to_string(spec.max_positions) + ")");
+    return c;
+}
+
+roofline estimate_roofline(const analysis& a, const workload& w_in, const memory_plan& p,
+                           const gpu_row& gpu) {
+    roofline r;
+    const model_spec& spec = a.spec;
+    workload w = w_in;
+    if (w.seq == 0) w.seq = default_seq(spec);
+    uint64_t weight_bytes = 0;
+    for (const auto& item : p.items)
+        if (item.name == "weights") weight_bytes = item.bytes;
+    // Bytes per decode step: the weights a token touches (the active share of them) and the whole KV cache.
+    double active_share =
+        a.counts.total ? static_cast<double>(a.counts.active) / static_cast<double>(a.counts.total) : 1.0;
+    uint64_t kv = 0;
+    for (const auto& item : p.items)
+        if (item.name == "kv_cache") kv = item.bytes;
+    r.bytes_per_decode_step = static_cast<uint64_t>(static_cast<double>(weight_bytes) * active_share) + kv;
+    if (gpu.bandwidth_gbps > 0 && r.bytes_per_decode_step > 0)
+        r.decode_tokens_per_s = static_cast<double>(w.batch) * gpu.bandwidth_gbps * 1e9 /
+                                static_cast<double>(r.bytes_per_decode_step);
+    // Forward FLOPs per token: 2 per active parameter (multiply and add), plus attention scores and values:
+    // 2 x 2 x layers x seq x q_dim (Kaplan et al. 2020, C_forward = 2N + 2 n_layer n_ctx d_attn).
+    uint64_t attn_layers = 0;
+    for (const auto& l : spec.layers)
+        if (l.stack != layer_stack::vision && l.stack != layer_stack::mtp) ++attn_layers;
+    r.flops_per_token = 2.0 * static_cast<double>(a.counts.active) + 4.0 * static_cast<double>(attn_layers) *
+                                                                         static_cast<double>(w.seq) *
+                                                                         static_cast<double>(spec.q_dim());
+    double peak = (spec.weight_dtype == dtype::f16 || !gpu.bf16) ? gpu.fp16_tflops : gpu.bf16_tflops;
+    if (peak > 0)
+        r.prefill_seconds =
+            static_cast<double>(w.batch) * static_cast<double>(w.seq) * r.flops_per_token / (peak * 1e12);
+    r.training_flops =
+        6.0 * static_cast<double>(a.counts.total) * static_cast<double>(w.batch) * static_cast<double>(w.seq);
+    return r;
+}
+
+void attach_device(const analysis& a, const workload& w, const gpu_row& gpu, memory_plan& p) {
+    plan_device d;
+    d.gpu = gpu.key;
+    d.memory_bytes = gpu.memory_bytes();
+    device_check checks = check_workload(a, w, gpu);
+    d.errors = checks.errors;
+    d.warnings = checks.warnings;
+    d.headroom_bytes = static_cast<int64_t>(d.memory_bytes) - static_cast<int64_t>(p.total_bytes);
+    d.fits = p.total_bytes <= d.memory_bytes && d.errors.empty();
+    roofline r = estimate_roofline(a, w, p, gpu);
+    d.decode_tokens_per_s = r.decode_tokens_per_s;
+    d.prefill_seconds = r.prefill_seconds;
+    d.flops_per_token = r.flops_per_token;
+    d.training_flops = r.training_flops;
+    p.device = std::move(d);
+}
+
+std::string gpus_json() {
+    json_out doc;
+    auto& out = doc.w;
+    out.StartObject();
+    out.Key("gpus");
+    out.StartArray();
+    for (const gpu_row& g : gpu_catalog()) {
+        out.StartObject();
+        out.Key("key");
+        out.String(g.key);
+        out.Key("name");
+        out.String(g.name);
+        out.Key("arch");
+        out.String(g.arch);
+        out.Key("compute");
+        out.String(g.compute);
+        out.Key("memory_bytes");
+        out.Uint64(g.memory_bytes());
+        out.Key("bandwidth_gbps");
+        out.Double(g.bandwidth_gbps);
+        out.Key("bf16_tflops");
+        out.Double(g.bf16_tflops);
+        out.Key("fp16_tflops");
+        out.Double(g.fp16_tflops);
+        out.Key("bf16");
+        out.Bool(g.bf16);
+        out.Key("fp8");
+        out.Bool(g.fp8);
+        out.EndObject();
+    }
+    out.EndArray();
+    out.EndObject();
+    return doc.str();
+}
+
+} // namespace modelplan

@@ -1,0 +1,390 @@
+// Inference memory plan: weights from the skeleton (each tensor at its own dtype), KV cache layer by layer
+// from each layer's attention kind, the transient activations of one forward pass, and a fixed runtime
+// overhead. Formulas and sources: docs/memory.md.
+#include "modelplan/memory.h"
+#include "util/json-util.h"
+#include "util/saturating.h"
+
+#include <algorithm>
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "modelplan/quantization.h"
+#include "modelplan/text.h"
+#include "modelplan/training.h"
+
+namespace modelplan {
+
+namespace {
+
+std::string num(uint64_t v) {
+    return std::to_string(v);
+}
+
+using sat::add;
+using sat::mul;
+
+} // namespace
+
+dtype compute_dtype(dtype weights) {
+    switch (weights) {
+    case dtype::f32:
+    case dtype::f16:
+    case dtype::bf16: return weights;
+    default: return dtype::bf16;
+    }
+}
+
+std::optional<error> set_workload_option(workload& w, const std::string& name, const std::string& value,
+                                         const std::string& label) {
+    auto bad = [&](const std::string& expected) {
+        return make_error(error_code::bad_request,
+                          label + ": expected " + expected + ", got \"" + value + "\"", name);
+    };
+    auto positive = [&](uint64_t& out) -> std::optional<error> {
+        if (value.empty() || value.size() > 19 ||
+            value.find_first_not_of("0123456789") != std::string::npos || std::stoull(value) == 0)
+            return bad("a positive integer");
+        out = std::stoull(value);
+        return std::nullopt;
+    };
+    auto flag = [&](bool& out) -> std::optional<error> {
+        if (value != "true" && value != "false") return bad("true or false");
+        out = value == "true";
+        return std::nullopt;
+    };
+    auto choice = [&](std::initializer_list<const char*> names, int& out) -> std::optional<error> {
+        std::string list;
+        int i = 0;
+        for (const char* n : names) {
+            if (value == n) {
+                out = i;
+                return std::nullopt;
+            }
+            list += (list.empty() ? "" : ", ") + std::string(n);
+            ++i;
+        }
+        return bad("one of " + list);
+    };
+    int picked = 0;
+    if (name == "batch") return positive(w.batch);
+    if (name == "seq") return positive(w.seq);
+    if (name == "encoder_seq") return positive(w.encoder_seq);
+    if (name == "prefill_chunk") return positive(w.prefill_chunk);
+    if (name == "lora_rank") return positive(w.lora_rank);
+    if (name == "gpus") return positive(w.gpus);
+    if (name == "mtp") return flag(w.include_mtp);
+    if (name == "offload") return flag(w.offload_optimizer);
+    if (name == "quant") {
+        w.quant = value == "none" ? "" : value;
+        return std::nullopt;
+    }
+    if (name == "kv_dtype") {
+        // Block formats of llama.cpp's KV cache: q8_0 is 34 bytes per 32 values, q4_0 18 (ggml-common.h).
+        if (value == "q8_0" || value == "q4_0" || value == "q4") {
+            w.kv_block_bytes = value == "q8_0" ? 34 : 18;
+            w.kv_dtype.reset();
+            return std::nullopt;
+        }
+        w.kv_block_bytes = 0;
+        auto t = parse_dtype(value, label);
+        if (!t) return t.err();
+        w.kv_dtype = *t;
+        return std::nullopt;
+    }
+    if (name == "overhead") {
+        auto bytes = parse_size(value);
+        if (!bytes) return bad("a size such as 512MiB or 1GB");
+        w.overhead_bytes = *bytes;
+        return std::nullopt;
+    }
+    if (name == "attention") {
+        if (auto e = choice({"sdpa", "eager", "flash"}, picked)) return e;
+        w.attention = static_cast<attention_impl>(picked);
+        return std::nullopt;
+    }
+    if (name == "mode") {
+        if (auto e = choice({"inference", "training"}, picked)) return e;
+        w.mode = static_cast<plan_mode>(picked);
+        return std::nullopt;
+    }
+    if (name == "method") {
+        if (auto e = choice({"full", "lora", "qlora"}, picked)) return e;
+        w.method = static_cast<train_method>(picked);
+        return std::nullopt;
+    }
+    if (name == "optimizer") {
+        if (auto e = choice({"adamw", "adamw-8bit", "sgd", "adafactor"}, picked)) return e;
+        w.optimizer = static_cast<optimizer_kind>(picked);
+        return std::nullopt;
+    }
+    if (name == "recompute") {
+        if (auto e = choice({"none", "selective", "full"}, picked)) return e;
+        w.recompute = static_cast<recompute_kind>(picked);
+        return std::nullopt;
+    }
+    if (name == "zero") {
+        if (auto e = choice({"0", "1", "2", "3"}, picked)) return e;
+        w.zero_stage = static_cast<uint32_t>(picked);
+        return std::nullopt;
+    }
+    if (name == "lora_targets") {
+        w.lora_targets.clear();
+        for (size_t start = 0; start <= value.size();) {
+            size_t comma = value.find(',', start);
+            std::string role =
+                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            if (role.empty()) return bad("a comma-separated list of roles such as attn_q,attn_v");
+            w.lora_targets.push_back(role);
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+        return std::nullopt;
+    }
+    return make_error(error_code::bad_request, "unknown workload option " + label, name);
+}
+
+uint64_t default_seq(const model_spec& spec) {
+    return spec.max_positions > 0 ? std::min<uint64_t>(4096, spec.max_positions) : 4096;
+}
+
+uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv, uint64_t block_bytes) {
+    const layer_spec& l = spec.layers[il];
+    if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp)
+        return 0;
+    uint64_t elements =
+        l.attn == attn_kind::mla
+            ? add(spec.kv_lora_rank, spec.qk_rope_head_dim) // the latent and the rotary key (vLLM)
+            : mul(2, mul(spec.n_kv_heads, spec.head_dim));  // keys and values
+    if (block_bytes) return mul((elements + 31) / 32, block_bytes);
+    return mul(elements, dtype_bytes(kv));
+}
+
+result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
+    const model_spec& spec = a.spec;
+    workload w = w_in;
+    if (w.batch == 0)
+        return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
+    if (w.seq == 0) w.seq = default_seq(spec);
+    if (w.encoder_seq == 0) w.encoder_seq = w.seq;
+    uint64_t chunk = w.prefill_chunk ? std::min(w.prefill_chunk, w.seq) : w.seq;
+    dtype act = compute_dtype(spec.weight_dtype);
+    dtype kv = w.kv_dtype.value_or(act);
+    memory_plan p;
+    p.training = w.mode == plan_mode::training;
+
+    if (w.attention == attention_impl::flash) { // FlashAttention-2: fp16/bf16 only, head_dim up to 256
+        if (spec.weight_dtype == dtype::f32)
+            return make_error(
+                error_code::bad_request,
+                "flash attention cannot run with fp32 weights; use --dtype bf16 or fp16, or --attn sdpa",
+                "attention");
+        if (spec.head_dim > 256)
+            return make_error(error_code::bad_request,
+                              "flash attention supports head_dim up to 256, this model has " +
+                                  num(spec.head_dim) + "; use --attn sdpa",
+                              "attention");
+    }
+    if (spec.max_positions > 0 && w.seq > spec.max_positions)
+        p.warnings.push_back("seq (" + num(w.seq) + ") is longer than max_position_embeddings (" +
+                             num(spec.max_positions) + ")" +
+                             (spec.rope.scaling_type.empty()
+                                  ? std::string()
+                                  : "; rope_scaling " + spec.rope.scaling_type + " may extend it"));
+
+    // QLoRA trains adapters on a 4-bit NormalFloat base (Dettmers et al. 2023) unless a format is named.
+    if (w.mode == plan_mode::training && w.method == train_method::qlora && w.quant.empty()) w.quant = "nf4";
+    // Weights: every stored parameter at its own dtype or quantized storage (quantization.cpp).
+    auto weights_r = plan_weights(a, w, &p.weight_bytes_by_tensor);
+    if (!weights_r) return weights_r.err();
+    plan_item weights = std::move(*weights_r);
+
+    // KV cache, layer by layer.
+    plan_item cache{"kv_cache", 0, "", {}};
+    p.kv_bytes_by_layer.assign(spec.layers.size(), 0);
+    uint64_t full = 0, sliding = 0, mla = 0, cross = 0;
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        const layer_spec& l = spec.layers[il];
+        uint64_t per_token = kv_bytes_per_token_in_layer(spec, il, kv, w.kv_block_bytes);
+        if (per_token == 0) continue;
+        p.kv_bytes_per_token = add(p.kv_bytes_per_token, per_token);
+        uint64_t tokens = l.attn == attn_kind::sliding ? std::min(w.seq, l.window) : w.seq;
+        uint64_t bytes = mul(mul(per_token, tokens), w.batch);
+        if (l.stack == layer_stack::cross_decoder) { // keys and values of the encoder output, per layer
+            bytes = add(bytes, mul(mul(per_token, w.encoder_seq), w.batch));
+            ++cross;
+        }
+        (l.attn == attn_kind::sliding ? sliding : l.attn == attn_kind::mla ? mla : full) += 1;
+        p.kv_bytes_by_layer[il] = bytes;
+        cache.bytes = add(cache.bytes, bytes);
+    }
+    cache.formula =
+        "per layer: 2 x kv_heads x head_dim x bytes (full and sliding attention; MLA: (kv_lora_rank + "
+        "qk_rope_head_dim) x bytes) x cached tokens x batch; sliding layers cache at most the window; "
+        "cross-attention layers add the encoder tokens";
+    cache.inputs = {
+        {"kv_dtype",              dtype_name(kv)           },
+        {"batch",                 num(w.batch)             },
+        {"seq",                   num(w.seq)               },
+        {"bytes_per_token",       num(p.kv_bytes_per_token)},
+        {"full_attention_layers", num(full)                },
+        {"sliding_window_layers", num(sliding)             },
+        {"mla_layers",            num(mla)                 }
+    };
+    if (cross) cache.inputs.push_back({"encoder_seq", num(w.encoder_seq)});
+    if (spec.kv_lora_rank) {
+        cache.inputs.push_back({"kv_lora_rank", num(spec.kv_lora_rank)});
+        cache.inputs.push_back({"qk_rope_head_dim", num(spec.qk_rope_head_dim)});
+    } else {
+        cache.inputs.push_back({"kv_heads", num(spec.n_kv_heads)});
+        cache.inputs.push_back({"head_dim", num(spec.head_dim)});
+    }
+
+    // Activations: the largest working set of one forward pass over batch x chunk tokens (docs/memory.md).
+    uint64_t ab = dtype_bytes(act);
+    uint64_t tokens = mul(w.batch, chunk);
+    uint64_t residual = mul(mul(mul(2, tokens), spec.hidden), ab);
+    uint64_t qkvo = spec.kv_lora_rank
+                        ? add(add(mul(spec.n_heads, spec.qk_nope_head_dim + spec.qk_rope_head_dim),
+                                  spec.kv_lora_rank + spec.qk_rope_head_dim),
+                              mul(spec.n_heads, spec.qk_nope_head_dim + 2 * spec.v_head_dim))
+                        : add(mul(2, spec.q_dim()), mul(2, spec.kv_dim()));
+    uint64_t attention = mul(mul(tokens, qkvo), ab);
+    uint64_t scores = 0;
+    if (w.attention == attention_impl::eager) // scores and probabilities, batch x heads x chunk x context
+        scores = mul(mul(mul(mul(2, w.batch), spec.n_heads), mul(chunk, w.seq)), ab);
+    attention = add(attention, scores);
+    uint64_t widest_ffn = 0;
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        const layer_spec& l = spec.layers[il];
+        uint64_t width = l.ffn == ffn_kind::moe ? add(mul(spec.n_experts_per_tok, spec.expert_intermediate),
+                                                      spec.shared_intermediate)
+                                                : spec.intermediate;
+        widest_ffn = std::max(widest_ffn, width);
+    }
+    uint64_t mlp = mul(mul(mul(3, tokens), widest_ffn), ab); // gate, up and their product
+    uint64_t logits = mul(mul(w.batch, spec.vocab), 4);      // last position, upcast to fp32
+    plan_item activations{
+        "activations",
+        add(add(residual, std::max(attention, mlp)), logits),
+        "2 x tokens x hidden x bytes (residual) + max(attention, FFN working set) + "
+        "batch x vocab x 4 (last-position logits in fp32)",
+        {{"tokens", num(tokens)},
+          {"prefill_chunk", num(chunk)},
+          {"activation_dtype", dtype_name(act)},
+          {"attention", w.attention == attention_impl::eager   ? "eager"
+                       : w.attention == attention_impl::flash ? "flash"
+                                                              : "sdpa"},
+          {"attention_bytes", num(attention)},
+          {"ffn_bytes", num(mlp)},
+          {"logits_bytes", num(logits)}}
+    };
+
+    plan_item overhead{
+        "overhead",
+        w.overhead_bytes,
+        "fixed: CUDA context and kernels (default 1,343 MiB, transformers' training anatomy guide)",
+        {{"overhead_bytes", num(w.overhead_bytes)}}};
+
+    std::vector<plan_item> items;
+    if (w.mode ==
+        plan_mode::training) { // weights, then gradients, optimizer states, activations (training.cpp)
+        auto training = plan_training(a, w, weights);
+        if (!training) return training.err();
+        items.push_back(sharded_weights(w, weights)); // ZeRO-3 / FSDP divide the parameters too
+        for (auto& item : *training) items.push_back(std::move(item));
+    } else {
+        items.push_back(std::move(weights));
+        items.push_back(std::move(cache));
+        items.push_back(std::move(activations));
+    }
+    items.push_back(std::move(overhead));
+    for (auto& item : items) {
+        p.total_bytes = add(p.total_bytes, item.bytes);
+        p.items.push_back(std::move(item));
+    }
+    return p;
+}
+
+std::string plan_json(const analysis& a, const memory_plan& p) {
+    json_out doc;
+    auto& out = doc.w;
+    doc.begin_model_answer(a.model, a.spec.architecture);
+    out.Key("plan");
+    out.StartObject();
+    out.Key("mode");
+    out.String(p.training ? "training" : "inference");
+    out.Key("items");
+    out.StartArray();
+    for (const plan_item& item : p.items) {
+        out.StartObject();
+        out.Key("name");
+        out.String(item.name.c_str());
+        out.Key("bytes");
+        out.Uint64(item.bytes);
+        out.Key("formula");
+        out.String(item.formula.c_str());
+        out.Key("inputs");
+        out.StartObject();
+        for (const plan_input& in : item.inputs) {
+            out.Key(in.name.c_str());
+            out.String(in.value.c_str());
+        }
+        out.EndObject();
+        out.EndObject();
+    }
+    out.EndArray();
+    out.Key("total_bytes");
+    out.Uint64(p.total_bytes);
+    out.Key("kv_bytes_per_token");
+    out.Uint64(p.kv_bytes_per_token);
+    out.Key("kv_bytes_by_layer");
+    out.StartArray();
+    for (uint64_t b : p.kv_bytes_by_layer) out.Uint64(b);
+    out.EndArray();
+    out.Key("warnings");
+    out.StartArray();
+    for (const auto& warning : p.warnings) out.String(warning.c_str());
+    out.EndArray();
+    out.Key("devices");
+    out.StartArray();
+    if (p.device) {
+        const plan_device& d = *p.device;
+        out.StartObject();
+        out.Key("gpu");
+        out.String(d.gpu.c_str());
+        out.Key("memory_bytes");
+        out.Uint64(d.memory_bytes);
+        out.Key("fits");
+        out.Bool(d.fits);
+        out.Key("headroom_bytes");
+        out.Int64(d.headroom_bytes);
+        out.Key("errors");
+        out.StartArray();
+        for (const auto& e : d.errors) out.String(e.c_str());
+        out.EndArray();
+        out.Key("warnings");
+        out.StartArray();
+        for (const auto& e : d.warnings) out.String(e.c_str());
+        out.EndArray();
+        out.Key("roofline");
+        out.StartObject();
+        out.Key("decode_tokens_per_s_upper_bound");
+        out.Double(d.decode_tokens_per_s);
+        out.Key("prefill_seconds_lower_bound");
+        out.Double(d.prefill_seconds);
+        out.Key("forward_flops_per_token");
+        out.Double(d.flops_per_token);
+        out.Key("training_flops_per_step");
+        out.Double(d.training_flops);
+        out.EndObject();
+        out.EndObject();
+    }
+    out.EndArray();
+    out.EndObject();
+    out.EndObject();
+    return doc.str();
+}
+
+} // namespace modelplan
