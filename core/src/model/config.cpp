@@ -1,5 +1,5 @@
 // config.json -> model_spec: the family from model_type, the head from architectures (or the caller), then the
-// family's own reader (core/src/families/*.cpp) for its keys. Defaults are those of the transformers
+// family's own reader (core/src/model/families/*.cpp) for its keys. Defaults are those of the transformers
 // configuration classes where a config omits a key.
 #include "modelplan/config.h"
 

@@ -1,4 +1,4 @@
-// Internal: building blocks the families' config readers share (core/src/families/*.cpp).
+// Internal: building blocks the families' config readers share (core/src/model/families/*.cpp).
 #pragma once
 
 #include <optional>
