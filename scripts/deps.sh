@@ -3,7 +3,7 @@
 # everything is present. Usage: scripts/deps.sh [native|wasm|all|web|torch]...
 #   native  compiler, CMake, Ninja, GoogleTest, Google Benchmark, RapidJSON (every mode includes it)
 #   wasm    + Node.js, Emscripten and GoogleTest's sources (the wasm build and its tests)
-#   all     + wasm, and clang with libFuzzer (the fuzz targets): what scripts/test.sh needs before the page
+#   all     + wasm, clang with libFuzzer (the fuzz targets) and clang-format: what scripts/test.sh needs before the page
 #   web     + wasm, Debian's Chromium and npm (the page's Playwright tests)
 #   torch   + LibTorch (libtorch-dev, CPU-only 1.13), unless Torch_DIR names another one
 set -euo pipefail
@@ -30,6 +30,8 @@ if want all; then
   # Fuzz targets (fuzz/build.sh): clang and its libFuzzer/sanitizer runtimes.
   have_cmd clang++ || missing+=(clang)
   compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || missing+=(libclang-rt-14-dev)
+  # The format check (scripts/format.sh --check).
+  have_cmd clang-format || have_cmd clang-format-14 || missing+=(clang-format)
 fi
 if want web; then
   have_file /usr/bin/chromium || missing+=(chromium)
