@@ -1,5 +1,5 @@
 // config.json -> model_spec: the family from model_type, the head from architectures (or the caller), then the
-// family's own reader (core/src/families/*.cpp) for its keys. Defaults are those of the transformers
+// family's own reader (core/src/model/families/*.cpp) for its keys. Defaults are those of the transformers
 // configuration classes where a config omits a key.
 #include "modelplan/config.h"
 
@@ -176,11 +176,7 @@ result<model_spec> parse_config(const rapidjson::Value& doc, const config_option
 
     MP_CHECK(fam.read(keys, spec));
 
-    // Model-wide switches from the normalized flags; the head may turn base parts off.
-    auto bit = [](bool on, uint64_t sw) { return on ? sw : uint64_t{0}; };
-    spec.switches |= bit(spec.qkv_bias, sw_qkv_bias) | bit(spec.o_bias, sw_o_bias) | bit(spec.mlp_bias, sw_mlp_bias) |
-                     bit(spec.qk_norm, sw_qk_norm) | bit(spec.tie_embeddings, sw_tied);
-    spec.switches &= ~fam.heads[head].clears;
+    spec.switches &= ~fam.heads[head].clears; // the head may turn base parts off
     if (fam.not_modelled) spec.not_modelled = fam.not_modelled;
     if (const rapidjson::Value* quant = top.find("quantization_config")) {
         if (!quant->IsObject())

@@ -17,6 +17,14 @@ struct llama_parts {
     static std::vector<head_info> heads(); // ForCausalLM (lm_head), Model, ForSequenceClassification (score)
 };
 
+// score.weight [labels, hidden]: the sequence-classification head of most decoders.
+template_table score_head();
+
+// The heads most decoders have: `causal_suffix` with `lm_head` (the default head), the bare Model, and
+// ForSequenceClassification with `score`.
+std::vector<head_info> decoder_heads(template_table lm_head, template_table score = score_head(),
+                                     const char* causal_suffix = "ForCausalLM");
+
 void add_llama_families(std::vector<family_info>& out); // llama.cpp: llama, mistral, mixtral, qwen2, qwen3
 void add_moe_families(std::vector<family_info>& out);   // moe.cpp: qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3
 void add_gpt_families(std::vector<family_info>& out);   // gpt.cpp: gpt2, gpt_neox
