@@ -14,7 +14,6 @@
 #include "modelplan/error.h"
 #include "modelplan/model-spec.h"
 
-
 namespace modelplan {
 
 class key_reader;
@@ -77,49 +76,49 @@ const char* role_name(role r);
 
 // How often a template repeats.
 enum class scope : uint8_t {
-    global, // once per model
-    layer,  // once per layer: the name holds {layer}, the layer's index within its stack
-    expert, // once per routed expert of each MoE layer: the name holds {layer} and {expert}
+    global,  // once per model
+    layer,   // once per layer: the name holds {layer}, the layer's index within its stack
+    expert,  // once per routed expert of each MoE layer: the name holds {layer} and {expert}
     q_head,  // once per attention head of each layer ({expert} is the head index)
     kv_head, // once per key/value head of each layer ({expert} is the head index)
 };
 
 // Shape dimensions, resolved against a model_spec (skeleton.cpp `resolve`).
 enum class dim : uint8_t {
-    one,          // 1
-    two,          // 2 (next-sentence prediction)
-    hidden,       // hidden size
-    hidden_x2,    // 2 x hidden size
-    vocab,        // vocabulary
-    heads,        // attention heads
-    q_dim,        // heads x head_dim
-    kv_dim,       // kv heads x head_dim
-    qkv_dim,      // q_dim + 2 kv_dim (fused projections)
-    head_dim,     // head_dim
-    rope_half,    // rotary dimensions / 2 (inv_freq)
-    ffn,          // dense FFN width
-    ffn_x2,       // 2 x dense FFN width (fused gate+up)
-    n_experts,    // routed experts per MoE layer
-    expert_ffn,   // one routed expert's FFN width
-    shared_ffn,   // the shared experts' FFN width (all shared experts together)
-    position_rows, // rows of the learned position table (max positions plus any offset)
-    token_types,  // token type vocabulary
-    labels,       // classification labels
-    q_lora,       // MLA query latent rank
-    kv_lora,      // MLA key/value latent rank
-    mla_q_out,    // heads x (qk_nope + qk_rope)
-    mla_kv_a_out, // kv_lora + qk_rope
-    mla_kv_b_out, // heads x (qk_nope + v_head)
-    mla_o_in,     // heads x v_head
-    buckets,      // relative attention buckets
-    word_proj,    // word embedding width when it differs from hidden (OPT)
-    max_positions, // max_position_embeddings (square causal masks, position id buffers)
-    v_hidden,     // vision tower width
-    v_hidden_x3,  // 3 x vision width (fused in-projection of the pooling head)
-    v_ffn,        // vision FFN width
+    one,             // 1
+    two,             // 2 (next-sentence prediction)
+    hidden,          // hidden size
+    hidden_x2,       // 2 x hidden size
+    vocab,           // vocabulary
+    heads,           // attention heads
+    q_dim,           // heads x head_dim
+    kv_dim,          // kv heads x head_dim
+    qkv_dim,         // q_dim + 2 kv_dim (fused projections)
+    head_dim,        // head_dim
+    rope_half,       // rotary dimensions / 2 (inv_freq)
+    ffn,             // dense FFN width
+    ffn_x2,          // 2 x dense FFN width (fused gate+up)
+    n_experts,       // routed experts per MoE layer
+    expert_ffn,      // one routed expert's FFN width
+    shared_ffn,      // the shared experts' FFN width (all shared experts together)
+    position_rows,   // rows of the learned position table (max positions plus any offset)
+    token_types,     // token type vocabulary
+    labels,          // classification labels
+    q_lora,          // MLA query latent rank
+    kv_lora,         // MLA key/value latent rank
+    mla_q_out,       // heads x (qk_nope + qk_rope)
+    mla_kv_a_out,    // kv_lora + qk_rope
+    mla_kv_b_out,    // heads x (qk_nope + v_head)
+    mla_o_in,        // heads x v_head
+    buckets,         // relative attention buckets
+    word_proj,       // word embedding width when it differs from hidden (OPT)
+    max_positions,   // max_position_embeddings (square causal masks, position id buffers)
+    v_hidden,        // vision tower width
+    v_hidden_x3,     // 3 x vision width (fused in-projection of the pooling head)
+    v_ffn,           // vision FFN width
     v_position_rows, // vision position table: (image_size / patch_size)^2
-    v_channels,   // image channels
-    v_patch,      // patch size
+    v_channels,      // image channels
+    v_patch,         // patch size
 };
 
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the
@@ -127,14 +126,14 @@ enum class dim : uint8_t {
 struct tensor_template {
     role what = role::embed;
     scope where = scope::global;
-    const char* name = "";   // checkpoint name; {layer} and {expert} are replaced by indices
+    const char* name = ""; // checkpoint name; {layer} and {expert} are replaced by indices
     uint8_t rank = 0;
     dim shape[4] = {};
-    uint64_t needs = 0;      // switches that must all be on
-    uint64_t excludes = 0;   // switches that must all be off
-    const char* tied_to = nullptr; // this tensor is an alias of that one when `tie_needs` hold: a base-model name
-                                   // (the base prefix is added), or a full name when it starts with '/'
-    uint64_t tie_needs = 0;        // switches that make it an alias (0: always an alias)
+    uint64_t needs = 0;            // switches that must all be on
+    uint64_t excludes = 0;         // switches that must all be off
+    const char* tied_to = nullptr; // this tensor is an alias of that one when `tie_needs` hold: a base-model
+                                   // name (the base prefix is added), or a full name when it starts with '/'
+    uint64_t tie_needs = 0;            // switches that make it an alias (0: always an alias)
     const char* fixed_dtype = nullptr; // a buffer's own dtype ("BOOL", "I64"); default: weights' dtype / F32
 
     // The row exists only when all of `switches` are on.
@@ -228,9 +227,9 @@ std::optional<head_kind> parse_head_kind(const std::string& name);
 
 struct head_info {
     head_kind kind;
-    const char* class_suffix;             // appended to the family's class prefix: "ForCausalLM", "Model", ...
-    std::vector<template_table> tensors;  // the head's own parameters (full names)
-    uint64_t clears = 0;                  // base switches this head turns off (BertForMaskedLM: no pooler)
+    const char* class_suffix;            // appended to the family's class prefix: "ForCausalLM", "Model", ...
+    std::vector<template_table> tensors; // the head's own parameters (full names)
+    uint64_t clears = 0;                 // base switches this head turns off (BertForMaskedLM: no pooler)
 };
 
 using family_reader = std::optional<error> (*)(const key_reader& keys, model_spec& spec);
@@ -238,16 +237,17 @@ using family_reader = std::optional<error> (*)(const key_reader& keys, model_spe
 // A family: its config reader, its base model's templates and its heads. Rows are written with `family()` and
 // the chained setters, which name only what differs from the defaults below.
 struct family_info {
-    const char* model_type = "";          // config "model_type"
-    const char* class_prefix = "";        // "Llama": classes are prefix + head suffix
-    const char* base_prefix = "model.";   // prefix of the base model's names inside a head class
-    const char* nested_config = nullptr;  // key of a nested text config ("text_config"), or nullptr
-    family_reader read = nullptr;         // config keys -> spec (families/*.cpp)
-    const char* config_defaults = nullptr; // JSON of the configuration class's defaults for keys a config omits
-    std::vector<template_table> base;     // the base model's parameters (names without base_prefix)
-    std::vector<head_info> heads;         // first entry: the default head
-    std::vector<template_table> buffers;  // known non-parameter buffers that some checkpoints store
-    const char* not_modelled = nullptr;   // parts of the published model we leave out, or nullptr
+    const char* model_type = "";         // config "model_type"
+    const char* class_prefix = "";       // "Llama": classes are prefix + head suffix
+    const char* base_prefix = "model.";  // prefix of the base model's names inside a head class
+    const char* nested_config = nullptr; // key of a nested text config ("text_config"), or nullptr
+    family_reader read = nullptr;        // config keys -> spec (families/*.cpp)
+    const char* config_defaults =
+        nullptr;                         // JSON of the configuration class's defaults for keys a config omits
+    std::vector<template_table> base;    // the base model's parameters (names without base_prefix)
+    std::vector<head_info> heads;        // first entry: the default head
+    std::vector<template_table> buffers; // known non-parameter buffers that some checkpoints store
+    const char* not_modelled = nullptr;  // parts of the published model we leave out, or nullptr
 
     family_info&& prefix(const char* base_model_prefix) && {
         base_prefix = base_model_prefix;

@@ -1,4 +1,5 @@
-// The family table, assembled from the family files (core/src/model/families/*.cpp), and the names of roles and heads.
+// The family table, assembled from the family files (core/src/model/families/*.cpp), and the names of roles
+// and heads.
 #include "modelplan/architectures.h"
 
 #include "model/families/families.h"

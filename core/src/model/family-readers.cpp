@@ -47,7 +47,8 @@ std::optional<error> read_decoder(const key_reader& keys, model_spec& spec, bool
     return read_switch(keys, "tie_word_embeddings", spec, sw_tied);
 }
 
-std::optional<error> read_llama_opening(const key_reader& keys, model_spec& spec, bool tied, const core_keys& k) {
+std::optional<error> read_llama_opening(const key_reader& keys, model_spec& spec, bool tied,
+                                        const core_keys& k) {
     MP_CHECK(read_decoder(keys, spec, tied, k));
     return read_switch(keys, "attention_bias", spec, sw_attention_biases);
 }

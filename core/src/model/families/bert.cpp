@@ -1,8 +1,8 @@
 // Encoders: BERT and RoBERTa (same base names; RoBERTa's position table already includes its padding offset,
-// max_position_embeddings 514 in roberta-base's config). Sources: transformers models/bert/modeling_bert.py and
-// models/roberta/modeling_roberta.py (4.4x), module registration order.
-#include "model/family-readers.h"
+// max_position_embeddings 514 in roberta-base's config). Sources: transformers models/bert/modeling_bert.py
+// and models/roberta/modeling_roberta.py (4.4x), module registration order.
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -104,17 +104,22 @@ std::optional<error> read_bert(const key_reader& keys, model_spec& spec) {
 } // namespace
 
 void add_bert_families(std::vector<family_info>& out) {
+    // clang-format off
     const std::vector<head_info> bert_heads = {
-        {head_kind::masked_lm, "ForMaskedLM", {rows(bert_mlm_head)}, sw_pooler},
-        {head_kind::none, "Model", {}},
-        {head_kind::seq_cls, "ForSequenceClassification", {rows(bert_classifier)}},
-        {head_kind::pretraining, "ForPreTraining", {rows(bert_mlm_head), rows(bert_nsp_head)}}};
+        {head_kind::masked_lm,   "ForMaskedLM",               {rows(bert_mlm_head)}, sw_pooler},
+        {head_kind::none,        "Model",                     {}},
+        {head_kind::seq_cls,     "ForSequenceClassification", {rows(bert_classifier)}},
+        {head_kind::pretraining, "ForPreTraining",            {rows(bert_mlm_head), rows(bert_nsp_head)}},
+    };
     const std::vector<head_info> roberta_heads = {
-        {head_kind::masked_lm, "ForMaskedLM", {rows(roberta_mlm_head)}, sw_pooler},
-        {head_kind::none, "Model", {}},
-        {head_kind::seq_cls, "ForSequenceClassification", {rows(roberta_classifier)}, sw_pooler}};
-    out.push_back(
-        family("bert", "Bert", read_bert, {rows(bert_base)}, bert_heads).prefix("bert.").stores_buffers({rows(bert_buffers)}));
+        {head_kind::masked_lm,   "ForMaskedLM",               {rows(roberta_mlm_head)}, sw_pooler},
+        {head_kind::none,        "Model",                     {}},
+        {head_kind::seq_cls,     "ForSequenceClassification", {rows(roberta_classifier)}, sw_pooler},
+    };
+    // clang-format on
+    out.push_back(family("bert", "Bert", read_bert, {rows(bert_base)}, bert_heads)
+                      .prefix("bert.")
+                      .stores_buffers({rows(bert_buffers)}));
     out.push_back(family("roberta", "Roberta", read_bert, {rows(bert_base)}, roberta_heads)
                       .prefix("roberta.")
                       .stores_buffers({rows(bert_buffers)}));

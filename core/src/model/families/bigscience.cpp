@@ -1,10 +1,11 @@
-// Early open decoders with LayerNorm and fused or learned-position layouts: OPT (positions with an offset of 2,
-// optional project_in/project_out when word_embed_proj_dim differs, final norm only with do_layer_norm_before),
-// BLOOM (embedding LayerNorm, fused query_key_value, ALiBi: no position parameters) and Falcon (old
-// multi-query architecture with one norm, new decoder architecture with ln_attn and ln_mlp).
-// Sources: transformers models/opt, bloom, falcon modeling and configuration files (4.4x), registration order.
-#include "model/family-readers.h"
+// Early open decoders with LayerNorm and fused or learned-position layouts: OPT (positions with an offset of
+// 2, optional project_in/project_out when word_embed_proj_dim differs, final norm only with
+// do_layer_norm_before), BLOOM (embedding LayerNorm, fused query_key_value, ALiBi: no position parameters)
+// and Falcon (old multi-query architecture with one norm, new decoder architecture with ln_attn and ln_mlp).
+// Sources: transformers models/opt, bloom, falcon modeling and configuration files (4.4x), registration
+// order.
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -102,7 +103,8 @@ std::optional<error> read_opt(const key_reader& keys, model_spec& spec) {
     k.eps = nullptr;
     MP_CHECK(read_core(keys, spec, k));
     if (spec.max_positions == 0)
-        return make_error(error_code::missing_key, "missing required key " + keys.path("max_position_embeddings"),
+        return make_error(error_code::missing_key,
+                          "missing required key " + keys.path("max_position_embeddings"),
                           keys.path("max_position_embeddings"));
     spec.n_positions = spec.max_positions + 2; // OPTLearnedPositionalEmbedding keeps an offset of 2
     spec.word_proj_dim = spec.hidden;
@@ -134,7 +136,7 @@ std::optional<error> read_bloom(const key_reader& keys, model_spec& spec) {
     MP_CHECK(read_core(keys, spec, k));
     if (spec.hidden > UINT64_MAX / 4) return too_large(keys, "hidden_size", spec.hidden, UINT64_MAX / 4);
     spec.intermediate = 4 * spec.hidden; // BloomMLP is always 4 x hidden_size
-    spec.set_switches(sw_tied); // BloomConfig default
+    spec.set_switches(sw_tied);          // BloomConfig default
     MP_CHECK(read_switch(keys, "tie_word_embeddings", spec, sw_tied));
     spec.norm = norm_kind::layer;
     spec.set_switches(sw_all_biases | sw_norm_bias);
@@ -144,7 +146,8 @@ std::optional<error> read_bloom(const key_reader& keys, model_spec& spec) {
 
 // `legacy`: the pre-transformers model types, RefinedWeb (the new architecture, falcon-40b/180b) and
 // RefinedWebModel (the old one, falcon-7b), whose configs carry no new_decoder_architecture key.
-std::optional<error> read_falcon_arch(const key_reader& keys, model_spec& spec, std::optional<bool> legacy_new_arch) {
+std::optional<error> read_falcon_arch(const key_reader& keys, model_spec& spec,
+                                      std::optional<bool> legacy_new_arch) {
     core_keys k;
     k.layers = "num_hidden_layers|n_layer";
     k.heads = "num_attention_heads|n_head";
@@ -160,8 +163,8 @@ std::optional<error> read_falcon_arch(const key_reader& keys, model_spec& spec, 
     MP_CHECK(read_bool(keys, "parallel_attn", parallel));
     MP_CHECK(read_bool(keys, "bias", bias));
     MP_CHECK(read_bool(keys, "alibi", alibi));
-    // Fused QKV: (heads + 2 kv) x head_dim, with kv heads from num_kv_heads (new architecture), 1 (multi-query)
-    // or heads.
+    // Fused QKV: (heads + 2 kv) x head_dim, with kv heads from num_kv_heads (new architecture), 1
+    // (multi-query) or heads.
     if (new_arch) {
         std::string kv_key = pick(keys, "num_kv_heads|n_head_kv");
         MP_CHECK(read_size(keys, kv_key.c_str(), spec.n_kv_heads));
@@ -207,18 +210,21 @@ std::optional<error> read_refinedweb_model(const key_reader& keys, model_spec& s
 } // namespace
 
 void add_bigscience_families(std::vector<family_info>& out) {
-    out.push_back(family("opt", "OPT", read_opt, {rows(opt_base)}, decoder_heads(rows(opt_lm_head), rows(opt_score))));
+    out.push_back(
+        family("opt", "OPT", read_opt, {rows(opt_base)}, decoder_heads(rows(opt_lm_head), rows(opt_score))));
     out.push_back(family("bloom", "Bloom", read_bloom, {rows(bloom_base)}, decoder_heads(rows(bloom_lm_head)))
                       .prefix("transformer."));
-    out.push_back(family("falcon", "Falcon", read_falcon, {rows(falcon_base)}, decoder_heads(rows(bloom_lm_head)))
-                      .prefix("transformer."));
+    out.push_back(
+        family("falcon", "Falcon", read_falcon, {rows(falcon_base)}, decoder_heads(rows(bloom_lm_head)))
+            .prefix("transformer."));
     // Falcon checkpoints published before transformers had the class (RWForCausalLM, remote code): no
     // sequence-classification head.
     std::vector<head_info> rw_heads = decoder_heads(rows(bloom_lm_head));
     rw_heads.pop_back();
-    out.push_back(family("RefinedWeb", "RW", read_refinedweb, {rows(falcon_base)}, rw_heads).prefix("transformer."));
     out.push_back(
-        family("RefinedWebModel", "RW", read_refinedweb_model, {rows(falcon_base)}, rw_heads).prefix("transformer."));
+        family("RefinedWeb", "RW", read_refinedweb, {rows(falcon_base)}, rw_heads).prefix("transformer."));
+    out.push_back(family("RefinedWebModel", "RW", read_refinedweb_model, {rows(falcon_base)}, rw_heads)
+                      .prefix("transformer."));
 }
 
 } // namespace modelplan::family_tables

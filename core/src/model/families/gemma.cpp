@@ -3,8 +3,8 @@
 // Gemma3ForConditionalGeneration is modelled in the published checkpoint layout (transformers 4.51:
 // vision_tower.vision_model.*, multi_modal_projector.*, language_model.model.*). Sources: transformers
 // models/gemma, gemma2, gemma3, siglip (4.51) modeling and configuration files.
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -74,7 +74,8 @@ const char* gemma3_text_defaults = R"({"vocab_size": 262208, "hidden_size": 2304
     "sliding_window_pattern": 6, "tie_word_embeddings": true, "attention_bias": false})";
 
 std::optional<error> read_gemma_common(const key_reader& keys, model_spec& spec) {
-    MP_CHECK(read_llama_opening(keys, spec, true)); // tied: GemmaConfig, Gemma2Config, Gemma3TextConfig default
+    MP_CHECK(
+        read_llama_opening(keys, spec, true)); // tied: GemmaConfig, Gemma2Config, Gemma3TextConfig default
     return read_rope(keys, spec);
 }
 
@@ -117,7 +118,8 @@ std::optional<error> read_gemma3(const key_reader& keys, model_spec& spec) {
     const rapidjson::Value* vision = nullptr;
     auto it = keys.root().FindMember("vision_config");
     if (it == keys.root().MemberEnd() || !it->value.IsObject())
-        return make_error(error_code::missing_key, "missing required key vision_config (an object)", "vision_config");
+        return make_error(error_code::missing_key, "missing required key vision_config (an object)",
+                          "vision_config");
     vision = &it->value;
     static rapidjson::Document defaults;
     if (!defaults.IsObject()) defaults.Parse(siglip_defaults);
@@ -136,7 +138,8 @@ std::optional<error> read_gemma3(const key_reader& keys, model_spec& spec) {
                           v.path("image_size"));
     uint64_t side = image / patch;
     if (__builtin_mul_overflow(side, side, &spec.vision_positions))
-        return make_error(error_code::overflow, v.path("image_size") + " / patch_size squared overflows 64 bits",
+        return make_error(error_code::overflow,
+                          v.path("image_size") + " / patch_size squared overflows 64 bits",
                           v.path("image_size"));
     spec.vision_hidden = hidden;
     spec.vision_intermediate = intermediate;
@@ -155,20 +158,27 @@ void add_gemma_families(std::vector<family_info>& out) {
     using lp = llama_parts;
     const std::vector<template_table> gemma = {lp::embed(), lp::attention(), lp::mlp(), lp::layer_norms(),
                                                lp::final_norm()};
-    const std::vector<template_table> gemma2 = {lp::embed(), lp::attention(), lp::mlp(), rows(gemma2_layer_norms),
-                                                lp::final_norm()};
+    const std::vector<template_table> gemma2 = {lp::embed(), lp::attention(), lp::mlp(),
+                                                rows(gemma2_layer_norms), lp::final_norm()};
     const char* text = "language_model.model.";
-    const std::vector<template_table> gemma3 = {
-        rows(siglip_vision, "vision_tower.vision_model."), rows(gemma3_projector, "multi_modal_projector."),
-        with_prefix(lp::embed(), text),                    with_prefix(lp::attention(), text),
-        with_prefix(lp::mlp(), text),                      with_prefix(rows(gemma2_layer_norms), text),
-        with_prefix(lp::final_norm(), text)};
-    const std::vector<head_info> gemma3_text_heads = {{head_kind::causal_lm, "ForCausalLM", lp::heads()[0].tensors},
-                                                      {head_kind::none, "TextModel", {}}};
-    const std::vector<head_info> gemma3_heads = {{head_kind::cond_gen, "ForConditionalGeneration", {rows(gemma3_lm_head)}}};
+    const std::vector<template_table> gemma3 = {rows(siglip_vision, "vision_tower.vision_model."),
+                                                rows(gemma3_projector, "multi_modal_projector."),
+                                                with_prefix(lp::embed(), text),
+                                                with_prefix(lp::attention(), text),
+                                                with_prefix(lp::mlp(), text),
+                                                with_prefix(rows(gemma2_layer_norms), text),
+                                                with_prefix(lp::final_norm(), text)};
+    const std::vector<head_info> gemma3_text_heads = {
+        {head_kind::causal_lm, "ForCausalLM", lp::heads()[0].tensors},
+        {head_kind::none,      "TextModel",   {}                    }
+    };
+    const std::vector<head_info> gemma3_heads = {
+        {head_kind::cond_gen, "ForConditionalGeneration", {rows(gemma3_lm_head)}}
+    };
     out.push_back(family("gemma", "Gemma", read_gemma, gemma, lp::heads()));
     out.push_back(family("gemma2", "Gemma2", read_gemma2, gemma2, lp::heads()));
-    out.push_back(family("gemma3_text", "Gemma3", read_gemma3_text, gemma2, gemma3_text_heads).defaults(gemma3_text_defaults));
+    out.push_back(family("gemma3_text", "Gemma3", read_gemma3_text, gemma2, gemma3_text_heads)
+                      .defaults(gemma3_text_defaults));
     out.push_back(family("gemma3", "Gemma3", read_gemma3, gemma3, gemma3_heads)
                       .prefix("")
                       .text_config("text_config")

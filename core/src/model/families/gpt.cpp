@@ -1,8 +1,8 @@
 // GPT-2 and GPT-NeoX (Pythia): learned or rotary positions, LayerNorm with biases, fused QKV projections.
 // Sources: transformers models/gpt2/modeling_gpt2.py and models/gpt_neox/modeling_gpt_neox.py (4.4x), module
 // registration order; published checkpoints openai-community/gpt2 and EleutherAI/pythia-*.
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -83,8 +83,9 @@ std::optional<error> read_gpt2(const key_reader& keys, model_spec& spec) {
     if (spec.hidden > UINT64_MAX / 4) return too_large(keys, "n_embd", spec.hidden, UINT64_MAX / 4);
     MP_CHECK(read_size(keys, "n_inner", spec.intermediate));
     if (spec.max_positions == 0)
-        return make_error(error_code::missing_key, "missing required key " + keys.path("n_positions") +
-                                                       " (a positive integer: the learned position table)",
+        return make_error(error_code::missing_key,
+                          "missing required key " + keys.path("n_positions") +
+                              " (a positive integer: the learned position table)",
                           keys.path("n_positions"));
     spec.n_positions = spec.max_positions;
     spec.set_switches(sw_tied); // PretrainedConfig's default; GPT2Config keeps it
@@ -93,7 +94,8 @@ std::optional<error> read_gpt2(const key_reader& keys, model_spec& spec) {
     MP_CHECK(read_bool(keys, "add_cross_attention", cross_attention));
     if (cross_attention)
         return make_error(error_code::out_of_range,
-                          keys.path("add_cross_attention") + " is true: GPT-2 with cross-attention is not modelled",
+                          keys.path("add_cross_attention") +
+                              " is true: GPT-2 with cross-attention is not modelled",
                           keys.path("add_cross_attention"));
     spec.norm = norm_kind::layer;
     spec.switches |= sw_norm_bias | sw_learned_pos;
@@ -107,7 +109,7 @@ std::optional<error> read_gpt_neox(const key_reader& keys, model_spec& spec) {
     k.head_dim = nullptr;
     k.eps = "layer_norm_eps";
     MP_CHECK(read_decoder(keys, spec, false, k)); // GPTNeoXConfig: tie_word_embeddings false
-    spec.set_switches(sw_attention_biases);         // GPTNeoXConfig: attention_bias true
+    spec.set_switches(sw_attention_biases);       // GPTNeoXConfig: attention_bias true
     MP_CHECK(read_switch(keys, "attention_bias", spec, sw_attention_biases));
     spec.norm = norm_kind::layer;
     spec.switches |= sw_norm_bias;
@@ -127,9 +129,10 @@ void add_gpt_families(std::vector<family_info>& out) {
                          decoder_heads(rows(gpt2_lm_head), score_head(), "LMHeadModel"))
                       .prefix("transformer.")
                       .stores_buffers({rows(gpt2_buffers)}));
-    out.push_back(family("gpt_neox", "GPTNeoX", read_gpt_neox, {rows(neox_base)}, decoder_heads(rows(neox_lm_head)))
-                      .prefix("gpt_neox.")
-                      .stores_buffers({rows(neox_buffers)}));
+    out.push_back(
+        family("gpt_neox", "GPTNeoX", read_gpt_neox, {rows(neox_base)}, decoder_heads(rows(neox_lm_head)))
+            .prefix("gpt_neox.")
+            .stores_buffers({rows(neox_buffers)}));
 }
 
 } // namespace modelplan::family_tables

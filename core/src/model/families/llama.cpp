@@ -1,7 +1,7 @@
 // The Llama family and the families built from its parts: llama, mistral, mixtral, qwen2, qwen3.
 // Names are the tensor names of the published safetensors checkpoints (transformers 4.x state_dict() names),
-// in state_dict order (module registration order). Sources: transformers models/llama, mistral, mixtral, qwen2,
-// qwen3 modeling and configuration files.
+// in state_dict order (module registration order). Sources: transformers models/llama, mistral, mixtral,
+// qwen2, qwen3 modeling and configuration files.
 #include "model/families/families.h"
 #include "model/family-readers.h"
 
@@ -100,19 +100,36 @@ std::optional<error> read_qwen3(const key_reader& keys, model_spec& spec) {
 
 } // namespace
 
-template_table llama_parts::embed() { return rows(llama_embed); }
-template_table llama_parts::attention() { return rows(llama_attention); }
-template_table llama_parts::mlp() { return rows(llama_mlp); }
-template_table llama_parts::layer_norms() { return rows(llama_layer_norms); }
-template_table llama_parts::final_norm() { return rows(llama_final_norm); }
-std::vector<head_info> llama_parts::heads() { return decoder_heads(rows(causal_lm_head)); }
+template_table llama_parts::embed() {
+    return rows(llama_embed);
+}
+template_table llama_parts::attention() {
+    return rows(llama_attention);
+}
+template_table llama_parts::mlp() {
+    return rows(llama_mlp);
+}
+template_table llama_parts::layer_norms() {
+    return rows(llama_layer_norms);
+}
+template_table llama_parts::final_norm() {
+    return rows(llama_final_norm);
+}
+std::vector<head_info> llama_parts::heads() {
+    return decoder_heads(rows(causal_lm_head));
+}
 
-template_table score_head() { return rows(score_rows); }
+template_table score_head() {
+    return rows(score_rows);
+}
 
-std::vector<head_info> decoder_heads(template_table lm_head, template_table score, const char* causal_suffix) {
-    return {{head_kind::causal_lm, causal_suffix, {lm_head}},
-            {head_kind::none, "Model", {}},
-            {head_kind::seq_cls, "ForSequenceClassification", {score}}};
+std::vector<head_info> decoder_heads(template_table lm_head, template_table score,
+                                     const char* causal_suffix) {
+    return {
+        {head_kind::causal_lm, causal_suffix,               {lm_head}},
+        {head_kind::none,      "Model",                     {}       },
+        {head_kind::seq_cls,   "ForSequenceClassification", {score}  }
+    };
 }
 
 void add_llama_families(std::vector<family_info>& out) {

@@ -1,10 +1,10 @@
-// Mixture-of-experts families beyond Mixtral: qwen2_moe (shared expert with a gate), qwen3_moe, deepseek_v2 and
-// deepseek_v3 (multi-head latent attention, dense first layers, shared experts, router score-correction bias,
-// multi-token-prediction layers stored after the last layer). Sources: transformers models/qwen2_moe,
+// Mixture-of-experts families beyond Mixtral: qwen2_moe (shared expert with a gate), qwen3_moe, deepseek_v2
+// and deepseek_v3 (multi-head latent attention, dense first layers, shared experts, router score-correction
+// bias, multi-token-prediction layers stored after the last layer). Sources: transformers models/qwen2_moe,
 // qwen3_moe, deepseek_v2, deepseek_v3 (4.57), deepseek-ai/DeepSeek-V3 README_WEIGHTS.md; module registration
 // order (Qwen: gate, experts, shared expert; DeepSeek: experts, gate, shared experts).
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -131,10 +131,12 @@ std::optional<error> read_deepseek(const key_reader& keys, model_spec& spec) {
     for (auto& l : spec.layers) l.attn = attn_kind::mla;
 
     if (keys.has("n_routed_experts")) {
-        MP_CHECK(read_experts(keys, spec, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size"));
+        MP_CHECK(
+            read_experts(keys, spec, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size"));
         MP_CHECK(read_size(keys, "n_shared_experts", spec.n_shared_experts));
         if (spec.n_shared_experts > 0) {
-            if (__builtin_mul_overflow(spec.expert_intermediate, spec.n_shared_experts, &spec.shared_intermediate))
+            if (__builtin_mul_overflow(spec.expert_intermediate, spec.n_shared_experts,
+                                       &spec.shared_intermediate))
                 return make_error(error_code::overflow,
                                   keys.path("moe_intermediate_size") + " x " + keys.path("n_shared_experts") +
                                       " overflows 64 bits",
@@ -165,11 +167,11 @@ std::optional<error> read_deepseek(const key_reader& keys, model_spec& spec) {
 
 void add_moe_families(std::vector<family_info>& out) {
     using lp = llama_parts;
-    const std::vector<template_table> qwen_moe = {lp::embed(), lp::attention(), lp::mlp(), rows(qwen_moe_block),
-                                                  lp::layer_norms(), lp::final_norm()};
-    const std::vector<template_table> deepseek = {lp::embed(),         rows(mla_attention),   lp::mlp(),
-                                                  rows(deepseek_moe_block), lp::layer_norms(), rows(deepseek_mtp),
-                                                  lp::final_norm()};
+    const std::vector<template_table> qwen_moe = {lp::embed(),          lp::attention(),   lp::mlp(),
+                                                  rows(qwen_moe_block), lp::layer_norms(), lp::final_norm()};
+    const std::vector<template_table> deepseek = {
+        lp::embed(),       rows(mla_attention), lp::mlp(),       rows(deepseek_moe_block),
+        lp::layer_norms(), rows(deepseek_mtp),  lp::final_norm()};
     out.push_back(family("qwen2_moe", "Qwen2Moe", read_qwen2_moe, qwen_moe, lp::heads()));
     out.push_back(family("qwen3_moe", "Qwen3Moe", read_qwen3_moe, qwen_moe, lp::heads()));
     out.push_back(family("deepseek_v2", "DeepseekV2", read_deepseek, deepseek, lp::heads()));

@@ -2,8 +2,8 @@
 // parallel residual without the second norm), StarCoder2 (biases, plain GELU MLP, tied head by default),
 // OLMo (norms without parameters) and OLMo 2 (post-norms, q/k norms over whole projections).
 // Sources: transformers models/stablelm, starcoder2, olmo, olmo2 (4.51) modeling and configuration files.
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -63,8 +63,9 @@ std::optional<error> read_stablelm(const key_reader& keys, model_spec& spec) {
 std::optional<error> read_starcoder2(const key_reader& keys, model_spec& spec) {
     core_keys k;
     k.eps = "norm_epsilon";
-    MP_CHECK(read_decoder(keys, spec, true, k)); // Starcoder2Config leaves tie_word_embeddings to PretrainedConfig
-    spec.set_switches(sw_all_biases);             // Starcoder2Config: use_bias true
+    MP_CHECK(
+        read_decoder(keys, spec, true, k)); // Starcoder2Config leaves tie_word_embeddings to PretrainedConfig
+    spec.set_switches(sw_all_biases);       // Starcoder2Config: use_bias true
     MP_CHECK(read_switch(keys, "use_bias", spec, sw_all_biases));
     spec.norm = norm_kind::layer;
     spec.switches |= sw_norm_bias;
@@ -74,7 +75,7 @@ std::optional<error> read_starcoder2(const key_reader& keys, model_spec& spec) {
 
 std::optional<error> read_olmo(const key_reader& keys, model_spec& spec) {
     MP_CHECK(read_llama_opening(keys, spec)); // OlmoConfig: tie_word_embeddings false
-    spec.norm = norm_kind::layer; // OlmoLayerNorm: no weight, no bias
+    spec.norm = norm_kind::layer;             // OlmoLayerNorm: no weight, no bias
     return read_rope(keys, spec);
 }
 
@@ -82,14 +83,13 @@ std::optional<error> read_olmo(const key_reader& keys, model_spec& spec) {
 
 void add_open_decoder_families(std::vector<family_info>& out) {
     using lp = llama_parts;
-    const std::vector<template_table> stablelm = {lp::embed(),           lp::attention(),
-                                                  rows(stablelm_qk_norms), lp::mlp(),
-                                                  rows(ln_layer_norms),    rows(ln_final_norm)};
+    const std::vector<template_table> stablelm = {lp::embed(), lp::attention(),      rows(stablelm_qk_norms),
+                                                  lp::mlp(),   rows(ln_layer_norms), rows(ln_final_norm)};
     const std::vector<template_table> starcoder2 = {lp::embed(), lp::attention(), rows(starcoder2_mlp),
                                                     rows(ln_layer_norms), rows(ln_final_norm)};
     const std::vector<template_table> olmo = {lp::embed(), lp::attention(), lp::mlp()};
-    const std::vector<template_table> olmo2 = {lp::embed(), lp::attention(), rows(olmo2_qk_norms), lp::mlp(),
-                                               rows(olmo2_post_norms), lp::final_norm()};
+    const std::vector<template_table> olmo2 = {lp::embed(), lp::attention(),        rows(olmo2_qk_norms),
+                                               lp::mlp(),   rows(olmo2_post_norms), lp::final_norm()};
     out.push_back(family("stablelm", "StableLm", read_stablelm, stablelm, lp::heads()));
     out.push_back(family("starcoder2", "Starcoder2", read_starcoder2, starcoder2, lp::heads()));
     out.push_back(family("olmo", "Olmo", read_olmo, olmo, lp::heads()));

@@ -1,8 +1,8 @@
-// Phi (phi-2: biases everywhere, one LayerNorm per layer shared by attention and MLP, partial rotary, a biased
-// output head) and Phi-3 (fused qkv_proj and gate_up_proj; Phi-3/3.5-mini, phi-4). Sources: transformers
-// models/phi and models/phi3 (4.51) modeling and configuration files.
-#include "model/family-readers.h"
+// Phi (phi-2: biases everywhere, one LayerNorm per layer shared by attention and MLP, partial rotary, a
+// biased output head) and Phi-3 (fused qkv_proj and gate_up_proj; Phi-3/3.5-mini, phi-4). Sources:
+// transformers models/phi and models/phi3 (4.51) modeling and configuration files.
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -69,7 +69,8 @@ std::optional<error> read_phi3(const key_reader& keys, model_spec& spec) {
 
 void add_phi_families(std::vector<family_info>& out) {
     using lp = llama_parts;
-    const std::vector<template_table> phi3 = {lp::embed(), rows(phi3_layer), lp::layer_norms(), lp::final_norm()};
+    const std::vector<template_table> phi3 = {lp::embed(), rows(phi3_layer), lp::layer_norms(),
+                                              lp::final_norm()};
     out.push_back(family("phi", "Phi", read_phi, {rows(phi_base)}, decoder_heads(rows(phi_lm_head))));
     out.push_back(family("phi3", "Phi3", read_phi3, phi3, lp::heads()));
 }

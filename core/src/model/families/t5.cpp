@@ -2,8 +2,8 @@
 // plain (v1.0, ReLU) or gated (v1.1, FLAN-T5, mT5: "gated-gelu") FFN, and an output head tied to the shared
 // embedding unless tie_word_embeddings is false. Sources: transformers models/t5/modeling_t5.py and
 // configuration_t5.py (4.4x), module registration order.
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -89,9 +89,12 @@ std::optional<error> read_t5(const key_reader& keys, model_spec& spec) {
 } // namespace
 
 void add_t5_families(std::vector<family_info>& out) {
-    const std::vector<head_info> heads = {{head_kind::cond_gen, "ForConditionalGeneration", {rows(t5_lm_head)}},
-                                          {head_kind::none, "Model", {}}};
-    out.push_back(family("t5", "T5", read_t5, {rows(t5_base)}, heads).prefix("").stores_buffers({rows(t5_buffers)}));
+    const std::vector<head_info> heads = {
+        {head_kind::cond_gen, "ForConditionalGeneration", {rows(t5_lm_head)}},
+        {head_kind::none,     "Model",                    {}                }
+    };
+    out.push_back(
+        family("t5", "T5", read_t5, {rows(t5_base)}, heads).prefix("").stores_buffers({rows(t5_buffers)}));
 }
 
 } // namespace modelplan::family_tables
