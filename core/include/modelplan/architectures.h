@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "modelplan/error.h"
 #include "modelplan/model-spec.h"
-
 
 namespace modelplan {
 
@@ -76,101 +76,132 @@ const char* role_name(role r);
 
 // How often a template repeats.
 enum class scope : uint8_t {
-    global, // once per model
-    layer,  // once per layer: the name holds {layer}, the layer's index within its stack
-    expert, // once per routed expert of each MoE layer: the name holds {layer} and {expert}
+    global,  // once per model
+    layer,   // once per layer: the name holds {layer}, the layer's index within its stack
+    expert,  // once per routed expert of each MoE layer: the name holds {layer} and {expert}
     q_head,  // once per attention head of each layer ({expert} is the head index)
     kv_head, // once per key/value head of each layer ({expert} is the head index)
 };
 
 // Shape dimensions, resolved against a model_spec (skeleton.cpp `resolve`).
 enum class dim : uint8_t {
-    one,          // 1
-    two,          // 2 (next-sentence prediction)
-    hidden,       // hidden size
-    hidden2,      // 2 x hidden size
-    vocab,        // vocabulary
-    heads,        // attention heads
-    q_dim,        // heads x head_dim
-    kv_dim,       // kv heads x head_dim
-    qkv_dim,      // q_dim + 2 kv_dim (fused projections)
-    head_dim,     // head_dim
-    rope_half,    // rotary dimensions / 2 (inv_freq)
-    ffn,          // dense FFN width
-    ffn2,         // 2 x dense FFN width (fused gate+up)
-    n_experts,    // routed experts per MoE layer
-    expert_ffn,   // one routed expert's FFN width
-    shared_ffn,   // the shared experts' FFN width (all shared experts together)
-    positions,    // rows of the learned position table
-    token_types,  // token type vocabulary
-    labels,       // classification labels
-    q_lora,       // MLA query latent rank
-    kv_lora,      // MLA key/value latent rank
-    mla_q_out,    // heads x (qk_nope + qk_rope)
-    mla_kv_a_out, // kv_lora + qk_rope
-    mla_kv_b_out, // heads x (qk_nope + v_head)
-    mla_o_in,     // heads x v_head
-    buckets,      // relative attention buckets
-    word_proj,    // word embedding width when it differs from hidden (OPT)
-    n_positions2, // n_positions (square mask buffers)
-    v_hidden,     // vision tower width
-    v_hidden3,    // 3 x vision width (fused in-projection of the pooling head)
-    v_ffn,        // vision FFN width
-    v_positions,  // vision position table: (image_size / patch_size)^2
-    v_channels,   // image channels
-    v_patch,      // patch size
+    one,             // 1
+    two,             // 2 (next-sentence prediction)
+    hidden,          // hidden size
+    hidden_x2,       // 2 x hidden size
+    vocab,           // vocabulary
+    heads,           // attention heads
+    q_dim,           // heads x head_dim
+    kv_dim,          // kv heads x head_dim
+    qkv_dim,         // q_dim + 2 kv_dim (fused projections)
+    head_dim,        // head_dim
+    rope_half,       // rotary dimensions / 2 (inv_freq)
+    ffn,             // dense FFN width
+    ffn_x2,          // 2 x dense FFN width (fused gate+up)
+    n_experts,       // routed experts per MoE layer
+    expert_ffn,      // one routed expert's FFN width
+    shared_ffn,      // the shared experts' FFN width (all shared experts together)
+    position_rows,   // rows of the learned position table (max positions plus any offset)
+    token_types,     // token type vocabulary
+    labels,          // classification labels
+    q_lora,          // MLA query latent rank
+    kv_lora,         // MLA key/value latent rank
+    mla_q_out,       // heads x (qk_nope + qk_rope)
+    mla_kv_a_out,    // kv_lora + qk_rope
+    mla_kv_b_out,    // heads x (qk_nope + v_head)
+    mla_o_in,        // heads x v_head
+    buckets,         // relative attention buckets
+    word_proj,       // word embedding width when it differs from hidden (OPT)
+    max_positions,   // max_position_embeddings (square causal masks, position id buffers)
+    v_hidden,        // vision tower width
+    v_hidden_x3,     // 3 x vision width (fused in-projection of the pooling head)
+    v_ffn,           // vision FFN width
+    v_position_rows, // vision position table: (image_size / patch_size)^2
+    v_channels,      // image channels
+    v_patch,         // patch size
 };
 
-// Switches: named conditions a template may require (`needs`) or exclude (`excludes`). Model-wide switches
-// live in model_spec::switches, per-layer ones in layer_spec::switches; a template sees their union.
-enum switch_bit : uint64_t {
-    sw_qkv_bias = 1ull << 0,        // q/k/v projections carry biases
-    sw_o_bias = 1ull << 1,          // attention output projection carries a bias
-    sw_mlp_bias = 1ull << 2,        // FFN projections carry biases
-    sw_qk_norm = 1ull << 3,         // per-head q/k norms
-    sw_norm_bias = 1ull << 4,       // norms are LayerNorm with a bias
-    sw_tied = 1ull << 5,            // output head tied to the token embedding
-    sw_dense_ffn = 1ull << 6,       // (layer) dense FFN
-    sw_moe_ffn = 1ull << 7,         // (layer) mixture of experts
-    sw_shared_expert = 1ull << 8,   // MoE layers also hold shared experts
-    sw_first_in_stack = 1ull << 9,  // (layer) first layer of its stack
-    sw_encoder = 1ull << 10,        // (layer) encoder stack
-    sw_decoder = 1ull << 11,        // (layer) decoder stack of an encoder-decoder
-    sw_mtp = 1ull << 12,            // (layer) multi-token-prediction layer
-    sw_q_lora = 1ull << 13,         // MLA with a query latent (q_lora_rank set)
-    sw_router_bias = 1ull << 14,    // router score-correction bias (DeepSeek-V3 noaux_tc)
-    sw_gated_ffn = 1ull << 15,      // gated FFN where the family also has a plain one (T5 v1.1)
-    sw_new_arch = 1ull << 16,       // Falcon's new decoder architecture
-    sw_parallel_attn = 1ull << 17,  // attention and FFN share one pre-norm (Falcon, GPT-NeoX parallel)
-    sw_proj_in_out = 1ull << 18,    // OPT project_in / project_out
-    sw_final_norm = 1ull << 19,     // a final norm after the last layer (OPT do_layer_norm_before)
-    sw_pooler = 1ull << 20,         // BERT-style pooler
-    sw_head_bias = 1ull << 21,      // output head carries a bias (phi-2)
-    sw_shexp_gate = 1ull << 22,     // shared expert has a sigmoid gate (Qwen2-MoE)
-    sw_learned_pos = 1ull << 23,    // learned absolute positions
-    sw_two_norms = 1ull << 24,      // Falcon new arch with ln_attn and ln_mlp (num_ln_in_parallel_attn 2)
-    sw_rotary = 1ull << 25,         // the family stores rotary inv_freq buffers in some checkpoints
-    sw_vision = 1ull << 26,         // (layer) vision tower layer; only rows that need it apply to it
-    sw_vision_head = 1ull << 27,    // the vision tower has an attention-pooling head
-    sw_qk_layernorm = 1ull << 28,   // q/k LayerNorms (phi, stablelm)
-    sw_post_norms = 1ull << 29,     // extra norms after attention and FFN (gemma2/3)
-    sw_no_input_norm = 1ull << 30,  // parallel residual without a second norm (stablelm) -- see family
-};
-
+// One parameter or buffer. Rows are written with the builders below and say only what differs from the
+// defaults: `per_layer(role::attn_q, "layers.{layer}.self_attn.q_proj.bias", dim::q_dim).when(sw_qkv_bias)`.
 struct tensor_template {
-    role what;
-    scope where;
-    const char* name; // checkpoint name; {layer} and {expert} are replaced by indices
-    uint8_t rank;
-    dim shape[4];
-    uint64_t needs;          // switches that must all be on
-    uint64_t excludes;       // switches that must all be off
-    const char* tied_to;     // this tensor is an alias of that one when `tie_needs` hold: a base-model name
-                             // (the base prefix is added), or a full name when it starts with '/'
-
-    uint64_t tie_needs;      // switches that make it an alias (0: always an alias)
+    role what = role::embed;
+    scope where = scope::global;
+    const char* name = ""; // checkpoint name; {layer} and {expert} are replaced by indices
+    uint8_t rank = 0;
+    dim shape[4] = {};
+    uint64_t needs = 0;            // switches that must all be on
+    uint64_t excludes = 0;         // switches that must all be off
+    const char* tied_to = nullptr; // this tensor is an alias of that one when `tie_needs` hold: a base-model
+                                   // name (the base prefix is added), or a full name when it starts with '/'
+    uint64_t tie_needs = 0;            // switches that make it an alias (0: always an alias)
     const char* fixed_dtype = nullptr; // a buffer's own dtype ("BOOL", "I64"); default: weights' dtype / F32
+
+    // The row exists only when all of `switches` are on.
+    constexpr tensor_template when(uint64_t switches) const {
+        tensor_template t = *this;
+        t.needs |= switches;
+        return t;
+    }
+    // The row exists only when all of `switches` are off.
+    constexpr tensor_template unless(uint64_t switches) const {
+        tensor_template t = *this;
+        t.excludes |= switches;
+        return t;
+    }
+    // The row is an alias of `target` when all of `switches` are on (always when 0).
+    constexpr tensor_template alias_of(const char* target, uint64_t switches = 0) const {
+        tensor_template t = *this;
+        t.tied_to = target;
+        t.tie_needs = switches;
+        return t;
+    }
+    // A buffer stored in its own dtype ("F32", "BOOL", "I64").
+    constexpr tensor_template stored_as(const char* dtype_name) const {
+        tensor_template t = *this;
+        t.fixed_dtype = dtype_name;
+        return t;
+    }
 };
+
+namespace detail {
+template <class... Dims>
+constexpr tensor_template make_row(role what, scope where, const char* name, Dims... dims) {
+    static_assert(sizeof...(Dims) <= 4, "a tensor has at most four dimensions");
+    const dim list[] = {dims..., dim::one}; // the sentinel keeps the array non-empty for scalars
+    tensor_template t;
+    t.what = what;
+    t.where = where;
+    t.name = name;
+    t.rank = static_cast<uint8_t>(sizeof...(Dims));
+    for (size_t i = 0; i < sizeof...(Dims); ++i) t.shape[i] = list[i];
+    return t;
+}
+} // namespace detail
+
+// A template that exists once per model, with its shape given as dimensions (outermost first).
+template <class... Dims>
+constexpr tensor_template once(role what, const char* name, Dims... dims) {
+    return detail::make_row(what, scope::global, name, dims...);
+}
+// Once per layer ({layer} in the name).
+template <class... Dims>
+constexpr tensor_template per_layer(role what, const char* name, Dims... dims) {
+    return detail::make_row(what, scope::layer, name, dims...);
+}
+// Once per routed expert of each MoE layer ({layer} and {expert} in the name).
+template <class... Dims>
+constexpr tensor_template per_expert(role what, const char* name, Dims... dims) {
+    return detail::make_row(what, scope::expert, name, dims...);
+}
+// Once per query head, or per key/value head, of each layer ({expert} is the head index).
+template <class... Dims>
+constexpr tensor_template per_q_head(role what, const char* name, Dims... dims) {
+    return detail::make_row(what, scope::q_head, name, dims...);
+}
+template <class... Dims>
+constexpr tensor_template per_kv_head(role what, const char* name, Dims... dims) {
+    return detail::make_row(what, scope::kv_head, name, dims...);
+}
 
 struct template_table {
     const tensor_template* rows;
@@ -196,25 +227,53 @@ std::optional<head_kind> parse_head_kind(const std::string& name);
 
 struct head_info {
     head_kind kind;
-    const char* class_suffix;             // appended to the family's class prefix: "ForCausalLM", "Model", ...
-    std::vector<template_table> tensors;  // the head's own parameters (full names)
-    uint64_t clears = 0;                  // base switches this head turns off (BertForMaskedLM: no pooler)
+    const char* class_suffix;            // appended to the family's class prefix: "ForCausalLM", "Model", ...
+    std::vector<template_table> tensors; // the head's own parameters (full names)
+    uint64_t clears = 0;                 // base switches this head turns off (BertForMaskedLM: no pooler)
 };
 
 using family_reader = std::optional<error> (*)(const key_reader& keys, model_spec& spec);
 
+// A family: its config reader, its base model's templates and its heads. Rows are written with `family()` and
+// the chained setters, which name only what differs from the defaults below.
 struct family_info {
-    const char* model_type;    // config "model_type"
-    const char* class_prefix;  // "Llama": classes are prefix + head suffix
-    const char* base_prefix;   // prefix of the base model's names inside a head class ("model.")
-    const char* nested_config; // key of a nested text config ("text_config"), or nullptr
-    family_reader read;        // config keys -> spec (families/*.cpp)
-    const char* config_defaults; // JSON of the configuration class's defaults for keys a config omits, or null
+    const char* model_type = "";         // config "model_type"
+    const char* class_prefix = "";       // "Llama": classes are prefix + head suffix
+    const char* base_prefix = "model.";  // prefix of the base model's names inside a head class
+    const char* nested_config = nullptr; // key of a nested text config ("text_config"), or nullptr
+    family_reader read = nullptr;        // config keys -> spec (families/*.cpp)
+    const char* config_defaults =
+        nullptr;                         // JSON of the configuration class's defaults for keys a config omits
     std::vector<template_table> base;    // the base model's parameters (names without base_prefix)
     std::vector<head_info> heads;        // first entry: the default head
     std::vector<template_table> buffers; // known non-parameter buffers that some checkpoints store
-    const char* not_modelled;            // parts of the published model we leave out, or nullptr
+    const char* not_modelled = nullptr;  // parts of the published model we leave out, or nullptr
+
+    family_info&& prefix(const char* base_model_prefix) && {
+        base_prefix = base_model_prefix;
+        return std::move(*this);
+    }
+    family_info&& text_config(const char* key) && {
+        nested_config = key;
+        return std::move(*this);
+    }
+    family_info&& defaults(const char* json) && {
+        config_defaults = json;
+        return std::move(*this);
+    }
+    family_info&& stores_buffers(std::vector<template_table> tables) && {
+        buffers = std::move(tables);
+        return std::move(*this);
+    }
+    family_info&& leaves_out(const char* parts) && {
+        not_modelled = parts;
+        return std::move(*this);
+    }
 };
+
+// A family row: what every family has. Base prefix "model.", no nested config, no buffers unless set.
+family_info family(const char* model_type, const char* class_prefix, family_reader read,
+                   std::vector<template_table> base, std::vector<head_info> heads);
 
 const std::vector<family_info>& families();
 

@@ -123,14 +123,16 @@ struct checkpoint_totals {
 };
 
 // The logical view of a checkpoint: quantized groups folded into their parameters, GGUF names mapped to
-// Hugging Face names (GGUF merged experts split per expert). Fails only on an overflowing sum.
+// Hugging Face names (GGUF merged experts split per expert), by the model's GGUF layout when given (gguf.h).
+// Fails only on an overflowing sum.
 struct checkpoint_view {
     std::vector<quantized_group> quantized;
     std::vector<logical_tensor> tensors;
     checkpoint_totals totals;
     std::vector<std::string> notes;
 };
-result<checkpoint_view> logical_view(const checkpoint& ck);
+struct gguf_layout;
+result<checkpoint_view> logical_view(const checkpoint& ck, const gguf_layout* layout = nullptr);
 
 // ---- Helpers shared by the parsers
 // ----------------------------------------------------------------------------

@@ -72,7 +72,17 @@ result<model_spec> gguf_model_spec(const checkpoint& ck);
 
 // The Hugging Face state_dict name of a GGUF tensor name for an architecture ("blk.3.attn_q.weight" ->
 // "model.layers.3.self_attn.q_proj.weight"), or nullopt when unknown. Merged expert tensors
-// ("blk.3.ffn_gate_exps.weight") map to a name with "{expert}" in it.
+// ("blk.3.ffn_gate_exps.weight") and stacked per-head norms map to a name with "{expert}" in it. Names come
+// from the role-keyed GGUF name table applied to the templates of the families that convert to `arch` (the
+// first family in table order wins where two differ: bert before roberta, gemma3_text before gemma3).
 std::optional<std::string> gguf_to_hf_name(const std::string& arch, const std::string& gguf_name);
+
+struct gguf_layout; // verify.h
+
+// The logical tensors of the GGUF tensor ck.tensors[index]: Hugging Face names and shapes (merged experts and
+// stacked heads split, transposed weights turned back, split MLA projections joined), by `layout` when the
+// model is known, else by the architecture's names (gguf_to_hf_name).
+void add_gguf_logical_tensors(const checkpoint& ck, size_t index, const std::string& arch, const gguf_layout* layout,
+                              std::vector<logical_tensor>& out, std::vector<std::string>& notes);
 
 } // namespace modelplan

@@ -16,13 +16,50 @@ enum class ffn_kind : uint8_t { dense, moe };
 enum class norm_kind : uint8_t { rms, layer };
 enum class layer_stack : uint8_t { decoder, encoder, cross_decoder, mtp, vision };
 
+// Switches: the yes/no facts of a model, one bit each. Model-wide switches live in model_spec::switches,
+// per-layer ones in layer_spec::switches; an architecture template (architectures.h) requires or excludes
+// them and sees their union. Each fact is recorded here only: the accessors below read these bits.
+enum switch_bit : uint64_t {
+    sw_qkv_bias = 1ull << 0,       // q/k/v projections carry biases
+    sw_o_bias = 1ull << 1,         // attention output projection carries a bias
+    sw_mlp_bias = 1ull << 2,       // FFN projections carry biases
+    sw_qk_norm = 1ull << 3,        // per-head q/k norms
+    sw_norm_bias = 1ull << 4,      // norms are LayerNorm with a bias
+    sw_tied = 1ull << 5,           // output head tied to the token embedding
+    sw_dense_ffn = 1ull << 6,      // (layer) dense FFN
+    sw_moe_ffn = 1ull << 7,        // (layer) mixture of experts
+    sw_shared_expert = 1ull << 8,  // MoE layers also hold shared experts
+    sw_first_in_stack = 1ull << 9, // (layer) first layer of its stack
+    sw_encoder = 1ull << 10,       // (layer) encoder stack
+    sw_decoder = 1ull << 11,       // (layer) decoder stack of an encoder-decoder
+    sw_mtp = 1ull << 12,           // (layer) multi-token-prediction layer
+    sw_q_lora = 1ull << 13,        // MLA with a query latent (q_lora_rank set)
+    sw_router_bias = 1ull << 14,   // router score-correction bias (DeepSeek-V3 noaux_tc)
+    sw_gated_ffn = 1ull << 15,     // gated FFN where the family also has a plain one (T5 v1.1)
+    sw_new_arch = 1ull << 16,      // Falcon's new decoder architecture
+    sw_parallel_attn = 1ull << 17, // attention and FFN share one pre-norm (Falcon, GPT-NeoX parallel)
+    sw_proj_in_out = 1ull << 18,   // OPT project_in / project_out
+    sw_final_norm = 1ull << 19,    // a final norm after the last layer (OPT do_layer_norm_before)
+    sw_pooler = 1ull << 20,        // BERT-style pooler
+    sw_head_bias = 1ull << 21,     // output head carries a bias (phi-2)
+    sw_shexp_gate = 1ull << 22,    // shared expert has a sigmoid gate (Qwen2-MoE)
+    sw_learned_pos = 1ull << 23,   // learned absolute positions
+    sw_two_norms = 1ull << 24,     // Falcon new arch with ln_attn and ln_mlp (num_ln_in_parallel_attn 2)
+    sw_rotary = 1ull << 25,        // the family stores rotary inv_freq buffers in some checkpoints
+    sw_vision = 1ull << 26,        // (layer) vision tower layer; only rows that need it apply to it
+    sw_vision_head = 1ull << 27,   // the vision tower has an attention-pooling head
+    sw_qk_layernorm = 1ull << 28,  // q/k LayerNorms (phi, stablelm)
+    sw_post_norms = 1ull << 29,    // extra norms after attention and FFN (gemma2/3)
+    sw_no_input_norm = 1ull << 30, // parallel residual without a second norm (stablelm) -- see family
+};
+
 struct layer_spec {
     layer_stack stack = layer_stack::decoder;
-    uint32_t index = 0;  // index within its stack (what {layer} becomes in names)
+    uint32_t index = 0; // index within its stack (what {layer} becomes in names)
     attn_kind attn = attn_kind::full;
     uint64_t window = 0; // tokens a sliding-window layer attends to; 0 for full attention
     ffn_kind ffn = ffn_kind::dense;
-    uint64_t switches = 0; // per-layer switch bits (architectures.h)
+    uint64_t switches = 0; // per-layer switch bits (switch_bit)
 };
 
 struct rope_spec {
@@ -73,21 +110,24 @@ struct model_spec {
     uint64_t vision_patch = 0;
     uint64_t vision_positions = 0;
 
-    bool tie_embeddings = false; // the output head is the token embedding
-    bool qkv_bias = false;       // q/k/v projections carry biases
-    bool o_bias = false;         // output projection carries a bias
-    bool mlp_bias = false;       // FFN projections carry biases
-    bool qk_norm = false;        // per-head norms on queries and keys
     norm_kind norm = norm_kind::rms;
     double norm_eps = 1e-6;
-    uint64_t switches = 0;       // model-wide switch bits (architectures.h)
+    uint64_t switches = 0; // model-wide switch bits (switch_bit)
 
     rope_spec rope;
     dtype weight_dtype = dtype::f32; // from torch_dtype / dtype, or the user's override
 
-    std::vector<layer_spec> layers; // every layer of every stack, in state_dict order
-    std::string not_modelled;       // parts of the published model left out (e.g. a vision tower)
+    std::vector<layer_spec> layers;  // every layer of every stack, in state_dict order
+    std::string not_modelled;        // parts of the published model left out (e.g. a vision tower)
     std::string quantization_config; // config.json's "quantization_config" object as JSON text, or ""
+
+    bool has(uint64_t bits) const { return (switches & bits) == bits; } // every one of `bits` is on
+    void set_switches(uint64_t bits, bool on = true) { switches = on ? switches | bits : switches & ~bits; }
+    bool tie_embeddings() const { return has(sw_tied); } // the output head is the token embedding
+    bool qkv_bias() const { return has(sw_qkv_bias); }   // q/k/v projections carry biases
+    bool o_bias() const { return has(sw_o_bias); }       // attention output projection carries a bias
+    bool mlp_bias() const { return has(sw_mlp_bias); }   // FFN projections carry biases
+    bool qk_norm() const { return has(sw_qk_norm); }     // per-head norms on queries and keys
 
     uint64_t q_dim() const { return n_heads * head_dim; }
     uint64_t kv_dim() const { return n_kv_heads * head_dim; }

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "modelplan/checkpoint.h"
@@ -90,5 +92,31 @@ std::string inspect_json(const inspection& in);
 // The model a GGUF checkpoint's architecture metadata describes, labelled with general.name (or its first
 // file's name).
 result<analysis> gguf_analysis(const checkpoint& ck);
+
+// ---- GGUF files as llama.cpp writes them
+
+// One tensor as llama.cpp's converter (convert_hf_to_gguf.py) writes it, holding one or more skeleton tensors.
+struct gguf_stored_tensor {
+    std::string name;                 // "blk.3.ffn_gate_exps.weight"
+    std::vector<uint64_t> shape;      // as parse_gguf reports it: outermost first
+    std::vector<std::string> holds;   // skeleton tensors in it: one, or the experts / heads stacked in it
+    std::vector<uint64_t> held_shape; // the shape each of them has in the expected skeleton
+    std::string joined_with;          // the GGUF tensor holding the rest of holds[0] (MLA attn_k_b/attn_v_b)
+};
+
+// How llama.cpp's converter stores a model: its GGUF architecture, every tensor it writes, and the skeleton
+// a GGUF file of it is verified against (the skeleton less what the converter leaves out).
+struct gguf_layout {
+    std::string arch;
+    std::vector<gguf_stored_tensor> tensors;
+    skeleton expected;
+    std::vector<std::string> left_out; // skeleton tensors the converter does not write
+    // GGUF name -> (index in tensors, index in holds for the per-expert names of older conversions, else -1)
+    std::unordered_map<std::string, std::pair<size_t, int64_t>> by_name;
+};
+
+// The GGUF layout of a model, or an `unsupported` error for families llama.cpp cannot convert
+// (gguf-model.cpp). inspect() reads and verifies a GGUF file by it when the model is known.
+result<gguf_layout> gguf_layout_of(const model_spec& spec, const skeleton& sk);
 
 } // namespace modelplan

@@ -53,48 +53,6 @@ std::string group_dtype(const quantized_group& g, const checkpoint_tensor& main)
     return g.scheme;
 }
 
-// A GGUF tensor as logical tensors: its Hugging Face name, merged experts split per expert.
-void add_gguf_tensor(const std::string& arch, const checkpoint_tensor& t, std::vector<logical_tensor>& out,
-                     std::vector<std::string>& notes) {
-    logical_tensor l;
-    l.name = t.name;
-    l.stored = t.name;
-    l.shape = t.shape;
-    l.elements = t.elements;
-    l.dtype = t.dtype;
-    l.file = t.file;
-    const ggml_type_info* type = find_ggml_type(t.dtype);
-    l.quantized = type && ggml_type_is_quantized(*type);
-    l.dtype_comparable = false;
-    if (t.name == "rope_freqs.weight") l.kind = logical_kind::buffer; // llama 3 rope factors
-    auto hf = gguf_to_hf_name(arch, t.name);
-    if (!hf) {
-        out.push_back(std::move(l));
-        return;
-    }
-    if (ends_with(*hf, ".inv_freq")) l.kind = logical_kind::buffer;
-    size_t at = hf->find("{expert}");
-    if (at == std::string::npos) {
-        l.name = *hf;
-        out.push_back(std::move(l));
-        return;
-    }
-    if (t.shape.size() != 3 || t.shape[0] == 0 || t.shape[0] > max_experts) {
-        notes.push_back(t.name + ": merged expert tensor of shape with " + std::to_string(t.shape.size()) +
-                        " dimensions (expected [experts, rows, columns]); kept as stored");
-        out.push_back(std::move(l));
-        return;
-    }
-    const uint64_t experts = t.shape[0];
-    for (uint64_t e = 0; e < experts; ++e) {
-        logical_tensor x = l;
-        x.name = hf->substr(0, at) + std::to_string(e) + hf->substr(at + 8);
-        x.shape.assign(t.shape.begin() + 1, t.shape.end());
-        x.elements = t.elements / experts;
-        out.push_back(std::move(x));
-    }
-}
-
 } // namespace
 
 const char* checkpoint_format_name(checkpoint_format f) {
@@ -130,7 +88,7 @@ std::string printable_utf8(const std::string& text) {
     return out;
 }
 
-result<checkpoint_view> logical_view(const checkpoint& ck) {
+result<checkpoint_view> logical_view(const checkpoint& ck, const gguf_layout* layout) {
     checkpoint_view view;
     view.quantized = find_quantized_groups(ck, &view.notes);
     std::unordered_map<std::string, size_t> member_of;
@@ -144,7 +102,8 @@ result<checkpoint_view> logical_view(const checkpoint& ck) {
 
     checkpoint_totals& totals = view.totals;
     totals.quantized_groups = view.quantized.size();
-    for (const checkpoint_tensor& t : ck.tensors) {
+    for (size_t index = 0; index < ck.tensors.size(); ++index) {
+        const checkpoint_tensor& t = ck.tensors[index];
         ++totals.tensors;
         if (!add(totals.stored_elements, t.elements) || !add(totals.bytes, t.bytes()))
             return make_error(error_code::overflow, "the checkpoint's total size overflows 64 bits");
@@ -166,7 +125,7 @@ result<checkpoint_view> logical_view(const checkpoint& ck) {
             continue;
         }
         if (ck.format == checkpoint_format::gguf) {
-            add_gguf_tensor(arch, t, view.tensors, view.notes);
+            add_gguf_logical_tensors(ck, index, arch, layout, view.tensors, view.notes);
             continue;
         }
         logical_tensor l;

@@ -1,11 +1,19 @@
-// GGUF architecture metadata -> model_spec, and GGUF tensor names -> Hugging Face names.
+// GGUF architecture metadata -> model_spec; GGUF tensor names <-> Hugging Face names, keyed by role; and the
+// layout in which llama.cpp's converter stores each family.
 // Key names: ggml docs/gguf.md ("LLM" section: [llm].embedding_length, .block_count, .feed_forward_length,
 // .attention.head_count(_kv), .attention.key_length, .expert_count, .expert_used_count;
 // tokenizer.ggml.tokens) and llama.cpp's LLM_KV_NAMES ({arch}.vocab_size, .expert_feed_forward_length,
-// .rope.freq_base, .attention.layer_norm_rms_epsilon). Tensor names: llama.cpp's LLM_TENSOR_NAMES for
-// LLM_ARCH_LLAMA (token_embd, output_norm, output, rope_freqs, blk.%d.attn_q, ..., blk.%d.ffn_gate.%d,
-// blk.%d.ffn_gate_exps). The mapping goes through a synthesized config.json so that every validation of
-// parse_config applies.
+// .rope.freq_base, .attention.layer_norm_rms_epsilon). The metadata mapping goes through a synthesized
+// config.json so that every validation of parse_config applies.
+// Tensor names: llama.cpp src/llama-arch.cpp LLM_TENSOR_NAMES (ggml-org/llama.cpp at
+// 00395eb285c7c6821ff372e3ca41dae9da33c2c7: token_embd, position_embd, token_types, token_embd_norm,
+// output_norm, output, blk.%d.attn_q ... blk.%d.ffn_gate_exps, blk.%d.exp_probs_b, blk.%d.attn_k_b,
+// enc.blk.%d.* / dec.blk.%d.* for T5). Which Hugging Face tensor becomes which, and the layouts that differ
+// (experts stacked, GPT-2's Conv1D transposed, StableLM's per-head norms stacked, MLA kv_b_proj split into
+// attn_k_b and attn_v_b, RoBERTa's padding rows cropped, tensors left out): gguf-py/gguf/tensor_mapping.py
+// and convert_hf_to_gguf.py (GPT2Model, BertModel, RobertaModel, StableLMModel, DeepseekV2Model,
+// Gemma3Model, LlamaModel/Qwen2MoeModel expert merging) of the same repository.
+#include <algorithm>
 #include <cstring>
 
 #include <rapidjson/document.h>
@@ -13,13 +21,14 @@
 #include "modelplan/config.h"
 #include "modelplan/gguf.h"
 #include "modelplan/text.h"
+#include "modelplan/verify.h"
 
 namespace modelplan {
 
 namespace {
 
 // clang-format off
-// GGUF architectures we model, and the model_type whose config keys they become.
+// GGUF architectures whose metadata we read, and the model_type whose config keys they become.
 struct gguf_arch {
     const char* arch;       // general.architecture
     const char* model_type; // config.json model_type (llama with experts becomes mixtral)
@@ -30,48 +39,287 @@ const gguf_arch arch_table[] = {
     {"qwen3", "qwen3"},
 };
 
-// Per-layer tensors: the part after "blk.N." -> the part after "model.layers.N.".
-struct name_row {
-    const char* gguf;
-    const char* hf;
+// The GGUF architecture each family converts to (convert_hf_to_gguf.py's ModelBase.register lines), or why
+// llama.cpp cannot convert it.
+struct gguf_family {
+    const char* model_type;
+    const char* arch;          // nullptr: not converted
+    const char* why_not = nullptr;
 };
-const name_row layer_names[] = {
-    {"attn_norm.weight",      "input_layernorm.weight"},
-    {"attn_q.weight",         "self_attn.q_proj.weight"},
-    {"attn_q.bias",           "self_attn.q_proj.bias"},
-    {"attn_k.weight",         "self_attn.k_proj.weight"},
-    {"attn_k.bias",           "self_attn.k_proj.bias"},
-    {"attn_v.weight",         "self_attn.v_proj.weight"},
-    {"attn_v.bias",           "self_attn.v_proj.bias"},
-    {"attn_output.weight",    "self_attn.o_proj.weight"},
-    {"attn_output.bias",      "self_attn.o_proj.bias"},
-    {"attn_q_norm.weight",    "self_attn.q_norm.weight"},
-    {"attn_k_norm.weight",    "self_attn.k_norm.weight"},
-    {"attn_rot_embd",         "self_attn.rotary_emb.inv_freq"},
-    {"ffn_norm.weight",       "post_attention_layernorm.weight"},
-    {"ffn_gate.weight",       "mlp.gate_proj.weight"},
-    {"ffn_gate.bias",         "mlp.gate_proj.bias"},
-    {"ffn_up.weight",         "mlp.up_proj.weight"},
-    {"ffn_up.bias",           "mlp.up_proj.bias"},
-    {"ffn_down.weight",       "mlp.down_proj.weight"},
-    {"ffn_down.bias",         "mlp.down_proj.bias"},
-    {"ffn_gate_inp.weight",   "block_sparse_moe.gate.weight"},
-    {"ffn_gate_exps.weight",  "block_sparse_moe.experts.{expert}.w1.weight"},
-    {"ffn_down_exps.weight",  "block_sparse_moe.experts.{expert}.w2.weight"},
-    {"ffn_up_exps.weight",    "block_sparse_moe.experts.{expert}.w3.weight"},
-};
-// Per-expert tensors of older Mixtral conversions: blk.N.ffn_gate.E.weight.
-const name_row expert_names[] = {
-    {"ffn_gate", "w1"},
-    {"ffn_down", "w2"},
-    {"ffn_up",   "w3"},
-};
-const name_row global_names[] = {
-    {"token_embd.weight",  "model.embed_tokens.weight"},
-    {"output_norm.weight", "model.norm.weight"},
-    {"output.weight",      "lm_head.weight"},
+const gguf_family gguf_families[] = {
+    {"llama", "llama"}, {"mistral", "llama"}, {"mixtral", "llama"}, {"qwen2", "qwen2"}, {"qwen3", "qwen3"},
+    {"qwen2_moe", "qwen2moe"}, {"qwen3_moe", "qwen3moe"}, {"deepseek_v2", "deepseek2"}, {"deepseek_v3", "deepseek2"},
+    {"gemma", "gemma"}, {"gemma2", "gemma2"}, {"gemma3_text", "gemma3"}, {"gemma3", "gemma3"},
+    {"phi", "phi2"}, {"phi3", "phi3"},
+    {"opt", nullptr, "llama.cpp has no OPT architecture (convert_hf_to_gguf.py registers no OPT class)"},
+    {"bloom", "bloom"}, {"falcon", "falcon"}, {"RefinedWeb", "falcon"}, {"RefinedWebModel", "falcon"},
+    {"stablelm", "stablelm"}, {"starcoder2", "starcoder2"}, {"olmo", "olmo"}, {"olmo2", "olmo2"},
+    {"gpt2", "gpt2"}, {"gpt_neox", "gptneox"}, {"bert", "bert"}, {"roberta", "bert"}, {"t5", "t5"},
 };
 // clang-format on
+
+// How a Hugging Face tensor is stored in GGUF, beyond its name. Tensors repeated per expert or per head are
+// stacked into one (scope, not a rule, says so).
+enum class layout : uint8_t {
+    as_is,
+    transposed, // 2-D weights the model stores [in, out] (GPT-2's Conv1D); llama.cpp stores [out, in]
+    cropped,    // the first rows left out: RoBERTa's position table starts at padding_idx + 1 = 2
+    split_kv_b, // MLA kv_b_proj as attn_k_b [heads, kv_lora, qk_nope] and attn_v_b [heads, v_head, kv_lora]
+    left_out,   // not converted
+};
+constexpr uint64_t roberta_position_offset = 2; // RobertaConfig pad_token_id 1, plus one
+
+// One row of the GGUF name table: the GGUF name of a role ("{layer}" is the block), for an architecture or
+// family only, or for Hugging Face names holding `part` only, when one role has several GGUF tensors.
+struct name_rule {
+    role what = role::embed;
+    const char* gguf = nullptr; // without .weight/.bias unless the row names a full name
+    const char* only = nullptr; // a GGUF architecture or a model_type
+    const char* part = nullptr;
+    layout how = layout::as_is;
+
+    constexpr name_rule only_for(const char* arch_or_family) const {
+        name_rule r = *this;
+        r.only = arch_or_family;
+        return r;
+    }
+    constexpr name_rule where(const char* hf_part) const {
+        name_rule r = *this;
+        r.part = hf_part;
+        return r;
+    }
+    constexpr name_rule as(layout l) const {
+        name_rule r = *this;
+        r.how = l;
+        return r;
+    }
+};
+constexpr name_rule named(role what, const char* gguf) {
+    name_rule r;
+    r.what = what;
+    r.gguf = gguf;
+    return r;
+}
+constexpr name_rule left_out(role what) {
+    return named(what, nullptr).as(layout::left_out);
+}
+
+// First match wins: the rows for one architecture or one Hugging Face name come before the general ones.
+// clang-format off
+constexpr name_rule name_rules[] = {
+    // BERT (BertModel.filter_tensors: position_ids, the pooler and the cls.* pre-training heads are left out;
+    // a classifier becomes cls (dense) and cls.output); RoBERTa converts as BERT with its padding rows cropped.
+    named(role::attn_post_norm, "blk.{layer}.attn_output_norm") .only_for("bert"),
+    named(role::ffn_post_norm,  "blk.{layer}.layer_output_norm").only_for("bert"),
+    left_out(role::pooler)                                      .only_for("bert"),
+    left_out(role::head_transform)                              .only_for("bert"),
+    left_out(role::lm_head)                                     .only_for("bert"),
+    left_out(role::classifier)                                  .only_for("bert").where("cls.seq_relationship"),
+    named(role::classifier,     "cls")                          .only_for("bert").where("classifier.dense"),
+    named(role::classifier,     "cls.output")                   .only_for("bert"),
+    named(role::pos_embed,      "position_embd")                .only_for("roberta").as(layout::cropped),
+    // T5: the final norms by stack (the per-layer names take "enc." or "dec." from their layer's stack).
+    named(role::output_norm,    "enc.output_norm")              .only_for("t5").where("encoder."),
+    named(role::output_norm,    "dec.output_norm")              .only_for("t5").where("decoder."),
+    named(role::attn_o,         "blk.{layer}.attn_o")           .only_for("t5"),
+    // Falcon's new decoder architecture: ln_attn is ATTN_NORM_2, ln_mlp is ATTN_NORM (tensor_mapping.py).
+    named(role::attn_norm,      "blk.{layer}.attn_norm_2")      .only_for("falcon").where(".ln_attn."),
+    named(role::ffn_norm,       "blk.{layer}.attn_norm")        .only_for("falcon").where(".ln_mlp."),
+    // GPT-2's Conv1D weights are transposed (GPT2Model.modify_tensors).
+    named(role::attn_qkv,       "blk.{layer}.attn_qkv")         .only_for("gpt2").as(layout::transposed),
+    named(role::attn_o,         "blk.{layer}.attn_output")      .only_for("gpt2").as(layout::transposed),
+    named(role::ffn_up,         "blk.{layer}.ffn_up")           .only_for("gpt2").as(layout::transposed),
+    named(role::ffn_down,       "blk.{layer}.ffn_down")         .only_for("gpt2").as(layout::transposed),
+    // DeepSeek's router score-correction bias (DeepseekV2Model renames it e_score_correction.bias).
+    named(role::ffn_router,     "blk.{layer}.exp_probs_b.bias") .where("e_score_correction_bias"),
+    // LLM_TENSOR_NAMES.
+    named(role::embed,          "token_embd"),
+    named(role::pos_embed,      "position_embd"),
+    named(role::type_embed,     "token_types"),
+    named(role::embed_norm,     "token_embd_norm"),
+    named(role::attn_norm,      "blk.{layer}.attn_norm"),
+    named(role::attn_qkv,       "blk.{layer}.attn_qkv"),
+    named(role::attn_q,         "blk.{layer}.attn_q"),
+    named(role::attn_q_a,       "blk.{layer}.attn_q_a"),
+    named(role::attn_q_a_norm,  "blk.{layer}.attn_q_a_norm"),
+    named(role::attn_q_b,       "blk.{layer}.attn_q_b"),
+    named(role::attn_k,         "blk.{layer}.attn_k"),
+    named(role::attn_v,         "blk.{layer}.attn_v"),
+    named(role::attn_kv_a,      "blk.{layer}.attn_kv_a_mqa"),
+    named(role::attn_kv_a_norm, "blk.{layer}.attn_kv_a_norm"),
+    named(role::attn_kv_b,      "blk.{layer}.attn_k_b")         .as(layout::split_kv_b), // and blk.{layer}.attn_v_b
+    named(role::attn_o,         "blk.{layer}.attn_output"),
+    named(role::attn_q_norm,    "blk.{layer}.attn_q_norm"),
+    named(role::attn_k_norm,    "blk.{layer}.attn_k_norm"),
+    named(role::attn_post_norm, "blk.{layer}.post_attention_norm"),
+    named(role::attn_rel_bias,  "blk.{layer}.attn_rel_b"),
+    named(role::cross_norm,     "blk.{layer}.cross_attn_norm"),
+    named(role::cross_q,        "blk.{layer}.cross_attn_q"),
+    named(role::cross_k,        "blk.{layer}.cross_attn_k"),
+    named(role::cross_v,        "blk.{layer}.cross_attn_v"),
+    named(role::cross_o,        "blk.{layer}.cross_attn_o"),
+    named(role::ffn_norm,       "blk.{layer}.ffn_norm"),
+    named(role::ffn_gate,       "blk.{layer}.ffn_gate"),
+    named(role::ffn_up,         "blk.{layer}.ffn_up"),
+    named(role::ffn_down,       "blk.{layer}.ffn_down"),
+    named(role::ffn_post_norm,  "blk.{layer}.post_ffw_norm"),
+    named(role::ffn_router,     "blk.{layer}.ffn_gate_inp"),
+    named(role::ffn_gate_exp,   "blk.{layer}.ffn_gate_exps"),
+    named(role::ffn_up_exp,     "blk.{layer}.ffn_up_exps"),
+    named(role::ffn_down_exp,   "blk.{layer}.ffn_down_exps"),
+    named(role::ffn_gate_shexp, "blk.{layer}.ffn_gate_shexp"),
+    named(role::ffn_up_shexp,   "blk.{layer}.ffn_up_shexp"),
+    named(role::ffn_down_shexp, "blk.{layer}.ffn_down_shexp"),
+    named(role::ffn_shexp_gate, "blk.{layer}.ffn_gate_inp_shexp"),
+    named(role::output_norm,    "output_norm"),
+    named(role::lm_head,        "output"),
+    named(role::rope_freq,      "blk.{layer}.attn_rot_embd"),
+    // Not converted: task heads other than the LM head, the MTP modules (DeepseekV2Model skips every layer from
+    // num_hidden_layers on), vision towers and projectors (their own mmproj file), OPT's projections, buffers.
+    left_out(role::classifier),
+    left_out(role::pooler),
+    left_out(role::head_transform),
+    left_out(role::mtp),
+    left_out(role::vision),
+    left_out(role::projector),
+    left_out(role::embed_proj),
+    left_out(role::attn_mask),
+    left_out(role::position_ids),
+};
+// clang-format on
+
+const gguf_family* gguf_family_of(const std::string& model_type) {
+    for (const auto& f : gguf_families)
+        if (model_type == f.model_type) return &f;
+    return nullptr;
+}
+
+const name_rule* find_rule(role what, const std::string& hf_name, const char* arch, const char* model_type) {
+    for (const auto& r : name_rules) {
+        if (r.what != what) continue;
+        if (r.only && std::strcmp(r.only, arch) != 0 && std::strcmp(r.only, model_type) != 0) continue;
+        if (r.part && hf_name.find(r.part) == std::string::npos) continue;
+        return &r;
+    }
+    return nullptr;
+}
+
+bool ends_with(const std::string& s, const char* tail) {
+    size_t n = std::strlen(tail);
+    return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+}
+
+void replace_all(std::string& s, const char* from, const std::string& to) {
+    size_t n = std::strlen(from);
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, n, to);
+}
+
+// The GGUF name of a rule for a Hugging Face name: the rule's pattern with "{layer}" as given, the stack's
+// prefix (T5: "enc." / "dec.") before per-layer names, and the Hugging Face name's .weight/.bias suffix.
+std::string gguf_name_of(const name_rule& r, const std::string& hf_name, const std::string& layer,
+                         const char* stack_prefix, const char* pattern = nullptr) {
+    std::string name = pattern ? pattern : r.gguf;
+    replace_all(name, "{layer}", layer);
+    if (name.compare(0, 4, "blk.") == 0) name = stack_prefix + name;
+    if (ends_with(name, ".weight") || ends_with(name, ".bias")) return name;
+    return name + (ends_with(hf_name, ".bias") ? ".bias" : ".weight");
+}
+
+// T5's encoder and decoder blocks are enc.blk.N and dec.blk.N (LLM_TENSOR_ENC_* / LLM_TENSOR_DEC_*).
+const char* stack_prefix(const char* arch, uint64_t switches) {
+    if (std::strcmp(arch, "t5") != 0) return "";
+    if (switches & sw_encoder) return "enc.";
+    if (switches & sw_decoder) return "dec.";
+    return "";
+}
+
+// ---- GGUF names -> Hugging Face names, from the templates (no model at hand)
+
+struct name_pattern {
+    std::string gguf; // with {layer}, and {expert} for the per-expert names of older conversions
+    std::string hf;   // full Hugging Face name with {layer} and {expert}
+};
+
+// Every template of the families converting to `arch` with its GGUF name pattern; the first family wins.
+std::vector<name_pattern> patterns_of(const std::string& arch) {
+    std::vector<name_pattern> out;
+    auto add = [&](const tensor_template& t, const std::string& hf, const family_info& fam) {
+        if (t.tied_to && t.tie_needs == 0) return; // always an alias (T5's encoder/decoder embed_tokens)
+        const name_rule* r = find_rule(t.what, hf, arch.c_str(), fam.model_type);
+        if (!r || r->how == layout::left_out) return;
+        const char* stack = stack_prefix(arch.c_str(), t.needs);
+        std::string gguf = gguf_name_of(*r, hf, "{layer}", stack);
+        for (const auto& p : out)
+            if (p.gguf == gguf) return;
+        out.push_back({gguf, hf});
+        if (t.where == scope::expert) { // blk.N.ffn_gate.E.weight (LLM_TENSOR_FFN_GATE_EXP)
+            std::string per_expert = r->gguf;
+            replace_all(per_expert, "_exps", ".{expert}");
+            out.push_back({gguf_name_of(*r, hf, "{layer}", stack, per_expert.c_str()), hf});
+        }
+    };
+    auto add_groups = [&](const std::vector<template_table>& groups, const std::string& prefix,
+                          const family_info& fam) {
+        for (const auto& group : groups)
+            for (size_t i = 0; i < group.size; ++i)
+                add(group.rows[i], prefix + group.prefix + group.rows[i].name, fam);
+    };
+    for (const auto& fam : families()) {
+        const gguf_family* g = gguf_family_of(fam.model_type);
+        if (!g || !g->arch || arch != g->arch) continue;
+        const head_info& head = fam.heads.front();
+        std::string base_prefix = head.kind == head_kind::none ? "" : fam.base_prefix;
+        add_groups(fam.base, base_prefix, fam);
+        add_groups(head.tensors, "", fam);
+        add_groups(fam.buffers, base_prefix, fam);
+    }
+    return out;
+}
+
+const std::vector<name_pattern>* name_patterns(const std::string& arch) {
+    static const std::vector<std::pair<std::string, std::vector<name_pattern>>> all = [] {
+        std::vector<std::pair<std::string, std::vector<name_pattern>>> out;
+        for (const auto& f : gguf_families) {
+            if (!f.arch) continue;
+            bool seen = false;
+            for (const auto& a : out) seen = seen || a.first == f.arch;
+            if (!seen) out.emplace_back(f.arch, patterns_of(f.arch));
+        }
+        return out;
+    }();
+    for (const auto& a : all)
+        if (a.first == arch) return &a.second;
+    return nullptr;
+}
+
+// A GGUF name with its numeric components replaced: the first by {layer}, the second by {expert}.
+struct numbered_name {
+    std::string pattern;
+    std::string layer, expert;
+};
+std::optional<numbered_name> number_pattern(const std::string& name) {
+    numbered_name out;
+    for (size_t start = 0; start <= name.size();) {
+        size_t dot = std::min(name.find('.', start), name.size());
+        std::string part = name.substr(start, dot - start);
+        if (part.empty()) return std::nullopt;
+        bool digits = part.size() <= 9 &&
+                      std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (digits && out.layer.empty()) {
+            out.layer = part;
+            part = "{layer}";
+        } else if (digits && out.expert.empty()) {
+            out.expert = part;
+            part = "{expert}";
+        } else if (digits) {
+            return std::nullopt;
+        }
+        out.pattern += (start ? "." : "") + part;
+        start = dot + 1;
+    }
+    return out;
+}
 
 const gguf_arch* find_arch(const std::string& arch) {
     for (const auto& a : arch_table)
@@ -83,19 +331,6 @@ std::string supported_archs() {
     std::string out;
     for (const auto& a : arch_table) out += (out.empty() ? "" : ", ") + std::string(a.arch);
     return out;
-}
-
-// Digits at s[pos...] up to the next '.'; advances pos past the dot.
-std::optional<uint64_t> index_at(const std::string& s, size_t& pos) {
-    size_t dot = s.find('.', pos);
-    if (dot == std::string::npos || dot == pos || dot - pos > 9) return std::nullopt;
-    uint64_t v = 0;
-    for (size_t i = pos; i < dot; ++i) {
-        if (s[i] < '0' || s[i] > '9') return std::nullopt;
-        v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-    }
-    pos = dot + 1;
-    return v;
 }
 
 bool is_integer(const gguf_value& v) {
@@ -192,26 +427,250 @@ const char* torch_dtype_of(uint64_t file_type) {
 } // namespace
 
 std::optional<std::string> gguf_to_hf_name(const std::string& arch, const std::string& name) {
-    if (!find_arch(arch)) return std::nullopt;
-    for (const auto& row : global_names)
-        if (name == row.gguf) return std::string(row.hf);
-    if (name.compare(0, 4, "blk.") != 0) return std::nullopt;
-    size_t pos = 4;
-    auto layer = index_at(name, pos);
-    if (!layer) return std::nullopt;
-    std::string rest = name.substr(pos);
-    std::string prefix = "model.layers." + std::to_string(*layer) + ".";
-    for (const auto& row : layer_names)
-        if (rest == row.gguf) return prefix + row.hf;
-    for (const auto& row : expert_names) {
-        size_t n = std::strlen(row.gguf);
-        if (rest.compare(0, n, row.gguf) != 0 || rest.size() <= n || rest[n] != '.') continue;
-        size_t at = n + 1;
-        auto expert = index_at(rest, at);
-        if (expert && rest.substr(at) == "weight")
-            return prefix + "block_sparse_moe.experts." + std::to_string(*expert) + "." + row.hf + ".weight";
+    const std::vector<name_pattern>* patterns = name_patterns(arch);
+    auto numbered = number_pattern(name);
+    if (!patterns || !numbered) return std::nullopt;
+    for (const auto& p : *patterns) {
+        if (p.gguf != numbered->pattern) continue;
+        std::string hf = p.hf;
+        replace_all(hf, "{layer}", numbered->layer);
+        if (!numbered->expert.empty()) replace_all(hf, "{expert}", numbered->expert);
+        return hf;
     }
     return std::nullopt;
+}
+
+namespace {
+
+// Builds a gguf_layout from the skeleton, tensor by tensor in state_dict order.
+class layout_builder {
+  public:
+    layout_builder(const model_spec& spec, const skeleton& sk, const char* arch)
+        : spec_(spec), sk_(sk), arch_(arch) {
+        out_.arch = arch;
+        out_.expected.base_prefix = sk.base_prefix;
+        out_.expected.aliases = sk.aliases;
+    }
+
+    gguf_layout run() {
+        for (const tensor_info& t : sk_.tensors) add(t);
+        add_gpt2_output();
+        return std::move(out_);
+    }
+
+  private:
+    void add(const tensor_info& t) {
+        const layer_spec* layer = t.layer == no_index ? nullptr : &spec_.layers[static_cast<size_t>(t.layer)];
+        const name_rule* r = find_rule(t.what, t.name, arch_, spec_.model_type.c_str());
+        // DeepseekV2Model skips every tensor of the multi-token-prediction layers.
+        if (!r || r->how == layout::left_out || (layer && layer->stack == layer_stack::mtp)) {
+            out_.left_out.push_back(t.name);
+            return;
+        }
+        uint64_t switches = spec_.switches | (layer ? layer->switches : 0);
+        std::string block = layer ? std::to_string(layer->index) : std::string();
+        std::string name = gguf_name_of(*r, t.name, block, stack_prefix(arch_, switches));
+        tensor_info kept = t;
+        if (r->how == layout::cropped && !kept.shape.empty() && kept.shape[0] > roberta_position_offset) {
+            kept.shape[0] -= roberta_position_offset;
+            kept.elements = kept.elements / t.shape[0] * kept.shape[0];
+        }
+        out_.expected.tensors.push_back(kept);
+        if (r->how == layout::split_kv_b) return add_split_kv_b(name, kept);
+        const scope where = t.source ? t.source->where : scope::global;
+        bool stacked = where == scope::expert || where == scope::q_head || where == scope::kv_head;
+        if (stacked) return add_stacked(*r, name, kept, switches);
+        std::vector<uint64_t> shape = kept.shape;
+        if (r->how == layout::transposed && shape.size() == 2) std::swap(shape[0], shape[1]);
+        store(name, shape, kept, "");
+    }
+
+    // Experts (LlamaModel, Qwen2MoeModel, DeepseekV2Model: torch.stack(dim=0)) and StableLM's per-head norms
+    // (StableLMModel._stack_qk_norm) stacked into one tensor [count, ...].
+    void add_stacked(const name_rule& r, const std::string& name, const tensor_info& t, uint64_t switches) {
+        auto at = out_.by_name.find(name);
+        if (at == out_.by_name.end()) {
+            std::vector<uint64_t> shape = {1};
+            shape.insert(shape.end(), t.shape.begin(), t.shape.end());
+            store(name, shape, t, "");
+            at = out_.by_name.find(name);
+        } else {
+            gguf_stored_tensor& st = out_.tensors[at->second.first];
+            st.holds.push_back(t.name);
+            st.shape[0] = st.holds.size();
+        }
+        if (!t.source || t.source->where != scope::expert) return;
+        // Older conversions store one tensor per expert: blk.N.ffn_gate.E.weight (LLM_TENSOR_FFN_GATE_EXP).
+        std::string per_expert = r.gguf;
+        replace_all(per_expert, "_exps", ".{expert}");
+        replace_all(per_expert, "{expert}", std::to_string(t.expert));
+        const layer_spec& layer = spec_.layers[static_cast<size_t>(t.layer)];
+        std::string old_name = gguf_name_of(r, t.name, std::to_string(layer.index),
+                                            stack_prefix(arch_, switches), per_expert.c_str());
+        gguf_stored_tensor& st = out_.tensors[at->second.first];
+        out_.by_name[old_name] = {at->second.first, static_cast<int64_t>(st.holds.size() - 1)};
+    }
+
+    // MLA: kv_b_proj [heads x (nope + v), kv_lora] becomes attn_k_b [heads, kv_lora, nope] (transposed per
+    // head) and attn_v_b [heads, v_head, kv_lora] (DeepseekV2Model.modify_tensors, absorption).
+    void add_split_kv_b(const std::string& k_name, const tensor_info& t) {
+        std::string v_name = k_name;
+        replace_all(v_name, "attn_k_b", "attn_v_b");
+        const uint64_t heads = spec_.n_heads, kv_lora = spec_.kv_lora_rank;
+        store(k_name, {heads, kv_lora, spec_.qk_nope_head_dim}, t, v_name);
+        store(v_name, {heads, spec_.v_head_dim, kv_lora}, t, k_name);
+    }
+
+    // GPT2Model.modify_tensors writes token_embd again as output: the tied head is stored.
+    void add_gpt2_output() {
+        if (std::strcmp(arch_, "gpt2") != 0 || !spec_.tie_embeddings()) return;
+        auto embed = out_.by_name.find("token_embd.weight");
+        if (embed == out_.by_name.end()) return;
+        const gguf_stored_tensor& stored = out_.tensors[embed->second.first];
+        for (const tensor_alias& a : sk_.aliases)
+            if (a.target == stored.holds[0]) {
+                gguf_stored_tensor copy = stored;
+                copy.name = "output.weight";
+                copy.holds = {a.name};
+                out_.by_name[copy.name] = {out_.tensors.size(), -1};
+                out_.tensors.push_back(std::move(copy));
+                return;
+            }
+    }
+
+    void store(const std::string& name, std::vector<uint64_t> shape, const tensor_info& t,
+               const std::string& joined) {
+        out_.by_name[name] = {out_.tensors.size(), -1};
+        out_.tensors.push_back({name, std::move(shape), {t.name}, t.shape, joined});
+    }
+
+    const model_spec& spec_;
+    const skeleton& sk_;
+    const char* arch_;
+    gguf_layout out_;
+};
+
+const checkpoint_tensor* find_stored(const checkpoint& ck, const std::string& name) {
+    for (const auto& t : ck.tensors)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+logical_tensor logical_of(const checkpoint_tensor& t) {
+    logical_tensor l;
+    l.name = t.name;
+    l.stored = t.name;
+    l.shape = t.shape;
+    l.elements = t.elements;
+    l.dtype = t.dtype;
+    l.file = t.file;
+    const ggml_type_info* type = find_ggml_type(t.dtype);
+    l.quantized = type && ggml_type_is_quantized(*type);
+    l.dtype_comparable = false;
+    if (t.name == "rope_freqs.weight") l.kind = logical_kind::buffer; // llama 3 rope factors
+    return l;
+}
+
+uint64_t product(const std::vector<uint64_t>& shape) {
+    uint64_t n = 1;
+    for (uint64_t d : shape) n *= d;
+    return n;
+}
+
+// By the model's layout: the skeleton tensors a GGUF tensor holds, with their skeleton shapes when its own
+// shape is the expected one; under the first one's name with the stored shape (a mismatch) when it is not.
+bool add_by_layout(const checkpoint& ck, const checkpoint_tensor& t, const gguf_layout& layout,
+                   std::vector<logical_tensor>& out) {
+    auto found = layout.by_name.find(t.name);
+    if (found == layout.by_name.end()) return false;
+    const gguf_stored_tensor& st = layout.tensors[found->second.first];
+    const int64_t one = found->second.second; // one expert of an older per-expert conversion
+    const std::vector<uint64_t>& expected = one >= 0 ? st.held_shape : st.shape;
+    logical_tensor l = logical_of(t);
+    l.name = st.holds[one >= 0 ? static_cast<size_t>(one) : 0];
+    if (t.shape != expected) {
+        out.push_back(std::move(l));
+        return true;
+    }
+    if (!st.joined_with.empty()) { // the pair's second tensor stands for both when the first is right too
+        const gguf_stored_tensor& other = layout.tensors[layout.by_name.at(st.joined_with).first];
+        if (&other > &st) return true;
+        const checkpoint_tensor* first = find_stored(ck, other.name);
+        if (!first || first->shape != other.shape) return true;
+        l.shape = st.held_shape;
+        l.elements = product(st.held_shape);
+        out.push_back(std::move(l));
+        return true;
+    }
+    if (one >= 0) {
+        out.push_back(std::move(l));
+        return true;
+    }
+    for (const std::string& held : st.holds) {
+        logical_tensor x = l;
+        x.name = held;
+        x.shape = st.held_shape;
+        x.elements = t.elements / st.holds.size();
+        out.push_back(std::move(x));
+    }
+    return true;
+}
+
+// By the architecture's names: a stacked tensor ("{expert}" in its name) is split along its first dimension.
+void add_by_names(const std::string& arch, const checkpoint_tensor& t, std::vector<logical_tensor>& out,
+                  std::vector<std::string>& notes) {
+    logical_tensor l = logical_of(t);
+    auto hf = gguf_to_hf_name(arch, t.name);
+    if (!hf) {
+        out.push_back(std::move(l));
+        return;
+    }
+    if (ends_with(*hf, ".inv_freq")) l.kind = logical_kind::buffer;
+    size_t at = hf->find("{expert}");
+    if (at == std::string::npos) {
+        l.name = *hf;
+        out.push_back(std::move(l));
+        return;
+    }
+    if (t.shape.size() < 2 || t.shape[0] == 0 || t.shape[0] > max_experts) {
+        notes.push_back(t.name + ": merged expert tensor of shape with " + std::to_string(t.shape.size()) +
+                        " dimensions (expected [experts, rows, columns]); kept as stored");
+        out.push_back(std::move(l));
+        return;
+    }
+    const uint64_t count = t.shape[0];
+    for (uint64_t e = 0; e < count; ++e) {
+        logical_tensor x = l;
+        x.name = hf->substr(0, at) + std::to_string(e) + hf->substr(at + 8);
+        x.shape.assign(t.shape.begin() + 1, t.shape.end());
+        x.elements = t.elements / count;
+        out.push_back(std::move(x));
+    }
+}
+
+} // namespace
+
+result<gguf_layout> gguf_layout_of(const model_spec& spec, const skeleton& sk) {
+    const gguf_family* fam = gguf_family_of(spec.model_type);
+    if (!fam)
+        return make_error(error_code::unsupported,
+                          "no GGUF layout is known for model_type \"" + spec.model_type + "\"");
+    if (!fam->arch)
+        return make_error(error_code::unsupported,
+                          "model_type \"" + spec.model_type + "\" has no GGUF form: " + fam->why_not);
+    return layout_builder(spec, sk, fam->arch).run();
+}
+
+void add_gguf_logical_tensors(const checkpoint& ck, size_t index, const std::string& arch,
+                              const gguf_layout* layout, std::vector<logical_tensor>& out,
+                              std::vector<std::string>& notes) {
+    const checkpoint_tensor& t = ck.tensors[index];
+    if (layout && add_by_layout(ck, t, *layout, out)) return;
+    if (layout) {
+        out.push_back(logical_of(t));
+        return;
+    }
+    add_by_names(arch, t, out, notes);
 }
 
 result<model_spec> gguf_model_spec(const checkpoint& ck) {

@@ -158,15 +158,27 @@ verify_report verify_checkpoint(const skeleton& sk, const checkpoint_view& view)
 
 result<inspection> inspect(std::string path, checkpoint ck, std::optional<analysis> model,
                            std::string model_source) {
-    auto view = logical_view(ck);
+    // A GGUF file is read and verified as llama.cpp's converter lays the model out.
+    std::optional<gguf_layout> layout;
+    std::string layout_note;
+    if (ck.format == checkpoint_format::gguf && model) {
+        auto l = gguf_layout_of(model->spec, model->sk);
+        if (l) layout = std::move(*l);
+        else layout_note = l.err().message;
+    }
+    auto view = logical_view(ck, layout ? &*layout : nullptr);
     if (!view) return view.err();
+    if (!layout_note.empty()) view->notes.push_back(layout_note);
+    if (layout && !layout->left_out.empty())
+        view->notes.push_back("llama.cpp's converter leaves out " + std::to_string(layout->left_out.size()) +
+                              " tensors of this model (" + layout->left_out.front() + ", ...); they are not expected");
     inspection in;
     in.path = std::move(path);
     in.ck = std::move(ck);
     in.view = std::move(*view);
     in.model = std::move(model);
     in.model_source = std::move(model_source);
-    if (in.model) in.verify = verify_checkpoint(in.model->sk, in.view);
+    if (in.model) in.verify = verify_checkpoint(layout ? layout->expected : in.model->sk, in.view);
     return in;
 }
 

@@ -1,4 +1,5 @@
-// The family table, assembled from the family files (core/src/model/families/*.cpp), and the names of roles and heads.
+// The family table, assembled from the family files (core/src/model/families/*.cpp), and the names of roles
+// and heads.
 #include "modelplan/architectures.h"
 
 #include "model/families/families.h"
@@ -51,6 +52,17 @@ std::optional<head_kind> parse_head_kind(const std::string& name) {
         if (name == head_names[i]) return static_cast<head_kind>(i);
     if (name == "base" || name == "model") return head_kind::none;
     return std::nullopt;
+}
+
+family_info family(const char* model_type, const char* class_prefix, family_reader read,
+                   std::vector<template_table> base, std::vector<head_info> heads) {
+    family_info f;
+    f.model_type = model_type;
+    f.class_prefix = class_prefix;
+    f.read = read;
+    f.base = std::move(base);
+    f.heads = std::move(heads);
+    return f;
 }
 
 const std::vector<family_info>& families() {

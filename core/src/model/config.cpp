@@ -1,6 +1,6 @@
-// config.json -> model_spec: the family from model_type, the head from architectures (or the caller), then the
-// family's own reader (core/src/model/families/*.cpp) for its keys. Defaults are those of the transformers
-// configuration classes where a config omits a key.
+// config.json -> model_spec: the family from model_type, the head from architectures (or the caller), then
+// the family's own reader (core/src/model/families/*.cpp) for its keys. Defaults are those of the
+// transformers configuration classes where a config omits a key.
 #include "modelplan/config.h"
 
 #include <memory>
@@ -10,9 +10,9 @@
 #include <rapidjson/writer.h>
 
 #include "model/family-readers.h"
-#include "util/json-util.h"
 #include "modelplan/architectures.h"
 #include "modelplan/text.h"
+#include "util/json-util.h"
 
 namespace modelplan {
 
@@ -60,14 +60,15 @@ result<int> resolve_head(const key_reader& top, const family_info& fam, const co
     if (options.head) {
         for (size_t i = 0; i < fam.heads.size(); ++i)
             if (fam.heads[i].kind == *options.head) return static_cast<int>(i);
-        return make_error(error_code::bad_request,
-                          std::string("head \"") + head_kind_name(*options.head) + "\" is not available for " +
-                              fam.model_type + "; available: " + head_list(fam));
+        return make_error(error_code::bad_request, std::string("head \"") + head_kind_name(*options.head) +
+                                                       "\" is not available for " + fam.model_type +
+                                                       "; available: " + head_list(fam));
     }
     const rapidjson::Value* archs = top.find("architectures");
     if (!archs) return 0;
     bool well_formed = archs->IsArray();
-    for (rapidjson::SizeType i = 0; well_formed && i < archs->Size(); ++i) well_formed = (*archs)[i].IsString();
+    for (rapidjson::SizeType i = 0; well_formed && i < archs->Size(); ++i)
+        well_formed = (*archs)[i].IsString();
     if (!well_formed)
         return make_error(error_code::wrong_type,
                           top.path("architectures") + ": expected an array of class names, got " +
@@ -88,8 +89,7 @@ result<int> resolve_head(const key_reader& top, const family_info& fam, const co
     if (best >= 0) return best;
     return make_error(error_code::unknown_model_type,
                       top.path("architectures") + "[0]: class \"" + wanted + "\" is not modelled for " +
-                          fam.model_type + "; modelled: " + head_list(fam) +
-                          " (choose one with --head)",
+                          fam.model_type + "; modelled: " + head_list(fam) + " (choose one with --head)",
                       top.path("architectures"));
 }
 
@@ -152,11 +152,13 @@ result<model_spec> parse_config(const rapidjson::Value& doc, const config_option
         nested = top.find(fam.nested_config);
         if (!nested)
             return make_error(error_code::missing_key,
-                              std::string("missing required key ") + fam.nested_config + " (the text model's config)",
+                              std::string("missing required key ") + fam.nested_config +
+                                  " (the text model's config)",
                               fam.nested_config);
         if (!nested->IsObject())
             return make_error(error_code::wrong_type,
-                              std::string(fam.nested_config) + ": expected an object, got " + describe_json(*nested),
+                              std::string(fam.nested_config) + ": expected an object, got " +
+                                  describe_json(*nested),
                               fam.nested_config);
     }
     key_reader keys(*nested, fam.nested_config ? fam.nested_config : "", class_defaults(family), &doc);
@@ -176,11 +178,7 @@ result<model_spec> parse_config(const rapidjson::Value& doc, const config_option
 
     MP_CHECK(fam.read(keys, spec));
 
-    // Model-wide switches from the normalized flags; the head may turn base parts off.
-    auto bit = [](bool on, uint64_t sw) { return on ? sw : uint64_t{0}; };
-    spec.switches |= bit(spec.qkv_bias, sw_qkv_bias) | bit(spec.o_bias, sw_o_bias) | bit(spec.mlp_bias, sw_mlp_bias) |
-                     bit(spec.qk_norm, sw_qk_norm) | bit(spec.tie_embeddings, sw_tied);
-    spec.switches &= ~fam.heads[head].clears;
+    spec.switches &= ~fam.heads[head].clears; // the head may turn base parts off
     if (fam.not_modelled) spec.not_modelled = fam.not_modelled;
     if (const rapidjson::Value* quant = top.find("quantization_config")) {
         if (!quant->IsObject())

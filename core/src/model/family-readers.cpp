@@ -34,11 +34,35 @@ std::optional<error> read_bool(const key_reader& keys, const char* key, bool& ou
     return std::nullopt;
 }
 
+std::optional<error> read_switch(const key_reader& keys, const char* key, model_spec& spec, uint64_t bits) {
+    bool on = spec.has(bits);
+    MP_CHECK(read_bool(keys, key, on));
+    spec.set_switches(bits, on);
+    return std::nullopt;
+}
+
+std::optional<error> read_decoder(const key_reader& keys, model_spec& spec, bool tied, const core_keys& k) {
+    MP_CHECK(read_core(keys, spec, k));
+    spec.set_switches(sw_tied, tied);
+    return read_switch(keys, "tie_word_embeddings", spec, sw_tied);
+}
+
+std::optional<error> read_llama_opening(const key_reader& keys, model_spec& spec, bool tied,
+                                        const core_keys& k) {
+    MP_CHECK(read_decoder(keys, spec, tied, k));
+    return read_switch(keys, "attention_bias", spec, sw_attention_biases);
+}
+
 std::optional<error> read_size(const key_reader& keys, const char* key, uint64_t& out) {
     auto v = keys.optional_size(key);
     if (!v) return v.err();
     if (*v) out = **v;
     return std::nullopt;
+}
+
+void set_moe_layer(layer_spec& layer) {
+    layer.ffn = ffn_kind::moe;
+    layer.switches = (layer.switches & ~sw_dense_ffn) | sw_moe_ffn;
 }
 
 void add_stack(model_spec& spec, layer_stack stack, uint64_t count, uint64_t switches) {

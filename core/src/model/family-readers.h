@@ -4,10 +4,10 @@
 #include <optional>
 #include <string>
 
-#include "util/json-util.h"
 #include "modelplan/architectures.h"
 #include "modelplan/config.h"
 #include "modelplan/model-spec.h"
+#include "util/json-util.h"
 
 // Evaluates a result-returning expression; returns its error, or binds its value to `var`.
 #define MP_TRY(var, expr)                                                                                    \
@@ -20,6 +20,10 @@
     if (auto mp_check_error = (expr)) return *mp_check_error
 
 namespace modelplan::readers {
+
+// Switches several config keys set together.
+constexpr uint64_t sw_attention_biases = sw_qkv_bias | sw_o_bias;         // attention_bias
+constexpr uint64_t sw_all_biases = sw_qkv_bias | sw_o_bias | sw_mlp_bias; // bias, use_bias, enable_bias
 
 std::string num(uint64_t v);
 
@@ -44,6 +48,18 @@ std::optional<error> read_core(const key_reader& keys, model_spec& spec, const c
 
 // Reads an optional boolean into `out` (left unchanged when absent).
 std::optional<error> read_bool(const key_reader& keys, const char* key, bool& out);
+// Reads an optional boolean into switch bits: all of `bits` on or all off. When the key is absent they keep
+// their state, so a family sets its configuration class's default on the spec first.
+std::optional<error> read_switch(const key_reader& keys, const char* key, model_spec& spec, uint64_t bits);
+
+// The opening of every decoder reader: the core hyperparameters, then tie_word_embeddings (absent: `tied`,
+// the configuration class's default).
+std::optional<error> read_decoder(const key_reader& keys, model_spec& spec, bool tied = false,
+                                  const core_keys& k = {});
+// read_decoder, then attention_bias (default false) for the q/k/v and output projection biases: the opening
+// of Llama and of the families whose attention copies LlamaAttention.
+std::optional<error> read_llama_opening(const key_reader& keys, model_spec& spec, bool tied = false,
+                                        const core_keys& k = {});
 // Reads an optional positive integer into `out` (left unchanged when absent).
 std::optional<error> read_size(const key_reader& keys, const char* key, uint64_t& out);
 
@@ -58,6 +74,9 @@ std::optional<error> read_rope(const key_reader& keys, model_spec& spec, const c
 // when use_sliding_window (qwen rule); an explicit "layer_types" list wins over both.
 enum class sliding_rule { none, window_key, qwen };
 std::optional<error> read_sliding(const key_reader& keys, model_spec& spec, sliding_rule rule);
+
+// Makes a layer a mixture-of-experts layer (its FFN switch from dense to MoE).
+void set_moe_layer(layer_spec& layer);
 
 // Appends `count` layers of `stack`, with index within the stack and the stack's switches.
 void add_stack(model_spec& spec, layer_stack stack, uint64_t count, uint64_t switches);

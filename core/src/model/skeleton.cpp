@@ -37,7 +37,7 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::one: return {1, "1"};
     case dim::two: return {2, "2"};
     case dim::hidden: return {s.hidden, "hidden_size"};
-    case dim::hidden2: return product(2, s.hidden, "2 x hidden_size");
+    case dim::hidden_x2: return product(2, s.hidden, "2 x hidden_size");
     case dim::vocab: return {s.vocab, "vocab_size"};
     case dim::heads: return {s.n_heads, "num_attention_heads"};
     case dim::q_dim: return product(s.n_heads, s.head_dim, "num_attention_heads x head_dim");
@@ -51,11 +51,11 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::head_dim: return {s.head_dim, "head_dim"};
     case dim::rope_half: return {s.rope.rotary_dim / 2, "rotary dimensions / 2"};
     case dim::ffn: return {s.intermediate, "intermediate_size"};
-    case dim::ffn2: return product(2, s.intermediate, "2 x intermediate_size");
+    case dim::ffn_x2: return product(2, s.intermediate, "2 x intermediate_size");
     case dim::n_experts: return {s.n_experts, "number of routed experts"};
     case dim::expert_ffn: return {s.expert_intermediate, "expert intermediate size"};
     case dim::shared_ffn: return {s.shared_intermediate, "shared expert intermediate size"};
-    case dim::positions: return {s.n_positions, "position table size"};
+    case dim::position_rows: return {s.n_positions, "position table size"};
     case dim::token_types: return {s.n_token_types, "type_vocab_size"};
     case dim::labels: return {s.n_labels, "num_labels"};
     case dim::q_lora: return {s.q_lora_rank, "q_lora_rank"};
@@ -74,11 +74,11 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::mla_o_in: return product(s.n_heads, s.v_head_dim, "num_attention_heads x v_head_dim");
     case dim::buckets: return {s.n_buckets, "relative_attention_num_buckets"};
     case dim::word_proj: return {s.word_proj_dim, "word_embed_proj_dim"};
-    case dim::n_positions2: return {s.max_positions, "max positions"};
+    case dim::max_positions: return {s.max_positions, "max positions"};
     case dim::v_hidden: return {s.vision_hidden, "vision_config.hidden_size"};
-    case dim::v_hidden3: return product(3, s.vision_hidden, "3 x vision_config.hidden_size");
+    case dim::v_hidden_x3: return product(3, s.vision_hidden, "3 x vision_config.hidden_size");
     case dim::v_ffn: return {s.vision_intermediate, "vision_config.intermediate_size"};
-    case dim::v_positions: return {s.vision_positions, "(vision image_size / patch_size)^2"};
+    case dim::v_position_rows: return {s.vision_positions, "(vision image_size / patch_size)^2"};
     case dim::v_channels: return {s.vision_channels, "vision_config.num_channels"};
     case dim::v_patch: return {s.vision_patch, "vision_config.patch_size"};
     }

@@ -59,7 +59,7 @@ axis_split find_axis(const tensor_info& t, split_kind kind) {
         bool ok = false;
         switch (kind) {
         case split_kind::column:
-            ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn || d == dim::ffn2 ||
+            ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn || d == dim::ffn_x2 ||
                  d == dim::expert_ffn || d == dim::shared_ffn || d == dim::mla_q_out || d == dim::mla_kv_b_out;
             break;
         case split_kind::row:
@@ -80,7 +80,7 @@ const char* dim_label(dim d) {
     case dim::kv_dim: return "key/value heads";
     case dim::qkv_dim: return "query, key and value heads";
     case dim::ffn:
-    case dim::ffn2:
+    case dim::ffn_x2:
     case dim::expert_ffn:
     case dim::shared_ffn: return "intermediate size";
     case dim::mla_q_out:

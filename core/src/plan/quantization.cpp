@@ -713,7 +713,7 @@ uint64_t count_attn_v(const analysis& a, const workload& w, bool tied) {
 // Kept tensors of a GGUF file are F32 (convert_hf_to_gguf.py: 1-D tensors, norms, routers, position tables).
 tally tally_gguf(const analysis& a, const workload& w, const quant_format& f,
                  std::vector<uint64_t>* per_tensor) {
-    bool tied = a.spec.tie_embeddings;
+    bool tied = a.spec.tie_embeddings();
     gguf_context c{f};
     c.n_gqa = a.spec.n_kv_heads ? a.spec.n_heads / a.spec.n_kv_heads : 1;
     c.n_experts = a.spec.n_experts;

@@ -371,7 +371,7 @@ result<std::vector<plan_item>> plan_training(const analysis& a, const workload& 
         }
         // Full recomputation re-runs one layer's forward at a time in the backward pass.
         uint64_t recomputed = w.recompute == recompute_kind::full ? largest : 0;
-        bool vocab_head = spec.tie_embeddings;
+        bool vocab_head = spec.tie_embeddings();
         for (const tensor_info& t : a.sk.tensors)
             if (t.what == role::lm_head) vocab_head = true;
         uint64_t tokens = mul(w.batch, w.seq);

@@ -3,8 +3,8 @@
 // Gemma3ForConditionalGeneration is modelled in the published checkpoint layout (transformers 4.51:
 // vision_tower.vision_model.*, multi_modal_projector.*, language_model.model.*). Sources: transformers
 // models/gemma, gemma2, gemma3, siglip (4.51) modeling and configuration files.
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -16,53 +16,53 @@ constexpr uint64_t vis = sw_vision;
 
 // clang-format off
 const tensor_template gemma2_layer_norms[] = {
-    {role::attn_norm,      scope::layer, "layers.{layer}.input_layernorm.weight",            1, {dim::hidden}, 0, 0, nullptr, 0},
-    {role::attn_post_norm, scope::layer, "layers.{layer}.post_attention_layernorm.weight",   1, {dim::hidden}, 0, 0, nullptr, 0},
-    {role::ffn_norm,       scope::layer, "layers.{layer}.pre_feedforward_layernorm.weight",  1, {dim::hidden}, 0, 0, nullptr, 0},
-    {role::ffn_post_norm,  scope::layer, "layers.{layer}.post_feedforward_layernorm.weight", 1, {dim::hidden}, 0, 0, nullptr, 0},
+    per_layer(role::attn_norm,      "layers.{layer}.input_layernorm.weight",            dim::hidden),
+    per_layer(role::attn_post_norm, "layers.{layer}.post_attention_layernorm.weight",   dim::hidden),
+    per_layer(role::ffn_norm,       "layers.{layer}.pre_feedforward_layernorm.weight",  dim::hidden),
+    per_layer(role::ffn_post_norm,  "layers.{layer}.post_feedforward_layernorm.weight", dim::hidden),
 };
 // SiglipVisionModel (vision_tower.vision_model.*).
 const tensor_template siglip_vision[] = {
-    {role::vision, scope::global, "embeddings.patch_embedding.weight",              4, {dim::v_hidden, dim::v_channels, dim::v_patch, dim::v_patch}, 0, 0, nullptr, 0},
-    {role::vision, scope::global, "embeddings.patch_embedding.bias",                1, {dim::v_hidden},                   0,   0, nullptr, 0},
-    {role::vision, scope::global, "embeddings.position_embedding.weight",           2, {dim::v_positions, dim::v_hidden}, 0,   0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.layer_norm1.weight",      1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.layer_norm1.bias",        1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.k_proj.weight", 2, {dim::v_hidden, dim::v_hidden},    vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.k_proj.bias",   1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.v_proj.weight", 2, {dim::v_hidden, dim::v_hidden},    vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.v_proj.bias",   1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.q_proj.weight", 2, {dim::v_hidden, dim::v_hidden},    vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.q_proj.bias",   1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.out_proj.weight", 2, {dim::v_hidden, dim::v_hidden},  vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.self_attn.out_proj.bias", 1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.layer_norm2.weight",      1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.layer_norm2.bias",        1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.mlp.fc1.weight",          2, {dim::v_ffn, dim::v_hidden},       vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.mlp.fc1.bias",            1, {dim::v_ffn},                      vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.mlp.fc2.weight",          2, {dim::v_hidden, dim::v_ffn},       vis, 0, nullptr, 0},
-    {role::vision, scope::layer,  "encoder.layers.{layer}.mlp.fc2.bias",            1, {dim::v_hidden},                   vis, 0, nullptr, 0},
-    {role::vision, scope::global, "post_layernorm.weight",                          1, {dim::v_hidden},                   0,   0, nullptr, 0},
-    {role::vision, scope::global, "post_layernorm.bias",                            1, {dim::v_hidden},                   0,   0, nullptr, 0},
-    {role::vision, scope::global, "head.probe",                                     3, {dim::one, dim::one, dim::v_hidden}, sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.attention.in_proj_weight",                  2, {dim::v_hidden3, dim::v_hidden},   sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.attention.in_proj_bias",                    1, {dim::v_hidden3},                  sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.attention.out_proj.weight",                 2, {dim::v_hidden, dim::v_hidden},    sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.attention.out_proj.bias",                   1, {dim::v_hidden},                   sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.layernorm.weight",                          1, {dim::v_hidden},                   sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.layernorm.bias",                            1, {dim::v_hidden},                   sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.mlp.fc1.weight",                            2, {dim::v_ffn, dim::v_hidden},       sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.mlp.fc1.bias",                              1, {dim::v_ffn},                      sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.mlp.fc2.weight",                            2, {dim::v_hidden, dim::v_ffn},       sw_vision_head, 0, nullptr, 0},
-    {role::vision, scope::global, "head.mlp.fc2.bias",                              1, {dim::v_hidden},                   sw_vision_head, 0, nullptr, 0},
+    once(role::vision,      "embeddings.patch_embedding.weight",                dim::v_hidden,        dim::v_channels, dim::v_patch,  dim::v_patch),
+    once(role::vision,      "embeddings.patch_embedding.bias",                  dim::v_hidden),
+    once(role::vision,      "embeddings.position_embedding.weight",             dim::v_position_rows, dim::v_hidden),
+    per_layer(role::vision, "encoder.layers.{layer}.layer_norm1.weight",        dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.layer_norm1.bias",          dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.k_proj.weight",   dim::v_hidden,        dim::v_hidden)                 .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.k_proj.bias",     dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.v_proj.weight",   dim::v_hidden,        dim::v_hidden)                 .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.v_proj.bias",     dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.q_proj.weight",   dim::v_hidden,        dim::v_hidden)                 .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.q_proj.bias",     dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.out_proj.weight", dim::v_hidden,        dim::v_hidden)                 .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.self_attn.out_proj.bias",   dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.layer_norm2.weight",        dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.layer_norm2.bias",          dim::v_hidden)                                       .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc1.weight",            dim::v_ffn,           dim::v_hidden)                 .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc1.bias",              dim::v_ffn)                                          .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc2.weight",            dim::v_hidden,        dim::v_ffn)                    .when(vis),
+    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc2.bias",              dim::v_hidden)                                       .when(vis),
+    once(role::vision,      "post_layernorm.weight",                            dim::v_hidden),
+    once(role::vision,      "post_layernorm.bias",                              dim::v_hidden),
+    once(role::vision,      "head.probe",                                       dim::one,             dim::one,        dim::v_hidden).when(sw_vision_head),
+    once(role::vision,      "head.attention.in_proj_weight",                    dim::v_hidden_x3,     dim::v_hidden)                 .when(sw_vision_head),
+    once(role::vision,      "head.attention.in_proj_bias",                      dim::v_hidden_x3)                                    .when(sw_vision_head),
+    once(role::vision,      "head.attention.out_proj.weight",                   dim::v_hidden,        dim::v_hidden)                 .when(sw_vision_head),
+    once(role::vision,      "head.attention.out_proj.bias",                     dim::v_hidden)                                       .when(sw_vision_head),
+    once(role::vision,      "head.layernorm.weight",                            dim::v_hidden)                                       .when(sw_vision_head),
+    once(role::vision,      "head.layernorm.bias",                              dim::v_hidden)                                       .when(sw_vision_head),
+    once(role::vision,      "head.mlp.fc1.weight",                              dim::v_ffn,           dim::v_hidden)                 .when(sw_vision_head),
+    once(role::vision,      "head.mlp.fc1.bias",                                dim::v_ffn)                                          .when(sw_vision_head),
+    once(role::vision,      "head.mlp.fc2.weight",                              dim::v_hidden,        dim::v_ffn)                    .when(sw_vision_head),
+    once(role::vision,      "head.mlp.fc2.bias",                                dim::v_hidden)                                       .when(sw_vision_head),
 };
 // Gemma3MultiModalProjector: a raw [vision width, text width] parameter (used as x @ W) and an RMSNorm.
 const tensor_template gemma3_projector[] = {
-    {role::projector, scope::global, "mm_input_projection_weight", 2, {dim::v_hidden, dim::hidden}, 0, 0, nullptr, 0},
-    {role::projector, scope::global, "mm_soft_emb_norm.weight",    1, {dim::v_hidden},              0, 0, nullptr, 0},
+    once(role::projector, "mm_input_projection_weight", dim::v_hidden, dim::hidden),
+    once(role::projector, "mm_soft_emb_norm.weight",    dim::v_hidden),
 };
 const tensor_template gemma3_lm_head[] = {
-    {role::lm_head, scope::global, "language_model.lm_head.weight", 2, {dim::vocab, dim::hidden}, 0, 0, "/language_model.model.embed_tokens.weight", sw_tied},
+    once(role::lm_head, "language_model.lm_head.weight", dim::vocab, dim::hidden).alias_of("/language_model.model.embed_tokens.weight", sw_tied),
 };
 // clang-format on
 
@@ -74,12 +74,8 @@ const char* gemma3_text_defaults = R"({"vocab_size": 262208, "hidden_size": 2304
     "sliding_window_pattern": 6, "tie_word_embeddings": true, "attention_bias": false})";
 
 std::optional<error> read_gemma_common(const key_reader& keys, model_spec& spec) {
-    MP_CHECK(read_core(keys, spec));
-    spec.tie_embeddings = true; // GemmaConfig, Gemma2Config, Gemma3TextConfig default
-    MP_CHECK(read_bool(keys, "tie_word_embeddings", spec.tie_embeddings));
-    bool attention_bias = false;
-    MP_CHECK(read_bool(keys, "attention_bias", attention_bias));
-    spec.qkv_bias = spec.o_bias = attention_bias;
+    MP_CHECK(
+        read_llama_opening(keys, spec, true)); // tied: GemmaConfig, Gemma2Config, Gemma3TextConfig default
     return read_rope(keys, spec);
 }
 
@@ -109,7 +105,7 @@ std::optional<error> read_gemma2(const key_reader& keys, model_spec& spec) {
 
 std::optional<error> read_gemma3_text(const key_reader& keys, model_spec& spec) {
     MP_CHECK(read_gemma_common(keys, spec));
-    spec.qk_norm = true;
+    spec.set_switches(sw_qk_norm);
     return pattern_sliding(keys, spec, true);
 }
 
@@ -122,7 +118,8 @@ std::optional<error> read_gemma3(const key_reader& keys, model_spec& spec) {
     const rapidjson::Value* vision = nullptr;
     auto it = keys.root().FindMember("vision_config");
     if (it == keys.root().MemberEnd() || !it->value.IsObject())
-        return make_error(error_code::missing_key, "missing required key vision_config (an object)", "vision_config");
+        return make_error(error_code::missing_key, "missing required key vision_config (an object)",
+                          "vision_config");
     vision = &it->value;
     static rapidjson::Document defaults;
     if (!defaults.IsObject()) defaults.Parse(siglip_defaults);
@@ -141,7 +138,8 @@ std::optional<error> read_gemma3(const key_reader& keys, model_spec& spec) {
                           v.path("image_size"));
     uint64_t side = image / patch;
     if (__builtin_mul_overflow(side, side, &spec.vision_positions))
-        return make_error(error_code::overflow, v.path("image_size") + " / patch_size squared overflows 64 bits",
+        return make_error(error_code::overflow,
+                          v.path("image_size") + " / patch_size squared overflows 64 bits",
                           v.path("image_size"));
     spec.vision_hidden = hidden;
     spec.vision_intermediate = intermediate;
@@ -160,22 +158,31 @@ void add_gemma_families(std::vector<family_info>& out) {
     using lp = llama_parts;
     const std::vector<template_table> gemma = {lp::embed(), lp::attention(), lp::mlp(), lp::layer_norms(),
                                                lp::final_norm()};
-    const std::vector<template_table> gemma2 = {lp::embed(), lp::attention(), lp::mlp(), rows(gemma2_layer_norms),
-                                                lp::final_norm()};
+    const std::vector<template_table> gemma2 = {lp::embed(), lp::attention(), lp::mlp(),
+                                                rows(gemma2_layer_norms), lp::final_norm()};
     const char* text = "language_model.model.";
-    const std::vector<template_table> gemma3 = {
-        rows(siglip_vision, "vision_tower.vision_model."), rows(gemma3_projector, "multi_modal_projector."),
-        with_prefix(lp::embed(), text),                    with_prefix(lp::attention(), text),
-        with_prefix(lp::mlp(), text),                      with_prefix(rows(gemma2_layer_norms), text),
-        with_prefix(lp::final_norm(), text)};
-    // clang-format off
-    out.push_back({"gemma",       "Gemma",   "model.", nullptr, read_gemma,       nullptr, gemma,  lp::heads(), {}, nullptr});
-    out.push_back({"gemma2",      "Gemma2",  "model.", nullptr, read_gemma2,      nullptr, gemma2, lp::heads(), {}, nullptr});
-    out.push_back({"gemma3_text", "Gemma3",  "model.", nullptr, read_gemma3_text, gemma3_text_defaults, gemma2,
-                   {{head_kind::causal_lm, "ForCausalLM", {lp::heads()[0].tensors}}, {head_kind::none, "TextModel", {}}}, {}, nullptr});
-    out.push_back({"gemma3",      "Gemma3",  "",       "text_config", read_gemma3, gemma3_text_defaults, gemma3,
-                   {{head_kind::cond_gen, "ForConditionalGeneration", {rows(gemma3_lm_head)}}}, {}, nullptr});
-    // clang-format on
+    const std::vector<template_table> gemma3 = {rows(siglip_vision, "vision_tower.vision_model."),
+                                                rows(gemma3_projector, "multi_modal_projector."),
+                                                with_prefix(lp::embed(), text),
+                                                with_prefix(lp::attention(), text),
+                                                with_prefix(lp::mlp(), text),
+                                                with_prefix(rows(gemma2_layer_norms), text),
+                                                with_prefix(lp::final_norm(), text)};
+    const std::vector<head_info> gemma3_text_heads = {
+        {head_kind::causal_lm, "ForCausalLM", lp::heads()[0].tensors},
+        {head_kind::none,      "TextModel",   {}                    }
+    };
+    const std::vector<head_info> gemma3_heads = {
+        {head_kind::cond_gen, "ForConditionalGeneration", {rows(gemma3_lm_head)}}
+    };
+    out.push_back(family("gemma", "Gemma", read_gemma, gemma, lp::heads()));
+    out.push_back(family("gemma2", "Gemma2", read_gemma2, gemma2, lp::heads()));
+    out.push_back(family("gemma3_text", "Gemma3", read_gemma3_text, gemma2, gemma3_text_heads)
+                      .defaults(gemma3_text_defaults));
+    out.push_back(family("gemma3", "Gemma3", read_gemma3, gemma3, gemma3_heads)
+                      .prefix("")
+                      .text_config("text_config")
+                      .defaults(gemma3_text_defaults));
 }
 
 } // namespace modelplan::family_tables

@@ -1,10 +1,10 @@
-// Mixture-of-experts families beyond Mixtral: qwen2_moe (shared expert with a gate), qwen3_moe, deepseek_v2 and
-// deepseek_v3 (multi-head latent attention, dense first layers, shared experts, router score-correction bias,
-// multi-token-prediction layers stored after the last layer). Sources: transformers models/qwen2_moe,
+// Mixture-of-experts families beyond Mixtral: qwen2_moe (shared expert with a gate), qwen3_moe, deepseek_v2
+// and deepseek_v3 (multi-head latent attention, dense first layers, shared experts, router score-correction
+// bias, multi-token-prediction layers stored after the last layer). Sources: transformers models/qwen2_moe,
 // qwen3_moe, deepseek_v2, deepseek_v3 (4.57), deepseek-ai/DeepSeek-V3 README_WEIGHTS.md; module registration
 // order (Qwen: gate, experts, shared expert; DeepSeek: experts, gate, shared experts).
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -16,54 +16,49 @@ constexpr uint64_t moe = sw_moe_ffn;
 
 // clang-format off
 const tensor_template qwen_moe_block[] = {
-    {role::ffn_router,     scope::layer,  "layers.{layer}.mlp.gate.weight",                         2, {dim::n_experts,  dim::hidden},     moe,                    0, nullptr, 0},
-    {role::ffn_gate_exp,   scope::expert, "layers.{layer}.mlp.experts.{expert}.gate_proj.weight",   2, {dim::expert_ffn, dim::hidden},     moe,                    0, nullptr, 0},
-    {role::ffn_up_exp,     scope::expert, "layers.{layer}.mlp.experts.{expert}.up_proj.weight",     2, {dim::expert_ffn, dim::hidden},     moe,                    0, nullptr, 0},
-    {role::ffn_down_exp,   scope::expert, "layers.{layer}.mlp.experts.{expert}.down_proj.weight",   2, {dim::hidden,     dim::expert_ffn}, moe,                    0, nullptr, 0},
-    {role::ffn_gate_shexp, scope::layer,  "layers.{layer}.mlp.shared_expert.gate_proj.weight",      2, {dim::shared_ffn, dim::hidden},     moe | sw_shared_expert, 0, nullptr, 0},
-    {role::ffn_up_shexp,   scope::layer,  "layers.{layer}.mlp.shared_expert.up_proj.weight",        2, {dim::shared_ffn, dim::hidden},     moe | sw_shared_expert, 0, nullptr, 0},
-    {role::ffn_down_shexp, scope::layer,  "layers.{layer}.mlp.shared_expert.down_proj.weight",      2, {dim::hidden,     dim::shared_ffn}, moe | sw_shared_expert, 0, nullptr, 0},
-    {role::ffn_shexp_gate, scope::layer,  "layers.{layer}.mlp.shared_expert_gate.weight",           2, {dim::one,        dim::hidden},     moe | sw_shexp_gate,    0, nullptr, 0},
+    per_layer(role::ffn_router,     "layers.{layer}.mlp.gate.weight",                       dim::n_experts,  dim::hidden)    .when(moe),
+    per_expert(role::ffn_gate_exp,  "layers.{layer}.mlp.experts.{expert}.gate_proj.weight", dim::expert_ffn, dim::hidden)    .when(moe),
+    per_expert(role::ffn_up_exp,    "layers.{layer}.mlp.experts.{expert}.up_proj.weight",   dim::expert_ffn, dim::hidden)    .when(moe),
+    per_expert(role::ffn_down_exp,  "layers.{layer}.mlp.experts.{expert}.down_proj.weight", dim::hidden,     dim::expert_ffn).when(moe),
+    per_layer(role::ffn_gate_shexp, "layers.{layer}.mlp.shared_expert.gate_proj.weight",    dim::shared_ffn, dim::hidden)    .when(moe | sw_shared_expert),
+    per_layer(role::ffn_up_shexp,   "layers.{layer}.mlp.shared_expert.up_proj.weight",      dim::shared_ffn, dim::hidden)    .when(moe | sw_shared_expert),
+    per_layer(role::ffn_down_shexp, "layers.{layer}.mlp.shared_expert.down_proj.weight",    dim::hidden,     dim::shared_ffn).when(moe | sw_shared_expert),
+    per_layer(role::ffn_shexp_gate, "layers.{layer}.mlp.shared_expert_gate.weight",         dim::one,        dim::hidden)    .when(moe | sw_shexp_gate),
 };
 // Multi-head latent attention: q_proj without a query latent, else q_a_proj, q_a_layernorm, q_b_proj.
 const tensor_template mla_attention[] = {
-    {role::attn_q,         scope::layer,  "layers.{layer}.self_attn.q_proj.weight",                 2, {dim::mla_q_out,    dim::hidden},  0,                       sw_q_lora, nullptr, 0},
-    {role::attn_q_a,       scope::layer,  "layers.{layer}.self_attn.q_a_proj.weight",               2, {dim::q_lora,       dim::hidden},  sw_q_lora,               0, nullptr, 0},
-    {role::attn_q_a,       scope::layer,  "layers.{layer}.self_attn.q_a_proj.bias",                 1, {dim::q_lora},                     sw_q_lora | sw_qkv_bias, 0, nullptr, 0},
-    {role::attn_q_a_norm,  scope::layer,  "layers.{layer}.self_attn.q_a_layernorm.weight",          1, {dim::q_lora},                     sw_q_lora,               0, nullptr, 0},
-    {role::attn_q_b,       scope::layer,  "layers.{layer}.self_attn.q_b_proj.weight",               2, {dim::mla_q_out,    dim::q_lora},  sw_q_lora,               0, nullptr, 0},
-    {role::attn_kv_a,      scope::layer,  "layers.{layer}.self_attn.kv_a_proj_with_mqa.weight",     2, {dim::mla_kv_a_out, dim::hidden},  0,                       0, nullptr, 0},
-    {role::attn_kv_a,      scope::layer,  "layers.{layer}.self_attn.kv_a_proj_with_mqa.bias",       1, {dim::mla_kv_a_out},               sw_qkv_bias,             0, nullptr, 0},
-    {role::attn_kv_a_norm, scope::layer,  "layers.{layer}.self_attn.kv_a_layernorm.weight",         1, {dim::kv_lora},                    0,                       0, nullptr, 0},
-    {role::attn_kv_b,      scope::layer,  "layers.{layer}.self_attn.kv_b_proj.weight",              2, {dim::mla_kv_b_out, dim::kv_lora}, 0,                       0, nullptr, 0},
-    {role::attn_o,         scope::layer,  "layers.{layer}.self_attn.o_proj.weight",                 2, {dim::hidden,       dim::mla_o_in}, 0,                      0, nullptr, 0},
-    {role::attn_o,         scope::layer,  "layers.{layer}.self_attn.o_proj.bias",                   1, {dim::hidden},                     sw_o_bias,               0, nullptr, 0},
+    per_layer(role::attn_q,         "layers.{layer}.self_attn.q_proj.weight",             dim::mla_q_out,    dim::hidden).unless(sw_q_lora),
+    per_layer(role::attn_q_a,       "layers.{layer}.self_attn.q_a_proj.weight",           dim::q_lora,       dim::hidden).when(sw_q_lora),
+    per_layer(role::attn_q_a,       "layers.{layer}.self_attn.q_a_proj.bias",             dim::q_lora)                   .when(sw_q_lora | sw_qkv_bias),
+    per_layer(role::attn_q_a_norm,  "layers.{layer}.self_attn.q_a_layernorm.weight",      dim::q_lora)                   .when(sw_q_lora),
+    per_layer(role::attn_q_b,       "layers.{layer}.self_attn.q_b_proj.weight",           dim::mla_q_out,    dim::q_lora).when(sw_q_lora),
+    per_layer(role::attn_kv_a,      "layers.{layer}.self_attn.kv_a_proj_with_mqa.weight", dim::mla_kv_a_out, dim::hidden),
+    per_layer(role::attn_kv_a,      "layers.{layer}.self_attn.kv_a_proj_with_mqa.bias",   dim::mla_kv_a_out)             .when(sw_qkv_bias),
+    per_layer(role::attn_kv_a_norm, "layers.{layer}.self_attn.kv_a_layernorm.weight",     dim::kv_lora),
+    per_layer(role::attn_kv_b,      "layers.{layer}.self_attn.kv_b_proj.weight",          dim::mla_kv_b_out, dim::kv_lora),
+    per_layer(role::attn_o,         "layers.{layer}.self_attn.o_proj.weight",             dim::hidden,       dim::mla_o_in),
+    per_layer(role::attn_o,         "layers.{layer}.self_attn.o_proj.bias",               dim::hidden)                   .when(sw_o_bias),
 };
 const tensor_template deepseek_moe_block[] = {
-    {role::ffn_gate_exp,   scope::expert, "layers.{layer}.mlp.experts.{expert}.gate_proj.weight",   2, {dim::expert_ffn, dim::hidden},     moe,                    0, nullptr, 0},
-    {role::ffn_up_exp,     scope::expert, "layers.{layer}.mlp.experts.{expert}.up_proj.weight",     2, {dim::expert_ffn, dim::hidden},     moe,                    0, nullptr, 0},
-    {role::ffn_down_exp,   scope::expert, "layers.{layer}.mlp.experts.{expert}.down_proj.weight",   2, {dim::hidden,     dim::expert_ffn}, moe,                    0, nullptr, 0},
-    {role::ffn_router,     scope::layer,  "layers.{layer}.mlp.gate.weight",                         2, {dim::n_experts,  dim::hidden},     moe,                    0, nullptr, 0},
-    {role::ffn_router,     scope::layer,  "layers.{layer}.mlp.gate.e_score_correction_bias",        1, {dim::n_experts},                   moe | sw_router_bias,   0, nullptr, 0, "F32"},
-    {role::ffn_gate_shexp, scope::layer,  "layers.{layer}.mlp.shared_experts.gate_proj.weight",     2, {dim::shared_ffn, dim::hidden},     moe | sw_shared_expert, 0, nullptr, 0},
-    {role::ffn_up_shexp,   scope::layer,  "layers.{layer}.mlp.shared_experts.up_proj.weight",       2, {dim::shared_ffn, dim::hidden},     moe | sw_shared_expert, 0, nullptr, 0},
-    {role::ffn_down_shexp, scope::layer,  "layers.{layer}.mlp.shared_experts.down_proj.weight",     2, {dim::hidden,     dim::shared_ffn}, moe | sw_shared_expert, 0, nullptr, 0},
+    per_expert(role::ffn_gate_exp,  "layers.{layer}.mlp.experts.{expert}.gate_proj.weight", dim::expert_ffn, dim::hidden)    .when(moe),
+    per_expert(role::ffn_up_exp,    "layers.{layer}.mlp.experts.{expert}.up_proj.weight",   dim::expert_ffn, dim::hidden)    .when(moe),
+    per_expert(role::ffn_down_exp,  "layers.{layer}.mlp.experts.{expert}.down_proj.weight", dim::hidden,     dim::expert_ffn).when(moe),
+    per_layer(role::ffn_router,     "layers.{layer}.mlp.gate.weight",                       dim::n_experts,  dim::hidden)    .when(moe),
+    per_layer(role::ffn_router,     "layers.{layer}.mlp.gate.e_score_correction_bias",      dim::n_experts)                  .when(moe | sw_router_bias).stored_as("F32"),
+    per_layer(role::ffn_gate_shexp, "layers.{layer}.mlp.shared_experts.gate_proj.weight",   dim::shared_ffn, dim::hidden)    .when(moe | sw_shared_expert),
+    per_layer(role::ffn_up_shexp,   "layers.{layer}.mlp.shared_experts.up_proj.weight",     dim::shared_ffn, dim::hidden)    .when(moe | sw_shared_expert),
+    per_layer(role::ffn_down_shexp, "layers.{layer}.mlp.shared_experts.down_proj.weight",   dim::hidden,     dim::shared_ffn).when(moe | sw_shared_expert),
 };
 // DeepSeek-V3's multi-token-prediction module, stored as layer num_hidden_layers + k in the checkpoint.
 const tensor_template deepseek_mtp[] = {
-    {role::mtp,            scope::layer,  "layers.{layer}.embed_tokens.weight",                     2, {dim::vocab,  dim::hidden},  sw_mtp, 0, nullptr, 0},
-    {role::mtp,            scope::layer,  "layers.{layer}.enorm.weight",                            1, {dim::hidden},               sw_mtp, 0, nullptr, 0},
-    {role::mtp,            scope::layer,  "layers.{layer}.hnorm.weight",                            1, {dim::hidden},               sw_mtp, 0, nullptr, 0},
-    {role::mtp,            scope::layer,  "layers.{layer}.eh_proj.weight",                          2, {dim::hidden, dim::hidden2}, sw_mtp, 0, nullptr, 0},
-    {role::mtp,            scope::layer,  "layers.{layer}.shared_head.norm.weight",                 1, {dim::hidden},               sw_mtp, 0, nullptr, 0},
-    {role::mtp,            scope::layer,  "layers.{layer}.shared_head.head.weight",                 2, {dim::vocab,  dim::hidden},  sw_mtp, 0, nullptr, 0},
+    per_layer(role::mtp, "layers.{layer}.embed_tokens.weight",     dim::vocab,  dim::hidden)   .when(sw_mtp),
+    per_layer(role::mtp, "layers.{layer}.enorm.weight",            dim::hidden)                .when(sw_mtp),
+    per_layer(role::mtp, "layers.{layer}.hnorm.weight",            dim::hidden)                .when(sw_mtp),
+    per_layer(role::mtp, "layers.{layer}.eh_proj.weight",          dim::hidden, dim::hidden_x2).when(sw_mtp),
+    per_layer(role::mtp, "layers.{layer}.shared_head.norm.weight", dim::hidden)                .when(sw_mtp),
+    per_layer(role::mtp, "layers.{layer}.shared_head.head.weight", dim::vocab,  dim::hidden)   .when(sw_mtp),
 };
 // clang-format on
-
-void set_moe_layer(layer_spec& l) {
-    l.ffn = ffn_kind::moe;
-    l.switches = (l.switches & ~sw_dense_ffn) | sw_moe_ffn;
-}
 
 // Qwen MoE layer rule: sparse unless listed in mlp_only_layers or (i + 1) % decoder_sparse_step != 0.
 std::optional<error> qwen_sparse_layers(const key_reader& keys, model_spec& spec) {
@@ -93,10 +88,9 @@ std::optional<error> qwen_sparse_layers(const key_reader& keys, model_spec& spec
 }
 
 std::optional<error> read_qwen2_moe(const key_reader& keys, model_spec& spec) {
-    MP_CHECK(read_core(keys, spec));
-    MP_CHECK(read_bool(keys, "tie_word_embeddings", spec.tie_embeddings));
-    spec.qkv_bias = true; // Qwen2MoeConfig qkv_bias default; o_proj never has one
-    MP_CHECK(read_bool(keys, "qkv_bias", spec.qkv_bias));
+    MP_CHECK(read_decoder(keys, spec));
+    spec.set_switches(sw_qkv_bias); // Qwen2MoeConfig qkv_bias default; o_proj never has one
+    MP_CHECK(read_switch(keys, "qkv_bias", spec, sw_qkv_bias));
     MP_CHECK(read_experts(keys, spec, "num_experts", "num_experts_per_tok", "moe_intermediate_size"));
     MP_CHECK(read_size(keys, "shared_expert_intermediate_size", spec.shared_intermediate));
     if (spec.shared_intermediate > 0) {
@@ -109,12 +103,8 @@ std::optional<error> read_qwen2_moe(const key_reader& keys, model_spec& spec) {
 }
 
 std::optional<error> read_qwen3_moe(const key_reader& keys, model_spec& spec) {
-    MP_CHECK(read_core(keys, spec));
-    MP_CHECK(read_bool(keys, "tie_word_embeddings", spec.tie_embeddings));
-    bool attention_bias = false;
-    MP_CHECK(read_bool(keys, "attention_bias", attention_bias));
-    spec.qkv_bias = spec.o_bias = attention_bias;
-    spec.qk_norm = true;
+    MP_CHECK(read_llama_opening(keys, spec));
+    spec.set_switches(sw_qk_norm);
     MP_CHECK(read_experts(keys, spec, "num_experts", "num_experts_per_tok", "moe_intermediate_size"));
     MP_CHECK(read_rope(keys, spec));
     MP_CHECK(read_sliding(keys, spec, sliding_rule::qwen));
@@ -124,12 +114,8 @@ std::optional<error> read_qwen3_moe(const key_reader& keys, model_spec& spec) {
 std::optional<error> read_deepseek(const key_reader& keys, model_spec& spec) {
     core_keys k;
     k.head_dim = "qk_rope_head_dim"; // transformers sets head_dim = qk_rope_head_dim; no projection uses it
-    MP_CHECK(read_core(keys, spec, k));
-    MP_CHECK(read_bool(keys, "tie_word_embeddings", spec.tie_embeddings));
-    bool attention_bias = false;
-    MP_CHECK(read_bool(keys, "attention_bias", attention_bias));
-    spec.qkv_bias = spec.o_bias = attention_bias;
-    MP_CHECK(read_bool(keys, "mlp_bias", spec.mlp_bias));
+    MP_CHECK(read_llama_opening(keys, spec, false, k));
+    MP_CHECK(read_switch(keys, "mlp_bias", spec, sw_mlp_bias));
 
     MP_TRY(q_lora, keys.optional_size("q_lora_rank"));
     MP_TRY(kv_lora, keys.size("kv_lora_rank"));
@@ -145,10 +131,12 @@ std::optional<error> read_deepseek(const key_reader& keys, model_spec& spec) {
     for (auto& l : spec.layers) l.attn = attn_kind::mla;
 
     if (keys.has("n_routed_experts")) {
-        MP_CHECK(read_experts(keys, spec, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size"));
+        MP_CHECK(
+            read_experts(keys, spec, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size"));
         MP_CHECK(read_size(keys, "n_shared_experts", spec.n_shared_experts));
         if (spec.n_shared_experts > 0) {
-            if (__builtin_mul_overflow(spec.expert_intermediate, spec.n_shared_experts, &spec.shared_intermediate))
+            if (__builtin_mul_overflow(spec.expert_intermediate, spec.n_shared_experts,
+                                       &spec.shared_intermediate))
                 return make_error(error_code::overflow,
                                   keys.path("moe_intermediate_size") + " x " + keys.path("n_shared_experts") +
                                       " overflows 64 bits",
@@ -179,18 +167,15 @@ std::optional<error> read_deepseek(const key_reader& keys, model_spec& spec) {
 
 void add_moe_families(std::vector<family_info>& out) {
     using lp = llama_parts;
-    const std::vector<template_table> qwen_moe = {lp::embed(), lp::attention(), lp::mlp(), rows(qwen_moe_block),
-                                                  lp::layer_norms(), lp::final_norm()};
-    const std::vector<template_table> deepseek = {lp::embed(),         rows(mla_attention),   lp::mlp(),
-                                                  rows(deepseek_moe_block), lp::layer_norms(), rows(deepseek_mtp),
-                                                  lp::final_norm()};
-    // clang-format off
-    //  model_type      class prefix   base      nested   reader          base      heads        buffers not modelled
-    out.push_back({"qwen2_moe",   "Qwen2Moe",   "model.", nullptr, read_qwen2_moe, nullptr, qwen_moe, lp::heads(), {}, nullptr});
-    out.push_back({"qwen3_moe",   "Qwen3Moe",   "model.", nullptr, read_qwen3_moe, nullptr, qwen_moe, lp::heads(), {}, nullptr});
-    out.push_back({"deepseek_v2", "DeepseekV2", "model.", nullptr, read_deepseek, nullptr,  deepseek, lp::heads(), {}, nullptr});
-    out.push_back({"deepseek_v3", "DeepseekV3", "model.", nullptr, read_deepseek, nullptr,  deepseek, lp::heads(), {}, nullptr});
-    // clang-format on
+    const std::vector<template_table> qwen_moe = {lp::embed(),          lp::attention(),   lp::mlp(),
+                                                  rows(qwen_moe_block), lp::layer_norms(), lp::final_norm()};
+    const std::vector<template_table> deepseek = {
+        lp::embed(),       rows(mla_attention), lp::mlp(),       rows(deepseek_moe_block),
+        lp::layer_norms(), rows(deepseek_mtp),  lp::final_norm()};
+    out.push_back(family("qwen2_moe", "Qwen2Moe", read_qwen2_moe, qwen_moe, lp::heads()));
+    out.push_back(family("qwen3_moe", "Qwen3Moe", read_qwen3_moe, qwen_moe, lp::heads()));
+    out.push_back(family("deepseek_v2", "DeepseekV2", read_deepseek, deepseek, lp::heads()));
+    out.push_back(family("deepseek_v3", "DeepseekV3", read_deepseek, deepseek, lp::heads()));
 }
 
 } // namespace modelplan::family_tables

@@ -1,8 +1,8 @@
-// Phi (phi-2: biases everywhere, one LayerNorm per layer shared by attention and MLP, partial rotary, a biased
-// output head) and Phi-3 (fused qkv_proj and gate_up_proj; Phi-3/3.5-mini, phi-4). Sources: transformers
-// models/phi and models/phi3 (4.51) modeling and configuration files.
-#include "model/family-readers.h"
+// Phi (phi-2: biases everywhere, one LayerNorm per layer shared by attention and MLP, partial rotary, a
+// biased output head) and Phi-3 (fused qkv_proj and gate_up_proj; Phi-3/3.5-mini, phi-4). Sources:
+// transformers models/phi and models/phi3 (4.51) modeling and configuration files.
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -12,61 +12,55 @@ using namespace readers;
 
 // clang-format off
 const tensor_template phi_base[] = {
-    {role::embed,       scope::global, "embed_tokens.weight",                       2, {dim::vocab,  dim::hidden}, 0,               0, nullptr, 0},
-    {role::attn_q,      scope::layer,  "layers.{layer}.self_attn.q_proj.weight",    2, {dim::q_dim,  dim::hidden}, 0,               0, nullptr, 0},
-    {role::attn_q,      scope::layer,  "layers.{layer}.self_attn.q_proj.bias",      1, {dim::q_dim},               0,               0, nullptr, 0},
-    {role::attn_k,      scope::layer,  "layers.{layer}.self_attn.k_proj.weight",    2, {dim::kv_dim, dim::hidden}, 0,               0, nullptr, 0},
-    {role::attn_k,      scope::layer,  "layers.{layer}.self_attn.k_proj.bias",      1, {dim::kv_dim},              0,               0, nullptr, 0},
-    {role::attn_v,      scope::layer,  "layers.{layer}.self_attn.v_proj.weight",    2, {dim::kv_dim, dim::hidden}, 0,               0, nullptr, 0},
-    {role::attn_v,      scope::layer,  "layers.{layer}.self_attn.v_proj.bias",      1, {dim::kv_dim},              0,               0, nullptr, 0},
-    {role::attn_o,      scope::layer,  "layers.{layer}.self_attn.dense.weight",     2, {dim::hidden, dim::q_dim},  0,               0, nullptr, 0},
-    {role::attn_o,      scope::layer,  "layers.{layer}.self_attn.dense.bias",       1, {dim::hidden},              0,               0, nullptr, 0},
-    {role::attn_q_norm, scope::layer,  "layers.{layer}.self_attn.q_layernorm.weight", 1, {dim::head_dim},          sw_qk_layernorm, 0, nullptr, 0},
-    {role::attn_q_norm, scope::layer,  "layers.{layer}.self_attn.q_layernorm.bias", 1, {dim::head_dim},            sw_qk_layernorm, 0, nullptr, 0},
-    {role::attn_k_norm, scope::layer,  "layers.{layer}.self_attn.k_layernorm.weight", 1, {dim::head_dim},          sw_qk_layernorm, 0, nullptr, 0},
-    {role::attn_k_norm, scope::layer,  "layers.{layer}.self_attn.k_layernorm.bias", 1, {dim::head_dim},            sw_qk_layernorm, 0, nullptr, 0},
-    {role::ffn_up,      scope::layer,  "layers.{layer}.mlp.fc1.weight",             2, {dim::ffn,    dim::hidden}, 0,               0, nullptr, 0},
-    {role::ffn_up,      scope::layer,  "layers.{layer}.mlp.fc1.bias",               1, {dim::ffn},                 0,               0, nullptr, 0},
-    {role::ffn_down,    scope::layer,  "layers.{layer}.mlp.fc2.weight",             2, {dim::hidden, dim::ffn},    0,               0, nullptr, 0},
-    {role::ffn_down,    scope::layer,  "layers.{layer}.mlp.fc2.bias",               1, {dim::hidden},              0,               0, nullptr, 0},
-    {role::attn_norm,   scope::layer,  "layers.{layer}.input_layernorm.weight",     1, {dim::hidden},              0,               0, nullptr, 0},
-    {role::attn_norm,   scope::layer,  "layers.{layer}.input_layernorm.bias",       1, {dim::hidden},              0,               0, nullptr, 0},
-    {role::output_norm, scope::global, "final_layernorm.weight",                    1, {dim::hidden},              0,               0, nullptr, 0},
-    {role::output_norm, scope::global, "final_layernorm.bias",                      1, {dim::hidden},              0,               0, nullptr, 0},
+    once(role::embed,            "embed_tokens.weight",                         dim::vocab,    dim::hidden),
+    per_layer(role::attn_q,      "layers.{layer}.self_attn.q_proj.weight",      dim::q_dim,    dim::hidden),
+    per_layer(role::attn_q,      "layers.{layer}.self_attn.q_proj.bias",        dim::q_dim),
+    per_layer(role::attn_k,      "layers.{layer}.self_attn.k_proj.weight",      dim::kv_dim,   dim::hidden),
+    per_layer(role::attn_k,      "layers.{layer}.self_attn.k_proj.bias",        dim::kv_dim),
+    per_layer(role::attn_v,      "layers.{layer}.self_attn.v_proj.weight",      dim::kv_dim,   dim::hidden),
+    per_layer(role::attn_v,      "layers.{layer}.self_attn.v_proj.bias",        dim::kv_dim),
+    per_layer(role::attn_o,      "layers.{layer}.self_attn.dense.weight",       dim::hidden,   dim::q_dim),
+    per_layer(role::attn_o,      "layers.{layer}.self_attn.dense.bias",         dim::hidden),
+    per_layer(role::attn_q_norm, "layers.{layer}.self_attn.q_layernorm.weight", dim::head_dim).when(sw_qk_layernorm),
+    per_layer(role::attn_q_norm, "layers.{layer}.self_attn.q_layernorm.bias",   dim::head_dim).when(sw_qk_layernorm),
+    per_layer(role::attn_k_norm, "layers.{layer}.self_attn.k_layernorm.weight", dim::head_dim).when(sw_qk_layernorm),
+    per_layer(role::attn_k_norm, "layers.{layer}.self_attn.k_layernorm.bias",   dim::head_dim).when(sw_qk_layernorm),
+    per_layer(role::ffn_up,      "layers.{layer}.mlp.fc1.weight",               dim::ffn,      dim::hidden),
+    per_layer(role::ffn_up,      "layers.{layer}.mlp.fc1.bias",                 dim::ffn),
+    per_layer(role::ffn_down,    "layers.{layer}.mlp.fc2.weight",               dim::hidden,   dim::ffn),
+    per_layer(role::ffn_down,    "layers.{layer}.mlp.fc2.bias",                 dim::hidden),
+    per_layer(role::attn_norm,   "layers.{layer}.input_layernorm.weight",       dim::hidden),
+    per_layer(role::attn_norm,   "layers.{layer}.input_layernorm.bias",         dim::hidden),
+    once(role::output_norm,      "final_layernorm.weight",                      dim::hidden),
+    once(role::output_norm,      "final_layernorm.bias",                        dim::hidden),
 };
 const tensor_template phi_lm_head[] = {
-    {role::lm_head,     scope::global, "lm_head.weight", 2, {dim::vocab, dim::hidden}, 0, 0, "embed_tokens.weight", sw_tied},
-    {role::lm_head,     scope::global, "lm_head.bias",   1, {dim::vocab},              0, 0, nullptr, 0},
-};
-const tensor_template score_head[] = {
-    {role::classifier,  scope::global, "score.weight",   2, {dim::labels, dim::hidden}, 0, 0, nullptr, 0},
+    once(role::lm_head, "lm_head.weight", dim::vocab, dim::hidden).alias_of("embed_tokens.weight", sw_tied),
+    once(role::lm_head, "lm_head.bias",   dim::vocab),
 };
 // Phi3Attention registers o_proj before the fused qkv_proj (rows q | k | v); Phi3MLP fuses gate | up.
 const tensor_template phi3_layer[] = {
-    {role::attn_o,      scope::layer,  "layers.{layer}.self_attn.o_proj.weight",    2, {dim::hidden,  dim::q_dim},  0, 0, nullptr, 0},
-    {role::attn_qkv,    scope::layer,  "layers.{layer}.self_attn.qkv_proj.weight",  2, {dim::qkv_dim, dim::hidden}, 0, 0, nullptr, 0},
-    {role::ffn_up,      scope::layer,  "layers.{layer}.mlp.gate_up_proj.weight",    2, {dim::ffn2,    dim::hidden}, 0, 0, nullptr, 0},
-    {role::ffn_down,    scope::layer,  "layers.{layer}.mlp.down_proj.weight",       2, {dim::hidden,  dim::ffn},    0, 0, nullptr, 0},
+    per_layer(role::attn_o,   "layers.{layer}.self_attn.o_proj.weight",   dim::hidden,  dim::q_dim),
+    per_layer(role::attn_qkv, "layers.{layer}.self_attn.qkv_proj.weight", dim::qkv_dim, dim::hidden),
+    per_layer(role::ffn_up,   "layers.{layer}.mlp.gate_up_proj.weight",   dim::ffn_x2,  dim::hidden),
+    per_layer(role::ffn_down, "layers.{layer}.mlp.down_proj.weight",      dim::hidden,  dim::ffn),
 };
 // clang-format on
 
 std::optional<error> read_phi(const key_reader& keys, model_spec& spec) {
     core_keys k;
     k.eps = "layer_norm_eps";
-    MP_CHECK(read_core(keys, spec, k));
-    MP_CHECK(read_bool(keys, "tie_word_embeddings", spec.tie_embeddings)); // PhiConfig default false
+    MP_CHECK(read_decoder(keys, spec, false, k)); // PhiConfig: tie_word_embeddings false
     bool qk_layernorm = false;
     MP_CHECK(read_bool(keys, "qk_layernorm", qk_layernorm));
     if (qk_layernorm) spec.switches |= sw_qk_layernorm;
     spec.norm = norm_kind::layer;
-    spec.qkv_bias = spec.o_bias = spec.mlp_bias = true;
-    spec.switches |= sw_norm_bias | sw_parallel_attn | sw_head_bias;
+    spec.set_switches(sw_all_biases | sw_norm_bias | sw_parallel_attn | sw_head_bias);
     return read_rope(keys, spec, "partial_rotary_factor");
 }
 
 std::optional<error> read_phi3(const key_reader& keys, model_spec& spec) {
-    MP_CHECK(read_core(keys, spec));
-    MP_CHECK(read_bool(keys, "tie_word_embeddings", spec.tie_embeddings)); // Phi3Config default false
+    MP_CHECK(read_decoder(keys, spec)); // Phi3Config: tie_word_embeddings false
     MP_CHECK(read_rope(keys, spec, "partial_rotary_factor"));
     return read_sliding(keys, spec, sliding_rule::window_key);
 }
@@ -75,12 +69,10 @@ std::optional<error> read_phi3(const key_reader& keys, model_spec& spec) {
 
 void add_phi_families(std::vector<family_info>& out) {
     using lp = llama_parts;
-    std::vector<head_info> phi_heads = {{head_kind::causal_lm, "ForCausalLM", {rows(phi_lm_head)}},
-                                        {head_kind::none, "Model", {}},
-                                        {head_kind::seq_cls, "ForSequenceClassification", {rows(score_head)}}};
-    const std::vector<template_table> phi3 = {lp::embed(), rows(phi3_layer), lp::layer_norms(), lp::final_norm()};
-    out.push_back({"phi", "Phi", "model.", nullptr, read_phi, nullptr, {rows(phi_base)}, phi_heads, {}, nullptr});
-    out.push_back({"phi3", "Phi3", "model.", nullptr, read_phi3, nullptr, phi3, lp::heads(), {}, nullptr});
+    const std::vector<template_table> phi3 = {lp::embed(), rows(phi3_layer), lp::layer_norms(),
+                                              lp::final_norm()};
+    out.push_back(family("phi", "Phi", read_phi, {rows(phi_base)}, decoder_heads(rows(phi_lm_head))));
+    out.push_back(family("phi3", "Phi3", read_phi3, phi3, lp::heads()));
 }
 
 } // namespace modelplan::family_tables

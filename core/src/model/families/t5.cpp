@@ -2,8 +2,8 @@
 // plain (v1.0, ReLU) or gated (v1.1, FLAN-T5, mT5: "gated-gelu") FFN, and an output head tied to the shared
 // embedding unless tie_word_embeddings is false. Sources: transformers models/t5/modeling_t5.py and
 // configuration_t5.py (4.4x), module registration order.
-#include "model/family-readers.h"
 #include "model/families/families.h"
+#include "model/family-readers.h"
 
 namespace modelplan::family_tables {
 
@@ -15,46 +15,46 @@ constexpr uint64_t enc = sw_encoder, dec = sw_decoder, first = sw_first_in_stack
 
 // clang-format off
 const tensor_template t5_base[] = {
-    {role::embed,         scope::global, "shared.weight",                                                  2, {dim::vocab,  dim::hidden}, 0,             0,     nullptr, 0},
-    {role::embed,         scope::global, "encoder.embed_tokens.weight",                                    2, {dim::vocab,  dim::hidden}, 0,             0,     "shared.weight", 0},
-    {role::attn_q,        scope::layer,  "encoder.block.{layer}.layer.0.SelfAttention.q.weight",           2, {dim::q_dim,  dim::hidden}, enc,           0,     nullptr, 0},
-    {role::attn_k,        scope::layer,  "encoder.block.{layer}.layer.0.SelfAttention.k.weight",           2, {dim::kv_dim, dim::hidden}, enc,           0,     nullptr, 0},
-    {role::attn_v,        scope::layer,  "encoder.block.{layer}.layer.0.SelfAttention.v.weight",           2, {dim::kv_dim, dim::hidden}, enc,           0,     nullptr, 0},
-    {role::attn_o,        scope::layer,  "encoder.block.{layer}.layer.0.SelfAttention.o.weight",           2, {dim::hidden, dim::q_dim},  enc,           0,     nullptr, 0},
-    {role::attn_rel_bias, scope::layer,  "encoder.block.{layer}.layer.0.SelfAttention.relative_attention_bias.weight", 2, {dim::buckets, dim::heads}, enc | first, 0, nullptr, 0},
-    {role::attn_norm,     scope::layer,  "encoder.block.{layer}.layer.0.layer_norm.weight",                1, {dim::hidden},              enc,           0,     nullptr, 0},
-    {role::ffn_up,        scope::layer,  "encoder.block.{layer}.layer.1.DenseReluDense.wi.weight",         2, {dim::ffn,    dim::hidden}, enc,           gated, nullptr, 0},
-    {role::ffn_gate,      scope::layer,  "encoder.block.{layer}.layer.1.DenseReluDense.wi_0.weight",       2, {dim::ffn,    dim::hidden}, enc | gated,   0,     nullptr, 0},
-    {role::ffn_up,        scope::layer,  "encoder.block.{layer}.layer.1.DenseReluDense.wi_1.weight",       2, {dim::ffn,    dim::hidden}, enc | gated,   0,     nullptr, 0},
-    {role::ffn_down,      scope::layer,  "encoder.block.{layer}.layer.1.DenseReluDense.wo.weight",         2, {dim::hidden, dim::ffn},    enc,           0,     nullptr, 0},
-    {role::ffn_norm,      scope::layer,  "encoder.block.{layer}.layer.1.layer_norm.weight",                1, {dim::hidden},              enc,           0,     nullptr, 0},
-    {role::output_norm,   scope::global, "encoder.final_layer_norm.weight",                                1, {dim::hidden},              0,             0,     nullptr, 0},
-    {role::embed,         scope::global, "decoder.embed_tokens.weight",                                    2, {dim::vocab,  dim::hidden}, 0,             0,     "shared.weight", 0},
-    {role::attn_q,        scope::layer,  "decoder.block.{layer}.layer.0.SelfAttention.q.weight",           2, {dim::q_dim,  dim::hidden}, dec,           0,     nullptr, 0},
-    {role::attn_k,        scope::layer,  "decoder.block.{layer}.layer.0.SelfAttention.k.weight",           2, {dim::kv_dim, dim::hidden}, dec,           0,     nullptr, 0},
-    {role::attn_v,        scope::layer,  "decoder.block.{layer}.layer.0.SelfAttention.v.weight",           2, {dim::kv_dim, dim::hidden}, dec,           0,     nullptr, 0},
-    {role::attn_o,        scope::layer,  "decoder.block.{layer}.layer.0.SelfAttention.o.weight",           2, {dim::hidden, dim::q_dim},  dec,           0,     nullptr, 0},
-    {role::attn_rel_bias, scope::layer,  "decoder.block.{layer}.layer.0.SelfAttention.relative_attention_bias.weight", 2, {dim::buckets, dim::heads}, dec | first, 0, nullptr, 0},
-    {role::attn_norm,     scope::layer,  "decoder.block.{layer}.layer.0.layer_norm.weight",                1, {dim::hidden},              dec,           0,     nullptr, 0},
-    {role::cross_q,       scope::layer,  "decoder.block.{layer}.layer.1.EncDecAttention.q.weight",         2, {dim::q_dim,  dim::hidden}, dec,           0,     nullptr, 0},
-    {role::cross_k,       scope::layer,  "decoder.block.{layer}.layer.1.EncDecAttention.k.weight",         2, {dim::kv_dim, dim::hidden}, dec,           0,     nullptr, 0},
-    {role::cross_v,       scope::layer,  "decoder.block.{layer}.layer.1.EncDecAttention.v.weight",         2, {dim::kv_dim, dim::hidden}, dec,           0,     nullptr, 0},
-    {role::cross_o,       scope::layer,  "decoder.block.{layer}.layer.1.EncDecAttention.o.weight",         2, {dim::hidden, dim::q_dim},  dec,           0,     nullptr, 0},
-    {role::cross_norm,    scope::layer,  "decoder.block.{layer}.layer.1.layer_norm.weight",                1, {dim::hidden},              dec,           0,     nullptr, 0},
-    {role::ffn_up,        scope::layer,  "decoder.block.{layer}.layer.2.DenseReluDense.wi.weight",         2, {dim::ffn,    dim::hidden}, dec,           gated, nullptr, 0},
-    {role::ffn_gate,      scope::layer,  "decoder.block.{layer}.layer.2.DenseReluDense.wi_0.weight",       2, {dim::ffn,    dim::hidden}, dec | gated,   0,     nullptr, 0},
-    {role::ffn_up,        scope::layer,  "decoder.block.{layer}.layer.2.DenseReluDense.wi_1.weight",       2, {dim::ffn,    dim::hidden}, dec | gated,   0,     nullptr, 0},
-    {role::ffn_down,      scope::layer,  "decoder.block.{layer}.layer.2.DenseReluDense.wo.weight",         2, {dim::hidden, dim::ffn},    dec,           0,     nullptr, 0},
-    {role::ffn_norm,      scope::layer,  "decoder.block.{layer}.layer.2.layer_norm.weight",                1, {dim::hidden},              dec,           0,     nullptr, 0},
-    {role::output_norm,   scope::global, "decoder.final_layer_norm.weight",                                1, {dim::hidden},              0,             0,     nullptr, 0},
+    once(role::embed,              "shared.weight",                                                              dim::vocab,   dim::hidden),
+    once(role::embed,              "encoder.embed_tokens.weight",                                                dim::vocab,   dim::hidden).alias_of("shared.weight"),
+    per_layer(role::attn_q,        "encoder.block.{layer}.layer.0.SelfAttention.q.weight",                       dim::q_dim,   dim::hidden).when(enc),
+    per_layer(role::attn_k,        "encoder.block.{layer}.layer.0.SelfAttention.k.weight",                       dim::kv_dim,  dim::hidden).when(enc),
+    per_layer(role::attn_v,        "encoder.block.{layer}.layer.0.SelfAttention.v.weight",                       dim::kv_dim,  dim::hidden).when(enc),
+    per_layer(role::attn_o,        "encoder.block.{layer}.layer.0.SelfAttention.o.weight",                       dim::hidden,  dim::q_dim) .when(enc),
+    per_layer(role::attn_rel_bias, "encoder.block.{layer}.layer.0.SelfAttention.relative_attention_bias.weight", dim::buckets, dim::heads) .when(enc | first),
+    per_layer(role::attn_norm,     "encoder.block.{layer}.layer.0.layer_norm.weight",                            dim::hidden)              .when(enc),
+    per_layer(role::ffn_up,        "encoder.block.{layer}.layer.1.DenseReluDense.wi.weight",                     dim::ffn,     dim::hidden).when(enc).unless(gated),
+    per_layer(role::ffn_gate,      "encoder.block.{layer}.layer.1.DenseReluDense.wi_0.weight",                   dim::ffn,     dim::hidden).when(enc | gated),
+    per_layer(role::ffn_up,        "encoder.block.{layer}.layer.1.DenseReluDense.wi_1.weight",                   dim::ffn,     dim::hidden).when(enc | gated),
+    per_layer(role::ffn_down,      "encoder.block.{layer}.layer.1.DenseReluDense.wo.weight",                     dim::hidden,  dim::ffn)   .when(enc),
+    per_layer(role::ffn_norm,      "encoder.block.{layer}.layer.1.layer_norm.weight",                            dim::hidden)              .when(enc),
+    once(role::output_norm,        "encoder.final_layer_norm.weight",                                            dim::hidden),
+    once(role::embed,              "decoder.embed_tokens.weight",                                                dim::vocab,   dim::hidden).alias_of("shared.weight"),
+    per_layer(role::attn_q,        "decoder.block.{layer}.layer.0.SelfAttention.q.weight",                       dim::q_dim,   dim::hidden).when(dec),
+    per_layer(role::attn_k,        "decoder.block.{layer}.layer.0.SelfAttention.k.weight",                       dim::kv_dim,  dim::hidden).when(dec),
+    per_layer(role::attn_v,        "decoder.block.{layer}.layer.0.SelfAttention.v.weight",                       dim::kv_dim,  dim::hidden).when(dec),
+    per_layer(role::attn_o,        "decoder.block.{layer}.layer.0.SelfAttention.o.weight",                       dim::hidden,  dim::q_dim) .when(dec),
+    per_layer(role::attn_rel_bias, "decoder.block.{layer}.layer.0.SelfAttention.relative_attention_bias.weight", dim::buckets, dim::heads) .when(dec | first),
+    per_layer(role::attn_norm,     "decoder.block.{layer}.layer.0.layer_norm.weight",                            dim::hidden)              .when(dec),
+    per_layer(role::cross_q,       "decoder.block.{layer}.layer.1.EncDecAttention.q.weight",                     dim::q_dim,   dim::hidden).when(dec),
+    per_layer(role::cross_k,       "decoder.block.{layer}.layer.1.EncDecAttention.k.weight",                     dim::kv_dim,  dim::hidden).when(dec),
+    per_layer(role::cross_v,       "decoder.block.{layer}.layer.1.EncDecAttention.v.weight",                     dim::kv_dim,  dim::hidden).when(dec),
+    per_layer(role::cross_o,       "decoder.block.{layer}.layer.1.EncDecAttention.o.weight",                     dim::hidden,  dim::q_dim) .when(dec),
+    per_layer(role::cross_norm,    "decoder.block.{layer}.layer.1.layer_norm.weight",                            dim::hidden)              .when(dec),
+    per_layer(role::ffn_up,        "decoder.block.{layer}.layer.2.DenseReluDense.wi.weight",                     dim::ffn,     dim::hidden).when(dec).unless(gated),
+    per_layer(role::ffn_gate,      "decoder.block.{layer}.layer.2.DenseReluDense.wi_0.weight",                   dim::ffn,     dim::hidden).when(dec | gated),
+    per_layer(role::ffn_up,        "decoder.block.{layer}.layer.2.DenseReluDense.wi_1.weight",                   dim::ffn,     dim::hidden).when(dec | gated),
+    per_layer(role::ffn_down,      "decoder.block.{layer}.layer.2.DenseReluDense.wo.weight",                     dim::hidden,  dim::ffn)   .when(dec),
+    per_layer(role::ffn_norm,      "decoder.block.{layer}.layer.2.layer_norm.weight",                            dim::hidden)              .when(dec),
+    once(role::output_norm,        "decoder.final_layer_norm.weight",                                            dim::hidden),
 };
 // Some checkpoints converted from TensorFlow carry a relative bias in the first cross-attention, which the
 // model never uses (transformers ignores it on load).
 const tensor_template t5_buffers[] = {
-    {role::attn_rel_bias, scope::layer,  "decoder.block.{layer}.layer.1.EncDecAttention.relative_attention_bias.weight", 2, {dim::buckets, dim::heads}, dec | first, 0, nullptr, 0},
+    per_layer(role::attn_rel_bias, "decoder.block.{layer}.layer.1.EncDecAttention.relative_attention_bias.weight", dim::buckets, dim::heads).when(dec | first),
 };
 const tensor_template t5_lm_head[] = {
-    {role::lm_head,       scope::global, "lm_head.weight",                                                 2, {dim::vocab,  dim::hidden}, 0,             0,     "shared.weight", sw_tied},
+    once(role::lm_head, "lm_head.weight", dim::vocab, dim::hidden).alias_of("shared.weight", sw_tied),
 };
 // clang-format on
 
@@ -80,8 +80,8 @@ std::optional<error> read_t5(const key_reader& keys, model_spec& spec) {
     MP_TRY(projection, keys.optional_string("feed_forward_proj"));
     std::string proj = projection.value_or("relu");
     if (proj.rfind("gated-", 0) == 0) spec.switches |= sw_gated_ffn;
-    spec.tie_embeddings = true; // T5Config default
-    MP_CHECK(read_bool(keys, "tie_word_embeddings", spec.tie_embeddings));
+    spec.set_switches(sw_tied); // T5Config default
+    MP_CHECK(read_switch(keys, "tie_word_embeddings", spec, sw_tied));
     spec.rope.rotary_dim = 0;
     return std::nullopt;
 }
@@ -89,9 +89,12 @@ std::optional<error> read_t5(const key_reader& keys, model_spec& spec) {
 } // namespace
 
 void add_t5_families(std::vector<family_info>& out) {
-    out.push_back({"t5", "T5", "", nullptr, read_t5, nullptr, {rows(t5_base)},
-                   {{head_kind::cond_gen, "ForConditionalGeneration", {rows(t5_lm_head)}}, {head_kind::none, "Model", {}}},
-                   {rows(t5_buffers)}, nullptr});
+    const std::vector<head_info> heads = {
+        {head_kind::cond_gen, "ForConditionalGeneration", {rows(t5_lm_head)}},
+        {head_kind::none,     "Model",                    {}                }
+    };
+    out.push_back(
+        family("t5", "T5", read_t5, {rows(t5_base)}, heads).prefix("").stores_buffers({rows(t5_buffers)}));
 }
 
 } // namespace modelplan::family_tables
