@@ -50,6 +50,14 @@ struct workload {
     bool offload_optimizer = false; // optimizer states (and master weights) in CPU memory
 };
 
+// Each choice as requests spell it ("sdpa", "adamw-8bit", ...): what set_workload_option parses and what plans
+// show.
+const char* attention_name(attention_impl a);
+const char* mode_name(plan_mode m);
+const char* method_name(train_method m);
+const char* optimizer_name(optimizer_kind k);
+const char* recompute_name(recompute_kind k);
+
 // Sets one workload option from text, as the CLI (--kv-dtype bf16) and JSON requests ({"kv_dtype": "bf16"})
 // give it. Names: batch, seq, encoder_seq, prefill_chunk, kv_dtype, attention, overhead, mtp, mode, quant,
 // method, lora_rank, lora_targets, optimizer, recompute, zero, gpus, offload. The error names the option
@@ -60,6 +68,13 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
 // The default sequence length when the workload names none: 4096 tokens, or max_position_embeddings when
 // smaller.
 uint64_t default_seq(const model_spec& spec);
+
+// Whether tensor `t` lies in a multi-token-prediction layer (model_spec::is_mtp_layer).
+bool in_mtp_layer(const model_spec& spec, const tensor_info& t);
+// Whether the workload loads layer `il` / tensor `t`: everything but multi-token-prediction layers, which
+// load only with include_mtp. Tensors outside layers (embeddings, head) always load.
+bool loads_layer(const model_spec& spec, const workload& w, uint64_t il);
+bool loads_tensor(const model_spec& spec, const workload& w, const tensor_info& t);
 
 struct plan_input {
     std::string name;
@@ -87,10 +102,45 @@ struct plan_device {
     double training_flops = 0;         // 6 N tokens for one step
 };
 
+// The working set of one inference forward pass over batch x prefill_chunk tokens (docs/memory.md).
+struct forward_activations {
+    uint64_t residual = 0;  // the residual stream and one layer's output: 2 x tokens x hidden
+    uint64_t attention = 0; // Q, K, V and O of the chunk, plus scores and probabilities with eager attention
+    uint64_t ffn = 0;       // gate, up and their product at the widest FFN
+    uint64_t logits = 0;    // the last position's logits in fp32: paid once, where the output head runs
+};
+
+// Training figures, per GPU (ZeRO/FSDP sharding applied); all 0 in an inference plan (docs/training.md).
+struct training_memory {
+    uint64_t trainable_parameters = 0; // every weight (full fine-tuning) or the adapters' A and B
+    uint64_t master_weights = 0;       // fp32 copy under mixed precision (0 on the GPU with offload)
+    uint64_t gradients = 0;
+    uint64_t optimizer_states = 0;     // 0 on the GPU with offload
+    uint64_t offloaded_bytes = 0;      // master weights and optimizer states held in CPU memory (offload)
+    uint64_t lora_adapters = 0;
+    uint64_t layer_activations = 0;    // kept for the backward pass by every layer, after recomputation
+    uint64_t recomputed_layer = 0;     // one layer's forward re-run at a time (full recomputation)
+    uint64_t head_inputs = 0;          // final norm and output head inputs
+    uint64_t loss = 0;                 // fp32 logits of every position for the cross-entropy
+};
+
+// The plan's figures as typed fields: what code reads (placement, parallel plans, device checks). The named
+// items of a memory_plan present the same figures to people; never parse them.
+struct memory_breakdown {
+    uint64_t weights = 0;           // the "weights" item: per GPU under ZeRO stage 3 / FSDP
+    uint64_t unsharded_weights = 0; // every loaded weight (what placement divides among devices)
+    uint64_t kv_cache = 0;          // the whole workload's cache (inference; 0 in training)
+    uint64_t activations = 0;       // the "activations" item (inference: of `forward`; training: of `training`)
+    uint64_t overhead = 0;          // CUDA context and kernels
+    forward_activations forward;    // inference only
+    training_memory training;       // training only
+};
+
 struct memory_plan {
     bool training = false;
     std::optional<plan_device> device;
-    std::vector<plan_item> items;
+    std::vector<plan_item> items; // presentation: names, formulas and inputs as text
+    memory_breakdown bytes;       // the same figures, typed
     uint64_t total_bytes = 0;
     uint64_t kv_bytes_per_token = 0; // one more token of one sequence, every layer
     std::vector<uint64_t>

@@ -43,58 +43,58 @@ result<std::vector<device_budget>> parse_devices(const std::string& text) {
     size_t start = 0;
     if (trim(text).empty())
         return make_error(error_code::bad_request,
-                          "--devices: expected a list such as cuda:0=24GiB,cuda:1=24GiB,cpu=64GiB,disk, got \"\"",
+                          "devices: expected a list such as cuda:0=24GiB,cuda:1=24GiB,cpu=64GiB,disk, got \"\"",
                           "devices");
     while (start <= text.size()) {
         size_t comma = text.find(',', start);
         std::string entry = trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
         start = comma == std::string::npos ? text.size() + 1 : comma + 1;
         if (entry.empty())
-            return make_error(error_code::bad_request, "--devices: empty entry in \"" + text + "\"", "devices");
+            return make_error(error_code::bad_request, "devices: empty entry in \"" + text + "\"", "devices");
         size_t eq = entry.find('=');
         std::string name = trim(entry.substr(0, eq));
         std::string device = normalize_device(name);
         if (device.empty())
             return make_error(error_code::bad_request,
-                              "--devices: unknown device \"" + name + "\" in \"" + entry +
+                              "devices: unknown device \"" + name + "\" in \"" + entry +
                                   "\"; expected cuda:N, cpu or disk",
                               "devices");
         device_budget d;
         d.name = device;
         d.kind = device == "cpu" ? device_kind::cpu : device == "disk" ? device_kind::disk : device_kind::gpu;
         if (d.kind == device_kind::disk) {
-            if (disk) return make_error(error_code::bad_request, "--devices: disk is listed twice", "devices");
+            if (disk) return make_error(error_code::bad_request, "devices: disk is listed twice", "devices");
             disk = true;
             d.budget_bytes = std::numeric_limits<uint64_t>::max();
             if (eq != std::string::npos) {
                 auto size = parse_size(trim(entry.substr(eq + 1)));
                 if (!size || *size == 0)
                     return make_error(error_code::bad_request,
-                                      "--devices: bad size in \"" + entry + "\"; expected e.g. disk=500GiB or disk",
+                                      "devices: bad size in \"" + entry + "\"; expected e.g. disk=500GiB or disk",
                                       "devices");
                 d.budget_bytes = *size;
             }
         } else {
             if (eq == std::string::npos)
                 return make_error(error_code::bad_request,
-                                  "--devices: \"" + entry + "\" needs a size, e.g. " + device + "=24GiB",
+                                  "devices: \"" + entry + "\" needs a size, e.g. " + device + "=24GiB",
                                   "devices");
             std::string size_text = trim(entry.substr(eq + 1));
             auto size = parse_size(size_text);
             if (!size || *size == 0)
                 return make_error(error_code::bad_request,
-                                  "--devices: bad size \"" + size_text + "\" for " + device +
+                                  "devices: bad size \"" + size_text + "\" for " + device +
                                       "; expected a positive size such as 24GiB, 80GB or 512MiB",
                                   "devices");
             d.budget_bytes = *size;
             if (d.kind == device_kind::cpu) {
-                if (cpu) return make_error(error_code::bad_request, "--devices: cpu is listed twice", "devices");
+                if (cpu) return make_error(error_code::bad_request, "devices: cpu is listed twice", "devices");
                 cpu = true;
             }
         }
         for (const auto& other : out)
             if (other.name == d.name)
-                return make_error(error_code::bad_request, "--devices: " + d.name + " is listed twice",
+                return make_error(error_code::bad_request, "devices: " + d.name + " is listed twice",
                                   "devices");
         out.push_back(std::move(d));
     }
