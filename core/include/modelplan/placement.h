@@ -32,9 +32,21 @@ struct placed_item {
     uint64_t bytes = 0;
 };
 
+// What one device or rank holds, as typed fields: what code reads. `items` present the same figures by name.
+struct held_bytes {
+    uint64_t weights = 0;
+    uint64_t kv_cache = 0;
+    uint64_t activations = 0;    // one forward pass's working set (without the logits)
+    uint64_t logits = 0;         // where the output head runs
+    uint64_t offload_buffer = 0; // the largest offloaded module, moved in for its forward pass
+    uint64_t rope_cache = 0;     // parallel plans: vLLM's cos/sin table
+    uint64_t overhead = 0;       // CUDA context and kernels
+};
+
 struct device_placement {
     device_budget device;
-    std::vector<placed_item> items;
+    held_bytes bytes;
+    std::vector<placed_item> items; // the non-zero figures of `bytes` (weights and kv_cache always)
     uint64_t total_bytes = 0;
     int64_t headroom_bytes = 0;      // budget - total (disk: 0)
     uint64_t modules = 0;            // device-map entries on it
@@ -74,7 +86,8 @@ struct parallel_rank {
     uint64_t stage = 0, tp_rank = 0;
     std::string device;             // cuda:N (rank = stage x T + tp_rank)
     uint64_t budget_bytes = 0;      // 0 when no device was given
-    std::vector<placed_item> items; // weights, kv_cache, activations, logits, rope_cache, overhead
+    held_bytes bytes;
+    std::vector<placed_item> items; // weights, kv_cache, activations, logits (last stage), rope_cache, overhead
     uint64_t total_bytes = 0;
     int64_t headroom_bytes = 0;
     uint64_t first_layer = 0, last_layer = 0; // layers of its stage (indices into model_spec::layers)

@@ -306,10 +306,17 @@ void add_ranks(const std::vector<device_budget>& gpus, const std::vector<uint64_
             rank.budget_bytes = gpus.empty() ? 0 : gpus[index].budget_bytes;
             rank.first_layer = p.stage_layers[st].first;
             rank.last_layer = p.stage_layers[st].second;
-            rank.items = {{"weights", stage_weights[st]}, {"kv_cache", stage_kv[st]}, {"activations", rt.activations}};
-            if (st == p.pp - 1) rank.items.push_back({"logits", rt.logits});
-            if (rt.rope) rank.items.push_back({"rope_cache", rt.rope});
-            rank.items.push_back({"overhead", rt.overhead});
+            held_bytes& h = rank.bytes;
+            h.weights = stage_weights[st];
+            h.kv_cache = stage_kv[st];
+            h.activations = rt.activations;
+            h.logits = st == p.pp - 1 ? rt.logits : 0;
+            h.rope_cache = rt.rope;
+            h.overhead = rt.overhead;
+            rank.items = {{"weights", h.weights}, {"kv_cache", h.kv_cache}, {"activations", h.activations}};
+            if (st == p.pp - 1) rank.items.push_back({"logits", h.logits});
+            if (h.rope_cache) rank.items.push_back({"rope_cache", h.rope_cache});
+            rank.items.push_back({"overhead", h.overhead});
             for (const auto& item : rank.items) rank.total_bytes = add(rank.total_bytes, item.bytes);
             if (rank.budget_bytes) {
                 rank.headroom_bytes = static_cast<int64_t>(std::min<uint64_t>(rank.budget_bytes, INT64_MAX)) -

@@ -449,6 +449,7 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
 // What one assignment of units puts on each device: the items it holds, and the charges beyond what the
 // fill reserved (KV and buffers of offloaded layers, logits elsewhere) that the next fill must reserve.
 struct device_loads {
+    std::vector<held_bytes> held;
     std::vector<std::vector<placed_item>> items;
     std::vector<uint64_t> needed_reserve;
 };
@@ -475,23 +476,31 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
         }
         if (units[i].head) logits[offloaded ? l.exec : d] = c.logits;
     }
-    device_loads out{std::vector<std::vector<placed_item>>(n), std::vector<uint64_t>(n, 0)};
+    device_loads out{std::vector<held_bytes>(n), std::vector<std::vector<placed_item>>(n),
+                     std::vector<uint64_t>(n, 0)};
     for (size_t d = 0; d < n; ++d) {
         if (l.devices[d].kind == device_kind::gpu && used[d]) {
             acts[d] = c.layer_activations;
             over[d] = c.overhead;
         }
         if (!gpu_exec && static_cast<int>(d) == l.exec) acts[d] = c.layer_activations;
+        held_bytes& h = out.held[d];
+        h.weights = weights[d];
+        h.kv_cache = kv[d];
+        h.activations = acts[d];
+        h.logits = logits[d];
+        h.offload_buffer = buffer[d];
+        h.overhead = over[d];
         std::vector<placed_item>& items = out.items[d];
         items = {
-            {"weights",  weights[d]},
-            {"kv_cache", kv[d]     }
+            {"weights",  h.weights },
+            {"kv_cache", h.kv_cache}
         };
-        if (acts[d]) items.push_back({"activations", acts[d]});
-        if (logits[d]) items.push_back({"logits", logits[d]});
-        if (buffer[d]) items.push_back({"offload_buffer", buffer[d]});
-        if (over[d]) items.push_back({"overhead", over[d]});
-        uint64_t fixed = add(add(acts[d], logits[d]), add(buffer[d], over[d]));
+        if (h.activations) items.push_back({"activations", h.activations});
+        if (h.logits) items.push_back({"logits", h.logits});
+        if (h.offload_buffer) items.push_back({"offload_buffer", h.offload_buffer});
+        if (h.overhead) items.push_back({"overhead", h.overhead});
+        uint64_t fixed = add(add(h.activations, h.logits), add(h.offload_buffer, h.overhead));
         out.needed_reserve[d] = add(fixed, kv[d] - std::min(kv[d], own_kv[d]));
     }
     return out;
@@ -509,6 +518,7 @@ std::vector<uint64_t> first_reserve(const layout& l, const fixed_charges& c) {
 
 struct assignment {
     std::vector<int> where; // device of each unit, no_device when it found no room
+    std::vector<held_bytes> held;
     std::vector<std::vector<placed_item>> items;
 };
 
@@ -519,6 +529,7 @@ assignment settle(const std::vector<unit>& units, const layout& l, const fixed_c
     for (int round = 0; round < 8; ++round) {
         a.where = fill(units, l, reserve, strategy, load);
         device_loads loads = loads_of(units, l, c, a.where);
+        a.held = std::move(loads.held);
         a.items = std::move(loads.items);
         bool grew = false;
         for (size_t d = 0; d < l.devices.size(); ++d)
@@ -569,6 +580,7 @@ void summarize_devices(const std::vector<unit>& units, const layout& l, const as
     for (size_t d = 0; d < l.devices.size(); ++d) {
         device_placement dp;
         dp.device = l.devices[d];
+        dp.bytes = as.held[d];
         dp.items = as.items[d];
         for (const auto& item : dp.items) dp.total_bytes = add(dp.total_bytes, item.bytes);
         for (size_t i = 0; i < units.size(); ++i)
