@@ -87,7 +87,8 @@ TEST(typed_plan, inference_breakdown_matches_the_items) {
         EXPECT_EQ(b.kv_cache, item_bytes(*p, "kv_cache")) << pr.name;
         EXPECT_EQ(b.activations, item_bytes(*p, "activations")) << pr.name;
         EXPECT_EQ(b.overhead, item_bytes(*p, "overhead")) << pr.name;
-        EXPECT_EQ(b.activations, b.forward.residual + std::max(b.forward.attention, b.forward.ffn) + b.forward.logits)
+        EXPECT_EQ(b.activations,
+                  b.forward.residual + std::max(b.forward.attention, b.forward.ffn) + b.forward.logits)
             << pr.name;
         EXPECT_EQ(b.weights + b.kv_cache + b.activations + b.overhead, p->total_bytes) << pr.name;
         uint64_t by_layer = 0;
@@ -176,11 +177,13 @@ TEST(typed_plan, choice_names_round_trip) {
 TEST(typed_plan, errors_name_request_fields) {
     analysis a = analyze_preset("llama-3.1-8b");
     workload w;
-    auto training = place_model(a, [] {
-        workload t;
-        t.mode = plan_mode::training;
-        return t;
-    }(), *parse_devices("cuda:0=24GiB"), {});
+    auto training = place_model(a,
+                                [] {
+                                    workload t;
+                                    t.mode = plan_mode::training;
+                                    return t;
+                                }(),
+                                *parse_devices("cuda:0=24GiB"), {});
     ASSERT_FALSE(training.ok());
     EXPECT_EQ(training.err().path, "mode");
     EXPECT_EQ(training.err().message.find("--"), std::string::npos) << training.err().message;
@@ -220,7 +223,8 @@ TEST(typed_plan, placed_devices_carry_typed_bytes) {
         EXPECT_EQ(h.logits, placed_bytes(d.items, "logits")) << d.device.name;
         EXPECT_EQ(h.offload_buffer, placed_bytes(d.items, "offload_buffer")) << d.device.name;
         EXPECT_EQ(h.overhead, placed_bytes(d.items, "overhead")) << d.device.name;
-        EXPECT_EQ(h.weights + h.kv_cache + h.activations + h.logits + h.offload_buffer + h.overhead, d.total_bytes)
+        EXPECT_EQ(h.weights + h.kv_cache + h.activations + h.logits + h.offload_buffer + h.overhead,
+                  d.total_bytes)
             << d.device.name;
         logits_total += h.logits;
     }
@@ -230,7 +234,8 @@ TEST(typed_plan, placed_devices_carry_typed_bytes) {
     ASSERT_TRUE(par.ok()) << par.err().message;
     for (const parallel_rank& r : par->ranks) {
         const held_bytes& h = r.bytes;
-        EXPECT_EQ(h.weights + h.kv_cache + h.activations + h.logits + h.rope_cache + h.overhead, r.total_bytes);
+        EXPECT_EQ(h.weights + h.kv_cache + h.activations + h.logits + h.rope_cache + h.overhead,
+                  r.total_bytes);
         EXPECT_EQ(h.logits, placed_bytes(r.items, "logits"));
         EXPECT_EQ(h.activations, placed_bytes(r.items, "activations"));
     }

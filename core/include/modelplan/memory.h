@@ -30,10 +30,10 @@ struct workload {
     // 0 when the cache uses kv_dtype.
     uint64_t kv_block_bytes = 0;
     attention_impl attention = attention_impl::sdpa;
-    // Fixed runtime overhead (CUDA context and kernels): 1,343 MiB by default, the figure transformers' "Model
-    // training anatomy" guide measures right after initializing CUDA (docs/memory.md).
+    // Fixed runtime overhead (CUDA context and kernels): 1,343 MiB by default, the figure transformers'
+    // "Model training anatomy" guide measures right after initializing CUDA (docs/memory.md).
     uint64_t overhead_bytes = 1343ull << 20;
-    bool include_mtp = false;    // load multi-token-prediction layers (speculative decoding)
+    bool include_mtp = false; // load multi-token-prediction layers (speculative decoding)
 
     // Weight quantization as the user names it ("" = none, or what config.json's quantization_config says);
     // formats and names: quantization.h.
@@ -42,7 +42,8 @@ struct workload {
     // Training (mode == training).
     train_method method = train_method::full;
     uint64_t lora_rank = 16;
-    std::vector<std::string> lora_targets; // roles the adapters attach to; empty: attn_q, attn_k, attn_v, attn_o
+    // Roles the adapters attach to; empty: attn_q, attn_k, attn_v, attn_o.
+    std::vector<std::string> lora_targets;
     optimizer_kind optimizer = optimizer_kind::adamw;
     recompute_kind recompute = recompute_kind::none;
     uint32_t zero_stage = 0;        // DeepSpeed ZeRO stage 0..3 (FSDP full sharding is stage 3)
@@ -50,8 +51,8 @@ struct workload {
     bool offload_optimizer = false; // optimizer states (and master weights) in CPU memory
 };
 
-// Each choice as requests spell it ("sdpa", "adamw-8bit", ...): what set_workload_option parses and what plans
-// show.
+// Each choice as requests spell it ("sdpa", "adamw-8bit", ...): what set_workload_option parses and what
+// plans show.
 const char* attention_name(attention_impl a);
 const char* mode_name(plan_mode m);
 const char* method_name(train_method m);
@@ -90,16 +91,16 @@ struct plan_item {
 
 // The plan checked against one GPU (devices.h fills it).
 struct plan_device {
-    std::string gpu;             // catalog key
-    uint64_t memory_bytes = 0;   // as the driver reports it
-    bool fits = false;           // total <= memory and nothing prevents running
-    int64_t headroom_bytes = 0;  // memory - total
-    std::vector<std::string> errors;   // reasons it cannot run as chosen
+    std::string gpu;                 // catalog key
+    uint64_t memory_bytes = 0;       // as the driver reports it
+    bool fits = false;               // total <= memory and nothing prevents running
+    int64_t headroom_bytes = 0;      // memory - total
+    std::vector<std::string> errors; // reasons it cannot run as chosen
     std::vector<std::string> warnings;
-    double decode_tokens_per_s = 0;    // roofline upper bound
-    double prefill_seconds = 0;        // roofline lower bound
+    double decode_tokens_per_s = 0; // roofline upper bound
+    double prefill_seconds = 0;     // roofline lower bound
     double flops_per_token = 0;
-    double training_flops = 0;         // 6 N tokens for one step
+    double training_flops = 0; // 6 N tokens for one step
 };
 
 // The working set of one inference forward pass over batch x prefill_chunk tokens (docs/memory.md).
@@ -115,13 +116,13 @@ struct training_memory {
     uint64_t trainable_parameters = 0; // every weight (full fine-tuning) or the adapters' A and B
     uint64_t master_weights = 0;       // fp32 copy under mixed precision (0 on the GPU with offload)
     uint64_t gradients = 0;
-    uint64_t optimizer_states = 0;     // 0 on the GPU with offload
-    uint64_t offloaded_bytes = 0;      // master weights and optimizer states held in CPU memory (offload)
+    uint64_t optimizer_states = 0; // 0 on the GPU with offload
+    uint64_t offloaded_bytes = 0;  // master weights and optimizer states held in CPU memory (offload)
     uint64_t lora_adapters = 0;
-    uint64_t layer_activations = 0;    // kept for the backward pass by every layer, after recomputation
-    uint64_t recomputed_layer = 0;     // one layer's forward re-run at a time (full recomputation)
-    uint64_t head_inputs = 0;          // final norm and output head inputs
-    uint64_t loss = 0;                 // fp32 logits of every position for the cross-entropy
+    uint64_t layer_activations = 0; // kept for the backward pass by every layer, after recomputation
+    uint64_t recomputed_layer = 0;  // one layer's forward re-run at a time (full recomputation)
+    uint64_t head_inputs = 0;       // final norm and output head inputs
+    uint64_t loss = 0;              // fp32 logits of every position for the cross-entropy
 };
 
 // The plan's figures as typed fields: what code reads (placement, parallel plans, device checks). The named
@@ -130,10 +131,10 @@ struct memory_breakdown {
     uint64_t weights = 0;           // the "weights" item: per GPU under ZeRO stage 3 / FSDP
     uint64_t unsharded_weights = 0; // every loaded weight (what placement divides among devices)
     uint64_t kv_cache = 0;          // the whole workload's cache (inference; 0 in training)
-    uint64_t activations = 0;       // the "activations" item (inference: of `forward`; training: of `training`)
-    uint64_t overhead = 0;          // CUDA context and kernels
-    forward_activations forward;    // inference only
-    training_memory training;       // training only
+    uint64_t activations = 0;    // the "activations" item (inference: of `forward`; training: of `training`)
+    uint64_t overhead = 0;       // CUDA context and kernels
+    forward_activations forward; // inference only
+    training_memory training;    // training only
 };
 
 struct memory_plan {
@@ -143,10 +144,10 @@ struct memory_plan {
     memory_breakdown bytes;       // the same figures, typed
     uint64_t total_bytes = 0;
     uint64_t kv_bytes_per_token = 0; // one more token of one sequence, every layer
-    std::vector<uint64_t>
-        kv_bytes_by_layer; // for the whole workload, per layer (0 where a layer caches nothing)
-    // Stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors not loaded), summing to the
-    // weights item before any ZeRO/FSDP sharding: what placement divides among devices.
+    // KV cache of the whole workload, per layer (0 where a layer caches nothing).
+    std::vector<uint64_t> kv_bytes_by_layer;
+    // Stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors not loaded), summing to
+    // the weights item before any ZeRO/FSDP sharding: what placement divides among devices.
     std::vector<uint64_t> weight_bytes_by_tensor;
     std::vector<std::string> warnings;
 };

@@ -4,9 +4,9 @@
 #include <map>
 #include <optional>
 
-#include "place/placement-writer.h"
 #include "modelplan/placement.h"
 #include "modelplan/text.h"
+#include "place/placement-writer.h"
 #include "util/saturating.h"
 
 namespace modelplan {
@@ -60,8 +60,9 @@ axis_split find_axis(const tensor_info& t, split_kind kind) {
         bool ok = false;
         switch (kind) {
         case split_kind::column:
-            ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn || d == dim::ffn2 ||
-                 d == dim::expert_ffn || d == dim::shared_ffn || d == dim::mla_q_out || d == dim::mla_kv_b_out;
+            ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn ||
+                 d == dim::ffn2 || d == dim::expert_ffn || d == dim::shared_ffn || d == dim::mla_q_out ||
+                 d == dim::mla_kv_b_out;
             break;
         case split_kind::row:
             ok = d == dim::q_dim || d == dim::ffn || d == dim::expert_ffn || d == dim::shared_ffn ||
@@ -104,15 +105,17 @@ std::string num(uint64_t v) {
 // The request itself: inference, degrees in range, heads divisible by T.
 std::optional<error> check_degrees(const model_spec& s, const workload& w, uint64_t tp, uint64_t pp) {
     if (w.mode == plan_mode::training)
-        return make_error(error_code::bad_request,
-                          "mode: tp/pp plan inference serving; for training use plan with mode training and zero",
-                          "mode");
-    if (tp == 0 || tp > 1024) return make_error(error_code::out_of_range, "tp: expected 1 to 1024, got " + num(tp), "tp");
-    if (pp == 0 || pp > 1024) return make_error(error_code::out_of_range, "pp: expected 1 to 1024, got " + num(pp), "pp");
+        return make_error(
+            error_code::bad_request,
+            "mode: tp/pp plan inference serving; for training use plan with mode training and zero", "mode");
+    if (tp == 0 || tp > 1024)
+        return make_error(error_code::out_of_range, "tp: expected 1 to 1024, got " + num(tp), "tp");
+    if (pp == 0 || pp > 1024)
+        return make_error(error_code::out_of_range, "pp: expected 1 to 1024, got " + num(pp), "pp");
     if (s.n_heads % tp != 0)
         return make_error(error_code::not_divisible,
-                          "num_attention_heads (" + num(s.n_heads) + ") must be divisible by the tensor-parallel degree (" +
-                              num(tp) + ")",
+                          "num_attention_heads (" + num(s.n_heads) +
+                              ") must be divisible by the tensor-parallel degree (" + num(tp) + ")",
                           "tp");
     return std::nullopt;
 }
@@ -121,8 +124,10 @@ std::optional<error> check_degrees(const model_spec& s, const workload& w, uint6
 // MLA has no KV heads to divide: its latent cache is replicated.
 std::optional<error> split_kv_heads(const model_spec& s, uint64_t kv, uint64_t tp, parallel_plan& p) {
     if (s.has_mla()) {
-        p.notes.push_back("multi-head latent attention: the latent KV cache and the down-projections (q_a_proj, "
-                          "kv_a_proj_with_mqa) are replicated on every rank; q_b_proj, kv_b_proj and o_proj split by heads");
+        p.notes.push_back(
+            "multi-head latent attention: the latent KV cache and the down-projections (q_a_proj, "
+            "kv_a_proj_with_mqa) are replicated on every rank; q_b_proj, kv_b_proj and o_proj split by "
+            "heads");
         return std::nullopt;
     }
     if (kv >= tp ? kv % tp != 0 : tp % kv != 0)
@@ -133,20 +138,21 @@ std::optional<error> split_kv_heads(const model_spec& s, uint64_t kv, uint64_t t
     p.kv_heads_per_rank = kv >= tp ? kv / tp : 1;
     p.kv_head_replicas = kv >= tp ? 1 : tp / kv;
     if (p.kv_head_replicas > 1)
-        p.notes.push_back("key/value heads (" + num(kv) + ") are fewer than T (" + num(tp) + "): each is replicated on " +
-                          num(p.kv_head_replicas) + " ranks, so every rank holds one");
+        p.notes.push_back("key/value heads (" + num(kv) + ") are fewer than T (" + num(tp) +
+                          "): each is replicated on " + num(p.kv_head_replicas) +
+                          " ranks, so every rank holds one");
     return std::nullopt;
 }
 
 // FFN widths divisible by T, at least one layer per stage, one GPU per rank.
-std::optional<error> check_shapes(const model_spec& s, const std::vector<uint64_t>& loaded_layers, uint64_t tp,
-                                  uint64_t pp, const std::vector<device_budget>& gpus) {
+std::optional<error> check_shapes(const model_spec& s, const std::vector<uint64_t>& loaded_layers,
+                                  uint64_t tp, uint64_t pp, const std::vector<device_budget>& gpus) {
     bool dense = false, moe = false;
     for (uint64_t il : loaded_layers) (s.is_moe_layer(il) ? moe : dense) = true;
     if (dense && s.intermediate % tp != 0)
         return make_error(error_code::not_divisible,
-                          "intermediate_size (" + num(s.intermediate) + ") must be divisible by the tensor-parallel degree (" +
-                              num(tp) + ")",
+                          "intermediate_size (" + num(s.intermediate) +
+                              ") must be divisible by the tensor-parallel degree (" + num(tp) + ")",
                           "tp");
     if (moe && s.expert_intermediate % tp != 0)
         return make_error(error_code::not_divisible,
@@ -165,20 +171,21 @@ std::optional<error> check_shapes(const model_spec& s, const std::vector<uint64_
                           "pp");
     if (!gpus.empty() && gpus.size() < tp * pp)
         return make_error(error_code::bad_request,
-                          "devices: tp " + num(tp) + " x pp " + num(pp) + " needs " + num(tp * pp) + " GPUs, " +
-                              num(gpus.size()) + " given",
+                          "devices: tp " + num(tp) + " x pp " + num(pp) + " needs " + num(tp * pp) +
+                              " GPUs, " + num(gpus.size()) + " given",
                           "devices");
     for (const auto& g : gpus)
         if (g.kind != device_kind::gpu)
             return make_error(error_code::bad_request,
-                              "devices: tp/pp place every rank on a GPU; " + g.name + " cannot hold a rank", "devices");
+                              "devices: tp/pp place every rank on a GPU; " + g.name + " cannot hold a rank",
+                              "devices");
     return std::nullopt;
 }
 
 // Stages: layers split evenly; the remainder goes to stages 1, 2, ... (stage 0 also holds the embeddings).
 // Returns the stage of every layer (layers not loaded: the last).
-std::vector<uint64_t> assign_stages(const model_spec& s, const std::vector<uint64_t>& loaded_layers, uint64_t pp,
-                                    parallel_plan& p) {
+std::vector<uint64_t> assign_stages(const model_spec& s, const std::vector<uint64_t>& loaded_layers,
+                                    uint64_t pp, parallel_plan& p) {
     uint64_t n = loaded_layers.size(), base = n / pp, rem = n % pp;
     std::vector<uint64_t> stage_of_layer(s.layers.size(), pp - 1);
     uint64_t next = 0;
@@ -203,18 +210,23 @@ uint64_t bytes_on_rank(uint64_t bytes, uint64_t rank_elements, uint64_t elements
 }
 
 // The shape one rank holds of tensor `t`, and how it splits.
-std::vector<uint64_t> rank_shape_of(const model_spec& s, const tensor_info& t, uint64_t tp, const parallel_plan& p,
-                                    std::string& how) {
+std::vector<uint64_t> rank_shape_of(const model_spec& s, const tensor_info& t, uint64_t tp,
+                                    const parallel_plan& p, std::string& how) {
     std::vector<uint64_t> rank_shape = t.shape;
     how = "replicated";
     axis_split ax = find_axis(t, split_of(t.what));
     if (ax.axis < 0) return rank_shape;
     uint64_t& extent = rank_shape[ax.axis];
-    if (tp == 1) extent = t.shape[ax.axis];
-    else if (ax.what == dim::kv_dim && !s.has_mla()) extent = p.kv_heads_per_rank * s.head_dim;
-    else if (ax.what == dim::qkv_dim && !s.has_mla()) extent = (s.n_heads / tp + 2 * p.kv_heads_per_rank) * s.head_dim;
-    else extent = ceil_div(extent, tp);
-    how = tp == 1 ? std::string("whole (T = 1)") : "dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + dim_label(ax.what) + ")";
+    if (tp == 1)
+        extent = t.shape[ax.axis];
+    else if (ax.what == dim::kv_dim && !s.has_mla())
+        extent = p.kv_heads_per_rank * s.head_dim;
+    else if (ax.what == dim::qkv_dim && !s.has_mla())
+        extent = (s.n_heads / tp + 2 * p.kv_heads_per_rank) * s.head_dim;
+    else
+        extent = ceil_div(extent, tp);
+    how = tp == 1 ? std::string("whole (T = 1)")
+                  : "dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + dim_label(ax.what) + ")";
     return rank_shape;
 }
 
@@ -222,7 +234,8 @@ std::vector<uint64_t> rank_shape_of(const model_spec& s, const tensor_info& t, u
 // template. The final norm (the module of the last output norm) and the head go to the last stage; an earlier
 // output norm, T5's encoder.final_layer_norm, runs right after the last encoder layer, on that layer's stage.
 // A tied head on a later stage than the embedding holds its own copy there.
-std::vector<uint64_t> split_weights(const analysis& a, const workload& w, const std::vector<uint64_t>& stage_of_layer,
+std::vector<uint64_t> split_weights(const analysis& a, const workload& w,
+                                    const std::vector<uint64_t>& stage_of_layer,
                                     const std::vector<uint64_t>& tensor_bytes, parallel_plan& p) {
     const model_spec& s = a.spec;
     const uint64_t tp = p.tp, pp = p.pp;
@@ -238,7 +251,8 @@ std::vector<uint64_t> split_weights(const analysis& a, const workload& w, const 
         if (!loads_tensor(s, w, t)) continue;
         if (t.layer != no_index) stage = stage_of_layer[t.layer];
         if (t.what == role::lm_head) head_seen = true;
-        bool final_norm = t.what == role::output_norm && t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
+        bool final_norm = t.what == role::output_norm &&
+                          t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
                           t.name.rfind('.') == final_norm_module.size();
         uint64_t at = (t.what == role::lm_head || final_norm) ? pp - 1 : stage;
         std::string how;
@@ -254,8 +268,9 @@ std::vector<uint64_t> split_weights(const analysis& a, const workload& w, const 
         p.splits[it->second].tensors += 1;
     }
     if (pp > 1)
-        p.notes.push_back("stage 0 holds the embeddings, stage " + num(pp - 1) +
-                          " the final norm and the output head; the remainder of layers / P goes to stages 1, 2, ...");
+        p.notes.push_back(
+            "stage 0 holds the embeddings, stage " + num(pp - 1) +
+            " the final norm and the output head; the remainder of layers / P goes to stages 1, 2, ...");
     bool tied_head = false;
     for (const auto& al : a.sk.aliases) tied_head = tied_head || al.name.rfind("lm_head", 0) == 0;
     if (!head_seen && tied_head && pp > 1) {
@@ -266,8 +281,10 @@ std::vector<uint64_t> split_weights(const analysis& a, const workload& w, const 
 }
 
 // KV cache per stage and rank: divided among the ranks by KV heads (MLA's latent is replicated).
-std::vector<uint64_t> kv_per_stage(const model_spec& s, const memory_plan& plan, const std::vector<uint64_t>& loaded_layers,
-                                   const std::vector<uint64_t>& stage_of_layer, uint64_t kv_heads, const parallel_plan& p) {
+std::vector<uint64_t> kv_per_stage(const model_spec& s, const memory_plan& plan,
+                                   const std::vector<uint64_t>& loaded_layers,
+                                   const std::vector<uint64_t>& stage_of_layer, uint64_t kv_heads,
+                                   const parallel_plan& p) {
     std::vector<uint64_t> stage_kv(p.pp, 0);
     for (uint64_t il : loaded_layers) {
         uint64_t b = plan.kv_bytes_by_layer[il];
@@ -313,7 +330,11 @@ void add_ranks(const std::vector<device_budget>& gpus, const std::vector<uint64_
             h.logits = st == p.pp - 1 ? rt.logits : 0;
             h.rope_cache = rt.rope;
             h.overhead = rt.overhead;
-            rank.items = {{"weights", h.weights}, {"kv_cache", h.kv_cache}, {"activations", h.activations}};
+            rank.items = {
+                {"weights",     h.weights    },
+                {"kv_cache",    h.kv_cache   },
+                {"activations", h.activations}
+            };
             if (st == p.pp - 1) rank.items.push_back({"logits", h.logits});
             if (h.rope_cache) rank.items.push_back({"rope_cache", h.rope_cache});
             rank.items.push_back({"overhead", h.overhead});
@@ -326,8 +347,10 @@ void add_ranks(const std::vector<device_budget>& gpus, const std::vector<uint64_
             p.ranks.push_back(std::move(rank));
         }
     if (rt.rope)
-        p.notes.push_back("rope_cache: the cos/sin table of max_position_embeddings x rotary dims that vLLM keeps "
-                          "on every rank (" + binary_size(rt.rope) + ")");
+        p.notes.push_back(
+            "rope_cache: the cos/sin table of max_position_embeddings x rotary dims that vLLM keeps "
+            "on every rank (" +
+            binary_size(rt.rope) + ")");
 }
 
 } // namespace
@@ -350,7 +373,8 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
     if (!plan) return plan.err();
     p.plan = *plan;
     std::vector<uint64_t> stage_of_layer = assign_stages(s, loaded_layers, pp, p);
-    std::vector<uint64_t> stage_weights = split_weights(a, w, stage_of_layer, plan->weight_bytes_by_tensor, p);
+    std::vector<uint64_t> stage_weights =
+        split_weights(a, w, stage_of_layer, plan->weight_bytes_by_tensor, p);
     std::vector<uint64_t> stage_kv = kv_per_stage(s, *plan, loaded_layers, stage_of_layer, kv_heads, p);
     add_ranks(gpus, stage_weights, stage_kv, runtime_per_rank(s, plan->bytes, tp), p);
     return p;
@@ -392,13 +416,17 @@ std::string parallel_json(const analysis& a, const parallel_plan& p) {
         out.Key("tp_rank");
         out.Uint64(r.tp_rank);
         out.Key("budget_bytes");
-        if (r.budget_bytes) out.Uint64(r.budget_bytes);
-        else out.Null();
+        if (r.budget_bytes)
+            out.Uint64(r.budget_bytes);
+        else
+            out.Null();
         out.Key("total_bytes");
         out.Uint64(r.total_bytes);
         out.Key("headroom_bytes");
-        if (r.budget_bytes) out.Int64(r.headroom_bytes);
-        else out.Null();
+        if (r.budget_bytes)
+            out.Int64(r.headroom_bytes);
+        else
+            out.Null();
         write_named_bytes(out, "items", r.items);
         out.EndObject();
     }

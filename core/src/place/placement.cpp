@@ -8,8 +8,8 @@
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
 #include "modelplan/text.h"
-#include "util/bisect.h"
 #include "place/placement-writer.h"
+#include "util/bisect.h"
 #include "util/saturating.h"
 
 namespace modelplan {
@@ -60,13 +60,13 @@ bool is_attention(role r) {
 
 // A placement unit: what one device-map entry covers.
 struct unit {
-    std::string module;               // its device-map entry
-    std::vector<std::string> also;    // modules tied to it, placed with it (their own entries)
+    std::string module;            // its device-map entry
+    std::vector<std::string> also; // modules tied to it, placed with it (their own entries)
     uint64_t weight_bytes = 0;
     uint64_t kv_bytes = 0;
     int64_t layer = no_index; // the layer whose KV cache it carries
     int pinned = no_device;
-    bool head = false;        // holds the output head (logits are computed where it is)
+    bool head = false; // holds the output head (logits are computed where it is)
 };
 
 struct fixed_charges {
@@ -98,7 +98,8 @@ result<layout> order_devices(const std::vector<device_budget>& given) {
         }
     if (l.exec == no_device)
         return make_error(error_code::bad_request,
-                          "place: disk alone cannot run a model; add a GPU (cuda:0=24GiB) or cpu=SIZE", "devices");
+                          "place: disk alone cannot run a model; add a GPU (cuda:0=24GiB) or cpu=SIZE",
+                          "devices");
     return l;
 }
 
@@ -121,13 +122,15 @@ std::string pin_path(size_t rule) {
 // The device of each pin rule; experts_on_cpu needs a cpu device and routed experts.
 result<std::vector<int>> pin_devices(const analysis& a, const layout& l, const place_options& o) {
     if (o.experts_on_cpu && find_device(l, "cpu") == no_device)
-        return make_error(error_code::bad_request,
-                          "experts_on_cpu: needs a cpu device among the devices (devices ...,cpu=64GiB, or cpu "
-                          "64GiB with gpu)",
-                          "experts_on_cpu");
+        return make_error(
+            error_code::bad_request,
+            "experts_on_cpu: needs a cpu device among the devices (devices ...,cpu=64GiB, or cpu "
+            "64GiB with gpu)",
+            "experts_on_cpu");
     if (o.experts_on_cpu && a.spec.n_experts == 0)
         return make_error(error_code::bad_request,
-                          "experts_on_cpu: " + a.spec.architecture + " has no routed experts", "experts_on_cpu");
+                          "experts_on_cpu: " + a.spec.architecture + " has no routed experts",
+                          "experts_on_cpu");
     std::vector<int> device_of_rule;
     for (const auto& p : o.pins) {
         int d = find_device(l, p.device);
@@ -177,12 +180,12 @@ result<tensor_keys> match_pins(const analysis& a, const workload& w, const layou
     }
     for (size_t r = 0; r < o.pins.size(); ++r)
         if (!rule_matched[r])
-            return make_error(error_code::bad_request,
-                              pin_path(r) + ": the pattern \"" + o.pins[r].pattern + "\" matches no tensor of " +
-                                  a.spec.architecture + " (patterns are globs over names such as " +
-                                  (sk.tensors.empty() ? std::string("lm_head.weight") : sk.tensors.back().name) +
-                                  ")",
-                              pin_path(r));
+            return make_error(
+                error_code::bad_request,
+                pin_path(r) + ": the pattern \"" + o.pins[r].pattern + "\" matches no tensor of " +
+                    a.spec.architecture + " (patterns are globs over names such as " +
+                    (sk.tensors.empty() ? std::string("lm_head.weight") : sk.tensors.back().name) + ")",
+                pin_path(r));
     return k;
 }
 
@@ -193,8 +196,10 @@ void split_mixed_blocks(const skeleton& sk, tensor_keys& k) {
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         if (!k.loaded[i]) continue;
         auto it = block_pin.find(k.key[i]);
-        if (it == block_pin.end()) block_pin.emplace(k.key[i], k.pin[i]);
-        else if (it->second != k.pin[i]) it->second = mixed;
+        if (it == block_pin.end())
+            block_pin.emplace(k.key[i], k.pin[i]);
+        else if (it->second != k.pin[i])
+            it->second = mixed;
     }
     for (size_t i = 0; i < sk.tensors.size(); ++i)
         if (k.loaded[i] && block_pin[k.key[i]] == mixed && k.pin[i] != no_device)
@@ -202,10 +207,10 @@ void split_mixed_blocks(const skeleton& sk, tensor_keys& k) {
 }
 
 // transformers gives each tensor the device of the longest map key that prefixes its name, so a split-off
-// module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins the unit
-// of the longest key over its name; tensors pinned to different devices cannot share one entry. Without pins or
-// split experts every key is a block or a module that no other key extends, so each tensor's own key is
-// already the longest one (and DeepSeek-V3's 46k names need no lookups): call this only with pins or split
+// module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins the
+// unit of the longest key over its name; tensors pinned to different devices cannot share one entry. Without
+// pins or split experts every key is a block or a module that no other key extends, so each tensor's own key
+// is already the longest one (and DeepSeek-V3's 46k names need no lookups): call this only with pins or split
 // experts.
 std::optional<error> join_longest_keys(const skeleton& sk, const layout& l, tensor_keys& k) {
     std::unordered_map<std::string, int> key_pin;
@@ -213,8 +218,10 @@ std::optional<error> join_longest_keys(const skeleton& sk, const layout& l, tens
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         if (!k.loaded[i]) continue;
         auto [it, fresh] = key_pin.emplace(k.key[i], k.pin[i]);
-        if (fresh) key_first.emplace(k.key[i], i);
-        else if (it->second == no_device) it->second = k.pin[i];
+        if (fresh)
+            key_first.emplace(k.key[i], i);
+        else if (it->second == no_device)
+            it->second = k.pin[i];
     }
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         if (!k.loaded[i]) continue;
@@ -228,8 +235,9 @@ std::optional<error> join_longest_keys(const skeleton& sk, const layout& l, tens
             const std::string& other = sk.tensors[key_first[name]].name;
             return make_error(
                 error_code::bad_request,
-                pin_path(k.rule_of[i]) + ": " + sk.tensors[i].name + " is pinned to " + l.devices[k.pin[i]].name +
-                    " but its device-map entry \"" + name + "\" (which also holds " + other + ") goes to " +
+                pin_path(k.rule_of[i]) + ": " + sk.tensors[i].name + " is pinned to " +
+                    l.devices[k.pin[i]].name + " but its device-map entry \"" + name +
+                    "\" (which also holds " + other + ") goes to " +
                     (d == no_device ? std::string("no pinned device") : l.devices[d].name) +
                     "; a device-map entry moves a whole module, so pin all of its tensors to one device",
                 pin_path(k.rule_of[i]));
@@ -248,7 +256,8 @@ struct gathered_units {
     std::unordered_map<std::string, size_t> unit_of_name; // only the parameters aliases point to
 };
 
-gathered_units gather_units(const skeleton& sk, const tensor_keys& k, const std::vector<uint64_t>& tensor_bytes) {
+gathered_units gather_units(const skeleton& sk, const tensor_keys& k,
+                            const std::vector<uint64_t>& tensor_bytes) {
     gathered_units g;
     g.unit_of.assign(sk.tensors.size(), SIZE_MAX);
     for (const tensor_alias& al : sk.aliases) g.unit_of_name.emplace(al.target, SIZE_MAX);
@@ -315,7 +324,8 @@ struct unit_groups {
 // Tied aliases: their module goes where the parameter they alias lives. Aliases that share a module (BERT's
 // decoder ties its weight to the word embeddings and its bias to cls.predictions.bias) tie their targets'
 // units together. Marks the unit that runs the output head. Returns each alias module and a unit it ties to.
-std::unordered_map<std::string, size_t> tie_aliases(const skeleton& sk, gathered_units& g, unit_groups& groups) {
+std::unordered_map<std::string, size_t> tie_aliases(const skeleton& sk, gathered_units& g,
+                                                    unit_groups& groups) {
     bool head_seen = false;
     for (const auto& u : g.units) head_seen = head_seen || u.head;
     std::unordered_map<std::string, size_t> alias_unit;
@@ -357,22 +367,24 @@ result<units_result> merge_tied_units(const layout& l, gathered_units& g, unit_g
         into.head = into.head || u.head;
         if (into.layer == no_index) into.layer = u.layer;
         if (into.pinned != no_device && u.pinned != no_device && into.pinned != u.pinned)
-            return make_error(error_code::bad_request,
-                              "pins: " + into.module + " and " + u.module +
-                                  " share tied parameters, so they go to one device, but they are pinned to " +
-                                  l.devices[into.pinned].name + " and " + l.devices[u.pinned].name,
-                              "pins");
+            return make_error(
+                error_code::bad_request,
+                "pins: " + into.module + " and " + u.module +
+                    " share tied parameters, so they go to one device, but they are pinned to " +
+                    l.devices[into.pinned].name + " and " + l.devices[u.pinned].name,
+                "pins");
         if (into.pinned == no_device) into.pinned = u.pinned;
     }
-    for (const auto& [m, u] : alias_unit) out.aliases.push_back({m, out.units[merged_index[groups.root(u)]].module});
+    for (const auto& [m, u] : alias_unit)
+        out.aliases.push_back({m, out.units[merged_index[groups.root(u)]].module});
     std::sort(out.aliases.begin(), out.aliases.end());
     return out;
 }
 
 // What a device map places: the units (blocks or modules, with the KV cache of their layer), pins applied,
 // tied parameters together.
-result<units_result> build_units(const analysis& a, const workload& w, const memory_plan& plan, const layout& l,
-                                 const place_options& o) {
+result<units_result> build_units(const analysis& a, const workload& w, const memory_plan& plan,
+                                 const layout& l, const place_options& o) {
     auto device_of_rule = pin_devices(a, l, o);
     if (!device_of_rule) return device_of_rule.err();
     auto keys = match_pins(a, w, l, o, *device_of_rule);
@@ -419,15 +431,18 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
     if (strategy == place_strategy::balanced && gpus > 1) {
         uint64_t free_total = 0, wanted = 0;
         for (size_t d = 0; d < gpus; ++d)
-            free_total = add(free_total, l.devices[d].budget_bytes > load[d] ? l.devices[d].budget_bytes - load[d] : 0);
+            free_total = add(free_total,
+                             l.devices[d].budget_bytes > load[d] ? l.devices[d].budget_bytes - load[d] : 0);
         for (size_t i = 0; i < units.size(); ++i)
             if (units[i].pinned == no_device) wanted = add(wanted, cost(units[i], 0));
-        double share = free_total ? std::min(1.0, static_cast<double>(wanted) / static_cast<double>(free_total)) : 0;
+        double share =
+            free_total ? std::min(1.0, static_cast<double>(wanted) / static_cast<double>(free_total)) : 0;
         for (size_t d = 0; d < gpus; ++d) {
             uint64_t free = l.devices[d].budget_bytes > load[d] ? l.devices[d].budget_bytes - load[d] : 0;
             // In long double: a double holds 2^64 - 1 as 2^64, and converting that back is undefined.
             long double part = static_cast<long double>(free) * static_cast<long double>(share);
-            target[d] = add(load[d], part >= static_cast<long double>(free) ? free : static_cast<uint64_t>(part));
+            target[d] =
+                add(load[d], part >= static_cast<long double>(free) ? free : static_cast<uint64_t>(part));
         }
     }
     size_t cur = 0;
@@ -523,7 +538,8 @@ struct assignment {
 };
 
 // Fills, then reserves what the assignment charges beyond the reservations and fills again, until they hold.
-assignment settle(const std::vector<unit>& units, const layout& l, const fixed_charges& c, place_strategy strategy) {
+assignment settle(const std::vector<unit>& units, const layout& l, const fixed_charges& c,
+                  place_strategy strategy) {
     std::vector<uint64_t> reserve = first_reserve(l, c), load;
     assignment a;
     for (int round = 0; round < 8; ++round) {
@@ -551,8 +567,9 @@ int main_device_of(const layout& l, const std::vector<int>& where) {
 }
 
 // The device map: every unit's module, then tied members in state_dict order, then aliases.
-device_map map_of(const std::vector<unit>& units, const std::vector<std::pair<std::string, std::string>>& aliases,
-                  const layout& l, const std::vector<int>& where) {
+device_map map_of(const std::vector<unit>& units,
+                  const std::vector<std::pair<std::string, std::string>>& aliases, const layout& l,
+                  const std::vector<int>& where) {
     device_map map;
     std::unordered_map<std::string, int> device_of_module;
     for (size_t i = 0; i < units.size(); ++i) {
@@ -642,10 +659,11 @@ struct prepared {
 result<prepared> prepare(const analysis& a, const workload& w, const std::vector<device_budget>& devices,
                          const place_options& o) {
     if (w.mode == plan_mode::training)
-        return make_error(error_code::bad_request,
-                          "mode: place plans inference; for training memory use plan with mode training (zero "
-                          "for ZeRO/FSDP sharding), for parallel layouts place with tp/pp",
-                          "mode");
+        return make_error(
+            error_code::bad_request,
+            "mode: place plans inference; for training memory use plan with mode training (zero "
+            "for ZeRO/FSDP sharding), for parallel layouts place with tp/pp",
+            "mode");
     auto l = order_devices(devices);
     if (!l) return l.err();
     auto plan = plan_memory(a, w);
@@ -655,8 +673,8 @@ result<prepared> prepare(const analysis& a, const workload& w, const std::vector
     return prepared{std::move(*l), std::move(*u), std::move(*plan)};
 }
 
-std::optional<placement> quiet_place(const analysis& a, const workload& w, const std::vector<device_budget>& devices,
-                                     const place_options& o) {
+std::optional<placement> quiet_place(const analysis& a, const workload& w,
+                                     const std::vector<device_budget>& devices, const place_options& o) {
     auto prep = prepare(a, w, devices, o);
     if (!prep) return std::nullopt;
     return place_once(prep->l, prep->u.units, prep->u.aliases, prep->plan, o);
@@ -665,9 +683,10 @@ std::optional<placement> quiet_place(const analysis& a, const workload& w, const
 void suggest(const analysis& a, const workload& w, const std::vector<device_budget>& devices,
              const place_options& o, placement& p) {
     uint64_t short_bytes = add(p.unplaced_bytes, p.over_budget_bytes);
-    p.suggestions.push_back("short by " + binary_size(short_bytes) + " (" + with_thousands(short_bytes) +
-                            " bytes): " + with_thousands(p.unplaced_bytes) + " bytes of weights and KV cache found no room" +
-                            (p.over_budget_bytes ? ", devices over budget by " + with_thousands(p.over_budget_bytes) : ""));
+    p.suggestions.push_back(
+        "short by " + binary_size(short_bytes) + " (" + with_thousands(short_bytes) +
+        " bytes): " + with_thousands(p.unplaced_bytes) + " bytes of weights and KV cache found no room" +
+        (p.over_budget_bytes ? ", devices over budget by " + with_thousands(p.over_budget_bytes) : ""));
     // More GPUs of the same kind.
     if (!o.gpu_name.empty()) {
         uint64_t gpus = 0;
@@ -690,8 +709,10 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             uint64_t lo = gpus + 1, hi = most;
             while (lo < hi) {
                 uint64_t mid = lo + (hi - lo) / 2;
-                if (fits_with(mid)) hi = mid;
-                else lo = mid + 1;
+                if (fits_with(mid))
+                    hi = mid;
+                else
+                    lo = mid + 1;
             }
             p.suggestions.push_back(std::to_string(lo) + " x " + o.gpu_name + " would fit (--gpus " +
                                     std::to_string(lo) + ")");
@@ -720,8 +741,10 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             auto r = quiet_place(a, t, devices, o);
             return r && r->fits;
         });
-        if (best) p.suggestions.push_back("--seq " + std::to_string(best) + " (the longest context that fits at batch " +
-                                          std::to_string(w.batch) + ")");
+        if (best)
+            p.suggestions.push_back("--seq " + std::to_string(best) +
+                                    " (the longest context that fits at batch " + std::to_string(w.batch) +
+                                    ")");
     }
     if (w.batch > 1) {
         uint64_t best = largest_fitting(w.batch - 1, [&](uint64_t b) {
@@ -730,12 +753,15 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             auto r = quiet_place(a, t, devices, o);
             return r && r->fits;
         });
-        if (best) p.suggestions.push_back("--batch " + std::to_string(best) + " (the largest batch that fits at seq " +
-                                          std::to_string(seq) + ")");
+        if (best)
+            p.suggestions.push_back("--batch " + std::to_string(best) +
+                                    " (the largest batch that fits at seq " + std::to_string(seq) + ")");
     }
     bool has_cpu = false;
     for (const auto& d : devices) has_cpu = has_cpu || d.kind != device_kind::gpu;
-    if (!has_cpu) p.suggestions.push_back("or offload to host memory: add cpu=SIZE (and disk) to --devices, or --cpu SIZE");
+    if (!has_cpu)
+        p.suggestions.push_back(
+            "or offload to host memory: add cpu=SIZE (and disk) to --devices, or --cpu SIZE");
 }
 
 } // namespace
@@ -808,8 +834,10 @@ std::string placement_json(const analysis& a, const placement& p, const place_op
             out.String(d.device.gpu.c_str());
         }
         out.Key("budget_bytes");
-        if (d.device.budget_bytes == std::numeric_limits<uint64_t>::max()) out.Null();
-        else out.Uint64(d.device.budget_bytes);
+        if (d.device.budget_bytes == std::numeric_limits<uint64_t>::max())
+            out.Null();
+        else
+            out.Uint64(d.device.budget_bytes);
         out.Key("total_bytes");
         out.Uint64(d.total_bytes);
         out.Key("headroom_bytes");

@@ -195,10 +195,9 @@ uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype 
     const layer_spec& l = spec.layers[il];
     if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp)
         return 0;
-    uint64_t elements =
-        l.attn == attn_kind::mla
-            ? spec.mla_kv_latent_dim()                     // the latent and the rotary key (vLLM)
-            : mul(2, mul(spec.n_kv_heads, spec.head_dim));  // keys and values
+    uint64_t elements = l.attn == attn_kind::mla
+                            ? spec.mla_kv_latent_dim() // the latent and the rotary key (vLLM)
+                            : mul(2, mul(spec.n_kv_heads, spec.head_dim)); // keys and values
     if (block_bytes) return mul((elements + 31) / 32, block_bytes);
     return mul(elements, dtype_bytes(kv));
 }
@@ -209,20 +208,22 @@ namespace {
 std::optional<error> check_attention(const model_spec& spec, const workload& w) {
     if (w.attention != attention_impl::flash) return std::nullopt;
     if (spec.weight_dtype == dtype::f32)
-        return make_error(error_code::bad_request,
-                          "attention: flash cannot run with fp32 weights; use dtype bf16 or fp16, or attention sdpa",
-                          "attention");
+        return make_error(
+            error_code::bad_request,
+            "attention: flash cannot run with fp32 weights; use dtype bf16 or fp16, or attention sdpa",
+            "attention");
     if (spec.head_dim > 256)
         return make_error(error_code::bad_request,
-                          "attention: flash supports head_dim up to 256, this model has " + num(spec.head_dim) +
-                              "; use attention sdpa",
+                          "attention: flash supports head_dim up to 256, this model has " +
+                              num(spec.head_dim) + "; use attention sdpa",
                           "attention");
     return std::nullopt;
 }
 
 std::vector<std::string> context_warnings(const model_spec& spec, const workload& w) {
     if (spec.max_positions == 0 || w.seq <= spec.max_positions) return {};
-    return {"seq (" + num(w.seq) + ") is longer than max_position_embeddings (" + num(spec.max_positions) + ")" +
+    return {"seq (" + num(w.seq) + ") is longer than max_position_embeddings (" + num(spec.max_positions) +
+            ")" +
             (spec.rope.scaling_type.empty() ? std::string()
                                             : "; rope_scaling " + spec.rope.scaling_type + " may extend it")};
 }
@@ -272,12 +273,14 @@ plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, mem
 }
 
 // The largest working set of one forward pass over batch x chunk tokens (docs/memory.md).
-forward_activations forward_working_set(const model_spec& spec, const workload& w, uint64_t chunk, dtype act) {
+forward_activations forward_working_set(const model_spec& spec, const workload& w, uint64_t chunk,
+                                        dtype act) {
     uint64_t ab = dtype_bytes(act);
     uint64_t tokens = mul(w.batch, chunk);
     forward_activations f;
     f.residual = mul(mul(mul(2, tokens), spec.hidden), ab);
-    // Q, K, V and O; MLA: the queries, the latent with the rotary key, kv_b's keys and values, o_proj's input.
+    // Q, K, V and O; MLA: the queries, the latent with the rotary key, kv_b's keys and values, o_proj's
+    // input.
     uint64_t qkvo = spec.has_mla() ? add(add(spec.mla_q_dim(), spec.mla_kv_latent_dim()),
                                          add(spec.mla_kv_b_dim(), spec.mla_v_dim()))
                                    : add(mul(2, spec.q_dim()), mul(2, spec.kv_dim()));
@@ -286,28 +289,30 @@ forward_activations forward_working_set(const model_spec& spec, const workload& 
         f.attention = add(f.attention, mul(mul(mul(mul(2, w.batch), spec.n_heads), mul(chunk, w.seq)), ab));
     uint64_t widest_ffn = 0;
     for (uint64_t il = 0; il < spec.layers.size(); ++il) {
-        uint64_t width = spec.is_moe_layer(il)
-                             ? add(mul(spec.n_experts_per_tok, spec.expert_intermediate), spec.shared_intermediate)
-                             : spec.intermediate;
+        uint64_t width = spec.is_moe_layer(il) ? add(mul(spec.n_experts_per_tok, spec.expert_intermediate),
+                                                     spec.shared_intermediate)
+                                               : spec.intermediate;
         widest_ffn = std::max(widest_ffn, width);
     }
     f.ffn = mul(mul(mul(3, tokens), widest_ffn), ab); // gate, up and their product
-    f.logits = mul(mul(w.batch, spec.vocab), 4);     // last position, upcast to fp32
+    f.logits = mul(mul(w.batch, spec.vocab), 4);      // last position, upcast to fp32
     return f;
 }
 
 plan_item activations_item(const workload& w, uint64_t chunk, dtype act, const forward_activations& f) {
-    return {"activations",
-            add(add(f.residual, std::max(f.attention, f.ffn)), f.logits),
-            "2 x tokens x hidden x bytes (residual) + max(attention, FFN working set) + "
-            "batch x vocab x 4 (last-position logits in fp32)",
-            {{"tokens", num(mul(w.batch, chunk))},
-              {"prefill_chunk", num(chunk)},
-              {"activation_dtype", dtype_name(act)},
-              {"attention", attention_name(w.attention)},
-              {"attention_bytes", num(f.attention)},
-              {"ffn_bytes", num(f.ffn)},
-              {"logits_bytes", num(f.logits)}}};
+    return {
+        "activations",
+        add(add(f.residual, std::max(f.attention, f.ffn)), f.logits),
+        "2 x tokens x hidden x bytes (residual) + max(attention, FFN working set) + "
+        "batch x vocab x 4 (last-position logits in fp32)",
+        {{"tokens", num(mul(w.batch, chunk))},
+          {"prefill_chunk", num(chunk)},
+          {"activation_dtype", dtype_name(act)},
+          {"attention", attention_name(w.attention)},
+          {"attention_bytes", num(f.attention)},
+          {"ffn_bytes", num(f.ffn)},
+          {"logits_bytes", num(f.logits)}}
+    };
 }
 
 plan_item overhead_item(const workload& w) {

@@ -159,7 +159,8 @@ struct sharding {
     std::string warning; // ZeRO with one GPU shards nothing
 
     explicit sharding(const workload& w) : zero_stage(w.zero_stage), gpus(w.gpus) {
-        if (zero_stage > 0 && gpus == 1) warning = "ZeRO stage " + num(zero_stage) + " with gpus 1 shards nothing";
+        if (zero_stage > 0 && gpus == 1)
+            warning = "ZeRO stage " + num(zero_stage) + " with gpus 1 shards nothing";
     }
     uint64_t shard(uint64_t bytes, uint32_t from_stage) const {
         return zero_stage >= from_stage ? ceil_div(bytes, gpus) : bytes;
@@ -174,10 +175,10 @@ struct sharding {
 
 // Figures every training item draws on.
 struct training_setup {
-    workload w;       // with the default lengths filled in
+    workload w; // with the default lengths filled in
     dtype weight_type;
-    dtype act;        // compute dtype of gradients, adapters and activations
-    uint64_t e = 0;   // its bytes
+    dtype act;      // compute dtype of gradients, adapters and activations
+    uint64_t e = 0; // its bytes
     bool lora = false;
     sharding shards;
 };
@@ -228,7 +229,8 @@ result<trainable_set> count_trainable(const analysis& a, const training_setup& s
             out.optimizer_bytes = add(out.optimizer_bytes, optimizer_bytes(w.optimizer, t.shape, t.elements));
             continue;
         }
-        if (t.shape.size() != 2 || std::find(out.targets.begin(), out.targets.end(), t.what) == out.targets.end())
+        if (t.shape.size() != 2 ||
+            std::find(out.targets.begin(), out.targets.end(), t.what) == out.targets.end())
             continue;
         uint64_t rows = t.shape[0], cols = t.shape[1], r = w.lora_rank;
         out.parameters = add(out.parameters, mul(r, add(cols, rows)));
@@ -252,10 +254,12 @@ uint64_t on_gpu_unless_offloaded(const workload& w, plan_item& item, uint64_t by
 // optimizer bytes, so sharded from stage 1 and offloaded with the optimizer.
 plan_item master_weights_item(const training_setup& s, const trainable_set& t, training_memory& m) {
     uint64_t bytes = s.shards.shard(mul(t.parameters, 4), 1);
-    plan_item item{"master_weights", 0,
-                   "trainable parameters x 4 (fp32 copy for mixed precision), / gpus from ZeRO stage 1", {}};
+    plan_item item{"master_weights",
+                   0,
+                   "trainable parameters x 4 (fp32 copy for mixed precision), / gpus from ZeRO stage 1",
+                   {}};
     item.inputs = {
-        {"trainable_parameters", num(t.parameters)       },
+        {"trainable_parameters", num(t.parameters)        },
         {"weights_dtype",        dtype_name(s.weight_type)}
     };
     s.shards.describe(item, 1);
@@ -265,16 +269,19 @@ plan_item master_weights_item(const training_setup& s, const trainable_set& t, t
 
 // Gradients: in the compute dtype (fp32 when the weights are fp32); only the adapters' with LoRA.
 plan_item gradients_item(const training_setup& s, const trainable_set& t, training_memory& m) {
-    plan_item item{"gradients", s.shards.shard(mul(t.parameters, s.e), 2),
-                   "trainable parameters x bytes of the compute dtype, / gpus from ZeRO stage 2", {}};
+    plan_item item{"gradients",
+                   s.shards.shard(mul(t.parameters, s.e), 2),
+                   "trainable parameters x bytes of the compute dtype, / gpus from ZeRO stage 2",
+                   {}};
     item.inputs = {
         {"trainable_parameters", num(t.parameters)},
         {"gradient_dtype",       dtype_name(s.act)}
     };
     s.shards.describe(item, 2);
     if (!s.lora && !s.w.quant.empty())
-        item.inputs.push_back({"warning", "full fine-tuning of weights quantized as \"" + s.w.quant +
-                                              "\" is not supported by the usual tools; use method lora or qlora"});
+        item.inputs.push_back(
+            {"warning", "full fine-tuning of weights quantized as \"" + s.w.quant +
+                            "\" is not supported by the usual tools; use method lora or qlora"});
     m.gradients = item.bytes;
     return item;
 }
@@ -282,14 +289,16 @@ plan_item gradients_item(const training_setup& s, const trainable_set& t, traini
 // Optimizer states over the trainable tensors.
 plan_item optimizer_states_item(const training_setup& s, const trainable_set& t, training_memory& m) {
     const workload& w = s.w;
-    const char* per = w.optimizer == optimizer_kind::adamw        ? "8 (two fp32 moments)"
-                      : w.optimizer == optimizer_kind::adamw_8bit ? "2 + 8 per 2048-element block (8-bit moments "
-                                                                    "with fp32 absmax; tensors under 4096 "
-                                                                    "elements: 8)"
-                      : w.optimizer == optimizer_kind::sgd_momentum ? "4 (fp32 momentum)"
-                                                                    : "(rows + columns) x 4 per matrix, elements "
-                                                                      "x 4 per vector";
-    plan_item item{"optimizer_states", 0,
+    const char* per =
+        w.optimizer == optimizer_kind::adamw          ? "8 (two fp32 moments)"
+        : w.optimizer == optimizer_kind::adamw_8bit   ? "2 + 8 per 2048-element block (8-bit moments "
+                                                        "with fp32 absmax; tensors under 4096 "
+                                                        "elements: 8)"
+        : w.optimizer == optimizer_kind::sgd_momentum ? "4 (fp32 momentum)"
+                                                      : "(rows + columns) x 4 per matrix, elements "
+                                                        "x 4 per vector";
+    plan_item item{"optimizer_states",
+                   0,
                    std::string("sum over trainable tensors of the optimizer's state bytes: ") + per +
                        " per element; / gpus from ZeRO stage 1",
                    {}};
@@ -299,7 +308,8 @@ plan_item optimizer_states_item(const training_setup& s, const trainable_set& t,
     };
     s.shards.describe(item, 1);
     if (w.method == train_method::qlora) item.inputs.push_back({"paged", "true"});
-    item.bytes = m.optimizer_states = on_gpu_unless_offloaded(w, item, s.shards.shard(t.optimizer_bytes, 1), m);
+    item.bytes = m.optimizer_states =
+        on_gpu_unless_offloaded(w, item, s.shards.shard(t.optimizer_bytes, 1), m);
     return item;
 }
 
@@ -308,22 +318,25 @@ plan_item lora_adapters_item(const training_setup& s, const trainable_set& t, tr
     const workload& w = s.w;
     std::string roles;
     for (role r : t.targets) roles += (roles.empty() ? "" : ",") + std::string(role_name(r));
-    plan_item item{"lora_adapters", s.shards.shard(mul(t.parameters, s.e), 3),
-                   "sum over targeted matrices of rank x (in + out) x bytes of the compute dtype", {}};
+    plan_item item{"lora_adapters",
+                   s.shards.shard(mul(t.parameters, s.e), 3),
+                   "sum over targeted matrices of rank x (in + out) x bytes of the compute dtype",
+                   {}};
     item.inputs = {
-        {"method",             method_name(w.method)      },
-        {"rank",               num(w.lora_rank)           },
-        {"targets",            roles                      },
-        {"adapted_matrices",   num(t.adapted_matrices)    },
-        {"adapter_parameters", num(t.parameters)          },
-        {"adapter_dtype",      dtype_name(s.act)          }
+        {"method",             method_name(w.method)  },
+        {"rank",               num(w.lora_rank)       },
+        {"targets",            roles                  },
+        {"adapted_matrices",   num(t.adapted_matrices)},
+        {"adapter_parameters", num(t.parameters)      },
+        {"adapter_dtype",      dtype_name(s.act)      }
     };
     s.shards.describe(item, 3);
     if (w.method == train_method::qlora && w.quant != "nf4")
-        item.inputs.push_back({"warning", w.quant.empty() ? "QLoRA base weights are planned unquantized: set "
-                                                            "quant nf4 for the 4-bit base"
-                                                          : "QLoRA's base weights are nf4; planned as quant \"" +
-                                                                w.quant + "\""});
+        item.inputs.push_back(
+            {"warning", w.quant.empty()
+                            ? "QLoRA base weights are planned unquantized: set "
+                              "quant nf4 for the 4-bit base"
+                            : "QLoRA's base weights are nf4; planned as quant \"" + w.quant + "\""});
     m.lora_adapters = item.bytes;
     return item;
 }
@@ -348,10 +361,10 @@ std::vector<layer_ffn> ffn_of_layers(const analysis& a) {
 
 // What the layers keep for the backward pass, after recomputation.
 struct stack_activations {
-    uint64_t kept = 0;         // over all layers
-    uint64_t largest = 0;      // the largest layer with nothing recomputed
+    uint64_t kept = 0;    // over all layers
+    uint64_t largest = 0; // the largest layer with nothing recomputed
     uint64_t layers = 0;
-    uint64_t first_layer = 0;  // what the first layer keeps
+    uint64_t first_layer = 0; // what the first layer keeps
 };
 
 stack_activations kept_by_layers(const analysis& a, const training_setup& s) {
@@ -387,8 +400,8 @@ plan_item training_activations_item(const analysis& a, const training_setup& s, 
     for (const tensor_info& t : a.sk.tensors)
         if (t.what == role::lm_head) vocab_head = true;
     uint64_t tokens = mul(w.batch, w.seq);
-    m.head_inputs = mul(mul(mul(2, tokens), spec.hidden), s.e);     // final norm and head inputs
-    m.loss = vocab_head ? mul(mul(tokens, spec.vocab), 4) : 0;      // fp32 logits for cross-entropy
+    m.head_inputs = mul(mul(mul(2, tokens), spec.hidden), s.e); // final norm and head inputs
+    m.loss = vocab_head ? mul(mul(tokens, spec.vocab), 4) : 0;  // fp32 logits for cross-entropy
     plan_item item{"activations",
                    add(add(add(m.layer_activations, m.recomputed_layer), m.head_inputs), m.loss),
                    "sum over layers of the bytes kept for the backward pass (Korthikanti et al. 2022: "
@@ -398,17 +411,17 @@ plan_item training_activations_item(const analysis& a, const training_setup& s, 
                    "logits for the loss)",
                    {}};
     item.inputs = {
-        {"batch",                  num(w.batch)                 },
-        {"seq",                    num(w.seq)                   },
-        {"activation_dtype",       dtype_name(s.act)            },
-        {"attention",              attention_name(w.attention)  },
-        {"recompute",              recompute_name(w.recompute)  },
-        {"layers",                 num(layers.layers)           },
-        {"layer_bytes",            num(layers.first_layer)      },
-        {"layers_bytes",           num(m.layer_activations)     },
-        {"recomputed_layer_bytes", num(m.recomputed_layer)      },
-        {"head_input_bytes",       num(m.head_inputs)           },
-        {"loss_bytes",             num(m.loss)                  }
+        {"batch",                  num(w.batch)               },
+        {"seq",                    num(w.seq)                 },
+        {"activation_dtype",       dtype_name(s.act)          },
+        {"attention",              attention_name(w.attention)},
+        {"recompute",              recompute_name(w.recompute)},
+        {"layers",                 num(layers.layers)         },
+        {"layer_bytes",            num(layers.first_layer)    },
+        {"layers_bytes",           num(m.layer_activations)   },
+        {"recomputed_layer_bytes", num(m.recomputed_layer)    },
+        {"head_input_bytes",       num(m.head_inputs)         },
+        {"loss_bytes",             num(m.loss)                }
     };
     return item;
 }
