@@ -8,8 +8,8 @@
 
 namespace modelplan {
 
-// The training items that follow "weights" in a training plan (weights as planned for the workload), in
-// order: "master_weights" (full fine-tuning of 16-bit weights), "gradients", "optimizer_states",
+// The training items that follow "weights" in a training plan (plan_memory plans the weights), in order:
+// "master_weights" (full fine-tuning of 16-bit weights), "gradients", "optimizer_states",
 // "lora_adapters" (LoRA/QLoRA), "activations". Bytes are per GPU: ZeRO stage 1 divides master weights and
 // optimizer states by `gpus`, stage 2 also gradients, stage 3 also the adapters (the base weights: see
 // sharded_weights). With offload_optimizer, master weights and optimizer states hold 0 GPU bytes and carry
