@@ -30,6 +30,7 @@
 #include "io/checkpoint-files.h"
 #include "io/model-source.h"
 #include "load-internal.h"
+#include "modelplan/memory.h" // in_mtp_layer
 #include "modelplan/model-spec.h"
 #include "modelplan/text.h"
 
@@ -70,17 +71,10 @@ result<analysis> analyze_model(const std::string& model, const config_options& o
 
 // ---- device maps ------------------------------------------------------------------------------------------
 
-namespace {
-bool in_mtp_layer(const analysis& a, const tensor_info& t) {
-    return t.layer != no_index && static_cast<uint64_t>(t.layer) < a.spec.layers.size() &&
-           a.spec.layers[static_cast<size_t>(t.layer)].stack == layer_stack::mtp;
-}
-} // namespace
-
 bool stores_mtp_layers(const analysis& a, const checkpoint_source& src) {
     std::unordered_set<std::string> mtp;
     for (const auto& t : a.sk.tensors)
-        if (in_mtp_layer(a, t)) mtp.insert(t.name);
+        if (in_mtp_layer(a.spec, t)) mtp.insert(t.name);
     if (mtp.empty()) return false;
     for (const auto& t : src.ck.tensors)
         if (mtp.count(t.name)) return true;
@@ -99,7 +93,7 @@ result<mapped_devices> devices_for_map(const analysis& a, const device_map& map)
     skeleton main_part;
     main_part.base_prefix = a.sk.base_prefix;
     for (const auto& t : a.sk.tensors)
-        if (!in_mtp_layer(a, t)) main_part.tensors.push_back(t);
+        if (!in_mtp_layer(a.spec, t)) main_part.tensors.push_back(t);
     if (main_part.tensors.size() == a.sk.tensors.size()) return all.err();
     auto main_devices = assign_devices(main_part, map);
     if (!main_devices) return main_devices.err();
@@ -109,7 +103,7 @@ result<mapped_devices> devices_for_map(const analysis& a, const device_map& map)
     skeleton one;
     one.tensors.resize(1);
     for (const auto& t : a.sk.tensors) {
-        if (!in_mtp_layer(a, t)) {
+        if (!in_mtp_layer(a.spec, t)) {
             out.devices.push_back((*main_devices)[next_main++]);
             continue;
         }

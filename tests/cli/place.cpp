@@ -79,7 +79,7 @@ TEST_F(place, bad_input) {
     expect_bad_input(run("llama-3.1-8b --gpu rtx-4090 --pin lm_head"), "PATTERN=DEVICE");
     expect_bad_input(run("llama-3.1-8b --gpu rtx-4090 --gpus x"), "--gpus");
     expect_bad_input(run("llama-3.1-8b --gpu rtx-4090 --experts-on-cpu --cpu 64GiB"), "no routed experts");
-    expect_bad_input(run("llama-3.1-8b --gpu rtx-4090 --mode training"), "--mode training");
+    expect_bad_input(run("llama-3.1-8b --gpu rtx-4090 --mode training"), "mode training");
     expect_bad_input(run("llama-3.1-8b --gpu nosuchgpu"), "nosuchgpu");
     auto help = run("--help");
     EXPECT_EQ(help.status, 0);

@@ -161,7 +161,8 @@ TEST(memory, explicit_flash_attention_with_fp32_is_refused) {
     flash.attention = attention_impl::flash;
     auto p = plan_memory(analyze_preset("t5-small"), flash); // F32 checkpoint
     ASSERT_FALSE(p.ok());
-    EXPECT_EQ(p.err().message, "flash attention cannot run with fp32 weights; use --dtype bf16 or fp16, or --attn sdpa");
+    EXPECT_EQ(p.err().message, "attention: flash cannot run with fp32 weights; use dtype bf16 or fp16, or attention sdpa");
+    EXPECT_EQ(p.err().path, "attention");
     EXPECT_TRUE(plan_memory(analyze_preset("llama-3.1-8b"), flash).ok());
 }
 

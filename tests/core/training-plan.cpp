@@ -71,7 +71,7 @@ workload training() {
 // weights too.
 uint64_t model_states(const analysis& a, const workload& w) {
     plan_item weights = weights_of(a, w);
-    auto items = plan_training(a, w, weights);
+    auto items = plan_training(a, w);
     EXPECT_TRUE(items.ok()) << (items.ok() ? "" : items.err().message);
     if (!items.ok()) return 0;
     const plan_item* master = find_item(*items, "master_weights"); // absent for fp32 weights
@@ -82,12 +82,12 @@ uint64_t model_states(const analysis& a, const workload& w) {
 TEST(TrainingPlan, ItemsInOrder) {
     analysis a = analyze_preset("llama-3.2-1b");
     workload w = training();
-    auto full = plan_training(a, w, weights_of(a, w));
+    auto full = plan_training(a, w);
     ASSERT_TRUE(full.ok());
     EXPECT_EQ(names(*full),
               (std::vector<std::string>{"master_weights", "gradients", "optimizer_states", "activations"}));
     w.method = train_method::lora;
-    auto lora = plan_training(a, w, weights_of(a, w));
+    auto lora = plan_training(a, w);
     ASSERT_TRUE(lora.ok());
     EXPECT_EQ(names(*lora),
               (std::vector<std::string>{"gradients", "optimizer_states", "lora_adapters", "activations"}));
@@ -123,7 +123,7 @@ TEST(TrainingPlan, ZeroWithOneGpuWarns) {
     uint64_t plain = model_states(a, w);
     w.zero_stage = 3;
     EXPECT_EQ(model_states(a, w), plain);
-    auto items = plan_training(a, w, weights_of(a, w));
+    auto items = plan_training(a, w);
     ASSERT_TRUE(items.ok());
     EXPECT_NE(input(find_item(*items, "optimizer_states"), "warning").find("shards nothing"),
               std::string::npos);
@@ -133,9 +133,9 @@ TEST(TrainingPlan, ZeroWithOneGpuWarns) {
 TEST(TrainingPlan, OffloadMovesOptimizerToCpu) {
     analysis a = analyze_preset("llama-3.2-1b");
     workload w = training();
-    auto on_gpu = plan_training(a, w, weights_of(a, w));
+    auto on_gpu = plan_training(a, w);
     w.offload_optimizer = true;
-    auto offloaded = plan_training(a, w, weights_of(a, w));
+    auto offloaded = plan_training(a, w);
     ASSERT_TRUE(on_gpu.ok() && offloaded.ok());
     EXPECT_EQ(bytes_of(*offloaded, "optimizer_states"), 0u);
     EXPECT_EQ(bytes_of(*offloaded, "master_weights"), 0u);
@@ -165,7 +165,7 @@ TEST(TrainingPlan, MemoryAnatomyBytesPerParameter) {
     auto optimizer_per_param = [&](optimizer_kind k) {
         workload wk = w;
         wk.optimizer = k;
-        auto items = plan_training(a, wk, weights_of(a, wk));
+        auto items = plan_training(a, wk);
         EXPECT_TRUE(items.ok());
         return items.ok() ? double(bytes_of(*items, "optimizer_states")) / p : 0.0;
     };
@@ -197,7 +197,7 @@ TEST(TrainingPlan, MemoryAnatomyBertLargeMeasurement) {
     w.seq = 512;
     w.attention = attention_impl::eager;
     plan_item weights = weights_of(a, w);
-    auto items = plan_training(a, w, weights);
+    auto items = plan_training(a, w);
     ASSERT_TRUE(items.ok());
     uint64_t planned = weights.bytes;
     for (const plan_item& item : *items) planned += item.bytes;
@@ -228,7 +228,7 @@ TEST(TrainingPlan, KorthikantiActivations) {
     auto layer_bytes = [&](recompute_kind r) {
         workload wr = w;
         wr.recompute = r;
-        auto items = plan_training(a, wr, weights_of(a, wr));
+        auto items = plan_training(a, wr);
         EXPECT_TRUE(items.ok());
         const plan_item* act = items.ok() ? find_item(*items, "activations") : nullptr;
         EXPECT_EQ(input(act, "layers"), std::to_string(L));
@@ -247,9 +247,9 @@ TEST(TrainingPlan, SdpaKeepsNoScores) {
     analysis a = analyze_preset("llama-3.1-8b");
     workload w = training();
     w.seq = 4096;
-    auto none = plan_training(a, w, weights_of(a, w));
+    auto none = plan_training(a, w);
     w.recompute = recompute_kind::selective;
-    auto selective = plan_training(a, w, weights_of(a, w));
+    auto selective = plan_training(a, w);
     ASSERT_TRUE(none.ok() && selective.ok());
     EXPECT_EQ(bytes_of(*none, "activations"), bytes_of(*selective, "activations"));
 }
@@ -306,7 +306,7 @@ TEST(TrainingPlan, QloraFitsPublishedGpus) {
         w.seq = 1024 + 256;
         w.recompute = recompute_kind::full;
         plan_item weights = nf4_weights(a);
-        auto items = plan_training(a, w, weights);
+        auto items = plan_training(a, w);
         ASSERT_TRUE(items.ok()) << items.err().message;
         uint64_t total = weights.bytes;
         for (const plan_item& item : *items) total += item.bytes;
@@ -326,7 +326,7 @@ TEST(TrainingPlan, LoraDefaultTargets) {
     workload w = training();
     w.method = train_method::lora;
     w.lora_rank = 16;
-    auto items = plan_training(a, w, weights_of(a, w));
+    auto items = plan_training(a, w);
     ASSERT_TRUE(items.ok());
     const uint64_t adapters = 32 * 16 * ((4096 + 4096) * 2 + (4096 + 1024) * 2);
     EXPECT_EQ(bytes_of(*items, "lora_adapters"), adapters * 2);
@@ -339,7 +339,7 @@ TEST(TrainingPlan, QloraWithoutQuantWarns) {
     analysis a = analyze_preset("llama-3.2-1b");
     workload w = training();
     w.method = train_method::qlora;
-    auto items = plan_training(a, w, weights_of(a, w));
+    auto items = plan_training(a, w);
     ASSERT_TRUE(items.ok());
     EXPECT_NE(input(find_item(*items, "lora_adapters"), "warning").find("nf4"), std::string::npos);
 }
@@ -349,13 +349,13 @@ TEST(TrainingPlan, Errors) {
     workload w = training();
     w.method = train_method::lora;
     w.lora_rank = 0;
-    auto zero_rank = plan_training(a, w, weights_of(a, w));
+    auto zero_rank = plan_training(a, w);
     ASSERT_FALSE(zero_rank.ok());
     EXPECT_EQ(zero_rank.err().path, "lora_rank");
 
     w.lora_rank = 8;
     w.lora_targets = {"attn_q", "q_proj"};
-    auto unknown = plan_training(a, w, weights_of(a, w));
+    auto unknown = plan_training(a, w);
     ASSERT_FALSE(unknown.ok());
     EXPECT_EQ(unknown.err().path, "lora_targets");
     EXPECT_NE(unknown.err().message.find("\"q_proj\""), std::string::npos);
@@ -363,7 +363,7 @@ TEST(TrainingPlan, Errors) {
     EXPECT_NE(unknown.err().message.find("ffn_down"), std::string::npos);
 
     w.lora_targets = {"attn_qkv"}; // a known role this model has no matrices for
-    auto absent = plan_training(a, w, weights_of(a, w));
+    auto absent = plan_training(a, w);
     ASSERT_FALSE(absent.ok());
     EXPECT_NE(absent.err().message.find("\"attn_qkv\""), std::string::npos);
 
@@ -371,7 +371,7 @@ TEST(TrainingPlan, Errors) {
     analysis falcon = analyze_preset("falcon-7b-instruct");
     workload wf = training();
     wf.method = train_method::lora;
-    auto fused = plan_training(falcon, wf, weights_of(falcon, wf));
+    auto fused = plan_training(falcon, wf);
     ASSERT_TRUE(fused.ok()) << fused.err().message;
     EXPECT_NE(input(find_item(*fused, "lora_adapters"), "targets").find("attn_qkv"), std::string::npos);
 }
@@ -382,7 +382,7 @@ TEST(TrainingPlan, HugeWorkloadSaturates) {
     workload w = training();
     w.batch = uint64_t(1) << 40;
     w.seq = uint64_t(1) << 30;
-    auto items = plan_training(a, w, weights_of(a, w));
+    auto items = plan_training(a, w);
     ASSERT_TRUE(items.ok());
     EXPECT_EQ(bytes_of(*items, "activations"), UINT64_MAX);
 }

@@ -30,10 +30,10 @@ struct workload {
     // 0 when the cache uses kv_dtype.
     uint64_t kv_block_bytes = 0;
     attention_impl attention = attention_impl::sdpa;
-    // Fixed runtime overhead (CUDA context and kernels): 1,343 MiB by default, the figure transformers' "Model
-    // training anatomy" guide measures right after initializing CUDA (docs/memory.md).
+    // Fixed runtime overhead (CUDA context and kernels): 1,343 MiB by default, the figure transformers'
+    // "Model training anatomy" guide measures right after initializing CUDA (docs/memory.md).
     uint64_t overhead_bytes = 1343ull << 20;
-    bool include_mtp = false;    // load multi-token-prediction layers (speculative decoding)
+    bool include_mtp = false; // load multi-token-prediction layers (speculative decoding)
 
     // Weight quantization as the user names it ("" = none, or what config.json's quantization_config says);
     // formats and names: quantization.h.
@@ -42,13 +42,22 @@ struct workload {
     // Training (mode == training).
     train_method method = train_method::full;
     uint64_t lora_rank = 16;
-    std::vector<std::string> lora_targets; // roles the adapters attach to; empty: attn_q, attn_k, attn_v, attn_o
+    // Roles the adapters attach to; empty: attn_q, attn_k, attn_v, attn_o.
+    std::vector<std::string> lora_targets;
     optimizer_kind optimizer = optimizer_kind::adamw;
     recompute_kind recompute = recompute_kind::none;
     uint32_t zero_stage = 0;        // DeepSpeed ZeRO stage 0..3 (FSDP full sharding is stage 3)
     uint64_t gpus = 1;              // data-parallel size the ZeRO/FSDP shards are divided by
     bool offload_optimizer = false; // optimizer states (and master weights) in CPU memory
 };
+
+// Each choice as requests spell it ("sdpa", "adamw-8bit", ...): what set_workload_option parses and what
+// plans show.
+const char* attention_name(attention_impl a);
+const char* mode_name(plan_mode m);
+const char* method_name(train_method m);
+const char* optimizer_name(optimizer_kind k);
+const char* recompute_name(recompute_kind k);
 
 // Sets one workload option from text, as the CLI (--kv-dtype bf16) and JSON requests ({"kv_dtype": "bf16"})
 // give it. Names: batch, seq, encoder_seq, prefill_chunk, kv_dtype, attention, overhead, mtp, mode, quant,
@@ -60,6 +69,13 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
 // The default sequence length when the workload names none: 4096 tokens, or max_position_embeddings when
 // smaller.
 uint64_t default_seq(const model_spec& spec);
+
+// Whether tensor `t` lies in a multi-token-prediction layer (model_spec::is_mtp_layer).
+bool in_mtp_layer(const model_spec& spec, const tensor_info& t);
+// Whether the workload loads layer `il` / tensor `t`: everything but multi-token-prediction layers, which
+// load only with include_mtp. Tensors outside layers (embeddings, head) always load.
+bool loads_layer(const model_spec& spec, const workload& w, uint64_t il);
+bool loads_tensor(const model_spec& spec, const workload& w, const tensor_info& t);
 
 struct plan_input {
     std::string name;
@@ -75,28 +91,63 @@ struct plan_item {
 
 // The plan checked against one GPU (devices.h fills it).
 struct plan_device {
-    std::string gpu;             // catalog key
-    uint64_t memory_bytes = 0;   // as the driver reports it
-    bool fits = false;           // total <= memory and nothing prevents running
-    int64_t headroom_bytes = 0;  // memory - total
-    std::vector<std::string> errors;   // reasons it cannot run as chosen
+    std::string gpu;                 // catalog key
+    uint64_t memory_bytes = 0;       // as the driver reports it
+    bool fits = false;               // total <= memory and nothing prevents running
+    int64_t headroom_bytes = 0;      // memory - total
+    std::vector<std::string> errors; // reasons it cannot run as chosen
     std::vector<std::string> warnings;
-    double decode_tokens_per_s = 0;    // roofline upper bound
-    double prefill_seconds = 0;        // roofline lower bound
+    double decode_tokens_per_s = 0; // roofline upper bound
+    double prefill_seconds = 0;     // roofline lower bound
     double flops_per_token = 0;
-    double training_flops = 0;         // 6 N tokens for one step
+    double training_flops = 0; // 6 N tokens for one step
+};
+
+// The working set of one inference forward pass over batch x prefill_chunk tokens (docs/memory.md).
+struct forward_activations {
+    uint64_t residual = 0;  // the residual stream and one layer's output: 2 x tokens x hidden
+    uint64_t attention = 0; // Q, K, V and O of the chunk, plus scores and probabilities with eager attention
+    uint64_t ffn = 0;       // gate, up and their product at the widest FFN
+    uint64_t logits = 0;    // the last position's logits in fp32: paid once, where the output head runs
+};
+
+// Training figures, per GPU (ZeRO/FSDP sharding applied); all 0 in an inference plan (docs/training.md).
+struct training_memory {
+    uint64_t trainable_parameters = 0; // every weight (full fine-tuning) or the adapters' A and B
+    uint64_t master_weights = 0;       // fp32 copy under mixed precision (0 on the GPU with offload)
+    uint64_t gradients = 0;
+    uint64_t optimizer_states = 0; // 0 on the GPU with offload
+    uint64_t offloaded_bytes = 0;  // master weights and optimizer states held in CPU memory (offload)
+    uint64_t lora_adapters = 0;
+    uint64_t layer_activations = 0; // kept for the backward pass by every layer, after recomputation
+    uint64_t recomputed_layer = 0;  // one layer's forward re-run at a time (full recomputation)
+    uint64_t head_inputs = 0;       // final norm and output head inputs
+    uint64_t loss = 0;              // fp32 logits of every position for the cross-entropy
+};
+
+// The plan's figures as typed fields: what code reads (placement, parallel plans, device checks). The named
+// items of a memory_plan present the same figures to people; never parse them.
+struct memory_breakdown {
+    uint64_t weights = 0;           // the "weights" item: per GPU under ZeRO stage 3 / FSDP
+    uint64_t unsharded_weights = 0; // every loaded weight (what placement divides among devices)
+    uint64_t kv_cache = 0;          // the whole workload's cache (inference; 0 in training)
+    uint64_t activations = 0;    // the "activations" item (inference: of `forward`; training: of `training`)
+    uint64_t overhead = 0;       // CUDA context and kernels
+    forward_activations forward; // inference only
+    training_memory training;    // training only
 };
 
 struct memory_plan {
     bool training = false;
     std::optional<plan_device> device;
-    std::vector<plan_item> items;
+    std::vector<plan_item> items; // presentation: names, formulas and inputs as text
+    memory_breakdown bytes;       // the same figures, typed
     uint64_t total_bytes = 0;
     uint64_t kv_bytes_per_token = 0; // one more token of one sequence, every layer
-    std::vector<uint64_t>
-        kv_bytes_by_layer; // for the whole workload, per layer (0 where a layer caches nothing)
-    // Stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors not loaded), summing to the
-    // weights item before any ZeRO/FSDP sharding: what placement divides among devices.
+    // KV cache of the whole workload, per layer (0 where a layer caches nothing).
+    std::vector<uint64_t> kv_bytes_by_layer;
+    // Stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors not loaded), summing to
+    // the weights item before any ZeRO/FSDP sharding: what placement divides among devices.
     std::vector<uint64_t> weight_bytes_by_tensor;
     std::vector<std::string> warnings;
 };

@@ -133,6 +133,36 @@ struct model_spec {
     uint64_t kv_dim() const { return n_kv_heads * head_dim; }
     const layer_spec& layer(uint64_t il) const { return layers[il]; }
     bool is_moe_layer(uint64_t il) const { return layers[il].ffn == ffn_kind::moe; }
+    // Multi-token-prediction layers (DeepSeek-V3's next-token module) are stored in the checkpoint but loaded
+    // only for speculative decoding (workload::include_mtp). False for indices past the layers.
+    bool is_mtp_layer(uint64_t il) const { return il < layers.size() && layers[il].stack == layer_stack::mtp; }
+
+    // Multi-head latent attention widths (DeepSeek-V2/V3; transformers' DeepseekV3Attention), 0 without MLA.
+    // They saturate at UINT64_MAX where config values overflow 64 bits; the skeleton reports that as an error.
+    bool has_mla() const { return kv_lora_rank != 0; }
+    // One head of queries or keys: the part without rotary embedding plus the rotary part.
+    uint64_t mla_qk_head_dim() const { return saturating_add(qk_nope_head_dim, qk_rope_head_dim); }
+    // Queries (and keys) of all heads: q_b_proj's output (q_proj's when q_lora_rank is 0).
+    uint64_t mla_q_dim() const { return saturating_mul(n_heads, mla_qk_head_dim()); }
+    // kv_a_proj_with_mqa's output: the compressed KV latent and the rotary key shared by all heads; what the
+    // KV cache holds per token and layer.
+    uint64_t mla_kv_latent_dim() const { return saturating_add(kv_lora_rank, qk_rope_head_dim); }
+    // kv_b_proj's output: every head's key part without rotary embedding and its value.
+    uint64_t mla_kv_b_dim() const {
+        return saturating_mul(n_heads, saturating_add(qk_nope_head_dim, v_head_dim));
+    }
+    // Values of all heads: o_proj's input.
+    uint64_t mla_v_dim() const { return saturating_mul(n_heads, v_head_dim); }
+
+  private:
+    static uint64_t saturating_add(uint64_t x, uint64_t y) {
+        uint64_t r = 0;
+        return __builtin_add_overflow(x, y, &r) ? UINT64_MAX : r;
+    }
+    static uint64_t saturating_mul(uint64_t x, uint64_t y) {
+        uint64_t r = 0;
+        return __builtin_mul_overflow(x, y, &r) ? UINT64_MAX : r;
+    }
 };
 
 } // namespace modelplan

@@ -22,9 +22,9 @@ struct pin_rule {
 
 struct place_options {
     place_strategy strategy = place_strategy::sequential;
-    bool experts_on_cpu = false;  // routed experts of MoE layers on the cpu device, attention on GPUs
-    std::vector<pin_rule> pins;   // modules whose tensors match go to the named device
-    std::string gpu_name;         // catalog key of the GPUs (for suggestions), "" when devices were explicit
+    bool experts_on_cpu = false; // routed experts of MoE layers on the cpu device, attention on GPUs
+    std::vector<pin_rule> pins;  // modules whose tensors match go to the named device
+    std::string gpu_name;        // catalog key of the GPUs (for suggestions), "" when devices were explicit
 };
 
 struct placed_item {
@@ -32,25 +32,37 @@ struct placed_item {
     uint64_t bytes = 0;
 };
 
+// What one device or rank holds, as typed fields: what code reads. `items` present the same figures by name.
+struct held_bytes {
+    uint64_t weights = 0;
+    uint64_t kv_cache = 0;
+    uint64_t activations = 0;    // one forward pass's working set (without the logits)
+    uint64_t logits = 0;         // where the output head runs
+    uint64_t offload_buffer = 0; // the largest offloaded module, moved in for its forward pass
+    uint64_t rope_cache = 0;     // parallel plans: vLLM's cos/sin table
+    uint64_t overhead = 0;       // CUDA context and kernels
+};
+
 struct device_placement {
     device_budget device;
-    std::vector<placed_item> items;
+    held_bytes bytes;
+    std::vector<placed_item> items; // the non-zero figures of `bytes` (weights and kv_cache always)
     uint64_t total_bytes = 0;
-    int64_t headroom_bytes = 0;      // budget - total (disk: 0)
-    uint64_t modules = 0;            // device-map entries on it
-    std::vector<uint64_t> layers;    // layers (indices into model_spec::layers) whose block it holds
+    int64_t headroom_bytes = 0;   // budget - total (disk: 0)
+    uint64_t modules = 0;         // device-map entries on it
+    std::vector<uint64_t> layers; // layers (indices into model_spec::layers) whose block it holds
 };
 
 struct placement {
     std::vector<device_placement> devices; // GPUs in order, then cpu, then disk
     device_map map;                        // module -> device, in state_dict order (aliases included)
     bool fits = false;
-    uint64_t unplaced_bytes = 0;           // weights and KV that found no room
-    uint64_t over_budget_bytes = 0;        // sum over devices of (total - budget) where positive
-    std::string execution_device;          // where offloaded layers run and logits are computed
-    std::vector<std::string> suggestions;  // what would fit, when it does not
+    uint64_t unplaced_bytes = 0;          // weights and KV that found no room
+    uint64_t over_budget_bytes = 0;       // sum over devices of (total - budget) where positive
+    std::string execution_device;         // where offloaded layers run and logits are computed
+    std::vector<std::string> suggestions; // what would fit, when it does not
     std::vector<std::string> warnings;
-    memory_plan plan;                      // the single-device plan it was derived from
+    memory_plan plan; // the single-device plan it was derived from
 };
 
 // Places the model for an inference workload on `devices`.
@@ -63,18 +75,20 @@ result<std::vector<device_budget>> catalog_devices(const std::string& gpu, uint6
 
 // Tensor and pipeline parallelism: T x P ranks, one GPU each.
 struct parallel_split {
-    std::string pattern;           // the tensor template ("model.layers.{layer}.self_attn.q_proj.weight")
-    std::string split;             // "replicated", "dim 0 (heads)", "dim 1 (intermediate)", ...
-    std::vector<uint64_t> shape;   // full shape of one such tensor
+    std::string pattern;              // the tensor template ("model.layers.{layer}.self_attn.q_proj.weight")
+    std::string split;                // "replicated", "dim 0 (heads)", "dim 1 (intermediate)", ...
+    std::vector<uint64_t> shape;      // full shape of one such tensor
     std::vector<uint64_t> rank_shape; // what one rank holds
-    uint64_t tensors = 0;          // how many tensors use the template
+    uint64_t tensors = 0;             // how many tensors use the template
 };
 
 struct parallel_rank {
     uint64_t stage = 0, tp_rank = 0;
-    std::string device;             // cuda:N (rank = stage x T + tp_rank)
-    uint64_t budget_bytes = 0;      // 0 when no device was given
-    std::vector<placed_item> items; // weights, kv_cache, activations, logits, rope_cache, overhead
+    std::string device;        // cuda:N (rank = stage x T + tp_rank)
+    uint64_t budget_bytes = 0; // 0 when no device was given
+    held_bytes bytes;
+    std::vector<placed_item>
+        items; // weights, kv_cache, activations, logits (last stage), rope_cache, overhead
     uint64_t total_bytes = 0;
     int64_t headroom_bytes = 0;
     uint64_t first_layer = 0, last_layer = 0; // layers of its stage (indices into model_spec::layers)

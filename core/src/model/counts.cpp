@@ -20,7 +20,7 @@ result<param_counts> count_params(const model_spec& spec, const skeleton& sk) {
         uint64_t bytes = 0;
         if (__builtin_mul_overflow(t.elements, dtype_bytes(t.type), &bytes) || !add_to(c.weight_bytes, bytes))
             return overflow("the weights' size in bytes");
-        if (t.layer != no_index && spec.layers[t.layer].stack == layer_stack::mtp) {
+        if (t.layer != no_index && spec.is_mtp_layer(t.layer)) {
             add_to(c.by_layer[t.layer], t.elements); // each sum <= weight_bytes
             add_to(c.mtp, t.elements);
             continue;
@@ -41,7 +41,7 @@ result<param_counts> count_params(const model_spec& spec, const skeleton& sk) {
     // A token visits n_experts_per_tok of the n_experts routed experts in each MoE layer.
     c.active = c.total;
     for (uint64_t il = 0; il < spec.layers.size(); ++il) {
-        if (!spec.is_moe_layer(il) || spec.layers[il].stack == layer_stack::mtp) continue;
+        if (!spec.is_moe_layer(il) || spec.is_mtp_layer(il)) continue;
         c.active -= (spec.n_experts - spec.n_experts_per_tok) * one_expert[il];
     }
     return c;

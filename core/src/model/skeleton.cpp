@@ -25,11 +25,11 @@ dim_value product(uint64_t a, uint64_t b, const char* source) {
     return d;
 }
 
-// a x (b + c)
-dim_value product_of_sum(uint64_t a, uint64_t b, uint64_t c, const char* source) {
-    uint64_t sum = 0;
-    if (__builtin_add_overflow(b, c, &sum)) return {0, source, true};
-    return product(a, sum, source);
+// A width the spec computes with saturating arithmetic (model_spec::mla_q_dim(), ...): UINT64_MAX means it
+// overflows 64 bits.
+dim_value saturated(uint64_t value, const char* source) {
+    if (value == UINT64_MAX) return {0, source, true};
+    return {value, source, false};
 }
 
 dim_value resolve(dim d, const model_spec& s) {
@@ -61,17 +61,11 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::q_lora: return {s.q_lora_rank, "q_lora_rank"};
     case dim::kv_lora: return {s.kv_lora_rank, "kv_lora_rank"};
     case dim::mla_q_out:
-        return product_of_sum(s.n_heads, s.qk_nope_head_dim, s.qk_rope_head_dim,
-                              "num_attention_heads x (qk_nope_head_dim + qk_rope_head_dim)");
-    case dim::mla_kv_a_out: {
-        dim_value v{0, "kv_lora_rank + qk_rope_head_dim"};
-        v.overflow = __builtin_add_overflow(s.kv_lora_rank, s.qk_rope_head_dim, &v.value);
-        return v;
-    }
+        return saturated(s.mla_q_dim(), "num_attention_heads x (qk_nope_head_dim + qk_rope_head_dim)");
+    case dim::mla_kv_a_out: return saturated(s.mla_kv_latent_dim(), "kv_lora_rank + qk_rope_head_dim");
     case dim::mla_kv_b_out:
-        return product_of_sum(s.n_heads, s.qk_nope_head_dim, s.v_head_dim,
-                              "num_attention_heads x (qk_nope_head_dim + v_head_dim)");
-    case dim::mla_o_in: return product(s.n_heads, s.v_head_dim, "num_attention_heads x v_head_dim");
+        return saturated(s.mla_kv_b_dim(), "num_attention_heads x (qk_nope_head_dim + v_head_dim)");
+    case dim::mla_o_in: return saturated(s.mla_v_dim(), "num_attention_heads x v_head_dim");
     case dim::buckets: return {s.n_buckets, "relative_attention_num_buckets"};
     case dim::word_proj: return {s.word_proj_dim, "word_embed_proj_dim"};
     case dim::max_positions: return {s.max_positions, "max positions"};

@@ -4,8 +4,8 @@
 #include <limits>
 #include <unordered_map>
 
-#include "place/placement-writer.h"
 #include "modelplan/text.h"
+#include "place/placement-writer.h"
 
 namespace modelplan {
 
@@ -42,59 +42,62 @@ result<std::vector<device_budget>> parse_devices(const std::string& text) {
     bool cpu = false, disk = false;
     size_t start = 0;
     if (trim(text).empty())
-        return make_error(error_code::bad_request,
-                          "--devices: expected a list such as cuda:0=24GiB,cuda:1=24GiB,cpu=64GiB,disk, got \"\"",
-                          "devices");
+        return make_error(
+            error_code::bad_request,
+            "devices: expected a list such as cuda:0=24GiB,cuda:1=24GiB,cpu=64GiB,disk, got \"\"", "devices");
     while (start <= text.size()) {
         size_t comma = text.find(',', start);
-        std::string entry = trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        std::string entry =
+            trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
         start = comma == std::string::npos ? text.size() + 1 : comma + 1;
         if (entry.empty())
-            return make_error(error_code::bad_request, "--devices: empty entry in \"" + text + "\"", "devices");
+            return make_error(error_code::bad_request, "devices: empty entry in \"" + text + "\"", "devices");
         size_t eq = entry.find('=');
         std::string name = trim(entry.substr(0, eq));
         std::string device = normalize_device(name);
         if (device.empty())
             return make_error(error_code::bad_request,
-                              "--devices: unknown device \"" + name + "\" in \"" + entry +
+                              "devices: unknown device \"" + name + "\" in \"" + entry +
                                   "\"; expected cuda:N, cpu or disk",
                               "devices");
         device_budget d;
         d.name = device;
         d.kind = device == "cpu" ? device_kind::cpu : device == "disk" ? device_kind::disk : device_kind::gpu;
         if (d.kind == device_kind::disk) {
-            if (disk) return make_error(error_code::bad_request, "--devices: disk is listed twice", "devices");
+            if (disk) return make_error(error_code::bad_request, "devices: disk is listed twice", "devices");
             disk = true;
             d.budget_bytes = std::numeric_limits<uint64_t>::max();
             if (eq != std::string::npos) {
                 auto size = parse_size(trim(entry.substr(eq + 1)));
                 if (!size || *size == 0)
                     return make_error(error_code::bad_request,
-                                      "--devices: bad size in \"" + entry + "\"; expected e.g. disk=500GiB or disk",
+                                      "devices: bad size in \"" + entry +
+                                          "\"; expected e.g. disk=500GiB or disk",
                                       "devices");
                 d.budget_bytes = *size;
             }
         } else {
             if (eq == std::string::npos)
                 return make_error(error_code::bad_request,
-                                  "--devices: \"" + entry + "\" needs a size, e.g. " + device + "=24GiB",
+                                  "devices: \"" + entry + "\" needs a size, e.g. " + device + "=24GiB",
                                   "devices");
             std::string size_text = trim(entry.substr(eq + 1));
             auto size = parse_size(size_text);
             if (!size || *size == 0)
                 return make_error(error_code::bad_request,
-                                  "--devices: bad size \"" + size_text + "\" for " + device +
+                                  "devices: bad size \"" + size_text + "\" for " + device +
                                       "; expected a positive size such as 24GiB, 80GB or 512MiB",
                                   "devices");
             d.budget_bytes = *size;
             if (d.kind == device_kind::cpu) {
-                if (cpu) return make_error(error_code::bad_request, "--devices: cpu is listed twice", "devices");
+                if (cpu)
+                    return make_error(error_code::bad_request, "devices: cpu is listed twice", "devices");
                 cpu = true;
             }
         }
         for (const auto& other : out)
             if (other.name == d.name)
-                return make_error(error_code::bad_request, "--devices: " + d.name + " is listed twice",
+                return make_error(error_code::bad_request, "devices: " + d.name + " is listed twice",
                                   "devices");
         out.push_back(std::move(d));
     }
@@ -106,14 +109,17 @@ result<device_map> parse_device_map(const std::string& json) {
     if (auto e = parse_json(json, doc, "device map")) return *e;
     if (!doc.IsObject())
         return make_error(error_code::wrong_type,
-                          "device map: expected a JSON object of module name -> device, got " + describe_json(doc));
+                          "device map: expected a JSON object of module name -> device, got " +
+                              describe_json(doc));
     device_map map;
     for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
         std::string key(it->name.GetString(), it->name.GetStringLength());
         const rapidjson::Value& v = it->value;
         std::string device;
-        if (v.IsUint()) device = "cuda:" + std::to_string(v.GetUint());
-        else if (v.IsString()) device = normalize_device(std::string(v.GetString(), v.GetStringLength()));
+        if (v.IsUint())
+            device = "cuda:" + std::to_string(v.GetUint());
+        else if (v.IsString())
+            device = normalize_device(std::string(v.GetString(), v.GetStringLength()));
         if (device.empty())
             return make_error(error_code::wrong_type,
                               "device map: \"" + key + "\" maps to " + describe_json(v) +
@@ -132,8 +138,10 @@ void write_device_map(json_writer& out, const device_map& map) {
     out.StartObject();
     for (const auto& e : map.entries) {
         out.Key(e.module.c_str(), static_cast<rapidjson::SizeType>(e.module.size()));
-        if (e.device.rfind("cuda:", 0) == 0) out.Uint(static_cast<unsigned>(std::stoul(e.device.substr(5))));
-        else out.String(e.device.c_str());
+        if (e.device.rfind("cuda:", 0) == 0)
+            out.Uint(static_cast<unsigned>(std::stoul(e.device.substr(5))));
+        else
+            out.String(e.device.c_str());
     }
     out.EndObject();
 }

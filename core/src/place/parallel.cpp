@@ -2,10 +2,11 @@
 // each of P stages holds, and what every rank stores (docs/placement.md).
 #include <algorithm>
 #include <map>
+#include <optional>
 
-#include "place/placement-writer.h"
 #include "modelplan/placement.h"
 #include "modelplan/text.h"
+#include "place/placement-writer.h"
 #include "util/saturating.h"
 
 namespace modelplan {
@@ -100,53 +101,57 @@ std::string num(uint64_t v) {
     return std::to_string(v);
 }
 
-} // namespace
-
-result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64_t tp, uint64_t pp,
-                                    const std::vector<device_budget>& gpus) {
-    const model_spec& s = a.spec;
+// The request itself: inference, degrees in range, heads divisible by T.
+std::optional<error> check_degrees(const model_spec& s, const workload& w, uint64_t tp, uint64_t pp) {
     if (w.mode == plan_mode::training)
-        return make_error(error_code::bad_request,
-                          "--tp/--pp plan inference serving; for training use plan --mode training with --zero/--fsdp",
-                          "mode");
-    if (tp == 0 || tp > 1024) return make_error(error_code::out_of_range, "--tp: expected 1 to 1024, got " + num(tp), "tp");
-    if (pp == 0 || pp > 1024) return make_error(error_code::out_of_range, "--pp: expected 1 to 1024, got " + num(pp), "pp");
+        return make_error(
+            error_code::bad_request,
+            "mode: tp/pp plan inference serving; for training use plan with mode training and zero", "mode");
+    if (tp == 0 || tp > 1024)
+        return make_error(error_code::out_of_range, "tp: expected 1 to 1024, got " + num(tp), "tp");
+    if (pp == 0 || pp > 1024)
+        return make_error(error_code::out_of_range, "pp: expected 1 to 1024, got " + num(pp), "pp");
     if (s.n_heads % tp != 0)
         return make_error(error_code::not_divisible,
-                          "num_attention_heads (" + num(s.n_heads) + ") must be divisible by the tensor-parallel degree (" +
-                              num(tp) + ")",
+                          "num_attention_heads (" + num(s.n_heads) +
+                              ") must be divisible by the tensor-parallel degree (" + num(tp) + ")",
                           "tp");
-    bool mla = s.kv_lora_rank != 0;
-    uint64_t kv = s.n_kv_heads ? s.n_kv_heads : s.n_heads;
-    parallel_plan p;
-    p.tp = tp;
-    p.pp = pp;
-    if (!mla) {
-        if (kv >= tp ? kv % tp != 0 : tp % kv != 0)
-            return make_error(error_code::not_divisible,
-                              "num_key_value_heads (" + num(kv) + ") and the tensor-parallel degree (" + num(tp) +
-                                  "): one must divide the other",
-                              "tp");
-        p.kv_heads_per_rank = kv >= tp ? kv / tp : 1;
-        p.kv_head_replicas = kv >= tp ? 1 : tp / kv;
-        if (p.kv_head_replicas > 1)
-            p.notes.push_back("key/value heads (" + num(kv) + ") are fewer than T (" + num(tp) + "): each is replicated on " +
-                              num(p.kv_head_replicas) + " ranks, so every rank holds one");
-    } else {
-        p.notes.push_back("multi-head latent attention: the latent KV cache and the down-projections (q_a_proj, "
-                          "kv_a_proj_with_mqa) are replicated on every rank; q_b_proj, kv_b_proj and o_proj split by heads");
+    return std::nullopt;
+}
+
+// Key/value heads per rank: divided when there are at least T of them, else each replicated on T / kv ranks.
+// MLA has no KV heads to divide: its latent cache is replicated.
+std::optional<error> split_kv_heads(const model_spec& s, uint64_t kv, uint64_t tp, parallel_plan& p) {
+    if (s.has_mla()) {
+        p.notes.push_back(
+            "multi-head latent attention: the latent KV cache and the down-projections (q_a_proj, "
+            "kv_a_proj_with_mqa) are replicated on every rank; q_b_proj, kv_b_proj and o_proj split by "
+            "heads");
+        return std::nullopt;
     }
+    if (kv >= tp ? kv % tp != 0 : tp % kv != 0)
+        return make_error(error_code::not_divisible,
+                          "num_key_value_heads (" + num(kv) + ") and the tensor-parallel degree (" + num(tp) +
+                              "): one must divide the other",
+                          "tp");
+    p.kv_heads_per_rank = kv >= tp ? kv / tp : 1;
+    p.kv_head_replicas = kv >= tp ? 1 : tp / kv;
+    if (p.kv_head_replicas > 1)
+        p.notes.push_back("key/value heads (" + num(kv) + ") are fewer than T (" + num(tp) +
+                          "): each is replicated on " + num(p.kv_head_replicas) +
+                          " ranks, so every rank holds one");
+    return std::nullopt;
+}
+
+// FFN widths divisible by T, at least one layer per stage, one GPU per rank.
+std::optional<error> check_shapes(const model_spec& s, const std::vector<uint64_t>& loaded_layers,
+                                  uint64_t tp, uint64_t pp, const std::vector<device_budget>& gpus) {
     bool dense = false, moe = false;
-    std::vector<uint64_t> loaded_layers;
-    for (uint64_t il = 0; il < s.layers.size(); ++il) {
-        if (s.layers[il].stack == layer_stack::mtp && !w.include_mtp) continue;
-        loaded_layers.push_back(il);
-        (s.layers[il].ffn == ffn_kind::moe ? moe : dense) = true;
-    }
+    for (uint64_t il : loaded_layers) (s.is_moe_layer(il) ? moe : dense) = true;
     if (dense && s.intermediate % tp != 0)
         return make_error(error_code::not_divisible,
-                          "intermediate_size (" + num(s.intermediate) + ") must be divisible by the tensor-parallel degree (" +
-                              num(tp) + ")",
+                          "intermediate_size (" + num(s.intermediate) +
+                              ") must be divisible by the tensor-parallel degree (" + num(tp) + ")",
                           "tp");
     if (moe && s.expert_intermediate % tp != 0)
         return make_error(error_code::not_divisible,
@@ -160,24 +165,26 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
                           "tp");
     if (pp > loaded_layers.size())
         return make_error(error_code::out_of_range,
-                          "--pp " + num(pp) + ": the model has only " + num(loaded_layers.size()) + " layers to split",
+                          "pp: " + num(pp) + " stages, but the model has only " + num(loaded_layers.size()) +
+                              " layers to split",
                           "pp");
     if (!gpus.empty() && gpus.size() < tp * pp)
         return make_error(error_code::bad_request,
-                          "--tp " + num(tp) + " x --pp " + num(pp) + " needs " + num(tp * pp) + " GPUs, " +
-                              num(gpus.size()) + " given",
+                          "devices: tp " + num(tp) + " x pp " + num(pp) + " needs " + num(tp * pp) +
+                              " GPUs, " + num(gpus.size()) + " given",
                           "devices");
     for (const auto& g : gpus)
         if (g.kind != device_kind::gpu)
             return make_error(error_code::bad_request,
-                              "--tp/--pp place every rank on a GPU; " + g.name + " cannot hold a rank", "devices");
+                              "devices: tp/pp place every rank on a GPU; " + g.name + " cannot hold a rank",
+                              "devices");
+    return std::nullopt;
+}
 
-    auto plan = plan_memory(a, w);
-    if (!plan) return plan.err();
-    const std::vector<uint64_t>& bytes = plan->weight_bytes_by_tensor;
-    p.plan = *plan;
-
-    // Stages: layers split evenly; the remainder goes to stages 1, 2, ... (stage 0 also holds the embeddings).
+// Stages: layers split evenly; the remainder goes to stages 1, 2, ... (stage 0 also holds the embeddings).
+// Returns the stage of every layer (layers not loaded: the last).
+std::vector<uint64_t> assign_stages(const model_spec& s, const std::vector<uint64_t>& loaded_layers,
+                                    uint64_t pp, parallel_plan& p) {
     uint64_t n = loaded_layers.size(), base = n / pp, rem = n % pp;
     std::vector<uint64_t> stage_of_layer(s.layers.size(), pp - 1);
     uint64_t next = 0;
@@ -188,51 +195,70 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
         p.stage_layers.push_back({first, last});
         next += count;
     }
+    return stage_of_layer;
+}
 
-    // Weights per stage and TP rank (every rank of a stage holds the same amount).
-    std::vector<uint64_t> stage_weights(pp, 0), stage_kv(pp, 0);
+// `bytes` x rank_elements / elements, rounded up, in 128 bits (the product can pass 2^64); a tensor that does
+// not split keeps its bytes exactly.
+uint64_t bytes_on_rank(uint64_t bytes, uint64_t rank_elements, uint64_t elements) {
+    if (rank_elements == elements) return bytes;
+    __extension__ typedef unsigned __int128 u128;
+    u128 scaled = static_cast<u128>(bytes) * rank_elements;
+    scaled = elements ? (scaled + elements - 1) / elements : 0;
+    return scaled > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(scaled);
+}
+
+// The shape one rank holds of tensor `t`, and how it splits.
+std::vector<uint64_t> rank_shape_of(const model_spec& s, const tensor_info& t, uint64_t tp,
+                                    const parallel_plan& p, std::string& how) {
+    std::vector<uint64_t> rank_shape = t.shape;
+    how = "replicated";
+    axis_split ax = find_axis(t, split_of(t.what));
+    if (ax.axis < 0) return rank_shape;
+    uint64_t& extent = rank_shape[ax.axis];
+    if (tp == 1)
+        extent = t.shape[ax.axis];
+    else if (ax.what == dim::kv_dim && !s.has_mla())
+        extent = p.kv_heads_per_rank * s.head_dim;
+    else if (ax.what == dim::qkv_dim && !s.has_mla())
+        extent = (s.n_heads / tp + 2 * p.kv_heads_per_rank) * s.head_dim;
+    else
+        extent = ceil_div(extent, tp);
+    how = tp == 1 ? std::string("whole (T = 1)")
+                  : "dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + dim_label(ax.what) + ")";
+    return rank_shape;
+}
+
+// Weights per stage and TP rank (every rank of a stage holds the same amount), and the split of each tensor
+// template. The final norm (the module of the last output norm) and the head go to the last stage; an earlier
+// output norm, T5's encoder.final_layer_norm, runs right after the last encoder layer, on that layer's stage.
+// A tied head on a later stage than the embedding holds its own copy there.
+std::vector<uint64_t> split_weights(const analysis& a, const workload& w,
+                                    const std::vector<uint64_t>& stage_of_layer,
+                                    const std::vector<uint64_t>& tensor_bytes, parallel_plan& p) {
+    const model_spec& s = a.spec;
+    const uint64_t tp = p.tp, pp = p.pp;
+    std::vector<uint64_t> stage_weights(pp, 0);
     std::map<std::string, size_t> split_index;
-    uint64_t stage = 0;
-    uint64_t embed_bytes_rank = 0;
+    uint64_t stage = 0, embed_bytes_rank = 0;
     bool head_seen = false;
-    // The final norm (the module of the last output norm) goes to the last stage. An earlier one, T5's
-    // encoder.final_layer_norm, runs right after the last encoder layer, on that layer's stage.
     std::string final_norm_module;
     for (const tensor_info& t : a.sk.tensors)
         if (t.what == role::output_norm) final_norm_module = t.name.substr(0, t.name.rfind('.'));
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
-        if (t.layer != no_index && s.layers[t.layer].stack == layer_stack::mtp && !w.include_mtp) continue;
+        if (!loads_tensor(s, w, t)) continue;
         if (t.layer != no_index) stage = stage_of_layer[t.layer];
         if (t.what == role::lm_head) head_seen = true;
-        bool final_norm = t.what == role::output_norm && t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
+        bool final_norm = t.what == role::output_norm &&
+                          t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
                           t.name.rfind('.') == final_norm_module.size();
         uint64_t at = (t.what == role::lm_head || final_norm) ? pp - 1 : stage;
-        split_kind kind = split_of(t.what);
-        axis_split ax = find_axis(t, kind);
-        std::vector<uint64_t> rank_shape = t.shape;
-        std::string how = "replicated";
-        if (ax.axis >= 0) {
-            uint64_t& extent = rank_shape[ax.axis];
-            if (tp == 1) extent = t.shape[ax.axis];
-            else if (ax.what == dim::kv_dim && !mla) extent = p.kv_heads_per_rank * s.head_dim;
-            else if (ax.what == dim::qkv_dim && !mla)
-                extent = (s.n_heads / tp + 2 * p.kv_heads_per_rank) * s.head_dim;
-            else extent = ceil_div(extent, tp);
-            how = tp == 1 ? std::string("whole (T = 1)")
-                          : "dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + dim_label(ax.what) + ")";
-        }
+        std::string how;
+        std::vector<uint64_t> rank_shape = rank_shape_of(s, t, tp, p, how);
         uint64_t rank_elements = 1;
         for (uint64_t d : rank_shape) rank_elements = mul(rank_elements, d);
-        // bytes x rank_elements / elements, rounded up, in 128 bits (the product can pass 2^64); a replicated
-        // tensor keeps its bytes exactly.
-        uint64_t rank_bytes = bytes[i];
-        if (rank_elements != t.elements) {
-            __extension__ typedef unsigned __int128 u128;
-            u128 scaled = static_cast<u128>(bytes[i]) * rank_elements;
-            scaled = t.elements ? (scaled + t.elements - 1) / t.elements : 0;
-            rank_bytes = scaled > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(scaled);
-        }
+        uint64_t rank_bytes = bytes_on_rank(tensor_bytes[i], rank_elements, t.elements);
         stage_weights[at] = add(stage_weights[at], rank_bytes);
         if (t.what == role::embed) embed_bytes_rank = add(embed_bytes_rank, rank_bytes);
         std::string pattern = pattern_of(a.sk, t);
@@ -241,54 +267,76 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
         p.splits[it->second].tensors += 1;
     }
     if (pp > 1)
-        p.notes.push_back("stage 0 holds the embeddings, stage " + num(pp - 1) +
-                          " the final norm and the output head; the remainder of layers / P goes to stages 1, 2, ...");
-    // A tied head on a later stage than the embedding holds its own copy there.
+        p.notes.push_back(
+            "stage 0 holds the embeddings, stage " + num(pp - 1) +
+            " the final norm and the output head; the remainder of layers / P goes to stages 1, 2, ...");
     bool tied_head = false;
     for (const auto& al : a.sk.aliases) tied_head = tied_head || al.name.rfind("lm_head", 0) == 0;
     if (!head_seen && tied_head && pp > 1) {
         stage_weights[pp - 1] = add(stage_weights[pp - 1], embed_bytes_rank);
         p.notes.push_back("the output head is tied to the embedding: the last stage holds a copy of it");
     }
+    return stage_weights;
+}
+
+// KV cache per stage and rank: divided among the ranks by KV heads (MLA's latent is replicated).
+std::vector<uint64_t> kv_per_stage(const model_spec& s, const memory_plan& plan,
+                                   const std::vector<uint64_t>& loaded_layers,
+                                   const std::vector<uint64_t>& stage_of_layer, uint64_t kv_heads,
+                                   const parallel_plan& p) {
+    std::vector<uint64_t> stage_kv(p.pp, 0);
     for (uint64_t il : loaded_layers) {
-        uint64_t b = plan->kv_bytes_by_layer[il];
-        if (!mla && tp > 1) b = ceil_div(mul(b, p.kv_heads_per_rank), kv);
+        uint64_t b = plan.kv_bytes_by_layer[il];
+        if (!s.has_mla() && p.tp > 1) b = ceil_div(mul(b, p.kv_heads_per_rank), kv_heads);
         stage_kv[stage_of_layer[il]] = add(stage_kv[stage_of_layer[il]], b);
     }
+    return stage_kv;
+}
 
-    // Runtime items from the single-device plan.
-    uint64_t logits = 0, act = 0, attn = 0, ffn = 0, overhead = w.overhead_bytes;
-    dtype act_type = compute_dtype(s.weight_dtype);
-    for (const plan_item& item : plan->items) {
-        if (item.name != "activations") continue;
-        act = item.bytes;
-        for (const plan_input& in : item.inputs) {
-            if (in.name == "logits_bytes") logits = std::stoull(in.value);
-            if (in.name == "attention_bytes") attn = std::stoull(in.value);
-            if (in.name == "ffn_bytes") ffn = std::stoull(in.value);
-        }
-    }
-    uint64_t working = std::max(attn, ffn);
-    uint64_t residual = act - std::min(act, add(working, logits));
-    uint64_t rank_act = add(residual, ceil_div(working, tp));
-    uint64_t rope = 0;
+// Runtime memory of every rank, from the single-device plan: the residual stream whole and the larger of the
+// attention and FFN working sets divided by T; logits on the last stage; vLLM's rope cache; the CUDA context.
+struct rank_runtime {
+    uint64_t activations = 0, logits = 0, rope = 0, overhead = 0;
+};
+
+rank_runtime runtime_per_rank(const model_spec& s, const memory_breakdown& bytes, uint64_t tp) {
+    const forward_activations& f = bytes.forward;
+    rank_runtime r;
+    r.activations = add(f.residual, ceil_div(std::max(f.attention, f.ffn), tp));
+    r.logits = f.logits;
+    r.overhead = bytes.overhead;
     if (s.rope.rotary_dim && s.max_positions)
-        rope = mul(mul(s.max_positions, s.rope.rotary_dim), dtype_bytes(act_type));
+        r.rope = mul(mul(s.max_positions, s.rope.rotary_dim), dtype_bytes(compute_dtype(s.weight_dtype)));
+    return r;
+}
 
-    for (uint64_t st = 0; st < pp; ++st)
-        for (uint64_t r = 0; r < tp; ++r) {
+void add_ranks(const std::vector<device_budget>& gpus, const std::vector<uint64_t>& stage_weights,
+               const std::vector<uint64_t>& stage_kv, const rank_runtime& rt, parallel_plan& p) {
+    for (uint64_t st = 0; st < p.pp; ++st)
+        for (uint64_t r = 0; r < p.tp; ++r) {
             parallel_rank rank;
             rank.stage = st;
             rank.tp_rank = r;
-            uint64_t index = st * tp + r;
+            uint64_t index = st * p.tp + r;
             rank.device = gpus.empty() ? "cuda:" + num(index) : gpus[index].name;
             rank.budget_bytes = gpus.empty() ? 0 : gpus[index].budget_bytes;
             rank.first_layer = p.stage_layers[st].first;
             rank.last_layer = p.stage_layers[st].second;
-            rank.items = {{"weights", stage_weights[st]}, {"kv_cache", stage_kv[st]}, {"activations", rank_act}};
-            if (st == pp - 1) rank.items.push_back({"logits", logits});
-            if (rope) rank.items.push_back({"rope_cache", rope});
-            rank.items.push_back({"overhead", overhead});
+            held_bytes& h = rank.bytes;
+            h.weights = stage_weights[st];
+            h.kv_cache = stage_kv[st];
+            h.activations = rt.activations;
+            h.logits = st == p.pp - 1 ? rt.logits : 0;
+            h.rope_cache = rt.rope;
+            h.overhead = rt.overhead;
+            rank.items = {
+                {"weights",     h.weights    },
+                {"kv_cache",    h.kv_cache   },
+                {"activations", h.activations}
+            };
+            if (st == p.pp - 1) rank.items.push_back({"logits", h.logits});
+            if (h.rope_cache) rank.items.push_back({"rope_cache", h.rope_cache});
+            rank.items.push_back({"overhead", h.overhead});
             for (const auto& item : rank.items) rank.total_bytes = add(rank.total_bytes, item.bytes);
             if (rank.budget_bytes) {
                 rank.headroom_bytes = static_cast<int64_t>(std::min<uint64_t>(rank.budget_bytes, INT64_MAX)) -
@@ -297,9 +345,37 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
             }
             p.ranks.push_back(std::move(rank));
         }
-    if (rope)
-        p.notes.push_back("rope_cache: the cos/sin table of max_position_embeddings x rotary dims that vLLM keeps "
-                          "on every rank (" + binary_size(rope) + ")");
+    if (rt.rope)
+        p.notes.push_back(
+            "rope_cache: the cos/sin table of max_position_embeddings x rotary dims that vLLM keeps "
+            "on every rank (" +
+            binary_size(rt.rope) + ")");
+}
+
+} // namespace
+
+result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64_t tp, uint64_t pp,
+                                    const std::vector<device_budget>& gpus) {
+    const model_spec& s = a.spec;
+    if (auto e = check_degrees(s, w, tp, pp)) return *e;
+    parallel_plan p;
+    p.tp = tp;
+    p.pp = pp;
+    const uint64_t kv_heads = s.n_kv_heads ? s.n_kv_heads : s.n_heads;
+    if (auto e = split_kv_heads(s, kv_heads, tp, p)) return *e;
+    std::vector<uint64_t> loaded_layers;
+    for (uint64_t il = 0; il < s.layers.size(); ++il)
+        if (loads_layer(s, w, il)) loaded_layers.push_back(il);
+    if (auto e = check_shapes(s, loaded_layers, tp, pp, gpus)) return *e;
+
+    auto plan = plan_memory(a, w);
+    if (!plan) return plan.err();
+    p.plan = *plan;
+    std::vector<uint64_t> stage_of_layer = assign_stages(s, loaded_layers, pp, p);
+    std::vector<uint64_t> stage_weights =
+        split_weights(a, w, stage_of_layer, plan->weight_bytes_by_tensor, p);
+    std::vector<uint64_t> stage_kv = kv_per_stage(s, *plan, loaded_layers, stage_of_layer, kv_heads, p);
+    add_ranks(gpus, stage_weights, stage_kv, runtime_per_rank(s, plan->bytes, tp), p);
     return p;
 }
 
@@ -339,13 +415,17 @@ std::string parallel_json(const analysis& a, const parallel_plan& p) {
         out.Key("tp_rank");
         out.Uint64(r.tp_rank);
         out.Key("budget_bytes");
-        if (r.budget_bytes) out.Uint64(r.budget_bytes);
-        else out.Null();
+        if (r.budget_bytes)
+            out.Uint64(r.budget_bytes);
+        else
+            out.Null();
         out.Key("total_bytes");
         out.Uint64(r.total_bytes);
         out.Key("headroom_bytes");
-        if (r.budget_bytes) out.Int64(r.headroom_bytes);
-        else out.Null();
+        if (r.budget_bytes)
+            out.Int64(r.headroom_bytes);
+        else
+            out.Null();
         write_named_bytes(out, "items", r.items);
         out.EndObject();
     }

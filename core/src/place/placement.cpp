@@ -8,8 +8,8 @@
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
 #include "modelplan/text.h"
-#include "util/bisect.h"
 #include "place/placement-writer.h"
+#include "util/bisect.h"
 #include "util/saturating.h"
 
 namespace modelplan {
@@ -60,13 +60,13 @@ bool is_attention(role r) {
 
 // A placement unit: what one device-map entry covers.
 struct unit {
-    std::string module;               // its device-map entry
-    std::vector<std::string> also;    // modules tied to it, placed with it (their own entries)
+    std::string module;            // its device-map entry
+    std::vector<std::string> also; // modules tied to it, placed with it (their own entries)
     uint64_t weight_bytes = 0;
     uint64_t kv_bytes = 0;
     int64_t layer = no_index; // the layer whose KV cache it carries
     int pinned = no_device;
-    bool head = false;        // holds the output head (logits are computed where it is)
+    bool head = false; // holds the output head (logits are computed where it is)
 };
 
 struct fixed_charges {
@@ -98,7 +98,8 @@ result<layout> order_devices(const std::vector<device_budget>& given) {
         }
     if (l.exec == no_device)
         return make_error(error_code::bad_request,
-                          "place: disk alone cannot run a model; add a GPU (cuda:0=24GiB) or cpu=SIZE", "devices");
+                          "place: disk alone cannot run a model; add a GPU (cuda:0=24GiB) or cpu=SIZE",
+                          "devices");
     return l;
 }
 
@@ -113,192 +114,252 @@ struct units_result {
     std::vector<std::pair<std::string, std::string>> aliases; // alias module, target module
 };
 
-result<units_result> build_units(const analysis& a, const workload& w, const memory_plan& plan,
-                                 const std::vector<uint64_t>& tensor_bytes, const layout& l,
-                                 const place_options& o) {
-    const skeleton& sk = a.sk;
-    int cpu = find_device(l, "cpu");
-    if (o.experts_on_cpu && cpu == no_device)
-        return make_error(error_code::bad_request,
-                          "--experts-on-cpu needs a cpu device (--devices ...,cpu=64GiB or --cpu 64GiB)",
-                          "experts_on_cpu");
+// Error paths name the request's "pins" array and the entry: pins[2].
+std::string pin_path(size_t rule) {
+    return "pins[" + std::to_string(rule) + "]";
+}
+
+// The device of each pin rule; experts_on_cpu needs a cpu device and routed experts.
+result<std::vector<int>> pin_devices(const analysis& a, const layout& l, const place_options& o) {
+    if (o.experts_on_cpu && find_device(l, "cpu") == no_device)
+        return make_error(
+            error_code::bad_request,
+            "experts_on_cpu: needs a cpu device among the devices (devices ...,cpu=64GiB, or cpu "
+            "64GiB with gpu)",
+            "experts_on_cpu");
     if (o.experts_on_cpu && a.spec.n_experts == 0)
         return make_error(error_code::bad_request,
-                          "--experts-on-cpu: " + a.spec.architecture + " has no routed experts", "experts_on_cpu");
-    // Error paths name the request's "pins" array and the entry: pins[2].
-    auto pin_path = [](size_t r) { return "pins[" + std::to_string(r) + "]"; };
-    std::vector<int> pin_device;
+                          "experts_on_cpu: " + a.spec.architecture + " has no routed experts",
+                          "experts_on_cpu");
+    std::vector<int> device_of_rule;
     for (const auto& p : o.pins) {
         int d = find_device(l, p.device);
         if (d == no_device)
             return make_error(error_code::bad_request,
-                              "--pin " + p.pattern + "=" + p.device + ": " + p.device + " is not among the devices",
-                              pin_path(pin_device.size()));
-        pin_device.push_back(d);
+                              pin_path(device_of_rule.size()) + ": " + p.pattern + "=" + p.device + ": " +
+                                  p.device + " is not among the devices",
+                              pin_path(device_of_rule.size()));
+        device_of_rule.push_back(d);
     }
+    return device_of_rule;
+}
 
-    // Which pin (if any) each tensor matches, and the block it belongs to.
-    std::vector<std::string> key(sk.tensors.size());
-    std::vector<int> pin(sk.tensors.size(), no_device);
-    std::vector<char> loaded(sk.tensors.size(), 0);
-    std::vector<int> matched_rule(o.pins.size(), 0);
-    std::vector<size_t> rule_of(sk.tensors.size(), 0); // the pin rule a tensor matched (for messages)
-    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+// Per tensor of the skeleton: whether it loads, the device-map key it goes under, the device it is pinned to
+// and the pin rule that matched it (for messages).
+struct tensor_keys {
+    std::vector<char> loaded;
+    std::vector<std::string> key;
+    std::vector<int> pin;
+    std::vector<size_t> rule_of;
+};
+
+// Each loaded tensor starts in its block (or its experts' module with experts_on_cpu), pinned by the first
+// rule that matches its name; every rule must match some tensor.
+result<tensor_keys> match_pins(const analysis& a, const workload& w, const layout& l, const place_options& o,
+                               const std::vector<int>& device_of_rule) {
+    const skeleton& sk = a.sk;
+    const size_t n = sk.tensors.size();
+    tensor_keys k{std::vector<char>(n, 0), std::vector<std::string>(n), std::vector<int>(n, no_device),
+                  std::vector<size_t>(n, 0)};
+    const int cpu = find_device(l, "cpu");
+    std::vector<char> rule_matched(o.pins.size(), 0);
+    for (size_t i = 0; i < n; ++i) {
         const tensor_info& t = sk.tensors[i];
-        loaded[i] = w.include_mtp || t.layer == no_index || a.spec.layers[t.layer].stack != layer_stack::mtp;
-        if (!loaded[i]) continue;
+        k.loaded[i] = loads_tensor(a.spec, w, t);
+        if (!k.loaded[i]) continue;
         bool expert = o.experts_on_cpu && t.expert != no_index;
-        key[i] = placement_module(t.name, expert);
-        if (expert) pin[i] = cpu;
+        k.key[i] = placement_module(t.name, expert);
+        if (expert) k.pin[i] = cpu;
         for (size_t r = 0; r < o.pins.size(); ++r)
             if (glob_match(o.pins[r].pattern, t.name)) {
-                pin[i] = pin_device[r];
-                matched_rule[r] = 1;
-                rule_of[i] = r;
+                k.pin[i] = device_of_rule[r];
+                rule_matched[r] = 1;
+                k.rule_of[i] = r;
                 break;
             }
     }
     for (size_t r = 0; r < o.pins.size(); ++r)
-        if (!matched_rule[r])
-            return make_error(error_code::bad_request,
-                              "--pin " + o.pins[r].pattern + ": the pattern matches no tensor of " +
-                                  a.spec.architecture + " (patterns are globs over names such as " +
-                                  (sk.tensors.empty() ? std::string("lm_head.weight") : sk.tensors.back().name) +
-                                  ")",
-                              pin_path(r));
-    // A block whose tensors do not all share one pin is split: pinned tensors get their own module entry.
-    std::unordered_map<std::string, int> block_pin; // -2: mixed
+        if (!rule_matched[r])
+            return make_error(
+                error_code::bad_request,
+                pin_path(r) + ": the pattern \"" + o.pins[r].pattern + "\" matches no tensor of " +
+                    a.spec.architecture + " (patterns are globs over names such as " +
+                    (sk.tensors.empty() ? std::string("lm_head.weight") : sk.tensors.back().name) + ")",
+                pin_path(r));
+    return k;
+}
+
+// A block whose tensors do not all share one pin is split: pinned tensors get their own module entry.
+void split_mixed_blocks(const skeleton& sk, tensor_keys& k) {
+    constexpr int mixed = -2;
+    std::unordered_map<std::string, int> block_pin;
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
-        if (!loaded[i]) continue;
-        auto it = block_pin.find(key[i]);
-        if (it == block_pin.end()) block_pin.emplace(key[i], pin[i]);
-        else if (it->second != pin[i]) it->second = -2;
+        if (!k.loaded[i]) continue;
+        auto it = block_pin.find(k.key[i]);
+        if (it == block_pin.end())
+            block_pin.emplace(k.key[i], k.pin[i]);
+        else if (it->second != k.pin[i])
+            it->second = mixed;
     }
     for (size_t i = 0; i < sk.tensors.size(); ++i)
-        if (loaded[i] && block_pin[key[i]] == -2 && pin[i] != no_device) key[i] = module_of_tensor(sk.tensors[i].name);
-    // transformers gives each tensor the device of the longest map key that prefixes its name, so a split-off
-    // module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins
-    // the unit of the longest key over its name; tensors pinned to different devices cannot share one entry.
-    // Without pins or split experts every key is a block or a module that no other key extends, so each
-    // tensor's own key is already the longest one (and DeepSeek-V3's 46k names need no lookups).
-    bool nested_keys = !o.pins.empty() || o.experts_on_cpu;
+        if (k.loaded[i] && block_pin[k.key[i]] == mixed && k.pin[i] != no_device)
+            k.key[i] = module_of_tensor(sk.tensors[i].name);
+}
+
+// transformers gives each tensor the device of the longest map key that prefixes its name, so a split-off
+// module takes all its tensors with it (q_proj.bias follows a pinned q_proj.weight). Each tensor joins the
+// unit of the longest key over its name; tensors pinned to different devices cannot share one entry. Without
+// pins or split experts every key is a block or a module that no other key extends, so each tensor's own key
+// is already the longest one (and DeepSeek-V3's 46k names need no lookups): call this only with pins or split
+// experts.
+std::optional<error> join_longest_keys(const skeleton& sk, const layout& l, tensor_keys& k) {
     std::unordered_map<std::string, int> key_pin;
     std::unordered_map<std::string, size_t> key_first; // a tensor that made the key (for messages)
-    for (size_t i = 0; i < sk.tensors.size() && nested_keys; ++i) {
-        if (!loaded[i]) continue;
-        auto [it, fresh] = key_pin.emplace(key[i], pin[i]);
+    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+        if (!k.loaded[i]) continue;
+        auto [it, fresh] = key_pin.emplace(k.key[i], k.pin[i]);
         if (fresh)
-            key_first.emplace(key[i], i);
+            key_first.emplace(k.key[i], i);
         else if (it->second == no_device)
-            it->second = pin[i];
+            it->second = k.pin[i];
     }
-    for (size_t i = 0; i < sk.tensors.size() && nested_keys; ++i) {
-        if (!loaded[i]) continue;
+    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+        if (!k.loaded[i]) continue;
         std::string name = sk.tensors[i].name;
         while (!key_pin.count(name)) { // ends at key[i] at the latest: it prefixes the name
             size_t dot = name.rfind('.');
             name = dot == std::string::npos ? std::string() : name.substr(0, dot);
         }
         int d = key_pin[name];
-        if (pin[i] != no_device && d != pin[i]) {
+        if (k.pin[i] != no_device && d != k.pin[i]) {
             const std::string& other = sk.tensors[key_first[name]].name;
             return make_error(
                 error_code::bad_request,
-                "--pin: " + sk.tensors[i].name + " is pinned to " + l.devices[pin[i]].name +
-                    " but its device-map entry \"" + name + "\" (which also holds " + other + ") goes to " +
+                pin_path(k.rule_of[i]) + ": " + sk.tensors[i].name + " is pinned to " +
+                    l.devices[k.pin[i]].name + " but its device-map entry \"" + name +
+                    "\" (which also holds " + other + ") goes to " +
                     (d == no_device ? std::string("no pinned device") : l.devices[d].name) +
                     "; a device-map entry moves a whole module, so pin all of its tensors to one device",
-                pin_path(rule_of[i]));
+                pin_path(k.rule_of[i]));
         }
-        key[i] = name;
-        pin[i] = d;
+        k.key[i] = name;
+        k.pin[i] = d;
     }
+    return std::nullopt;
+}
 
-    units_result out;
-    std::unordered_map<std::string, size_t> index;
-    std::vector<size_t> unit_of(sk.tensors.size(), SIZE_MAX);
+// The units in state_dict order, each tensor's unit, and the units of the parameters aliases point to.
+struct gathered_units {
+    std::vector<unit> units;
+    std::unordered_map<std::string, size_t> index;        // device-map entry -> unit
+    std::vector<size_t> unit_of;                          // per tensor; SIZE_MAX when not loaded
     std::unordered_map<std::string, size_t> unit_of_name; // only the parameters aliases point to
-    for (const tensor_alias& al : sk.aliases) unit_of_name.emplace(al.target, SIZE_MAX);
+};
+
+gathered_units gather_units(const skeleton& sk, const tensor_keys& k,
+                            const std::vector<uint64_t>& tensor_bytes) {
+    gathered_units g;
+    g.unit_of.assign(sk.tensors.size(), SIZE_MAX);
+    for (const tensor_alias& al : sk.aliases) g.unit_of_name.emplace(al.target, SIZE_MAX);
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
-        if (!loaded[i]) continue;
+        if (!k.loaded[i]) continue;
         const tensor_info& t = sk.tensors[i];
-        auto [it, fresh] = index.emplace(key[i], out.units.size());
+        auto [it, fresh] = g.index.emplace(k.key[i], g.units.size());
         if (fresh) {
             unit u;
-            u.module = key[i];
-            u.pinned = pin[i];
-            out.units.push_back(std::move(u));
+            u.module = k.key[i];
+            u.pinned = k.pin[i];
+            g.units.push_back(std::move(u));
         }
-        unit& u = out.units[it->second];
+        unit& u = g.units[it->second];
         u.weight_bytes = add(u.weight_bytes, tensor_bytes[i]);
         if (t.what == role::lm_head) u.head = true;
-        unit_of[i] = it->second;
-        if (!unit_of_name.empty()) {
-            auto target = unit_of_name.find(t.name);
-            if (target != unit_of_name.end()) target->second = it->second;
+        g.unit_of[i] = it->second;
+        if (!g.unit_of_name.empty()) {
+            auto target = g.unit_of_name.find(t.name);
+            if (target != g.unit_of_name.end()) target->second = it->second;
         }
     }
-    // Each layer's KV cache goes with the unit holding its attention projections.
+    return g;
+}
+
+// Each layer's KV cache goes with the unit holding its attention projections (else its first unit).
+void attach_kv_cache(const skeleton& sk, const memory_plan& plan, gathered_units& g) {
     size_t layers = plan.kv_bytes_by_layer.size();
     std::vector<size_t> attention_unit(layers, SIZE_MAX), first_unit(layers, SIZE_MAX);
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         const tensor_info& t = sk.tensors[i];
-        if (unit_of[i] == SIZE_MAX || t.layer == no_index || t.expert != no_index) continue;
+        if (g.unit_of[i] == SIZE_MAX || t.layer == no_index || t.expert != no_index) continue;
         size_t il = static_cast<size_t>(t.layer);
         if (il >= layers) continue;
-        if (first_unit[il] == SIZE_MAX) first_unit[il] = unit_of[i];
-        if (attention_unit[il] == SIZE_MAX && is_attention(t.what)) attention_unit[il] = unit_of[i];
+        if (first_unit[il] == SIZE_MAX) first_unit[il] = g.unit_of[i];
+        if (attention_unit[il] == SIZE_MAX && is_attention(t.what)) attention_unit[il] = g.unit_of[i];
     }
     for (uint64_t il = 0; il < layers; ++il) {
         if (plan.kv_bytes_by_layer[il] == 0) continue;
         size_t chosen = attention_unit[il] != SIZE_MAX ? attention_unit[il] : first_unit[il];
-        if (chosen == SIZE_MAX) continue; // a layer that is not loaded (MTP without --mtp)
-        out.units[chosen].kv_bytes = add(out.units[chosen].kv_bytes, plan.kv_bytes_by_layer[il]);
-        if (out.units[chosen].layer == no_index) out.units[chosen].layer = static_cast<int64_t>(il);
+        if (chosen == SIZE_MAX) continue; // a layer that is not loaded (MTP without include_mtp)
+        unit& u = g.units[chosen];
+        u.kv_bytes = add(u.kv_bytes, plan.kv_bytes_by_layer[il]);
+        if (u.layer == no_index) u.layer = static_cast<int64_t>(il);
     }
-    // Tied aliases: their module goes where the parameter they alias lives. Aliases that share a module
-    // (BERT's decoder ties its weight to the word embeddings and its bias to cls.predictions.bias) tie their
-    // targets' units together: such a group is placed as one unit, at its first member's position.
-    bool head_seen = false;
-    for (const auto& u : out.units) head_seen = head_seen || u.head;
-    std::vector<size_t> group(out.units.size());
-    for (size_t i = 0; i < group.size(); ++i) group[i] = i;
-    auto root = [&](size_t i) {
-        while (group[i] != i) i = group[i] = group[group[i]];
+}
+
+// Units that must share a device, as a union-find over unit indices (the smallest index is a group's root).
+struct unit_groups {
+    std::vector<size_t> parent;
+    explicit unit_groups(size_t n) : parent(n) {
+        for (size_t i = 0; i < n; ++i) parent[i] = i;
+    }
+    size_t root(size_t i) {
+        while (parent[i] != i) i = parent[i] = parent[parent[i]];
         return i;
-    };
-    std::unordered_map<std::string, size_t> alias_unit; // alias module -> a unit it ties to
+    }
+    void join(size_t a, size_t b) {
+        size_t x = root(a), y = root(b);
+        if (x != y) parent[std::max(x, y)] = std::min(x, y);
+    }
+};
+
+// Tied aliases: their module goes where the parameter they alias lives. Aliases that share a module (BERT's
+// decoder ties its weight to the word embeddings and its bias to cls.predictions.bias) tie their targets'
+// units together. Marks the unit that runs the output head. Returns each alias module and a unit it ties to.
+std::unordered_map<std::string, size_t> tie_aliases(const skeleton& sk, gathered_units& g,
+                                                    unit_groups& groups) {
+    bool head_seen = false;
+    for (const auto& u : g.units) head_seen = head_seen || u.head;
+    std::unordered_map<std::string, size_t> alias_unit;
     for (const tensor_alias& al : sk.aliases) {
-        auto it = unit_of_name.find(al.target);
-        if (it == unit_of_name.end() || it->second == SIZE_MAX) continue;
+        auto it = g.unit_of_name.find(al.target);
+        if (it == g.unit_of_name.end() || it->second == SIZE_MAX) continue;
         std::string m = module_of_tensor(al.name);
         auto [at, fresh] = alias_unit.emplace(m, it->second);
-        if (!fresh) {
-            size_t x = root(at->second), y = root(it->second);
-            if (x != y) group[std::max(x, y)] = std::min(x, y);
-        }
-        auto own = index.find(m); // the alias module is itself a unit: tie it too
-        if (own != index.end()) {
-            size_t x = root(own->second), y = root(it->second);
-            if (x != y) group[std::max(x, y)] = std::min(x, y);
-        }
+        if (!fresh) groups.join(at->second, it->second);
+        auto own = g.index.find(m); // the alias module is itself a unit: tie it too
+        if (own != g.index.end()) groups.join(own->second, it->second);
         if (!head_seen && al.name.rfind("lm_head", 0) == 0) {
-            out.units[it->second].head = true; // a tied head runs where the embedding lives
+            g.units[it->second].head = true; // a tied head runs where the embedding lives
             head_seen = true;
         }
     }
-    if (!head_seen && !out.units.empty()) out.units.back().head = true; // no head: the last module
-    std::vector<unit> merged;
-    std::vector<size_t> merged_index(out.units.size(), SIZE_MAX);
-    for (size_t i = 0; i < out.units.size(); ++i) {
-        size_t r = root(i);
+    if (!head_seen && !g.units.empty()) g.units.back().head = true; // no head: the last module
+    return alias_unit;
+}
+
+// Each group of tied units becomes one unit, at its first member's position; the others are listed in `also`.
+result<units_result> merge_tied_units(const layout& l, gathered_units& g, unit_groups& groups,
+                                      const std::unordered_map<std::string, size_t>& alias_unit) {
+    units_result out;
+    std::vector<size_t> merged_index(g.units.size(), SIZE_MAX);
+    for (size_t i = 0; i < g.units.size(); ++i) {
+        size_t r = groups.root(i);
         if (r == i) {
-            merged_index[i] = merged.size();
-            merged.push_back(std::move(out.units[i]));
+            merged_index[i] = out.units.size();
+            out.units.push_back(std::move(g.units[i]));
             continue;
         }
-        unit& into = merged[merged_index[r]];
-        unit& u = out.units[i];
+        unit& into = out.units[merged_index[r]];
+        unit& u = g.units[i];
         into.also.push_back(u.module);
         into.also.insert(into.also.end(), u.also.begin(), u.also.end());
         into.weight_bytes = add(into.weight_bytes, u.weight_bytes);
@@ -306,32 +367,44 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
         into.head = into.head || u.head;
         if (into.layer == no_index) into.layer = u.layer;
         if (into.pinned != no_device && u.pinned != no_device && into.pinned != u.pinned)
-            return make_error(error_code::bad_request,
-                              "--pin: " + into.module + " and " + u.module +
-                                  " share tied parameters, so they go to one "
-                                  "device, but they are pinned to " +
-                                  l.devices[into.pinned].name + " and " + l.devices[u.pinned].name,
-                              "pins");
+            return make_error(
+                error_code::bad_request,
+                "pins: " + into.module + " and " + u.module +
+                    " share tied parameters, so they go to one device, but they are pinned to " +
+                    l.devices[into.pinned].name + " and " + l.devices[u.pinned].name,
+                "pins");
         if (into.pinned == no_device) into.pinned = u.pinned;
     }
-    for (const auto& [m, u] : alias_unit) {
-        size_t r = merged_index[root(u)];
-        out.aliases.push_back({m, merged[r].module});
-    }
+    for (const auto& [m, u] : alias_unit)
+        out.aliases.push_back({m, out.units[merged_index[groups.root(u)]].module});
     std::sort(out.aliases.begin(), out.aliases.end());
-    out.units = std::move(merged);
     return out;
 }
 
+// What a device map places: the units (blocks or modules, with the KV cache of their layer), pins applied,
+// tied parameters together.
+result<units_result> build_units(const analysis& a, const workload& w, const memory_plan& plan,
+                                 const layout& l, const place_options& o) {
+    auto device_of_rule = pin_devices(a, l, o);
+    if (!device_of_rule) return device_of_rule.err();
+    auto keys = match_pins(a, w, l, o, *device_of_rule);
+    if (!keys) return keys.err();
+    split_mixed_blocks(a.sk, *keys);
+    if (!o.pins.empty() || o.experts_on_cpu)
+        if (auto e = join_longest_keys(a.sk, l, *keys)) return *e;
+    gathered_units g = gather_units(a.sk, *keys, plan.weight_bytes_by_tensor);
+    attach_kv_cache(a.sk, plan, g);
+    unit_groups groups(g.units.size());
+    auto alias_unit = tie_aliases(a.sk, g, groups);
+    return merge_tied_units(l, g, groups, alias_unit);
+}
+
+// Charges that do not follow a unit, from the plan's typed figures.
 fixed_charges charges_of(const memory_plan& plan) {
     fixed_charges c;
-    for (const plan_item& item : plan.items) {
-        if (item.name == "overhead") c.overhead = item.bytes;
-        if (item.name != "activations") continue;
-        for (const plan_input& in : item.inputs)
-            if (in.name == "logits_bytes") c.logits = std::stoull(in.value);
-        c.layer_activations = item.bytes >= c.logits ? item.bytes - c.logits : 0;
-    }
+    c.overhead = plan.bytes.overhead;
+    c.logits = plan.bytes.forward.logits;
+    c.layer_activations = plan.bytes.activations - std::min(plan.bytes.activations, c.logits);
     return c;
 }
 
@@ -358,15 +431,18 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
     if (strategy == place_strategy::balanced && gpus > 1) {
         uint64_t free_total = 0, wanted = 0;
         for (size_t d = 0; d < gpus; ++d)
-            free_total = add(free_total, l.devices[d].budget_bytes > load[d] ? l.devices[d].budget_bytes - load[d] : 0);
+            free_total = add(free_total,
+                             l.devices[d].budget_bytes > load[d] ? l.devices[d].budget_bytes - load[d] : 0);
         for (size_t i = 0; i < units.size(); ++i)
             if (units[i].pinned == no_device) wanted = add(wanted, cost(units[i], 0));
-        double share = free_total ? std::min(1.0, static_cast<double>(wanted) / static_cast<double>(free_total)) : 0;
+        double share =
+            free_total ? std::min(1.0, static_cast<double>(wanted) / static_cast<double>(free_total)) : 0;
         for (size_t d = 0; d < gpus; ++d) {
             uint64_t free = l.devices[d].budget_bytes > load[d] ? l.devices[d].budget_bytes - load[d] : 0;
             // In long double: a double holds 2^64 - 1 as 2^64, and converting that back is undefined.
             long double part = static_cast<long double>(free) * static_cast<long double>(share);
-            target[d] = add(load[d], part >= static_cast<long double>(free) ? free : static_cast<uint64_t>(part));
+            target[d] =
+                add(load[d], part >= static_cast<long double>(free) ? free : static_cast<uint64_t>(part));
         }
     }
     size_t cur = 0;
@@ -385,118 +461,147 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
     return where;
 }
 
-placement place_once(const analysis& a, const workload& w, const layout& given,
-                     const std::vector<unit>& units,
-                     const std::vector<std::pair<std::string, std::string>>& aliases, const memory_plan& plan,
-                     const place_options& o) {
-    placement p;
-    p.plan = plan;
-    layout l = given;
-    size_t n = l.devices.size();
-    fixed_charges c = charges_of(plan);
-    std::vector<int> where;
-    std::vector<uint64_t> load;
-    std::vector<std::vector<placed_item>> items(n);
-    // accelerate's dispatch_model runs offloaded modules on its main device: the first value of the map that
-    // is a GPU (in map order), or the cpu when the map names no GPU. Start from the first GPU listed; when
-    // the placement leaves it empty, place again with the device accelerate will really use.
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        bool gpu_exec = l.devices[l.exec].kind == device_kind::gpu;
-        std::vector<uint64_t> reserve(n, 0);
-        for (size_t d = 0; d < n; ++d)
-            if (l.devices[d].kind == device_kind::gpu) reserve[d] = add(c.overhead, c.layer_activations);
-        reserve[l.exec] = add(reserve[l.exec], c.logits);
-        if (!gpu_exec) reserve[l.exec] = add(c.layer_activations, c.logits);
+// What one assignment of units puts on each device: the items it holds, and the charges beyond what the
+// fill reserved (KV and buffers of offloaded layers, logits elsewhere) that the next fill must reserve.
+struct device_loads {
+    std::vector<held_bytes> held;
+    std::vector<std::vector<placed_item>> items;
+    std::vector<uint64_t> needed_reserve;
+};
 
-        for (int round = 0; round < 8; ++round) {
-            where = fill(units, l, reserve, o.strategy, load);
-            // What each device really holds with this assignment.
-            std::vector<uint64_t> weights(n, 0), kv(n, 0), acts(n, 0), logits(n, 0), buffer(n, 0), over(n, 0);
-            std::vector<char> used(n, 0);
-            for (size_t i = 0; i < units.size(); ++i) {
-                int d = where[i];
-                if (d == no_device) continue;
-                used[d] = 1;
-                weights[d] = add(weights[d], units[i].weight_bytes);
-                bool offloaded = !l.computes(d);
-                int kv_at = offloaded ? l.exec : d;
-                kv[kv_at] = add(kv[kv_at], units[i].kv_bytes);
-                if (offloaded) {
-                    used[l.exec] = 1;
-                    buffer[l.exec] = std::max(buffer[l.exec], units[i].weight_bytes);
-                }
-                if (units[i].head) {
-                    int at = l.computes(d) ? d : l.exec;
-                    logits[at] = c.logits;
-                }
-            }
-            bool grew = false;
-            for (size_t d = 0; d < n; ++d) {
-                if (l.devices[d].kind == device_kind::gpu && used[d]) {
-                    acts[d] = c.layer_activations;
-                    over[d] = c.overhead;
-                }
-                if (!gpu_exec && static_cast<int>(d) == l.exec) acts[d] = c.layer_activations;
-                items[d] = {
-                    {"weights",  weights[d]},
-                    {"kv_cache", kv[d]     }
-                };
-                if (acts[d]) items[d].push_back({"activations", acts[d]});
-                if (logits[d]) items[d].push_back({"logits", logits[d]});
-                if (buffer[d]) items[d].push_back({"offload_buffer", buffer[d]});
-                if (over[d]) items[d].push_back({"overhead", over[d]});
-                // Charges beyond what the pass reserved (KV and buffers of offloaded layers, logits
-                // elsewhere): reserve them and place again.
-                uint64_t fixed = add(add(acts[d], logits[d]), add(buffer[d], over[d]));
-                bool holds_kv = l.computes(d);
-                uint64_t own_kv = 0;
-                for (size_t i = 0; i < units.size(); ++i)
-                    if (where[i] == static_cast<int>(d) && holds_kv) own_kv = add(own_kv, units[i].kv_bytes);
-                uint64_t extra = add(fixed, kv[d] - std::min(kv[d], own_kv));
-                if (extra > reserve[d] && l.devices[d].kind != device_kind::disk) {
-                    reserve[d] = extra;
-                    grew = true;
-                }
-            }
-            if (!grew) break;
+device_loads loads_of(const std::vector<unit>& units, const layout& l, const fixed_charges& c,
+                      const std::vector<int>& where) {
+    const size_t n = l.devices.size();
+    std::vector<uint64_t> weights(n, 0), kv(n, 0), acts(n, 0), logits(n, 0), buffer(n, 0), over(n, 0);
+    std::vector<uint64_t> own_kv(n, 0); // KV of the units a computing device holds itself
+    std::vector<char> used(n, 0);
+    const bool gpu_exec = l.devices[l.exec].kind == device_kind::gpu;
+    for (size_t i = 0; i < units.size(); ++i) {
+        int d = where[i];
+        if (d == no_device) continue;
+        used[d] = 1;
+        weights[d] = add(weights[d], units[i].weight_bytes);
+        bool offloaded = !l.computes(d);
+        int kv_at = offloaded ? l.exec : d;
+        kv[kv_at] = add(kv[kv_at], units[i].kv_bytes);
+        if (!offloaded) own_kv[d] = add(own_kv[d], units[i].kv_bytes);
+        if (offloaded) {
+            used[l.exec] = 1;
+            buffer[l.exec] = std::max(buffer[l.exec], units[i].weight_bytes);
         }
-        int main_device = no_device;
-        for (size_t i = 0; i < units.size() && main_device == no_device; ++i)
-            if (where[i] != no_device && l.devices[where[i]].kind == device_kind::gpu) main_device = where[i];
-        if (main_device == no_device) main_device = find_device(l, "cpu");
-        if (main_device == no_device || main_device == l.exec) break;
-        l.exec = main_device;
+        if (units[i].head) logits[offloaded ? l.exec : d] = c.logits;
     }
-    p.execution_device = l.devices[l.exec].name;
+    device_loads out{std::vector<held_bytes>(n), std::vector<std::vector<placed_item>>(n),
+                     std::vector<uint64_t>(n, 0)};
+    for (size_t d = 0; d < n; ++d) {
+        if (l.devices[d].kind == device_kind::gpu && used[d]) {
+            acts[d] = c.layer_activations;
+            over[d] = c.overhead;
+        }
+        if (!gpu_exec && static_cast<int>(d) == l.exec) acts[d] = c.layer_activations;
+        held_bytes& h = out.held[d];
+        h.weights = weights[d];
+        h.kv_cache = kv[d];
+        h.activations = acts[d];
+        h.logits = logits[d];
+        h.offload_buffer = buffer[d];
+        h.overhead = over[d];
+        std::vector<placed_item>& items = out.items[d];
+        items = {
+            {"weights",  h.weights },
+            {"kv_cache", h.kv_cache}
+        };
+        if (h.activations) items.push_back({"activations", h.activations});
+        if (h.logits) items.push_back({"logits", h.logits});
+        if (h.offload_buffer) items.push_back({"offload_buffer", h.offload_buffer});
+        if (h.overhead) items.push_back({"overhead", h.overhead});
+        uint64_t fixed = add(add(h.activations, h.logits), add(h.offload_buffer, h.overhead));
+        out.needed_reserve[d] = add(fixed, kv[d] - std::min(kv[d], own_kv[d]));
+    }
+    return out;
+}
 
-    p.unplaced_bytes = 0;
-    for (size_t i = 0; i < units.size(); ++i)
-        if (where[i] == no_device)
-            p.unplaced_bytes = add(p.unplaced_bytes, add(units[i].weight_bytes, units[i].kv_bytes));
+// The first pass reserves each GPU's activations and CUDA context, and the logits on the execution device.
+std::vector<uint64_t> first_reserve(const layout& l, const fixed_charges& c) {
+    std::vector<uint64_t> reserve(l.devices.size(), 0);
+    for (size_t d = 0; d < l.devices.size(); ++d)
+        if (l.devices[d].kind == device_kind::gpu) reserve[d] = add(c.overhead, c.layer_activations);
+    reserve[l.exec] = add(reserve[l.exec], c.logits);
+    if (l.devices[l.exec].kind != device_kind::gpu) reserve[l.exec] = add(c.layer_activations, c.logits);
+    return reserve;
+}
+
+struct assignment {
+    std::vector<int> where; // device of each unit, no_device when it found no room
+    std::vector<held_bytes> held;
+    std::vector<std::vector<placed_item>> items;
+};
+
+// Fills, then reserves what the assignment charges beyond the reservations and fills again, until they hold.
+assignment settle(const std::vector<unit>& units, const layout& l, const fixed_charges& c,
+                  place_strategy strategy) {
+    std::vector<uint64_t> reserve = first_reserve(l, c), load;
+    assignment a;
+    for (int round = 0; round < 8; ++round) {
+        a.where = fill(units, l, reserve, strategy, load);
+        device_loads loads = loads_of(units, l, c, a.where);
+        a.held = std::move(loads.held);
+        a.items = std::move(loads.items);
+        bool grew = false;
+        for (size_t d = 0; d < l.devices.size(); ++d)
+            if (loads.needed_reserve[d] > reserve[d] && l.devices[d].kind != device_kind::disk) {
+                reserve[d] = loads.needed_reserve[d];
+                grew = true;
+            }
+        if (!grew) break;
+    }
+    return a;
+}
+
+// accelerate's dispatch_model runs offloaded modules on its main device: the first value of the map that is a
+// GPU (in map order), or the cpu when the map names no GPU.
+int main_device_of(const layout& l, const std::vector<int>& where) {
+    for (int d : where)
+        if (d != no_device && l.devices[d].kind == device_kind::gpu) return d;
+    return find_device(l, "cpu");
+}
+
+// The device map: every unit's module, then tied members in state_dict order, then aliases.
+device_map map_of(const std::vector<unit>& units,
+                  const std::vector<std::pair<std::string, std::string>>& aliases, const layout& l,
+                  const std::vector<int>& where) {
+    device_map map;
     std::unordered_map<std::string, int> device_of_module;
     for (size_t i = 0; i < units.size(); ++i) {
         if (where[i] == no_device) continue;
-        p.map.entries.push_back({units[i].module, l.devices[where[i]].name});
+        map.entries.push_back({units[i].module, l.devices[where[i]].name});
         device_of_module.emplace(units[i].module, where[i]);
     }
-    for (size_t i = 0; i < units.size(); ++i) // tied members, after the modules in state_dict order
+    for (size_t i = 0; i < units.size(); ++i)
         for (const auto& m : units[i].also)
             if (where[i] != no_device && device_of_module.emplace(m, where[i]).second)
-                p.map.entries.push_back({m, l.devices[where[i]].name});
+                map.entries.push_back({m, l.devices[where[i]].name});
     for (const auto& [alias, target] : aliases) {
         auto it = device_of_module.find(target);
         if (it == device_of_module.end() || device_of_module.count(alias)) continue;
-        p.map.entries.push_back({alias, l.devices[it->second].name});
+        map.entries.push_back({alias, l.devices[it->second].name});
         device_of_module.emplace(alias, it->second);
     }
+    return map;
+}
+
+// Per device: its items and total, the modules and layers it holds, and its headroom; adds what devices
+// hold over their budget to p.over_budget_bytes.
+void summarize_devices(const std::vector<unit>& units, const layout& l, const assignment& as, placement& p) {
     p.over_budget_bytes = 0;
-    for (size_t d = 0; d < n; ++d) {
+    for (size_t d = 0; d < l.devices.size(); ++d) {
         device_placement dp;
         dp.device = l.devices[d];
-        dp.items = items[d];
+        dp.bytes = as.held[d];
+        dp.items = as.items[d];
         for (const auto& item : dp.items) dp.total_bytes = add(dp.total_bytes, item.bytes);
         for (size_t i = 0; i < units.size(); ++i)
-            if (where[i] == static_cast<int>(d)) {
+            if (as.where[i] == static_cast<int>(d)) {
                 ++dp.modules;
                 if (units[i].layer != no_index) dp.layers.push_back(static_cast<uint64_t>(units[i].layer));
             }
@@ -511,14 +616,37 @@ placement place_once(const analysis& a, const workload& w, const layout& given,
         }
         p.devices.push_back(std::move(dp));
     }
+}
+
+placement place_once(const layout& given, const std::vector<unit>& units,
+                     const std::vector<std::pair<std::string, std::string>>& aliases, const memory_plan& plan,
+                     const place_options& o) {
+    placement p;
+    p.plan = plan;
+    layout l = given;
+    const fixed_charges c = charges_of(plan);
+    // Start from the first GPU listed as the execution device; when the placement leaves it empty, place
+    // again with the device accelerate will really use.
+    assignment as;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        as = settle(units, l, c, o.strategy);
+        int main_device = main_device_of(l, as.where);
+        if (main_device == no_device || main_device == l.exec) break;
+        l.exec = main_device;
+    }
+    p.execution_device = l.devices[l.exec].name;
+    p.unplaced_bytes = 0;
+    for (size_t i = 0; i < units.size(); ++i)
+        if (as.where[i] == no_device)
+            p.unplaced_bytes = add(p.unplaced_bytes, add(units[i].weight_bytes, units[i].kv_bytes));
+    p.map = map_of(units, aliases, l, as.where);
+    summarize_devices(units, l, as, p);
     p.fits = p.unplaced_bytes == 0 && p.over_budget_bytes == 0;
-    for (size_t d = 0; d < n; ++d)
+    for (size_t d = 0; d < l.devices.size(); ++d)
         if (!l.computes(d) && p.devices[d].modules > 0)
             p.warnings.push_back(std::to_string(p.devices[d].modules) + " module(s) on " + l.devices[d].name +
                                  ": their weights move to " + p.execution_device +
                                  " for every forward pass (accelerate's offload), which is slow");
-    (void)a;
-    (void)w;
     return p;
 }
 
@@ -531,32 +659,34 @@ struct prepared {
 result<prepared> prepare(const analysis& a, const workload& w, const std::vector<device_budget>& devices,
                          const place_options& o) {
     if (w.mode == plan_mode::training)
-        return make_error(error_code::bad_request,
-                          "place plans inference; for training memory use plan --mode training (with --zero or "
-                          "--fsdp for sharding), for parallel layouts place --tp/--pp",
-                          "mode");
+        return make_error(
+            error_code::bad_request,
+            "mode: place plans inference; for training memory use plan with mode training (zero "
+            "for ZeRO/FSDP sharding), for parallel layouts place with tp/pp",
+            "mode");
     auto l = order_devices(devices);
     if (!l) return l.err();
     auto plan = plan_memory(a, w);
     if (!plan) return plan.err();
-    auto u = build_units(a, w, *plan, plan->weight_bytes_by_tensor, *l, o);
+    auto u = build_units(a, w, *plan, *l, o);
     if (!u) return u.err();
     return prepared{std::move(*l), std::move(*u), std::move(*plan)};
 }
 
-std::optional<placement> quiet_place(const analysis& a, const workload& w, const std::vector<device_budget>& devices,
-                                     const place_options& o) {
+std::optional<placement> quiet_place(const analysis& a, const workload& w,
+                                     const std::vector<device_budget>& devices, const place_options& o) {
     auto prep = prepare(a, w, devices, o);
     if (!prep) return std::nullopt;
-    return place_once(a, w, prep->l, prep->u.units, prep->u.aliases, prep->plan, o);
+    return place_once(prep->l, prep->u.units, prep->u.aliases, prep->plan, o);
 }
 
 void suggest(const analysis& a, const workload& w, const std::vector<device_budget>& devices,
              const place_options& o, placement& p) {
     uint64_t short_bytes = add(p.unplaced_bytes, p.over_budget_bytes);
-    p.suggestions.push_back("short by " + binary_size(short_bytes) + " (" + with_thousands(short_bytes) +
-                            " bytes): " + with_thousands(p.unplaced_bytes) + " bytes of weights and KV cache found no room" +
-                            (p.over_budget_bytes ? ", devices over budget by " + with_thousands(p.over_budget_bytes) : ""));
+    p.suggestions.push_back(
+        "short by " + binary_size(short_bytes) + " (" + with_thousands(short_bytes) +
+        " bytes): " + with_thousands(p.unplaced_bytes) + " bytes of weights and KV cache found no room" +
+        (p.over_budget_bytes ? ", devices over budget by " + with_thousands(p.over_budget_bytes) : ""));
     // More GPUs of the same kind.
     if (!o.gpu_name.empty()) {
         uint64_t gpus = 0;
@@ -579,8 +709,10 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             uint64_t lo = gpus + 1, hi = most;
             while (lo < hi) {
                 uint64_t mid = lo + (hi - lo) / 2;
-                if (fits_with(mid)) hi = mid;
-                else lo = mid + 1;
+                if (fits_with(mid))
+                    hi = mid;
+                else
+                    lo = mid + 1;
             }
             p.suggestions.push_back(std::to_string(lo) + " x " + o.gpu_name + " would fit (--gpus " +
                                     std::to_string(lo) + ")");
@@ -609,8 +741,10 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             auto r = quiet_place(a, t, devices, o);
             return r && r->fits;
         });
-        if (best) p.suggestions.push_back("--seq " + std::to_string(best) + " (the longest context that fits at batch " +
-                                          std::to_string(w.batch) + ")");
+        if (best)
+            p.suggestions.push_back("--seq " + std::to_string(best) +
+                                    " (the longest context that fits at batch " + std::to_string(w.batch) +
+                                    ")");
     }
     if (w.batch > 1) {
         uint64_t best = largest_fitting(w.batch - 1, [&](uint64_t b) {
@@ -619,12 +753,15 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             auto r = quiet_place(a, t, devices, o);
             return r && r->fits;
         });
-        if (best) p.suggestions.push_back("--batch " + std::to_string(best) + " (the largest batch that fits at seq " +
-                                          std::to_string(seq) + ")");
+        if (best)
+            p.suggestions.push_back("--batch " + std::to_string(best) +
+                                    " (the largest batch that fits at seq " + std::to_string(seq) + ")");
     }
     bool has_cpu = false;
     for (const auto& d : devices) has_cpu = has_cpu || d.kind != device_kind::gpu;
-    if (!has_cpu) p.suggestions.push_back("or offload to host memory: add cpu=SIZE (and disk) to --devices, or --cpu SIZE");
+    if (!has_cpu)
+        p.suggestions.push_back(
+            "or offload to host memory: add cpu=SIZE (and disk) to --devices, or --cpu SIZE");
 }
 
 } // namespace
@@ -635,7 +772,7 @@ result<std::vector<device_budget>> catalog_devices(const std::string& gpu, uint6
     if (!g) return g.err();
     if (count == 0 || count > 1024)
         return make_error(error_code::out_of_range,
-                          "--gpus: expected 1 to 1024 GPUs, got " + std::to_string(count), "gpus");
+                          "gpu_count: expected 1 to 1024 GPUs, got " + std::to_string(count), "gpu_count");
     std::vector<device_budget> out;
     for (uint64_t i = 0; i < count; ++i)
         out.push_back({"cuda:" + std::to_string(i), device_kind::gpu, g->memory_bytes(), g->key});
@@ -648,7 +785,7 @@ result<placement> place_model(const analysis& a, const workload& w, const std::v
                               const place_options& options) {
     auto prep = prepare(a, w, devices, options);
     if (!prep) return prep.err();
-    placement p = place_once(a, w, prep->l, prep->u.units, prep->u.aliases, prep->plan, options);
+    placement p = place_once(prep->l, prep->u.units, prep->u.aliases, prep->plan, options);
     p.warnings.insert(p.warnings.begin(), prep->plan.warnings.begin(), prep->plan.warnings.end());
     if (!p.fits) suggest(a, w, devices, options, p);
     return p;
@@ -697,8 +834,10 @@ std::string placement_json(const analysis& a, const placement& p, const place_op
             out.String(d.device.gpu.c_str());
         }
         out.Key("budget_bytes");
-        if (d.device.budget_bytes == std::numeric_limits<uint64_t>::max()) out.Null();
-        else out.Uint64(d.device.budget_bytes);
+        if (d.device.budget_bytes == std::numeric_limits<uint64_t>::max())
+            out.Null();
+        else
+            out.Uint64(d.device.budget_bytes);
         out.Key("total_bytes");
         out.Uint64(d.total_bytes);
         out.Key("headroom_bytes");

@@ -78,7 +78,7 @@ device_check check_workload(const analysis& a, const workload& w, const gpu_row&
     dtype kv = w.kv_dtype.value_or(compute_dtype(weights));
     if ((weights == dtype::bf16 || kv == dtype::bf16) && !gpu.bf16)
         c.errors.push_back(std::string(gpu.key) + " (" + gpu.arch +
-                           ") has no bfloat16 support; use --dtype fp16");
+                           ") has no bfloat16 support; use dtype fp16");
     bool fp8_weights = weights == dtype::f8_e4m3 || weights == dtype::f8_e5m2;
     bool fp8_kv = kv == dtype::f8_e4m3 || kv == dtype::f8_e5m2;
     if ((fp8_weights || fp8_kv) && !gpu.fp8)
@@ -113,16 +113,11 @@ roofline estimate_roofline(const analysis& a, const workload& w_in, const memory
     const model_spec& spec = a.spec;
     workload w = w_in;
     if (w.seq == 0) w.seq = default_seq(spec);
-    uint64_t weight_bytes = 0;
-    for (const auto& item : p.items)
-        if (item.name == "weights") weight_bytes = item.bytes;
     // Bytes per decode step: the weights a token touches (the active share of them) and the whole KV cache.
     double active_share =
         a.counts.total ? static_cast<double>(a.counts.active) / static_cast<double>(a.counts.total) : 1.0;
-    uint64_t kv = 0;
-    for (const auto& item : p.items)
-        if (item.name == "kv_cache") kv = item.bytes;
-    r.bytes_per_decode_step = static_cast<uint64_t>(static_cast<double>(weight_bytes) * active_share) + kv;
+    r.bytes_per_decode_step =
+        static_cast<uint64_t>(static_cast<double>(p.bytes.weights) * active_share) + p.bytes.kv_cache;
     if (gpu.bandwidth_gbps > 0 && r.bytes_per_decode_step > 0)
         r.decode_tokens_per_s = static_cast<double>(w.batch) * gpu.bandwidth_gbps * 1e9 /
                                 static_cast<double>(r.bytes_per_decode_step);

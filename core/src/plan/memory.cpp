@@ -25,7 +25,37 @@ std::string num(uint64_t v) {
 using sat::add;
 using sat::mul;
 
+// Choice names in enum order (memory.h): one table for parsing requests and for naming plan inputs.
+constexpr const char* attention_names[] = {"sdpa", "eager", "flash"};
+constexpr const char* mode_names[] = {"inference", "training"};
+constexpr const char* method_names[] = {"full", "lora", "qlora"};
+constexpr const char* optimizer_names[] = {"adamw", "adamw-8bit", "sgd", "adafactor"};
+constexpr const char* recompute_names[] = {"none", "selective", "full"};
+constexpr const char* zero_stage_names[] = {"0", "1", "2", "3"};
+
+template <typename choice, size_t n>
+const char* name_in(const char* const (&names)[n], choice value) {
+    auto i = static_cast<size_t>(value);
+    return i < n ? names[i] : "?";
+}
+
 } // namespace
+
+const char* attention_name(attention_impl a) {
+    return name_in(attention_names, a);
+}
+const char* mode_name(plan_mode m) {
+    return name_in(mode_names, m);
+}
+const char* method_name(train_method m) {
+    return name_in(method_names, m);
+}
+const char* optimizer_name(optimizer_kind k) {
+    return name_in(optimizer_names, k);
+}
+const char* recompute_name(recompute_kind k) {
+    return name_in(recompute_names, k);
+}
 
 dtype compute_dtype(dtype weights) {
     switch (weights) {
@@ -54,7 +84,7 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
         out = value == "true";
         return std::nullopt;
     };
-    auto choice = [&](std::initializer_list<const char*> names, int& out) -> std::optional<error> {
+    auto choice = [&](const auto& names, int& out) -> std::optional<error> {
         std::string list;
         int i = 0;
         for (const char* n : names) {
@@ -100,32 +130,32 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
         return std::nullopt;
     }
     if (name == "attention") {
-        if (auto e = choice({"sdpa", "eager", "flash"}, picked)) return e;
+        if (auto e = choice(attention_names, picked)) return e;
         w.attention = static_cast<attention_impl>(picked);
         return std::nullopt;
     }
     if (name == "mode") {
-        if (auto e = choice({"inference", "training"}, picked)) return e;
+        if (auto e = choice(mode_names, picked)) return e;
         w.mode = static_cast<plan_mode>(picked);
         return std::nullopt;
     }
     if (name == "method") {
-        if (auto e = choice({"full", "lora", "qlora"}, picked)) return e;
+        if (auto e = choice(method_names, picked)) return e;
         w.method = static_cast<train_method>(picked);
         return std::nullopt;
     }
     if (name == "optimizer") {
-        if (auto e = choice({"adamw", "adamw-8bit", "sgd", "adafactor"}, picked)) return e;
+        if (auto e = choice(optimizer_names, picked)) return e;
         w.optimizer = static_cast<optimizer_kind>(picked);
         return std::nullopt;
     }
     if (name == "recompute") {
-        if (auto e = choice({"none", "selective", "full"}, picked)) return e;
+        if (auto e = choice(recompute_names, picked)) return e;
         w.recompute = static_cast<recompute_kind>(picked);
         return std::nullopt;
     }
     if (name == "zero") {
-        if (auto e = choice({"0", "1", "2", "3"}, picked)) return e;
+        if (auto e = choice(zero_stage_names, picked)) return e;
         w.zero_stage = static_cast<uint32_t>(picked);
         return std::nullopt;
     }
@@ -149,58 +179,57 @@ uint64_t default_seq(const model_spec& spec) {
     return spec.max_positions > 0 ? std::min<uint64_t>(4096, spec.max_positions) : 4096;
 }
 
+bool in_mtp_layer(const model_spec& spec, const tensor_info& t) {
+    return t.layer != no_index && spec.is_mtp_layer(static_cast<uint64_t>(t.layer));
+}
+
+bool loads_layer(const model_spec& spec, const workload& w, uint64_t il) {
+    return w.include_mtp || !spec.is_mtp_layer(il);
+}
+
+bool loads_tensor(const model_spec& spec, const workload& w, const tensor_info& t) {
+    return w.include_mtp || !in_mtp_layer(spec, t);
+}
+
 uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv, uint64_t block_bytes) {
     const layer_spec& l = spec.layers[il];
     if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp)
         return 0;
-    uint64_t elements =
-        l.attn == attn_kind::mla
-            ? add(spec.kv_lora_rank, spec.qk_rope_head_dim) // the latent and the rotary key (vLLM)
-            : mul(2, mul(spec.n_kv_heads, spec.head_dim));  // keys and values
+    uint64_t elements = l.attn == attn_kind::mla
+                            ? spec.mla_kv_latent_dim() // the latent and the rotary key (vLLM)
+                            : mul(2, mul(spec.n_kv_heads, spec.head_dim)); // keys and values
     if (block_bytes) return mul((elements + 31) / 32, block_bytes);
     return mul(elements, dtype_bytes(kv));
 }
 
-result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
-    const model_spec& spec = a.spec;
-    workload w = w_in;
-    if (w.batch == 0)
-        return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
-    if (w.seq == 0) w.seq = default_seq(spec);
-    if (w.encoder_seq == 0) w.encoder_seq = w.seq;
-    uint64_t chunk = w.prefill_chunk ? std::min(w.prefill_chunk, w.seq) : w.seq;
-    dtype act = compute_dtype(spec.weight_dtype);
-    dtype kv = w.kv_dtype.value_or(act);
-    memory_plan p;
-    p.training = w.mode == plan_mode::training;
+namespace {
 
-    if (w.attention == attention_impl::flash) { // FlashAttention-2: fp16/bf16 only, head_dim up to 256
-        if (spec.weight_dtype == dtype::f32)
-            return make_error(
-                error_code::bad_request,
-                "flash attention cannot run with fp32 weights; use --dtype bf16 or fp16, or --attn sdpa",
-                "attention");
-        if (spec.head_dim > 256)
-            return make_error(error_code::bad_request,
-                              "flash attention supports head_dim up to 256, this model has " +
-                                  num(spec.head_dim) + "; use --attn sdpa",
-                              "attention");
-    }
-    if (spec.max_positions > 0 && w.seq > spec.max_positions)
-        p.warnings.push_back("seq (" + num(w.seq) + ") is longer than max_position_embeddings (" +
-                             num(spec.max_positions) + ")" +
-                             (spec.rope.scaling_type.empty()
-                                  ? std::string()
-                                  : "; rope_scaling " + spec.rope.scaling_type + " may extend it"));
+// FlashAttention-2 runs fp16/bf16 only, with head_dim up to 256.
+std::optional<error> check_attention(const model_spec& spec, const workload& w) {
+    if (w.attention != attention_impl::flash) return std::nullopt;
+    if (spec.weight_dtype == dtype::f32)
+        return make_error(
+            error_code::bad_request,
+            "attention: flash cannot run with fp32 weights; use dtype bf16 or fp16, or attention sdpa",
+            "attention");
+    if (spec.head_dim > 256)
+        return make_error(error_code::bad_request,
+                          "attention: flash supports head_dim up to 256, this model has " +
+                              num(spec.head_dim) + "; use attention sdpa",
+                          "attention");
+    return std::nullopt;
+}
 
-    // QLoRA trains adapters on a 4-bit NormalFloat base (Dettmers et al. 2023) unless a format is named.
-    if (w.mode == plan_mode::training && w.method == train_method::qlora && w.quant.empty()) w.quant = "nf4";
-    // Weights: every stored parameter at its own dtype or quantized storage (quantization.cpp).
-    auto weights_r = plan_weights(a, w, &p.weight_bytes_by_tensor);
-    if (!weights_r) return weights_r.err();
-    plan_item weights = std::move(*weights_r);
+std::vector<std::string> context_warnings(const model_spec& spec, const workload& w) {
+    if (spec.max_positions == 0 || w.seq <= spec.max_positions) return {};
+    return {"seq (" + num(w.seq) + ") is longer than max_position_embeddings (" + num(spec.max_positions) +
+            ")" +
+            (spec.rope.scaling_type.empty() ? std::string()
+                                            : "; rope_scaling " + spec.rope.scaling_type + " may extend it")};
+}
 
-    // KV cache, layer by layer.
+// KV cache, layer by layer; fills the plan's per-token and per-layer figures.
+plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, memory_plan& p) {
     plan_item cache{"kv_cache", 0, "", {}};
     p.kv_bytes_by_layer.assign(spec.layers.size(), 0);
     uint64_t full = 0, sliding = 0, mla = 0, cross = 0;
@@ -233,73 +262,109 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         {"mla_layers",            num(mla)                 }
     };
     if (cross) cache.inputs.push_back({"encoder_seq", num(w.encoder_seq)});
-    if (spec.kv_lora_rank) {
+    if (spec.has_mla()) {
         cache.inputs.push_back({"kv_lora_rank", num(spec.kv_lora_rank)});
         cache.inputs.push_back({"qk_rope_head_dim", num(spec.qk_rope_head_dim)});
     } else {
         cache.inputs.push_back({"kv_heads", num(spec.n_kv_heads)});
         cache.inputs.push_back({"head_dim", num(spec.head_dim)});
     }
+    return cache;
+}
 
-    // Activations: the largest working set of one forward pass over batch x chunk tokens (docs/memory.md).
+// The largest working set of one forward pass over batch x chunk tokens (docs/memory.md).
+forward_activations forward_working_set(const model_spec& spec, const workload& w, uint64_t chunk,
+                                        dtype act) {
     uint64_t ab = dtype_bytes(act);
     uint64_t tokens = mul(w.batch, chunk);
-    uint64_t residual = mul(mul(mul(2, tokens), spec.hidden), ab);
-    uint64_t qkvo = spec.kv_lora_rank
-                        ? add(add(mul(spec.n_heads, spec.qk_nope_head_dim + spec.qk_rope_head_dim),
-                                  spec.kv_lora_rank + spec.qk_rope_head_dim),
-                              mul(spec.n_heads, spec.qk_nope_head_dim + 2 * spec.v_head_dim))
-                        : add(mul(2, spec.q_dim()), mul(2, spec.kv_dim()));
-    uint64_t attention = mul(mul(tokens, qkvo), ab);
-    uint64_t scores = 0;
+    forward_activations f;
+    f.residual = mul(mul(mul(2, tokens), spec.hidden), ab);
+    // Q, K, V and O; MLA: the queries, the latent with the rotary key, kv_b's keys and values, o_proj's
+    // input.
+    uint64_t qkvo = spec.has_mla() ? add(add(spec.mla_q_dim(), spec.mla_kv_latent_dim()),
+                                         add(spec.mla_kv_b_dim(), spec.mla_v_dim()))
+                                   : add(mul(2, spec.q_dim()), mul(2, spec.kv_dim()));
+    f.attention = mul(mul(tokens, qkvo), ab);
     if (w.attention == attention_impl::eager) // scores and probabilities, batch x heads x chunk x context
-        scores = mul(mul(mul(mul(2, w.batch), spec.n_heads), mul(chunk, w.seq)), ab);
-    attention = add(attention, scores);
+        f.attention = add(f.attention, mul(mul(mul(mul(2, w.batch), spec.n_heads), mul(chunk, w.seq)), ab));
     uint64_t widest_ffn = 0;
     for (uint64_t il = 0; il < spec.layers.size(); ++il) {
-        const layer_spec& l = spec.layers[il];
-        uint64_t width = l.ffn == ffn_kind::moe ? add(mul(spec.n_experts_per_tok, spec.expert_intermediate),
-                                                      spec.shared_intermediate)
-                                                : spec.intermediate;
+        uint64_t width = spec.is_moe_layer(il) ? add(mul(spec.n_experts_per_tok, spec.expert_intermediate),
+                                                     spec.shared_intermediate)
+                                               : spec.intermediate;
         widest_ffn = std::max(widest_ffn, width);
     }
-    uint64_t mlp = mul(mul(mul(3, tokens), widest_ffn), ab); // gate, up and their product
-    uint64_t logits = mul(mul(w.batch, spec.vocab), 4);      // last position, upcast to fp32
-    plan_item activations{
+    f.ffn = mul(mul(mul(3, tokens), widest_ffn), ab); // gate, up and their product
+    f.logits = mul(mul(w.batch, spec.vocab), 4);      // last position, upcast to fp32
+    return f;
+}
+
+plan_item activations_item(const workload& w, uint64_t chunk, dtype act, const forward_activations& f) {
+    return {
         "activations",
-        add(add(residual, std::max(attention, mlp)), logits),
+        add(add(f.residual, std::max(f.attention, f.ffn)), f.logits),
         "2 x tokens x hidden x bytes (residual) + max(attention, FFN working set) + "
         "batch x vocab x 4 (last-position logits in fp32)",
-        {{"tokens", num(tokens)},
+        {{"tokens", num(mul(w.batch, chunk))},
           {"prefill_chunk", num(chunk)},
           {"activation_dtype", dtype_name(act)},
-          {"attention", w.attention == attention_impl::eager   ? "eager"
-                       : w.attention == attention_impl::flash ? "flash"
-                                                              : "sdpa"},
-          {"attention_bytes", num(attention)},
-          {"ffn_bytes", num(mlp)},
-          {"logits_bytes", num(logits)}}
+          {"attention", attention_name(w.attention)},
+          {"attention_bytes", num(f.attention)},
+          {"ffn_bytes", num(f.ffn)},
+          {"logits_bytes", num(f.logits)}}
     };
+}
 
-    plan_item overhead{
-        "overhead",
-        w.overhead_bytes,
-        "fixed: CUDA context and kernels (default 1,343 MiB, transformers' training anatomy guide)",
-        {{"overhead_bytes", num(w.overhead_bytes)}}};
+plan_item overhead_item(const workload& w) {
+    return {"overhead",
+            w.overhead_bytes,
+            "fixed: CUDA context and kernels (default 1,343 MiB, transformers' training anatomy guide)",
+            {{"overhead_bytes", num(w.overhead_bytes)}}};
+}
+
+} // namespace
+
+result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
+    const model_spec& spec = a.spec;
+    workload w = w_in;
+    if (w.batch == 0)
+        return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
+    if (w.seq == 0) w.seq = default_seq(spec);
+    if (w.encoder_seq == 0) w.encoder_seq = w.seq;
+    if (auto e = check_attention(spec, w)) return *e;
+    memory_plan p;
+    p.training = w.mode == plan_mode::training;
+    p.warnings = context_warnings(spec, w);
+
+    // QLoRA trains adapters on a 4-bit NormalFloat base (Dettmers et al. 2023) unless a format is named.
+    if (w.mode == plan_mode::training && w.method == train_method::qlora && w.quant.empty()) w.quant = "nf4";
+    // Weights: every stored parameter at its own dtype or quantized storage (quantization.cpp).
+    auto weights = plan_weights(a, w, &p.weight_bytes_by_tensor);
+    if (!weights) return weights.err();
+    p.bytes.unsharded_weights = weights->bytes;
+    const dtype act = compute_dtype(spec.weight_dtype);
+    // The per-layer cache is part of every plan (placement follows it); its item only of inference plans.
+    plan_item cache = kv_cache_item(spec, w, w.kv_dtype.value_or(act), p);
 
     std::vector<plan_item> items;
-    if (w.mode ==
-        plan_mode::training) { // weights, then gradients, optimizer states, activations (training.cpp)
-        auto training = plan_training(a, w, weights);
+    if (p.training) { // weights (ZeRO-3 / FSDP divide them too), gradients, optimizer states, activations
+        auto training = plan_training(a, w, &p.bytes.training);
         if (!training) return training.err();
-        items.push_back(sharded_weights(w, weights)); // ZeRO-3 / FSDP divide the parameters too
+        items.push_back(sharded_weights(w, *weights));
         for (auto& item : *training) items.push_back(std::move(item));
+        p.bytes.activations = items.back().bytes;
     } else {
-        items.push_back(std::move(weights));
+        const uint64_t chunk = w.prefill_chunk ? std::min(w.prefill_chunk, w.seq) : w.seq;
+        items.push_back(std::move(*weights));
+        p.bytes.kv_cache = cache.bytes;
         items.push_back(std::move(cache));
-        items.push_back(std::move(activations));
+        p.bytes.forward = forward_working_set(spec, w, chunk, act);
+        items.push_back(activations_item(w, chunk, act, p.bytes.forward));
+        p.bytes.activations = items.back().bytes;
     }
-    items.push_back(std::move(overhead));
+    p.bytes.weights = items.front().bytes;
+    items.push_back(overhead_item(w));
+    p.bytes.overhead = w.overhead_bytes;
     for (auto& item : items) {
         p.total_bytes = add(p.total_bytes, item.bytes);
         p.items.push_back(std::move(item));
@@ -314,7 +379,7 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
     out.Key("plan");
     out.StartObject();
     out.Key("mode");
-    out.String(p.training ? "training" : "inference");
+    out.String(mode_name(p.training ? plan_mode::training : plan_mode::inference));
     out.Key("items");
     out.StartArray();
     for (const plan_item& item : p.items) {

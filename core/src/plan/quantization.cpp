@@ -397,7 +397,7 @@ result<quant_format> parse_config_format(const std::string& json, dtype model_dt
     return config_error(error_code::unsupported, "quant_method",
                         "\"" + m +
                             "\" is not supported (supported: gptq, awq, bitsandbytes, fp8, fbgemm_fp8, "
-                            "compressed-tensors); pass --quant to size it as another format");
+                            "compressed-tensors); set quant to size it as another format");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -665,10 +665,6 @@ result<uint64_t> quantized_bytes(const quant_format& f, const matrix& m, uint64_
     return make_error(error_code::internal, "quant: GGUF sizes go through gguf_tensor_bytes", "quant");
 }
 
-bool counted(const analysis& a, const workload& w, const tensor_info& t) {
-    return w.include_mtp || t.layer == no_index || a.spec.layers[t.layer].stack != layer_stack::mtp;
-}
-
 void add_to(tally& s, bool quantized, uint64_t bytes, uint64_t elements) {
     if (quantized) {
         ++s.quantized;
@@ -685,7 +681,7 @@ result<tally> tally_hf(const analysis& a, const workload& w, const quant_format&
     tally s;
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
-        if (!counted(a, w, t)) continue;
+        if (!loads_tensor(a.spec, w, t)) continue;
         if (!hf_quantizes(f, a.spec, t)) {
             uint64_t bytes = mul(t.elements, dtype_bytes(t.type));
             add_to(s, false, bytes, t.elements);
@@ -705,7 +701,7 @@ result<tally> tally_hf(const analysis& a, const workload& w, const quant_format&
 uint64_t count_attn_v(const analysis& a, const workload& w, bool tied) {
     uint64_t n = 0;
     for (const tensor_info& t : a.sk.tensors)
-        if (counted(a, w, t) && gguf_quantizes(a.spec, t) && category_of(t, tied) == gguf_category::attn_v)
+        if (loads_tensor(a.spec, w, t) && gguf_quantizes(a.spec, t) && category_of(t, tied) == gguf_category::attn_v)
             ++n;
     return n;
 }
@@ -722,7 +718,7 @@ tally tally_gguf(const analysis& a, const workload& w, const quant_format& f,
     tally s;
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
-        if (!counted(a, w, t)) continue;
+        if (!loads_tensor(a.spec, w, t)) continue;
         if (!gguf_quantizes(a.spec, t)) {
             add_to(s, false, mul(t.elements, 4), t.elements);
             if (per_tensor) (*per_tensor)[i] = mul(t.elements, 4);
@@ -824,7 +820,7 @@ plan_item unquantized_item(const analysis& a, const workload& w, std::vector<uin
     uint64_t tensors = 0;
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
-        if (!counted(a, w, t)) continue;
+        if (!loads_tensor(a.spec, w, t)) continue;
         uint64_t bytes = mul(t.elements, dtype_bytes(t.type));
         weights.bytes = add(weights.bytes, bytes);
         if (per_tensor) (*per_tensor)[i] = bytes;

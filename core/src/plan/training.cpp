@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 namespace modelplan {
 
@@ -17,34 +18,6 @@ std::string num(uint64_t v) {
 using sat::add;
 using sat::ceil_div;
 using sat::mul;
-
-const char* optimizer_name(optimizer_kind k) {
-    switch (k) {
-    case optimizer_kind::adamw: return "adamw";
-    case optimizer_kind::adamw_8bit: return "adamw-8bit";
-    case optimizer_kind::sgd_momentum: return "sgd";
-    case optimizer_kind::adafactor: return "adafactor";
-    }
-    return "?";
-}
-
-const char* recompute_name(recompute_kind k) {
-    switch (k) {
-    case recompute_kind::none: return "none";
-    case recompute_kind::selective: return "selective";
-    case recompute_kind::full: return "full";
-    }
-    return "?";
-}
-
-const char* method_name(train_method m) {
-    switch (m) {
-    case train_method::full: return "full";
-    case train_method::lora: return "lora";
-    case train_method::qlora: return "qlora";
-    }
-    return "?";
-}
 
 // bitsandbytes 8-bit optimizers: tensors below min_8bit_size (4096 elements) keep 32-bit states; larger ones
 // store each of the two states in 1 byte per element plus one fp32 absmax per block of 2048 elements.
@@ -71,10 +44,6 @@ uint64_t optimizer_bytes(optimizer_kind k, const std::vector<uint64_t>& shape, u
     }
     }
     return 0;
-}
-
-bool in_weights(const analysis& a, const workload& w, const tensor_info& t) {
-    return w.include_mtp || t.layer == no_index || a.spec.layers[t.layer].stack != layer_stack::mtp;
 }
 
 // Roles LoRA may target: those with at least one 2-D weight matrix in the model.
@@ -147,9 +116,9 @@ layer_activations layer_bytes(const analysis& a, const workload& w, uint64_t il,
     uint64_t h = spec.hidden;
     uint64_t q = spec.q_dim(), k = spec.kv_dim(), v = spec.kv_dim(), o_in = spec.q_dim(), latents = 0;
     if (spec.layer(il).attn == attn_kind::mla) {
-        q = k = mul(spec.n_heads, spec.qk_nope_head_dim + spec.qk_rope_head_dim);
-        v = o_in = mul(spec.n_heads, spec.v_head_dim);
-        latents = add(spec.q_lora_rank, spec.kv_lora_rank + spec.qk_rope_head_dim); // down-projection outputs
+        q = k = spec.mla_q_dim();
+        v = o_in = spec.mla_v_dim();
+        latents = add(spec.q_lora_rank, spec.mla_kv_latent_dim()); // down-projection outputs
     }
     // Per token, in elements of the compute dtype (Korthikanti's 2-byte terms) and in bytes (1-byte masks).
     uint64_t elems = 0;
@@ -183,12 +152,47 @@ layer_activations layer_bytes(const analysis& a, const workload& w, uint64_t il,
     return out;
 }
 
-} // namespace
+// What the ZeRO stage divides among the GPUs, and the inputs every sharded item shows.
+struct sharding {
+    uint32_t zero_stage = 0;
+    uint64_t gpus = 1;
+    std::string warning; // ZeRO with one GPU shards nothing
 
-result<std::vector<plan_item>> plan_training(const analysis& a, const workload& w_in,
-                                             const plan_item& weights) {
-    const model_spec& spec = a.spec;
-    workload w = w_in;
+    explicit sharding(const workload& w) : zero_stage(w.zero_stage), gpus(w.gpus) {
+        if (zero_stage > 0 && gpus == 1)
+            warning = "ZeRO stage " + num(zero_stage) + " with gpus 1 shards nothing";
+    }
+    uint64_t shard(uint64_t bytes, uint32_t from_stage) const {
+        return zero_stage >= from_stage ? ceil_div(bytes, gpus) : bytes;
+    }
+    void describe(plan_item& item, uint32_t from_stage) const {
+        item.inputs.push_back({"zero_stage", num(zero_stage)});
+        item.inputs.push_back({"gpus", num(gpus)});
+        item.inputs.push_back({"sharded", zero_stage >= from_stage && gpus > 1 ? "true" : "false"});
+        if (!warning.empty()) item.inputs.push_back({"warning", warning});
+    }
+};
+
+// Figures every training item draws on.
+struct training_setup {
+    workload w; // with the default lengths filled in
+    dtype weight_type;
+    dtype act;      // compute dtype of gradients, adapters and activations
+    uint64_t e = 0; // its bytes
+    bool lora = false;
+    sharding shards;
+};
+
+// The trainable tensors: every loaded weight (full fine-tuning) or the adapters' A (r x in) and B (out x r)
+// on each targeted matrix.
+struct trainable_set {
+    std::vector<role> targets; // LoRA/QLoRA: the roles adapted
+    uint64_t parameters = 0;
+    uint64_t optimizer_bytes = 0; // before sharding
+    uint64_t adapted_matrices = 0;
+};
+
+std::optional<error> check_training_workload(const workload& w) {
     if (w.batch == 0)
         return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
     if (w.gpus == 0)
@@ -199,209 +203,247 @@ result<std::vector<plan_item>> plan_training(const analysis& a, const workload& 
     if (w.method != train_method::full && w.lora_rank == 0)
         return make_error(error_code::out_of_range, "lora_rank must be a positive integer, got 0",
                           "lora_rank");
+    return std::nullopt;
+}
+
+training_setup setup_training(const model_spec& spec, const workload& w_in) {
+    workload w = w_in;
     if (w.seq == 0) w.seq = default_seq(spec);
     if (w.encoder_seq == 0) w.encoder_seq = w.seq;
+    dtype act = compute_dtype(spec.weight_dtype);
+    return {w, spec.weight_dtype, act, dtype_bytes(act), w.method != train_method::full, sharding(w)};
+}
 
-    const dtype weight_type = spec.weight_dtype;
-    const dtype act = compute_dtype(weight_type);
-    const uint64_t e = dtype_bytes(act);
-    const bool lora = w.method != train_method::full;
-    const bool mixed = weight_type == dtype::f16 || weight_type == dtype::bf16;
-    const uint64_t shards = w.gpus;
-    const std::string zero_warning = w.zero_stage > 0 && w.gpus == 1
-                                         ? "ZeRO stage " + num(w.zero_stage) + " with gpus 1 shards nothing"
-                                         : "";
-    auto shard = [&](uint64_t bytes, uint32_t from_stage) {
-        return w.zero_stage >= from_stage ? ceil_div(bytes, shards) : bytes;
-    };
-    auto common = [&](plan_item& item, uint32_t from_stage) {
-        item.inputs.push_back({"zero_stage", num(w.zero_stage)});
-        item.inputs.push_back({"gpus", num(w.gpus)});
-        item.inputs.push_back({"sharded", w.zero_stage >= from_stage && w.gpus > 1 ? "true" : "false"});
-        if (!zero_warning.empty()) item.inputs.push_back({"warning", zero_warning});
-    };
-
-    // The trainable tensors: every weight (full fine-tuning) or the adapters' A (r x in) and B (out x r).
-    std::vector<role> targets;
-    if (lora) {
-        auto r = lora_roles(a, w);
-        if (!r) return r.err();
-        targets = std::move(*r);
+result<trainable_set> count_trainable(const analysis& a, const training_setup& s) {
+    const workload& w = s.w;
+    trainable_set out;
+    if (s.lora) {
+        auto roles = lora_roles(a, w);
+        if (!roles) return roles.err();
+        out.targets = std::move(*roles);
     }
-    uint64_t trainable = 0, optimizer = 0, adapted = 0;
     for (const tensor_info& t : a.sk.tensors) {
-        if (!in_weights(a, w, t)) continue;
-        if (!lora) {
-            trainable = add(trainable, t.elements);
-            optimizer = add(optimizer, optimizer_bytes(w.optimizer, t.shape, t.elements));
+        if (!loads_tensor(a.spec, w, t)) continue;
+        if (!s.lora) {
+            out.parameters = add(out.parameters, t.elements);
+            out.optimizer_bytes = add(out.optimizer_bytes, optimizer_bytes(w.optimizer, t.shape, t.elements));
             continue;
         }
-        if (t.shape.size() != 2 || std::find(targets.begin(), targets.end(), t.what) == targets.end())
+        if (t.shape.size() != 2 ||
+            std::find(out.targets.begin(), out.targets.end(), t.what) == out.targets.end())
             continue;
-        uint64_t out = t.shape[0], in = t.shape[1];
-        trainable = add(trainable, mul(w.lora_rank, add(in, out)));
-        optimizer = add(optimizer, optimizer_bytes(w.optimizer, {w.lora_rank, in}, mul(w.lora_rank, in)));
-        optimizer = add(optimizer, optimizer_bytes(w.optimizer, {out, w.lora_rank}, mul(out, w.lora_rank)));
-        ++adapted;
+        uint64_t rows = t.shape[0], cols = t.shape[1], r = w.lora_rank;
+        out.parameters = add(out.parameters, mul(r, add(cols, rows)));
+        out.optimizer_bytes = add(out.optimizer_bytes, optimizer_bytes(w.optimizer, {r, cols}, mul(r, cols)));
+        out.optimizer_bytes = add(out.optimizer_bytes, optimizer_bytes(w.optimizer, {rows, r}, mul(rows, r)));
+        ++out.adapted_matrices;
     }
+    return out;
+}
 
+// Bytes that offload moves to CPU memory: 0 on the GPU, the bytes as inputs "device" and "cpu_bytes".
+uint64_t on_gpu_unless_offloaded(const workload& w, plan_item& item, uint64_t bytes, training_memory& m) {
+    if (!w.offload_optimizer) return bytes;
+    item.inputs.push_back({"device", "cpu"});
+    item.inputs.push_back({"cpu_bytes", num(bytes)});
+    m.offloaded_bytes = add(m.offloaded_bytes, bytes);
+    return 0;
+}
+
+// Master weights: fp32 copy of 16-bit weights under mixed precision (full fine-tuning). Part of ZeRO's K = 12
+// optimizer bytes, so sharded from stage 1 and offloaded with the optimizer.
+plan_item master_weights_item(const training_setup& s, const trainable_set& t, training_memory& m) {
+    uint64_t bytes = s.shards.shard(mul(t.parameters, 4), 1);
+    plan_item item{"master_weights",
+                   0,
+                   "trainable parameters x 4 (fp32 copy for mixed precision), / gpus from ZeRO stage 1",
+                   {}};
+    item.inputs = {
+        {"trainable_parameters", num(t.parameters)        },
+        {"weights_dtype",        dtype_name(s.weight_type)}
+    };
+    s.shards.describe(item, 1);
+    item.bytes = m.master_weights = on_gpu_unless_offloaded(s.w, item, bytes, m);
+    return item;
+}
+
+// Gradients: in the compute dtype (fp32 when the weights are fp32); only the adapters' with LoRA.
+plan_item gradients_item(const training_setup& s, const trainable_set& t, training_memory& m) {
+    plan_item item{"gradients",
+                   s.shards.shard(mul(t.parameters, s.e), 2),
+                   "trainable parameters x bytes of the compute dtype, / gpus from ZeRO stage 2",
+                   {}};
+    item.inputs = {
+        {"trainable_parameters", num(t.parameters)},
+        {"gradient_dtype",       dtype_name(s.act)}
+    };
+    s.shards.describe(item, 2);
+    if (!s.lora && !s.w.quant.empty())
+        item.inputs.push_back(
+            {"warning", "full fine-tuning of weights quantized as \"" + s.w.quant +
+                            "\" is not supported by the usual tools; use method lora or qlora"});
+    m.gradients = item.bytes;
+    return item;
+}
+
+// Optimizer states over the trainable tensors.
+plan_item optimizer_states_item(const training_setup& s, const trainable_set& t, training_memory& m) {
+    const workload& w = s.w;
+    const char* per =
+        w.optimizer == optimizer_kind::adamw          ? "8 (two fp32 moments)"
+        : w.optimizer == optimizer_kind::adamw_8bit   ? "2 + 8 per 2048-element block (8-bit moments "
+                                                        "with fp32 absmax; tensors under 4096 "
+                                                        "elements: 8)"
+        : w.optimizer == optimizer_kind::sgd_momentum ? "4 (fp32 momentum)"
+                                                      : "(rows + columns) x 4 per matrix, elements "
+                                                        "x 4 per vector";
+    plan_item item{"optimizer_states",
+                   0,
+                   std::string("sum over trainable tensors of the optimizer's state bytes: ") + per +
+                       " per element; / gpus from ZeRO stage 1",
+                   {}};
+    item.inputs = {
+        {"optimizer",            optimizer_name(w.optimizer)},
+        {"trainable_parameters", num(t.parameters)          }
+    };
+    s.shards.describe(item, 1);
+    if (w.method == train_method::qlora) item.inputs.push_back({"paged", "true"});
+    item.bytes = m.optimizer_states =
+        on_gpu_unless_offloaded(w, item, s.shards.shard(t.optimizer_bytes, 1), m);
+    return item;
+}
+
+// LoRA/QLoRA adapters: r x (in + out) parameters per targeted matrix, in the compute dtype.
+plan_item lora_adapters_item(const training_setup& s, const trainable_set& t, training_memory& m) {
+    const workload& w = s.w;
+    std::string roles;
+    for (role r : t.targets) roles += (roles.empty() ? "" : ",") + std::string(role_name(r));
+    plan_item item{"lora_adapters",
+                   s.shards.shard(mul(t.parameters, s.e), 3),
+                   "sum over targeted matrices of rank x (in + out) x bytes of the compute dtype",
+                   {}};
+    item.inputs = {
+        {"method",             method_name(w.method)  },
+        {"rank",               num(w.lora_rank)       },
+        {"targets",            roles                  },
+        {"adapted_matrices",   num(t.adapted_matrices)},
+        {"adapter_parameters", num(t.parameters)      },
+        {"adapter_dtype",      dtype_name(s.act)      }
+    };
+    s.shards.describe(item, 3);
+    if (w.method == train_method::qlora && w.quant != "nf4")
+        item.inputs.push_back(
+            {"warning", w.quant.empty()
+                            ? "QLoRA base weights are planned unquantized: set "
+                              "quant nf4 for the 4-bit base"
+                            : "QLoRA's base weights are nf4; planned as quant \"" + w.quant + "\""});
+    m.lora_adapters = item.bytes;
+    return item;
+}
+
+// The FFN of each layer as the activation formula needs it: gated or not, dense or routed experts.
+std::vector<layer_ffn> ffn_of_layers(const analysis& a) {
+    const model_spec& spec = a.spec;
+    std::vector<layer_ffn> ffn(spec.layers.size());
+    for (const tensor_info& t : a.sk.tensors) {
+        if (t.layer == no_index || t.shape.size() != 2) continue;
+        layer_ffn& l = ffn[t.layer];
+        if (t.what == role::ffn_gate || t.what == role::ffn_gate_exp) l.gated = true;
+        if (t.what == role::ffn_up && spec.intermediate > 0 && t.shape[0] == 2 * spec.intermediate)
+            l.gated = true; // fused gate_up projection
+    }
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        ffn[il].moe = spec.is_moe_layer(il);
+        if (ffn[il].moe) ffn[il].gated = true; // routed experts of the supported MoE families are SwiGLU
+    }
+    return ffn;
+}
+
+// What the layers keep for the backward pass, after recomputation.
+struct stack_activations {
+    uint64_t kept = 0;    // over all layers
+    uint64_t largest = 0; // the largest layer with nothing recomputed
+    uint64_t layers = 0;
+    uint64_t first_layer = 0; // what the first layer keeps
+};
+
+stack_activations kept_by_layers(const analysis& a, const training_setup& s) {
+    const model_spec& spec = a.spec;
+    const workload& w = s.w;
+    std::vector<layer_ffn> ffn = ffn_of_layers(a);
+    stack_activations out;
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        const layer_spec& l = spec.layers[il];
+        if (l.stack == layer_stack::vision || l.stack == layer_stack::mtp) continue;
+        uint64_t seq = l.stack == layer_stack::encoder ? w.encoder_seq : w.seq;
+        layer_activations la = layer_bytes(a, w, il, seq, s.e, ffn[il]);
+        uint64_t keep = w.recompute == recompute_kind::none        ? la.stored
+                        : w.recompute == recompute_kind::selective ? la.stored - la.scores
+                                                                   : la.input;
+        if (out.layers == 0) out.first_layer = keep;
+        out.kept = add(out.kept, keep);
+        out.largest = std::max(out.largest, la.stored);
+        ++out.layers;
+    }
+    return out;
+}
+
+// Activations kept for the backward pass, layer by layer, plus the loss over the vocabulary.
+plan_item training_activations_item(const analysis& a, const training_setup& s, training_memory& m) {
+    const model_spec& spec = a.spec;
+    const workload& w = s.w;
+    stack_activations layers = kept_by_layers(a, s);
+    // Full recomputation re-runs one layer's forward at a time in the backward pass.
+    m.layer_activations = layers.kept;
+    m.recomputed_layer = w.recompute == recompute_kind::full ? layers.largest : 0;
+    bool vocab_head = spec.tie_embeddings();
+    for (const tensor_info& t : a.sk.tensors)
+        if (t.what == role::lm_head) vocab_head = true;
+    uint64_t tokens = mul(w.batch, w.seq);
+    m.head_inputs = mul(mul(mul(2, tokens), spec.hidden), s.e); // final norm and head inputs
+    m.loss = vocab_head ? mul(mul(tokens, spec.vocab), 4) : 0;  // fp32 logits for cross-entropy
+    plan_item item{"activations",
+                   add(add(add(m.layer_activations, m.recomputed_layer), m.head_inputs), m.loss),
+                   "sum over layers of the bytes kept for the backward pass (Korthikanti et al. 2022: "
+                   "sbh(34 + 5as/h) for 16-bit GPT layers without recomputation, 34sbh selective, 2sbh "
+                   "full; generalized to GQA, gated FFNs and MoE) + one layer recomputed (full) + "
+                   "2 x tokens x hidden x bytes (final norm, head input) + tokens x vocab x 4 (fp32 "
+                   "logits for the loss)",
+                   {}};
+    item.inputs = {
+        {"batch",                  num(w.batch)               },
+        {"seq",                    num(w.seq)                 },
+        {"activation_dtype",       dtype_name(s.act)          },
+        {"attention",              attention_name(w.attention)},
+        {"recompute",              recompute_name(w.recompute)},
+        {"layers",                 num(layers.layers)         },
+        {"layer_bytes",            num(layers.first_layer)    },
+        {"layers_bytes",           num(m.layer_activations)   },
+        {"recomputed_layer_bytes", num(m.recomputed_layer)    },
+        {"head_input_bytes",       num(m.head_inputs)         },
+        {"loss_bytes",             num(m.loss)                }
+    };
+    return item;
+}
+
+} // namespace
+
+result<std::vector<plan_item>> plan_training(const analysis& a, const workload& w, training_memory* bytes) {
+    if (auto e = check_training_workload(w)) return *e;
+    const training_setup s = setup_training(a.spec, w);
+    auto trainable = count_trainable(a, s);
+    if (!trainable) return trainable.err();
+    const bool mixed = s.weight_type == dtype::f16 || s.weight_type == dtype::bf16;
+
+    training_memory m;
+    m.trainable_parameters = trainable->parameters;
     std::vector<plan_item> items;
-    const bool offload = w.offload_optimizer;
-
-    // Master weights: fp32 copy of 16-bit weights under mixed precision (full fine-tuning). Part of ZeRO's
-    // K = 12 optimizer bytes, so sharded from stage 1 and offloaded with the optimizer.
-    if (!lora && mixed) {
-        uint64_t bytes = shard(mul(trainable, 4), 1);
-        plan_item m{"master_weights",
-                    offload ? 0 : bytes,
-                    "trainable parameters x 4 (fp32 copy for mixed precision), / gpus from ZeRO stage 1",
-                    {}};
-        m.inputs = {
-            {"trainable_parameters", num(trainable)         },
-            {"weights_dtype",        dtype_name(weight_type)}
-        };
-        common(m, 1);
-        if (offload) {
-            m.inputs.push_back({"device", "cpu"});
-            m.inputs.push_back({"cpu_bytes", num(bytes)});
-        }
-        items.push_back(std::move(m));
-    }
-
-    // Gradients: in the compute dtype (fp32 when the weights are fp32); only the adapters' with LoRA.
-    {
-        uint64_t bytes = shard(mul(trainable, e), 2);
-        plan_item g{"gradients",
-                    bytes,
-                    "trainable parameters x bytes of the compute dtype, / gpus from ZeRO stage 2",
-                    {}};
-        g.inputs = {
-            {"trainable_parameters", num(trainable) },
-            {"gradient_dtype",       dtype_name(act)}
-        };
-        common(g, 2);
-        if (!lora && !w.quant.empty())
-            g.inputs.push_back(
-                {"warning", "full fine-tuning of weights quantized as \"" + w.quant +
-                                "\" is not supported by the usual tools; use method lora or qlora"});
-        items.push_back(std::move(g));
-    }
-
-    // Optimizer states over the trainable tensors.
-    {
-        uint64_t bytes = shard(optimizer, 1);
-        const char* per = w.optimizer == optimizer_kind::adamw        ? "8 (two fp32 moments)"
-                          : w.optimizer == optimizer_kind::adamw_8bit ? "2 + 8 per 2048-element block (8-bit "
-                                                                        "moments with fp32 absmax; tensors "
-                                                                        "under 4096 elements: 8)"
-                          : w.optimizer == optimizer_kind::sgd_momentum ? "4 (fp32 momentum)"
-                                                                        : "(rows + columns) x 4 per matrix, "
-                                                                          "elements x 4 per vector";
-        plan_item o{"optimizer_states",
-                    offload ? 0 : bytes,
-                    std::string("sum over trainable tensors of the optimizer's state bytes: ") + per +
-                        " per element; / gpus from ZeRO stage 1",
-                    {}};
-        o.inputs = {
-            {"optimizer",            optimizer_name(w.optimizer)},
-            {"trainable_parameters", num(trainable)             }
-        };
-        common(o, 1);
-        if (w.method == train_method::qlora) o.inputs.push_back({"paged", "true"});
-        if (offload) {
-            o.inputs.push_back({"device", "cpu"});
-            o.inputs.push_back({"cpu_bytes", num(bytes)});
-        }
-        items.push_back(std::move(o));
-    }
-
-    // LoRA/QLoRA adapters: r x (in + out) parameters per targeted matrix, in the compute dtype.
-    if (lora) {
-        std::string roles;
-        for (role r : targets) roles += (roles.empty() ? "" : ",") + std::string(role_name(r));
-        plan_item l{"lora_adapters",
-                    shard(mul(trainable, e), 3),
-                    "sum over targeted matrices of rank x (in + out) x bytes of the compute dtype",
-                    {}};
-        l.inputs = {
-            {"method",             method_name(w.method)},
-            {"rank",               num(w.lora_rank)     },
-            {"targets",            roles                },
-            {"adapted_matrices",   num(adapted)         },
-            {"adapter_parameters", num(trainable)       },
-            {"adapter_dtype",      dtype_name(act)      }
-        };
-        common(l, 3);
-        if (w.method == train_method::qlora && w.quant != "nf4")
-            l.inputs.push_back(
-                {"warning", w.quant.empty()
-                                ? "QLoRA base weights are planned unquantized: set "
-                                  "quant nf4 for the 4-bit base"
-                                : "QLoRA's base weights are nf4; planned as quant \"" + w.quant + "\""});
-        items.push_back(std::move(l));
-    }
-
-    // Activations kept for the backward pass, layer by layer, plus the loss over the vocabulary.
-    {
-        std::vector<layer_ffn> ffn(spec.layers.size());
-        for (const tensor_info& t : a.sk.tensors) {
-            if (t.layer == no_index || t.shape.size() != 2) continue;
-            layer_ffn& l = ffn[t.layer];
-            if (t.what == role::ffn_gate || t.what == role::ffn_gate_exp) l.gated = true;
-            if (t.what == role::ffn_up && spec.intermediate > 0 && t.shape[0] == 2 * spec.intermediate)
-                l.gated = true; // fused gate_up projection
-        }
-        for (uint64_t il = 0; il < spec.layers.size(); ++il) {
-            ffn[il].moe = spec.is_moe_layer(il);
-            if (ffn[il].moe) ffn[il].gated = true; // routed experts of the supported MoE families are SwiGLU
-        }
-        uint64_t stored = 0, largest = 0, layers = 0, first = 0;
-        for (uint64_t il = 0; il < spec.layers.size(); ++il) {
-            const layer_spec& l = spec.layers[il];
-            if (l.stack == layer_stack::vision || l.stack == layer_stack::mtp) continue;
-            uint64_t seq = l.stack == layer_stack::encoder ? w.encoder_seq : w.seq;
-            layer_activations la = layer_bytes(a, w, il, seq, e, ffn[il]);
-            uint64_t keep = w.recompute == recompute_kind::none        ? la.stored
-                            : w.recompute == recompute_kind::selective ? la.stored - la.scores
-                                                                       : la.input;
-            if (layers == 0) first = keep;
-            stored = add(stored, keep);
-            largest = std::max(largest, la.stored);
-            ++layers;
-        }
-        // Full recomputation re-runs one layer's forward at a time in the backward pass.
-        uint64_t recomputed = w.recompute == recompute_kind::full ? largest : 0;
-        bool vocab_head = spec.tie_embeddings();
-        for (const tensor_info& t : a.sk.tensors)
-            if (t.what == role::lm_head) vocab_head = true;
-        uint64_t tokens = mul(w.batch, w.seq);
-        uint64_t head_inputs = mul(mul(mul(2, tokens), spec.hidden), e);  // final norm and head inputs
-        uint64_t loss = vocab_head ? mul(mul(tokens, spec.vocab), 4) : 0; // fp32 logits for cross-entropy
-        plan_item act_item{
-            "activations",
-            add(add(add(stored, recomputed), head_inputs), loss),
-            "sum over layers of the bytes kept for the backward pass (Korthikanti et al. 2022: "
-            "sbh(34 + 5as/h) for 16-bit GPT layers without recomputation, 34sbh selective, 2sbh "
-            "full; generalized to GQA, gated FFNs and MoE) + one layer recomputed (full) + "
-            "2 x tokens x hidden x bytes (final norm, head input) + tokens x vocab x 4 (fp32 "
-            "logits for the loss)",
-            {}};
-        act_item.inputs = {
-            {"batch",                  num(w.batch)                                           },
-            {"seq",                    num(w.seq)                                             },
-            {"activation_dtype",       dtype_name(act)                                        },
-            {"attention",              w.attention == attention_impl::eager ? "eager" : "sdpa"},
-            {"recompute",              recompute_name(w.recompute)                            },
-            {"layers",                 num(layers)                                            },
-            {"layer_bytes",            num(first)                                             },
-            {"layers_bytes",           num(stored)                                            },
-            {"recomputed_layer_bytes", num(recomputed)                                        },
-            {"head_input_bytes",       num(head_inputs)                                       },
-            {"loss_bytes",             num(loss)                                              }
-        };
-        items.push_back(std::move(act_item));
-    }
-    (void)weights;
+    if (!s.lora && mixed) items.push_back(master_weights_item(s, *trainable, m));
+    items.push_back(gradients_item(s, *trainable, m));
+    items.push_back(optimizer_states_item(s, *trainable, m));
+    if (s.lora) items.push_back(lora_adapters_item(s, *trainable, m));
+    items.push_back(training_activations_item(a, s, m));
+    if (bytes) *bytes = m;
     return items;
 }
 
