@@ -10,7 +10,7 @@
 
 #include <rapidjson/document.h>
 
-#include "modelplan/config.h"
+#include "model/config-json.h"
 #include "modelplan/gguf.h"
 #include "modelplan/text.h"
 

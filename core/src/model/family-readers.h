@@ -5,6 +5,7 @@
 #include <string>
 
 #include "util/json-util.h"
+#include "util/text-internal.h"
 #include "modelplan/architectures.h"
 #include "modelplan/config.h"
 #include "modelplan/model-spec.h"
@@ -20,8 +21,6 @@
     if (auto mp_check_error = (expr)) return *mp_check_error
 
 namespace modelplan::readers {
-
-std::string num(uint64_t v);
 
 // "num_attention_heads|n_head": the first alternative present in the config, else the first one.
 std::string pick(const key_reader& keys, const char* alternatives);
