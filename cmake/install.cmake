@@ -3,14 +3,17 @@
 #   find_package(modelplan REQUIRED)
 #   target_link_libraries(app PRIVATE modelplan::torch)   # or modelplan::core
 # works against the installed prefix. The package config is written by hand (cmake/modelplanConfig.cmake.in)
-# rather than exported, so that the build tree's staged RapidJSON folder never leaks into it.
+# rather than exported. The core's public headers need only the standard library, so the package needs no
+# RapidJSON (tests/consumer builds a program against it with RapidJSON out of reach).
 if(EMSCRIPTEN)
   return()
 endif()
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(DIRECTORY "${PROJECT_SOURCE_DIR}/core/include/modelplan" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/core/include/modelplan" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+        PATTERN "*.in" EXCLUDE)
+install(FILES "${MODELPLAN_GENERATED_INCLUDE}/modelplan/version.h" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/modelplan")
 install(TARGETS modelplan_core ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 install(TARGETS modelplan RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
 if(MODELPLAN_WITH_TORCH)

@@ -18,7 +18,9 @@
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
 #include "modelplan/safetensors.h"
+#include "modelplan/text.h"
 #include "modelplan/verify.h"
+#include "modelplan/version.h"
 
 namespace {
 
@@ -70,9 +72,7 @@ std::string inspect(const std::string& bytes, double file_size, const std::strin
 using modelplan::error_code;
 using modelplan::make_error;
 
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
+using modelplan::ends_with;
 
 std::string need_json(uint64_t bytes, const std::string& file) {
     rapidjson::StringBuffer sb;
@@ -197,7 +197,7 @@ std::string presets() {
     return guarded("presets", "{}");
 }
 std::string version() {
-    return "0.1.0";
+    return modelplan::version;
 }
 
 } // namespace

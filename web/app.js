@@ -513,7 +513,7 @@ async function handleFiles(fileList) {
     // A file that cannot be read (removed or changed on disk since it was picked, a permission error).
     if (gen === fileGeneration) {
       status.textContent = '';
-      fileError(`could not read ${files.map((f) => f.name).join(', ')}: ${e?.message ?? e}`, 'io_error');
+      fileError(`could not read ${files.map((f) => f.name).join(', ')}: ${e?.message ?? e}`, 'io');
     }
   } finally {
     if (gen === fileGeneration) zone.removeAttribute('aria-busy');

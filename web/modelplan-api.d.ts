@@ -1,8 +1,14 @@
 // Types of modelplan's JavaScript API (web/modelplan-api.js). The result objects are the JSON documents of
 // docs/json.md; the fields below are the ones the format guarantees (keys are only ever added).
 
+/** The stable error codes, the same in the core, the wasm module and this API (docs/errors.md). */
+export type ErrorCode =
+  | 'json_syntax' | 'missing_key' | 'wrong_type' | 'out_of_range' | 'not_divisible' | 'inconsistent'
+  | 'overflow' | 'unknown_model_type' | 'unknown_dtype' | 'unknown_model' | 'unknown_gpu' | 'bad_request'
+  | 'io' | 'bad_checkpoint' | 'unsupported' | 'internal';
+
 export interface ModelplanError {
-  error: { code: string; message: string; path: string };
+  error: { code: ErrorCode; message: string; path: string };
 }
 export type Result<T> = T | ModelplanError;
 

@@ -148,7 +148,7 @@ async function readErrors(name, read) {
   try {
     return await read();
   } catch (e) {
-    return { error: { code: 'io_error', message: `could not read ${name ?? 'the file'}: ${e?.message ?? e}`, path: '' } };
+    return { error: { code: 'io', message: `could not read ${name ?? 'the file'}: ${e?.message ?? e}`, path: '' } };
   }
 }
 

@@ -14,6 +14,7 @@
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
+#include "modelplan/version.h"
 #include "table.h"
 #ifdef MODELPLAN_WITH_TORCH
 #include "torch-commands.h"
@@ -509,7 +510,7 @@ int main(int argc, char** argv) {
         return exit_ok;
     }
     if (args[0] == "--version") {
-        print("modelplan 0.1.0\n");
+        print(std::string("modelplan ") + mp::version + "\n");
         return exit_ok;
     }
     if (args[0] == "inspect") return mp::cli::run_inspect(args);

@@ -111,10 +111,6 @@ result<std::string> read_small_file(const fs::path& path, uint64_t limit) {
     return r->bytes();
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool starts_with_gguf_magic(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     char magic[4] = {};

@@ -5,6 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -114,6 +115,22 @@ test('errors are structured objects, never bare exception numbers', () => {
   const e = JSON.parse(mp.params(JSON.stringify({ config: { model_type: 'llama', hidden_size: 'big' } })));
   assert.equal(e.error.path, 'hidden_size');
   assert.match(e.error.message, /hidden_size: expected a positive integer, got the string "big"/);
+});
+
+test('an unknown or ambiguous GPU is unknown_gpu (docs/errors.md), in plan, fit and place', () => {
+  for (const gpu of ['h1000', 'rtx']) {
+    for (const call of [mp.plan, mp.fit, mp.place]) {
+      const r = JSON.parse(call(JSON.stringify({ model: 'llama-3.1-8b', gpu })));
+      assert.equal(r.error?.code, 'unknown_gpu', gpu);
+      assert.equal(r.error.path, 'gpu', gpu);
+    }
+  }
+});
+
+test('one version: the wasm module, the CLI and web/package.json say the same', () => {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'web/package.json'), 'utf8'));
+  assert.equal(mp.version(), pkg.version);
+  assert.equal(native('--version'), `modelplan ${pkg.version}\n`);
 });
 
 test('place: identical JSON for device maps and parallel plans', () => {

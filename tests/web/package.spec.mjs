@@ -31,9 +31,9 @@ test('the API under node: raw() is byte for byte what `modelplan ... --json` pri
   // A file that fails to read (here a Blob whose bytes cannot be had) is an {error} object too, not a rejection.
   const unreadable = { name: 'gone.safetensors', size: 1000, slice: () => ({ arrayBuffer: () => Promise.reject(new Error('NotReadableError')) }) };
   const gone = await mp.inspectFile(unreadable, {});
-  expect(gone.error.code).toBe('io_error');
+  expect(gone.error.code).toBe('io');
   expect(gone.error.message).toContain('gone.safetensors');
-  expect((await mp.inspectFiles([unreadable], {})).error.code).toBe('io_error');
+  expect((await mp.inspectFiles([unreadable], {})).error.code).toBe('io');
 });
 
 test('TypeScript: the declarations compile against a typical use (tsc --strict)', () => {

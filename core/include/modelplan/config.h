@@ -4,8 +4,6 @@
 #include <optional>
 #include <string>
 
-#include <rapidjson/document.h>
-
 #include "modelplan/architectures.h"
 #include "modelplan/error.h"
 #include "modelplan/model-spec.h"
@@ -23,9 +21,7 @@ constexpr uint64_t max_layers = 10000;
 constexpr uint64_t max_experts = 65536;
 
 // Parses the text of a Hugging Face config.json and returns the validated spec, or the first error found.
+// (The core itself also parses an already parsed JSON value: core/src/model/config-json.h.)
 result<model_spec> parse_config(const std::string& json_text, const config_options& options = {});
-
-// The same, from an already parsed JSON value (e.g. a config embedded in a request).
-result<model_spec> parse_config(const rapidjson::Value& root, const config_options& options = {});
 
 } // namespace modelplan

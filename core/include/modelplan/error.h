@@ -19,15 +19,16 @@ enum class error_code {
     overflow,           // a product of sizes does not fit in 64 bits
     unknown_model_type, // model_type names no supported family
     unknown_dtype,      // a dtype name we do not know
-    unknown_model,      // a MODEL argument that is neither a file nor a preset
+    unknown_model,      // a preset name (or the CLI's MODEL argument) that names no preset, file or folder
     bad_request,        // a malformed request to the API (wasm or CLI options)
     io,                 // a file could not be read (native adapters only)
     internal,           // a bug: an invariant of ours failed
     bad_checkpoint,     // a checkpoint header (safetensors, index, GGUF) breaks a rule of its format
     unsupported,        // a valid input this version cannot handle (GGUF v1, big-endian, an architecture)
+    unknown_gpu,        // a GPU name that is not in the catalog, or that matches several entries
 };
 
-// Stable, lower_snake_case name of the code, as it appears in JSON output.
+// Stable, lower_snake_case name of the code, as it appears in JSON output (the list: docs/errors.md).
 const char* error_code_name(error_code code);
 
 struct error {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace modelplan {
@@ -26,6 +27,10 @@ size_t edit_distance(const std::string& a, const std::string& b);
 
 // The candidate closest to `wanted` if it is plausibly a typo of it, else "".
 std::string closest_name(const std::string& wanted, const std::vector<std::string>& candidates);
+
+// True when `text` ends with `suffix`; then, with `before`, also stores there the text before the suffix
+// ("model.layers.0.qweight", ".qweight" -> "model.layers.0").
+bool ends_with(std::string_view text, std::string_view suffix, std::string* before = nullptr);
 
 // Replace every "{key}" in `pattern` by `value`.
 std::string replace_all(std::string pattern, const std::string& key, const std::string& value);

@@ -1,8 +1,5 @@
 // The JSON of `modelplan inspect --json` (docs/json.md, "inspect"). Built in the core so that the native
 // program and the wasm module give the same text.
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
-
 #include "util/json-util.h"
 #include "modelplan/verify.h"
 
@@ -10,50 +7,38 @@ namespace modelplan {
 
 namespace {
 
-using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
-
-void string(json_writer& w, const std::string& s) {
-    std::string p = printable_utf8(s); // GGUF strings are not checked for UTF-8; JSON text must be
-    w.String(p.data(), static_cast<rapidjson::SizeType>(p.size()));
+// Checkpoint names and metadata as JSON text can hold them: GGUF strings are not checked for UTF-8.
+void printable_string(json_writer& w, const std::string& s) {
+    write_string(w, printable_utf8(s));
 }
 
-void key(json_writer& w, const char* k) {
-    w.Key(k);
-}
-
-void shape(json_writer& w, const std::vector<uint64_t>& dims) {
-    w.StartArray();
-    for (uint64_t d : dims) w.Uint64(d);
-    w.EndArray();
+void printable_string_or_null(json_writer& w, const std::string& s) {
+    if (s.empty())
+        w.Null();
+    else
+        printable_string(w, s);
 }
 
 void shape_or_null(json_writer& w, const std::vector<uint64_t>& dims, bool known) {
     if (known)
-        shape(w, dims);
+        write_uint64s(w, dims);
     else
         w.Null();
-}
-
-void string_or_null(json_writer& w, const std::string& s) {
-    if (s.empty())
-        w.Null();
-    else
-        string(w, s);
 }
 
 void tensors(json_writer& w, const checkpoint& ck) {
     w.StartArray();
     for (const checkpoint_tensor& t : ck.tensors) {
         w.StartObject();
-        key(w, "name");
-        string(w, t.name);
-        key(w, "shape");
-        shape(w, t.shape);
-        key(w, "dtype");
-        string(w, t.dtype);
-        key(w, "file");
-        string(w, t.file);
-        key(w, "offsets");
+        w.Key("name");
+        printable_string(w, t.name);
+        w.Key("shape");
+        write_uint64s(w, t.shape);
+        w.Key("dtype");
+        printable_string(w, t.dtype);
+        w.Key("file");
+        printable_string(w, t.file);
+        w.Key("offsets");
         w.StartArray();
         w.Uint64(t.begin);
         w.Uint64(t.end);
@@ -67,13 +52,13 @@ void files(json_writer& w, const checkpoint& ck) {
     w.StartArray();
     for (const checkpoint_file& f : ck.files) {
         w.StartObject();
-        key(w, "name");
-        string(w, f.name);
-        key(w, "size");
+        w.Key("name");
+        printable_string(w, f.name);
+        w.Key("size");
         w.Uint64(f.size);
-        key(w, "header_bytes");
+        w.Key("header_bytes");
         w.Uint64(f.header_bytes);
-        key(w, "tensors");
+        w.Key("tensors");
         w.Uint64(f.tensors);
         w.EndObject();
     }
@@ -84,24 +69,21 @@ void quantized(json_writer& w, const std::vector<quantized_group>& groups) {
     w.StartArray();
     for (const quantized_group& g : groups) {
         w.StartObject();
-        key(w, "name");
-        string(w, g.name);
-        key(w, "scheme");
-        string(w, g.scheme);
-        key(w, "shape");
+        w.Key("name");
+        printable_string(w, g.name);
+        w.Key("scheme");
+        printable_string(w, g.scheme);
+        w.Key("shape");
         shape_or_null(w, g.shape, !g.shape.empty());
-        key(w, "elements");
+        w.Key("elements");
         w.Uint64(g.elements);
-        key(w, "bits");
+        w.Key("bits");
         w.Uint(g.bits);
-        key(w, "group_size");
-        if (g.group_size)
-            w.Uint64(g.group_size);
-        else
-            w.Null();
-        key(w, "tensors");
+        w.Key("group_size");
+        write_uint64_or_null(w, g.group_size, g.group_size != 0);
+        w.Key("tensors");
         w.StartArray();
-        for (const auto& m : g.members) string(w, m);
+        for (const auto& m : g.members) printable_string(w, m);
         w.EndArray();
         w.EndObject();
     }
@@ -110,18 +92,18 @@ void quantized(json_writer& w, const std::vector<quantized_group>& groups) {
 
 void params(json_writer& w, const checkpoint_totals& t) {
     w.StartObject();
-    key(w, "total");
+    w.Key("total");
     w.Uint64(t.params);
-    key(w, "stored_elements");
+    w.Key("stored_elements");
     w.Uint64(t.stored_elements);
-    key(w, "buffers");
+    w.Key("buffers");
     w.Uint64(t.buffer_elements);
-    key(w, "quantized_groups");
+    w.Key("quantized_groups");
     w.Uint64(t.quantized_groups);
-    key(w, "by_dtype");
+    w.Key("by_dtype");
     w.StartObject();
     for (const auto& [dtype, n] : t.params_by_dtype) {
-        string(w, dtype);
+        printable_string(w, dtype);
         w.Uint64(n);
     }
     w.EndObject();
@@ -135,19 +117,19 @@ void model(json_writer& w, const inspection& in) {
     }
     const analysis& a = *in.model;
     w.StartObject();
-    key(w, "name");
-    string(w, a.model);
-    key(w, "source");
-    string(w, in.model_source);
-    key(w, "model_type");
-    string(w, a.spec.model_type);
-    key(w, "architecture");
-    string(w, a.spec.architecture);
-    key(w, "dtype");
+    w.Key("name");
+    printable_string(w, a.model);
+    w.Key("source");
+    printable_string(w, in.model_source);
+    w.Key("model_type");
+    printable_string(w, a.spec.model_type);
+    w.Key("architecture");
+    printable_string(w, a.spec.architecture);
+    w.Key("dtype");
     w.String(dtype_name(a.spec.weight_dtype));
-    key(w, "params");
+    w.Key("params");
     w.Uint64(a.counts.total);
-    key(w, "weight_bytes");
+    w.Key("weight_bytes");
     w.Uint64(a.counts.weight_bytes);
     w.EndObject();
 }
@@ -156,19 +138,19 @@ void verify_list(json_writer& w, const std::vector<verify_tensor>& list, bool wi
     w.StartArray();
     for (const verify_tensor& t : list) {
         w.StartObject();
-        key(w, "name");
-        string(w, t.name);
+        w.Key("name");
+        printable_string(w, t.name);
         if (with_file) {
-            key(w, "stored");
-            string_or_null(w, t.stored);
+            w.Key("stored");
+            printable_string_or_null(w, t.stored);
         }
-        key(w, "shape");
+        w.Key("shape");
         shape_or_null(w, t.shape, t.shape_known);
-        key(w, "dtype");
-        string(w, t.dtype);
+        w.Key("dtype");
+        printable_string(w, t.dtype);
         if (with_file) {
-            key(w, "file");
-            string(w, t.file);
+            w.Key("file");
+            printable_string(w, t.file);
         }
         w.EndObject();
     }
@@ -182,75 +164,75 @@ void verify(json_writer& w, const std::optional<verify_report>& report) {
     }
     const verify_report& r = *report;
     w.StartObject();
-    key(w, "ok");
+    w.Key("ok");
     w.Bool(r.ok);
-    key(w, "matched");
+    w.Key("matched");
     w.Uint64(r.matched);
-    key(w, "missing");
+    w.Key("missing");
     verify_list(w, r.missing, false);
-    key(w, "unexpected");
+    w.Key("unexpected");
     verify_list(w, r.unexpected, true);
-    key(w, "mismatched");
+    w.Key("mismatched");
     w.StartArray();
     for (const verify_mismatch& m : r.mismatched) {
         w.StartObject();
-        key(w, "name");
-        string(w, m.name);
-        key(w, "stored");
-        string_or_null(w, m.stored);
-        key(w, "expected");
-        shape(w, m.expected);
-        key(w, "actual");
+        w.Key("name");
+        printable_string(w, m.name);
+        w.Key("stored");
+        printable_string_or_null(w, m.stored);
+        w.Key("expected");
+        write_uint64s(w, m.expected);
+        w.Key("actual");
         shape_or_null(w, m.actual, m.actual_known);
-        key(w, "expected_elements");
+        w.Key("expected_elements");
         w.Uint64(m.expected_elements);
-        key(w, "actual_elements");
+        w.Key("actual_elements");
         w.Uint64(m.actual_elements);
         w.EndObject();
     }
     w.EndArray();
-    key(w, "dtype_differences");
+    w.Key("dtype_differences");
     w.StartArray();
     for (const auto& d : r.dtype_differences) {
         w.StartObject();
-        key(w, "name");
-        string(w, d.name);
-        key(w, "expected");
-        string(w, d.expected);
-        key(w, "actual");
-        string(w, d.actual);
+        w.Key("name");
+        printable_string(w, d.name);
+        w.Key("expected");
+        printable_string(w, d.expected);
+        w.Key("actual");
+        printable_string(w, d.actual);
         w.EndObject();
     }
     w.EndArray();
-    key(w, "aliases_present");
+    w.Key("aliases_present");
     w.StartArray();
-    for (const auto& a : r.aliases_present) string(w, a);
+    for (const auto& a : r.aliases_present) printable_string(w, a);
     w.EndArray();
-    key(w, "buffers_present");
+    w.Key("buffers_present");
     w.Uint64(r.buffers_present);
-    key(w, "suggestions");
+    w.Key("suggestions");
     w.StartArray();
     for (const prefix_suggestion& s : r.suggestions) {
         w.StartObject();
-        key(w, "checkpoint_prefix");
-        string(w, s.checkpoint_prefix);
-        key(w, "skeleton_prefix");
-        string(w, s.skeleton_prefix);
-        key(w, "count");
+        w.Key("checkpoint_prefix");
+        printable_string(w, s.checkpoint_prefix);
+        w.Key("skeleton_prefix");
+        printable_string(w, s.skeleton_prefix);
+        w.Key("count");
         w.Uint64(s.count);
-        key(w, "example");
+        w.Key("example");
         w.StartArray();
-        string(w, s.example_checkpoint);
-        string(w, s.example_skeleton);
+        printable_string(w, s.example_checkpoint);
+        printable_string(w, s.example_skeleton);
         w.EndArray();
         w.EndObject();
     }
     w.EndArray();
-    key(w, "params");
+    w.Key("params");
     w.StartObject();
-    key(w, "expected");
+    w.Key("expected");
     w.Uint64(r.expected_params);
-    key(w, "found");
+    w.Key("found");
     w.Uint64(r.found_params);
     w.EndObject();
     w.EndObject();
@@ -260,37 +242,37 @@ void verify(json_writer& w, const std::optional<verify_report>& report) {
 
 std::string inspect_json(const inspection& in) {
     json_out doc;
-    auto& w = doc.w;
+    json_writer& w = doc.w;
     w.StartObject();
-    key(w, "path");
-    string(w, in.path);
-    key(w, "format");
+    w.Key("path");
+    printable_string(w, in.path);
+    w.Key("format");
     w.String(checkpoint_format_name(in.ck.format));
-    key(w, "files");
+    w.Key("files");
     files(w, in.ck);
-    key(w, "metadata");
+    w.Key("metadata");
     w.StartObject();
     for (const auto& [k, v] : in.ck.metadata) {
-        string(w, k);
-        string(w, v);
+        printable_string(w, k);
+        printable_string(w, v);
     }
     w.EndObject();
-    key(w, "tensors");
+    w.Key("tensors");
     tensors(w, in.ck);
-    key(w, "quantized");
+    w.Key("quantized");
     quantized(w, in.view.quantized);
-    key(w, "params");
+    w.Key("params");
     params(w, in.view.totals);
-    key(w, "bytes");
+    w.Key("bytes");
     w.Uint64(in.view.totals.bytes);
-    key(w, "warnings");
+    w.Key("warnings");
     w.StartArray();
-    for (const auto& s : in.ck.warnings) string(w, s);
-    for (const auto& s : in.view.notes) string(w, s);
+    for (const auto& s : in.ck.warnings) printable_string(w, s);
+    for (const auto& s : in.view.notes) printable_string(w, s);
     w.EndArray();
-    key(w, "model");
+    w.Key("model");
     model(w, in);
-    key(w, "verify");
+    w.Key("verify");
     verify(w, in.verify);
     w.EndObject();
     return doc.str();

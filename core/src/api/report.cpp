@@ -1,9 +1,8 @@
 #include "modelplan/report.h"
 
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "model/config-json.h"
 #include "util/json-util.h"
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
@@ -12,20 +11,13 @@
 #include "modelplan/placement.h"
 #include "modelplan/presets.h"
 #include "modelplan/safetensors.h"
+#include "modelplan/text.h"
 #include "modelplan/verify.h"
 
 namespace modelplan {
 
 namespace {
 
-using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
-
-void key(json_writer& w, const char* k) {
-    w.Key(k);
-}
-void string(json_writer& w, const std::string& s) {
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
 void index_or_null(json_writer& w, int64_t i) {
     if (i == no_index)
         w.Null();
@@ -34,38 +26,36 @@ void index_or_null(json_writer& w, int64_t i) {
 }
 
 void header(json_writer& w, const analysis& a) {
-    key(w, "model");
-    string(w, a.model);
-    key(w, "model_type");
-    string(w, a.spec.model_type);
-    key(w, "architecture");
-    string(w, a.spec.architecture);
-    key(w, "head");
+    w.Key("model");
+    write_string(w, a.model);
+    w.Key("model_type");
+    write_string(w, a.spec.model_type);
+    w.Key("architecture");
+    write_string(w, a.spec.architecture);
+    w.Key("head");
     w.String(head_kind_name(families()[a.spec.family].heads[a.spec.head].kind));
-    key(w, "dtype");
+    w.Key("dtype");
     w.String(dtype_name(a.spec.weight_dtype));
-    key(w, "not_modelled");
+    w.Key("not_modelled");
     if (a.spec.not_modelled.empty())
         w.Null();
     else
-        string(w, a.spec.not_modelled);
+        write_string(w, a.spec.not_modelled);
 }
 
 void tensor(json_writer& w, const tensor_info& t) {
     w.StartObject();
-    key(w, "name");
-    string(w, t.name);
-    key(w, "shape");
-    w.StartArray();
-    for (uint64_t d : t.shape) w.Uint64(d);
-    w.EndArray();
-    key(w, "dtype");
+    w.Key("name");
+    write_string(w, t.name);
+    w.Key("shape");
+    write_uint64s(w, t.shape);
+    w.Key("dtype");
     w.String(dtype_name(t.type));
-    key(w, "role");
+    w.Key("role");
     w.String(role_name(t.what));
-    key(w, "layer");
+    w.Key("layer");
     index_or_null(w, t.layer);
-    key(w, "expert");
+    w.Key("expert");
     index_or_null(w, t.expert);
     w.EndObject();
 }
@@ -221,36 +211,34 @@ std::string params_json(const analysis& a) {
     const param_counts& c = a.counts;
     w.StartObject();
     header(w, a);
-    key(w, "params");
+    w.Key("params");
     w.StartObject();
-    key(w, "total");
+    w.Key("total");
     w.Uint64(c.total);
-    key(w, "embedding");
+    w.Key("embedding");
     w.Uint64(c.embedding);
-    key(w, "non_embedding");
+    w.Key("non_embedding");
     w.Uint64(c.non_embedding);
-    key(w, "active");
+    w.Key("active");
     w.Uint64(c.active);
-    key(w, "by_role");
+    w.Key("by_role");
     w.StartObject();
     for (int r = 0; r < role_count; ++r) {
         if (c.by_role[r] == 0) continue;
-        key(w, role_name(static_cast<role>(r)));
+        w.Key(role_name(static_cast<role>(r)));
         w.Uint64(c.by_role[r]);
     }
     w.EndObject();
-    key(w, "by_layer");
-    w.StartArray();
-    for (uint64_t n : c.by_layer) w.Uint64(n);
-    w.EndArray();
-    key(w, "outside_layers");
+    w.Key("by_layer");
+    write_uint64s(w, c.by_layer);
+    w.Key("outside_layers");
     w.Uint64(c.outside_layers);
-    key(w, "mtp");
+    w.Key("mtp");
     w.Uint64(c.mtp);
     w.EndObject();
-    key(w, "weight_bytes");
+    w.Key("weight_bytes");
     w.Uint64(c.weight_bytes);
-    key(w, "tensors");
+    w.Key("tensors");
     w.Uint64(a.sk.tensors.size());
     w.EndObject();
     return out.str();
@@ -261,18 +249,18 @@ std::string skeleton_json(const analysis& a) {
     json_writer& w = out.w;
     w.StartObject();
     header(w, a);
-    key(w, "tensors");
+    w.Key("tensors");
     w.StartArray();
     for (const tensor_info& t : a.sk.tensors) tensor(w, t);
     w.EndArray();
-    key(w, "aliases");
+    w.Key("aliases");
     w.StartObject();
     for (const tensor_alias& al : a.sk.aliases) {
-        key(w, al.name.c_str());
-        string(w, al.target);
+        w.Key(al.name.c_str());
+        write_string(w, al.target);
     }
     w.EndObject();
-    key(w, "buffers");
+    w.Key("buffers");
     w.StartArray();
     for (const tensor_info& b : a.sk.buffers) tensor(w, b);
     w.EndArray();
@@ -284,29 +272,29 @@ std::string presets_json() {
     json_out out;
     json_writer& w = out.w;
     w.StartObject();
-    key(w, "default");
+    w.Key("default");
     w.String(default_preset().name);
-    key(w, "presets");
+    w.Key("presets");
     w.StartArray();
     for (const preset& p : presets()) {
         auto a = analyze(p.name, p.config_json, {});
         w.StartObject();
-        key(w, "name");
+        w.Key("name");
         w.String(p.name);
-        key(w, "repo");
+        w.Key("repo");
         w.String(p.repo);
         if (a) {
-            key(w, "model_type");
-            string(w, a->spec.model_type);
-            key(w, "architecture");
-            string(w, a->spec.architecture);
-            key(w, "params");
+            w.Key("model_type");
+            write_string(w, a->spec.model_type);
+            w.Key("architecture");
+            write_string(w, a->spec.architecture);
+            w.Key("params");
             w.Uint64(a->counts.total);
-            key(w, "active");
+            w.Key("active");
             w.Uint64(a->counts.active);
         } else {
-            key(w, "error");
-            string(w, a.err().message);
+            w.Key("error");
+            write_string(w, a.err().message);
         }
         w.EndObject();
     }
@@ -319,14 +307,14 @@ std::string error_json(const error& e) {
     json_out out;
     json_writer& w = out.w;
     w.StartObject();
-    key(w, "error");
+    w.Key("error");
     w.StartObject();
-    key(w, "code");
+    w.Key("code");
     w.String(error_code_name(e.code));
-    key(w, "message");
-    string(w, e.message);
-    key(w, "path");
-    string(w, e.path);
+    w.Key("message");
+    write_string(w, e.message);
+    w.Key("path");
+    write_string(w, e.path);
     w.EndObject();
     w.EndObject();
     return out.str();
@@ -437,7 +425,7 @@ std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std
     auto model = request_model(keys, false);
     if (!model) return error_json(model.err());
 
-    bool gguf = file_name.size() >= 5 && file_name.compare(file_name.size() - 5, 5, ".gguf") == 0;
+    bool gguf = ends_with(file_name, ".gguf");
     auto parsed = gguf ? parse_gguf(prefix, file_size, file_name)
                        : parse_safetensors_header(prefix, file_size, file_name);
     if (!parsed) return error_json(parsed.err());

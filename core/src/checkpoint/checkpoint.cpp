@@ -11,11 +11,6 @@ namespace modelplan {
 
 namespace {
 
-bool ends_with(const std::string& s, const char* suffix) {
-    size_t n = std::char_traits<char>::length(suffix);
-    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 // Length of the well-formed UTF-8 sequence at s[i], or 0 (RFC 3629: no overlongs, no surrogates, <=
 // U+10FFFF).
 size_t utf8_sequence(const std::string& s, size_t i) {

@@ -18,7 +18,7 @@
 
 #include <rapidjson/document.h>
 
-#include "modelplan/config.h"
+#include "model/config-json.h"
 #include "modelplan/gguf.h"
 #include "modelplan/text.h"
 #include "modelplan/verify.h"

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "modelplan/text.h"
+#include "util/text-internal.h"
 
 namespace modelplan {
 
@@ -74,10 +75,6 @@ const struct { const char* name; uint64_t bytes; } gguf_type_table[gguf_type_cou
 constexpr uint32_t gguf_magic = 0x46554747;                 // "GGUF" read as a little-endian uint32
 constexpr uint64_t gguf_max_string = 1024ull * 1024 * 1024; // GGUF_MAX_STRING_LENGTH
 constexpr uint64_t gguf_max_array = 1024ull * 1024 * 1024;  // GGUF_MAX_ARRAY_ELEMENTS
-
-std::string num(uint64_t v) {
-    return std::to_string(v);
-}
 
 std::string quoted(const std::string& s) {
     std::string p = printable_utf8(s);

@@ -23,13 +23,6 @@ namespace {
 
 using tensor_map = std::unordered_map<std::string, const checkpoint_tensor*>;
 
-bool ends_with(const std::string& s, const char* suffix, std::string* base) {
-    size_t n = std::char_traits<char>::length(suffix);
-    if (s.size() < n || s.compare(s.size() - n, n, suffix) != 0) return false;
-    if (base) *base = s.substr(0, s.size() - n);
-    return true;
-}
-
 const checkpoint_tensor* find(const tensor_map& by_name, const std::string& name) {
     auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : it->second;

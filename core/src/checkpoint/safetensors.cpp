@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "util/json-util.h"
+#include "util/text-internal.h"
 #include "modelplan/text.h"
 
 namespace modelplan {
@@ -24,10 +25,6 @@ const std::vector<safetensors_dtype_info> dtype_table = {
     {"I64",         64}, {"U64",         64},
 };
 // clang-format on
-
-std::string num(uint64_t v) {
-    return std::to_string(v);
-}
 
 std::string shape_text(const std::vector<uint64_t>& shape) {
     std::string s = "[";

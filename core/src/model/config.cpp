@@ -1,7 +1,7 @@
 // config.json -> model_spec: the family from model_type, the head from architectures (or the caller), then
 // the family's own reader (core/src/model/families/*.cpp) for its keys. Defaults are those of the
 // transformers configuration classes where a config omits a key.
-#include "modelplan/config.h"
+#include "model/config-json.h"
 
 #include <memory>
 
@@ -18,7 +18,6 @@ namespace modelplan {
 
 namespace {
 
-using readers::num;
 
 result<int> resolve_family(const key_reader& keys) {
     MP_TRY(model_type, keys.optional_string("model_type"));
@@ -49,10 +48,6 @@ std::string head_list(const family_info& fam) {
     for (const auto& h : fam.heads)
         out += (out.empty() ? "" : ", ") + class_name(fam, h) + " (" + head_kind_name(h.kind) + ")";
     return out;
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 // The head: the caller's choice, else the class in "architectures", else the family's default.

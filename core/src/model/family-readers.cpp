@@ -4,10 +4,6 @@
 
 namespace modelplan::readers {
 
-std::string num(uint64_t v) {
-    return std::to_string(v);
-}
-
 std::string pick(const key_reader& keys, const char* alternatives) {
     std::string all = alternatives, first;
     for (size_t start = 0; start <= all.size();) {

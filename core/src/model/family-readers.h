@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "util/json-util.h"
+#include "util/text-internal.h"
 #include "modelplan/architectures.h"
 #include "modelplan/config.h"
 #include "modelplan/model-spec.h"
@@ -24,8 +26,6 @@ namespace modelplan::readers {
 // Switches several config keys set together.
 constexpr uint64_t sw_attention_biases = sw_qkv_bias | sw_o_bias;         // attention_bias
 constexpr uint64_t sw_all_biases = sw_qkv_bias | sw_o_bias | sw_mlp_bias; // bias, use_bias, enable_bias
-
-std::string num(uint64_t v);
 
 // "num_attention_heads|n_head": the first alternative present in the config, else the first one.
 std::string pick(const key_reader& keys, const char* alternatives);

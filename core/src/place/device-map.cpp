@@ -4,8 +4,8 @@
 #include <limits>
 #include <unordered_map>
 
+#include "util/json-util.h"
 #include "modelplan/text.h"
-#include "place/placement-writer.h"
 
 namespace modelplan {
 
@@ -132,45 +132,6 @@ result<device_map> parse_device_map(const std::string& json) {
     }
     if (map.entries.empty()) return make_error(error_code::bad_request, "device map: the map is empty");
     return map;
-}
-
-void write_device_map(json_writer& out, const device_map& map) {
-    out.StartObject();
-    for (const auto& e : map.entries) {
-        out.Key(e.module.c_str(), static_cast<rapidjson::SizeType>(e.module.size()));
-        if (e.device.rfind("cuda:", 0) == 0)
-            out.Uint(static_cast<unsigned>(std::stoul(e.device.substr(5))));
-        else
-            out.String(e.device.c_str());
-    }
-    out.EndObject();
-}
-
-void write_named_bytes(json_writer& out, const char* key, const std::vector<placed_item>& items) {
-    out.Key(key);
-    out.StartArray();
-    for (const auto& item : items) {
-        out.StartObject();
-        out.Key("name");
-        out.String(item.name.c_str());
-        out.Key("bytes");
-        out.Uint64(item.bytes);
-        out.EndObject();
-    }
-    out.EndArray();
-}
-
-void write_strings(json_writer& out, const char* key, const std::vector<std::string>& list) {
-    out.Key(key);
-    out.StartArray();
-    for (const auto& s : list) out.String(s.c_str());
-    out.EndArray();
-}
-
-std::string device_map_json(const device_map& map) {
-    json_out doc;
-    write_device_map(doc.w, map);
-    return doc.str();
 }
 
 result<std::vector<std::string>> assign_devices(const skeleton& sk, const device_map& map) {

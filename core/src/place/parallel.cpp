@@ -6,8 +6,8 @@
 
 #include "modelplan/placement.h"
 #include "modelplan/text.h"
-#include "place/placement-writer.h"
 #include "util/saturating.h"
+#include "util/text-internal.h"
 
 namespace modelplan {
 
@@ -95,10 +95,6 @@ const char* dim_label(dim d) {
 std::string pattern_of(const skeleton& sk, const tensor_info& t) {
     if (!t.source) return t.name;
     return t.from_head ? std::string(t.source->name) : sk.base_prefix + t.group_prefix + t.source->name;
-}
-
-std::string num(uint64_t v) {
-    return std::to_string(v);
 }
 
 // The request itself: inference, degrees in range, heads divisible by T.
@@ -377,83 +373,6 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
     std::vector<uint64_t> stage_kv = kv_per_stage(s, *plan, loaded_layers, stage_of_layer, kv_heads, p);
     add_ranks(gpus, stage_weights, stage_kv, runtime_per_rank(s, plan->bytes, tp), p);
     return p;
-}
-
-std::string parallel_json(const analysis& a, const parallel_plan& p) {
-    json_out doc;
-    auto& out = doc.w;
-    doc.begin_model_answer(a.model, a.spec.architecture);
-    out.Key("tp");
-    out.Uint64(p.tp);
-    out.Key("pp");
-    out.Uint64(p.pp);
-    out.Key("fits");
-    out.Bool(p.fits);
-    out.Key("kv_heads_per_rank");
-    out.Uint64(p.kv_heads_per_rank);
-    out.Key("kv_head_replicas");
-    out.Uint64(p.kv_head_replicas);
-    out.Key("stages");
-    out.StartArray();
-    for (const auto& [first, last] : p.stage_layers) {
-        out.StartObject();
-        out.Key("first_layer");
-        out.Uint64(first);
-        out.Key("last_layer");
-        out.Uint64(last);
-        out.EndObject();
-    }
-    out.EndArray();
-    out.Key("ranks");
-    out.StartArray();
-    for (const auto& r : p.ranks) {
-        out.StartObject();
-        out.Key("name");
-        out.String(r.device.c_str());
-        out.Key("stage");
-        out.Uint64(r.stage);
-        out.Key("tp_rank");
-        out.Uint64(r.tp_rank);
-        out.Key("budget_bytes");
-        if (r.budget_bytes)
-            out.Uint64(r.budget_bytes);
-        else
-            out.Null();
-        out.Key("total_bytes");
-        out.Uint64(r.total_bytes);
-        out.Key("headroom_bytes");
-        if (r.budget_bytes)
-            out.Int64(r.headroom_bytes);
-        else
-            out.Null();
-        write_named_bytes(out, "items", r.items);
-        out.EndObject();
-    }
-    out.EndArray();
-    out.Key("splits");
-    out.StartArray();
-    for (const auto& sp : p.splits) {
-        out.StartObject();
-        out.Key("pattern");
-        out.String(sp.pattern.c_str());
-        out.Key("split");
-        out.String(sp.split.c_str());
-        out.Key("shape");
-        out.StartArray();
-        for (uint64_t d : sp.shape) out.Uint64(d);
-        out.EndArray();
-        out.Key("rank_shape");
-        out.StartArray();
-        for (uint64_t d : sp.rank_shape) out.Uint64(d);
-        out.EndArray();
-        out.Key("tensors");
-        out.Uint64(sp.tensors);
-        out.EndObject();
-    }
-    out.EndArray();
-    write_strings(out, "notes", p.notes);
-    out.EndObject();
-    return doc.str();
 }
 
 } // namespace modelplan

@@ -8,7 +8,6 @@
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
 #include "modelplan/text.h"
-#include "place/placement-writer.h"
 #include "util/bisect.h"
 #include "util/saturating.h"
 
@@ -793,83 +792,6 @@ result<placement> place_model(const analysis& a, const workload& w, const std::v
 
 namespace {
 
-const char* kind_name(device_kind k) {
-    return k == device_kind::gpu ? "gpu" : k == device_kind::cpu ? "cpu" : "disk";
-}
-
-void write_plan_items(json_writer& out, const memory_plan& plan) {
-    out.Key("plan");
-    out.StartObject();
-    std::vector<placed_item> items;
-    for (const auto& item : plan.items) items.push_back({item.name, item.bytes});
-    write_named_bytes(out, "items", items);
-    out.Key("total_bytes");
-    out.Uint64(plan.total_bytes);
-    out.EndObject();
-}
-
-} // namespace
-
-std::string placement_json(const analysis& a, const placement& p, const place_options& options) {
-    json_out doc;
-    auto& out = doc.w;
-    doc.begin_model_answer(a.model, a.spec.architecture);
-    out.Key("strategy");
-    out.String(options.strategy == place_strategy::balanced ? "balanced" : "sequential");
-    out.Key("fits");
-    out.Bool(p.fits);
-    out.Key("execution_device");
-    out.String(p.execution_device.c_str());
-    write_plan_items(out, p.plan);
-    out.Key("devices");
-    out.StartArray();
-    for (const auto& d : p.devices) {
-        out.StartObject();
-        out.Key("name");
-        out.String(d.device.name.c_str());
-        out.Key("kind");
-        out.String(kind_name(d.device.kind));
-        if (!d.device.gpu.empty()) {
-            out.Key("gpu");
-            out.String(d.device.gpu.c_str());
-        }
-        out.Key("budget_bytes");
-        if (d.device.budget_bytes == std::numeric_limits<uint64_t>::max())
-            out.Null();
-        else
-            out.Uint64(d.device.budget_bytes);
-        out.Key("total_bytes");
-        out.Uint64(d.total_bytes);
-        out.Key("headroom_bytes");
-        out.Int64(d.headroom_bytes);
-        out.Key("modules");
-        out.Uint64(d.modules);
-        out.Key("layers");
-        out.StartArray();
-        for (uint64_t l : d.layers) out.Uint64(l);
-        out.EndArray();
-        write_named_bytes(out, "items", d.items);
-        out.EndObject();
-    }
-    out.EndArray();
-    out.Key("device_map");
-    write_device_map(out, p.map);
-    out.Key("unplaced_bytes");
-    out.Uint64(p.unplaced_bytes);
-    out.Key("over_budget_bytes");
-    out.Uint64(p.over_budget_bytes);
-    write_strings(out, "suggestions", p.suggestions);
-    write_strings(out, "warnings", p.warnings);
-    out.EndObject();
-    return doc.str();
-}
-
-} // namespace modelplan
-
-namespace modelplan {
-
-namespace {
-
 std::string option_name(const char* key, bool cli) {
     if (!cli) return std::string(key) == "pin" ? "pins" : key;
     std::string s = std::string("--") + key;
@@ -951,19 +873,6 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
                               " shape device maps; " + name("tp") + "/" + name("pp") + " plans have none",
                           "tp");
     return s;
-}
-
-result<std::string> place_json(const analysis& a, const workload& w, const place_setup& setup, bool* fits) {
-    if (setup.parallel) {
-        auto p = plan_parallel(a, w, setup.tp, setup.pp, setup.devices);
-        if (!p) return p.err();
-        if (fits) *fits = p->fits;
-        return parallel_json(a, *p);
-    }
-    auto p = place_model(a, w, setup.devices, setup.options);
-    if (!p) return p.err();
-    if (fits) *fits = p->fits;
-    return placement_json(a, *p, setup.options);
 }
 
 } // namespace modelplan

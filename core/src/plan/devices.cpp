@@ -1,12 +1,8 @@
 // GPU catalog lookup, runnability checks and roofline estimates (docs/devices.md).
 #include "modelplan/devices.h"
-#include "util/json-util.h"
 
 #include <algorithm>
 #include <cctype>
-
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 
 #include "modelplan/text.h"
 
@@ -57,12 +53,12 @@ result<gpu_row> find_gpu(const std::string& name) {
     if (matches.size() > 1) {
         std::string which;
         for (const gpu_row* g : matches) which += (which.empty() ? "" : ", ") + std::string(g->key);
-        return make_error(error_code::unknown_model, "--gpu: \"" + name + "\" is ambiguous: " + which, "gpu");
+        return make_error(error_code::unknown_gpu, "--gpu: \"" + name + "\" is ambiguous: " + which, "gpu");
     }
     std::string list;
     for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
     std::string hint = closest_name(name, keys);
-    return make_error(error_code::unknown_model,
+    return make_error(error_code::unknown_gpu,
                       "--gpu: no GPU named \"" + name + "\"" +
                           (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") +
                           " (catalog: " + list + ")",
@@ -153,41 +149,6 @@ void attach_device(const analysis& a, const workload& w, const gpu_row& gpu, mem
     d.flops_per_token = r.flops_per_token;
     d.training_flops = r.training_flops;
     p.device = std::move(d);
-}
-
-std::string gpus_json() {
-    json_out doc;
-    auto& out = doc.w;
-    out.StartObject();
-    out.Key("gpus");
-    out.StartArray();
-    for (const gpu_row& g : gpu_catalog()) {
-        out.StartObject();
-        out.Key("key");
-        out.String(g.key);
-        out.Key("name");
-        out.String(g.name);
-        out.Key("arch");
-        out.String(g.arch);
-        out.Key("compute");
-        out.String(g.compute);
-        out.Key("memory_bytes");
-        out.Uint64(g.memory_bytes());
-        out.Key("bandwidth_gbps");
-        out.Double(g.bandwidth_gbps);
-        out.Key("bf16_tflops");
-        out.Double(g.bf16_tflops);
-        out.Key("fp16_tflops");
-        out.Double(g.fp16_tflops);
-        out.Key("bf16");
-        out.Bool(g.bf16);
-        out.Key("fp8");
-        out.Bool(g.fp8);
-        out.EndObject();
-    }
-    out.EndArray();
-    out.EndObject();
-    return doc.str();
 }
 
 } // namespace modelplan

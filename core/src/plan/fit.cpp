@@ -1,10 +1,6 @@
 // Inverse solves by bisection over plan_memory (docs/devices.md).
 #include "modelplan/fit.h"
 #include "util/bisect.h"
-#include "util/json-util.h"
-
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 
 namespace modelplan {
 
@@ -62,50 +58,6 @@ result<fit_answer> solve_fit(const analysis& a, const workload& w, const gpu_row
         }
     }
     return f;
-}
-
-std::string fit_json(const analysis& a, const workload& w, const gpu_row& gpu, const fit_answer& f,
-                     const device_check& checks) {
-    json_out doc;
-    auto& out = doc.w;
-    out.StartObject();
-    out.Key("model");
-    out.String(a.model.c_str());
-    out.Key("gpu");
-    out.String(gpu.key);
-    out.Key("memory_bytes");
-    out.Uint64(f.memory_bytes);
-    out.Key("batch");
-    out.Uint64(w.batch);
-    out.Key("seq");
-    out.Uint64(w.seq ? w.seq : default_seq(a.spec));
-    out.Key("total_bytes");
-    out.Uint64(f.total_bytes);
-    out.Key("fits");
-    out.Bool(f.fits && checks.errors.empty());
-    out.Key("headroom_bytes");
-    out.Int64(f.headroom_bytes);
-    out.Key("max_seq");
-    out.Uint64(f.max_seq);
-    out.Key("max_batch");
-    out.Uint64(f.max_batch);
-    out.Key("smallest_quant");
-    if (f.quant_found)
-        out.String(f.smallest_quant.c_str());
-    else
-        out.Null();
-    out.Key("gpus_needed");
-    out.Uint64(f.gpus_needed);
-    out.Key("errors");
-    out.StartArray();
-    for (const auto& e : checks.errors) out.String(e.c_str());
-    out.EndArray();
-    out.Key("warnings");
-    out.StartArray();
-    for (const auto& e : checks.warnings) out.String(e.c_str());
-    out.EndArray();
-    out.EndObject();
-    return doc.str();
 }
 
 } // namespace modelplan

@@ -2,13 +2,10 @@
 // from each layer's attention kind, the transient activations of one forward pass, and a fixed runtime
 // overhead. Formulas and sources: docs/memory.md.
 #include "modelplan/memory.h"
-#include "util/json-util.h"
 #include "util/saturating.h"
+#include "util/text-internal.h"
 
 #include <algorithm>
-
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
 
 #include "modelplan/quantization.h"
 #include "modelplan/text.h"
@@ -17,10 +14,6 @@
 namespace modelplan {
 
 namespace {
-
-std::string num(uint64_t v) {
-    return std::to_string(v);
-}
 
 using sat::add;
 using sat::mul;
@@ -370,86 +363,6 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         p.items.push_back(std::move(item));
     }
     return p;
-}
-
-std::string plan_json(const analysis& a, const memory_plan& p) {
-    json_out doc;
-    auto& out = doc.w;
-    doc.begin_model_answer(a.model, a.spec.architecture);
-    out.Key("plan");
-    out.StartObject();
-    out.Key("mode");
-    out.String(mode_name(p.training ? plan_mode::training : plan_mode::inference));
-    out.Key("items");
-    out.StartArray();
-    for (const plan_item& item : p.items) {
-        out.StartObject();
-        out.Key("name");
-        out.String(item.name.c_str());
-        out.Key("bytes");
-        out.Uint64(item.bytes);
-        out.Key("formula");
-        out.String(item.formula.c_str());
-        out.Key("inputs");
-        out.StartObject();
-        for (const plan_input& in : item.inputs) {
-            out.Key(in.name.c_str());
-            out.String(in.value.c_str());
-        }
-        out.EndObject();
-        out.EndObject();
-    }
-    out.EndArray();
-    out.Key("total_bytes");
-    out.Uint64(p.total_bytes);
-    out.Key("kv_bytes_per_token");
-    out.Uint64(p.kv_bytes_per_token);
-    out.Key("kv_bytes_by_layer");
-    out.StartArray();
-    for (uint64_t b : p.kv_bytes_by_layer) out.Uint64(b);
-    out.EndArray();
-    out.Key("warnings");
-    out.StartArray();
-    for (const auto& warning : p.warnings) out.String(warning.c_str());
-    out.EndArray();
-    out.Key("devices");
-    out.StartArray();
-    if (p.device) {
-        const plan_device& d = *p.device;
-        out.StartObject();
-        out.Key("gpu");
-        out.String(d.gpu.c_str());
-        out.Key("memory_bytes");
-        out.Uint64(d.memory_bytes);
-        out.Key("fits");
-        out.Bool(d.fits);
-        out.Key("headroom_bytes");
-        out.Int64(d.headroom_bytes);
-        out.Key("errors");
-        out.StartArray();
-        for (const auto& e : d.errors) out.String(e.c_str());
-        out.EndArray();
-        out.Key("warnings");
-        out.StartArray();
-        for (const auto& e : d.warnings) out.String(e.c_str());
-        out.EndArray();
-        out.Key("roofline");
-        out.StartObject();
-        out.Key("decode_tokens_per_s_upper_bound");
-        out.Double(d.decode_tokens_per_s);
-        out.Key("prefill_seconds_lower_bound");
-        out.Double(d.prefill_seconds);
-        out.Key("forward_flops_per_token");
-        out.Double(d.flops_per_token);
-        out.Key("training_flops_per_step");
-        out.Double(d.training_flops);
-        out.EndObject();
-        out.EndObject();
-    }
-    out.EndArray();
-    out.EndObject();
-    out.EndObject();
-    return doc.str();
 }
 
 } // namespace modelplan

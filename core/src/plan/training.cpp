@@ -2,6 +2,7 @@
 // ZeRO/FSDP sharding and optimizer offload. Formulas and sources: docs/training.md.
 #include "modelplan/training.h"
 #include "util/saturating.h"
+#include "util/text-internal.h"
 
 #include <algorithm>
 #include <array>
@@ -10,10 +11,6 @@
 namespace modelplan {
 
 namespace {
-
-std::string num(uint64_t v) {
-    return std::to_string(v);
-}
 
 using sat::add;
 using sat::ceil_div;

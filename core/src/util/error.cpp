@@ -19,6 +19,7 @@ const char* error_code_name(error_code code) {
     case error_code::internal: return "internal";
     case error_code::bad_checkpoint: return "bad_checkpoint";
     case error_code::unsupported: return "unsupported";
+    case error_code::unknown_gpu: return "unknown_gpu";
     }
     return "internal";
 }

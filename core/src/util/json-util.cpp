@@ -10,6 +10,38 @@
 
 namespace modelplan {
 
+void json_out::begin_model_answer(const std::string& model, const std::string& architecture) {
+    w.StartObject();
+    w.Key("model");
+    write_string(w, model);
+    w.Key("architecture");
+    write_string(w, architecture);
+}
+
+void write_string(json_writer& w, const std::string& s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void write_uint64s(json_writer& w, const std::vector<uint64_t>& values) {
+    w.StartArray();
+    for (uint64_t v : values) w.Uint64(v);
+    w.EndArray();
+}
+
+void write_strings(json_writer& w, const char* key, const std::vector<std::string>& values) {
+    w.Key(key);
+    w.StartArray();
+    for (const auto& s : values) write_string(w, s);
+    w.EndArray();
+}
+
+void write_uint64_or_null(json_writer& w, uint64_t value, bool present) {
+    if (present)
+        w.Uint64(value);
+    else
+        w.Null();
+}
+
 std::optional<error> parse_json(const std::string& text, rapidjson::Document& doc, const std::string& what) {
     // Iterative parsing: a hostile, deeply nested document cannot overflow the stack.
     // Normal precision: RapidJSON 1.1.0's full-precision path has undefined behaviour on inputs such as 0E45

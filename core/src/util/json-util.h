@@ -1,9 +1,11 @@
-// Internal: RapidJSON parsing with line/column errors, and typed key access that reports JSON paths.
+// Internal: RapidJSON parsing with line/column errors, typed key access that reports JSON paths, and the
+// pieces every JSON answer is written with (the answers themselves: core/src/api/).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
@@ -13,24 +15,30 @@
 
 namespace modelplan {
 
+using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
 // The project's JSON output style: 2-space indentation, arrays of numbers on one line, a final newline.
 struct json_out {
     rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> w{buffer};
+    json_writer w{buffer};
     json_out() {
         w.SetIndent(' ', 2);
         w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
     }
     std::string str() const { return std::string(buffer.GetString(), buffer.GetSize()) + "\n"; }
     // Opens the answer's object with the keys every model answer starts with: {"model": ..., "architecture": ...
-    void begin_model_answer(const std::string& model, const std::string& architecture) {
-        w.StartObject();
-        w.Key("model");
-        w.String(model.c_str());
-        w.Key("architecture");
-        w.String(architecture.c_str());
-    }
+    void begin_model_answer(const std::string& model, const std::string& architecture);
 };
+
+// The shapes that recur in the answers, each written once.
+// A string value, all of it (its length, not a terminating NUL, ends it).
+void write_string(json_writer& w, const std::string& s);
+// [4096, 128]: a shape, a list of layers or byte counts.
+void write_uint64s(json_writer& w, const std::vector<uint64_t>& values);
+// "key": ["...", ...]: warnings, errors, notes, suggestions.
+void write_strings(json_writer& w, const char* key, const std::vector<std::string>& values);
+// The number when `present`, else null (a budget that is unlimited, a group size that does not apply).
+void write_uint64_or_null(json_writer& w, uint64_t value, bool present);
 
 // Parses `text` into `doc` (iteratively, at normal precision); on failure returns an error naming line and
 // column (1-based). Used for config.json, requests, safetensors headers and index files.

@@ -106,6 +106,13 @@ std::string closest_name(const std::string& wanted, const std::vector<std::strin
     return best_d <= limit ? best : std::string();
 }
 
+bool ends_with(std::string_view text, std::string_view suffix, std::string* before) {
+    if (text.size() < suffix.size() || text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return false;
+    if (before) before->assign(text.substr(0, text.size() - suffix.size()));
+    return true;
+}
+
 std::string replace_all(std::string s, const std::string& key, const std::string& value) {
     for (size_t pos = s.find(key); pos != std::string::npos; pos = s.find(key, pos + value.size()))
         s.replace(pos, key.size(), value);

@@ -1,0 +1,12 @@
+# The version is written once, in project(modelplan VERSION ...); web/package.json (which cannot include it)
+# must say the same.   cmake -DSOURCE_DIR=<repository root> -DVERSION=<project version> -P package-version.cmake
+cmake_minimum_required(VERSION 3.20)
+file(READ "${SOURCE_DIR}/web/package.json" _package)
+string(JSON _npm_version ERROR_VARIABLE _error GET "${_package}" version)
+if(_error)
+  message(FATAL_ERROR "web/package.json: no version (${_error})")
+endif()
+if(NOT _npm_version STREQUAL VERSION)
+  message(FATAL_ERROR "web/package.json says version ${_npm_version}, the project (CMakeLists.txt) ${VERSION}")
+endif()
+message(STATUS "web/package.json and the project both say ${VERSION}")
