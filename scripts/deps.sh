@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a build needs and this machine lacks, from Debian's packages. Idempotent: installs nothing when
 # everything is present. Usage: scripts/deps.sh [native|wasm|all|web|torch]...
-#   native  compiler, CMake, Ninja, GoogleTest, Google Benchmark, RapidJSON (every mode includes it)
+#   native  compiler, CMake, Ninja, GoogleTest, Google Benchmark, RapidJSON, CLI11 (every mode includes it)
 #   wasm    + Node.js, Emscripten and GoogleTest's sources (the wasm build and its tests)
 #   all     + wasm, clang with libFuzzer (the fuzz targets) and clang-format: what scripts/test.sh needs before the page
 #   web     + wasm, Debian's Chromium and npm (the page's Playwright tests)
@@ -21,6 +21,7 @@ have_cmd g++ || missing+=(g++)
 have_file /usr/include/gtest/gtest.h || missing+=(libgtest-dev)
 have_file /usr/include/benchmark/benchmark.h || missing+=(libbenchmark-dev)
 have_file /usr/include/rapidjson/document.h || missing+=(rapidjson-dev)
+have_file /usr/include/CLI/CLI.hpp || missing+=(libcli11-dev) # the CLI's argument parser (native/cli/main.cpp)
 if want wasm all web; then
   have_cmd node || missing+=(nodejs)
   have_cmd em++ || missing+=(emscripten)

@@ -1,30 +1,22 @@
 // `modelplan inspect PATH [--config MODEL] [--json]`: reads checkpoint headers (never the data), prints the
 // inventory, the totals and, with a model, the verification. Exit status: 0 ok, 1 verification failed, 2 bad
 // input or usage.
-#include "inspect.h"
-
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 
+#include "commands.h"
 #include "io/checkpoint-files.h"
 #include "io/model-source.h"
 #include "modelplan/gguf.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
 #include "modelplan/verify.h"
+#include "output.h"
 #include "table.h"
 
 namespace modelplan::cli {
 
-namespace {
-
-constexpr int exit_ok = 0;
-constexpr int exit_verify_failed = 1;
-constexpr int exit_bad_input = 2;
-constexpr size_t list_limit = 20; // rows of each verification list in human output (--json lists all)
-
-const char* inspect_help = R"(usage: modelplan inspect PATH [--config MODEL] [--json]
+const char* const inspect_help = R"(usage: modelplan inspect PATH [--config MODEL] [--json]
 
 Reads the headers of a checkpoint (never its data) and prints every tensor's name, shape, dtype, file and
 byte range, the totals (parameters, bytes, quantized groups), and a verification against a model: missing
@@ -48,32 +40,9 @@ exit status: 0 read (and verified, when a model is known), 1 verification failed
 input (the message goes to stderr, nothing to stdout).
 )";
 
-struct options {
-    std::optional<std::string> path;
-    std::optional<std::string> config;
-    bool json = false;
-    bool help = false;
-};
+namespace {
 
-int fail(const std::string& message) {
-    std::fprintf(stderr, "modelplan: error: %s\n", message.c_str());
-    return exit_bad_input;
-}
-
-int usage_error(const std::string& message) {
-    std::fprintf(stderr, "modelplan: error: %s\nTry 'modelplan inspect --help'.\n", message.c_str());
-    return exit_bad_input;
-}
-
-void print(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-}
-
-std::string shape_text(const std::vector<uint64_t>& shape) {
-    std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + "]";
-}
+constexpr size_t list_limit = 20; // rows of each verification list in human output (--json lists all)
 
 std::string shorten(std::string s, size_t limit) {
     for (char& c : s)
@@ -268,33 +237,10 @@ std::string render(const inspection& in, const loaded_checkpoint& loaded) {
     return out;
 }
 
-std::optional<std::string> parse_args(const std::vector<std::string>& args, options& opt) {
-    for (size_t i = 1; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "-h" || a == "--help")
-            opt.help = true;
-        else if (a == "--json")
-            opt.json = true;
-        else if (a == "--config") {
-            if (i + 1 >= args.size())
-                return std::string("--config needs a value (a config.json, folder or preset)");
-            opt.config = args[++i];
-        } else if (a.rfind("--config=", 0) == 0)
-            opt.config = a.substr(9);
-        else if (!a.empty() && a[0] == '-')
-            return "unknown option " + a;
-        else if (opt.path)
-            return "more than one PATH given (" + *opt.path + ", " + a + ")";
-        else
-            opt.path = a;
-    }
-    return std::nullopt;
-}
-
 // The model to verify against, or nullopt; an error when a named model is invalid.
-result<std::optional<analysis>> choose_model(const options& opt, loaded_checkpoint& loaded,
+result<std::optional<analysis>> choose_model(const command_line& cl, loaded_checkpoint& loaded,
                                              std::string& source) {
-    std::optional<std::string> named = opt.config;
+    std::optional<std::string> named = cl.config;
     source = "--config";
     if (!named && loaded.folder_config) {
         named = loaded.folder_config;
@@ -319,25 +265,20 @@ result<std::optional<analysis>> choose_model(const options& opt, loaded_checkpoi
 
 } // namespace
 
-int run_inspect(const std::vector<std::string>& args) {
-    options opt;
-    if (auto problem = parse_args(args, opt)) return usage_error(*problem);
-    if (opt.help) {
-        print(inspect_help);
-        return exit_ok;
-    }
-    if (!opt.path) return usage_error("inspect needs a PATH (a .safetensors, index, .gguf file or a folder)");
-
-    auto loaded = load_checkpoint(*opt.path);
+int run_inspect(const command_line& cl) {
+    if (!cl.operand)
+        return usage_error("inspect needs a PATH (a .safetensors, index, .gguf file or a folder)", "inspect");
+    const std::string& path = *cl.operand;
+    auto loaded = load_checkpoint(path);
     if (!loaded) return fail(loaded.err().message);
     std::string source;
-    auto model = choose_model(opt, *loaded, source);
+    auto model = choose_model(cl, *loaded, source);
     if (!model) return fail(model.err().message);
-    auto in = inspect(*opt.path, loaded->ck, std::move(*model), source);
+    auto in = inspect(path, loaded->ck, std::move(*model), source);
     if (!in) return fail(in.err().message);
 
-    print(opt.json ? inspect_json(*in) : render(*in, *loaded));
-    return in->verify && !in->verify->ok ? exit_verify_failed : exit_ok;
+    print(cl.json ? inspect_json(*in) : render(*in, *loaded));
+    return in->verify && !in->verify->ok ? exit_failed : exit_ok;
 }
 
 } // namespace modelplan::cli

@@ -1,18 +1,21 @@
 // `modelplan place`: prints what the core's placement planner returns (docs/placement.md).
-#include "place.h"
-
 #include <cstdio>
 #include <fstream>
 #include <tuple>
 
+#include "commands.h"
 #include "modelplan/devices.h"
+#include "modelplan/memory.h"
 #include "modelplan/placement.h"
+#include "modelplan/report.h"
 #include "modelplan/text.h"
+#include "output.h"
 #include "table.h"
 
 namespace modelplan::cli {
 
-const char* place_help = R"(usage: modelplan place [MODEL] (--gpu NAME [--gpus N] [--cpu SIZE] [--disk] | --devices LIST)
+const char* const place_help =
+    R"(usage: modelplan place [MODEL] (--gpu NAME [--gpus N] [--cpu SIZE] [--disk] | --devices LIST)
                        [workload options] [--strategy sequential|balanced] [--experts-on-cpu]
                        [--pin PATTERN=DEVICE]... [--tp T] [--pp P] [--device-map-out FILE] [--json]
 
@@ -47,23 +50,6 @@ exit status: 0 it fits, 3 it does not (the output says by how much and what woul
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_bad_input = 2;
-constexpr int exit_does_not_fit = 3;
-
-int fail(const std::string& message) {
-    std::fprintf(stderr, "modelplan: error: %s\n", message.c_str());
-    return exit_bad_input;
-}
-
-void print(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-}
-
-std::string signed_size(int64_t bytes) {
-    return (bytes < 0 ? "-" : "") + binary_size(static_cast<uint64_t>(bytes < 0 ? -bytes : bytes));
-}
-
 std::string layer_ranges(const std::vector<uint64_t>& layers) {
     std::string out;
     for (size_t i = 0; i < layers.size();) {
@@ -86,15 +72,10 @@ std::string size_or_dash(uint64_t b) {
     return b ? binary_size(b) : "-";
 }
 
-std::string heading(const analysis& a) {
-    return a.model + "  " + a.spec.architecture + " (" + a.spec.model_type + "), " + dtype_name(a.spec.weight_dtype) +
-           ", " + std::to_string(a.spec.n_layers) + " layers\n";
-}
-
 std::string render_placement(const analysis& a, const placement& p, const place_options& o) {
-    std::string out = heading(a);
-    out += std::string(o.strategy == place_strategy::balanced ? "balanced" : "sequential") + " placement: " +
-           (p.fits ? "fits" : "does NOT fit") + "\n\n";
+    std::string out = model_title(a, false);
+    out += std::string(o.strategy == place_strategy::balanced ? "balanced" : "sequential") +
+           " placement: " + (p.fits ? "fits" : "does NOT fit") + "\n\n";
     table tab({
         {"device",      align::left },
         {"budget",      align::right},
@@ -113,9 +94,11 @@ std::string render_placement(const analysis& a, const placement& p, const place_
         tab.row({d.device.name + (d.device.gpu.empty() ? "" : " (" + d.device.gpu + ")"),
                  unlimited ? "unlimited" : binary_size(d.device.budget_bytes),
                  binary_size(item_bytes(d.items, "weights")), size_or_dash(item_bytes(d.items, "kv_cache")),
-                 size_or_dash(item_bytes(d.items, "activations")), size_or_dash(item_bytes(d.items, "logits")),
-                 size_or_dash(item_bytes(d.items, "offload_buffer")), size_or_dash(item_bytes(d.items, "overhead")),
-                 binary_size(d.total_bytes), unlimited ? "-" : signed_size(d.headroom_bytes), layer_ranges(d.layers)});
+                 size_or_dash(item_bytes(d.items, "activations")),
+                 size_or_dash(item_bytes(d.items, "logits")),
+                 size_or_dash(item_bytes(d.items, "offload_buffer")),
+                 size_or_dash(item_bytes(d.items, "overhead")), binary_size(d.total_bytes),
+                 unlimited ? "-" : signed_size(d.headroom_bytes), layer_ranges(d.layers)});
     }
     out += tab.render() + "\n";
     out += "device map: " + std::to_string(p.map.entries.size()) +
@@ -126,11 +109,11 @@ std::string render_placement(const analysis& a, const placement& p, const place_
 }
 
 std::string render_parallel(const analysis& a, const parallel_plan& p) {
-    std::string out = heading(a);
+    std::string out = model_title(a, false);
     out += "tensor parallel " + std::to_string(p.tp) + " x pipeline parallel " + std::to_string(p.pp) + ": " +
            std::to_string(p.ranks.size()) + " ranks" +
            (p.ranks.empty() || !p.ranks[0].budget_bytes ? std::string(" (no budget given)")
-                                                       : std::string(p.fits ? ", fits" : ", does NOT fit")) +
+                                                        : std::string(p.fits ? ", fits" : ", does NOT fit")) +
            "\n\n";
     table tab({
         {"rank",        align::left },
@@ -146,68 +129,93 @@ std::string render_parallel(const analysis& a, const parallel_plan& p) {
         {"headroom",    align::right}
     });
     for (const auto& r : p.ranks)
-        tab.row({r.device, std::to_string(r.stage), std::to_string(r.first_layer) + "-" + std::to_string(r.last_layer),
+        tab.row({r.device, std::to_string(r.stage),
+                 std::to_string(r.first_layer) + "-" + std::to_string(r.last_layer),
                  binary_size(item_bytes(r.items, "weights")), binary_size(item_bytes(r.items, "kv_cache")),
                  binary_size(item_bytes(r.items, "activations")), size_or_dash(item_bytes(r.items, "logits")),
-                 size_or_dash(item_bytes(r.items, "rope_cache")), binary_size(item_bytes(r.items, "overhead")),
-                 binary_size(r.total_bytes), r.budget_bytes ? signed_size(r.headroom_bytes) : "-"});
+                 size_or_dash(item_bytes(r.items, "rope_cache")),
+                 binary_size(item_bytes(r.items, "overhead")), binary_size(r.total_bytes),
+                 r.budget_bytes ? signed_size(r.headroom_bytes) : "-"});
     out += tab.render() + "\n";
     table splits({
-        {"tensor",     align::left },
-        {"split",      align::left },
-        {"shape",      align::left },
-        {"per rank",   align::left },
-        {"count",      align::right}
+        {"tensor",   align::left },
+        {"split",    align::left },
+        {"shape",    align::left },
+        {"per rank", align::left },
+        {"count",    align::right}
     });
-    auto shape = [](const std::vector<uint64_t>& s) {
-        std::string t = "[";
-        for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-        return t + "]";
-    };
     for (const auto& s : p.splits)
-        splits.row({s.pattern, s.split, shape(s.shape), shape(s.rank_shape), "×" + with_thousands(s.tensors)});
+        splits.row({s.pattern, s.split, shape_text(s.shape), shape_text(s.rank_shape),
+                    "×" + with_thousands(s.tensors)});
     out += splits.render() + "\n";
     for (const auto& n : p.notes) out += "note: " + n + "\n";
     return out;
 }
 
+// The core's request from the place options; the counts are checked here (the core takes numbers).
+result<place_request> read_place_request(const command_line& cl) {
+    place_request r;
+    r.devices = cl.devices;
+    r.gpu = cl.gpu;
+    r.cpu = cl.cpu;
+    r.disk = cl.disk;
+    r.strategy = cl.strategy;
+    r.experts_on_cpu = cl.experts_on_cpu;
+    r.pins = cl.pins;
+    for (auto [text, out, flag] : {
+             std::tuple{&cl.tp,        &r.tp,        "--tp"  },
+             std::tuple{&cl.pp,        &r.pp,        "--pp"  },
+             std::tuple{&cl.gpu_count, &r.gpu_count, "--gpus"}
+    }) {
+        if (!*text) continue;
+        auto n = parse_count(**text);
+        if (!n)
+            return make_error(error_code::bad_request,
+                              std::string(flag) + ": expected a positive integer, got \"" + **text + "\"");
+        *out = *n;
+    }
+    return r;
+}
+
+// Writes the device map for from_pretrained; nothing when the model does not fit.
+std::optional<error> write_device_map(const placement& p, const std::string& path) {
+    if (!p.fits) {
+        std::fprintf(stderr, "modelplan: the model does not fit; %s not written\n", path.c_str());
+        return std::nullopt;
+    }
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    std::string text = device_map_json(p.map);
+    f.write(text.data(), static_cast<std::streamsize>(text.size()));
+    f.close();
+    if (!f) return make_error(error_code::io, "--device-map-out: cannot write " + path);
+    return std::nullopt;
+}
+
 } // namespace
 
-int run_place(const analysis& a, const workload& w, const place_args& args) {
-    place_request r = args.request;
-    for (auto [text, out, flag] : {std::tuple{&args.tp, &r.tp, "--tp"}, std::tuple{&args.pp, &r.pp, "--pp"},
-                                   std::tuple{&args.gpus, &r.gpu_count, "--gpus"}}) {
-        if (!*text) continue;
-        const std::string& t = **text;
-        if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos)
-            return fail(std::string(flag) + ": expected a positive integer, got \"" + t + "\"");
-        *out = std::stoull(t);
-    }
-    auto setup = resolve_place(r, true);
-    if (!setup) return fail(setup.err().message);
+int run_place(const command_line& cl) {
+    auto a = read_model(cl);
+    if (!a) return fail(a.err().message);
+    workload w;
+    if (auto e = read_workload(cl, w)) return fail(*e);
+    auto request = read_place_request(cl);
+    if (!request) return fail(request.err());
+    auto setup = resolve_place(*request, true);
+    if (!setup) return fail(setup.err());
 
     if (setup->parallel) {
-        if (args.map_out)
+        if (cl.map_out)
             return fail("--device-map-out: a device map describes placement without --tp/--pp; drop them");
-        auto p = plan_parallel(a, w, setup->tp, setup->pp, setup->devices);
-        if (!p) return fail(p.err().message);
-        print(args.json ? parallel_json(a, *p) : render_parallel(a, *p));
+        auto p = plan_parallel(*a, w, setup->tp, setup->pp, setup->devices);
+        if (!p) return fail(p.err());
+        print(cl.json ? parallel_json(*a, *p) : render_parallel(*a, *p));
         return p->fits ? exit_ok : exit_does_not_fit;
     }
-    auto p = place_model(a, w, setup->devices, setup->options);
-    if (!p) return fail(p.err().message);
-    if (args.map_out) {
-        if (!p->fits) {
-            std::fprintf(stderr, "modelplan: the model does not fit; %s not written\n", args.map_out->c_str());
-        } else {
-            std::ofstream f(*args.map_out, std::ios::binary | std::ios::trunc);
-            std::string text = device_map_json(p->map);
-            f.write(text.data(), static_cast<std::streamsize>(text.size()));
-            f.close();
-            if (!f) return fail("--device-map-out: cannot write " + *args.map_out);
-        }
-    }
-    print(args.json ? placement_json(a, *p, setup->options) : render_placement(a, *p, setup->options));
+    auto p = place_model(*a, w, setup->devices, setup->options);
+    if (!p) return fail(p.err());
+    if (cl.map_out)
+        if (auto e = write_device_map(*p, *cl.map_out)) return fail(*e);
+    print(cl.json ? placement_json(*a, *p, setup->options) : render_placement(*a, *p, setup->options));
     return p->fits ? exit_ok : exit_does_not_fit;
 }
 

@@ -7,6 +7,8 @@
 
 #include <limits>
 
+#include "modelplan/text.h"
+
 namespace modelplan::libtorch {
 
 torch_type torch_dtype(dtype t) {
@@ -155,15 +157,6 @@ std::string shape_text(const at::Tensor& t) {
     return s + "]";
 }
 
-std::string with_commas(uint64_t n) {
-    std::string d = std::to_string(n), out;
-    for (size_t i = 0; i < d.size(); ++i) {
-        if (i && (d.size() - i) % 3 == 0) out += ',';
-        out += d[i];
-    }
-    return out;
-}
-
 uint64_t numel_below(const torch::nn::Module& m) {
     uint64_t n = 0;
     for (const auto& p : m.parameters(true)) n += static_cast<uint64_t>(p.numel());
@@ -179,7 +172,7 @@ void summarize(const torch::nn::Module& m, const std::string& name, int depth, i
     auto children = m.named_children();
     out += indent + name;
     if (!children.is_empty() || m.named_parameters(false).is_empty())
-        out += "  (" + with_commas(numel_below(m)) + " params)";
+        out += "  (" + with_thousands(numel_below(m)) + " params)";
     out += "\n";
     for (const auto& p : m.named_parameters(false))
         out += indent + "  ." + p.key() + "  " + shape_text(p.value()) + "  " +

@@ -1,0 +1,204 @@
+#include "command-line.h"
+
+#include <cctype>
+
+#include "io/model-source.h"
+#include "modelplan/memory.h"
+#include "modelplan/presets.h"
+#include "modelplan/report.h"
+
+namespace modelplan::cli {
+
+using cl = command_line;
+
+// ---- the options ---------------------------------------------------------------------------------------
+
+namespace option_groups {
+
+const option_group output = {
+    {"-h,--help", &cl::help},
+    {"--json",    &cl::json},
+};
+
+const option_row dtype_option = {"--dtype", &cl::dtype, "dtype", " (e.g. bf16)"};
+
+const option_group model = {
+    dtype_option,
+    {"--head", &cl::head, "head", " (e.g. none)"},
+};
+
+const option_group skeleton = {
+    {"--summary", &cl::summary},
+};
+
+// Each sets the workload field of the core's request that it names (set_workload_option, docs/json.md).
+const option_group workload = {
+    {"--batch",         workload_value{}, "batch"        },
+    {"--seq",           workload_value{}, "seq"          },
+    {"--encoder-seq",   workload_value{}, "encoder_seq"  },
+    {"--prefill-chunk", workload_value{}, "prefill_chunk"},
+    {"--kv-dtype",      workload_value{}, "kv_dtype"     },
+    {"--attn",          workload_value{}, "attention"    },
+    {"--overhead",      workload_value{}, "overhead"     },
+    {"--mode",          workload_value{}, "mode"         },
+    {"--quant",         workload_value{}, "quant"        },
+    {"--method",        workload_value{}, "method"       },
+    {"--lora-rank",     workload_value{}, "lora_rank"    },
+    {"--lora-targets",  workload_value{}, "lora_targets" },
+    {"--optimizer",     workload_value{}, "optimizer"    },
+    {"--recompute",     workload_value{}, "recompute"    },
+    {"--zero",          workload_value{}, "zero"         },
+    {"--mtp",           &cl::mtp,         "mtp"          },
+};
+
+// --gpus is the data-parallel size here (plan's workload field "gpus"); in place, how many of the GPU.
+const option_group plan = {
+    {"--gpu",     &cl::gpu,         "gpu",     " (e.g. h100-80gb)"},
+    {"--gpus",    workload_value{}, "gpus",    ""                 },
+    {"--offload", &cl::offload,     "offload", ""                 },
+    {"--fsdp",    &cl::fsdp,        nullptr,   ""                 },
+};
+
+// The fields of the core's place_request (placement.h).
+const option_group place = {
+    {"--devices",        &cl::devices,        "devices"       },
+    {"--gpu",            &cl::gpu,            "gpu"           },
+    {"--gpus",           &cl::gpu_count,      "gpu_count"     },
+    {"--cpu",            &cl::cpu,            "cpu"           },
+    {"--disk",           &cl::disk,           "disk"          },
+    {"--strategy",       &cl::strategy,       "strategy"      },
+    {"--experts-on-cpu", &cl::experts_on_cpu, "experts_on_cpu"},
+    {"--pin",            &cl::pins,           "pins"          },
+    {"--tp",             &cl::tp,             "tp"            },
+    {"--pp",             &cl::pp,             "pp"            },
+    {"--device-map-out", &cl::map_out,        nullptr         },
+};
+
+const option_row config_option = {"--config", &cl::config, nullptr, " (a config.json, folder or preset)"};
+
+const option_group inspect = {config_option};
+
+const option_group instantiate = {
+    {"--depth", &cl::depth},
+};
+
+const option_group load = {
+    config_option,
+    {"--device",     &cl::device    },
+    {"--device-map", &cl::device_map},
+    dtype_option,
+    {"--threads",    &cl::threads   },
+    {"--mmap",       &cl::mmap      },
+    {"--chunk",      &cl::chunk     },
+    {"--repeat",     &cl::repeat    },
+};
+
+} // namespace option_groups
+
+std::string option_name(const option_row& row) {
+    std::string names = row.names;
+    return names.substr(names.rfind(',') + 1);
+}
+
+// ---- the core's fields as flags ----------------------------------------------------------------------
+
+namespace {
+
+// The groups whose options set fields of the core's requests.
+const option_group* const request_groups[] = {&option_groups::model, &option_groups::workload,
+                                              &option_groups::plan, &option_groups::place};
+
+// The flag of a request field, or "".
+std::string flag_of(const std::string& field) {
+    for (const option_group* group : request_groups)
+        for (const option_row& row : *group)
+            if (row.field && field == row.field) return option_name(row);
+    return "";
+}
+
+// "kv_dtype: ..." (the error's path, or the field of a path such as "pins[0]") -> "--kv-dtype: ...".
+std::string opening_field_as_flag(const std::string& message, const std::string& path) {
+    std::string field = path.substr(0, path.find('['));
+    field = field.substr(field.rfind('.') + 1);
+    std::string flag = flag_of(field);
+    if (flag.empty()) return message;
+    for (const std::string& opening : {path, field})
+        if (message.rfind(opening + ":", 0) == 0) return flag + message.substr(opening.size());
+    return message;
+}
+
+bool word_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// Fields that cannot be read as ordinary words ("kv_dtype", not "seq" or "attention") -> their flags, as
+// whole words only (kv_lora_rank is a config key, not lora_rank).
+std::string unmistakable_fields_as_flags(std::string message) {
+    for (const option_group* group : request_groups)
+        for (const option_row& row : *group) {
+            std::string field = row.field ? row.field : "";
+            if (field.find('_') == std::string::npos) continue;
+            for (size_t at = message.find(field); at != std::string::npos; at = message.find(field, at + 1)) {
+                size_t end = at + field.size();
+                bool whole = (at == 0 || !word_char(message[at - 1])) &&
+                             (end == message.size() || !word_char(message[end]));
+                if (whole) message.replace(at, field.size(), option_name(row));
+            }
+        }
+    return message;
+}
+
+} // namespace
+
+std::string worded_for_cli(const error& e) {
+    return unmistakable_fields_as_flags(opening_field_as_flag(e.message, e.path));
+}
+
+// ---- values ------------------------------------------------------------------------------------------
+
+std::optional<uint64_t> parse_count(const std::string& text) {
+    if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    return std::stoull(text);
+}
+
+result<config_options> read_config_options(const command_line& cl) {
+    config_options config;
+    if (cl.dtype) {
+        auto t = parse_dtype(*cl.dtype, "--dtype");
+        if (!t) return t.err();
+        config.weight_dtype = *t;
+    }
+    if (cl.head) {
+        config.head = parse_head_kind(*cl.head);
+        if (!config.head)
+            return make_error(error_code::bad_request,
+                              "--head: unknown head \"" + *cl.head +
+                                  "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
+                              "head");
+    }
+    return config;
+}
+
+result<analysis> read_model(const command_line& cl) {
+    auto config = read_config_options(cl);
+    if (!config) return config.err();
+    auto source =
+        cl.operand ? resolve_model(*cl.operand)
+                   : result<model_source>(model_source{default_preset().name, default_preset().config_json});
+    if (!source) return source.err();
+    auto a = analyze(source->label, source->config_json, *config);
+    if (!a) return make_error(a.err().code, source->label + ": " + a.err().message, a.err().path);
+    return a;
+}
+
+std::optional<error> read_workload(const command_line& cl, workload& w) {
+    for (const auto& [field, text] : cl.workload)
+        if (auto e = set_workload_option(w, field, text, flag_of(field))) return e;
+    w.include_mtp = cl.mtp;
+    w.offload_optimizer = cl.offload;
+    if (cl.fsdp) w.zero_stage = 3;
+    return std::nullopt;
+}
+
+} // namespace modelplan::cli

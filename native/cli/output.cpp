@@ -1,0 +1,55 @@
+#include "output.h"
+
+#include <cstdio>
+
+#include "command-line.h"
+#include "modelplan/report.h"
+#include "modelplan/text.h"
+
+namespace modelplan::cli {
+
+void print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+int fail(const std::string& message, int status) {
+    std::fprintf(stderr, "modelplan: error: %s\n", message.c_str());
+    return status;
+}
+
+int fail(const error& e, int status) {
+    return fail(worded_for_cli(e), status);
+}
+
+int usage_error(const std::string& message, const std::string& command) {
+    std::fprintf(stderr, "modelplan: error: %s\nTry 'modelplan %s--help'.\n", message.c_str(),
+                 command.empty() ? "" : (command + " ").c_str());
+    return exit_bad_input;
+}
+
+std::string model_title(const analysis& a, bool with_experts) {
+    std::string moe = with_experts && a.spec.n_experts
+                          ? ", " + std::to_string(a.spec.n_experts) + " experts (" +
+                                std::to_string(a.spec.n_experts_per_tok) + " per token)"
+                          : "";
+    return a.model + "  " + a.spec.architecture + " (" + a.spec.model_type + "), " +
+           dtype_name(a.spec.weight_dtype) + ", " + std::to_string(a.spec.n_layers) + " layers" + moe + "\n";
+}
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+std::string signed_size(int64_t bytes) {
+    return (bytes < 0 ? "-" : "") + binary_size(static_cast<uint64_t>(bytes < 0 ? -bytes : bytes));
+}
+
+std::string fixed(double x, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+    return buf;
+}
+
+} // namespace modelplan::cli

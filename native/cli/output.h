@@ -1,0 +1,40 @@
+// What every command shares when it answers: the exit statuses, stdout for answers, stderr for errors (the
+// core's request fields worded as this program's flags, command-line.h), and the small formatters of its
+// text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "modelplan/error.h"
+
+namespace modelplan {
+struct analysis;
+}
+
+namespace modelplan::cli {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1; // inspect: verification failed; instantiate, load: counts differ, load failed
+constexpr int exit_bad_input = 2;    // usage or bad input: the message on stderr, nothing on stdout
+constexpr int exit_does_not_fit = 3; // place
+
+// `text` on stdout, as is.
+void print(const std::string& text);
+
+// "modelplan: error: MESSAGE" on stderr; returns `status`.
+int fail(const std::string& message, int status = exit_bad_input);
+// The same for an error of the core about what the command line asked: the fields it names read as flags.
+int fail(const error& e, int status = exit_bad_input);
+// A usage error: the message, then "Try 'modelplan COMMAND --help'." (COMMAND empty: the program's own help).
+int usage_error(const std::string& message, const std::string& command);
+
+// "MODEL  Architecture (model_type), dtype, N layers[, E experts (K per token)]" and a newline (place leaves
+// the experts out).
+std::string model_title(const analysis& a, bool with_experts = true);
+std::string shape_text(const std::vector<uint64_t>& shape); // "[4096, 128]"
+std::string signed_size(int64_t bytes);                     // binary_size with its sign
+std::string fixed(double x, int digits);                    // printf's "%.*f"
+
+} // namespace modelplan::cli

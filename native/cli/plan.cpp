@@ -1,0 +1,112 @@
+// `modelplan plan`: memory for one workload, as named items (docs/memory.md, docs/training.md).
+#include <cstdio>
+
+#include "commands.h"
+#include "modelplan/devices.h"
+#include "modelplan/memory.h"
+#include "modelplan/report.h"
+#include "modelplan/text.h"
+#include "output.h"
+#include "table.h"
+
+namespace modelplan::cli {
+
+const char* const plan_help = R"(usage: modelplan plan [MODEL] [options] [--json]
+
+Memory for one workload, as named items with the inputs behind each (docs/memory.md): weights (every
+tensor at its dtype or quantized storage), then for inference kv_cache (layer by layer: full attention,
+sliding window, MLA, cross-attention) and activations, for training gradients, optimizer states and
+training activations (docs/training.md); and overhead.
+
+workload:
+  --mode inference|training  (default inference)
+  --batch N            sequences per step (default 1)
+  --seq N              tokens per sequence, prompt + generated (default 4096, or max_position_embeddings
+                       when smaller)
+  --encoder-seq N      encoder tokens of an encoder-decoder model (default: --seq)
+  --prefill-chunk N    tokens per sequence in one forward pass (default: the whole sequence)
+  --dtype DTYPE        weight dtype (default: the config's torch_dtype/dtype)
+  --quant FORMAT       weight quantization (docs/quantization.md; default: the config's
+                       quantization_config, else none)
+  --kv-dtype DTYPE     KV-cache dtype: bf16, fp16, fp32, fp8, int8, q8_0, q4_0 (default: the compute
+                       dtype)
+  --attn sdpa|flash|eager   attention implementation; eager materializes the score matrix; flash is
+                       refused where FlashAttention-2 cannot run (default sdpa)
+  --overhead SIZE      fixed runtime overhead, e.g. 512MiB (default 1343MiB: CUDA context, see
+                       docs/memory.md)
+  --mtp                also load multi-token-prediction layers (DeepSeek-V3)
+  --head HEAD          the head instead of the class in "architectures"
+  --gpu NAME           check against a catalog GPU (modelplan gpus): verdict, headroom, what cannot
+                       run, roofline upper bounds
+training:
+  --method full|lora|qlora     (default full)
+  --lora-rank N                (default 16)
+  --lora-targets ROLES         comma-separated roles (default attn_q,attn_k,attn_v,attn_o)
+  --optimizer adamw|adamw-8bit|sgd|adafactor   (default adamw)
+  --recompute none|selective|full               activation recomputation (default none)
+  --zero 0|1|2|3       DeepSpeed ZeRO stage; --fsdp is full sharding (stage 3)
+  --gpus N             data-parallel size the shards divide by (default 1)
+  --offload            optimizer states in CPU memory
+output:
+  --json               {"model", "architecture", "plan": {"mode", "items": [{"name", "bytes", "formula",
+                       "inputs"}], "total_bytes", "kv_bytes_per_token", "kv_bytes_by_layer", "warnings"}}
+  -h, --help           show this help
+)";
+
+namespace {
+
+std::string render_plan(const analysis& a, const memory_plan& p) {
+    std::string out = model_title(a) + "\n";
+    table items({
+        {"item",  align::left },
+        {"bytes", align::right},
+        {"size",  align::right}
+    });
+    for (const auto& item : p.items)
+        items.row({item.name, with_thousands(item.bytes), binary_size(item.bytes)});
+    items.row({"total", with_thousands(p.total_bytes), binary_size(p.total_bytes)});
+    out += items.render() + "\n";
+    for (const auto& item : p.items) {
+        out += item.name + ": " + item.formula + "\n ";
+        for (const auto& in : item.inputs) out += " " + in.name + "=" + in.value;
+        out += "\n";
+    }
+    out += "\nKV cache per token of one sequence: " + with_thousands(p.kv_bytes_per_token) + " bytes\n";
+    for (const auto& warning : p.warnings) out += "warning: " + warning + "\n";
+    if (p.device) {
+        const auto& d = *p.device;
+        out += "\non " + d.gpu + " (" + binary_size(d.memory_bytes) +
+               "): " + (d.fits ? "fits" : "does not fit") + ", headroom " + signed_size(d.headroom_bytes) +
+               "\n";
+        for (const auto& e : d.errors) out += "cannot run: " + e + "\n";
+        for (const auto& e : d.warnings) out += "warning: " + e + "\n";
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      "roofline (upper bounds): decode %.0f tokens/s, prefill at least %.3f s\n",
+                      d.decode_tokens_per_s, d.prefill_seconds);
+        out += buf;
+    }
+    return out;
+}
+
+} // namespace
+
+int run_plan(const command_line& cl) {
+    std::optional<gpu_row> gpu;
+    if (cl.gpu) {
+        auto g = find_gpu(*cl.gpu);
+        if (!g) return fail(g.err());
+        gpu = *g;
+    }
+    auto a = read_model(cl);
+    if (!a) return fail(a.err().message);
+    workload w;
+    if (auto e = read_workload(cl, w)) return fail(*e);
+    auto p = plan_memory(*a, w);
+    if (!p) return fail(p.err());
+    if (gpu) attach_device(*a, w, *gpu, *p);
+    print(cl.json ? plan_json(*a, *p) : render_plan(*a, *p));
+    return exit_ok;
+}
+
+} // namespace modelplan::cli
