@@ -12,7 +12,7 @@
 # Usage: bench/gpu-load.sh [--layers N] [--device cuda:0] [--keep]
 #        bench/gpu-load.sh --stage   (here, on a machine with rapidjson-dev and googletest: see below)
 # Needs: cmake (ninja when present), a C++17 compiler (C++20 for PyTorch 2.12+), python3 with torch (CUDA), and
-# RapidJSON's headers and GoogleTest's sources. A GPU machine without a package registry has neither: run
+# RapidJSON's and CLI11's headers and GoogleTest's sources. A GPU machine without a package registry has neither: run
 # `bench/gpu-load.sh --stage` first on a machine that has them (Debian: rapidjson-dev, googletest); it copies
 # /usr/include/rapidjson and /usr/src/googletest into build-gpu-deps/ (ignored by git, 4.5 MiB), which must then
 # travel with the tree (the device tool: carry ["build-gpu-deps"]). Staged sources are preferred to installed
@@ -38,6 +38,8 @@ while [ $# -gt 0 ]; do
       rm -rf build-gpu-deps && mkdir -p build-gpu-deps
       cp -r /usr/include/rapidjson build-gpu-deps/
       cp -r /usr/src/googletest build-gpu-deps/googletest
+      [ -f /usr/include/CLI/CLI.hpp ] || { echo "no /usr/include/CLI (apt-get install libcli11-dev)" >&2; exit 1; }
+      mkdir -p build-gpu-deps/cli11 && cp -r /usr/include/CLI build-gpu-deps/cli11/
       echo "staged build-gpu-deps/ ($(du -sh build-gpu-deps | cut -f1)): carry it to the GPU machine"
       exit 0 ;;
     *) echo "usage: bench/gpu-load.sh [--layers N] [--device cuda:N] [--keep] | --stage" >&2; exit 2 ;;
@@ -67,6 +69,9 @@ if [ -z "$rapidjson" ]; then
 fi
 prefix_path="$torch_prefix"
 tests=OFF
+# CLI11 (the CLI's option parser, header-only): staged, else the machine's own.
+cli11=""
+[ -f build-gpu-deps/cli11/CLI/CLI.hpp ] && cli11=$PWD/build-gpu-deps/cli11
 if [ -f build-gpu-deps/googletest/CMakeLists.txt ]; then
   # GoogleTest from the staged sources, with libtorch's ABI (an installed one may have the other ABI).
   echo "== GoogleTest from build-gpu-deps/googletest"
@@ -89,7 +94,7 @@ echo "== build against PyTorch's libtorch ($torch_prefix; tests: $tests)"
 cmake -S . -B build-gpu "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMODELPLAN_WITH_TORCH=ON \
   -DMODELPLAN_BUILD_BENCH=OFF -DMODELPLAN_BUILD_TESTS=$tests -DCMAKE_PREFIX_PATH="$prefix_path" \
   -DMODELPLAN_RAPIDJSON_INCLUDE="$rapidjson" -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" \
-  >build-gpu.configure.log 2>&1 || { tail -30 build-gpu.configure.log; exit 1; }
+  ${cli11:+-DMODELPLAN_CLI11_INCLUDE="$cli11"} >build-gpu.configure.log 2>&1 || { tail -30 build-gpu.configure.log; exit 1; }
 grep "modelplan:" build-gpu.configure.log || true
 grep -q "the CUDA load path is built" build-gpu.configure.log || { echo "this libtorch has no CUDA (c10_cuda not found)" >&2; exit 1; }
 targets="modelplan"
