@@ -159,6 +159,7 @@ struct emitter {
     std::vector<tensor_info>& out;
     std::vector<tensor_alias>* aliases; // null for buffers
     bool from_head;
+    bool full = false; // max_tensors reached: stop emitting, the caller reports it
 
     std::optional<error> run(const std::vector<row_ref>& rows) {
         std::vector<tensor_info> prototypes;
@@ -192,9 +193,10 @@ struct emitter {
             }
             size_t end = i;
             while (end < rows.size() && rows[end]->where != scope::global) ++end;
-            for (size_t il = 0; il < spec.layers.size(); ++il) emit_layer(rows, prototypes, i, end, il);
+            for (size_t il = 0; il < spec.layers.size() && !full; ++il) emit_layer(rows, prototypes, i, end, il);
             i = end;
         }
+        if (full) return too_many_tensors();
         return std::nullopt;
     }
 
@@ -215,13 +217,22 @@ struct emitter {
             uint64_t count = repeat == scope::expert ? spec.n_experts
                              : repeat == scope::q_head ? spec.n_heads
                                                        : spec.n_kv_heads;
-            for (uint64_t i = 0; i < count; ++i)
+            for (uint64_t i = 0; i < count && !full; ++i)
                 for (size_t e = r; e < run_end; ++e)
                     if (holds(*rows[e], switches))
                         add(rows[e], prototypes[e], il, layer.index, static_cast<int64_t>(i),
                             repeat == scope::expert);
             r = run_end;
         }
+    }
+
+    error too_many_tensors() const {
+        std::string why = with_thousands(spec.layers.size()) + " layers";
+        if (spec.n_experts) why += " x " + with_thousands(spec.n_experts) + " experts";
+        return make_error(error_code::out_of_range,
+                          "the model has more than " + with_thousands(max_tensors) + " tensors (" + why +
+                              "), the most modelplan builds (docs/reliability.md); check num_hidden_layers and "
+                              "the number of experts");
     }
 
     // `expert` is the repeat index ({expert} in names); it is recorded as the tensor's expert only for experts.
@@ -234,6 +245,10 @@ struct emitter {
             aliases->push_back({name_of(prefix, row.group_prefix, t.name, name_index, expert),
                                 name_of(absolute ? std::string() : target_prefix, "", t.tied_to + (absolute ? 1 : 0),
                                         name_index, expert)});
+            return;
+        }
+        if (out.size() + (aliases ? aliases->size() : 0) >= max_tensors) {
+            full = true;
             return;
         }
         out.push_back(prototype);
