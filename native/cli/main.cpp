@@ -183,8 +183,9 @@ std::optional<std::string> read_command_line(const command_row& c, std::vector<s
 
 } // namespace
 
-int main(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
+namespace {
+
+int run(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
         print(main_help);
         return exit_ok;
@@ -209,4 +210,12 @@ int main(int argc, char** argv) {
         return exit_ok;
     }
     return command->run(cl);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int status = run({argv + 1, argv + argc});
+    // An answer that did not reach stdout (a full disk, a closed pipe) is a failure, not a success.
+    return finish_output(status);
 }

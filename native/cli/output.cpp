@@ -1,6 +1,8 @@
 #include "output.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "command-line.h"
 #include "modelplan/report.h"
@@ -12,8 +14,17 @@ void print(const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
+int finish_output(int status) {
+    errno = 0;
+    if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return status;
+    std::string why = errno ? std::strerror(errno) : "write error";
+    std::fprintf(stderr, "modelplan: error: cannot write the answer to standard output: %s\n", why.c_str());
+    return exit_failed;
+}
+
 int fail(const std::string& message, int status) {
-    std::fprintf(stderr, "modelplan: error: %s\n", message.c_str());
+    std::string line = "modelplan: error: " + message + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
     return status;
 }
 

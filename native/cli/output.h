@@ -23,7 +23,11 @@ constexpr int exit_does_not_fit = 3; // place
 // `text` on stdout, as is.
 void print(const std::string& text);
 
-// "modelplan: error: MESSAGE" on stderr; returns `status`.
+// Flushes stdout; when the answer could not be written (a full device, a closed pipe) says so on stderr and
+// returns exit_failed instead of `status`.
+int finish_output(int status);
+
+// "modelplan: error: MESSAGE" on stderr (the whole message, NULs included); returns `status`.
 int fail(const std::string& message, int status = exit_bad_input);
 // The same for an error of the core about what the command line asked: the fields it names read as flags.
 int fail(const error& e, int status = exit_bad_input);

@@ -544,18 +544,19 @@ TEST(placement, a_pinned_tensor_takes_its_module_siblings) {
     EXPECT_EQ(bad.err().path, "pins[1]"); // the second rule
 }
 
-// batch 2^40: the GPU's fixed charges alone (overhead + activations + logits, each saturating) exceed its 24 GiB,
-// so it can take no weights at all; a sum that wraps past 2^64 must not make a unit look as if it fits.
-TEST(placement, absurd_workloads_do_not_wrap_into_fitting) {
+// batch 2^40 x 100,000 tokens: the KV cache alone is past 2^64 bytes. A saturated plan is an error that names
+// the workload field (issue 18: "a saturated value is an error naming the flag or key, never a result"); it must
+// neither wrap into a fitting map nor come back as a map of 16 EiB.
+TEST(placement, absurd_workloads_are_refused_not_placed) {
     analysis a = analyze_preset("llama-3.1-8b");
     workload w;
     w.batch = 1ull << 40;
     w.seq = 100000;
     auto p = place_model(a, w, *parse_devices("cuda:0=24GiB,cpu=64GiB"), place_options{});
-    ASSERT_TRUE(p.ok()) << p.err().message;
-    EXPECT_FALSE(p->fits);
-    EXPECT_EQ(item(p->devices[0].items, "weights"), 0u) << "a unit placed on a GPU with no room";
-    EXPECT_EQ(p->devices[0].modules, 0u);
+    ASSERT_FALSE(p.ok());
+    EXPECT_EQ(p.err().code, error_code::overflow);
+    EXPECT_EQ(p.err().path, "batch");
+    EXPECT_NE(p.err().message.find("overflow 64 bits"), std::string::npos) << p.err().message;
 }
 
 // Balanced with a GPU whose budget is 2^64 - 1 bytes next to a 24 GiB one: the big GPU's share is all but

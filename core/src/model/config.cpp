@@ -31,10 +31,11 @@ result<int> resolve_family(const key_reader& keys) {
     if (family >= 0) return family;
     std::vector<std::string> names;
     for (const auto& f : families()) names.push_back(f.model_type);
-    std::string hint = closest_name(*model_type, names);
+    // A typo is short; a long value is no name at all (and its edit distance would cost seconds).
+    std::string hint = model_type->size() <= 64 ? closest_name(*model_type, names) : std::string();
     return make_error(error_code::unknown_model_type,
-                      keys.path("model_type") + ": unknown model_type \"" + *model_type +
-                          "\"; supported: " + supported_model_types() +
+                      keys.path("model_type") + ": unknown model_type " + quote_value(*model_type) +
+                          "; supported: " + supported_model_types() +
                           (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?"),
                       keys.path("model_type"));
 }

@@ -6,6 +6,7 @@
 #include "util/text-internal.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "modelplan/quantization.h"
 #include "modelplan/text.h"
@@ -100,6 +101,7 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
     if (name == "mtp") return flag(w.include_mtp);
     if (name == "offload") return flag(w.offload_optimizer);
     if (name == "quant") {
+        if (value.empty()) return bad("a format name (docs/quantization.md) or none");
         w.quant = value == "none" ? "" : value;
         return std::nullopt;
     }
@@ -317,6 +319,31 @@ plan_item overhead_item(const workload& w) {
 
 } // namespace
 
+namespace {
+
+// A plan whose total saturated 64 bits is no answer: the error names the item and what drove it there. The
+// workload's larger factor of batch and sequence length is blamed when it is the runtime that overflowed;
+// weights alone overflow only with sizes a config should not have passed.
+error saturated(const workload& w, const memory_plan& p) {
+    std::string item = "total";
+    for (const auto& i : p.items)
+        if (i.bytes == std::numeric_limits<uint64_t>::max()) {
+            item = i.name;
+            break;
+        }
+    if (item == "weights")
+        return make_error(error_code::overflow, "the weights' bytes overflow 64 bits; check the model's sizes");
+    const bool blame_batch = w.batch >= w.seq;
+    const char* field = blame_batch ? "batch" : "seq";
+    return make_error(error_code::overflow,
+                      std::string(field) + ": " + num(blame_batch ? w.batch : w.seq) + " makes the " + item +
+                          " overflow 64 bits (batch " + num(w.batch) + " x seq " + num(w.seq) +
+                          " tokens); no plan is given for it",
+                      field);
+}
+
+} // namespace
+
 result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     const model_spec& spec = a.spec;
     workload w = w_in;
@@ -362,6 +389,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         p.total_bytes = add(p.total_bytes, item.bytes);
         p.items.push_back(std::move(item));
     }
+    if (p.total_bytes == std::numeric_limits<uint64_t>::max()) return saturated(w, p);
     return p;
 }
 

@@ -189,7 +189,7 @@ struct trainable_set {
     uint64_t adapted_matrices = 0;
 };
 
-std::optional<error> check_training_workload(const workload& w) {
+std::optional<error> check_training_workload(const model_spec& spec, const workload& w) {
     if (w.batch == 0)
         return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
     if (w.gpus == 0)
@@ -199,6 +199,12 @@ std::optional<error> check_training_workload(const workload& w) {
                           "zero");
     if (w.method != train_method::full && w.lora_rank == 0)
         return make_error(error_code::out_of_range, "lora_rank must be a positive integer, got 0",
+                          "lora_rank");
+    // An adapter's rank past the model's width has more parameters than the matrix it adapts: nonsense.
+    if (w.method != train_method::full && w.lora_rank > spec.hidden)
+        return make_error(error_code::out_of_range,
+                          "lora_rank (" + num(w.lora_rank) + ") exceeds hidden_size (" + num(spec.hidden) +
+                              "); an adapter's rank is at most the width of the matrices it adapts",
                           "lora_rank");
     return std::nullopt;
 }
@@ -426,7 +432,7 @@ plan_item training_activations_item(const analysis& a, const training_setup& s, 
 } // namespace
 
 result<std::vector<plan_item>> plan_training(const analysis& a, const workload& w, training_memory* bytes) {
-    if (auto e = check_training_workload(w)) return *e;
+    if (auto e = check_training_workload(a.spec, w)) return *e;
     const training_setup s = setup_training(a.spec, w);
     auto trainable = count_trainable(a, s);
     if (!trainable) return trainable.err();

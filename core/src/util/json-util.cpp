@@ -8,6 +8,8 @@
 
 #include <rapidjson/error/en.h>
 
+#include "modelplan/text.h"
+
 namespace modelplan {
 
 void json_out::begin_model_answer(const std::string& model, const std::string& architecture) {
@@ -77,27 +79,74 @@ bool json_deeper_than(const rapidjson::Value& v, size_t limit) {
     return false;
 }
 
-std::string describe_json(const rapidjson::Value& v) {
-    if (v.IsNull()) return "null";
-    if (v.IsBool()) return v.GetBool() ? "true" : "false";
+namespace {
+
+// The shortest text that reads back as the same double; integral values keep a ".0" so that 64.0 is not
+// reported as the integer 64 it was refused for not being.
+std::string number_text(double value) {
+    char buf[64];
+    for (int precision = 15; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+        if (std::strtod(buf, nullptr) == value) break;
+    }
+    std::string out = buf;
+    if (out.find_first_of(".eEn") == std::string::npos) out += ".0"; // n: inf, nan
+    return out;
+}
+
+// A JSON value as compact text, cut once `out` holds `budget` bytes (nesting cut at 4 levels), so that a
+// message can quote a small array whole and a huge or deeply nested one by its start.
+void render(const rapidjson::Value& v, std::string& out, size_t budget, int depth) {
+    if (out.size() >= budget) return;
     if (v.IsString()) {
-        std::string s = v.GetString();
-        if (s.size() > 40) s = s.substr(0, 40) + "...";
-        return "the string \"" + s + "\"";
-    }
-    if (v.IsUint64()) return std::to_string(v.GetUint64());
-    if (v.IsInt64()) return std::to_string(v.GetInt64());
-    if (v.IsNumber()) {
-        // The shortest form that reads back as the same double.
-        char buf[64];
-        for (int precision = 15; precision <= 17; ++precision) {
-            std::snprintf(buf, sizeof buf, "%.*g", precision, v.GetDouble());
-            if (std::strtod(buf, nullptr) == v.GetDouble()) break;
+        out += quote_value(std::string_view(v.GetString(), v.GetStringLength()), budget - out.size());
+    } else if (v.IsArray() || v.IsObject()) {
+        out += v.IsArray() ? "[" : "{";
+        if (depth >= 4) {
+            out += v.IsArray() ? "...]" : "...}";
+            return;
         }
-        return buf;
+        bool first = true;
+        auto item = [&](const rapidjson::Value* key, const rapidjson::Value& value) {
+            if (out.size() >= budget) return false;
+            if (!first) out += ", ";
+            first = false;
+            if (key) {
+                render(*key, out, budget, depth + 1);
+                out += ": ";
+            }
+            render(value, out, budget, depth + 1);
+            return true;
+        };
+        if (v.IsArray()) {
+            for (const auto& e : v.GetArray())
+                if (!item(nullptr, e)) break;
+        } else {
+            for (const auto& m : v.GetObject())
+                if (!item(&m.name, m.value)) break;
+        }
+        if (out.size() >= budget) {
+            out += "...";
+            return;
+        }
+        out += v.IsArray() ? "]" : "}";
+    } else {
+        out += v.IsNull() ? "null" : v.IsBool() ? (v.GetBool() ? "true" : "false")
+               : v.IsUint64()                   ? std::to_string(v.GetUint64())
+               : v.IsInt64()                    ? std::to_string(v.GetInt64())
+                                                : number_text(v.GetDouble());
     }
-    if (v.IsArray()) return "an array";
-    return "an object";
+}
+
+} // namespace
+
+std::string describe_json(const rapidjson::Value& v) {
+    if (v.IsString()) return "the string " + quote_value(std::string_view(v.GetString(), v.GetStringLength()), 40);
+    std::string out;
+    render(v, out, 64, 0);
+    if (v.IsArray()) return "an array " + out;
+    if (v.IsObject()) return "an object " + out;
+    return out;
 }
 
 const rapidjson::Value* key_reader::find(const char* key) const {

@@ -106,6 +106,27 @@ std::string closest_name(const std::string& wanted, const std::vector<std::strin
     return best_d <= limit ? best : std::string();
 }
 
+std::string quote_value(std::string_view text, size_t max_bytes) {
+    size_t keep = std::min(text.size(), max_bytes);
+    while (keep < text.size() && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+    std::string out = "\"";
+    for (size_t i = 0; i < keep; ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c == 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04X", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (keep < text.size()) return out + "...\" (" + with_thousands(text.size()) + " bytes)";
+    return out + "\"";
+}
+
 bool ends_with(std::string_view text, std::string_view suffix, std::string* before) {
     if (text.size() < suffix.size() || text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0)
         return false;
