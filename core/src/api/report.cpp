@@ -437,7 +437,7 @@ std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std
     auto model = request_model(keys, false);
     if (!model) return error_json(model.err());
 
-    bool gguf = file_name.size() >= 5 && file_name.compare(file_name.size() - 5, 5, ".gguf") == 0;
+    bool gguf = classify_checkpoint_file(file_name).format() == checkpoint_format::gguf;
     auto parsed = gguf ? parse_gguf(prefix, file_size, file_name)
                        : parse_safetensors_header(prefix, file_size, file_name);
     if (!parsed) return error_json(parsed.err());
