@@ -143,10 +143,12 @@ result<std::vector<checkpoint>> read_headers(const fs::path& folder, const check
     std::vector<checkpoint> parts;
     parts.reserve(set.files.size());
     for (const std::string& name : set.files) {
-        auto ck = gguf ? read_gguf(folder / name, name, bytes_read) : read_safetensors(folder / name, name, bytes_read);
+        auto ck = gguf ? read_gguf(folder / name, name, bytes_read)
+                       : read_safetensors(folder / name, name, bytes_read);
         if (!ck) {
             error e = ck.err();
-            if (e.code == error_code::io && !set.index.empty()) e.message += " (a shard named by " + set.index + ")";
+            if (e.code == error_code::io && !set.index.empty())
+                e.message += " (a shard named by " + set.index + ")";
             return e;
         }
         parts.push_back(std::move(*ck));
@@ -186,7 +188,8 @@ result<loaded_checkpoint> load_folder(const fs::path& folder) {
 }
 
 // One file named on its own: an index (any .json: the parser says what is wrong with another), a GGUF file
-// (by its magic, whatever its name), else a safetensors file. Only an index looks for a config.json beside it.
+// (by its magic, whatever its name), else a safetensors file. Only an index looks for a config.json beside
+// it.
 result<loaded_checkpoint> load_file(const fs::path& path) {
     std::string name = path.filename().string();
     checkpoint_file_kind kind = classify_checkpoint_file(name).kind;
@@ -196,7 +199,8 @@ result<loaded_checkpoint> load_file(const fs::path& path) {
         set.layout = checkpoint_layout::sharded_safetensors;
         set.index = name;
     } else {
-        set.layout = starts_with_gguf_magic(path) ? checkpoint_layout::gguf_file : checkpoint_layout::safetensors_file;
+        set.layout =
+            starts_with_gguf_magic(path) ? checkpoint_layout::gguf_file : checkpoint_layout::safetensors_file;
         set.files = {name};
     }
     auto out = load_set(path.parent_path(), std::move(set));

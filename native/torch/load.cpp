@@ -43,7 +43,7 @@ using detail::fill_chunk;
 using detail::fill_job;
 using detail::fill_state;
 
-// ---- checkpoint and model sources ----------------------------------------------------------------------------
+// ---- checkpoint and model sources -------------------------------------------------------------------------
 
 result<checkpoint_source> open_checkpoint(const std::string& path) {
     auto loaded = cli::load_checkpoint(path);
@@ -146,8 +146,12 @@ uint64_t status_kib(const char* key) {
 }
 } // namespace
 
-uint64_t rss_bytes() { return status_kib("VmRSS:") * 1024; }
-uint64_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
+uint64_t rss_bytes() {
+    return status_kib("VmRSS:") * 1024;
+}
+uint64_t peak_rss_bytes() {
+    return status_kib("VmHWM:") * 1024;
+}
 bool reset_peak_rss() {
     std::ofstream out("/proc/self/clear_refs");
     out << "5";
@@ -155,9 +159,15 @@ bool reset_peak_rss() {
     return static_cast<bool>(out);
 }
 
-bool built_with_cuda() { return detail::cuda_compiled(); }
-int cuda_device_count() { return detail::cuda_devices(); }
-uint64_t cuda_free_bytes(int device) { return detail::cuda_free(device); }
+bool built_with_cuda() {
+    return detail::cuda_compiled();
+}
+int cuda_device_count() {
+    return detail::cuda_devices();
+}
+uint64_t cuda_free_bytes(int device) {
+    return detail::cuda_free(device);
+}
 
 // ---- element types ----------------------------------------------------------------------------------------
 
@@ -170,41 +180,42 @@ struct stored_type {
     uint64_t size = 1;
     bool raw = false;
     bool float8 = false; // quantized storage: never converted (its scales live in other tensors)
-    bool keep = false;   // kept as stored, never converted: float8, and unsigned 16/32/64 where LibTorch has them
+    // kept as stored, never converted: float8, and unsigned 16/32/64 where LibTorch has them
+    bool keep = false;
 };
 
 std::optional<stored_type> stored_type_of(const std::string& name) {
     static const std::unordered_map<std::string, stored_type> types = {
-        {"F64",  {at::kDouble, 8, false, false}},
-        {"F32",  {at::kFloat, 4, false, false}},
-        {"F16",  {at::kHalf, 2, false, false}},
-        {"BF16", {at::kBFloat16, 2, false, false}},
-        {"I64",  {at::kLong, 8, false, false}},
-        {"I32",  {at::kInt, 4, false, false}},
-        {"I16",  {at::kShort, 2, false, false}},
-        {"I8",   {at::kChar, 1, false, false}},
-        {"U8",   {at::kByte, 1, false, false}},
-        {"BOOL", {at::kBool, 1, false, false}},
-        {"C64",  {at::kComplexFloat, 8, false, false}},
+        {"F64",         {at::kDouble, 8, false, false}            },
+        {"F32",         {at::kFloat, 4, false, false}             },
+        {"F16",         {at::kHalf, 2, false, false}              },
+        {"BF16",        {at::kBFloat16, 2, false, false}          },
+        {"I64",         {at::kLong, 8, false, false}              },
+        {"I32",         {at::kInt, 4, false, false}               },
+        {"I16",         {at::kShort, 2, false, false}             },
+        {"I8",          {at::kChar, 1, false, false}              },
+        {"U8",          {at::kByte, 1, false, false}              },
+        {"BOOL",        {at::kBool, 1, false, false}              },
+        {"C64",         {at::kComplexFloat, 8, false, false}      },
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-        {"F8_E4M3", {at::kFloat8_e4m3fn, 1, false, true, true}},
-        {"F8_E5M2", {at::kFloat8_e5m2, 1, false, true, true}},
+        {"F8_E4M3",     {at::kFloat8_e4m3fn, 1, false, true, true}},
+        {"F8_E5M2",     {at::kFloat8_e5m2, 1, false, true, true}  },
 #else
         {"F8_E4M3", {at::kByte, 1, true, true, true}},
         {"F8_E5M2", {at::kByte, 1, true, true, true}},
 #endif
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-        {"U16", {at::kUInt16, 2, false, false, true}},
-        {"U32", {at::kUInt32, 4, false, false, true}},
-        {"U64", {at::kUInt64, 8, false, false, true}},
+        {"U16",         {at::kUInt16, 2, false, false, true}      },
+        {"U32",         {at::kUInt32, 4, false, false, true}      },
+        {"U64",         {at::kUInt64, 8, false, false, true}      },
 #else
         {"U16", {at::kShort, 2, true, false, true}},
         {"U32", {at::kInt, 4, true, false, true}},
         {"U64", {at::kLong, 8, true, false, true}},
 #endif
-        {"F8_E4M3FNUZ", {at::kByte, 1, true, true, true}},
-        {"F8_E5M2FNUZ", {at::kByte, 1, true, true, true}},
-        {"F8_E8M0",     {at::kByte, 1, true, true, true}},
+        {"F8_E4M3FNUZ", {at::kByte, 1, true, true, true}          },
+        {"F8_E5M2FNUZ", {at::kByte, 1, true, true, true}          },
+        {"F8_E8M0",     {at::kByte, 1, true, true, true}          },
     };
     auto it = types.find(name);
     if (it == types.end()) return std::nullopt;
@@ -234,11 +245,11 @@ bool dispatch(at::ScalarType t, F&& f) {
 }
 
 // One element. Floating to integer saturates and takes NaN to 0 (a plain cast of an out-of-range value is
-// undefined behaviour, and the values come from a file); floating to floating rounds to nearest even, as c10's
-// Half and BFloat16 do. BOOL is read as a byte (a file may hold any byte there): non-zero is true.
+// undefined behaviour, and the values come from a file); floating to floating rounds to nearest even, as
+// c10's Half and BFloat16 do. BOOL is read as a byte (a file may hold any byte there): non-zero is true.
 template <class T>
-constexpr bool is_floating_v = std::is_floating_point_v<T> || std::is_same_v<T, c10::Half> ||
-                               std::is_same_v<T, c10::BFloat16>;
+constexpr bool is_floating_v =
+    std::is_floating_point_v<T> || std::is_same_v<T, c10::Half> || std::is_same_v<T, c10::BFloat16>;
 
 template <class To, class From>
 To cast(From v) {
@@ -250,7 +261,8 @@ To cast(From v) {
     } else if constexpr (is_floating_v<From> && std::is_integral_v<To>) {
         double d = static_cast<double>(v);
         if (d != d) return To(0);
-        // The largest double below 2^digits (exact: To's maximum needs more bits than a double has for 64-bit).
+        // The largest double below 2^digits (exact: To's maximum needs more bits than a double has for
+        // 64-bit types).
         constexpr double hi = static_cast<double>(std::numeric_limits<To>::max()) + 1.0;
         constexpr double lo = static_cast<double>(std::numeric_limits<To>::min());
         if (d >= hi) return std::numeric_limits<To>::max();
@@ -271,7 +283,8 @@ bool detail::convertible(at::ScalarType from, at::ScalarType to) {
     return ok;
 }
 
-void detail::convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to, uint64_t n) {
+void detail::convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to,
+                              uint64_t n) {
     dispatch(from, [&](auto f) {
         using From = typename decltype(f)::type;
         dispatch(to, [&](auto t) {
@@ -300,19 +313,19 @@ std::optional<error> detail::read_exact(const fill_job& job, void* out, uint64_t
         if (got < 0) {
             if (errno == EINTR) continue;
             return make_error(error_code::io, job.file + ": read error at byte " +
-                                                  std::to_string(offset + done) + " while loading " + job.name +
-                                                  ": " + std::strerror(errno));
+                                                  std::to_string(offset + done) + " while loading " +
+                                                  job.name + ": " + std::strerror(errno));
         }
         if (got == 0) {
             struct stat st {};
-            std::string now = ::fstat(job.fd, &st) == 0 ? " (the file now has " +
-                                                              std::to_string(st.st_size) + " bytes)"
-                                                        : "";
-            return make_error(error_code::io, job.file + ": file ends at byte " + std::to_string(offset + done) +
-                                                  " while loading " + job.name + ", whose data ends at byte " +
-                                                  std::to_string(job.begin + job.bytes) +
-                                                  "; the file was truncated or changed after its header was read" +
-                                                  now);
+            std::string now = ::fstat(job.fd, &st) == 0
+                                  ? " (the file now has " + std::to_string(st.st_size) + " bytes)"
+                                  : "";
+            return make_error(error_code::io,
+                              job.file + ": file ends at byte " + std::to_string(offset + done) +
+                                  " while loading " + job.name + ", whose data ends at byte " +
+                                  std::to_string(job.begin + job.bytes) +
+                                  "; the file was truncated or changed after its header was read" + now);
         }
         done += static_cast<uint64_t>(got);
     }
@@ -371,9 +384,9 @@ std::string verify_summary(const verify_report& v) {
     return out;
 }
 
-// A CPU destination of at least huge_tensor_bytes gets its own anonymous mapping, aligned to 2 MiB and advised
-// for transparent huge pages: the kernel then faults and zeroes it 2 MiB at a time instead of 4 KiB, which is
-// most of the cost of reading into fresh memory. Smaller ones come from LibTorch's CPU allocator.
+// A CPU destination of at least huge_tensor_bytes gets its own anonymous mapping, aligned to 2 MiB and
+// advised for transparent huge pages: the kernel then faults and zeroes it 2 MiB at a time instead of 4 KiB,
+// which is most of the cost of reading into fresh memory. Smaller ones come from LibTorch's CPU allocator.
 constexpr uint64_t huge_page_bytes = 2u << 20;
 constexpr uint64_t huge_tensor_bytes = 4u << 20;
 
@@ -384,12 +397,15 @@ at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type) {
     size_t length = static_cast<size_t>((bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes +
                                         huge_page_bytes);
     void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) throw std::runtime_error("cannot map " + std::to_string(length) + " bytes: " + std::strerror(errno));
+    if (base == MAP_FAILED)
+        throw std::runtime_error("cannot map " + std::to_string(length) + " bytes: " + std::strerror(errno));
     uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
-    ::madvise(reinterpret_cast<void*>(aligned), length - (aligned - reinterpret_cast<uintptr_t>(base)), MADV_HUGEPAGE);
+    ::madvise(reinterpret_cast<void*>(aligned), length - (aligned - reinterpret_cast<uintptr_t>(base)),
+              MADV_HUGEPAGE);
     try {
-        return at::from_blob(reinterpret_cast<void*>(aligned), sizes,
-                             [base, length](void*) { ::munmap(base, length); }, at::TensorOptions().dtype(type));
+        return at::from_blob(
+            reinterpret_cast<void*>(aligned), sizes, [base, length](void*) { ::munmap(base, length); },
+            at::TensorOptions().dtype(type));
     } catch (...) {
         ::munmap(base, length); // not owned by a tensor yet
         throw;
@@ -416,7 +432,8 @@ void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks
                 if (staging.size() < n) staging.resize(std::max<uint64_t>(n, chunk_bytes));
                 e = detail::read_exact(job, staging.data(), n, offset);
                 if (!e) {
-                    char* dst = static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.dst.element_size();
+                    char* dst =
+                        static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.dst.element_size();
                     detail::convert_elements(staging.data(), job.stored, dst, job.dst.scalar_type(), c.elems);
                 }
             }
@@ -446,7 +463,7 @@ void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks
 
 } // namespace
 
-// ---- the load, phase by phase -------------------------------------------------------------------------------
+// ---- the load, phase by phase -----------------------------------------------------------------------------
 // load_weights: verify from headers -> plan every destination -> open the files -> allocate -> fill (CPU and
 // CUDA at once, progress on this thread) -> report. Nothing is allocated before the plan is complete; from
 // allocation on, every failure puts the parameters back as they were.
@@ -460,12 +477,13 @@ std::string first_line(const std::exception& e) {
 }
 
 // 1. Verification from the headers alone: the format, no quantized groups, and the skeleton's tensors.
-std::optional<error> verify_from_headers(const meta_model& m, const skeleton& sk, const checkpoint_source& src,
-                                         load_report& report) {
+std::optional<error> verify_from_headers(const meta_model& m, const skeleton& sk,
+                                         const checkpoint_source& src, load_report& report) {
     const checkpoint& ck = src.ck;
     if (ck.format != checkpoint_format::safetensors)
-        return make_error(error_code::unsupported, src.path + ": only safetensors checkpoints are loaded (this is " +
-                                                       checkpoint_format_name(ck.format) + "); nothing was loaded");
+        return make_error(error_code::unsupported,
+                          src.path + ": only safetensors checkpoints are loaded (this is " +
+                              checkpoint_format_name(ck.format) + "); nothing was loaded");
     if (m.params.size() != sk.tensors.size())
         return make_error(error_code::internal, "the meta model was not built from this skeleton");
     auto view = logical_view(ck);
@@ -477,7 +495,8 @@ std::optional<error> verify_from_headers(const meta_model& m, const skeleton& sk
                               view->quantized.front().scheme +
                               "); quantized checkpoints are not loaded by this version; nothing was loaded");
     report.verify = verify_checkpoint(sk, *view);
-    if (!report.verify.ok) return make_error(error_code::bad_checkpoint, src.path + ": " + verify_summary(report.verify));
+    if (!report.verify.ok)
+        return make_error(error_code::bad_checkpoint, src.path + ": " + verify_summary(report.verify));
     return std::nullopt;
 }
 
@@ -492,7 +511,7 @@ struct plan_item {
 
 // What the plan learns about dtypes on the way, for the report's warnings.
 struct dtype_notes {
-    uint64_t raw_count = 0;   // held as raw bits: this LibTorch has no such dtype
+    uint64_t raw_count = 0; // held as raw bits: this LibTorch has no such dtype
     std::string raw_example;
     uint64_t float8_kept = 0; // float8 or unsigned kept as stored, not converted
 };
@@ -534,7 +553,8 @@ std::optional<error> check_byte_range(const checkpoint_tensor& t, const stored_t
 // The dtype a parameter is loaded as: the model's, converted on load, except that raw storage, float8
 // (quantized: its scales are other tensors) and unsigned integers keep the stored type.
 result<at::ScalarType> destination_type(const meta_model::entry& p, at::ScalarType model_type,
-                                        const checkpoint_tensor& t, const stored_type& st, dtype_notes& notes) {
+                                        const checkpoint_tensor& t, const stored_type& st,
+                                        dtype_notes& notes) {
     if (st.keep || p.raw) {
         if (st.raw) {
             if (!notes.raw_count++) notes.raw_example = t.name + " (" + t.dtype + ")";
@@ -542,9 +562,10 @@ result<at::ScalarType> destination_type(const meta_model::entry& p, at::ScalarTy
             ++notes.float8_kept;
         }
         if (p.raw && !st.keep)
-            return make_error(error_code::unsupported, t.name + ": the model holds it as " + dtype_name(p.info->type) +
-                                                           ", which this LibTorch lacks, and the checkpoint stores " +
-                                                           t.dtype + "; nothing was loaded");
+            return make_error(error_code::unsupported,
+                              t.name + ": the model holds it as " + dtype_name(p.info->type) +
+                                  ", which this LibTorch lacks, and the checkpoint stores " + t.dtype +
+                                  "; nothing was loaded");
         return st.type;
     }
     if (model_type != st.type && !detail::convertible(st.type, model_type))
@@ -574,7 +595,8 @@ result<std::string> checked_device(std::string device, const std::string& param,
                                                        " requested, but this build of modelplan has no CUDA "
                                                        "(LibTorch without CUDA); nothing was loaded");
     if (index >= n_cuda)
-        return make_error(error_code::bad_request, "device " + device + " requested, but " + std::to_string(n_cuda) +
+        return make_error(error_code::bad_request, "device " + device + " requested, but " +
+                                                       std::to_string(n_cuda) +
                                                        " CUDA device(s) are present; nothing was loaded");
     return device;
 }
@@ -587,13 +609,13 @@ result<plan_item> plan_parameter(const meta_model& m, size_t i, const stored_ten
     if (auto e = check_byte_range(*t, stored)) return *e;
     auto st = stored_type_of(t->dtype);
     if (!st)
-        return make_error(error_code::unsupported,
-                          t->name + ": dtype " + t->dtype + " is not loaded by this version; nothing was loaded");
+        return make_error(error_code::unsupported, t->name + ": dtype " + t->dtype +
+                                                       " is not loaded by this version; nothing was loaded");
     if (t->elements * st->size != t->bytes() || static_cast<uint64_t>(m.slot(i).numel()) != t->elements)
-        return make_error(error_code::bad_checkpoint, t->name + ": " + std::to_string(t->bytes()) + " bytes for " +
-                                                          std::to_string(t->elements) + " elements of " + t->dtype +
-                                                          ", expected " + std::to_string(m.slot(i).numel()) +
-                                                          " elements");
+        return make_error(error_code::bad_checkpoint, t->name + ": " + std::to_string(t->bytes()) +
+                                                          " bytes for " + std::to_string(t->elements) +
+                                                          " elements of " + t->dtype + ", expected " +
+                                                          std::to_string(m.slot(i).numel()) + " elements");
     auto dst = destination_type(p, m.slot(i).scalar_type(), *t, *st, notes);
     if (!dst) return dst.err();
     auto checked = checked_device(device, p.name, n_cuda);
@@ -603,30 +625,33 @@ result<plan_item> plan_parameter(const meta_model& m, size_t i, const stored_ten
 
 void add_dtype_warnings(const dtype_notes& notes, load_report& report) {
     if (notes.raw_count)
-        report.warnings.push_back(std::to_string(notes.raw_count) + " tensor(s) loaded as raw bits because LibTorch " +
-                                  TORCH_VERSION + " has no such dtype, e.g. " + notes.raw_example +
+        report.warnings.push_back(std::to_string(notes.raw_count) +
+                                  " tensor(s) loaded as raw bits because LibTorch " + TORCH_VERSION +
+                                  " has no such dtype, e.g. " + notes.raw_example +
                                   " (float8 as uint8, unsigned as the signed type of the same width)");
     if (notes.float8_kept)
-        report.warnings.push_back(std::to_string(notes.float8_kept) +
-                                  " float8 or unsigned tensor(s) kept as stored, not converted to the model's dtype"
-                                  " (float8 scales are separate tensors)");
+        report.warnings.push_back(
+            std::to_string(notes.float8_kept) +
+            " float8 or unsigned tensor(s) kept as stored, not converted to the model's dtype"
+            " (float8 scales are separate tensors)");
 }
 
 // Every parameter planned; still nothing allocated.
-result<std::vector<plan_item>> plan_destinations(const meta_model& m, const checkpoint& ck, const load_options& options,
-                                                 load_report& report) {
+result<std::vector<plan_item>> plan_destinations(const meta_model& m, const checkpoint& ck,
+                                                 const load_options& options, load_report& report) {
     const int n_cuda = cuda_device_count();
     const std::string fallback_device = default_device(options.device, n_cuda);
     if (!options.tensor_devices.empty() && options.tensor_devices.size() != m.params.size())
-        return make_error(error_code::bad_request, "the device map has " +
-                                                       std::to_string(options.tensor_devices.size()) + " entries for " +
-                                                       std::to_string(m.params.size()) + " parameters");
+        return make_error(error_code::bad_request,
+                          "the device map has " + std::to_string(options.tensor_devices.size()) +
+                              " entries for " + std::to_string(m.params.size()) + " parameters");
     const stored_tensors stored(ck, m);
     dtype_notes notes;
     std::vector<plan_item> plan;
     plan.reserve(m.params.size());
     for (size_t i = 0; i < m.params.size(); ++i) {
-        const std::string& device = options.tensor_devices.empty() ? fallback_device : options.tensor_devices[i];
+        const std::string& device =
+            options.tensor_devices.empty() ? fallback_device : options.tensor_devices[i];
         auto item = plan_parameter(m, i, stored, device, n_cuda, notes);
         if (!item) return item.err();
         plan.push_back(std::move(*item));
@@ -700,8 +725,9 @@ at::Tensor alias_mapped(const plan_item& item, const fill_job& job, const std::v
         throw std::runtime_error(job.file + ": the file is shorter than its header says (" +
                                  std::to_string(mp->size) + " bytes) while mapping " + job.name);
     auto keep = mp;
-    return at::from_blob(static_cast<char*>(mp->base) + item.t->begin, sizes, [keep](void*) {},
-                         at::TensorOptions().dtype(item.dst_type));
+    return at::from_blob(
+        static_cast<char*>(mp->base) + item.t->begin, sizes, [keep](void*) {},
+        at::TensorOptions().dtype(item.dst_type));
 }
 
 // One parameter's destination: filled in place when it is already loaded on that device with that dtype (a
@@ -713,8 +739,8 @@ at::Tensor allocate_destination(const plan_item& item, fill_job job, const at::T
     c10::Device device(item.device);
     auto& jobs = item.device == "cpu" ? out.cpu_jobs : out.cuda_jobs;
     out.total_bytes += job.bytes;
-    bool reuse = slot.defined() && !slot.is_meta() && slot.device() == device && slot.scalar_type() == item.dst_type &&
-                 slot.is_contiguous();
+    bool reuse = slot.defined() && !slot.is_meta() && slot.device() == device &&
+                 slot.scalar_type() == item.dst_type && slot.is_contiguous();
     if (reuse) {
         job.dst = slot;
         if (job.convert) ++report.tensors_converted;
@@ -735,7 +761,8 @@ at::Tensor allocate_destination(const plan_item& item, fill_job job, const at::T
     return dst;
 }
 
-fill_job job_for(const plan_item& item, const meta_model& m, const std::unordered_map<std::string, int>& fd_of) {
+fill_job job_for(const plan_item& item, const meta_model& m,
+                 const std::unordered_map<std::string, int>& fd_of) {
     fill_job job;
     job.name = m.params[item.param].name;
     job.file = item.t->file;
@@ -751,7 +778,8 @@ fill_job job_for(const plan_item& item, const meta_model& m, const std::unordere
 // Every planned parameter materialized (disk and meta ones stay on meta, not read). Throws on an allocation
 // failure; the caller puts the parameters back.
 allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const saved_slots& saved,
-                        const std::unordered_map<std::string, int>& fd_of, bool use_mmap, load_report& report) {
+                        const std::unordered_map<std::string, int>& fd_of, bool use_mmap,
+                        load_report& report) {
     allocation out;
     for (const auto& item : plan) {
         device_totals& dev = report.devices[item.device];
@@ -789,9 +817,9 @@ std::vector<fill_chunk> chunks_in_file_order(const std::vector<fill_job>& jobs, 
 }
 
 // 6. The fills. The CPU and CUDA fills (a device map may use both) run at the same time, each with its own
-// readers, on a runner thread while this one reports progress. Every thread is joined on every path (a joinable
-// std::thread that is destroyed ends the process), and no exception leaves here: a failure to start a thread
-// falls back to fewer threads, and an exception from `progress` stops the load.
+// readers, on a runner thread while this one reports progress. Every thread is joined on every path (a
+// joinable std::thread that is destroyed ends the process), and no exception leaves here: a failure to start
+// a thread falls back to fewer threads, and an exception from `progress` stops the load.
 struct fill_work {
     explicit fill_work(allocation& a) : alloc(a) {}
     allocation& alloc;
@@ -829,7 +857,8 @@ void run_fills(fill_work& w, unsigned staging_buffers) {
         }
     }
     if (!w.cpu_chunks.empty())
-        guarded_fill(w.state, [&]() { fill_cpu(w.alloc.cpu_jobs, w.cpu_chunks, w.threads, w.chunk_bytes, w.state); });
+        guarded_fill(w.state,
+                     [&]() { fill_cpu(w.alloc.cpu_jobs, w.cpu_chunks, w.threads, w.chunk_bytes, w.state); });
     if (cuda_fill.joinable()) cuda_fill.join();
 }
 
@@ -863,7 +892,8 @@ class progress_reporter {
 
 // The fills on a runner thread, progress on this one about ten times a second and once at the end.
 void fill_with_progress(fill_work& w, const load_options& options) {
-    progress_reporter progress(options, w.state, w.alloc.total_bytes - w.alloc.fill_bytes(), w.alloc.total_bytes);
+    progress_reporter progress(options, w.state, w.alloc.total_bytes - w.alloc.fill_bytes(),
+                               w.alloc.total_bytes);
     std::mutex mu;
     std::condition_variable cv;
     bool finished = false;
@@ -908,7 +938,8 @@ void add_load_warnings(const meta_model& m, load_report& report) {
         report.warnings.push_back(std::to_string(differences.size()) +
                                   " tensor(s) stored as another dtype than the model's, e.g. " +
                                   differences.front().name + " (" + differences.front().actual + " -> " +
-                                  differences.front().expected + "), converted on load where both are plain dtypes");
+                                  differences.front().expected +
+                                  "), converted on load where both are plain dtypes");
 }
 
 } // namespace
@@ -924,8 +955,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     if (!fd_of) return fd_of.err();
 
     saved_slots saved(m);
-    report.threads = options.threads ? options.threads
-                                     : std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    report.threads =
+        options.threads ? options.threads : std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
     report.mmap = options.mmap;
     const uint64_t chunk_bytes = std::max<uint64_t>(options.chunk_bytes, 4096);
     report.rss_before_bytes = rss_bytes();
@@ -937,7 +968,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         alloc.emplace(allocate_all(m, *plan, saved, *fd_of, options.mmap, report));
     } catch (const std::exception& e) {
         saved.restore();
-        return make_error(error_code::io, "allocation failed: " + first_line(e) + "; nothing is left allocated");
+        return make_error(error_code::io,
+                          "allocation failed: " + first_line(e) + "; nothing is left allocated");
     }
     fill_work work(*alloc);
     work.threads = report.threads;
@@ -948,7 +980,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     } catch (const std::exception& e) {
         alloc.reset();
         saved.restore();
-        return make_error(error_code::io, std::string("loading failed: ") + e.what() + "; nothing is left allocated");
+        return make_error(error_code::io,
+                          std::string("loading failed: ") + e.what() + "; nothing is left allocated");
     }
     fill_with_progress(work, options);
 
@@ -958,9 +991,9 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         alloc.reset();
         saved.restore();
         error e = *work.state.first_error;
-        e.message += report.tensors_reused
-                         ? "; parameters are back to what they were (those loaded before may hold part of the new data)"
-                         : "; every parameter is back on meta, nothing is left allocated";
+        e.message += report.tensors_reused ? "; parameters are back to what they were (those loaded before "
+                                             "may hold part of the new data)"
+                                           : "; every parameter is back on meta, nothing is left allocated";
         return e;
     }
     report.bytes = alloc->total_bytes;
@@ -968,9 +1001,9 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     return report;
 }
 
-// ---- JSON ---------------------------------------------------------------------------------------------------
-// One line, keys in a fixed order. The core has no public JSON writer (its writers are internal to core/src and
-// pretty-print), so this small one stays here.
+// ---- JSON -------------------------------------------------------------------------------------------------
+// One line, keys in a fixed order. The core has no public JSON writer (its writers are internal to core/src
+// and pretty-print), so this small one stays here.
 
 namespace {
 
@@ -1012,26 +1045,29 @@ std::string load_json(const load_report& r) {
     double gbps = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e9 / r.seconds : 0;
     std::vector<std::pair<std::string, std::string>> devices;
     for (const auto& [name, d] : r.devices)
-        devices.emplace_back(name, json_object({{"tensors", n(d.tensors)}, {"bytes", n(d.bytes)}}));
+        devices.emplace_back(name, json_object({
+                                       {"tensors", n(d.tensors)},
+                                       {"bytes",   n(d.bytes)  }
+        }));
     std::string warnings = "[";
     for (size_t i = 0; i < r.warnings.size(); ++i) warnings += (i ? ", " : "") + json_string(r.warnings[i]);
     warnings += "]";
     return json_object({
-               {"tensors",          n(r.tensors)                },
-               {"bytes",            n(r.bytes)                  },
-               {"seconds",          json_number(r.seconds)      },
-               {"gb_per_s",         json_number(gbps)           },
-               {"peak_rss_bytes",   n(r.peak_rss_bytes)         },
-               {"rss_before_bytes", n(r.rss_before_bytes)       },
-               {"dest_bytes",       n(r.dest_bytes)             },
-               {"threads",          n(r.threads)                },
-               {"mmap",             r.mmap ? "true" : "false"   },
-               {"converted",        n(r.tensors_converted)      },
-               {"aliased",          n(r.tensors_aliased)        },
-               {"reused",           n(r.tensors_reused)         },
-               {"buffers_on_meta",  n(r.buffers_on_meta)        },
-               {"devices",          json_object(devices)        },
-               {"warnings",         warnings                    },
+               {"tensors",          n(r.tensors)             },
+               {"bytes",            n(r.bytes)               },
+               {"seconds",          json_number(r.seconds)   },
+               {"gb_per_s",         json_number(gbps)        },
+               {"peak_rss_bytes",   n(r.peak_rss_bytes)      },
+               {"rss_before_bytes", n(r.rss_before_bytes)    },
+               {"dest_bytes",       n(r.dest_bytes)          },
+               {"threads",          n(r.threads)             },
+               {"mmap",             r.mmap ? "true" : "false"},
+               {"converted",        n(r.tensors_converted)   },
+               {"aliased",          n(r.tensors_aliased)     },
+               {"reused",           n(r.tensors_reused)      },
+               {"buffers_on_meta",  n(r.buffers_on_meta)     },
+               {"devices",          json_object(devices)     },
+               {"warnings",         warnings                 },
     }) +
            "\n";
 }

@@ -1,12 +1,13 @@
-// A checkpoint made of several files (checkpoint.h): file names classified, the checkpoint picked among a set of
-// names, and split GGUF models checked the way llama.cpp checks them.
-// Sources: transformers names an index model.safetensors.index.json and its shards
-// model-00001-of-00004.safetensors (src/transformers/utils/__init__.py, SAFE_WEIGHTS_INDEX_NAME; modeling_utils.py,
-// shard names); llama.cpp's gguf-split names parts "%s-%05d-of-%05d.gguf" with split.no + 1 (llama.cpp
-// LLAMA_SPLIT_PATH / llama_split_path) and writes split.no (uint16, 0-based), split.count (uint16) and
-// split.tensors.count (int32, the whole model's tensors) into every part (tools/gguf-split/gguf-split.cpp,
+// A checkpoint made of several files (checkpoint.h): file names classified, the checkpoint picked among a set
+// of names, and split GGUF models checked the way llama.cpp checks them. Sources: transformers names an index
+// model.safetensors.index.json and its shards model-00001-of-00004.safetensors
+// (src/transformers/utils/__init__.py, SAFE_WEIGHTS_INDEX_NAME; modeling_utils.py, shard names); llama.cpp's
+// gguf-split names parts "%s-%05d-of-%05d.gguf" with split.no + 1 (llama.cpp LLAMA_SPLIT_PATH /
+// llama_split_path) and writes split.no (uint16, 0-based), split.count (uint16) and split.tensors.count
+// (int32, the whole model's tensors) into every part (tools/gguf-split/gguf-split.cpp,
 // split_strategy::split_start); its loader refuses a part whose split.no is not the expected one and a total
-// other than split.tensors.count (src/llama-model-loader.cpp, "corrupted model: %d tensors expected but %d found").
+// other than split.tensors.count (src/llama-model-loader.cpp, "corrupted model: %d tensors expected but %d
+// found").
 #include <string>
 #include <vector>
 
@@ -25,35 +26,37 @@ namespace tf = test_files;
 
 #define EXPECT_HAS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 
-// ---- classification --------------------------------------------------------------------------------------------
+// ---- classification ---------------------------------------------------------------------------------------
 
 struct named_kind {
     const char* name;
     checkpoint_file_kind kind;
 };
 
+// Split part names count from 1 ("-00000-of-" is no part) up to their count.
 TEST(CheckpointFileNames, EachNameHasOneKind) {
     const std::vector<named_kind> cases = {
-        {"model.safetensors",                               checkpoint_file_kind::safetensors      },
-        {"model-00001-of-00004.safetensors",                checkpoint_file_kind::safetensors      },
-        {"MODEL.SafeTensors",                               checkpoint_file_kind::safetensors      },
-        {"model.safetensors.index.json",                    checkpoint_file_kind::safetensors_index},
-        {"diffusion_pytorch_model.safetensors.index.json",  checkpoint_file_kind::safetensors_index},
-        {"Model.Safetensors.Index.JSON",                    checkpoint_file_kind::safetensors_index},
-        {"config.json",                                     checkpoint_file_kind::json             },
-        {"pytorch_model.bin.index.json",                    checkpoint_file_kind::json             },
-        {"llama-3.2-1b-q4_k_m.gguf",                        checkpoint_file_kind::gguf             },
-        {"Q.GGUF",                                          checkpoint_file_kind::gguf             },
-        {"big-model-q4_k_m-00002-of-00005.gguf",            checkpoint_file_kind::gguf_split       },
-        {"big-model-q4_k_m-00000-of-00005.gguf",            checkpoint_file_kind::gguf             }, // names count from 1
-        {"big-model-q4_k_m-00006-of-00005.gguf",            checkpoint_file_kind::gguf             },
-        {"big-model-q4_k_m-2-of-5.gguf",                    checkpoint_file_kind::gguf             },
-        {"pytorch_model.bin",                               checkpoint_file_kind::other            },
-        {"model.safetensors.bak",                           checkpoint_file_kind::other            },
-        {"",                                                checkpoint_file_kind::other            },
+        {"model.safetensors",                              checkpoint_file_kind::safetensors      },
+        {"model-00001-of-00004.safetensors",               checkpoint_file_kind::safetensors      },
+        {"MODEL.SafeTensors",                              checkpoint_file_kind::safetensors      },
+        {"model.safetensors.index.json",                   checkpoint_file_kind::safetensors_index},
+        {"diffusion_pytorch_model.safetensors.index.json", checkpoint_file_kind::safetensors_index},
+        {"Model.Safetensors.Index.JSON",                   checkpoint_file_kind::safetensors_index},
+        {"config.json",                                    checkpoint_file_kind::json             },
+        {"pytorch_model.bin.index.json",                   checkpoint_file_kind::json             },
+        {"llama-3.2-1b-q4_k_m.gguf",                       checkpoint_file_kind::gguf             },
+        {"Q.GGUF",                                         checkpoint_file_kind::gguf             },
+        {"big-model-q4_k_m-00002-of-00005.gguf",           checkpoint_file_kind::gguf_split       },
+        {"big-model-q4_k_m-00000-of-00005.gguf",           checkpoint_file_kind::gguf             },
+        {"big-model-q4_k_m-00006-of-00005.gguf",           checkpoint_file_kind::gguf             },
+        {"big-model-q4_k_m-2-of-5.gguf",                   checkpoint_file_kind::gguf             },
+        {"pytorch_model.bin",                              checkpoint_file_kind::other            },
+        {"model.safetensors.bak",                          checkpoint_file_kind::other            },
+        {"",                                               checkpoint_file_kind::other            },
     };
     for (const auto& c : cases)
-        EXPECT_EQ(checkpoint_file_kind_name(classify_checkpoint_file(c.name).kind), std::string(checkpoint_file_kind_name(c.kind)))
+        EXPECT_EQ(checkpoint_file_kind_name(classify_checkpoint_file(c.name).kind),
+                  std::string(checkpoint_file_kind_name(c.kind)))
             << c.name;
 }
 
@@ -67,13 +70,14 @@ TEST(CheckpointFileNames, SplitPartsGiveTheirNumberAndCount) {
 }
 
 TEST(CheckpointFileNames, FormatOfTheCheckpointAFileBelongsTo) {
-    EXPECT_EQ(classify_checkpoint_file("model.safetensors.index.json").format(), checkpoint_format::safetensors);
+    EXPECT_EQ(classify_checkpoint_file("model.safetensors.index.json").format(),
+              checkpoint_format::safetensors);
     EXPECT_EQ(classify_checkpoint_file("x-00001-of-00002.gguf").format(), checkpoint_format::gguf);
     EXPECT_EQ(classify_checkpoint_file("config.json").format(), std::nullopt);
     EXPECT_EQ(classify_checkpoint_file("README.md").format(), std::nullopt);
 }
 
-// ---- selection -------------------------------------------------------------------------------------------------
+// ---- selection --------------------------------------------------------------------------------------------
 
 checkpoint_file_set select_ok(const std::vector<std::string>& names, checkpoint_names_from from) {
     auto r = select_checkpoint_files(names, from);
@@ -83,9 +87,10 @@ checkpoint_file_set select_ok(const std::vector<std::string>& names, checkpoint_
 
 TEST(CheckpointFileSets, AFolderPrefersTheIndexThenSafetensorsThenGguf) {
     const auto folder = checkpoint_names_from::folder;
-    auto sharded = select_ok({"config.json", "model-00002-of-00002.safetensors", "model.safetensors.index.json",
-                              "model-00001-of-00002.safetensors", "tokenizer.json", "model.gguf"},
-                             folder);
+    auto sharded =
+        select_ok({"config.json", "model-00002-of-00002.safetensors", "model.safetensors.index.json",
+                   "model-00001-of-00002.safetensors", "tokenizer.json", "model.gguf"},
+                  folder);
     EXPECT_EQ(sharded.layout, checkpoint_layout::sharded_safetensors);
     EXPECT_EQ(sharded.index, "model.safetensors.index.json");
     EXPECT_TRUE(sharded.files.empty()); // the index names them
@@ -110,7 +115,8 @@ TEST(CheckpointFileSets, SeveralIndexesNeedModelSafetensorsIndexJsonAmongThem) {
         EXPECT_EQ(preferred.index, "model.safetensors.index.json");
         auto two = select_checkpoint_files({"b.safetensors.index.json", "a.safetensors.index.json"}, from);
         ASSERT_FALSE(two.ok());
-        EXPECT_HAS(two.err().message, "several index files (a.safetensors.index.json, b.safetensors.index.json)");
+        EXPECT_HAS(two.err().message,
+                   "several index files (a.safetensors.index.json, b.safetensors.index.json)");
     }
 }
 
@@ -127,7 +133,7 @@ TEST(CheckpointFileSets, ASelectionHoldsOnlyOneCheckpoint) {
     EXPECT_EQ(select_ok({"model.gguf"}, selection).layout, checkpoint_layout::gguf_file);
 }
 
-// ---- split GGUF models ----------------------------------------------------------------------------------------
+// ---- split GGUF models ------------------------------------------------------------------------------------
 
 constexpr uint32_t gguf_uint16_type = 2; // gguf_type GGUF_TYPE_UINT16 (ggml include/gguf.h)
 
@@ -173,7 +179,8 @@ TEST(GgufSplits, PartsAreAssembledInSplitNoOrderWhateverOrderTheyCameIn) {
     ASSERT_EQ(ck->tensors.size(), 4u);
     EXPECT_EQ(ck->tensors[0].name, "a");
     EXPECT_EQ(ck->tensors[3].name, "d");
-    EXPECT_EQ(find_gguf_value(*ck, "split.no")->u, 0u); // the first part's metadata (it holds the model's keys)
+    EXPECT_EQ(find_gguf_value(*ck, "split.no")->u,
+              0u); // the first part's metadata (it holds the model's keys)
 }
 
 TEST(GgufSplits, TwoFilesClaimingTheSameSplitNoAreNamed) {
@@ -211,7 +218,7 @@ TEST(GgufSplits, OnePartAloneIsInspectedAsItIs) {
     EXPECT_EQ(r->size(), 1u);
 }
 
-// ---- sharded safetensors ----------------------------------------------------------------------------------------
+// ---- sharded safetensors ----------------------------------------------------------------------------------
 
 TEST(CheckpointFileSets, ShardsAreCrossCheckedWithTheirIndex) {
     tf::safetensors_file s1, s2;
@@ -233,11 +240,12 @@ TEST(CheckpointFileSets, ShardsAreCrossCheckedWithTheirIndex) {
     ASSERT_FALSE(bad.ok()); // the index puts b in s1, which does not hold it
     EXPECT_HAS(bad.err().message, "\"b\"");
 
-    auto good_index = parse_safetensors_index(R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})",
-                                              "model.safetensors.index.json");
+    auto good_index = parse_safetensors_index(
+        R"({"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})", "model.safetensors.index.json");
     ASSERT_TRUE(good_index.ok());
     add_index_shards(set, *good_index);
-    auto good = assemble_checkpoint(set, {parse(s1, "s1.safetensors"), parse(s2, "s2.safetensors")}, &*good_index);
+    auto good =
+        assemble_checkpoint(set, {parse(s1, "s1.safetensors"), parse(s2, "s2.safetensors")}, &*good_index);
     ASSERT_TRUE(good.ok()) << good.err().message;
     EXPECT_EQ(good->tensors.size(), 2u);
 }

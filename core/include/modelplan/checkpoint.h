@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -135,8 +136,9 @@ result<checkpoint_view> logical_view(const checkpoint& ck);
 // ---- A checkpoint made of several files
 // ----------------------------------------------------------------------------
 // The one rule, for the CLI and the page alike, for which files form a checkpoint: names classified, a set of
-// names turned into a layout, and the parsed headers of that layout assembled into one checkpoint. The reading
-// is the caller's (a folder on disk, files dropped on the page); this part sees names and parsed headers only.
+// names turned into a layout, and the parsed headers of that layout assembled into one checkpoint. The
+// reading is the caller's (a folder on disk, files dropped on the page); this part sees names and parsed
+// headers only.
 
 enum class checkpoint_file_kind : uint8_t {
     safetensors,       // *.safetensors: a whole checkpoint, or one shard of one
@@ -169,6 +171,10 @@ enum class checkpoint_layout : uint8_t {
 // "safetensors file", "safetensors files", "sharded safetensors", "GGUF file", "split GGUF"
 const char* checkpoint_layout_label(checkpoint_layout l);
 checkpoint_format checkpoint_layout_format(checkpoint_layout l);
+// The header of one file of a checkpoint of `format`, from its first bytes: parse_safetensors_header or
+// parse_gguf (need_bytes until the prefix holds the whole header).
+result<header_parse<checkpoint>> parse_checkpoint_header(checkpoint_format format, std::string_view prefix,
+                                                         uint64_t file_size, const std::string& file_name);
 
 // Where a set of names comes from: the entries of a folder, which may hold other files (a config.json, a
 // tokenizer) and even a second format, or files a user picked, every one of which must belong.
@@ -182,17 +188,18 @@ struct checkpoint_file_set {
 
 // Picks the checkpoint among `names`. An index wins over .safetensors files (a folder's index prefers
 // model.safetensors.index.json; several others are an error), .safetensors files over GGUF ones in a folder;
-// in a selection, GGUF with safetensors, or a file of another kind, is an error. Data files come out sorted by
-// name. For sharded_safetensors, `files` stays empty until the index is read (add_index_shards).
-result<checkpoint_file_set> select_checkpoint_files(const std::vector<std::string>& names, checkpoint_names_from from);
+// in a selection, GGUF with safetensors, or a file of another kind, is an error. Data files come out sorted
+// by name. For sharded_safetensors, `files` stays empty until the index is read (add_index_shards).
+result<checkpoint_file_set> select_checkpoint_files(const std::vector<std::string>& names,
+                                                    checkpoint_names_from from);
 
 struct safetensors_index; // safetensors.h
 // The shards a parsed index names become the set's files.
 void add_index_shards(checkpoint_file_set& set, const safetensors_index& index);
 
-// One checkpoint from the parsed headers of a set's files, in the order of set.files (sharded_safetensors: the
-// parsed index too). Safetensors shards are cross-checked with the index; GGUF splits with their split keys
-// (check_gguf_splits) and merged in split.no order; tensor names must be unique across files.
+// One checkpoint from the parsed headers of a set's files, in the order of set.files (sharded_safetensors:
+// the parsed index too). Safetensors shards are cross-checked with the index; GGUF splits with their split
+// keys (check_gguf_splits) and merged in split.no order; tensor names must be unique across files.
 result<checkpoint> assemble_checkpoint(const checkpoint_file_set& set, std::vector<checkpoint> parts,
                                        const safetensors_index* index = nullptr);
 

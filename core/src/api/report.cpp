@@ -438,8 +438,8 @@ std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std
     if (!model) return error_json(model.err());
 
     bool gguf = classify_checkpoint_file(file_name).format() == checkpoint_format::gguf;
-    auto parsed = gguf ? parse_gguf(prefix, file_size, file_name)
-                       : parse_safetensors_header(prefix, file_size, file_name);
+    auto parsed = parse_checkpoint_header(gguf ? checkpoint_format::gguf : checkpoint_format::safetensors,
+                                          prefix, file_size, file_name);
     if (!parsed) return error_json(parsed.err());
     if (!parsed->parsed) {
         rapidjson::StringBuffer sb;

@@ -1,6 +1,6 @@
-// A checkpoint made of several files (checkpoint.h): file names classified, the checkpoint picked among a set of
-// names, and the parsed headers of its files assembled into one inventory. Shared by the CLI (a folder on disk)
-// and the page (files dropped on it); neither has a rule of its own.
+// A checkpoint made of several files (checkpoint.h): file names classified, the checkpoint picked among a set
+// of names, and the parsed headers of its files assembled into one inventory. Shared by the CLI (a folder on
+// disk) and the page (files dropped on it); neither has a rule of its own.
 #include <algorithm>
 #include <cctype>
 
@@ -85,7 +85,8 @@ result<split_part> read_split_keys(const checkpoint& part, size_t index, size_t 
     if (!*no || !*count)
         return make_error(error_code::bad_checkpoint,
                           std::to_string(n_parts) + " GGUF files, but " + file_name_of(part) +
-                              " is not a part of a split model (it has no " + (*no ? "split.count" : "split.no") +
+                              " is not a part of a split model (it has no " +
+                              (*no ? "split.count" : "split.no") +
                               "); give one file, or every part of one model (llama.cpp's gguf-split)");
     s.no = **no;
     s.count = **count;
@@ -94,26 +95,28 @@ result<split_part> read_split_keys(const checkpoint& part, size_t index, size_t 
 }
 
 // Every part agrees on split.count, and each split.no below it appears once.
-std::optional<error> check_split_numbers(const std::vector<checkpoint>& parts, std::vector<split_part>& splits) {
+std::optional<error> check_split_numbers(const std::vector<checkpoint>& parts,
+                                         std::vector<split_part>& splits) {
     const split_part& first = splits.front();
     for (const split_part& s : splits) {
         if (s.count != first.count)
             return make_error(error_code::bad_checkpoint,
-                              file_name_of(parts[first.part]) + " has split.count " + std::to_string(first.count) +
-                                  " but " + file_name_of(parts[s.part]) + " has " + std::to_string(s.count) +
-                                  ": they are not parts of one model");
+                              file_name_of(parts[first.part]) + " has split.count " +
+                                  std::to_string(first.count) + " but " + file_name_of(parts[s.part]) +
+                                  " has " + std::to_string(s.count) + ": they are not parts of one model");
         if (s.no >= s.count)
-            return make_error(error_code::bad_checkpoint, file_name_of(parts[s.part]) + ": split.no " +
-                                                              std::to_string(s.no) + " is not below split.count " +
-                                                              std::to_string(s.count));
+            return make_error(error_code::bad_checkpoint,
+                              file_name_of(parts[s.part]) + ": split.no " + std::to_string(s.no) +
+                                  " is not below split.count " + std::to_string(s.count));
     }
-    std::stable_sort(splits.begin(), splits.end(), [](const split_part& a, const split_part& b) { return a.no < b.no; });
+    std::stable_sort(splits.begin(), splits.end(),
+                     [](const split_part& a, const split_part& b) { return a.no < b.no; });
     for (size_t i = 1; i < splits.size(); ++i)
         if (splits[i].no == splits[i - 1].no)
             return make_error(error_code::bad_checkpoint, file_name_of(parts[splits[i - 1].part]) + " and " +
                                                               file_name_of(parts[splits[i].part]) +
-                                                              " both claim split.no " + std::to_string(splits[i].no) +
-                                                              " of one model");
+                                                              " both claim split.no " +
+                                                              std::to_string(splits[i].no) + " of one model");
     if (first.count > splits.size()) {
         std::vector<std::string> missing;
         uint64_t n_missing = first.count - splits.size();
@@ -123,8 +126,8 @@ std::optional<error> check_split_numbers(const std::vector<checkpoint>& parts, s
             else
                 missing.push_back(std::to_string(no));
         }
-        std::string more = n_missing > missing.size() ? " and " + std::to_string(n_missing - missing.size()) + " more"
-                                                      : "";
+        std::string more =
+            n_missing > missing.size() ? " and " + std::to_string(n_missing - missing.size()) + " more" : "";
         std::vector<std::string> given;
         for (const checkpoint& p : parts) given.push_back(file_name_of(p));
         return make_error(error_code::bad_checkpoint,
@@ -145,8 +148,9 @@ std::optional<error> check_split_tensor_count(const std::vector<checkpoint>& par
         if (s.tensors_count && *s.tensors_count != held)
             return make_error(error_code::bad_checkpoint,
                               file_name_of(parts[s.part]) + ": split.tensors.count is " +
-                                  std::to_string(*s.tensors_count) + ", but the " + std::to_string(parts.size()) +
-                                  " parts hold " + std::to_string(held) + " tensors");
+                                  std::to_string(*s.tensors_count) + ", but the " +
+                                  std::to_string(parts.size()) + " parts hold " + std::to_string(held) +
+                                  " tensors");
     return std::nullopt;
 }
 
@@ -186,7 +190,8 @@ checkpoint_file_class classify_checkpoint_file(const std::string& file_name) {
     else if (ends_with(lower, ".safetensors"))
         out.kind = checkpoint_file_kind::safetensors;
     else if (ends_with(lower, ".gguf"))
-        out.kind = read_split_name(lower, out) ? checkpoint_file_kind::gguf_split : checkpoint_file_kind::gguf;
+        out.kind =
+            read_split_name(lower, out) ? checkpoint_file_kind::gguf_split : checkpoint_file_kind::gguf;
     return out;
 }
 
@@ -202,11 +207,19 @@ const char* checkpoint_layout_label(checkpoint_layout l) {
 }
 
 checkpoint_format checkpoint_layout_format(checkpoint_layout l) {
-    return l == checkpoint_layout::gguf_file || l == checkpoint_layout::gguf_splits ? checkpoint_format::gguf
-                                                                                     : checkpoint_format::safetensors;
+    return l == checkpoint_layout::gguf_file || l == checkpoint_layout::gguf_splits
+               ? checkpoint_format::gguf
+               : checkpoint_format::safetensors;
 }
 
-result<checkpoint_file_set> select_checkpoint_files(const std::vector<std::string>& names, checkpoint_names_from from) {
+result<header_parse<checkpoint>> parse_checkpoint_header(checkpoint_format format, std::string_view prefix,
+                                                         uint64_t file_size, const std::string& file_name) {
+    return format == checkpoint_format::gguf ? parse_gguf(prefix, file_size, file_name)
+                                             : parse_safetensors_header(prefix, file_size, file_name);
+}
+
+result<checkpoint_file_set> select_checkpoint_files(const std::vector<std::string>& names,
+                                                    checkpoint_names_from from) {
     const bool folder = from == checkpoint_names_from::folder;
     std::vector<std::string> indexes, safetensors, ggufs;
     for (const std::string& name : names) {
@@ -223,7 +236,8 @@ result<checkpoint_file_set> select_checkpoint_files(const std::vector<std::strin
         }
     }
     if (!folder && !ggufs.empty() && (!indexes.empty() || !safetensors.empty()))
-        return make_error(error_code::bad_request, "GGUF and safetensors files together; give one checkpoint");
+        return make_error(error_code::bad_request,
+                          "GGUF and safetensors files together; give one checkpoint");
     for (auto* list : {&indexes, &safetensors, &ggufs}) std::sort(list->begin(), list->end());
 
     checkpoint_file_set set;
@@ -231,16 +245,19 @@ result<checkpoint_file_set> select_checkpoint_files(const std::vector<std::strin
         set.layout = checkpoint_layout::sharded_safetensors;
         auto preferred = std::find(indexes.begin(), indexes.end(), "model.safetensors.index.json");
         if (indexes.size() > 1 && preferred == indexes.end())
-            return make_error(error_code::bad_request, "several index files (" + list_of(indexes, 2) + "); give one");
+            return make_error(error_code::bad_request,
+                              "several index files (" + list_of(indexes, 2) + "); give one");
         set.index = indexes.size() == 1 ? indexes.front() : *preferred;
     } else if (!safetensors.empty()) {
-        set.layout = safetensors.size() == 1 ? checkpoint_layout::safetensors_file : checkpoint_layout::safetensors_files;
+        set.layout = safetensors.size() == 1 ? checkpoint_layout::safetensors_file
+                                             : checkpoint_layout::safetensors_files;
         set.files = std::move(safetensors);
     } else if (!ggufs.empty()) {
         set.layout = ggufs.size() == 1 ? checkpoint_layout::gguf_file : checkpoint_layout::gguf_splits;
         set.files = std::move(ggufs);
     } else if (folder) {
-        return make_error(error_code::io, "folder holds no .safetensors, *.safetensors.index.json or .gguf file");
+        return make_error(error_code::io,
+                          "folder holds no .safetensors, *.safetensors.index.json or .gguf file");
     } else {
         return make_error(error_code::bad_request, "no files");
     }
@@ -274,7 +291,8 @@ result<checkpoint> assemble_checkpoint(const checkpoint_file_set& set, std::vect
                                                     std::to_string(set.files.size()) + " files");
     switch (set.layout) {
     case checkpoint_layout::sharded_safetensors:
-        if (!index) return make_error(error_code::internal, "a sharded checkpoint assembled without its index");
+        if (!index)
+            return make_error(error_code::internal, "a sharded checkpoint assembled without its index");
         return merge_safetensors_shards(*index, std::move(parts));
     case checkpoint_layout::gguf_splits: {
         auto ordered = check_gguf_splits(std::move(parts));
