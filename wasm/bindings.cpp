@@ -162,12 +162,11 @@ step<modelplan::safetensors_index> read_index(const std::vector<file_prefix>& in
 // The header of every file of the set, in the set's order, once its prefix holds all of it.
 step<std::vector<modelplan::checkpoint>> parse_headers(const std::vector<file_prefix>& in, const checkpoint_file_set& set) {
     using parts = std::vector<modelplan::checkpoint>;
-    const bool gguf = modelplan::checkpoint_layout_format(set.layout) == modelplan::checkpoint_format::gguf;
+    const auto format = modelplan::checkpoint_layout_format(set.layout);
     parts out;
     for (const std::string& name : set.files) {
         const file_prefix* f = find_file(in, name);
-        auto parsed = gguf ? modelplan::parse_gguf(f->bytes, f->size, f->name)
-                           : modelplan::parse_safetensors_header(f->bytes, f->size, f->name);
+        auto parsed = modelplan::parse_checkpoint_header(format, f->bytes, f->size, f->name);
         if (!parsed) return answer<parts>(error_json(parsed.err()));
         if (!parsed->parsed) return answer<parts>(need_json(parsed->need_bytes, f->name));
         out.push_back(std::move(*parsed->parsed));
