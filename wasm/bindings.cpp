@@ -66,13 +66,38 @@ std::string inspect(const std::string& bytes, double file_size, const std::strin
     });
 }
 // ---- Several checkpoint files at once: an index with its shards, several .safetensors, or GGUF splits ----
-// The page hands over every file's leading bytes; this is the browser's counterpart of native/'s
-// checkpoint-files.cpp (which reads a folder), built from the same core parsers and merges.
+// The page hands over every file's leading bytes; which files form the checkpoint and how they fit together is
+// the core's rule (checkpoint.h), the same one native/io/checkpoint-files.cpp applies to a folder.
 
+using modelplan::checkpoint_file_set;
 using modelplan::error_code;
+using modelplan::error_json;
 using modelplan::make_error;
 
-using modelplan::ends_with;
+// The kind of a file by its name alone: {"kind": "gguf_split", "format": "gguf", "split_no": 2, "split_count": 5}
+// (format only for checkpoint files, split_* only for GGUF split parts). The page sorts dropped files with it.
+std::string classify_file(const std::string& name) {
+    return guarded_call([&] {
+        auto c = modelplan::classify_checkpoint_file(name);
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        w.StartObject();
+        w.Key("kind");
+        w.String(modelplan::checkpoint_file_kind_name(c.kind));
+        if (auto format = c.format()) {
+            w.Key("format");
+            w.String(modelplan::checkpoint_format_name(*format));
+        }
+        if (c.kind == modelplan::checkpoint_file_kind::gguf_split) {
+            w.Key("split_no");
+            w.Uint(c.split_no);
+            w.Key("split_count");
+            w.Uint(c.split_count);
+        }
+        w.EndObject();
+        return std::string(sb.GetString(), sb.GetSize()) + "\n";
+    });
+}
 
 std::string need_json(uint64_t bytes, const std::string& file) {
     rapidjson::StringBuffer sb;
@@ -92,92 +117,103 @@ struct file_prefix {
     std::string bytes;
 };
 
+// A step of inspect_files: a value, or the answer to give now ({"need_bytes"} or {"error"}).
+template <class T>
+struct step {
+    std::optional<T> value;
+    std::string answer;
+};
+template <class T>
+step<T> answer(std::string text) {
+    return {std::nullopt, std::move(text)};
+}
+
+modelplan::result<std::vector<file_prefix>> file_prefixes(const emscripten::val& files) {
+    std::vector<file_prefix> in;
+    const unsigned n = files["length"].as<unsigned>();
+    for (unsigned i = 0; i < n; ++i) {
+        const emscripten::val f = files[i];
+        double size = f["size"].as<double>();
+        if (!(size >= 0) || size > 9007199254740992.0)
+            return make_error(error_code::bad_request, "file size must be a non-negative number");
+        in.push_back({f["name"].as<std::string>(), static_cast<uint64_t>(size), f["bytes"].as<std::string>()});
+    }
+    return in;
+}
+
+const file_prefix* find_file(const std::vector<file_prefix>& in, const std::string& name) {
+    for (const auto& f : in)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
+// The index, read whole; every shard it names must be among the files given.
+step<modelplan::safetensors_index> read_index(const std::vector<file_prefix>& in, checkpoint_file_set& set) {
+    const file_prefix* index = find_file(in, set.index);
+    if (index->bytes.size() < index->size) return answer<modelplan::safetensors_index>(need_json(index->size, index->name));
+    auto parsed = modelplan::parse_safetensors_index(index->bytes, index->name);
+    if (!parsed) return answer<modelplan::safetensors_index>(error_json(parsed.err()));
+    modelplan::add_index_shards(set, *parsed);
+    for (const std::string& shard : set.files)
+        if (!find_file(in, shard))
+            return answer<modelplan::safetensors_index>(error_json(make_error(
+                error_code::io, index->name + " names the shard " + shard + "; give it together with the index")));
+    return {std::move(*parsed), {}};
+}
+
+// The header of every file of the set, in the set's order, once its prefix holds all of it.
+step<std::vector<modelplan::checkpoint>> parse_headers(const std::vector<file_prefix>& in, const checkpoint_file_set& set) {
+    using parts = std::vector<modelplan::checkpoint>;
+    const auto format = modelplan::checkpoint_layout_format(set.layout);
+    parts out;
+    for (const std::string& name : set.files) {
+        const file_prefix* f = find_file(in, name);
+        auto parsed = modelplan::parse_checkpoint_header(format, f->bytes, f->size, f->name);
+        if (!parsed) return answer<parts>(error_json(parsed.err()));
+        if (!parsed->parsed) return answer<parts>(need_json(parsed->need_bytes, f->name));
+        out.push_back(std::move(*parsed->parsed));
+    }
+    return {std::move(out), {}};
+}
+
 // `files`: [{name, size, bytes}] with each file's leading bytes (an index: the whole file). Returns
 // {"need_bytes": N, "file": NAME} until every header needed is complete, then the inspection of the whole
 // checkpoint (docs/json.md, "inspect"), verified against the request's model (GGUF: else its own metadata).
 std::string inspect_files(const emscripten::val& files, const std::string& request) {
     return guarded_call([&]() -> std::string {
-        std::vector<file_prefix> in;
-        const unsigned n = files["length"].as<unsigned>();
-        for (unsigned i = 0; i < n; ++i) {
-            const emscripten::val f = files[i];
-            double size = f["size"].as<double>();
-            if (!(size >= 0) || size > 9007199254740992.0)
-                return modelplan::error_json(make_error(error_code::bad_request, "file size must be a non-negative number"));
-            in.push_back({f["name"].as<std::string>(), static_cast<uint64_t>(size), f["bytes"].as<std::string>()});
-        }
-        if (in.empty()) return modelplan::error_json(make_error(error_code::bad_request, "no files"));
-        const file_prefix* index = nullptr;
-        std::vector<const file_prefix*> safetensors, ggufs;
-        for (const auto& f : in) {
-            if (ends_with(f.name, ".index.json")) {
-                if (index)
-                    return modelplan::error_json(make_error(error_code::bad_request,
-                                                            "several index files (" + index->name + ", " + f.name + "); give one"));
-                index = &f;
-            } else if (ends_with(f.name, ".safetensors")) {
-                safetensors.push_back(&f);
-            } else if (ends_with(f.name, ".gguf")) {
-                ggufs.push_back(&f);
-            } else {
-                return modelplan::error_json(make_error(error_code::unsupported,
-                                                        f.name + ": not a .safetensors, .gguf or .index.json file"));
-            }
-        }
-        if (!ggufs.empty() && (index || !safetensors.empty()))
-            return modelplan::error_json(make_error(error_code::bad_request, "GGUF and safetensors files together; give one checkpoint"));
-
+        auto in = file_prefixes(files);
+        if (!in) return error_json(in.err());
+        std::vector<std::string> names;
+        for (const auto& f : *in) names.push_back(f.name);
+        auto set = modelplan::select_checkpoint_files(names, modelplan::checkpoint_names_from::selection);
+        if (!set) return error_json(set.err());
         auto model = modelplan::analyze_request(request, false);
-        if (!model) return modelplan::error_json(model.err());
-        std::string path;
-        modelplan::checkpoint ck;
-        if (index) {
-            if (index->bytes.size() < index->size) return need_json(index->size, index->name);
-            auto idx = modelplan::parse_safetensors_index(index->bytes, index->name);
-            if (!idx) return modelplan::error_json(idx.err());
-            std::vector<modelplan::checkpoint> shards;
-            for (const std::string& shard : idx->shards) {
-                const file_prefix* f = nullptr;
-                for (const auto* s : safetensors)
-                    if (s->name == shard) f = s;
-                if (!f)
-                    return modelplan::error_json(make_error(error_code::io, index->name + " names the shard " + shard +
-                                                                                 "; give it together with the index"));
-                auto parsed = modelplan::parse_safetensors_header(f->bytes, f->size, f->name);
-                if (!parsed) return modelplan::error_json(parsed.err());
-                if (!parsed->parsed) return need_json(parsed->need_bytes, f->name);
-                shards.push_back(std::move(*parsed->parsed));
-            }
-            auto merged = modelplan::merge_safetensors_shards(*idx, std::move(shards));
-            if (!merged) return modelplan::error_json(merged.err());
-            ck = std::move(*merged);
-            path = index->name;
-        } else {
-            std::vector<modelplan::checkpoint> parts;
-            for (const auto* f : ggufs.empty() ? safetensors : ggufs) {
-                auto parsed = ggufs.empty() ? modelplan::parse_safetensors_header(f->bytes, f->size, f->name)
-                                            : modelplan::parse_gguf(f->bytes, f->size, f->name);
-                if (!parsed) return modelplan::error_json(parsed.err());
-                if (!parsed->parsed) return need_json(parsed->need_bytes, f->name);
-                parts.push_back(std::move(*parsed->parsed));
-            }
-            auto merged = modelplan::merge_checkpoints(std::move(parts));
-            if (!merged) return modelplan::error_json(merged.err());
-            ck = std::move(*merged);
-            path = in.size() == 1 ? in[0].name : std::to_string(in.size()) + " files";
+        if (!model) return error_json(model.err());
+
+        std::optional<modelplan::safetensors_index> index;
+        if (set->layout == modelplan::checkpoint_layout::sharded_safetensors) {
+            auto read = read_index(*in, *set);
+            if (!read.value) return read.answer;
+            index = std::move(read.value);
         }
+        auto parts = parse_headers(*in, *set);
+        if (!parts.value) return parts.answer;
+        auto ck = modelplan::assemble_checkpoint(*set, std::move(*parts.value), index ? &*index : nullptr);
+        if (!ck) return error_json(ck.err());
+
+        std::string path = index ? set->index : in->size() == 1 ? in->front().name : std::to_string(in->size()) + " files";
         std::string source = *model ? "request" : "";
-        if (!*model && !ggufs.empty()) {
-            auto a = modelplan::gguf_analysis(ck);
+        if (!*model && ck->format == modelplan::checkpoint_format::gguf) {
+            auto a = modelplan::gguf_analysis(*ck);
             if (a) {
                 *model = std::move(*a);
                 source = "GGUF metadata";
             } else {
-                ck.warnings.push_back("not verified: " + a.err().message);
+                ck->warnings.push_back("not verified: " + a.err().message);
             }
         }
-        auto result = modelplan::inspect(path, std::move(ck), std::move(*model), source);
-        if (!result) return modelplan::error_json(result.err());
+        auto result = modelplan::inspect(path, std::move(*ck), std::move(*model), source);
+        if (!result) return error_json(result.err());
         return modelplan::inspect_json(*result);
     });
 }
@@ -211,6 +247,7 @@ EMSCRIPTEN_BINDINGS(modelplan) {
     emscripten::function("gpus", &gpus);
     emscripten::function("inspect", &inspect);
     emscripten::function("inspect_files", &inspect_files);
+    emscripten::function("classify_file", &classify_file);
     emscripten::function("presets", &presets);
     emscripten::function("version", &version);
 }

@@ -478,10 +478,13 @@ async function handleFiles(fileList) {
   const gen = ++fileGeneration;
   const status = $('file-status');
   status.textContent = '';
-  const checkpoints = files.filter((f) => /\.(safetensors|gguf)$/i.test(f.name));
-  const indexes = files.filter((f) => /\.index\.json$/i.test(f.name));
-  const configs = files.filter((f) => /\.json$/i.test(f.name) && !/\.index\.json$/i.test(f.name));
-  const others = files.filter((f) => !/\.(safetensors|gguf|json)$/i.test(f.name));
+  // Sorted by the core's rule for file names (the one the native program applies to a folder).
+  const kinds = new Map(files.map((f) => [f, mp.classifyFile(f.name).kind]));
+  const ofKind = (...wanted) => files.filter((f) => wanted.includes(kinds.get(f)));
+  const checkpoints = ofKind('safetensors', 'gguf', 'gguf_split');
+  const indexes = ofKind('safetensors_index');
+  const configs = ofKind('json');
+  const others = ofKind('other');
   if (!checkpoints.length && !indexes.length && !configs.length) {
     fileError(`${others.map((f) => f.name).join(', ')}: not a config.json, .safetensors, .safetensors.index.json or .gguf file`, 'unsupported');
     return;
@@ -526,7 +529,7 @@ async function inspectCheckpoints(files, index, gen) {
   const ranges = [];
   const onRead = (begin, end) => { read += end - begin; ranges.push([begin, end]); };
   // Verified against the model last shown (a config being typed that does not parse yet is not used).
-  const request = /\.gguf$/i.test(files[0].name) || !lastModelKey ? {} : JSON.parse(lastModelKey);
+  const request = mp.classifyFile(files[0].name).format === 'gguf' || !lastModelKey ? {} : JSON.parse(lastModelKey);
   let r;
   if (files.length === 1 && !index) {
     status.textContent = `reading the header of ${files[0].name}…`;

@@ -222,6 +222,16 @@ export interface InspectFileOptions {
   onRead?: (begin: number, end: number) => void;
 }
 
+/** A file's kind by its name, with the core's rule (checkpoint.h, classify_checkpoint_file). */
+export interface FileClass {
+  kind: 'safetensors' | 'safetensors_index' | 'gguf' | 'gguf_split' | 'json' | 'other';
+  /** the format of the checkpoint the file belongs to; absent for json and other */
+  format?: 'safetensors' | 'gguf';
+  /** gguf_split only: the part's number in its name (1-based) and the number of parts */
+  split_no?: number;
+  split_count?: number;
+}
+
 export declare class Modelplan {
   constructor(module: object);
   /** the instantiated Emscripten module */
@@ -238,6 +248,8 @@ export declare class Modelplan {
   presets(): Presets;
   gpus(): { gpus: Gpu[] };
   version(): string;
+  /** the kind of a file by its name: how the page sorts dropped files */
+  classifyFile(name: string): FileClass;
   inspectBytes(bytes: Uint8Array | ArrayBuffer, fileSize: number, fileName: string,
                request?: Partial<ModelRequest> | string): Result<Inspection | { need_bytes: number }>;
   inspectFile(file: Blob, request?: Partial<ModelRequest> | string, options?: InspectFileOptions): Promise<Result<Inspection>>;

@@ -21,8 +21,6 @@ function requestText(request) {
   return typeof request === 'string' ? request : JSON.stringify(request ?? {});
 }
 
-const geometricFormats = /\.gguf$/i; // GGUF asks for "at least N more bytes" item by item: read ahead
-
 export class Modelplan {
   /** @param {object} module the instantiated Emscripten module (createModelplan's result) */
   constructor(module) {
@@ -61,6 +59,17 @@ export class Modelplan {
   presets() { return this.call('presets'); }
   gpus() { return this.call('gpus'); }
   version() { return this.module.version(); }
+  /**
+   * The kind of a file by its name, with the core's rule (the one the native program applies to a folder):
+   * {kind: 'safetensors' | 'safetensors_index' | 'gguf' | 'gguf_split' | 'json' | 'other'}, for checkpoint
+   * files the format ('safetensors' or 'gguf'), and for a GGUF split part its split_no (1-based, from the name)
+   * and split_count.
+   */
+  classifyFile(name) { return JSON.parse(this.module.classify_file(String(name))); }
+
+  // GGUF asks for "at least N more bytes" item by item: read ahead geometrically.
+  #readsAhead(name) { return this.classifyFile(name).format === 'gguf'; }
+
   /** Whether this build of the module has device placement (place()). */
   get hasPlace() { return typeof this.module.place === 'function'; }
 
@@ -85,7 +94,7 @@ export class Modelplan {
   async #inspectFile(file, request, options) {
     const name = options.name ?? file.name ?? 'model.safetensors';
     const size = file.size;
-    const readAhead = geometricFormats.test(name);
+    const readAhead = this.#readsAhead(name);
     let have = new Uint8Array(0);
     let want = Math.min(size, readAhead ? 1 << 18 : 8);
     for (let round = 0; round < 64; ++round) {
@@ -119,7 +128,7 @@ export class Modelplan {
 
   async #inspectFiles(files, request, options) {
     const state = [...files].map((file) => ({ file, name: file.name, size: file.size, bytes: new Uint8Array(0),
-      ahead: geometricFormats.test(file.name), whole: /\.index\.json$/i.test(file.name) }));
+      ahead: this.#readsAhead(file.name), whole: this.classifyFile(file.name).kind === 'safetensors_index' }));
     const read = async (s, want) => {
       const begin = s.bytes.length;
       const chunk = new Uint8Array(await s.file.slice(begin, want).arrayBuffer());

@@ -125,108 +125,87 @@ std::optional<std::string> config_beside(const fs::path& folder) {
     return std::nullopt;
 }
 
-result<loaded_checkpoint> load_index(const fs::path& index_path) {
-    loaded_checkpoint out;
-    out.kind = "sharded safetensors";
-    auto text = read_small_file(index_path, max_index_bytes);
+// The index of a sharded checkpoint, read whole; its shards become the set's files.
+result<safetensors_index> read_index(const fs::path& path, checkpoint_file_set& set, uint64_t& bytes_read) {
+    auto text = read_small_file(path, max_index_bytes);
     if (!text) return text.err();
-    out.header_bytes_read += text->size();
-    auto index = parse_safetensors_index(*text, index_path.filename().string());
+    bytes_read += text->size();
+    auto index = parse_safetensors_index(*text, path.filename().string());
     if (!index) return index.err();
-    fs::path folder = index_path.parent_path();
-    std::vector<checkpoint> shards;
-    for (const std::string& shard : index->shards) {
-        auto ck = read_safetensors(folder / shard, shard, out.header_bytes_read);
-        if (!ck) {
-            error e = ck.err();
-            if (e.code == error_code::io)
-                e.message += " (a shard named by " + index_path.filename().string() + ")";
-            return e;
-        }
-        shards.push_back(std::move(*ck));
-    }
-    auto merged = merge_safetensors_shards(*index, std::move(shards));
-    if (!merged) return merged.err();
-    out.ck = std::move(*merged);
-    out.folder_config = config_beside(folder);
-    return out;
+    add_index_shards(set, *index);
+    return index;
 }
 
-// GGUF files of one folder: one model, or the splits of one (general split.count, as llama.cpp's gguf-split
-// writes them).
-result<loaded_checkpoint> load_gguf_files(const std::vector<fs::path>& files) {
-    loaded_checkpoint out;
-    out.kind = files.size() == 1 ? "GGUF file" : "split GGUF";
+// The header of every file of the set, in the set's order.
+result<std::vector<checkpoint>> read_headers(const fs::path& folder, const checkpoint_file_set& set,
+                                             uint64_t& bytes_read) {
+    const bool gguf = checkpoint_layout_format(set.layout) == checkpoint_format::gguf;
     std::vector<checkpoint> parts;
-    for (const fs::path& f : files) {
-        auto ck = read_gguf(f, f.filename().string(), out.header_bytes_read);
-        if (!ck) return ck.err();
-        if (files.size() > 1) {
-            const gguf_value* count = find_gguf_value(*ck, "split.count");
-            if (!count || count->u != files.size())
-                return make_error(error_code::bad_checkpoint,
-                                  "the folder holds " + std::to_string(files.size()) + " GGUF files but " +
-                                      f.filename().string() + " is not one of " +
-                                      std::to_string(files.size()) + " splits (split.count); name one file");
+    parts.reserve(set.files.size());
+    for (const std::string& name : set.files) {
+        auto ck = gguf ? read_gguf(folder / name, name, bytes_read)
+                       : read_safetensors(folder / name, name, bytes_read);
+        if (!ck) {
+            error e = ck.err();
+            if (e.code == error_code::io && !set.index.empty())
+                e.message += " (a shard named by " + set.index + ")";
+            return e;
         }
         parts.push_back(std::move(*ck));
     }
-    auto merged = merge_checkpoints(std::move(parts));
-    if (!merged) return merged.err();
-    out.ck = std::move(*merged);
+    return parts;
+}
+
+// Reads the headers of a set of files in `folder` and assembles them with the core's rules.
+result<loaded_checkpoint> load_set(const fs::path& folder, checkpoint_file_set set) {
+    loaded_checkpoint out;
+    std::optional<safetensors_index> index;
+    if (set.layout == checkpoint_layout::sharded_safetensors) {
+        auto read = read_index(folder / set.index, set, out.header_bytes_read);
+        if (!read) return read.err();
+        index = std::move(*read);
+    }
+    auto parts = read_headers(folder, set, out.header_bytes_read);
+    if (!parts) return parts.err();
+    auto ck = assemble_checkpoint(set, std::move(*parts), index ? &*index : nullptr);
+    if (!ck) return ck.err();
+    out.ck = std::move(*ck);
+    out.kind = checkpoint_layout_label(set.layout);
     return out;
 }
 
 result<loaded_checkpoint> load_folder(const fs::path& folder) {
     std::error_code ec;
-    std::vector<fs::path> safetensors, indexes, ggufs;
-    for (const auto& entry : fs::directory_iterator(folder, ec)) {
-        if (!entry.is_regular_file(ec)) continue;
-        std::string name = entry.path().filename().string();
-        if (ends_with(name, ".safetensors.index.json"))
-            indexes.push_back(entry.path());
-        else if (ends_with(name, ".safetensors"))
-            safetensors.push_back(entry.path());
-        else if (ends_with(name, ".gguf"))
-            ggufs.push_back(entry.path());
-    }
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(folder, ec))
+        if (entry.is_regular_file(ec)) names.push_back(entry.path().filename().string());
     if (ec) return make_error(error_code::io, folder.string() + ": " + ec.message());
-    for (auto* list : {&safetensors, &indexes, &ggufs}) std::sort(list->begin(), list->end());
+    auto set = select_checkpoint_files(names, checkpoint_names_from::folder);
+    if (!set) return make_error(set.err().code, folder.string() + ": " + set.err().message, set.err().path);
+    auto out = load_set(folder, std::move(*set));
+    if (out) out->folder_config = config_beside(folder);
+    return out;
+}
 
-    if (!indexes.empty()) {
-        fs::path index = folder / "model.safetensors.index.json";
-        if (!fs::exists(index, ec)) {
-            if (indexes.size() > 1)
-                return make_error(error_code::io, folder.string() + ": several index files (" +
-                                                      indexes[0].filename().string() + ", " +
-                                                      indexes[1].filename().string() + ", ...); name one");
-            index = indexes.front();
-        }
-        return load_index(index);
+// One file named on its own: an index (any .json: the parser says what is wrong with another), a GGUF file
+// (by its magic, whatever its name), else a safetensors file. Only an index looks for a config.json beside
+// it.
+result<loaded_checkpoint> load_file(const fs::path& path) {
+    std::string name = path.filename().string();
+    checkpoint_file_kind kind = classify_checkpoint_file(name).kind;
+    const bool index = kind == checkpoint_file_kind::safetensors_index || kind == checkpoint_file_kind::json;
+    checkpoint_file_set set;
+    if (index) {
+        set.layout = checkpoint_layout::sharded_safetensors;
+        set.index = name;
+    } else {
+        set.layout =
+            starts_with_gguf_magic(path) ? checkpoint_layout::gguf_file : checkpoint_layout::safetensors_file;
+        set.files = {name};
     }
-    if (!safetensors.empty()) {
-        loaded_checkpoint out;
-        out.kind = safetensors.size() == 1 ? "safetensors file" : "safetensors files";
-        std::vector<checkpoint> parts;
-        for (const fs::path& f : safetensors) {
-            auto ck = read_safetensors(f, f.filename().string(), out.header_bytes_read);
-            if (!ck) return ck.err();
-            parts.push_back(std::move(*ck));
-        }
-        auto merged = merge_checkpoints(std::move(parts));
-        if (!merged) return merged.err();
-        out.ck = std::move(*merged);
-        out.folder_config = config_beside(folder);
-        return out;
-    }
-    if (!ggufs.empty()) {
-        auto out = load_gguf_files(ggufs);
-        if (out) out->folder_config = config_beside(folder);
-        return out;
-    }
-    return make_error(error_code::io,
-                      folder.string() +
-                          ": folder holds no .safetensors, *.safetensors.index.json or .gguf file");
+    auto out = load_set(path.parent_path(), std::move(set));
+    if (out && index) out->folder_config = config_beside(path.parent_path());
+    return out;
 }
 
 } // namespace
@@ -236,15 +215,7 @@ result<loaded_checkpoint> load_checkpoint(const std::string& argument) {
     fs::path path(argument);
     if (!fs::exists(path, ec)) return make_error(error_code::io, argument + ": no such file or folder");
     if (fs::is_directory(path, ec)) return load_folder(path);
-    std::string name = path.filename().string();
-    if (ends_with(name, ".json")) return load_index(path);
-    if (starts_with_gguf_magic(path)) return load_gguf_files({path});
-    loaded_checkpoint out;
-    out.kind = "safetensors file";
-    auto ck = read_safetensors(path, name, out.header_bytes_read);
-    if (!ck) return ck.err();
-    out.ck = std::move(*ck);
-    return out;
+    return load_file(path);
 }
 
 } // namespace modelplan::cli

@@ -44,7 +44,7 @@ using detail::fill_chunk;
 using detail::fill_job;
 using detail::fill_state;
 
-// ---- checkpoint and model sources ----------------------------------------------------------------------------
+// ---- checkpoint and model sources -------------------------------------------------------------------------
 
 result<checkpoint_source> open_checkpoint(const std::string& path) {
     auto loaded = cli::load_checkpoint(path);
@@ -140,8 +140,12 @@ uint64_t status_kib(const char* key) {
 }
 } // namespace
 
-uint64_t rss_bytes() { return status_kib("VmRSS:") * 1024; }
-uint64_t peak_rss_bytes() { return status_kib("VmHWM:") * 1024; }
+uint64_t rss_bytes() {
+    return status_kib("VmRSS:") * 1024;
+}
+uint64_t peak_rss_bytes() {
+    return status_kib("VmHWM:") * 1024;
+}
 bool reset_peak_rss() {
     std::ofstream out("/proc/self/clear_refs");
     out << "5";
@@ -149,9 +153,15 @@ bool reset_peak_rss() {
     return static_cast<bool>(out);
 }
 
-bool built_with_cuda() { return detail::cuda_compiled(); }
-int cuda_device_count() { return detail::cuda_devices(); }
-uint64_t cuda_free_bytes(int device) { return detail::cuda_free(device); }
+bool built_with_cuda() {
+    return detail::cuda_compiled();
+}
+int cuda_device_count() {
+    return detail::cuda_devices();
+}
+uint64_t cuda_free_bytes(int device) {
+    return detail::cuda_free(device);
+}
 
 // ---- element types ----------------------------------------------------------------------------------------
 
@@ -164,41 +174,42 @@ struct stored_type {
     uint64_t size = 1;
     bool raw = false;
     bool float8 = false; // quantized storage: never converted (its scales live in other tensors)
-    bool keep = false;   // kept as stored, never converted: float8, and unsigned 16/32/64 where LibTorch has them
+    // kept as stored, never converted: float8, and unsigned 16/32/64 where LibTorch has them
+    bool keep = false;
 };
 
 std::optional<stored_type> stored_type_of(const std::string& name) {
     static const std::unordered_map<std::string, stored_type> types = {
-        {"F64",  {at::kDouble, 8, false, false}},
-        {"F32",  {at::kFloat, 4, false, false}},
-        {"F16",  {at::kHalf, 2, false, false}},
-        {"BF16", {at::kBFloat16, 2, false, false}},
-        {"I64",  {at::kLong, 8, false, false}},
-        {"I32",  {at::kInt, 4, false, false}},
-        {"I16",  {at::kShort, 2, false, false}},
-        {"I8",   {at::kChar, 1, false, false}},
-        {"U8",   {at::kByte, 1, false, false}},
-        {"BOOL", {at::kBool, 1, false, false}},
-        {"C64",  {at::kComplexFloat, 8, false, false}},
+        {"F64",         {at::kDouble, 8, false, false}            },
+        {"F32",         {at::kFloat, 4, false, false}             },
+        {"F16",         {at::kHalf, 2, false, false}              },
+        {"BF16",        {at::kBFloat16, 2, false, false}          },
+        {"I64",         {at::kLong, 8, false, false}              },
+        {"I32",         {at::kInt, 4, false, false}               },
+        {"I16",         {at::kShort, 2, false, false}             },
+        {"I8",          {at::kChar, 1, false, false}              },
+        {"U8",          {at::kByte, 1, false, false}              },
+        {"BOOL",        {at::kBool, 1, false, false}              },
+        {"C64",         {at::kComplexFloat, 8, false, false}      },
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-        {"F8_E4M3", {at::kFloat8_e4m3fn, 1, false, true, true}},
-        {"F8_E5M2", {at::kFloat8_e5m2, 1, false, true, true}},
+        {"F8_E4M3",     {at::kFloat8_e4m3fn, 1, false, true, true}},
+        {"F8_E5M2",     {at::kFloat8_e5m2, 1, false, true, true}  },
 #else
         {"F8_E4M3", {at::kByte, 1, true, true, true}},
         {"F8_E5M2", {at::kByte, 1, true, true, true}},
 #endif
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-        {"U16", {at::kUInt16, 2, false, false, true}},
-        {"U32", {at::kUInt32, 4, false, false, true}},
-        {"U64", {at::kUInt64, 8, false, false, true}},
+        {"U16",         {at::kUInt16, 2, false, false, true}      },
+        {"U32",         {at::kUInt32, 4, false, false, true}      },
+        {"U64",         {at::kUInt64, 8, false, false, true}      },
 #else
         {"U16", {at::kShort, 2, true, false, true}},
         {"U32", {at::kInt, 4, true, false, true}},
         {"U64", {at::kLong, 8, true, false, true}},
 #endif
-        {"F8_E4M3FNUZ", {at::kByte, 1, true, true, true}},
-        {"F8_E5M2FNUZ", {at::kByte, 1, true, true, true}},
-        {"F8_E8M0",     {at::kByte, 1, true, true, true}},
+        {"F8_E4M3FNUZ", {at::kByte, 1, true, true, true}          },
+        {"F8_E5M2FNUZ", {at::kByte, 1, true, true, true}          },
+        {"F8_E8M0",     {at::kByte, 1, true, true, true}          },
     };
     auto it = types.find(name);
     if (it == types.end()) return std::nullopt;
@@ -228,11 +239,11 @@ bool dispatch(at::ScalarType t, F&& f) {
 }
 
 // One element. Floating to integer saturates and takes NaN to 0 (a plain cast of an out-of-range value is
-// undefined behaviour, and the values come from a file); floating to floating rounds to nearest even, as c10's
-// Half and BFloat16 do. BOOL is read as a byte (a file may hold any byte there): non-zero is true.
+// undefined behaviour, and the values come from a file); floating to floating rounds to nearest even, as
+// c10's Half and BFloat16 do. BOOL is read as a byte (a file may hold any byte there): non-zero is true.
 template <class T>
-constexpr bool is_floating_v = std::is_floating_point_v<T> || std::is_same_v<T, c10::Half> ||
-                               std::is_same_v<T, c10::BFloat16>;
+constexpr bool is_floating_v =
+    std::is_floating_point_v<T> || std::is_same_v<T, c10::Half> || std::is_same_v<T, c10::BFloat16>;
 
 template <class To, class From>
 To cast(From v) {
@@ -244,7 +255,8 @@ To cast(From v) {
     } else if constexpr (is_floating_v<From> && std::is_integral_v<To>) {
         double d = static_cast<double>(v);
         if (d != d) return To(0);
-        // The largest double below 2^digits (exact: To's maximum needs more bits than a double has for 64-bit).
+        // The largest double below 2^digits (exact: To's maximum needs more bits than a double has for
+        // 64-bit types).
         constexpr double hi = static_cast<double>(std::numeric_limits<To>::max()) + 1.0;
         constexpr double lo = static_cast<double>(std::numeric_limits<To>::min());
         if (d >= hi) return std::numeric_limits<To>::max();
@@ -265,7 +277,8 @@ bool detail::convertible(at::ScalarType from, at::ScalarType to) {
     return ok;
 }
 
-void detail::convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to, uint64_t n) {
+void detail::convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to,
+                              uint64_t n) {
     dispatch(from, [&](auto f) {
         using From = typename decltype(f)::type;
         dispatch(to, [&](auto t) {
@@ -294,19 +307,19 @@ std::optional<error> detail::read_exact(const fill_job& job, void* out, uint64_t
         if (got < 0) {
             if (errno == EINTR) continue;
             return make_error(error_code::io, job.file + ": read error at byte " +
-                                                  std::to_string(offset + done) + " while loading " + job.name +
-                                                  ": " + std::strerror(errno));
+                                                  std::to_string(offset + done) + " while loading " +
+                                                  job.name + ": " + std::strerror(errno));
         }
         if (got == 0) {
             struct stat st {};
-            std::string now = ::fstat(job.fd, &st) == 0 ? " (the file now has " +
-                                                              std::to_string(st.st_size) + " bytes)"
-                                                        : "";
-            return make_error(error_code::io, job.file + ": file ends at byte " + std::to_string(offset + done) +
-                                                  " while loading " + job.name + ", whose data ends at byte " +
-                                                  std::to_string(job.begin + job.bytes) +
-                                                  "; the file was truncated or changed after its header was read" +
-                                                  now);
+            std::string now = ::fstat(job.fd, &st) == 0
+                                  ? " (the file now has " + std::to_string(st.st_size) + " bytes)"
+                                  : "";
+            return make_error(error_code::io,
+                              job.file + ": file ends at byte " + std::to_string(offset + done) +
+                                  " while loading " + job.name + ", whose data ends at byte " +
+                                  std::to_string(job.begin + job.bytes) +
+                                  "; the file was truncated or changed after its header was read" + now);
         }
         done += static_cast<uint64_t>(got);
     }
@@ -365,9 +378,9 @@ std::string verify_summary(const verify_report& v) {
     return out;
 }
 
-// A CPU destination of at least huge_tensor_bytes gets its own anonymous mapping, aligned to 2 MiB and advised
-// for transparent huge pages: the kernel then faults and zeroes it 2 MiB at a time instead of 4 KiB, which is
-// most of the cost of reading into fresh memory. Smaller ones come from LibTorch's CPU allocator.
+// A CPU destination of at least huge_tensor_bytes gets its own anonymous mapping, aligned to 2 MiB and
+// advised for transparent huge pages: the kernel then faults and zeroes it 2 MiB at a time instead of 4 KiB,
+// which is most of the cost of reading into fresh memory. Smaller ones come from LibTorch's CPU allocator.
 constexpr uint64_t huge_page_bytes = 2u << 20;
 constexpr uint64_t huge_tensor_bytes = 4u << 20;
 
@@ -378,12 +391,15 @@ at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type) {
     size_t length = static_cast<size_t>((bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes +
                                         huge_page_bytes);
     void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) throw std::runtime_error("cannot map " + std::to_string(length) + " bytes: " + std::strerror(errno));
+    if (base == MAP_FAILED)
+        throw std::runtime_error("cannot map " + std::to_string(length) + " bytes: " + std::strerror(errno));
     uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
-    ::madvise(reinterpret_cast<void*>(aligned), length - (aligned - reinterpret_cast<uintptr_t>(base)), MADV_HUGEPAGE);
+    ::madvise(reinterpret_cast<void*>(aligned), length - (aligned - reinterpret_cast<uintptr_t>(base)),
+              MADV_HUGEPAGE);
     try {
-        return at::from_blob(reinterpret_cast<void*>(aligned), sizes,
-                             [base, length](void*) { ::munmap(base, length); }, at::TensorOptions().dtype(type));
+        return at::from_blob(
+            reinterpret_cast<void*>(aligned), sizes, [base, length](void*) { ::munmap(base, length); },
+            at::TensorOptions().dtype(type));
     } catch (...) {
         ::munmap(base, length); // not owned by a tensor yet
         throw;
@@ -410,7 +426,8 @@ void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks
                 if (staging.size() < n) staging.resize(std::max<uint64_t>(n, chunk_bytes));
                 e = detail::read_exact(job, staging.data(), n, offset);
                 if (!e) {
-                    char* dst = static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.dst.element_size();
+                    char* dst =
+                        static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.dst.element_size();
                     detail::convert_elements(staging.data(), job.stored, dst, job.dst.scalar_type(), c.elems);
                 }
             }
@@ -440,17 +457,29 @@ void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks
 
 } // namespace
 
-result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
-                                 const load_options& options) {
-    load_report report;
+// ---- the load, phase by phase -----------------------------------------------------------------------------
+// load_weights: verify from headers -> plan every destination -> open the files -> allocate -> fill (CPU and
+// CUDA at once, progress on this thread) -> report. Nothing is allocated before the plan is complete; from
+// allocation on, every failure puts the parameters back as they were.
+
+namespace {
+
+// An exception's message up to its first line (LibTorch appends a C++ backtrace).
+std::string first_line(const std::exception& e) {
+    std::string what = e.what();
+    return what.substr(0, what.find('\n'));
+}
+
+// 1. Verification from the headers alone: the format, no quantized groups, and the skeleton's tensors.
+std::optional<error> verify_from_headers(const meta_model& m, const skeleton& sk,
+                                         const checkpoint_source& src, load_report& report) {
     const checkpoint& ck = src.ck;
     if (ck.format != checkpoint_format::safetensors)
-        return make_error(error_code::unsupported, src.path + ": only safetensors checkpoints are loaded (this is " +
-                                                       checkpoint_format_name(ck.format) + "); nothing was loaded");
+        return make_error(error_code::unsupported,
+                          src.path + ": only safetensors checkpoints are loaded (this is " +
+                              checkpoint_format_name(ck.format) + "); nothing was loaded");
     if (m.params.size() != sk.tensors.size())
         return make_error(error_code::internal, "the meta model was not built from this skeleton");
-
-    // 1. Verify from headers alone.
     auto view = logical_view(ck);
     if (!view) return view.err();
     if (!view->quantized.empty())
@@ -460,335 +489,437 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
                               view->quantized.front().scheme +
                               "); quantized checkpoints are not loaded by this version; nothing was loaded");
     report.verify = verify_checkpoint(sk, *view);
-    if (!report.verify.ok) return make_error(error_code::bad_checkpoint, src.path + ": " + verify_summary(report.verify));
+    if (!report.verify.ok)
+        return make_error(error_code::bad_checkpoint, src.path + ": " + verify_summary(report.verify));
+    return std::nullopt;
+}
 
-    // 2. Plan every tensor: its stored bytes, its device, its destination dtype. Still nothing allocated.
-    std::unordered_map<std::string, const checkpoint_tensor*> stored;
-    stored.reserve(ck.tensors.size());
-    for (const auto& t : ck.tensors) stored.emplace(t.name, &t);
+// 2. The plan: for every parameter its stored bytes, its destination dtype and its device.
+struct plan_item {
+    size_t param;
+    const checkpoint_tensor* t;
+    stored_type st;
+    at::ScalarType dst_type;
+    std::string device; // "cpu", "cuda:N", "disk", "meta"
+};
+
+// What the plan learns about dtypes on the way, for the report's warnings.
+struct dtype_notes {
+    uint64_t raw_count = 0; // held as raw bits: this LibTorch has no such dtype
+    std::string raw_example;
+    uint64_t float8_kept = 0; // float8 or unsigned kept as stored, not converted
+};
+
+// The checkpoint as the plan looks things up in it.
+struct stored_tensors {
+    std::unordered_map<std::string, const checkpoint_tensor*> by_name;
     std::unordered_map<std::string, uint64_t> file_size;
-    for (const auto& f : ck.files) file_size.emplace(f.name, f.size);
-    std::vector<std::vector<std::string>> alias_names(m.params.size());
-    for (const auto& [name, i] : m.aliases) alias_names[i].push_back(name);
+    std::vector<std::vector<std::string>> alias_names; // per parameter, its tied names
 
-    std::string default_device = options.device;
-    int n_cuda = cuda_device_count();
-    if (default_device == "auto") default_device = n_cuda > 0 ? "cuda:0" : "cpu";
-    if (default_device == "cuda") default_device = "cuda:0";
+    stored_tensors(const checkpoint& ck, const meta_model& m) : alias_names(m.params.size()) {
+        by_name.reserve(ck.tensors.size());
+        for (const auto& t : ck.tensors) by_name.emplace(t.name, &t);
+        for (const auto& f : ck.files) file_size.emplace(f.name, f.size);
+        for (const auto& [name, i] : m.aliases) alias_names[i].push_back(name);
+    }
+    // A parameter's tensor, stored under its name or one of its tied names.
+    const checkpoint_tensor* find(size_t param, const std::string& name) const {
+        if (auto it = by_name.find(name); it != by_name.end()) return it->second;
+        for (const auto& alias : alias_names[param])
+            if (auto it = by_name.find(alias); it != by_name.end()) return it->second;
+        return nullptr;
+    }
+};
+
+// The byte range within the file as its header gave it (open_checkpoint's parser checks this; a
+// checkpoint_source built or changed by a caller may not be): never a read or a mapping outside it.
+std::optional<error> check_byte_range(const checkpoint_tensor& t, const stored_tensors& stored) {
+    auto file = stored.file_size.find(t.file);
+    if (file != stored.file_size.end() && t.end >= t.begin && t.end <= file->second) return std::nullopt;
+    return make_error(error_code::bad_checkpoint,
+                      t.name + ": data [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                          ") is not within " + t.file +
+                          (file == stored.file_size.end() ? std::string(" (not among the checkpoint's files)")
+                                                          : " (" + std::to_string(file->second) + " bytes)") +
+                          "; nothing was loaded");
+}
+
+// The dtype a parameter is loaded as: the model's, converted on load, except that raw storage, float8
+// (quantized: its scales are other tensors) and unsigned integers keep the stored type.
+result<at::ScalarType> destination_type(const meta_model::entry& p, at::ScalarType model_type,
+                                        const checkpoint_tensor& t, const stored_type& st,
+                                        dtype_notes& notes) {
+    if (st.keep || p.raw) {
+        if (st.raw) {
+            if (!notes.raw_count++) notes.raw_example = t.name + " (" + t.dtype + ")";
+        } else if (st.keep && model_type != st.type) {
+            ++notes.float8_kept;
+        }
+        if (p.raw && !st.keep)
+            return make_error(error_code::unsupported,
+                              t.name + ": the model holds it as " + dtype_name(p.info->type) +
+                                  ", which this LibTorch lacks, and the checkpoint stores " + t.dtype +
+                                  "; nothing was loaded");
+        return st.type;
+    }
+    if (model_type != st.type && !detail::convertible(st.type, model_type))
+        return make_error(error_code::unsupported, t.name + ": cannot convert " + t.dtype + " to " +
+                                                       c10::toString(model_type) + "; nothing was loaded");
+    return model_type;
+}
+
+// "auto" and "cuda" as the device every parameter without a map entry goes to.
+std::string default_device(const std::string& requested, int n_cuda) {
+    if (requested == "auto") return n_cuda > 0 ? "cuda:0" : "cpu";
+    if (requested == "cuda") return "cuda:0";
+    return requested;
+}
+
+// A parameter's device: cpu, cuda:N (present in this build and on this machine), or disk/meta (not read).
+result<std::string> checked_device(std::string device, const std::string& param, int n_cuda) {
+    if (device == "cuda") device = "cuda:0";
+    if (device == "cpu" || device == "disk" || device == "meta") return device;
+    if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 9 ||
+        device.find_first_not_of("0123456789", 5) != std::string::npos)
+        return make_error(error_code::bad_request, param + ": unknown device \"" + device +
+                                                       "\"; expected cpu, cuda, cuda:N, auto, disk or meta");
+    int index = std::stoi(device.substr(5));
+    if (!built_with_cuda())
+        return make_error(error_code::unsupported, "device " + device +
+                                                       " requested, but this build of modelplan has no CUDA "
+                                                       "(LibTorch without CUDA); nothing was loaded");
+    if (index >= n_cuda)
+        return make_error(error_code::bad_request, "device " + device + " requested, but " +
+                                                       std::to_string(n_cuda) +
+                                                       " CUDA device(s) are present; nothing was loaded");
+    return device;
+}
+
+result<plan_item> plan_parameter(const meta_model& m, size_t i, const stored_tensors& stored,
+                                 const std::string& device, int n_cuda, dtype_notes& notes) {
+    const auto& p = m.params[i];
+    const checkpoint_tensor* t = stored.find(i, p.name);
+    if (!t) return make_error(error_code::internal, p.name + ": verified but not found in the checkpoint");
+    if (auto e = check_byte_range(*t, stored)) return *e;
+    auto st = stored_type_of(t->dtype);
+    if (!st)
+        return make_error(error_code::unsupported, t->name + ": dtype " + t->dtype +
+                                                       " is not loaded by this version; nothing was loaded");
+    if (t->elements * st->size != t->bytes() || static_cast<uint64_t>(m.slot(i).numel()) != t->elements)
+        return make_error(error_code::bad_checkpoint, t->name + ": " + std::to_string(t->bytes()) +
+                                                          " bytes for " + std::to_string(t->elements) +
+                                                          " elements of " + t->dtype + ", expected " +
+                                                          std::to_string(m.slot(i).numel()) + " elements");
+    auto dst = destination_type(p, m.slot(i).scalar_type(), *t, *st, notes);
+    if (!dst) return dst.err();
+    auto checked = checked_device(device, p.name, n_cuda);
+    if (!checked) return checked.err();
+    return plan_item{i, t, *st, *dst, std::move(*checked)};
+}
+
+void add_dtype_warnings(const dtype_notes& notes, load_report& report) {
+    if (notes.raw_count)
+        report.warnings.push_back(std::to_string(notes.raw_count) +
+                                  " tensor(s) loaded as raw bits because LibTorch " + TORCH_VERSION +
+                                  " has no such dtype, e.g. " + notes.raw_example +
+                                  " (float8 as uint8, unsigned as the signed type of the same width)");
+    if (notes.float8_kept)
+        report.warnings.push_back(
+            std::to_string(notes.float8_kept) +
+            " float8 or unsigned tensor(s) kept as stored, not converted to the model's dtype"
+            " (float8 scales are separate tensors)");
+}
+
+// Every parameter planned; still nothing allocated.
+result<std::vector<plan_item>> plan_destinations(const meta_model& m, const checkpoint& ck,
+                                                 const load_options& options, load_report& report) {
+    const int n_cuda = cuda_device_count();
+    const std::string fallback_device = default_device(options.device, n_cuda);
     if (!options.tensor_devices.empty() && options.tensor_devices.size() != m.params.size())
-        return make_error(error_code::bad_request, "the device map has " +
-                                                       std::to_string(options.tensor_devices.size()) +
-                                                       " entries for " + std::to_string(m.params.size()) +
-                                                       " parameters");
-
-    struct plan_item {
-        size_t param;
-        const checkpoint_tensor* t;
-        stored_type st;
-        at::ScalarType dst_type;
-        std::string device; // "cpu", "cuda:N", "disk"
-    };
+        return make_error(error_code::bad_request,
+                          "the device map has " + std::to_string(options.tensor_devices.size()) +
+                              " entries for " + std::to_string(m.params.size()) + " parameters");
+    const stored_tensors stored(ck, m);
+    dtype_notes notes;
     std::vector<plan_item> plan;
     plan.reserve(m.params.size());
-    uint64_t raw_count = 0, float8_kept = 0;
-    std::string raw_example;
     for (size_t i = 0; i < m.params.size(); ++i) {
-        const auto& p = m.params[i];
-        const checkpoint_tensor* t = nullptr;
-        if (auto it = stored.find(p.name); it != stored.end()) t = it->second;
-        for (size_t a = 0; !t && a < alias_names[i].size(); ++a)
-            if (auto it = stored.find(alias_names[i][a]); it != stored.end()) t = it->second;
-        if (!t) return make_error(error_code::internal, p.name + ": verified but not found in the checkpoint");
-        // The byte range within the file as its header gave it (open_checkpoint's parser checks this; a
-        // checkpoint_source built or changed by a caller may not be): never a read or a mapping outside it.
-        auto file = file_size.find(t->file);
-        if (file == file_size.end() || t->end < t->begin || t->end > file->second)
-            return make_error(error_code::bad_checkpoint,
-                              t->name + ": data [" + std::to_string(t->begin) + ", " + std::to_string(t->end) +
-                                  ") is not within " + t->file +
-                                  (file == file_size.end() ? std::string(" (not among the checkpoint's files)")
-                                                           : " (" + std::to_string(file->second) + " bytes)") +
-                                  "; nothing was loaded");
-        auto st = stored_type_of(t->dtype);
-        if (!st)
-            return make_error(error_code::unsupported, t->name + ": dtype " + t->dtype +
-                                                           " is not loaded by this version; nothing was loaded");
-        if (t->elements * st->size != t->bytes() || static_cast<uint64_t>(m.slot(i).numel()) != t->elements)
-            return make_error(error_code::bad_checkpoint,
-                              t->name + ": " + std::to_string(t->bytes()) + " bytes for " +
-                                  std::to_string(t->elements) + " elements of " + t->dtype +
-                                  ", expected " + std::to_string(m.slot(i).numel()) + " elements");
-        at::ScalarType dst = m.slot(i).scalar_type();
-        if (st->keep || p.raw) {
-            // Raw storage, float8 (quantized: its scales are other tensors) and unsigned integers keep the
-            // stored type.
-            if (st->raw) {
-                if (!raw_count++) raw_example = t->name + " (" + t->dtype + ")";
-            } else if (st->keep && dst != st->type) {
-                ++float8_kept;
-            }
-            if (p.raw && !st->keep)
-                return make_error(error_code::unsupported,
-                                  t->name + ": the model holds it as " + dtype_name(p.info->type) +
-                                      ", which this LibTorch lacks, and the checkpoint stores " + t->dtype +
-                                      "; nothing was loaded");
-            dst = st->type;
-        } else if (dst != st->type && !detail::convertible(st->type, dst)) {
-            return make_error(error_code::unsupported, t->name + ": cannot convert " + t->dtype + " to " +
-                                                           c10::toString(dst) + "; nothing was loaded");
-        }
-        std::string device = options.tensor_devices.empty() ? default_device : options.tensor_devices[i];
-        if (device == "cuda") device = "cuda:0";
-        if (device != "cpu" && device != "disk" && device != "meta") {
-            if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 9 ||
-                device.find_first_not_of("0123456789", 5) != std::string::npos)
-                return make_error(error_code::bad_request, p.name + ": unknown device \"" + device +
-                                                               "\"; expected cpu, cuda, cuda:N, auto, disk or meta");
-            int index = std::stoi(device.substr(5));
-            if (!built_with_cuda())
-                return make_error(error_code::unsupported,
-                                  "device " + device + " requested, but this build of modelplan has no CUDA "
-                                  "(LibTorch without CUDA); nothing was loaded");
-            if (index >= n_cuda)
-                return make_error(error_code::bad_request, "device " + device + " requested, but " +
-                                                               std::to_string(n_cuda) +
-                                                               " CUDA device(s) are present; nothing was loaded");
-        }
-        plan.push_back({i, t, *st, dst, device});
+        const std::string& device =
+            options.tensor_devices.empty() ? fallback_device : options.tensor_devices[i];
+        auto item = plan_parameter(m, i, stored, device, n_cuda, notes);
+        if (!item) return item.err();
+        plan.push_back(std::move(*item));
     }
-    if (raw_count)
-        report.warnings.push_back(std::to_string(raw_count) + " tensor(s) loaded as raw bits because LibTorch " +
-                                  TORCH_VERSION + " has no such dtype, e.g. " + raw_example +
-                                  " (float8 as uint8, unsigned as the signed type of the same width)");
-    if (float8_kept)
-        report.warnings.push_back(std::to_string(float8_kept) +
-                                  " float8 or unsigned tensor(s) kept as stored, not converted to the model's dtype"
-                                  " (float8 scales are separate tensors)");
+    add_dtype_warnings(notes, report);
+    return plan;
+}
 
-    // 3. Open the files (still nothing allocated).
-    open_files files;
+// 3. Every file of the checkpoint opened, by name (still nothing allocated).
+result<std::unordered_map<std::string, int>> open_all(open_files& files, const checkpoint_source& src) {
     std::unordered_map<std::string, int> fd_of;
-    std::unordered_map<std::string, std::shared_ptr<file_mapping>> mapping_of;
-    for (const auto& f : ck.files) {
-        std::string path = (fs::path(src.folder) / f.name).string();
-        auto fd = files.open(path);
+    for (const auto& f : src.ck.files) {
+        auto fd = files.open((fs::path(src.folder) / f.name).string());
         if (!fd) return fd.err();
         fd_of[f.name] = *fd;
     }
+    return fd_of;
+}
 
-    // 4. Allocate and fill. From here on, any failure puts the meta tensors back.
-    std::vector<at::Tensor> originals;
-    originals.reserve(plan.size());
-    for (size_t i = 0; i < m.params.size(); ++i) originals.push_back(m.slot(i));
-    auto restore = [&]() {
-        for (size_t i = 0; i < m.params.size(); ++i) m.slot(i) = originals[i];
-    };
+// 4. Allocation. The parameters' tensors as they were, to put back on any failure from here on.
+class saved_slots {
+  public:
+    explicit saved_slots(meta_model& m) : m_(m) {
+        originals_.reserve(m.params.size());
+        for (size_t i = 0; i < m.params.size(); ++i) originals_.push_back(m.slot(i));
+    }
+    const at::Tensor& original(size_t i) const { return originals_[i]; }
+    void restore() {
+        for (size_t i = 0; i < m_.params.size(); ++i) m_.slot(i) = originals_[i];
+    }
 
-    unsigned threads = options.threads ? options.threads
-                                       : std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
-    report.threads = threads;
-    report.mmap = options.mmap;
-    uint64_t chunk_bytes = std::max<uint64_t>(options.chunk_bytes, 4096);
-    report.rss_before_bytes = rss_bytes();
-    reset_peak_rss();
-    auto t0 = std::chrono::steady_clock::now();
+  private:
+    meta_model& m_;
+    std::vector<at::Tensor> originals_;
+};
 
+// The destinations and what fills them: jobs to read, per device kind; mapped files kept alive by the tensors
+// that alias them.
+struct allocation {
     std::vector<fill_job> cpu_jobs, cuda_jobs;
-    uint64_t total_bytes = 0;
-    try {
-        for (const auto& item : plan) {
-            const auto& p = m.params[item.param];
-            device_totals& dev = report.devices[item.device];
-            at::Tensor& slot = m.slot(item.param);
-            if (item.device == "disk" || item.device == "meta") { // left on meta, not read
-                ++dev.tensors;
-                dev.bytes += item.t->bytes();
-                continue;
-            }
-            std::vector<int64_t> sizes(slot.sizes().begin(), slot.sizes().end());
-            bool requires_grad = originals[item.param].requires_grad();
-            fill_job job;
-            job.name = p.name;
-            job.file = item.t->file;
-            job.fd = fd_of.at(item.t->file);
-            job.begin = item.t->begin;
-            job.bytes = item.t->bytes();
-            job.stored = item.st.type;
-            job.stored_size = item.st.size;
-            job.convert = item.dst_type != item.st.type;
-            at::Tensor dst;
-            c10::Device device(item.device);
-            bool reuse = slot.defined() && !slot.is_meta() && slot.device() == device &&
-                         slot.scalar_type() == item.dst_type && slot.is_contiguous();
-            if (reuse) {
-                // Already loaded (a reload): filled in place, no allocation.
-                job.dst = slot;
-                dst = slot;
-                if (job.convert) ++report.tensors_converted;
-                ++report.tensors_reused;
-                total_bytes += job.bytes;
-                (item.device == "cpu" ? cpu_jobs : cuda_jobs).push_back(std::move(job));
-            } else if (options.mmap && item.device == "cpu" && !job.convert &&
-                item.t->begin % item.st.size == 0) {
-                auto& mp = mapping_of[item.t->file];
-                if (!mp) {
-                    mp = std::make_shared<file_mapping>();
-                    struct stat st {};
-                    if (::fstat(job.fd, &st) != 0) throw std::runtime_error(job.file + ": cannot stat");
-                    mp->size = static_cast<size_t>(st.st_size);
-                    // Populated read-only, so the page tables point at the page cache (populating a writable
-                    // private mapping would copy every page); then writable, copy-on-write.
-                    mp->base = ::mmap(nullptr, mp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, job.fd, 0);
-                    if (mp->base == MAP_FAILED)
-                        throw std::runtime_error(job.file + ": cannot map: " + std::strerror(errno));
-                    if (::mprotect(mp->base, mp->size, PROT_READ | PROT_WRITE) != 0)
-                        throw std::runtime_error(job.file + ": cannot make the mapping writable: " + std::strerror(errno));
-                }
-                if (item.t->begin > mp->size || job.bytes > mp->size - item.t->begin)
-                    throw std::runtime_error(job.file + ": the file is shorter than its header says (" +
-                                             std::to_string(mp->size) + " bytes) while mapping " + p.name);
-                auto keep = mp;
-                dst = at::from_blob(static_cast<char*>(mp->base) + item.t->begin, sizes,
-                                    [keep](void*) {}, at::TensorOptions().dtype(item.dst_type));
-                ++report.tensors_aliased;
-                total_bytes += job.bytes;
-            } else {
-                dst = item.device == "cpu" ? empty_cpu(sizes, item.dst_type)
-                                           : at::empty(sizes, at::TensorOptions().dtype(item.dst_type)
-                                                                  .device(c10::Device(item.device)));
-                job.dst = dst;
-                if (job.convert) ++report.tensors_converted;
-                total_bytes += job.bytes;
-                (item.device == "cpu" ? cpu_jobs : cuda_jobs).push_back(std::move(job));
-            }
-            if (requires_grad) dst.set_requires_grad(true);
-            slot = dst;
+    uint64_t total_bytes = 0; // checkpoint bytes read or mapped
+    std::unordered_map<std::string, std::shared_ptr<file_mapping>> mapping_of;
+    uint64_t fill_bytes() const {
+        uint64_t n = 0;
+        for (const auto& j : cpu_jobs) n += j.bytes;
+        for (const auto& j : cuda_jobs) n += j.bytes;
+        return n;
+    }
+};
+
+// A private mapping of the whole file: populated read-only, so the page tables point at the page cache
+// (populating a writable private mapping would copy every page); then writable, copy-on-write. Throws.
+std::shared_ptr<file_mapping> map_whole_file(int fd, const std::string& file) {
+    auto mp = std::make_shared<file_mapping>();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw std::runtime_error(file + ": cannot stat");
+    mp->size = static_cast<size_t>(st.st_size);
+    mp->base = ::mmap(nullptr, mp->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (mp->base == MAP_FAILED) throw std::runtime_error(file + ": cannot map: " + std::strerror(errno));
+    if (::mprotect(mp->base, mp->size, PROT_READ | PROT_WRITE) != 0)
+        throw std::runtime_error(file + ": cannot make the mapping writable: " + std::strerror(errno));
+    return mp;
+}
+
+// A CPU tensor that aliases the parameter's bytes in the mapped file (no read at all). Throws.
+at::Tensor alias_mapped(const plan_item& item, const fill_job& job, const std::vector<int64_t>& sizes,
+                        allocation& out) {
+    auto& mp = out.mapping_of[item.t->file];
+    if (!mp) mp = map_whole_file(job.fd, job.file);
+    if (item.t->begin > mp->size || job.bytes > mp->size - item.t->begin)
+        throw std::runtime_error(job.file + ": the file is shorter than its header says (" +
+                                 std::to_string(mp->size) + " bytes) while mapping " + job.name);
+    auto keep = mp;
+    return at::from_blob(
+        static_cast<char*>(mp->base) + item.t->begin, sizes, [keep](void*) {},
+        at::TensorOptions().dtype(item.dst_type));
+}
+
+// One parameter's destination: filled in place when it is already loaded on that device with that dtype (a
+// reload), aliased to the mapped file with `mmap` where no conversion is needed, else freshly allocated.
+// Returns the tensor the parameter holds from now on. Throws on an allocation failure.
+at::Tensor allocate_destination(const plan_item& item, fill_job job, const at::Tensor& slot, bool use_mmap,
+                                allocation& out, load_report& report) {
+    std::vector<int64_t> sizes(slot.sizes().begin(), slot.sizes().end());
+    c10::Device device(item.device);
+    auto& jobs = item.device == "cpu" ? out.cpu_jobs : out.cuda_jobs;
+    out.total_bytes += job.bytes;
+    bool reuse = slot.defined() && !slot.is_meta() && slot.device() == device &&
+                 slot.scalar_type() == item.dst_type && slot.is_contiguous();
+    if (reuse) {
+        job.dst = slot;
+        if (job.convert) ++report.tensors_converted;
+        ++report.tensors_reused;
+        jobs.push_back(std::move(job));
+        return slot;
+    }
+    if (use_mmap && item.device == "cpu" && !job.convert && item.t->begin % item.st.size == 0) {
+        ++report.tensors_aliased;
+        return alias_mapped(item, job, sizes, out);
+    }
+    at::Tensor dst = item.device == "cpu"
+                         ? empty_cpu(sizes, item.dst_type)
+                         : at::empty(sizes, at::TensorOptions().dtype(item.dst_type).device(device));
+    job.dst = dst;
+    if (job.convert) ++report.tensors_converted;
+    jobs.push_back(std::move(job));
+    return dst;
+}
+
+fill_job job_for(const plan_item& item, const meta_model& m,
+                 const std::unordered_map<std::string, int>& fd_of) {
+    fill_job job;
+    job.name = m.params[item.param].name;
+    job.file = item.t->file;
+    job.fd = fd_of.at(item.t->file);
+    job.begin = item.t->begin;
+    job.bytes = item.t->bytes();
+    job.stored = item.st.type;
+    job.stored_size = item.st.size;
+    job.convert = item.dst_type != item.st.type;
+    return job;
+}
+
+// Every planned parameter materialized (disk and meta ones stay on meta, not read). Throws on an allocation
+// failure; the caller puts the parameters back.
+allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const saved_slots& saved,
+                        const std::unordered_map<std::string, int>& fd_of, bool use_mmap,
+                        load_report& report) {
+    allocation out;
+    for (const auto& item : plan) {
+        device_totals& dev = report.devices[item.device];
+        if (item.device == "disk" || item.device == "meta") {
             ++dev.tensors;
-            dev.bytes += dst.nbytes();
-            report.dest_bytes += dst.nbytes();
-            ++report.tensors;
+            dev.bytes += item.t->bytes();
+            continue;
         }
-    } catch (const std::exception& e) {
-        restore();
-        std::string what = e.what();
-        return make_error(error_code::io, "allocation failed: " + what.substr(0, what.find('\n')) +
-                                              "; nothing is left allocated");
+        at::Tensor& slot = m.slot(item.param);
+        at::Tensor dst = allocate_destination(item, job_for(item, m, fd_of), slot, use_mmap, out, report);
+        if (saved.original(item.param).requires_grad()) dst.set_requires_grad(true);
+        slot = dst;
+        ++dev.tensors;
+        dev.bytes += dst.nbytes();
+        report.dest_bytes += dst.nbytes();
+        ++report.tensors;
     }
+    return out;
+}
 
-    // Chunks in file order, so each file is read front to back.
-    auto chunks_of = [&](std::vector<fill_job>& jobs, uint64_t limit) {
-        std::vector<uint32_t> order(jobs.size());
-        for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-        std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-            return std::tie(jobs[a].file, jobs[a].begin) < std::tie(jobs[b].file, jobs[b].begin);
-        });
-        std::vector<fill_chunk> chunks;
-        for (uint32_t j : order) {
-            uint64_t per = std::max<uint64_t>(1, limit / jobs[j].stored_size);
-            uint64_t elems = jobs[j].bytes / jobs[j].stored_size;
-            for (uint64_t e = 0; e < elems; e += per) chunks.push_back({j, e, std::min(per, elems - e)});
-        }
-        return chunks;
-    };
+// 5. Chunks in file order, so each file is read front to back.
+std::vector<fill_chunk> chunks_in_file_order(const std::vector<fill_job>& jobs, uint64_t limit) {
+    std::vector<uint32_t> order(jobs.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        return std::tie(jobs[a].file, jobs[a].begin) < std::tie(jobs[b].file, jobs[b].begin);
+    });
+    std::vector<fill_chunk> chunks;
+    for (uint32_t j : order) {
+        uint64_t per = std::max<uint64_t>(1, limit / jobs[j].stored_size);
+        uint64_t elems = jobs[j].bytes / jobs[j].stored_size;
+        for (uint64_t e = 0; e < elems; e += per) chunks.push_back({j, e, std::min(per, elems - e)});
+    }
+    return chunks;
+}
 
-    fill_state state;
+// 6. The fills. The CPU and CUDA fills (a device map may use both) run at the same time, each with its own
+// readers, on a runner thread while this one reports progress. Every thread is joined on every path (a
+// joinable std::thread that is destroyed ends the process), and no exception leaves here: a failure to start
+// a thread falls back to fewer threads, and an exception from `progress` stops the load.
+struct fill_work {
+    explicit fill_work(allocation& a) : alloc(a) {}
+    allocation& alloc;
     std::vector<fill_chunk> cpu_chunks, cuda_chunks;
+    unsigned threads = 1;
+    uint64_t chunk_bytes = 0;
+    fill_state state;
+};
+
+template <class Fill>
+void guarded_fill(fill_state& state, Fill&& fill) {
     try {
-        cpu_chunks = chunks_of(cpu_jobs, chunk_bytes);
-        cuda_chunks = chunks_of(cuda_jobs, chunk_bytes);
+        fill();
     } catch (const std::exception& e) {
-        cpu_jobs.clear();
-        cuda_jobs.clear();
-        restore();
-        return make_error(error_code::io, std::string("loading failed: ") + e.what() + "; nothing is left allocated");
+        state.fail(make_error(error_code::io, "loading failed: " + first_line(e)));
+    } catch (...) {
+        state.fail(make_error(error_code::io, "loading failed: an unknown exception"));
+    }
+}
+
+// Both fills, CUDA on a thread of its own when there is one to spare.
+void run_fills(fill_work& w, unsigned staging_buffers) {
+    std::thread cuda_fill;
+    auto fill_on_cuda = [&]() {
+        guarded_fill(w.state, [&]() {
+            detail::fill_cuda(w.alloc.cuda_jobs, w.cuda_chunks, w.threads, std::max(1u, staging_buffers),
+                              w.chunk_bytes, w.state);
+        });
+    };
+    if (!w.cuda_chunks.empty()) {
+        try {
+            cuda_fill = std::thread(fill_on_cuda);
+        } catch (const std::exception&) {
+            fill_on_cuda(); // no thread to spare: one fill after the other
+        }
+    }
+    if (!w.cpu_chunks.empty())
+        guarded_fill(w.state,
+                     [&]() { fill_cpu(w.alloc.cpu_jobs, w.cpu_chunks, w.threads, w.chunk_bytes, w.state); });
+    if (cuda_fill.joinable()) cuda_fill.join();
+}
+
+// Calls options.progress with the bytes done so far; the first exception it throws stops the load.
+class progress_reporter {
+  public:
+    progress_reporter(const load_options& options, fill_state& state, uint64_t mapped, uint64_t total)
+        : progress_(options.progress), state_(state), mapped_(mapped), total_(total) {}
+    bool wanted() const { return static_cast<bool>(progress_); }
+    void report() {
+        if (!progress_ || failed_) return;
+        try {
+            progress_(mapped_ + state_.bytes_done.load(), total_);
+        } catch (const std::exception& e) {
+            fail(std::string("the progress callback threw: ") + e.what());
+        } catch (...) {
+            fail("the progress callback threw an unknown exception");
+        }
     }
 
-    // The CPU and CUDA fills (a device map may use both) run at the same time, each with its own readers, on a
-    // runner thread while this one reports progress. Every thread is joined on every path (a joinable
-    // std::thread that is destroyed ends the process), and no exception leaves this function: a failure to
-    // start a thread falls back to fewer threads, and an exception from `progress` stops the load.
-    auto guarded = [&state](auto&& fill) {
-        try {
-            fill();
-        } catch (const std::exception& e) {
-            std::string what = e.what();
-            state.fail(make_error(error_code::io, "loading failed: " + what.substr(0, what.find('\n'))));
-        } catch (...) {
-            state.fail(make_error(error_code::io, "loading failed: an unknown exception"));
-        }
-    };
+  private:
+    void fail(std::string message) {
+        failed_ = true;
+        state_.fail(make_error(error_code::io, std::move(message)));
+    }
+    const std::function<void(uint64_t, uint64_t)>& progress_;
+    fill_state& state_;
+    uint64_t mapped_, total_;
+    bool failed_ = false;
+};
+
+// The fills on a runner thread, progress on this one about ten times a second and once at the end.
+void fill_with_progress(fill_work& w, const load_options& options) {
+    progress_reporter progress(options, w.state, w.alloc.total_bytes - w.alloc.fill_bytes(),
+                               w.alloc.total_bytes);
     std::mutex mu;
     std::condition_variable cv;
     bool finished = false;
-    auto run_fills = [&]() {
-        std::thread cuda_fill;
-        auto fill_on_cuda = [&]() {
-            guarded([&]() {
-                detail::fill_cuda(cuda_jobs, cuda_chunks, threads, std::max(1u, options.staging_buffers),
-                                  chunk_bytes, state);
-            });
-        };
-        if (!cuda_chunks.empty()) {
-            try {
-                cuda_fill = std::thread(fill_on_cuda);
-            } catch (const std::exception&) {
-                fill_on_cuda(); // no thread to spare: one fill after the other
-            }
-        }
-        if (!cpu_chunks.empty()) guarded([&]() { fill_cpu(cpu_jobs, cpu_chunks, threads, chunk_bytes, state); });
-        if (cuda_fill.joinable()) cuda_fill.join();
+    auto runner_body = [&]() {
+        run_fills(w, options.staging_buffers);
         std::lock_guard<std::mutex> lock(mu);
         finished = true;
         cv.notify_all();
     };
-    uint64_t fill_total = 0;
-    for (const auto& j : cpu_jobs) fill_total += j.bytes;
-    for (const auto& j : cuda_jobs) fill_total += j.bytes;
-    uint64_t mapped = total_bytes - fill_total;
-    bool progress_failed = false;
-    auto report_progress = [&]() {
-        if (!options.progress || progress_failed) return;
-        try {
-            options.progress(mapped + state.bytes_done.load(), total_bytes);
-        } catch (const std::exception& e) {
-            progress_failed = true;
-            state.fail(make_error(error_code::io, std::string("the progress callback threw: ") + e.what()));
-        } catch (...) {
-            progress_failed = true;
-            state.fail(make_error(error_code::io, "the progress callback threw an unknown exception"));
-        }
-    };
     std::thread runner;
     try {
-        runner = std::thread(run_fills);
+        runner = std::thread(runner_body);
     } catch (const std::exception&) {
-        run_fills(); // no thread to spare: fill on this one, progress only at the end
+        runner_body(); // no thread to spare: fill on this one, progress only at the end
     }
     if (runner.joinable()) {
         std::unique_lock<std::mutex> lock(mu);
         while (!finished) {
             cv.wait_for(lock, std::chrono::milliseconds(100));
-            if (finished || !options.progress) continue;
+            if (finished || !progress.wanted()) continue;
             lock.unlock();
-            report_progress();
+            progress.report();
             lock.lock();
         }
         lock.unlock();
         runner.join();
     }
-    report_progress(); // once more, at the end
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    report.peak_rss_bytes = peak_rss_bytes();
-    if (state.first_error) {
-        cpu_jobs.clear();
-        cuda_jobs.clear();
-        restore();
-        error e = *state.first_error;
-        e.message += report.tensors_reused ? "; parameters are back to what they were (those loaded before may hold part of the new data)"
-                                   : "; every parameter is back on meta, nothing is left allocated";
-        return e;
-    }
-    report.bytes = total_bytes;
+    progress.report(); // once more, at the end
+}
+
+// 7. The report's closing warnings: what stayed on meta, and dtypes converted.
+void add_load_warnings(const meta_model& m, load_report& report) {
     if (report.devices.count("disk"))
         report.warnings.push_back(std::to_string(report.devices["disk"].tensors) +
                                   " parameter(s) mapped to \"disk\" were left on meta");
@@ -796,19 +927,80 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         report.warnings.push_back(std::to_string(report.devices["meta"].tensors) +
                                   " parameter(s) in no device-map entry were left on meta");
     report.buffers_on_meta = m.buffers.size();
-    if (!report.verify.dtype_differences.empty())
-        report.warnings.push_back(std::to_string(report.verify.dtype_differences.size()) +
+    const auto& differences = report.verify.dtype_differences;
+    if (!differences.empty())
+        report.warnings.push_back(std::to_string(differences.size()) +
                                   " tensor(s) stored as another dtype than the model's, e.g. " +
-                                  report.verify.dtype_differences.front().name + " (" +
-                                  report.verify.dtype_differences.front().actual + " -> " +
-                                  report.verify.dtype_differences.front().expected +
+                                  differences.front().name + " (" + differences.front().actual + " -> " +
+                                  differences.front().expected +
                                   "), converted on load where both are plain dtypes");
+}
+
+} // namespace
+
+result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
+                                 const load_options& options) {
+    load_report report;
+    if (auto e = verify_from_headers(m, sk, src, report)) return *e;
+    auto plan = plan_destinations(m, src.ck, options, report);
+    if (!plan) return plan.err();
+    open_files files;
+    auto fd_of = open_all(files, src);
+    if (!fd_of) return fd_of.err();
+
+    saved_slots saved(m);
+    report.threads =
+        options.threads ? options.threads : std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    report.mmap = options.mmap;
+    const uint64_t chunk_bytes = std::max<uint64_t>(options.chunk_bytes, 4096);
+    report.rss_before_bytes = rss_bytes();
+    reset_peak_rss();
+    auto t0 = std::chrono::steady_clock::now();
+
+    std::optional<allocation> alloc;
+    try {
+        alloc.emplace(allocate_all(m, *plan, saved, *fd_of, options.mmap, report));
+    } catch (const std::exception& e) {
+        saved.restore();
+        return make_error(error_code::io,
+                          "allocation failed: " + first_line(e) + "; nothing is left allocated");
+    }
+    fill_work work(*alloc);
+    work.threads = report.threads;
+    work.chunk_bytes = chunk_bytes;
+    try {
+        work.cpu_chunks = chunks_in_file_order(alloc->cpu_jobs, chunk_bytes);
+        work.cuda_chunks = chunks_in_file_order(alloc->cuda_jobs, chunk_bytes);
+    } catch (const std::exception& e) {
+        alloc.reset();
+        saved.restore();
+        return make_error(error_code::io,
+                          std::string("loading failed: ") + e.what() + "; nothing is left allocated");
+    }
+    fill_with_progress(work, options);
+
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report.peak_rss_bytes = peak_rss_bytes();
+    if (work.state.first_error) {
+        alloc.reset();
+        saved.restore();
+        error e = *work.state.first_error;
+        e.message += report.tensors_reused ? "; parameters are back to what they were (those loaded before "
+                                             "may hold part of the new data)"
+                                           : "; every parameter is back on meta, nothing is left allocated";
+        return e;
+    }
+    report.bytes = alloc->total_bytes;
+    add_load_warnings(m, report);
     return report;
 }
 
 // ---- JSON -------------------------------------------------------------------------------------------------
+// One line, keys in a fixed order. The core has no public JSON writer (its writers are internal to core/src
+// and pretty-print), so this small one stays here.
 
 namespace {
+
 std::string json_string(const std::string& s) {
     std::string out = "\"";
     for (char c : s) {
@@ -825,34 +1017,53 @@ std::string json_string(const std::string& s) {
     }
     return out + "\"";
 }
-std::string number(double x) {
+
+std::string json_number(double x) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.6g", x);
     return buf;
 }
+
+// {"key": value, ...} from rows of already-written values.
+std::string json_object(const std::vector<std::pair<std::string, std::string>>& fields) {
+    std::string out = "{";
+    for (size_t i = 0; i < fields.size(); ++i)
+        out += (i ? ", " : "") + json_string(fields[i].first) + ": " + fields[i].second;
+    return out + "}";
+}
+
 } // namespace
 
 std::string load_json(const load_report& r) {
+    auto n = [](uint64_t v) { return std::to_string(v); };
     double gbps = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e9 / r.seconds : 0;
-    std::string out = "{\"tensors\": " + std::to_string(r.tensors) + ", \"bytes\": " + std::to_string(r.bytes) +
-                      ", \"seconds\": " + number(r.seconds) + ", \"gb_per_s\": " + number(gbps) +
-                      ", \"peak_rss_bytes\": " + std::to_string(r.peak_rss_bytes) +
-                      ", \"rss_before_bytes\": " + std::to_string(r.rss_before_bytes) +
-                      ", \"dest_bytes\": " + std::to_string(r.dest_bytes) +
-                      ", \"threads\": " + std::to_string(r.threads) + ", \"mmap\": " + (r.mmap ? "true" : "false") +
-                      ", \"converted\": " + std::to_string(r.tensors_converted) +
-                      ", \"aliased\": " + std::to_string(r.tensors_aliased) +
-                      ", \"reused\": " + std::to_string(r.tensors_reused) +
-                      ", \"buffers_on_meta\": " + std::to_string(r.buffers_on_meta) + ", \"devices\": {";
-    bool first = true;
-    for (const auto& [name, d] : r.devices) {
-        out += (first ? "" : ", ") + json_string(name) + ": {\"tensors\": " + std::to_string(d.tensors) +
-               ", \"bytes\": " + std::to_string(d.bytes) + "}";
-        first = false;
-    }
-    out += "}, \"warnings\": [";
-    for (size_t i = 0; i < r.warnings.size(); ++i) out += (i ? ", " : "") + json_string(r.warnings[i]);
-    return out + "]}\n";
+    std::vector<std::pair<std::string, std::string>> devices;
+    for (const auto& [name, d] : r.devices)
+        devices.emplace_back(name, json_object({
+                                       {"tensors", n(d.tensors)},
+                                       {"bytes",   n(d.bytes)  }
+        }));
+    std::string warnings = "[";
+    for (size_t i = 0; i < r.warnings.size(); ++i) warnings += (i ? ", " : "") + json_string(r.warnings[i]);
+    warnings += "]";
+    return json_object({
+               {"tensors",          n(r.tensors)             },
+               {"bytes",            n(r.bytes)               },
+               {"seconds",          json_number(r.seconds)   },
+               {"gb_per_s",         json_number(gbps)        },
+               {"peak_rss_bytes",   n(r.peak_rss_bytes)      },
+               {"rss_before_bytes", n(r.rss_before_bytes)    },
+               {"dest_bytes",       n(r.dest_bytes)          },
+               {"threads",          n(r.threads)             },
+               {"mmap",             r.mmap ? "true" : "false"},
+               {"converted",        n(r.tensors_converted)   },
+               {"aliased",          n(r.tensors_aliased)     },
+               {"reused",           n(r.tensors_reused)      },
+               {"buffers_on_meta",  n(r.buffers_on_meta)     },
+               {"devices",          json_object(devices)     },
+               {"warnings",         warnings                 },
+    }) +
+           "\n";
 }
 
 } // namespace modelplan::libtorch

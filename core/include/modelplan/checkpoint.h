@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -133,6 +134,82 @@ struct checkpoint_view {
 };
 struct gguf_layout;
 result<checkpoint_view> logical_view(const checkpoint& ck, const gguf_layout* layout = nullptr);
+
+// ---- A checkpoint made of several files
+// ----------------------------------------------------------------------------
+// The one rule, for the CLI and the page alike, for which files form a checkpoint: names classified, a set of
+// names turned into a layout, and the parsed headers of that layout assembled into one checkpoint. The
+// reading is the caller's (a folder on disk, files dropped on the page); this part sees names and parsed
+// headers only.
+
+enum class checkpoint_file_kind : uint8_t {
+    safetensors,       // *.safetensors: a whole checkpoint, or one shard of one
+    safetensors_index, // *.safetensors.index.json (transformers' model.safetensors.index.json)
+    gguf,              // *.gguf
+    gguf_split,        // *-00002-of-00005.gguf: a part of a model split by llama.cpp's gguf-split
+    json,              // any other *.json (a config.json, or an index of another format)
+    other,
+};
+const char* checkpoint_file_kind_name(checkpoint_file_kind k); // "safetensors", "safetensors_index", ...
+
+// Extensions compare without regard to case ("MODEL.SAFETENSORS" is a safetensors file).
+struct checkpoint_file_class {
+    checkpoint_file_kind kind = checkpoint_file_kind::other;
+    uint32_t split_no = 0;    // gguf_split: the part's number in its name, 1-based ("-00002-of-00005": 2)
+    uint32_t split_count = 0; // gguf_split: the number of parts its name gives (5)
+    // The format of the checkpoint the file belongs to (an index: safetensors); nullopt for json and other.
+    std::optional<checkpoint_format> format() const;
+};
+checkpoint_file_class classify_checkpoint_file(const std::string& file_name);
+
+// How the files of a checkpoint fit together.
+enum class checkpoint_layout : uint8_t {
+    safetensors_file,    // one .safetensors
+    safetensors_files,   // several .safetensors without an index: tensor names unique across them
+    sharded_safetensors, // an index and the shards it names
+    gguf_file,           // one .gguf
+    gguf_splits,         // the parts of one GGUF model (split.no, split.count, split.tensors.count)
+};
+// "safetensors file", "safetensors files", "sharded safetensors", "GGUF file", "split GGUF"
+const char* checkpoint_layout_label(checkpoint_layout l);
+checkpoint_format checkpoint_layout_format(checkpoint_layout l);
+// The header of one file of a checkpoint of `format`, from its first bytes: parse_safetensors_header or
+// parse_gguf (need_bytes until the prefix holds the whole header).
+result<header_parse<checkpoint>> parse_checkpoint_header(checkpoint_format format, std::string_view prefix,
+                                                         uint64_t file_size, const std::string& file_name);
+
+// Where a set of names comes from: the entries of a folder, which may hold other files (a config.json, a
+// tokenizer) and even a second format, or files a user picked, every one of which must belong.
+enum class checkpoint_names_from : uint8_t { folder, selection };
+
+struct checkpoint_file_set {
+    checkpoint_layout layout = checkpoint_layout::safetensors_file;
+    std::string index;              // sharded_safetensors: the index file
+    std::vector<std::string> files; // the data files, by name (sharded_safetensors: what the index names)
+};
+
+// Picks the checkpoint among `names`. An index wins over .safetensors files (a folder's index prefers
+// model.safetensors.index.json; several others are an error), .safetensors files over GGUF ones in a folder;
+// in a selection, GGUF with safetensors, or a file of another kind, is an error. Data files come out sorted
+// by name. For sharded_safetensors, `files` stays empty until the index is read (add_index_shards).
+result<checkpoint_file_set> select_checkpoint_files(const std::vector<std::string>& names,
+                                                    checkpoint_names_from from);
+
+struct safetensors_index; // safetensors.h
+// The shards a parsed index names become the set's files.
+void add_index_shards(checkpoint_file_set& set, const safetensors_index& index);
+
+// One checkpoint from the parsed headers of a set's files, in the order of set.files (sharded_safetensors:
+// the parsed index too). Safetensors shards are cross-checked with the index; GGUF splits with their split
+// keys (check_gguf_splits) and merged in split.no order; tensor names must be unique across files.
+result<checkpoint> assemble_checkpoint(const checkpoint_file_set& set, std::vector<checkpoint> parts,
+                                       const safetensors_index* index = nullptr);
+
+// The parts of a split GGUF model as llama.cpp's gguf-split writes them and its loader checks them: each part
+// holds split.no (0-based) and split.count, every split.no below split.count appears exactly once, and
+// split.tensors.count is the number of tensors of all parts together. Returns the parts in split.no order.
+// One file alone is returned as it is (a part may be inspected on its own).
+result<std::vector<checkpoint>> check_gguf_splits(std::vector<checkpoint> parts);
 
 // ---- Helpers shared by the parsers
 // ----------------------------------------------------------------------------

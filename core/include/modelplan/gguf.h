@@ -64,6 +64,9 @@ result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t fi
 
 // The metadata value of `key`, or nullptr.
 const gguf_value* find_gguf_value(const checkpoint& ck, const std::string& key);
+// The metadata value of `key` as a non-negative integer, whatever its integer type; nullopt when absent. Any
+// other type, or a negative value, is an error naming the key.
+result<std::optional<uint64_t>> gguf_count(const checkpoint& ck, const std::string& key);
 
 // GGUF architecture metadata ({arch}.block_count, .embedding_length, .attention.head_count, ...) as a
 // model_spec, for the architectures we model (general.architecture llama, qwen2, qwen3; llama with experts is

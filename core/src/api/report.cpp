@@ -425,9 +425,9 @@ std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std
     auto model = request_model(keys, false);
     if (!model) return error_json(model.err());
 
-    bool gguf = ends_with(file_name, ".gguf");
-    auto parsed = gguf ? parse_gguf(prefix, file_size, file_name)
-                       : parse_safetensors_header(prefix, file_size, file_name);
+    bool gguf = classify_checkpoint_file(file_name).format() == checkpoint_format::gguf;
+    auto parsed = parse_checkpoint_header(gguf ? checkpoint_format::gguf : checkpoint_format::safetensors,
+                                          prefix, file_size, file_name);
     if (!parsed) return error_json(parsed.err());
     if (!parsed->parsed) {
         rapidjson::StringBuffer sb;

@@ -502,6 +502,27 @@ const gguf_value* find_gguf_value(const checkpoint& ck, const std::string& key) 
     return nullptr;
 }
 
+result<std::optional<uint64_t>> gguf_count(const checkpoint& ck, const std::string& key) {
+    const gguf_value* v = find_gguf_value(ck, key);
+    if (!v) return std::optional<uint64_t>{};
+    switch (v->type) {
+    case gguf_uint8:
+    case gguf_uint16:
+    case gguf_uint32:
+    case gguf_uint64: return std::optional<uint64_t>{v->u};
+    case gguf_int8:
+    case gguf_int16:
+    case gguf_int32:
+    case gguf_int64:
+        if (v->i < 0)
+            return make_error(error_code::out_of_range,
+                              "GGUF metadata " + key + " must not be negative, got " + std::to_string(v->i), key);
+        return std::optional<uint64_t>{static_cast<uint64_t>(v->i)};
+    }
+    return make_error(error_code::wrong_type,
+                      "GGUF metadata " + key + ": expected an integer, got a " + gguf_type_name(v->type), key);
+}
+
 result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t file_size,
                                             const std::string& file_name) {
     header_parse<checkpoint> out;
