@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "io/files.h"
 #include "modelplan/device-map.h"
 #include "modelplan/libtorch/auto-device-map.h"
 #include "modelplan/libtorch/load.h"
@@ -131,6 +132,9 @@ std::optional<std::string> read_load_options(const command_line& cl, lt::load_op
     return read_count(cl.repeat, "--repeat", 1, 100, "a number from 1 to 100", repeat);
 }
 
+// A device map names each module once: 64 MiB is thousands of times DeepSeek-V3's.
+constexpr uint64_t max_device_map_bytes = 64ull << 20;
+
 // --device-map FILE or auto: the device of every parameter, and the warnings of the map.
 result<lt::mapped_devices> read_device_map(const analysis& a, const lt::checkpoint_source& src,
                                            const std::string& arg) {
@@ -140,11 +144,9 @@ result<lt::mapped_devices> read_device_map(const analysis& a, const lt::checkpoi
         if (!planned) return make_error(planned.err().code, "--device-map auto: " + planned.err().message);
         map = std::move(*planned);
     } else {
-        std::ifstream in(arg, std::ios::binary);
-        if (!in) return make_error(error_code::io, arg + ": cannot open the device map");
-        std::ostringstream text;
-        text << in.rdbuf();
-        auto parsed = parse_device_map(text.str());
+        auto text = read_text_file(arg, max_device_map_bytes, "a device map");
+        if (!text) return text.err();
+        auto parsed = parse_device_map(*text);
         if (!parsed) return make_error(parsed.err().code, arg + ": " + parsed.err().message);
         map = std::move(*parsed);
     }

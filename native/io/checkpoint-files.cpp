@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "io/files.h"
 #include "modelplan/gguf.h"
 #include "modelplan/safetensors.h"
 #include "modelplan/text.h"
@@ -20,11 +21,8 @@ namespace {
 class prefix_reader {
   public:
     static result<prefix_reader> open(const fs::path& path) {
+        if (auto problem = path_problem(path)) return make_error(error_code::io, path.string() + ": " + *problem);
         std::error_code ec;
-        if (!fs::is_regular_file(path, ec))
-            return make_error(error_code::io,
-                              path.string() + ": " +
-                                  (fs::exists(path, ec) ? "not a regular file" : "no such file"));
         uint64_t size = fs::file_size(path, ec);
         if (ec) return make_error(error_code::io, path.string() + ": " + ec.message());
         prefix_reader r;
@@ -199,8 +197,11 @@ result<loaded_checkpoint> load_file(const fs::path& path) {
         set.layout = checkpoint_layout::sharded_safetensors;
         set.index = name;
     } else {
-        set.layout =
-            starts_with_gguf_magic(path) ? checkpoint_layout::gguf_file : checkpoint_layout::safetensors_file;
+        // A .gguf name is a GGUF file whatever it holds (its parser says what is wrong); any other name is one
+        // when it starts with the magic.
+        const bool gguf = classify_checkpoint_file(name).format() == checkpoint_format::gguf ||
+                          starts_with_gguf_magic(path);
+        set.layout = gguf ? checkpoint_layout::gguf_file : checkpoint_layout::safetensors_file;
         set.files = {name};
     }
     auto out = load_set(path.parent_path(), std::move(set));
@@ -213,8 +214,10 @@ result<loaded_checkpoint> load_file(const fs::path& path) {
 result<loaded_checkpoint> load_checkpoint(const std::string& argument) {
     std::error_code ec;
     fs::path path(argument);
-    if (!fs::exists(path, ec)) return make_error(error_code::io, argument + ": no such file or folder");
     if (fs::is_directory(path, ec)) return load_folder(path);
+    // Checked before anything opens it: a FIFO or a device would block the first read or never end.
+    if (auto problem = path_problem(path, path_kind::file_or_folder))
+        return make_error(error_code::io, argument + ": " + *problem);
     return load_file(path);
 }
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/files.h"
 #include "modelplan/presets.h"
 
 namespace modelplan::cli {
@@ -12,28 +13,14 @@ namespace fs = std::filesystem;
 
 namespace {
 result<std::string> read_file(const fs::path& path) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
-        return make_error(error_code::io, path.string() + ": not a regular file");
-    auto size = fs::file_size(path, ec);
-    if (ec) return make_error(error_code::io, path.string() + ": " + ec.message());
-    if (size > max_config_bytes)
-        return make_error(error_code::io, path.string() + ": " + std::to_string(size) +
-                                              " bytes is too large for a config.json (limit " +
-                                              std::to_string(max_config_bytes) + ")");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(error_code::io, path.string() + ": cannot open for reading");
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) return make_error(error_code::io, path.string() + ": read failed");
-    return text.str();
+    return read_text_file(path, max_config_bytes, "a config.json");
 }
 } // namespace
 
 result<model_source> resolve_model(const std::string& argument) {
     std::error_code ec;
     fs::path path(argument);
-    if (fs::exists(path, ec)) {
+    if (path_is_there(path)) {
         fs::path file = fs::is_directory(path, ec) ? path / "config.json" : path;
         if (fs::is_directory(path, ec) && !fs::exists(file, ec))
             return make_error(error_code::io, argument + ": folder holds no config.json");
@@ -45,7 +32,8 @@ result<model_source> resolve_model(const std::string& argument) {
                            (argument.size() > 5 && argument.compare(argument.size() - 5, 5, ".json") == 0);
     auto p = find_preset(argument);
     if (p) return model_source{p->name, p->config_json};
-    if (looks_like_path) return make_error(error_code::io, argument + ": no such file or folder");
+    if (looks_like_path)
+        return make_error(error_code::io, argument + ": " + path_problem(path, path_kind::file_or_folder).value_or("no such file or folder"));
     return make_error(error_code::unknown_model,
                       "MODEL \"" + argument + "\" is neither a file nor a folder, and " + p.err().message);
 }

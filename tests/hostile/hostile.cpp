@@ -184,8 +184,10 @@ TEST_F(hostile, fifo_or_device_as_a_config_is_refused) {
     expect_refused(r, {"config.json", "not a regular file"});
     r = run({"params", "/dev/zero"});
     expect_refused(r, {"/dev/zero", "not a regular file"});
-    r = run({"inspect", write("x.safetensors", "garbage"), "--config", "/dev/zero"});
-    expect_refused(r, {"/dev/zero"});
+    test_files::safetensors_file valid;
+    valid.add("w", "F32", {2});
+    r = run({"inspect", write("x.safetensors", valid.bytes()), "--config", "/dev/zero"});
+    expect_refused(r, {"/dev/zero", "not a regular file"});
 }
 
 TEST_F(hostile, device_list_from_a_fifo_or_device_is_refused) {

@@ -534,7 +534,7 @@ result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t fi
     };
 
     uint32_t magic = 0, version = 0;
-    if (!c.read(magic, "magic")) return finish();
+    if (!c.read(magic, "the GGUF magic")) return finish();
     if (magic != gguf_magic) {
         std::string shown;
         for (int i = 0; i < 4; ++i) {
