@@ -61,10 +61,14 @@ void place(benchmark::State& state, const char* name, const char* gpu, uint64_t 
 
 } // namespace
 
-BENCHMARK_CAPTURE(place, llama_3_1_70b_4x_h100, "llama-3.1-70b", "h100-80gb", 4)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(place, deepseek_v3_16x_h200, "deepseek-v3", "h200-141gb", 16)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(place, llama_3_1_70b_1x_4090_no_fit, "llama-3.1-70b", "rtx-4090", 1)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(place, deepseek_v3_1x_4090_no_fit, "deepseek-v3", "rtx-4090", 1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(place, llama_3_1_70b_4x_h100, "llama-3.1-70b", "h100-80gb", 4)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, deepseek_v3_16x_h200, "deepseek-v3", "h200-141gb", 16)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, llama_3_1_70b_1x_4090_no_fit, "llama-3.1-70b", "rtx-4090", 1)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, deepseek_v3_1x_4090_no_fit, "deepseek-v3", "rtx-4090", 1)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(parse_only, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, mixtral_8x22b, "mixtral-8x22b-v0.1")->Unit(benchmark::kMicrosecond);

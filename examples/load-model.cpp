@@ -1,7 +1,8 @@
 // Plan, instantiate and load a model with modelplan's C++ API (docs/cpp-api.md).
 //   load-model MODEL [CHECKPOINT]
-// MODEL: a preset name ("llama-3.1-8b"), a config.json, or a folder holding one. With CHECKPOINT (a safetensors
-// file, index or folder), its weights are verified and loaded on CUDA when present, else on the CPU.
+// MODEL: a preset name ("llama-3.1-8b"), a config.json, or a folder holding one. With CHECKPOINT (a
+// safetensors file, index or folder), its weights are verified and loaded on CUDA when present, else on the
+// CPU.
 #include <cstdio>
 
 #include <modelplan/libtorch/load.h>

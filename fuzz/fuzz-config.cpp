@@ -1,8 +1,8 @@
 // libFuzzer target: config.json -> parse_config, and for small models the skeleton, counts and JSON output.
 // Build and run: fuzz/build.sh (docs/checkpoints.md, "Fuzzing").
 //
-// The whole path from text: parse_json (iterative, normal precision; RapidJSON 1.1.0's full-precision path had
-// undefined behaviour on numbers such as `0E45`, found by this target and kept as
+// The whole path from text: parse_json (iterative, normal precision; RapidJSON 1.1.0's full-precision path
+// had undefined behaviour on numbers such as `0E45`, found by this target and kept as
 // fuzz/corpus/config/regression-long-number.json), parse_config's validation, then for small models the
 // skeleton, counts and JSON output.
 #include <cstddef>

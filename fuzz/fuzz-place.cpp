@@ -1,5 +1,6 @@
 // libFuzzer target: placement requests and device maps from text. The input is read three ways: as a
-// transformers device_map (parse_device_map), as a --devices list (parse_devices), and as a JSON place request
+// transformers device_map (parse_device_map), as a --devices list (parse_devices), and as a JSON place
+// request
 // ({"model": "<preset>", "devices"/"gpu", "gpu_count", "cpu", "disk", "strategy", "experts_on_cpu", "pins",
 // "tp", "pp", workload keys}) answered by handle_request. Inline configs are left to fuzz-config (their
 // skeletons can be legitimately huge). Build and run: fuzz/build.sh.

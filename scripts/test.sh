@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, builds the native, sanitizer and wasm targets, runs the GoogleTest
 # suites through CTest (natively, under ASan/UBSan, and compiled to wasm under node) and the node tests that
-# compare the wasm module's JSON with the native program's.
+# compare the wasm module's JSON with the native program's; checks the tree against .clang-format first. The native
+# CTest run includes tests/hostile (hostile inputs, each under a time and memory bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh all
+
+echo "== format (.clang-format)"
+scripts/format.sh --check
 
 echo "== native build and tests"
 scripts/build.sh native

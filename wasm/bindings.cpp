@@ -66,16 +66,17 @@ std::string inspect(const std::string& bytes, double file_size, const std::strin
     });
 }
 // ---- Several checkpoint files at once: an index with its shards, several .safetensors, or GGUF splits ----
-// The page hands over every file's leading bytes; which files form the checkpoint and how they fit together is
-// the core's rule (checkpoint.h), the same one native/io/checkpoint-files.cpp applies to a folder.
+// The page hands over every file's leading bytes; which files form the checkpoint and how they fit together
+// is the core's rule (checkpoint.h), the same one native/io/checkpoint-files.cpp applies to a folder.
 
 using modelplan::checkpoint_file_set;
 using modelplan::error_code;
 using modelplan::error_json;
 using modelplan::make_error;
 
-// The kind of a file by its name alone: {"kind": "gguf_split", "format": "gguf", "split_no": 2, "split_count": 5}
-// (format only for checkpoint files, split_* only for GGUF split parts). The page sorts dropped files with it.
+// The kind of a file by its name alone: {"kind": "gguf_split", "format": "gguf", "split_no": 2,
+// "split_count": 5} (format only for checkpoint files, split_* only for GGUF split parts). The page sorts
+// dropped files with it.
 std::string classify_file(const std::string& name) {
     return guarded_call([&] {
         auto c = modelplan::classify_checkpoint_file(name);
@@ -136,7 +137,8 @@ modelplan::result<std::vector<file_prefix>> file_prefixes(const emscripten::val&
         double size = f["size"].as<double>();
         if (!(size >= 0) || size > 9007199254740992.0)
             return make_error(error_code::bad_request, "file size must be a non-negative number");
-        in.push_back({f["name"].as<std::string>(), static_cast<uint64_t>(size), f["bytes"].as<std::string>()});
+        in.push_back(
+            {f["name"].as<std::string>(), static_cast<uint64_t>(size), f["bytes"].as<std::string>()});
     }
     return in;
 }
@@ -150,19 +152,22 @@ const file_prefix* find_file(const std::vector<file_prefix>& in, const std::stri
 // The index, read whole; every shard it names must be among the files given.
 step<modelplan::safetensors_index> read_index(const std::vector<file_prefix>& in, checkpoint_file_set& set) {
     const file_prefix* index = find_file(in, set.index);
-    if (index->bytes.size() < index->size) return answer<modelplan::safetensors_index>(need_json(index->size, index->name));
+    if (index->bytes.size() < index->size)
+        return answer<modelplan::safetensors_index>(need_json(index->size, index->name));
     auto parsed = modelplan::parse_safetensors_index(index->bytes, index->name);
     if (!parsed) return answer<modelplan::safetensors_index>(error_json(parsed.err()));
     modelplan::add_index_shards(set, *parsed);
     for (const std::string& shard : set.files)
         if (!find_file(in, shard))
-            return answer<modelplan::safetensors_index>(error_json(make_error(
-                error_code::io, index->name + " names the shard " + shard + "; give it together with the index")));
+            return answer<modelplan::safetensors_index>(
+                error_json(make_error(error_code::io, index->name + " names the shard " + shard +
+                                                          "; give it together with the index")));
     return {std::move(*parsed), {}};
 }
 
 // The header of every file of the set, in the set's order, once its prefix holds all of it.
-step<std::vector<modelplan::checkpoint>> parse_headers(const std::vector<file_prefix>& in, const checkpoint_file_set& set) {
+step<std::vector<modelplan::checkpoint>> parse_headers(const std::vector<file_prefix>& in,
+                                                       const checkpoint_file_set& set) {
     using parts = std::vector<modelplan::checkpoint>;
     const auto format = modelplan::checkpoint_layout_format(set.layout);
     parts out;
@@ -201,7 +206,9 @@ std::string inspect_files(const emscripten::val& files, const std::string& reque
         auto ck = modelplan::assemble_checkpoint(*set, std::move(*parts.value), index ? &*index : nullptr);
         if (!ck) return error_json(ck.err());
 
-        std::string path = index ? set->index : in->size() == 1 ? in->front().name : std::to_string(in->size()) + " files";
+        std::string path = index             ? set->index
+                           : in->size() == 1 ? in->front().name
+                                             : std::to_string(in->size()) + " files";
         std::string source = *model ? "request" : "";
         if (!*model && ck->format == modelplan::checkpoint_format::gguf) {
             auto a = modelplan::gguf_analysis(*ck);

@@ -1,5 +1,5 @@
-// GPU load benchmark (bench/gpu-load.sh): modelplan's CUDA path against the physical limit, a host-to-device copy
-// of pinned memory, and a correctness check against the CPU path.
+// GPU load benchmark (bench/gpu-load.sh): modelplan's CUDA path against the physical limit, a host-to-device
+// copy of pinned memory, and a correctness check against the CPU path.
 //   gpu-load-bench CHECKPOINT_DIR [--device cuda:0] [--reps N]
 // Prints one JSON object: {"pinned_h2d_gb_per_s", "load": {...best pass...}, "load_seconds": [...],
 // "load_f32": {...}, "bit_exact": bool, "converted_exact": bool}.
@@ -14,10 +14,13 @@
 namespace lt = modelplan::libtorch;
 using clk = std::chrono::steady_clock;
 
-static double since(clk::time_point t) { return std::chrono::duration<double>(clk::now() - t).count(); }
+static double since(clk::time_point t) {
+    return std::chrono::duration<double>(clk::now() - t).count();
+}
 
 int main(int argc, char** argv) {
-    if (argc < 2) return std::fprintf(stderr, "usage: gpu-load-bench CHECKPOINT_DIR [--device cuda:0] [--reps N]\n"), 2;
+    if (argc < 2)
+        return std::fprintf(stderr, "usage: gpu-load-bench CHECKPOINT_DIR [--device cuda:0] [--reps N]\n"), 2;
     std::string dir = argv[1], device = "cuda:0";
     int reps = 3;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -26,7 +29,9 @@ int main(int argc, char** argv) {
         if (a == "--reps") reps = std::stoi(argv[i + 1]);
     }
     if (lt::cuda_device_count() == 0)
-        return std::fprintf(stderr, "no CUDA device (built with CUDA: %s)\n", lt::built_with_cuda() ? "yes" : "no"), 1;
+        return std::fprintf(stderr, "no CUDA device (built with CUDA: %s)\n",
+                            lt::built_with_cuda() ? "yes" : "no"),
+               1;
 
     // The physical limit: one pinned buffer of 1 GiB copied to the device, best of 5.
     const int64_t n = 1ll << 30;
@@ -90,7 +95,7 @@ int main(int argc, char** argv) {
     }
     std::printf("{\"pinned_h2d_gb_per_s\": %.3f, \"load\": %s, \"load_seconds\": [%s], \"load_f32\": %s, "
                 "\"bit_exact\": %s, \"converted_exact\": %s}\n",
-                static_cast<double>(n) / 1e9 / h2d_best, best_json.c_str(), seconds_list.c_str(), f32_json.c_str(),
-                exact ? "true" : "false", converted_exact ? "true" : "false");
+                static_cast<double>(n) / 1e9 / h2d_best, best_json.c_str(), seconds_list.c_str(),
+                f32_json.c_str(), exact ? "true" : "false", converted_exact ? "true" : "false");
     return exact && converted_exact ? 0 : 1;
 }

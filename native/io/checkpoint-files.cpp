@@ -21,7 +21,8 @@ namespace {
 class prefix_reader {
   public:
     static result<prefix_reader> open(const fs::path& path) {
-        if (auto problem = path_problem(path)) return make_error(error_code::io, path.string() + ": " + *problem);
+        if (auto problem = path_problem(path))
+            return make_error(error_code::io, path.string() + ": " + *problem);
         std::error_code ec;
         uint64_t size = fs::file_size(path, ec);
         if (ec) return make_error(error_code::io, path.string() + ": " + ec.message());
@@ -197,8 +198,8 @@ result<loaded_checkpoint> load_file(const fs::path& path) {
         set.layout = checkpoint_layout::sharded_safetensors;
         set.index = name;
     } else {
-        // A .gguf name is a GGUF file whatever it holds (its parser says what is wrong); any other name is one
-        // when it starts with the magic.
+        // A .gguf name is a GGUF file whatever it holds (its parser says what is wrong); any other name is
+        // one when it starts with the magic.
         const bool gguf = classify_checkpoint_file(name).format() == checkpoint_format::gguf ||
                           starts_with_gguf_magic(path);
         set.layout = gguf ? checkpoint_layout::gguf_file : checkpoint_layout::safetensors_file;

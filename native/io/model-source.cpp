@@ -33,7 +33,10 @@ result<model_source> resolve_model(const std::string& argument) {
     auto p = find_preset(argument);
     if (p) return model_source{p->name, p->config_json};
     if (looks_like_path)
-        return make_error(error_code::io, argument + ": " + path_problem(path, path_kind::file_or_folder).value_or("no such file or folder"));
+        return make_error(
+            error_code::io,
+            argument + ": " +
+                path_problem(path, path_kind::file_or_folder).value_or("no such file or folder"));
     return make_error(error_code::unknown_model,
                       "MODEL \"" + argument + "\" is neither a file nor a folder, and " + p.err().message);
 }

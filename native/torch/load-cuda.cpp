@@ -1,16 +1,18 @@
 // The CUDA fill (load.h, docs/loading.md): reader threads, a ring of pinned staging buffers per thread,
-// asynchronous host-to-device copies on CUDA streams with an event per buffer, dtype conversion on the device.
+// asynchronous host-to-device copies on CUDA streams with an event per buffer, dtype conversion on the
+// device.
 //
-// Compiled in every build; the CUDA code only where LibTorch has CUDA (CMake defines MODELPLAN_TORCH_CUDA when
-// it finds c10_cuda) and its headers are present. Without it, fill_cuda() reports that CUDA is not built.
+// Compiled in every build; the CUDA code only where LibTorch has CUDA (CMake defines MODELPLAN_TORCH_CUDA
+// when it finds c10_cuda) and its headers are present. Without it, fill_cuda() reports that CUDA is not
+// built.
 #include "load-internal.h"
 
 #if defined(MODELPLAN_TORCH_CUDA) && __has_include(<c10/cuda/CUDAStream.h>)
 #define MODELPLAN_CUDA_PATH 1
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/ops/empty.h>
-#include <c10/core/GradMode.h>
 #include <ATen/ops/from_blob.h>
+#include <c10/core/GradMode.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -25,7 +27,9 @@ namespace modelplan::libtorch::detail {
 
 #ifdef MODELPLAN_CUDA_PATH
 
-bool cuda_compiled() { return true; }
+bool cuda_compiled() {
+    return true;
+}
 
 int cuda_devices() {
     try {
@@ -54,13 +58,14 @@ struct device_lane {
 };
 
 struct staging_buffer {
-    at::Tensor pinned;              // uint8, page-locked host memory
+    at::Tensor pinned; // uint8, page-locked host memory
     std::map<int, std::unique_ptr<device_lane>> lanes;
     device_lane* pending = nullptr; // the lane whose copy last read this buffer
 };
 
 // Host bytes of one chunk -> device, on the lane's stream; the lane's event follows the copies.
-void issue_copy(const fill_job& job, const fill_chunk& c, staging_buffer& buf, uint64_t n, uint64_t buffer_bytes) {
+void issue_copy(const fill_job& job, const fill_chunk& c, staging_buffer& buf, uint64_t n,
+                uint64_t buffer_bytes) {
     int device = static_cast<int>(job.dst.get_device());
     auto& lane = buf.lanes[device];
     if (!lane)
@@ -120,7 +125,8 @@ void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunk
                 if (buf.pending) buf.pending->done.synchronize();
                 buf.pending = nullptr;
                 uint64_t n = c.elems * job.stored_size;
-                if (auto e = read_exact(job, buf.pinned.data_ptr(), n, job.begin + c.elem_begin * job.stored_size)) {
+                if (auto e = read_exact(job, buf.pinned.data_ptr(), n,
+                                        job.begin + c.elem_begin * job.stored_size)) {
                     state.fail(std::move(*e));
                     break;
                 }
@@ -155,9 +161,15 @@ void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunk
 
 #else // no CUDA in this LibTorch
 
-bool cuda_compiled() { return false; }
-int cuda_devices() { return 0; }
-uint64_t cuda_free(int) { return 0; }
+bool cuda_compiled() {
+    return false;
+}
+int cuda_devices() {
+    return 0;
+}
+uint64_t cuda_free(int) {
+    return 0;
+}
 
 void fill_cuda(std::vector<fill_job>&, const std::vector<fill_chunk>&, unsigned, unsigned, uint64_t,
                fill_state& state) {

@@ -18,15 +18,15 @@ namespace modelplan::libtorch::detail {
 
 // One destination tensor and where its bytes are.
 struct fill_job {
-    std::string name;        // the parameter
-    std::string file;        // the file's name, for messages
+    std::string name; // the parameter
+    std::string file; // the file's name, for messages
     int fd = -1;
-    uint64_t begin = 0;      // absolute offset of its data in the file
-    uint64_t bytes = 0;      // stored bytes
+    uint64_t begin = 0;                // absolute offset of its data in the file
+    uint64_t bytes = 0;                // stored bytes
     at::ScalarType stored = at::kByte; // stored element type (raw types as their stand-in)
     uint64_t stored_size = 1;          // bytes per stored element
-    at::Tensor dst;          // allocated destination, contiguous
-    bool convert = false;    // dst's dtype differs from `stored`
+    at::Tensor dst;                    // allocated destination, contiguous
+    bool convert = false;              // dst's dtype differs from `stored`
 };
 
 // A piece of one job: elements [elem_begin, elem_begin + elems).
@@ -50,8 +50,8 @@ struct fill_state {
     }
 };
 
-// Reads exactly `n` bytes at `offset` of the job's file into `out`, retrying short reads and EINTR; a file that
-// ends early or a read error comes back as an error naming the file and the tensor.
+// Reads exactly `n` bytes at `offset` of the job's file into `out`, retrying short reads and EINTR; a file
+// that ends early or a read error comes back as an error naming the file and the tensor.
 std::optional<error> read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset);
 
 // The pread() read_exact calls: ::pread, replaced by tests to return short reads and EINTR.
@@ -63,7 +63,8 @@ void convert_elements(const void* src, at::ScalarType from, void* dst, at::Scala
 bool convertible(at::ScalarType from, at::ScalarType to);
 
 // The CUDA fill: `threads` reader threads, each with `buffers` pinned staging buffers of `buffer_bytes`.
-// Chunks hold at most buffer_bytes of stored data. Defined in load-cuda.cpp; without CUDA it records an error.
+// Chunks hold at most buffer_bytes of stored data. Defined in load-cuda.cpp; without CUDA it records an
+// error.
 void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
                unsigned buffers, uint64_t buffer_bytes, fill_state& state);
 bool cuda_compiled();

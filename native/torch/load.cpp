@@ -120,8 +120,9 @@ result<mapped_devices> devices_for_map(const analysis& a, const device_map& map)
     }
     std::string names;
     for (size_t i = 0; i < layers.size(); ++i) names += (i ? ", " : "") + layers[i];
-    out.warnings.push_back(std::to_string(out.unmapped.size()) + " tensor(s) of the multi-token-prediction layer(s) " +
-                           names + " are in no entry of the device map (transformers does not load them, so " +
+    out.warnings.push_back(std::to_string(out.unmapped.size()) +
+                           " tensor(s) of the multi-token-prediction layer(s) " + names +
+                           " are in no entry of the device map (transformers does not load them, so " +
                            "its device maps never list them): they stay on meta; add \"" + layers.front() +
                            "\" to the map to load them");
     return out;

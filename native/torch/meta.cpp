@@ -147,7 +147,8 @@ result<meta_model> instantiate_meta(const skeleton& sk, const std::string& archi
     return m;
 }
 
-// ---- tree summary -------------------------------------------------------------------------------------------
+// ---- tree summary
+// -------------------------------------------------------------------------------------------
 
 namespace {
 
@@ -167,7 +168,8 @@ bool is_index(const std::string& s) {
     return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-void summarize(const torch::nn::Module& m, const std::string& name, int depth, int max_depth, std::string& out) {
+void summarize(const torch::nn::Module& m, const std::string& name, int depth, int max_depth,
+               std::string& out) {
     std::string indent(2 * static_cast<size_t>(depth), ' ');
     auto children = m.named_children();
     out += indent + name;
@@ -191,9 +193,9 @@ void summarize(const torch::nn::Module& m, const std::string& name, int depth, i
                    numel_below(*children[j].value()) == each)
                 ++j;
         }
-        std::string label = j - i > 1 ? c.key() + ".." + children[j - 1].key() + "  ×" +
-                                             std::to_string(j - i) + ", each:"
-                                       : c.key();
+        std::string label =
+            j - i > 1 ? c.key() + ".." + children[j - 1].key() + "  ×" + std::to_string(j - i) + ", each:"
+                      : c.key();
         summarize(*c.value(), label, depth + 1, max_depth, out);
         i = j;
     }

@@ -41,11 +41,11 @@ bool ends_with(const std::string& s, const std::string& tail) {
 }
 
 struct list_case {
-    const char* list;        // file in tests/data
-    const char* preset;      // the model it belongs to: a preset, or a config file in tests/data
-    const char* head;        // head to build (the checkpoint's layout), or null for the config's own
-    const char* skip_suffix; // checkpoint-only tensors to leave out (quantization scales), or null
-    size_t expected_count;   // names in the list, as its source reports them
+    const char* list;                // file in tests/data
+    const char* preset;              // the model it belongs to: a preset, or a config file in tests/data
+    const char* head;                // head to build (the checkpoint's layout), or null for the config's own
+    const char* skip_suffix;         // checkpoint-only tensors to leave out (quantization scales), or null
+    size_t expected_count;           // names in the list, as its source reports them
     bool tf_layernorm_names = false; // TensorFlow-era LayerNorm.gamma/beta, renamed on load to weight/bias
     const char* ignored_prefix = nullptr; // stored tensors the class ignores on load (transformers'
                                           // _keys_to_ignore_on_load_unexpected), or null
@@ -158,7 +158,8 @@ void check_list(const list_case& c, const std::string& config) {
     }
     size_t missing = 0;
     for (const auto& p : params)
-        if (!seen.count(p.first) && missing++ < 5) ADD_FAILURE() << "skeleton tensor not in the checkpoint: " << p.first;
+        if (!seen.count(p.first) && missing++ < 5)
+            ADD_FAILURE() << "skeleton tensor not in the checkpoint: " << p.first;
     EXPECT_EQ(unexplained + shape_mismatches + missing, 0u);
 }
 

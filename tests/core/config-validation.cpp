@@ -47,13 +47,15 @@ TEST(config_validation, quantization_config_is_kept_and_bounded) {
     expect_error(edited_config("llama-3.1-8b", "quantization_config", "4"), error_code::wrong_type);
 }
 
-// Found by fuzz/fuzz-config: RapidJSON 1.1.0's full-precision number parsing has undefined behaviour on numbers
-// like 0E45 and integers above 2^64; the config parser must read them without it (the sanitizer build checks).
+// Found by fuzz/fuzz-config: RapidJSON 1.1.0's full-precision number parsing has undefined behaviour on
+// numbers like 0E45 and integers above 2^64; the config parser must read them without it (the sanitizer build
+// checks).
 TEST(config_validation, extreme_numbers_parse_without_undefined_behaviour) {
     auto spec = parse_config(edited_config("llama-3.1-8b", "rope_theta", "0E45"));
     ASSERT_TRUE(spec.ok()) << spec.err().message;
     EXPECT_EQ(spec->rope.theta, 0.0);
-    error e = expect_error(edited_config("llama-3.1-8b", "vocab_size", "184467440737095516160"), error_code::overflow);
+    error e = expect_error(edited_config("llama-3.1-8b", "vocab_size", "184467440737095516160"),
+                           error_code::overflow);
     EXPECT_NE(e.message.find("does not fit in 64 bits"), std::string::npos) << e.message;
 }
 

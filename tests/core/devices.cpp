@@ -32,7 +32,8 @@ TEST(devices, forgiving_lookup) {
     EXPECT_STREQ(gpu("a100_40gb").key, "a100-40gb");
     auto ambiguous = find_gpu("H100");
     ASSERT_FALSE(ambiguous.ok());
-    EXPECT_EQ(ambiguous.err().message, "--gpu: \"H100\" is ambiguous: h100-80gb, h100-pcie-80gb, h100-nvl-94gb");
+    EXPECT_EQ(ambiguous.err().message,
+              "--gpu: \"H100\" is ambiguous: h100-80gb, h100-pcie-80gb, h100-nvl-94gb");
     auto typo = find_gpu("rtx-4909");
     ASSERT_FALSE(typo.ok());
     EXPECT_NE(typo.err().message.find("did you mean \"rtx-4090\"?"), std::string::npos) << typo.err().message;

@@ -23,7 +23,8 @@ TEST(inspect_bytes, asks_for_the_header_then_verifies) {
     second.Parse(inspect_bytes(head.substr(0, 8), f.file_size(), "model.safetensors", "{}").c_str());
     EXPECT_EQ(second["need_bytes"].GetUint64(), head.size());
     rapidjson::Document done;
-    done.Parse(inspect_bytes(head, f.file_size(), "model.safetensors", R"({"model": "llama-3.2-1b"})").c_str());
+    done.Parse(
+        inspect_bytes(head, f.file_size(), "model.safetensors", R"({"model": "llama-3.2-1b"})").c_str());
     ASSERT_FALSE(done.HasParseError());
     ASSERT_TRUE(done.HasMember("params")) << done.HasMember("error");
     EXPECT_EQ(done["params"]["total"].GetUint64(), 1'235'814'400ULL); // published total

@@ -40,9 +40,11 @@ void check_invariants(const std::string& what, const analysis& a) {
 TEST(invariants, every_family_has_a_preset) {
     std::set<std::string> covered;
     for (const preset& p : presets()) covered.insert(analyze_preset(p.name).spec.model_type);
-    // RefinedWebModel (falcon-7b's legacy config) is checked against the falcon preset in published-counts.cpp.
+    // RefinedWebModel (falcon-7b's legacy config) is checked against the falcon preset in
+    // published-counts.cpp.
     covered.insert("RefinedWebModel");
-    for (const auto& f : families()) EXPECT_TRUE(covered.count(f.model_type)) << f.model_type << " has no preset";
+    for (const auto& f : families())
+        EXPECT_TRUE(covered.count(f.model_type)) << f.model_type << " has no preset";
 }
 
 TEST(invariants, every_preset_with_every_head) {
@@ -53,7 +55,8 @@ TEST(invariants, every_preset_with_every_head) {
             config_options options;
             options.head = h.kind;
             auto with_head = analyze(p.name, p.config_json, options);
-            ASSERT_TRUE(with_head.ok()) << p.name << " " << head_kind_name(h.kind) << ": " << with_head.err().message;
+            ASSERT_TRUE(with_head.ok())
+                << p.name << " " << head_kind_name(h.kind) << ": " << with_head.err().message;
             check_invariants(std::string(p.name) + " as " + with_head->spec.architecture, *with_head);
         }
     }
@@ -66,10 +69,12 @@ TEST(invariants, stablelm_per_head_norms) {
     auto with_norms = analyze("s", edited_config("stablelm-2-1.6b", "qk_layernorm", "true"), {});
     ASSERT_TRUE(plain.ok() && with_norms.ok());
     const model_spec& s = with_norms->spec;
-    EXPECT_EQ(with_norms->counts.total - plain->counts.total, s.n_layers * (s.n_heads + s.n_kv_heads) * s.head_dim);
+    EXPECT_EQ(with_norms->counts.total - plain->counts.total,
+              s.n_layers * (s.n_heads + s.n_kv_heads) * s.head_dim);
     bool found = false;
     for (const auto& t : with_norms->sk.tensors) {
-        if (t.name != "model.layers.3.self_attn.k_layernorm.norms." + std::to_string(s.n_kv_heads - 1) + ".weight")
+        if (t.name !=
+            "model.layers.3.self_attn.k_layernorm.norms." + std::to_string(s.n_kv_heads - 1) + ".weight")
             continue;
         found = true;
         EXPECT_EQ(t.shape, std::vector<uint64_t>({s.head_dim}));

@@ -37,13 +37,15 @@ TEST(memory, kv_capacity_matches_vllm) {
         uint64_t tolerance;
         dtype kv = dtype::bf16; // the dtype vLLM ran with (--dtype; gemma-2-9b's config says float32)
     };
-    for (const measured& m : {measured{"llama-3.1-8b", 131072, 58.11, 476016, 41},
-                              measured{"qwen2.5-7b", 57344, 58.53, 1096000, 94},
-                              measured{"qwen3-8b", 147456, 57.50, 418688, 37},
-                              measured{"deepseek-v2-lite", 31104, 43.61, 1505552, 173}, // MLA latent
-                              measured{"phi-4", 204800, 46.08, 241568, 27},
-                              measured{"phi-2", 327680, 69.0, 226112, 17, dtype::f16},
-                              measured{"gemma-2-9b", 344064, 54.12, 168880, 16}}) {
+    for (const measured& m : {
+             measured{"llama-3.1-8b",     131072, 58.11,       476016,            41    },
+             measured{"qwen2.5-7b",       57344,  58.53,       1096000,           94    },
+             measured{"qwen3-8b",         147456, 57.50,       418688,            37    },
+             measured{"deepseek-v2-lite", 31104,  43.61,       1505552,           173   }, // MLA latent
+             measured{"phi-4",            204800, 46.08,       241568,            27    },
+             measured{"phi-2",            327680, 69.0,        226112,            17,     dtype::f16},
+             measured{"gemma-2-9b",                  344064,             54.12, 168880, 16}
+    }) {
         workload w;
         w.kv_dtype = m.kv;
         memory_plan p = plan_of(m.preset, w);
@@ -95,7 +97,7 @@ TEST(memory, encoder_decoder_cross_attention) {
     memory_plan p = plan_of("t5-small", w);
     analysis a = analyze_preset("t5-small");
     uint64_t per_token = 2 * a.spec.n_kv_heads * a.spec.head_dim * 4; // F32 checkpoint
-    EXPECT_EQ(p.kv_bytes_by_layer[0], 0u); // encoder block 0
+    EXPECT_EQ(p.kv_bytes_by_layer[0], 0u);                            // encoder block 0
     EXPECT_EQ(p.kv_bytes_by_layer[6], per_token * (100 + 400));
     EXPECT_EQ(item(p, "kv_cache").bytes, 6 * per_token * 500);
 }
@@ -117,7 +119,8 @@ TEST(memory, items_follow_the_inputs) {
     workload none, overhead;
     none.overhead_bytes = 0;
     overhead.overhead_bytes = 512ull << 20;
-    EXPECT_EQ(plan_of("qwen3-8b", overhead).total_bytes, plan_of("qwen3-8b", none).total_bytes + (512ull << 20));
+    EXPECT_EQ(plan_of("qwen3-8b", overhead).total_bytes,
+              plan_of("qwen3-8b", none).total_bytes + (512ull << 20));
     // Default: 1,343 MiB, transformers' "Model training anatomy" guide after initializing CUDA ("GPU memory
     // occupied: 1343 MB").
     EXPECT_EQ(item(base, "overhead").bytes, 1343ull << 20);
@@ -161,7 +164,8 @@ TEST(memory, explicit_flash_attention_with_fp32_is_refused) {
     flash.attention = attention_impl::flash;
     auto p = plan_memory(analyze_preset("t5-small"), flash); // F32 checkpoint
     ASSERT_FALSE(p.ok());
-    EXPECT_EQ(p.err().message, "attention: flash cannot run with fp32 weights; use dtype bf16 or fp16, or attention sdpa");
+    EXPECT_EQ(p.err().message,
+              "attention: flash cannot run with fp32 weights; use dtype bf16 or fp16, or attention sdpa");
     EXPECT_EQ(p.err().path, "attention");
     EXPECT_TRUE(plan_memory(analyze_preset("llama-3.1-8b"), flash).ok());
 }

@@ -32,9 +32,8 @@ std::string resolve(const device_map& map, const std::string& name) {
     size_t best_len = 0;
     bool found = false;
     for (const auto& e : map.entries) {
-        bool prefix = e.module.empty() ||
-                      (name.compare(0, e.module.size(), e.module) == 0 &&
-                       (name.size() == e.module.size() || name[e.module.size()] == '.'));
+        bool prefix = e.module.empty() || (name.compare(0, e.module.size(), e.module) == 0 &&
+                                           (name.size() == e.module.size() || name[e.module.size()] == '.'));
         if (prefix && (!found || e.module.size() >= best_len)) {
             best = e.device;
             best_len = e.module.size();
@@ -66,7 +65,8 @@ void check_placement(const analysis& a, const workload& w, const placement& p, b
     ASSERT_TRUE(weights.ok()) << weights.err().message;
 
     std::set<std::string> keys;
-    for (const auto& e : p.map.entries) EXPECT_TRUE(keys.insert(e.module).second) << "duplicate key " << e.module;
+    for (const auto& e : p.map.entries)
+        EXPECT_TRUE(keys.insert(e.module).second) << "duplicate key " << e.module;
 
     // Every parameter placed exactly once: one device by prefix resolution, and the core agrees (for the
     // tensors that load: DeepSeek-V3's multi-token-prediction layer is not part of the model class).
@@ -81,7 +81,8 @@ void check_placement(const analysis& a, const workload& w, const placement& p, b
     auto assigned_loaded = assign_devices(loaded_only, p.map);
     std::vector<std::string> assigned_all(a.sk.tensors.size());
     if (assigned_loaded.ok())
-        for (size_t k = 0; k < loaded_index.size(); ++k) assigned_all[loaded_index[k]] = (*assigned_loaded)[k];
+        for (size_t k = 0; k < loaded_index.size(); ++k)
+            assigned_all[loaded_index[k]] = (*assigned_loaded)[k];
     auto assigned = assigned_loaded.ok() ? result<std::vector<std::string>>(assigned_all) : assigned_loaded;
     std::map<std::string, uint64_t> weights_on;
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
@@ -132,10 +133,12 @@ void check_placement(const analysis& a, const workload& w, const placement& p, b
             if (attention.empty() && attention_role(t.what)) attention = resolve(p.map, t.name);
         }
         if (layers_whole) EXPECT_LE(devices.size(), 1u) << "layer " << il << " split across devices";
-        if (p.plan.kv_bytes_by_layer.empty() || p.plan.kv_bytes_by_layer[il] == 0 || attention.empty()) continue;
+        if (p.plan.kv_bytes_by_layer.empty() || p.plan.kv_bytes_by_layer[il] == 0 || attention.empty())
+            continue;
         const device_placement* d = find_device(p, attention);
         ASSERT_TRUE(d);
-        EXPECT_TRUE(std::count(d->layers.begin(), d->layers.end(), il)) << "layer " << il << " not listed on " << attention;
+        EXPECT_TRUE(std::count(d->layers.begin(), d->layers.end(), il))
+            << "layer " << il << " not listed on " << attention;
         bool offloaded = d->device.kind != device_kind::gpu && d->device.name != p.execution_device;
         const device_placement* holder = offloaded ? find_device(p, p.execution_device) : d;
         EXPECT_GE(item(holder->items, "kv_cache"), p.plan.kv_bytes_by_layer[il]);
@@ -163,14 +166,17 @@ TEST(placement, every_preset_spread_over_two_gpus_cpu_and_disk) {
         std::vector<uint64_t> bytes;
         ASSERT_TRUE(plan_weights(a, w, &bytes).ok());
         std::map<std::string, uint64_t> blocks;
-        for (size_t i = 0; i < a.sk.tensors.size(); ++i) blocks[placement_module(a.sk.tensors[i].name)] += bytes[i];
+        for (size_t i = 0; i < a.sk.tensors.size(); ++i)
+            blocks[placement_module(a.sk.tensors[i].name)] += bytes[i];
         uint64_t largest = 0;
         for (const auto& [name, b] : blocks) largest = std::max(largest, b);
         // Each GPU takes about a quarter of the weights: the model spills to cpu, then disk.
-        std::vector<device_budget> devices = {{"cuda:0", device_kind::gpu, fixed + 2 * largest + weights / 4, ""},
-                                              {"cuda:1", device_kind::gpu, fixed + weights / 4, ""},
-                                              {"cpu", device_kind::cpu, weights / 3, ""},
-                                              {"disk", device_kind::disk, UINT64_MAX, ""}};
+        std::vector<device_budget> devices = {
+            {"cuda:0", device_kind::gpu,  fixed + 2 * largest + weights / 4, ""},
+            {"cuda:1", device_kind::gpu,  fixed + weights / 4,               ""},
+            {"cpu",    device_kind::cpu,  weights / 3,                       ""},
+            {"disk",   device_kind::disk, UINT64_MAX,                        ""}
+        };
         for (auto strategy : {place_strategy::sequential, place_strategy::balanced}) {
             place_options o;
             o.strategy = strategy;
@@ -180,7 +186,9 @@ TEST(placement, every_preset_spread_over_two_gpus_cpu_and_disk) {
             check_placement(a, w, *p, true);
         }
         // Everything on one large GPU: the device's items are the plan's items.
-        std::vector<device_budget> one = {{"cuda:0", device_kind::gpu, plan->total_bytes, ""}};
+        std::vector<device_budget> one = {
+            {"cuda:0", device_kind::gpu, plan->total_bytes, ""}
+        };
         auto p = place_model(a, w, one, {});
         ASSERT_TRUE(p.ok()) << p.err().message;
         EXPECT_TRUE(p->fits);
@@ -197,11 +205,11 @@ TEST(placement, without_a_gpu_the_cpu_runs_every_layer) {
     ASSERT_TRUE(p->fits);
     EXPECT_EQ(p->execution_device, "cpu");
     check_placement(a, w, *p, true);
-    EXPECT_GT(p->devices[1].modules, 0u);                                  // some layers on disk
-    EXPECT_EQ(item(p->devices[1].items, "kv_cache"), 0u);                 // their cache is in host memory
+    EXPECT_GT(p->devices[1].modules, 0u);                 // some layers on disk
+    EXPECT_EQ(item(p->devices[1].items, "kv_cache"), 0u); // their cache is in host memory
     EXPECT_EQ(item(p->devices[0].items, "kv_cache"), plan_item_bytes(p->plan, "kv_cache"));
-    EXPECT_EQ(item(p->devices[0].items, "overhead"), 0u);                 // no CUDA context
-    EXPECT_EQ(p->devices[1].items.size(), 2u);                            // disk: weights (and an empty cache)
+    EXPECT_EQ(item(p->devices[0].items, "overhead"), 0u); // no CUDA context
+    EXPECT_EQ(p->devices[1].items.size(), 2u);            // disk: weights (and an empty cache)
     EXPECT_FALSE(place_model(a, w, *parse_devices("disk"), {}).ok());
 }
 
@@ -319,7 +327,10 @@ TEST(placement, pins_by_pattern) {
     analysis a = analyze_preset("llama-3.1-8b");
     workload w = default_workload();
     place_options o;
-    o.pins = {{"lm_head.*", "cpu"}, {"model.layers.3.mlp.*", "cuda:1"}};
+    o.pins = {
+        {"lm_head.*",            "cpu"   },
+        {"model.layers.3.mlp.*", "cuda:1"}
+    };
     auto p = place_model(a, w, *parse_devices("cuda:0=40GiB,cuda:1=8GiB,cpu=32GiB"), o);
     ASSERT_TRUE(p.ok()) << p.err().message;
     check_placement(a, w, *p, false);
@@ -327,11 +338,15 @@ TEST(placement, pins_by_pattern) {
     EXPECT_EQ(resolve(p->map, "model.layers.3.mlp.down_proj.weight"), "cuda:1");
     EXPECT_EQ(resolve(p->map, "model.layers.3.self_attn.q_proj.weight"), "cuda:0");
     // A pattern that matches nothing, or a device that is not listed, is an error naming it.
-    o.pins = {{"nothing.*", "cpu"}};
+    o.pins = {
+        {"nothing.*", "cpu"}
+    };
     auto bad = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=32GiB"), o);
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.err().message.find("nothing.*"), std::string::npos);
-    o.pins = {{"lm_head.*", "cuda:7"}};
+    o.pins = {
+        {"lm_head.*", "cuda:7"}
+    };
     bad = place_model(a, w, *parse_devices("cuda:0=40GiB"), o);
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.err().message.find("cuda:7"), std::string::npos);
@@ -344,9 +359,11 @@ TEST(placement, device_map_json_reads_back) {
         workload w = default_workload();
         auto plan = plan_memory(a, w);
         uint64_t weights = plan_item_bytes(*plan, "weights");
-        std::vector<device_budget> devices = {{"cuda:0", device_kind::gpu, plan->total_bytes - weights / 2, ""},
-                                              {"cuda:1", device_kind::gpu, plan->total_bytes, ""},
-                                              {"cpu", device_kind::cpu, weights, ""}};
+        std::vector<device_budget> devices = {
+            {"cuda:0", device_kind::gpu, plan->total_bytes - weights / 2, ""},
+            {"cuda:1", device_kind::gpu, plan->total_bytes,               ""},
+            {"cpu",    device_kind::cpu, weights,                         ""}
+        };
         auto p = place_model(a, w, devices, {});
         ASSERT_TRUE(p.ok());
         std::string text = device_map_json(p->map);
@@ -379,12 +396,13 @@ TEST(placement, device_lists_and_maps_reject_bad_input) {
     EXPECT_EQ((*d)[1].budget_bytes, 80000000000ull);
     EXPECT_EQ((*d)[3].kind, device_kind::disk);
 
-    for (const char* bad : {"[]", "{}", "{\"a\": 1.5}", "{\"a\": \"tpu\"}", "{\"a\": -1}", "{\"a\": 0, \"a\": 1}",
-                            "{\"a\": 0"}) {
+    for (const char* bad : {"[]", "{}", "{\"a\": 1.5}", "{\"a\": \"tpu\"}", "{\"a\": -1}",
+                            "{\"a\": 0, \"a\": 1}", "{\"a\": 0"}) {
         auto m = parse_device_map(bad);
         EXPECT_FALSE(m.ok()) << bad;
     }
-    auto m = parse_device_map("{\"model.layers\": 1, \"lm_head\": \"cpu\", \"model\": \"cuda:2\", \"x\": \"disk\"}");
+    auto m = parse_device_map(
+        "{\"model.layers\": 1, \"lm_head\": \"cpu\", \"model\": \"cuda:2\", \"x\": \"disk\"}");
     ASSERT_TRUE(m.ok()) << m.err().message;
     EXPECT_EQ(m->entries[0].device, "cuda:1");
     EXPECT_EQ(m->entries[2].device, "cuda:2");
@@ -393,7 +411,8 @@ TEST(placement, device_lists_and_maps_reject_bad_input) {
     auto partial = parse_device_map("{\"transformer.h\": 0}");
     auto assigned = assign_devices(a.sk, *partial);
     ASSERT_FALSE(assigned.ok());
-    EXPECT_NE(assigned.err().message.find("transformer.wte.weight"), std::string::npos) << assigned.err().message;
+    EXPECT_NE(assigned.err().message.find("transformer.wte.weight"), std::string::npos)
+        << assigned.err().message;
     auto everything = assign_devices(a.sk, *parse_device_map("{\"\": \"cpu\"}"));
     ASSERT_TRUE(everything.ok());
 }
@@ -425,13 +444,17 @@ TEST(placement, training_is_refused_with_a_pointer) {
 // reports as "rope_cache".
 TEST(parallel, llama_3_1_8b_per_rank_weights_match_vllm) {
     analysis a = analyze_preset("llama-3.1-8b");
-    for (auto [tp, published] : {std::pair{2u, 7.51}, std::pair{4u, 3.77}}) {
+    for (auto [tp, published] : {
+             std::pair{2u, 7.51},
+             std::pair{4u, 3.77}
+    }) {
         auto p = plan_parallel(a, workload{}, tp, 1, {});
         ASSERT_TRUE(p.ok()) << p.err().message;
         ASSERT_EQ(p->ranks.size(), tp);
         for (const auto& r : p->ranks) {
             EXPECT_EQ(item(r.items, "rope_cache"), 32ull << 20);
-            double gib = static_cast<double>(item(r.items, "weights") + item(r.items, "rope_cache")) / (1ull << 30);
+            double gib =
+                static_cast<double>(item(r.items, "weights") + item(r.items, "rope_cache")) / (1ull << 30);
             EXPECT_NEAR(gib, published, 0.005) << "TP=" << tp;
         }
     }
@@ -521,32 +544,40 @@ TEST(parallel, pipeline_stages) {
     EXPECT_FALSE(plan_parallel(tied, workload{}, 1, 19, {}).ok()); // 18 layers
 }
 
-// A device-map entry moves its whole module (transformers resolves each tensor by the longest key), so a pin on
-// q_proj.weight takes Qwen2's q_proj.bias along (Qwen2 has q/k/v biases: transformers' Qwen2Attention,
+// A device-map entry moves its whole module (transformers resolves each tensor by the longest key), so a pin
+// on q_proj.weight takes Qwen2's q_proj.bias along (Qwen2 has q/k/v biases: transformers' Qwen2Attention,
 // bias=True). The plan must count the bias where the map sends it.
 TEST(placement, a_pinned_tensor_takes_its_module_siblings) {
     analysis a = analyze_preset("qwen2.5-7b");
     workload w = default_workload();
     bool has_bias = false;
-    for (const auto& t : a.sk.tensors) has_bias = has_bias || t.name == "model.layers.0.self_attn.q_proj.bias";
+    for (const auto& t : a.sk.tensors)
+        has_bias = has_bias || t.name == "model.layers.0.self_attn.q_proj.bias";
     ASSERT_TRUE(has_bias);
     place_options o;
-    o.pins = {{"*.q_proj.weight", "cpu"}};
+    o.pins = {
+        {"*.q_proj.weight", "cpu"}
+    };
     auto p = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=64GiB"), o);
     ASSERT_TRUE(p.ok()) << p.err().message;
     check_placement(a, w, *p, false);
     EXPECT_EQ(resolve(p->map, "model.layers.0.self_attn.q_proj.bias"), "cpu");
-    // Two tensors of one module pinned to different devices cannot be written as one entry: an error naming them.
-    o.pins = {{"model.layers.0.self_attn.q_proj.weight", "cpu"}, {"model.layers.0.self_attn.q_proj.bias", "disk"}};
+    // Two tensors of one module pinned to different devices cannot be written as one entry: an error naming
+    // them.
+    o.pins = {
+        {"model.layers.0.self_attn.q_proj.weight", "cpu" },
+        {"model.layers.0.self_attn.q_proj.bias",   "disk"}
+    };
     auto bad = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=64GiB,disk"), o);
     ASSERT_FALSE(bad.ok());
-    EXPECT_NE(bad.err().message.find("model.layers.0.self_attn.q_proj"), std::string::npos) << bad.err().message;
+    EXPECT_NE(bad.err().message.find("model.layers.0.self_attn.q_proj"), std::string::npos)
+        << bad.err().message;
     EXPECT_EQ(bad.err().path, "pins[1]"); // the second rule
 }
 
 // batch 2^40 x 100,000 tokens: the KV cache alone is past 2^64 bytes. A saturated plan is an error that names
-// the workload field (issue 18: "a saturated value is an error naming the flag or key, never a result"); it must
-// neither wrap into a fitting map nor come back as a map of 16 EiB.
+// the workload field (issue 18: "a saturated value is an error naming the flag or key, never a result"); it
+// must neither wrap into a fitting map nor come back as a map of 16 EiB.
 TEST(placement, absurd_workloads_are_refused_not_placed) {
     analysis a = analyze_preset("llama-3.1-8b");
     workload w;
@@ -567,16 +598,18 @@ TEST(placement, balanced_targets_with_an_enormous_gpu) {
     workload w = default_workload();
     place_options o;
     o.strategy = place_strategy::balanced;
-    std::vector<device_budget> devices = {{"cuda:0", device_kind::gpu, UINT64_MAX, ""},
-                                          {"cuda:1", device_kind::gpu, 24ull << 30, ""}};
+    std::vector<device_budget> devices = {
+        {"cuda:0", device_kind::gpu, UINT64_MAX,  ""},
+        {"cuda:1", device_kind::gpu, 24ull << 30, ""}
+    };
     auto p = place_model(a, w, devices, o);
     ASSERT_TRUE(p.ok()) << p.err().message;
     EXPECT_TRUE(p->fits);
     EXPECT_GE(p->devices[0].layers.size(), 31u);
 }
 
-// Over every preset and every valid T (P = 1): a rank holds at least 1/T of the weights, the ranks together at
-// least the whole (replicated tensors count on every rank), and T = 1 is the plan exactly.
+// Over every preset and every valid T (P = 1): a rank holds at least 1/T of the weights, the ranks together
+// at least the whole (replicated tensors count on every rank), and T = 1 is the plan exactly.
 TEST(parallel, per_rank_weights_cover_the_plan_on_every_preset) {
     for (const auto& preset : presets()) {
         SCOPED_TRACE(preset.name);
@@ -588,7 +621,8 @@ TEST(parallel, per_rank_weights_cover_the_plan_on_every_preset) {
         std::vector<uint64_t> bytes;
         ASSERT_TRUE(plan_weights(a, workload{}, &bytes).ok());
         for (size_t i = 0; i < a.sk.tensors.size(); ++i)
-            if (a.sk.tensors[i].what == role::output_norm && loaded(a, a.sk.tensors[i])) replicated += bytes[i];
+            if (a.sk.tensors[i].what == role::output_norm && loaded(a, a.sk.tensors[i]))
+                replicated += bytes[i];
         for (uint64_t tp : {1, 2, 4, 8}) {
             auto p = plan_parallel(a, workload{}, tp, 1, {});
             if (!p.ok()) continue; // not divisible: checked elsewhere
@@ -599,14 +633,16 @@ TEST(parallel, per_rank_weights_cover_the_plan_on_every_preset) {
                 EXPECT_GE(rw, replicated) << "T=" << tp;
                 sum += rw;
             }
-            if (tp == 1) EXPECT_EQ(sum, weights);
-            else EXPECT_GE(sum, weights + (tp - 1) * replicated) << "T=" << tp;
+            if (tp == 1)
+                EXPECT_EQ(sum, weights);
+            else
+                EXPECT_GE(sum, weights + (tp - 1) * replicated) << "T=" << tp;
         }
     }
 }
 
-// GPT-2 with n_positions = 2^31: the replicated position table wpe is 2^31 x 768 fp32 values (2^31 x 3072 bytes),
-// so bytes x elements passes 2^64; every rank must still hold it whole.
+// GPT-2 with n_positions = 2^31: the replicated position table wpe is 2^31 x 768 fp32 values (2^31 x 3072
+// bytes), so bytes x elements passes 2^64; every rank must still hold it whole.
 TEST(parallel, huge_replicated_tensors_stay_whole_on_every_rank) {
     auto a = analyze("gpt2", edited_config("gpt2", "n_positions", "2147483648"), {});
     ASSERT_TRUE(a.ok()) << a.err().message;
@@ -619,8 +655,9 @@ TEST(parallel, huge_replicated_tensors_stay_whole_on_every_rank) {
 }
 
 // T5 under P = 2 (flan-t5-base: 12 encoder and 12 decoder blocks, untied head): stage 0 runs the encoder, and
-// the encoder's final_layer_norm runs right after its last block, so stage 0 holds exactly the shared embedding
-// and every encoder.* tensor; stage 1 every decoder.* tensor and lm_head. Sums by name, computed here.
+// the encoder's final_layer_norm runs right after its last block, so stage 0 holds exactly the shared
+// embedding and every encoder.* tensor; stage 1 every decoder.* tensor and lm_head. Sums by name, computed
+// here.
 TEST(parallel, t5_encoder_final_norm_stays_with_the_encoder) {
     analysis a = analyze_preset("flan-t5-base");
     workload w;
@@ -632,13 +669,16 @@ TEST(parallel, t5_encoder_final_norm_stays_with_the_encoder) {
     uint64_t encoder = 0, decoder = 0;
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const std::string& n = a.sk.tensors[i].name;
-        if (n == "shared.weight" || n.rfind("encoder.", 0) == 0) encoder += bytes[i];
-        else decoder += bytes[i];
+        if (n == "shared.weight" || n.rfind("encoder.", 0) == 0)
+            encoder += bytes[i];
+        else
+            decoder += bytes[i];
     }
     ASSERT_EQ(p->ranks.size(), 2u);
     EXPECT_EQ(item(p->ranks[0].items, "weights"), encoder);
     EXPECT_EQ(item(p->ranks[1].items, "weights"), decoder);
-    // OPT's checkpoint lists model.decoder.final_layer_norm before the layers: it still goes to the last stage.
+    // OPT's checkpoint lists model.decoder.final_layer_norm before the layers: it still goes to the last
+    // stage.
     analysis opt = analyze_preset("opt-125m");
     auto o = plan_parallel(opt, workload{}, 1, 2, {});
     ASSERT_TRUE(o.ok()) << o.err().message;
@@ -663,9 +703,12 @@ TEST(placement, json_pin_errors_name_the_pins_entry) {
         EXPECT_STRNE(d["error"]["message"].GetString(), "");
         return std::string(d["error"]["path"].GetString());
     };
-    EXPECT_EQ(path_of(R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["*ln_f*=cuda:0", "nothing.*=cuda:0"]})"),
-              "pins[1]");
-    EXPECT_EQ(path_of(R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["lm_head.*=cuda:3"]})"), "pins[0]");
+    EXPECT_EQ(
+        path_of(
+            R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["*ln_f*=cuda:0", "nothing.*=cuda:0"]})"),
+        "pins[1]");
+    EXPECT_EQ(path_of(R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["lm_head.*=cuda:3"]})"),
+              "pins[0]");
     EXPECT_EQ(path_of(R"({"model": "gpt2", "devices": "cuda:0=8GiB", "pins": ["*ln_f*=cuda:0", "oops"]})"),
               "pins[1]");
 }
@@ -676,7 +719,9 @@ TEST(placement, a_sized_disk_is_a_budget) {
     analysis a = analyze_preset("llama-3.1-8b");
     workload w = default_workload();
     place_options o;
-    o.pins = {{"lm_head.*", "disk"}};
+    o.pins = {
+        {"lm_head.*", "disk"}
+    };
     auto p = place_model(a, w, *parse_devices("cuda:0=40GiB,cpu=4GiB,disk=1MiB"), o);
     ASSERT_TRUE(p.ok()) << p.err().message;
     EXPECT_FALSE(p->fits);
@@ -688,10 +733,10 @@ TEST(placement, a_sized_disk_is_a_budget) {
     EXPECT_EQ(disk->headroom_bytes, static_cast<int64_t>(1ull << 20) - static_cast<int64_t>(head));
 }
 
-// accelerate's dispatch_model runs offloaded modules on its main device: the first value of the device_map that
-// is neither "cpu" nor "disk", or "cpu" when there is none (accelerate/big_modeling.py). A first GPU too small
-// for even the 1,343 MiB CUDA context holds nothing, so the layers offloaded to cpu run on cuda:1, which also
-// holds their KV cache; cuda:0 pays nothing.
+// accelerate's dispatch_model runs offloaded modules on its main device: the first value of the device_map
+// that is neither "cpu" nor "disk", or "cpu" when there is none (accelerate/big_modeling.py). A first GPU too
+// small for even the 1,343 MiB CUDA context holds nothing, so the layers offloaded to cpu run on cuda:1,
+// which also holds their KV cache; cuda:0 pays nothing.
 TEST(placement, offloaded_layers_run_on_accelerates_main_device) {
     analysis a = analyze_preset("llama-3.1-8b");
     workload w;
@@ -709,7 +754,8 @@ TEST(placement, offloaded_layers_run_on_accelerates_main_device) {
     EXPECT_EQ(item(find_device(*p, "cuda:1")->items, "kv_cache"), plan_item_bytes(p->plan, "kv_cache"));
     EXPECT_TRUE(p->fits);
     // A map with no GPU at all runs on the cpu, which then pays the activations and the whole cache.
-    auto c = place_model(analyze_preset("gpt2"), workload{}, *parse_devices("cuda:0=1GiB,cpu=8GiB"), place_options{});
+    auto c = place_model(analyze_preset("gpt2"), workload{}, *parse_devices("cuda:0=1GiB,cpu=8GiB"),
+                         place_options{});
     ASSERT_TRUE(c.ok()) << c.err().message;
     EXPECT_EQ(c->execution_device, "cpu");
     EXPECT_EQ(c->devices[0].total_bytes, 0u);
@@ -730,13 +776,19 @@ TEST(placement, tied_units_pinned_apart_are_an_error) {
     ASSERT_FALSE(embed.empty());
     ASSERT_FALSE(bias.empty());
     place_options o;
-    o.pins = {{embed, "cuda:0"}, {bias, "cpu"}};
+    o.pins = {
+        {embed, "cuda:0"},
+        {bias,  "cpu"   }
+    };
     auto bad = place_model(a, default_workload(), *parse_devices("cuda:0=8GiB,cpu=8GiB"), o);
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.err().message.find("cuda:0"), std::string::npos) << bad.err().message;
     EXPECT_NE(bad.err().message.find("cpu"), std::string::npos) << bad.err().message;
     // Pinned together, they stay together.
-    o.pins = {{embed, "cpu"}, {bias, "cpu"}};
+    o.pins = {
+        {embed, "cpu"},
+        {bias,  "cpu"}
+    };
     auto good = place_model(a, default_workload(), *parse_devices("cuda:0=8GiB,cpu=8GiB"), o);
     ASSERT_TRUE(good.ok()) << good.err().message;
     check_placement(a, default_workload(), *good, false);

@@ -75,7 +75,8 @@ TEST(published_counts, every_preset_has_a_published_total) {
         bool found = false;
         for (const auto& pub : published_totals) found |= std::string(pub.preset) == p.name;
         // Presets whose only published figure needs its own arithmetic, tested below.
-        for (const char* special : {"falcon-7b-instruct", "falcon-40b", "starcoder2-3b"}) found |= p.name == std::string(special);
+        for (const char* special : {"falcon-7b-instruct", "falcon-40b", "starcoder2-3b"})
+            found |= p.name == std::string(special);
         EXPECT_TRUE(found) << p.name << " has no published total in this test";
     }
 }
@@ -163,8 +164,10 @@ TEST(published_counts, weight_bytes_equal_index_total_size) {
 // Falcon-40B likewise: index total_size 83,671,941,120 bytes / 2 = 41,835,970,560, an architecture card's
 // "total_parameters: 41835970560".
 TEST(published_counts, falcon_checkpoint_duplicates_the_tied_head) {
-    for (auto [preset, stored] : {std::pair{"falcon-7b-instruct", 7'217'189'760ULL},
-                                  std::pair{"falcon-40b", 41'835'970'560ULL}}) {
+    for (auto [preset, stored] : {
+             std::pair{"falcon-7b-instruct", 7'217'189'760ULL },
+             std::pair{"falcon-40b",         41'835'970'560ULL}
+    }) {
         analysis a = analyze_preset(preset);
         ASSERT_EQ(a.sk.aliases.size(), 1u) << preset;
         EXPECT_EQ(a.sk.aliases[0].name, "lm_head.weight");
@@ -175,8 +178,9 @@ TEST(published_counts, falcon_checkpoint_duplicates_the_tied_head) {
 // The legacy RefinedWebModel config of falcon-7b (n_head, n_layer, multi_query) describes the same model as
 // the falcon one: same names, same count.
 TEST(published_counts, falcon_legacy_model_type_is_the_same_model) {
-    std::string legacy = edit_key(edit_key(preset_config("falcon-7b-instruct"), "model_type", "\"RefinedWebModel\""),
-                                  "architectures", "[\"RWForCausalLM\"]");
+    std::string legacy =
+        edit_key(edit_key(preset_config("falcon-7b-instruct"), "model_type", "\"RefinedWebModel\""),
+                 "architectures", "[\"RWForCausalLM\"]");
     legacy = edit_key(edit_key(legacy, "n_head", "71"), "num_attention_heads", "");
     legacy = edit_key(edit_key(legacy, "n_layer", "32"), "num_hidden_layers", "");
     auto a = analyze("legacy", legacy, {});
@@ -185,8 +189,8 @@ TEST(published_counts, falcon_legacy_model_type_is_the_same_model) {
     EXPECT_EQ(a->sk.tensors.size(), analyze_preset("falcon-7b-instruct").sk.tensors.size());
 }
 
-// DeepSeek-V3's multi-token-prediction layer (model.layers.61) is stored in the checkpoint but not part of the
-// 671B model: 13,463,426,304 elements (header sums of the published checkpoint; "671B main + 14B MTP").
+// DeepSeek-V3's multi-token-prediction layer (model.layers.61) is stored in the checkpoint but not part of
+// the 671B model: 13,463,426,304 elements (header sums of the published checkpoint; "671B main + 14B MTP").
 TEST(published_counts, deepseek_v3_mtp_is_counted_apart) {
     analysis a = analyze_preset("deepseek-v3");
     EXPECT_EQ(a.counts.mtp, 13'463'426'304ULL);
@@ -202,14 +206,18 @@ TEST(published_counts, starcoder2_3b_file_size) {
 
 // Qwen1.5-MoE-A2.7B: "2.7B activated parameters" (model card and name).
 TEST(published_counts, qwen2_moe_active) {
-    expect_near_published(analyze_preset("qwen1.5-moe-a2.7b").counts.active, 2.7, 0.05, "Qwen1.5-MoE-A2.7B active");
+    expect_near_published(analyze_preset("qwen1.5-moe-a2.7b").counts.active, 2.7, 0.05,
+                          "Qwen1.5-MoE-A2.7B active");
 }
 
 // DeepSeek counts activated parameters without the input embedding (a lookup, not a matmul): V3's
 // README_WEIGHTS gives 36.7B activated, V2-Lite's README "2.4B activated". Mistral and Qwen count it in (the
 // Mixtral and Qwen MoE tests above); our `active` does too, so DeepSeek's figure is ours minus embed_tokens.
 TEST(published_counts, deepseek_activated_without_embedding) {
-    for (auto [preset, figure] : {std::pair{"deepseek-v2-lite", 2.4}, std::pair{"deepseek-v3", 36.7}}) {
+    for (auto [preset, figure] : {
+             std::pair{"deepseek-v2-lite", 2.4 },
+             std::pair{"deepseek-v3",      36.7}
+    }) {
         analysis a = analyze_preset(preset);
         uint64_t embed = a.counts.by_role[static_cast<size_t>(role::embed)];
         expect_near_published(a.counts.active - embed, figure, 0.1, preset);

@@ -84,7 +84,8 @@ TEST(report, errors_are_objects_with_code_message_path) {
 // A config object nested a million levels deep inside a request is read in place, never re-serialized
 // recursively, so it cannot exhaust the (small, in wasm) stack.
 TEST(report, deeply_nested_request_is_rejected_not_crashed) {
-    std::string deep = R"({"config": {"model_type": )" + std::string(1000000, '[') + std::string(1000000, ']') + "}}";
+    std::string deep =
+        R"({"config": {"model_type": )" + std::string(1000000, '[') + std::string(1000000, ']') + "}}";
     rapidjson::Document d = parse(handle_request("params", deep));
     ASSERT_TRUE(d.HasMember("error"));
     EXPECT_STREQ(d["error"]["code"].GetString(), "wrong_type");
@@ -122,7 +123,8 @@ TEST(report, analysis_cache_reuses_the_model_only_while_it_is_the_same) {
     EXPECT_EQ(handle_request("skeleton", other, &cache), handle_request("skeleton", other));
     EXPECT_EQ(cache.value->model, "gpt2");
     // A bad request leaves the cache as it was.
-    EXPECT_NE(handle_request("params", R"({"model": "nosuchmodel"})", &cache).find("\"error\""), std::string::npos);
+    EXPECT_NE(handle_request("params", R"({"model": "nosuchmodel"})", &cache).find("\"error\""),
+              std::string::npos);
     EXPECT_EQ(cache.value->model, "gpt2");
 }
 
@@ -134,7 +136,8 @@ namespace {
 
 TEST(report, analysis_cache_with_a_config_nested_a_million_levels_deep) {
     analysis_cache cache;
-    std::string deep = "{\"config\": {\"model_type\": " + std::string(1000000, '[') + std::string(1000000, ']') + "}}";
+    std::string deep =
+        "{\"config\": {\"model_type\": " + std::string(1000000, '[') + std::string(1000000, ']') + "}}";
     std::string out = handle_request("params", deep, &cache);
     EXPECT_NE(out.find("\"wrong_type\""), std::string::npos) << out.substr(0, 200);
     EXPECT_FALSE(cache.value);

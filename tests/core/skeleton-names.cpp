@@ -121,6 +121,5 @@ TEST(skeleton_names, mixtral_experts_and_router) {
     EXPECT_EQ(find(a, "model.layers.0.mlp.gate_proj.weight"), nullptr);
 }
 
-
 } // namespace
 } // namespace modelplan::test

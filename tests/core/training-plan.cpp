@@ -1,6 +1,6 @@
-// Training plans (core/src/plan/training.cpp) against published figures: the ZeRO paper's model-state formulas,
-// transformers' memory anatomy guide, the QLoRA paper and Korthikanti et al.'s activation formula. Formulas
-// and sources: docs/training.md; the measurements are quoted in models/SOURCES-MEASUREMENTS.md.
+// Training plans (core/src/plan/training.cpp) against published figures: the ZeRO paper's model-state
+// formulas, transformers' memory anatomy guide, the QLoRA paper and Korthikanti et al.'s activation formula.
+// Formulas and sources: docs/training.md; the measurements are quoted in models/SOURCES-MEASUREMENTS.md.
 #include <string>
 #include <vector>
 

@@ -1,6 +1,6 @@
 // Runs the modelplan program on one hostile input with bounds: a wall-clock limit (the child is killed past
-// it), an address-space cap as a safety net for the machine, and the child's peak resident memory as the kernel
-// counts it (wait4's ru_maxrss). Captures the exit status, stdout and stderr.
+// it), an address-space cap as a safety net for the machine, and the child's peak resident memory as the
+// kernel counts it (wait4's ru_maxrss). Captures the exit status, stdout and stderr.
 #pragma once
 
 #include <chrono>
@@ -27,9 +27,9 @@ struct bounded_result {
 };
 
 struct bounds {
-    double kill_after_seconds = 10;          // hard limit; the tests assert a much smaller figure
+    double kill_after_seconds = 10;            // hard limit; the tests assert a much smaller figure
     uint64_t address_space_bytes = 4ull << 30; // RLIMIT_AS: a bomb fails inside the child, not the machine
-    std::string stdout_path;                 // when set, stdout goes to this file (e.g. /dev/full)
+    std::string stdout_path;                   // when set, stdout goes to this file (e.g. /dev/full)
 };
 
 inline bounded_result run_bounded(const std::vector<std::string>& argv, const bounds& b = {}) {

@@ -58,7 +58,8 @@ std::string llama_config(const std::string& key = "", const std::string& value =
 
 // A Mixtral-8x7B-shaped config (mistralai/Mixtral-8x7B-v0.1's config.json) with layers and experts set.
 std::string mixtral_config(const std::string& layers, const std::string& experts) {
-    return "{\"architectures\": [\"MixtralForCausalLM\"], \"model_type\": \"mixtral\", \"hidden_size\": 4096, "
+    return "{\"architectures\": [\"MixtralForCausalLM\"], \"model_type\": \"mixtral\", \"hidden_size\": "
+           "4096, "
            "\"intermediate_size\": 14336, \"num_hidden_layers\": " +
            layers +
            ", \"num_attention_heads\": 32, \"num_key_value_heads\": 8, \"num_local_experts\": " + experts +
@@ -96,7 +97,8 @@ class hostile : public ::testing::Test {
         EXPECT_EQ(r.status, 2) << r.err.substr(0, 500);
         EXPECT_EQ(r.out, "") << "nothing on stdout for bad input";
         EXPECT_EQ(r.err.rfind("modelplan: error: ", 0), 0u) << r.err.substr(0, 500);
-        for (const auto& n : names) EXPECT_NE(r.err.find(n), std::string::npos) << n << " in: " << r.err.substr(0, 500);
+        for (const auto& n : names)
+            EXPECT_NE(r.err.find(n), std::string::npos) << n << " in: " << r.err.substr(0, 500);
         EXPECT_LT(r.err.size(), 4096u) << "a message of " << r.err.size() << " bytes";
         EXPECT_LT(r.seconds, max_seconds);
         EXPECT_LT(r.peak_rss_bytes, max_rss_bytes) << r.peak_rss_bytes / (1 << 20) << " MiB";
@@ -105,7 +107,8 @@ class hostile : public ::testing::Test {
     fs::path dir_;
 };
 
-// ---- memory bombs from tiny files --------------------------------------------------------------------------
+// ---- memory bombs from tiny files
+// --------------------------------------------------------------------------
 
 TEST_F(hostile, many_experts_times_many_layers_is_refused_by_tensor_count) {
     // 65,536 experts x 100 layers x 3 matrices: 19.7 million tensors from a 500-byte file.
@@ -167,7 +170,8 @@ TEST_F(hostile, safetensors_header_of_many_tiny_tensors_is_bounded) {
     EXPECT_LT(r.peak_rss_bytes, max_rss_bytes);
 }
 
-// ---- special files -----------------------------------------------------------------------------------------
+// ---- special files
+// -----------------------------------------------------------------------------------------
 
 TEST_F(hostile, fifo_named_as_a_checkpoint_is_refused_without_blocking) {
     ASSERT_EQ(::mkfifo(path("model.safetensors").c_str(), 0600), 0);
@@ -205,7 +209,8 @@ TEST_F(hostile, symlink_loop_is_named_as_such) {
     expect_refused(r, {"a.json", "symbolic links"});
 }
 
-// ---- saturated arithmetic is an error, never a result --------------------------------------------------------
+// ---- saturated arithmetic is an error, never a result
+// --------------------------------------------------------
 
 TEST_F(hostile, huge_batch_or_sequence_is_an_error_naming_the_flag) {
     auto r = run({"plan", "--batch", "9223372036854775808"}); // 2^63
@@ -224,7 +229,8 @@ TEST_F(hostile, huge_intermediate_size_is_refused) {
     expect_refused(r, {"intermediate_size"});
 }
 
-// ---- accepted nonsense ---------------------------------------------------------------------------------------
+// ---- accepted nonsense
+// ---------------------------------------------------------------------------------------
 
 TEST_F(hostile, empty_or_absurd_workload_values_are_refused) {
     auto r = run({"plan", "--quant="});
@@ -235,7 +241,8 @@ TEST_F(hostile, empty_or_absurd_workload_values_are_refused) {
     expect_refused(r, {"--lora-rank", "1099511627776"});
 }
 
-// ---- output and exit codes -----------------------------------------------------------------------------------
+// ---- output and exit codes
+// -----------------------------------------------------------------------------------
 
 TEST_F(hostile, a_failed_write_is_an_error) {
     bounds b;
@@ -245,7 +252,8 @@ TEST_F(hostile, a_failed_write_is_an_error) {
     EXPECT_NE(r.err.find("write"), std::string::npos) << r.err;
 }
 
-// ---- messages that mislead -----------------------------------------------------------------------------------
+// ---- messages that mislead
+// -----------------------------------------------------------------------------------
 
 TEST_F(hostile, a_float_where_an_integer_belongs_is_quoted_as_written) {
     auto r = run({"params", write("config.json", llama_config("hidden_size", "64.0"))});
@@ -258,7 +266,8 @@ TEST_F(hostile, an_embedded_nul_does_not_cut_the_message) {
 }
 
 TEST_F(hostile, a_huge_value_is_cut_in_the_message) {
-    auto r = run({"params", write("config.json", llama_config("model_type", "\"" + std::string(1000000, 'x') + "\""))});
+    auto r = run({"params",
+                  write("config.json", llama_config("model_type", "\"" + std::string(1000000, 'x') + "\""))});
     expect_refused(r, {"model_type", "(1,000,000 bytes)"});
 }
 

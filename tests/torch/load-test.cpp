@@ -1,6 +1,6 @@
 // The streaming loader (native/torch/load.h) on small generated checkpoints: round trips for every supported
-// dtype, single-file and sharded, tied weights, dtype conversion, mmap aliasing, device maps; bit-exact against
-// the bytes written here; verification failures that allocate nothing; a shard truncated mid-load.
+// dtype, single-file and sharded, tied weights, dtype conversion, mmap aliasing, device maps; bit-exact
+// against the bytes written here; verification failures that allocate nothing; a shard truncated mid-load.
 #include <gtest/gtest.h>
 
 #include <ATen/ops/from_blob.h>
@@ -11,9 +11,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -44,8 +44,12 @@ std::string tiny_llama(const std::string& torch_dtype, bool tied) {
 }
 
 // Exactly representable values: k/8 for k in [-32, 31] (6 significant bits at most: exact in F16 and BF16).
-float value_at(uint64_t i, uint64_t seed) { return static_cast<float>(static_cast<int64_t>((i * 7 + seed) % 64) - 32) / 8.0f; }
-int64_t int_at(uint64_t i, uint64_t seed) { return static_cast<int64_t>((i * 13 + seed) % 100) - 50; }
+float value_at(uint64_t i, uint64_t seed) {
+    return static_cast<float>(static_cast<int64_t>((i * 7 + seed) % 64) - 32) / 8.0f;
+}
+int64_t int_at(uint64_t i, uint64_t seed) {
+    return static_cast<int64_t>((i * 13 + seed) % 100) - 50;
+}
 
 uint32_t f32_bits(float f) {
     uint32_t b;
@@ -64,8 +68,8 @@ uint16_t f16_bits(float f) {
 struct written_tensor {
     std::string name, dtype;
     std::vector<uint64_t> shape;
-    std::string bytes;                // exactly what the file holds
-    std::vector<double> values;       // the values, for types that are converted
+    std::string bytes;          // exactly what the file holds
+    std::vector<double> values; // the values, for types that are converted
     bool has_values = false;
 };
 
@@ -135,7 +139,8 @@ class temp_dir {
   public:
     temp_dir() {
         static int n = 0;
-        path_ = fs::temp_directory_path() / ("modelplan-torch-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        path_ = fs::temp_directory_path() /
+                ("modelplan-torch-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
         fs::remove_all(path_);
         fs::create_directories(path_);
     }
@@ -164,12 +169,16 @@ std::vector<written_tensor> write_checkpoint(const fs::path& dir, const mp::anal
         size_t per = (all.size() + shards - 1) / shards;
         for (size_t s = 0; s < shards; ++s) {
             std::vector<written_tensor> part(all.begin() + static_cast<long>(std::min(all.size(), s * per)),
-                                             all.begin() + static_cast<long>(std::min(all.size(), (s + 1) * per)));
-            std::string file = "model-0000" + std::to_string(s + 1) + "-of-0000" + std::to_string(shards) + ".safetensors";
+                                             all.begin() +
+                                                 static_cast<long>(std::min(all.size(), (s + 1) * per)));
+            std::string file =
+                "model-0000" + std::to_string(s + 1) + "-of-0000" + std::to_string(shards) + ".safetensors";
             write_safetensors(dir / file, part);
-            for (const auto& t : part) weight_map += (weight_map.empty() ? "" : ",") + ("\"" + t.name + "\":\"" + file + "\"");
+            for (const auto& t : part)
+                weight_map += (weight_map.empty() ? "" : ",") + ("\"" + t.name + "\":\"" + file + "\"");
         }
-        std::ofstream(dir / "model.safetensors.index.json") << "{\"metadata\":{},\"weight_map\":{" << weight_map << "}}";
+        std::ofstream(dir / "model.safetensors.index.json")
+            << "{\"metadata\":{},\"weight_map\":{" << weight_map << "}}";
     }
     return all;
 }
@@ -206,7 +215,8 @@ class counting_allocator : public c10::Allocator {
   public:
     explicit counting_allocator(c10::Allocator* base) : base_(base) {}
     // LibTorch 2.3 made allocate() non-const and added copy_data(); both signatures are declared without
-    // `override`, so whichever the base has is overridden (1.13: the const one; 2.3+: the other and copy_data).
+    // `override`, so whichever the base has is overridden (1.13: the const one; 2.3+: the other and
+    // copy_data).
     c10::DataPtr allocate(size_t n) const { return allocate_counted(n); }
     c10::DataPtr allocate(size_t n) { return allocate_counted(n); }
     void copy_data(void* dest, const void* src, size_t count) const { std::memcpy(dest, src, count); }
@@ -239,7 +249,9 @@ class counting_allocator : public c10::Allocator {
 // Installs a counting allocator for the scope of a test.
 class count_allocations {
   public:
-    count_allocations() : base_(c10::GetCPUAllocator()), counter_(base_) { c10::SetCPUAllocator(&counter_, 100); }
+    count_allocations() : base_(c10::GetCPUAllocator()), counter_(base_) {
+        c10::SetCPUAllocator(&counter_, 100);
+    }
     ~count_allocations() { c10::SetCPUAllocator(base_, 100); }
     const counting_allocator& counter() const { return counter_; }
 
@@ -275,7 +287,8 @@ TEST(Load, SingleFileRoundTripIsBitExact) {
         EXPECT_EQ(r->devices.at("cpu").tensors, written.size());
         EXPECT_EQ(r->tensors_converted, 0u);
         // named_parameters() of the tree now hold the loaded tensors.
-        for (const auto& item : m->root->named_parameters(true)) EXPECT_FALSE(item.value().is_meta()) << item.key();
+        for (const auto& item : m->root->named_parameters(true))
+            EXPECT_FALSE(item.value().is_meta()) << item.key();
     }
 }
 
@@ -313,7 +326,7 @@ TEST(Load, TiedWeightsAreOneLoadedTensor) {
 // convert to the model's F32 with exact values, and the types LibTorch 1.13 lacks (float8, unsigned 16/32/64)
 // arrive as raw bits with a warning.
 TEST(Load, EveryDtype) {
-    const std::vector<std::string> dtypes = {"F32", "F64", "F16", "BF16", "I64", "I32", "I16", "I8",
+    const std::vector<std::string> dtypes = {"F32", "F64",  "F16",     "BF16",    "I64", "I32", "I16", "I8",
                                              "U8",  "BOOL", "F8_E4M3", "F8_E5M2", "U16", "U32", "U64"};
     temp_dir dir;
     mp::analysis a = tiny("float32", false);
@@ -328,14 +341,20 @@ TEST(Load, EveryDtype) {
     // of the same width); float8 has its own types from 2.1 on, unsigned 16/32/64 from 2.3 on.
     std::map<std::string, at::ScalarType> raw_as = {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-        {"F8_E4M3", at::kFloat8_e4m3fn}, {"F8_E5M2", at::kFloat8_e5m2},
+        {"F8_E4M3", at::kFloat8_e4m3fn},
+        {"F8_E5M2", at::kFloat8_e5m2  },
 #else
-        {"F8_E4M3", at::kByte}, {"F8_E5M2", at::kByte},
+        {"F8_E4M3", at::kByte},
+        {"F8_E5M2", at::kByte},
 #endif
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
-        {"U16", at::kUInt16}, {"U32", at::kUInt32}, {"U64", at::kUInt64},
+        {"U16",     at::kUInt16       },
+        {"U32",     at::kUInt32       },
+        {"U64",     at::kUInt64       },
 #else
-        {"U16", at::kShort}, {"U32", at::kInt}, {"U64", at::kLong},
+        {"U16", at::kShort},
+        {"U32", at::kInt},
+        {"U64", at::kLong},
 #endif
     };
     const bool some_raw = TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 3);
@@ -354,7 +373,8 @@ TEST(Load, EveryDtype) {
             ASSERT_EQ(t.scalar_type(), at::kFloat);
             ASSERT_EQ(static_cast<size_t>(t.numel()), w.values.size());
             const float* p = t.data_ptr<float>();
-            for (size_t i = 0; i < w.values.size(); ++i) ASSERT_EQ(static_cast<double>(p[i]), w.values[i]) << i;
+            for (size_t i = 0; i < w.values.size(); ++i)
+                ASSERT_EQ(static_cast<double>(p[i]), w.values[i]) << i;
             ++checked_values;
         }
     }
@@ -426,8 +446,8 @@ TEST(Load, MmapAliasesTheFile) {
     auto r2 = lt::load_weights(*again, a.sk, *src, {});
     ASSERT_TRUE(r2.ok());
     expect_bits(loaded(*again, written[0].name), written[0]);
-    // The mapping lives as long as a tensor aliases it: with the model destroyed and the files deleted, a tensor
-    // kept by the caller still holds the data.
+    // The mapping lives as long as a tensor aliases it: with the model destroyed and the files deleted, a
+    // tensor kept by the caller still holds the data.
     at::Tensor kept = loaded(*m, written.back().name);
     *m = lt::meta_model();
     for (const auto& f : src->ck.files) fs::remove(dir.path() / f.name);
@@ -497,7 +517,8 @@ TEST(Load, DeviceMapPlacesEachParameter) {
     temp_dir dir;
     mp::analysis a = tiny("bfloat16", false);
     auto written = write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; });
-    auto map = mp::parse_device_map(R"({"model.embed_tokens": "cpu", "model.layers": "cpu", "model.norm": "cpu",
+    auto map =
+        mp::parse_device_map(R"({"model.embed_tokens": "cpu", "model.layers": "cpu", "model.norm": "cpu",
                                         "lm_head": "disk"})");
     ASSERT_TRUE(map.ok()) << map.err().message;
     auto devices = mp::assign_devices(a.sk, *map);
@@ -534,13 +555,15 @@ TEST(Load, CudaWithoutCudaFailsBeforeAllocating) {
 // On a machine with a GPU and a CUDA LibTorch: through the pinned staging ring, with and without conversion.
 TEST(Load, CudaRoundTrip) {
     if (lt::cuda_device_count() == 0)
-        GTEST_SKIP() << "NOT RUN: " << (lt::built_with_cuda() ? "no CUDA device present" : "LibTorch without CUDA");
+        GTEST_SKIP() << "NOT RUN: "
+                     << (lt::built_with_cuda() ? "no CUDA device present" : "LibTorch without CUDA");
     temp_dir dir;
     // Parameters that require grad too (training): the device conversion must not copy_ into the leaf itself.
     for (int variant = 0; variant < 4; ++variant) {
         bool convert = variant & 1, grad = variant & 2;
         SCOPED_TRACE("convert " + std::to_string(convert) + ", requires_grad " + std::to_string(grad));
-        mp::analysis a = tiny("bfloat16", false, convert ? std::optional<mp::dtype>(mp::dtype::f32) : std::nullopt);
+        mp::analysis a =
+            tiny("bfloat16", false, convert ? std::optional<mp::dtype>(mp::dtype::f32) : std::nullopt);
         auto written = write_checkpoint(dir.path(), a, 2, [](size_t) { return "BF16"; });
         lt::meta_options mo;
         mo.requires_grad = grad;
@@ -561,7 +584,8 @@ TEST(Load, CudaRoundTrip) {
             } else {
                 const float* p = host.data_ptr<float>();
                 const uint16_t* bf = reinterpret_cast<const uint16_t*>(w.bytes.data());
-                for (int64_t i = 0; i < host.numel(); ++i) ASSERT_EQ(f32_bits(p[i]), static_cast<uint32_t>(bf[i]) << 16);
+                for (int64_t i = 0; i < host.numel(); ++i)
+                    ASSERT_EQ(f32_bits(p[i]), static_cast<uint32_t>(bf[i]) << 16);
             }
         }
     }
@@ -601,14 +625,16 @@ TEST(Cli, LoadReadsTheFoldersConfig) {
         EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
     // A device map file: lm_head on "disk" stays on meta.
     std::ofstream(dir.path() / "map.json") << R"({"model": 0, "lm_head": "disk"})";
-    auto mapped = run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
+    auto mapped =
+        run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
     // GPU 0 does not exist in a CPU-only build: refused before anything is allocated.
     if (!lt::built_with_cuda()) {
         EXPECT_EQ(mapped.status, 1) << mapped.out;
         EXPECT_NE(mapped.out.find("CUDA"), std::string::npos) << mapped.out;
     }
     std::ofstream(dir.path() / "map.json") << R"({"model": "cpu", "lm_head": "disk"})";
-    mapped = run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
+    mapped =
+        run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
     ASSERT_EQ(mapped.status, 0) << mapped.out;
     EXPECT_NE(mapped.out.find("\"disk\": {\"tensors\": 1,"), std::string::npos) << mapped.out;
 }
@@ -631,11 +657,13 @@ TEST(Cli, InstantiateCountsLikeTheCore) {
     ASSERT_TRUE(a.ok());
     auto r = run("instantiate qwen3-30b-a3b --json");
     ASSERT_EQ(r.status, 0) << r.out;
-    EXPECT_NE(r.out.find("\"parameters\": " + std::to_string(a->counts.total + a->counts.mtp) + ","), std::string::npos)
+    EXPECT_NE(r.out.find("\"parameters\": " + std::to_string(a->counts.total + a->counts.mtp) + ","),
+              std::string::npos)
         << r.out;
     auto text = run("instantiate smollm2-135m");
     ASSERT_EQ(text.status, 0) << text.out;
-    EXPECT_NE(text.out.find("tied: lm_head.weight is model.embed_tokens.weight"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("tied: lm_head.weight is model.embed_tokens.weight"), std::string::npos)
+        << text.out;
 }
 
 // A second load into the same model fills the tensors in place: same memory, the new checkpoint's bytes.
@@ -655,7 +683,8 @@ TEST(Load, ReloadFillsInPlace) {
     ASSERT_TRUE(r2.ok()) << r2.err().message;
     EXPECT_EQ(r2->tensors_reused, m->params.size());
     EXPECT_EQ(counting.counter().live.load(), 0); // nothing new is held
-    for (size_t i = 0; i < m->params.size(); ++i) EXPECT_EQ(m->slot(i).data_ptr(), where[i]) << m->params[i].name;
+    for (size_t i = 0; i < m->params.size(); ++i)
+        EXPECT_EQ(m->slot(i).data_ptr(), where[i]) << m->params[i].name;
     for (const auto& w : new_data) {
         const uint16_t* p = static_cast<const uint16_t*>(loaded(*m, w.name).data_ptr());
         for (size_t i = 0; i < w.values.size(); ++i)
@@ -672,7 +701,8 @@ TEST(Cli, DeviceMapAutoPlacesOnWhatIsPresent) {
     ASSERT_EQ(r.status, 0) << r.out;
     // A 200 KiB model fits the first device the planner has: a GPU when one is present, else the CPU.
     std::string where = lt::cuda_device_count() > 0 ? "cuda:0" : "cpu";
-    EXPECT_NE(r.out.find("\"" + where + "\": {\"tensors\": " + std::to_string(written.size()) + ","), std::string::npos)
+    EXPECT_NE(r.out.find("\"" + where + "\": {\"tensors\": " + std::to_string(written.size()) + ","),
+              std::string::npos)
         << r.out;
 }
 
@@ -706,7 +736,8 @@ TEST(Cli, SingleFileNeedsConfig) {
     std::ofstream(dir.path() / "tiny.json") << tiny_llama("bfloat16", false);
     auto ok = run("load " + file + " --config " + (dir.path() / "tiny.json").string() + " --json");
     EXPECT_EQ(ok.status, 0) << ok.out;
-    EXPECT_NE(ok.out.find("\"tensors\": " + std::to_string(a.sk.tensors.size()) + ","), std::string::npos) << ok.out;
+    EXPECT_NE(ok.out.find("\"tensors\": " + std::to_string(a.sk.tensors.size()) + ","), std::string::npos)
+        << ok.out;
 }
 
 // ---- multi-token-prediction layers and device maps -------------------------------------------------------
@@ -726,7 +757,8 @@ std::string tiny_deepseek() {
 }
 
 // transformers' device map for it: its modules, which never include the MTP layer.
-const char* transformers_map = R"({"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "cpu",
+const char* transformers_map =
+    R"({"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "cpu",
                                    "model.norm": "cpu", "lm_head": "cpu"})";
 
 size_t count_prefixed(const std::vector<written_tensor>& written, const std::string& prefix) {
@@ -736,8 +768,8 @@ size_t count_prefixed(const std::vector<written_tensor>& written, const std::str
 }
 } // namespace
 
-// `--device-map auto` plans the MTP layer too when the checkpoint stores it (the planner leaves MTP layers out
-// unless asked, and assign_devices then found no entry for model.layers.2.*).
+// `--device-map auto` plans the MTP layer too when the checkpoint stores it (the planner leaves MTP layers
+// out unless asked, and assign_devices then found no entry for model.layers.2.*).
 TEST(Cli, DeviceMapAutoLoadsMultiTokenPredictionLayers) {
     temp_dir dir;
     auto a = mp::analyze("tiny-deepseek", tiny_deepseek(), {});
@@ -749,7 +781,8 @@ TEST(Cli, DeviceMapAutoLoadsMultiTokenPredictionLayers) {
     auto r = run("load " + dir.path().string() + " --json --device-map auto");
     ASSERT_EQ(r.status, 0) << r.out;
     std::string where = lt::cuda_device_count() > 0 ? "cuda:0" : "cpu";
-    EXPECT_NE(r.out.find("\"" + where + "\": {\"tensors\": " + std::to_string(written.size()) + ","), std::string::npos)
+    EXPECT_NE(r.out.find("\"" + where + "\": {\"tensors\": " + std::to_string(written.size()) + ","),
+              std::string::npos)
         << r.out;
     EXPECT_EQ(r.out.find("\"meta\""), std::string::npos) << r.out;
 }
@@ -761,7 +794,8 @@ TEST(Load, MapWithoutMultiTokenPredictionLeavesThemOnMeta) {
     auto a = mp::analyze("tiny-deepseek", tiny_deepseek(), {});
     ASSERT_TRUE(a.ok()) << a.err().message;
     // Each tensor stored as the model's dtype (the router's score bias is F32), so that loads are bit-exact.
-    auto written = write_checkpoint(dir.path(), *a, 1, [&](size_t i) { return std::string(mp::dtype_name(a->sk.tensors[i].type)); });
+    auto written = write_checkpoint(
+        dir.path(), *a, 1, [&](size_t i) { return std::string(mp::dtype_name(a->sk.tensors[i].type)); });
     size_t mtp = count_prefixed(written, "model.layers.2.");
     auto map = mp::parse_device_map(transformers_map);
     ASSERT_TRUE(map.ok()) << map.err().message;
@@ -791,18 +825,24 @@ TEST(Load, MapWithoutMultiTokenPredictionLeavesThemOnMeta) {
     // The same through the CLI: loaded, with the warning.
     std::ofstream(dir.path() / "config.json") << tiny_deepseek();
     std::ofstream(dir.path() / "map.json") << transformers_map;
-    auto cli = run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
+    auto cli =
+        run("load " + dir.path().string() + " --json --device-map " + (dir.path() / "map.json").string());
     ASSERT_EQ(cli.status, 0) << cli.out;
-    EXPECT_NE(cli.out.find("\"meta\": {\"tensors\": " + std::to_string(mtp) + ","), std::string::npos) << cli.out;
-    EXPECT_NE(cli.out.find("warning: " + std::to_string(mtp) + " tensor(s) of the multi-token-prediction layer(s) model.layers.2"),
-              std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("\"meta\": {\"tensors\": " + std::to_string(mtp) + ","), std::string::npos)
+        << cli.out;
+    EXPECT_NE(cli.out.find("warning: " + std::to_string(mtp) +
+                           " tensor(s) of the multi-token-prediction layer(s) model.layers.2"),
+              std::string::npos)
+        << cli.out;
 }
 
-// Only MTP layers may be missing from a map: any other tensor that no entry covers is still an error naming it.
+// Only MTP layers may be missing from a map: any other tensor that no entry covers is still an error naming
+// it.
 TEST(Load, MapMissingAnotherTensorFails) {
     auto a = mp::analyze("tiny-deepseek", tiny_deepseek(), {});
     ASSERT_TRUE(a.ok()) << a.err().message;
-    auto map = mp::parse_device_map(R"({"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "cpu",
+    auto map = mp::parse_device_map(
+        R"({"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "cpu",
                                         "lm_head": "cpu"})");
     ASSERT_TRUE(map.ok());
     auto devices = lt::devices_for_map(*a, *map);
@@ -816,7 +856,8 @@ TEST(Load, MapMissingAnotherTensorFails) {
     EXPECT_TRUE(all->unmapped.empty());
     EXPECT_TRUE(all->warnings.empty());
     for (size_t i = 0; i < a->sk.tensors.size(); ++i)
-        EXPECT_EQ(all->devices[i], a->sk.tensors[i].name == "lm_head.weight" ? "disk" : "cpu") << a->sk.tensors[i].name;
+        EXPECT_EQ(all->devices[i], a->sk.tensors[i].name == "lm_head.weight" ? "disk" : "cpu")
+            << a->sk.tensors[i].name;
 }
 
 // ---- failure paths ----------------------------------------------------------------------------------------
@@ -841,16 +882,18 @@ TEST(Load, ThrowingProgressCallbackFailsCleanly) {
     EXPECT_EQ(counting.counter().live.load(), 0);
 }
 
-// ---- dtype conversion against LibTorch's own ----------------------------------------------------------------
+// ---- dtype conversion against LibTorch's own
+// ----------------------------------------------------------------
 
 namespace {
 // F32 bit patterns that exercise rounding: halfway cases, subnormals, overflow to infinity, NaN, signed zero,
 // then random bits (every exponent).
 std::vector<uint32_t> hard_f32_bits(size_t n, uint64_t seed) {
-    std::vector<uint32_t> v = {0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001, 0x7f800001,
-                               0x3f808000, 0x3f818000, 0x3f80c000, 0x3f800001, 0x477fe000, 0x477ff000, 0x47800000,
-                               0x33800000, 0x33000000, 0x337fffff, 0x00000001, 0x807fffff, 0x7f7fffff, 0x387fc000,
-                               0x38800000, 0x3effffff, 0x4b000001, 0xcf000000, 0x4f000000, 0xdf000000, 0x5f000000};
+    std::vector<uint32_t> v = {0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001,
+                               0x7f800001, 0x3f808000, 0x3f818000, 0x3f80c000, 0x3f800001, 0x477fe000,
+                               0x477ff000, 0x47800000, 0x33800000, 0x33000000, 0x337fffff, 0x00000001,
+                               0x807fffff, 0x7f7fffff, 0x387fc000, 0x38800000, 0x3effffff, 0x4b000001,
+                               0xcf000000, 0x4f000000, 0xdf000000, 0x5f000000};
     std::mt19937 rng(static_cast<uint32_t>(seed));
     while (v.size() < n) v.push_back(rng());
     v.resize(n);
@@ -878,14 +921,21 @@ void expect_same_values(const at::Tensor& got, const at::Tensor& want, const std
 }
 } // namespace
 
-// Every floating pair the loader converts, on data with NaN, infinities, subnormals and halfway cases: the result
-// equals LibTorch's own Tensor::to() of the stored tensor (an implementation apart from the loader's).
+// Every floating pair the loader converts, on data with NaN, infinities, subnormals and halfway cases: the
+// result equals LibTorch's own Tensor::to() of the stored tensor (an implementation apart from the loader's).
 TEST(Load, FloatingConversionsEqualLibTorchs) {
     const std::vector<std::pair<std::string, at::ScalarType>> stored = {
-        {"F32", at::kFloat}, {"F64", at::kDouble}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}};
+        {"F32",  at::kFloat   },
+        {"F64",  at::kDouble  },
+        {"F16",  at::kHalf    },
+        {"BF16", at::kBFloat16}
+    };
     const std::vector<std::pair<std::string, mp::dtype>> models = {
-        {"float32", mp::dtype::f32}, {"float64", mp::dtype::f64}, {"float16", mp::dtype::f16},
-        {"bfloat16", mp::dtype::bf16}};
+        {"float32",  mp::dtype::f32 },
+        {"float64",  mp::dtype::f64 },
+        {"float16",  mp::dtype::f16 },
+        {"bfloat16", mp::dtype::bf16}
+    };
     for (const auto& [sname, stype] : stored) {
         temp_dir dir;
         mp::analysis base = tiny("float32", false);
@@ -895,9 +945,12 @@ TEST(Load, FloatingConversionsEqualLibTorchs) {
         for (size_t i = 0; i < base.sk.tensors.size(); ++i) {
             const auto& t = base.sk.tensors[i];
             auto bits = hard_f32_bits(t.elements, i);
-            at::Tensor f32 = at::from_blob(bits.data(), {static_cast<int64_t>(bits.size())}, at::kFloat).clone();
+            at::Tensor f32 =
+                at::from_blob(bits.data(), {static_cast<int64_t>(bits.size())}, at::kFloat).clone();
             at::Tensor s = f32.to(stype);
-            written_tensor w{t.name, sname, t.shape, std::string(static_cast<const char*>(s.data_ptr()), s.nbytes()), {}, false};
+            written_tensor w{t.name,  sname,
+                             t.shape, std::string(static_cast<const char*>(s.data_ptr()), s.nbytes()),
+                             {},      false};
             written.push_back(std::move(w));
             source.push_back(s);
         }
@@ -928,8 +981,10 @@ TEST(Load, ConversionsToIntegersSaturate) {
     auto a = mp::analyze("tiny", tiny_llama("float32", false), o32);
     if (!a.ok()) GTEST_SKIP() << "the core has no integer-weight models: " << a.err().message;
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-    const std::vector<float> in = {nan, inf, -inf, 3e9f, -3e9f, 2147483520.0f, -2147483648.0f, 3.75f, -3.75f, 0.0f};
-    const std::vector<int32_t> want = {0, INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN, 2147483520, INT32_MIN, 3, -3, 0};
+    const std::vector<float> in = {nan,   inf,    -inf, 3e9f, -3e9f, 2147483520.0f, -2147483648.0f,
+                                   3.75f, -3.75f, 0.0f};
+    const std::vector<int32_t> want = {0,          INT32_MAX, INT32_MIN, INT32_MAX, INT32_MIN,
+                                       2147483520, INT32_MIN, 3,         -3,        0};
     temp_dir dir;
     std::vector<written_tensor> written;
     for (size_t i = 0; i < a->sk.tensors.size(); ++i) {
@@ -964,9 +1019,10 @@ TEST(Load, ConversionsToIntegersSaturate) {
 
 // ---- byte ranges a caller's checkpoint_source may hold ----------------------------------------------------
 
-// open_checkpoint's parser refuses data outside the file, but checkpoint_source is a plain struct a caller may
-// build or change: a range beyond the file, or one whose end wrapped past 2^64, is refused before anything is
-// allocated, on the read path and the mapping path (which once mapped `begin` past the file's end).
+// open_checkpoint's parser refuses data outside the file, but checkpoint_source is a plain struct a caller
+// may build or change: a range beyond the file, or one whose end wrapped past 2^64, is refused before
+// anything is allocated, on the read path and the mapping path (which once mapped `begin` past the file's
+// end).
 TEST(Load, RangesOutsideTheFileAreRefusedBeforeAllocating) {
     temp_dir dir;
     mp::analysis a = tiny("bfloat16", false);
@@ -995,7 +1051,8 @@ TEST(Load, RangesOutsideTheFileAreRefusedBeforeAllocating) {
     }
 }
 
-// ---- short reads and EINTR ---------------------------------------------------------------------------------
+// ---- short reads and EINTR
+// ---------------------------------------------------------------------------------
 
 namespace {
 std::atomic<uint64_t> fake_calls{0}, fake_eintr{0}, fake_short{0};
@@ -1015,13 +1072,14 @@ struct pread_replaced {
 };
 } // namespace
 
-// Reads that return less than asked, or fail with EINTR, are retried until the chunk is whole: bit-exact, on the
-// direct path and the converting one, with several threads.
+// Reads that return less than asked, or fail with EINTR, are retried until the chunk is whole: bit-exact, on
+// the direct path and the converting one, with several threads.
 TEST(Load, ShortReadsAndInterruptsAreRetried) {
     for (bool convert : {false, true}) {
         SCOPED_TRACE(convert);
         temp_dir dir;
-        mp::analysis a = tiny("bfloat16", false, convert ? std::optional<mp::dtype>(mp::dtype::f32) : std::nullopt);
+        mp::analysis a =
+            tiny("bfloat16", false, convert ? std::optional<mp::dtype>(mp::dtype::f32) : std::nullopt);
         auto written = write_checkpoint(dir.path(), a, 2, [](size_t) { return "BF16"; });
         auto m = lt::instantiate_meta(a.sk);
         auto src = lt::open_checkpoint(dir.path().string());
@@ -1057,11 +1115,13 @@ TEST(Load, DeepSeekV3TransformersMapLeavesLayer61OnMeta) {
     auto a = mp::analyze(p->name, p->config_json, {});
     ASSERT_TRUE(a.ok());
     std::string json = R"({"model.embed_tokens": 0, )";
-    for (int l = 0; l < 61; ++l) json += "\"model.layers." + std::to_string(l) + "\": " + std::to_string(l / 8) + ", ";
+    for (int l = 0; l < 61; ++l)
+        json += "\"model.layers." + std::to_string(l) + "\": " + std::to_string(l / 8) + ", ";
     json += R"("model.norm": 7, "lm_head": 7})";
     auto map = mp::parse_device_map(json);
     ASSERT_TRUE(map.ok()) << map.err().message;
-    ASSERT_FALSE(mp::assign_devices(a->sk, *map).ok()); // the core alone: "no entry covers ... model.layers.61..."
+    ASSERT_FALSE(
+        mp::assign_devices(a->sk, *map).ok()); // the core alone: "no entry covers ... model.layers.61..."
     auto t0 = std::chrono::steady_clock::now();
     auto devices = lt::devices_for_map(*a, *map);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -25,12 +25,22 @@ namespace {
 // written here apart from the adapter's own table.
 at::ScalarType expected_type(const std::string& safetensors_name) {
     static const std::map<std::string, at::ScalarType> types = {
-        {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"F64", at::kDouble},
-        {"I8", at::kChar},   {"U8", at::kByte},   {"I32", at::kInt},       {"I64", at::kLong},
+        {"F32",     at::kFloat        },
+        {"F16",     at::kHalf         },
+        {"BF16",    at::kBFloat16     },
+        {"F64",     at::kDouble       },
+        {"I8",      at::kChar         },
+        {"U8",      at::kByte         },
+        {"I32",     at::kInt          },
+        {"I64",     at::kLong         },
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-        {"BOOL", at::kBool}, {"F8_E4M3", at::kFloat8_e4m3fn}, {"F8_E5M2", at::kFloat8_e5m2}, // LibTorch 2.1+
+        {"BOOL",    at::kBool         },
+        {"F8_E4M3", at::kFloat8_e4m3fn},
+        {"F8_E5M2", at::kFloat8_e5m2  }, // LibTorch 2.1+
 #else
-        {"BOOL", at::kBool}, {"F8_E4M3", at::kByte}, {"F8_E5M2", at::kByte},
+        {"BOOL", at::kBool},
+        {"F8_E4M3", at::kByte},
+        {"F8_E5M2", at::kByte},
 #endif
     };
     return types.at(safetensors_name);
@@ -67,7 +77,8 @@ TEST(Meta, EveryPresetMatchesTheCoreSkeleton) {
             const at::Tensor& v = item.value();
             ASSERT_TRUE(v.is_meta()) << t.name;
             ASSERT_EQ(static_cast<size_t>(v.dim()), t.shape.size()) << t.name;
-            for (size_t d = 0; d < t.shape.size(); ++d) ASSERT_EQ(static_cast<uint64_t>(v.size(d)), t.shape[d]) << t.name;
+            for (size_t d = 0; d < t.shape.size(); ++d)
+                ASSERT_EQ(static_cast<uint64_t>(v.size(d)), t.shape[d]) << t.name;
             ASSERT_EQ(v.scalar_type(), expected_type(mp::dtype_name(t.type))) << t.name;
             count += static_cast<uint64_t>(v.numel());
         }
@@ -83,7 +94,8 @@ TEST(Meta, EveryPresetMatchesTheCoreSkeleton) {
         EXPECT_EQ(sd.size(), a.sk.tensors.size() + a.sk.aliases.size());
         std::map<std::string, const at::TensorImpl*> impl;
         for (const auto& [name, t] : sd) impl[name] = t.unsafeGetTensorImpl();
-        for (const mp::tensor_alias& al : a.sk.aliases) EXPECT_EQ(impl.at(al.name), impl.at(al.target)) << al.name;
+        for (const mp::tensor_alias& al : a.sk.aliases)
+            EXPECT_EQ(impl.at(al.name), impl.at(al.target)) << al.name;
         // Buffers are meta buffers of the tree.
         EXPECT_EQ(m->root->named_buffers(true).size(), a.sk.buffers.size());
     }
@@ -121,17 +133,19 @@ TEST(Meta, LargestPresetsBuildWithoutWeightMemory) {
         auto t0 = std::chrono::steady_clock::now();
         double cpu0 = thread_cpu_seconds();
         auto m = lt::instantiate_meta(a.sk, a.spec.architecture);
-        // CPU time of this thread: the build is single-threaded, and wall time on a shared machine is not its own.
+        // CPU time of this thread: the build is single-threaded, and wall time on a shared machine is not its
+        // own.
         double cpu = thread_cpu_seconds() - cpu0;
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         uint64_t after = lt::rss_bytes();
         ASSERT_TRUE(m.ok());
         uint64_t delta = after > before ? after - before : 0;
-        std::printf("  %s: %zu tensors, %llu parameters, %llu modules, built in %.3f s (%.3f s of CPU), resident "
-                    "memory +%.1f MiB (weights: %.1f GiB)\n",
-                    name, m->params.size(), static_cast<unsigned long long>(m->parameter_count()),
-                    static_cast<unsigned long long>(m->modules), seconds, cpu, delta / 1048576.0,
-                    a.counts.weight_bytes / 1073741824.0);
+        std::printf(
+            "  %s: %zu tensors, %llu parameters, %llu modules, built in %.3f s (%.3f s of CPU), resident "
+            "memory +%.1f MiB (weights: %.1f GiB)\n",
+            name, m->params.size(), static_cast<unsigned long long>(m->parameter_count()),
+            static_cast<unsigned long long>(m->modules), seconds, cpu, delta / 1048576.0,
+            a.counts.weight_bytes / 1073741824.0);
         EXPECT_GT(a.counts.weight_bytes, 700ull << 30); // both need hundreds of GiB of real weights
         EXPECT_LT(delta, 256ull << 20);                 // metadata only
         EXPECT_LT(cpu, 1.0);

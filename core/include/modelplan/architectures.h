@@ -133,7 +133,7 @@ struct tensor_template {
     uint64_t excludes = 0;         // switches that must all be off
     const char* tied_to = nullptr; // this tensor is an alias of that one when `tie_needs` hold: a base-model
                                    // name (the base prefix is added), or a full name when it starts with '/'
-    uint64_t tie_needs = 0;            // switches that make it an alias (0: always an alias)
+    uint64_t tie_needs = 0;        // switches that make it an alias (0: always an alias)
     const char* fixed_dtype = nullptr; // a buffer's own dtype ("BOOL", "I64"); default: weights' dtype / F32
 
     // The row exists only when all of `switches` are on.

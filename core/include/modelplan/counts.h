@@ -16,8 +16,8 @@ struct param_counts {
     uint64_t embedding = 0;     // token embedding plus an untied output head
     uint64_t non_embedding = 0; // total - embedding
     uint64_t active = 0;        // used per token: total minus the routed experts a token does not visit
-    uint64_t mtp = 0;           // multi-token-prediction layers: stored in checkpoints, not in the model count
-    uint64_t weight_bytes = 0;  // every stored parameter (mtp included) at its dtype
+    uint64_t mtp = 0;          // multi-token-prediction layers: stored in checkpoints, not in the model count
+    uint64_t weight_bytes = 0; // every stored parameter (mtp included) at its dtype
     uint64_t buffer_elements = 0;
     std::array<uint64_t, role_count> by_role{}; // indexed by role
     std::vector<uint64_t> by_layer;             // parameters of each layer, every stack (mtp included)

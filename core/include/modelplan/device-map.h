@@ -1,7 +1,7 @@
 // Devices and device maps. A device list says what memory each device offers ("cuda:0=24GiB,cpu=64GiB,disk");
-// a device map says which device holds each module, in the JSON shape transformers' from_pretrained(device_map=)
-// accepts ({"model.embed_tokens": 0, "model.layers.0": 0, ..., "lm_head": "cpu"}). Both the placement planner
-// (placement.h) and the native loader use these (docs/placement.md).
+// a device map says which device holds each module, in the JSON shape transformers'
+// from_pretrained(device_map=) accepts ({"model.embed_tokens": 0, "model.layers.0": 0, ..., "lm_head":
+// "cpu"}). Both the placement planner (placement.h) and the native loader use these (docs/placement.md).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@ enum class device_kind : uint8_t { gpu, cpu, disk };
 
 // One device with the memory a plan may use on it.
 struct device_budget {
-    std::string name;          // "cuda:0", "cpu", "disk"
+    std::string name; // "cuda:0", "cpu", "disk"
     device_kind kind = device_kind::gpu;
     uint64_t budget_bytes = 0; // memory the plan may use; disk: unlimited (UINT64_MAX)
     std::string gpu;           // catalog key when the device came from --gpu, else ""

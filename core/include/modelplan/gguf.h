@@ -85,7 +85,8 @@ struct gguf_layout; // verify.h
 // The logical tensors of the GGUF tensor ck.tensors[index]: Hugging Face names and shapes (merged experts and
 // stacked heads split, transposed weights turned back, split MLA projections joined), by `layout` when the
 // model is known, else by the architecture's names (gguf_to_hf_name).
-void add_gguf_logical_tensors(const checkpoint& ck, size_t index, const std::string& arch, const gguf_layout* layout,
-                              std::vector<logical_tensor>& out, std::vector<std::string>& notes);
+void add_gguf_logical_tensors(const checkpoint& ck, size_t index, const std::string& arch,
+                              const gguf_layout* layout, std::vector<logical_tensor>& out,
+                              std::vector<std::string>& notes);
 
 } // namespace modelplan

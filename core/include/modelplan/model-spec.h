@@ -135,10 +135,13 @@ struct model_spec {
     bool is_moe_layer(uint64_t il) const { return layers[il].ffn == ffn_kind::moe; }
     // Multi-token-prediction layers (DeepSeek-V3's next-token module) are stored in the checkpoint but loaded
     // only for speculative decoding (workload::include_mtp). False for indices past the layers.
-    bool is_mtp_layer(uint64_t il) const { return il < layers.size() && layers[il].stack == layer_stack::mtp; }
+    bool is_mtp_layer(uint64_t il) const {
+        return il < layers.size() && layers[il].stack == layer_stack::mtp;
+    }
 
     // Multi-head latent attention widths (DeepSeek-V2/V3; transformers' DeepseekV3Attention), 0 without MLA.
-    // They saturate at UINT64_MAX where config values overflow 64 bits; the skeleton reports that as an error.
+    // They saturate at UINT64_MAX where config values overflow 64 bits; the skeleton reports that as an
+    // error.
     bool has_mla() const { return kv_lora_rank != 0; }
     // One head of queries or keys: the part without rotary embedding plus the rotary part.
     uint64_t mla_qk_head_dim() const { return saturating_add(qk_nope_head_dim, qk_rope_head_dim); }

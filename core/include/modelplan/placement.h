@@ -120,7 +120,7 @@ struct place_request {
     bool disk = false;                   // and disk, with gpu
     std::optional<std::string> strategy; // "sequential" | "balanced"
     bool experts_on_cpu = false;
-    std::vector<std::string> pins;       // "PATTERN=DEVICE"
+    std::vector<std::string> pins; // "PATTERN=DEVICE"
     std::optional<uint64_t> tp, pp;
 };
 
@@ -136,7 +136,8 @@ struct place_setup {
 result<place_setup> resolve_place(const place_request& r, bool cli);
 
 // The whole answer as JSON (a device map placement or a parallel plan), or an error.
-result<std::string> place_json(const analysis& a, const workload& w, const place_setup& setup, bool* fits = nullptr);
+result<std::string> place_json(const analysis& a, const workload& w, const place_setup& setup,
+                               bool* fits = nullptr);
 
 // {"model", "architecture", "strategy", "fits", "devices": [...], "device_map": {...}, ...} (docs/json.md).
 std::string placement_json(const analysis& a, const placement& p, const place_options& options);

@@ -95,7 +95,8 @@ result<analysis> gguf_analysis(const checkpoint& ck);
 
 // ---- GGUF files as llama.cpp writes them
 
-// One tensor as llama.cpp's converter (convert_hf_to_gguf.py) writes it, holding one or more skeleton tensors.
+// One tensor as llama.cpp's converter (convert_hf_to_gguf.py) writes it, holding one or more skeleton
+// tensors.
 struct gguf_stored_tensor {
     std::string name;                 // "blk.3.ffn_gate_exps.weight"
     std::vector<uint64_t> shape;      // as parse_gguf reports it: outermost first

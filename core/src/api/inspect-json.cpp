@@ -1,7 +1,7 @@
 // The JSON of `modelplan inspect --json` (docs/json.md, "inspect"). Built in the core so that the native
 // program and the wasm module give the same text.
-#include "util/json-util.h"
 #include "modelplan/verify.h"
+#include "util/json-util.h"
 
 namespace modelplan {
 

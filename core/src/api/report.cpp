@@ -3,7 +3,6 @@
 #include <rapidjson/writer.h>
 
 #include "model/config-json.h"
-#include "util/json-util.h"
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
 #include "modelplan/gguf.h"
@@ -13,6 +12,7 @@
 #include "modelplan/safetensors.h"
 #include "modelplan/text.h"
 #include "modelplan/verify.h"
+#include "util/json-util.h"
 
 namespace modelplan {
 
@@ -97,32 +97,43 @@ result<workload> read_workload(const key_reader& keys) {
 // "experts_on_cpu", "pins" (array of "PATTERN=DEVICE"), "tp", "pp".
 result<place_request> read_place_request(const key_reader& keys) {
     place_request r;
-    for (auto [key, out] : {std::pair{"devices", &r.devices}, std::pair{"gpu", &r.gpu}, std::pair{"cpu", &r.cpu},
-                            std::pair{"strategy", &r.strategy}}) {
+    for (auto [key, out] : {
+             std::pair{"devices",  &r.devices },
+             std::pair{"gpu",      &r.gpu     },
+             std::pair{"cpu",      &r.cpu     },
+             std::pair{"strategy", &r.strategy}
+    }) {
         auto v = keys.optional_string(key);
         if (!v) return v.err();
         *out = *v;
     }
-    for (auto [key, out] : {std::pair{"gpu_count", &r.gpu_count}, std::pair{"tp", &r.tp}, std::pair{"pp", &r.pp}}) {
+    for (auto [key, out] : {
+             std::pair{"gpu_count", &r.gpu_count},
+             std::pair{"tp",        &r.tp       },
+             std::pair{"pp",        &r.pp       }
+    }) {
         auto v = keys.optional_size(key);
         if (!v) return v.err();
         *out = *v;
     }
-    for (auto [key, out] : {std::pair{"disk", &r.disk}, std::pair{"experts_on_cpu", &r.experts_on_cpu}}) {
+    for (auto [key, out] : {
+             std::pair{"disk",           &r.disk          },
+             std::pair{"experts_on_cpu", &r.experts_on_cpu}
+    }) {
         auto v = keys.optional_bool(key, false);
         if (!v) return v.err();
         *out = *v;
     }
     if (const rapidjson::Value* pins = keys.find("pins")) {
         if (!pins->IsArray())
-            return make_error(error_code::wrong_type,
-                              "pins: expected an array of \"PATTERN=DEVICE\" strings, got " + describe_json(*pins),
-                              "pins");
+            return make_error(
+                error_code::wrong_type,
+                "pins: expected an array of \"PATTERN=DEVICE\" strings, got " + describe_json(*pins), "pins");
         for (const auto& item : pins->GetArray()) {
             if (!item.IsString())
-                return make_error(error_code::wrong_type,
-                                  "pins: expected strings such as \"lm_head.*=cpu\", got " + describe_json(item),
-                                  "pins");
+                return make_error(
+                    error_code::wrong_type,
+                    "pins: expected strings such as \"lm_head.*=cpu\", got " + describe_json(item), "pins");
             r.pins.emplace_back(item.GetString(), item.GetStringLength());
         }
     }
@@ -334,8 +345,10 @@ std::string model_key(const rapidjson::Value& req) {
     w.StartArray();
     for (const char* key : {"model", "config", "name", "dtype", "head"}) {
         auto it = req.FindMember(key);
-        if (it == req.MemberEnd()) w.Null();
-        else it->value.Accept(w);
+        if (it == req.MemberEnd())
+            w.Null();
+        else
+            it->value.Accept(w);
     }
     w.EndArray();
     return std::string(sb.GetString(), sb.GetSize());
@@ -345,7 +358,8 @@ std::string model_key(const rapidjson::Value& req) {
 std::optional<error> parse_request(const std::string& request_json, rapidjson::Document& req) {
     if (auto e = parse_json(request_json, req, "request")) return e;
     if (!req.IsObject())
-        return make_error(error_code::bad_request, "request: expected a JSON object, got " + describe_json(req));
+        return make_error(error_code::bad_request,
+                          "request: expected a JSON object, got " + describe_json(req));
     return std::nullopt;
 }
 
@@ -357,7 +371,8 @@ result<std::optional<analysis>> analyze_request(const std::string& request_json,
     return request_model(key_reader(req, ""), required);
 }
 
-std::string handle_request(const std::string& command, const std::string& request_json, analysis_cache* cache) {
+std::string handle_request(const std::string& command, const std::string& request_json,
+                           analysis_cache* cache) {
     if (command == "presets") return presets_json();
     if (command == "gpus") return gpus_json();
     if (command != "params" && command != "skeleton" && command != "plan" && command != "fit" &&

@@ -5,9 +5,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "util/json-util.h"
 #include "modelplan/safetensors.h"
 #include "modelplan/text.h"
+#include "util/json-util.h"
 
 namespace modelplan {
 

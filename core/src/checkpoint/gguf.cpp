@@ -516,11 +516,13 @@ result<std::optional<uint64_t>> gguf_count(const checkpoint& ck, const std::stri
     case gguf_int64:
         if (v->i < 0)
             return make_error(error_code::out_of_range,
-                              "GGUF metadata " + key + " must not be negative, got " + std::to_string(v->i), key);
+                              "GGUF metadata " + key + " must not be negative, got " + std::to_string(v->i),
+                              key);
         return std::optional<uint64_t>{static_cast<uint64_t>(v->i)};
     }
     return make_error(error_code::wrong_type,
-                      "GGUF metadata " + key + ": expected an integer, got a " + gguf_type_name(v->type), key);
+                      "GGUF metadata " + key + ": expected an integer, got a " + gguf_type_name(v->type),
+                      key);
 }
 
 result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t file_size,

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "modelplan/text.h"
 #include "util/json-util.h"
 #include "util/text-internal.h"
-#include "modelplan/text.h"
 
 namespace modelplan {
 

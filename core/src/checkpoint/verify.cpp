@@ -163,15 +163,18 @@ result<inspection> inspect(std::string path, checkpoint ck, std::optional<analys
     std::string layout_note;
     if (ck.format == checkpoint_format::gguf && model) {
         auto l = gguf_layout_of(model->spec, model->sk);
-        if (l) layout = std::move(*l);
-        else layout_note = l.err().message;
+        if (l)
+            layout = std::move(*l);
+        else
+            layout_note = l.err().message;
     }
     auto view = logical_view(ck, layout ? &*layout : nullptr);
     if (!view) return view.err();
     if (!layout_note.empty()) view->notes.push_back(layout_note);
     if (layout && !layout->left_out.empty())
         view->notes.push_back("llama.cpp's converter leaves out " + std::to_string(layout->left_out.size()) +
-                              " tensors of this model (" + layout->left_out.front() + ", ...); they are not expected");
+                              " tensors of this model (" + layout->left_out.front() +
+                              ", ...); they are not expected");
     inspection in;
     in.path = std::move(path);
     in.ck = std::move(ck);

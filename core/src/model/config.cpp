@@ -18,7 +18,6 @@ namespace modelplan {
 
 namespace {
 
-
 result<int> resolve_family(const key_reader& keys) {
     MP_TRY(model_type, keys.optional_string("model_type"));
     if (!model_type)

@@ -4,12 +4,11 @@
 #include <optional>
 #include <string>
 
-#include "util/json-util.h"
-#include "util/text-internal.h"
 #include "modelplan/architectures.h"
 #include "modelplan/config.h"
 #include "modelplan/model-spec.h"
 #include "util/json-util.h"
+#include "util/text-internal.h"
 
 // Evaluates a result-returning expression; returns its error, or binds its value to `var`.
 #define MP_TRY(var, expr)                                                                                    \

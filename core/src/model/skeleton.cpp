@@ -176,10 +176,11 @@ struct emitter {
         // Room for every instance (an upper bound: every row in every layer, repeated rows per repeat).
         uint64_t estimate = 0;
         for (const row_ref& t : rows) {
-            uint64_t repeat = t->where == scope::global ? 1
-                              : t->where == scope::layer ? spec.layers.size()
-                                                         : spec.layers.size() * std::max({spec.n_experts,
-                                                                                          spec.n_heads, uint64_t{1}});
+            uint64_t repeat =
+                t->where == scope::global ? 1
+                : t->where == scope::layer
+                    ? spec.layers.size()
+                    : spec.layers.size() * std::max({spec.n_experts, spec.n_heads, uint64_t{1}});
             estimate += repeat;
         }
         out.reserve(out.size() + static_cast<size_t>(std::min<uint64_t>(estimate, 1u << 22)));
@@ -193,7 +194,8 @@ struct emitter {
             }
             size_t end = i;
             while (end < rows.size() && rows[end]->where != scope::global) ++end;
-            for (size_t il = 0; il < spec.layers.size() && !full; ++il) emit_layer(rows, prototypes, i, end, il);
+            for (size_t il = 0; il < spec.layers.size() && !full; ++il)
+                emit_layer(rows, prototypes, i, end, il);
             i = end;
         }
         if (full) return too_many_tensors();
@@ -214,7 +216,7 @@ struct emitter {
             scope repeat = rows[r]->where;
             size_t run_end = r;
             while (run_end < end && rows[run_end]->where == repeat) ++run_end;
-            uint64_t count = repeat == scope::expert ? spec.n_experts
+            uint64_t count = repeat == scope::expert   ? spec.n_experts
                              : repeat == scope::q_head ? spec.n_heads
                                                        : spec.n_kv_heads;
             for (uint64_t i = 0; i < count && !full; ++i)
@@ -229,13 +231,15 @@ struct emitter {
     error too_many_tensors() const {
         std::string why = with_thousands(spec.layers.size()) + " layers";
         if (spec.n_experts) why += " x " + with_thousands(spec.n_experts) + " experts";
-        return make_error(error_code::out_of_range,
-                          "the model has more than " + with_thousands(max_tensors) + " tensors (" + why +
-                              "), the most modelplan builds (docs/reliability.md); check num_hidden_layers and "
-                              "the number of experts");
+        return make_error(
+            error_code::out_of_range,
+            "the model has more than " + with_thousands(max_tensors) + " tensors (" + why +
+                "), the most modelplan builds (docs/reliability.md); check num_hidden_layers and "
+                "the number of experts");
     }
 
-    // `expert` is the repeat index ({expert} in names); it is recorded as the tensor's expert only for experts.
+    // `expert` is the repeat index ({expert} in names); it is recorded as the tensor's expert only for
+    // experts.
     void add(const row_ref& row, const tensor_info& prototype, int64_t layer, uint32_t index, int64_t expert,
              bool is_expert = true) {
         const tensor_template& t = *row.t;
@@ -243,8 +247,8 @@ struct emitter {
         if (t.tied_to && aliases && (t.tie_needs & spec.switches) == t.tie_needs) {
             bool absolute = t.tied_to[0] == '/';
             aliases->push_back({name_of(prefix, row.group_prefix, t.name, name_index, expert),
-                                name_of(absolute ? std::string() : target_prefix, "", t.tied_to + (absolute ? 1 : 0),
-                                        name_index, expert)});
+                                name_of(absolute ? std::string() : target_prefix, "",
+                                        t.tied_to + (absolute ? 1 : 0), name_index, expert)});
             return;
         }
         if (out.size() + (aliases ? aliases->size() : 0) >= max_tensors) {

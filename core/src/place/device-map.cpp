@@ -4,8 +4,8 @@
 #include <limits>
 #include <unordered_map>
 
-#include "util/json-util.h"
 #include "modelplan/text.h"
+#include "util/json-util.h"
 
 namespace modelplan {
 

@@ -60,8 +60,9 @@ axis_split find_axis(const tensor_info& t, split_kind kind) {
         bool ok = false;
         switch (kind) {
         case split_kind::column:
-            ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn || d == dim::ffn_x2 ||
-                 d == dim::expert_ffn || d == dim::shared_ffn || d == dim::mla_q_out || d == dim::mla_kv_b_out;
+            ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn ||
+                 d == dim::ffn_x2 || d == dim::expert_ffn || d == dim::shared_ffn || d == dim::mla_q_out ||
+                 d == dim::mla_kv_b_out;
             break;
         case split_kind::row:
             ok = d == dim::q_dim || d == dim::ffn || d == dim::expert_ffn || d == dim::shared_ffn ||

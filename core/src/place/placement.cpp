@@ -807,11 +807,14 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
     auto name = [&](const char* key) { return option_name(key, cli); };
     place_setup s;
     if (r.strategy) {
-        if (*r.strategy == "sequential") s.options.strategy = place_strategy::sequential;
-        else if (*r.strategy == "balanced") s.options.strategy = place_strategy::balanced;
+        if (*r.strategy == "sequential")
+            s.options.strategy = place_strategy::sequential;
+        else if (*r.strategy == "balanced")
+            s.options.strategy = place_strategy::balanced;
         else
             return make_error(error_code::bad_request,
-                              name("strategy") + ": expected sequential or balanced, got \"" + *r.strategy + "\"",
+                              name("strategy") + ": expected sequential or balanced, got \"" + *r.strategy +
+                                  "\"",
                               "strategy");
     }
     s.options.experts_on_cpu = r.experts_on_cpu;
@@ -820,12 +823,16 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
         std::string path = "pins[" + std::to_string(s.options.pins.size()) + "]";
         if (eq == std::string::npos || eq == 0 || eq + 1 == pin.size())
             return make_error(error_code::bad_request,
-                              (cli ? std::string("--pin") : path) + ": expected PATTERN=DEVICE (e.g. lm_head.*=cpu), got \"" +
-                                  pin + "\"",
+                              (cli ? std::string("--pin") : path) +
+                                  ": expected PATTERN=DEVICE (e.g. lm_head.*=cpu), got \"" + pin + "\"",
                               path);
         s.options.pins.push_back({pin.substr(0, eq), pin.substr(eq + 1)});
     }
-    for (auto [value, key] : {std::pair{r.tp, "tp"}, std::pair{r.pp, "pp"}, std::pair{r.gpu_count, "gpu_count"}})
+    for (auto [value, key] : {
+             std::pair{r.tp,        "tp"       },
+             std::pair{r.pp,        "pp"       },
+             std::pair{r.gpu_count, "gpu_count"}
+    })
         if (value && (*value == 0 || *value > 1024))
             return make_error(error_code::out_of_range,
                               name(key) + ": expected 1 to 1024, got " + std::to_string(*value), key);
@@ -837,12 +844,13 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
                           "give either " + name("devices") + " or " + name("gpu") + ", not both", "devices");
     if (r.devices && (r.gpu_count || r.cpu || r.disk))
         return make_error(error_code::bad_request,
-                          name("gpu_count") + ", " + name("cpu") + " and " + name("disk") + " go with " + name("gpu") +
-                              "; with " + name("devices") + " list every device",
+                          name("gpu_count") + ", " + name("cpu") + " and " + name("disk") + " go with " +
+                              name("gpu") + "; with " + name("devices") + " list every device",
                           "devices");
     if (!r.gpu && (r.gpu_count || r.cpu || r.disk))
-        return make_error(error_code::bad_request,
-                          name("gpu_count") + ", " + name("cpu") + " and " + name("disk") + " need " + name("gpu"), "gpu");
+        return make_error(
+            error_code::bad_request,
+            name("gpu_count") + ", " + name("cpu") + " and " + name("disk") + " need " + name("gpu"), "gpu");
     if (r.devices) {
         auto d = parse_devices(*r.devices);
         if (!d) return d.err();
@@ -853,7 +861,8 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
             auto size = parse_size(*r.cpu);
             if (!size || *size == 0)
                 return make_error(error_code::bad_request,
-                                  name("cpu") + ": expected a size such as 64GiB, got \"" + *r.cpu + "\"", "cpu");
+                                  name("cpu") + ": expected a size such as 64GiB, got \"" + *r.cpu + "\"",
+                                  "cpu");
             cpu = *size;
         }
         uint64_t count = r.gpu_count ? *r.gpu_count : s.parallel ? s.tp * s.pp : 1;
@@ -863,8 +872,8 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
         s.options.gpu_name = s.devices.front().gpu;
     } else if (!s.parallel) {
         return make_error(error_code::bad_request,
-                          "place needs devices: " + name("gpu") + " NAME (with " + name("gpu_count") + " N) or " +
-                              name("devices") + " cuda:0=24GiB,...",
+                          "place needs devices: " + name("gpu") + " NAME (with " + name("gpu_count") +
+                              " N) or " + name("devices") + " cuda:0=24GiB,...",
                           "devices");
     }
     if (s.parallel && (r.experts_on_cpu || !r.pins.empty() || r.strategy))

@@ -332,7 +332,8 @@ error saturated(const workload& w, const memory_plan& p) {
             break;
         }
     if (item == "weights")
-        return make_error(error_code::overflow, "the weights' bytes overflow 64 bits; check the model's sizes");
+        return make_error(error_code::overflow,
+                          "the weights' bytes overflow 64 bits; check the model's sizes");
     const bool blame_batch = w.batch >= w.seq;
     const char* field = blame_batch ? "batch" : "seq";
     return make_error(error_code::overflow,

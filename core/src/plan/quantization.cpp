@@ -5,8 +5,8 @@
 
 #include <cstdlib>
 
-#include "util/json-util.h"
 #include "modelplan/gguf.h"
+#include "util/json-util.h"
 
 namespace modelplan {
 
@@ -701,7 +701,8 @@ result<tally> tally_hf(const analysis& a, const workload& w, const quant_format&
 uint64_t count_attn_v(const analysis& a, const workload& w, bool tied) {
     uint64_t n = 0;
     for (const tensor_info& t : a.sk.tensors)
-        if (loads_tensor(a.spec, w, t) && gguf_quantizes(a.spec, t) && category_of(t, tied) == gguf_category::attn_v)
+        if (loads_tensor(a.spec, w, t) && gguf_quantizes(a.spec, t) &&
+            category_of(t, tied) == gguf_category::attn_v)
             ++n;
     return n;
 }

@@ -66,7 +66,9 @@ std::optional<error> parse_json(const std::string& text, rapidjson::Document& do
 }
 
 bool json_deeper_than(const rapidjson::Value& v, size_t limit) {
-    std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&v, 1}};
+    std::vector<std::pair<const rapidjson::Value*, size_t>> stack{
+        {&v, 1}
+    };
     while (!stack.empty()) {
         auto [value, depth] = stack.back();
         stack.pop_back();
@@ -131,17 +133,19 @@ void render(const rapidjson::Value& v, std::string& out, size_t budget, int dept
         }
         out += v.IsArray() ? "]" : "}";
     } else {
-        out += v.IsNull() ? "null" : v.IsBool() ? (v.GetBool() ? "true" : "false")
-               : v.IsUint64()                   ? std::to_string(v.GetUint64())
-               : v.IsInt64()                    ? std::to_string(v.GetInt64())
-                                                : number_text(v.GetDouble());
+        out += v.IsNull()     ? "null"
+               : v.IsBool()   ? (v.GetBool() ? "true" : "false")
+               : v.IsUint64() ? std::to_string(v.GetUint64())
+               : v.IsInt64()  ? std::to_string(v.GetInt64())
+                              : number_text(v.GetDouble());
     }
 }
 
 } // namespace
 
 std::string describe_json(const rapidjson::Value& v) {
-    if (v.IsString()) return "the string " + quote_value(std::string_view(v.GetString(), v.GetStringLength()), 40);
+    if (v.IsString())
+        return "the string " + quote_value(std::string_view(v.GetString(), v.GetStringLength()), 40);
     std::string out;
     render(v, out, 64, 0);
     if (v.IsArray()) return "an array " + out;

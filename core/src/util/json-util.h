@@ -26,7 +26,8 @@ struct json_out {
         w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
     }
     std::string str() const { return std::string(buffer.GetString(), buffer.GetSize()) + "\n"; }
-    // Opens the answer's object with the keys every model answer starts with: {"model": ..., "architecture": ...
+    // Opens the answer's object with the keys every model answer starts with: {"model": ..., "architecture":
+    // ...
     void begin_model_answer(const std::string& model, const std::string& architecture);
 };
 

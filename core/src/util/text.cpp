@@ -56,16 +56,27 @@ std::optional<uint64_t> parse_size(const std::string& text) {
     static const struct {
         const char* suffix;
         double scale;
-    } units[] = {{"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
-                 {"KB", 1e3},     {"MB", 1e6},       {"GB", 1e9},          {"TB", 1e12},
-                 {"B", 1.0},      {"", 1.0}};
+    } units[] = {
+        {"KiB", 1024.0         },
+        {"MiB", 1048576.0      },
+        {"GiB", 1073741824.0   },
+        {"TiB", 1099511627776.0},
+        {"KB",  1e3            },
+        {"MB",  1e6            },
+        {"GB",  1e9            },
+        {"TB",  1e12           },
+        {"B",   1.0            },
+        {"",    1.0            }
+    };
     for (const auto& u : units) {
         std::string suffix = u.suffix;
-        if (text.size() <= suffix.size() || text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0)
+        if (text.size() <= suffix.size() ||
+            text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0)
             continue;
         std::string number = text.substr(0, text.size() - suffix.size());
         while (!number.empty() && number.back() == ' ') number.pop_back();
-        if (number.empty() || number.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
+        if (number.empty() || number.find_first_not_of("0123456789.") != std::string::npos)
+            return std::nullopt;
         char* end = nullptr;
         double value = std::strtod(number.c_str(), &end);
         if (*end != '\0') return std::nullopt;

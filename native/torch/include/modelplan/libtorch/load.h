@@ -1,7 +1,7 @@
 // The LibTorch adapter, part 2: streaming a safetensors checkpoint into a meta_model (docs/loading.md).
 //
-// load_weights() verifies the checkpoint against the skeleton first, from headers alone, and allocates nothing
-// when that fails. Then each parameter is materialized on its device and filled:
+// load_weights() verifies the checkpoint against the skeleton first, from headers alone, and allocates
+// nothing when that fails. Then each parameter is materialized on its device and filled:
 //   CPU:  worker threads pread() straight into the destination tensors' memory (no copy of whole files); with
 //         `mmap`, tensors whose dtype already matches alias a private mapping of the file instead.
 //   CUDA: reader threads fill a ring of pinned staging buffers; each buffer is copied to the device
@@ -48,10 +48,10 @@ struct load_options {
     // Per parameter (index of meta_model::params), from a device map (devices_for_map): "cpu", "cuda:N",
     // "disk" or "meta" (both left on meta, not read). Empty: `device` for all.
     std::vector<std::string> tensor_devices;
-    unsigned threads = 0;         // reader threads; 0: the machine's cores, at most 8
-    bool mmap = false;            // CPU: alias mapped file pages where the dtype matches (no read at all)
+    unsigned threads = 0; // reader threads; 0: the machine's cores, at most 8
+    bool mmap = false;    // CPU: alias mapped file pages where the dtype matches (no read at all)
     uint64_t chunk_bytes = 16ull << 20; // unit of work; on CUDA the size of one pinned staging buffer
-    unsigned staging_buffers = 2; // CUDA: pinned staging buffers per reader thread
+    unsigned staging_buffers = 2;       // CUDA: pinned staging buffers per reader thread
     // Called from the calling thread about ten times a second, and once at the end: bytes done, bytes total.
     std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -62,39 +62,40 @@ struct device_totals {
 };
 
 struct load_report {
-    uint64_t tensors = 0;      // parameters materialized (disk ones excluded)
-    uint64_t bytes = 0;        // checkpoint bytes read (or mapped)
-    uint64_t dest_bytes = 0;   // bytes of the destination tensors
-    double seconds = 0;        // allocation and filling, verification excluded
+    uint64_t tensors = 0;          // parameters materialized (disk ones excluded)
+    uint64_t bytes = 0;            // checkpoint bytes read (or mapped)
+    uint64_t dest_bytes = 0;       // bytes of the destination tensors
+    double seconds = 0;            // allocation and filling, verification excluded
     uint64_t peak_rss_bytes = 0;   // the process's peak resident memory during the load (VmHWM)
     uint64_t rss_before_bytes = 0; // resident memory when the load started
     unsigned threads = 0;
     bool mmap = false;
     // "cpu", "cuda:0", ...; "disk" and "meta" for parameters left on meta (mapped to disk; in no map entry)
     std::map<std::string, device_totals> devices;
-    std::vector<std::string> warnings;            // raw-byte dtypes, conversions, dtype differences
+    std::vector<std::string> warnings; // raw-byte dtypes, conversions, dtype differences
     uint64_t tensors_converted = 0;
     uint64_t tensors_aliased = 0; // mmap aliases
-    uint64_t tensors_reused = 0;  // already materialized with the right device, dtype and shape: filled in place
+    uint64_t tensors_reused =
+        0; // already materialized with the right device, dtype and shape: filled in place
     uint64_t buffers_on_meta = 0; // known buffers (rotary inv_freq): computed from the config, never loaded
     verify_report verify;
 };
 
 // Verifies `src` against `sk` (the skeleton `m` was built from), then loads. On any error, every parameter is
 // what it was before the call (its meta tensor on a first load), and what this call allocated is freed.
-// Parameters already materialized on their device with the right dtype (a second load into the same model) are
-// filled in place, without allocating; after a failed reload such tensors may hold part of the new data.
+// Parameters already materialized on their device with the right dtype (a second load into the same model)
+// are filled in place, without allocating; after a failed reload such tensors may hold part of the new data.
 result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
                                  const load_options& options = {});
 
 // load_options::tensor_devices for a device map (transformers' device_map JSON, or place_model's map): the
 // core's assign_devices, except that tensors of multi-token-prediction layers (DeepSeek-V3's model.layers.61)
-// that no entry covers are left on meta ("meta") with a warning: transformers does not load those layers, so its
-// device maps never list them. Any other tensor that no entry covers is an error naming it.
+// that no entry covers are left on meta ("meta") with a warning: transformers does not load those layers, so
+// its device maps never list them. Any other tensor that no entry covers is an error naming it.
 struct mapped_devices {
-    std::vector<std::string> devices;   // per skeleton tensor: "cpu", "cuda:N", "disk" or "meta"
-    std::vector<std::string> unmapped;  // the multi-token-prediction tensors left on meta
-    std::vector<std::string> warnings;  // says so, naming the layers
+    std::vector<std::string> devices;  // per skeleton tensor: "cpu", "cuda:N", "disk" or "meta"
+    std::vector<std::string> unmapped; // the multi-token-prediction tensors left on meta
+    std::vector<std::string> warnings; // says so, naming the layers
 };
 result<mapped_devices> devices_for_map(const analysis& a, const device_map& map);
 
@@ -105,8 +106,8 @@ bool stores_mtp_layers(const analysis& a, const checkpoint_source& src);
 // {"tensors", "bytes", "seconds", "gb_per_s", "peak_rss_bytes", "devices": {name: {"tensors", "bytes"}}, ...}
 std::string load_json(const load_report& r);
 
-bool built_with_cuda();  // this library was compiled with the CUDA path
-int cuda_device_count(); // 0 when CUDA is not built or not present
+bool built_with_cuda();               // this library was compiled with the CUDA path
+int cuda_device_count();              // 0 when CUDA is not built or not present
 uint64_t cuda_free_bytes(int device); // free memory of a CUDA device (cudaMemGetInfo); 0 without CUDA
 
 // Resident memory of this process now and at its peak (/proc/self/status VmRSS, VmHWM), in bytes.

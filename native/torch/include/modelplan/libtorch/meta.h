@@ -50,18 +50,18 @@ struct meta_options {
 
 struct meta_model {
     struct entry {
-        std::string name;   // full state_dict name
-        meta_module* owner; // the module holding it (kept alive by `root`)
-        std::string local;  // its name inside the owner ("weight")
+        std::string name;                  // full state_dict name
+        meta_module* owner;                // the module holding it (kept alive by `root`)
+        std::string local;                 // its name inside the owner ("weight")
         const tensor_info* info = nullptr; // the skeleton's entry (the skeleton must outlive the model)
         bool raw = false;                  // held as raw bytes (torch_type::raw)
     };
     std::shared_ptr<meta_module> root;
-    std::vector<entry> params;                                // the skeleton's tensors, in its order
-    std::vector<std::pair<std::string, size_t>> aliases;      // tied name -> index in params
-    std::vector<entry> buffers;                               // known buffers, registered as meta buffers
-    std::string architecture;                                 // root module's type name
-    std::unordered_map<std::string, size_t> by_name;          // params and aliases -> index in params
+    std::vector<entry> params;                           // the skeleton's tensors, in its order
+    std::vector<std::pair<std::string, size_t>> aliases; // tied name -> index in params
+    std::vector<entry> buffers;                          // known buffers, registered as meta buffers
+    std::string architecture;                            // root module's type name
+    std::unordered_map<std::string, size_t> by_name;     // params and aliases -> index in params
 
     // The registered tensor of params[i], replaceable in place.
     at::Tensor& slot(size_t i) const { return params[i].owner->parameter_slot(params[i].local); }
