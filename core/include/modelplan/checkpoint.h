@@ -113,6 +113,9 @@ struct logical_tensor {
     logical_kind kind = logical_kind::parameter;
 };
 
+// A stored tensor as one logical tensor of its own (name, shape, elements, dtype, file as stored).
+logical_tensor logical_tensor_as_stored(const checkpoint_tensor& t);
+
 struct checkpoint_totals {
     uint64_t tensors = 0; // stored tensors
     uint64_t params = 0;  // logical parameters' elements (quantized groups at logical size; no buffers)

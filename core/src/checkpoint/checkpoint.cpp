@@ -83,6 +83,17 @@ std::string printable_utf8(const std::string& text) {
     return out;
 }
 
+logical_tensor logical_tensor_as_stored(const checkpoint_tensor& t) {
+    logical_tensor l;
+    l.name = t.name;
+    l.stored = t.name;
+    l.shape = t.shape;
+    l.elements = t.elements;
+    l.dtype = t.dtype;
+    l.file = t.file;
+    return l;
+}
+
 result<checkpoint_view> logical_view(const checkpoint& ck, const gguf_layout* layout) {
     checkpoint_view view;
     view.quantized = find_quantized_groups(ck, &view.notes);
@@ -123,13 +134,7 @@ result<checkpoint_view> logical_view(const checkpoint& ck, const gguf_layout* la
             add_gguf_logical_tensors(ck, index, arch, layout, view.tensors, view.notes);
             continue;
         }
-        logical_tensor l;
-        l.name = t.name;
-        l.stored = t.name;
-        l.shape = t.shape;
-        l.elements = t.elements;
-        l.dtype = t.dtype;
-        l.file = t.file;
+        logical_tensor l = logical_tensor_as_stored(t);
         if (ends_with(t.name, ".inv_freq")) l.kind = logical_kind::buffer;
         view.tensors.push_back(std::move(l));
     }

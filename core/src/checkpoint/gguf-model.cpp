@@ -557,13 +557,7 @@ const checkpoint_tensor* find_stored(const checkpoint& ck, const std::string& na
 }
 
 logical_tensor logical_of(const checkpoint_tensor& t) {
-    logical_tensor l;
-    l.name = t.name;
-    l.stored = t.name;
-    l.shape = t.shape;
-    l.elements = t.elements;
-    l.dtype = t.dtype;
-    l.file = t.file;
+    logical_tensor l = logical_tensor_as_stored(t);
     const ggml_type_info* type = find_ggml_type(t.dtype);
     l.quantized = type && ggml_type_is_quantized(*type);
     l.dtype_comparable = false;
