@@ -62,12 +62,6 @@ std::string layer_ranges(const std::vector<uint64_t>& layers) {
     return out.empty() ? "-" : out;
 }
 
-uint64_t item_bytes(const std::vector<placed_item>& items, const char* name) {
-    for (const auto& i : items)
-        if (i.name == name) return i.bytes;
-    return 0;
-}
-
 std::string size_or_dash(uint64_t b) {
     return b ? binary_size(b) : "-";
 }
@@ -92,12 +86,10 @@ std::string render_placement(const analysis& a, const placement& p, const place_
     for (const auto& d : p.devices) {
         bool unlimited = d.device.budget_bytes == UINT64_MAX;
         tab.row({d.device.name + (d.device.gpu.empty() ? "" : " (" + d.device.gpu + ")"),
-                 unlimited ? "unlimited" : binary_size(d.device.budget_bytes),
-                 binary_size(item_bytes(d.items, "weights")), size_or_dash(item_bytes(d.items, "kv_cache")),
-                 size_or_dash(item_bytes(d.items, "activations")),
-                 size_or_dash(item_bytes(d.items, "logits")),
-                 size_or_dash(item_bytes(d.items, "offload_buffer")),
-                 size_or_dash(item_bytes(d.items, "overhead")), binary_size(d.total_bytes),
+                 unlimited ? "unlimited" : binary_size(d.device.budget_bytes), binary_size(d.bytes.weights),
+                 size_or_dash(d.bytes.kv_cache), size_or_dash(d.bytes.activations),
+                 size_or_dash(d.bytes.logits), size_or_dash(d.bytes.offload_buffer),
+                 size_or_dash(d.bytes.overhead), binary_size(d.total_bytes),
                  unlimited ? "-" : signed_size(d.headroom_bytes), layer_ranges(d.layers)});
     }
     out += tab.render() + "\n";
@@ -131,10 +123,9 @@ std::string render_parallel(const analysis& a, const parallel_plan& p) {
     for (const auto& r : p.ranks)
         tab.row({r.device, std::to_string(r.stage),
                  std::to_string(r.first_layer) + "-" + std::to_string(r.last_layer),
-                 binary_size(item_bytes(r.items, "weights")), binary_size(item_bytes(r.items, "kv_cache")),
-                 binary_size(item_bytes(r.items, "activations")), size_or_dash(item_bytes(r.items, "logits")),
-                 size_or_dash(item_bytes(r.items, "rope_cache")),
-                 binary_size(item_bytes(r.items, "overhead")), binary_size(r.total_bytes),
+                 binary_size(r.bytes.weights), binary_size(r.bytes.kv_cache),
+                 binary_size(r.bytes.activations), size_or_dash(r.bytes.logits),
+                 size_or_dash(r.bytes.rope_cache), binary_size(r.bytes.overhead), binary_size(r.total_bytes),
                  r.budget_bytes ? signed_size(r.headroom_bytes) : "-"});
     out += tab.render() + "\n";
     table splits({
