@@ -133,6 +133,24 @@ test('one version: the wasm module, the CLI and web/package.json say the same', 
   assert.equal(native('--version'), `modelplan ${pkg.version}\n`);
 });
 
+// Every preset through the inverse solves and placement too (the planners read the typed plan: a label that
+// drifted between targets, or a typed figure read differently, shows here).
+test('fit and place: identical JSON for every preset', () => {
+  const nativeOrStdout = (...args) => {
+    try {
+      return native(...args);
+    } catch (e) {
+      return e.stdout; // place: exit status 3 when it does not fit, JSON still printed
+    }
+  };
+  for (const name of presetNames()) {
+    assert.equal(mp.fit(JSON.stringify({ model: name, gpu: 'a100-80gb' })),
+                 native('fit', name, '--gpu', 'a100-80gb', '--json'), name);
+    assert.equal(mp.place(JSON.stringify({ model: name, gpu: 'rtx-4090', gpu_count: 2, cpu: '64GiB' })),
+                 nativeOrStdout('place', name, '--gpu', 'rtx-4090', '--gpus', '2', '--cpu', '64GiB', '--json'), name);
+  }
+});
+
 test('place: identical JSON for device maps and parallel plans', () => {
   const cases = [
     [{ model: 'llama-3.1-70b', gpu: 'rtx-4090', gpu_count: 2, cpu: '128GiB', disk: true },
