@@ -33,7 +33,8 @@ TEST(devices, forgiving_lookup) {
     auto ambiguous = find_gpu("H100");
     ASSERT_FALSE(ambiguous.ok());
     EXPECT_EQ(ambiguous.err().message,
-              "--gpu: \"H100\" is ambiguous: h100-80gb, h100-pcie-80gb, h100-nvl-94gb");
+              "gpu: \"H100\" is ambiguous: h100-80gb, h100-pcie-80gb, h100-nvl-94gb"); // the request field:
+                                                                                       // the CLI says --gpu
     auto typo = find_gpu("rtx-4909");
     ASSERT_FALSE(typo.ok());
     EXPECT_NE(typo.err().message.find("did you mean \"rtx-4090\"?"), std::string::npos) << typo.err().message;

@@ -53,13 +53,14 @@ result<gpu_row> find_gpu(const std::string& name) {
     if (matches.size() > 1) {
         std::string which;
         for (const gpu_row* g : matches) which += (which.empty() ? "" : ", ") + std::string(g->key);
-        return make_error(error_code::unknown_gpu, "--gpu: \"" + name + "\" is ambiguous: " + which, "gpu");
+        return make_error(error_code::unknown_gpu, "gpu: " + quote_value(name) + " is ambiguous: " + which,
+                          "gpu");
     }
     std::string list;
     for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
-    std::string hint = closest_name(name, keys);
+    std::string hint = name.size() <= 64 ? closest_name(name, keys) : std::string();
     return make_error(error_code::unknown_gpu,
-                      "--gpu: no GPU named \"" + name + "\"" +
+                      "gpu: no GPU named " + quote_value(name) +
                           (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") +
                           " (catalog: " + list + ")",
                       "gpu");
