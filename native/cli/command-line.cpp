@@ -6,6 +6,7 @@
 #include "modelplan/memory.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
+#include "modelplan/text.h"
 
 namespace modelplan::cli {
 
@@ -149,6 +150,26 @@ std::string unmistakable_fields_as_flags(std::string message) {
 }
 
 } // namespace
+
+std::string suggestion_worded_for_cli(std::string text) {
+    for (const option_group* group : request_groups)
+        for (const option_row& row : *group) {
+            if (!row.field) continue;
+            const std::string field = row.field;
+            for (size_t at = text.find(field); at != std::string::npos; at = text.find(field, at + 1)) {
+                size_t end = at + field.size();
+                if (end < text.size() && word_char(text[end])) continue;
+                // Where a field stands as one: at the start, or after "(", "or " or "to " ("seq 8192",
+                // "(gpu_count 3)", "to devices, or cpu SIZE"), not inside prose ("on these devices", "at
+                // batch 1").
+                std::string before = text.substr(0, at);
+                bool as_field = at == 0 || ends_with(before, "(") || ends_with(before, " or ") ||
+                                ends_with(before, " to ");
+                if (as_field) text.replace(at, field.size(), option_name(row));
+            }
+        }
+    return text;
+}
 
 std::string worded_for_cli(const error& e) {
     return unmistakable_fields_as_flags(opening_field_as_flag(e.message, e.path));

@@ -75,6 +75,10 @@ extern const option_group load;        // --config, --device, --device-map, --dt
 // The name an option is written with in messages: its long name ("--help" of "-h,--help").
 std::string option_name(const option_row& row);
 
+// A suggestion of the core ("seq 8192 (the longest context ...)", "3 x rtx-4090 would fit (gpu_count 3)")
+// with the request fields it names as this program's flags ("--seq 8192 ...", "(--gpus 3)").
+std::string suggestion_worded_for_cli(std::string text);
+
 // The core's error message as this program's users read it: a message that opens with the request field it is
 // about ("kv_dtype: ...", "pins[0]: ...", found by its path) opens with the flag instead, and fields that are
 // no ordinary words (kv_dtype, gpu_count, experts_on_cpu, ...) read as their flags wherever they appear. A

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "command-line.h"
 #include "commands.h"
 #include "modelplan/devices.h"
 #include "modelplan/memory.h"
@@ -95,7 +96,7 @@ std::string render_placement(const analysis& a, const placement& p, const place_
     out += tab.render() + "\n";
     out += "device map: " + std::to_string(p.map.entries.size()) +
            " modules (--json prints it; --device-map-out FILE writes it for from_pretrained)\n";
-    for (const auto& s : p.suggestions) out += "  " + s + "\n";
+    for (const auto& s : p.suggestions) out += "  " + suggestion_worded_for_cli(s) + "\n";
     for (const auto& w : p.warnings) out += "warning: " + w + "\n";
     return out;
 }

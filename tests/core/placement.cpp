@@ -287,8 +287,9 @@ TEST(placement, out_of_memory_says_by_how_much_and_what_would_fit) {
     uint64_t seq = 0;
     quant.clear();
     for (const auto& s : q->suggestions) {
-        if (s.rfind("--quant ", 0) == 0) quant = s.substr(8, s.find(' ', 8) - 8);
-        if (s.rfind("--seq ", 0) == 0) seq = std::stoull(s.substr(6));
+        // The core names the request fields (quant, seq); the CLI words them as flags.
+        if (s.rfind("quant ", 0) == 0) quant = s.substr(6, s.find(' ', 6) - 6);
+        if (s.rfind("seq ", 0) == 0) seq = std::stoull(s.substr(4));
     }
     ASSERT_FALSE(quant.empty());
     ASSERT_GT(seq, 0u);

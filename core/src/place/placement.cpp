@@ -713,7 +713,7 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
                 else
                     lo = mid + 1;
             }
-            p.suggestions.push_back(std::to_string(lo) + " x " + o.gpu_name + " would fit (--gpus " +
+            p.suggestions.push_back(std::to_string(lo) + " x " + o.gpu_name + " would fit (gpu_count " +
                                     std::to_string(lo) + ")");
         } else if (gpus < most) {
             p.suggestions.push_back("even " + std::to_string(most) + " x " + o.gpu_name + " would not fit");
@@ -727,7 +727,7 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             t.quant = q;
             auto r = quiet_place(a, t, devices, o);
             if (r && r->fits) {
-                p.suggestions.push_back("--quant " + q + " would fit on these devices");
+                p.suggestions.push_back("quant " + q + " would fit on these devices");
                 break;
             }
         }
@@ -741,7 +741,7 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             return r && r->fits;
         });
         if (best)
-            p.suggestions.push_back("--seq " + std::to_string(best) +
+            p.suggestions.push_back("seq " + std::to_string(best) +
                                     " (the longest context that fits at batch " + std::to_string(w.batch) +
                                     ")");
     }
@@ -753,14 +753,13 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
             return r && r->fits;
         });
         if (best)
-            p.suggestions.push_back("--batch " + std::to_string(best) +
+            p.suggestions.push_back("batch " + std::to_string(best) +
                                     " (the largest batch that fits at seq " + std::to_string(seq) + ")");
     }
     bool has_cpu = false;
     for (const auto& d : devices) has_cpu = has_cpu || d.kind != device_kind::gpu;
     if (!has_cpu)
-        p.suggestions.push_back(
-            "or offload to host memory: add cpu=SIZE (and disk) to --devices, or --cpu SIZE");
+        p.suggestions.push_back("or offload to host memory: add cpu=SIZE (and disk) to devices, or cpu SIZE");
 }
 
 } // namespace
