@@ -222,4 +222,7 @@ bool valid_utf8(const std::string& text);
 // `text` with every ill-formed UTF-8 sequence replaced by U+FFFD, for messages and JSON output.
 std::string printable_utf8(const std::string& text);
 
+// A tensor, key or file name from a checkpoint quoted for a message: printable_utf8, cut past 200 bytes.
+std::string quoted(const std::string& name);
+
 } // namespace modelplan

@@ -13,12 +13,6 @@ namespace modelplan {
 
 namespace {
 
-std::string quoted(const std::string& s) {
-    std::string p = printable_utf8(s);
-    if (p.size() > 200) p = p.substr(0, 200) + "...";
-    return "\"" + p + "\"";
-}
-
 error bad(const std::string& what, const std::string& message, const std::string& path = {}) {
     return make_error(error_code::bad_checkpoint, what + ": " + message, path);
 }

@@ -83,6 +83,12 @@ std::string printable_utf8(const std::string& text) {
     return out;
 }
 
+std::string quoted(const std::string& name) {
+    std::string p = printable_utf8(name);
+    if (p.size() > 200) p = p.substr(0, 200) + "...";
+    return "\"" + p + "\"";
+}
+
 logical_tensor logical_tensor_as_stored(const checkpoint_tensor& t) {
     logical_tensor l;
     l.name = t.name;

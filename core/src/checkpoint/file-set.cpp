@@ -7,6 +7,7 @@
 #include "modelplan/checkpoint.h"
 #include "modelplan/gguf.h"
 #include "modelplan/safetensors.h"
+#include "modelplan/text.h"
 
 namespace modelplan {
 
@@ -16,10 +17,6 @@ std::string lowercase(const std::string& s) {
     std::string out = s;
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 // The five digits at s[at], as llama.cpp's split names write a number ("%05d").

@@ -204,11 +204,6 @@ const name_rule* find_rule(role what, const std::string& hf_name, const char* ar
     return nullptr;
 }
 
-bool ends_with(const std::string& s, const char* tail) {
-    size_t n = std::strlen(tail);
-    return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
-}
-
 void replace_all(std::string& s, const char* from, const std::string& to) {
     size_t n = std::strlen(from);
     for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))

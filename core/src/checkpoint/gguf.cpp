@@ -76,12 +76,6 @@ constexpr uint32_t gguf_magic = 0x46554747;                 // "GGUF" read as a 
 constexpr uint64_t gguf_max_string = 1024ull * 1024 * 1024; // GGUF_MAX_STRING_LENGTH
 constexpr uint64_t gguf_max_array = 1024ull * 1024 * 1024;  // GGUF_MAX_ARRAY_ELEMENTS
 
-std::string quoted(const std::string& s) {
-    std::string p = printable_utf8(s);
-    if (p.size() > 200) p = p.substr(0, 200) + "...";
-    return "\"" + p + "\"";
-}
-
 template <size_t N>
 struct unsigned_of;
 template <>

@@ -32,12 +32,6 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
     return s + "]";
 }
 
-std::string quoted(const std::string& name) {
-    std::string p = printable_utf8(name);
-    if (p.size() > 200) p = p.substr(0, 200) + "...";
-    return "\"" + p + "\"";
-}
-
 uint64_t read_le64(std::string_view bytes) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[i]);
