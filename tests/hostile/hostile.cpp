@@ -170,6 +170,34 @@ TEST_F(hostile, safetensors_header_of_many_tiny_tensors_is_bounded) {
     EXPECT_LT(r.peak_rss_bytes, max_rss_bytes);
 }
 
+// Headers above 1 MB that list more than the readers build (docs/reliability.md, max_tensors): refused from a
+// scan of the header, before any per-tensor structure exists, within the same time and memory bounds.
+TEST_F(hostile, safetensors_header_of_too_many_entries_is_refused_before_parsing) {
+    // 300,000 entries of 6 bytes: a 1.8 MB header (the format allows 100,000,000 bytes).
+    std::string header = "{";
+    for (int i = 0; i < 300000; ++i) header += i ? ",\"a\":0" : "\"a\":0";
+    header += "}";
+    auto r = run({"inspect", write("entries.safetensors", test_files::le64(header.size()) + header)});
+    expect_refused(r, {"entries.safetensors", "300,000 entries", "262,144 tensors"});
+    // One 17 MiB name: past the 16 MiB of names one file may hold.
+    std::string name(17u << 20, 'n');
+    header = "{\"" + name + "\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}";
+    r = run({"inspect", write("names.safetensors", test_files::le64(header.size()) + header)});
+    expect_refused(r, {"names.safetensors", "17,825,792 bytes", "16,777,216"});
+}
+
+TEST_F(hostile, gguf_header_of_too_many_tensors_or_keys_is_refused_before_reading_them) {
+    // "GGUF", version 3, then the tensor and key counts; zero bytes after them stand for the infos, enough
+    // for the file-size check (24 bytes per tensor info, 14 per key at the least) to pass.
+    auto header = [](uint64_t tensors, uint64_t keys) {
+        return std::string("GGUF") + test_files::le32(3) + test_files::le64(tensors) + test_files::le64(keys);
+    };
+    auto r = run({"inspect", write("tensors.gguf", header(300000, 0) + std::string(300000 * 24, '\0'))});
+    expect_refused(r, {"tensors.gguf", "300,000 tensors", "262,144"});
+    r = run({"inspect", write("keys.gguf", header(0, 70000) + std::string(70000 * 14, '\0'))});
+    expect_refused(r, {"keys.gguf", "70,000 metadata keys", "65,536"});
+}
+
 // ---- special files
 // -----------------------------------------------------------------------------------------
 

@@ -53,7 +53,9 @@ bool ggml_type_is_quantized(const ggml_type_info& t);
 constexpr uint32_t gguf_default_alignment = 32; // GGUF_DEFAULT_ALIGNMENT
 constexpr uint64_t gguf_max_dims = 4;           // GGML_MAX_DIMS
 constexpr uint64_t gguf_max_name_bytes = 63;    // GGML_MAX_NAME (64) minus the terminating NUL
-constexpr uint64_t gguf_max_array_depth = 8;    // nesting of arrays in arrays we accept
+// Metadata keys we read from one file: real files have 20 to 60; ggml sets no limit.
+constexpr uint64_t gguf_max_keys = 1ull << 16;
+constexpr uint64_t gguf_max_array_depth = 8; // nesting of arrays in arrays we accept
 
 // Parses the GGUF file `file_name` of `file_size` bytes from its first bytes. When `prefix` ends before the
 // tensor infos do, returns need_bytes: the caller reads at least that many leading bytes and calls again (the

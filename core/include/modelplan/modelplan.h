@@ -6,6 +6,7 @@
 
 // Errors and text helpers.
 #include "modelplan/error.h"
+#include "modelplan/limits.h"
 #include "modelplan/text.h"
 
 // The model: dtypes, the spec, architecture tables, config.json parsing, presets, skeleton, counts.

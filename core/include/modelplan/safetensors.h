@@ -16,6 +16,10 @@ namespace modelplan {
 
 // The reference implementation refuses headers above 100,000,000 bytes (MAX_HEADER_SIZE).
 constexpr uint64_t safetensors_max_header_bytes = 100'000'000;
+// What one file's header may list: at most max_tensors (skeleton.h) tensors whose names together take at most
+// 16 MiB. A header under the format's size cap can still list millions of tiny tensors, each costing far more
+// memory than its bytes; real shards list a few thousand (DeepSeek-V3's largest: 1,785). docs/reliability.md.
+constexpr uint64_t safetensors_max_name_bytes = 16ull << 20;
 // Bytes of the little-endian header length that opens every file.
 constexpr uint64_t safetensors_length_bytes = 8;
 

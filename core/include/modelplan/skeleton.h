@@ -8,6 +8,7 @@
 
 #include "modelplan/architectures.h"
 #include "modelplan/error.h"
+#include "modelplan/limits.h"
 #include "modelplan/model-spec.h"
 
 namespace modelplan {
@@ -38,10 +39,6 @@ struct skeleton {
     std::vector<tensor_alias> aliases;
     std::vector<tensor_info> buffers; // non-parameters some checkpoints store
 };
-
-// The most tensors (parameters and tied aliases) a skeleton may hold: a tiny config must not make the program
-// allocate gigabytes. Four times Kimi-K2's 70k routed-expert tensors; DeepSeek-V3 has 46,183 in all.
-constexpr uint64_t max_tensors = 1ull << 18;
 
 // Builds the skeleton. Fails on sizes whose products overflow 64 bits and past max_tensors.
 result<skeleton> build_skeleton(const model_spec& spec);

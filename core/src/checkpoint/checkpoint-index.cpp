@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "modelplan/limits.h"
 #include "modelplan/safetensors.h"
 #include "modelplan/text.h"
 #include "util/json-util.h"
@@ -165,7 +166,16 @@ result<checkpoint> merge_checkpoints(std::vector<checkpoint> parts) {
     out.gguf_version = parts.front().gguf_version;
     out.metadata = std::move(parts.front().metadata);
     out.gguf_metadata = std::move(parts.front().gguf_metadata);
+    uint64_t total = 0;
+    for (const checkpoint& part : parts) total += part.tensors.size();
+    if (total > max_tensors)
+        return make_error(error_code::unsupported,
+                          "the " + with_thousands(parts.size()) + " files list " + with_thousands(total) +
+                              " tensors in all, more than the " + with_thousands(max_tensors) +
+                              " modelplan reads from one checkpoint (docs/reliability.md)");
     std::unordered_map<std::string, std::string> where;
+    where.reserve(total);
+    out.tensors.reserve(total);
     for (checkpoint& part : parts) {
         if (part.format != out.format)
             return make_error(error_code::bad_checkpoint,

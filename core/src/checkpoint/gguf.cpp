@@ -9,6 +9,7 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "modelplan/limits.h"
 #include "modelplan/text.h"
 #include "util/text-internal.h"
 
@@ -567,6 +568,18 @@ result<header_parse<checkpoint>> parse_gguf(std::string_view prefix, uint64_t fi
                           file_name + ": the header claims " + with_thousands(n_tensors) + " tensors and " +
                               with_thousands(n_kv) + " metadata keys, more than the file's " +
                               with_thousands(file_size) + " bytes can hold");
+
+    // Bounded by what the header asks us to build, not only by its size (docs/reliability.md).
+    if (n_tensors > max_tensors)
+        return make_error(error_code::unsupported,
+                          file_name + ": the header lists " + with_thousands(n_tensors) +
+                              " tensors, more than the " + with_thousands(max_tensors) +
+                              " modelplan reads from one file (docs/reliability.md)");
+    if (n_kv > gguf_max_keys)
+        return make_error(error_code::unsupported, file_name + ": the header lists " + with_thousands(n_kv) +
+                                                       " metadata keys, more than the " +
+                                                       with_thousands(gguf_max_keys) +
+                                                       " modelplan reads (docs/reliability.md)");
 
     checkpoint ck;
     ck.format = checkpoint_format::gguf;

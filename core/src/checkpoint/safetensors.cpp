@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "modelplan/limits.h"
 #include "modelplan/text.h"
 #include "util/json-util.h"
 #include "util/text-internal.h"
@@ -46,6 +47,56 @@ std::string dtype_list() {
     std::string out;
     for (const auto& d : dtype_table) out += (out.empty() ? "" : ", ") + std::string(d.name);
     return out;
+}
+
+// The tensors a header lists (its top-level keys but __metadata__) and their names' bytes, counted by a scan
+// of the text that allocates nothing, so that a header of millions of tiny entries is refused before a DOM is
+// built for it. Malformed JSON is left to the parser; the scan only counts.
+struct key_census {
+    uint64_t keys = 0;
+    uint64_t name_bytes = 0;
+};
+key_census count_top_level_keys(std::string_view text) {
+    key_census c;
+    int depth = 0;
+    bool in_string = false, escaped = false, expect_key = false, counting = false;
+    uint64_t length = 0;
+    for (char ch : text) {
+        if (in_string) {
+            if (counting) ++length;
+            if (escaped)
+                escaped = false;
+            else if (ch == '\\')
+                escaped = true;
+            else if (ch == '"') {
+                in_string = false;
+                if (counting) c.name_bytes += length - 1;
+                counting = false;
+            }
+            continue;
+        }
+        switch (ch) {
+        case '"':
+            in_string = true;
+            if (depth == 1 && expect_key) {
+                ++c.keys;
+                counting = true;
+                length = 0;
+                expect_key = false;
+            }
+            break;
+        case '{':
+        case '[':
+            ++depth;
+            expect_key = depth == 1 && ch == '{';
+            break;
+        case '}':
+        case ']': --depth; break;
+        case ',': expect_key = depth == 1; break;
+        default: break;
+        }
+    }
+    return c;
 }
 
 // One header entry, before the offsets are checked against each other.
@@ -199,6 +250,17 @@ result<header_parse<checkpoint>> parse_safetensors_header(std::string_view prefi
         return out;
     }
 
+    const key_census census = count_top_level_keys(prefix.substr(safetensors_length_bytes, n));
+    if (census.keys > max_tensors + 1) // + 1: __metadata__
+        return make_error(error_code::unsupported,
+                          file + ": the header lists " + with_thousands(census.keys) +
+                              " entries, more than the " + with_thousands(max_tensors) +
+                              " tensors modelplan reads from one file (docs/reliability.md)");
+    if (census.name_bytes > safetensors_max_name_bytes)
+        return make_error(error_code::unsupported,
+                          file + ": the header's tensor names take " + with_thousands(census.name_bytes) +
+                              " bytes, more than the " + with_thousands(safetensors_max_name_bytes) +
+                              " modelplan reads from one file (docs/reliability.md)");
     std::string text(prefix.substr(safetensors_length_bytes, static_cast<size_t>(n)));
     // InvalidHeader: the header is UTF-8.
     if (!valid_utf8(text)) return bad(file, "header is not valid UTF-8");
