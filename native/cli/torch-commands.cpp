@@ -244,23 +244,26 @@ int run_load(const command_line& cl) {
 
     bool show_progress = !cl.json && ::isatty(STDERR_FILENO);
     if (show_progress) options.progress = progress_line(std::chrono::steady_clock::now());
+    // The earlier passes' lines (JSON: one object per line) are held until the last pass has succeeded: on a
+    // failure nothing reaches stdout.
+    std::string earlier;
     for (uint64_t pass = 1; pass < repeat; ++pass) {
         auto r = lt::load_weights(*m, a->sk, *src, options);
         if (show_progress) std::fprintf(stderr, "\n");
         if (!r) return load_failed(r.err());
         if (cl.json)
-            print(lt::load_json(*r));
+            earlier += lt::load_json(*r);
         else
-            print("pass " + std::to_string(pass) + ": " + fixed(r->seconds, 3) + " s (" +
-                  fixed(gb_per_s(*r), 2) + " GB/s), " + with_thousands(r->tensors_reused) +
-                  " tensors filled in place\n");
+            earlier += "pass " + std::to_string(pass) + ": " + fixed(r->seconds, 3) + " s (" +
+                       fixed(gb_per_s(*r), 2) + " GB/s), " + with_thousands(r->tensors_reused) +
+                       " tensors filled in place\n";
     }
     auto r = lt::load_weights(*m, a->sk, *src, options);
     if (show_progress) std::fprintf(stderr, "\n");
     if (!r) return load_failed(r.err());
     r->warnings.insert(r->warnings.begin(), map_warnings.begin(), map_warnings.end());
     for (const auto& w : r->warnings) std::fprintf(stderr, "modelplan: warning: %s\n", w.c_str());
-    print(cl.json ? lt::load_json(*r) : render_load(*a, path, *src, *r));
+    print(earlier + (cl.json ? lt::load_json(*r) : render_load(*a, path, *src, *r)));
     return exit_ok;
 }
 

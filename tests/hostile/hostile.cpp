@@ -251,6 +251,18 @@ TEST_F(hostile, huge_batch_or_sequence_is_an_error_naming_the_flag) {
     expect_refused(r, {"--seq"});
 }
 
+TEST_F(hostile, a_tensor_past_signed_64_bit_bytes_is_refused_by_the_core) {
+    // vocab_size 2^56 x hidden_size 64 = 2^62 elements: fits 64 unsigned bits, but not LibTorch's signed byte
+    // count (issue 18: `instantiate` aborted with "Storage size calculation overflowed").
+    std::string config = llama_config("vocab_size", "72057594037927936");
+    const std::string hidden = "\"hidden_size\": 4096";
+    config.replace(config.find(hidden), hidden.size(), "\"hidden_size\": 64");
+    auto r = run({"params", write("config.json", config)});
+    expect_refused(r, {"vocab_size (72,057,594,037,927,936)", "2^60"});
+    r = run({"skeleton", path("config.json"), "--summary"});
+    expect_refused(r, {"vocab_size", "2^60"});
+}
+
 TEST_F(hostile, huge_intermediate_size_is_refused) {
     // 2^53 + 1: not exact as a double, and its products overflow.
     auto r = run({"plan", write("config.json", llama_config("intermediate_size", "9007199254740993"))});

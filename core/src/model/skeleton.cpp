@@ -106,14 +106,20 @@ result<tensor_info> instantiate(const tensor_template& t, const model_spec& s, d
         info.shape.push_back(d.value);
         overflow = overflow || __builtin_mul_overflow(info.elements, d.value, &info.elements);
     }
-    if (overflow) {
+    if (overflow || info.elements > max_tensor_elements) {
         std::string formula;
         for (uint8_t i = 0; i < t.rank; ++i) {
             dim_value d = resolve(t.shape[i], s);
             formula += (i ? " x " : "") + std::string(d.source) + " (" + with_thousands(d.value) + ")";
         }
-        return make_error(error_code::overflow,
-                          prefix + t.name + ": element count " + formula + " overflows 64 bits");
+        if (overflow)
+            return make_error(error_code::overflow,
+                              prefix + t.name + ": element count " + formula + " overflows 64 bits");
+        return make_error(error_code::out_of_range,
+                          prefix + t.name + ": element count " + formula + " = " +
+                              with_thousands(info.elements) +
+                              " is above 2^60, the most one tensor may hold (its bytes must fit a signed "
+                              "64-bit size, as LibTorch requires; docs/reliability.md)");
     }
     return info;
 }
