@@ -162,5 +162,37 @@ TEST(families_fa, tied_heads_are_aliases) {
     }
 }
 
+// Bad values of the new families' keys are errors naming the key and the value.
+TEST(families_fa, bad_values_name_their_key) {
+    struct bad_case {
+        const char* preset;
+        const char* key;
+        const char* json;
+        error_code code;
+        const char* in_message;
+    };
+    for (const auto& c : {
+             bad_case{"ling-mini-2.0",     "num_nextn_predict_layers", "20",                          error_code::out_of_range,
+                      "num_nextn_predict_layers (20) must be below num_hidden_layers (20)"                                                                                            },
+             bad_case{"ling-mini-2.0",     "architectures",            "[\"BailingMoeForCausalLM\"]",
+                      error_code::unknown_model_type,                                                                           "\"BailingMoeForCausalLM\" (Ling 1.x) is not modelled"},
+             bad_case{"hunyuan-a13b",      "num_experts",              "[64, 64, 32]",                error_code::wrong_type,
+                      "num_experts[2]: expected the same positive integer for every layer, got 32"                                                                                    },
+             bad_case{"hunyuan-a13b",      "moe_topk",                 "65",                          error_code::out_of_range,
+                      "moe_topk (65) must not exceed num_experts (64)"                                                                                                                },
+             bad_case{"minimax-m2",        "rotary_dim",               "256",                         error_code::out_of_range,
+                      "rotary_dim (256) exceeds head_dim (128)"                                                                                                                       },
+             bad_case{"ernie-4.5-21b-a3b", "moe_k",                    "65",                          error_code::out_of_range,
+                      "moe_k (65) must not exceed moe_num_experts (64)"                                                                                                               },
+             bad_case{"glm-4.5",           "first_k_dense_replace",    "-1",                          error_code::out_of_range,
+                      "first_k_dense_replace"                                                                                                                                         },
+    }) {
+        auto a = analyze(c.preset, edited_config(c.preset, c.key, c.json), {});
+        ASSERT_FALSE(a.ok()) << c.preset << " " << c.key;
+        EXPECT_EQ(a.err().code, c.code) << a.err().message;
+        EXPECT_NE(a.err().message.find(c.in_message), std::string::npos) << a.err().message;
+    }
+}
+
 } // namespace
 } // namespace modelplan::test
