@@ -55,6 +55,9 @@ const gguf_family gguf_families[] = {
     {"bloom", "bloom"}, {"falcon", "falcon"}, {"RefinedWeb", "falcon"}, {"RefinedWebModel", "falcon"},
     {"stablelm", "stablelm"}, {"starcoder2", "starcoder2"}, {"olmo", "olmo"}, {"olmo2", "olmo2"},
     {"gpt2", "gpt2"}, {"gpt_neox", "gptneox"}, {"bert", "bert"}, {"roberta", "bert"}, {"t5", "t5"},
+    {"glm4", "glm4"}, {"glm4_moe", "glm4moe"}, {"minimax_m2", "minimax-m2"}, {"ernie4_5", "ernie4_5"},
+    {"ernie4_5_moe", "ernie4_5-moe"}, {"bailing_moe", "bailingmoe2"}, {"hunyuan_v1_dense", "hunyuan-dense"},
+    {"hunyuan_v1_moe", "hunyuan-moe"}, {"seed_oss", "seed_oss"},
 };
 // clang-format on
 
@@ -132,6 +135,15 @@ constexpr name_rule name_rules[] = {
     named(role::ffn_down,       "blk.{layer}.ffn_down")         .only_for("gpt2").as(layout::transposed),
     // DeepSeek's router score-correction bias (DeepseekV2Model renames it e_score_correction.bias).
     named(role::ffn_router,     "blk.{layer}.exp_probs_b.bias") .where("e_score_correction_bias"),
+    named(role::ffn_router,     "blk.{layer}.exp_probs_b.bias") .where("expert_bias"), // Ling 2.0's router bias
+    // GLM-4.5's next-token-prediction layer is converted as block num_hidden_layers with its nextn tensors
+    // (LLM_TENSOR_NEXTN_*).
+    named(role::mtp, "blk.{layer}.nextn.embed_tokens")     .only_for("glm4moe").where(".embed_tokens."),
+    named(role::mtp, "blk.{layer}.nextn.enorm")            .only_for("glm4moe").where(".enorm."),
+    named(role::mtp, "blk.{layer}.nextn.hnorm")            .only_for("glm4moe").where(".hnorm."),
+    named(role::mtp, "blk.{layer}.nextn.eh_proj")          .only_for("glm4moe").where(".eh_proj."),
+    named(role::mtp, "blk.{layer}.nextn.shared_head_norm") .only_for("glm4moe").where(".shared_head.norm."),
+    named(role::mtp, "blk.{layer}.nextn.shared_head_head") .only_for("glm4moe").where(".shared_head.head."),
     // LLM_TENSOR_NAMES.
     named(role::embed,          "token_embd"),
     named(role::pos_embed,      "position_embd"),
@@ -457,8 +469,9 @@ class layout_builder {
     void add(const tensor_info& t) {
         const layer_spec* layer = t.layer == no_index ? nullptr : &spec_.layers[static_cast<size_t>(t.layer)];
         const name_rule* r = find_rule(t.what, t.name, arch_, spec_.model_type.c_str());
-        // DeepseekV2Model skips every tensor of the multi-token-prediction layers.
-        if (!r || r->how == layout::left_out || (layer && layer->stack == layer_stack::mtp)) {
+        // DeepseekV2Model skips every tensor of the multi-token-prediction layers; Glm4MoeModel keeps them.
+        bool mtp_skipped = layer && layer->stack == layer_stack::mtp && std::strcmp(arch_, "glm4moe") != 0;
+        if (!r || r->how == layout::left_out || mtp_skipped) {
             out_.left_out.push_back(t.name);
             return;
         }

@@ -19,6 +19,8 @@ std::vector<family_info> build_table() {
     family_tables::add_gpt_families(table);
     family_tables::add_bert_families(table);
     family_tables::add_t5_families(table);
+    family_tables::add_glm_families(table);
+    family_tables::add_2025_families(table);
     return table;
 }
 

@@ -18,6 +18,25 @@ namespace modelplan {
 
 namespace {
 
+std::string class_name(const family_info& fam, const head_info& h) {
+    return std::string(fam.class_prefix) + h.class_suffix;
+}
+
+// For a remote-code config (one with "auto_map", whose class transformers loads whatever the model_type), the
+// family one of whose classes architectures[0] names, or -1: Kimi-K2's "kimi_k2" config declares
+// DeepseekV3ForCausalLM, Ling 2.0's BailingMoeV2ForCausalLM. Without auto_map the model_type decides.
+int family_of_architecture(const key_reader& top) {
+    if (!top.has("auto_map")) return -1;
+    const rapidjson::Value* archs = top.find("architectures");
+    if (!archs || !archs->IsArray() || archs->Empty() || !(*archs)[0].IsString()) return -1;
+    const std::string wanted = (*archs)[0].GetString();
+    const auto& table = families();
+    for (size_t i = 0; i < table.size(); ++i)
+        for (const auto& h : table[i].heads)
+            if (wanted == class_name(table[i], h)) return static_cast<int>(i);
+    return -1;
+}
+
 result<int> resolve_family(const key_reader& keys) {
     MP_TRY(model_type, keys.optional_string("model_type"));
     if (!model_type)
@@ -27,6 +46,7 @@ result<int> resolve_family(const key_reader& keys) {
                 " (a string naming the architecture family; supported: " + supported_model_types() + ")",
             keys.path("model_type"));
     int family = find_family(*model_type);
+    if (family < 0) family = family_of_architecture(keys);
     if (family >= 0) return family;
     std::vector<std::string> names;
     for (const auto& f : families()) names.push_back(f.model_type);
@@ -37,10 +57,6 @@ result<int> resolve_family(const key_reader& keys) {
                           "; supported: " + supported_model_types() +
                           (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?"),
                       keys.path("model_type"));
-}
-
-std::string class_name(const family_info& fam, const head_info& h) {
-    return std::string(fam.class_prefix) + h.class_suffix;
 }
 
 std::string head_list(const family_info& fam) {

@@ -1,6 +1,7 @@
 // Internal: each family file appends its rows to the family table.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "modelplan/architectures.h"
@@ -16,6 +17,21 @@ struct llama_parts {
     static template_table final_norm();    // norm
     static std::vector<head_info> heads(); // ForCausalLM (lm_head), Model, ForSequenceClassification (score)
 };
+
+// Parts of DeepSeek-V3 that other families reuse (GLM-4.5's MoE layers and next-token modules).
+struct deepseek_parts {
+    static template_table moe_block(); // routed experts, gate (+ e_score_correction_bias), shared experts
+    static template_table mtp();       // the extra tensors of a multi-token-prediction layer
+    // n_routed_experts, num_experts_per_tok, moe_intermediate_size, n_shared_experts, first_k_dense_replace,
+    // moe_layer_freq: the routed and shared experts and which layers are MoE layers.
+    static std::optional<error> read_experts(const key_reader& keys, model_spec& spec);
+    // num_nextn_predict_layers: copies of the last layer stored after it, counted apart (layer_stack::mtp).
+    static std::optional<error> read_mtp_layers(const key_reader& keys, model_spec& spec);
+};
+
+// ForCausalLM (lm_head, tied per sw_tied) and the bare Model: the heads of classes that define no
+// sequence-classification head (Glm4Moe, MiniMaxM2, Ernie 4.5, BailingMoeV2). glm.cpp.
+std::vector<head_info> causal_lm_and_model_heads();
 
 // score.weight [labels, hidden]: the sequence-classification head of most decoders.
 template_table score_head();
@@ -35,6 +51,10 @@ void add_gemma_families(std::vector<family_info>& out);      // gemma.cpp: gemma
 void add_phi_families(std::vector<family_info>& out);        // phi.cpp: phi, phi3
 void add_bigscience_families(std::vector<family_info>& out); // bigscience.cpp: opt, bloom, falcon
 void add_open_decoder_families(
-    std::vector<family_info>& out); // open-decoders.cpp: stablelm, starcoder2, olmo, olmo2
+    std::vector<family_info>& out);                   // open-decoders.cpp: stablelm, starcoder2, olmo, olmo2
+void add_glm_families(std::vector<family_info>& out); // glm.cpp: glm4, glm4_moe
+void add_2025_families(
+    std::vector<family_info>& out); // families-2025.cpp: minimax_m2, ernie4_5,
+                                    // ernie4_5_moe, bailing_moe, hunyuan_v1_dense/moe, seed_oss
 
 } // namespace modelplan::family_tables

@@ -131,39 +131,58 @@ std::optional<error> read_deepseek(const key_reader& keys, model_spec& spec) {
     for (auto& l : spec.layers) l.attn = attn_kind::mla;
 
     if (keys.has("n_routed_experts")) {
-        MP_CHECK(
-            read_experts(keys, spec, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size"));
-        MP_CHECK(read_size(keys, "n_shared_experts", spec.n_shared_experts));
-        if (spec.n_shared_experts > 0) {
-            if (__builtin_mul_overflow(spec.expert_intermediate, spec.n_shared_experts,
-                                       &spec.shared_intermediate))
-                return make_error(error_code::overflow,
-                                  keys.path("moe_intermediate_size") + " x " + keys.path("n_shared_experts") +
-                                      " overflows 64 bits",
-                                  keys.path("n_shared_experts"));
-            spec.switches |= sw_shared_expert;
-        }
-        MP_TRY(first_dense, keys.optional_count("first_k_dense_replace"));
-        uint64_t freq = 1;
-        MP_CHECK(read_size(keys, "moe_layer_freq", freq));
-        for (uint64_t i = first_dense.value_or(0); i < spec.n_layers; ++i)
-            if (i % freq == 0) set_moe_layer(spec.layers[i]);
+        MP_CHECK(deepseek_parts::read_experts(keys, spec));
         MP_TRY(topk_method, keys.optional_string("topk_method"));
         if (topk_method.value_or("") == "noaux_tc") spec.switches |= sw_router_bias;
     }
+    MP_CHECK(deepseek_parts::read_mtp_layers(keys, spec));
+    return read_rope(keys, spec);
+}
+
+} // namespace
+
+template_table deepseek_parts::moe_block() {
+    return rows(deepseek_moe_block);
+}
+template_table deepseek_parts::mtp() {
+    return rows(deepseek_mtp);
+}
+
+std::optional<error> deepseek_parts::read_experts(const key_reader& keys, model_spec& spec) {
+    MP_CHECK(readers::read_experts(keys, spec, "n_routed_experts", "num_experts_per_tok",
+                                   "moe_intermediate_size"));
+    MP_CHECK(read_size(keys, "n_shared_experts", spec.n_shared_experts));
+    if (spec.n_shared_experts > 0) {
+        if (__builtin_mul_overflow(spec.expert_intermediate, spec.n_shared_experts,
+                                   &spec.shared_intermediate))
+            return make_error(error_code::overflow,
+                              keys.path("moe_intermediate_size") + " x " + keys.path("n_shared_experts") +
+                                  " overflows 64 bits",
+                              keys.path("n_shared_experts"));
+        spec.switches |= sw_shared_expert;
+    }
+    MP_TRY(first_dense, keys.optional_count("first_k_dense_replace"));
+    uint64_t freq = 1;
+    MP_CHECK(read_size(keys, "moe_layer_freq", freq));
+    for (uint64_t i = first_dense.value_or(0); i < spec.n_layers; ++i)
+        if (i % freq == 0) set_moe_layer(spec.layers[i]);
+    return std::nullopt;
+}
+
+std::optional<error> deepseek_parts::read_mtp_layers(const key_reader& keys, model_spec& spec) {
     // Multi-token-prediction layers: stored as layers n_layers .. n_layers + k - 1, counted apart.
     MP_TRY(mtp_layers, keys.optional_count("num_nextn_predict_layers"));
+    if (mtp_layers.value_or(0) > max_layers)
+        return too_large(keys, "num_nextn_predict_layers", *mtp_layers, max_layers);
     for (uint64_t k_mtp = 0; k_mtp < mtp_layers.value_or(0); ++k_mtp) {
-        layer_spec l = spec.layers.back();
+        layer_spec l = spec.layers[spec.n_layers - 1];
         l.stack = layer_stack::mtp;
         l.index = static_cast<uint32_t>(spec.n_layers + k_mtp);
         l.switches = (l.switches & ~sw_first_in_stack) | sw_mtp;
         spec.layers.push_back(l);
     }
-    return read_rope(keys, spec);
+    return std::nullopt;
 }
-
-} // namespace
 
 void add_moe_families(std::vector<family_info>& out) {
     using lp = llama_parts;
