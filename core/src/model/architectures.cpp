@@ -19,6 +19,9 @@ std::vector<family_info> build_table() {
     family_tables::add_gpt_families(table);
     family_tables::add_bert_families(table);
     family_tables::add_t5_families(table);
+    family_tables::add_llama_variant_families(table);
+    family_tables::add_moe_variant_families(table);
+    family_tables::add_encoder_variant_families(table);
     return table;
 }
 

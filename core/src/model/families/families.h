@@ -9,12 +9,30 @@ namespace modelplan::family_tables {
 
 // Parts of the Llama decoder that other families reuse (names relative to the base model).
 struct llama_parts {
-    static template_table embed();         // embed_tokens
-    static template_table attention();     // q/k/v/o projections, optional biases and q/k norms
-    static template_table mlp();           // dense gated FFN (needs sw_dense_ffn)
-    static template_table layer_norms();   // input_layernorm, post_attention_layernorm
-    static template_table final_norm();    // norm
+    static template_table embed();       // embed_tokens
+    static template_table attention();   // q/k/v/o projections, optional biases and q/k norms
+    static template_table mlp();         // dense gated FFN (needs sw_dense_ffn)
+    static template_table layer_norms(); // input_layernorm, post_attention_layernorm
+    static template_table final_norm();  // norm
+    static template_table
+    mixtral_experts();                     // block_sparse_moe router and experts w1/w2/w3 (needs sw_moe_ffn)
     static std::vector<head_info> heads(); // ForCausalLM (lm_head), Model, ForSequenceClassification (score)
+};
+
+// Parts of T5 that mT5 and UMT5 reuse (t5.cpp).
+struct t5_parts {
+    static template_table base();    // shared embedding, encoder and decoder stacks, final norms
+    static template_table buffers(); // the unused cross-attention relative bias of some checkpoints
+    static template_table lm_head(); // lm_head, tied to shared.weight when sw_tied
+    static family_reader reader();   // T5's reader (class defaults come from the family row)
+};
+
+// Parts of BERT/RoBERTa that XLM-RoBERTa reuses (bert.cpp).
+struct bert_parts {
+    static template_table base();                  // embeddings, encoder layers, optional pooler
+    static template_table buffers();               // embeddings.position_ids
+    static std::vector<head_info> roberta_heads(); // RoBERTa's heads (lm_head, classifier)
+    static family_reader reader();                 // BERT's reader
 };
 
 // score.weight [labels, hidden]: the sequence-classification head of most decoders.
@@ -36,5 +54,14 @@ void add_phi_families(std::vector<family_info>& out);        // phi.cpp: phi, ph
 void add_bigscience_families(std::vector<family_info>& out); // bigscience.cpp: opt, bloom, falcon
 void add_open_decoder_families(
     std::vector<family_info>& out); // open-decoders.cpp: stablelm, starcoder2, olmo, olmo2
+
+// Issue 13, group B (sources in the files' headers):
+void add_llama_variant_families(
+    std::vector<family_info>& out); // llama-variants.cpp: smollm3, granite, olmo3, cohere, cohere2, exaone4
+void add_moe_variant_families(std::vector<family_info>& out); // moe-variants.cpp: granitemoe, phimoe, olmoe
+void add_encoder_variant_families(std::vector<family_info>& out); // encoder-variants.cpp: mt5, umt5,
+                                                                  // xlm-roberta, modernbert
+// q_norm [q_dim] and k_norm [kv_dim]: RMSNorm over whole projections (OLMo 3, OLMoE; llama-variants.cpp).
+template_table whole_projection_qk_norms();
 
 } // namespace modelplan::family_tables
