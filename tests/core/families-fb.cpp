@@ -4,6 +4,7 @@
 // the first ModernBERT layer without attn_norm, UMT5's relative bias in every layer) and the config errors of
 // the new keys. Every expected number comes from outside this project; sources in comments and in
 // tests/data/SOURCES-FB.md.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
