@@ -1,6 +1,7 @@
 // Helpers for core tests: presets by name, and configs edited key by key.
 #pragma once
 
+#include <initializer_list>
 #include <set>
 #include <string>
 
@@ -59,5 +60,10 @@ inline bool register_published_totals(std::initializer_list<const char*> presets
 inline std::string edited_config(const std::string& preset, const char* key, const std::string& json_value) {
     return edit_key(preset_config(preset), key, json_value);
 }
+
+// The same registration as a static object: `const published_elsewhere registered{"preset", ...};`.
+struct published_elsewhere {
+    explicit published_elsewhere(std::initializer_list<const char*> names) { register_published_totals(names); }
+};
 
 } // namespace modelplan::test

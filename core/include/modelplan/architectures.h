@@ -119,6 +119,8 @@ enum class dim : uint8_t {
     v_position_rows, // vision position table: (image_size / patch_size)^2
     v_channels,      // image channels
     v_patch,         // patch size
+    kv_heads,        // key/value heads (Cohere's per-head k_norm [kv heads, head_dim])
+    expert_ffn_x2,   // 2 x one routed expert's FFN width (Granite MoE's fused input_linear)
 };
 
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the

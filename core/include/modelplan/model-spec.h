@@ -51,6 +51,11 @@ enum switch_bit : uint64_t {
     sw_qk_layernorm = 1ull << 28,  // q/k LayerNorms (phi, stablelm)
     sw_post_norms = 1ull << 29,    // extra norms after attention and FFN (gemma2/3)
     sw_no_input_norm = 1ull << 30, // parallel residual without a second norm (stablelm) -- see family
+    // Bits 36-40 (issue 13, families group B).
+    sw_no_rope = 1ull << 36, // (layer) attention without rotary embedding ("NoPE": SmolLM3 no_rope_layers,
+                             // the global layers of Cohere 2 and EXAONE 4)
+    sw_classifier_bias =
+        1ull << 37, // the prediction/classification head's dense layer has a bias (ModernBERT)
 };
 
 struct layer_spec {
@@ -128,6 +133,10 @@ struct model_spec {
     bool o_bias() const { return has(sw_o_bias); }       // attention output projection carries a bias
     bool mlp_bias() const { return has(sw_mlp_bias); }   // FFN projections carry biases
     bool qk_norm() const { return has(sw_qk_norm); }     // per-head norms on queries and keys
+    // Whether layer `il` rotates its queries and keys (false for NoPE layers and models without rotary).
+    bool uses_rope(uint64_t il) const {
+        return rope.rotary_dim != 0 && il < layers.size() && !(layers[il].switches & sw_no_rope);
+    }
 
     uint64_t q_dim() const { return n_heads * head_dim; }
     uint64_t kv_dim() const { return n_kv_heads * head_dim; }

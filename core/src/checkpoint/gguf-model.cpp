@@ -58,6 +58,12 @@ const gguf_family gguf_families[] = {
     {"glm4", "glm4"}, {"glm4_moe", "glm4moe"}, {"minimax_m2", "minimax-m2"}, {"ernie4_5", "ernie4_5"},
     {"ernie4_5_moe", "ernie4_5-moe"}, {"bailing_moe", "bailingmoe2"}, {"hunyuan_v1_dense", "hunyuan-dense"},
     {"hunyuan_v1_moe", "hunyuan-moe"}, {"seed_oss", "seed_oss"},
+    // Issue 13, group B (convert_hf_to_gguf.py: SmolLM3Model, GraniteModel, GraniteMoeModel, PhiMoeModel,
+    // OlmoeModel, Olmo2Model (registered for Olmo3ForCausalLM too), CommandR2Model, Cohere2Model, Exaone4Model,
+    // T5Model (MT5/UMT5ForConditionalGeneration), XLMRobertaModel (a BERT), ModernBertModel).
+    {"smollm3", "smollm3"}, {"granite", "granite"}, {"granitemoe", "granitemoe"}, {"phimoe", "phimoe"},
+    {"olmoe", "olmoe"}, {"olmo3", "olmo2"}, {"cohere", "command-r"}, {"cohere2", "cohere2"},
+    {"exaone4", "exaone4"}, {"mt5", "t5"}, {"umt5", "t5"}, {"xlm-roberta", "bert"}, {"modernbert", "modern-bert"},
 };
 // clang-format on
 
@@ -68,7 +74,9 @@ enum class layout : uint8_t {
     transposed, // 2-D weights the model stores [in, out] (GPT-2's Conv1D); llama.cpp stores [out, in]
     cropped,    // the first rows left out: RoBERTa's position table starts at padding_idx + 1 = 2
     split_kv_b, // MLA kv_b_proj as attn_k_b [heads, kv_lora, qk_nope] and attn_v_b [heads, v_head, kv_lora]
-    left_out,   // not converted
+    split_gate_up, // Granite MoE's stacked input_linear [experts, 2 x ffn, hidden] as ffn_gate_exps and
+                   // ffn_up_exps
+    left_out,      // not converted
 };
 constexpr uint64_t roberta_position_offset = 2; // RobertaConfig pad_token_id 1, plus one
 
@@ -121,6 +129,10 @@ constexpr name_rule name_rules[] = {
     named(role::classifier,     "cls")                          .only_for("bert").where("classifier.dense"),
     named(role::classifier,     "cls.output")                   .only_for("bert"),
     named(role::pos_embed,      "position_embd")                .only_for("roberta").as(layout::cropped),
+    named(role::pos_embed,      "position_embd")                .only_for("xlm-roberta").as(layout::cropped),
+    // Granite MoE: input_linear's first half of rows is the gate, the second the up projection
+    // (GraniteMoeModel.modify_tensors).
+    named(role::ffn_up_exp,     "blk.{layer}.ffn_gate_exps")    .where("input_linear").as(layout::split_gate_up), // and ffn_up_exps
     // T5: the final norms by stack (the per-layer names take "enc." or "dec." from their layer's stack).
     named(role::output_norm,    "enc.output_norm")              .only_for("t5").where("encoder."),
     named(role::output_norm,    "dec.output_norm")              .only_for("t5").where("decoder."),
@@ -485,6 +497,7 @@ class layout_builder {
         }
         out_.expected.tensors.push_back(kept);
         if (r->how == layout::split_kv_b) return add_split_kv_b(name, kept);
+        if (r->how == layout::split_gate_up) return add_split_gate_up(name, kept);
         const scope where = t.source ? t.source->where : scope::global;
         bool stacked = where == scope::expert || where == scope::q_head || where == scope::kv_head;
         if (stacked) return add_stacked(*r, name, kept, switches);
@@ -527,6 +540,17 @@ class layout_builder {
         const uint64_t heads = spec_.n_heads, kv_lora = spec_.kv_lora_rank;
         store(k_name, {heads, kv_lora, spec_.qk_nope_head_dim}, t, v_name);
         store(v_name, {heads, spec_.v_head_dim, kv_lora}, t, k_name);
+    }
+
+    // Granite MoE: input_linear [experts, 2 x ffn, hidden] becomes ffn_gate_exps and ffn_up_exps, each
+    // [experts, ffn, hidden] (GraniteMoeModel.modify_tensors splits it along the rows).
+    void add_split_gate_up(const std::string& gate_name, const tensor_info& t) {
+        std::string up_name = gate_name;
+        replace_all(up_name, "ffn_gate_exps", "ffn_up_exps");
+        std::vector<uint64_t> half = t.shape;
+        if (half.size() == 3) half[1] /= 2;
+        store(gate_name, half, t, up_name);
+        store(up_name, half, t, gate_name);
     }
 
     // GPT2Model.modify_tensors writes token_embd again as output: the tied head is stored.

@@ -21,6 +21,9 @@ std::vector<family_info> build_table() {
     family_tables::add_t5_families(table);
     family_tables::add_glm_families(table);
     family_tables::add_2025_families(table);
+    family_tables::add_llama_variant_families(table);
+    family_tables::add_moe_variant_families(table);
+    family_tables::add_encoder_variant_families(table);
     return table;
 }
 

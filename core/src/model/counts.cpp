@@ -7,6 +7,10 @@ bool add_to(uint64_t& sum, uint64_t v) {
     return !__builtin_add_overflow(sum, v, &sum);
 }
 
+bool is_routed_expert(role r) {
+    return r == role::ffn_gate_exp || r == role::ffn_up_exp || r == role::ffn_down_exp;
+}
+
 error overflow(const char* what) {
     return make_error(error_code::overflow, std::string(what) + " overflows 64 bits");
 }
@@ -33,6 +37,10 @@ result<param_counts> count_params(const model_spec& spec, const skeleton& sk) {
         } else {
             add_to(c.by_layer[t.layer], t.elements);
             if (t.expert == 0) add_to(one_expert[t.layer], t.elements);
+            // Experts stored stacked in one tensor [experts, ...] (Granite MoE's input_linear/output_linear):
+            // one expert's share is a 1/n_experts slice.
+            if (t.expert == no_index && is_routed_expert(t.what) && spec.n_experts > 0)
+                add_to(one_expert[t.layer], t.elements / spec.n_experts);
         }
     }
     for (const tensor_info& b : sk.buffers) add_to(c.buffer_elements, b.elements);

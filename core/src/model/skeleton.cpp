@@ -75,6 +75,8 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::v_position_rows: return {s.vision_positions, "(vision image_size / patch_size)^2"};
     case dim::v_channels: return {s.vision_channels, "vision_config.num_channels"};
     case dim::v_patch: return {s.vision_patch, "vision_config.patch_size"};
+    case dim::kv_heads: return {s.n_kv_heads, "num_key_value_heads"};
+    case dim::expert_ffn_x2: return product(2, s.expert_intermediate, "2 x expert intermediate size");
     }
     return {};
 }

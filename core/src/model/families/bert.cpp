@@ -103,6 +103,25 @@ std::optional<error> read_bert(const key_reader& keys, model_spec& spec) {
 
 } // namespace
 
+template_table bert_parts::base() {
+    return rows(bert_base);
+}
+template_table bert_parts::buffers() {
+    return rows(bert_buffers);
+}
+std::vector<head_info> bert_parts::roberta_heads() {
+    // clang-format off
+    return {
+        {head_kind::masked_lm,   "ForMaskedLM",               {rows(roberta_mlm_head)}, sw_pooler},
+        {head_kind::none,        "Model",                     {}},
+        {head_kind::seq_cls,     "ForSequenceClassification", {rows(roberta_classifier)}, sw_pooler},
+    };
+    // clang-format on
+}
+family_reader bert_parts::reader() {
+    return read_bert;
+}
+
 void add_bert_families(std::vector<family_info>& out) {
     // clang-format off
     const std::vector<head_info> bert_heads = {
@@ -111,16 +130,11 @@ void add_bert_families(std::vector<family_info>& out) {
         {head_kind::seq_cls,     "ForSequenceClassification", {rows(bert_classifier)}},
         {head_kind::pretraining, "ForPreTraining",            {rows(bert_mlm_head), rows(bert_nsp_head)}},
     };
-    const std::vector<head_info> roberta_heads = {
-        {head_kind::masked_lm,   "ForMaskedLM",               {rows(roberta_mlm_head)}, sw_pooler},
-        {head_kind::none,        "Model",                     {}},
-        {head_kind::seq_cls,     "ForSequenceClassification", {rows(roberta_classifier)}, sw_pooler},
-    };
     // clang-format on
     out.push_back(family("bert", "Bert", read_bert, {rows(bert_base)}, bert_heads)
                       .prefix("bert.")
                       .stores_buffers({rows(bert_buffers)}));
-    out.push_back(family("roberta", "Roberta", read_bert, {rows(bert_base)}, roberta_heads)
+    out.push_back(family("roberta", "Roberta", read_bert, {rows(bert_base)}, bert_parts::roberta_heads())
                       .prefix("roberta.")
                       .stores_buffers({rows(bert_buffers)}));
 }

@@ -10,11 +10,13 @@ namespace modelplan::family_tables {
 
 // Parts of the Llama decoder that other families reuse (names relative to the base model).
 struct llama_parts {
-    static template_table embed();         // embed_tokens
-    static template_table attention();     // q/k/v/o projections, optional biases and q/k norms
-    static template_table mlp();           // dense gated FFN (needs sw_dense_ffn)
-    static template_table layer_norms();   // input_layernorm, post_attention_layernorm
-    static template_table final_norm();    // norm
+    static template_table embed();       // embed_tokens
+    static template_table attention();   // q/k/v/o projections, optional biases and q/k norms
+    static template_table mlp();         // dense gated FFN (needs sw_dense_ffn)
+    static template_table layer_norms(); // input_layernorm, post_attention_layernorm
+    static template_table final_norm();  // norm
+    static template_table
+    mixtral_experts();                     // block_sparse_moe router and experts w1/w2/w3 (needs sw_moe_ffn)
     static std::vector<head_info> heads(); // ForCausalLM (lm_head), Model, ForSequenceClassification (score)
 };
 
@@ -32,6 +34,21 @@ struct deepseek_parts {
 // ForCausalLM (lm_head, tied per sw_tied) and the bare Model: the heads of classes that define no
 // sequence-classification head (Glm4Moe, MiniMaxM2, Ernie 4.5, BailingMoeV2). glm.cpp.
 std::vector<head_info> causal_lm_and_model_heads();
+// Parts of T5 that mT5 and UMT5 reuse (t5.cpp).
+struct t5_parts {
+    static template_table base();    // shared embedding, encoder and decoder stacks, final norms
+    static template_table buffers(); // the unused cross-attention relative bias of some checkpoints
+    static template_table lm_head(); // lm_head, tied to shared.weight when sw_tied
+    static family_reader reader();   // T5's reader (class defaults come from the family row)
+};
+
+// Parts of BERT/RoBERTa that XLM-RoBERTa reuses (bert.cpp).
+struct bert_parts {
+    static template_table base();                  // embeddings, encoder layers, optional pooler
+    static template_table buffers();               // embeddings.position_ids
+    static std::vector<head_info> roberta_heads(); // RoBERTa's heads (lm_head, classifier)
+    static family_reader reader();                 // BERT's reader
+};
 
 // score.weight [labels, hidden]: the sequence-classification head of most decoders.
 template_table score_head();
@@ -56,5 +73,14 @@ void add_glm_families(std::vector<family_info>& out); // glm.cpp: glm4, glm4_moe
 void add_2025_families(
     std::vector<family_info>& out); // families-2025.cpp: minimax_m2, ernie4_5,
                                     // ernie4_5_moe, bailing_moe, hunyuan_v1_dense/moe, seed_oss
+
+// Issue 13, group B (sources in the files' headers):
+void add_llama_variant_families(
+    std::vector<family_info>& out); // llama-variants.cpp: smollm3, granite, olmo3, cohere, cohere2, exaone4
+void add_moe_variant_families(std::vector<family_info>& out); // moe-variants.cpp: granitemoe, phimoe, olmoe
+void add_encoder_variant_families(std::vector<family_info>& out); // encoder-variants.cpp: mt5, umt5,
+                                                                  // xlm-roberta, modernbert
+// q_norm [q_dim] and k_norm [kv_dim]: RMSNorm over whole projections (OLMo 3, OLMoE; llama-variants.cpp).
+template_table whole_projection_qk_norms();
 
 } // namespace modelplan::family_tables

@@ -115,6 +115,9 @@ template_table llama_parts::layer_norms() {
 template_table llama_parts::final_norm() {
     return rows(llama_final_norm);
 }
+template_table llama_parts::mixtral_experts() {
+    return rows(mixtral_moe);
+}
 std::vector<head_info> llama_parts::heads() {
     return decoder_heads(rows(causal_lm_head));
 }

@@ -88,6 +88,19 @@ std::optional<error> read_t5(const key_reader& keys, model_spec& spec) {
 
 } // namespace
 
+template_table t5_parts::base() {
+    return rows(t5_base);
+}
+template_table t5_parts::buffers() {
+    return rows(t5_buffers);
+}
+template_table t5_parts::lm_head() {
+    return rows(t5_lm_head);
+}
+family_reader t5_parts::reader() {
+    return read_t5;
+}
+
 void add_t5_families(std::vector<family_info>& out) {
     const std::vector<head_info> heads = {
         {head_kind::cond_gen, "ForConditionalGeneration", {rows(t5_lm_head)}},
