@@ -39,6 +39,11 @@ struct skeleton {
     std::vector<tensor_info> buffers; // non-parameters some checkpoints store
 };
 
+// A tensor holding the routed experts of its layer stacked along its first dimension, as transformers' fused
+// expert modules do (GptOssExperts, Llama4TextExperts: gate_up_proj [experts, hidden, 2 x ffn]), rather than
+// one tensor per expert.
+bool holds_stacked_experts(const tensor_info& t);
+
 // The most tensors (parameters and tied aliases) a skeleton may hold: a tiny config must not make the program
 // allocate gigabytes. Four times Kimi-K2's 70k routed-expert tensors; DeepSeek-V3 has 46,183 in all.
 constexpr uint64_t max_tensors = 1ull << 18;

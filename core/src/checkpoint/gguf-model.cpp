@@ -55,6 +55,7 @@ const gguf_family gguf_families[] = {
     {"bloom", "bloom"}, {"falcon", "falcon"}, {"RefinedWeb", "falcon"}, {"RefinedWebModel", "falcon"},
     {"stablelm", "stablelm"}, {"starcoder2", "starcoder2"}, {"olmo", "olmo"}, {"olmo2", "olmo2"},
     {"gpt2", "gpt2"}, {"gpt_neox", "gptneox"}, {"bert", "bert"}, {"roberta", "bert"}, {"t5", "t5"},
+    {"gpt_oss", "gpt-oss"}, {"llama4_text", "llama4"}, {"llama4", "llama4"},
 };
 // clang-format on
 
@@ -65,6 +66,8 @@ enum class layout : uint8_t {
     transposed, // 2-D weights the model stores [in, out] (GPT-2's Conv1D); llama.cpp stores [out, in]
     cropped,    // the first rows left out: RoBERTa's position table starts at padding_idx + 1 = 2
     split_kv_b, // MLA kv_b_proj as attn_k_b [heads, kv_lora, qk_nope] and attn_v_b [heads, v_head, kv_lora]
+    split_gate_up, // stacked experts' gate_up_proj [experts, hidden, 2 x ffn] as ffn_gate_exps and ffn_up_exps
+                   // [experts, ffn, hidden] each (its bias [experts, 2 x ffn] as two [experts, ffn])
     left_out,   // not converted
 };
 constexpr uint64_t roberta_position_offset = 2; // RobertaConfig pad_token_id 1, plus one
@@ -132,6 +135,14 @@ constexpr name_rule name_rules[] = {
     named(role::ffn_down,       "blk.{layer}.ffn_down")         .only_for("gpt2").as(layout::transposed),
     // DeepSeek's router score-correction bias (DeepseekV2Model renames it e_score_correction.bias).
     named(role::ffn_router,     "blk.{layer}.exp_probs_b.bias") .where("e_score_correction_bias"),
+    // Stacked experts (gpt-oss, Llama 4): GptOssModel and Llama4Model split gate_up_proj into gate and up
+    // (gpt-oss interleaved, Llama 4 by halves) and transpose the weights to [experts, out, in].
+    named(role::ffn_up_exp,     "blk.{layer}.ffn_gate_exps.bias").where("gate_up_proj_bias").as(layout::split_gate_up),
+    named(role::ffn_up_exp,     "blk.{layer}.ffn_gate_exps")    .where("experts.gate_up_proj").as(layout::split_gate_up),
+    named(role::ffn_down_exp,   "blk.{layer}.ffn_down_exps.bias").where("down_proj_bias"),
+    named(role::ffn_down_exp,   "blk.{layer}.ffn_down_exps")    .where("experts.down_proj").as(layout::transposed),
+    // gpt-oss: post_attention_layernorm is LLM_TENSOR_ATTN_POST_NORM (its architecture has no FFN_NORM).
+    named(role::ffn_norm,       "blk.{layer}.post_attention_norm").only_for("gpt-oss"),
     // LLM_TENSOR_NAMES.
     named(role::embed,          "token_embd"),
     named(role::pos_embed,      "position_embd"),
@@ -174,6 +185,7 @@ constexpr name_rule name_rules[] = {
     named(role::output_norm,    "output_norm"),
     named(role::lm_head,        "output"),
     named(role::rope_freq,      "blk.{layer}.attn_rot_embd"),
+    named(role::attn_sinks,     "blk.{layer}.attn_sinks"),
     // Not converted: task heads other than the LM head, the MTP modules (DeepseekV2Model skips every layer from
     // num_hidden_layers on), vision towers and projectors (their own mmproj file), OPT's projections, buffers.
     left_out(role::classifier),
@@ -472,11 +484,13 @@ class layout_builder {
         }
         out_.expected.tensors.push_back(kept);
         if (r->how == layout::split_kv_b) return add_split_kv_b(name, kept);
+        if (r->how == layout::split_gate_up) return add_split_gate_up(name, kept);
         const scope where = t.source ? t.source->where : scope::global;
         bool stacked = where == scope::expert || where == scope::q_head || where == scope::kv_head;
         if (stacked) return add_stacked(*r, name, kept, switches);
         std::vector<uint64_t> shape = kept.shape;
-        if (r->how == layout::transposed && shape.size() == 2) std::swap(shape[0], shape[1]);
+        if (r->how == layout::transposed && shape.size() >= 2) // the last two dimensions
+            std::swap(shape[shape.size() - 2], shape[shape.size() - 1]);
         store(name, shape, kept, "");
     }
 
@@ -514,6 +528,21 @@ class layout_builder {
         const uint64_t heads = spec_.n_heads, kv_lora = spec_.kv_lora_rank;
         store(k_name, {heads, kv_lora, spec_.qk_nope_head_dim}, t, v_name);
         store(v_name, {heads, spec_.v_head_dim, kv_lora}, t, k_name);
+    }
+
+    // Stacked experts' gate_up_proj [experts, hidden, 2 x ffn] becomes ffn_gate_exps and ffn_up_exps
+    // [experts, ffn, hidden]; its bias [experts, 2 x ffn] two [experts, ffn] (GptOssModel.modify_tensors,
+    // Llama4Model.modify_tensors).
+    void add_split_gate_up(const std::string& gate_name, const tensor_info& t) {
+        std::string up_name = gate_name;
+        replace_all(up_name, "ffn_gate_exps", "ffn_up_exps");
+        std::vector<uint64_t> half = t.shape;
+        if (half.size() == 3)
+            half = {t.shape[0], t.shape[2] / 2, t.shape[1]};
+        else if (!half.empty())
+            half.back() /= 2;
+        store(gate_name, half, t, up_name);
+        store(up_name, half, t, gate_name);
     }
 
     // GPT2Model.modify_tensors writes token_embd again as output: the tied head is stored.

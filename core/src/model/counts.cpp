@@ -33,6 +33,8 @@ result<param_counts> count_params(const model_spec& spec, const skeleton& sk) {
         } else {
             add_to(c.by_layer[t.layer], t.elements);
             if (t.expert == 0) add_to(one_expert[t.layer], t.elements);
+            if (holds_stacked_experts(t) && spec.n_experts) // every expert in one tensor: one share of it
+                add_to(one_expert[t.layer], t.elements / spec.n_experts);
         }
     }
     for (const tensor_info& b : sk.buffers) add_to(c.buffer_elements, b.elements);

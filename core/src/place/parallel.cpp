@@ -62,7 +62,7 @@ axis_split find_axis(const tensor_info& t, split_kind kind) {
         case split_kind::column:
             ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn ||
                  d == dim::ffn_x2 || d == dim::expert_ffn || d == dim::shared_ffn || d == dim::mla_q_out ||
-                 d == dim::mla_kv_b_out;
+                 d == dim::mla_kv_b_out || d == dim::expert_ffn_x2;
             break;
         case split_kind::row:
             ok = d == dim::q_dim || d == dim::ffn || d == dim::expert_ffn || d == dim::shared_ffn ||
@@ -84,6 +84,7 @@ const char* dim_label(dim d) {
     case dim::ffn:
     case dim::ffn_x2:
     case dim::expert_ffn:
+    case dim::expert_ffn_x2:
     case dim::shared_ffn: return "intermediate size";
     case dim::mla_q_out:
     case dim::mla_kv_b_out:

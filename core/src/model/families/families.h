@@ -36,5 +36,7 @@ void add_phi_families(std::vector<family_info>& out);        // phi.cpp: phi, ph
 void add_bigscience_families(std::vector<family_info>& out); // bigscience.cpp: opt, bloom, falcon
 void add_open_decoder_families(
     std::vector<family_info>& out); // open-decoders.cpp: stablelm, starcoder2, olmo, olmo2
+void add_gpt_oss_families(std::vector<family_info>& out); // gpt-oss.cpp: gpt_oss
+void add_llama4_families(std::vector<family_info>& out);  // llama4.cpp: llama4_text, llama4
 
 } // namespace modelplan::family_tables
