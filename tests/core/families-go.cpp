@@ -1,6 +1,6 @@
 // gpt_oss and llama4 (issue 13, section 1): published totals, the real checkpoints' names, MXFP4 storage as
-// the checkpoint stores it, sliding and chunked attention layers, GGUF names. Every expected figure comes from
-// outside the project; sources in tests/data/SOURCES-GO.md and models/SOURCES-GO.md.
+// the checkpoint stores it, sliding and chunked attention layers, GGUF names. Every expected figure comes
+// from outside the project; sources in tests/data/SOURCES-GO.md and models/SOURCES-GO.md.
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -48,23 +48,24 @@ uint64_t role_elements(const analysis& a, role r) {
     return a.counts.by_role[static_cast<size_t>(r)];
 }
 
-// ---- gpt-oss ------------------------------------------------------------------------------------------------
+// ---- gpt-oss ---------------------------------------------------------------------------------------------
 
 // huggingface.js, packages/hub/src/lib/parse-safetensors-metadata.spec.ts: the Hub's headers of
 // openai/gpt-oss-20b (rev bbf09307) count {BF16: 1,804,459,584, U8: 19,110,297,600} = 20,914,757,184 with the
 // packed blocks counted unpacked and the 597,196,800 block scales left out (the Hub counted them:
 // 21,511,953,984); openai/gpt-oss-120b (rev b5c939de) {BF16: 2,167,371,072, U8: 114,661,785,600} =
-// 116,829,156,672, with 3,583,180,800 scales (120,412,337,472 counting them). Ollama's general.parameter_count
-// of gpt-oss:20b is 20,914,757,184 too.
+// 116,829,156,672, with 3,583,180,800 scales (120,412,337,472 counting them). Ollama's
+// general.parameter_count of gpt-oss:20b is 20,914,757,184 too.
 TEST(gpt_oss, published_totals_with_and_without_block_scales) {
     struct row {
         const char* preset;
         uint64_t total, bf16, u8, with_scales;
     };
     for (const row& r : {
-             row{"gpt-oss-20b", 20'914'757'184ULL, 1'804'459'584ULL, 19'110'297'600ULL, 21'511'953'984ULL},
-             row{"gpt-oss-120b", 116'829'156'672ULL, 2'167'371'072ULL, 114'661'785'600ULL, 120'412'337'472ULL},
-         }) {
+             row{"gpt-oss-20b",  20'914'757'184ULL,  1'804'459'584ULL, 19'110'297'600ULL,  21'511'953'984ULL},
+             row{"gpt-oss-120b", 116'829'156'672ULL, 2'167'371'072ULL, 114'661'785'600ULL,
+                 120'412'337'472ULL                                                                         },
+    }) {
         SCOPED_TRACE(r.preset);
         analysis a = analyze_preset(r.preset);
         EXPECT_EQ(a.counts.total, r.total);
@@ -78,7 +79,10 @@ TEST(gpt_oss, published_totals_with_and_without_block_scales) {
 // OpenAI's gpt-oss model card (arXiv 2508.10925, table 1): 3.61B active parameters for gpt-oss-20b and 5.13B
 // for gpt-oss-120b, counting the unembedding but not the embedding (4 of 32 and 4 of 128 experts a token).
 TEST(gpt_oss, active_parameters_of_the_model_card) {
-    for (auto [preset, card] : {std::pair{"gpt-oss-20b", 3.61e9}, std::pair{"gpt-oss-120b", 5.13e9}}) {
+    for (auto [preset, card] : {
+             std::pair{"gpt-oss-20b",  3.61e9},
+             std::pair{"gpt-oss-120b", 5.13e9}
+    }) {
         analysis a = analyze_preset(preset);
         double active = static_cast<double>(a.counts.active - role_elements(a, role::embed));
         EXPECT_LT(std::abs(active - card), 0.005e9) << preset << ": " << active;
@@ -215,7 +219,7 @@ TEST(gpt_oss, sliding_layers_cache_their_window) {
     EXPECT_EQ(p->bytes.kv_cache, per_token * (12 * 8192 + 12 * 128));
 }
 
-// ---- Llama 4 ------------------------------------------------------------------------------------------------
+// ---- Llama 4 ---------------------------------------------------------------------------------------------
 
 // Published totals: meta-llama/Llama-4-Scout-17B-16E(-Instruct) safetensors 108,641,793,536 BF16 parameters
 // (the Hub API's count, "109B (Total)" on the model card); Llama-4-Maverick-17B-128E-Instruct 401,583,781,376
@@ -372,7 +376,7 @@ TEST(llama4, chunked_layers_cache_the_chunk) {
     EXPECT_TRUE(listed);
 }
 
-// ---- GGUF ---------------------------------------------------------------------------------------------------
+// ---- GGUF ------------------------------------------------------------------------------------------------
 
 const gguf_stored_tensor* stored(const gguf_layout& l, const std::string& name) {
     for (const auto& t : l.tensors)
@@ -388,7 +392,8 @@ TEST(llama4, gguf_names_of_gpt_oss_and_llama4) {
     auto oss = gguf_layout_of(analyze_preset("gpt-oss-20b").spec, analyze_preset("gpt-oss-20b").sk);
     ASSERT_TRUE(oss.ok()) << oss.err().message;
     EXPECT_EQ(oss->arch, "gpt-oss");
-    for (const char* name : {"blk.0.ffn_gate_exps.weight", "blk.0.ffn_up_exps.weight", "blk.0.ffn_down_exps.weight"}) {
+    for (const char* name :
+         {"blk.0.ffn_gate_exps.weight", "blk.0.ffn_up_exps.weight", "blk.0.ffn_down_exps.weight"}) {
         ASSERT_TRUE(stored(*oss, name)) << name;
         EXPECT_EQ(stored(*oss, name)->shape, std::vector<uint64_t>({32, 2880, 2880})) << name;
     }

@@ -66,9 +66,10 @@ enum class layout : uint8_t {
     transposed, // 2-D weights the model stores [in, out] (GPT-2's Conv1D); llama.cpp stores [out, in]
     cropped,    // the first rows left out: RoBERTa's position table starts at padding_idx + 1 = 2
     split_kv_b, // MLA kv_b_proj as attn_k_b [heads, kv_lora, qk_nope] and attn_v_b [heads, v_head, kv_lora]
-    split_gate_up, // stacked experts' gate_up_proj [experts, hidden, 2 x ffn] as ffn_gate_exps and ffn_up_exps
-                   // [experts, ffn, hidden] each (its bias [experts, 2 x ffn] as two [experts, ffn])
-    left_out,   // not converted
+    split_gate_up, // stacked experts' gate_up_proj [experts, hidden, 2 x ffn] as ffn_gate_exps and
+                   // ffn_up_exps [experts, ffn, hidden] each (its bias [experts, 2 x ffn] as two [experts,
+                   // ffn])
+    left_out,      // not converted
 };
 constexpr uint64_t roberta_position_offset = 2; // RobertaConfig pad_token_id 1, plus one
 

@@ -205,8 +205,9 @@ std::optional<quantized_group> mxfp4_group(const std::string& base, const tensor
     if (blocks->dtype != "U8" || scales->dtype != "U8")
         return fail("expected U8 blocks and scales, got " + blocks->dtype + " and " + scales->dtype);
     if (b.size() != 4 || std::vector<uint64_t>(b.begin(), b.end() - 1) != scales->shape)
-        return fail("expected blocks [experts, rows, groups, bytes] and scales [experts, rows, groups], got " +
-                    shape_text(b) + " and " + shape_text(scales->shape));
+        return fail(
+            "expected blocks [experts, rows, groups, bytes] and scales [experts, rows, groups], got " +
+            shape_text(b) + " and " + shape_text(scales->shape));
     quantized_group g;
     g.name = base;
     g.scheme = "mxfp4";

@@ -233,8 +233,8 @@ plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, mem
         uint64_t per_token = kv_bytes_per_token_in_layer(spec, il, kv, w.kv_block_bytes);
         if (per_token == 0) continue;
         p.kv_bytes_per_token = add(p.kv_bytes_per_token, per_token);
-        // A sliding layer caches its window, a chunked layer its chunk (transformers' DynamicCache gives both a
-        // DynamicSlidingWindowLayer of sliding_window or attention_chunk_size tokens).
+        // A sliding layer caches its window, a chunked layer its chunk (transformers' DynamicCache gives both
+        // a DynamicSlidingWindowLayer of sliding_window or attention_chunk_size tokens).
         bool bounded = l.attn == attn_kind::sliding || l.attn == attn_kind::chunked;
         uint64_t tokens = bounded ? std::min(w.seq, l.window) : w.seq;
         uint64_t bytes = mul(mul(per_token, tokens), w.batch);
@@ -251,7 +251,8 @@ plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, mem
     }
     cache.formula =
         "per layer: 2 x kv_heads x head_dim x bytes (full and sliding attention; MLA: (kv_lora_rank + "
-        "qk_rope_head_dim) x bytes) x cached tokens x batch; sliding layers cache at most the window, chunked "
+        "qk_rope_head_dim) x bytes) x cached tokens x batch; sliding layers cache at most the window, "
+        "chunked "
         "layers the chunk; "
         "cross-attention layers add the encoder tokens";
     cache.inputs = {

@@ -1,12 +1,13 @@
 // gpt-oss (openai/gpt-oss-20b, -120b): Llama-named attention with biases and a learned sink logit per head,
-// sliding (128 tokens) and full attention alternating by layer_types, and in every layer a biased top-k router
-// with all routed experts stored as stacked tensors (GptOssExperts: gate_up_proj [experts, hidden, 2 x ffn],
-// down_proj [experts, ffn, hidden], each with a bias). The published checkpoints hold those two weights as
-// MXFP4 *_blocks/*_scales (quantization_config quant_method "mxfp4"), folded back by the checkpoint reader
-// (core/src/checkpoint/quantized.cpp) and sized as stored by the memory plan (core/src/plan/quantization.cpp).
-// Sources: transformers models/gpt_oss (configuration_gpt_oss.py, modular_gpt_oss.py: GptOssAttention adds
-// `sinks` after the Qwen2/Llama projections, GptOssMLP registers router then experts, GptOssTopKRouter weight
-// then bias), integrations/mxfp4.py (Mxfp4GptOssExperts), openai/gpt-oss-20b model.safetensors.index.json.
+// sliding (128 tokens) and full attention alternating by layer_types, and in every layer a biased top-k
+// router with all routed experts stored as stacked tensors (GptOssExperts: gate_up_proj [experts, hidden, 2 x
+// ffn], down_proj [experts, ffn, hidden], each with a bias). The published checkpoints hold those two weights
+// as MXFP4 *_blocks/*_scales (quantization_config quant_method "mxfp4"), folded back by the checkpoint reader
+// (core/src/checkpoint/quantized.cpp) and sized as stored by the memory plan
+// (core/src/plan/quantization.cpp). Sources: transformers models/gpt_oss (configuration_gpt_oss.py,
+// modular_gpt_oss.py: GptOssAttention adds `sinks` after the Qwen2/Llama projections, GptOssMLP registers
+// router then experts, GptOssTopKRouter weight then bias), integrations/mxfp4.py (Mxfp4GptOssExperts),
+// openai/gpt-oss-20b model.safetensors.index.json.
 #include "model/families/families.h"
 #include "model/family-readers.h"
 
@@ -61,8 +62,8 @@ std::optional<error> read_gpt_oss(const key_reader& keys, model_spec& spec) {
 
 void add_gpt_oss_families(std::vector<family_info>& out) {
     using lp = llama_parts;
-    const std::vector<template_table> base = {lp::embed(),         lp::attention(),   rows(gpt_oss_sinks),
-                                              rows(gpt_oss_moe),   lp::layer_norms(), lp::final_norm()};
+    const std::vector<template_table> base = {lp::embed(),       lp::attention(),   rows(gpt_oss_sinks),
+                                              rows(gpt_oss_moe), lp::layer_norms(), lp::final_norm()};
     out.push_back(family("gpt_oss", "GptOss", read_gpt_oss, base, lp::heads()).defaults(gpt_oss_defaults));
 }
 

@@ -164,7 +164,8 @@ std::optional<error> read_chunked_layers(const key_reader& keys, model_spec& spe
             const auto& v = (*types)[static_cast<rapidjson::SizeType>(i)];
             std::string t = v.IsString() ? v.GetString() : "";
             if (t != "chunked_attention" && t != "full_attention")
-                return wrong_list(path + "[" + num(i) + "]", "\"chunked_attention\" or \"full_attention\"", v);
+                return wrong_list(path + "[" + num(i) + "]", "\"chunked_attention\" or \"full_attention\"",
+                                  v);
             chunked[i] = t == "chunked_attention";
         }
     } else {
