@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include "../support/checkpoint-writer.h"
+#include "modelplan/device-map.h"
 #include "modelplan/gguf.h"
+#include "modelplan/placement.h"
 #include "modelplan/quantization.h"
 #include "modelplan/safetensors.h"
 #include "modelplan/verify.h"
@@ -217,6 +219,29 @@ TEST(gpt_oss, sliding_layers_cache_their_window) {
     ASSERT_TRUE(p.ok());
     const uint64_t per_token = 2 * 8 * 64 * 2; // keys and values, 8 KV heads of 64, bf16
     EXPECT_EQ(p->bytes.kv_cache, per_token * (12 * 8192 + 12 * 128));
+}
+
+// experts_on_cpu moves stacked experts as their module (model.layers.N.mlp.experts, what transformers'
+// device_map names), leaving attention, router and cache on the GPU.
+TEST(gpt_oss, stacked_experts_go_to_the_cpu_as_a_module) {
+    analysis a = analyze_preset("gpt-oss-20b");
+    workload w;
+    place_options o;
+    o.experts_on_cpu = true;
+    auto p = place_model(a, w, *parse_devices("cuda:0=24GiB,cpu=64GiB"), o);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_TRUE(p->fits);
+    auto devices = assign_devices(a.sk, p->map);
+    ASSERT_TRUE(devices.ok()) << devices.err().message;
+    bool module_entry = false;
+    for (const auto& e : p->map.entries) module_entry |= e.module == "model.layers.7.mlp.experts";
+    EXPECT_TRUE(module_entry);
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if (holds_stacked_experts(t)) EXPECT_EQ((*devices)[i], "cpu") << t.name;
+        if (t.what == role::attn_q || t.what == role::ffn_router)
+            EXPECT_EQ((*devices)[i], "cuda:0") << t.name;
+    }
 }
 
 // ---- Llama 4 ---------------------------------------------------------------------------------------------
