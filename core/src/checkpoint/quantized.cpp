@@ -214,7 +214,7 @@ std::optional<quantized_group> mxfp4_group(const std::string& base, const tensor
     g.bits = 4;
     g.file = blocks->file;
     uint64_t in = 0;
-    if (__builtin_mul_overflow(b[2], b[3] * 2, &in) || b[3] > UINT64_MAX / 2)
+    if (b[3] > UINT64_MAX / 2 || __builtin_mul_overflow(b[2], b[3] * 2, &in))
         return fail("dimensions too large to unpack");
     g.group_size = b[3] * 2;
     g.shape = {b[0], in, b[1]};
