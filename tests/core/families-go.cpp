@@ -401,6 +401,25 @@ TEST(llama4, chunked_layers_cache_the_chunk) {
     EXPECT_TRUE(listed);
 }
 
+// Bad input names the key and the value.
+TEST(llama4, errors_name_the_key) {
+    auto no_vision = analyze("m", edited_config("llama-4-scout-17b-16e-instruct", "vision_config", ""), {});
+    ASSERT_FALSE(no_vision.ok());
+    EXPECT_EQ(no_vision.err().code, error_code::missing_key);
+    EXPECT_NE(no_vision.err().message.find("vision_config"), std::string::npos) << no_vision.err().message;
+    std::string text = preset_config("llama-4-scout-17b-16e-text");
+    auto moe = analyze("t", edit_key(text, "moe_layers", "[0, 48]"), {});
+    ASSERT_FALSE(moe.ok());
+    EXPECT_NE(moe.err().message.find("moe_layers[1]"), std::string::npos) << moe.err().message;
+    EXPECT_NE(moe.err().message.find("48"), std::string::npos) << moe.err().message;
+    auto types = analyze("t", edit_key(text, "layer_types", R"(["sliding_attention"])"), {});
+    ASSERT_FALSE(types.ok());
+    EXPECT_NE(types.err().message.find("layer_types"), std::string::npos) << types.err().message;
+    auto oss = analyze("g", edited_config("gpt-oss-20b", "num_experts_per_tok", "33"), {});
+    ASSERT_FALSE(oss.ok());
+    EXPECT_NE(oss.err().message.find("num_experts_per_tok"), std::string::npos) << oss.err().message;
+}
+
 // ---- GGUF ------------------------------------------------------------------------------------------------
 
 const gguf_stored_tensor* stored(const gguf_layout& l, const std::string& name) {

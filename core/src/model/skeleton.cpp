@@ -72,7 +72,8 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::v_hidden: return {s.vision_hidden, "vision_config.hidden_size"};
     case dim::v_hidden_x3: return product(3, s.vision_hidden, "3 x vision_config.hidden_size");
     case dim::v_ffn: return {s.vision_intermediate, "vision_config.intermediate_size"};
-    case dim::v_position_rows: return {s.vision_positions, "(vision image_size / patch_size)^2"};
+    case dim::v_position_rows:
+        return {s.vision_positions, "vision position table rows ((image_size / patch_size)^2, Llama 4: + 1)"};
     case dim::v_channels: return {s.vision_channels, "vision_config.num_channels"};
     case dim::v_patch: return {s.vision_patch, "vision_config.patch_size"};
     case dim::expert_ffn_x2: return product(2, s.expert_intermediate, "2 x expert intermediate size");
