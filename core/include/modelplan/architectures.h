@@ -70,8 +70,9 @@ enum class role : uint8_t {
     rope_freq,      // rotary inv_freq buffer (not a parameter)
     attn_mask,      // causal mask buffer (not a parameter)
     position_ids,   // position id buffer (not a parameter)
+    attn_sinks,     // learned per-head attention sink logits (gpt-oss self_attn.sinks)
 };
-constexpr int role_count = static_cast<int>(role::position_ids) + 1;
+constexpr int role_count = static_cast<int>(role::attn_sinks) + 1;
 const char* role_name(role r);
 
 // How often a template repeats.
@@ -120,7 +121,11 @@ enum class dim : uint8_t {
     v_channels,      // image channels
     v_patch,         // patch size
     kv_heads,        // key/value heads (Cohere's per-head k_norm [kv heads, head_dim])
-    expert_ffn_x2,   // 2 x one routed expert's FFN width (Granite MoE's fused input_linear)
+    expert_ffn_x2,   // 2 x one routed expert's FFN width (fused gate_up of all experts: gpt-oss, Llama 4)
+    v_patch_in,      // image channels x patch size^2 (Llama 4's unfold patch embedding, an nn.Linear)
+    v_proj_in,       // Llama 4 vision adapter width (projector_input_dim)
+    v_proj_out,      // Llama 4 vision adapter output (projector_output_dim)
+    v_output,        // Llama 4 vision output width (vision_output_dim), the projector's input
 };
 
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the

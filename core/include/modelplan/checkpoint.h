@@ -72,10 +72,11 @@ struct header_parse {
 
 // A group of stored tensors that together hold one logical parameter (docs/checkpoints.md, "Quantized
 // checkpoints"): GPTQ/AWQ qweight+qzeros+scales(+g_idx), bitsandbytes 4-bit
-// weight+absmax+quant_map+quant_state, bitsandbytes 8-bit weight+SCB, fp8 weight+weight_scale(+input_scale).
+// weight+absmax+quant_map+quant_state, bitsandbytes 8-bit weight+SCB, fp8 weight+weight_scale(+input_scale),
+// MXFP4 <name>_blocks+<name>_scales (gpt-oss experts).
 struct quantized_group {
     std::string name;   // the logical parameter: "model.layers.0.self_attn.q_proj.weight"
-    std::string scheme; // "gptq", "awq", "bnb-nf4", "bnb-fp4", "bnb-int8", "fp8", "scaled"
+    std::string scheme; // "gptq", "awq", "bnb-nf4", "bnb-fp4", "bnb-int8", "fp8", "scaled", "mxfp4"
     std::vector<uint64_t>
         shape;               // logical [out, in]; empty when the headers do not say it (bitsandbytes 4-bit)
     uint64_t elements = 0;   // logical element count (bitsandbytes 4-bit: 2 per packed byte)

@@ -11,7 +11,9 @@
 
 namespace modelplan {
 
-enum class attn_kind : uint8_t { full, sliding, mla };
+// chunked: attention within fixed blocks of `window` tokens (Llama 4's attention_chunk_size); transformers'
+// cache keeps at most that many tokens for such a layer, as it keeps the window of a sliding layer.
+enum class attn_kind : uint8_t { full, sliding, mla, chunked };
 enum class ffn_kind : uint8_t { dense, moe };
 enum class norm_kind : uint8_t { rms, layer };
 enum class layer_stack : uint8_t { decoder, encoder, cross_decoder, mtp, vision };
@@ -62,7 +64,7 @@ struct layer_spec {
     layer_stack stack = layer_stack::decoder;
     uint32_t index = 0; // index within its stack (what {layer} becomes in names)
     attn_kind attn = attn_kind::full;
-    uint64_t window = 0; // tokens a sliding-window layer attends to; 0 for full attention
+    uint64_t window = 0; // tokens a sliding-window layer attends to (a chunked layer: the chunk); 0 for full
     ffn_kind ffn = ffn_kind::dense;
     uint64_t switches = 0; // per-layer switch bits (switch_bit)
 };
@@ -113,7 +115,12 @@ struct model_spec {
     uint64_t vision_intermediate = 0;
     uint64_t vision_channels = 0;
     uint64_t vision_patch = 0;
-    uint64_t vision_positions = 0;
+    uint64_t vision_positions = 0; // rows of the vision position table (Llama 4: patches + class token)
+    // Llama 4's vision adapter and projector (Llama4VisionConfig projector_input_dim, projector_output_dim,
+    // vision_output_dim); 0 for other models.
+    uint64_t vision_proj_in = 0;
+    uint64_t vision_proj_out = 0;
+    uint64_t vision_output = 0;
 
     norm_kind norm = norm_kind::rms;
     double norm_eps = 1e-6;

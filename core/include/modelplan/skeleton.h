@@ -40,6 +40,11 @@ struct skeleton {
     std::vector<tensor_info> buffers; // non-parameters some checkpoints store
 };
 
+// A tensor holding the routed experts of its layer stacked along its first dimension, as transformers' fused
+// expert modules do (GptOssExperts, Llama4TextExperts: gate_up_proj [experts, hidden, 2 x ffn]), rather than
+// one tensor per expert.
+bool holds_stacked_experts(const tensor_info& t);
+
 // Builds the skeleton. Fails on sizes whose products overflow 64 bits and past max_tensors.
 result<skeleton> build_skeleton(const model_spec& spec);
 

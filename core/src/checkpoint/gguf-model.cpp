@@ -64,6 +64,7 @@ const gguf_family gguf_families[] = {
     {"smollm3", "smollm3"}, {"granite", "granite"}, {"granitemoe", "granitemoe"}, {"phimoe", "phimoe"},
     {"olmoe", "olmoe"}, {"olmo3", "olmo2"}, {"cohere", "command-r"}, {"cohere2", "cohere2"},
     {"exaone4", "exaone4"}, {"mt5", "t5"}, {"umt5", "t5"}, {"xlm-roberta", "bert"}, {"modernbert", "modern-bert"},
+    {"gpt_oss", "gpt-oss"}, {"llama4_text", "llama4"}, {"llama4", "llama4"},
 };
 // clang-format on
 
@@ -74,8 +75,11 @@ enum class layout : uint8_t {
     transposed, // 2-D weights the model stores [in, out] (GPT-2's Conv1D); llama.cpp stores [out, in]
     cropped,    // the first rows left out: RoBERTa's position table starts at padding_idx + 1 = 2
     split_kv_b, // MLA kv_b_proj as attn_k_b [heads, kv_lora, qk_nope] and attn_v_b [heads, v_head, kv_lora]
-    split_gate_up, // Granite MoE's stacked input_linear [experts, 2 x ffn, hidden] as ffn_gate_exps and
-                   // ffn_up_exps
+    split_gate_rows, // Granite MoE's stacked input_linear [experts, 2 x ffn, hidden] as ffn_gate_exps and
+                     // ffn_up_exps [experts, ffn, hidden] (the first half of the rows is the gate)
+    split_gate_up, // stacked experts' gate_up_proj [experts, hidden, 2 x ffn] as ffn_gate_exps and
+                   // ffn_up_exps [experts, ffn, hidden] each (its bias [experts, 2 x ffn] as two [experts,
+                   // ffn])
     left_out,      // not converted
 };
 constexpr uint64_t roberta_position_offset = 2; // RobertaConfig pad_token_id 1, plus one
@@ -132,7 +136,7 @@ constexpr name_rule name_rules[] = {
     named(role::pos_embed,      "position_embd")                .only_for("xlm-roberta").as(layout::cropped),
     // Granite MoE: input_linear's first half of rows is the gate, the second the up projection
     // (GraniteMoeModel.modify_tensors).
-    named(role::ffn_up_exp,     "blk.{layer}.ffn_gate_exps")    .where("input_linear").as(layout::split_gate_up), // and ffn_up_exps
+    named(role::ffn_up_exp,     "blk.{layer}.ffn_gate_exps")    .where("input_linear").as(layout::split_gate_rows), // and ffn_up_exps
     // T5: the final norms by stack (the per-layer names take "enc." or "dec." from their layer's stack).
     named(role::output_norm,    "enc.output_norm")              .only_for("t5").where("encoder."),
     named(role::output_norm,    "dec.output_norm")              .only_for("t5").where("decoder."),
@@ -156,6 +160,14 @@ constexpr name_rule name_rules[] = {
     named(role::mtp, "blk.{layer}.nextn.eh_proj")          .only_for("glm4moe").where(".eh_proj."),
     named(role::mtp, "blk.{layer}.nextn.shared_head_norm") .only_for("glm4moe").where(".shared_head.norm."),
     named(role::mtp, "blk.{layer}.nextn.shared_head_head") .only_for("glm4moe").where(".shared_head.head."),
+    // Stacked experts (gpt-oss, Llama 4): GptOssModel and Llama4Model split gate_up_proj into gate and up
+    // (gpt-oss interleaved, Llama 4 by halves) and transpose the weights to [experts, out, in].
+    named(role::ffn_up_exp,     "blk.{layer}.ffn_gate_exps.bias").where("gate_up_proj_bias").as(layout::split_gate_up),
+    named(role::ffn_up_exp,     "blk.{layer}.ffn_gate_exps")    .where("experts.gate_up_proj").as(layout::split_gate_up),
+    named(role::ffn_down_exp,   "blk.{layer}.ffn_down_exps.bias").where("down_proj_bias"),
+    named(role::ffn_down_exp,   "blk.{layer}.ffn_down_exps")    .where("experts.down_proj").as(layout::transposed),
+    // gpt-oss: post_attention_layernorm is LLM_TENSOR_ATTN_POST_NORM (its architecture has no FFN_NORM).
+    named(role::ffn_norm,       "blk.{layer}.post_attention_norm").only_for("gpt-oss"),
     // LLM_TENSOR_NAMES.
     named(role::embed,          "token_embd"),
     named(role::pos_embed,      "position_embd"),
@@ -198,6 +210,7 @@ constexpr name_rule name_rules[] = {
     named(role::output_norm,    "output_norm"),
     named(role::lm_head,        "output"),
     named(role::rope_freq,      "blk.{layer}.attn_rot_embd"),
+    named(role::attn_sinks,     "blk.{layer}.attn_sinks"),
     // Not converted: task heads other than the LM head, the MTP modules (DeepseekV2Model skips every layer from
     // num_hidden_layers on), vision towers and projectors (their own mmproj file), OPT's projections, buffers.
     left_out(role::classifier),
@@ -497,12 +510,14 @@ class layout_builder {
         }
         out_.expected.tensors.push_back(kept);
         if (r->how == layout::split_kv_b) return add_split_kv_b(name, kept);
-        if (r->how == layout::split_gate_up) return add_split_gate_up(name, kept);
+        if (r->how == layout::split_gate_up) return add_split_gate_up(name, kept, false);
+        if (r->how == layout::split_gate_rows) return add_split_gate_up(name, kept, true);
         const scope where = t.source ? t.source->where : scope::global;
         bool stacked = where == scope::expert || where == scope::q_head || where == scope::kv_head;
         if (stacked) return add_stacked(*r, name, kept, switches);
         std::vector<uint64_t> shape = kept.shape;
-        if (r->how == layout::transposed && shape.size() == 2) std::swap(shape[0], shape[1]);
+        if (r->how == layout::transposed && shape.size() >= 2) // the last two dimensions
+            std::swap(shape[shape.size() - 2], shape[shape.size() - 1]);
         store(name, shape, kept, "");
     }
 
@@ -542,13 +557,20 @@ class layout_builder {
         store(v_name, {heads, spec_.v_head_dim, kv_lora}, t, k_name);
     }
 
-    // Granite MoE: input_linear [experts, 2 x ffn, hidden] becomes ffn_gate_exps and ffn_up_exps, each
-    // [experts, ffn, hidden] (GraniteMoeModel.modify_tensors splits it along the rows).
-    void add_split_gate_up(const std::string& gate_name, const tensor_info& t) {
+    // Stacked experts' gate_up_proj [experts, hidden, 2 x ffn] becomes ffn_gate_exps and ffn_up_exps
+    // [experts, ffn, hidden]; its bias [experts, 2 x ffn] two [experts, ffn] (GptOssModel.modify_tensors,
+    // Llama4Model.modify_tensors). Granite MoE's input_linear [experts, 2 x ffn, hidden] (`rows`) is split
+    // along the rows without a transpose (GraniteMoeModel.modify_tensors).
+    void add_split_gate_up(const std::string& gate_name, const tensor_info& t, bool rows) {
         std::string up_name = gate_name;
         replace_all(up_name, "ffn_gate_exps", "ffn_up_exps");
         std::vector<uint64_t> half = t.shape;
-        if (half.size() == 3) half[1] /= 2;
+        if (rows && half.size() == 3)
+            half[1] /= 2;
+        else if (half.size() == 3)
+            half = {t.shape[0], t.shape[2] / 2, t.shape[1]};
+        else if (!half.empty())
+            half.back() /= 2;
         store(gate_name, half, t, up_name);
         store(up_name, half, t, gate_name);
     }

@@ -11,6 +11,9 @@
 // - bitsandbytes 8-bit (Linear8bitLt): weight int8 [out, in], SCB [out], weight_format.
 // - fp8 and other scaled weights (compressed-tensors, FBGEMM, DeepSeek-V3): weight F8_* or I8 [out, in] with
 //   weight_scale (or weight_scale_inv) and input_scale.
+// - MXFP4 (gpt-oss, transformers' Mxfp4GptOssExperts): <name>_blocks U8 [experts, out, in / 32, 16] and
+//   <name>_scales U8 [experts, out, in / 32] hold the stacked expert weight <name> [experts, in, out]
+//   (convert_moe_packed_tensors unpacks two FP4 values a byte and transposes the last two dimensions).
 #include <unordered_map>
 #include <unordered_set>
 
@@ -189,6 +192,38 @@ std::optional<quantized_group> scaled_group(const std::string& base, const tenso
     return g;
 }
 
+std::optional<quantized_group> mxfp4_group(const std::string& base, const tensor_map& by_name,
+                                           std::vector<std::string>& notes) {
+    const checkpoint_tensor* blocks = find(by_name, base + "_blocks");
+    const checkpoint_tensor* scales = find(by_name, base + "_scales");
+    auto fail = [&](const std::string& why) {
+        notes.push_back(base + "_blocks: " + why + "; left as stored tensors");
+        return std::nullopt;
+    };
+    if (!scales) return std::nullopt; // a tensor that merely ends in _blocks
+    const std::vector<uint64_t>& b = blocks->shape;
+    if (blocks->dtype != "U8" || scales->dtype != "U8")
+        return fail("expected U8 blocks and scales, got " + blocks->dtype + " and " + scales->dtype);
+    if (b.size() != 4 || std::vector<uint64_t>(b.begin(), b.end() - 1) != scales->shape)
+        return fail(
+            "expected blocks [experts, rows, groups, bytes] and scales [experts, rows, groups], got " +
+            shape_text(b) + " and " + shape_text(scales->shape));
+    quantized_group g;
+    g.name = base;
+    g.scheme = "mxfp4";
+    g.bits = 4;
+    g.file = blocks->file;
+    uint64_t in = 0;
+    if (b[3] > UINT64_MAX / 2 || __builtin_mul_overflow(b[2], b[3] * 2, &in))
+        return fail("dimensions too large to unpack");
+    g.group_size = b[3] * 2;
+    g.shape = {b[0], in, b[1]};
+    if (!set_elements(g)) return fail("the element count overflows 64 bits");
+    add_member(g, blocks);
+    add_member(g, scales);
+    return g;
+}
+
 } // namespace
 
 std::vector<quantized_group> find_quantized_groups(const checkpoint& ck, std::vector<std::string>* notes) {
@@ -214,6 +249,8 @@ std::vector<quantized_group> find_quantized_groups(const checkpoint& ck, std::ve
             keep(int8_group(base, by_name, out_notes));
         else if (ends_with(t.name, ".weight_scale", &base) || ends_with(t.name, ".weight_scale_inv", &base))
             keep(scaled_group(base, by_name));
+        else if (ends_with(t.name, "_blocks", &base))
+            keep(mxfp4_group(base, by_name, out_notes));
     }
     return groups;
 }

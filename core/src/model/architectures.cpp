@@ -24,6 +24,8 @@ std::vector<family_info> build_table() {
     family_tables::add_llama_variant_families(table);
     family_tables::add_moe_variant_families(table);
     family_tables::add_encoder_variant_families(table);
+    family_tables::add_gpt_oss_families(table);
+    family_tables::add_llama4_families(table);
     return table;
 }
 
@@ -38,6 +40,7 @@ const char* const role_names[role_count] = {
     "ffn_shexp_gate", "output_norm", "pooler", "head_transform", "lm_head", "classifier", "mtp",
     "vision", "projector",
     "rope_freq", "attn_mask", "position_ids",
+    "attn_sinks",
 };
 const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen", "pretraining"};
 // clang-format on

@@ -119,13 +119,21 @@ result<uint64_t> resolve_labels(const key_reader& top) {
 }
 
 // Weight dtype: the override, else "torch_dtype" (transformers 4.x) or "dtype" (newer) of the (nested, then
-// top-level) config, else float32, which is what from_pretrained gives when neither names one.
+// top-level) config, else float32, which is what from_pretrained gives when neither names one; but an MXFP4
+// checkpoint (gpt-oss, which names no dtype) loads its other weights as bfloat16
+// (transformers' Mxfp4HfQuantizer.update_dtype).
 result<dtype> resolve_dtype(const key_reader& keys, const key_reader& top, const config_options& options) {
     if (options.weight_dtype) return *options.weight_dtype;
     for (const key_reader* k : {&keys, &top}) {
         const char* key = k->has("torch_dtype") ? "torch_dtype" : "dtype";
         MP_TRY(name, k->optional_string(key));
         if (name) return parse_dtype(*name, k->path(key));
+    }
+    if (const rapidjson::Value* quant = top.find("quantization_config"); quant && quant->IsObject()) {
+        auto method = quant->FindMember("quant_method");
+        if (method != quant->MemberEnd() && method->value.IsString() &&
+            std::string(method->value.GetString()) == "mxfp4")
+            return dtype::bf16;
     }
     return dtype::f32;
 }

@@ -37,9 +37,9 @@ result<param_counts> count_params(const model_spec& spec, const skeleton& sk) {
         } else {
             add_to(c.by_layer[t.layer], t.elements);
             if (t.expert == 0) add_to(one_expert[t.layer], t.elements);
-            // Experts stored stacked in one tensor [experts, ...] (Granite MoE's input_linear/output_linear):
-            // one expert's share is a 1/n_experts slice.
-            if (t.expert == no_index && is_routed_expert(t.what) && spec.n_experts > 0)
+            // Experts stored stacked in one tensor [experts, ...] (gpt-oss, Llama 4, Granite MoE): one
+            // expert's share is a 1/n_experts slice.
+            if (holds_stacked_experts(t) && spec.n_experts)
                 add_to(one_expert[t.layer], t.elements / spec.n_experts);
         }
     }

@@ -72,11 +72,20 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::v_hidden: return {s.vision_hidden, "vision_config.hidden_size"};
     case dim::v_hidden_x3: return product(3, s.vision_hidden, "3 x vision_config.hidden_size");
     case dim::v_ffn: return {s.vision_intermediate, "vision_config.intermediate_size"};
-    case dim::v_position_rows: return {s.vision_positions, "(vision image_size / patch_size)^2"};
+    case dim::v_position_rows:
+        return {s.vision_positions, "vision position table rows ((image_size / patch_size)^2, Llama 4: + 1)"};
     case dim::v_channels: return {s.vision_channels, "vision_config.num_channels"};
     case dim::v_patch: return {s.vision_patch, "vision_config.patch_size"};
     case dim::kv_heads: return {s.n_kv_heads, "num_key_value_heads"};
     case dim::expert_ffn_x2: return product(2, s.expert_intermediate, "2 x expert intermediate size");
+    case dim::v_patch_in: {
+        dim_value d = product(s.vision_channels, s.vision_patch, "vision num_channels x patch_size^2");
+        if (d.overflow) return d;
+        return product(d.value, s.vision_patch, "vision num_channels x patch_size^2");
+    }
+    case dim::v_proj_in: return {s.vision_proj_in, "vision_config.projector_input_dim"};
+    case dim::v_proj_out: return {s.vision_proj_out, "vision_config.projector_output_dim"};
+    case dim::v_output: return {s.vision_output, "vision_config.vision_output_dim"};
     }
     return {};
 }
@@ -278,6 +287,13 @@ std::vector<row_ref> flatten(const std::vector<template_table>& groups) {
 }
 
 } // namespace
+
+bool holds_stacked_experts(const tensor_info& t) {
+    if (t.expert != no_index || t.layer == no_index || !t.source || t.source->rank < 2) return false;
+    bool expert_role =
+        t.what == role::ffn_gate_exp || t.what == role::ffn_up_exp || t.what == role::ffn_down_exp;
+    return expert_role && t.source->where == scope::layer && t.source->shape[0] == dim::n_experts;
+}
 
 result<skeleton> build_skeleton(const model_spec& spec) {
     if (spec.family < 0 || static_cast<size_t>(spec.family) >= families().size())

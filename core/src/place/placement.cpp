@@ -166,8 +166,9 @@ result<tensor_keys> match_pins(const analysis& a, const workload& w, const layou
         const tensor_info& t = sk.tensors[i];
         k.loaded[i] = loads_tensor(a.spec, w, t);
         if (!k.loaded[i]) continue;
-        bool expert = o.experts_on_cpu && t.expert != no_index;
-        k.key[i] = placement_module(t.name, expert);
+        bool stacked = holds_stacked_experts(t); // every expert in one tensor: its module is the experts'
+        bool expert = o.experts_on_cpu && (t.expert != no_index || stacked);
+        k.key[i] = expert && stacked ? t.name.substr(0, t.name.rfind('.')) : placement_module(t.name, expert);
         if (expert) k.pin[i] = cpu;
         for (size_t r = 0; r < o.pins.size(); ++r)
             if (glob_match(o.pins[r].pattern, t.name)) {

@@ -227,25 +227,33 @@ std::vector<std::string> context_warnings(const model_spec& spec, const workload
 plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, memory_plan& p) {
     plan_item cache{"kv_cache", 0, "", {}};
     p.kv_bytes_by_layer.assign(spec.layers.size(), 0);
-    uint64_t full = 0, sliding = 0, mla = 0, cross = 0;
+    uint64_t full = 0, sliding = 0, mla = 0, cross = 0, chunked = 0;
     for (uint64_t il = 0; il < spec.layers.size(); ++il) {
         const layer_spec& l = spec.layers[il];
         uint64_t per_token = kv_bytes_per_token_in_layer(spec, il, kv, w.kv_block_bytes);
         if (per_token == 0) continue;
         p.kv_bytes_per_token = add(p.kv_bytes_per_token, per_token);
-        uint64_t tokens = l.attn == attn_kind::sliding ? std::min(w.seq, l.window) : w.seq;
+        // A sliding layer caches its window, a chunked layer its chunk (transformers' DynamicCache gives both
+        // a DynamicSlidingWindowLayer of sliding_window or attention_chunk_size tokens).
+        bool bounded = l.attn == attn_kind::sliding || l.attn == attn_kind::chunked;
+        uint64_t tokens = bounded ? std::min(w.seq, l.window) : w.seq;
         uint64_t bytes = mul(mul(per_token, tokens), w.batch);
         if (l.stack == layer_stack::cross_decoder) { // keys and values of the encoder output, per layer
             bytes = add(bytes, mul(mul(per_token, w.encoder_seq), w.batch));
             ++cross;
         }
-        (l.attn == attn_kind::sliding ? sliding : l.attn == attn_kind::mla ? mla : full) += 1;
+        (l.attn == attn_kind::sliding   ? sliding
+         : l.attn == attn_kind::mla     ? mla
+         : l.attn == attn_kind::chunked ? chunked
+                                        : full) += 1;
         p.kv_bytes_by_layer[il] = bytes;
         cache.bytes = add(cache.bytes, bytes);
     }
     cache.formula =
         "per layer: 2 x kv_heads x head_dim x bytes (full and sliding attention; MLA: (kv_lora_rank + "
-        "qk_rope_head_dim) x bytes) x cached tokens x batch; sliding layers cache at most the window; "
+        "qk_rope_head_dim) x bytes) x cached tokens x batch; sliding layers cache at most the window, "
+        "chunked "
+        "layers the chunk; "
         "cross-attention layers add the encoder tokens";
     cache.inputs = {
         {"kv_dtype",              dtype_name(kv)           },
@@ -257,6 +265,7 @@ plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, mem
         {"mla_layers",            num(mla)                 }
     };
     if (cross) cache.inputs.push_back({"encoder_seq", num(w.encoder_seq)});
+    if (chunked) cache.inputs.push_back({"chunked_attention_layers", num(chunked)});
     if (spec.has_mla()) {
         cache.inputs.push_back({"kv_lora_rank", num(spec.kv_lora_rank)});
         cache.inputs.push_back({"qk_rope_head_dim", num(spec.qk_rope_head_dim)});

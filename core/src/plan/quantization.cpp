@@ -16,7 +16,8 @@ using sat::add;
 using sat::ceil_div;
 using sat::mul;
 
-enum class method : uint8_t { bnb_int8, bnb_4bit, gptq, awq, packed_int, fp8, gguf };
+// mxfp4: OCP microscaling FP4 as gpt-oss checkpoints store their experts (transformers' Mxfp4Config).
+enum class method : uint8_t { bnb_int8, bnb_4bit, gptq, awq, packed_int, fp8, gguf, mxfp4 };
 enum class scale_grid : uint8_t { tensor, channel, block };
 // llama-quantize's per-tensor adjustments (llama-quant.cpp, llama_tensor_get_type_impl) that a mix applies.
 enum class gguf_mix : uint8_t { plain, q2_k, q4_k_s, q4_k_m, q5_k_m };
@@ -36,6 +37,7 @@ struct quant_format {
     gguf_mix mix = gguf_mix::plain;
     bool quantize_head = false;   // lm_head quantized too
     bool quantize_router = false; // MoE routers quantized too (bitsandbytes replaces every nn.Linear)
+    bool dequantize = false;      // mxfp4 with Mxfp4Config(dequantize=True): loaded as the model's dtype
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -384,6 +386,20 @@ result<quant_format> compressed_from_config(const rapidjson::Value& q, dtype mod
     return f;
 }
 
+// transformers' Mxfp4Config (quant_method "mxfp4", gpt-oss): the experts' weights in blocks of 32 FP4 (e2m1)
+// values with one shared 8-bit exponent (E8M0) each; dequantize: true loads them in the model's dtype.
+result<quant_format> mxfp4_from_config(const rapidjson::Value& q) {
+    quant_format f;
+    f.kind = method::mxfp4;
+    f.name = "mxfp4";
+    f.bits = 4;
+    f.group = 32;
+    f.zeros = false;
+    f.scale_bytes = 1;
+    f.dequantize = bool_key(q, "dequantize", false);
+    return f;
+}
+
 result<quant_format> parse_config_format(const std::string& json, dtype model_dtype) {
     rapidjson::Document doc;
     if (auto e = parse_json(json, doc, "quantization_config")) return *e;
@@ -394,10 +410,11 @@ result<quant_format> parse_config_format(const std::string& json, dtype model_dt
     if (m == "bitsandbytes") return bnb_from_config(doc);
     if (m == "fp8" || m == "fbgemm_fp8") return fp8_from_config(doc, m);
     if (m == "compressed-tensors") return compressed_from_config(doc, model_dtype);
+    if (m == "mxfp4") return mxfp4_from_config(doc);
     return config_error(error_code::unsupported, "quant_method",
                         "\"" + m +
                             "\" is not supported (supported: gptq, awq, bitsandbytes, fp8, fbgemm_fp8, "
-                            "compressed-tensors); set quant to size it as another format");
+                            "compressed-tensors, mxfp4); set quant to size it as another format");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -439,6 +456,9 @@ bool in_vision_tower(const model_spec& spec, const tensor_info& t) {
 // transformers/AutoGPTQ/AutoAWQ/llm-compressor: the nn.Linear weights of the transformer layers (routers only
 // for bitsandbytes), lm_head on request; never embeddings, norms, biases.
 bool hf_quantizes(const quant_format& f, const model_spec& spec, const tensor_info& t) {
+    // Mxfp4HfQuantizer.param_needs_quantization: the stacked expert weights of Mxfp4GptOssExperts, not their
+    // biases (modules_to_not_convert keeps attention, routers, embeddings and lm_head).
+    if (f.kind == method::mxfp4) return t.shape.size() == 3 && holds_stacked_experts(t);
     if (t.shape.size() != 2 || in_vision_tower(spec, t)) return false;
     if (t.what == role::lm_head) return f.quantize_head;
     if (t.what == role::ffn_router) return f.quantize_router && t.layer != no_index;
@@ -534,6 +554,14 @@ uint64_t fp8_bytes(const quant_format& f, const matrix& m) {
                           ? m.out
                           : mul(ceil_div(m.out, f.block), ceil_div(m.in, f.block));
     return add(mul(m.out, m.in), mul(scales, 4));
+}
+
+// MXFP4 (transformers' Mxfp4GptOssExperts): a stacked expert weight [experts, in, out] is stored as
+// *_blocks uint8 [experts, out, ceil(in / 32), 16] (two FP4 values a byte) and *_scales uint8
+// [experts, out, ceil(in / 32)] (one E8M0 exponent per block of 32): 17 bytes per 32 weights, 4.25 bits.
+uint64_t mxfp4_bytes(const tensor_info& t) {
+    uint64_t experts = t.shape[0], in = t.shape[1], out = t.shape[2];
+    return mul(mul(mul(experts, out), ceil_div(in, 32)), 16 + 1);
 }
 
 // GGUF: rows x blocks per row x bytes per block (ggml_row_size).
@@ -660,7 +688,8 @@ result<uint64_t> quantized_bytes(const quant_format& f, const matrix& m, uint64_
     case method::awq: return awq_bytes(f, m);
     case method::packed_int: return packed_int_bytes(f, m);
     case method::fp8: return fp8_bytes(f, m);
-    case method::gguf: break;
+    case method::gguf:
+    case method::mxfp4: break;
     }
     return make_error(error_code::internal, "quant: GGUF sizes go through gguf_tensor_bytes", "quant");
 }
@@ -685,6 +714,12 @@ result<tally> tally_hf(const analysis& a, const workload& w, const quant_format&
         if (!hf_quantizes(f, a.spec, t)) {
             uint64_t bytes = mul(t.elements, dtype_bytes(t.type));
             add_to(s, false, bytes, t.elements);
+            if (per_tensor) (*per_tensor)[i] = bytes;
+            continue;
+        }
+        if (f.kind == method::mxfp4) {
+            uint64_t bytes = mxfp4_bytes(t);
+            add_to(s, true, bytes, t.elements);
             if (per_tensor) (*per_tensor)[i] = bytes;
             continue;
         }
@@ -757,6 +792,7 @@ std::string format_detail(const quant_format& f) {
     case method::gguf:
         return std::string(f.gguf_type->name) + " (" + std::to_string(f.gguf_type->type_size) +
                " bytes per " + std::to_string(f.gguf_type->block_size) + " weights)";
+    case method::mxfp4: return "fp4 e2m1, one e8m0 exponent per 32 weights (routed experts only)";
     }
     return "";
 }
@@ -778,6 +814,9 @@ const char* formula_of(method kind) {
         return "quantized tensors: packed int32 weights + zero points + scales per group (+ g_idx); other "
                "tensors at their dtype";
     case method::fp8: return "quantized tensors: out x in x 1 + fp32 scales; other tensors at their dtype";
+    case method::mxfp4:
+        return "routed experts' weights: experts x out x ceil(in / 32) x (16 bytes of blocks + 1 byte of "
+               "scales); other tensors at their dtype";
     }
     return "";
 }
@@ -844,6 +883,7 @@ result<plan_item> plan_weights(const analysis& a, const workload& w, std::vector
                              : parse_user_format(w.quant);
     if (!f) return f.err();
     std::string source = w.quant.empty() ? "config.json quantization_config" : "--quant";
+    if (f->dequantize) return unquantized_item(a, w, per_tensor); // Mxfp4Config(dequantize=True)
     if (f->kind == method::gguf) return quantized_item(a, *f, tally_gguf(a, w, *f, per_tensor), source);
     auto s = tally_hf(a, w, *f, per_tensor);
     if (!s) return s.err();

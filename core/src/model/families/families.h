@@ -82,5 +82,7 @@ void add_encoder_variant_families(std::vector<family_info>& out); // encoder-var
                                                                   // xlm-roberta, modernbert
 // q_norm [q_dim] and k_norm [kv_dim]: RMSNorm over whole projections (OLMo 3, OLMoE; llama-variants.cpp).
 template_table whole_projection_qk_norms();
+void add_gpt_oss_families(std::vector<family_info>& out); // gpt-oss.cpp: gpt_oss
+void add_llama4_families(std::vector<family_info>& out);  // llama4.cpp: llama4_text, llama4
 
 } // namespace modelplan::family_tables
