@@ -40,9 +40,18 @@ std::string guarded_call(Call call) {
 
 // The page recomputes on every input change, mostly with the same model: keep its analysis between calls.
 modelplan::analysis_cache last_model;
+// The headers of the checkpoint last read by inspect / inspect_files, under the inspection's "path": requests
+// that name it ({"config": ..., "checkpoint": path}) read a model without a family table from them.
+std::optional<modelplan::held_checkpoint> held;
+
+void hold(std::string label, modelplan::checkpoint ck) {
+    held = modelplan::held_checkpoint{std::move(label), std::move(ck)};
+    last_model = {}; // a cached analysis may have been read from the headers held before
+}
 
 std::string guarded(const std::string& command, const std::string& request) {
-    return guarded_call([&] { return modelplan::handle_request(command, request, &last_model); });
+    return guarded_call(
+        [&] { return modelplan::handle_request(command, request, &last_model, held ? &*held : nullptr); });
 }
 
 std::string params(const std::string& request) {
@@ -55,14 +64,19 @@ std::string gpus() {
     return guarded("gpus", "{}");
 }
 // `bytes`: the file's first bytes (a Uint8Array or ArrayBuffer from File.slice); `file_size`: the whole
-// file's size. Returns {"need_bytes": N} until the header is complete, then the inspection.
+// file's size. Returns {"need_bytes": N} until the header is complete, then the inspection; its headers are
+// then held under the file's name (`held`).
 std::string inspect(const std::string& bytes, double file_size, const std::string& file_name,
                     const std::string& request) {
     return guarded_call([&] {
         if (!(file_size >= 0) || file_size > 9007199254740992.0)
             return modelplan::error_json(modelplan::make_error(modelplan::error_code::bad_request,
                                                                "file size must be a non-negative number"));
-        return modelplan::inspect_bytes(bytes, static_cast<uint64_t>(file_size), file_name, request);
+        modelplan::checkpoint parsed;
+        std::string out =
+            modelplan::inspect_bytes(bytes, static_cast<uint64_t>(file_size), file_name, request, &parsed);
+        if (!parsed.files.empty()) hold(file_name, std::move(parsed));
+        return out;
     });
 }
 // ---- Several checkpoint files at once: an index with its shards, several .safetensors, or GGUF splits ----
@@ -219,8 +233,10 @@ std::string inspect_files(const emscripten::val& files, const std::string& reque
                 ck->warnings.push_back("not verified: " + a.err().message);
             }
         }
+        modelplan::checkpoint kept = *ck;
         auto result = modelplan::inspect(path, std::move(*ck), std::move(*model), source);
         if (!result) return error_json(result.err());
+        hold(path, std::move(kept));
         return modelplan::inspect_json(*result);
     });
 }

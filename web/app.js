@@ -38,9 +38,15 @@ function writeUrl() {
   history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
 }
 
-// The model part of a request: a preset, or the pasted / dropped config.json.
+// The checkpoint whose headers the wasm module holds (the path of the last inspection), or null. A config whose
+// model_type has no family table is read from them (docs/checkpoints.md, "Models without a family"); the page
+// cannot keep files across a reload, so it is not part of the URL.
+let heldCheckpoint = null;
+
+// The model part of a request: a preset, or the pasted / dropped config.json (with the dropped checkpoint).
 function modelRequest() {
   const r = state.source === 'config' ? { config: state.config, name: 'config.json' } : { model: state.model };
+  if (state.source === 'config' && heldCheckpoint) r.checkpoint = heldCheckpoint;
   if (state.dtype) r.dtype = state.dtype;
   return r;
 }
@@ -150,7 +156,13 @@ function gpuName(key) {
 
 function renderParams(p) {
   $('model-title').textContent = p.model;
-  $('model-sub').textContent = `${p.architecture} (${p.model_type}) · ${p.dtype} · ${grouped(p.tensors)} tensors · head ${p.head}`;
+  const from = p.source === 'checkpoint headers' ? `read from the checkpoint headers of ${p.checkpoint}` : `head ${p.head}`;
+  $('model-sub').textContent = `${p.architecture} (${p.model_type || 'no model_type'}) · ${p.dtype} · ${grouped(p.tensors)} tensors · ${from}`;
+  // What is generic in a model read from checkpoint headers: the core's notes, one per part.
+  const notes = $('generic-notes');
+  notes.hidden = !p.generic;
+  notes.replaceChildren(...(p.generic ?? []).map((n) => el('li', { dataItem: n.item },
+    el('strong', { text: `${n.item}: ` }), n.note)));
   setCount($('total-params'), p.params.total);
   setCount($('active-params'), p.params.active);
   $('not-modelled').hidden = !p.not_modelled;
@@ -192,7 +204,8 @@ function renderPlan(r) {
     el('th', {}, el('span', { class: `swatch ${itemClass(it.name)}` }), it.name),
     el('td', { class: 'num', dataTestid: itemTestId(it.name), dataBytes: String(it.bytes), text: grouped(it.bytes) }),
     el('td', { class: 'num', text: gib(it.bytes) }),
-    el('td', { class: 'formula', text: it.formula, title: Object.entries(it.inputs).map(([k, v]) => `${k} = ${v}`).join('\n') }))));
+    el('td', { class: 'formula', title: Object.entries(it.inputs).map(([k, v]) => `${k} = ${v}`).join('\n') }, it.formula,
+      ...(it.note ? [el('small', { class: 'item-note', dataTestid: `note-${itemTestId(it.name).slice(4)}`, text: it.note })] : [])))));
   const device = plan.devices[0];
   const bars = $('bars');
   bars.replaceChildren();
@@ -523,13 +536,28 @@ async function handleFiles(fileList) {
   }
 }
 
+// The model a dropped checkpoint is verified against: the model last shown (a config being typed that does not
+// parse yet is not used); nothing for a GGUF file (its own metadata), and nothing for a config whose model_type
+// has no family table (the checkpoint is then what the model is read from).
+function verifyRequest(first) {
+  if (mp.classifyFile(first.name).format === 'gguf' || !lastModelKey) return {};
+  if (state.source === 'config') {
+    const config = modelRequest();
+    delete config.checkpoint;
+    const p = mp.params(config);
+    if (isError(p) && p.error.path === 'model_type') return {};
+  }
+  const request = JSON.parse(lastModelKey);
+  delete request.checkpoint;
+  return request;
+}
+
 async function inspectCheckpoints(files, index, gen) {
   const status = $('file-status');
   let read = 0;
   const ranges = [];
   const onRead = (begin, end) => { read += end - begin; ranges.push([begin, end]); };
-  // Verified against the model last shown (a config being typed that does not parse yet is not used).
-  const request = mp.classifyFile(files[0].name).format === 'gguf' || !lastModelKey ? {} : JSON.parse(lastModelKey);
+  const request = verifyRequest(files[0]);
   let r;
   if (files.length === 1 && !index) {
     status.textContent = `reading the header of ${files[0].name}…`;
@@ -545,8 +573,14 @@ async function inspectCheckpoints(files, index, gen) {
     showError(r.error, 'file');
     return;
   }
+  // The module now holds these headers: a config without a family table is read from them.
+  heldCheckpoint = r.path;
   selectSource('file');
   showError(null);
+  if (state.source === 'config') {
+    lastModelKey = null;
+    recompute();
+  }
   const all = index ? [index, ...files] : files;
   status.textContent = `${all.map((f) => f.name).join(', ')}: read ${grouped(read)} header bytes of ${all.length === 1
     ? grouped(files[0].size) : `${all.length} files`}`;
@@ -598,7 +632,8 @@ function selectSource(source) {
   if (source === 'preset' || (source === 'config' && state.config.trim() !== '')) state.source = source;
   for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) tab.setAttribute('aria-selected', String(tab.dataset.source === source));
   for (const panel of document.querySelectorAll('.source')) panel.hidden = panel.dataset.source !== source;
-  $('model-note').textContent = state.source === 'config' ? 'Model: the pasted config.json' : `Model: preset ${state.model}`;
+  $('model-note').textContent = state.source !== 'config' ? `Model: preset ${state.model}`
+    : heldCheckpoint ? `Model: the pasted config.json, with the headers of ${heldCheckpoint}` : 'Model: the pasted config.json';
 }
 
 function applyStateToControls() {

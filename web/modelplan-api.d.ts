@@ -12,10 +12,23 @@ export interface ModelplanError {
 }
 export type Result<T> = T | ModelplanError;
 
-/** A model: a bundled preset by name, or a config.json (object or text) with an optional label. */
+/**
+ * A model: a bundled preset by name, or a config.json (object or text) with an optional label. `checkpoint`
+ * names the checkpoint whose headers the module holds (the `path` of the last inspectFile / inspectFiles
+ * result): a config whose model_type has no family table is then read from those headers, and so is a request
+ * with `checkpoint` alone (docs/checkpoints.md, "Models without a family").
+ */
 export type ModelRequest =
   | { model: string; dtype?: string; head?: string }
-  | { config: object | string; name?: string; dtype?: string; head?: string };
+  | { config: object | string; name?: string; dtype?: string; head?: string; checkpoint?: string }
+  | { checkpoint: string; name?: string; dtype?: string };
+
+/** What an answer about a model read from checkpoint headers adds: where it comes from and what is generic. */
+export interface HeaderSource {
+  source?: 'checkpoint headers';
+  checkpoint?: string;
+  generic?: { item: string; note: string }[];
+}
 
 /** Workload keys of plan(), fit() and place() (docs/json.md, "plan"); numbers may also be given as text. */
 export interface Workload {
@@ -42,11 +55,12 @@ export interface Workload {
 }
 export type PlanRequest = ModelRequest & Workload;
 
-export interface ModelHeader {
+export interface ModelHeader extends HeaderSource {
   model: string;
   model_type: string;
   architecture: string;
-  head: string;
+  /** null for a model read from checkpoint headers */
+  head: string | null;
   dtype: string;
   not_modelled: string | null;
 }
@@ -82,6 +96,8 @@ export interface PlanItem {
   bytes: number;
   formula: string;
   inputs: Record<string, string>;
+  /** a model read from checkpoint headers: what in this item is generic or estimated */
+  note?: string;
 }
 export interface PlanDevice {
   gpu: string;
@@ -97,7 +113,7 @@ export interface PlanDevice {
     training_flops_per_step: number;
   };
 }
-export interface Plan {
+export interface Plan extends HeaderSource {
   model: string;
   architecture: string;
   plan: {
@@ -110,7 +126,7 @@ export interface Plan {
     devices: PlanDevice[];
   };
 }
-export interface Fit {
+export interface Fit extends HeaderSource {
   model: string;
   gpu: string;
   memory_bytes: number;
@@ -155,7 +171,7 @@ export interface PlacedDevice {
   items: { name: string; bytes: number }[];
 }
 /** A device map placement; with tp/pp the answer is a parallel plan instead (docs/json.md). */
-export interface Placement {
+export interface Placement extends HeaderSource {
   model: string;
   architecture: string;
   strategy: 'sequential' | 'balanced';
@@ -170,7 +186,7 @@ export interface Placement {
   warnings: string[];
 }
 /** place() with tp / pp: per-rank memory of a tensor- and pipeline-parallel layout (docs/json.md). */
-export interface ParallelPlan {
+export interface ParallelPlan extends HeaderSource {
   model: string;
   architecture: string;
   tp: number;

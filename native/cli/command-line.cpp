@@ -2,7 +2,9 @@
 
 #include <cctype>
 
+#include "io/checkpoint-files.h"
 #include "io/model-source.h"
+#include "modelplan/header-model.h"
 #include "modelplan/memory.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
@@ -204,12 +206,26 @@ result<config_options> read_config_options(const command_line& cl) {
 result<analysis> read_model(const command_line& cl) {
     auto config = read_config_options(cl);
     if (!config) return config.err();
-    auto source =
-        cl.operand ? resolve_model(*cl.operand)
-                   : result<model_source>(model_source{default_preset().name, default_preset().config_json});
+    auto source = cl.operand ? resolve_model_input(*cl.operand)
+                             : result<model_input>(model_input{default_preset().name,
+                                                               default_preset().config_json, std::nullopt});
     if (!source) return source.err();
-    auto a = analyze(source->label, source->config_json, *config);
-    if (!a) return make_error(a.err().code, source->label + ": " + a.err().message, a.err().path);
+    auto labelled = [&](const error& e) {
+        return make_error(e.code, source->label + ": " + e.message, e.path);
+    };
+    // A config with a family answers alone; the checkpoint's headers are read only for one without
+    // (header-model.h), or when there is no config.
+    if (source->config_json) {
+        auto a = analyze(source->label, *source->config_json, *config);
+        if (a) return a;
+        if (!source->checkpoint || !lacks_family(a.err())) return labelled(a.err());
+    }
+    auto loaded = load_checkpoint(*source->checkpoint);
+    if (!loaded) return loaded.err();
+    auto a =
+        analyze_checkpoint(source->label, loaded->ck, source->config_json ? &*source->config_json : nullptr,
+                           *config, *source->checkpoint);
+    if (!a) return labelled(a.err());
     return a;
 }
 

@@ -37,7 +37,7 @@ std::string render_fit(const analysis& a, const workload& w, const gpu_row& gpu,
            " (an even split of the total, before placement)\n";
     for (const auto& e : checks.errors) out += "cannot run: " + e + "\n";
     for (const auto& e : checks.warnings) out += "warning: " + e + "\n";
-    return out;
+    return out + header_notes(a);
 }
 
 } // namespace

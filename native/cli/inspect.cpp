@@ -8,6 +8,7 @@
 #include "io/checkpoint-files.h"
 #include "io/model-source.h"
 #include "modelplan/gguf.h"
+#include "modelplan/header-model.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
 #include "modelplan/verify.h"
@@ -250,6 +251,12 @@ result<std::optional<analysis>> choose_model(const command_line& cl, loaded_chec
         auto model = resolve_model(*named);
         if (!model) return model.err();
         auto a = analyze(model->label, model->config_json, {});
+        if (!a && !cl.config && lacks_family(a.err())) { // nothing to verify against: listed all the same
+            loaded.ck.warnings.push_back(
+                "not verified: the config.json in the folder names no model_type with a family table; the "
+                "other commands (params, plan, place, ...) read the model from these headers");
+            return std::optional<analysis>{};
+        }
         if (!a) return make_error(a.err().code, model->label + ": " + a.err().message, a.err().path);
         return std::optional<analysis>(std::move(*a));
     }

@@ -1,10 +1,12 @@
 #include "output.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "command-line.h"
+#include "modelplan/header-model.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
 
@@ -44,7 +46,24 @@ std::string model_title(const analysis& a, bool with_experts) {
                                 std::to_string(a.spec.n_experts_per_tok) + " per token)"
                           : "";
     return a.model + "  " + a.spec.architecture + " (" + a.spec.model_type + "), " +
-           dtype_name(a.spec.weight_dtype) + ", " + std::to_string(a.spec.n_layers) + " layers" + moe + "\n";
+           dtype_name(a.spec.weight_dtype) + ", " + std::to_string(a.spec.n_layers) + " layers" + moe +
+           (a.from_headers ? ", read from checkpoint headers (no family table)" : "") + "\n";
+}
+
+std::string tensor_dtype(const analysis& a, size_t i) {
+    return a.from_headers ? a.from_headers->stored_dtype[i] : dtype_name(a.sk.tensors[i].type);
+}
+
+std::string header_notes(const analysis& a, const std::vector<std::string>& shown_elsewhere) {
+    if (!a.from_headers) return "";
+    std::string out =
+        "\ngeneric parts (read from the checkpoint headers of " + a.from_headers->checkpoint + ")\n";
+    for (const generic_note& n : a.from_headers->notes) {
+        if (std::find(shown_elsewhere.begin(), shown_elsewhere.end(), n.item) != shown_elsewhere.end())
+            continue;
+        out += "  " + n.item + ": " + n.note + "\n";
+    }
+    return out;
 }
 
 std::string shape_text(const std::vector<uint64_t>& shape) {

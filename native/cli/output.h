@@ -37,6 +37,11 @@ int usage_error(const std::string& message, const std::string& command);
 // "MODEL  Architecture (model_type), dtype, N layers[, E experts (K per token)]" and a newline (place leaves
 // the experts out).
 std::string model_title(const analysis& a, bool with_experts = true);
+// The dtype of skeleton tensor `i` as shown: as the checkpoint stores it for a model read from its headers.
+std::string tensor_dtype(const analysis& a, size_t i);
+// For a model read from checkpoint headers (header-model.h), its notes on what is generic, one per line under
+// a heading; "" for a model of a family. Notes of the items in `shown_elsewhere` are left out.
+std::string header_notes(const analysis& a, const std::vector<std::string>& shown_elsewhere = {});
 std::string shape_text(const std::vector<uint64_t>& shape); // "[4096, 128]"
 std::string signed_size(int64_t bytes);                     // binary_size with its sign
 std::string fixed(double x, int digits);                    // printf's "%.*f"

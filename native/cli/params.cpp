@@ -82,7 +82,7 @@ std::string render_params(const analysis& a) {
     }
     layers.row({"outside layers", "", with_thousands(c.outside_layers)});
     out += "by layer\n" + layers.render();
-    return out;
+    return out + header_notes(a);
 }
 
 } // namespace

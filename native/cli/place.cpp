@@ -98,7 +98,7 @@ std::string render_placement(const analysis& a, const placement& p, const place_
            " modules (--json prints it; --device-map-out FILE writes it for from_pretrained)\n";
     for (const auto& s : p.suggestions) out += "  " + suggestion_worded_for_cli(s) + "\n";
     for (const auto& w : p.warnings) out += "warning: " + w + "\n";
-    return out;
+    return out + header_notes(a);
 }
 
 std::string render_parallel(const analysis& a, const parallel_plan& p) {
@@ -141,7 +141,7 @@ std::string render_parallel(const analysis& a, const parallel_plan& p) {
                     "×" + with_thousands(s.tensors)});
     out += splits.render() + "\n";
     for (const auto& n : p.notes) out += "note: " + n + "\n";
-    return out;
+    return out + header_notes(a);
 }
 
 // The core's request from the place options; the counts are checked here (the core takes numbers).

@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "modelplan/devices.h"
+#include "modelplan/header-model.h"
 #include "modelplan/memory.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
@@ -70,6 +71,8 @@ std::string render_plan(const analysis& a, const memory_plan& p) {
         out += item.name + ": " + item.formula + "\n ";
         for (const auto& in : item.inputs) out += " " + in.name + "=" + in.value;
         out += "\n";
+        std::string note = a.from_headers ? a.from_headers->note_for_item(item.name) : std::string();
+        if (!note.empty()) out += "  note: " + note + "\n";
     }
     out += "\nKV cache per token of one sequence: " + with_thousands(p.kv_bytes_per_token) + " bytes\n";
     for (const auto& warning : p.warnings) out += "warning: " + warning + "\n";
@@ -86,7 +89,7 @@ std::string render_plan(const analysis& a, const memory_plan& p) {
                       d.decode_tokens_per_s, d.prefill_seconds);
         out += buf;
     }
-    return out;
+    return out + header_notes(a, {"weights", "kv_cache", "activations"});
 }
 
 } // namespace

@@ -38,15 +38,17 @@ std::string render_skeleton(const analysis& a, bool summary) {
         struct group {
             const tensor_info* first;
             uint64_t count = 0;
+            size_t index = 0; // of the first tensor
         };
         std::vector<group> groups;
         std::map<std::pair<const void*, std::vector<uint64_t>>, size_t> where;
-        for (const auto& t : sk.tensors) {
+        for (size_t i = 0; i < sk.tensors.size(); ++i) {
+            const tensor_info& t = sk.tensors[i];
             auto k = std::make_pair(static_cast<const void*>(t.source), t.shape);
             auto it = where.find(k);
             if (it == where.end()) {
                 where.emplace(k, groups.size());
-                groups.push_back({&t, 1});
+                groups.push_back({&t, 1, i});
             } else {
                 ++groups[it->second].count;
             }
@@ -62,7 +64,7 @@ std::string render_skeleton(const analysis& a, bool summary) {
         for (const auto& g : groups)
             tab.row(
                 {(g.first->from_head ? "" : sk.base_prefix) + g.first->group_prefix + g.first->source->name,
-                 shape_text(g.first->shape), dtype_name(g.first->type), role_name(g.first->what),
+                 shape_text(g.first->shape), tensor_dtype(a, g.index), role_name(g.first->what),
                  "×" + with_thousands(g.count), with_thousands(g.first->elements * g.count)});
         out += tab.render();
     } else {
@@ -74,9 +76,11 @@ std::string render_skeleton(const analysis& a, bool summary) {
             {"layer",  align::right},
             {"params", align::right}
         });
-        for (const auto& t : sk.tensors)
-            tab.row({t.name, shape_text(t.shape), dtype_name(t.type), role_name(t.what), index(t.layer),
+        for (size_t i = 0; i < sk.tensors.size(); ++i) {
+            const tensor_info& t = sk.tensors[i];
+            tab.row({t.name, shape_text(t.shape), tensor_dtype(a, i), role_name(t.what), index(t.layer),
                      with_thousands(t.elements)});
+        }
         out += tab.render();
     }
     out += "\n" + with_thousands(sk.tensors.size()) + " tensors, " + with_thousands(a.counts.total) +
@@ -91,7 +95,7 @@ std::string render_skeleton(const analysis& a, bool summary) {
         out += "  " + sk.base_prefix + b.group_prefix + b.source->name + "  " + shape_text(b.shape) + "  " +
                dtype_name(b.type) + "  ×" + std::to_string(sk.buffers.size()) + "\n";
     }
-    return out;
+    return out + header_notes(a);
 }
 
 } // namespace

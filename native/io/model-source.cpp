@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "io/files.h"
+#include "modelplan/checkpoint.h"
 #include "modelplan/presets.h"
 
 namespace modelplan::cli {
@@ -39,6 +40,67 @@ result<model_source> resolve_model(const std::string& argument) {
                 path_problem(path, path_kind::file_or_folder).value_or("no such file or folder"));
     return make_error(error_code::unknown_model,
                       "MODEL \"" + argument + "\" is neither a file nor a folder, and " + p.err().message);
+}
+
+} // namespace modelplan::cli
+
+namespace modelplan::cli {
+
+namespace {
+
+// Whether a folder holds a checkpoint file (.safetensors, an index, .gguf) by the core's rule for names.
+bool holds_checkpoint(const fs::path& folder) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(folder, ec))
+        if (entry.is_regular_file(ec) &&
+            classify_checkpoint_file(entry.path().filename().string()).format().has_value())
+            return true;
+    return false;
+}
+
+std::optional<std::string> folder_if_it_holds_checkpoint(const fs::path& folder) {
+    fs::path f = folder.empty() ? fs::path(".") : folder;
+    return holds_checkpoint(f) ? std::optional<std::string>(f.string()) : std::nullopt;
+}
+
+} // namespace
+
+result<model_input> resolve_model_input(const std::string& argument) {
+    std::error_code ec;
+    fs::path path(argument);
+    if (path_is_there(path) && fs::is_directory(path, ec)) {
+        model_input in{argument, std::nullopt, folder_if_it_holds_checkpoint(path)};
+        fs::path config = path / "config.json";
+        if (fs::exists(config, ec)) {
+            auto text = read_file(config);
+            if (!text) return text.err();
+            in.config_json = std::move(*text);
+        }
+        if (!in.config_json && !in.checkpoint)
+            return make_error(error_code::io,
+                              argument + ": folder holds no config.json and no checkpoint (.safetensors, "
+                                         "*.safetensors.index.json or .gguf files)");
+        return in;
+    }
+    if (path_is_there(path)) {
+        auto format = classify_checkpoint_file(path.filename().string()).format();
+        if (format) { // a checkpoint file: a safetensors one reads the config.json beside it
+            model_input in{argument, std::nullopt, argument};
+            fs::path config =
+                (path.parent_path().empty() ? fs::path(".") : path.parent_path()) / "config.json";
+            if (*format == checkpoint_format::safetensors && fs::exists(config, ec)) {
+                auto text = read_file(config);
+                if (!text) return text.err();
+                in.config_json = std::move(*text);
+            }
+            return in;
+        }
+    }
+    auto source = resolve_model(argument);
+    if (!source) return source.err();
+    model_input in{source->label, std::move(source->config_json), std::nullopt};
+    if (path_is_there(path)) in.checkpoint = folder_if_it_holds_checkpoint(path.parent_path());
+    return in;
 }
 
 } // namespace modelplan::cli

@@ -71,8 +71,9 @@ enum class role : uint8_t {
     attn_mask,      // causal mask buffer (not a parameter)
     position_ids,   // position id buffer (not a parameter)
     attn_sinks,     // learned per-head attention sink logits (gpt-oss self_attn.sinks)
+    unclassified,   // a tensor read from checkpoint headers whose name says no role (header-model.h)
 };
-constexpr int role_count = static_cast<int>(role::attn_sinks) + 1;
+constexpr int role_count = static_cast<int>(role::unclassified) + 1;
 const char* role_name(role r);
 
 // How often a template repeats.

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "modelplan/architectures.h"
 #include "modelplan/checkpoint.h"
 #include "modelplan/error.h"
 #include "modelplan/model-spec.h"
@@ -81,6 +82,11 @@ result<model_spec> gguf_model_spec(const checkpoint& ck);
 // from the role-keyed GGUF name table applied to the templates of the families that convert to `arch` (the
 // first family in table order wins where two differ: bert before roberta, gemma3_text before gemma3).
 std::optional<std::string> gguf_to_hf_name(const std::string& arch, const std::string& gguf_name);
+
+// The role llama.cpp's tensor name table gives a GGUF tensor name ("blk.3.attn_q.weight": attn_q), by the
+// rows that hold for every architecture; nullopt for a name the table does not have. Read for checkpoints
+// whose architecture has no family (header-model.h).
+std::optional<role> gguf_name_role(const std::string& gguf_name);
 
 struct gguf_layout; // verify.h
 

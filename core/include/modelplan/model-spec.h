@@ -58,6 +58,9 @@ enum switch_bit : uint64_t {
                              // the global layers of Cohere 2 and EXAONE 4)
     sw_classifier_bias =
         1ull << 37, // the prediction/classification head's dense layer has a bias (ModernBERT)
+    // Models read from checkpoint headers (header-model.h; bits 58-60).
+    sw_no_kv_cache = 1ull << 58, // (layer) caches no keys and values: a block outside the attention stack, or
+                                 // a layer whose config layer_types names no attention ("linear_attention")
 };
 
 struct layer_spec {

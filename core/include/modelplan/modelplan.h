@@ -29,9 +29,11 @@
 #include "modelplan/device-map.h"
 #include "modelplan/placement.h"
 
-// Checkpoints: the tensor inventory, safetensors and GGUF headers, verification against a skeleton.
+// Checkpoints: the tensor inventory, safetensors and GGUF headers, verification against a skeleton, and
+// models without a family read from their headers.
 #include "modelplan/checkpoint.h"
 #include "modelplan/gguf.h"
+#include "modelplan/header-model.h"
 #include "modelplan/safetensors.h"
 #include "modelplan/verify.h"
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "modelplan/checkpoint.h"
 #include "modelplan/config.h"
 #include "modelplan/counts.h"
 #include "modelplan/error.h"
@@ -14,11 +15,16 @@
 
 namespace modelplan {
 
+struct header_model; // header-model.h
+
 struct analysis {
     std::string model; // what the user named: a preset name or a path
     model_spec spec;
     skeleton sk;
     param_counts counts;
+    // Set when the model has no family table and its skeleton was read from checkpoint headers: the stored
+    // bytes and dtypes of its tensors and the notes on what is generic (header-model.h). Null otherwise.
+    std::shared_ptr<const header_model> from_headers;
 };
 
 // config text -> spec -> skeleton -> counts.
@@ -35,7 +41,8 @@ std::string error_json(const error& e);
 
 // JSON request -> JSON response, for the wasm module (and anything else that speaks JSON).
 // `command` is "params", "skeleton", "plan" or "presets". The request is an object:
-//   {"model": "<preset name>"} or {"config": {...} | "<config.json text>", "name": "<label>"}
+//   {"model": "<preset name>"} or {"config": {...} | "<config.json text>", "name": "<label>"}, optionally
+//   with "checkpoint": the label of the held checkpoint (below);
 //   optional "dtype": "bf16" (weight dtype override), "head": "none" (head override);
 //   for "plan" also "batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "attention",
 //   "overhead_bytes", "mtp" (docs/json.md).
@@ -49,8 +56,15 @@ struct analysis_cache {
     std::string key;
     std::shared_ptr<const analysis> value;
 };
+// A checkpoint's parsed headers that the caller holds for the requests that name it by its label
+// ({"config": ..., "checkpoint": label}, or {"checkpoint": label} alone): a model whose config has no family
+// table is then read from them (header-model.h). The page holds the files the user dropped.
+struct held_checkpoint {
+    std::string label;
+    checkpoint ck;
+};
 std::string handle_request(const std::string& command, const std::string& request_json,
-                           analysis_cache* cache = nullptr);
+                           analysis_cache* cache = nullptr, const held_checkpoint* held = nullptr);
 
 // The model a JSON request names ({"model": preset} or {"config": object | text, "name"}, optional "dtype"
 // and "head"), analysed; nullopt when it names none and `required` is false.
@@ -60,7 +74,8 @@ result<std::optional<analysis>> analyze_request(const std::string& request_json,
 // that reads only File.slice(0, N): {"need_bytes": N} until `prefix` holds the whole header, then the
 // inspection (docs/json.md, "inspect"), verified against the request's model ({"model"|"config", "dtype",
 // "head"}) or, for GGUF, its own metadata; {} verifies nothing. Errors as handle_request returns them.
+// With `parsed`, a whole header is also kept there (the page holds it for requests naming it).
 std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std::string& file_name,
-                          const std::string& request_json);
+                          const std::string& request_json, checkpoint* parsed = nullptr);
 
 } // namespace modelplan

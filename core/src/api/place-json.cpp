@@ -3,6 +3,7 @@
 // wasm module give the same text.
 #include <limits>
 
+#include "api/header-json.h"
 #include "modelplan/device-map.h"
 #include "modelplan/placement.h"
 #include "util/json-util.h"
@@ -128,6 +129,7 @@ std::string placement_json(const analysis& a, const placement& p, const place_op
     json_out doc;
     auto& out = doc.w;
     doc.begin_model_answer(a.model, a.spec.architecture);
+    write_header_source(doc.w, a);
     out.Key("strategy");
     out.String(options.strategy == place_strategy::balanced ? "balanced" : "sequential");
     out.Key("fits");
@@ -155,6 +157,7 @@ std::string parallel_json(const analysis& a, const parallel_plan& p) {
     json_out doc;
     auto& out = doc.w;
     doc.begin_model_answer(a.model, a.spec.architecture);
+    write_header_source(doc.w, a);
     out.Key("tp");
     out.Uint64(p.tp);
     out.Key("pp");

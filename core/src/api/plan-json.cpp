@@ -1,8 +1,10 @@
 // The JSON of `modelplan plan`, `fit` and `gpus --json` (docs/json.md): the memory plan with its device
 // verdict, the inverse solves against a GPU, and the GPU catalog. Built in the core so that the native
 // program and the wasm module give the same text.
+#include "api/header-json.h"
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
+#include "modelplan/header-model.h"
 #include "modelplan/memory.h"
 #include "util/json-util.h"
 
@@ -10,8 +12,9 @@ namespace modelplan {
 
 namespace {
 
-// {"name", "bytes", "formula", "inputs": {name: value}}
-void write_plan_item(json_writer& out, const plan_item& item) {
+// {"name", "bytes", "formula", "inputs": {name: value}}, and "note" for a model read from checkpoint headers:
+// what in the item is generic or estimated (header-model.h).
+void write_plan_item(json_writer& out, const plan_item& item, const analysis& a) {
     out.StartObject();
     out.Key("name");
     write_string(out, item.name);
@@ -26,6 +29,11 @@ void write_plan_item(json_writer& out, const plan_item& item) {
         write_string(out, in.value);
     }
     out.EndObject();
+    std::string note = a.from_headers ? a.from_headers->note_for_item(item.name) : std::string();
+    if (!note.empty()) {
+        out.Key("note");
+        write_string(out, note);
+    }
     out.EndObject();
 }
 
@@ -62,13 +70,14 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
     json_out doc;
     auto& out = doc.w;
     doc.begin_model_answer(a.model, a.spec.architecture);
+    write_header_source(out, a);
     out.Key("plan");
     out.StartObject();
     out.Key("mode");
     out.String(p.training ? "training" : "inference");
     out.Key("items");
     out.StartArray();
-    for (const plan_item& item : p.items) write_plan_item(out, item);
+    for (const plan_item& item : p.items) write_plan_item(out, item, a);
     out.EndArray();
     out.Key("total_bytes");
     out.Uint64(p.total_bytes);
@@ -93,6 +102,7 @@ std::string fit_json(const analysis& a, const workload& w, const gpu_row& gpu, c
     out.StartObject();
     out.Key("model");
     write_string(out, a.model);
+    write_header_source(out, a);
     out.Key("gpu");
     out.String(gpu.key);
     out.Key("memory_bytes");

@@ -2,10 +2,13 @@
 
 #include <rapidjson/writer.h>
 
+#include "api/header-json.h"
 #include "model/config-json.h"
+#include "model/header-internal.h"
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
 #include "modelplan/gguf.h"
+#include "modelplan/header-model.h"
 #include "modelplan/memory.h"
 #include "modelplan/placement.h"
 #include "modelplan/presets.h"
@@ -33,7 +36,10 @@ void header(json_writer& w, const analysis& a) {
     w.Key("architecture");
     write_string(w, a.spec.architecture);
     w.Key("head");
-    w.String(head_kind_name(families()[a.spec.family].heads[a.spec.head].kind));
+    if (a.spec.family < 0) // read from checkpoint headers: the model as stored, no head chosen
+        w.Null();
+    else
+        w.String(head_kind_name(families()[a.spec.family].heads[a.spec.head].kind));
     w.Key("dtype");
     w.String(dtype_name(a.spec.weight_dtype));
     w.Key("not_modelled");
@@ -41,16 +47,21 @@ void header(json_writer& w, const analysis& a) {
         w.Null();
     else
         write_string(w, a.spec.not_modelled);
+    write_header_source(w, a);
 }
 
-void tensor(json_writer& w, const tensor_info& t) {
+// `stored_dtype`: the dtype as a checkpoint stores it, for a model read from its headers ("Q4_K").
+void tensor(json_writer& w, const tensor_info& t, const std::string* stored_dtype = nullptr) {
     w.StartObject();
     w.Key("name");
     write_string(w, t.name);
     w.Key("shape");
     write_uint64s(w, t.shape);
     w.Key("dtype");
-    w.String(dtype_name(t.type));
+    if (stored_dtype)
+        write_string(w, *stored_dtype);
+    else
+        w.String(dtype_name(t.type));
     w.Key("role");
     w.String(role_name(t.what));
     w.Key("layer");
@@ -140,9 +151,24 @@ result<place_request> read_place_request(const key_reader& keys) {
     return r;
 }
 
+// The held checkpoint a request names with "checkpoint", or nullptr when it names none.
+result<const held_checkpoint*> requested_checkpoint(const key_reader& keys, const held_checkpoint* held) {
+    auto label = keys.optional_string("checkpoint");
+    if (!label) return label.err();
+    if (!*label) return static_cast<const held_checkpoint*>(nullptr);
+    if (!held || held->label != **label)
+        return make_error(error_code::bad_request,
+                          "checkpoint: the headers of " + quote_value(**label) +
+                              " are not held here; read the checkpoint's files again",
+                          "checkpoint");
+    return held;
+}
+
 // The model a request names: {"model": preset} or {"config": object or text, "name": label}, with optional
-// "dtype" and "head" overrides; nullopt when it names none and none is required.
-result<std::optional<analysis>> request_model(const key_reader& keys, bool required) {
+// "dtype" and "head" overrides, and "checkpoint" naming held headers that answer for a config without a
+// family (or alone); nullopt when it names none and none is required.
+result<std::optional<analysis>> request_model(const key_reader& keys, bool required,
+                                              const held_checkpoint* held = nullptr) {
     config_options options;
     auto dtype_name_r = keys.optional_string("dtype");
     if (!dtype_name_r) return dtype_name_r.err();
@@ -162,6 +188,8 @@ result<std::optional<analysis>> request_model(const key_reader& keys, bool requi
                               "head");
     }
 
+    auto ck = requested_checkpoint(keys, held);
+    if (!ck) return ck.err();
     auto model_r = keys.optional_string("model");
     if (!model_r) return model_r.err();
     const rapidjson::Value* config = keys.find("config");
@@ -178,16 +206,31 @@ result<std::optional<analysis>> request_model(const key_reader& keys, bool requi
         auto label = keys.optional_string("name");
         if (!label) return label.err();
         name = label->value_or("config.json");
+        rapidjson::Document text;
         if (config->IsString()) {
-            spec = parse_config(std::string(config->GetString(), config->GetStringLength()), options);
-        } else if (config->IsObject()) {
-            spec = parse_config(*config, options);
-        } else {
+            if (auto e = parse_json(std::string(config->GetString(), config->GetStringLength()), text,
+                                    "config.json"))
+                return *e;
+            config = &text;
+        } else if (!config->IsObject()) {
             return make_error(error_code::bad_request,
                               "config: expected an object or the text of config.json, got " +
                                   describe_json(*config),
                               "config");
         }
+        if (*ck) {
+            auto a = header_read::analyze_checkpoint(name, (*ck)->ck, config, options, (*ck)->label);
+            if (!a) return a.err();
+            return std::optional<analysis>(std::move(*a));
+        }
+        spec = parse_config(*config, options);
+    } else if (*ck) {
+        auto label = keys.optional_string("name");
+        if (!label) return label.err();
+        auto a = header_read::analyze_checkpoint(label->value_or((*ck)->label), (*ck)->ck, nullptr, options,
+                                                 (*ck)->label);
+        if (!a) return a.err();
+        return std::optional<analysis>(std::move(*a));
     } else if (required) {
         return make_error(error_code::bad_request,
                           "request: missing \"model\" (a preset name) or \"config\" (a config.json)");
@@ -213,7 +256,7 @@ result<analysis> analyze(const std::string& model, result<model_spec> spec) {
     if (!sk) return sk.err();
     auto counts = count_params(*spec, *sk);
     if (!counts) return counts.err();
-    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts)};
+    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts), nullptr};
 }
 
 std::string params_json(const analysis& a) {
@@ -262,7 +305,8 @@ std::string skeleton_json(const analysis& a) {
     header(w, a);
     w.Key("tensors");
     w.StartArray();
-    for (const tensor_info& t : a.sk.tensors) tensor(w, t);
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i)
+        tensor(w, a.sk.tensors[i], a.from_headers ? &a.from_headers->stored_dtype[i] : nullptr);
     w.EndArray();
     w.Key("aliases");
     w.StartObject();
@@ -336,14 +380,14 @@ namespace {
 // The members of a request that decide its model, as compact JSON: the analysis cache's key; "" (not
 // cached) for values nested too deep to write without deep recursion (such configs are rejected anyway).
 std::string model_key(const rapidjson::Value& req) {
-    for (const char* key : {"model", "config", "name", "dtype", "head"}) {
+    for (const char* key : {"model", "config", "name", "dtype", "head", "checkpoint"}) {
         auto it = req.FindMember(key);
         if (it != req.MemberEnd() && json_deeper_than(it->value, 64)) return "";
     }
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     w.StartArray();
-    for (const char* key : {"model", "config", "name", "dtype", "head"}) {
+    for (const char* key : {"model", "config", "name", "dtype", "head", "checkpoint"}) {
         auto it = req.FindMember(key);
         if (it == req.MemberEnd())
             w.Null();
@@ -371,8 +415,8 @@ result<std::optional<analysis>> analyze_request(const std::string& request_json,
     return request_model(key_reader(req, ""), required);
 }
 
-std::string handle_request(const std::string& command, const std::string& request_json,
-                           analysis_cache* cache) {
+std::string handle_request(const std::string& command, const std::string& request_json, analysis_cache* cache,
+                           const held_checkpoint* held) {
     if (command == "presets") return presets_json();
     if (command == "gpus") return gpus_json();
     if (command != "params" && command != "skeleton" && command != "plan" && command != "fit" &&
@@ -389,7 +433,7 @@ std::string handle_request(const std::string& command, const std::string& reques
     if (cache && !key.empty() && cache->value && cache->key == key) {
         a = cache->value;
     } else {
-        auto model = request_model(keys, true);
+        auto model = request_model(keys, true, held);
         if (!model) return error_json(model.err());
         a = std::make_shared<const analysis>(std::move(**model));
         if (cache && !key.empty()) {
@@ -433,7 +477,7 @@ std::string handle_request(const std::string& command, const std::string& reques
 }
 
 std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std::string& file_name,
-                          const std::string& request_json) {
+                          const std::string& request_json, checkpoint* parsed_out) {
     rapidjson::Document req;
     if (auto e = parse_request(request_json, req)) return error_json(*e);
     key_reader keys(req, "");
@@ -454,6 +498,7 @@ std::string inspect_bytes(std::string_view prefix, uint64_t file_size, const std
         return std::string(sb.GetString(), sb.GetSize()) + "\n";
     }
     checkpoint ck = std::move(*parsed->parsed);
+    if (parsed_out) *parsed_out = ck;
     std::string source = *model ? "request" : "";
     if (!*model && gguf) {
         auto a = gguf_analysis(ck);

@@ -472,6 +472,16 @@ std::optional<std::string> gguf_to_hf_name(const std::string& arch, const std::s
     return std::nullopt;
 }
 
+std::optional<role> gguf_name_role(const std::string& name) {
+    auto numbered = number_pattern(name);
+    if (!numbered) return std::nullopt;
+    for (const auto& r : name_rules) {
+        if (r.only || r.part || !r.gguf || r.how == layout::left_out) continue;
+        if (gguf_name_of(r, name, "{layer}", "") == numbered->pattern) return r.what;
+    }
+    return std::nullopt;
+}
+
 namespace {
 
 // Builds a gguf_layout from the skeleton, tensor by tensor in state_dict order.

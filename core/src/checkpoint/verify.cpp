@@ -161,7 +161,7 @@ result<inspection> inspect(std::string path, checkpoint ck, std::optional<analys
     // A GGUF file is read and verified as llama.cpp's converter lays the model out.
     std::optional<gguf_layout> layout;
     std::string layout_note;
-    if (ck.format == checkpoint_format::gguf && model) {
+    if (ck.format == checkpoint_format::gguf && model && model->spec.family >= 0) { // a family's layout
         auto l = gguf_layout_of(model->spec, model->sk);
         if (l)
             layout = std::move(*l);

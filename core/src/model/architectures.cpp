@@ -41,6 +41,7 @@ const char* const role_names[role_count] = {
     "vision", "projector",
     "rope_freq", "attn_mask", "position_ids",
     "attn_sinks",
+    "unclassified",
 };
 const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen", "pretraining"};
 // clang-format on

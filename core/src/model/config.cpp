@@ -11,6 +11,7 @@
 
 #include "model/family-readers.h"
 #include "modelplan/architectures.h"
+#include "modelplan/header-model.h"
 #include "modelplan/text.h"
 #include "util/json-util.h"
 
@@ -52,10 +53,18 @@ result<int> resolve_family(const key_reader& keys) {
     for (const auto& f : families()) names.push_back(f.model_type);
     // A typo is short; a long value is no name at all (and its edit distance would cost seconds).
     std::string hint = model_type->size() <= 64 ? closest_name(*model_type, names) : std::string();
+    // Not a typo: the model is still answered from its checkpoint's headers (header-model.h).
+    std::string close;
+    for (const std::string& name : close_model_types(*model_type))
+        close += (close.empty() ? "" : ", ") + name;
+    std::string headers =
+        "; to plan it without a table, add its checkpoint's headers (model.safetensors.index.json with its "
+        "shards, the .safetensors files, or a .gguf file): the skeleton is then read from them" +
+        (close.empty() ? std::string() : "; close model types: " + close);
     return make_error(error_code::unknown_model_type,
                       keys.path("model_type") + ": unknown model_type " + quote_value(*model_type) +
                           "; supported: " + supported_model_types() +
-                          (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?"),
+                          (hint.empty() ? headers : "; did you mean \"" + hint + "\"?"),
                       keys.path("model_type"));
 }
 

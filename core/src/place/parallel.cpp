@@ -120,6 +120,16 @@ std::optional<error> check_degrees(const model_spec& s, const workload& w, uint6
 // Key/value heads per rank: divided when there are at least T of them, else each replicated on T / kv ranks.
 // MLA has no KV heads to divide: its latent cache is replicated.
 std::optional<error> split_kv_heads(const model_spec& s, uint64_t kv, uint64_t tp, parallel_plan& p) {
+    if (kv == 0) { // a model read from checkpoint headers whose config gives no attention heads
+        if (tp > 1)
+            return make_error(
+                error_code::bad_request,
+                "tp: the attention heads of " + s.architecture +
+                    " are not known (its config gives no num_attention_heads), so they cannot be "
+                    "split across ranks",
+                "tp");
+        return std::nullopt;
+    }
     if (s.has_mla()) {
         p.notes.push_back(
             "multi-head latent attention: the latent KV cache and the down-projections (q_a_proj, "

@@ -188,7 +188,8 @@ bool loads_tensor(const model_spec& spec, const workload& w, const tensor_info& 
 
 uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv, uint64_t block_bytes) {
     const layer_spec& l = spec.layers[il];
-    if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp)
+    if (l.stack == layer_stack::encoder || l.stack == layer_stack::vision || l.stack == layer_stack::mtp ||
+        (l.switches & sw_no_kv_cache))
         return 0;
     uint64_t elements = l.attn == attn_kind::mla
                             ? spec.mla_kv_latent_dim() // the latent and the rotary key (vLLM)

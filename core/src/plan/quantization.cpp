@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "modelplan/gguf.h"
+#include "modelplan/header-model.h"
 #include "util/json-util.h"
 
 namespace modelplan {
@@ -874,10 +875,41 @@ plan_item unquantized_item(const analysis& a, const workload& w, std::vector<uin
     return weights;
 }
 
+// A model read from checkpoint headers (header-model.h): every tensor at the bytes the checkpoint stores it
+// in, quantized storage included.
+plan_item stored_item(const analysis& a, const workload& w, std::vector<uint64_t>* per_tensor) {
+    plan_item weights{
+        "weights", 0, "sum over tensors of the bytes each takes in the checkpoint (its headers)", {}};
+    uint64_t tensors = 0, params = 0;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if (!loads_tensor(a.spec, w, t)) continue;
+        uint64_t bytes = a.from_headers->stored_bytes[i];
+        weights.bytes = add(weights.bytes, bytes);
+        params = add(params, t.elements);
+        if (per_tensor) (*per_tensor)[i] = bytes;
+        ++tensors;
+    }
+    weights.inputs = {
+        {"tensors",    std::to_string(tensors)},
+        {"parameters", std::to_string(params) },
+        {"source",     "checkpoint headers"   }
+    };
+    return weights;
+}
+
 } // namespace
 
 result<plan_item> plan_weights(const analysis& a, const workload& w, std::vector<uint64_t>* per_tensor) {
     if (per_tensor) per_tensor->assign(a.sk.tensors.size(), 0);
+    if (a.from_headers && w.quant.empty()) return stored_item(a, w, per_tensor);
+    if (a.from_headers && a.from_headers->quantized)
+        return make_error(
+            error_code::bad_request,
+            "quant: " + a.model +
+                " is read from checkpoint headers that store it quantized already; its weights are "
+                "the bytes stored, so a quantization format cannot be applied to it",
+            "quant");
     if (w.quant.empty() && a.spec.quantization_config.empty()) return unquantized_item(a, w, per_tensor);
     auto f = w.quant.empty() ? parse_config_format(a.spec.quantization_config, a.spec.weight_dtype)
                              : parse_user_format(w.quant);

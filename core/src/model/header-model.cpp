@@ -1,0 +1,647 @@
+// A model without a family table, built from its checkpoint headers (modelplan/header-model.h). The skeleton
+// is the checkpoint's logical view (checkpoint.h: quantized groups folded as `inspect` folds them, GGUF names
+// as stored); blocks of tensors become layers, names give roles, and the generic keys of the config (or GGUF
+// metadata) give what headers cannot: the attention that sizes the KV cache and the widths activations use.
+// Every such part is written down as a note (docs/checkpoints.md, "Models without a family").
+#include "modelplan/header-model.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "model/config-json.h"
+#include "model/header-internal.h"
+#include "modelplan/text.h"
+#include "util/json-util.h"
+#include "util/saturating.h"
+#include "util/text-internal.h"
+
+namespace modelplan {
+
+using header_read::generic_keys;
+using header_read::guessed_role;
+using header_read::name_parts;
+using header_read::role_match;
+
+namespace {
+
+// One logical tensor of the checkpoint with what its name says and the bytes it is stored in.
+struct read_tensor {
+    logical_tensor l;
+    name_parts parts;
+    guessed_role guess;
+    uint64_t stored_bytes = 0;
+};
+
+// The blocks that share the part of their names before the block number ("model.layers").
+struct block_stack {
+    std::string name;
+    std::set<uint64_t> blocks;
+    uint64_t tensors = 0;
+};
+
+bool is_float_dtype(const std::string& d) {
+    return d == "F32" || d == "F16" || d == "BF16" || d == "F64";
+}
+
+bool is_column_role(role r) {
+    switch (r) {
+    case role::attn_q:
+    case role::attn_k:
+    case role::attn_v:
+    case role::attn_qkv:
+    case role::ffn_gate:
+    case role::ffn_up:
+    case role::ffn_gate_exp:
+    case role::ffn_up_exp:
+    case role::ffn_gate_shexp:
+    case role::ffn_up_shexp: return true;
+    default: return false;
+    }
+}
+
+// The width a role's split dimension holds, as the tensor-parallel planner reads it (parallel.cpp).
+dim width_of(role r, uint64_t extent, const model_spec& s) {
+    switch (r) {
+    case role::attn_k:
+    case role::attn_v: return s.head_dim && extent == s.kv_dim() ? dim::kv_dim : dim::q_dim;
+    case role::attn_qkv:
+        return s.head_dim && extent == s.q_dim() + 2 * s.kv_dim() ? dim::qkv_dim : dim::q_dim;
+    case role::attn_q:
+    case role::attn_o: return dim::q_dim;
+    case role::ffn_gate:
+    case role::ffn_up:
+    case role::ffn_down: return dim::ffn;
+    case role::ffn_gate_exp:
+    case role::ffn_up_exp:
+    case role::ffn_down_exp: return dim::expert_ffn;
+    default: return dim::shared_ffn;
+    }
+}
+
+// The dimensions of a name pattern's row: one per axis of the shape (at most four), dim::one except where a
+// tensor-parallel split cuts it (PyTorch's [out, in] weights: column-parallel roles along dim 0, row-parallel
+// ones along dim 1, the vocabulary of the embedding and the head along dim 0).
+void set_split_dims(tensor_template& t, const std::vector<uint64_t>& shape, const model_spec& s) {
+    t.rank = static_cast<uint8_t>(std::min<size_t>(shape.size(), 4));
+    for (auto& d : t.shape) d = dim::one;
+    if (shape.empty() || shape.size() > 2) return;
+    if (t.what == role::embed || t.what == role::lm_head) {
+        t.shape[0] = dim::vocab;
+    } else if (is_column_role(t.what)) {
+        t.shape[0] = width_of(t.what, shape[0], s);
+    } else if ((t.what == role::attn_o || t.what == role::ffn_down || t.what == role::ffn_down_exp ||
+                t.what == role::ffn_down_shexp) &&
+               shape.size() == 2) {
+        t.shape[1] = width_of(t.what, shape[1], s);
+    }
+}
+
+std::string list_text(const std::vector<std::string>& items) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+    return out;
+}
+
+class builder {
+  public:
+    builder(const std::string& model, const checkpoint& ck, generic_keys keys, const config_options& options,
+            const std::string& checkpoint_label)
+        : model_(model), ck_(ck), keys_(std::move(keys)), options_(options) {
+        out_.checkpoint = checkpoint_label;
+        out_.generic_keys = keys_.source;
+    }
+
+    result<analysis> run() {
+        if (options_.head)
+            return make_error(
+                error_code::bad_request,
+                "head: the model is read from its checkpoint headers, whose tensors are the model as stored; "
+                "a head cannot be chosen for it",
+                "head");
+        if (auto e = read_tensors()) return *e;
+        if (auto e = choose_layers()) return *e;
+        fill_spec();
+        set_attention();
+        build_tensors();
+        return finish();
+    }
+
+  private:
+    // ---- phase 1: the logical view, with each tensor's stored bytes and what its name says
+    std::optional<error> read_tensors() {
+        auto view = logical_view(ck_);
+        if (!view) return view.err();
+        view_notes_ = view->notes;
+        groups_ = view->quantized.size();
+        std::unordered_map<std::string, uint64_t> stored, uses, given;
+        for (const checkpoint_tensor& t : ck_.tensors) stored[t.name] = t.bytes();
+        std::unordered_map<std::string, const quantized_group*> group_at;
+        for (const quantized_group& g : view->quantized) group_at[g.members.front()] = &g;
+        for (const logical_tensor& l : view->tensors)
+            if (!group_at.count(l.stored)) ++uses[l.stored];
+        const bool gguf = ck_.format == checkpoint_format::gguf;
+        for (logical_tensor& l : view->tensors) {
+            read_tensor r;
+            auto group = group_at.find(l.stored);
+            if (group != group_at.end()) {
+                r.stored_bytes = group->second->bytes;
+            } else { // a stored tensor split into several (GGUF experts): its bytes shared evenly
+                uint64_t n = uses[l.stored], total = stored[l.stored];
+                r.stored_bytes = total / n + (given[l.stored]++ == 0 ? total % n : 0);
+            }
+            out_.quantized = out_.quantized || l.quantized;
+            r.parts = header_read::split_name(l.name);
+            r.guess = header_read::guess_role(l.name, gguf);
+            r.l = std::move(l);
+            tensors_.push_back(std::move(r));
+        }
+        return std::nullopt;
+    }
+
+    // ---- phase 2: which blocks are the layers
+    std::optional<error> choose_layers() {
+        std::map<std::string, size_t> index;
+        for (const read_tensor& t : tensors_) {
+            if (!t.parts.block) continue;
+            auto [it, fresh] = index.emplace(t.parts.stack, stacks_.size());
+            if (fresh) stacks_.push_back({t.parts.stack, {}, 0});
+            stacks_[it->second].blocks.insert(*t.parts.block);
+            stacks_[it->second].tensors += 1;
+        }
+        if (keys_.layers && *keys_.layers > max_layers)
+            return make_error(error_code::out_of_range,
+                              "num_hidden_layers (" + num(*keys_.layers) +
+                                  ") exceeds the supported maximum of " + num(max_layers),
+                              "num_hidden_layers");
+        main_ = pick_main_stack();
+        const uint64_t main_blocks = main_ < stacks_.size() ? *stacks_[main_].blocks.rbegin() + 1 : 0;
+        n_main_ = keys_.layers.value_or(main_blocks);
+        uint64_t next = n_main_;
+        for (size_t s = 0; s < stacks_.size(); ++s)
+            for (uint64_t b : stacks_[s].blocks) {
+                if (s == main_ && b < n_main_)
+                    layer_of_[{s, b}] = b;
+                else
+                    layer_of_[{s, b}] = next++;
+            }
+        if (next > max_layers + (1u << 16))
+            return make_error(error_code::out_of_range,
+                              "the checkpoint holds " + num(next) + " blocks of tensors, more than modelled");
+        for (const read_tensor& t : tensors_)
+            if (t.parts.expert && *t.parts.expert >= max_experts)
+                return make_error(error_code::out_of_range,
+                                  quoted(t.l.name) + ": expert " + num(*t.parts.expert) +
+                                      " is past the supported maximum of " + num(max_experts) + " experts");
+        stack_index_ = std::move(index);
+        n_layers_total_ = next;
+        return std::nullopt;
+    }
+
+    // The stack whose blocks are the model's layers: the one with num_hidden_layers blocks, else the one with
+    // the most blocks (most tensors on a tie).
+    size_t pick_main_stack() const {
+        size_t best = stacks_.size();
+        auto better = [&](size_t s) {
+            if (best == stacks_.size()) return true;
+            const block_stack &a = stacks_[s], &b = stacks_[best];
+            if (keys_.layers) {
+                bool a_exact = a.blocks.size() == *keys_.layers, b_exact = b.blocks.size() == *keys_.layers;
+                if (a_exact != b_exact) return a_exact;
+            }
+            if (a.blocks.size() != b.blocks.size()) return a.blocks.size() > b.blocks.size();
+            return a.tensors > b.tensors;
+        };
+        for (size_t s = 0; s < stacks_.size(); ++s)
+            if (better(s)) best = s;
+        return best;
+    }
+
+    int64_t layer_index(const read_tensor& t) const {
+        if (!t.parts.block) return no_index;
+        return static_cast<int64_t>(layer_of_.at({stack_index_.at(t.parts.stack), *t.parts.block}));
+    }
+
+    // ---- phase 3: the spec's widths, from the generic keys or else from the shapes
+    const read_tensor* first_of(std::initializer_list<role> roles) const {
+        for (role r : roles)
+            for (const read_tensor& t : tensors_)
+                if (t.guess.what == r && !t.l.shape.empty() && t.l.kind == logical_kind::parameter) return &t;
+        return nullptr;
+    }
+
+    uint64_t from_keys_or_shape(const std::optional<uint64_t>& key, const char* key_name,
+                                std::initializer_list<role> roles, size_t axis, const char* what) {
+        if (key) return *key;
+        const read_tensor* t = first_of(roles);
+        if (!t || t->l.shape.size() <= axis) return 0;
+        inferred_.push_back(std::string(key_name) + " " + num(t->l.shape[axis]) + " (" + what + " of " +
+                            t->l.name + ")");
+        return t->l.shape[axis];
+    }
+
+    void fill_spec() {
+        model_spec& s = spec_;
+        s.model_type = keys_.model_type;
+        s.architecture = keys_.architecture.empty() ? "(no family)" : keys_.architecture;
+        s.n_layers = n_main_;
+        s.hidden = from_keys_or_shape(keys_.hidden, "hidden_size", {role::embed}, 1, "columns");
+        s.vocab = from_keys_or_shape(keys_.vocab, "vocab_size", {role::embed, role::lm_head}, 0, "rows");
+        s.intermediate = from_keys_or_shape(keys_.intermediate, "intermediate_size",
+                                            {role::ffn_gate, role::ffn_up}, 0, "rows");
+        s.expert_intermediate = from_keys_or_shape(keys_.expert_intermediate, "moe_intermediate_size",
+                                                   {role::ffn_gate_exp, role::ffn_up_exp}, 0, "rows");
+        s.shared_intermediate = from_keys_or_shape(std::nullopt, "shared expert width",
+                                                   {role::ffn_gate_shexp, role::ffn_up_shexp}, 0, "rows");
+        s.max_positions = keys_.max_positions.value_or(0);
+        s.n_heads = keys_.heads.value_or(0);
+        s.n_kv_heads = keys_.kv_heads.value_or(s.n_heads);
+        if (keys_.head_dim)
+            s.head_dim = *keys_.head_dim;
+        else if (s.n_heads && s.hidden % s.n_heads == 0)
+            s.head_dim = s.hidden / s.n_heads;
+        s.weight_dtype = weight_dtype();
+        for (const read_tensor& t : tensors_)
+            if (t.parts.expert) s.n_experts = std::max(s.n_experts, *t.parts.expert + 1);
+        if (s.n_experts == 0 && keys_.experts) merged_experts_ = *keys_.experts;
+        if (s.n_experts)
+            s.n_experts_per_tok = std::min(keys_.experts_per_tok.value_or(s.n_experts), s.n_experts);
+    }
+
+    // The dtype activations and the KV cache take: --dtype, the config's torch_dtype, F16 for a GGUF file
+    // (llama.cpp's default cache type), else the float type most parameters are stored in (BF16 when none
+    // is).
+    dtype weight_dtype() {
+        if (options_.weight_dtype) return *options_.weight_dtype;
+        if (keys_.torch_dtype) return *keys_.torch_dtype;
+        if (ck_.format == checkpoint_format::gguf) {
+            dtype_note_ = "F16, llama.cpp's default type of the KV cache (--cache-type-k/v f16)";
+            return dtype::f16;
+        }
+        std::map<std::string, uint64_t> by_float;
+        for (const read_tensor& t : tensors_)
+            if (is_float_dtype(t.l.dtype)) by_float[t.l.dtype] += t.l.elements;
+        auto most = std::max_element(by_float.begin(), by_float.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+        if (most == by_float.end()) {
+            dtype_note_ = "BF16 (no tensor is stored as a float; quantized weights compute in BF16)";
+            return dtype::bf16;
+        }
+        dtype_note_ = most->first + ", the float type most parameters are stored in (the config names none)";
+        return *parse_dtype(most->first, "dtype");
+    }
+
+    // ---- phase 4: which layers cache keys and values, and how many tokens
+    bool kv_estimable() const { return spec_.n_heads && spec_.head_dim && spec_.n_kv_heads && n_main_; }
+
+    void set_attention() {
+        spec_.layers.assign(n_layers_total_, layer_spec{});
+        for (uint64_t il = 0; il < n_layers_total_; ++il) {
+            layer_spec& l = spec_.layers[il];
+            l.index = static_cast<uint32_t>(il < n_main_ ? il : il - n_main_);
+            if (il >= n_main_ || !kv_estimable()) l.switches |= sw_no_kv_cache;
+        }
+        for (const read_tensor& t : tensors_)
+            if (t.parts.expert && t.parts.block) spec_.layers[layer_index(t)].ffn = ffn_kind::moe;
+        if (!kv_estimable()) return;
+        const auto& types = keys_.layer_types;
+        if (types && types->size() != n_main_) {
+            kv_notes_.push_back("layer_types has " + num(types->size()) + " entries for " + num(n_main_) +
+                                " layers: not read, every layer counted with full attention");
+        } else if (types) {
+            std::set<std::string> uncached, as_full;
+            for (uint64_t il = 0; il < n_main_; ++il) {
+                const std::string& kind = (*types)[il];
+                layer_spec& l = spec_.layers[il];
+                const bool attends =
+                    kind.find("attention") != std::string::npos && kind.find("linear") == std::string::npos;
+                if (kind == "full_attention" || kind == "attention") continue;
+                if (kind == "sliding_attention" && keys_.sliding_window) {
+                    l.attn = attn_kind::sliding;
+                    l.window = *keys_.sliding_window;
+                } else if (attends) { // chunked, or sliding without a window: every token, an upper bound
+                    as_full.insert(kind);
+                } else { // linear attention, Mamba, convolutions: no cache that grows with the context
+                    l.switches |= sw_no_kv_cache;
+                    uncached.insert(kind);
+                }
+            }
+            for (const std::string& kind : uncached)
+                kv_notes_.push_back(
+                    "layers whose layer_types entry is \"" + kind +
+                    "\" cache no keys and values here (any state they keep is not estimated)");
+            for (const std::string& kind : as_full)
+                kv_notes_.push_back("\"" + kind + "\" layers are counted with full attention" +
+                                    (kind == "sliding_attention" ? " (no sliding_window is set)" : "") +
+                                    ", an upper bound");
+        } else if (keys_.sliding_window && !keys_.sliding_disabled) {
+            for (uint64_t il = 0; il < n_main_; ++il) {
+                spec_.layers[il].attn = attn_kind::sliding;
+                spec_.layers[il].window = *keys_.sliding_window;
+            }
+            kv_notes_.push_back("sliding_window " + num(*keys_.sliding_window) +
+                                " applies to every layer (the config has no layer_types)");
+        }
+    }
+
+    // ---- phase 5: the skeleton, its name patterns and the tied head
+    void build_tensors() {
+        std::unordered_map<std::string, const tensor_template*> rows;
+        for (size_t i = 0; i < tensors_.size(); ++i) {
+            read_tensor& r = tensors_[i];
+            tensor_info t;
+            t.name = r.l.name;
+            t.shape = r.l.shape_known ? r.l.shape : std::vector<uint64_t>{};
+            t.elements = r.l.elements;
+            t.what = r.guess.what;
+            t.layer = layer_index(r);
+            t.expert = r.parts.expert ? static_cast<int64_t>(*r.parts.expert) : no_index;
+            t.from_head = true; // names are whole: no base prefix is put before them
+            std::string dtype_text = r.l.dtype;
+            uint64_t bytes = r.stored_bytes;
+            auto parsed = parse_dtype(r.l.dtype, "dtype");
+            t.type = parsed ? *parsed : spec_.weight_dtype;
+            if (options_.weight_dtype && is_float_dtype(r.l.dtype)) { // from_pretrained casts floats
+                t.type = *options_.weight_dtype;
+                dtype_text = dtype_name(t.type);
+                bytes = sat::mul(t.elements, dtype_bytes(t.type));
+            }
+            t.source = row_for(r, t.shape, rows);
+            if (r.l.kind == logical_kind::buffer) {
+                sk_.buffers.push_back(std::move(t));
+                continue;
+            }
+            count_guess(r.guess);
+            sk_.tensors.push_back(std::move(t));
+            out_.stored_bytes.push_back(bytes);
+            out_.stored_dtype.push_back(dtype_text);
+        }
+        add_tied_head();
+    }
+
+    const tensor_template* row_for(const read_tensor& r, const std::vector<uint64_t>& shape,
+                                   std::unordered_map<std::string, const tensor_template*>& rows) {
+        auto found = rows.find(r.parts.pattern);
+        if (found != rows.end()) return found->second;
+        out_.pattern_names.push_back(r.parts.pattern);
+        tensor_template row;
+        row.what = r.guess.what;
+        row.where = r.parts.expert ? scope::expert : r.parts.block ? scope::layer : scope::global;
+        row.name = out_.pattern_names.back().c_str();
+        set_split_dims(row, shape, spec_);
+        out_.patterns.push_back(row);
+        return rows[r.parts.pattern] = &out_.patterns.back();
+    }
+
+    void count_guess(const guessed_role& g) {
+        switch (g.how) {
+        case role_match::family_name: ++by_family_; break;
+        case role_match::name_ending: ++by_ending_; break;
+        case role_match::gguf_name: ++by_gguf_; break;
+        case role_match::none: ++unclassified_; break;
+        }
+    }
+
+    // The checkpoint stores no output head: a causal LM ties it to the embedding (tie_word_embeddings, or for
+    // a GGUF file the absent output.weight, as llama.cpp writes tied models).
+    void add_tied_head() {
+        const tensor_info* embed = nullptr;
+        for (const tensor_info& t : sk_.tensors) {
+            if (t.what == role::lm_head) return;
+            if (t.what == role::embed && !embed) embed = &t;
+        }
+        if (!embed) return;
+        const bool gguf = ck_.format == checkpoint_format::gguf;
+        const bool lm = ends_with(keys_.architecture, "ForCausalLM") ||
+                        ends_with(keys_.architecture, "ForConditionalGeneration");
+        if (!gguf && !(keys_.tie_embeddings.value_or(false) || (lm && keys_.tie_embeddings.value_or(true))))
+            return;
+        std::string head = gguf ? "output.weight" : "lm_head.weight";
+        sk_.aliases.push_back({head, embed->name});
+        spec_.switches |= sw_tied;
+        tied_note_ =
+            "the checkpoint stores no output head: " + head + " is tied to " + embed->name +
+            (gguf ? " (llama.cpp writes no output.weight for a tied head)" : " (tie_word_embeddings)");
+    }
+
+    // ---- phase 6: counts and the notes
+    result<analysis> finish() {
+        auto counts = count_params(spec_, sk_);
+        if (!counts) return counts.err();
+        counts->active = active_params(counts->total);
+        uint64_t stored = 0;
+        for (uint64_t b : out_.stored_bytes) stored = sat::add(stored, b);
+        counts->weight_bytes = stored;
+        write_notes();
+        analysis a{model_, std::move(spec_), std::move(sk_), std::move(*counts), nullptr};
+        a.from_headers = std::make_shared<const header_model>(std::move(out_));
+        return a;
+    }
+
+    // A token visits num_experts_per_tok of a layer's experts: the routed experts' parameters of each layer
+    // count that share (the checkpoint's own experts, whatever their sizes, rather than expert 0 times all).
+    uint64_t active_params(uint64_t total) const {
+        const uint64_t experts = spec_.n_experts, per_token = spec_.n_experts_per_tok;
+        if (!experts) return total;
+        std::vector<uint64_t> routed(spec_.layers.size(), 0);
+        for (const tensor_info& t : sk_.tensors)
+            if (t.expert != no_index && t.layer != no_index)
+                routed[t.layer] = sat::add(routed[t.layer], t.elements);
+        uint64_t skipped = 0;
+        for (uint64_t r : routed) skipped = sat::add(skipped, r / experts * (experts - per_token));
+        return total - std::min(skipped, total);
+    }
+
+    void note(const char* item, std::string text) { out_.notes.push_back({item, std::move(text)}); }
+
+    std::string keys_text() const {
+        if (keys_.source.empty()) return "no config.json and no GGUF metadata";
+        return keys_.read.empty() ? "no generic key in the " + keys_.source
+                                  : "the generic keys of the " + keys_.source + ": " + list_text(keys_.read);
+    }
+
+    void write_notes() {
+        const uint64_t files = ck_.files.size();
+        note("skeleton", "read from the checkpoint headers of " + out_.checkpoint + " (" +
+                             with_thousands(ck_.tensors.size()) + " stored tensors in " + num(files) +
+                             (files == 1 ? " file" : " files") +
+                             "): names, shapes, dtypes, parameter counts and bytes are exact" +
+                             (groups_ ? "; " + with_thousands(groups_) +
+                                            " quantized groups folded into their "
+                                            "parameters"
+                                      : std::string()) +
+                             (keys_.model_type.empty() ? std::string()
+                                                       : "; model_type " + quote_value(keys_.model_type) +
+                                                             " has no family table"));
+        for (const std::string& n : view_notes_) note("skeleton", n);
+        note("roles",
+             "guessed from the tensor names (they decide placement, tensor-parallel splits, LoRA targets "
+             "and the embedding count): " +
+                 with_thousands(by_family_) + " by the names of families we model, " +
+                 with_thousands(by_ending_) + " by usual name endings, " +
+                 (by_gguf_ ? with_thousands(by_gguf_) + " by llama.cpp's GGUF names, " : std::string()) +
+                 with_thousands(unclassified_) + " unclassified");
+        if (!tied_note_.empty()) note("roles", tied_note_);
+        write_layer_notes();
+        write_kv_notes();
+        note("activations", "estimated from " + activation_inputs());
+        note("weights", "each tensor's bytes as the checkpoint stores them" +
+                            std::string(out_.quantized ? " (quantized storage included)" : "") +
+                            (options_.weight_dtype ? ", but float tensors at " +
+                                                         std::string(dtype_name(*options_.weight_dtype)) +
+                                                         " (the dtype asked for: from_pretrained casts them)"
+                                                   : std::string()));
+        if (!dtype_note_.empty()) note("dtype", "compute and KV-cache dtype " + dtype_note_);
+        if (spec_.n_experts && !keys_.experts_per_tok)
+            note("active", "num_experts_per_tok is not given: active parameters count every expert");
+        if (merged_experts_)
+            note("active", num(merged_experts_) + " experts per layer are stored merged in one tensor each: "
+                                                  "active parameters count every expert");
+        for (const std::string& n : keys_.notes) note("kv_cache", n);
+    }
+
+    void write_layer_notes() {
+        if (main_ >= stacks_.size()) {
+            note("layers",
+                 "no tensor name holds a block number: the model has no layers to place one by one");
+            return;
+        }
+        const block_stack& m = stacks_[main_];
+        std::string text =
+            "the " + num(m.blocks.size()) + " blocks of " + quote_value(m.name) + " are the layers";
+        if (keys_.layers) text += " (num_hidden_layers " + num(*keys_.layers) + ")";
+        for (size_t s = 0; s < stacks_.size(); ++s)
+            if (s != main_)
+                text += "; the " + num(stacks_[s].blocks.size()) + " blocks of " +
+                        quote_value(stacks_[s].name) + " are layers without a KV cache";
+        uint64_t past = 0;
+        for (uint64_t b : m.blocks) past += b >= n_main_ ? 1 : 0;
+        if (past)
+            text += "; " + num(past) +
+                    " of its blocks lie past num_hidden_layers and cache nothing (such as "
+                    "multi-token-prediction layers)";
+        note("layers", text);
+    }
+
+    void write_kv_notes() {
+        if (!kv_estimable()) {
+            std::vector<std::string> missing;
+            if (!n_main_) missing.push_back("num_hidden_layers");
+            if (!spec_.n_heads) missing.push_back("num_attention_heads");
+            if (spec_.n_heads && !spec_.head_dim)
+                missing.push_back("head_dim (or a hidden_size divisible by it)");
+            note("kv_cache", "not estimated (0 bytes): it needs " + list_text(missing) + ", and " +
+                                 keys_text() + " gives none");
+            return;
+        }
+        note("kv_cache",
+             "estimated from " + keys_text() + ": 2 x num_key_value_heads (" + num(spec_.n_kv_heads) +
+                 ") x head_dim (" + num(spec_.head_dim) + ") x bytes per token in each attention layer" +
+                 (keys_.kv_heads ? std::string() : " (no num_key_value_heads: every head keeps its own)"));
+        for (const std::string& n : kv_notes_) note("kv_cache", n);
+    }
+
+    std::string activation_inputs() {
+        std::vector<std::string> parts;
+        for (const std::string& i : inferred_) parts.push_back(i + ", inferred from the shapes");
+        std::string base = keys_text();
+        return parts.empty() ? base : base + "; " + list_text(parts);
+    }
+
+    const std::string& model_;
+    const checkpoint& ck_;
+    generic_keys keys_;
+    const config_options& options_;
+    header_model out_;
+    model_spec spec_;
+    skeleton sk_;
+    std::vector<read_tensor> tensors_;
+    std::vector<block_stack> stacks_;
+    std::map<std::string, size_t> stack_index_;
+    std::map<std::pair<size_t, uint64_t>, uint64_t> layer_of_;
+    size_t main_ = 0;
+    uint64_t n_main_ = 0, n_layers_total_ = 0, merged_experts_ = 0;
+    uint64_t groups_ = 0, by_family_ = 0, by_ending_ = 0, by_gguf_ = 0, unclassified_ = 0;
+    std::vector<std::string> view_notes_, kv_notes_, inferred_;
+    std::string dtype_note_, tied_note_;
+};
+
+} // namespace
+
+std::string header_model::notes_of(const std::string& item) const {
+    std::string out;
+    for (const generic_note& n : notes)
+        if (n.item == item) out += (out.empty() ? "" : "; ") + n.note;
+    return out;
+}
+
+std::string header_model::note_for_item(const std::string& plan_item) const {
+    if (plan_item == "overhead") return "";
+    if (plan_item == "weights" || plan_item == "kv_cache") return notes_of(plan_item);
+    return notes_of("activations");
+}
+
+bool lacks_family(const error& e) {
+    const bool at_model_type = e.path == "model_type";
+    return at_model_type && (e.code == error_code::unknown_model_type || e.code == error_code::missing_key);
+}
+
+result<analysis> analyze_checkpoint(const std::string& model, const checkpoint& ck,
+                                    const std::string* config_json, const config_options& options,
+                                    const std::string& checkpoint_label) {
+    rapidjson::Document doc;
+    if (config_json)
+        if (auto e = parse_json(*config_json, doc, "config.json")) return *e;
+    return header_read::analyze_checkpoint(model, ck, config_json ? &doc : nullptr, options,
+                                           checkpoint_label);
+}
+
+namespace header_read {
+
+result<analysis> analyze_checkpoint(const std::string& model, const checkpoint& ck,
+                                    const rapidjson::Value* config, const config_options& options,
+                                    const std::string& checkpoint_label) {
+    result<generic_keys> keys = generic_keys{};
+    if (config) {
+        auto spec = parse_config(*config, options);
+        if (spec) return analyze(model, std::move(spec));
+        if (!lacks_family(spec.err())) return spec.err();
+        keys = read_config_keys(*config);
+    } else if (ck.format == checkpoint_format::gguf) {
+        keys = read_gguf_keys(ck);
+    }
+    if (!keys) return keys.err();
+    return builder(model, ck, std::move(*keys), options, checkpoint_label).run();
+}
+
+} // namespace header_read
+
+std::vector<std::string> close_model_types(const std::string& model_type, size_t count) {
+    if (model_type.size() > 64) return {}; // no name at all; its edit distances would cost seconds
+    auto stem = [](const std::string& s) {
+        size_t n = 0;
+        while (n < s.size() && std::isalpha(static_cast<unsigned char>(s[n]))) ++n;
+        std::string out = s.substr(0, n);
+        for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return out;
+    };
+    const std::string wanted_stem = stem(model_type);
+    std::vector<std::pair<size_t, std::string>> ranked;
+    std::set<std::string> seen;
+    for (const family_info& f : families()) {
+        std::string name = f.model_type;
+        if (!seen.insert(name).second) continue;
+        size_t d = edit_distance(model_type, name);
+        bool same_stem = wanted_stem.size() >= 3 && stem(name) == wanted_stem;
+        size_t limit = std::max<size_t>(2, std::max(model_type.size(), name.size()) / 3);
+        if (same_stem || d <= limit) ranked.emplace_back(d, name);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> out;
+    for (size_t i = 0; i < ranked.size() && i < count; ++i) out.push_back(ranked[i].second);
+    return out;
+}
+
+} // namespace modelplan
