@@ -63,7 +63,9 @@ inline std::string edited_config(const std::string& preset, const char* key, con
 
 // The same registration as a static object: `const published_elsewhere registered{"preset", ...};`.
 struct published_elsewhere {
-    explicit published_elsewhere(std::initializer_list<const char*> names) { register_published_totals(names); }
+    explicit published_elsewhere(std::initializer_list<const char*> names) {
+        register_published_totals(names);
+    }
 };
 
 } // namespace modelplan::test

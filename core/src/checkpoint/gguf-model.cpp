@@ -77,10 +77,10 @@ enum class layout : uint8_t {
     split_kv_b, // MLA kv_b_proj as attn_k_b [heads, kv_lora, qk_nope] and attn_v_b [heads, v_head, kv_lora]
     split_gate_rows, // Granite MoE's stacked input_linear [experts, 2 x ffn, hidden] as ffn_gate_exps and
                      // ffn_up_exps [experts, ffn, hidden] (the first half of the rows is the gate)
-    split_gate_up, // stacked experts' gate_up_proj [experts, hidden, 2 x ffn] as ffn_gate_exps and
-                   // ffn_up_exps [experts, ffn, hidden] each (its bias [experts, 2 x ffn] as two [experts,
-                   // ffn])
-    left_out,      // not converted
+    split_gate_up,   // stacked experts' gate_up_proj [experts, hidden, 2 x ffn] as ffn_gate_exps and
+                     // ffn_up_exps [experts, ffn, hidden] each (its bias [experts, 2 x ffn] as two [experts,
+                     // ffn])
+    left_out,        // not converted
 };
 constexpr uint64_t roberta_position_offset = 2; // RobertaConfig pad_token_id 1, plus one
 
