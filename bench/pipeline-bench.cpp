@@ -65,6 +65,8 @@ BENCHMARK_CAPTURE(place, llama_3_1_70b_4x_h100, "llama-3.1-70b", "h100-80gb", 4)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(place, deepseek_v3_16x_h200, "deepseek-v3", "h200-141gb", 16)
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, kimi_k2_16x_h200, "kimi-k2-instruct", "h200-141gb", 16)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(place, llama_3_1_70b_1x_4090_no_fit, "llama-3.1-70b", "rtx-4090", 1)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(place, deepseek_v3_1x_4090_no_fit, "deepseek-v3", "rtx-4090", 1)
@@ -75,6 +77,14 @@ BENCHMARK_CAPTURE(full_pipeline, mixtral_8x22b, "mixtral-8x22b-v0.1")->Unit(benc
 BENCHMARK_CAPTURE(full_pipeline, llama_3_1_8b, "llama-3.1-8b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, deepseek_v3, "deepseek-v3")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, gemma_3_4b, "gemma-3-4b")->Unit(benchmark::kMicrosecond);
+// The largest of the 2025-26 families (issue 13): the most tensors (Kimi-K2: 384 experts x 60 MoE layers),
+// a trillion parameters (Ling-1T), Llama 4 Maverick with its vision tower, gpt-oss-120b's MXFP4 experts.
+BENCHMARK_CAPTURE(full_pipeline, kimi_k2, "kimi-k2-instruct")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, ling_1t, "ling-1t")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, llama_4_maverick, "llama-4-maverick-17b-128e-instruct")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, gpt_oss_120b, "gpt-oss-120b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, glm_4_6, "glm-4.6")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(params_json, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -609,7 +609,7 @@ function renderPresetList() {
   const words = $('preset-search').value.toLowerCase().split(/\s+/).filter(Boolean);
   const list = $('preset-list');
   const shown = presets.filter((p) => {
-    const hay = `${p.name} ${p.repo} ${p.model_type ?? ''} ${p.architecture ?? ''}`.toLowerCase();
+    const hay = `${p.name} ${p.repo} ${p.model_type ?? ''} ${p.architecture ?? ''} ${(p.kinds ?? []).join(' ')}`.toLowerCase();
     return words.every((w) => hay.includes(w));
   });
   list.replaceChildren(...shown.map((p) => el('li', {
@@ -617,7 +617,7 @@ function renderPresetList() {
     ariaSelected: String(state.source === 'preset' && p.name === state.model),
     class: state.source === 'preset' && p.name === state.model ? 'selected' : '',
   }, el('span', { class: 'name', text: p.name }), ' ',
-  el('small', { text: `${p.repo} · ${p.params ? shortCount(p.params) : p.error}` }))));
+  el('small', { text: [p.repo, p.params ? shortCount(p.params) : p.error, ...(p.kinds ?? [])].join(' · ') }))));
 }
 
 function selectPreset(name) {

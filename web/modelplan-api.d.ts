@@ -212,8 +212,8 @@ export interface Gpu {
 }
 export interface Presets {
   default: string;
-  presets: { name: string; repo: string; model_type?: string; architecture?: string; params?: number;
-             active?: number; error?: string }[];
+  presets: { name: string; repo: string; model_type?: string; architecture?: string; kinds?: string[];
+             params?: number; active?: number; error?: string }[];
 }
 /** The inspection of checkpoint headers (docs/json.md, "inspect"); see there for every field. */
 export interface Inspection {

@@ -46,7 +46,10 @@ commands:
   instantiate  the model as a LibTorch module tree on the meta device, no weight memory (LibTorch builds)
   load       a safetensors checkpoint into LibTorch tensors on CPU or CUDA, verified first (LibTorch builds)
 
-MODEL is a path to a config.json, a folder holding one, or a preset name (see `modelplan presets`).
+MODEL is a path (a config.json; a folder holding one, checkpoint files or both; a .gguf file; a
+.safetensors file or index with its config.json beside it), a preset name (see `modelplan presets`),
+or a Hugging Face id org/name[@revision]: a preset's repository, else the snapshot in the local
+Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub; docs/hub.md).
 When omitted, the default preset is used.
 
 options (every command):

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "io/files.h"
+#include "io/hub-cache.h"
 #include "modelplan/checkpoint.h"
 #include "modelplan/presets.h"
 
@@ -25,6 +26,19 @@ result<model_source> resolve_model(const std::string& argument) {
         fs::path file = fs::is_directory(path, ec) ? path / "config.json" : path;
         if (fs::is_directory(path, ec) && !fs::exists(file, ec))
             return make_error(error_code::io, argument + ": folder holds no config.json");
+        auto text = read_file(file);
+        if (!text) return text.err();
+        return model_source{argument, std::move(*text)};
+    }
+    if (auto id = parse_hub_id(argument)) { // org/name[@revision]: a preset's repository, or the HF cache
+        if (!id->revision_given || id->revision == "main")
+            if (const preset* p = find_preset_by_repo(id->repo)) return model_source{p->name, p->config_json};
+        auto snapshot = hub_cache_snapshot(*id);
+        if (!snapshot) return snapshot.err();
+        const fs::path file = *snapshot / "config.json";
+        if (!path_is_there(file))
+            return make_error(error_code::io, argument + ": the cached snapshot " + snapshot->string() +
+                                                  " holds no config.json");
         auto text = read_file(file);
         if (!text) return text.err();
         return model_source{argument, std::move(*text)};
@@ -68,8 +82,18 @@ std::optional<std::string> folder_if_it_holds_checkpoint(const fs::path& folder)
 result<model_input> resolve_model_input(const std::string& argument) {
     std::error_code ec;
     fs::path path(argument);
+    std::string label = argument;
+    if (!path_is_there(path))
+        if (auto id = parse_hub_id(argument)) { // a preset's repository first, then the HF cache's snapshot
+            bool preset_revision = !id->revision_given || id->revision == "main";
+            if (const preset* p = find_preset_by_repo(id->repo); p && preset_revision)
+                return model_input{p->name, std::string(p->config_json), std::nullopt};
+            auto snapshot = hub_cache_snapshot(*id);
+            if (!snapshot) return snapshot.err();
+            path = *snapshot;
+        }
     if (path_is_there(path) && fs::is_directory(path, ec)) {
-        model_input in{argument, std::nullopt, folder_if_it_holds_checkpoint(path)};
+        model_input in{label, std::nullopt, folder_if_it_holds_checkpoint(path)};
         fs::path config = path / "config.json";
         if (fs::exists(config, ec)) {
             auto text = read_file(config);
@@ -78,8 +102,9 @@ result<model_input> resolve_model_input(const std::string& argument) {
         }
         if (!in.config_json && !in.checkpoint)
             return make_error(error_code::io,
-                              argument + ": folder holds no config.json and no checkpoint (.safetensors, "
-                                         "*.safetensors.index.json or .gguf files)");
+                              (path.string() == argument ? argument : argument + " (" + path.string() + ")") +
+                                  ": folder holds no config.json and no checkpoint (.safetensors, "
+                                  "*.safetensors.index.json or .gguf files)");
         return in;
     }
     if (path_is_there(path)) {

@@ -1,6 +1,9 @@
 // The JSON API that the wasm module exposes: requests in, stable JSON out, errors as objects.
 #include "test-util.h"
 
+#include <map>
+#include <string>
+
 namespace modelplan::test {
 namespace {
 
@@ -96,6 +99,28 @@ TEST(report, presets_json_lists_every_preset) {
     EXPECT_STREQ(d["default"].GetString(), default_preset().name);
     EXPECT_EQ(d["presets"].Size(), presets().size());
     for (const auto& p : d["presets"].GetArray()) EXPECT_FALSE(p.HasMember("error")) << p["name"].GetString();
+}
+
+// The kinds `presets` groups by, against what the model cards say of these models: Mixtral-8x7B is a sparse
+// mixture of experts (mistral.ai, "Mixtral of experts"); Gemma 3 4B takes images
+// (Gemma3ForConditionalGeneration with a SigLIP encoder, Gemma 3 technical report); T5 is an encoder-decoder
+// (Raffel et al. 2020); BERT an encoder; DeepSeek-V3 is MoE with one multi-token-prediction module
+// (DeepSeek-V3 report, section 2.2); Llama 3.1 8B is a dense decoder.
+TEST(report, presets_json_names_each_models_kinds) {
+    rapidjson::Document d = parse(presets_json());
+    std::map<std::string, std::string> kinds;
+    for (const auto& p : d["presets"].GetArray()) {
+        std::string joined;
+        for (const auto& k : p["kinds"].GetArray())
+            joined += std::string(joined.empty() ? "" : ",") + k.GetString();
+        kinds[p["name"].GetString()] = joined;
+    }
+    EXPECT_EQ(kinds["mixtral-8x7b-v0.1"], "moe");
+    EXPECT_EQ(kinds["gemma-3-4b"], "vision-language");
+    EXPECT_EQ(kinds["t5-small"], "encoder-decoder");
+    EXPECT_EQ(kinds["bert-base-uncased"], "encoder");
+    EXPECT_EQ(kinds["deepseek-v3"], "moe,mtp");
+    EXPECT_EQ(kinds["llama-3.1-8b"], "");
 }
 
 } // namespace

@@ -187,4 +187,10 @@ struct model_spec {
     }
 };
 
+// What kind of model it is, for listings (`modelplan presets`): any of "moe" (routed experts),
+// "vision-language" (a vision tower), "hybrid" (some decoder layers keep no KV cache: state-space,
+// linear-attention or convolution blocks beside attention), "encoder", "encoder-decoder", "mtp"
+// (multi-token-prediction layers), in that order.
+std::vector<std::string> model_kinds(const model_spec& spec);
+
 } // namespace modelplan

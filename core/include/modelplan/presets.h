@@ -21,4 +21,8 @@ const preset& default_preset();
 // The preset of that name, or an error that lists the presets and suggests the closest name.
 result<preset> find_preset(const std::string& name);
 
+// The first preset whose Hugging Face repository is `repo_id` ("meta-llama/Llama-3.1-8B"), compared without
+// regard to ASCII case as the Hub compares ids; nullptr when no preset comes from it.
+const preset* find_preset_by_repo(const std::string& repo_id);
+
 } // namespace modelplan

@@ -343,6 +343,10 @@ std::string presets_json() {
             write_string(w, a->spec.model_type);
             w.Key("architecture");
             write_string(w, a->spec.architecture);
+            w.Key("kinds");
+            w.StartArray();
+            for (const std::string& k : model_kinds(a->spec)) w.String(k);
+            w.EndArray();
             w.Key("params");
             w.Uint64(a->counts.total);
             w.Key("active");

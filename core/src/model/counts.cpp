@@ -7,10 +7,6 @@ bool add_to(uint64_t& sum, uint64_t v) {
     return !__builtin_add_overflow(sum, v, &sum);
 }
 
-bool is_routed_expert(role r) {
-    return r == role::ffn_gate_exp || r == role::ffn_up_exp || r == role::ffn_down_exp;
-}
-
 error overflow(const char* what) {
     return make_error(error_code::overflow, std::string(what) + " overflows 64 bits");
 }

@@ -33,4 +33,16 @@ result<preset> find_preset(const std::string& name) {
                           " (presets: " + list + ")");
 }
 
+const preset* find_preset_by_repo(const std::string& repo_id) {
+    auto lower = [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); };
+    for (const preset& p : presets()) {
+        std::string repo = p.repo;
+        if (repo.size() != repo_id.size()) continue;
+        bool same = true;
+        for (size_t i = 0; i < repo.size() && same; ++i) same = lower(repo[i]) == lower(repo_id[i]);
+        if (same) return &p;
+    }
+    return nullptr;
+}
+
 } // namespace modelplan
