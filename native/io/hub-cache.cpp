@@ -11,11 +11,12 @@ namespace fs = std::filesystem;
 namespace {
 
 bool id_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
 }
 
-// One part of an id ("meta-llama", "Llama-3.1-8B"): the Hub's characters, not starting with '.' or '-', no "..".
+// One part of an id ("meta-llama", "Llama-3.1-8B"): the Hub's characters, not starting with '.' or '-', no
+// "..".
 bool id_part(const std::string& s) {
     if (s.empty() || s.size() > 96 || s[0] == '.' || s[0] == '-' || s.find("..") != std::string::npos)
         return false;
@@ -72,8 +73,9 @@ result<fs::path> hub_cache_snapshot(const hub_id& id) {
     const fs::path repo = hub_cache_folder() / folder_name;
     std::error_code ec;
     if (!fs::is_directory(repo, ec))
-        return make_error(error_code::unknown_model, id.repo + ": not a bundled preset's repository, and the "
-                                                               "Hugging Face cache holds no " +
+        return make_error(error_code::unknown_model, id.repo +
+                                                         ": not a bundled preset's repository, and the "
+                                                         "Hugging Face cache holds no " +
                                                          repo.string());
     std::string commit;
     if (is_commit(id.revision)) {
@@ -81,9 +83,9 @@ result<fs::path> hub_cache_snapshot(const hub_id& id) {
     } else {
         const fs::path ref = repo / "refs" / id.revision;
         if (auto problem = path_problem(ref))
-            return make_error(error_code::io, id.repo + "@" + id.revision +
-                                                  ": the Hugging Face cache has no revision \"" + id.revision +
-                                                  "\" (" + ref.string() + ": " + *problem + ")");
+            return make_error(error_code::io,
+                              id.repo + "@" + id.revision + ": the Hugging Face cache has no revision \"" +
+                                  id.revision + "\" (" + ref.string() + ": " + *problem + ")");
         auto text = read_text_file(ref, 4096, "a cache ref");
         if (!text) return text.err();
         commit = *text;
@@ -95,8 +97,8 @@ result<fs::path> hub_cache_snapshot(const hub_id& id) {
     }
     const fs::path snapshot = repo / "snapshots" / commit;
     if (auto problem = path_problem(snapshot, path_kind::folder))
-        return make_error(error_code::io, id.repo + "@" + id.revision + ": snapshot " + snapshot.string() +
-                                              ": " + *problem);
+        return make_error(error_code::io,
+                          id.repo + "@" + id.revision + ": snapshot " + snapshot.string() + ": " + *problem);
     return snapshot;
 }
 

@@ -1,5 +1,6 @@
-// Hugging Face Hub ids as MODEL arguments, offline (docs/hub.md): `org/name[@revision]` names a bundled preset
-// whose repository it is, or a snapshot in the local Hugging Face cache laid out as huggingface_hub lays it out.
+// Hugging Face Hub ids as MODEL arguments, offline (docs/hub.md): `org/name[@revision]` names a bundled
+// preset whose repository it is, or a snapshot in the local Hugging Face cache laid out as huggingface_hub
+// lays it out.
 #pragma once
 
 #include <filesystem>

@@ -1,7 +1,7 @@
 // Hugging Face ids as MODEL (docs/hub.md): a bundled preset's repository, offline, and snapshots in a local
-// Hugging Face cache laid out as huggingface_hub lays it out (refs/<revision> holding a commit, snapshot files
-// that are symbolic links into blobs/). The cache here is written by the test; its checkpoint is an invented
-// model_type read from its headers, so the expected count is the sum of the elements the test wrote.
+// Hugging Face cache laid out as huggingface_hub lays it out (refs/<revision> holding a commit, snapshot
+// files that are symbolic links into blobs/). The cache here is written by the test; its checkpoint is an
+// invented model_type read from its headers, so the expected count is the sum of the elements the test wrote.
 #include <cstdlib>
 #include <string>
 
@@ -41,8 +41,9 @@ class hub_id_cli : public cli_fixture {
             f.add("model.layers." + std::to_string(l) + ".norm.weight", "F32", {64});
             elements += 64 * 64 + 64;
         }
-        const std::string config = R"({"model_type": "zorblax", "torch_dtype": "bfloat16", "num_hidden_layers": )" +
-                                   std::to_string(layers) + R"(, "hidden_size": 64, "vocab_size": 128})";
+        const std::string config =
+            R"({"model_type": "zorblax", "torch_dtype": "bfloat16", "num_hidden_layers": )" +
+            std::to_string(layers) + R"(, "hidden_size": 64, "vocab_size": 128})";
         const std::string tag = std::string(commit).substr(0, 8);
         write(repo + "blobs/config-" + tag, config);
         write(repo + "blobs/weights-" + tag, f.bytes());
@@ -57,7 +58,8 @@ class hub_id_cli : public cli_fixture {
 // Llama-3.1-8B: 8,030,261,248 parameters (HF API safetensors.total; keras-hub llama3.1_8b), the preset's
 // repository named by its id in any case, with no cache at all.
 TEST_F(hub_id_cli, a_presets_repository_is_answered_offline) {
-    for (const char* id : {"meta-llama/Llama-3.1-8B", "META-LLAMA/llama-3.1-8b", "meta-llama/Llama-3.1-8B@main"}) {
+    for (const char* id :
+         {"meta-llama/Llama-3.1-8B", "META-LLAMA/llama-3.1-8b", "meta-llama/Llama-3.1-8B@main"}) {
         auto r = run(std::string("params ") + id + " --json");
         ASSERT_EQ(r.status, 0) << id << ": " << r.err;
         auto d = json(r);
@@ -100,7 +102,8 @@ TEST_F(hub_id_cli, what_the_cache_lacks_is_named) {
     write("hub/models--acme--zorblax-mini/refs/main", commit_a);
     expect_bad_input(run("params acme/zorblax-mini@nope"), "no revision \"nope\"");
     write("hub/models--acme--zorblax-mini/refs/broken", "not a commit");
-    expect_bad_input(run("params acme/zorblax-mini@broken"), "expected a 40-digit commit hash, got \"not a commit\"");
+    expect_bad_input(run("params acme/zorblax-mini@broken"),
+                     "expected a 40-digit commit hash, got \"not a commit\"");
     expect_bad_input(run("params acme/zorblax-mini@ffffffffffffffffffffffffffffffffffffffff"), "snapshot");
     // Not the shape of an id: read as a path, as before.
     expect_bad_input(run("params acme/../../etc"), "no such file or folder");

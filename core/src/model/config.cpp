@@ -64,7 +64,7 @@ result<int> resolve_family(const key_reader& keys) {
     return make_error(error_code::unknown_model_type,
                       keys.path("model_type") + ": unknown model_type " + quote_value(*model_type) +
                           "; supported: " + supported_model_types() +
-                          (hint.empty() ? headers : "; did you mean \"" + hint + "\"?"),
+                          (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") + headers,
                       keys.path("model_type"));
 }
 
