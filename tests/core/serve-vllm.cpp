@@ -13,7 +13,8 @@
 // - non-torch memory: 0.1 GiB (published figures per TP degree);
 // - KV memory: 0.3 GiB absolute (it is 0.95 x 79.19 GiB less the three figures above, so it inherits their
 //   absolute errors, not a relative one);
-// - KV tokens and concurrency: 3% where the KV memory is at least 15 GiB (0.3 GiB of 15); computed exactly from
+// - KV tokens and concurrency: 3% where the KV memory is at least 15 GiB (0.3 GiB of 15); computed exactly
+// from
 //   the KV memory by vLLM's rules, so they carry its error and nothing else.
 #include <cmath>
 #include <cstdio>
@@ -95,7 +96,8 @@ bool gap(const reference_run& r, const char* figure) {
     return std::string(r.known_gap).find(figure) != std::string::npos;
 }
 
-// Every figure vLLM logs at start-up, for every reference run, within its tolerance (see the top of the file).
+// Every figure vLLM logs at start-up, for every reference run, within its tolerance (see the top of the
+// file).
 TEST(ServeVllm, PredictsPublishedStartUpLogs) {
     for (const auto& r : runs) {
         SCOPED_TRACE(std::string(r.preset) + " (" + r.log + ")");
@@ -104,15 +106,16 @@ TEST(ServeVllm, PredictsPublishedStartUpLogs) {
         ASSERT_TRUE(p.ok()) << p.err().message;
         EXPECT_TRUE(p->starts) << p->error;
         const serve_rank& k = p->ranks.back();
-        const double w = k.weights_bytes / gib, act = k.activation_peak_bytes / gib, nt = k.non_torch_bytes / gib,
-                     kv = k.kv_cache_bytes / gib;
-        std::printf("%-31s T%llu weights %6.2f/%6.2f (%+5.1f%%) act %4.2f/%4.2f non-torch %4.2f/%4.2f KV %6.2f/%6.2f "
-                    "(%+5.1f%%) tokens %9llu/%9llu (%+5.1f%%) conc %7.2f/%7.2f (%+5.1f%%)%s%s\n",
-                    r.preset, (unsigned long long)r.tp, w, r.weights_gib, 100 * rel(w, r.weights_gib), act,
-                    r.activation_gib, nt, r.non_torch_gib, kv, r.kv_gib, 100 * rel(kv, r.kv_gib),
-                    (unsigned long long)p->kv_tokens, (unsigned long long)r.kv_tokens,
-                    100 * rel(double(p->kv_tokens), double(r.kv_tokens)), p->max_concurrency, r.concurrency,
-                    100 * rel(p->max_concurrency, r.concurrency), *r.known_gap ? "  known gap: " : "", r.known_gap);
+        const double w = k.weights_bytes / gib, act = k.activation_peak_bytes / gib,
+                     nt = k.non_torch_bytes / gib, kv = k.kv_cache_bytes / gib;
+        std::printf(
+            "%-31s T%llu weights %6.2f/%6.2f (%+5.1f%%) act %4.2f/%4.2f non-torch %4.2f/%4.2f KV %6.2f/%6.2f "
+            "(%+5.1f%%) tokens %9llu/%9llu (%+5.1f%%) conc %7.2f/%7.2f (%+5.1f%%)%s%s\n",
+            r.preset, (unsigned long long)r.tp, w, r.weights_gib, 100 * rel(w, r.weights_gib), act,
+            r.activation_gib, nt, r.non_torch_gib, kv, r.kv_gib, 100 * rel(kv, r.kv_gib),
+            (unsigned long long)p->kv_tokens, (unsigned long long)r.kv_tokens,
+            100 * rel(double(p->kv_tokens), double(r.kv_tokens)), p->max_concurrency, r.concurrency,
+            100 * rel(p->max_concurrency, r.concurrency), *r.known_gap ? "  known gap: " : "", r.known_gap);
         if (!gap(r, "weights")) EXPECT_NEAR(rel(w, r.weights_gib), 0.0, 0.01) << "weights " << w;
         if (!gap(r, "activation")) EXPECT_NEAR(act, r.activation_gib, 0.15) << "activation peak";
         if (!gap(r, "non_torch")) EXPECT_NEAR(nt, r.non_torch_gib, 0.10) << "non-torch memory";
@@ -146,7 +149,8 @@ TEST(ServeVllm, RejectsBadKnobsWithVllmsReason) {
     p = plan_serve(a, on_h100(3));
     ASSERT_FALSE(p.ok());
     EXPECT_EQ(p.err().path, "tensor_parallel_size");
-    EXPECT_NE(p.err().message.find("Total number of attention heads (32) must be divisible by tensor parallel size (3)"),
+    EXPECT_NE(p.err().message.find(
+                  "Total number of attention heads (32) must be divisible by tensor parallel size (3)"),
               std::string::npos)
         << p.err().message;
 
@@ -183,8 +187,9 @@ TEST(ServeVllm, RejectsBadKnobsWithVllmsReason) {
     EXPECT_EQ(plan_serve(a, q).err().path, "quantization");
 }
 
-// Qwen3-14B at T = 5 failed in the llm-d-planner sweep because the vocabulary (151,936, config vocab_size) does
-// not split in 5; qwen2.5-7b's 152,064 does not either (28 heads do not divide by 5 first, so use 7: 28 / 7).
+// Qwen3-14B at T = 5 failed in the llm-d-planner sweep because the vocabulary (151,936, config vocab_size)
+// does not split in 5; qwen2.5-7b's 152,064 does not either (28 heads do not divide by 5 first, so use 7: 28
+// / 7).
 TEST(ServeVllm, VocabularyMustSplitEvenly) {
     auto a = test::analyze_preset("qwen2.5-7b");
     auto p = plan_serve(a, on_h100(7));
@@ -193,9 +198,9 @@ TEST(ServeVllm, VocabularyMustSplitEvenly) {
     EXPECT_NE(p.err().message.find("152064"), std::string::npos) << p.err().message;
 }
 
-// Qwen2.5-72B in bf16 is 145 GB of weights (72.7 B parameters, model card): one H100 cannot load it, and two leave
-// 3.04 GiB of KV cache (llm-d-planner log above), less than one 32,768-token request needs (320 KiB per token
-// per rank: 80 layers x 4 KV heads x 128 x 2 x 2 bytes).
+// Qwen2.5-72B in bf16 is 145 GB of weights (72.7 B parameters, model card): one H100 cannot load it, and two
+// leave 3.04 GiB of KV cache (llm-d-planner log above), less than one 131,072-token request needs (160 KiB
+// per token per rank: 80 layers x 4 KV heads x 128 x 2 x 2 bytes, 20 GiB).
 TEST(ServeVllm, SaysWhyItDoesNotStartAndWhatFixesIt) {
     auto a = test::analyze_preset("qwen2.5-72b");
     auto p = plan_serve(a, on_h100(1));
@@ -203,13 +208,13 @@ TEST(ServeVllm, SaysWhyItDoesNotStartAndWhatFixesIt) {
     EXPECT_FALSE(p->starts);
     EXPECT_NE(p->error.find("out of memory"), std::string::npos) << p->error;
     ASSERT_FALSE(p->fixes.empty());
-    // At the default utilization (0.9 x 79.19 GiB = 71.27 GiB) two GPUs hold no cache either: the log's non-KV
-    // memory at T = 2 is 72.19 GiB. The smallest T that divides the 64 heads and starts is 4.
+    // At the default utilization (0.9 x 79.19 GiB = 71.27 GiB) two GPUs hold no cache either: the log's
+    // non-KV memory at T = 2 is 72.19 GiB. The smallest T that divides the 64 heads and starts is 4.
     EXPECT_EQ(p->fixes.back(), "--tensor-parallel-size 4 (4 GPUs)");
 
     serve_request q = on_h100(2);
     q.vllm.gpu_memory_utilization = 0.95;
-    p = plan_serve(a, q); // the default max_model_len, 32,768 (config max_position_embeddings)
+    p = plan_serve(a, q); // the default max_model_len, 131,072 (config max_position_embeddings)
     ASSERT_TRUE(p.ok());
     EXPECT_FALSE(p->starts);
     EXPECT_NE(p->error.find("estimated maximum model length is"), std::string::npos) << p->error;
@@ -239,9 +244,9 @@ TEST(ServeVllm, SaysWhyItDoesNotStartAndWhatFixesIt) {
     EXPECT_NE(p->error.find("Free memory on device"), std::string::npos) << p->error;
 }
 
-// Gemma-3 (config: 34 layers, sliding_window 1024, every sixth layer global) as vLLM's hybrid allocator groups it:
-// 5 full layers and 29 sliding ones make groups of 5, so 1 full and 6 sliding groups (the last padded); the
-// llm-d-planner gemma-3-4b log's 468,144 tokens are its blocks / 7 x 16.
+// Gemma-3 (config: 34 layers, sliding_window 1024, every sixth layer global) as vLLM's hybrid allocator
+// groups it: 5 full layers and 29 sliding ones make groups of 5, so 1 full and 6 sliding groups (the last
+// padded); the llm-d-planner gemma-3-4b log's 468,144 tokens are its blocks / 7 x 16.
 TEST(ServeVllm, GroupsSlidingAndFullLayersAsVllm) {
     auto a = test::analyze_preset("gemma-3-4b");
     auto p = plan_serve(a, on_h100());
@@ -274,24 +279,26 @@ TEST(ServeVllm, CommandAndJsonCarryThePlan) {
     q.vllm.kv_cache_dtype = "fp8";
     auto p = plan_serve(a, q);
     ASSERT_TRUE(p.ok());
-    EXPECT_EQ(p->command.rfind("vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 2", 0), 0u) << p->command;
+    EXPECT_EQ(p->command.rfind("vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 2", 0), 0u)
+        << p->command;
     EXPECT_NE(p->command.find("--max-model-len 8192"), std::string::npos);
     EXPECT_NE(p->command.find("--kv-cache-dtype fp8"), std::string::npos);
     std::string json = serve_json(a, *p);
     rapidjson::Document doc;
     doc.Parse(json.c_str());
     ASSERT_FALSE(doc.HasParseError());
-    for (const char* key : {"engine", "engine_version", "starts", "ranks", "kv_tokens", "max_concurrency", "command"})
+    for (const char* key :
+         {"engine", "engine_version", "starts", "ranks", "kv_tokens", "max_concurrency", "command"})
         EXPECT_TRUE(doc.HasMember(key)) << key;
     ASSERT_EQ(doc["ranks"].Size(), 2u);
-    for (const char* key : {"name", "total_bytes", "weights_bytes", "non_torch_bytes", "activation_peak_bytes",
-                            "cudagraph_bytes", "kv_cache_bytes"})
+    for (const char* key : {"name", "total_bytes", "weights_bytes", "non_torch_bytes",
+                            "activation_peak_bytes", "cudagraph_bytes", "kv_cache_bytes"})
         EXPECT_TRUE(doc["ranks"][0].HasMember(key)) << key;
     EXPECT_EQ(doc["kv_tokens"].GetUint64(), p->kv_tokens);
 }
 
-// Defaults as vLLM's EngineArgs.get_batch_defaults picks them for `vllm serve`: 8192 tokens and 1024 sequences
-// on GPUs of 70 GiB and more but the A100, 2048 and 256 elsewhere.
+// Defaults as vLLM's EngineArgs.get_batch_defaults picks them for `vllm serve`: 8192 tokens and 1024
+// sequences on GPUs of 70 GiB and more but the A100, 2048 and 256 elsewhere.
 TEST(ServeVllm, BatchDefaultsFollowTheGpu) {
     auto a = test::analyze_preset("llama-3.1-8b");
     serve_request q = on_h100();

@@ -46,11 +46,11 @@ struct serve_rank {
     std::string name; // "cuda:0"
     uint64_t tp_rank = 0, stage = 0;
     uint64_t first_layer = 0, last_layer = 0; // decoder layers of its pipeline stage
-    uint64_t total_bytes = 0;     // the GPU memory vLLM sees (torch.cuda.mem_get_info's total)
+    uint64_t total_bytes = 0;                 // the GPU memory vLLM sees (torch.cuda.mem_get_info's total)
     bool total_measured = false;  // total_bytes from a published log, not estimated from nvidia-smi's
     uint64_t requested_bytes = 0; // total x gpu_memory_utilization ("worker requested memory")
-    uint64_t weights_bytes = 0;   // "Model loading took X GiB": weights in vLLM's layout, rotary cache included
-    uint64_t non_torch_bytes = 0; // "non-torch forward increase memory" (estimate: published figures)
+    uint64_t weights_bytes = 0; // "Model loading took X GiB": weights in vLLM's layout, rotary cache included
+    uint64_t non_torch_bytes = 0;       // "non-torch forward increase memory" (estimate: published figures)
     uint64_t activation_peak_bytes = 0; // "torch peak memory increase" of the profiling run (estimate)
     uint64_t cudagraph_bytes = 0;       // CUDA-graph pool (estimate; 0 with enforce_eager)
     bool cudagraph_in_budget = false;   // whether this version subtracts it before sizing the cache
@@ -60,17 +60,17 @@ struct serve_rank {
 
 // Layers of one KV-cache group as vLLM's hybrid allocator forms them (docs/serving.md).
 struct serve_kv_group {
-    std::string kind;        // "full", "sliding_window", "chunked_local", "mla"
-    uint64_t window = 0;     // sliding window or chunk, tokens
-    uint64_t layers = 0;     // layers in the group (padding layers included)
-    uint64_t page_bytes = 0; // one layer's block: block_size tokens
+    std::string kind;                // "full", "sliding_window", "chunked_local", "mla"
+    uint64_t window = 0;             // sliding window or chunk, tokens
+    uint64_t layers = 0;             // layers in the group (padding layers included)
+    uint64_t page_bytes = 0;         // one layer's block: block_size tokens
     uint64_t blocks_per_request = 0; // for one max_model_len request
 };
 
 struct serve_plan {
     std::string engine = "vllm";
     std::string engine_version = "0.19";
-    std::string gpu;    // catalog key
+    std::string gpu; // catalog key
     uint64_t tp = 1, pp = 1;
     bool starts = false;
     std::string error;              // vLLM's own error in words, when it does not start

@@ -37,8 +37,8 @@ std::string field_name(std::string name) {
 std::optional<error> read_count(const std::string& value, const std::string& label, const std::string& field,
                                 uint64_t& out) {
     if (value.empty() || value.size() > 12 || value.find_first_not_of("0123456789") != std::string::npos)
-        return make_error(error_code::bad_request,
-                          label + ": expected a whole number, got \"" + value + "\"", field);
+        return make_error(error_code::bad_request, label + ": expected a whole number, got \"" + value + "\"",
+                          field);
     out = std::stoull(value);
     return std::nullopt;
 }
@@ -47,7 +47,8 @@ std::optional<error> read_flag(const std::string& value, const std::string& labe
                                bool& out) {
     if (value == "true" || value == "1" || value.empty()) return out = true, std::nullopt;
     if (value == "false" || value == "0") return out = false, std::nullopt;
-    return make_error(error_code::bad_request, label + ": expected true or false, got \"" + value + "\"", field);
+    return make_error(error_code::bad_request, label + ": expected true or false, got \"" + value + "\"",
+                      field);
 }
 
 // The Hugging Face repository `vllm serve` takes: a preset's, an id as given, else the path.
@@ -80,10 +81,11 @@ std::vector<std::string> log_lines_of(const serve_plan& p) {
     const serve_rank& r = p.ranks.back();
     lines.push_back("Model loading took " + gib2(static_cast<double>(r.weights_bytes)) + " GiB memory");
     uint64_t non_kv = r.weights_bytes + r.activation_peak_bytes + r.non_torch_bytes;
-    lines.push_back("Total non KV cache memory: " + gib2(static_cast<double>(non_kv)) +
-                    "GiB; torch peak memory increase: " + gib2(static_cast<double>(r.activation_peak_bytes)) +
-                    "GiB; non-torch forward increase memory: " + gib2(static_cast<double>(r.non_torch_bytes)) +
-                    "GiB; weights memory: " + gib2(static_cast<double>(r.weights_bytes)) + "GiB.");
+    lines.push_back(
+        "Total non KV cache memory: " + gib2(static_cast<double>(non_kv)) +
+        "GiB; torch peak memory increase: " + gib2(static_cast<double>(r.activation_peak_bytes)) +
+        "GiB; non-torch forward increase memory: " + gib2(static_cast<double>(r.non_torch_bytes)) +
+        "GiB; weights memory: " + gib2(static_cast<double>(r.weights_bytes)) + "GiB.");
     lines.push_back("Available KV cache memory: " + gib2(static_cast<double>(r.kv_cache_bytes)) + " GiB");
     if (!p.starts) return lines;
     lines.push_back("GPU KV cache size: " + with_thousands(p.kv_tokens) + " tokens");
@@ -95,28 +97,34 @@ std::vector<std::string> log_lines_of(const serve_plan& p) {
 std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
     std::vector<std::string> notes;
     if (!p.ranks.empty() && !p.ranks[0].total_measured)
-        notes.push_back("total_bytes: estimated as nvidia-smi's total less 470 MiB (the H100's measured gap); "
-                        "no published vLLM log gives this GPU's CUDA total");
-    notes.push_back("activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
-                    "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)");
+        notes.push_back(
+            "total_bytes: estimated as nvidia-smi's total less 470 MiB (the H100's measured gap); "
+            "no published vLLM log gives this GPU's CUDA total");
+    notes.push_back(
+        "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
+        "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)");
     if (!p.enforce_eager)
-        notes.push_back("cudagraph_bytes: an estimate; vLLM 0.19 captures the graphs after sizing the KV cache "
-                        "and does not subtract them (unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1), so "
-                        "they come out of the headroom the utilization leaves");
+        notes.push_back(
+            "cudagraph_bytes: an estimate; vLLM 0.19 captures the graphs after sizing the KV cache "
+            "and does not subtract them (unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1), so "
+            "they come out of the headroom the utilization leaves");
     bool hybrid = p.groups.size() > 1;
     if (hybrid)
-        notes.push_back("hybrid KV cache: " + num(p.groups.size()) +
-                        " groups of layers share the blocks; GPU KV cache size is blocks / groups x block_size, "
-                        "as vLLM logs it");
+        notes.push_back(
+            "hybrid KV cache: " + num(p.groups.size()) +
+            " groups of layers share the blocks; GPU KV cache size is blocks / groups x block_size, "
+            "as vLLM logs it");
     for (const auto& l : a.spec.layers)
         if (l.stack == layer_stack::decoder && (l.switches & sw_no_kv_cache)) {
-            notes.push_back("layers without a KV cache (state-space or linear attention): vLLM's state pages for "
-                            "them are not modelled");
+            notes.push_back(
+                "layers without a KV cache (state-space or linear attention): vLLM's state pages for "
+                "them are not modelled");
             break;
         }
     if (!a.spec.not_modelled.empty() || a.spec.vision_hidden)
-        notes.push_back("a vision tower: vLLM also profiles the encoder with its largest multimodal input, not "
-                        "modelled in the activation estimate");
+        notes.push_back(
+            "a vision tower: vLLM also profiles the encoder with its largest multimodal input, not "
+            "modelled in the activation estimate");
     return notes;
 }
 
@@ -130,14 +138,15 @@ struct attempt {
 std::vector<std::string> fixes_for(const analysis& a, const serve_request& r, const gpu_row& gpu,
                                    const vllm::knobs& k, const serve_plan& failed) {
     std::vector<attempt> tries;
-    if (failed.error.rfind("Bfloat16", 0) == 0) return {"--dtype half (float16 weights: plan it with --dtype f16)"};
+    if (failed.error.rfind("Bfloat16", 0) == 0)
+        return {"--dtype half (float16 weights: plan it with --dtype f16)"};
     if (failed.error.rfind("Free memory on device", 0) == 0) {
         serve_request t = r;
-        t.vllm.gpu_memory_utilization = std::floor(failed.ranks[0].total_bytes > 0
-                                                       ? 100.0 * (failed.ranks[0].total_bytes - 0.51 * gib) /
-                                                             failed.ranks[0].total_bytes
-                                                       : 90.0) /
-                                        100.0;
+        t.vllm.gpu_memory_utilization =
+            std::floor(failed.ranks[0].total_bytes > 0
+                           ? 100.0 * (failed.ranks[0].total_bytes - 0.51 * gib) / failed.ranks[0].total_bytes
+                           : 90.0) /
+            100.0;
         tries.push_back({t, "--gpu-memory-utilization " + fixed2(t.vllm.gpu_memory_utilization)});
     }
     size_t len_at = failed.error.find("estimated maximum model length is ");
@@ -228,20 +237,26 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
     if (f == "tensor_parallel_size" || f == "pipeline_parallel_size" || f == "max_model_len" ||
         f == "max_num_seqs" || f == "max_num_batched_tokens" || f == "block_size") {
         if (auto e = read_count(value, label, f, n)) return e;
-        if (f == "tensor_parallel_size") o.tensor_parallel_size = n;
-        else if (f == "pipeline_parallel_size") o.pipeline_parallel_size = n;
-        else if (f == "max_model_len") o.max_model_len = n;
-        else if (f == "max_num_seqs") o.max_num_seqs = n;
-        else if (f == "max_num_batched_tokens") o.max_num_batched_tokens = n;
-        else o.block_size = n;
+        if (f == "tensor_parallel_size")
+            o.tensor_parallel_size = n;
+        else if (f == "pipeline_parallel_size")
+            o.pipeline_parallel_size = n;
+        else if (f == "max_model_len")
+            o.max_model_len = n;
+        else if (f == "max_num_seqs")
+            o.max_num_seqs = n;
+        else if (f == "max_num_batched_tokens")
+            o.max_num_batched_tokens = n;
+        else
+            o.block_size = n;
         return std::nullopt;
     }
     if (f == "gpu_memory_utilization") {
         char* end = nullptr;
         double v = value.empty() ? NAN : std::strtod(value.c_str(), &end);
         if (value.empty() || *end != '\0' || !std::isfinite(v))
-            return make_error(error_code::bad_request, label + ": expected a number in (0, 1], got \"" + value + "\"",
-                              f);
+            return make_error(error_code::bad_request,
+                              label + ": expected a number in (0, 1], got \"" + value + "\"", f);
         o.gpu_memory_utilization = v;
         return std::nullopt;
     }
@@ -262,10 +277,11 @@ result<std::optional<dtype>> serving_dtype(const model_spec& s, const std::strin
         auto t = parse_dtype(flag, "dtype");
         if (!t) return t.err();
         if (*t != dtype::f32 && *t != dtype::f16 && *t != dtype::bf16)
-            return make_error(error_code::unknown_dtype,
-                              "dtype: vLLM runs weights in auto, half, float16, bfloat16, float or float32; got \"" +
-                                  flag + "\"",
-                              "dtype");
+            return make_error(
+                error_code::unknown_dtype,
+                "dtype: vLLM runs weights in auto, half, float16, bfloat16, float or float32; got \"" + flag +
+                    "\"",
+                "dtype");
         return std::optional<dtype>(*t);
     }
     if (s.weight_dtype == dtype::f32) return std::optional<dtype>(gpu.bf16 ? dtype::bf16 : dtype::f16);
@@ -276,14 +292,16 @@ result<std::optional<dtype>> serving_dtype(const model_spec& s, const std::strin
 
 result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
     if (r.engine != "vllm")
-        return make_error(error_code::unsupported,
-                          "engine: \"" + r.engine +
-                              "\" is not modelled yet; vllm is (sglang, llama.cpp and transformers are planned)",
-                          "engine");
+        return make_error(
+            error_code::unsupported,
+            "engine: \"" + r.engine +
+                "\" is not modelled yet; vllm is (sglang, llama.cpp and transformers are planned)",
+            "engine");
     const std::string& v = r.engine_version;
     if (!(v.empty() || v == "0.19" || v == "0.19.0" || v == "v0.19" || v == "v0.19.0"))
         return make_error(error_code::unsupported,
-                          "engine_version: \"" + v + "\" is not modelled; 0.19 (V1 engine) is", "engine_version");
+                          "engine_version: \"" + v + "\" is not modelled; 0.19 (V1 engine) is",
+                          "engine_version");
     if (r.gpu.empty())
         return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");
     auto gpu = find_gpu(r.gpu);
@@ -291,7 +309,8 @@ result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
     auto run_as = serving_dtype(a_given.spec, r.vllm.dtype, *gpu);
     if (!run_as) return run_as.err();
     const bool float_weights = a_given.spec.weight_dtype == dtype::f32 ||
-                               a_given.spec.weight_dtype == dtype::f16 || a_given.spec.weight_dtype == dtype::bf16;
+                               a_given.spec.weight_dtype == dtype::f16 ||
+                               a_given.spec.weight_dtype == dtype::bf16;
     analysis retyped;
     if (*run_as && **run_as != a_given.spec.weight_dtype && float_weights && !a_given.from_headers) {
         model_spec s = a_given.spec;
@@ -325,8 +344,10 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
     w.Key("starts");
     w.Bool(p.starts);
     w.Key("error");
-    if (p.error.empty()) w.Null();
-    else write_string(w, p.error);
+    if (p.error.empty())
+        w.Null();
+    else
+        write_string(w, p.error);
     write_strings(w, "fixes", p.fixes);
     w.Key("knobs");
     w.StartObject();

@@ -6,7 +6,8 @@
 
 namespace modelplan::vllm {
 
-// The knobs resolved against the model and the GPU: defaults filled in, every value checked with vLLM's reason.
+// The knobs resolved against the model and the GPU: defaults filled in, every value checked with vLLM's
+// reason.
 struct knobs {
     uint64_t tp = 1, pp = 1;
     double util = 0.9;

@@ -4,8 +4,8 @@
 //   blocks       = KV memory / (page bytes x layers per group)  (kv_cache_utils, the hybrid allocator)
 //   tokens       = blocks / groups x block_size                 ("GPU KV cache size")
 //   concurrency  = blocks / blocks one max_model_len request needs in every group
-// Weights and the KV page sizes follow vLLM's rules exactly; the profiling run's peak, the non-torch memory and
-// the CUDA-graph pool are measured by vLLM, so here they are estimates from published start-up logs.
+// Weights and the KV page sizes follow vLLM's rules exactly; the profiling run's peak, the non-torch memory
+// and the CUDA-graph pool are measured by vLLM, so here they are estimates from published start-up logs.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -101,8 +101,10 @@ void add_vocab_padding(const analysis& a, const parallel_plan& p, std::vector<ui
         uint64_t bytes = p.plan.weight_bytes_by_tensor[i];
         uint64_t delta = mul(vllm_rows - our_rows, bytes / s.vocab);
         uint64_t stage = t.what == role::lm_head ? p.pp - 1 : 0;
-        if (t.what == role::lm_head) head_seen = true;
-        else embed_delta = add(embed_delta, delta);
+        if (t.what == role::lm_head)
+            head_seen = true;
+        else
+            embed_delta = add(embed_delta, delta);
         stage_weights[stage] = add(stage_weights[stage], delta);
     }
     if (!head_seen && s.tie_embeddings() && p.pp > 1)
@@ -123,7 +125,8 @@ uint64_t non_torch_bytes(uint64_t tp, uint64_t pp) {
 // (docs/serving.md): the sampler holds about dtype + 13 bytes per logit (the model-dtype logits and three
 // fp32 copies, one more byte), beside the hidden states; a dense forward pass peaks in the MLP (gate, up and
 // their product) beside four hidden-sized tensors; fused MoE keeps its per-token-and-expert workspace.
-uint64_t activation_peak(const model_spec& s, const knobs& k, uint64_t first, uint64_t last, bool last_stage) {
+uint64_t activation_peak(const model_spec& s, const knobs& k, uint64_t first, uint64_t last,
+                         bool last_stage) {
     const uint64_t dt = dtype_bytes(compute_dtype(s.weight_dtype));
     const uint64_t n = k.max_num_batched_tokens, seqs = std::min(k.max_num_seqs, n);
     bool dense = false, moe = false;
@@ -134,8 +137,7 @@ uint64_t activation_peak(const model_spec& s, const knobs& k, uint64_t first, ui
     uint64_t sampler = 0;
     if (last_stage) sampler = add(mul(mul(seqs, s.vocab), dt + 13), mul(mul(n, s.hidden), dt));
     uint64_t forward = 0;
-    if (dense)
-        forward = mul(mul(n, dt), add(mul(3, ceil_div(s.intermediate, k.tp)), mul(4, s.hidden)));
+    if (dense) forward = mul(mul(n, dt), add(mul(3, ceil_div(s.intermediate, k.tp)), mul(4, s.hidden)));
     uint64_t workspace = 0;
     if (moe)
         workspace = mul(mul(mul(n, s.n_experts_per_tok), dt),
@@ -143,8 +145,9 @@ uint64_t activation_peak(const model_spec& s, const knobs& k, uint64_t first, ui
     return add(std::max(forward, sampler), workspace);
 }
 
-// CUDA-graph pool: "Graph capturing finished ... took X GiB" in the v0.19.0 logs runs from 0.5 GiB (Llama-3.1-8B
-// at P = 4) to 1.8 GiB (Llama-3.3-70B at T = 2); 0.4 GiB + 16 MiB per layer follows them within about 20%.
+// CUDA-graph pool: "Graph capturing finished ... took X GiB" in the v0.19.0 logs runs from 0.5 GiB
+// (Llama-3.1-8B at P = 4) to 1.8 GiB (Llama-3.3-70B at T = 2); 0.4 GiB + 16 MiB per layer follows them within
+// about 20%.
 uint64_t cudagraph_bytes(uint64_t layers) {
     return add(gib_bytes(0.40), mul(16 * mib, layers));
 }
@@ -173,8 +176,8 @@ dtype kv_dtype_of(const model_spec& s, const knobs& k) {
     return compute_dtype(s.weight_dtype);
 }
 
-// Layers of [first, last] that cache keys and values, with their page on one rank: MLA's latent whole on every
-// rank; other attention by key/value heads per rank (replicated when there are fewer heads than T).
+// Layers of [first, last] that cache keys and values, with their page on one rank: MLA's latent whole on
+// every rank; other attention by key/value heads per rank (replicated when there are fewer heads than T).
 std::vector<layer_page> stage_pages(const model_spec& s, const knobs& k, uint64_t first, uint64_t last) {
     std::vector<layer_page> pages;
     const dtype kv = kv_dtype_of(s, k);
@@ -185,7 +188,8 @@ std::vector<layer_page> stage_pages(const model_spec& s, const knobs& k, uint64_
         if (!per_token) continue;
         const layer_spec& l = s.layers[il];
         if (l.attn != attn_kind::mla && heads) per_token = per_token / heads * per_rank;
-        pages.push_back({kind_of(l.attn), l.attn == attn_kind::full ? 0 : l.window, mul(per_token, k.block_size)});
+        pages.push_back(
+            {kind_of(l.attn), l.attn == attn_kind::full ? 0 : l.window, mul(per_token, k.block_size)});
     }
     return pages;
 }
@@ -214,15 +218,17 @@ uint64_t estimate_max_len(const std::vector<layer_page>& pages, uint64_t availab
     uint64_t lo = 0, hi = k.max_model_len;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (request_bytes(pages, mid, k) <= available) lo = mid;
-        else hi = mid - 1;
+        if (request_bytes(pages, mid, k) <= available)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return lo;
 }
 
 // The hybrid allocator (_get_kv_cache_groups_uniform_page_size): layers of one spec form a type; every group
-// holds the same number of layers, the smallest type's count (or the largest's when it is under 1.25 times the
-// smallest), the last group of a type padded.
+// holds the same number of layers, the smallest type's count (or the largest's when it is under 1.25 times
+// the smallest), the last group of a type padded.
 std::vector<serve_kv_group> form_groups(const std::vector<layer_page>& pages, const knobs& k) {
     std::vector<std::tuple<std::string, uint64_t, uint64_t>> order;
     std::map<std::tuple<std::string, uint64_t, uint64_t>, uint64_t> counts;
@@ -233,12 +239,14 @@ std::vector<serve_kv_group> form_groups(const std::vector<layer_page>& pages, co
     if (order.empty()) return {};
     uint64_t smallest = UINT64_MAX, largest = 0;
     for (const auto& [key, n] : counts) smallest = std::min(smallest, n), largest = std::max(largest, n);
-    uint64_t group_size = static_cast<double>(largest) < 1.25 * static_cast<double>(smallest) ? largest : smallest;
+    uint64_t group_size =
+        static_cast<double>(largest) < 1.25 * static_cast<double>(smallest) ? largest : smallest;
     std::vector<serve_kv_group> groups;
     for (const auto& key : order) {
         const auto& [kind, window, page] = key;
         for (uint64_t g = 0; g < ceil_div(counts[key], group_size); ++g)
-            groups.push_back({kind, window, group_size, page, blocks_per_request(kind, window, k.max_model_len, k)});
+            groups.push_back(
+                {kind, window, group_size, page, blocks_per_request(kind, window, k.max_model_len, k)});
     }
     return groups;
 }
@@ -293,13 +301,15 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.dtype = o.dtype;
     k.enforce_eager = o.enforce_eager;
     if (!(k.util > 0.0 && k.util <= 1.0))
-        return make_error(error_code::out_of_range,
-                          "gpu_memory_utilization: vLLM takes a fraction of the GPU's memory in (0, 1], got " +
-                              fixed2(k.util),
-                          "gpu_memory_utilization");
+        return make_error(
+            error_code::out_of_range,
+            "gpu_memory_utilization: vLLM takes a fraction of the GPU's memory in (0, 1], got " +
+                fixed2(k.util),
+            "gpu_memory_utilization");
     if (k.tp == 0 || k.tp > 1024)
         return make_error(error_code::out_of_range,
-                          "tensor_parallel_size: expected 1 to 1024, got " + num(k.tp), "tensor_parallel_size");
+                          "tensor_parallel_size: expected 1 to 1024, got " + num(k.tp),
+                          "tensor_parallel_size");
     if (k.pp == 0 || k.pp > 1024)
         return make_error(error_code::out_of_range,
                           "pipeline_parallel_size: expected 1 to 1024, got " + num(k.pp),
@@ -353,8 +363,7 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
                 "max_model_len: User-specified max_model_len (" + num(*o.max_model_len) +
                     ") is greater than the derived max_model_len (max_position_embeddings=" +
                     num(s.max_positions) +
-                    (s.rope.scaling_type.empty() ? std::string()
-                                                 : ", rope_scaling " + s.rope.scaling_type) +
+                    (s.rope.scaling_type.empty() ? std::string() : ", rope_scaling " + s.rope.scaling_type) +
                     " gives " + num(derived) +
                     "); vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1, and outputs may be wrong",
                 "max_model_len");
@@ -373,7 +382,8 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.max_num_batched_tokens_given = o.max_num_batched_tokens.has_value();
     k.max_num_seqs_given = o.max_num_seqs.has_value();
     k.max_num_batched_tokens = o.max_num_batched_tokens ? *o.max_num_batched_tokens : (big ? 8192 : 2048);
-    k.max_num_seqs = o.max_num_seqs ? *o.max_num_seqs : std::min<uint64_t>(big ? 1024 : 256, k.max_num_batched_tokens);
+    k.max_num_seqs =
+        o.max_num_seqs ? *o.max_num_seqs : std::min<uint64_t>(big ? 1024 : 256, k.max_num_batched_tokens);
     if (k.max_num_batched_tokens == 0 || k.max_num_seqs == 0)
         return make_error(error_code::out_of_range,
                           std::string(k.max_num_seqs == 0 ? "max_num_seqs" : "max_num_batched_tokens") +
@@ -479,7 +489,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     uint64_t per_request = 0;
     for (const auto& g : p.groups) per_request = add(per_request, g.blocks_per_request);
     if (!p.groups.empty()) p.kv_tokens = p.num_gpu_blocks / p.groups.size() * k.block_size;
-    p.max_concurrency = per_request ? static_cast<double>(p.num_gpu_blocks) / static_cast<double>(per_request) : 0;
+    p.max_concurrency =
+        per_request ? static_cast<double>(p.num_gpu_blocks) / static_cast<double>(per_request) : 0;
     for (const auto& pg : lim.pages) p.kv_bytes_per_token = add(p.kv_bytes_per_token, pg.page / k.block_size);
 
     // The verdict, in the order vLLM meets the failures.
@@ -491,7 +502,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
                     "example: --dtype=half.");
     uint64_t free_at_start = total > init_context_bytes ? total - init_context_bytes : 0;
     if (requested > free_at_start)
-        fail(p, "Free memory on device (" + gib2(signed_bytes(free_at_start)) + "/" + gib2(signed_bytes(total)) +
+        fail(p, "Free memory on device (" + gib2(signed_bytes(free_at_start)) + "/" +
+                    gib2(signed_bytes(total)) +
                     " GiB) on startup is less than desired GPU memory utilization (" + fixed2(k.util) + ", " +
                     gib2(signed_bytes(requested)) +
                     " GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.");
