@@ -1,5 +1,5 @@
-// `modelplan serve`: what an inference engine (vLLM) will do on these GPUs, figure by figure as it logs them at
-// start-up, whether it starts, and the command that runs it (docs/serving.md).
+// `modelplan serve`: what an inference engine (vLLM) will do on these GPUs, figure by figure as it logs them
+// at start-up, whether it starts, and the command that runs it (docs/serving.md).
 #include "modelplan/serve.h"
 #include "commands.h"
 #include "modelplan/text.h"
@@ -8,7 +8,8 @@
 
 namespace modelplan::cli {
 
-const char* const serve_help = R"(usage: modelplan serve [MODEL] --engine vllm --gpu NAME [--gpus N] [vLLM options] [--json]
+const char* const serve_help =
+    R"(usage: modelplan serve [MODEL] --engine vllm --gpu NAME [--gpus N] [vLLM options] [--json]
 
 What vLLM (V1 engine, the accounting of 0.19) will do on GPUs of the catalog, figure by figure as it logs
 them at start-up, per GPU: the memory it sees (CUDA's total, not the marketing size), the memory it may use
@@ -56,26 +57,28 @@ std::string render_serve(const analysis& a, const serve_plan& p) {
                       " x " + p.gpu + " (tensor parallel " + std::to_string(p.tp) + ", pipeline parallel " +
                       std::to_string(p.pp) + ")\n\n";
     table t({
-        {"rank",             align::left },
-        {"total",            align::right},
-        {"requested",        align::right},
-        {"weights",          align::right},
-        {"non-torch",        align::right},
-        {"activation peak",  align::right},
-        {"KV cache",         align::right},
-        {"blocks",           align::right},
+        {"rank",               align::left },
+        {"total",              align::right},
+        {"requested",          align::right},
+        {"weights",            align::right},
+        {"non-torch",          align::right},
+        {"activation peak",    align::right},
+        {"KV cache",           align::right},
+        {"blocks",             align::right},
         {"CUDA graphs (est.)", align::right},
     });
     for (const auto& r : p.ranks)
         t.row({r.name, gib(static_cast<int64_t>(r.total_bytes)) + (r.total_measured ? "" : "*"),
                gib(static_cast<int64_t>(r.requested_bytes)), gib(static_cast<int64_t>(r.weights_bytes)),
-               gib(static_cast<int64_t>(r.non_torch_bytes)), gib(static_cast<int64_t>(r.activation_peak_bytes)),
-               gib(r.kv_cache_bytes), with_thousands(r.num_blocks), gib(static_cast<int64_t>(r.cudagraph_bytes))});
+               gib(static_cast<int64_t>(r.non_torch_bytes)),
+               gib(static_cast<int64_t>(r.activation_peak_bytes)), gib(r.kv_cache_bytes),
+               with_thousands(r.num_blocks), gib(static_cast<int64_t>(r.cudagraph_bytes))});
     out += t.render();
     out += "\n  knobs          max_model_len " + with_thousands(p.max_model_len) + ", max_num_seqs " +
-           with_thousands(p.max_num_seqs) + ", max_num_batched_tokens " + with_thousands(p.max_num_batched_tokens) +
-           "\n                 block_size " + std::to_string(p.block_size) + ", kv_cache_dtype " +
-           p.kv_cache_dtype + ", gpu_memory_utilization " + fixed(p.gpu_memory_utilization, 2) + "\n";
+           with_thousands(p.max_num_seqs) + ", max_num_batched_tokens " +
+           with_thousands(p.max_num_batched_tokens) + "\n                 block_size " +
+           std::to_string(p.block_size) + ", kv_cache_dtype " + p.kv_cache_dtype +
+           ", gpu_memory_utilization " + fixed(p.gpu_memory_utilization, 2) + "\n";
     out += "  KV per token   " + with_thousands(p.kv_bytes_per_token) + " bytes per GPU";
     if (p.groups.size() > 1) {
         out += "; " + std::to_string(p.groups.size()) + " groups of " + std::to_string(p.groups[0].layers) +
@@ -86,10 +89,10 @@ std::string render_serve(const analysis& a, const serve_plan& p) {
         out += ")";
     }
     out += "\n";
-    out += "  KV cache       " + with_thousands(p.num_gpu_blocks) + " blocks, " + with_thousands(p.kv_tokens) +
-           " tokens\n";
-    out += "  concurrency    " + fixed(p.max_concurrency, 2) + "x requests of " + with_thousands(p.max_model_len) +
-           " tokens\n";
+    out += "  KV cache       " + with_thousands(p.num_gpu_blocks) + " blocks, " +
+           with_thousands(p.kv_tokens) + " tokens\n";
+    out += "  concurrency    " + fixed(p.max_concurrency, 2) + "x requests of " +
+           with_thousands(p.max_model_len) + " tokens\n";
     out += std::string("  starts         ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
     for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
     out += "\nvLLM will log (compare with its start-up output):\n";

@@ -1,5 +1,5 @@
-// `modelplan serve`: the vLLM plan on the command line: JSON shape, exit statuses, the command parsed back, bad
-// knobs named by their flags.
+// `modelplan serve`: the vLLM plan on the command line: JSON shape, exit statuses, the command parsed back,
+// bad knobs named by their flags.
 #include <algorithm>
 #include <iterator>
 #include <sstream>
@@ -28,8 +28,8 @@ TEST_F(serve, json_has_the_ranks_and_the_logged_figures) {
     EXPECT_TRUE(d["starts"].GetBool());
     ASSERT_EQ(d["ranks"].Size(), 2u);
     for (const auto& rank : d["ranks"].GetArray())
-        for (const char* key : {"name", "total_bytes", "weights_bytes", "non_torch_bytes", "activation_peak_bytes",
-                                "cudagraph_bytes", "kv_cache_bytes"})
+        for (const char* key : {"name", "total_bytes", "weights_bytes", "non_torch_bytes",
+                                "activation_peak_bytes", "cudagraph_bytes", "kv_cache_bytes"})
             EXPECT_TRUE(rank.HasMember(key)) << key;
     double weights = d["ranks"][0]["weights_bytes"].GetUint64() / 1073741824.0;
     EXPECT_NEAR(weights, 7.51, 0.075);
@@ -44,15 +44,18 @@ TEST_F(serve, command_parses_back_to_the_plan) {
     ASSERT_EQ(r.status, 0) << r.err;
     auto d = json(r);
     std::istringstream words(d["command"].GetString());
-    std::vector<std::string> w{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+    std::vector<std::string> w{std::istream_iterator<std::string>(words),
+                               std::istream_iterator<std::string>()};
     ASSERT_GE(w.size(), 3u);
     EXPECT_EQ(w[0], "vllm");
     EXPECT_EQ(w[1], "serve");
     EXPECT_EQ(w[2], "meta-llama/Llama-3.1-8B");
-    const std::vector<std::string> accepted = {"--tensor-parallel-size", "--pipeline-parallel-size",
-                                               "--gpu-memory-utilization", "--max-model-len", "--max-num-seqs",
-                                               "--max-num-batched-tokens", "--kv-cache-dtype", "--block-size",
-                                               "--quantization", "--dtype", "--enforce-eager"};
+    const std::vector<std::string> accepted = {"--tensor-parallel-size",   "--pipeline-parallel-size",
+                                               "--gpu-memory-utilization", "--max-model-len",
+                                               "--max-num-seqs",           "--max-num-batched-tokens",
+                                               "--kv-cache-dtype",         "--block-size",
+                                               "--quantization",           "--dtype",
+                                               "--enforce-eager"};
     const auto& knobs = d["knobs"];
     for (size_t i = 3; i < w.size(); ++i) {
         ASSERT_NE(std::find(accepted.begin(), accepted.end(), w[i]), accepted.end()) << w[i];
@@ -66,9 +69,12 @@ TEST_F(serve, command_parses_back_to_the_plan) {
         const std::string value = w[++i];
         ASSERT_TRUE(knobs.HasMember(field.c_str())) << field;
         const auto& k = knobs[field.c_str()];
-        if (k.IsString()) EXPECT_EQ(value, k.GetString()) << field;
-        else if (k.IsUint64()) EXPECT_EQ(std::stoull(value), k.GetUint64()) << field;
-        else EXPECT_NEAR(std::stod(value), k.GetDouble(), 0.005) << field;
+        if (k.IsString())
+            EXPECT_EQ(value, k.GetString()) << field;
+        else if (k.IsUint64())
+            EXPECT_EQ(std::stoull(value), k.GetUint64()) << field;
+        else
+            EXPECT_NEAR(std::stod(value), k.GetDouble(), 0.005) << field;
     }
 }
 
@@ -82,11 +88,14 @@ TEST_F(serve, does_not_start_exits_3_with_the_error_and_fixes) {
 }
 
 TEST_F(serve, bad_knobs_name_their_flags) {
-    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --tensor-parallel-size 3"),
-                     "--tensor-parallel-size: Total number of attention heads (32) must be divisible by tensor "
-                     "parallel size (3)");
-    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --gpu-memory-utilization 1.5"), "--gpu-memory-utilization");
-    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --gpu-memory-utilization half"), "--gpu-memory-utilization");
+    expect_bad_input(
+        run("llama-3.1-8b --gpu h100-80gb --tensor-parallel-size 3"),
+        "--tensor-parallel-size: Total number of attention heads (32) must be divisible by tensor "
+        "parallel size (3)");
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --gpu-memory-utilization 1.5"),
+                     "--gpu-memory-utilization");
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --gpu-memory-utilization half"),
+                     "--gpu-memory-utilization");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --max-model-len 262144"), "--max-model-len");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --kv-cache-dtype int3"), "--kv-cache-dtype");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine sglang"), "--engine");
@@ -97,8 +106,9 @@ TEST_F(serve, bad_knobs_name_their_flags) {
 TEST_F(serve, help_names_the_vllm_flags) {
     auto r = run("--help");
     ASSERT_EQ(r.status, 0);
-    for (const char* flag : {"--tensor-parallel-size", "--gpu-memory-utilization", "--max-model-len",
-                             "--max-num-seqs", "--max-num-batched-tokens", "--kv-cache-dtype", "--enforce-eager"})
+    for (const char* flag :
+         {"--tensor-parallel-size", "--gpu-memory-utilization", "--max-model-len", "--max-num-seqs",
+          "--max-num-batched-tokens", "--kv-cache-dtype", "--enforce-eager"})
         EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
 }
 

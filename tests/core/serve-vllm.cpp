@@ -55,6 +55,10 @@ const reference_run runs[] = {
     {"llama-3.1-8b", "meta-llama-llama-3-1-8b--h100-80gb--tp1pp1dp1--32768.log", 1, 1, 32768, "auto", "", 0.95, 14.99, 1.89, 0.25, 58.11, 476016, 14.53},
     {"llama-3.1-8b", "meta-llama-llama-3---h100-80gb--tp1pp1dp1--8192-qfp8.log", 1, 1, 8192, "auto", "fp8", 0.95, 8.49, 1.89, 0.25, 64.61, 529248, 64.61},
     {"llama-3.1-8b", "meta-llama-llama-3--h100-80gb--tp1pp1dp1--8192-dtf32.log", 1, 1, 8192, "auto", "", 0.95, 29.98, 2.21, 0.25, 42.80, 175296, 21.40, "float32"},
+    // Pipeline stages: rank 0 (the first stage) logs "Model loading took" and "Available KV cache memory"; the
+    // token count is the smallest over the stages (the last one, which also runs the sampler).
+    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp2dp1--8192.log", 1, 2, 8192, "auto", "", 0.95, 7.51, 1.10, 0.07, 66.54, 1075312, 131.26, "", "activation"},
+    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp4dp1--8192.log", 1, 4, 8192, "auto", "", 0.95, 4.26, 1.10, 0.07, 69.80, 2257264, 275.54, "", "activation"},
     {"qwen2.5-7b", "qwen-qwen2-5-7b-instruct--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 14.25, 2.21, 0.24, 58.53, 1096000, 133.79},
     {"qwen2.5-7b", "qwen-qwen2-5-7b-instruct--h100-80gb--tp4pp1dp1--8192.log", 4, 1, 8192, "auto", "", 0.95, 3.55, 2.21, 2.13, 67.34, 5043280, 615.63},
     {"qwen3-8b", "qwen-qwen3-8b--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 15.27, 2.21, 0.25, 57.50, 418688, 51.11},
@@ -105,17 +109,18 @@ TEST(ServeVllm, PredictsPublishedStartUpLogs) {
         auto p = plan_serve(a, request_of(r));
         ASSERT_TRUE(p.ok()) << p.err().message;
         EXPECT_TRUE(p->starts) << p->error;
-        const serve_rank& k = p->ranks.back();
+        const serve_rank& k = p->ranks.front(); // rank 0, whose lines the logs hold
         const double w = k.weights_bytes / gib, act = k.activation_peak_bytes / gib,
                      nt = k.non_torch_bytes / gib, kv = k.kv_cache_bytes / gib;
-        std::printf(
-            "%-31s T%llu weights %6.2f/%6.2f (%+5.1f%%) act %4.2f/%4.2f non-torch %4.2f/%4.2f KV %6.2f/%6.2f "
-            "(%+5.1f%%) tokens %9llu/%9llu (%+5.1f%%) conc %7.2f/%7.2f (%+5.1f%%)%s%s\n",
-            r.preset, (unsigned long long)r.tp, w, r.weights_gib, 100 * rel(w, r.weights_gib), act,
-            r.activation_gib, nt, r.non_torch_gib, kv, r.kv_gib, 100 * rel(kv, r.kv_gib),
-            (unsigned long long)p->kv_tokens, (unsigned long long)r.kv_tokens,
-            100 * rel(double(p->kv_tokens), double(r.kv_tokens)), p->max_concurrency, r.concurrency,
-            100 * rel(p->max_concurrency, r.concurrency), *r.known_gap ? "  known gap: " : "", r.known_gap);
+        std::printf("%-31s T%llu P%llu weights %6.2f/%6.2f (%+5.1f%%) act %4.2f/%4.2f non-torch %4.2f/%4.2f "
+                    "KV %6.2f/%6.2f "
+                    "(%+5.1f%%) tokens %9llu/%9llu (%+5.1f%%) conc %7.2f/%7.2f (%+5.1f%%)%s%s\n",
+                    r.preset, (unsigned long long)r.tp, (unsigned long long)r.pp, w, r.weights_gib,
+                    100 * rel(w, r.weights_gib), act, r.activation_gib, nt, r.non_torch_gib, kv, r.kv_gib,
+                    100 * rel(kv, r.kv_gib), (unsigned long long)p->kv_tokens,
+                    (unsigned long long)r.kv_tokens, 100 * rel(double(p->kv_tokens), double(r.kv_tokens)),
+                    p->max_concurrency, r.concurrency, 100 * rel(p->max_concurrency, r.concurrency),
+                    *r.known_gap ? "  known gap: " : "", r.known_gap);
         if (!gap(r, "weights")) EXPECT_NEAR(rel(w, r.weights_gib), 0.0, 0.01) << "weights " << w;
         if (!gap(r, "activation")) EXPECT_NEAR(act, r.activation_gib, 0.15) << "activation peak";
         if (!gap(r, "non_torch")) EXPECT_NEAR(nt, r.non_torch_gib, 0.10) << "non-torch memory";

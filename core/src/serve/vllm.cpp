@@ -275,10 +275,12 @@ void fail(serve_plan& p, std::string error) {
 
 uint64_t cuda_total_bytes(const gpu_row& gpu, bool* measured) {
     // Published "total_memory" / "total_gpu_memory" figures: H100 SXM 79.19 GiB (llm-d-planner v0.19.0 logs,
-    // nvidia-smi 81,559 MiB); A100 SXM4 40GB 39.50 GiB (vllm-project/vllm#12330, nvidia-smi 40,960 MiB).
+    // nvidia-smi 81,559 MiB); A100 SXM4 40GB 39.50 GiB (vllm-project/vllm#12330, nvidia-smi 40,960 MiB); RTX
+    // 3090 23.58 GiB (vllm-project/vllm#10517, nvidia-smi 24,576 MiB).
     static const std::map<std::string, double> measured_gib = {
         {"h100-80gb", 79.19},
         {"a100-40gb", 39.50},
+        {"rtx-3090",  23.58},
     };
     auto it = measured_gib.find(gpu.key);
     if (measured) *measured = it != measured_gib.end();
