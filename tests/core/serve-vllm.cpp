@@ -72,7 +72,7 @@ const reference_run runs[] = {
     {"phi-4", "microsoft-phi-4--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 27.39, 1.52, 0.25, 46.08, 241568, 29.49},
     {"phi-2", "microsoft-phi-2--h100-80gb--tp1pp1dp1--2048.log", 1, 1, 2048, "auto", "", 0.95, 5.19, 0.79, 0.24, 69.00, 226112, 110.41},
     {"mixtral-8x7b-v0.1", "mistralai-mixtral-8x7b-i--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.95, 43.51, 1.21, 2.07, 28.44, 465936, 56.88},
-    {"llama-4-scout-17b-16e-instruct", "meta-llama-llama-4-scout--h100-80gb--tp4pp1dp1--8192.log", 4, 1, 8192, "auto", "", 0.95, 53.12, 3.19, 2.17, 16.75, 365968, 44.68, "", "weights kv"},
+    {"llama-4-scout-17b-16e-instruct", "meta-llama-llama-4-scout--h100-80gb--tp4pp1dp1--8192.log", 4, 1, 8192, "auto", "", 0.95, 53.12, 3.19, 2.17, 16.75, 365968, 44.68},
     {"gpt-oss-20b", "openai-gpt-oss-20b--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.90, 7.01, 2.87, 2.07, 59.32, 2591776, 316.07, "", "weights activation"},
     {"granite-3.3-8b", "ibm-granite-granite-3-3---h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 15.25, 0.85, 0.46, 58.66, 384432, 46.93, "", "non_torch"},
     {"qwen2.5-72b", "qwen-qwen2-5-72b-instruc--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.95, 67.80, 2.29, 2.09, 3.04, 19920, 2.43},

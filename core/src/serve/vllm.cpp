@@ -111,6 +111,26 @@ void add_vocab_padding(const analysis& a, const parallel_plan& p, std::vector<ui
         stage_weights[p.pp - 1] = add(stage_weights[p.pp - 1], embed_delta);
 }
 
+// vLLM shards a vision tower's linear layers across the tensor-parallel ranks as it does the decoder's
+// (QKVParallelLinear, Column/RowParallelLinear in its SigLIP and Llama 4 vision encoders); the parallel plan
+// keeps them whole on every rank. What that takes off each stage: (1 - 1/T) of every 2-D weight in a vision
+// layer.
+void shard_vision_layers(const analysis& a, const parallel_plan& p, std::vector<uint64_t>& stage_weights) {
+    const model_spec& s = a.spec;
+    if (p.tp == 1) return;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if (t.layer == no_index || t.shape.size() != 2) continue;
+        uint64_t il = static_cast<uint64_t>(t.layer);
+        if (il >= s.layers.size() || s.layers[il].stack != layer_stack::vision) continue;
+        uint64_t bytes = p.plan.weight_bytes_by_tensor[i];
+        uint64_t kept = ceil_div(bytes, p.tp);
+        for (uint64_t st = 0; st < p.pp; ++st)
+            if (il >= p.stage_layers[st].first && il <= p.stage_layers[st].second)
+                stage_weights[st] -= std::min(stage_weights[st], bytes - kept);
+    }
+}
+
 // ---- memory vLLM measures: estimates from published logs ---------------------------------------------
 
 // "non-torch forward increase memory" (llm-d-planner v0.19.0 logs, H100): 0.24-0.27 GiB at T = 1, 2.06-2.07
@@ -434,6 +454,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     for (const auto& rank : par->ranks)
         if (rank.tp_rank == 0) stage_weights[rank.stage] = rank.bytes.weights, rope = rank.bytes.rope_cache;
     add_vocab_padding(a, *par, stage_weights);
+    shard_vision_layers(a, *par, stage_weights);
 
     bool total_measured = false;
     const uint64_t total = cuda_total_bytes(gpu, &total_measured);
