@@ -68,7 +68,7 @@ const reference_run runs[] = {
     {"gemma-2-2b", "google-gemma-2-2b-it--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 4.90, 3.62, 0.24, 66.47, 670160, 81.73},
     {"gemma-2-9b", "google-gemma-2-9b-it--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 17.22, 3.65, 0.25, 54.12, 168880, 20.60},
     {"gemma-7b", "google-gemma-7b--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 15.91, 3.63, 0.25, 55.44, 129760, 15.84},
-    {"gemma-3-4b", "google-gemma-3-4b-it--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 8.58, 3.89, 0.25, 62.51, 468144, 57.05, "", "weights kv"},
+    {"gemma-3-4b", "google-gemma-3-4b-it--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 8.58, 3.89, 0.25, 62.51, 468144, 57.05},
     {"phi-4", "microsoft-phi-4--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 27.39, 1.52, 0.25, 46.08, 241568, 29.49},
     {"phi-2", "microsoft-phi-2--h100-80gb--tp1pp1dp1--2048.log", 1, 1, 2048, "auto", "", 0.95, 5.19, 0.79, 0.24, 69.00, 226112, 110.41},
     {"mixtral-8x7b-v0.1", "mistralai-mixtral-8x7b-i--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.95, 43.51, 1.21, 2.07, 28.44, 465936, 56.88},
@@ -316,6 +316,16 @@ TEST(ServeVllm, BatchDefaultsFollowTheGpu) {
     ASSERT_TRUE(p.ok());
     EXPECT_EQ(p->max_num_batched_tokens, 2048u);
     EXPECT_EQ(p->max_num_seqs, 256u);
+}
+
+// The default max_model_len is vLLM's derived maximum: max_position_embeddings (131,072 in both configs);
+// Llama 3.1's llama3 rope scaling and Gemma 3's linear factor 8 do not extend it (vLLM scales neither).
+TEST(ServeVllm, DefaultContextIsTheDerivedMaximum) {
+    for (const char* preset : {"llama-3.1-8b", "gemma-3-4b"}) {
+        auto p = plan_serve(test::analyze_preset(preset), on_h100());
+        ASSERT_TRUE(p.ok()) << preset;
+        EXPECT_EQ(p->max_model_len, 131072u) << preset;
+    }
 }
 
 } // namespace

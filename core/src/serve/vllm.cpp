@@ -51,9 +51,15 @@ std::string gib2(int64_t bytes) {
 
 // vLLM's derived max_model_len: max_position_embeddings, scaled by rope_scaling's factor for the types vLLM
 // scales (not llama3 or longrope, whose max_position_embeddings already is the extended length).
+bool is_gemma3(const model_spec& s) {
+    return s.model_type.rfind("gemma3", 0) == 0;
+}
+
 uint64_t derived_max_len(const model_spec& s) {
     const std::string& t = s.rope.scaling_type;
-    bool scales = !t.empty() && t != "llama3" && t != "longrope" && t != "su" && t != "default";
+    // Gemma 3's max_position_embeddings already is the scaled length (vLLM skips it by model type).
+    bool scales =
+        !t.empty() && t != "llama3" && t != "longrope" && t != "su" && t != "default" && !is_gemma3(s);
     if (scales && s.rope.scaling_factor > 1.0)
         return static_cast<uint64_t>(static_cast<double>(s.max_positions) * s.rope.scaling_factor);
     return s.max_positions;
@@ -129,6 +135,21 @@ void shard_vision_layers(const analysis& a, const parallel_plan& p, std::vector<
             if (il >= p.stage_layers[st].first && il <= p.stage_layers[st].second)
                 stage_weights[st] -= std::min(stage_weights[st], bytes - kept);
     }
+}
+
+// vLLM's rotary cos/sin caches, on every rank in the model's dtype: max_position_embeddings x rotary dims,
+// times the factor for linear and dynamic scaling (their caches cover the scaled length); Gemma 3 keeps a
+// second, unscaled cache for its sliding-window layers (rope_local_base_freq).
+uint64_t rope_cache_bytes(const model_spec& s) {
+    if (!s.rope.rotary_dim || !s.max_positions) return 0;
+    const uint64_t per_position = mul(s.rope.rotary_dim, dtype_bytes(compute_dtype(s.weight_dtype)));
+    const std::string& t = s.rope.scaling_type;
+    double factor =
+        (t == "linear" || t == "dynamic") && s.rope.scaling_factor > 1.0 ? s.rope.scaling_factor : 1.0;
+    uint64_t positions = static_cast<uint64_t>(static_cast<double>(s.max_positions) * factor);
+    uint64_t bytes = mul(positions, per_position);
+    if (is_gemma3(s)) bytes = add(bytes, mul(s.max_positions, per_position));
+    return bytes;
 }
 
 // ---- memory vLLM measures: estimates from published logs ---------------------------------------------
@@ -450,9 +471,9 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         return e;
     }
     std::vector<uint64_t> stage_weights(k.pp, 0);
-    uint64_t rope = 0;
+    const uint64_t rope = rope_cache_bytes(s);
     for (const auto& rank : par->ranks)
-        if (rank.tp_rank == 0) stage_weights[rank.stage] = rank.bytes.weights, rope = rank.bytes.rope_cache;
+        if (rank.tp_rank == 0) stage_weights[rank.stage] = rank.bytes.weights;
     add_vocab_padding(a, *par, stage_weights);
     shard_vision_layers(a, *par, stage_weights);
 
