@@ -24,7 +24,8 @@ options:
   --engine NAME                    vllm (the default; sglang and llama.cpp are not modelled yet)
   --engine-version V               0.19 (the default and the only one modelled)
   --gpu NAME                       a GPU of the catalog (see modelplan gpus); required
-  --gpus N                         GPUs of that kind (default: tensor x pipeline parallel size)
+  --gpus N                         GPUs of that kind (default and what is used: tensor x pipeline
+                                   parallel size; data parallelism is not modelled)
   --tensor-parallel-size T         default 1
   --pipeline-parallel-size P       default 1
   --gpu-memory-utilization U       in (0, 1], default 0.9

@@ -101,6 +101,9 @@ TEST_F(serve, bad_knobs_name_their_flags) {
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine sglang"), "--engine");
     expect_bad_input(run("llama-3.1-8b --tensor-parallel-size 2"), "--gpu");
     expect_bad_input(run("llama-3.1-8b --gpu nosuchgpu"), "nosuchgpu");
+    // Llama-3.1-8B has 32 layers (config num_hidden_layers).
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --pipeline-parallel-size 40"),
+                     "--pipeline-parallel-size: 40 stages, but the model has only 32 layers");
 }
 
 TEST_F(serve, help_names_the_vllm_flags) {

@@ -37,7 +37,8 @@ std::string field_name(std::string name) {
 std::optional<error> read_count(const std::string& value, const std::string& label, const std::string& field,
                                 uint64_t& out) {
     if (value.empty() || value.size() > 12 || value.find_first_not_of("0123456789") != std::string::npos)
-        return make_error(error_code::bad_request, label + ": expected a whole number, got \"" + value + "\"",
+        return make_error(error_code::bad_request,
+                          label + ": expected a whole number of at most 12 digits, got \"" + value + "\"",
                           field);
     out = std::stoull(value);
     return std::nullopt;

@@ -465,9 +465,15 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     w.quant = *quant;
     auto par = plan_parallel(a, w, k.tp, k.pp, {});
     if (!par) {
-        error e = par.err();
-        if (e.path == "tp") e.path = "tensor_parallel_size";
-        if (e.path == "pp") e.path = "pipeline_parallel_size";
+        error e = par.err(); // worded with the parallel plan's fields (tp, pp): vLLM's names instead
+        for (auto [ours, vllms] : {
+                 std::pair<std::string, std::string>{"tp", "tensor_parallel_size"  },
+                 std::pair<std::string, std::string>{"pp", "pipeline_parallel_size"}
+        })
+            if (e.path == ours) {
+                e.path = vllms;
+                if (e.message.rfind(ours + ":", 0) == 0) e.message = vllms + e.message.substr(ours.size());
+            }
         return e;
     }
     std::vector<uint64_t> stage_weights(k.pp, 0);
@@ -524,9 +530,13 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         }
 
     // Blocks: every worker takes the smallest count; tokens and concurrency from the groups of that stage.
+    // (A stage without attention layers, possible with a vision tower split off by P, holds no blocks and
+    // does not limit.)
     size_t limiting = 0;
-    for (size_t st = 1; st < stages.size(); ++st)
-        if (stages[st].blocks < stages[limiting].blocks) limiting = st;
+    for (size_t st = 0; st < stages.size(); ++st)
+        if (!stages[st].groups.empty() &&
+            (stages[limiting].groups.empty() || stages[st].blocks < stages[limiting].blocks))
+            limiting = st;
     const stage_figures& lim = stages[limiting];
     p.groups = lim.groups;
     p.num_gpu_blocks = lim.blocks;
