@@ -355,5 +355,47 @@ TEST(ServeVllm, WeightsMatchLogsOnOtherGpus) {
     EXPECT_EQ(p->ranks[0].total_bytes, static_cast<uint64_t>(std::llround(39.50 * gib)));
 }
 
+// The CUDA-graph pool, "Graph capturing finished in N secs, took X GiB" in the same llm-d-planner 0.19.0 logs
+// (files as in the table above). vLLM 0.19 does not take it from the KV budget, so the estimate only tells
+// how much of the 1 - utilization headroom the graphs use; it is rough (docs/serving.md: median error 4%,
+// worst -48% for MLA), so it is checked within 50%.
+TEST(ServeVllm, CudaGraphEstimateIsRough) {
+    struct graph_run {
+        const char* preset;
+        uint64_t tp, pp;
+        double logged_gib;
+    };
+    const graph_run graph_runs[] = {
+        {"llama-3.1-8b",      1, 1, 0.91},
+        {"llama-3.1-8b",      2, 1, 0.76},
+        {"llama-3.1-8b",      4, 1, 0.67},
+        {"llama-3.1-8b",      1, 2, 0.65},
+        {"gemma-2-9b",        1, 1, 1.09},
+        {"gemma-3-4b",        1, 1, 0.67},
+        {"phi-4",             1, 1, 1.07},
+        {"deepseek-v2-lite",  1, 1, 1.57},
+        {"mixtral-8x7b-v0.1", 2, 1, 0.93},
+    };
+    for (const auto& g : graph_runs) {
+        serve_request q = on_h100(g.tp);
+        q.vllm.pipeline_parallel_size = g.pp;
+        q.vllm.max_model_len = 8192;
+        q.vllm.gpu_memory_utilization = 0.95;
+        auto p = plan_serve(test::analyze_preset(g.preset), q);
+        ASSERT_TRUE(p.ok()) << g.preset;
+        double predicted = p->ranks[0].cudagraph_bytes / gib;
+        std::printf("%-20s T%llu P%llu graphs %4.2f / %4.2f GiB (%+4.0f%%)\n", g.preset,
+                    (unsigned long long)g.tp, (unsigned long long)g.pp, predicted, g.logged_gib,
+                    100 * rel(predicted, g.logged_gib));
+        EXPECT_NEAR(rel(predicted, g.logged_gib), 0.0, 0.5) << g.preset;
+        EXPECT_FALSE(p->ranks[0].cudagraph_in_budget);
+    }
+    serve_request eager = on_h100();
+    eager.vllm.enforce_eager = true;
+    auto p = plan_serve(test::analyze_preset("llama-3.1-8b"), eager);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->ranks[0].cudagraph_bytes, 0u);
+}
+
 } // namespace
 } // namespace modelplan
