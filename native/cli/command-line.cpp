@@ -96,6 +96,24 @@ const option_group load = {
     {"--repeat",     &cl::repeat    },
 };
 
+// `serve`: the engine and its knobs under the engine's own names (vLLM's flags; serve.h).
+const option_group serve = {
+    {"--engine",                 &cl::engine,         "engine",                 " (vllm)"          },
+    {"--engine-version",         &cl::engine_version, "engine_version",         " (0.19)"          },
+    {"--gpu",                    &cl::gpu,            "gpu",                    " (e.g. h100-80gb)"},
+    {"--gpus",                   &cl::gpu_count,      "gpus",                   ""                 },
+    {"--tensor-parallel-size",   workload_value{},    "tensor_parallel_size",   " (e.g. 2)"        },
+    {"--pipeline-parallel-size", workload_value{},    "pipeline_parallel_size", " (e.g. 2)"        },
+    {"--gpu-memory-utilization", workload_value{},    "gpu_memory_utilization", " (e.g. 0.9)"      },
+    {"--max-model-len",          workload_value{},    "max_model_len",          " (e.g. 8192)"     },
+    {"--max-num-seqs",           workload_value{},    "max_num_seqs",           " (e.g. 256)"      },
+    {"--max-num-batched-tokens", workload_value{},    "max_num_batched_tokens", " (e.g. 8192)"     },
+    {"--kv-cache-dtype",         workload_value{},    "kv_cache_dtype",         " (e.g. fp8)"      },
+    {"--block-size",             workload_value{},    "block_size",             " (e.g. 16)"       },
+    {"--quantization",           workload_value{},    "quantization",           " (e.g. fp8)"      },
+    {"--enforce-eager",          &cl::enforce_eager,  "enforce_eager",          ""                 },
+};
+
 } // namespace option_groups
 
 std::string option_name(const option_row& row) {
@@ -109,7 +127,8 @@ namespace {
 
 // The groups whose options set fields of the core's requests.
 const option_group* const request_groups[] = {&option_groups::model, &option_groups::workload,
-                                              &option_groups::plan, &option_groups::place};
+                                              &option_groups::plan, &option_groups::place,
+                                              &option_groups::serve};
 
 // The flag of a request field, or "".
 std::string flag_of(const std::string& field) {

@@ -42,6 +42,9 @@ struct command_line {
     // instantiate, load
     std::optional<std::string> depth, device, device_map, threads, chunk, repeat;
     bool mmap = false;
+    // serve: the engine; its knobs are in `workload`, under the engine's names
+    std::optional<std::string> engine, engine_version;
+    bool enforce_eager = false;
 };
 
 // Where an option puts what it is given.
@@ -70,6 +73,7 @@ extern const option_group place;       // devices, placement, parallelism, --dev
 extern const option_group inspect;     // --config
 extern const option_group instantiate; // --depth
 extern const option_group load;        // --config, --device, --device-map, --dtype, ...
+extern const option_group serve;       // --engine, --gpu, --gpus and the engine's knobs under its names
 } // namespace option_groups
 
 // The name an option is written with in messages: its long name ("--help" of "-h,--help").

@@ -14,6 +14,7 @@ extern const char* const fit_help;
 extern const char* const gpus_help;
 extern const char* const place_help;
 extern const char* const inspect_help;
+extern const char* const serve_help;
 
 int run_params(const command_line& cl);
 int run_skeleton(const command_line& cl);
@@ -23,6 +24,7 @@ int run_fit(const command_line& cl);
 int run_gpus(const command_line& cl);
 int run_place(const command_line& cl);   // 3 when it does not fit
 int run_inspect(const command_line& cl); // 1 when verification fails
+int run_serve(const command_line& cl);   // 3 when the engine would not start
 
 #ifdef MODELPLAN_WITH_TORCH
 // torch-commands.cpp: the commands of the LibTorch adapter (docs/loading.md).

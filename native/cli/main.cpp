@@ -41,6 +41,7 @@ commands:
   plan       memory for a workload (inference or training), as named items; with --gpu a verdict
   fit        against a GPU: fits?, the longest context, the largest batch, the smallest quantization
   place      device maps across GPUs, CPU and disk (with runtime memory); tensor/pipeline-parallel plans
+  serve      what vLLM will do on these GPUs: its start-up figures per GPU, KV tokens, concurrency, the command
   gpus       the GPU catalog
   inspect    checkpoint headers (safetensors, index, GGUF): inventory, totals, verification against a config
   instantiate  the model as a LibTorch module tree on the meta device, no weight memory (LibTorch builds)
@@ -77,6 +78,7 @@ const std::vector<command_row> commands = {
     {"plan",        "MODEL", {&og::model, &og::workload, &og::plan},  plan_help,        run_plan       },
     {"fit",         "MODEL", {&og::model, &og::workload, &og::plan},  fit_help,         run_fit        },
     {"place",       "MODEL", {&og::model, &og::workload, &og::place}, place_help,       run_place      },
+    {"serve",       "MODEL", {&og::model, &og::serve},                serve_help,       run_serve      },
     {"gpus",        nullptr, {},                                      gpus_help,        run_gpus       },
     {"inspect",     "PATH",  {&og::inspect},                          inspect_help,     run_inspect    },
 #ifdef MODELPLAN_WITH_TORCH
@@ -199,9 +201,10 @@ int run(const std::vector<std::string>& args) {
     }
     const command_row* command = find_command(args[0]);
     if (!command)
-        return usage_error("unknown command \"" + args[0] +
-                               "\"; expected params, skeleton, presets, plan, fit, place, gpus or inspect",
-                           "");
+        return usage_error(
+            "unknown command \"" + args[0] +
+                "\"; expected params, skeleton, presets, plan, fit, place, serve, gpus or inspect",
+            "");
     if (!command->run)
         return fail(args[0] +
                     " needs LibTorch: build with -DMODELPLAN_WITH_TORCH=ON (scripts/test-torch.sh)");

@@ -29,6 +29,9 @@
 #include "modelplan/device-map.h"
 #include "modelplan/placement.h"
 
+// Serving plans: an inference engine's start-up figures on given GPUs (vLLM).
+#include "modelplan/serve.h"
+
 // Checkpoints: the tensor inventory, safetensors and GGUF headers, verification against a skeleton, and
 // models without a family read from their headers.
 #include "modelplan/checkpoint.h"

@@ -1,0 +1,102 @@
+// Serving plans: what an inference engine will do on given GPUs, figure by figure as the engine logs them at
+// start-up, with the verdict and the command line that runs it (formulas, sources, measured errors:
+// docs/serving.md). Engines: vLLM (V1 engine, the accounting of v0.19).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "modelplan/error.h"
+#include "modelplan/report.h"
+
+namespace modelplan {
+
+// vLLM's knobs under vLLM's own names (`vllm serve --tensor-parallel-size ...`); unset: vLLM's default.
+struct vllm_options {
+    uint64_t tensor_parallel_size = 1;
+    uint64_t pipeline_parallel_size = 1;
+    double gpu_memory_utilization = 0.9;
+    std::optional<uint64_t> max_model_len;          // default: the config's (rope-scaled) maximum
+    std::optional<uint64_t> max_num_seqs;           // default: 1024 or 256 by GPU (docs/serving.md)
+    std::optional<uint64_t> max_num_batched_tokens; // default: 8192 or 2048 by GPU
+    std::string kv_cache_dtype = "auto";            // auto | fp8 | fp8_e4m3 | fp8_e5m2
+    uint64_t block_size = 16;
+    bool enforce_eager = false;
+    std::string quantization; // "" : what config.json's quantization_config says; "fp8": online fp8
+    std::string dtype;        // "" or "auto": the config's torch_dtype
+};
+
+struct serve_request {
+    std::string engine = "vllm";
+    std::string engine_version; // "" : the default (the only one modelled now: "0.19")
+    std::string gpu;            // catalog key or name
+    uint64_t gpus = 0;          // GPUs of that kind; 0: tensor_parallel_size x pipeline_parallel_size
+    vllm_options vllm;
+};
+
+// Sets one knob from text, under its vLLM name with dashes or underscores ("gpu-memory-utilization" or
+// "gpu_memory_utilization"), or engine, engine_version, gpu, gpus. The error names `label` and the value.
+std::optional<error> set_serve_option(serve_request& r, const std::string& name, const std::string& value,
+                                      const std::string& label);
+
+// One GPU of the plan, with the figures vLLM logs for it.
+struct serve_rank {
+    std::string name; // "cuda:0"
+    uint64_t tp_rank = 0, stage = 0;
+    uint64_t first_layer = 0, last_layer = 0; // decoder layers of its pipeline stage
+    uint64_t total_bytes = 0;                 // the GPU memory vLLM sees (torch.cuda.mem_get_info's total)
+    bool total_measured = false;  // total_bytes from a published log, not estimated from nvidia-smi's
+    uint64_t requested_bytes = 0; // total x gpu_memory_utilization ("worker requested memory")
+    uint64_t weights_bytes = 0; // "Model loading took X GiB": weights in vLLM's layout, rotary cache included
+    uint64_t non_torch_bytes = 0;       // "non-torch forward increase memory" (estimate: published figures)
+    uint64_t activation_peak_bytes = 0; // "torch peak memory increase" of the profiling run (estimate)
+    uint64_t cudagraph_bytes = 0;       // CUDA-graph pool (estimate; 0 with enforce_eager)
+    bool cudagraph_in_budget = false;   // whether this version subtracts it before sizing the cache
+    int64_t kv_cache_bytes = 0;         // "Available KV cache memory" (negative: none)
+    uint64_t num_blocks = 0;            // blocks this rank's memory holds
+};
+
+// Layers of one KV-cache group as vLLM's hybrid allocator forms them (docs/serving.md).
+struct serve_kv_group {
+    std::string kind;                // "full", "sliding_window", "chunked_local", "mla"
+    uint64_t window = 0;             // sliding window or chunk, tokens
+    uint64_t layers = 0;             // layers in the group (padding layers included)
+    uint64_t page_bytes = 0;         // one layer's block: block_size tokens
+    uint64_t blocks_per_request = 0; // for one max_model_len request
+};
+
+struct serve_plan {
+    std::string engine = "vllm";
+    std::string engine_version = "0.19";
+    std::string gpu; // catalog key
+    uint64_t tp = 1, pp = 1;
+    bool starts = false;
+    std::string error;              // vLLM's own error in words, when it does not start
+    std::vector<std::string> fixes; // changes that make it start, each checked by planning again
+    std::vector<serve_rank> ranks;
+    std::vector<serve_kv_group> groups; // of the first stage
+    uint64_t num_gpu_blocks = 0;        // the smallest over ranks
+    uint64_t kv_tokens = 0;             // "GPU KV cache size: N tokens"
+    double max_concurrency = 0;         // "Maximum concurrency for L tokens per request: Xx"
+    uint64_t kv_bytes_per_token = 0;    // of one rank, every layer of its stage
+    // The knobs as vLLM resolves them.
+    uint64_t max_model_len = 0, max_num_seqs = 0, max_num_batched_tokens = 0, block_size = 16;
+    double gpu_memory_utilization = 0.9;
+    std::string kv_cache_dtype = "auto", quantization, dtype;
+    bool enforce_eager = false;
+    std::vector<std::string> log_lines; // the start-up lines vLLM will print, with our figures
+    std::vector<std::string> notes;     // what is estimated and why
+    std::string command;                // `vllm serve REPO ...`, ready to paste
+};
+
+// Checks the knobs (vLLM's own reasons, naming the flag) and plans. A plan that does not start is a plan
+// (starts false, with the error and the fixes), not an error.
+result<serve_plan> plan_serve(const analysis& a, const serve_request& r);
+
+// {"engine", "engine_version", "starts", "ranks": [...], "kv_tokens", "max_concurrency", "command", ...}
+// (docs/json.md, "serve").
+std::string serve_json(const analysis& a, const serve_plan& p);
+
+} // namespace modelplan

@@ -1,0 +1,413 @@
+// Serving plans: the request's knobs, the engine's plan with its fixes (each checked by planning again), the
+// start-up lines the engine will log, the command that runs it, and the JSON answer (docs/serving.md).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "modelplan/presets.h"
+#include "modelplan/serve.h"
+#include "modelplan/text.h"
+#include "serve/vllm-internal.h"
+#include "util/json-util.h"
+#include "util/text-internal.h"
+
+namespace modelplan {
+
+namespace {
+
+constexpr double gib = 1073741824.0;
+
+std::string fixed2(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    return buf;
+}
+
+std::string gib2(double bytes) {
+    return fixed2(bytes / gib);
+}
+
+// "gpu-memory-utilization" -> "gpu_memory_utilization"
+std::string field_name(std::string name) {
+    std::replace(name.begin(), name.end(), '-', '_');
+    while (!name.empty() && name[0] == '_') name.erase(0, 1);
+    return name;
+}
+
+std::optional<error> read_count(const std::string& value, const std::string& label, const std::string& field,
+                                uint64_t& out) {
+    if (value.empty() || value.size() > 12 || value.find_first_not_of("0123456789") != std::string::npos)
+        return make_error(error_code::bad_request,
+                          label + ": expected a whole number of at most 12 digits, got \"" + value + "\"",
+                          field);
+    out = std::stoull(value);
+    return std::nullopt;
+}
+
+std::optional<error> read_flag(const std::string& value, const std::string& label, const std::string& field,
+                               bool& out) {
+    if (value == "true" || value == "1" || value.empty()) return out = true, std::nullopt;
+    if (value == "false" || value == "0") return out = false, std::nullopt;
+    return make_error(error_code::bad_request, label + ": expected true or false, got \"" + value + "\"",
+                      field);
+}
+
+// The Hugging Face repository `vllm serve` takes: a preset's, an id as given, else the path.
+std::string served_model(const analysis& a) {
+    auto p = find_preset(a.model);
+    if (p) return p->repo;
+    return a.model;
+}
+
+std::string command_of(const analysis& a, const serve_plan& p) {
+    std::string c = "vllm serve " + served_model(a);
+    c += " --tensor-parallel-size " + num(p.tp);
+    if (p.pp > 1) c += " --pipeline-parallel-size " + num(p.pp);
+    c += " --gpu-memory-utilization " + fixed2(p.gpu_memory_utilization);
+    c += " --max-model-len " + num(p.max_model_len);
+    c += " --max-num-seqs " + num(p.max_num_seqs);
+    c += " --max-num-batched-tokens " + num(p.max_num_batched_tokens);
+    if (p.kv_cache_dtype != "auto") c += " --kv-cache-dtype " + p.kv_cache_dtype;
+    if (p.block_size != 16) c += " --block-size " + num(p.block_size);
+    if (!p.quantization.empty()) c += " --quantization " + p.quantization;
+    if (!p.dtype.empty() && p.dtype != "auto") c += " --dtype " + p.dtype;
+    if (p.enforce_eager) c += " --enforce-eager";
+    return c;
+}
+
+// The lines vLLM logs at start-up (gpu_model_runner, gpu_worker, kv_cache_utils), with our figures.
+std::vector<std::string> log_lines_of(const serve_plan& p) {
+    std::vector<std::string> lines;
+    if (p.ranks.empty()) return lines;
+    const serve_rank& r = p.ranks.back();
+    lines.push_back("Model loading took " + gib2(static_cast<double>(r.weights_bytes)) + " GiB memory");
+    uint64_t non_kv = r.weights_bytes + r.activation_peak_bytes + r.non_torch_bytes;
+    lines.push_back(
+        "Total non KV cache memory: " + gib2(static_cast<double>(non_kv)) +
+        "GiB; torch peak memory increase: " + gib2(static_cast<double>(r.activation_peak_bytes)) +
+        "GiB; non-torch forward increase memory: " + gib2(static_cast<double>(r.non_torch_bytes)) +
+        "GiB; weights memory: " + gib2(static_cast<double>(r.weights_bytes)) + "GiB.");
+    lines.push_back("Available KV cache memory: " + gib2(static_cast<double>(r.kv_cache_bytes)) + " GiB");
+    if (!p.starts) return lines;
+    lines.push_back("GPU KV cache size: " + with_thousands(p.kv_tokens) + " tokens");
+    lines.push_back("Maximum concurrency for " + with_thousands(p.max_model_len) +
+                    " tokens per request: " + fixed2(p.max_concurrency) + "x");
+    return lines;
+}
+
+std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
+    std::vector<std::string> notes;
+    if (!p.ranks.empty() && !p.ranks[0].total_measured)
+        notes.push_back(
+            "total_bytes: estimated as nvidia-smi's total less 470 MiB (the H100's measured gap); "
+            "no published vLLM log gives this GPU's CUDA total");
+    notes.push_back(
+        "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
+        "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)");
+    if (!p.enforce_eager)
+        notes.push_back(
+            "cudagraph_bytes: an estimate; vLLM 0.19 captures the graphs after sizing the KV cache "
+            "and does not subtract them (unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1), so "
+            "they come out of the headroom the utilization leaves");
+    bool hybrid = p.groups.size() > 1;
+    if (hybrid)
+        notes.push_back(
+            "hybrid KV cache: " + num(p.groups.size()) +
+            " groups of layers share the blocks; GPU KV cache size is blocks / groups x block_size, "
+            "as vLLM logs it");
+    for (const auto& l : a.spec.layers)
+        if (l.stack == layer_stack::decoder && (l.switches & sw_no_kv_cache)) {
+            notes.push_back(
+                "layers without a KV cache (state-space or linear attention): vLLM's state pages for "
+                "them are not modelled");
+            break;
+        }
+    if (!a.spec.not_modelled.empty() || a.spec.vision_hidden)
+        notes.push_back(
+            "a vision tower: vLLM also profiles the encoder with its largest multimodal input, not "
+            "modelled in the activation estimate");
+    return notes;
+}
+
+struct attempt {
+    serve_request request;
+    std::string fix;
+};
+
+// Changes that make a plan start, each planned again: a shorter context, a larger utilization, an fp8 cache,
+// more tensor-parallel GPUs.
+std::vector<std::string> fixes_for(const analysis& a, const serve_request& r, const gpu_row& gpu,
+                                   const vllm::knobs& k, const serve_plan& failed) {
+    std::vector<attempt> tries;
+    if (failed.error.rfind("Bfloat16", 0) == 0)
+        return {"--dtype half (float16 weights: plan it with --dtype f16)"};
+    if (failed.error.rfind("Free memory on device", 0) == 0) {
+        serve_request t = r;
+        t.vllm.gpu_memory_utilization =
+            std::floor(failed.ranks[0].total_bytes > 0
+                           ? 100.0 * (failed.ranks[0].total_bytes - 0.51 * gib) / failed.ranks[0].total_bytes
+                           : 90.0) /
+            100.0;
+        tries.push_back({t, "--gpu-memory-utilization " + fixed2(t.vllm.gpu_memory_utilization)});
+    }
+    size_t len_at = failed.error.find("estimated maximum model length is ");
+    if (len_at != std::string::npos) {
+        uint64_t len = std::strtoull(failed.error.c_str() + len_at + 34, nullptr, 10);
+        if (len > 0) {
+            serve_request t = r;
+            t.vllm.max_model_len = len;
+            tries.push_back({t, "--max-model-len " + num(len)});
+        }
+    }
+    if (k.util < 0.95) {
+        serve_request t = r;
+        t.vllm.gpu_memory_utilization = 0.95;
+        tries.push_back({t, "--gpu-memory-utilization 0.95"});
+    }
+    if (k.kv_cache_dtype == "auto" && failed.error.find("cache") != std::string::npos) {
+        serve_request t = r;
+        t.vllm.kv_cache_dtype = "fp8";
+        tries.push_back({t, "--kv-cache-dtype fp8"});
+    }
+    for (uint64_t tp = k.tp + 1; tp <= 64; ++tp) {
+        serve_request t = r;
+        t.vllm.tensor_parallel_size = tp;
+        t.gpus = 0;
+        auto kk = vllm::resolve(a, t, gpu);
+        if (!kk) continue;
+        auto again = vllm::plan_once(a, t, gpu, *kk);
+        if (!again || !again->starts) continue;
+        tries.push_back({t, "--tensor-parallel-size " + num(tp) + " (" + num(tp * k.pp) + " GPUs)"});
+        break;
+    }
+    std::vector<std::string> fixes;
+    for (const auto& t : tries) {
+        auto kk = vllm::resolve(a, t.request, gpu);
+        if (!kk) continue;
+        auto again = vllm::plan_once(a, t.request, gpu, *kk);
+        if (again && again->starts) fixes.push_back(t.fix);
+    }
+    return fixes;
+}
+
+void write_rank(json_writer& w, const serve_rank& r) {
+    w.StartObject();
+    w.Key("name");
+    write_string(w, r.name);
+    w.Key("tp_rank");
+    w.Uint64(r.tp_rank);
+    w.Key("stage");
+    w.Uint64(r.stage);
+    w.Key("total_bytes");
+    w.Uint64(r.total_bytes);
+    w.Key("total_measured");
+    w.Bool(r.total_measured);
+    w.Key("requested_bytes");
+    w.Uint64(r.requested_bytes);
+    w.Key("weights_bytes");
+    w.Uint64(r.weights_bytes);
+    w.Key("non_torch_bytes");
+    w.Uint64(r.non_torch_bytes);
+    w.Key("activation_peak_bytes");
+    w.Uint64(r.activation_peak_bytes);
+    w.Key("cudagraph_bytes");
+    w.Uint64(r.cudagraph_bytes);
+    w.Key("cudagraph_in_budget");
+    w.Bool(r.cudagraph_in_budget);
+    w.Key("kv_cache_bytes");
+    w.Int64(r.kv_cache_bytes);
+    w.Key("num_blocks");
+    w.Uint64(r.num_blocks);
+    w.EndObject();
+}
+
+} // namespace
+
+std::optional<error> set_serve_option(serve_request& r, const std::string& name, const std::string& value,
+                                      const std::string& label) {
+    const std::string f = field_name(name);
+    vllm_options& o = r.vllm;
+    uint64_t n = 0;
+    if (f == "engine") return r.engine = value, std::nullopt;
+    if (f == "engine_version") return r.engine_version = value, std::nullopt;
+    if (f == "gpu") return r.gpu = value, std::nullopt;
+    if (f == "gpus") {
+        if (auto e = read_count(value, label, f, n)) return e;
+        return r.gpus = n, std::nullopt;
+    }
+    if (f == "tensor_parallel_size" || f == "pipeline_parallel_size" || f == "max_model_len" ||
+        f == "max_num_seqs" || f == "max_num_batched_tokens" || f == "block_size") {
+        if (auto e = read_count(value, label, f, n)) return e;
+        if (f == "tensor_parallel_size")
+            o.tensor_parallel_size = n;
+        else if (f == "pipeline_parallel_size")
+            o.pipeline_parallel_size = n;
+        else if (f == "max_model_len")
+            o.max_model_len = n;
+        else if (f == "max_num_seqs")
+            o.max_num_seqs = n;
+        else if (f == "max_num_batched_tokens")
+            o.max_num_batched_tokens = n;
+        else
+            o.block_size = n;
+        return std::nullopt;
+    }
+    if (f == "gpu_memory_utilization") {
+        char* end = nullptr;
+        double v = value.empty() ? NAN : std::strtod(value.c_str(), &end);
+        if (value.empty() || *end != '\0' || !std::isfinite(v))
+            return make_error(error_code::bad_request,
+                              label + ": expected a number in (0, 1], got \"" + value + "\"", f);
+        o.gpu_memory_utilization = v;
+        return std::nullopt;
+    }
+    if (f == "kv_cache_dtype") return o.kv_cache_dtype = value, std::nullopt;
+    if (f == "quantization") return o.quantization = value, std::nullopt;
+    if (f == "dtype") return o.dtype = value, std::nullopt;
+    if (f == "enforce_eager") return read_flag(value, label, f, o.enforce_eager);
+    return make_error(error_code::bad_request, label + ": not a knob serve knows", f);
+}
+
+namespace {
+
+// The type vLLM runs the weights in (ModelConfig's dtype): --dtype when given; with "auto", the config's
+// 16-bit type, and a float32 config in bfloat16 (float16 on GPUs without bfloat16). nullopt: keep the
+// analysis's type (quantized or 16-bit weights).
+result<std::optional<dtype>> serving_dtype(const model_spec& s, const std::string& flag, const gpu_row& gpu) {
+    if (!flag.empty() && flag != "auto") {
+        auto t = parse_dtype(flag, "dtype");
+        if (!t) return t.err();
+        if (*t != dtype::f32 && *t != dtype::f16 && *t != dtype::bf16)
+            return make_error(
+                error_code::unknown_dtype,
+                "dtype: vLLM runs weights in auto, half, float16, bfloat16, float or float32; got \"" + flag +
+                    "\"",
+                "dtype");
+        return std::optional<dtype>(*t);
+    }
+    if (s.weight_dtype == dtype::f32) return std::optional<dtype>(gpu.bf16 ? dtype::bf16 : dtype::f16);
+    return std::optional<dtype>();
+}
+
+} // namespace
+
+result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
+    if (r.engine != "vllm")
+        return make_error(
+            error_code::unsupported,
+            "engine: \"" + r.engine +
+                "\" is not modelled yet; vllm is (sglang, llama.cpp and transformers are planned)",
+            "engine");
+    const std::string& v = r.engine_version;
+    if (!(v.empty() || v == "0.19" || v == "0.19.0" || v == "v0.19" || v == "v0.19.0"))
+        return make_error(error_code::unsupported,
+                          "engine_version: \"" + v + "\" is not modelled; 0.19 (V1 engine) is",
+                          "engine_version");
+    if (r.gpu.empty())
+        return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");
+    auto gpu = find_gpu(r.gpu);
+    if (!gpu) return gpu.err();
+    auto run_as = serving_dtype(a_given.spec, r.vllm.dtype, *gpu);
+    if (!run_as) return run_as.err();
+    const bool float_weights = a_given.spec.weight_dtype == dtype::f32 ||
+                               a_given.spec.weight_dtype == dtype::f16 ||
+                               a_given.spec.weight_dtype == dtype::bf16;
+    analysis retyped;
+    if (*run_as && **run_as != a_given.spec.weight_dtype && float_weights && !a_given.from_headers) {
+        model_spec s = a_given.spec;
+        s.weight_dtype = **run_as;
+        auto again = analyze(a_given.model, result<model_spec>(s));
+        if (!again) return again.err();
+        retyped = std::move(*again);
+    }
+    const analysis& a = retyped.spec.layers.empty() ? a_given : retyped;
+    auto k = vllm::resolve(a, r, *gpu);
+    if (!k) return k.err();
+    auto p = vllm::plan_once(a, r, *gpu, *k);
+    if (!p) return p.err();
+    if (!p->starts) p->fixes = fixes_for(a, r, *gpu, *k, *p);
+    p->log_lines = log_lines_of(*p);
+    p->notes = notes_of(a, *p);
+    p->command = command_of(a, *p);
+    return p;
+}
+
+std::string serve_json(const analysis& a, const serve_plan& p) {
+    json_out out;
+    json_writer& w = out.w;
+    out.begin_model_answer(a.model, a.spec.architecture);
+    w.Key("engine");
+    write_string(w, p.engine);
+    w.Key("engine_version");
+    write_string(w, p.engine_version);
+    w.Key("gpu");
+    write_string(w, p.gpu);
+    w.Key("starts");
+    w.Bool(p.starts);
+    w.Key("error");
+    if (p.error.empty())
+        w.Null();
+    else
+        write_string(w, p.error);
+    write_strings(w, "fixes", p.fixes);
+    w.Key("knobs");
+    w.StartObject();
+    w.Key("tensor_parallel_size");
+    w.Uint64(p.tp);
+    w.Key("pipeline_parallel_size");
+    w.Uint64(p.pp);
+    w.Key("gpu_memory_utilization");
+    w.Double(p.gpu_memory_utilization);
+    w.Key("max_model_len");
+    w.Uint64(p.max_model_len);
+    w.Key("max_num_seqs");
+    w.Uint64(p.max_num_seqs);
+    w.Key("max_num_batched_tokens");
+    w.Uint64(p.max_num_batched_tokens);
+    w.Key("kv_cache_dtype");
+    write_string(w, p.kv_cache_dtype);
+    w.Key("block_size");
+    w.Uint64(p.block_size);
+    w.Key("enforce_eager");
+    w.Bool(p.enforce_eager);
+    w.Key("quantization");
+    write_string(w, p.quantization);
+    w.EndObject();
+    w.Key("ranks");
+    w.StartArray();
+    for (const auto& r : p.ranks) write_rank(w, r);
+    w.EndArray();
+    w.Key("kv_groups");
+    w.StartArray();
+    for (const auto& g : p.groups) {
+        w.StartObject();
+        w.Key("kind");
+        write_string(w, g.kind);
+        w.Key("window");
+        w.Uint64(g.window);
+        w.Key("layers");
+        w.Uint64(g.layers);
+        w.Key("page_bytes");
+        w.Uint64(g.page_bytes);
+        w.Key("blocks_per_request");
+        w.Uint64(g.blocks_per_request);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.Key("num_gpu_blocks");
+    w.Uint64(p.num_gpu_blocks);
+    w.Key("kv_bytes_per_token");
+    w.Uint64(p.kv_bytes_per_token);
+    w.Key("kv_tokens");
+    w.Uint64(p.kv_tokens);
+    w.Key("max_concurrency");
+    w.Double(std::round(p.max_concurrency * 100.0) / 100.0);
+    write_strings(w, "log_lines", p.log_lines);
+    write_strings(w, "notes", p.notes);
+    w.Key("command");
+    write_string(w, p.command);
+    w.EndObject();
+    return out.str();
+}
+
+} // namespace modelplan

@@ -1,0 +1,589 @@
+// vLLM's start-up accounting, V1 engine as of v0.19 (docs/serving.md has every figure with its source):
+//   requested    = total x gpu_memory_utilization              (gpu_worker: "worker requested memory")
+//   KV memory    = requested - weights - torch peak increase - non-torch increase
+//   blocks       = KV memory / (page bytes x layers per group)  (kv_cache_utils, the hybrid allocator)
+//   tokens       = blocks / groups x block_size                 ("GPU KV cache size")
+//   concurrency  = blocks / blocks one max_model_len request needs in every group
+// Weights and the KV page sizes follow vLLM's rules exactly; the profiling run's peak, the non-torch memory
+// and the CUDA-graph pool are measured by vLLM, so here they are estimates from published start-up logs.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "modelplan/placement.h"
+#include "modelplan/text.h"
+#include "serve/vllm-internal.h"
+#include "util/saturating.h"
+#include "util/text-internal.h"
+
+namespace modelplan::vllm {
+
+using sat::add;
+using sat::ceil_div;
+using sat::mul;
+
+namespace {
+
+constexpr uint64_t mib = 1ull << 20;
+constexpr double gib = 1073741824.0;
+
+uint64_t gib_bytes(double g) {
+    return static_cast<uint64_t>(std::llround(g * gib));
+}
+
+// What the CUDA context and the worker's start take before vLLM's first snapshot: "worker init memory
+// snapshot: ... cuda_memory=0.51GiB" on an H100 (llm-d-planner v0.19.0 logs). The start-up check compares the
+// requested memory with what is free after it.
+const uint64_t init_context_bytes = gib_bytes(0.51);
+
+// ---- the knobs -----------------------------------------------------------------------------------------
+
+std::string fixed2(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    return buf;
+}
+
+std::string gib2(int64_t bytes) {
+    return fixed2(static_cast<double>(bytes) / gib);
+}
+
+// vLLM's derived max_model_len: max_position_embeddings, scaled by rope_scaling's factor for the types vLLM
+// scales (not llama3 or longrope, whose max_position_embeddings already is the extended length).
+bool is_gemma3(const model_spec& s) {
+    return s.model_type.rfind("gemma3", 0) == 0;
+}
+
+uint64_t derived_max_len(const model_spec& s) {
+    const std::string& t = s.rope.scaling_type;
+    // Gemma 3's max_position_embeddings already is the scaled length (vLLM skips it by model type).
+    bool scales =
+        !t.empty() && t != "llama3" && t != "longrope" && t != "su" && t != "default" && !is_gemma3(s);
+    if (scales && s.rope.scaling_factor > 1.0)
+        return static_cast<uint64_t>(static_cast<double>(s.max_positions) * s.rope.scaling_factor);
+    return s.max_positions;
+}
+
+uint64_t pad_to(uint64_t v, uint64_t m) {
+    return ceil_div(v, m) * m;
+}
+
+bool has_decoder_attention(const model_spec& s) {
+    for (uint64_t il = 0; il < s.layers.size(); ++il)
+        if (kv_bytes_per_token_in_layer(s, il, dtype::bf16)) return true;
+    return false;
+}
+
+// ---- weights ------------------------------------------------------------------------------------------
+
+// The weight format the plan uses: the checkpoint's quantization_config, or vLLM's online fp8.
+result<std::string> weight_quant(const model_spec& s, const knobs& k) {
+    if (k.quantization.empty()) return std::string();
+    if (!s.quantization_config.empty()) return std::string(); // vLLM reads the checkpoint's own format
+    if (k.quantization == "fp8") return std::string("fp8");   // per-tensor e4m3 scales, computed at load
+    return make_error(error_code::unsupported,
+                      "quantization: " + k.quantization +
+                          " needs a checkpoint quantized that way (config.json has no quantization_config); "
+                          "vLLM quantizes a 16-bit checkpoint online with fp8",
+                      "quantization");
+}
+
+// vLLM pads the vocabulary of the embedding and the output head to a multiple of 64, then splits it evenly
+// (VocabParallelEmbedding: pad_vocab_size, vocab_range_from_global_vocab_size). What that adds on top of the
+// parallel plan's ceil(vocab / T) rows, per stage.
+void add_vocab_padding(const analysis& a, const parallel_plan& p, std::vector<uint64_t>& stage_weights) {
+    const model_spec& s = a.spec;
+    if (!s.vocab) return;
+    uint64_t vllm_rows = pad_to(s.vocab, 64) / p.tp;
+    uint64_t our_rows = p.tp == 1 ? s.vocab : ceil_div(s.vocab, p.tp);
+    if (vllm_rows <= our_rows) return;
+    bool head_seen = false;
+    uint64_t embed_delta = 0;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if ((t.what != role::embed && t.what != role::lm_head) || t.shape.empty() || t.shape[0] != s.vocab)
+            continue;
+        uint64_t bytes = p.plan.weight_bytes_by_tensor[i];
+        uint64_t delta = mul(vllm_rows - our_rows, bytes / s.vocab);
+        uint64_t stage = t.what == role::lm_head ? p.pp - 1 : 0;
+        if (t.what == role::lm_head)
+            head_seen = true;
+        else
+            embed_delta = add(embed_delta, delta);
+        stage_weights[stage] = add(stage_weights[stage], delta);
+    }
+    if (!head_seen && s.tie_embeddings() && p.pp > 1)
+        stage_weights[p.pp - 1] = add(stage_weights[p.pp - 1], embed_delta);
+}
+
+// vLLM shards a vision tower's linear layers across the tensor-parallel ranks as it does the decoder's
+// (QKVParallelLinear, Column/RowParallelLinear in its SigLIP and Llama 4 vision encoders); the parallel plan
+// keeps them whole on every rank. What that takes off each stage: (1 - 1/T) of every 2-D weight in a vision
+// layer.
+void shard_vision_layers(const analysis& a, const parallel_plan& p, std::vector<uint64_t>& stage_weights) {
+    const model_spec& s = a.spec;
+    if (p.tp == 1) return;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if (t.layer == no_index || t.shape.size() != 2) continue;
+        uint64_t il = static_cast<uint64_t>(t.layer);
+        if (il >= s.layers.size() || s.layers[il].stack != layer_stack::vision) continue;
+        uint64_t bytes = p.plan.weight_bytes_by_tensor[i];
+        uint64_t kept = ceil_div(bytes, p.tp);
+        for (uint64_t st = 0; st < p.pp; ++st)
+            if (il >= p.stage_layers[st].first && il <= p.stage_layers[st].second)
+                stage_weights[st] -= std::min(stage_weights[st], bytes - kept);
+    }
+}
+
+// vLLM's rotary cos/sin caches, on every rank in the model's dtype: max_position_embeddings x rotary dims,
+// times the factor for linear and dynamic scaling (their caches cover the scaled length); Gemma 3 keeps a
+// second, unscaled cache for its sliding-window layers (rope_local_base_freq).
+uint64_t rope_cache_bytes(const model_spec& s) {
+    if (!s.rope.rotary_dim || !s.max_positions) return 0;
+    const uint64_t per_position = mul(s.rope.rotary_dim, dtype_bytes(compute_dtype(s.weight_dtype)));
+    const std::string& t = s.rope.scaling_type;
+    double factor =
+        (t == "linear" || t == "dynamic") && s.rope.scaling_factor > 1.0 ? s.rope.scaling_factor : 1.0;
+    uint64_t positions = static_cast<uint64_t>(static_cast<double>(s.max_positions) * factor);
+    uint64_t bytes = mul(positions, per_position);
+    if (is_gemma3(s)) bytes = add(bytes, mul(s.max_positions, per_position));
+    return bytes;
+}
+
+// ---- memory vLLM measures: estimates from published logs ---------------------------------------------
+
+// "non-torch forward increase memory" (llm-d-planner v0.19.0 logs, H100): 0.24-0.27 GiB at T = 1, 2.06-2.07
+// at T = 2, 2.13-2.21 at T = 4 (NCCL and custom all-reduce buffers), 0.07 with pipeline stages only.
+uint64_t non_torch_bytes(uint64_t tp, uint64_t pp) {
+    if (tp == 1) return pp == 1 ? gib_bytes(0.25) : gib_bytes(0.07);
+    return tp == 2 ? gib_bytes(2.07) : gib_bytes(2.15);
+}
+
+// The profiling run's "torch peak memory increase": one forward pass over max_num_batched_tokens tokens and,
+// on the last stage, the sampler over min(max_num_seqs, tokens) rows of logits. Fitted on the v0.19.0 logs
+// (docs/serving.md): the sampler holds about dtype + 13 bytes per logit (the model-dtype logits and three
+// fp32 copies, one more byte), beside the hidden states; a dense forward pass peaks in the MLP (gate, up and
+// their product) beside four hidden-sized tensors; fused MoE keeps its per-token-and-expert workspace.
+uint64_t activation_peak(const model_spec& s, const knobs& k, uint64_t first, uint64_t last,
+                         bool last_stage) {
+    const uint64_t dt = dtype_bytes(compute_dtype(s.weight_dtype));
+    const uint64_t n = k.max_num_batched_tokens, seqs = std::min(k.max_num_seqs, n);
+    bool dense = false, moe = false;
+    for (uint64_t il = first; il <= last && il < s.layers.size(); ++il) {
+        if (s.layers[il].stack != layer_stack::decoder) continue;
+        (s.is_moe_layer(il) ? moe : dense) = true;
+    }
+    uint64_t sampler = 0;
+    if (last_stage) sampler = add(mul(mul(seqs, s.vocab), dt + 13), mul(mul(n, s.hidden), dt));
+    uint64_t forward = 0;
+    if (dense) forward = mul(mul(n, dt), add(mul(3, ceil_div(s.intermediate, k.tp)), mul(4, s.hidden)));
+    uint64_t workspace = 0;
+    if (moe)
+        workspace = mul(mul(mul(n, s.n_experts_per_tok), dt),
+                        add(mul(2, ceil_div(s.expert_intermediate, k.tp)), s.hidden));
+    return add(std::max(forward, sampler), workspace);
+}
+
+// CUDA-graph pool: "Graph capturing finished ... took X GiB" in the v0.19.0 logs runs from 0.5 GiB
+// (Llama-3.1-8B at P = 4) to 1.8 GiB (Llama-3.3-70B at T = 2); 0.4 GiB + 16 MiB per layer follows them within
+// about 20%.
+uint64_t cudagraph_bytes(uint64_t layers) {
+    return add(gib_bytes(0.40), mul(16 * mib, layers));
+}
+
+// ---- the KV cache: vLLM's specs, groups and blocks ----------------------------------------------------
+
+struct layer_page {
+    std::string kind;
+    uint64_t window = 0;
+    uint64_t page = 0; // block_size tokens of this layer on one rank
+};
+
+const char* kind_of(attn_kind a) {
+    switch (a) {
+    case attn_kind::sliding: return "sliding_window";
+    case attn_kind::chunked: return "chunked_local";
+    case attn_kind::mla: return "mla";
+    default: return "full";
+    }
+}
+
+dtype kv_dtype_of(const model_spec& s, const knobs& k) {
+    if (k.kv_cache_dtype == "fp8" || k.kv_cache_dtype == "fp8_e4m3") return dtype::f8_e4m3;
+    if (k.kv_cache_dtype == "fp8_e5m2") return dtype::f8_e5m2;
+    if (k.kv_cache_dtype == "bfloat16") return dtype::bf16;
+    return compute_dtype(s.weight_dtype);
+}
+
+// Layers of [first, last] that cache keys and values, with their page on one rank: MLA's latent whole on
+// every rank; other attention by key/value heads per rank (replicated when there are fewer heads than T).
+std::vector<layer_page> stage_pages(const model_spec& s, const knobs& k, uint64_t first, uint64_t last) {
+    std::vector<layer_page> pages;
+    const dtype kv = kv_dtype_of(s, k);
+    const uint64_t heads = s.n_kv_heads ? s.n_kv_heads : s.n_heads;
+    const uint64_t per_rank = heads >= k.tp ? heads / k.tp : 1;
+    for (uint64_t il = first; il <= last && il < s.layers.size(); ++il) {
+        uint64_t per_token = kv_bytes_per_token_in_layer(s, il, kv);
+        if (!per_token) continue;
+        const layer_spec& l = s.layers[il];
+        if (l.attn != attn_kind::mla && heads) per_token = per_token / heads * per_rank;
+        pages.push_back(
+            {kind_of(l.attn), l.attn == attn_kind::full ? 0 : l.window, mul(per_token, k.block_size)});
+    }
+    return pages;
+}
+
+// Blocks one request of `len` tokens holds in a layer of this kind (KVCacheSpec.max_memory_usage_bytes):
+// every block of the context for full attention and MLA; the window plus one batch of new tokens, and one
+// block more, for a sliding window; the chunk plus one batch for chunked local attention.
+uint64_t blocks_per_request(const std::string& kind, uint64_t window, uint64_t len, const knobs& k) {
+    if (kind == "sliding_window")
+        return ceil_div(std::min(add(window ? window - 1 : 0, k.max_num_batched_tokens), len), k.block_size) +
+               1;
+    if (kind == "chunked_local")
+        return ceil_div(std::min(add(window, k.max_num_batched_tokens), len), k.block_size);
+    return ceil_div(len, k.block_size);
+}
+
+// Bytes one request of `len` tokens needs on a rank (check_enough_kv_cache_memory).
+uint64_t request_bytes(const std::vector<layer_page>& pages, uint64_t len, const knobs& k) {
+    uint64_t total = 0;
+    for (const auto& p : pages) total = add(total, mul(blocks_per_request(p.kind, p.window, len, k), p.page));
+    return total;
+}
+
+// The longest context whose one request fits in `available` (estimate_max_model_len: a bisection).
+uint64_t estimate_max_len(const std::vector<layer_page>& pages, uint64_t available, const knobs& k) {
+    uint64_t lo = 0, hi = k.max_model_len;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        if (request_bytes(pages, mid, k) <= available)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+// The hybrid allocator (_get_kv_cache_groups_uniform_page_size): layers of one spec form a type; every group
+// holds the same number of layers, the smallest type's count (or the largest's when it is under 1.25 times
+// the smallest), the last group of a type padded.
+std::vector<serve_kv_group> form_groups(const std::vector<layer_page>& pages, const knobs& k) {
+    std::vector<std::tuple<std::string, uint64_t, uint64_t>> order;
+    std::map<std::tuple<std::string, uint64_t, uint64_t>, uint64_t> counts;
+    for (const auto& p : pages) {
+        auto key = std::make_tuple(p.kind, p.window, p.page);
+        if (counts[key]++ == 0) order.push_back(key);
+    }
+    if (order.empty()) return {};
+    uint64_t smallest = UINT64_MAX, largest = 0;
+    for (const auto& [key, n] : counts) smallest = std::min(smallest, n), largest = std::max(largest, n);
+    uint64_t group_size =
+        static_cast<double>(largest) < 1.25 * static_cast<double>(smallest) ? largest : smallest;
+    std::vector<serve_kv_group> groups;
+    for (const auto& key : order) {
+        const auto& [kind, window, page] = key;
+        for (uint64_t g = 0; g < ceil_div(counts[key], group_size); ++g)
+            groups.push_back(
+                {kind, window, group_size, page, blocks_per_request(kind, window, k.max_model_len, k)});
+    }
+    return groups;
+}
+
+// ---- the plan ------------------------------------------------------------------------------------------
+
+struct stage_figures {
+    uint64_t first = 0, last = 0;
+    uint64_t weights = 0, non_torch = 0, activation = 0, graphs = 0;
+    int64_t kv = 0;
+    std::vector<layer_page> pages;
+    std::vector<serve_kv_group> groups;
+    uint64_t blocks = 0;
+};
+
+int64_t signed_bytes(uint64_t v) {
+    return static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX));
+}
+
+void fail(serve_plan& p, std::string error) {
+    p.starts = false;
+    if (p.error.empty()) p.error = std::move(error);
+}
+
+} // namespace
+
+uint64_t cuda_total_bytes(const gpu_row& gpu, bool* measured) {
+    // Published "total_memory" / "total_gpu_memory" figures: H100 SXM 79.19 GiB (llm-d-planner v0.19.0 logs,
+    // nvidia-smi 81,559 MiB); A100 SXM4 40GB 39.50 GiB (vllm-project/vllm#12330, nvidia-smi 40,960 MiB); RTX
+    // 3090 23.58 GiB (vllm-project/vllm#10517, nvidia-smi 24,576 MiB).
+    static const std::map<std::string, double> measured_gib = {
+        {"h100-80gb", 79.19},
+        {"a100-40gb", 39.50},
+        {"rtx-3090",  23.58},
+    };
+    auto it = measured_gib.find(gpu.key);
+    if (measured) *measured = it != measured_gib.end();
+    if (it != measured_gib.end()) return gib_bytes(it->second);
+    // Elsewhere: the driver's total less the 470 MiB the H100 loses between nvidia-smi and CUDA.
+    uint64_t reported = gpu.memory_bytes();
+    return reported > 470 * mib ? reported - 470 * mib : reported;
+}
+
+result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu) {
+    const model_spec& s = a.spec;
+    const vllm_options& o = r.vllm;
+    knobs k;
+    k.tp = o.tensor_parallel_size;
+    k.pp = o.pipeline_parallel_size;
+    k.util = o.gpu_memory_utilization;
+    k.block_size = o.block_size;
+    k.kv_cache_dtype = o.kv_cache_dtype.empty() ? "auto" : o.kv_cache_dtype;
+    k.quantization = o.quantization;
+    k.dtype = o.dtype;
+    k.enforce_eager = o.enforce_eager;
+    if (!(k.util > 0.0 && k.util <= 1.0))
+        return make_error(
+            error_code::out_of_range,
+            "gpu_memory_utilization: vLLM takes a fraction of the GPU's memory in (0, 1], got " +
+                fixed2(k.util),
+            "gpu_memory_utilization");
+    if (k.tp == 0 || k.tp > 1024)
+        return make_error(error_code::out_of_range,
+                          "tensor_parallel_size: expected 1 to 1024, got " + num(k.tp),
+                          "tensor_parallel_size");
+    if (k.pp == 0 || k.pp > 1024)
+        return make_error(error_code::out_of_range,
+                          "pipeline_parallel_size: expected 1 to 1024, got " + num(k.pp),
+                          "pipeline_parallel_size");
+    if (!has_decoder_attention(s))
+        return make_error(error_code::unsupported,
+                          "engine: " + s.architecture +
+                              " has no decoder attention layers; vLLM's KV-cache accounting does not apply",
+                          "engine");
+    // ModelConfig.verify_with_parallel_config
+    if (s.n_heads % k.tp != 0)
+        return make_error(error_code::not_divisible,
+                          "tensor_parallel_size: Total number of attention heads (" + num(s.n_heads) +
+                              ") must be divisible by tensor parallel size (" + num(k.tp) + ")",
+                          "tensor_parallel_size");
+    // VocabParallelEmbedding: the vocabulary padded to 64 splits evenly (divide() asserts it).
+    if (s.vocab && pad_to(s.vocab, 64) % k.tp != 0)
+        return make_error(error_code::not_divisible,
+                          "tensor_parallel_size: the vocabulary padded to a multiple of 64 (" +
+                              num(pad_to(s.vocab, 64)) + ") is not divisible by " + num(k.tp),
+                          "tensor_parallel_size");
+    if (r.gpus && r.gpus < k.tp * k.pp)
+        return make_error(error_code::bad_request,
+                          "gpus: tensor_parallel_size x pipeline_parallel_size needs " + num(k.tp * k.pp) +
+                              " GPUs, " + num(r.gpus) + " given",
+                          "gpus");
+    static const char* const block_sizes[] = {"1", "8", "16", "32", "64", "128", "256"};
+    bool block_ok = false;
+    for (const char* b : block_sizes) block_ok = block_ok || num(k.block_size) == b;
+    if (!block_ok)
+        return make_error(error_code::out_of_range,
+                          "block_size: vLLM takes 1, 8, 16, 32, 64, 128 or 256, got " + num(k.block_size),
+                          "block_size");
+    static const char* const kv_dtypes[] = {"auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2"};
+    bool kv_ok = false;
+    for (const char* d : kv_dtypes) kv_ok = kv_ok || k.kv_cache_dtype == d;
+    if (!kv_ok)
+        return make_error(error_code::unknown_dtype,
+                          "kv_cache_dtype: expected auto, bfloat16, fp8, fp8_e4m3 or fp8_e5m2, got \"" +
+                              k.kv_cache_dtype + "\"",
+                          "kv_cache_dtype");
+    // ModelConfig._get_and_verify_max_len
+    uint64_t derived = derived_max_len(s);
+    if (o.max_model_len) {
+        if (*o.max_model_len == 0)
+            return make_error(error_code::out_of_range, "max_model_len: must be at least 1, got 0",
+                              "max_model_len");
+        if (derived && *o.max_model_len > derived)
+            return make_error(
+                error_code::out_of_range,
+                "max_model_len: User-specified max_model_len (" + num(*o.max_model_len) +
+                    ") is greater than the derived max_model_len (max_position_embeddings=" +
+                    num(s.max_positions) +
+                    (s.rope.scaling_type.empty() ? std::string() : ", rope_scaling " + s.rope.scaling_type) +
+                    " gives " + num(derived) +
+                    "); vLLM refuses it unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1, and outputs may be wrong",
+                "max_model_len");
+        k.max_model_len = *o.max_model_len;
+    } else {
+        if (!derived)
+            return make_error(error_code::missing_key,
+                              "max_model_len: the config gives no max_position_embeddings; name the context",
+                              "max_model_len");
+        k.max_model_len = derived;
+    }
+    // EngineArgs.get_batch_defaults: GPUs of at least 70 GiB that are not an A100 get 8192 tokens and 1024
+    // sequences for `vllm serve`; others 2048 and 256. max_num_seqs is at most max_num_batched_tokens.
+    bool big = cuda_total_bytes(gpu, nullptr) >= 70ull * (1ull << 30) &&
+               std::string(gpu.key).find("a100") == std::string::npos;
+    k.max_num_batched_tokens_given = o.max_num_batched_tokens.has_value();
+    k.max_num_seqs_given = o.max_num_seqs.has_value();
+    k.max_num_batched_tokens = o.max_num_batched_tokens ? *o.max_num_batched_tokens : (big ? 8192 : 2048);
+    k.max_num_seqs =
+        o.max_num_seqs ? *o.max_num_seqs : std::min<uint64_t>(big ? 1024 : 256, k.max_num_batched_tokens);
+    if (k.max_num_batched_tokens == 0 || k.max_num_seqs == 0)
+        return make_error(error_code::out_of_range,
+                          std::string(k.max_num_seqs == 0 ? "max_num_seqs" : "max_num_batched_tokens") +
+                              ": must be at least 1, got 0",
+                          k.max_num_seqs == 0 ? "max_num_seqs" : "max_num_batched_tokens");
+    // SchedulerConfig.verify_args
+    if (k.max_num_batched_tokens < k.max_num_seqs)
+        return make_error(error_code::inconsistent,
+                          "max_num_batched_tokens: max_num_batched_tokens (" + num(k.max_num_batched_tokens) +
+                              ") must be greater than or equal to max_num_seqs (" + num(k.max_num_seqs) + ")",
+                          "max_num_batched_tokens");
+    return k;
+}
+
+result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k) {
+    const model_spec& s = a.spec;
+    serve_plan p;
+    p.gpu = gpu.key;
+    p.tp = k.tp;
+    p.pp = k.pp;
+    p.max_model_len = k.max_model_len;
+    p.max_num_seqs = k.max_num_seqs;
+    p.max_num_batched_tokens = k.max_num_batched_tokens;
+    p.block_size = k.block_size;
+    p.gpu_memory_utilization = k.util;
+    p.kv_cache_dtype = k.kv_cache_dtype;
+    p.quantization = k.quantization;
+    p.dtype = k.dtype;
+    p.enforce_eager = k.enforce_eager;
+    p.starts = true;
+
+    // Weights per stage: the parallel plan's split, vLLM's padded vocabulary, the rotary cache on every rank.
+    workload w;
+    auto quant = weight_quant(s, k);
+    if (!quant) return quant.err();
+    w.quant = *quant;
+    auto par = plan_parallel(a, w, k.tp, k.pp, {});
+    if (!par) {
+        error e = par.err(); // worded with the parallel plan's fields (tp, pp): vLLM's names instead
+        for (auto [ours, vllms] : {
+                 std::pair<std::string, std::string>{"tp", "tensor_parallel_size"  },
+                 std::pair<std::string, std::string>{"pp", "pipeline_parallel_size"}
+        })
+            if (e.path == ours) {
+                e.path = vllms;
+                if (e.message.rfind(ours + ":", 0) == 0) e.message = vllms + e.message.substr(ours.size());
+            }
+        return e;
+    }
+    std::vector<uint64_t> stage_weights(k.pp, 0);
+    const uint64_t rope = rope_cache_bytes(s);
+    for (const auto& rank : par->ranks)
+        if (rank.tp_rank == 0) stage_weights[rank.stage] = rank.bytes.weights;
+    add_vocab_padding(a, *par, stage_weights);
+    shard_vision_layers(a, *par, stage_weights);
+
+    bool total_measured = false;
+    const uint64_t total = cuda_total_bytes(gpu, &total_measured);
+    const uint64_t requested = static_cast<uint64_t>(static_cast<double>(total) * k.util);
+
+    std::vector<stage_figures> stages(k.pp);
+    for (uint64_t st = 0; st < k.pp; ++st) {
+        stage_figures& f = stages[st];
+        f.first = par->stage_layers[st].first;
+        f.last = par->stage_layers[st].second;
+        f.weights = add(stage_weights[st], rope);
+        f.non_torch = non_torch_bytes(k.tp, k.pp);
+        f.activation = activation_peak(s, k, f.first, f.last, st == k.pp - 1);
+        uint64_t layers = 0;
+        for (uint64_t il = f.first; il <= f.last; ++il) layers += s.layers[il].stack == layer_stack::decoder;
+        f.graphs = k.enforce_eager ? 0 : cudagraph_bytes(layers);
+        f.kv = signed_bytes(requested) - signed_bytes(f.weights) - signed_bytes(f.activation) -
+               signed_bytes(f.non_torch);
+        f.pages = stage_pages(s, k, f.first, f.last);
+        f.groups = form_groups(f.pages, k);
+        uint64_t page = 0, group_size = 0;
+        for (const auto& g : f.groups) page = std::max(page, g.page_bytes), group_size = g.layers;
+        f.blocks = f.kv > 0 && page ? static_cast<uint64_t>(f.kv) / page / group_size : 0;
+    }
+
+    // The ranks, stage by stage.
+    for (uint64_t st = 0; st < k.pp; ++st)
+        for (uint64_t t = 0; t < k.tp; ++t) {
+            const stage_figures& f = stages[st];
+            serve_rank rank;
+            rank.name = "cuda:" + num(st * k.tp + t);
+            rank.tp_rank = t;
+            rank.stage = st;
+            rank.first_layer = f.first;
+            rank.last_layer = f.last;
+            rank.total_bytes = total;
+            rank.total_measured = total_measured;
+            rank.requested_bytes = requested;
+            rank.weights_bytes = f.weights;
+            rank.non_torch_bytes = f.non_torch;
+            rank.activation_peak_bytes = f.activation;
+            rank.cudagraph_bytes = f.graphs;
+            rank.kv_cache_bytes = f.kv;
+            rank.num_blocks = f.blocks;
+            p.ranks.push_back(rank);
+        }
+
+    // Blocks: every worker takes the smallest count; tokens and concurrency from the groups of that stage.
+    // (A stage without attention layers, possible with a vision tower split off by P, holds no blocks and
+    // does not limit.)
+    size_t limiting = 0;
+    for (size_t st = 0; st < stages.size(); ++st)
+        if (!stages[st].groups.empty() &&
+            (stages[limiting].groups.empty() || stages[st].blocks < stages[limiting].blocks))
+            limiting = st;
+    const stage_figures& lim = stages[limiting];
+    p.groups = lim.groups;
+    p.num_gpu_blocks = lim.blocks;
+    uint64_t per_request = 0;
+    for (const auto& g : p.groups) per_request = add(per_request, g.blocks_per_request);
+    if (!p.groups.empty()) p.kv_tokens = p.num_gpu_blocks / p.groups.size() * k.block_size;
+    p.max_concurrency =
+        per_request ? static_cast<double>(p.num_gpu_blocks) / static_cast<double>(per_request) : 0;
+    for (const auto& pg : lim.pages) p.kv_bytes_per_token = add(p.kv_bytes_per_token, pg.page / k.block_size);
+
+    // The verdict, in the order vLLM meets the failures.
+    bool bf16 = compute_dtype(s.weight_dtype) == dtype::bf16 && s.weight_dtype != dtype::f32;
+    if (bf16 && !gpu.bf16)
+        fail(p, "Bfloat16 is only supported on GPUs with compute capability of at least 8.0. Your " +
+                    std::string(gpu.name) + " GPU has compute capability " + gpu.compute +
+                    ". You can use float16 instead by explicitly setting the `dtype` flag in CLI, for "
+                    "example: --dtype=half.");
+    uint64_t free_at_start = total > init_context_bytes ? total - init_context_bytes : 0;
+    if (requested > free_at_start)
+        fail(p, "Free memory on device (" + gib2(signed_bytes(free_at_start)) + "/" +
+                    gib2(signed_bytes(total)) +
+                    " GiB) on startup is less than desired GPU memory utilization (" + fixed2(k.util) + ", " +
+                    gib2(signed_bytes(requested)) +
+                    " GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.");
+    for (const auto& f : stages)
+        if (add(f.weights, init_context_bytes) > total)
+            fail(p, "CUDA out of memory while loading the weights: " + gib2(signed_bytes(f.weights)) +
+                        " GiB per GPU, " + gib2(signed_bytes(total)) + " GiB on the GPU");
+    for (const auto& f : stages)
+        if (f.kv <= 0)
+            fail(p, "No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when "
+                    "initializing the engine.");
+    for (const auto& f : stages) {
+        if (f.kv <= 0) continue;
+        uint64_t needed = request_bytes(f.pages, k.max_model_len, k);
+        if (needed > static_cast<uint64_t>(f.kv))
+            fail(p, "To serve at least one request with the models's max seq len (" + num(k.max_model_len) +
+                        "), (" + gib2(signed_bytes(needed)) +
+                        " GiB KV cache is needed, which is larger than the available KV cache memory (" +
+                        gib2(f.kv) +
+                        " GiB). Based on the available memory, the estimated maximum model length is " +
+                        num(estimate_max_len(f.pages, static_cast<uint64_t>(f.kv), k)) +
+                        ". Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when "
+                        "initializing the engine.");
+    }
+    (void)r;
+    return p;
+}
+
+} // namespace modelplan::vllm

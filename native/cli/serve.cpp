@@ -1,0 +1,134 @@
+// `modelplan serve`: what an inference engine (vLLM) will do on these GPUs, figure by figure as it logs them
+// at start-up, whether it starts, and the command that runs it (docs/serving.md).
+#include "modelplan/serve.h"
+#include "commands.h"
+#include "modelplan/text.h"
+#include "output.h"
+#include "table.h"
+
+namespace modelplan::cli {
+
+const char* const serve_help =
+    R"(usage: modelplan serve [MODEL] --engine vllm --gpu NAME [--gpus N] [vLLM options] [--json]
+
+What vLLM (V1 engine, the accounting of 0.19) will do on GPUs of the catalog, figure by figure as it logs
+them at start-up, per GPU: the memory it sees (CUDA's total, not the marketing size), the memory it may use
+(total x --gpu-memory-utilization), the weights in its layout ("Model loading took"), the non-torch
+memory and the profiling run's peak (estimates from published logs), the CUDA-graph pool (an estimate;
+0.19 does not take it from the cache), and what is left: "Available KV cache memory". Then the blocks,
+"GPU KV cache size: N tokens" and "Maximum concurrency for L tokens per request", computed as vLLM
+computes them (sliding-window, chunked and MLA layers included), a verdict in vLLM's own words with the
+changes that make it start (each planned again), the log lines to compare, and the command to run.
+
+options:
+  --engine NAME                    vllm (the default; sglang and llama.cpp are not modelled yet)
+  --engine-version V               0.19 (the default and the only one modelled)
+  --gpu NAME                       a GPU of the catalog (see modelplan gpus); required
+  --gpus N                         GPUs of that kind (default and what is used: tensor x pipeline
+                                   parallel size; data parallelism is not modelled)
+  --tensor-parallel-size T         default 1
+  --pipeline-parallel-size P       default 1
+  --gpu-memory-utilization U       in (0, 1], default 0.9
+  --max-model-len L                default: the config's max_position_embeddings (rope-scaled)
+  --max-num-seqs S                 default 1024 on GPUs of 70 GiB or more but the A100, else 256
+  --max-num-batched-tokens N       default 8192 on those GPUs, else 2048
+  --kv-cache-dtype D               auto (the model's dtype), bfloat16, fp8, fp8_e4m3 or fp8_e5m2
+  --block-size B                   1, 8, 16 (default), 32, 64, 128 or 256
+  --quantization Q                 fp8 quantizes a 16-bit checkpoint at load; a quantized checkpoint's own
+                                   format is read from its config.json
+  --dtype D                        auto (float32 configs run in bfloat16), half, bfloat16, float32
+  --enforce-eager                  no CUDA graphs
+
+--json prints {"engine", "engine_version", "gpu", "starts", "error", "fixes", "knobs", "ranks": [{"name",
+"total_bytes", "requested_bytes", "weights_bytes", "non_torch_bytes", "activation_peak_bytes",
+"cudagraph_bytes", "kv_cache_bytes", "num_blocks", ...}], "kv_groups", "num_gpu_blocks", "kv_bytes_per_token",
+"kv_tokens", "max_concurrency", "log_lines", "notes", "command"} (docs/json.md).
+exit status: 0 it starts, 3 it does not (the answer still printed), 2 bad input.
+)";
+
+namespace {
+
+std::string gib(int64_t bytes) {
+    return (bytes < 0 ? "-" : "") + fixed(static_cast<double>(bytes < 0 ? -bytes : bytes) / 1073741824.0, 2) +
+           " GiB";
+}
+
+std::string render_serve(const analysis& a, const serve_plan& p) {
+    std::string out = model_title(a) + "vLLM " + p.engine_version + " on " + std::to_string(p.ranks.size()) +
+                      " x " + p.gpu + " (tensor parallel " + std::to_string(p.tp) + ", pipeline parallel " +
+                      std::to_string(p.pp) + ")\n\n";
+    table t({
+        {"rank",               align::left },
+        {"total",              align::right},
+        {"requested",          align::right},
+        {"weights",            align::right},
+        {"non-torch",          align::right},
+        {"activation peak",    align::right},
+        {"KV cache",           align::right},
+        {"blocks",             align::right},
+        {"CUDA graphs (est.)", align::right},
+    });
+    for (const auto& r : p.ranks)
+        t.row({r.name, gib(static_cast<int64_t>(r.total_bytes)) + (r.total_measured ? "" : "*"),
+               gib(static_cast<int64_t>(r.requested_bytes)), gib(static_cast<int64_t>(r.weights_bytes)),
+               gib(static_cast<int64_t>(r.non_torch_bytes)),
+               gib(static_cast<int64_t>(r.activation_peak_bytes)), gib(r.kv_cache_bytes),
+               with_thousands(r.num_blocks), gib(static_cast<int64_t>(r.cudagraph_bytes))});
+    out += t.render();
+    out += "\n  knobs          max_model_len " + with_thousands(p.max_model_len) + ", max_num_seqs " +
+           with_thousands(p.max_num_seqs) + ", max_num_batched_tokens " +
+           with_thousands(p.max_num_batched_tokens) + "\n                 block_size " +
+           std::to_string(p.block_size) + ", kv_cache_dtype " + p.kv_cache_dtype +
+           ", gpu_memory_utilization " + fixed(p.gpu_memory_utilization, 2) + "\n";
+    out += "  KV per token   " + with_thousands(p.kv_bytes_per_token) + " bytes per GPU";
+    if (p.groups.size() > 1) {
+        out += "; " + std::to_string(p.groups.size()) + " groups of " + std::to_string(p.groups[0].layers) +
+               " layers (";
+        for (size_t i = 0; i < p.groups.size(); ++i)
+            out += (i ? ", " : "") + p.groups[i].kind +
+                   (p.groups[i].window ? " " + with_thousands(p.groups[i].window) : std::string());
+        out += ")";
+    }
+    out += "\n";
+    out += "  KV cache       " + with_thousands(p.num_gpu_blocks) + " blocks, " +
+           with_thousands(p.kv_tokens) + " tokens\n";
+    out += "  concurrency    " + fixed(p.max_concurrency, 2) + "x requests of " +
+           with_thousands(p.max_model_len) + " tokens\n";
+    out += std::string("  starts         ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
+    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
+    out += "\nvLLM will log (compare with its start-up output):\n";
+    for (const auto& l : p.log_lines) out += "  " + l + "\n";
+    out += "\ncommand:\n  " + p.command + "\n";
+    if (!p.notes.empty()) {
+        out += "\nnotes:\n";
+        for (const auto& n : p.notes) out += "  " + n + "\n";
+    }
+    if (!p.ranks.empty() && !p.ranks[0].total_measured) out += "  * total estimated (see notes)\n";
+    return out + header_notes(a);
+}
+
+} // namespace
+
+int run_serve(const command_line& given) {
+    command_line cl = given;
+    serve_request r;
+    if (cl.dtype && *cl.dtype == "auto") cl.dtype.reset(); // vLLM's default: the analysis keeps the config's
+    if (cl.engine) r.engine = *cl.engine;
+    if (cl.engine_version) r.engine_version = *cl.engine_version;
+    if (!cl.gpu) return usage_error("serve needs --gpu NAME (see modelplan gpus)", "serve");
+    r.gpu = *cl.gpu;
+    if (cl.gpu_count)
+        if (auto e = set_serve_option(r, "gpus", *cl.gpu_count, "--gpus")) return fail(*e);
+    for (const auto& [field, text] : cl.workload)
+        if (auto e = set_serve_option(r, field, text, field)) return fail(*e);
+    r.vllm.enforce_eager = cl.enforce_eager;
+    if (given.dtype) r.vllm.dtype = *given.dtype;
+    auto a = read_model(cl);
+    if (!a) return fail(a.err().message);
+    auto p = plan_serve(*a, r);
+    if (!p) return fail(p.err());
+    print(cl.json ? serve_json(*a, *p) : render_serve(*a, *p));
+    return p->starts ? exit_ok : exit_does_not_fit;
+}
+
+} // namespace modelplan::cli
