@@ -214,8 +214,11 @@ int run(const std::vector<std::string>& args) {
 
 } // namespace
 
+// fuzz/fuzz-options.cpp includes this file for read_command_line and the table, with a main of its own.
+#ifndef MODELPLAN_CLI_NO_MAIN
 int main(int argc, char** argv) {
     int status = run({argv + 1, argv + argc});
     // An answer that did not reach stdout (a full disk, a closed pipe) is a failure, not a success.
     return finish_output(status);
 }
+#endif
