@@ -198,8 +198,8 @@ result<config_options> read_config_options(const command_line& cl) {
         config.head = parse_head_kind(*cl.head);
         if (!config.head)
             return make_error(error_code::bad_request,
-                              "--head: unknown head \"" + *cl.head +
-                                  "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
+                              "--head: unknown head " + quote_value(*cl.head) +
+                                  "; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
                               "head");
     }
     return config;
