@@ -214,8 +214,52 @@ def config_seeds():
     write("config", "typo.json", '{"model_type": "lama", "hidden_size": "4096"}')
 
 
+def options_seeds():
+    # An argv per seed, split at NUL bytes (fuzz/fuzz-options.cpp); the flags and values of docs/cli.md.
+    argvs = {
+        "params.argv": ["params", "llama-3.2-1b", "--dtype", "bf16", "--head", "none", "--json"],
+        "skeleton.argv": ["skeleton", "--summary", "--dtype=fp16"],
+        "plan.argv": ["plan", "llama-3.1-8b", "--batch", "4", "--seq", "8192", "--kv-dtype", "fp8", "--attn", "sdpa",
+                      "--prefill-chunk", "512", "--overhead", "1GiB", "--gpu", "h100-80gb", "--quant", "q4_0"],
+        "train.argv": ["plan", "--mode", "training", "--method", "lora", "--lora-rank", "16", "--lora-targets",
+                       "attn_q,attn_v", "--optimizer", "adamw-8bit", "--recompute", "full", "--zero", "3", "--gpus", "8",
+                       "--offload", "--fsdp", "--mtp"],
+        "fit.argv": ["fit", "mixtral-8x7b-v0.1", "--gpu", "rtx-4090", "--quant", "gptq-4bit-128g", "--encoder-seq", "64"],
+        "place.argv": ["place", "--gpu", "h100-80gb", "--gpus", "2", "--cpu", "64GiB", "--disk", "--strategy",
+                       "balanced", "--experts-on-cpu", "--pin", "lm_head.*=cpu", "--pin", "model.layers.1*=cuda:1",
+                       "--device-map-out", "map.json"],
+        "place-devices.argv": ["place", "--devices", "cuda:0=24GiB,cuda:1=16GB,cpu=64GiB,disk", "--tp", "2", "--pp",
+                               "2", "--batch=2"],
+        "inspect.argv": ["inspect", "model.gguf", "--config", "llama-3.2-1b"],
+        "gpus.argv": ["gpus", "--json", "-h"],
+        "presets.argv": ["presets", "extra"],
+        "bad.argv": ["plan", "--batch", "9223372036854775808", "--quant", "", "--lora-targets", "bogus_role", "--seq"],
+        "unknown.argv": ["place", "--tp", "0", "--tp", "1", "--nope", "a", "b"],
+    }
+    for name, argv in argvs.items():
+        write("options", name, "\0".join(argv))
+
+
+def device_map_seeds():
+    # transformers' device_map JSON (from_pretrained(device_map=...)), as `load --device-map` reads it.
+    write("device-map", "llama.json", json.dumps({
+        "model.embed_tokens": 0, "model.layers.0": 0, "model.layers.1": "cuda:1", "model.norm": "cpu",
+        "lm_head": "disk"}))
+    write("device-map", "everything.json", '{"": "cuda"}')
+    write("device-map", "experts.json", json.dumps({
+        "model.embed_tokens": 0, "model.layers.0.self_attn": 0, "model.layers.0.block_sparse_moe.experts": "cpu",
+        "model.layers.0": 1, "model.layers.1.block_sparse_moe.experts.3": "disk", "": "cpu"}))
+    write("device-map", "uncovered.json", '{"model.layers.0": 0}')
+    write("device-map", "bad-device.json", '{"lm_head": "tpu", "model": -1}')
+    write("device-map", "twice.json", '{"lm_head": 0, "lm_head": 1}')
+    write("device-map", "not-object.json", '[0, "cpu"]')
+    write("device-map", "escapes.json", '{"model.\\u00e9\\n\\"x\\"": 4294967295, "": "cuda:000000003"}')
+
+
 if __name__ == "__main__":
     os.makedirs(os.path.join(HERE, "corpus", "config"), exist_ok=True)
     safetensors_seeds()
     gguf_seeds()
     config_seeds()
+    options_seeds()
+    device_map_seeds()

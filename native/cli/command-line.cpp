@@ -1,11 +1,13 @@
 #include "command-line.h"
 
 #include <cctype>
+#include <tuple>
 
 #include "io/checkpoint-files.h"
 #include "io/model-source.h"
 #include "modelplan/header-model.h"
 #include "modelplan/memory.h"
+#include "modelplan/placement.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
@@ -215,8 +217,8 @@ result<config_options> read_config_options(const command_line& cl) {
         config.head = parse_head_kind(*cl.head);
         if (!config.head)
             return make_error(error_code::bad_request,
-                              "--head: unknown head \"" + *cl.head +
-                                  "\"; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
+                              "--head: unknown head " + quote_value(*cl.head) +
+                                  "; expected none, causal-lm, masked-lm, seq-cls, cond-gen or pretraining",
                               "head");
     }
     return config;
@@ -255,6 +257,31 @@ std::optional<error> read_workload(const command_line& cl, workload& w) {
     w.offload_optimizer = cl.offload;
     if (cl.fsdp) w.zero_stage = 3;
     return std::nullopt;
+}
+
+result<place_request> read_place_request(const command_line& cl) {
+    place_request r;
+    r.devices = cl.devices;
+    r.gpu = cl.gpu;
+    r.cpu = cl.cpu;
+    r.disk = cl.disk;
+    r.strategy = cl.strategy;
+    r.experts_on_cpu = cl.experts_on_cpu;
+    r.pins = cl.pins;
+    for (auto [text, out, flag] : {
+             std::tuple{&cl.tp,        &r.tp,        "--tp"  },
+             std::tuple{&cl.pp,        &r.pp,        "--pp"  },
+             std::tuple{&cl.gpu_count, &r.gpu_count, "--gpus"}
+    }) {
+        if (!*text) continue;
+        auto n = parse_count(**text);
+        if (!n)
+            return make_error(error_code::bad_request, std::string(flag) +
+                                                           ": expected a positive integer, got " +
+                                                           quote_value(**text));
+        *out = *n;
+    }
+    return r;
 }
 
 } // namespace modelplan::cli

@@ -15,6 +15,7 @@
 namespace modelplan {
 struct analysis;
 struct config_options;
+struct place_request;
 struct workload;
 } // namespace modelplan
 
@@ -97,6 +98,10 @@ result<config_options> read_config_options(const command_line& cl);
 // MODEL (the default preset when none is given) read with --dtype and --head; the error is the message to
 // show.
 result<analysis> read_model(const command_line& cl);
+
+// The place options as the core's request; the counts (--tp, --pp, --gpus) are checked here, the rest by the
+// core (resolve_place).
+result<place_request> read_place_request(const command_line& cl);
 
 // The workload options into `w` (--mtp, --offload and --fsdp included); the error names the flag.
 std::optional<error> read_workload(const command_line& cl, workload& w);

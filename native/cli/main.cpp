@@ -22,6 +22,7 @@
 
 #include "command-line.h"
 #include "commands.h"
+#include "modelplan/text.h"
 #include "modelplan/version.h"
 #include "output.h"
 
@@ -139,10 +140,12 @@ std::optional<std::string> extras_problem(const CLI::App& app, const command_row
     std::vector<std::string> extras = app.remaining();
     if (extras.empty()) return std::nullopt;
     const std::string& extra = extras.front();
-    if (extra[0] == '-') return "unknown option " + extra;
+    // An argument is shown as given, or quoted and cut (quote_value) when it is long.
+    auto shown = [](const std::string& arg) { return arg.size() <= 64 ? arg : modelplan::quote_value(arg); };
+    if (extra[0] == '-') return "unknown option " + shown(extra);
     if (!c.operand) return std::string(c.name) + " takes no MODEL";
-    return std::string("more than one ") + c.operand + " given (" + cl.operand.value_or("") + ", " + extra +
-           ")";
+    return std::string("more than one ") + c.operand + " given (" + shown(cl.operand.value_or("")) + ", " +
+           shown(extra) + ")";
 }
 
 // Puts what an option was given where its row says.
@@ -201,10 +204,9 @@ int run(const std::vector<std::string>& args) {
     }
     const command_row* command = find_command(args[0]);
     if (!command)
-        return usage_error(
-            "unknown command \"" + args[0] +
-                "\"; expected params, skeleton, presets, plan, fit, place, serve, gpus or inspect",
-            "");
+        return usage_error("unknown command " + modelplan::quote_value(args[0]) +
+                               "; expected params, skeleton, presets, plan, fit, place, serve, gpus or inspect",
+                           "");
     if (!command->run)
         return fail(args[0] +
                     " needs LibTorch: build with -DMODELPLAN_WITH_TORCH=ON (scripts/test-torch.sh)");
@@ -220,8 +222,11 @@ int run(const std::vector<std::string>& args) {
 
 } // namespace
 
+// fuzz/fuzz-options.cpp includes this file for read_command_line and the table, with a main of its own.
+#ifndef MODELPLAN_CLI_NO_MAIN
 int main(int argc, char** argv) {
     int status = run({argv + 1, argv + argc});
     // An answer that did not reach stdout (a full disk, a closed pipe) is a failure, not a success.
     return finish_output(status);
 }
+#endif

@@ -144,31 +144,6 @@ std::string render_parallel(const analysis& a, const parallel_plan& p) {
     return out + header_notes(a);
 }
 
-// The core's request from the place options; the counts are checked here (the core takes numbers).
-result<place_request> read_place_request(const command_line& cl) {
-    place_request r;
-    r.devices = cl.devices;
-    r.gpu = cl.gpu;
-    r.cpu = cl.cpu;
-    r.disk = cl.disk;
-    r.strategy = cl.strategy;
-    r.experts_on_cpu = cl.experts_on_cpu;
-    r.pins = cl.pins;
-    for (auto [text, out, flag] : {
-             std::tuple{&cl.tp,        &r.tp,        "--tp"  },
-             std::tuple{&cl.pp,        &r.pp,        "--pp"  },
-             std::tuple{&cl.gpu_count, &r.gpu_count, "--gpus"}
-    }) {
-        if (!*text) continue;
-        auto n = parse_count(**text);
-        if (!n)
-            return make_error(error_code::bad_request,
-                              std::string(flag) + ": expected a positive integer, got \"" + **text + "\"");
-        *out = *n;
-    }
-    return r;
-}
-
 // Writes the device map for from_pretrained; nothing when the model does not fit.
 std::optional<error> write_device_map(const placement& p, const std::string& path) {
     if (!p.fits) {

@@ -1,6 +1,7 @@
 // Placement: device maps over every preset (every parameter placed once, layers whole, tied parameters
 // together, budgets kept, KV with its layer, sums equal to the memory plan), heterogeneous budgets, the
 // out-of-memory explanation, device-map JSON read back, and tensor/pipeline-parallel plans.
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
@@ -416,6 +417,29 @@ TEST(placement, device_lists_and_maps_reject_bad_input) {
         << assigned.err().message;
     auto everything = assign_devices(a.sk, *parse_device_map("{\"\": \"cpu\"}"));
     ASSERT_TRUE(everything.ok());
+}
+
+// Found while writing fuzz/fuzz-device-map.cpp: duplicate keys were looked for by scanning the entries read
+// so far (200,000 keys: 2e10 comparisons, minutes), and a key in a message was echoed whole.
+TEST(placement, a_device_map_of_many_keys_or_a_long_key_is_bounded) {
+    std::string text = "{";
+    for (int i = 0; i < 200000; ++i) text += (i ? ", \"m." : "\"m.") + std::to_string(i) + "\": 0";
+    text += "}";
+    auto start = std::chrono::steady_clock::now();
+    auto m = parse_device_map(text);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(m.ok()) << m.err().message.substr(0, 200);
+    EXPECT_EQ(m->entries.size(), 200000u);
+    EXPECT_LT(seconds, 2.0);
+
+    const std::string key(1000000, 'k');
+    for (const std::string& bad :
+         {"{\"" + key + "\": \"tpu\"}", "{\"" + key + "\": 0, \"" + key + "\": 1}"}) {
+        auto e = parse_device_map(bad);
+        ASSERT_FALSE(e.ok());
+        EXPECT_LT(e.err().message.size(), 400u);
+        EXPECT_NE(e.err().message.find("(1,000,000 bytes)"), std::string::npos) << e.err().message;
+    }
 }
 
 TEST(placement, placement_modules_of_real_checkpoint_names) {

@@ -311,6 +311,37 @@ TEST_F(hostile, a_huge_value_is_cut_in_the_message) {
     expect_refused(r, {"model_type", "(1,000,000 bytes)"});
 }
 
+// Found by fuzz/fuzz-options.cpp: each of these echoed its value whole (a 100 KB argument, a 100 KB message).
+TEST_F(hostile, a_huge_argument_is_cut_in_the_message) {
+    const std::string big(100000, 'x');
+    const std::string cut = "(100,000 bytes)";
+    const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
+        {{"plan", "--" + big.substr(2)},                                            {"unknown option", cut}     },
+        {{"params", "llama-3.1-8b", big},                                           {"more than one MODEL", cut}},
+        {{"frobnicate" + big.substr(10)},                                           {"unknown command", cut}    },
+        {{"params", "--dtype", big},                                                {"--dtype", cut}            },
+        {{"params", "--head", big},                                                 {"--head", cut}             },
+        {{"plan", "--kv-dtype", big},                                               {"--kv-dtype", cut}         },
+        {{"plan", "--attn", big},                                                   {"--attn", cut}             },
+        {{"plan", "--quant", big},                                                  {"quant", cut}              },
+        {{"plan", "--mode", "training", "--method", "lora", "--lora-targets", big}, {"lora", cut}               },
+        {{"place", "--gpu", "h100-80gb", "--strategy", big},                        {"--strategy", cut}         },
+        {{"place", "--gpu", "h100-80gb", "--pin", big},                             {"--pin", cut}              },
+        {{"place", "--gpu", "h100-80gb", "--cpu", big},                             {"--cpu", cut}              },
+        {{"place", "--gpu", "h100-80gb", "--tp", big},                              {"--tp", cut}               },
+        {{"place", "--devices", big},                                               {"devices", cut}            },
+    };
+    for (const auto& [args, names] : cases) {
+        SCOPED_TRACE((args[0] + " " + (args.size() > 1 ? args[1] : std::string())).substr(0, 40));
+        expect_refused(run(args), names);
+    }
+}
+
+// Found by reading core/src/place/device-map.cpp while writing fuzz/fuzz-device-map.cpp: duplicate keys were
+// looked for by scanning the entries (100,000 keys: 5e9 comparisons), and a long key was echoed whole. The
+// CLI reads device maps only in LibTorch builds (load --device-map); the core test is
+// tests/core/placement.cpp.
+
 TEST_F(hostile, bad_data_offsets_are_quoted) {
     std::string header = R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, "8"]}})";
     std::string bytes = test_files::le64(header.size()) + header + std::string(8, '\0');

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <unordered_set>
+#include <utility>
 
 #include "modelplan/limits.h"
 #include "modelplan/text.h"
@@ -96,6 +98,18 @@ struct unsigned_of<8> {
     using type = uint64_t;
 };
 
+// What a message names ("metadata key \"x\" type"), given as text or as a function that builds it: the
+// reading path passes functions, so that a label costs nothing unless a message needs it (a header of
+// thousands of values builds no strings but its keys, names and values; building every label made the parser
+// allocation-bound).
+inline std::string text_of(const char* what) {
+    return what;
+}
+template <class F, class = decltype(std::declval<const F&>()())>
+std::string text_of(const F& what) {
+    return what();
+}
+
 // Reads little-endian values from the prefix of a file, telling apart "past the end of the prefix" (read
 // more) from "past the end of the file" (the file is broken).
 class cursor {
@@ -114,11 +128,12 @@ class cursor {
     }
 
     // True when `n` more bytes can be read now.
-    bool have(uint64_t n, const std::string& what) {
+    template <class What>
+    bool have(uint64_t n, const What& what) {
         if (failed()) return false;
         uint64_t end = 0;
         if (__builtin_add_overflow(pos_, n, &end) || end > file_size_) {
-            fail(error_code::bad_checkpoint, what + " at byte " + with_thousands(pos_) + " needs " +
+            fail(error_code::bad_checkpoint, text_of(what) + " at byte " + with_thousands(pos_) + " needs " +
                                                  with_thousands(n) + " bytes, but the file ends at byte " +
                                                  with_thousands(file_size_));
             return false;
@@ -130,14 +145,15 @@ class cursor {
         return true;
     }
 
-    bool skip(uint64_t n, const std::string& what) {
+    template <class What>
+    bool skip(uint64_t n, const What& what) {
         if (!have(n, what)) return false;
         pos_ += n;
         return true;
     }
 
-    template <class T>
-    bool read(T& out, const std::string& what) {
+    template <class T, class What>
+    bool read(T& out, const What& what) {
         if (!have(sizeof(T), what)) return false;
         typename unsigned_of<sizeof(T)>::type bits = 0; // little-endian in the file, whatever the host
         for (size_t i = sizeof(T); i-- > 0;)
@@ -150,11 +166,12 @@ class cursor {
     }
 
     // A gguf_string_t: uint64 length, then the bytes. `keep` false skips the bytes.
-    bool string(std::string* out, const std::string& what) {
+    template <class What>
+    bool string(std::string* out, const What& what) {
         uint64_t length = 0;
-        if (!read(length, what + " length")) return false;
+        if (!read(length, [&] { return text_of(what) + " length"; })) return false;
         if (length > gguf_max_string) {
-            fail(error_code::bad_checkpoint, what + " is " + with_thousands(length) +
+            fail(error_code::bad_checkpoint, text_of(what) + " is " + with_thousands(length) +
                                                  " bytes long, above ggml's limit of " +
                                                  with_thousands(gguf_max_string));
             return false;
@@ -206,7 +223,8 @@ std::string render_value(const gguf_value& v) {
 }
 
 // One scalar of `type` into `v` (strings kept when `keep_string`).
-bool read_scalar(cursor& c, uint32_t type, gguf_value& v, bool keep_string, const std::string& what) {
+template <class What>
+bool read_scalar(cursor& c, uint32_t type, gguf_value& v, bool keep_string, const What& what) {
     switch (type) {
     case gguf_uint8: {
         uint8_t x = 0;
@@ -261,24 +279,27 @@ bool read_scalar(cursor& c, uint32_t type, gguf_value& v, bool keep_string, cons
     }
     case gguf_string: return c.string(keep_string ? &v.s : nullptr, what);
     }
-    c.fail(error_code::internal, what + ": read_scalar of type " + num(type));
+    c.fail(error_code::internal, text_of(what) + ": read_scalar of type " + num(type));
     return false;
 }
 
-bool valid_type(cursor& c, uint32_t type, const std::string& what) {
+template <class What>
+bool valid_type(cursor& c, uint32_t type, const What& what) {
     if (type < gguf_type_count) return true;
-    c.fail(error_code::bad_checkpoint,
-           what + " has type " + num(type) + "; GGUF value types are 0 to " + num(gguf_type_count - 1));
+    c.fail(error_code::bad_checkpoint, text_of(what) + " has type " + num(type) +
+                                           "; GGUF value types are 0 to " + num(gguf_type_count - 1));
     return false;
 }
 
 // An array's element type and count, then its elements (skipped; nested arrays recursively, up to a depth).
-bool read_array(cursor& c, gguf_value& v, const std::string& what, uint64_t depth) {
-    if (!c.read(v.elem_type, what + " element type") || !c.read(v.count, what + " element count"))
+template <class What>
+bool read_array(cursor& c, gguf_value& v, const What& what, uint64_t depth) {
+    if (!c.read(v.elem_type, [&] { return text_of(what) + " element type"; }) ||
+        !c.read(v.count, [&] { return text_of(what) + " element count"; }))
         return false;
-    if (!valid_type(c, v.elem_type, what + " element")) return false;
+    if (!valid_type(c, v.elem_type, [&] { return text_of(what) + " element"; })) return false;
     if (v.count > gguf_max_array) {
-        c.fail(error_code::bad_checkpoint, what + " has " + with_thousands(v.count) +
+        c.fail(error_code::bad_checkpoint, text_of(what) + " has " + with_thousands(v.count) +
                                                " elements, above ggml's limit of " +
                                                with_thousands(gguf_max_array));
         return false;
@@ -290,7 +311,7 @@ bool read_array(cursor& c, gguf_value& v, const std::string& what, uint64_t dept
     uint64_t least = 0;
     if (__builtin_mul_overflow(v.count, each, &least) || least > c.remaining()) {
         c.fail(error_code::bad_checkpoint,
-               what + " claims " + with_thousands(v.count) + " " + gguf_type_name(v.elem_type) +
+               text_of(what) + " claims " + with_thousands(v.count) + " " + gguf_type_name(v.elem_type) +
                    " elements (" + (least < v.count ? std::string("more than 2^64") : with_thousands(least)) +
                    " bytes at least), more than the " + with_thousands(c.remaining()) +
                    " bytes left in the file");
@@ -298,18 +319,20 @@ bool read_array(cursor& c, gguf_value& v, const std::string& what, uint64_t dept
     }
     if (v.elem_type == gguf_string) {
         for (uint64_t i = 0; i < v.count; ++i)
-            if (!c.string(nullptr, what + "[" + num(i) + "]")) return false;
+            if (!c.string(nullptr, [&] { return text_of(what) + "[" + num(i) + "]"; })) return false;
         return true;
     }
     if (v.elem_type == gguf_array) {
         if (depth + 1 >= gguf_max_array_depth) {
             c.fail(error_code::bad_checkpoint,
-                   what + ": arrays nested deeper than " + num(gguf_max_array_depth) + " levels");
+                   text_of(what) + ": arrays nested deeper than " + num(gguf_max_array_depth) + " levels");
             return false;
         }
         for (uint64_t i = 0; i < v.count; ++i) {
             gguf_value inner;
-            if (!read_array(c, inner, what + "[" + num(i) + "]", depth + 1)) return false;
+            // One label type for every depth (a lambda of a lambda would be a new type per level).
+            const std::function<std::string()> element = [&] { return text_of(what) + "[" + num(i) + "]"; };
+            if (!read_array(c, inner, element, depth + 1)) return false;
         }
         return true;
     }
@@ -318,18 +341,18 @@ bool read_array(cursor& c, gguf_value& v, const std::string& what, uint64_t dept
 
 bool read_kv(cursor& c, uint64_t index, checkpoint& ck, std::unordered_set<std::string>& keys) {
     std::string key;
-    if (!c.string(&key, "metadata key " + num(index))) return false;
-    const std::string what = "metadata key " + quoted(key);
+    if (!c.string(&key, [&] { return "metadata key " + num(index); })) return false;
+    auto what = [&] { return "metadata key " + quoted(key); };
     if (key.empty()) {
         c.fail(error_code::bad_checkpoint, "metadata key " + num(index) + " is empty");
         return false;
     }
     if (!keys.insert(key).second) {
-        c.fail(error_code::bad_checkpoint, what + " appears twice");
+        c.fail(error_code::bad_checkpoint, what() + " appears twice");
         return false;
     }
     gguf_value v;
-    if (!c.read(v.type, what + " type") || !valid_type(c, v.type, what)) return false;
+    if (!c.read(v.type, [&] { return what() + " type"; }) || !valid_type(c, v.type, what)) return false;
     bool ok = v.type == gguf_array ? read_array(c, v, what, 0) : read_scalar(c, v.type, v, true, what);
     if (!ok) return false;
     ck.metadata.emplace_back(key, render_value(v));
@@ -346,33 +369,33 @@ bool read_tensor_info(cursor& c, uint64_t index, std::unordered_set<std::string>
                       std::vector<tensor_info>& out) {
     tensor_info info;
     checkpoint_tensor& t = info.tensor;
-    if (!c.string(&t.name, "tensor info " + num(index) + " name")) return false;
-    const std::string what = "tensor " + quoted(t.name);
+    if (!c.string(&t.name, [&] { return "tensor info " + num(index) + " name"; })) return false;
+    auto what = [&] { return "tensor " + quoted(t.name); };
     if (t.name.size() > gguf_max_name_bytes) {
-        c.fail(error_code::bad_checkpoint, what + ": name is " + num(t.name.size()) +
+        c.fail(error_code::bad_checkpoint, what() + ": name is " + num(t.name.size()) +
                                                " bytes; ggml's limit is " + num(gguf_max_name_bytes));
         return false;
     }
     if (!names.insert(t.name).second) {
-        c.fail(error_code::bad_checkpoint, what + " appears twice");
+        c.fail(error_code::bad_checkpoint, what() + " appears twice");
         return false;
     }
     uint32_t n_dims = 0;
-    if (!c.read(n_dims, what + " dimension count")) return false;
+    if (!c.read(n_dims, [&] { return what() + " dimension count"; })) return false;
     if (n_dims > gguf_max_dims) {
         c.fail(error_code::bad_checkpoint,
-               what + " has " + num(n_dims) + " dimensions; ggml allows at most " + num(gguf_max_dims));
+               what() + " has " + num(n_dims) + " dimensions; ggml allows at most " + num(gguf_max_dims));
         return false;
     }
     std::vector<uint64_t> ne(n_dims);
     t.elements = 1;
     bool overflow = false;
     for (uint32_t j = 0; j < n_dims; ++j) {
-        if (!c.read(ne[j], what + " dimension " + num(j))) return false;
+        if (!c.read(ne[j], [&] { return what() + " dimension " + num(j); })) return false;
         // ggml reads dimensions as int64 and refuses negative ones.
         if (ne[j] > static_cast<uint64_t>(INT64_MAX)) {
             c.fail(error_code::bad_checkpoint,
-                   what + " dimension " + num(j) + " is " + num(ne[j]) + ", above ggml's int64 limit");
+                   what() + " dimension " + num(j) + " is " + num(ne[j]) + ", above ggml's int64 limit");
             return false;
         }
         overflow = overflow || __builtin_mul_overflow(t.elements, ne[j], &t.elements);
@@ -380,39 +403,39 @@ bool read_tensor_info(cursor& c, uint64_t index, std::unordered_set<std::string>
     if (overflow || t.elements > static_cast<uint64_t>(INT64_MAX)) {
         std::string dims;
         for (uint32_t j = 0; j < n_dims; ++j) dims += (j ? ", " : "") + num(ne[j]);
-        c.fail(error_code::overflow, what + ": element count of dimensions (" + dims + ") overflows int64");
+        c.fail(error_code::overflow, what() + ": element count of dimensions (" + dims + ") overflows int64");
         return false;
     }
     for (uint32_t j = n_dims; j-- > 0;) t.shape.push_back(ne[j]);
 
     uint32_t type = 0;
-    if (!c.read(type, what + " type")) return false;
+    if (!c.read(type, [&] { return what() + " type"; })) return false;
     const ggml_type_info* info_type = find_ggml_type(type);
     if (!info_type) {
-        c.fail(error_code::bad_checkpoint, what + " has ggml type " + num(type) + "; known types are 0 to " +
-                                               num(ggml_type_table.size() - 1));
+        c.fail(error_code::bad_checkpoint, what() + " has ggml type " + num(type) +
+                                               "; known types are 0 to " + num(ggml_type_table.size() - 1));
         return false;
     }
     if (info_type->block_size == 0) {
-        c.fail(error_code::unsupported, what + " has ggml type " + num(type) + " (" + info_type->name +
+        c.fail(error_code::unsupported, what() + " has ggml type " + num(type) + " (" + info_type->name +
                                             "), which ggml removed from GGUF files");
         return false;
     }
     t.dtype = info_type->name;
     uint64_t row = n_dims ? ne[0] : 1;
     if (row % info_type->block_size != 0) {
-        c.fail(error_code::bad_checkpoint, what + " of type " + t.dtype + " has " + num(row) +
+        c.fail(error_code::bad_checkpoint, what() + " of type " + t.dtype + " has " + num(row) +
                                                " elements per row, not a multiple of the block size " +
                                                num(info_type->block_size));
         return false;
     }
     uint64_t bytes = 0;
     if (__builtin_mul_overflow(t.elements / info_type->block_size, uint64_t{info_type->type_size}, &bytes)) {
-        c.fail(error_code::overflow, what + ": size in bytes overflows 64 bits");
+        c.fail(error_code::overflow, what() + ": size in bytes overflows 64 bits");
         return false;
     }
     t.end = bytes; // the size, until the offsets are known
-    if (!c.read(info.offset, what + " offset")) return false;
+    if (!c.read(info.offset, [&] { return what() + " offset"; })) return false;
     out.push_back(std::move(info));
     return true;
 }
@@ -440,10 +463,10 @@ bool place_tensors(cursor& c, std::vector<tensor_info>& infos, uint64_t alignmen
     for (tensor_info& info : infos) {
         checkpoint_tensor& t = info.tensor;
         uint64_t size = t.end;
-        const std::string what = "tensor " + quoted(t.name);
+        auto what = [&] { return "tensor " + quoted(t.name); };
         if (info.offset != expected) {
             c.fail(error_code::bad_checkpoint,
-                   what + " has offset " + with_thousands(info.offset) + ", expected " +
+                   what() + " has offset " + with_thousands(info.offset) + ", expected " +
                        with_thousands(expected) +
                        " (tensors follow each other in order, each padded to the alignment of " +
                        num(alignment) + ")");
@@ -454,11 +477,11 @@ bool place_tensors(cursor& c, std::vector<tensor_info>& infos, uint64_t alignmen
             __builtin_add_overflow(expected, padded / alignment * alignment, &expected) ||
             __builtin_add_overflow(data_start, info.offset, &t.begin) ||
             __builtin_add_overflow(t.begin, size, &t.end)) {
-            c.fail(error_code::overflow, what + ": data offsets overflow 64 bits");
+            c.fail(error_code::overflow, what() + ": data offsets overflow 64 bits");
             return false;
         }
         if (t.end > file_size) {
-            c.fail(error_code::bad_checkpoint, what + " data ends at byte " + with_thousands(t.end) +
+            c.fail(error_code::bad_checkpoint, what() + " data ends at byte " + with_thousands(t.end) +
                                                    ", past the end of the file (" +
                                                    with_thousands(file_size) + " bytes)");
             return false;

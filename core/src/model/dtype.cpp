@@ -1,4 +1,5 @@
 #include "modelplan/dtype.h"
+#include "modelplan/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -57,7 +58,7 @@ result<dtype> parse_dtype(const std::string& text, const std::string& field) {
         known += (known.empty() ? "" : ", ") + first.substr(0, first.find(' '));
     }
     return make_error(error_code::unknown_dtype,
-                      field + ": unknown dtype \"" + text + "\"; expected one of " + known, field);
+                      field + ": unknown dtype " + quote_value(text) + "; expected one of " + known, field);
 }
 
 } // namespace modelplan

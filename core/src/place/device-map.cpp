@@ -3,6 +3,7 @@
 
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "modelplan/text.h"
 #include "util/json-util.h"
@@ -51,14 +52,15 @@ result<std::vector<device_budget>> parse_devices(const std::string& text) {
             trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
         start = comma == std::string::npos ? text.size() + 1 : comma + 1;
         if (entry.empty())
-            return make_error(error_code::bad_request, "devices: empty entry in \"" + text + "\"", "devices");
+            return make_error(error_code::bad_request, "devices: empty entry in " + quote_value(text),
+                              "devices");
         size_t eq = entry.find('=');
         std::string name = trim(entry.substr(0, eq));
         std::string device = normalize_device(name);
         if (device.empty())
             return make_error(error_code::bad_request,
-                              "devices: unknown device \"" + name + "\" in \"" + entry +
-                                  "\"; expected cuda:N, cpu or disk",
+                              "devices: unknown device " + quote_value(name, 256) + " in " +
+                                  quote_value(entry, 256) + "; expected cuda:N, cpu or disk",
                               "devices");
         device_budget d;
         d.name = device;
@@ -71,21 +73,21 @@ result<std::vector<device_budget>> parse_devices(const std::string& text) {
                 auto size = parse_size(trim(entry.substr(eq + 1)));
                 if (!size || *size == 0)
                     return make_error(error_code::bad_request,
-                                      "devices: bad size in \"" + entry +
-                                          "\"; expected e.g. disk=500GiB or disk",
+                                      "devices: bad size in " + quote_value(entry) +
+                                          "; expected e.g. disk=500GiB or disk",
                                       "devices");
                 d.budget_bytes = *size;
             }
         } else {
             if (eq == std::string::npos)
-                return make_error(error_code::bad_request,
-                                  "devices: \"" + entry + "\" needs a size, e.g. " + device + "=24GiB",
-                                  "devices");
+                return make_error(
+                    error_code::bad_request,
+                    "devices: " + quote_value(entry) + " needs a size, e.g. " + device + "=24GiB", "devices");
             std::string size_text = trim(entry.substr(eq + 1));
             auto size = parse_size(size_text);
             if (!size || *size == 0)
                 return make_error(error_code::bad_request,
-                                  "devices: bad size \"" + size_text + "\" for " + device +
+                                  "devices: bad size " + quote_value(size_text) + " for " + device +
                                       "; expected a positive size such as 24GiB, 80GB or 512MiB",
                                   "devices");
             d.budget_bytes = *size;
@@ -112,6 +114,7 @@ result<device_map> parse_device_map(const std::string& json) {
                           "device map: expected a JSON object of module name -> device, got " +
                               describe_json(doc));
     device_map map;
+    std::unordered_set<std::string> seen;
     for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
         std::string key(it->name.GetString(), it->name.GetStringLength());
         const rapidjson::Value& v = it->value;
@@ -122,12 +125,13 @@ result<device_map> parse_device_map(const std::string& json) {
             device = normalize_device(std::string(v.GetString(), v.GetStringLength()));
         if (device.empty())
             return make_error(error_code::wrong_type,
-                              "device map: \"" + key + "\" maps to " + describe_json(v) +
+                              "device map: " + quote_value(key) + " maps to " + describe_json(v) +
                                   "; expected a GPU index (0, 1, ...), \"cuda:N\", \"cpu\" or \"disk\"",
                               key);
-        for (const auto& e : map.entries)
-            if (e.module == key)
-                return make_error(error_code::inconsistent, "device map: \"" + key + "\" appears twice", key);
+        // A set, not a scan of the entries: a 1 MB map holds 100,000 keys.
+        if (!seen.insert(key).second)
+            return make_error(error_code::inconsistent, "device map: " + quote_value(key) + " appears twice",
+                              key);
         map.entries.push_back({key, device});
     }
     if (map.entries.empty()) return make_error(error_code::bad_request, "device map: the map is empty");
@@ -154,8 +158,8 @@ result<std::vector<std::string>> assign_devices(const skeleton& sk, const device
         }
         if (!device)
             return make_error(error_code::inconsistent,
-                              "device map: no entry covers parameter \"" + t.name +
-                                  "\" (add its module, a prefix of it, or \"\" for everything)",
+                              "device map: no entry covers parameter " + quote_value(t.name, 200) +
+                                  " (add its module, a prefix of it, or \"\" for everything)",
                               t.name);
         out.push_back(*device);
     }

@@ -182,7 +182,7 @@ result<tensor_keys> match_pins(const analysis& a, const workload& w, const layou
         if (!rule_matched[r])
             return make_error(
                 error_code::bad_request,
-                pin_path(r) + ": the pattern \"" + o.pins[r].pattern + "\" matches no tensor of " +
+                pin_path(r) + ": the pattern " + quote_value(o.pins[r].pattern) + " matches no tensor of " +
                     a.spec.architecture + " (patterns are globs over names such as " +
                     (sk.tensors.empty() ? std::string("lm_head.weight") : sk.tensors.back().name) + ")",
                 pin_path(r));
@@ -813,8 +813,8 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
             s.options.strategy = place_strategy::balanced;
         else
             return make_error(error_code::bad_request,
-                              name("strategy") + ": expected sequential or balanced, got \"" + *r.strategy +
-                                  "\"",
+                              name("strategy") + ": expected sequential or balanced, got " +
+                                  quote_value(*r.strategy),
                               "strategy");
     }
     s.options.experts_on_cpu = r.experts_on_cpu;
@@ -824,7 +824,7 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
         if (eq == std::string::npos || eq == 0 || eq + 1 == pin.size())
             return make_error(error_code::bad_request,
                               (cli ? std::string("--pin") : path) +
-                                  ": expected PATTERN=DEVICE (e.g. lm_head.*=cpu), got \"" + pin + "\"",
+                                  ": expected PATTERN=DEVICE (e.g. lm_head.*=cpu), got " + quote_value(pin),
                               path);
         s.options.pins.push_back({pin.substr(0, eq), pin.substr(eq + 1)});
     }
@@ -861,7 +861,7 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
             auto size = parse_size(*r.cpu);
             if (!size || *size == 0)
                 return make_error(error_code::bad_request,
-                                  name("cpu") + ": expected a size such as 64GiB, got \"" + *r.cpu + "\"",
+                                  name("cpu") + ": expected a size such as 64GiB, got " + quote_value(*r.cpu),
                                   "cpu");
             cpu = *size;
         }

@@ -64,7 +64,7 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
                                          const std::string& label) {
     auto bad = [&](const std::string& expected) {
         return make_error(error_code::bad_request,
-                          label + ": expected " + expected + ", got \"" + value + "\"", name);
+                          label + ": expected " + expected + ", got " + quote_value(value), name);
     };
     auto positive = [&](uint64_t& out) -> std::optional<error> {
         if (value.empty() || value.size() > 19 ||

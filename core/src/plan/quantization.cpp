@@ -7,6 +7,7 @@
 
 #include "modelplan/gguf.h"
 #include "modelplan/header-model.h"
+#include "modelplan/text.h"
 #include "util/json-util.h"
 
 namespace modelplan {
@@ -201,8 +202,8 @@ result<quant_format> parse_user_format(const std::string& text) {
     if (plus != std::string::npos) {
         if (s.substr(plus) != "+head")
             return make_error(error_code::bad_request,
-                              "quant: unknown modifier \"" + text.substr(plus) + "\" in \"" + text +
-                                  "\"; the only modifier is +head",
+                              "quant: unknown modifier " + quote_value(text.substr(plus)) + " in " +
+                                  quote_value(text) + "; the only modifier is +head",
                               "quant");
         s.resize(plus);
         head = true;
@@ -210,7 +211,8 @@ result<quant_format> parse_user_format(const std::string& text) {
     std::optional<quant_format> f = parse_named(s);
     if (!f)
         return make_error(error_code::bad_request,
-                          "quant: unknown format \"" + text + "\"; valid formats: " + quant_format_list(),
+                          "quant: unknown format " + quote_value(text) +
+                              "; valid formats: " + quant_format_list(),
                           "quant");
     f->quantize_head = head;
     return *f;

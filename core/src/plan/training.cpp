@@ -1,6 +1,7 @@
 // Training memory: master weights, gradients, optimizer states, LoRA adapters and training activations, with
 // ZeRO/FSDP sharding and optimizer offload. Formulas and sources: docs/training.md.
 #include "modelplan/training.h"
+#include "modelplan/text.h"
 #include "util/saturating.h"
 #include "util/text-internal.h"
 
@@ -82,8 +83,8 @@ result<std::vector<role>> lora_roles(const analysis& a, const workload& w) {
             if (found < 0 && name == role_name(static_cast<role>(r))) found = r;
         if (found < 0 || !has(static_cast<role>(found)))
             return make_error(error_code::bad_request,
-                              "lora_targets: \"" + name +
-                                  "\" is not a role with weight matrices in this model; " +
+                              "lora_targets: " + quote_value(name) +
+                                  " is not a role with weight matrices in this model; " +
                                   "roles present: " + role_list(present),
                               "lora_targets");
         if (std::find(roles.begin(), roles.end(), static_cast<role>(found)) == roles.end())
