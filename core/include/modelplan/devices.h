@@ -14,8 +14,8 @@ namespace modelplan {
 
 // One catalog row as embedded at build time.
 struct gpu_row {
-    const char* key;       // "h100-80gb"
-    const char* name;      // "NVIDIA H100 SXM5 80GB ..."
+    std::string key;       // "h100-80gb"; a custom GPU: the text that describes it ("custom:24GiB,bw=1008")
+    std::string name;      // "NVIDIA H100 SXM5 80GB ..."
     const char* arch;      // "Hopper"
     const char* compute;   // "9.0" (CUDA compute capability) or "gfx942"
     uint64_t memory_mib;   // total memory as the driver reports it (nvidia-smi / rocm-smi), MiB
@@ -24,14 +24,22 @@ struct gpu_row {
     double fp16_tflops;    // dense FP16 tensor throughput; 0 when unknown
     bool bf16;             // supports bfloat16
     bool fp8;              // supports float8 tensor cores
-    uint64_t memory_bytes() const { return memory_mib << 20; }
+    uint64_t exact_bytes =
+        0; // a custom GPU: its memory as given (not a whole number of MiB); 0 for the catalog
+    uint64_t memory_bytes() const { return exact_bytes ? exact_bytes : memory_mib << 20; }
+    bool custom() const { return key.rfind("custom:", 0) == 0; }
 };
 
 const std::vector<gpu_row>& gpu_catalog();
 
 // Forgiving lookup: case, spaces, dashes and "nvidia"/"geforce" prefixes are ignored ("H100 80GB",
-// "h100-80gb", "NVIDIA H100"); the error lists the catalog and suggests the closest key.
+// "h100-80gb", "NVIDIA H100"); the error suggests the closest keys. A GPU of your own is
+// "custom:MEMORY[,bw=GB/s][,tflops=T]" (docs/devices.md): "custom:24GiB", "custom:24,bw=1008,tflops=165".
 result<gpu_row> find_gpu(const std::string& name);
+
+// "custom:24GiB,bw=1008GB/s,tflops=165" -> a row of its own (bf16 and fp8 assumed supported, no
+// compute-capability checks); the error names the part that is wrong.
+result<gpu_row> custom_gpu(const std::string& text);
 
 // Reasons the workload cannot run on the GPU as chosen (errors), and things worth knowing (warnings).
 struct device_check {

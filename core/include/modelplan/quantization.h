@@ -29,4 +29,9 @@ result<plan_item> plan_weights(const analysis& a, const workload& w,
 // The format names `w.quant` accepts, for messages and help ("int8, nf4, ...").
 std::string quant_format_list();
 
+// The format a typed name stands for: an alias people use ("gptq", "awq", "int4", "bnb-4bit", "q4", ...;
+// the one table of them is in quantization.cpp, docs/quantization.md lists it) becomes its format
+// ("gptq-4bit-128g"); any other name comes back lower-cased and trimmed, unchanged otherwise.
+std::string canonical_quant_name(const std::string& typed);
+
 } // namespace modelplan

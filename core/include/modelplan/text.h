@@ -22,6 +22,12 @@ std::string short_count(uint64_t n);
 // (KiB, MiB, GiB, TiB) are powers of 1024, decimal ones (KB, MB, GB, TB) powers of 1000.
 std::optional<uint64_t> parse_size(const std::string& text);
 
+// A memory size as people type it (CPU offload, a custom GPU, a device list): a bare number means GiB ("64"
+// is 64 GiB), single letters are binary ("64g", "64G" = 64 GiB; k, m, t likewise), units are case-insensitive
+// ("64gib", "64GiB"; "64gb"/"64GB" = 64e9 bytes, decimal as in parse_size), "B" is bytes. nullopt when
+// malformed.
+std::optional<uint64_t> parse_memory_size(const std::string& text);
+
 // Edit distance (Levenshtein), case-insensitive.
 size_t edit_distance(const std::string& a, const std::string& b);
 

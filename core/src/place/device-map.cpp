@@ -70,7 +70,7 @@ result<std::vector<device_budget>> parse_devices(const std::string& text) {
             disk = true;
             d.budget_bytes = std::numeric_limits<uint64_t>::max();
             if (eq != std::string::npos) {
-                auto size = parse_size(trim(entry.substr(eq + 1)));
+                auto size = parse_memory_size(trim(entry.substr(eq + 1)));
                 if (!size || *size == 0)
                     return make_error(error_code::bad_request,
                                       "devices: bad size in " + quote_value(entry) +
@@ -84,7 +84,7 @@ result<std::vector<device_budget>> parse_devices(const std::string& text) {
                     error_code::bad_request,
                     "devices: " + quote_value(entry) + " needs a size, e.g. " + device + "=24GiB", "devices");
             std::string size_text = trim(entry.substr(eq + 1));
-            auto size = parse_size(size_text);
+            auto size = parse_memory_size(size_text);
             if (!size || *size == 0)
                 return make_error(error_code::bad_request,
                                   "devices: bad size " + quote_value(size_text) + " for " + device +

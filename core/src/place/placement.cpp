@@ -858,10 +858,11 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
     } else if (r.gpu) {
         std::optional<uint64_t> cpu;
         if (r.cpu) {
-            auto size = parse_size(*r.cpu);
+            auto size = parse_memory_size(*r.cpu);
             if (!size || *size == 0)
                 return make_error(error_code::bad_request,
-                                  name("cpu") + ": expected a size such as 64GiB, got " + quote_value(*r.cpu),
+                                  name("cpu") + ": expected a size such as 64 (GiB), 64GiB or 64GB, got " +
+                                      quote_value(*r.cpu),
                                   "cpu");
             cpu = *size;
         }

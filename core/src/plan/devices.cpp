@@ -25,6 +25,13 @@ std::string normalize(std::string s) {
     return out;
 }
 
+std::string lower_trimmed(std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
 double compute_capability(const gpu_row& g) {
     return std::string(g.compute).rfind("gfx", 0) == 0 ? 0.0 : std::atof(g.compute);
 }
@@ -36,7 +43,59 @@ const std::vector<gpu_row>& gpu_catalog() {
     return all;
 }
 
+result<gpu_row> custom_gpu(const std::string& text) {
+    auto bad = [&](const std::string& why) {
+        return make_error(
+            error_code::bad_request,
+            "gpu: " + quote_value(text) + ": " + why +
+                "; expected custom:MEMORY[,bw=GB/s][,tflops=T], e.g. custom:24GiB,bw=1008,tflops=165",
+            "gpu");
+    };
+    std::string spec = text.substr(text.find(':') + 1);
+    while (!spec.empty() && std::isspace(static_cast<unsigned char>(spec.back()))) spec.pop_back();
+    std::vector<std::string> parts;
+    for (size_t begin = 0;;) {
+        size_t comma = spec.find(',', begin);
+        parts.push_back(spec.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin));
+        if (comma == std::string::npos) break;
+        begin = comma + 1;
+    }
+    auto memory = parse_memory_size(parts[0]);
+    if (!memory || *memory == 0)
+        return bad("memory " + quote_value(parts[0]) + " is not a size such as 24GiB");
+    gpu_row g{};
+    g.key = "custom:" + spec;
+    g.arch = "custom";
+    g.compute = "";
+    g.exact_bytes = *memory;
+    g.memory_mib = *memory >> 20;
+    g.bf16 = true;
+    g.fp8 = true;
+    for (size_t i = 1; i < parts.size(); ++i) {
+        std::string part = parts[i];
+        size_t eq = part.find('=');
+        std::string key = lower_trimmed(part.substr(0, eq == std::string::npos ? 0 : eq));
+        std::string value = eq == std::string::npos ? std::string() : lower_trimmed(part.substr(eq + 1));
+        for (const char* unit : {"gb/s", "tflops"})
+            if (ends_with(value, unit)) value.resize(value.size() - std::char_traits<char>::length(unit));
+        char* end = nullptr;
+        double number = value.empty() ? 0.0 : std::strtod(value.c_str(), &end);
+        bool ok = !value.empty() && end && *end == '\0' && number > 0 && number < 1e7;
+        if (key == "bw" && ok)
+            g.bandwidth_gbps = number;
+        else if (key == "tflops" && ok)
+            g.bf16_tflops = g.fp16_tflops = number;
+        else if (key == "bw" || key == "tflops")
+            return bad(key + " " + quote_value(part.substr(eq + 1)) + " is not a positive number");
+        else
+            return bad("unknown part " + quote_value(part) + " (only bw= and tflops=)");
+    }
+    g.name = "Custom GPU, " + binary_size(g.memory_bytes());
+    return g;
+}
+
 result<gpu_row> find_gpu(const std::string& name) {
+    if (lower_trimmed(name).rfind("custom:", 0) == 0) return custom_gpu(name);
     std::string wanted = normalize(name);
     std::vector<std::string> keys;
     for (const gpu_row& g : gpu_catalog()) {
@@ -62,7 +121,8 @@ result<gpu_row> find_gpu(const std::string& name) {
     return make_error(error_code::unknown_gpu,
                       "gpu: no GPU named " + quote_value(name) +
                           (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") +
-                          " (catalog: " + list + ")",
+                          " (catalog: " + list +
+                          "; or a GPU of your own: custom:24GiB[,bw=1008][,tflops=165])",
                       "gpu");
 }
 
@@ -82,7 +142,8 @@ device_check check_workload(const analysis& a, const workload& w, const gpu_row&
         c.errors.push_back(
             std::string(gpu.key) + " (" + gpu.arch +
             ") has no fp8 support (Ada, Hopper or newer): " + (fp8_weights ? "fp8 weights" : "fp8 KV cache"));
-    if (w.attention == attention_impl::flash && cc < 8.0)
+    if (gpu.custom()) nvidia = false; // nothing known about a custom GPU's kernels
+    if (w.attention == attention_impl::flash && cc < 8.0 && !gpu.custom())
         c.errors.push_back(std::string("flash attention needs Ampere or newer; ") + gpu.key + " is " +
                            gpu.arch + " (compute " + gpu.compute + ")");
     if (w.attention == attention_impl::sdpa && nvidia) {

@@ -3,6 +3,7 @@
 #include "modelplan/quantization.h"
 #include "util/saturating.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "modelplan/gguf.h"
@@ -91,6 +92,51 @@ constexpr named_mix gguf_formats[] = {
     {"q2_k",   "Q2_K",   gguf_mix::q2_k  },
     {"iq4_nl", "IQ4_NL", gguf_mix::plain },
     {"iq4_xs", "IQ4_XS", gguf_mix::plain },
+};
+
+// The names people type for a format, each mapped to one format of the tables above: the one place aliases
+// live (docs/quantization.md, "Aliases"). The defaults behind them: transformers' GPTQConfig and AutoAWQ
+// quantize 4-bit weights in groups of 128; Unsloth's and TheBloke's "bnb-4bit" checkpoints use nf4 with
+// double quantization; Ollama's "q4"-style tags are llama.cpp's Q4_K_M mix (its default), q8 is Q8_0.
+struct quant_alias {
+    const char* alias;
+    const char* format;
+};
+constexpr quant_alias quant_aliases[] = {
+    {"gptq",      "gptq-4bit-128g"},
+    {"gptq-4bit", "gptq-4bit-128g"},
+    {"gptq-int4", "gptq-4bit-128g"},
+    {"gptq4",     "gptq-4bit-128g"},
+    {"gptq-8bit", "gptq-8bit-128g"},
+    {"gptq-int8", "gptq-8bit-128g"},
+    {"gptq8",     "gptq-8bit-128g"},
+    {"awq",       "awq-4bit-128g" },
+    {"awq-4bit",  "awq-4bit-128g" },
+    {"awq-int4",  "awq-4bit-128g" },
+    {"int4",      "gptq-4bit-128g"},
+    {"w4a16",     "gptq-4bit-128g"},
+    {"4bit",      "nf4"           },
+    {"bnb-4bit",  "nf4"           },
+    {"bnb4",      "nf4"           },
+    {"bnb-nf4",   "nf4"           },
+    {"bnb-fp4",   "fp4"           },
+    {"8bit",      "int8"          },
+    {"bnb-8bit",  "int8"          },
+    {"bnb-int8",  "int8"          },
+    {"bnb8",      "int8"          },
+    {"llm.int8",  "int8"          },
+    {"w8a16",     "int8"          },
+    {"float8",    "fp8"           },
+    {"fp8-e4m3",  "fp8"           },
+    {"e4m3",      "fp8"           },
+    {"w8a8-fp8",  "fp8-channel"   },
+    {"fp8-block", "fp8-block128"  },
+    {"q8",        "q8_0"          },
+    {"q6",        "q6_k"          },
+    {"q5",        "q5_k_m"        },
+    {"q4",        "q4_k_m"        },
+    {"q3",        "q3_k"          },
+    {"q2",        "q2_k"          },
 };
 
 std::string lower(std::string s) {
@@ -193,7 +239,50 @@ std::string quant_format_list() {
     return list + " (append +head to quantize lm_head too)";
 }
 
+std::string canonical_quant_name(const std::string& typed) {
+    std::string s = lower(typed);
+    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    for (char& c : s)
+        if (c == '_' && s.rfind("fp8", 0) == 0) c = '-'; // fp8_block128
+    for (const quant_alias& a : quant_aliases)
+        if (s == a.alias) return a.format;
+    // GGUF names with dashes ("q4-k-m") or a ".gguf"-style suffix written with dashes.
+    if (!s.empty() && (s[0] == 'q' || s.rfind("iq", 0) == 0) && s.find('-') != std::string::npos) {
+        std::string under = s;
+        for (char& c : under)
+            if (c == '-') c = '_';
+        for (const named_mix& n : gguf_formats)
+            if (under == n.name) return under;
+        for (const quant_alias& a : quant_aliases)
+            if (under == a.alias) return a.format;
+    }
+    return s;
+}
+
 namespace {
+
+// Up to three names (formats and aliases) closest to what was typed, for the message of an unknown one.
+std::string closest_quant_names(const std::string& wanted) {
+    std::vector<std::pair<size_t, std::string>> ranked;
+    auto add = [&](const std::string& name) {
+        size_t d = edit_distance(wanted, name);
+        // A name that starts like what was typed, or contains it, ranks as near.
+        if (!wanted.empty() && name.find(wanted) != std::string::npos) d = std::min<size_t>(d, 1);
+        for (const auto& r : ranked)
+            if (r.second == name) return;
+        ranked.push_back({d, name});
+    };
+    for (const named_format& n : fixed_formats) add(n.name);
+    for (const named_mix& n : gguf_formats) add(n.name);
+    for (const char* n : {"gptq-4bit-128g", "gptq-8bit-128g", "awq-4bit-128g"}) add(n);
+    for (const quant_alias& a : quant_aliases) add(a.alias);
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::string out;
+    for (size_t i = 0; i < ranked.size() && i < 3; ++i) out += (i ? ", " : "") + ranked[i].second;
+    return out;
+}
 
 result<quant_format> parse_user_format(const std::string& text) {
     std::string s = lower(text);
@@ -208,11 +297,12 @@ result<quant_format> parse_user_format(const std::string& text) {
         s.resize(plus);
         head = true;
     }
+    s = canonical_quant_name(s);
     std::optional<quant_format> f = parse_named(s);
     if (!f)
         return make_error(error_code::bad_request,
-                          "quant: unknown format " + quote_value(text) +
-                              "; valid formats: " + quant_format_list(),
+                          "quant: unknown format " + quote_value(text) + "; closest: " +
+                              closest_quant_names(s) + " (every format and alias: docs/quantization.md)",
                           "quant");
     f->quantize_head = head;
     return *f;

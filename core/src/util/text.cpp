@@ -87,6 +87,40 @@ std::optional<uint64_t> parse_size(const std::string& text) {
     return std::nullopt;
 }
 
+std::optional<uint64_t> parse_memory_size(const std::string& text) {
+    std::string s = text;
+    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    size_t digits = s.find_first_not_of("0123456789.");
+    std::string number = s.substr(0, digits);
+    std::string unit = digits == std::string::npos ? std::string() : s.substr(digits);
+    while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+    for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (number.empty()) return std::nullopt;
+    static const struct {
+        const char* unit;
+        const char* canonical;
+    } units[] = {
+        {"",    "GiB"},
+        {"b",   "B"  },
+        {"k",   "KiB"},
+        {"kib", "KiB"},
+        {"kb",  "KB" },
+        {"m",   "MiB"},
+        {"mib", "MiB"},
+        {"mb",  "MB" },
+        {"g",   "GiB"},
+        {"gib", "GiB"},
+        {"gb",  "GB" },
+        {"t",   "TiB"},
+        {"tib", "TiB"},
+        {"tb",  "TB" }
+    };
+    for (const auto& u : units)
+        if (unit == u.unit) return parse_size(number + u.canonical);
+    return std::nullopt;
+}
+
 size_t edit_distance(const std::string& a, const std::string& b) {
     std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
