@@ -12,10 +12,20 @@
 namespace modelplan::test {
 namespace {
 
-const published_elsewhere registered{"qwen2.5-vl-7b-instruct",    "qwen2.5-vl-3b-instruct",
-                                     "qwen2-vl-7b-instruct",      "qwen2-vl-2b-instruct",
-                                     "qwen3-vl-8b-instruct",      "qwen3-vl-4b-instruct",
-                                     "qwen3-vl-30b-a3b-instruct", "qwen2.5-vl-72b-instruct"};
+const published_elsewhere registered{"qwen2.5-vl-7b-instruct",
+                                     "qwen2.5-vl-3b-instruct",
+                                     "qwen2-vl-7b-instruct",
+                                     "qwen2-vl-2b-instruct",
+                                     "qwen3-vl-8b-instruct",
+                                     "qwen3-vl-4b-instruct",
+                                     "qwen3-vl-30b-a3b-instruct",
+                                     "qwen2.5-vl-72b-instruct",
+                                     "mistral-small-3.1-24b-instruct-2503",
+                                     "mistral-small-3.2-24b-instruct-2506",
+                                     "llava-1.5-7b",
+                                     "llava-v1.6-mistral-7b",
+                                     "idefics3-8b-llama3",
+                                     "smolvlm2-2.2b-instruct"};
 
 const tensor_info* tensor_named(const analysis& a, const std::string& name) {
     for (const auto& t : a.sk.tensors)
@@ -139,6 +149,130 @@ TEST(qwen_vl, qwen2_5_vl_names_and_shapes_match_the_checkpoint) {
     std::map<std::string, shape> ours;
     for (const auto& t : a.sk.tensors) ours[t.name] = t.shape;
     EXPECT_EQ(ours, expected);
+}
+
+} // namespace
+} // namespace modelplan::test
+
+namespace modelplan::test {
+namespace {
+
+uint64_t under(const analysis& a, const std::string& prefix) {
+    uint64_t n = 0;
+    for (const auto& t : a.sk.tensors)
+        if (t.name.rfind(prefix, 0) == 0) n += t.elements;
+    return n;
+}
+
+// Mistral-Small-3.1-24B-Instruct-2503 and 3.2-24B-Instruct-2506: 24,011,361,280 (keras-hub's mistral3 preset
+// "params": 24011361280, find_string id 61107991196; a registry row for 3.2, id 70911651117; budget audits of
+// 3.2, ids 67433018963, 67545458665). llava-1.5-7b-hf: 7,063,427,072 (a test asserting count_parameters of
+// LlavaForConditionalGeneration, find_string id 4065502446; "sum(p.numel() ...) # 7063427072", id
+// 53760140093). SmolVLM2-2.2B-Instruct: 2,246,784,880 ("published_parameter_count", id 70075187812).
+TEST(vl_families, published_totals) {
+    for (const total_row& r : {
+             total_row{"mistral-small-3.1-24b-instruct-2503", 24'011'361'280ULL},
+             total_row{"mistral-small-3.2-24b-instruct-2506", 24'011'361'280ULL},
+             total_row{"llava-1.5-7b",                        7'063'427'072ULL },
+             total_row{"smolvlm2-2.2b-instruct",              2'246'784'880ULL },
+    }) {
+        SCOPED_TRACE(r.preset);
+        EXPECT_EQ(analyze_preset(r.preset).counts.total, r.total);
+    }
+}
+
+// llava-v1.6-mistral-7b-hf: no exact published figure was found. It is Mistral-7B (7,241,732,096,
+// published-counts.cpp) with 64 more vocabulary rows in the embedding and the head (2 x 64 x 4096),
+// llava-1.5's CLIP tower and projector (7,063,427,072 less Llama-2-7B's 6,738,415,616 and its own 64 extra
+// rows x 2) and the 4096-wide image_newline.
+TEST(vl_families, llava_next_from_published_parts) {
+    const uint64_t extra_vocab = 2ULL * 64 * 4096;
+    const uint64_t llava_tower_and_projector = 7'063'427'072ULL - (6'738'415'616ULL + extra_vocab);
+    EXPECT_EQ(analyze_preset("llava-v1.6-mistral-7b").counts.total,
+              7'241'732'096ULL + extra_vocab + llava_tower_and_projector + 4096);
+}
+
+// Idefics3-8B-Llama3: no exact published figure was found. Its text model is Llama-3.1-8B (8,030,261,248,
+// published-counts.cpp) with 3 more vocabulary rows (128,259 vs 128,256) in the embedding and the head; its
+// tower is SmolVLM2's (same widths and depth) with a 26 x 26 instead of 27 x 27 position table.
+TEST(vl_families, idefics3_from_published_parts) {
+    analysis idefics = analyze_preset("idefics3-8b-llama3");
+    analysis smol = analyze_preset("smolvlm2-2.2b-instruct");
+    EXPECT_EQ(under(idefics, "model.text_model.") + under(idefics, "lm_head."),
+              8'030'261'248ULL + 2ULL * 3 * 4096);
+    EXPECT_EQ(under(idefics, "model.vision_model."),
+              under(smol, "model.vision_model.") - (729 - 676) * 1152ULL);
+    // The connectors: pixel shuffle by 2 (Idefics3) and 3 (SmolVLM2) of the 1152-wide patches.
+    EXPECT_EQ(under(idefics, "model.connector."), 4096ULL * 1152 * 4);
+    EXPECT_EQ(under(smol, "model.connector."), 2048ULL * 1152 * 9);
+}
+
+// Names of the published layouts: Mistral 3 and LLaVA under vision_tower / multi_modal_projector /
+// language_model (transformers 4.50's checkpoint names), Idefics3 and SmolVLM under model.* and lm_head.
+TEST(vl_families, checkpoint_layouts) {
+    struct named {
+        const char* preset;
+        const char* name;
+        std::vector<uint64_t> shape;
+    };
+    for (const named& n : {
+             named{
+                   "mistral-small-3.1-24b-instruct-2503", "vision_tower.patch_conv.weight",                  {1024, 3, 14, 14}},
+             named{"mistral-small-3.1-24b-instruct-2503",
+                   "vision_tower.transformer.layers.23.feed_forward.gate_proj.weight",                       {4096, 1024}     },
+             named{"mistral-small-3.1-24b-instruct-2503",
+                   "multi_modal_projector.patch_merger.merging_layer.weight",                                {1024, 4096}     },
+             named{"mistral-small-3.1-24b-instruct-2503",
+                   "multi_modal_projector.linear_1.weight",                                                  {5120, 1024}     },
+             named{"mistral-small-3.1-24b-instruct-2503", "language_model.lm_head.weight",                   {131072, 5120}   },
+             named{"llava-1.5-7b",
+                   "vision_tower.vision_model.embeddings.position_embedding.weight",                         {577, 1024}      },
+             named{"llava-1.5-7b",                        "vision_tower.vision_model.pre_layrnorm.weight",   {1024}           },
+             named{"llava-1.5-7b",                        "multi_modal_projector.linear_2.bias",             {4096}           },
+             named{"llava-1.5-7b",                        "language_model.model.embed_tokens.weight",        {32064, 4096}    },
+             named{"llava-v1.6-mistral-7b",               "image_newline",                                   {4096}           },
+             named{"idefics3-8b-llama3",
+                   "model.vision_model.embeddings.position_embedding.weight",                                {676, 1152}      },
+             named{"idefics3-8b-llama3",                  "model.connector.modality_projection.proj.weight", {4096, 4608}     },
+             named{"idefics3-8b-llama3",                  "lm_head.weight",                                  {128259, 4096}   },
+             named{"smolvlm2-2.2b-instruct",
+                   "model.text_model.layers.23.self_attn.o_proj.weight",                                     {2048, 2048}     },
+    }) {
+        SCOPED_TRACE(std::string(n.preset) + " " + n.name);
+        analysis a = analyze_preset(n.preset);
+        const tensor_info* t = tensor_named(a, n.name);
+        ASSERT_TRUE(t);
+        EXPECT_EQ(t->shape, n.shape);
+    }
+    // Mistral 3's projector has no biases (multimodal_projector_bias false); LLaVA's has (default true).
+    EXPECT_FALSE(tensor_named(analyze_preset("mistral-small-3.1-24b-instruct-2503"),
+                              "multi_modal_projector.linear_1.bias"));
+}
+
+// Bad vision values are errors naming the key.
+TEST(vl_families, bad_vision_config_values_name_their_key) {
+    auto bad = [](const std::string& preset, const char* key, const std::string& value, const char* path) {
+        rapidjson::Document doc;
+        doc.Parse(preset_config(preset).c_str());
+        rapidjson::Document v(&doc.GetAllocator());
+        v.Parse(value.c_str());
+        doc["vision_config"].RemoveMember(key);
+        doc["vision_config"].AddMember(rapidjson::Value(key, doc.GetAllocator()),
+                                       rapidjson::Value(v, doc.GetAllocator()), doc.GetAllocator());
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        doc.Accept(w);
+        auto a = analyze(preset, sb.GetString(), {});
+        ASSERT_FALSE(a.ok()) << preset << " " << key << "=" << value;
+        EXPECT_EQ(a.err().path, path) << a.err().message;
+    };
+    bad("qwen2.5-vl-7b-instruct", "depth", "0", "vision_config.depth");
+    bad("qwen2.5-vl-7b-instruct", "num_heads", "7", "vision_config.num_heads");
+    bad("qwen3-vl-8b-instruct", "deepstack_visual_indexes", "[99]",
+        "vision_config.deepstack_visual_indexes[0]");
+    bad("llava-1.5-7b", "patch_size", "1000", "vision_config.patch_size");
+    bad("mistral-small-3.1-24b-instruct-2503", "num_hidden_layers", "\"24\"",
+        "vision_config.num_hidden_layers");
 }
 
 } // namespace

@@ -49,6 +49,52 @@ TEST(image_tokens, gemma3_fixed) {
     EXPECT_EQ(tokens("gemma-3-4b", 200, 100), 256u);
 }
 
+// Mistral3Processor over PixtralImageProcessor (longest_edge = vision image_size 1540, patch 14, spatial
+// merge 2): get_resize_output_image_size scales by max(h, w) / 1540 when above 1 and rounds up to whole
+// patches, then rows h // 28 of w // 28 tokens plus one break (the last an end token).
+// 1024x768: no scaling; h (767 // 14 + 1) x 14 = 770, w (1023 // 14 + 1) x 14 = 1036; 27 rows x (37 + 1) =
+// 1026. 3080x1540: ratio 2 -> 1540 x 770; 770 // 28 = 27 rows of 1540 // 28 = 55 (+1): 27 x 56 = 1512.
+TEST(image_tokens, mistral3_pixtral_rows_with_breaks) {
+    for (const char* preset :
+         {"mistral-small-3.1-24b-instruct-2503", "mistral-small-3.2-24b-instruct-2506"}) {
+        SCOPED_TRACE(preset);
+        EXPECT_EQ(tokens(preset, 1024, 768), 1026u);
+        EXPECT_EQ(tokens(preset, 3080, 1540), 1512u);
+    }
+}
+
+// LlavaProcessor: (336 / 14)^2 patches + 1 class token - 1 (vision_feature_select_strategy "default") = 576,
+// whatever the image's size (resized and center-cropped to 336).
+TEST(image_tokens, llava_fixed_576) {
+    EXPECT_EQ(tokens("llava-1.5-7b", 1024, 768), 576u);
+    EXPECT_EQ(tokens("llava-1.5-7b", 200, 100), 576u);
+}
+
+// LlavaNextProcessor._get_number_of_features with select_best_resolution over image_grid_pinpoints
+// [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]] (height, width), 24 x 24 patches per tile.
+// 336x336: best (336, 672) (the first of the equally effective, least wasted), grid 24 x 48; the width is
+// unpadded to 336 x 24/336 = 24 (padding 12 each side): 24 x 24 + 24 newlines + 576 base = 1176.
+// 1000x500: best (336, 672) keeps 672 x 336 with nothing wasted; aspect 2 = 48 / 24, no padding:
+// 24 x 48 + 24 + 576 = 1752. 384x384: best (672, 672), 48 x 48 + 48 + 576 = 2928.
+TEST(image_tokens, llava_next_anyres) {
+    EXPECT_EQ(tokens("llava-v1.6-mistral-7b", 336, 336), 1176u);
+    EXPECT_EQ(tokens("llava-v1.6-mistral-7b", 1000, 500), 1752u);
+    EXPECT_EQ(tokens("llava-v1.6-mistral-7b", 384, 384), 2928u);
+}
+
+// Idefics3ImageProcessor: the longest edge to 4 x 364 = 1456 (the other side keeps the aspect ratio, rounded
+// up to even), both sides up to whole 364-px tiles, then the tiles plus the global image; Idefics3Processor
+// puts image_seq_len = (364 / 14)^2 / 2^2 = 169 tokens in each.
+// 364x364: 1456 x 1456, 4 x 4 tiles + 1 = 17 x 169 = 2873. 1000x500: 1456 x 728, 4 x 2 tiles + 1 = 9 x 169 =
+// 1521. SmolVLM2 (384-px tiles, 4 x 384 = 1536, scale factor 3: (384 // 14)^2 / 9 = 81 tokens): 384x384: 4 x
+// 4 + 1 = 17 x 81 = 1377. 1000x500: 1536 x 768, 4 x 2 + 1 = 9 x 81 = 729.
+TEST(image_tokens, idefics3_and_smolvlm_tiles) {
+    EXPECT_EQ(tokens("idefics3-8b-llama3", 364, 364), 2873u);
+    EXPECT_EQ(tokens("idefics3-8b-llama3", 1000, 500), 1521u);
+    EXPECT_EQ(tokens("smolvlm2-2.2b-instruct", 384, 384), 1377u);
+    EXPECT_EQ(tokens("smolvlm2-2.2b-instruct", 1000, 500), 729u);
+}
+
 // Bad sizes and text-only models are errors that name the field and the value.
 TEST(image_tokens, bad_inputs_are_errors) {
     analysis qwen = analyze_preset("qwen2.5-vl-7b-instruct");

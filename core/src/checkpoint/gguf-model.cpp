@@ -68,6 +68,9 @@ const gguf_family gguf_families[] = {
     // Issue 13, group VL (convert_hf_to_gguf.py: Qwen2VLModel for Qwen2VL and Qwen2_5_VL, Qwen3VLTextModel,
     // Qwen3VLMoeTextModel; the vision towers go to the mmproj file).
     {"qwen2_vl", "qwen2vl"}, {"qwen2_5_vl", "qwen2vl"}, {"qwen3_vl", "qwen3vl"}, {"qwen3_vl_moe", "qwen3vlmoe"},
+    // Mistral3Model and LlamaModel (registered for LlavaForConditionalGeneration; the text models of
+    // LLaVA-NeXT, Idefics3 and SmolVLM convert by their text_config's LlamaForCausalLM/MistralForCausalLM).
+    {"mistral3", "llama"}, {"llava", "llama"}, {"llava_next", "llama"}, {"idefics3", "llama"}, {"smolvlm", "llama"},
 };
 // clang-format on
 
