@@ -42,6 +42,8 @@ const option_group workload = {
     {"--seq",           workload_value{}, "seq"          },
     {"--encoder-seq",   workload_value{}, "encoder_seq"  },
     {"--prefill-chunk", workload_value{}, "prefill_chunk"},
+    {"--images",        workload_value{}, "images"       },
+    {"--image-size",    workload_value{}, "image_size"   },
     {"--kv-dtype",      workload_value{}, "kv_dtype"     },
     {"--attn",          workload_value{}, "attention"    },
     {"--overhead",      workload_value{}, "overhead"     },

@@ -26,6 +26,10 @@ workload:
                        when smaller)
   --encoder-seq N      encoder tokens of an encoder-decoder model (default: --seq)
   --prefill-chunk N    tokens per sequence in one forward pass (default: the whole sequence)
+  --images N           images per sequence (vision-language models): their tokens, as the model's
+                       processor counts them, join the sequence after its --seq text tokens, and the
+                       vision tower's activations are planned (an estimate; docs/memory.md)
+  --image-size WxH     size of each image in pixels, e.g. 1024x768 (default 1024x1024)
   --dtype DTYPE        weight dtype (default: the config's torch_dtype/dtype)
   --quant FORMAT       weight quantization (docs/quantization.md; default: the config's
                        quantization_config, else none)
@@ -50,7 +54,8 @@ training:
   --offload            optimizer states in CPU memory
 output:
   --json               {"model", "architecture", "plan": {"mode", "items": [{"name", "bytes", "formula",
-                       "inputs"}], "total_bytes", "kv_bytes_per_token", "kv_bytes_by_layer", "warnings"}}
+                       "inputs"}], "total_bytes", "kv_bytes_per_token", "kv_bytes_by_layer", "warnings",
+                       with --images "images": {"tokens_per_image", "image_tokens", "text_seq"}}}
   -h, --help           show this help
 )";
 

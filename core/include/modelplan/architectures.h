@@ -127,6 +127,10 @@ enum class dim : uint8_t {
     v_proj_in,       // Llama 4 vision adapter width (projector_input_dim)
     v_proj_out,      // Llama 4 vision adapter output (projector_output_dim)
     v_output,        // Llama 4 vision output width (vision_output_dim), the projector's input
+    // Vision-language families (issue 13, group VL: qwen-vl.cpp, vl-families.cpp).
+    v_temporal, // frames per patch (Qwen temporal_patch_size: a Conv3d patch embedding)
+    v_merged,   // vision width x merge^2: patches concatenated by a spatial merge or pixel shuffle
+    v_out,      // the merger's output width (Qwen out_hidden_size)
 };
 
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the
@@ -136,7 +140,7 @@ struct tensor_template {
     scope where = scope::global;
     const char* name = ""; // checkpoint name; {layer} and {expert} are replaced by indices
     uint8_t rank = 0;
-    dim shape[4] = {};
+    dim shape[5] = {};
     uint64_t needs = 0;            // switches that must all be on
     uint64_t excludes = 0;         // switches that must all be off
     const char* tied_to = nullptr; // this tensor is an alias of that one when `tie_needs` hold: a base-model
@@ -174,7 +178,7 @@ struct tensor_template {
 namespace detail {
 template <class... Dims>
 constexpr tensor_template make_row(role what, scope where, const char* name, Dims... dims) {
-    static_assert(sizeof...(Dims) <= 4, "a tensor has at most four dimensions");
+    static_assert(sizeof...(Dims) <= 5, "a tensor has at most five dimensions (Conv3d patch embeddings)");
     const dim list[] = {dims..., dim::one}; // the sentinel keeps the array non-empty for scalars
     tensor_template t;
     t.what = what;

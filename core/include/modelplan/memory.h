@@ -34,6 +34,11 @@ struct workload {
     // "Model training anatomy" guide measures right after initializing CUDA (docs/memory.md).
     uint64_t overhead_bytes = 1343ull << 20;
     bool include_mtp = false; // load multi-token-prediction layers (speculative decoding)
+    // Image inputs per sequence (vision-language models, images.h): their tokens join each sequence after
+    // its `seq` text tokens, and the vision tower's activations are planned. 0 x 0: 1024 x 1024.
+    uint64_t images = 0;
+    uint64_t image_width = 0;
+    uint64_t image_height = 0;
 
     // Weight quantization as the user names it ("" = none, or what config.json's quantization_config says);
     // formats and names: quantization.h.
@@ -61,7 +66,8 @@ const char* recompute_name(recompute_kind k);
 
 // Sets one workload option from text, as the CLI (--kv-dtype bf16) and JSON requests ({"kv_dtype": "bf16"})
 // give it. Names: batch, seq, encoder_seq, prefill_chunk, kv_dtype, attention, overhead, mtp, mode, quant,
-// method, lora_rank, lora_targets, optimizer, recompute, zero, gpus, offload. The error names the option
+// method, lora_rank, lora_targets, optimizer, recompute, zero, gpus, offload, images, image_size ("WxH"). The
+// error names the option
 // (`label`, e.g. "--kv-dtype") and the value.
 std::optional<error> set_workload_option(workload& w, const std::string& name, const std::string& value,
                                          const std::string& label);
@@ -131,10 +137,11 @@ struct memory_breakdown {
     uint64_t weights = 0;           // the "weights" item: per GPU under ZeRO stage 3 / FSDP
     uint64_t unsharded_weights = 0; // every loaded weight (what placement divides among devices)
     uint64_t kv_cache = 0;          // the whole workload's cache (inference; 0 in training)
-    uint64_t activations = 0;    // the "activations" item (inference: of `forward`; training: of `training`)
-    uint64_t overhead = 0;       // CUDA context and kernels
-    forward_activations forward; // inference only
-    training_memory training;    // training only
+    uint64_t activations = 0; // the "activations" item (inference: of `forward`; training: of `training`)
+    uint64_t overhead = 0;    // CUDA context and kernels
+    uint64_t vision_activations = 0; // the "vision_activations" item (inference with images; an estimate)
+    forward_activations forward;     // inference only
+    training_memory training;        // training only
 };
 
 struct memory_plan {
@@ -143,7 +150,10 @@ struct memory_plan {
     std::vector<plan_item> items; // presentation: names, formulas and inputs as text
     memory_breakdown bytes;       // the same figures, typed
     uint64_t total_bytes = 0;
-    uint64_t kv_bytes_per_token = 0; // one more token of one sequence, every layer
+    uint64_t kv_bytes_per_token = 0;     // one more token of one sequence, every layer
+    uint64_t image_tokens = 0;           // image tokens of one sequence (images x tokens per image), in seq
+    uint64_t image_tokens_per_image = 0; // as the model's processor counts them (images.h)
+    uint64_t text_seq = 0;               // the sequence's text tokens (the workload's seq or its default)
     // KV cache of the whole workload, per layer (0 where a layer caches nothing).
     std::vector<uint64_t> kv_bytes_by_layer;
     // Stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors not loaded), summing to

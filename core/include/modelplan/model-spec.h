@@ -58,6 +58,11 @@ enum switch_bit : uint64_t {
                              // the global layers of Cohere 2 and EXAONE 4)
     sw_classifier_bias =
         1ull << 37, // the prediction/classification head's dense layer has a bias (ModernBERT)
+    // Bits 44-47 (issue 13, vision-language group VL).
+    sw_vision_merger_layer =
+        1ull << 44,                 // (layer) a merger of a vision stack (Qwen3-VL deepstack_merger_list)
+    sw_vision_bias = 1ull << 45,    // the vision tower's projections and patch embedding carry biases
+    sw_projector_bias = 1ull << 46, // the multimodal projector's linear layers carry biases
     // Models read from checkpoint headers (header-model.h; bits 58-60).
     sw_no_kv_cache = 1ull << 58, // (layer) caches no keys and values: a block outside the attention stack, or
                                  // a layer whose config layer_types names no attention ("linear_attention")
@@ -77,6 +82,28 @@ struct rope_spec {
     std::string scaling_type; // "" (none), "llama3", "linear", "dynamic", "yarn", ...
     double scaling_factor = 1.0;
     uint64_t rotary_dim = 0; // dimensions rotated per head (partial rotary); 0 when the model has no rotary
+};
+
+// How a model's processor turns one image into tokens (plan/image-tokens.cpp, docs/memory.md). The values
+// are the processor's defaults as the published preprocessor_config.json files set them.
+enum class image_token_rule : uint8_t {
+    none,              // not a vision-language model
+    fixed,             // a fixed count per image (llava: (336/14)^2 = 576; Gemma 3: mm_tokens_per_image 256)
+    qwen_smart_resize, // Qwen2/2.5/3-VL: smart_resize to multiples of patch x merge, then (h/p/m)(w/p/m)
+    pixtral,           // Pixtral/Mistral 3: resize to longest_edge, patch rows with a break, spatial merge
+    llava_next_anyres, // LLaVA-NeXT: best grid of tiles plus the base image, unpadded, with row newlines
+    idefics3_split,    // Idefics3/SmolVLM: tiles of longest_edge plus a global image, tokens per tile fixed
+};
+struct image_processor_spec {
+    image_token_rule rule = image_token_rule::none;
+    uint64_t patch = 0;         // pixels per patch side
+    uint64_t merge = 1;         // patches merged per side (Qwen spatial_merge_size, Pixtral merge)
+    uint64_t tokens = 0;        // tokens per image (fixed) or per tile (idefics3_split)
+    uint64_t min_pixels = 0;    // Qwen smart_resize: lower bound of h x w
+    uint64_t max_pixels = 0;    // Qwen smart_resize: upper bound of h x w
+    uint64_t longest_edge = 0;  // Pixtral: resize bound; Idefics3: the resized image's longest edge
+    uint64_t tile = 0;          // LLaVA-NeXT / Idefics3: tile side (vision image_size / max_image_size)
+    std::vector<uint64_t> grid; // LLaVA-NeXT image_grid_pinpoints as height, width pairs
 };
 
 struct model_spec {
@@ -124,6 +151,12 @@ struct model_spec {
     uint64_t vision_proj_in = 0;
     uint64_t vision_proj_out = 0;
     uint64_t vision_output = 0;
+    // Vision-language families (issue 13): Qwen temporal_patch_size, spatial_merge_size (Idefics3: the
+    // pixel-shuffle scale_factor), out_hidden_size; 0 where a model has none.
+    uint64_t vision_temporal_patch = 0;
+    uint64_t vision_merge = 0;
+    uint64_t vision_out = 0;
+    uint64_t vision_heads = 0; // vision attention heads (activation estimate of the image inputs)
 
     norm_kind norm = norm_kind::rms;
     double norm_eps = 1e-6;
@@ -135,6 +168,7 @@ struct model_spec {
     std::vector<layer_spec> layers;  // every layer of every stack, in state_dict order
     std::string not_modelled;        // parts of the published model left out (e.g. a vision tower)
     std::string quantization_config; // config.json's "quantization_config" object as JSON text, or ""
+    image_processor_spec images;     // how the model's processor turns images into tokens (none: text only)
 
     bool has(uint64_t bits) const { return (switches & bits) == bits; } // every one of `bits` is on
     void set_switches(uint64_t bits, bool on = true) { switches = on ? switches | bits : switches & ~bits; }

@@ -85,6 +85,17 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
     out.Uint64(p.kv_bytes_per_token);
     out.Key("kv_bytes_by_layer");
     write_uint64s(out, p.kv_bytes_by_layer);
+    if (p.image_tokens) {
+        out.Key("images");
+        out.StartObject();
+        out.Key("tokens_per_image");
+        out.Uint64(p.image_tokens_per_image);
+        out.Key("image_tokens");
+        out.Uint64(p.image_tokens);
+        out.Key("text_seq");
+        out.Uint64(p.text_seq);
+        out.EndObject();
+    }
     write_strings(out, "warnings", p.warnings);
     out.Key("devices");
     out.StartArray();

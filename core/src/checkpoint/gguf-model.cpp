@@ -65,6 +65,12 @@ const gguf_family gguf_families[] = {
     {"olmoe", "olmoe"}, {"olmo3", "olmo2"}, {"cohere", "command-r"}, {"cohere2", "cohere2"},
     {"exaone4", "exaone4"}, {"mt5", "t5"}, {"umt5", "t5"}, {"xlm-roberta", "bert"}, {"modernbert", "modern-bert"},
     {"gpt_oss", "gpt-oss"}, {"llama4_text", "llama4"}, {"llama4", "llama4"},
+    // Issue 13, group VL (convert_hf_to_gguf.py: Qwen2VLModel for Qwen2VL and Qwen2_5_VL, Qwen3VLTextModel,
+    // Qwen3VLMoeTextModel; the vision towers go to the mmproj file).
+    {"qwen2_vl", "qwen2vl"}, {"qwen2_5_vl", "qwen2vl"}, {"qwen3_vl", "qwen3vl"}, {"qwen3_vl_moe", "qwen3vlmoe"},
+    // Mistral3Model and LlamaModel (registered for LlavaForConditionalGeneration; the text models of
+    // LLaVA-NeXT, Idefics3 and SmolVLM convert by their text_config's LlamaForCausalLM/MistralForCausalLM).
+    {"mistral3", "llama"}, {"llava", "llama"}, {"llava_next", "llama"}, {"idefics3", "llama"}, {"smolvlm", "llama"},
 };
 // clang-format on
 

@@ -26,6 +26,8 @@ std::vector<family_info> build_table() {
     family_tables::add_encoder_variant_families(table);
     family_tables::add_gpt_oss_families(table);
     family_tables::add_llama4_families(table);
+    family_tables::add_qwen_vl_families(table);
+    family_tables::add_vl_families(table);
     return table;
 }
 

@@ -86,6 +86,13 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::v_proj_in: return {s.vision_proj_in, "vision_config.projector_input_dim"};
     case dim::v_proj_out: return {s.vision_proj_out, "vision_config.projector_output_dim"};
     case dim::v_output: return {s.vision_output, "vision_config.vision_output_dim"};
+    case dim::v_temporal: return {s.vision_temporal_patch, "vision_config.temporal_patch_size"};
+    case dim::v_merged: {
+        dim_value d = product(s.vision_hidden, s.vision_merge, "vision hidden size x merge^2");
+        if (d.overflow) return d;
+        return product(d.value, s.vision_merge, "vision hidden size x merge^2");
+    }
+    case dim::v_out: return {s.vision_out, "vision_config.out_hidden_size"};
     }
     return {};
 }

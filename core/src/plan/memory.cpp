@@ -2,6 +2,7 @@
 // from each layer's attention kind, the transient activations of one forward pass, and a fixed runtime
 // overhead. Formulas and sources: docs/memory.md.
 #include "modelplan/memory.h"
+#include "plan/images-internal.h"
 #include "util/saturating.h"
 #include "util/text-internal.h"
 
@@ -99,6 +100,14 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
     if (name == "lora_rank") return positive(w.lora_rank);
     if (name == "gpus") return positive(w.gpus);
     if (name == "mtp") return flag(w.include_mtp);
+    if (name == "images") {
+        if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoull(value) > max_images)
+            return bad("a whole number of images from 0 to " + std::to_string(max_images));
+        w.images = std::stoull(value);
+        return std::nullopt;
+    }
+    if (name == "image_size") return parse_image_size(value, label, w.image_width, w.image_height);
     if (name == "offload") return flag(w.offload_optimizer);
     if (name == "quant") {
         if (value.empty()) return bad("a format name (docs/quantization.md) or none");
@@ -266,6 +275,10 @@ plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, mem
         {"mla_layers",            num(mla)                 }
     };
     if (cross) cache.inputs.push_back({"encoder_seq", num(w.encoder_seq)});
+    if (p.image_tokens) {
+        cache.inputs.push_back({"text_seq", num(p.text_seq)});
+        cache.inputs.push_back({"image_tokens", num(p.image_tokens)});
+    }
     if (chunked) cache.inputs.push_back({"chunked_attention_layers", num(chunked)});
     if (spec.has_mla()) {
         cache.inputs.push_back({"kv_lora_rank", num(spec.kv_lora_rank)});
@@ -363,7 +376,14 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     if (w.seq == 0) w.seq = default_seq(spec);
     if (w.encoder_seq == 0) w.encoder_seq = w.seq;
     if (auto e = check_attention(spec, w)) return *e;
+    // Image inputs: their tokens join each sequence after its text (images.h).
+    auto images = plan_image_inputs(spec, w);
+    if (!images) return images.err();
     memory_plan p;
+    p.text_seq = w.seq;
+    p.image_tokens = images->tokens;
+    p.image_tokens_per_image = images->per_image.tokens;
+    w.seq = add(w.seq, images->tokens);
     p.training = w.mode == plan_mode::training;
     p.warnings = context_warnings(spec, w);
 
@@ -392,6 +412,8 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         p.bytes.forward = forward_working_set(spec, w, chunk, act);
         items.push_back(activations_item(w, chunk, act, p.bytes.forward));
         p.bytes.activations = items.back().bytes;
+        if (w.images)
+            items.push_back(vision_activations_item(spec, w, *images, act, p.bytes.vision_activations));
     }
     p.bytes.weights = items.front().bytes;
     items.push_back(overhead_item(w));

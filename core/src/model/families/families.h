@@ -84,5 +84,10 @@ void add_encoder_variant_families(std::vector<family_info>& out); // encoder-var
 template_table whole_projection_qk_norms();
 void add_gpt_oss_families(std::vector<family_info>& out); // gpt-oss.cpp: gpt_oss
 void add_llama4_families(std::vector<family_info>& out);  // llama4.cpp: llama4_text, llama4
+// Issue 13, vision-language group VL (sources in the files' headers and models/SOURCES-VL.md):
+void add_qwen_vl_families(
+    std::vector<family_info>& out); // qwen-vl.cpp: qwen2_vl, qwen2_5_vl, qwen3_vl, qwen3_vl_moe
+void add_vl_families(std::vector<family_info>& out); // vl-families.cpp: mistral3, llava, llava_next,
+                                                     // idefics3, smolvlm
 
 } // namespace modelplan::family_tables

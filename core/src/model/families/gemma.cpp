@@ -149,6 +149,17 @@ std::optional<error> read_gemma3(const key_reader& keys, model_spec& spec) {
     MP_CHECK(read_bool(v, "vision_use_head", use_head));
     if (use_head) spec.switches |= sw_vision_head;
     add_stack(spec, layer_stack::vision, layers, sw_vision);
+    // Image inputs (issue 13): Gemma3Processor puts mm_tokens_per_image (Gemma3Config default 256) tokens
+    // per image, resized to image_size; the tower's heads for the activation estimate.
+    MP_TRY(heads, v.size("num_attention_heads"));
+    key_reader top(keys.root(), "");
+    uint64_t per_image = 256;
+    MP_CHECK(read_size(top, "mm_tokens_per_image", per_image));
+    spec.vision_heads = heads;
+    spec.images.rule = image_token_rule::fixed;
+    spec.images.tokens = per_image;
+    spec.images.patch = patch;
+    spec.images.tile = image;
     return std::nullopt;
 }
 
