@@ -41,6 +41,7 @@ const option_group workload = {
     {"--encoder-seq",   workload_value{}, "encoder_seq"  },
     {"--prefill-chunk", workload_value{}, "prefill_chunk"},
     {"--kv-dtype",      workload_value{}, "kv_dtype"     },
+    {"--state-dtype",   workload_value{}, "state_dtype"  },
     {"--attn",          workload_value{}, "attention"    },
     {"--overhead",      workload_value{}, "overhead"     },
     {"--mode",          workload_value{}, "mode"         },
