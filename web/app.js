@@ -108,7 +108,7 @@ function setBytes(node, bytes) {
 }
 const itemTestId = (name) => `mem-${name === 'kv_cache' ? 'kv' : name.replace(/_/g, '-')}`;
 const palette = ['weights', 'kv_cache', 'activations', 'overhead', 'gradients', 'optimizer_states', 'master_weights',
-  'lora_adapters'];
+  'lora_adapters', 'recurrent_state'];
 const itemClass = (name) => `item-${palette.includes(name) ? name : `other${name.length % 3}`}`;
 
 // ---- errors: one message, shown next to the input that caused it; the last good result stays --------------

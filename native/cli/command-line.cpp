@@ -45,6 +45,7 @@ const option_group workload = {
     {"--images",        workload_value{}, "images"       },
     {"--image-size",    workload_value{}, "image_size"   },
     {"--kv-dtype",      workload_value{}, "kv_dtype"     },
+    {"--state-dtype",   workload_value{}, "state_dtype"  },
     {"--attn",          workload_value{}, "attention"    },
     {"--overhead",      workload_value{}, "overhead"     },
     {"--mode",          workload_value{}, "mode"         },

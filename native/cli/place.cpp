@@ -71,27 +71,33 @@ std::string render_placement(const analysis& a, const placement& p, const place_
     std::string out = model_title(a, false);
     out += std::string(o.strategy == place_strategy::balanced ? "balanced" : "sequential") +
            " placement: " + (p.fits ? "fits" : "does NOT fit") + "\n\n";
-    table tab({
-        {"device",      align::left },
-        {"budget",      align::right},
-        {"weights",     align::right},
-        {"kv_cache",    align::right},
-        {"activations", align::right},
-        {"logits",      align::right},
-        {"offload buf", align::right},
-        {"overhead",    align::right},
-        {"total",       align::right},
-        {"headroom",    align::right},
-        {"layers",      align::left }
-    });
+    // The recurrent-state column only for models that have one (Mamba, DeltaNet, short-convolution layers).
+    const bool state = !p.plan.state_bytes_by_layer.empty();
+    std::vector<std::pair<std::string, align>> columns = {
+        {"device",   align::left },
+        {"budget",   align::right},
+        {"weights",  align::right},
+        {"kv_cache", align::right}
+    };
+    if (state) columns.push_back({"state", align::right});
+    for (const char* name : {"activations", "logits", "offload buf", "overhead", "total", "headroom"})
+        columns.push_back({name, align::right});
+    columns.push_back({"layers", align::left});
+    table tab(columns);
     for (const auto& d : p.devices) {
         bool unlimited = d.device.budget_bytes == UINT64_MAX;
-        tab.row({d.device.name + (d.device.gpu.empty() ? "" : " (" + d.device.gpu + ")"),
-                 unlimited ? "unlimited" : binary_size(d.device.budget_bytes), binary_size(d.bytes.weights),
-                 size_or_dash(d.bytes.kv_cache), size_or_dash(d.bytes.activations),
-                 size_or_dash(d.bytes.logits), size_or_dash(d.bytes.offload_buffer),
-                 size_or_dash(d.bytes.overhead), binary_size(d.total_bytes),
-                 unlimited ? "-" : signed_size(d.headroom_bytes), layer_ranges(d.layers)});
+        std::vector<std::string> row = {d.device.name +
+                                            (d.device.gpu.empty() ? "" : " (" + d.device.gpu + ")"),
+                                        unlimited ? "unlimited" : binary_size(d.device.budget_bytes),
+                                        binary_size(d.bytes.weights), size_or_dash(d.bytes.kv_cache)};
+        if (state) row.push_back(size_or_dash(d.bytes.recurrent_state));
+        for (const std::string& cell :
+             {size_or_dash(d.bytes.activations), size_or_dash(d.bytes.logits),
+              size_or_dash(d.bytes.offload_buffer), size_or_dash(d.bytes.overhead),
+              binary_size(d.total_bytes), unlimited ? std::string("-") : signed_size(d.headroom_bytes),
+              layer_ranges(d.layers)})
+            row.push_back(cell);
+        tab.row(row);
     }
     out += tab.render() + "\n";
     out += "device map: " + std::to_string(p.map.entries.size()) +
@@ -108,26 +114,30 @@ std::string render_parallel(const analysis& a, const parallel_plan& p) {
            (p.ranks.empty() || !p.ranks[0].budget_bytes ? std::string(" (no budget given)")
                                                         : std::string(p.fits ? ", fits" : ", does NOT fit")) +
            "\n\n";
-    table tab({
-        {"rank",        align::left },
-        {"stage",       align::right},
-        {"layers",      align::left },
-        {"weights",     align::right},
-        {"kv_cache",    align::right},
-        {"activations", align::right},
-        {"logits",      align::right},
-        {"rope_cache",  align::right},
-        {"overhead",    align::right},
-        {"total",       align::right},
-        {"headroom",    align::right}
-    });
-    for (const auto& r : p.ranks)
-        tab.row({r.device, std::to_string(r.stage),
-                 std::to_string(r.first_layer) + "-" + std::to_string(r.last_layer),
-                 binary_size(r.bytes.weights), binary_size(r.bytes.kv_cache),
-                 binary_size(r.bytes.activations), size_or_dash(r.bytes.logits),
-                 size_or_dash(r.bytes.rope_cache), binary_size(r.bytes.overhead), binary_size(r.total_bytes),
-                 r.budget_bytes ? signed_size(r.headroom_bytes) : "-"});
+    const bool state = !p.plan.state_bytes_by_layer.empty();
+    std::vector<std::pair<std::string, align>> columns = {
+        {"rank",     align::left },
+        {"stage",    align::right},
+        {"layers",   align::left },
+        {"weights",  align::right},
+        {"kv_cache", align::right}
+    };
+    if (state) columns.push_back({"state", align::right});
+    for (const char* name : {"activations", "logits", "rope_cache", "overhead", "total", "headroom"})
+        columns.push_back({name, align::right});
+    table tab(columns);
+    for (const auto& r : p.ranks) {
+        std::vector<std::string> row = {r.device, std::to_string(r.stage),
+                                        std::to_string(r.first_layer) + "-" + std::to_string(r.last_layer),
+                                        binary_size(r.bytes.weights), binary_size(r.bytes.kv_cache)};
+        if (state) row.push_back(size_or_dash(r.bytes.recurrent_state));
+        for (const std::string& cell :
+             {binary_size(r.bytes.activations), size_or_dash(r.bytes.logits),
+              size_or_dash(r.bytes.rope_cache), binary_size(r.bytes.overhead), binary_size(r.total_bytes),
+              r.budget_bytes ? signed_size(r.headroom_bytes) : std::string("-")})
+            row.push_back(cell);
+        tab.row(row);
+    }
     out += tab.render() + "\n";
     table splits({
         {"tensor",   align::left },

@@ -35,6 +35,8 @@ workload:
                        quantization_config, else none)
   --kv-dtype DTYPE     KV-cache dtype: bf16, fp16, fp32, fp8, int8, q8_0, q4_0 (default: the compute
                        dtype)
+  --state-dtype DTYPE  SSM / delta-rule part of the recurrent state of Mamba, DeltaNet layers (vLLM's
+                       --mamba-ssm-cache-dtype; default: the config's mamba_ssm_dtype, else the KV dtype)
   --attn sdpa|flash|eager   attention implementation; eager materializes the score matrix; flash is
                        refused where FlashAttention-2 cannot run (default sdpa)
   --overhead SIZE      fixed runtime overhead, e.g. 512MiB (default 1343MiB: CUDA context, see

@@ -90,7 +90,9 @@ TEST(typed_plan, inference_breakdown_matches_the_items) {
         EXPECT_EQ(b.activations,
                   b.forward.residual + std::max(b.forward.attention, b.forward.ffn) + b.forward.logits)
             << pr.name;
-        EXPECT_EQ(b.weights + b.kv_cache + b.activations + b.overhead, p->total_bytes) << pr.name;
+        EXPECT_EQ(b.recurrent_state, item_bytes(*p, "recurrent_state")) << pr.name;
+        EXPECT_EQ(b.weights + b.kv_cache + b.recurrent_state + b.activations + b.overhead, p->total_bytes)
+            << pr.name;
         uint64_t by_layer = 0;
         for (uint64_t bytes : p->kv_bytes_by_layer) by_layer += bytes;
         EXPECT_EQ(by_layer, b.kv_cache) << pr.name;

@@ -71,7 +71,14 @@ enum class role : uint8_t {
     attn_mask,      // causal mask buffer (not a parameter)
     position_ids,   // position id buffer (not a parameter)
     attn_sinks,     // learned per-head attention sink logits (gpt-oss self_attn.sinks)
-    unclassified,   // a tensor read from checkpoint headers whose name says no role (header-model.h)
+    // Recurrent mixers (Mamba, Mamba-2, gated DeltaNet, LFM2 short convolution).
+    ssm_in,       // input projection (in_proj; DeltaNet in_proj_qkvz and in_proj_ba)
+    ssm_conv,     // causal depthwise convolution (conv1d weight and bias)
+    ssm_dt,       // time-step projections and bias (Mamba-1 x_proj, dt_proj; Mamba-2 dt_bias)
+    ssm_params,   // A_log, D and Jamba's dt/B/C norms
+    ssm_norm,     // gated RMSNorm before out_proj
+    ssm_out,      // output projection
+    unclassified, // a tensor read from checkpoint headers whose name says no role (header-model.h)
 };
 constexpr int role_count = static_cast<int>(role::unclassified) + 1;
 const char* role_name(role r);
@@ -131,6 +138,20 @@ enum class dim : uint8_t {
     v_temporal, // frames per patch (Qwen temporal_patch_size: a Conv3d patch embedding)
     v_merged,   // vision width x merge^2: patches concatenated by a spatial merge or pixel shuffle
     v_out,      // the merger's output width (Qwen out_hidden_size)
+    // Recurrent mixers (model_spec ssm_* fields).
+    ssm_inner,       // Mamba d_inner; DeltaNet value heads x value head_dim
+    ssm_state,       // d_state
+    ssm_heads,       // Mamba-2 heads; DeltaNet value heads
+    ssm_heads_x2,    // 2 x DeltaNet value heads (in_proj_ba)
+    ssm_head_dim,    // DeltaNet value head_dim (its gated norm)
+    ssm_conv_dim,    // channels of the causal convolution
+    ssm_conv_kernel, // its width
+    ssm_in_proj,     // in_proj output width
+    ssm_dt_rank,     // Mamba-1 time_step_rank
+    ssm_x_proj,      // Mamba-1 x_proj output: time_step_rank + 2 x d_state
+    q_dim_x2,        // 2 x heads x head_dim (Qwen3-Next's gated q_proj: queries and their output gate)
+    hidden_x3,       // 3 x hidden (LFM2's short-convolution in_proj)
+    shared_ffn_x2,   // 2 x the shared experts' FFN width (Granite 4's fused shared_mlp.input_linear)
 };
 
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the

@@ -30,6 +30,10 @@ struct workload {
     // 0 when the cache uses kv_dtype.
     uint64_t kv_block_bytes = 0;
     attention_impl attention = attention_impl::sdpa;
+    // The recurrent state's SSM or delta-rule part (Mamba, DeltaNet layers): vLLM's --mamba-ssm-cache-dtype.
+    // Default: the config's mamba_ssm_dtype when it names one, else the KV cache's dtype. The convolution
+    // part always uses the KV cache's dtype.
+    std::optional<dtype> state_dtype;
     // Fixed runtime overhead (CUDA context and kernels): 1,343 MiB by default, the figure transformers'
     // "Model training anatomy" guide measures right after initializing CUDA (docs/memory.md).
     uint64_t overhead_bytes = 1343ull << 20;
@@ -137,6 +141,7 @@ struct memory_breakdown {
     uint64_t weights = 0;           // the "weights" item: per GPU under ZeRO stage 3 / FSDP
     uint64_t unsharded_weights = 0; // every loaded weight (what placement divides among devices)
     uint64_t kv_cache = 0;          // the whole workload's cache (inference; 0 in training)
+    uint64_t recurrent_state = 0;    // the recurrent state of every sequence (inference; 0 in training)
     uint64_t activations = 0; // the "activations" item (inference: of `forward`; training: of `training`)
     uint64_t overhead = 0;    // CUDA context and kernels
     uint64_t vision_activations = 0; // the "vision_activations" item (inference with images; an estimate)
@@ -156,6 +161,13 @@ struct memory_plan {
     uint64_t text_seq = 0;               // the sequence's text tokens (the workload's seq or its default)
     // KV cache of the whole workload, per layer (0 where a layer caches nothing).
     std::vector<uint64_t> kv_bytes_by_layer;
+    // Recurrent state of the whole workload (batch sequences), per layer: Mamba, DeltaNet and
+    // short-convolution layers (0 elsewhere; empty for models without such layers). It does not grow with the
+    // context.
+    std::vector<uint64_t> state_bytes_by_layer;
+    uint64_t state_bytes_per_sequence = 0; // one sequence, every layer
+    dtype state_conv_dtype = dtype::bf16;  // the convolution part of the state
+    dtype state_ssm_dtype = dtype::bf16;   // its SSM or delta-rule part
     // Stored bytes of each skeleton tensor (same order as a.sk.tensors; 0 for tensors not loaded), summing to
     // the weights item before any ZeRO/FSDP sharding: what placement divides among devices.
     std::vector<uint64_t> weight_bytes_by_tensor;
@@ -169,6 +181,10 @@ dtype compute_dtype(dtype weights);
 // KV-cache bytes one token of one sequence adds in layer `il` (0 for layers without a cache).
 // With `block_bytes` set, the cache is block-quantized: bytes per block of 32 values.
 uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype kv, uint64_t block_bytes = 0);
+
+// Recurrent-state bytes of one sequence in layer `il` (0 for layers without one): the convolution's last
+// conv_kernel - 1 inputs at `conv` and the SSM or delta-rule state at `ssm` (docs/memory.md).
+uint64_t state_bytes_per_sequence_in_layer(const model_spec& spec, uint64_t il, dtype conv, dtype ssm);
 
 result<memory_plan> plan_memory(const analysis& a, const workload& w);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,15 @@ enum switch_bit : uint64_t {
         1ull << 44,                 // (layer) a merger of a vision stack (Qwen3-VL deepstack_merger_list)
     sw_vision_bias = 1ull << 45,    // the vision tower's projections and patch embedding carry biases
     sw_projector_bias = 1ull << 46, // the multimodal projector's linear layers carry biases
+    // Bits 48-53 (issue 13, state-space and hybrid families; core/src/model/families/ssm*.cpp). A layer with
+    // one of the first three holds a recurrent state (model_spec::recurrent_state_elements) instead of, or
+    // (Falcon-H1) beside, a KV cache.
+    sw_mamba = 1ull << 48,       // (layer) a Mamba or Mamba-2 mixer (selective state space)
+    sw_linear_attn = 1ull << 49, // (layer) a gated DeltaNet linear-attention mixer (Qwen3-Next)
+    sw_short_conv = 1ull << 50,  // (layer) a gated short-convolution mixer (LFM2)
+    sw_no_attn = 1ull << 51,     // (layer) no attention block in this layer (Nemotron-H MLP layers)
+    sw_ssm_bias = 1ull << 52,    // Mamba in_proj/out_proj carry biases (use_bias, mamba_proj_bias)
+    sw_conv_bias = 1ull << 53,   // the mixer's causal convolution carries a bias (use_conv_bias, conv_bias)
     // Models read from checkpoint headers (header-model.h; bits 58-60).
     sw_no_kv_cache = 1ull << 58, // (layer) caches no keys and values: a block outside the attention stack, or
                                  // a layer whose config layer_types names no attention ("linear_attention")
@@ -158,6 +168,20 @@ struct model_spec {
     uint64_t vision_out = 0;
     uint64_t vision_heads = 0; // vision attention heads (activation estimate of the image inputs)
 
+    // Recurrent mixers (Mamba, Mamba-2, gated DeltaNet, LFM2 short convolutions): widths of the layers marked
+    // sw_mamba, sw_linear_attn or sw_short_conv, 0 for other models. Each family reader fills them from its
+    // own keys (core/src/model/families/ssm*.cpp).
+    uint64_t ssm_inner = 0;    // Mamba d_inner (expand x hidden, or heads x head_dim); DeltaNet value dim
+    uint64_t ssm_state = 0;    // state size per head and channel (d_state; DeltaNet: key head_dim)
+    uint64_t ssm_heads = 0;    // Mamba-2 heads, DeltaNet value heads (0 for Mamba-1: one state per channel)
+    uint64_t ssm_head_dim = 0; // Mamba-2 head_dim, DeltaNet value head_dim
+    uint64_t ssm_groups = 0;   // Mamba-2 n_groups of B and C; DeltaNet key heads
+    uint64_t ssm_conv_kernel = 0;         // causal convolution width (conv_kernel, d_conv, conv_L_cache)
+    uint64_t ssm_conv_dim = 0;            // channels of that convolution
+    uint64_t ssm_in_proj = 0;             // in_proj output width
+    uint64_t ssm_dt_rank = 0;             // Mamba-1 time_step_rank
+    std::optional<dtype> ssm_state_dtype; // the config's mamba_ssm_dtype / state dtype, when it names one
+
     norm_kind norm = norm_kind::rms;
     double norm_eps = 1e-6;
     uint64_t switches = 0; // model-wide switch bits (switch_bit)
@@ -180,6 +204,23 @@ struct model_spec {
     // Whether layer `il` rotates its queries and keys (false for NoPE layers and models without rotary).
     bool uses_rope(uint64_t il) const {
         return rope.rotary_dim != 0 && il < layers.size() && !(layers[il].switches & sw_no_rope);
+    }
+
+    // Whether layer `il` holds a recurrent state (a Mamba, DeltaNet or short-convolution mixer).
+    bool has_recurrent_state(uint64_t il) const {
+        return il < layers.size() && (layers[il].switches & (sw_mamba | sw_linear_attn | sw_short_conv));
+    }
+    // One sequence's recurrent state in such a layer, in elements (docs/memory.md): the causal convolution's
+    // last conv_kernel - 1 inputs, and the SSM or delta-rule state (Mamba-1: d_inner x d_state; Mamba-2:
+    // heads x head_dim x d_state; DeltaNet: value heads x key head_dim x value head_dim; short convolution:
+    // none).
+    uint64_t recurrent_conv_elements() const {
+        return ssm_conv_kernel ? saturating_mul(ssm_conv_kernel - 1, ssm_conv_dim) : 0;
+    }
+    uint64_t recurrent_ssm_elements(uint64_t il) const {
+        if (il >= layers.size() || (layers[il].switches & sw_short_conv)) return 0;
+        if (ssm_heads == 0) return saturating_mul(ssm_inner, ssm_state);
+        return saturating_mul(saturating_mul(ssm_heads, ssm_head_dim), ssm_state);
     }
 
     uint64_t q_dim() const { return n_heads * head_dim; }
@@ -222,8 +263,8 @@ struct model_spec {
 };
 
 // What kind of model it is, for listings (`modelplan presets`): any of "moe" (routed experts),
-// "vision-language" (a vision tower), "hybrid" (some decoder layers keep no KV cache: state-space,
-// linear-attention or convolution blocks beside attention), "encoder", "encoder-decoder", "mtp"
+// "vision-language" (a vision tower), "hybrid" (state-space, linear-attention or short-convolution layers
+// beside attention) or "state-space" (such layers and no attention), "encoder", "encoder-decoder", "mtp"
 // (multi-token-prediction layers), in that order.
 std::vector<std::string> model_kinds(const model_spec& spec);
 

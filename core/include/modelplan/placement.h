@@ -28,7 +28,7 @@ struct place_options {
 };
 
 struct placed_item {
-    std::string name; // weights, kv_cache, activations, logits, offload_buffer, overhead
+    std::string name; // weights, kv_cache, recurrent_state, activations, logits, offload_buffer, overhead
     uint64_t bytes = 0;
 };
 
@@ -36,11 +36,12 @@ struct placed_item {
 struct held_bytes {
     uint64_t weights = 0;
     uint64_t kv_cache = 0;
-    uint64_t activations = 0;    // one forward pass's working set (without the logits)
-    uint64_t logits = 0;         // where the output head runs
-    uint64_t offload_buffer = 0; // the largest offloaded module, moved in for its forward pass
-    uint64_t rope_cache = 0;     // parallel plans: vLLM's cos/sin table
-    uint64_t overhead = 0;       // CUDA context and kernels
+    uint64_t recurrent_state = 0; // the recurrent state of the layers it holds (Mamba, DeltaNet layers)
+    uint64_t activations = 0;     // one forward pass's working set (without the logits)
+    uint64_t logits = 0;          // where the output head runs
+    uint64_t offload_buffer = 0;  // the largest offloaded module, moved in for its forward pass
+    uint64_t rope_cache = 0;      // parallel plans: vLLM's cos/sin table
+    uint64_t overhead = 0;        // CUDA context and kernels
 };
 
 struct device_placement {
@@ -57,7 +58,7 @@ struct placement {
     std::vector<device_placement> devices; // GPUs in order, then cpu, then disk
     device_map map;                        // module -> device, in state_dict order (aliases included)
     bool fits = false;
-    uint64_t unplaced_bytes = 0;          // weights and KV that found no room
+    uint64_t unplaced_bytes = 0;          // weights, KV and recurrent state that found no room
     uint64_t over_budget_bytes = 0;       // sum over devices of (total - budget) where positive
     std::string execution_device;         // where offloaded layers run and logits are computed
     std::vector<std::string> suggestions; // what would fit, when it does not

@@ -96,6 +96,13 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
         out.Uint64(p.text_seq);
         out.EndObject();
     }
+    if (!p.state_bytes_by_layer
+             .empty()) { // models with recurrent layers (Mamba, DeltaNet, short convolution)
+        out.Key("state_bytes_per_sequence");
+        out.Uint64(p.state_bytes_per_sequence);
+        out.Key("state_bytes_by_layer");
+        write_uint64s(out, p.state_bytes_by_layer);
+    }
     write_strings(out, "warnings", p.warnings);
     out.Key("devices");
     out.StartArray();

@@ -28,6 +28,10 @@ std::vector<family_info> build_table() {
     family_tables::add_llama4_families(table);
     family_tables::add_qwen_vl_families(table);
     family_tables::add_vl_families(table);
+    family_tables::add_ssm_families(table);
+    family_tables::add_ssm_hybrid_families(table);
+    family_tables::add_qwen3_next_families(table);
+    family_tables::add_lfm2_families(table);
     return table;
 }
 
@@ -43,6 +47,7 @@ const char* const role_names[role_count] = {
     "vision", "projector",
     "rope_freq", "attn_mask", "position_ids",
     "attn_sinks",
+    "ssm_in", "ssm_conv", "ssm_dt", "ssm_params", "ssm_norm", "ssm_out",
     "unclassified",
 };
 const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen", "pretraining"};

@@ -93,6 +93,28 @@ dim_value resolve(dim d, const model_spec& s) {
         return product(d.value, s.vision_merge, "vision hidden size x merge^2");
     }
     case dim::v_out: return {s.vision_out, "vision_config.out_hidden_size"};
+    case dim::ssm_inner: return {s.ssm_inner, "mixer intermediate size (d_inner)"};
+    case dim::ssm_state: return {s.ssm_state, "SSM state size (d_state)"};
+    case dim::ssm_heads: return {s.ssm_heads, "mixer heads"};
+    case dim::ssm_heads_x2: return product(2, s.ssm_heads, "2 x mixer value heads");
+    case dim::ssm_head_dim: return {s.ssm_head_dim, "mixer head_dim"};
+    case dim::ssm_conv_dim: return {s.ssm_conv_dim, "convolution channels"};
+    case dim::ssm_conv_kernel: return {s.ssm_conv_kernel, "convolution kernel"};
+    case dim::ssm_in_proj: return {s.ssm_in_proj, "mixer in_proj width"};
+    case dim::ssm_dt_rank: return {s.ssm_dt_rank, "time_step_rank"};
+    case dim::ssm_x_proj: {
+        dim_value d = product(2, s.ssm_state, "time_step_rank + 2 x d_state");
+        if (d.overflow || __builtin_add_overflow(d.value, s.ssm_dt_rank, &d.value))
+            return {0, "time_step_rank + 2 x d_state", true};
+        return d;
+    }
+    case dim::q_dim_x2: {
+        dim_value d = product(s.n_heads, s.head_dim, "2 x num_attention_heads x head_dim");
+        if (d.overflow) return d;
+        return product(2, d.value, "2 x num_attention_heads x head_dim");
+    }
+    case dim::hidden_x3: return product(3, s.hidden, "3 x hidden_size");
+    case dim::shared_ffn_x2: return product(2, s.shared_intermediate, "2 x shared expert intermediate size");
     }
     return {};
 }

@@ -35,12 +35,18 @@ split_kind split_of(role r) {
     case role::ffn_gate_exp:
     case role::ffn_up_exp:
     case role::ffn_gate_shexp:
-    case role::ffn_up_shexp: return split_kind::column;
+    case role::ffn_up_shexp:
+    case role::ssm_in:
+    case role::ssm_conv:
+    case role::ssm_dt:
+    case role::ssm_params:
+    case role::ssm_norm: return split_kind::column;
     case role::attn_o:
     case role::cross_o:
     case role::ffn_down:
     case role::ffn_down_exp:
-    case role::ffn_down_shexp: return split_kind::row;
+    case role::ffn_down_shexp:
+    case role::ssm_out: return split_kind::row;
     case role::embed:
     case role::lm_head: return split_kind::vocab;
     default: return split_kind::replicated;
@@ -62,11 +68,14 @@ axis_split find_axis(const tensor_info& t, split_kind kind) {
         case split_kind::column:
             ok = d == dim::q_dim || d == dim::kv_dim || d == dim::qkv_dim || d == dim::ffn ||
                  d == dim::ffn_x2 || d == dim::expert_ffn || d == dim::expert_ffn_x2 ||
-                 d == dim::shared_ffn || d == dim::mla_q_out || d == dim::mla_kv_b_out;
+                 d == dim::shared_ffn || d == dim::mla_q_out || d == dim::mla_kv_b_out ||
+                 d == dim::q_dim_x2 || d == dim::ssm_in_proj || d == dim::ssm_conv_dim ||
+                 d == dim::ssm_inner || d == dim::ssm_heads || d == dim::ssm_heads_x2 ||
+                 d == dim::hidden_x3 || d == dim::shared_ffn_x2;
             break;
         case split_kind::row:
             ok = d == dim::q_dim || d == dim::ffn || d == dim::expert_ffn || d == dim::shared_ffn ||
-                 d == dim::mla_o_in;
+                 d == dim::mla_o_in || d == dim::ssm_inner;
             break;
         case split_kind::vocab: ok = d == dim::vocab; break;
         case split_kind::replicated: break;
@@ -85,10 +94,18 @@ const char* dim_label(dim d) {
     case dim::ffn_x2:
     case dim::expert_ffn:
     case dim::expert_ffn_x2:
-    case dim::shared_ffn: return "intermediate size";
+    case dim::shared_ffn:
+    case dim::shared_ffn_x2: return "intermediate size";
     case dim::mla_q_out:
     case dim::mla_kv_b_out:
-    case dim::mla_o_in: return "attention heads";
+    case dim::mla_o_in:
+    case dim::q_dim_x2: return "attention heads";
+    case dim::ssm_in_proj:
+    case dim::ssm_conv_dim:
+    case dim::ssm_inner:
+    case dim::ssm_heads:
+    case dim::ssm_heads_x2:
+    case dim::hidden_x3: return "mixer heads";
     case dim::vocab: return "vocabulary";
     default: return "";
     }
@@ -113,6 +130,15 @@ std::optional<error> check_degrees(const model_spec& s, const workload& w, uint6
         return make_error(error_code::not_divisible,
                           "num_attention_heads (" + num(s.n_heads) +
                               ") must be divisible by the tensor-parallel degree (" + num(tp) + ")",
+                          "tp");
+    // Recurrent mixers split by heads (Mamba-2, DeltaNet) or channels (Mamba-1, short convolution), as vLLM's
+    // MambaMixer2 and GatedDeltaNet layers shard them.
+    const uint64_t mixer_split = s.ssm_heads ? s.ssm_heads : s.ssm_inner;
+    if (mixer_split % tp != 0)
+        return make_error(error_code::not_divisible,
+                          std::string(s.ssm_heads ? "the mixer's heads (" : "the mixer's channels (") +
+                              num(mixer_split) + ") must be divisible by the tensor-parallel degree (" +
+                              num(tp) + ")",
                           "tp");
     return std::nullopt;
 }
@@ -301,6 +327,40 @@ std::vector<uint64_t> kv_per_stage(const model_spec& s, const memory_plan& plan,
     return stage_kv;
 }
 
+// Recurrent state per stage and rank: the mixer's heads (Mamba-2, DeltaNet) or channels (Mamba-1, short
+// convolution) divide among the ranks; Mamba-2's B and C groups divide when there are at least T of them,
+// else each rank keeps one group (vLLM's MambaMixer2 replicates groups over the heads that share them).
+std::vector<uint64_t> state_per_stage(const model_spec& s, const workload& w, const memory_plan& plan,
+                                      const std::vector<uint64_t>& loaded_layers,
+                                      const std::vector<uint64_t>& stage_of_layer, parallel_plan& p) {
+    std::vector<uint64_t> stage_state(p.pp, 0);
+    if (plan.state_bytes_by_layer.empty()) return stage_state;
+    const uint64_t tp = p.tp;
+    uint64_t conv_channels = ceil_div(s.ssm_conv_dim, tp);
+    bool mamba2 = false;
+    for (uint64_t il : loaded_layers) mamba2 = mamba2 || ((s.layers[il].switches & sw_mamba) && s.ssm_heads);
+    if (mamba2 && tp > 1) {
+        uint64_t groups_per_rank = s.ssm_groups >= tp ? s.ssm_groups / tp : 1;
+        conv_channels = add(s.ssm_inner / tp, mul(mul(2, groups_per_rank), s.ssm_state));
+    }
+    const uint64_t conv_rows = s.ssm_conv_kernel ? s.ssm_conv_kernel - 1 : 0;
+    for (uint64_t il : loaded_layers) {
+        if (plan.state_bytes_by_layer[il] == 0) continue;
+        uint64_t b = plan.state_bytes_by_layer[il];
+        if (tp > 1) {
+            uint64_t conv = mul(mul(conv_rows, conv_channels), dtype_bytes(plan.state_conv_dtype));
+            uint64_t ssm = mul(ceil_div(s.recurrent_ssm_elements(il), tp), dtype_bytes(plan.state_ssm_dtype));
+            b = mul(add(conv, ssm), w.batch);
+        }
+        stage_state[stage_of_layer[il]] = add(stage_state[stage_of_layer[il]], b);
+    }
+    if (tp > 1)
+        p.notes.push_back("recurrent state: the mixer's " + std::string(s.ssm_heads ? "heads" : "channels") +
+                          " divide among the " + num(tp) + " ranks" +
+                          (mamba2 && s.ssm_groups < tp ? "; each rank keeps one of the B/C groups" : ""));
+    return stage_state;
+}
+
 // Runtime memory of every rank, from the single-device plan: the residual stream whole and the larger of the
 // attention and FFN working sets divided by T; logits on the last stage; vLLM's rope cache; the CUDA context.
 struct rank_runtime {
@@ -319,7 +379,9 @@ rank_runtime runtime_per_rank(const model_spec& s, const memory_breakdown& bytes
 }
 
 void add_ranks(const std::vector<device_budget>& gpus, const std::vector<uint64_t>& stage_weights,
-               const std::vector<uint64_t>& stage_kv, const rank_runtime& rt, parallel_plan& p) {
+               const std::vector<uint64_t>& stage_kv, const std::vector<uint64_t>& stage_state,
+               const rank_runtime& rt, parallel_plan& p) {
+    const bool recurrent = std::any_of(stage_state.begin(), stage_state.end(), [](uint64_t b) { return b; });
     for (uint64_t st = 0; st < p.pp; ++st)
         for (uint64_t r = 0; r < p.tp; ++r) {
             parallel_rank rank;
@@ -333,15 +395,17 @@ void add_ranks(const std::vector<device_budget>& gpus, const std::vector<uint64_
             held_bytes& h = rank.bytes;
             h.weights = stage_weights[st];
             h.kv_cache = stage_kv[st];
+            h.recurrent_state = stage_state[st];
             h.activations = rt.activations;
             h.logits = st == p.pp - 1 ? rt.logits : 0;
             h.rope_cache = rt.rope;
             h.overhead = rt.overhead;
             rank.items = {
-                {"weights",     h.weights    },
-                {"kv_cache",    h.kv_cache   },
-                {"activations", h.activations}
+                {"weights",  h.weights },
+                {"kv_cache", h.kv_cache},
             };
+            if (recurrent) rank.items.push_back({"recurrent_state", h.recurrent_state});
+            rank.items.push_back({"activations", h.activations});
             if (st == p.pp - 1) rank.items.push_back({"logits", h.logits});
             if (h.rope_cache) rank.items.push_back({"rope_cache", h.rope_cache});
             rank.items.push_back({"overhead", h.overhead});
@@ -383,7 +447,8 @@ result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64
     std::vector<uint64_t> stage_weights =
         split_weights(a, w, stage_of_layer, plan->weight_bytes_by_tensor, p);
     std::vector<uint64_t> stage_kv = kv_per_stage(s, *plan, loaded_layers, stage_of_layer, kv_heads, p);
-    add_ranks(gpus, stage_weights, stage_kv, runtime_per_rank(s, plan->bytes, tp), p);
+    std::vector<uint64_t> stage_state = state_per_stage(s, w, *plan, loaded_layers, stage_of_layer, p);
+    add_ranks(gpus, stage_weights, stage_kv, stage_state, runtime_per_rank(s, plan->bytes, tp), p);
     return p;
 }
 

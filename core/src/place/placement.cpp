@@ -63,6 +63,9 @@ struct unit {
     std::vector<std::string> also; // modules tied to it, placed with it (their own entries)
     uint64_t weight_bytes = 0;
     uint64_t kv_bytes = 0;
+    uint64_t state_bytes = 0; // recurrent state of its layer (Mamba, DeltaNet, short convolution)
+    // What the unit needs beside its weights where it runs: its layer's KV cache and recurrent state.
+    uint64_t runtime_bytes() const { return add(kv_bytes, state_bytes); }
     int64_t layer = no_index; // the layer whose KV cache it carries
     int pinned = no_device;
     bool head = false; // holds the output head (logits are computed where it is)
@@ -283,9 +286,13 @@ gathered_units gather_units(const skeleton& sk, const tensor_keys& k,
     return g;
 }
 
-// Each layer's KV cache goes with the unit holding its attention projections (else its first unit).
+// Each layer's KV cache goes with the unit holding its attention projections (else its first unit), and so
+// does its recurrent state.
 void attach_kv_cache(const skeleton& sk, const memory_plan& plan, gathered_units& g) {
     size_t layers = plan.kv_bytes_by_layer.size();
+    auto state_of = [&](uint64_t il) {
+        return il < plan.state_bytes_by_layer.size() ? plan.state_bytes_by_layer[il] : 0;
+    };
     std::vector<size_t> attention_unit(layers, SIZE_MAX), first_unit(layers, SIZE_MAX);
     for (size_t i = 0; i < sk.tensors.size(); ++i) {
         const tensor_info& t = sk.tensors[i];
@@ -296,11 +303,12 @@ void attach_kv_cache(const skeleton& sk, const memory_plan& plan, gathered_units
         if (attention_unit[il] == SIZE_MAX && is_attention(t.what)) attention_unit[il] = g.unit_of[i];
     }
     for (uint64_t il = 0; il < layers; ++il) {
-        if (plan.kv_bytes_by_layer[il] == 0) continue;
+        if (plan.kv_bytes_by_layer[il] == 0 && state_of(il) == 0) continue;
         size_t chosen = attention_unit[il] != SIZE_MAX ? attention_unit[il] : first_unit[il];
         if (chosen == SIZE_MAX) continue; // a layer that is not loaded (MTP without include_mtp)
         unit& u = g.units[chosen];
         u.kv_bytes = add(u.kv_bytes, plan.kv_bytes_by_layer[il]);
+        u.state_bytes = add(u.state_bytes, state_of(il));
         if (u.layer == no_index) u.layer = static_cast<int64_t>(il);
     }
 }
@@ -364,6 +372,7 @@ result<units_result> merge_tied_units(const layout& l, gathered_units& g, unit_g
         into.also.insert(into.also.end(), u.also.begin(), u.also.end());
         into.weight_bytes = add(into.weight_bytes, u.weight_bytes);
         into.kv_bytes = add(into.kv_bytes, u.kv_bytes);
+        into.state_bytes = add(into.state_bytes, u.state_bytes);
         into.head = into.head || u.head;
         if (into.layer == no_index) into.layer = u.layer;
         if (into.pinned != no_device && u.pinned != no_device && into.pinned != u.pinned)
@@ -417,7 +426,7 @@ std::vector<int> fill(const std::vector<unit>& units, const layout& l, const std
     std::vector<int> where(units.size(), no_device);
     auto cost = [&](const unit& u, size_t d) {
         bool holds_kv = l.computes(d);
-        return holds_kv ? add(u.weight_bytes, u.kv_bytes) : u.weight_bytes;
+        return holds_kv ? add(u.weight_bytes, u.runtime_bytes()) : u.weight_bytes;
     };
     for (size_t i = 0; i < units.size(); ++i)
         if (units[i].pinned != no_device) {
@@ -473,7 +482,8 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
                       const std::vector<int>& where) {
     const size_t n = l.devices.size();
     std::vector<uint64_t> weights(n, 0), kv(n, 0), acts(n, 0), logits(n, 0), buffer(n, 0), over(n, 0);
-    std::vector<uint64_t> own_kv(n, 0); // KV of the units a computing device holds itself
+    std::vector<uint64_t> state(n, 0);
+    std::vector<uint64_t> own_kv(n, 0); // KV and state of the units a computing device holds itself
     std::vector<char> used(n, 0);
     const bool gpu_exec = l.devices[l.exec].kind == device_kind::gpu;
     for (size_t i = 0; i < units.size(); ++i) {
@@ -484,7 +494,8 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
         bool offloaded = !l.computes(d);
         int kv_at = offloaded ? l.exec : d;
         kv[kv_at] = add(kv[kv_at], units[i].kv_bytes);
-        if (!offloaded) own_kv[d] = add(own_kv[d], units[i].kv_bytes);
+        state[kv_at] = add(state[kv_at], units[i].state_bytes);
+        if (!offloaded) own_kv[d] = add(own_kv[d], units[i].runtime_bytes());
         if (offloaded) {
             used[l.exec] = 1;
             buffer[l.exec] = std::max(buffer[l.exec], units[i].weight_bytes);
@@ -502,6 +513,7 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
         held_bytes& h = out.held[d];
         h.weights = weights[d];
         h.kv_cache = kv[d];
+        h.recurrent_state = state[d];
         h.activations = acts[d];
         h.logits = logits[d];
         h.offload_buffer = buffer[d];
@@ -511,12 +523,14 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
             {"weights",  h.weights },
             {"kv_cache", h.kv_cache}
         };
+        if (h.recurrent_state) items.push_back({"recurrent_state", h.recurrent_state});
         if (h.activations) items.push_back({"activations", h.activations});
         if (h.logits) items.push_back({"logits", h.logits});
         if (h.offload_buffer) items.push_back({"offload_buffer", h.offload_buffer});
         if (h.overhead) items.push_back({"overhead", h.overhead});
         uint64_t fixed = add(add(h.activations, h.logits), add(h.offload_buffer, h.overhead));
-        out.needed_reserve[d] = add(fixed, kv[d] - std::min(kv[d], own_kv[d]));
+        const uint64_t runtime = add(kv[d], state[d]);
+        out.needed_reserve[d] = add(fixed, runtime - std::min(runtime, own_kv[d]));
     }
     return out;
 }
@@ -638,7 +652,7 @@ placement place_once(const layout& given, const std::vector<unit>& units,
     p.unplaced_bytes = 0;
     for (size_t i = 0; i < units.size(); ++i)
         if (as.where[i] == no_device)
-            p.unplaced_bytes = add(p.unplaced_bytes, add(units[i].weight_bytes, units[i].kv_bytes));
+            p.unplaced_bytes = add(p.unplaced_bytes, add(units[i].weight_bytes, units[i].runtime_bytes()));
     p.map = map_of(units, aliases, l, as.where);
     summarize_devices(units, l, as, p);
     p.fits = p.unplaced_bytes == 0 && p.over_budget_bytes == 0;

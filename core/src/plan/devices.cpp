@@ -171,19 +171,23 @@ roofline estimate_roofline(const analysis& a, const workload& w_in, const memory
     const model_spec& spec = a.spec;
     workload w = w_in;
     if (w.seq == 0) w.seq = default_seq(spec);
-    // Bytes per decode step: the weights a token touches (the active share of them) and the whole KV cache.
+    // Bytes per decode step: the weights a token touches (the active share of them), the whole KV cache and
+    // the recurrent state (read and written once per step).
     double active_share =
         a.counts.total ? static_cast<double>(a.counts.active) / static_cast<double>(a.counts.total) : 1.0;
-    r.bytes_per_decode_step =
-        static_cast<uint64_t>(static_cast<double>(p.bytes.weights) * active_share) + p.bytes.kv_cache;
+    r.bytes_per_decode_step = static_cast<uint64_t>(static_cast<double>(p.bytes.weights) * active_share) +
+                              p.bytes.kv_cache + p.bytes.recurrent_state;
     if (gpu.bandwidth_gbps > 0 && r.bytes_per_decode_step > 0)
         r.decode_tokens_per_s = static_cast<double>(w.batch) * gpu.bandwidth_gbps * 1e9 /
                                 static_cast<double>(r.bytes_per_decode_step);
     // Forward FLOPs per token: 2 per active parameter (multiply and add), plus attention scores and values:
     // 2 x 2 x layers x seq x q_dim (Kaplan et al. 2020, C_forward = 2N + 2 n_layer n_ctx d_attn).
     uint64_t attn_layers = 0;
+    const uint64_t mixer_only = sw_mamba | sw_linear_attn | sw_short_conv | sw_no_attn;
     for (const auto& l : spec.layers)
-        if (l.stack != layer_stack::vision && l.stack != layer_stack::mtp) ++attn_layers;
+        if (l.stack != layer_stack::vision && l.stack != layer_stack::mtp &&
+            !((l.switches & mixer_only) && (l.switches & sw_no_kv_cache)))
+            ++attn_layers; // recurrent and MLP-only layers attend to nothing
     r.flops_per_token = 2.0 * static_cast<double>(a.counts.active) + 4.0 * static_cast<double>(attn_layers) *
                                                                          static_cast<double>(w.seq) *
                                                                          static_cast<double>(spec.q_dim());

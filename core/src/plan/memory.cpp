@@ -114,6 +114,12 @@ std::optional<error> set_workload_option(workload& w, const std::string& name, c
         w.quant = value == "none" ? "" : value;
         return std::nullopt;
     }
+    if (name == "state_dtype") {
+        auto t = parse_dtype(value, label);
+        if (!t) return t.err();
+        w.state_dtype = *t;
+        return std::nullopt;
+    }
     if (name == "kv_dtype") {
         // Block formats of llama.cpp's KV cache: q8_0 is 34 bytes per 32 values, q4_0 18 (ggml-common.h).
         if (value == "q8_0" || value == "q4_0" || value == "q4") {
@@ -207,6 +213,12 @@ uint64_t kv_bytes_per_token_in_layer(const model_spec& spec, uint64_t il, dtype 
     return mul(elements, dtype_bytes(kv));
 }
 
+uint64_t state_bytes_per_sequence_in_layer(const model_spec& spec, uint64_t il, dtype conv, dtype ssm) {
+    if (!spec.has_recurrent_state(il)) return 0;
+    return add(mul(spec.recurrent_conv_elements(), dtype_bytes(conv)),
+               mul(spec.recurrent_ssm_elements(il), dtype_bytes(ssm)));
+}
+
 namespace {
 
 // FlashAttention-2 runs fp16/bf16 only, with head_dim up to 256.
@@ -288,6 +300,48 @@ plan_item kv_cache_item(const model_spec& spec, const workload& w, dtype kv, mem
         cache.inputs.push_back({"head_dim", num(spec.head_dim)});
     }
     return cache;
+}
+
+// The recurrent state of Mamba, DeltaNet and short-convolution layers: per sequence, whatever the context
+// (vLLM's MambaSpec: conv state (conv_kernel - 1) x channels, plus the temporal SSM state). Fills the plan's
+// per-layer figures; returns no item for a model without such layers.
+std::optional<plan_item> recurrent_state_item(const model_spec& spec, const workload& w, dtype conv,
+                                              memory_plan& p) {
+    uint64_t layers = 0, first = 0;
+    for (uint64_t il = spec.layers.size(); il-- > 0;)
+        if (spec.has_recurrent_state(il)) {
+            ++layers;
+            first = il;
+        }
+    if (layers == 0) return std::nullopt;
+    const dtype ssm = w.state_dtype.value_or(spec.ssm_state_dtype.value_or(conv));
+    p.state_bytes_by_layer.assign(spec.layers.size(), 0);
+    p.state_conv_dtype = conv;
+    p.state_ssm_dtype = ssm;
+    plan_item state{"recurrent_state", 0, "", {}};
+    for (uint64_t il = 0; il < spec.layers.size(); ++il) {
+        if (!loads_layer(spec, w, il)) continue;
+        uint64_t per_sequence = state_bytes_per_sequence_in_layer(spec, il, conv, ssm);
+        if (per_sequence == 0) continue;
+        p.state_bytes_per_sequence = add(p.state_bytes_per_sequence, per_sequence);
+        p.state_bytes_by_layer[il] = mul(per_sequence, w.batch);
+        state.bytes = add(state.bytes, p.state_bytes_by_layer[il]);
+    }
+    state.formula =
+        "per recurrent layer and sequence: (conv_kernel - 1) x conv channels x conv dtype bytes + SSM "
+        "state (Mamba: d_inner x d_state; DeltaNet: value heads x key head_dim x value head_dim) x "
+        "state dtype bytes; x batch; does not grow with seq";
+    state.inputs = {
+        {"recurrent_layers",   num(layers)                            },
+        {"batch",              num(w.batch)                           },
+        {"conv_dtype",         dtype_name(conv)                       },
+        {"state_dtype",        dtype_name(ssm)                        },
+        {"conv_kernel",        num(spec.ssm_conv_kernel)              },
+        {"conv_channels",      num(spec.ssm_conv_dim)                 },
+        {"ssm_state_elements", num(spec.recurrent_ssm_elements(first))},
+        {"bytes_per_sequence", num(p.state_bytes_per_sequence)        }
+    };
+    return state;
 }
 
 // The largest working set of one forward pass over batch x chunk tokens (docs/memory.md).
@@ -409,6 +463,10 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         items.push_back(std::move(*weights));
         p.bytes.kv_cache = cache.bytes;
         items.push_back(std::move(cache));
+        if (auto state = recurrent_state_item(spec, w, w.kv_dtype.value_or(act), p)) {
+            p.bytes.recurrent_state = state->bytes;
+            items.push_back(std::move(*state));
+        }
         p.bytes.forward = forward_working_set(spec, w, chunk, act);
         items.push_back(activations_item(w, chunk, act, p.bytes.forward));
         p.bytes.activations = items.back().bytes;

@@ -48,7 +48,9 @@ std::optional<error> parse_json(const std::string& text, rapidjson::Document& do
     // Iterative parsing: a hostile, deeply nested document cannot overflow the stack.
     // Normal precision: RapidJSON 1.1.0's full-precision path has undefined behaviour on inputs such as 0E45
     // (found by fuzz/fuzz-config); config values need no more than a double's usual rounding.
-    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    // NaN and Infinity: Python's json module writes them, and published configs hold them (Mamba-2's
+    // "time_step_limit": [0.0, Infinity]).
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseNanAndInfFlag>(text.data(), text.size());
     if (!doc.HasParseError()) return std::nullopt;
     size_t offset = std::min(doc.GetErrorOffset(), text.size());
     size_t line = 1, column = 1;

@@ -89,5 +89,11 @@ void add_qwen_vl_families(
     std::vector<family_info>& out); // qwen-vl.cpp: qwen2_vl, qwen2_5_vl, qwen3_vl, qwen3_vl_moe
 void add_vl_families(std::vector<family_info>& out); // vl-families.cpp: mistral3, llava, llava_next,
                                                      // idefics3, smolvlm
+// Issue 13, state-space and hybrid models (recurrent state; sources in the files' headers):
+void add_ssm_families(std::vector<family_info>& out);        // ssm.cpp: mamba, mamba2
+void add_ssm_hybrid_families(std::vector<family_info>& out); // ssm-hybrids.cpp: granitemoehybrid, nemotron_h,
+                                                             // falcon_h1, jamba
+void add_qwen3_next_families(std::vector<family_info>& out); // qwen3-next.cpp: qwen3_next
+void add_lfm2_families(std::vector<family_info>& out);       // lfm2.cpp: lfm2
 
 } // namespace modelplan::family_tables
