@@ -19,7 +19,8 @@ The bundled presets: real published config.json files, embedded in the program, 
 Sources: models/SOURCES.md.
 
 Grouped by family (model_type); the kind column says which are mixture-of-experts ("moe"),
-vision-language, hybrid (state-space or linear-attention layers beside attention), encoders and
+vision-language, hybrid (state-space or linear-attention layers beside attention), state-space
+(no attention), encoders and
 encoder-decoders, and which carry multi-token-prediction layers ("mtp").
 
 options:
@@ -78,9 +79,9 @@ std::string render_presets() {
     }
     return tab.render(0) + "\n" + std::to_string(presets().size()) + " presets in " +
            std::to_string(order.size()) +
-           " families. kind: moe (routed experts), vision-language (a vision tower), hybrid (layers without "
-           "a KV "
-           "cache beside attention), encoder, encoder-decoder, mtp (multi-token-prediction layers).\n";
+           " families. kind: moe (routed experts), vision-language (a vision tower), hybrid (state-space "
+           "or linear-attention layers beside attention), state-space (no attention), encoder, "
+           "encoder-decoder, mtp (multi-token-prediction layers).\n";
 }
 
 } // namespace
