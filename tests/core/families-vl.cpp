@@ -249,6 +249,25 @@ TEST(vl_families, checkpoint_layouts) {
                               "multi_modal_projector.linear_1.bias"));
 }
 
+// Qwen3-VL's checkpoints as loaders detect them: `model.visual.deepstack_merger_list.0.norm.weight` present,
+// `model.visual.merger.linear_fc2.weight` of 4096 rows for the 8B and 2560 for the 4B (find_string ids
+// 70305936122, 68866135062, 62045089738); `model.language_model.layers.0.self_attn.q_proj.weight` present and
+// `lm_head.weight` absent in a tied checkpoint (the 4B; id 55627754215).
+TEST(qwen_vl, qwen3_vl_names_loaders_detect) {
+    analysis eight = analyze_preset("qwen3-vl-8b-instruct");
+    analysis four = analyze_preset("qwen3-vl-4b-instruct");
+    for (const analysis* a : {&eight, &four}) {
+        EXPECT_TRUE(tensor_named(*a, "model.visual.deepstack_merger_list.0.norm.weight"));
+        EXPECT_TRUE(tensor_named(*a, "model.visual.patch_embed.proj.weight"));
+        EXPECT_TRUE(tensor_named(*a, "model.language_model.layers.0.self_attn.q_proj.weight"));
+    }
+    ASSERT_TRUE(tensor_named(eight, "model.visual.merger.linear_fc2.weight"));
+    EXPECT_EQ(tensor_named(eight, "model.visual.merger.linear_fc2.weight")->shape[0], 4096u);
+    EXPECT_EQ(tensor_named(four, "model.visual.merger.linear_fc2.weight")->shape[0], 2560u);
+    EXPECT_TRUE(tensor_named(eight, "lm_head.weight"));
+    EXPECT_FALSE(tensor_named(four, "lm_head.weight"));
+}
+
 // Bad vision values are errors naming the key.
 TEST(vl_families, bad_vision_config_values_name_their_key) {
     auto bad = [](const std::string& preset, const char* key, const std::string& value, const char* path) {
