@@ -25,7 +25,7 @@ const published_elsewhere registered{"qwen2.5-vl-7b-instruct",
                                      "llava-1.5-7b",
                                      "llava-v1.6-mistral-7b",
                                      "idefics3-8b-llama3",
-                                     "smolvlm2-2.2b-instruct"};
+                                     "smolvlm2-2.2b-instruct", "qwen3-vl-2b-instruct"};
 
 const tensor_info* tensor_named(const analysis& a, const std::string& name) {
     for (const auto& t : a.sk.tensors)
@@ -38,6 +38,7 @@ struct total_row {
     uint64_t total;
 };
 
+// Qwen3-VL-2B-Instruct 2,127,532,032: ModelScope model_size (find_string id 71478742831).
 // Qwen2.5-VL-7B-Instruct 8,292,166,656: the Hub's numParameters (find_string id 33908990598), ModelScope
 // model_size (find_string id 71478742831), a model card's "总参数: 8,292,166,656" with index total_size
 // 16,584,333,312 B BF16 (find_string id 55292638637). Qwen2.5-VL-3B-Instruct 3,754,622,976 and
@@ -56,6 +57,7 @@ TEST(qwen_vl, published_totals) {
              total_row{"qwen2-vl-2b-instruct",      2'208'985'600ULL },
              total_row{"qwen3-vl-8b-instruct",      8'767'123'696ULL },
              total_row{"qwen3-vl-4b-instruct",      4'437'815'808ULL },
+             total_row{"qwen3-vl-2b-instruct",      2'127'532'032ULL },
              total_row{"qwen3-vl-30b-a3b-instruct", 31'070'754'032ULL},
     }) {
         SCOPED_TRACE(r.preset);
