@@ -25,7 +25,8 @@ const published_elsewhere registered{"qwen2.5-vl-7b-instruct",
                                      "llava-1.5-7b",
                                      "llava-v1.6-mistral-7b",
                                      "idefics3-8b-llama3",
-                                     "smolvlm2-2.2b-instruct", "qwen3-vl-2b-instruct"};
+                                     "smolvlm2-2.2b-instruct",
+                                     "qwen3-vl-2b-instruct"};
 
 const tensor_info* tensor_named(const analysis& a, const std::string& name) {
     for (const auto& t : a.sk.tensors)
@@ -151,6 +152,8 @@ TEST(qwen_vl, qwen2_5_vl_names_and_shapes_match_the_checkpoint) {
     std::map<std::string, shape> ours;
     for (const auto& t : a.sk.tensors) ours[t.name] = t.shape;
     EXPECT_EQ(ours, expected);
+    // Index total_size 16,584,333,312 bytes of BF16 (find_string id 55292638637).
+    EXPECT_EQ(a.counts.weight_bytes, 16'584'333'312ULL);
 }
 
 } // namespace
@@ -268,6 +271,8 @@ TEST(qwen_vl, qwen3_vl_names_loaders_detect) {
     EXPECT_EQ(tensor_named(four, "model.visual.merger.linear_fc2.weight")->shape[0], 2560u);
     EXPECT_TRUE(tensor_named(eight, "lm_head.weight"));
     EXPECT_FALSE(tensor_named(four, "lm_head.weight"));
+    // The Hub counts the 8B's parameters as BF16 (id 62872967919): dtype from text_config.dtype.
+    EXPECT_EQ(eight.counts.weight_bytes, 2 * 8'767'123'696ULL);
 }
 
 // Bad vision values are errors naming the key.

@@ -304,6 +304,7 @@ void add_qwen_vl_families(std::vector<family_info>& out) {
             {head_kind::cond_gen, "ForConditionalGeneration", {lm_head}}
         };
     };
+    // Qwen3VLConfig always saves text_config (with its dtype): it is the nested config of the Qwen3 families.
     out.push_back(family("qwen2_vl", "Qwen2VL", read_qwen2_vl, qwen2_text(rows(qwen2_vl_vision, "visual.")),
                          heads(rows(qwen2_vl_lm_head)))
                       .prefix(""));
@@ -312,10 +313,12 @@ void add_qwen_vl_families(std::vector<family_info>& out) {
                       .prefix(""));
     out.push_back(
         family("qwen3_vl", "Qwen3VL", read_qwen3_vl, qwen3_text(lp::mlp()), heads(rows(qwen3_vl_lm_head)))
-            .prefix(""));
+            .prefix("")
+            .text_config("text_config"));
     out.push_back(family("qwen3_vl_moe", "Qwen3VLMoe", read_qwen3_vl_moe, qwen3_text(rows(qwen3_vl_moe_mlp)),
                          heads(rows(qwen3_vl_lm_head)))
-                      .prefix(""));
+                      .prefix("")
+                      .text_config("text_config"));
 }
 
 } // namespace modelplan::family_tables
