@@ -299,6 +299,13 @@ TEST(vl_families, bad_vision_config_values_name_their_key) {
     bad("llava-1.5-7b", "patch_size", "1000", "vision_config.patch_size");
     bad("mistral-small-3.1-24b-instruct-2503", "num_hidden_layers", "\"24\"",
         "vision_config.num_hidden_layers");
+    bad("llava-1.5-7b", "model_type", "\"pixtral\"", "vision_config.model_type");
+    bad("qwen2.5-vl-7b-instruct", "spatial_merge_size", "4294967296", "vision_config.spatial_merge_size");
+    bad("qwen2.5-vl-7b-instruct", "patch_size", "18446744073709551615", "vision_config.patch_size");
+    std::string many = "[";
+    for (int i = 0; i < 40; ++i) many += (i ? ",0" : "0");
+    bad("qwen3-vl-8b-instruct", "deepstack_visual_indexes", many + "]",
+        "vision_config.deepstack_visual_indexes");
 }
 
 } // namespace

@@ -215,6 +215,10 @@ std::optional<error> read_qwen_vision(const key_reader& keys, model_spec& spec, 
     MP_TRY(patch, v.size("patch_size"));
     MP_TRY(merge, v.size("spatial_merge_size"));
     MP_TRY(temporal, v.size("temporal_patch_size"));
+    // Bounds far above any published tower keep the image-token arithmetic (patch x merge) exact.
+    if (patch > 4096) return too_large(v, "patch_size", patch, 4096);
+    if (merge > 64) return too_large(v, "spatial_merge_size", merge, 64);
+    if (temporal > 64) return too_large(v, "temporal_patch_size", temporal, 64);
     if (g == generation::qwen2) {
         // Qwen2VLVisionConfig: embed_dim is the tower's width, hidden_size the merger's output.
         MP_TRY(embed, v.size("embed_dim"));

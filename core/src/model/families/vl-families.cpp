@@ -219,6 +219,7 @@ std::optional<error> read_mistral3(const key_reader& keys, model_spec& spec) {
     key_reader top(keys.root(), "");
     uint64_t merge = 2;
     MP_CHECK(read_size(top, "spatial_merge_size", merge));
+    if (merge > 64) return too_large(top, "spatial_merge_size", merge, 64);
     spec.vision_merge = merge;
     MP_CHECK(read_projector_bias(keys, spec, false));
     spec.images.rule = image_token_rule::pixtral;
