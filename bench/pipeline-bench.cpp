@@ -75,6 +75,9 @@ BENCHMARK_CAPTURE(full_pipeline, mixtral_8x22b, "mixtral-8x22b-v0.1")->Unit(benc
 BENCHMARK_CAPTURE(full_pipeline, llama_3_1_8b, "llama-3.1-8b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, deepseek_v3, "deepseek-v3")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, gemma_3_4b, "gemma-3-4b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, qwen2_5_vl_72b, "qwen2.5-vl-72b-instruct")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, qwen3_vl_30b_a3b, "qwen3-vl-30b-a3b-instruct")
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(params_json, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -214,8 +214,8 @@ TEST(vl_families, idefics3_from_published_parts) {
 
 // Names of the published layouts: Mistral 3 and LLaVA under vision_tower / multi_modal_projector /
 // language_model (transformers 4.50's checkpoint names), Idefics3 and SmolVLM under model.* and lm_head.
-// Mistral 3: a loader of Mistral-Small's HF checkpoint asserts merging_layer.weight (1024, 4096) (find_string id
-// 55379581366); mergekit's mistral3 test names vision_tower.transformer.layers.1.attention.q_proj.weight,
+// Mistral 3: a loader of Mistral-Small's HF checkpoint asserts merging_layer.weight (1024, 4096) (find_string
+// id 55379581366); mergekit's mistral3 test names vision_tower.transformer.layers.1.attention.q_proj.weight,
 // multi_modal_projector.patch_merger.merging_layer.weight, language_model.model.norm.weight and
 // language_model.lm_head.weight (id 52932753861).
 TEST(vl_families, checkpoint_layouts) {
