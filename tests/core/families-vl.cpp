@@ -314,3 +314,38 @@ TEST(vl_families, bad_vision_config_values_name_their_key) {
 
 } // namespace
 } // namespace modelplan::test
+
+namespace modelplan::test {
+namespace {
+
+// Qwen2.5-VL-7B-Instruct's config as transformers 4.53 re-saves it (find_string id 1959876389): the text keys
+// in text_config (model_type qwen2_5_vl_text, layer_types all "full_attention", sliding_window null), the
+// vision keys with in_channels. The same model, the same total.
+TEST(qwen_vl, text_config_form_reads_the_same) {
+    std::string layer_types = "[";
+    for (int i = 0; i < 28; ++i) layer_types += std::string(i ? "," : "") + "\"full_attention\"";
+    layer_types += "]";
+    std::string config =
+        R"({"architectures": ["Qwen2_5_VLForConditionalGeneration"], "model_type": "qwen2_5_vl",
+        "image_token_id": 151655, "video_token_id": 151656, "tie_word_embeddings": false,
+        "torch_dtype": "bfloat16", "transformers_version": "4.53.1",
+        "text_config": {"hidden_size": 3584, "intermediate_size": 18944, "layer_types": )" +
+        layer_types + R"(,
+            "max_position_embeddings": 128000, "max_window_layers": 28, "model_type": "qwen2_5_vl_text",
+            "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4, "rms_norm_eps": 1e-06,
+            "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default", "type": "default"},
+            "rope_theta": 1000000.0, "sliding_window": null, "torch_dtype": "float32", "use_cache": true,
+            "use_sliding_window": false, "vocab_size": 152064},
+        "vision_config": {"depth": 32, "fullatt_block_indexes": [7, 15, 23, 31], "hidden_act": "silu",
+            "hidden_size": 1280, "in_channels": 3, "in_chans": 3, "intermediate_size": 3420,
+            "model_type": "qwen2_5_vl", "num_heads": 16, "out_hidden_size": 3584, "patch_size": 14,
+            "spatial_merge_size": 2, "spatial_patch_size": 14, "temporal_patch_size": 2, "tokens_per_second": 2,
+            "window_size": 112}})";
+    auto a = analyze("qwen2.5-vl-7b (4.53 form)", config, {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    EXPECT_EQ(a->counts.total, 8'292'166'656ULL);
+    EXPECT_EQ(a->spec.weight_dtype, dtype::bf16);
+}
+
+} // namespace
+} // namespace modelplan::test
