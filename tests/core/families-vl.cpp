@@ -16,6 +16,7 @@ const published_elsewhere registered{"qwen2.5-vl-7b-instruct",
                                      "qwen2.5-vl-3b-instruct",
                                      "qwen2-vl-7b-instruct",
                                      "qwen2-vl-2b-instruct",
+                                     "qwen2-vl-72b-instruct",
                                      "qwen3-vl-8b-instruct",
                                      "qwen3-vl-4b-instruct",
                                      "qwen3-vl-30b-a3b-instruct",
@@ -44,7 +45,7 @@ struct total_row {
 // model_size (find_string id 71478742831), a model card's "总参数: 8,292,166,656" with index total_size
 // 16,584,333,312 B BF16 (find_string id 55292638637). Qwen2.5-VL-3B-Instruct 3,754,622,976 and
 // Qwen3-VL-4B-Instruct 4,437,815,808: ModelScope model_size (find_string id 71478742831).
-// Qwen2-VL-7B-Instruct 8,291,375,616 and Qwen2-VL-2B-Instruct 2,208,985,600: a benchmark's table of Hub
+// Qwen2-VL-7B-Instruct 8,291,375,616, -2B 2,208,985,600 and -72B 73,405,560,320: a benchmark's table of Hub
 // parameter counts (find_string id 12439498600); MTEB's n_parameters=2208985600 for the 2B (find_string id
 // 54072930181). Qwen3-VL-8B-Instruct 8,767,123,696: the Hub API
 // "safetensors":{"parameters":{"BF16":8767123696}} (find_string id 62872967919), Fireworks paramCount
@@ -56,6 +57,7 @@ TEST(qwen_vl, published_totals) {
              total_row{"qwen2.5-vl-3b-instruct",    3'754'622'976ULL },
              total_row{"qwen2-vl-7b-instruct",      8'291'375'616ULL },
              total_row{"qwen2-vl-2b-instruct",      2'208'985'600ULL },
+             total_row{"qwen2-vl-72b-instruct",     73'405'560'320ULL},
              total_row{"qwen3-vl-8b-instruct",      8'767'123'696ULL },
              total_row{"qwen3-vl-4b-instruct",      4'437'815'808ULL },
              total_row{"qwen3-vl-2b-instruct",      2'127'532'032ULL },
