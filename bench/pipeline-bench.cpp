@@ -85,6 +85,9 @@ BENCHMARK_CAPTURE(full_pipeline, llama_4_maverick, "llama-4-maverick-17b-128e-in
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, gpt_oss_120b, "gpt-oss-120b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, glm_4_6, "glm-4.6")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, qwen2_5_vl_72b, "qwen2.5-vl-72b-instruct")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, qwen3_vl_30b_a3b, "qwen3-vl-30b-a3b-instruct")
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(params_json, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -20,6 +20,10 @@ TEST_F(images_cli, bad_values_name_the_flag_and_the_value) {
         expect_bad_input(run(command + " qwen2.5-vl-7b-instruct --images 1 --image-size 99999999x99999999"),
                          "99999999x99999999");
         expect_bad_input(run(command + " llama-3.1-8b --images 1"), "takes no image inputs");
+        // Image tokens that overflow the cache are blamed on --images, never wrapped.
+        expect_bad_input(
+            run(command + " qwen2.5-vl-7b-instruct --images 65536 --image-size 4000x4000 --batch 99999999"),
+            "--images: 65536 makes the kv_cache overflow 64 bits");
     }
 }
 

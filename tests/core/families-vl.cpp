@@ -16,6 +16,7 @@ const published_elsewhere registered{"qwen2.5-vl-7b-instruct",
                                      "qwen2.5-vl-3b-instruct",
                                      "qwen2-vl-7b-instruct",
                                      "qwen2-vl-2b-instruct",
+                                     "qwen2-vl-72b-instruct",
                                      "qwen3-vl-8b-instruct",
                                      "qwen3-vl-4b-instruct",
                                      "qwen3-vl-30b-a3b-instruct",
@@ -25,7 +26,8 @@ const published_elsewhere registered{"qwen2.5-vl-7b-instruct",
                                      "llava-1.5-7b",
                                      "llava-v1.6-mistral-7b",
                                      "idefics3-8b-llama3",
-                                     "smolvlm2-2.2b-instruct"};
+                                     "smolvlm2-2.2b-instruct",
+                                     "qwen3-vl-2b-instruct"};
 
 const tensor_info* tensor_named(const analysis& a, const std::string& name) {
     for (const auto& t : a.sk.tensors)
@@ -38,11 +40,12 @@ struct total_row {
     uint64_t total;
 };
 
+// Qwen3-VL-2B-Instruct 2,127,532,032: ModelScope model_size (find_string id 71478742831).
 // Qwen2.5-VL-7B-Instruct 8,292,166,656: the Hub's numParameters (find_string id 33908990598), ModelScope
 // model_size (find_string id 71478742831), a model card's "总参数: 8,292,166,656" with index total_size
 // 16,584,333,312 B BF16 (find_string id 55292638637). Qwen2.5-VL-3B-Instruct 3,754,622,976 and
 // Qwen3-VL-4B-Instruct 4,437,815,808: ModelScope model_size (find_string id 71478742831).
-// Qwen2-VL-7B-Instruct 8,291,375,616 and Qwen2-VL-2B-Instruct 2,208,985,600: a benchmark's table of Hub
+// Qwen2-VL-7B-Instruct 8,291,375,616, -2B 2,208,985,600 and -72B 73,405,560,320: a benchmark's table of Hub
 // parameter counts (find_string id 12439498600); MTEB's n_parameters=2208985600 for the 2B (find_string id
 // 54072930181). Qwen3-VL-8B-Instruct 8,767,123,696: the Hub API
 // "safetensors":{"parameters":{"BF16":8767123696}} (find_string id 62872967919), Fireworks paramCount
@@ -54,8 +57,10 @@ TEST(qwen_vl, published_totals) {
              total_row{"qwen2.5-vl-3b-instruct",    3'754'622'976ULL },
              total_row{"qwen2-vl-7b-instruct",      8'291'375'616ULL },
              total_row{"qwen2-vl-2b-instruct",      2'208'985'600ULL },
+             total_row{"qwen2-vl-72b-instruct",     73'405'560'320ULL},
              total_row{"qwen3-vl-8b-instruct",      8'767'123'696ULL },
              total_row{"qwen3-vl-4b-instruct",      4'437'815'808ULL },
+             total_row{"qwen3-vl-2b-instruct",      2'127'532'032ULL },
              total_row{"qwen3-vl-30b-a3b-instruct", 31'070'754'032ULL},
     }) {
         SCOPED_TRACE(r.preset);
@@ -149,6 +154,8 @@ TEST(qwen_vl, qwen2_5_vl_names_and_shapes_match_the_checkpoint) {
     std::map<std::string, shape> ours;
     for (const auto& t : a.sk.tensors) ours[t.name] = t.shape;
     EXPECT_EQ(ours, expected);
+    // Index total_size 16,584,333,312 bytes of BF16 (find_string id 55292638637).
+    EXPECT_EQ(a.counts.weight_bytes, 16'584'333'312ULL);
 }
 
 } // namespace
@@ -209,6 +216,10 @@ TEST(vl_families, idefics3_from_published_parts) {
 
 // Names of the published layouts: Mistral 3 and LLaVA under vision_tower / multi_modal_projector /
 // language_model (transformers 4.50's checkpoint names), Idefics3 and SmolVLM under model.* and lm_head.
+// Mistral 3: a loader of Mistral-Small's HF checkpoint asserts merging_layer.weight (1024, 4096) (find_string
+// id 55379581366); mergekit's mistral3 test names vision_tower.transformer.layers.1.attention.q_proj.weight,
+// multi_modal_projector.patch_merger.merging_layer.weight, language_model.model.norm.weight and
+// language_model.lm_head.weight (id 52932753861).
 TEST(vl_families, checkpoint_layouts) {
     struct named {
         const char* preset;
@@ -249,6 +260,27 @@ TEST(vl_families, checkpoint_layouts) {
                               "multi_modal_projector.linear_1.bias"));
 }
 
+// Qwen3-VL's checkpoints as loaders detect them: `model.visual.deepstack_merger_list.0.norm.weight` present,
+// `model.visual.merger.linear_fc2.weight` of 4096 rows for the 8B and 2560 for the 4B (find_string ids
+// 70305936122, 68866135062, 62045089738); `model.language_model.layers.0.self_attn.q_proj.weight` present and
+// `lm_head.weight` absent in a tied checkpoint (the 4B; id 55627754215).
+TEST(qwen_vl, qwen3_vl_names_loaders_detect) {
+    analysis eight = analyze_preset("qwen3-vl-8b-instruct");
+    analysis four = analyze_preset("qwen3-vl-4b-instruct");
+    for (const analysis* a : {&eight, &four}) {
+        EXPECT_TRUE(tensor_named(*a, "model.visual.deepstack_merger_list.0.norm.weight"));
+        EXPECT_TRUE(tensor_named(*a, "model.visual.patch_embed.proj.weight"));
+        EXPECT_TRUE(tensor_named(*a, "model.language_model.layers.0.self_attn.q_proj.weight"));
+    }
+    ASSERT_TRUE(tensor_named(eight, "model.visual.merger.linear_fc2.weight"));
+    EXPECT_EQ(tensor_named(eight, "model.visual.merger.linear_fc2.weight")->shape[0], 4096u);
+    EXPECT_EQ(tensor_named(four, "model.visual.merger.linear_fc2.weight")->shape[0], 2560u);
+    EXPECT_TRUE(tensor_named(eight, "lm_head.weight"));
+    EXPECT_FALSE(tensor_named(four, "lm_head.weight"));
+    // The Hub counts the 8B's parameters as BF16 (id 62872967919): dtype from text_config.dtype.
+    EXPECT_EQ(eight.counts.weight_bytes, 2 * 8'767'123'696ULL);
+}
+
 // Bad vision values are errors naming the key.
 TEST(vl_families, bad_vision_config_values_name_their_key) {
     auto bad = [](const std::string& preset, const char* key, const std::string& value, const char* path) {
@@ -273,6 +305,48 @@ TEST(vl_families, bad_vision_config_values_name_their_key) {
     bad("llava-1.5-7b", "patch_size", "1000", "vision_config.patch_size");
     bad("mistral-small-3.1-24b-instruct-2503", "num_hidden_layers", "\"24\"",
         "vision_config.num_hidden_layers");
+    bad("llava-1.5-7b", "model_type", "\"pixtral\"", "vision_config.model_type");
+    bad("qwen2.5-vl-7b-instruct", "spatial_merge_size", "4294967296", "vision_config.spatial_merge_size");
+    bad("qwen2.5-vl-7b-instruct", "patch_size", "18446744073709551615", "vision_config.patch_size");
+    std::string many = "[";
+    for (int i = 0; i < 40; ++i) many += (i ? ",0" : "0");
+    bad("qwen3-vl-8b-instruct", "deepstack_visual_indexes", many + "]",
+        "vision_config.deepstack_visual_indexes");
+}
+
+} // namespace
+} // namespace modelplan::test
+
+namespace modelplan::test {
+namespace {
+
+// Qwen2.5-VL-7B-Instruct's config as transformers 4.53 re-saves it (find_string id 1959876389): the text keys
+// in text_config (model_type qwen2_5_vl_text, layer_types all "full_attention", sliding_window null), the
+// vision keys with in_channels. The same model, the same total.
+TEST(qwen_vl, text_config_form_reads_the_same) {
+    std::string layer_types = "[";
+    for (int i = 0; i < 28; ++i) layer_types += std::string(i ? "," : "") + "\"full_attention\"";
+    layer_types += "]";
+    std::string config =
+        R"({"architectures": ["Qwen2_5_VLForConditionalGeneration"], "model_type": "qwen2_5_vl",
+        "image_token_id": 151655, "video_token_id": 151656, "tie_word_embeddings": false,
+        "torch_dtype": "bfloat16", "transformers_version": "4.53.1",
+        "text_config": {"hidden_size": 3584, "intermediate_size": 18944, "layer_types": )" +
+        layer_types + R"(,
+            "max_position_embeddings": 128000, "max_window_layers": 28, "model_type": "qwen2_5_vl_text",
+            "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4, "rms_norm_eps": 1e-06,
+            "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default", "type": "default"},
+            "rope_theta": 1000000.0, "sliding_window": null, "torch_dtype": "float32", "use_cache": true,
+            "use_sliding_window": false, "vocab_size": 152064},
+        "vision_config": {"depth": 32, "fullatt_block_indexes": [7, 15, 23, 31], "hidden_act": "silu",
+            "hidden_size": 1280, "in_channels": 3, "in_chans": 3, "intermediate_size": 3420,
+            "model_type": "qwen2_5_vl", "num_heads": 16, "out_hidden_size": 3584, "patch_size": 14,
+            "spatial_merge_size": 2, "spatial_patch_size": 14, "temporal_patch_size": 2, "tokens_per_second": 2,
+            "window_size": 112}})";
+    auto a = analyze("qwen2.5-vl-7b (4.53 form)", config, {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    EXPECT_EQ(a->counts.total, 8'292'166'656ULL);
+    EXPECT_EQ(a->spec.weight_dtype, dtype::bf16);
 }
 
 } // namespace

@@ -167,3 +167,27 @@ TEST(image_tokens, text_only_model_refuses_images) {
 
 } // namespace
 } // namespace modelplan::test
+
+namespace modelplan::test {
+namespace {
+
+// The JSON request of the wasm module and the CLI's --json take the same fields.
+TEST(image_tokens, json_requests_take_images_and_image_size) {
+    std::string answer = handle_request(
+        "plan", R"({"model": "qwen3-vl-8b-instruct", "images": 3, "image_size": "1024x768", "seq": 500})");
+    rapidjson::Document doc;
+    doc.Parse(answer.c_str());
+    ASSERT_TRUE(doc.IsObject() && doc.HasMember("plan")) << answer;
+    EXPECT_EQ(doc["plan"]["images"]["tokens_per_image"].GetUint64(), 768u); // qwen3_smart_resize above
+    EXPECT_EQ(doc["plan"]["images"]["image_tokens"].GetUint64(), 3u * 768u);
+    EXPECT_EQ(doc["plan"]["images"]["text_seq"].GetUint64(), 500u);
+    std::string bad =
+        handle_request("plan", R"({"model": "qwen3-vl-8b-instruct", "images": 1, "image_size": "0x5"})");
+    EXPECT_NE(bad.find("\"error\""), std::string::npos);
+    EXPECT_NE(bad.find("0x5"), std::string::npos);
+    std::string negative = handle_request("plan", R"({"model": "qwen3-vl-8b-instruct", "images": -1})");
+    EXPECT_NE(negative.find("\"error\""), std::string::npos);
+}
+
+} // namespace
+} // namespace modelplan::test

@@ -21,6 +21,7 @@
 // Plans: memory (inference and training), quantized storage, the GPU catalog and fit solving.
 #include "modelplan/devices.h"
 #include "modelplan/fit.h"
+#include "modelplan/images.h"
 #include "modelplan/memory.h"
 #include "modelplan/quantization.h"
 #include "modelplan/training.h"

@@ -202,9 +202,13 @@ result<image_tokens> idefics3_tokens(const image_processor_spec& p, uint64_t w, 
 result<image_tokens> count_image_tokens(const model_spec& spec, uint64_t width, uint64_t height) {
     const image_processor_spec& p = spec.images;
     if (p.rule == image_token_rule::none)
-        return make_error(error_code::bad_request,
-                          "images: " + spec.architecture + " (" + spec.model_type + ") takes no image inputs",
-                          "images");
+        return make_error(
+            error_code::bad_request,
+            spec.vision_hidden
+                ? "images: image inputs of " + spec.architecture + " (" + spec.model_type +
+                      ") are not modelled: its processor's token count is not known to modelplan"
+                : "images: " + spec.architecture + " (" + spec.model_type + ") takes no image inputs",
+            "images");
     for (auto [side, name] : {
              std::pair{width,  "width" },
              std::pair{height, "height"}

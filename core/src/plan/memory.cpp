@@ -412,12 +412,16 @@ error saturated(const workload& w, const memory_plan& p) {
         return make_error(error_code::overflow,
                           "the weights' bytes overflow 64 bits; check the model's sizes");
     const bool blame_batch = w.batch >= w.seq;
-    const char* field = blame_batch ? "batch" : "seq";
-    return make_error(error_code::overflow,
-                      std::string(field) + ": " + num(blame_batch ? w.batch : w.seq) + " makes the " + item +
-                          " overflow 64 bits (batch " + num(w.batch) + " x seq " + num(w.seq) +
-                          " tokens); no plan is given for it",
-                      field);
+    const bool blame_images = !blame_batch && p.image_tokens > p.text_seq; // w.seq holds both
+    const char* field = blame_batch ? "batch" : blame_images ? "images" : "seq";
+    const uint64_t value = blame_batch ? w.batch : blame_images ? w.images : w.seq;
+    return make_error(
+        error_code::overflow,
+        std::string(field) + ": " + num(value) + " makes the " + item + " overflow 64 bits (batch " +
+            num(w.batch) + " x seq " + num(w.seq) + " tokens" +
+            (p.image_tokens ? ", " + num(p.image_tokens) + " of them image tokens" : std::string()) +
+            "); no plan is given for it",
+        field);
 }
 
 } // namespace

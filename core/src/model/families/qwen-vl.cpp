@@ -215,6 +215,10 @@ std::optional<error> read_qwen_vision(const key_reader& keys, model_spec& spec, 
     MP_TRY(patch, v.size("patch_size"));
     MP_TRY(merge, v.size("spatial_merge_size"));
     MP_TRY(temporal, v.size("temporal_patch_size"));
+    // Bounds far above any published tower keep the image-token arithmetic (patch x merge) exact.
+    if (patch > 4096) return too_large(v, "patch_size", patch, 4096);
+    if (merge > 64) return too_large(v, "spatial_merge_size", merge, 64);
+    if (temporal > 64) return too_large(v, "temporal_patch_size", temporal, 64);
     if (g == generation::qwen2) {
         // Qwen2VLVisionConfig: embed_dim is the tower's width, hidden_size the merger's output.
         MP_TRY(embed, v.size("embed_dim"));
@@ -304,6 +308,7 @@ void add_qwen_vl_families(std::vector<family_info>& out) {
             {head_kind::cond_gen, "ForConditionalGeneration", {lm_head}}
         };
     };
+    // Qwen3VLConfig always saves text_config (with its dtype): it is the nested config of the Qwen3 families.
     out.push_back(family("qwen2_vl", "Qwen2VL", read_qwen2_vl, qwen2_text(rows(qwen2_vl_vision, "visual.")),
                          heads(rows(qwen2_vl_lm_head)))
                       .prefix(""));
@@ -312,10 +317,12 @@ void add_qwen_vl_families(std::vector<family_info>& out) {
                       .prefix(""));
     out.push_back(
         family("qwen3_vl", "Qwen3VL", read_qwen3_vl, qwen3_text(lp::mlp()), heads(rows(qwen3_vl_lm_head)))
-            .prefix(""));
+            .prefix("")
+            .text_config("text_config"));
     out.push_back(family("qwen3_vl_moe", "Qwen3VLMoe", read_qwen3_vl_moe, qwen3_text(rows(qwen3_vl_moe_mlp)),
                          heads(rows(qwen3_vl_lm_head)))
-                      .prefix(""));
+                      .prefix("")
+                      .text_config("text_config"));
 }
 
 } // namespace modelplan::family_tables

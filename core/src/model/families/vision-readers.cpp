@@ -38,6 +38,11 @@ result<std::vector<uint64_t>> read_layer_list(const key_reader& keys, const char
     const rapidjson::Value* list = keys.find(key);
     if (!list) return out;
     std::string path = keys.path(key);
+    if (list->IsArray() && list->Size() > limit)
+        return make_error(error_code::out_of_range,
+                          path + " has " + std::to_string(list->Size()) + " entries, more than the " +
+                              std::to_string(limit) + " layers",
+                          path);
     if (!list->IsArray())
         return make_error(error_code::wrong_type,
                           path + ": expected an array of layer indices, got " + describe_json(*list), path);

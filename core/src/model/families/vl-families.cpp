@@ -219,6 +219,7 @@ std::optional<error> read_mistral3(const key_reader& keys, model_spec& spec) {
     key_reader top(keys.root(), "");
     uint64_t merge = 2;
     MP_CHECK(read_size(top, "spatial_merge_size", merge));
+    if (merge > 64) return too_large(top, "spatial_merge_size", merge, 64);
     spec.vision_merge = merge;
     MP_CHECK(read_projector_bias(keys, spec, false));
     spec.images.rule = image_token_rule::pixtral;
@@ -232,6 +233,17 @@ std::optional<error> read_mistral3(const key_reader& keys, model_spec& spec) {
 // "default" (LlavaProcessor: (image_size / patch_size)^2 + 1 - 1 = 576 for 336 px and 14 px patches).
 std::optional<error> read_llava_common(const key_reader& keys, model_spec& spec, tower& t) {
     MP_CHECK(read_text_model(keys, spec, llama_defaults));
+    // Only CLIP towers are modelled (Pixtral-12B's llava config names a pixtral tower).
+    auto vision = keys.root().FindMember("vision_config");
+    if (vision != keys.root().MemberEnd() && vision->value.IsObject()) {
+        auto type = vision->value.FindMember("model_type");
+        if (type != vision->value.MemberEnd() &&
+            !(type->value.IsString() && std::string(type->value.GetString()) == "clip_vision_model"))
+            return make_error(error_code::unknown_model_type,
+                              "vision_config.model_type: " + describe_json(type->value) +
+                                  " is not modelled for LLaVA; modelled: \"clip_vision_model\"",
+                              "vision_config.model_type");
+    }
     MP_TRY(read, read_tower(keys, spec, clip_defaults, 1));
     t = read;
     return read_projector_bias(keys, spec, true);
