@@ -1,7 +1,8 @@
 // vLLM serving plans against published start-up logs (docs/serving.md; sources in models/SOURCES-SERVE.md).
 //
 // Reference runs: llm-d-incubation/llm-d-planner, commit 56dc5b76ca535960998bdf9fd4a3077d98fdf60a, the vLLM
-// 0.19.0 start-up logs under accuracy/results/v0.19.0/logs/ (one H100 80GB HBM3 per rank, `vllm serve MODEL
+// 0.19.0 start-up logs under accuracy/results/v0.19.0/logs/ (each row's URL: log_url(), log_base + its file)
+// (one H100 80GB HBM3 per rank, `vllm serve MODEL
 // --max-model-len L --gpu-memory-utilization 0.95 --no-enable-prefix-caching`, defaults otherwise: block size
 // 16, max_num_batched_tokens 8192, max_num_seqs 1024). Each row's log file is named in the table; its lines
 // "Model loading took", "torch peak memory increase", "non-torch forward increase memory", "Available KV
@@ -57,8 +58,8 @@ const reference_run runs[] = {
     {"llama-3.1-8b", "meta-llama-llama-3--h100-80gb--tp1pp1dp1--8192-dtf32.log", 1, 1, 8192, "auto", "", 0.95, 29.98, 2.21, 0.25, 42.80, 175296, 21.40, "float32"},
     // Pipeline stages: rank 0 (the first stage) logs "Model loading took" and "Available KV cache memory"; the
     // token count is the smallest over the stages (the last one, which also runs the sampler).
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp2dp1--8192.log", 1, 2, 8192, "auto", "", 0.95, 7.51, 1.10, 0.07, 66.54, 1075312, 131.26, "", "activation"},
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp4dp1--8192.log", 1, 4, 8192, "auto", "", 0.95, 4.26, 1.10, 0.07, 69.80, 2257264, 275.54, "", "activation"},
+    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp2dp1--8192.log", 1, 2, 8192, "auto", "", 0.95, 7.51, 1.10, 0.07, 66.54, 1075312, 131.26},
+    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp4dp1--8192.log", 1, 4, 8192, "auto", "", 0.95, 4.26, 1.10, 0.07, 69.80, 2257264, 275.54},
     {"qwen2.5-7b", "qwen-qwen2-5-7b-instruct--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 14.25, 2.21, 0.24, 58.53, 1096000, 133.79},
     {"qwen2.5-7b", "qwen-qwen2-5-7b-instruct--h100-80gb--tp4pp1dp1--8192.log", 4, 1, 8192, "auto", "", 0.95, 3.55, 2.21, 2.13, 67.34, 5043280, 615.63},
     {"qwen3-8b", "qwen-qwen3-8b--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 15.27, 2.21, 0.25, 57.50, 418688, 51.11},
@@ -78,6 +79,13 @@ const reference_run runs[] = {
     {"qwen2.5-72b", "qwen-qwen2-5-72b-instruc--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.95, 67.80, 2.29, 2.09, 3.04, 19920, 2.43},
 };
 // clang-format on
+
+const std::string log_base = "https://github.com/llm-d-incubation/llm-d-planner/blob/"
+                             "56dc5b76ca535960998bdf9fd4a3077d98fdf60a/accuracy/results/v0.19.0/logs/";
+
+std::string log_url(const reference_run& r) {
+    return log_base + r.log;
+}
 
 serve_request request_of(const reference_run& r) {
     serve_request q;
@@ -104,7 +112,7 @@ bool gap(const reference_run& r, const char* figure) {
 // file).
 TEST(ServeVllm, PredictsPublishedStartUpLogs) {
     for (const auto& r : runs) {
-        SCOPED_TRACE(std::string(r.preset) + " (" + r.log + ")");
+        SCOPED_TRACE(std::string(r.preset) + " (" + log_url(r) + ")");
         auto a = test::analyze_preset(r.preset);
         auto p = plan_serve(a, request_of(r));
         ASSERT_TRUE(p.ok()) << p.err().message;
