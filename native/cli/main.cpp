@@ -204,9 +204,10 @@ int run(const std::vector<std::string>& args) {
     }
     const command_row* command = find_command(args[0]);
     if (!command)
-        return usage_error("unknown command " + modelplan::quote_value(args[0]) +
-                               "; expected params, skeleton, presets, plan, fit, place, serve, gpus or inspect",
-                           "");
+        return usage_error(
+            "unknown command " + modelplan::quote_value(args[0]) +
+                "; expected params, skeleton, presets, plan, fit, place, serve, gpus or inspect",
+            "");
     if (!command->run)
         return fail(args[0] +
                     " needs LibTorch: build with -DMODELPLAN_WITH_TORCH=ON (scripts/test-torch.sh)");

@@ -141,7 +141,7 @@ struct memory_breakdown {
     uint64_t weights = 0;           // the "weights" item: per GPU under ZeRO stage 3 / FSDP
     uint64_t unsharded_weights = 0; // every loaded weight (what placement divides among devices)
     uint64_t kv_cache = 0;          // the whole workload's cache (inference; 0 in training)
-    uint64_t recurrent_state = 0;    // the recurrent state of every sequence (inference; 0 in training)
+    uint64_t recurrent_state = 0;   // the recurrent state of every sequence (inference; 0 in training)
     uint64_t activations = 0; // the "activations" item (inference: of `forward`; training: of `training`)
     uint64_t overhead = 0;    // CUDA context and kernels
     uint64_t vision_activations = 0; // the "vision_activations" item (inference with images; an estimate)

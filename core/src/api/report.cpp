@@ -75,10 +75,11 @@ void tensor(json_writer& w, const tensor_info& t, const std::string* stored_dtyp
 // an array of strings for lora_targets) are accepted as their text.
 result<workload> read_workload(const key_reader& keys) {
     workload w;
-    for (const char* name : {"batch", "seq", "encoder_seq", "prefill_chunk", "kv_dtype", "state_dtype",
-                             "attention", "overhead", "mtp", "mode", "quant", "method", "lora_rank",
-                             "lora_targets", "optimizer", "recompute", "zero", "gpus", "offload", "images",
-                             "image_size"}) {
+    for (const char* name :
+         {"batch",     "seq",          "encoder_seq", "prefill_chunk", "kv_dtype", "state_dtype",
+          "attention", "overhead",     "mtp",         "mode",          "quant",    "method",
+          "lora_rank", "lora_targets", "optimizer",   "recompute",     "zero",     "gpus",
+          "offload",   "images",       "image_size"}) {
         const rapidjson::Value* v = keys.find(name);
         if (!v) continue;
         std::string text;

@@ -14,16 +14,21 @@ std::vector<std::string> model_kinds(const model_spec& spec) {
         decoder = decoder || l.stack == layer_stack::cross_decoder;
         mtp = mtp || l.stack == layer_stack::mtp;
         if (l.stack != layer_stack::decoder) continue;
-        if (l.switches & (sw_mamba | sw_linear_attn | sw_short_conv)) ++recurrent;
-        else if (l.switches & sw_no_kv_cache) hybrid = true; // read from headers: no attention in this layer
-        else if (!(l.switches & sw_no_attn)) ++attention;
+        if (l.switches & (sw_mamba | sw_linear_attn | sw_short_conv))
+            ++recurrent;
+        else if (l.switches & sw_no_kv_cache)
+            hybrid = true; // read from headers: no attention in this layer
+        else if (!(l.switches & sw_no_attn))
+            ++attention;
     }
     if (recurrent > 0 && attention > 0) hybrid = true;
     std::vector<std::string> kinds;
     if (moe) kinds.emplace_back("moe");
     if (vision) kinds.emplace_back("vision-language");
-    if (hybrid) kinds.emplace_back("hybrid");
-    else if (recurrent > 0) kinds.emplace_back("state-space");
+    if (hybrid)
+        kinds.emplace_back("hybrid");
+    else if (recurrent > 0)
+        kinds.emplace_back("state-space");
     if (encoder) kinds.emplace_back(decoder ? "encoder-decoder" : "encoder");
     if (mtp) kinds.emplace_back("mtp");
     return kinds;

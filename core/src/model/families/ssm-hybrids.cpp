@@ -9,9 +9,9 @@
 // Order within a layer is the order in which the modules register (state_dict order). Sources: transformers
 // models/granitemoehybrid (configuration_granitemoehybrid.py, modular_granitemoehybrid.py:
 // GraniteMoeHybridDecoderLayer re-assigns self_attn and block_sparse_moe in the places GraniteMoeDecoderLayer
-// registered them, then appends mamba), models/nemotron_h (configuration_nemotron_h.py, modeling_nemotron_h.py:
-// NemotronHBlock, NemotronHMamba2Mixer, NemotronHMLP, NemotronHAttention), and the published checkpoints'
-// names (tests/core/families-ssm.cpp).
+// registered them, then appends mamba), models/nemotron_h (configuration_nemotron_h.py,
+// modeling_nemotron_h.py: NemotronHBlock, NemotronHMamba2Mixer, NemotronHMLP, NemotronHAttention), and the
+// published checkpoints' names (tests/core/families-ssm.cpp).
 #include "model/families/families.h"
 #include "model/families/ssm-parts.h"
 
@@ -93,7 +93,8 @@ const tensor_template nemotron_lm_head[] = {
 // clang-format on
 
 // GraniteMoeHybridConfig's defaults (transformers configuration_granitemoehybrid.py).
-const char* granite_hybrid_defaults = R"({"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+const char* granite_hybrid_defaults =
+    R"({"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
     "num_hidden_layers": 32, "num_attention_heads": 32, "max_position_embeddings": 2048, "rms_norm_eps": 1e-6,
     "tie_word_embeddings": false, "rope_theta": 10000.0, "attention_bias": false, "embedding_multiplier": 1.0,
     "logits_scaling": 1.0, "residual_multiplier": 1.0, "attention_multiplier": 1.0, "num_local_experts": 8,
@@ -115,7 +116,8 @@ void set_attention_only(layer_spec& l) {
 
 // layer_types (or its alias layers_block_type): "mamba" or "attention" per layer; absent: every layer Mamba.
 std::optional<error> read_granite_layers(const key_reader& keys, model_spec& spec) {
-    const char* key = keys.has("layer_types") || !keys.has("layers_block_type") ? "layer_types" : "layers_block_type";
+    const char* key =
+        keys.has("layer_types") || !keys.has("layers_block_type") ? "layer_types" : "layers_block_type";
     if (!keys.has(key)) {
         for (auto& l : spec.layers) ssm::set_recurrent_layer(l, sw_mamba);
         return std::nullopt;
@@ -130,7 +132,8 @@ std::optional<error> read_granite_hybrid(const key_reader& keys, model_spec& spe
     core_keys k;
     k.head_dim = nullptr; // GraniteMoeHybridAttention: hidden_size / num_attention_heads
     MP_CHECK(read_llama_opening(keys, spec, false, k));
-    for (const char* key : {"embedding_multiplier", "logits_scaling", "residual_multiplier", "attention_multiplier"}) {
+    for (const char* key :
+         {"embedding_multiplier", "logits_scaling", "residual_multiplier", "attention_multiplier"}) {
         MP_TRY(scale, keys.optional_number(key, 1.0)); // scales activations, not parameters
         (void)scale;
     }
@@ -148,8 +151,8 @@ std::optional<error> read_granite_hybrid(const key_reader& keys, model_spec& spe
     }
     MP_TRY(expand, keys.size("mamba_expand"));
     if (expand > ssm::max_ssm_width) return too_large(keys, "mamba_expand", expand, ssm::max_ssm_width);
-    ssm::mamba2_keys m{"mamba_n_heads", "mamba_d_head", "mamba_n_groups", "mamba_d_state", "mamba_d_conv",
-                       "mamba_proj_bias", "mamba_conv_bias"};
+    ssm::mamba2_keys m{"mamba_n_heads", "mamba_d_head",    "mamba_n_groups", "mamba_d_state",
+                       "mamba_d_conv",  "mamba_proj_bias", "mamba_conv_bias"};
     const rapidjson::Value* d_head = keys.find("mamba_d_head");
     if (d_head && d_head->IsString() && std::string(d_head->GetString()) == "auto") m.head_dim = nullptr;
     MP_CHECK(ssm::read_mamba2_mixer(keys, spec, m, expand * spec.hidden, "mamba_expand x hidden_size"));
@@ -165,16 +168,17 @@ std::optional<error> read_granite_hybrid(const key_reader& keys, model_spec& spe
 std::optional<error> read_nemotron_layers(const key_reader& keys, model_spec& spec) {
     std::vector<char> kinds;
     if (keys.object().HasMember("layers_block_type") || !keys.has("hybrid_override_pattern")) {
-        MP_TRY(named, ssm::read_layer_kinds(keys, "layers_block_type", spec.n_layers,
-                                            {"mamba", "linear_attention", "attention", "full_attention", "mlp", "moe"}));
+        MP_TRY(named, ssm::read_layer_kinds(
+                          keys, "layers_block_type", spec.n_layers,
+                          {"mamba", "linear_attention", "attention", "full_attention", "mlp", "moe"}));
         for (size_t n : named) kinds.push_back("MM**-E"[n]);
     } else {
         const rapidjson::Value* v = keys.find("hybrid_override_pattern");
         std::string path = keys.path("hybrid_override_pattern");
         if (!v->IsString())
-            return make_error(error_code::wrong_type,
-                              path + ": expected a string of M, *, - (one per layer), got " + describe_json(*v),
-                              path);
+            return make_error(
+                error_code::wrong_type,
+                path + ": expected a string of M, *, - (one per layer), got " + describe_json(*v), path);
         std::string pattern = v->GetString();
         if (pattern.size() != spec.n_layers)
             return make_error(error_code::inconsistent,
@@ -194,13 +198,14 @@ std::optional<error> read_nemotron_layers(const key_reader& keys, model_spec& sp
         case '-': l.switches |= sw_no_attn | sw_no_kv_cache; break;
         default: {
             std::string path = keys.path("hybrid_override_pattern") + "[" + num(il) + "]";
-            return make_error(kinds[il] == 'E' ? error_code::unsupported : error_code::wrong_type,
-                              kinds[il] == 'E'
-                                  ? path + ": \"E\" (mixture-of-experts layers, Nemotron 3) is not modelled yet; "
-                                           "Nemotron-H with M, * and - layers is"
-                                  : path + ": expected M (Mamba-2), * (attention) or - (MLP), got \"" +
-                                        std::string(1, kinds[il]) + "\"",
-                              path);
+            return make_error(
+                kinds[il] == 'E' ? error_code::unsupported : error_code::wrong_type,
+                kinds[il] == 'E'
+                    ? path + ": \"E\" (mixture-of-experts layers, Nemotron 3) is not modelled yet; "
+                             "Nemotron-H with M, * and - layers is"
+                    : path + ": expected M (Mamba-2), * (attention) or - (MLP), got \"" +
+                          std::string(1, kinds[il]) + "\"",
+                path);
         }
         }
     }
@@ -215,8 +220,10 @@ std::optional<error> read_nemotron_h(const key_reader& keys, model_spec& spec) {
     ssm::mamba2_keys m;
     m.heads = "mamba_num_heads";
     m.head_dim = "mamba_head_dim";
-    std::string groups = pick(keys, "n_groups|mamba_n_groups"), state = pick(keys, "ssm_state_size|mamba_d_state"),
-                kernel = pick(keys, "conv_kernel|mamba_d_conv"), proj = pick(keys, "use_bias|mamba_proj_bias"),
+    std::string groups = pick(keys, "n_groups|mamba_n_groups"),
+                state = pick(keys, "ssm_state_size|mamba_d_state"),
+                kernel = pick(keys, "conv_kernel|mamba_d_conv"),
+                proj = pick(keys, "use_bias|mamba_proj_bias"),
                 conv = pick(keys, "use_conv_bias|mamba_conv_bias");
     m.groups = groups.c_str();
     m.state = state.c_str();
@@ -248,8 +255,9 @@ void add_ssm_hybrid_families(std::vector<family_info>& out) {
     using lp = llama_parts;
     const std::vector<template_table> granite = {lp::embed(), rows(granite_hybrid_layer), lp::final_norm()};
     const auto heads = lp::heads();
-    out.push_back(family("granitemoehybrid", "GraniteMoeHybrid", read_granite_hybrid, granite, {heads[0], heads[1]})
-                      .defaults(granite_hybrid_defaults));
+    out.push_back(
+        family("granitemoehybrid", "GraniteMoeHybrid", read_granite_hybrid, granite, {heads[0], heads[1]})
+            .defaults(granite_hybrid_defaults));
     const std::vector<template_table> nemotron = {rows(nemotron_embed), rows(nemotron_layer),
                                                   rows(nemotron_final_norm)};
     out.push_back(family("nemotron_h", "NemotronH", read_nemotron_h, nemotron, nemotron_heads())
