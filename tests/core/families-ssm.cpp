@@ -2,6 +2,7 @@
 // Published totals, the published checkpoints' tensor names, and the recurrent state (a memory item of its
 // own that scales with sequences, not with context). Every expected figure comes from outside the project;
 // sources in models/SOURCES-SSM.md.
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -14,14 +15,20 @@
 namespace modelplan::test {
 namespace {
 
-const published_elsewhere registered{"mamba-130m",          "mamba-2.8b", "mamba-codestral-7b",
-                                     "granite-4.0-h-small", "nemotron-nano-9b-v2", "qwen3-next-80b-a3b",
-                                     "lfm2-1.2b"};
+const published_elsewhere registered{
+    "mamba-130m",         "mamba-2.8b", "mamba-codestral-7b",    "granite-4.0-h-small", "nemotron-nano-9b-v2",
+    "qwen3-next-80b-a3b", "lfm2-1.2b",  "falcon-h1-7b-instruct", "jamba-v0.1"};
 
 const plan_item* item_named(const memory_plan& p, const std::string& name) {
     for (const auto& i : p.items)
         if (i.name == name) return &i;
     return nullptr;
+}
+
+// A rounded published figure ("7.59B"): our exact count is within `last_digit` billions of it.
+void expect_billions(uint64_t exact, double published, double last_digit, const char* what) {
+    EXPECT_LE(std::fabs(static_cast<double>(exact) / 1e9 - published), last_digit)
+        << what << ": ours " << exact;
 }
 
 std::set<std::string> names_of(const analysis& a) {
@@ -40,26 +47,31 @@ TEST(families_ssm, totals_equal_published_figures) {
         const char* source;
     };
     const row rows[] = {
-        // sum of numel of the HF checkpoints, listed per model in a public analysis script (find_string id
-        // 49071488734: "mamba-130m-hf"="129135360", "mamba-2_8b-hf"="2768345600"); 130m also: 242 float32
-        // tensors, 129135360 elements at revision 5708daa3 (find_string id 65794833579).
-        {"mamba-130m",          129'135'360ULL,    "mamba-130m-hf numel"},
-        {"mamba-2.8b",          2'768'345'600ULL,  "mamba-2.8b-hf numel"},
-        // "The model has exactly 7,285,403,648 parameters" (ai-tldr.dev/models/codestral-mamba); payload bytes
-        // 14,570,807,296 = 2 x that in BF16 (find_string id 68827535932).
-        {"mamba-codestral-7b",  7'285'403'648ULL,  "Mamba-Codestral-7B-v0.1"},
-        // Hub safetensors totals recorded by a third-party fixture table (find_string id 70911651117).
+  // sum of numel of the HF checkpoints, listed per model in a public analysis script (find_string id
+  // 49071488734: "mamba-130m-hf"="129135360", "mamba-2_8b-hf"="2768345600"); 130m also: 242 float32
+  // tensors, 129135360 elements at revision 5708daa3 (find_string id 65794833579).
+        {"mamba-130m",          129'135'360ULL,    "mamba-130m-hf numel"            },
+        {"mamba-2.8b",          2'768'345'600ULL,  "mamba-2.8b-hf numel"            },
+ // "The model has exactly 7,285,403,648 parameters" (ai-tldr.dev/models/codestral-mamba); payload
+  // bytes
+  // 14,570,807,296 = 2 x that in BF16 (find_string id 68827535932).
+        {"mamba-codestral-7b",  7'285'403'648ULL,  "Mamba-Codestral-7B-v0.1"        },
+ // Hub safetensors totals recorded by a third-party fixture table (find_string id 70911651117).
         {"granite-4.0-h-small", 32'207'337'984ULL, "ibm-granite_granite-4.0-h-small"},
-        // "Num parameters 8,888,227,328 (safetensors metadata)", BF16 (find_string ids 66176815206,
-        // 67346663044: HF API safetensors.total at revision 6533e8de).
-        {"nemotron-nano-9b-v2", 8'888'227'328ULL,  "NVIDIA-Nemotron-Nano-9B-v2"},
-        // Qwen3-Next-80B-A3B main decoder (48 layers): 79,674,391,296; the checkpoint's index total_size
-        // 162,649,725,440 / 2 = 81,324,862,720 with the mtp.* module's 1,650,471,424 (find_string ids
-        // 70129236398, 71576727175, 62751147890).
-        {"qwen3-next-80b-a3b",  79'674'391'296ULL, "Qwen3-Next-80B-A3B main model"},
-        // Lfm2ForCausalLM sum(p.numel()) 1170340608 in a load check (find_string id 71058765462); GGUF
-        // general.parameter_count 1170340608 (id 51995289064).
-        {"lfm2-1.2b",           1'170'340'608ULL,  "LFM2-1.2B"},
+ // "Num parameters 8,888,227,328 (safetensors metadata)", BF16 (find_string ids 66176815206,
+  // 67346663044: HF API safetensors.total at revision 6533e8de).
+        {"nemotron-nano-9b-v2", 8'888'227'328ULL,  "NVIDIA-Nemotron-Nano-9B-v2"     },
+ // Qwen3-Next-80B-A3B main decoder (48 layers): 79,674,391,296; the checkpoint's index total_size
+  // 162,649,725,440 / 2 = 81,324,862,720 with the mtp.* module's 1,650,471,424 (find_string ids
+  // 70129236398, 71576727175, 62751147890).
+        {"qwen3-next-80b-a3b",  79'674'391'296ULL, "Qwen3-Next-80B-A3B main model"  },
+ // Lfm2ForCausalLM sum(p.numel()) 1170340608 in a load check (find_string id 71058765462); GGUF
+  // general.parameter_count 1170340608 (id 51995289064).
+        {"lfm2-1.2b",           1'170'340'608ULL,  "LFM2-1.2B"                      },
+ // "Jamba-v0.1, reproducing 51,570,323,328 exactly" (a third-party model builder's notes, find_string
+  // id
+  // 69433612685).
+        {"jamba-v0.1",          51'570'323'328ULL, "Jamba-v0.1"                     },
     };
     for (const auto& r : rows) {
         analysis a = analyze_preset(r.preset);
@@ -67,12 +79,37 @@ TEST(families_ssm, totals_equal_published_figures) {
     }
 }
 
+// Falcon-H1-7B-Instruct: 7.59B in model registries (find_string ids 69872841183, 58551880145); no exact Hub
+// figure was found. Jamba-v0.1: "12B active parameters" (AI21's model card and announcement).
+TEST(families_ssm, rounded_published_figures) {
+    expect_billions(analyze_preset("falcon-h1-7b-instruct").counts.total, 7.59, 0.005, "Falcon-H1-7B");
+    expect_billions(analyze_preset("jamba-v0.1").counts.active, 12.0, 0.2, "Jamba-v0.1 active");
+}
+
+// Falcon-H1 keeps a KV cache and a Mamba-2 state in every layer. An MLX capacity model states, for the
+// published Falcon-H1-7B-Instruct config, 44 x 2 x 256 x 2 bytes of KV per token and a 32-bit state of
+// 3,188,736 bytes per layer (a 3-input convolution window 3,072 + 2 x 256 wide and a 256 x 3,072 state),
+// 140,304,384 in all (find_string id 70958236989).
+TEST(families_ssm, falcon_h1_cache_and_state_in_every_layer) {
+    analysis a = analyze_preset("falcon-h1-7b-instruct");
+    auto bf16 = plan_memory(a, workload{});
+    ASSERT_TRUE(bf16.ok());
+    EXPECT_EQ(bf16->kv_bytes_per_token, 44u * 2u * 256u * 2u);
+    workload w;
+    w.kv_dtype = dtype::f32;
+    w.state_dtype = dtype::f32;
+    auto f32 = plan_memory(a, w);
+    ASSERT_TRUE(f32.ok());
+    EXPECT_EQ(f32->state_bytes_per_sequence, 140'304'384u);
+    EXPECT_EQ(f32->state_bytes_by_layer[0], 3'188'736u);
+}
+
 TEST(families_ssm, qwen3_next_mtp_module_counts_apart) {
     analysis a = analyze_preset("qwen3-next-80b-a3b");
     EXPECT_EQ(a.counts.mtp, 1'650'471'424ULL); // MTP module: fc + attention + norms + MoE (source above)
     EXPECT_EQ(a.counts.total + a.counts.mtp, 81'324'862'720ULL);
-    // "3B activated" (model name; the Qwen3-Coder-Next parser test quotes 3,874,929,408 with the embedding and
-    // the head for the same shapes, find_string id 70181782850).
+    // "3B activated" (model name; the Qwen3-Coder-Next parser test quotes 3,874,929,408 with the embedding
+    // and the head for the same shapes, find_string id 70181782850).
     EXPECT_EQ(a.counts.active, 3'874'929'408ULL);
 }
 
@@ -81,15 +118,21 @@ TEST(families_ssm, qwen3_next_mtp_module_counts_apart) {
 // Qwen/Qwen3-Next-80B-A3B-Instruct: the header listing of its 41 safetensors files (75,944 tensors, written
 // as ranges; find_string id 62751147890), expanded here.
 TEST(families_ssm, qwen3_next_names_match_the_published_headers) {
-    std::set<std::string> expected = {"lm_head.weight", "model.embed_tokens.weight", "model.norm.weight",
-                                      "mtp.fc.weight", "mtp.norm.weight", "mtp.pre_fc_norm_embedding.weight",
+    std::set<std::string> expected = {"lm_head.weight",
+                                      "model.embed_tokens.weight",
+                                      "model.norm.weight",
+                                      "mtp.fc.weight",
+                                      "mtp.norm.weight",
+                                      "mtp.pre_fc_norm_embedding.weight",
                                       "mtp.pre_fc_norm_hidden.weight"};
     auto moe = [&](const std::string& p) {
         for (const char* w : {"gate_proj", "up_proj", "down_proj"})
-            for (int e = 0; e < 512; ++e) expected.insert(p + "mlp.experts." + std::to_string(e) + "." + w + ".weight");
-        for (const char* t : {"mlp.gate.weight", "mlp.shared_expert.down_proj.weight", "mlp.shared_expert.gate_proj.weight",
-                              "mlp.shared_expert.up_proj.weight", "mlp.shared_expert_gate.weight",
-                              "input_layernorm.weight", "post_attention_layernorm.weight"})
+            for (int e = 0; e < 512; ++e)
+                expected.insert(p + "mlp.experts." + std::to_string(e) + "." + w + ".weight");
+        for (const char* t :
+             {"mlp.gate.weight", "mlp.shared_expert.down_proj.weight", "mlp.shared_expert.gate_proj.weight",
+              "mlp.shared_expert.up_proj.weight", "mlp.shared_expert_gate.weight", "input_layernorm.weight",
+              "post_attention_layernorm.weight"})
             expected.insert(p + t);
     };
     auto attention = [&](const std::string& p) {
@@ -118,10 +161,13 @@ TEST(families_ssm, qwen3_next_names_match_the_published_headers) {
             EXPECT_EQ(t.shape, (std::vector<uint64_t>{12288, 2048}));
         if (t.name == "model.layers.0.linear_attn.conv1d.weight")
             EXPECT_EQ(t.shape, (std::vector<uint64_t>{8192, 1, 4}));
-        if (t.name == "model.layers.0.linear_attn.in_proj_ba.weight") EXPECT_EQ(t.shape, (std::vector<uint64_t>{64, 2048}));
-        if (t.name == "model.layers.3.self_attn.q_proj.weight") EXPECT_EQ(t.shape, (std::vector<uint64_t>{8192, 2048}));
+        if (t.name == "model.layers.0.linear_attn.in_proj_ba.weight")
+            EXPECT_EQ(t.shape, (std::vector<uint64_t>{64, 2048}));
+        if (t.name == "model.layers.3.self_attn.q_proj.weight")
+            EXPECT_EQ(t.shape, (std::vector<uint64_t>{8192, 2048}));
         if (t.name == "mtp.fc.weight") EXPECT_EQ(t.shape, (std::vector<uint64_t>{2048, 4096}));
-        if (t.name == "model.layers.0.linear_attn.norm.weight") EXPECT_EQ(t.shape, (std::vector<uint64_t>{128}));
+        if (t.name == "model.layers.0.linear_attn.norm.weight")
+            EXPECT_EQ(t.shape, (std::vector<uint64_t>{128}));
     }
 }
 
@@ -133,17 +179,17 @@ TEST(families_ssm, nemotron_h_names_match_the_checkpoint) {
     analysis a = analyze_preset("nemotron-nano-9b-v2");
     std::set<std::string> names = names_of(a);
     for (const char* n :
-         {"backbone.embeddings.weight", "backbone.norm_f.weight", "lm_head.weight", "backbone.layers.0.norm.weight",
-          "backbone.layers.0.mixer.A_log", "backbone.layers.0.mixer.D", "backbone.layers.0.mixer.dt_bias",
-          "backbone.layers.0.mixer.conv1d.weight", "backbone.layers.0.mixer.conv1d.bias",
-          "backbone.layers.0.mixer.norm.weight", "backbone.layers.0.mixer.in_proj.weight",
-          "backbone.layers.0.mixer.out_proj.weight", "backbone.layers.1.mixer.up_proj.weight",
-          "backbone.layers.1.mixer.down_proj.weight", "backbone.layers.14.mixer.q_proj.weight",
-          "backbone.layers.14.mixer.k_proj.weight", "backbone.layers.14.mixer.v_proj.weight",
-          "backbone.layers.14.mixer.o_proj.weight"})
+         {"backbone.embeddings.weight", "backbone.norm_f.weight", "lm_head.weight",
+          "backbone.layers.0.norm.weight", "backbone.layers.0.mixer.A_log", "backbone.layers.0.mixer.D",
+          "backbone.layers.0.mixer.dt_bias", "backbone.layers.0.mixer.conv1d.weight",
+          "backbone.layers.0.mixer.conv1d.bias", "backbone.layers.0.mixer.norm.weight",
+          "backbone.layers.0.mixer.in_proj.weight", "backbone.layers.0.mixer.out_proj.weight",
+          "backbone.layers.1.mixer.up_proj.weight", "backbone.layers.1.mixer.down_proj.weight",
+          "backbone.layers.14.mixer.q_proj.weight", "backbone.layers.14.mixer.k_proj.weight",
+          "backbone.layers.14.mixer.v_proj.weight", "backbone.layers.14.mixer.o_proj.weight"})
         EXPECT_TRUE(names.count(n)) << n;
-    // Pattern M-M-M-MM-M-M-M*-...: 27 Mamba blocks (the norm and the 8 mixer tensors listed above), 25 MLP blocks
-    // of 3, 4 attention blocks of 5, plus embeddings, norm_f and lm_head.
+    // Pattern M-M-M-MM-M-M-M*-...: 27 Mamba blocks (the norm and the 8 mixer tensors listed above), 25 MLP
+    // blocks of 3, 4 attention blocks of 5, plus embeddings, norm_f and lm_head.
     EXPECT_EQ(a.sk.tensors.size(), 27u * 9 + 25 * 3 + 4 * 5 + 3);
 }
 
@@ -153,24 +199,26 @@ TEST(families_ssm, mamba_names_and_tensor_count) {
     analysis a = analyze_preset("mamba-130m");
     EXPECT_EQ(a.sk.tensors.size(), 242u);
     std::set<std::string> names = names_of(a);
-    for (const char* n : {"backbone.embeddings.weight", "backbone.layers.0.mixer.A_log", "backbone.layers.0.mixer.D",
-                          "backbone.layers.0.mixer.conv1d.weight", "backbone.layers.0.mixer.conv1d.bias",
-                          "backbone.layers.0.mixer.in_proj.weight", "backbone.layers.0.mixer.x_proj.weight",
-                          "backbone.layers.0.mixer.dt_proj.weight", "backbone.layers.0.mixer.dt_proj.bias",
-                          "backbone.layers.0.mixer.out_proj.weight", "backbone.layers.0.norm.weight",
-                          "backbone.norm_f.weight"})
+    for (const char* n : {"backbone.embeddings.weight", "backbone.layers.0.mixer.A_log",
+                          "backbone.layers.0.mixer.D", "backbone.layers.0.mixer.conv1d.weight",
+                          "backbone.layers.0.mixer.conv1d.bias", "backbone.layers.0.mixer.in_proj.weight",
+                          "backbone.layers.0.mixer.x_proj.weight", "backbone.layers.0.mixer.dt_proj.weight",
+                          "backbone.layers.0.mixer.dt_proj.bias", "backbone.layers.0.mixer.out_proj.weight",
+                          "backbone.layers.0.norm.weight", "backbone.norm_f.weight"})
         EXPECT_TRUE(names.count(n)) << n;
     ASSERT_EQ(a.sk.aliases.size(), 1u);
     EXPECT_EQ(a.sk.aliases[0].name, "lm_head.weight");
 }
 
-// ---- recurrent state ---------------------------------------------------------------------------------------
+// ---- recurrent state
+// ---------------------------------------------------------------------------------------
 
 // Nemotron-Nano-9B-v2 under the formula TensorRT-LLM's MambaHybridCacheManager documents (PR NVIDIA/TensorRT-
-// LLM#12896: conv_bytes = conv_dim x (conv_kernel - 1) x itemsize; ssm_bytes = nheads x head_dim x state_size x
-// itemsize; conv_dim = d_inner + 2 x n_groups x d_state, PR #5371), with the published config: 27 Mamba layers,
-// d_inner 128 x 80 = 10240, n_groups 8, d_state 128, kernel 4. BF16: per layer 3 x 12288 x 2 + 128 x 80 x 128 x 2
-// = 73,728 + 2,621,440 bytes. (No engine log with this model's figure was found; computed from that formula.)
+// LLM#12896: conv_bytes = conv_dim x (conv_kernel - 1) x itemsize; ssm_bytes = nheads x head_dim x state_size
+// x itemsize; conv_dim = d_inner + 2 x n_groups x d_state, PR #5371), with the published config: 27 Mamba
+// layers, d_inner 128 x 80 = 10240, n_groups 8, d_state 128, kernel 4. BF16: per layer 3 x 12288 x 2 + 128 x
+// 80 x 128 x 2 = 73,728 + 2,621,440 bytes. (No engine log with this model's figure was found; computed from
+// that formula.)
 TEST(families_ssm, nemotron_state_follows_the_documented_formula) {
     analysis a = analyze_preset("nemotron-nano-9b-v2");
     workload w;
@@ -220,7 +268,8 @@ TEST(families_ssm, qwen3_next_delta_rule_state) {
     w.state_dtype = dtype::f32;
     auto p = plan_memory(a, w);
     ASSERT_TRUE(p.ok());
-    EXPECT_EQ(p->state_bytes_per_sequence, 36u * (32u * 128u * 128u * 4u + (2u * 16u * 128u + 32u * 128u) * 3u * 2u));
+    EXPECT_EQ(p->state_bytes_per_sequence,
+              36u * (32u * 128u * 128u * 4u + (2u * 16u * 128u + 32u * 128u) * 3u * 2u));
     // KV: 12 full-attention layers x 2 x 2 kv heads x 256 x 2 bytes.
     EXPECT_EQ(p->kv_bytes_per_token, 12u * 2u * 2u * 256u * 2u);
 }
@@ -270,18 +319,21 @@ TEST(families_ssm, placement_and_tensor_parallel_state) {
     EXPECT_FALSE(bad.ok());
 }
 
-// ---- config errors ------------------------------------------------------------------------------------------
+// ---- config errors
+// ------------------------------------------------------------------------------------------
 
 TEST(families_ssm, bad_layer_kinds_name_the_key) {
     auto bad_type = analyze("g", edited_config("granite-4.0-h-small", "layer_types", "[\"mamba\"]"), {});
     ASSERT_FALSE(bad_type.ok());
     EXPECT_NE(bad_type.err().message.find("layer_types"), std::string::npos);
-    auto pattern = analyze("n", edited_config("nemotron-nano-9b-v2", "hybrid_override_pattern", "\"M-\""), {});
+    auto pattern =
+        analyze("n", edited_config("nemotron-nano-9b-v2", "hybrid_override_pattern", "\"M-\""), {});
     ASSERT_FALSE(pattern.ok());
     EXPECT_NE(pattern.err().message.find("hybrid_override_pattern"), std::string::npos);
     std::string moe_pattern(56, 'M');
     moe_pattern[1] = 'E';
-    auto moe = analyze("n", edited_config("nemotron-nano-9b-v2", "hybrid_override_pattern", "\"" + moe_pattern + "\""), {});
+    auto moe = analyze(
+        "n", edited_config("nemotron-nano-9b-v2", "hybrid_override_pattern", "\"" + moe_pattern + "\""), {});
     ASSERT_FALSE(moe.ok());
     EXPECT_EQ(moe.err().code, error_code::unsupported);
     auto heads = analyze("g", edited_config("granite-4.0-h-small", "mamba_n_heads", "100"), {});

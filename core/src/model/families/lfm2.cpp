@@ -2,9 +2,10 @@
 // hidden channels between in_proj, which gives B, C and x, and out_proj) and grouped-query attention with
 // per-head q/k LayerNorms (q_layernorm, k_layernorm) and out_proj; a SwiGLU feed-forward (w1, w3, w2) whose
 // width block_auto_adjust_ff_dim scales by 2/3, then by block_ffn_dim_multiplier, rounded up to
-// block_multiple_of; operator_norm and ffn_norm per layer, embedding_norm after the last. Sources: transformers
-// models/lfm2 (configuration_lfm2.py: layer_types from full_attn_idxs, block_ff_dim and tie_embedding
-// aliases; modeling_lfm2.py: Lfm2ShortConv, Lfm2Attention, Lfm2MLP, Lfm2DecoderLayer, Lfm2Model).
+// block_multiple_of; operator_norm and ffn_norm per layer, embedding_norm after the last. Sources:
+// transformers models/lfm2 (configuration_lfm2.py: layer_types from full_attn_idxs, block_ff_dim and
+// tie_embedding aliases; modeling_lfm2.py: Lfm2ShortConv, Lfm2Attention, Lfm2MLP, Lfm2DecoderLayer,
+// Lfm2Model).
 #include <algorithm>
 #include <cmath>
 
@@ -59,7 +60,8 @@ std::optional<error> read_ff_width(const key_reader& keys, model_spec& spec) {
     bool adjust = true;
     MP_CHECK(read_bool(keys, "block_auto_adjust_ff_dim", adjust));
     MP_TRY(multiple, keys.size("block_multiple_of"));
-    if (multiple > ssm::max_ssm_width) return too_large(keys, "block_multiple_of", multiple, ssm::max_ssm_width);
+    if (multiple > ssm::max_ssm_width)
+        return too_large(keys, "block_multiple_of", multiple, ssm::max_ssm_width);
     uint64_t width = ff;
     if (adjust) {
         width = 2 * width / 3;
@@ -90,8 +92,8 @@ std::optional<error> read_lfm2_layers(const key_reader& keys, model_spec& spec) 
     if (!idxs) return std::nullopt;
     std::string path = keys.path("full_attn_idxs");
     if (!idxs->IsArray())
-        return make_error(error_code::wrong_type, path + ": expected an array of layer indices, got " + describe_json(*idxs),
-                          path);
+        return make_error(error_code::wrong_type,
+                          path + ": expected an array of layer indices, got " + describe_json(*idxs), path);
     std::vector<bool> attention(spec.n_layers, false);
     for (rapidjson::SizeType i = 0; i < idxs->Size(); ++i) {
         const auto& v = (*idxs)[i];

@@ -1,8 +1,8 @@
 // qwen3_next (Qwen3-Next-80B-A3B): gated DeltaNet linear-attention layers (linear_attn: conv1d over q, k and
-// v, in_proj_qkvz, in_proj_ba, dt_bias, A_log, a gated RMSNorm over one value head, out_proj) interleaved with
-// gated full attention (self_attn: q_proj twice as wide, queries and their output gate; per-head q/k norms;
-// partial rotary), every full_attention_interval-th layer; a Qwen2-MoE block in every layer (router, 512
-// experts, a shared expert with its sigmoid gate). The published checkpoints also store one
+// v, in_proj_qkvz, in_proj_ba, dt_bias, A_log, a gated RMSNorm over one value head, out_proj) interleaved
+// with gated full attention (self_attn: q_proj twice as wide, queries and their output gate; per-head q/k
+// norms; partial rotary), every full_attention_interval-th layer; a Qwen2-MoE block in every layer (router,
+// 512 experts, a shared expert with its sigmoid gate). The published checkpoints also store one
 // multi-token-prediction layer under a top-level mtp. prefix (mtp.fc, mtp.pre_fc_norm_*, mtp.layers.0.*,
 // mtp.norm), which transformers drops on load; it is counted apart, as DeepSeek-V3's (layer_stack::mtp).
 // Sources: transformers models/qwen3_next (configuration_qwen3_next.py, modeling_qwen3_next.py:
@@ -107,7 +107,8 @@ const char* qwen3_next_defaults = R"({"vocab_size": 151936, "hidden_size": 2048,
 std::optional<error> read_next_layers(const key_reader& keys, model_spec& spec) {
     std::vector<size_t> kinds;
     if (keys.object().HasMember("layer_types")) {
-        MP_TRY(named, ssm::read_layer_kinds(keys, "layer_types", spec.n_layers, {"linear_attention", "full_attention"}));
+        MP_TRY(named, ssm::read_layer_kinds(keys, "layer_types", spec.n_layers,
+                                            {"linear_attention", "full_attention"}));
         kinds = named;
     } else {
         MP_TRY(interval, keys.size("full_attention_interval"));
@@ -125,14 +126,19 @@ std::optional<error> read_delta_net(const key_reader& keys, model_spec& spec) {
     MP_TRY(k_dim, keys.size("linear_key_head_dim"));
     MP_TRY(v_dim, keys.size("linear_value_head_dim"));
     MP_TRY(kernel, keys.size("linear_conv_kernel_dim"));
-    for (auto [key, v] : {std::pair{"linear_num_key_heads", k_heads}, {"linear_num_value_heads", v_heads},
-                          {"linear_key_head_dim", k_dim}, {"linear_value_head_dim", v_dim},
-                          {"linear_conv_kernel_dim", kernel}})
+    for (auto [key, v] : {
+             std::pair{"linear_num_key_heads",   k_heads},
+             {"linear_num_value_heads", v_heads},
+             {"linear_key_head_dim",    k_dim  },
+             {"linear_value_head_dim",  v_dim  },
+             {"linear_conv_kernel_dim", kernel }
+    })
         if (v > ssm::max_ssm_width) return too_large(keys, key, v, ssm::max_ssm_width);
     if (v_heads % k_heads != 0)
         return make_error(error_code::not_divisible,
-                          keys.path("linear_num_value_heads") + " (" + num(v_heads) + ") must be divisible by " +
-                              keys.path("linear_num_key_heads") + " (" + num(k_heads) + ")",
+                          keys.path("linear_num_value_heads") + " (" + num(v_heads) +
+                              ") must be divisible by " + keys.path("linear_num_key_heads") + " (" +
+                              num(k_heads) + ")",
                           keys.path("linear_num_value_heads"));
     const uint64_t key_dim = k_heads * k_dim, value_dim = v_heads * v_dim;
     spec.ssm_inner = value_dim;
@@ -194,20 +200,24 @@ std::optional<error> read_qwen3_next(const key_reader& keys, model_spec& spec) {
 void add_qwen3_next_families(std::vector<family_info>& out) {
     using lp = llama_parts;
     static std::vector<tensor_template> base_store[4], mtp_store[4];
-    const std::vector<template_table> base = {
-        lp::embed(), outside_mtp(next_linear_attn, base_store[0]), outside_mtp(next_attention, base_store[1]),
-        outside_mtp(next_mlp, base_store[2]), outside_mtp(next_norms, base_store[3]), lp::final_norm()};
-    // mtp.layers.{i}: attention (the next-token layer is a full-attention layer), the MoE block, the norms; then
-    // the module's own tensors. In the causal-LM head, whose names take no base prefix.
+    const std::vector<template_table> base = {lp::embed(),
+                                              outside_mtp(next_linear_attn, base_store[0]),
+                                              outside_mtp(next_attention, base_store[1]),
+                                              outside_mtp(next_mlp, base_store[2]),
+                                              outside_mtp(next_norms, base_store[3]),
+                                              lp::final_norm()};
+    // mtp.layers.{i}: attention (the next-token layer is a full-attention layer), the MoE block, the norms;
+    // then the module's own tensors. In the causal-LM head, whose names take no base prefix.
     const std::vector<template_table> causal = {rows(next_lm_head), mtp_copy(next_attention, mtp_store[0]),
-                                                mtp_copy(next_mlp, mtp_store[1]), mtp_copy(next_norms, mtp_store[2]),
-                                                rows(next_mtp_extras)};
+                                                mtp_copy(next_mlp, mtp_store[1]),
+                                                mtp_copy(next_norms, mtp_store[2]), rows(next_mtp_extras)};
     std::vector<head_info> heads = {
-        {head_kind::causal_lm, "ForCausalLM",               causal            },
-        {head_kind::none,      "Model",                     {}                },
-        {head_kind::seq_cls,   "ForSequenceClassification", {score_head()}    }
+        {head_kind::causal_lm, "ForCausalLM",               causal        },
+        {head_kind::none,      "Model",                     {}            },
+        {head_kind::seq_cls,   "ForSequenceClassification", {score_head()}}
     };
-    out.push_back(family("qwen3_next", "Qwen3Next", read_qwen3_next, base, heads).defaults(qwen3_next_defaults));
+    out.push_back(
+        family("qwen3_next", "Qwen3Next", read_qwen3_next, base, heads).defaults(qwen3_next_defaults));
 }
 
 } // namespace modelplan::family_tables

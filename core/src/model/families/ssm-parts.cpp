@@ -17,8 +17,8 @@ std::optional<error> read_mamba2_mixer(const key_reader& keys, model_spec& spec,
     } else {
         head_dim = inner / heads;
     }
-    if (heads > max_ssm_width || head_dim > max_ssm_width || state > max_ssm_width || groups > max_ssm_width ||
-        kernel > max_ssm_width || inner > max_ssm_width)
+    if (heads > max_ssm_width || head_dim > max_ssm_width || state > max_ssm_width ||
+        groups > max_ssm_width || kernel > max_ssm_width || inner > max_ssm_width)
         return make_error(error_code::out_of_range,
                           keys.path(k.heads) + " (" + num(heads) + "), " + keys.path(k.state) + " (" +
                               num(state) + ") or another mixer width exceeds the supported maximum of " +
@@ -69,10 +69,9 @@ result<std::vector<size_t>> read_layer_kinds(const key_reader& keys, const char*
         return make_error(error_code::wrong_type,
                           path + ": expected an array of strings, got " + describe_json(*list), path);
     if (list->Size() != n_layers)
-        return make_error(error_code::inconsistent,
-                          path + " has " + num(list->Size()) + " entries but num_hidden_layers is " +
-                              num(n_layers),
-                          path);
+        return make_error(
+            error_code::inconsistent,
+            path + " has " + num(list->Size()) + " entries but num_hidden_layers is " + num(n_layers), path);
     std::string allowed;
     for (const char* n : names) allowed += (allowed.empty() ? "\"" : ", \"") + std::string(n) + "\"";
     std::vector<size_t> out;

@@ -122,7 +122,11 @@ std::optional<error> read_mamba(const key_reader& keys, model_spec& spec) {
     MP_TRY(inner, read_inner(keys, spec, "intermediate_size", "expand"));
     MP_TRY(state, keys.size("state_size"));
     MP_TRY(kernel, keys.size("conv_kernel"));
-    for (auto [key, v] : {std::pair{"intermediate_size", inner}, {"state_size", state}, {"conv_kernel", kernel}})
+    for (auto [key, v] : {
+             std::pair{"intermediate_size", inner },
+             {"state_size",        state },
+             {"conv_kernel",       kernel}
+    })
         if (v > ssm::max_ssm_width) return too_large(keys, key, v, ssm::max_ssm_width);
     spec.ssm_inner = inner;
     spec.ssm_state = state;
@@ -153,10 +157,14 @@ std::vector<head_info> ssm_heads() {
 
 void add_ssm_families(std::vector<family_info>& out) {
     const std::vector<template_table> mamba1 = {rows(mamba_embed), rows(mamba_layer), rows(mamba_final_norm)};
-    const std::vector<template_table> mamba2 = {rows(mamba_embed), rows(mamba2_layer), rows(mamba_final_norm)};
-    out.push_back(family("mamba", "Mamba", read_mamba, mamba1, ssm_heads()).prefix("backbone.").defaults(mamba_defaults));
-    out.push_back(
-        family("mamba2", "Mamba2", read_mamba2, mamba2, ssm_heads()).prefix("backbone.").defaults(mamba2_defaults));
+    const std::vector<template_table> mamba2 = {rows(mamba_embed), rows(mamba2_layer),
+                                                rows(mamba_final_norm)};
+    out.push_back(family("mamba", "Mamba", read_mamba, mamba1, ssm_heads())
+                      .prefix("backbone.")
+                      .defaults(mamba_defaults));
+    out.push_back(family("mamba2", "Mamba2", read_mamba2, mamba2, ssm_heads())
+                      .prefix("backbone.")
+                      .defaults(mamba2_defaults));
 }
 
 } // namespace modelplan::family_tables
