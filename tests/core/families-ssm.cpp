@@ -193,6 +193,27 @@ TEST(families_ssm, nemotron_h_names_match_the_checkpoint) {
     EXPECT_EQ(a.sk.tensors.size(), 27u * 9 + 25 * 3 + 4 * 5 + 3);
 }
 
+// Granite 4.0-H: the names loaders of the published checkpoints read (find_string ids 67493712208,
+// 55535637569: model.layers.{N}.shared_mlp.input_linear/output_linear and block_sparse_moe.input_linear; id
+// 57376039247: block_sparse_moe.router.layer.weight and output_linear; id 69445034661: the eight
+// layers.{i}.mamba.* tensors; id 56719553688: model.layers.0.mamba.conv1d.weight).
+TEST(families_ssm, granite_hybrid_names_match_the_checkpoint) {
+    analysis a = analyze_preset("granite-4.0-h-small");
+    std::set<std::string> names = names_of(a);
+    for (const char* n :
+         {"model.layers.0.shared_mlp.input_linear.weight", "model.layers.0.shared_mlp.output_linear.weight",
+          "model.layers.0.block_sparse_moe.input_linear.weight",
+          "model.layers.0.block_sparse_moe.output_linear.weight",
+          "model.layers.0.block_sparse_moe.router.layer.weight", "model.layers.0.mamba.in_proj.weight",
+          "model.layers.0.mamba.out_proj.weight", "model.layers.0.mamba.conv1d.weight",
+          "model.layers.0.mamba.conv1d.bias", "model.layers.0.mamba.A_log", "model.layers.0.mamba.D",
+          "model.layers.0.mamba.dt_bias", "model.layers.0.mamba.norm.weight",
+          "model.layers.5.self_attn.q_proj.weight", "model.embed_tokens.weight", "model.norm.weight"})
+        EXPECT_TRUE(names.count(n)) << n;
+    EXPECT_FALSE(names.count("model.layers.5.mamba.in_proj.weight"));
+    EXPECT_FALSE(names.count("model.layers.0.self_attn.q_proj.weight"));
+}
+
 // mamba-130m-hf: 242 tensors (find_string id 65794833579), names as transformers' MambaForCausalLM saves them
 // (backbone.layers.{i}.mixer.*; lm_head tied to backbone.embeddings, so not stored).
 TEST(families_ssm, mamba_names_and_tensor_count) {
