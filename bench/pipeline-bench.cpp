@@ -76,5 +76,10 @@ BENCHMARK_CAPTURE(full_pipeline, llama_3_1_8b, "llama-3.1-8b")->Unit(benchmark::
 BENCHMARK_CAPTURE(full_pipeline, deepseek_v3, "deepseek-v3")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(full_pipeline, gemma_3_4b, "gemma-3-4b")->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(params_json, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
+// The largest state-space and hybrid presets (issue 13): Qwen3-Next's 75,944 tensors, Jamba's MoE hybrid.
+BENCHMARK_CAPTURE(full_pipeline, qwen3_next_80b, "qwen3-next-80b-a3b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, jamba_v0_1, "jamba-v0.1")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, qwen3_next_80b_2x_h100, "qwen3-next-80b-a3b", "h100-80gb", 2)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
