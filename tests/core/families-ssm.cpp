@@ -338,6 +338,14 @@ TEST(families_ssm, placement_and_tensor_parallel_state) {
     for (const auto& r : tp->ranks) EXPECT_EQ(r.bytes.recurrent_state, plan->bytes.recurrent_state / 2);
     auto bad = plan_parallel(a, w, 3, 1, {});
     EXPECT_FALSE(bad.ok());
+    // A model without attention splits its mixers only: Mamba-Codestral's 128 heads over 4 ranks.
+    analysis codestral = analyze_preset("mamba-codestral-7b");
+    auto mamba_plan = plan_memory(codestral, w);
+    auto four = plan_parallel(codestral, w, 4, 1, {});
+    ASSERT_TRUE(four.ok() && mamba_plan.ok()) << (four.ok() ? "" : four.err().message);
+    // 8 groups over 4 ranks: every part of the state divides by 4.
+    for (const auto& r : four->ranks)
+        EXPECT_EQ(r.bytes.recurrent_state, mamba_plan->bytes.recurrent_state / 4);
 }
 
 // ---- config errors
