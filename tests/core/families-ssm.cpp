@@ -368,6 +368,9 @@ TEST(families_ssm, bad_layer_kinds_name_the_key) {
     auto heads = analyze("g", edited_config("granite-4.0-h-small", "mamba_n_heads", "100"), {});
     ASSERT_FALSE(heads.ok());
     EXPECT_NE(heads.err().message.find("mamba_n_heads (100)"), std::string::npos) << heads.err().message;
+    auto wide = analyze("j", edited_config("jamba-v0.1", "hidden_size", "1099511627776"), {});
+    ASSERT_FALSE(wide.ok());
+    EXPECT_NE(wide.err().message.find("hidden_size"), std::string::npos) << wide.err().message;
     auto huge = analyze("m", edited_config("mamba-130m", "state_size", "100000000000"), {});
     ASSERT_FALSE(huge.ok());
     EXPECT_NE(huge.err().message.find("state_size"), std::string::npos);

@@ -234,13 +234,12 @@ std::optional<error> read_granite_hybrid(const key_reader& keys, model_spec& spe
         spec.intermediate = shared; // dense (Granite 4.0-H Micro): the shared MLP is the FFN
         for (auto& l : spec.layers) l.switches &= ~sw_dense_ffn;
     }
-    MP_TRY(expand, keys.size("mamba_expand"));
-    if (expand > ssm::max_ssm_width) return too_large(keys, "mamba_expand", expand, ssm::max_ssm_width);
+    MP_TRY(inner, ssm::expanded_width(keys, spec, "mamba_expand"));
     ssm::mamba2_keys m{"mamba_n_heads", "mamba_d_head",    "mamba_n_groups", "mamba_d_state",
                        "mamba_d_conv",  "mamba_proj_bias", "mamba_conv_bias"};
     const rapidjson::Value* d_head = keys.find("mamba_d_head");
     if (d_head && d_head->IsString() && std::string(d_head->GetString()) == "auto") m.head_dim = nullptr;
-    MP_CHECK(ssm::read_mamba2_mixer(keys, spec, m, expand * spec.hidden, "mamba_expand x hidden_size"));
+    MP_CHECK(ssm::read_mamba2_mixer(keys, spec, m, inner, "mamba_expand x hidden_size"));
     MP_CHECK(ssm::read_state_dtype(keys, spec));
     MP_CHECK(read_granite_layers(keys, spec));
     // position_embedding_type "rope" rotates queries and keys; Granite 4.0-H's "nope" (or none) does not.
@@ -336,9 +335,8 @@ std::optional<error> read_falcon_h1(const key_reader& keys, model_spec& spec) {
         MP_TRY(d_ssm, keys.size("mamba_d_ssm"));
         inner = d_ssm;
     } else {
-        MP_TRY(expand, keys.size("mamba_expand"));
-        if (expand > ssm::max_ssm_width) return too_large(keys, "mamba_expand", expand, ssm::max_ssm_width);
-        inner = expand * spec.hidden;
+        MP_TRY(width, ssm::expanded_width(keys, spec, "mamba_expand"));
+        inner = width;
     }
     if (inner > ssm::max_ssm_width) return too_large(keys, "mamba_d_ssm", inner, ssm::max_ssm_width);
     ssm::mamba2_keys m{"mamba_n_heads", "mamba_d_head",    "mamba_n_groups", "mamba_d_state",
@@ -374,16 +372,15 @@ std::optional<error> read_jamba(const key_reader& keys, model_spec& spec) {
                                   keys.path(keys_of[i][0]) + " (" + num(period[i]) + ")",
                               keys.path(keys_of[i][1]));
     }
-    MP_TRY(expand, keys.size("mamba_expand"));
+    MP_TRY(inner, ssm::expanded_width(keys, spec, "mamba_expand"));
     MP_TRY(state, keys.size("mamba_d_state"));
     MP_TRY(kernel, keys.size("mamba_d_conv"));
     for (auto [key, v] : {
-             std::pair{"mamba_expand",  expand},
-             {"mamba_d_state", state },
+             std::pair{"mamba_d_state", state },
              {"mamba_d_conv",  kernel}
     })
         if (v > ssm::max_ssm_width) return too_large(keys, key, v, ssm::max_ssm_width);
-    spec.ssm_inner = expand * spec.hidden;
+    spec.ssm_inner = inner;
     spec.ssm_state = state;
     spec.ssm_conv_kernel = kernel;
     spec.ssm_conv_dim = spec.ssm_inner;

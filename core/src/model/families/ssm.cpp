@@ -99,9 +99,7 @@ std::optional<error> read_ssm_opening(const key_reader& keys, model_spec& spec) 
 result<uint64_t> read_inner(const key_reader& keys, const model_spec& spec, const char* inner_key,
                             const char* expand_key) {
     if (inner_key && keys.object().HasMember(inner_key)) return keys.size(inner_key);
-    MP_TRY(expand, keys.size(expand_key));
-    if (expand > ssm::max_ssm_width) return too_large(keys, expand_key, expand, ssm::max_ssm_width);
-    return expand * spec.hidden;
+    return ssm::expanded_width(keys, spec, expand_key);
 }
 
 // time_step_rank: an integer, or "auto" for ceil(hidden_size / 16).
