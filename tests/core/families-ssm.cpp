@@ -104,6 +104,42 @@ TEST(families_ssm, falcon_h1_cache_and_state_in_every_layer) {
     EXPECT_EQ(f32->state_bytes_by_layer[0], 3'188'736u);
 }
 
+// llama.cpp's own log for Falcon-H1-1.5B at 32768 tokens (GeniePod/genie-claw issue #410):
+//   llama_kv_cache:      CUDA0 KV buffer size =   768.00 MiB ( 32768 cells, 24 layers, K 384 + V 384 )
+//   llama_memory_recurrent:  CUDA0 RS buffer size = 72.98 MiB ( 1 cells, 24 layers, R 0.98 + S 72.00 )
+// llama.cpp keeps R (the convolution window) and S (the SSM state) in f32 and the KV cache in f16. The config
+// is the published 24-layer Falcon-H1-1.5B's, as quoted in find_string id 71543829462 (hidden 2048, 8/2 heads
+// of 128, intermediate 4608, vocab 65537, 48 Mamba heads of 64, mamba_d_ssm 3072, d_state 256, d_conv 4, one
+// group).
+TEST(families_ssm, falcon_h1_state_matches_a_llama_cpp_log) {
+    const std::string config = R"({"model_type": "falcon_h1", "architectures": ["FalconH1ForCausalLM"],
+        "num_hidden_layers": 24, "hidden_size": 2048, "intermediate_size": 4608, "num_attention_heads": 8,
+        "num_key_value_heads": 2, "head_dim": 128, "vocab_size": 65537, "mamba_d_state": 256, "mamba_d_conv": 4,
+        "mamba_n_groups": 1, "mamba_n_heads": 48, "mamba_d_head": 64, "mamba_d_ssm": 3072,
+        "torch_dtype": "bfloat16"})";
+    auto a = analyze("falcon-h1-1.5b", config, {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    workload w;
+    w.seq = 32768;
+    w.kv_dtype = dtype::f16;
+    auto kv = plan_memory(*a, w);
+    ASSERT_TRUE(kv.ok());
+    EXPECT_EQ(kv->bytes.kv_cache, 768ull << 20);
+    w.kv_dtype = dtype::f32; // the state's convolution part in f32, as llama.cpp keeps R
+    w.state_dtype = dtype::f32;
+    auto state = plan_memory(*a, w);
+    ASSERT_TRUE(state.ok());
+    const double mib = static_cast<double>(state->bytes.recurrent_state) / (1 << 20);
+    EXPECT_NEAR(mib, 72.98, 0.005);
+    uint64_t r = 0, s = 0;
+    for (uint64_t il = 0; il < a->spec.layers.size(); ++il) {
+        r += a->spec.recurrent_conv_elements() * 4;
+        s += a->spec.recurrent_ssm_elements(il) * 4;
+    }
+    EXPECT_NEAR(static_cast<double>(r) / (1 << 20), 0.98, 0.005);
+    EXPECT_EQ(s, 72ull << 20);
+}
+
 TEST(families_ssm, qwen3_next_mtp_module_counts_apart) {
     analysis a = analyze_preset("qwen3-next-80b-a3b");
     EXPECT_EQ(a.counts.mtp, 1'650'471'424ULL); // MTP module: fc + attention + norms + MoE (source above)
