@@ -250,6 +250,27 @@ TEST(families_ssm, granite_hybrid_names_match_the_checkpoint) {
     EXPECT_FALSE(names.count("model.layers.0.self_attn.q_proj.weight"));
 }
 
+// Jamba: the checkpoint names a converter documents for JambaForCausalLM (find_string id 56334602098:
+// model.layers.{i}.mamba.* with the dt/b/c layernorms, feed_forward.{gate,up,down}_proj on MLP layers,
+// feed_forward.router and feed_forward.experts.{e}.* on MoE layers, model.final_layernorm).
+TEST(families_ssm, jamba_names_match_the_checkpoint) {
+    analysis a = analyze_preset("jamba-v0.1");
+    std::set<std::string> names = names_of(a);
+    for (const char* n :
+         {"model.layers.0.mamba.in_proj.weight", "model.layers.0.mamba.conv1d.weight",
+          "model.layers.0.mamba.conv1d.bias", "model.layers.0.mamba.x_proj.weight",
+          "model.layers.0.mamba.dt_proj.weight", "model.layers.0.mamba.dt_proj.bias",
+          "model.layers.0.mamba.A_log", "model.layers.0.mamba.D", "model.layers.0.mamba.out_proj.weight",
+          "model.layers.0.mamba.dt_layernorm.weight", "model.layers.0.mamba.b_layernorm.weight",
+          "model.layers.0.mamba.c_layernorm.weight", "model.layers.0.feed_forward.gate_proj.weight",
+          "model.layers.1.feed_forward.router.weight",
+          "model.layers.1.feed_forward.experts.15.down_proj.weight", "model.layers.4.self_attn.q_proj.weight",
+          "model.final_layernorm.weight", "model.embed_tokens.weight", "lm_head.weight"})
+        EXPECT_TRUE(names.count(n)) << n;
+    EXPECT_FALSE(names.count("model.layers.4.mamba.in_proj.weight"));
+    EXPECT_FALSE(names.count("model.layers.0.feed_forward.router.weight"));
+}
+
 // mamba-130m-hf: 242 tensors (find_string id 65794833579), names as transformers' MambaForCausalLM saves them
 // (backbone.layers.{i}.mixer.*; lm_head tied to backbone.embeddings, so not stored).
 TEST(families_ssm, mamba_names_and_tensor_count) {
