@@ -15,6 +15,7 @@
 namespace modelplan::test {
 namespace {
 
+const published_elsewhere registered_sizes{"mamba-370m", "mamba-790m", "mamba-1.4b"};
 const published_elsewhere registered{
     "mamba-130m",         "mamba-2.8b", "mamba-codestral-7b",    "granite-4.0-h-small", "nemotron-nano-9b-v2",
     "qwen3-next-80b-a3b", "lfm2-1.2b",  "falcon-h1-7b-instruct", "jamba-v0.1"};
@@ -50,28 +51,31 @@ TEST(families_ssm, totals_equal_published_figures) {
   // sum of numel of the HF checkpoints, listed per model in a public analysis script (find_string id
   // 49071488734: "mamba-130m-hf"="129135360", "mamba-2_8b-hf"="2768345600"); 130m also: 242 float32
   // tensors, 129135360 elements at revision 5708daa3 (find_string id 65794833579).
-        {"mamba-130m",          129'135'360ULL,    "mamba-130m-hf numel"            },
-        {"mamba-2.8b",          2'768'345'600ULL,  "mamba-2.8b-hf numel"            },
+        {"mamba-130m",          129'135'360ULL,    "mamba-130m-hf numel"              },
+        {"mamba-2.8b",          2'768'345'600ULL,  "mamba-2.8b-hf numel"              },
+        {"mamba-370m",          371'516'416ULL,    "mamba-370m-hf numel (same script)"},
+        {"mamba-790m",          793'204'224ULL,    "mamba-790m-hf numel (same script)"},
+        {"mamba-1.4b",          1'372'178'432ULL,  "mamba-1_4b-hf numel (same script)"},
  // "The model has exactly 7,285,403,648 parameters" (ai-tldr.dev/models/codestral-mamba); payload
   // bytes
   // 14,570,807,296 = 2 x that in BF16 (find_string id 68827535932).
-        {"mamba-codestral-7b",  7'285'403'648ULL,  "Mamba-Codestral-7B-v0.1"        },
+        {"mamba-codestral-7b",  7'285'403'648ULL,  "Mamba-Codestral-7B-v0.1"          },
  // Hub safetensors totals recorded by a third-party fixture table (find_string id 70911651117).
-        {"granite-4.0-h-small", 32'207'337'984ULL, "ibm-granite_granite-4.0-h-small"},
+        {"granite-4.0-h-small", 32'207'337'984ULL, "ibm-granite_granite-4.0-h-small"  },
  // "Num parameters 8,888,227,328 (safetensors metadata)", BF16 (find_string ids 66176815206,
   // 67346663044: HF API safetensors.total at revision 6533e8de).
-        {"nemotron-nano-9b-v2", 8'888'227'328ULL,  "NVIDIA-Nemotron-Nano-9B-v2"     },
+        {"nemotron-nano-9b-v2", 8'888'227'328ULL,  "NVIDIA-Nemotron-Nano-9B-v2"       },
  // Qwen3-Next-80B-A3B main decoder (48 layers): 79,674,391,296; the checkpoint's index total_size
   // 162,649,725,440 / 2 = 81,324,862,720 with the mtp.* module's 1,650,471,424 (find_string ids
   // 70129236398, 71576727175, 62751147890).
-        {"qwen3-next-80b-a3b",  79'674'391'296ULL, "Qwen3-Next-80B-A3B main model"  },
+        {"qwen3-next-80b-a3b",  79'674'391'296ULL, "Qwen3-Next-80B-A3B main model"    },
  // Lfm2ForCausalLM sum(p.numel()) 1170340608 in a load check (find_string id 71058765462); GGUF
   // general.parameter_count 1170340608 (id 51995289064).
-        {"lfm2-1.2b",           1'170'340'608ULL,  "LFM2-1.2B"                      },
+        {"lfm2-1.2b",           1'170'340'608ULL,  "LFM2-1.2B"                        },
  // "Jamba-v0.1, reproducing 51,570,323,328 exactly" (a third-party model builder's notes, find_string
   // id
   // 69433612685).
-        {"jamba-v0.1",          51'570'323'328ULL, "Jamba-v0.1"                     },
+        {"jamba-v0.1",          51'570'323'328ULL, "Jamba-v0.1"                       },
     };
     for (const auto& r : rows) {
         analysis a = analyze_preset(r.preset);
