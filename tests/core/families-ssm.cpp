@@ -15,7 +15,7 @@
 namespace modelplan::test {
 namespace {
 
-const published_elsewhere registered_sizes{"mamba-370m", "mamba-790m", "mamba-1.4b"};
+const published_elsewhere registered_sizes{"mamba-370m", "mamba-790m", "mamba-1.4b", "lfm2-350m"};
 const published_elsewhere registered{
     "mamba-130m",         "mamba-2.8b", "mamba-codestral-7b",    "granite-4.0-h-small", "nemotron-nano-9b-v2",
     "qwen3-next-80b-a3b", "lfm2-1.2b",  "falcon-h1-7b-instruct", "jamba-v0.1"};
@@ -72,6 +72,8 @@ TEST(families_ssm, totals_equal_published_figures) {
  // Lfm2ForCausalLM sum(p.numel()) 1170340608 in a load check (find_string id 71058765462); GGUF
   // general.parameter_count 1170340608 (id 51995289064).
         {"lfm2-1.2b",           1'170'340'608ULL,  "LFM2-1.2B"                        },
+ // HF API of LiquidAI/LFM2-350M: "BF16: 354483968" (find_string id 71059031264).
+        {"lfm2-350m",           354'483'968ULL,    "LFM2-350M"                        },
  // "Jamba-v0.1, reproducing 51,570,323,328 exactly" (a third-party model builder's notes, find_string
   // id
   // 69433612685).
