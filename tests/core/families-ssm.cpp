@@ -15,7 +15,8 @@
 namespace modelplan::test {
 namespace {
 
-const published_elsewhere registered_sizes{"mamba-370m", "mamba-790m", "mamba-1.4b", "lfm2-350m"};
+const published_elsewhere registered_sizes{"mamba-370m", "mamba-790m", "mamba-1.4b", "lfm2-350m",
+                                           "falcon-mamba-7b"};
 const published_elsewhere registered{
     "mamba-130m",         "mamba-2.8b", "mamba-codestral-7b",    "granite-4.0-h-small", "nemotron-nano-9b-v2",
     "qwen3-next-80b-a3b", "lfm2-1.2b",  "falcon-h1-7b-instruct", "jamba-v0.1"};
@@ -90,6 +91,8 @@ TEST(families_ssm, totals_equal_published_figures) {
 TEST(families_ssm, rounded_published_figures) {
     expect_billions(analyze_preset("falcon-h1-7b-instruct").counts.total, 7.59, 0.005, "Falcon-H1-7B");
     expect_billions(analyze_preset("jamba-v0.1").counts.active, 12.0, 0.2, "Jamba-v0.1 active");
+    // Falcon Mamba 7B: 7.27 in the same model registry (find_string id 69872841183).
+    expect_billions(analyze_preset("falcon-mamba-7b").counts.total, 7.27, 0.005, "Falcon Mamba 7B");
 }
 
 // Falcon-H1 keeps a KV cache and a Mamba-2 state in every layer. An MLX capacity model states, for the
