@@ -85,7 +85,7 @@ template_table whole_projection_qk_norms();
 void add_gpt_oss_families(std::vector<family_info>& out); // gpt-oss.cpp: gpt_oss
 void add_llama4_families(std::vector<family_info>& out);  // llama4.cpp: llama4_text, llama4
 // Issue 13, state-space and hybrid models (recurrent state; sources in the files' headers):
-void add_ssm_families(std::vector<family_info>& out);        // ssm.cpp: mamba, mamba2
+void add_ssm_families(std::vector<family_info>& out);        // ssm.cpp: mamba, falcon_mamba, mamba2
 void add_ssm_hybrid_families(std::vector<family_info>& out); // ssm-hybrids.cpp: granitemoehybrid, nemotron_h,
                                                              // falcon_h1, jamba
 void add_qwen3_next_families(std::vector<family_info>& out); // qwen3-next.cpp: qwen3_next
