@@ -89,5 +89,10 @@ BENCHMARK_CAPTURE(full_pipeline, qwen2_5_vl_72b, "qwen2.5-vl-72b-instruct")->Uni
 BENCHMARK_CAPTURE(full_pipeline, qwen3_vl_30b_a3b, "qwen3-vl-30b-a3b-instruct")
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(params_json, llama_3_1_405b, "llama-3.1-405b")->Unit(benchmark::kMicrosecond);
+// The largest state-space and hybrid presets (issue 13): Qwen3-Next's 75,944 tensors, Jamba's MoE hybrid.
+BENCHMARK_CAPTURE(full_pipeline, qwen3_next_80b, "qwen3-next-80b-a3b")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(full_pipeline, jamba_v0_1, "jamba-v0.1")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(place, qwen3_next_80b_2x_h100, "qwen3-next-80b-a3b", "h100-80gb", 2)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

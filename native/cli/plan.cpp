@@ -82,6 +82,9 @@ std::string render_plan(const analysis& a, const memory_plan& p) {
         if (!note.empty()) out += "  note: " + note + "\n";
     }
     out += "\nKV cache per token of one sequence: " + with_thousands(p.kv_bytes_per_token) + " bytes\n";
+    if (!p.state_bytes_by_layer.empty())
+        out += "Recurrent state per sequence (any context length): " +
+               with_thousands(p.state_bytes_per_sequence) + " bytes\n";
     for (const auto& warning : p.warnings) out += "warning: " + warning + "\n";
     if (p.device) {
         const auto& d = *p.device;

@@ -73,6 +73,7 @@ enum switch_bit : uint64_t {
     sw_no_attn = 1ull << 51,     // (layer) no attention block in this layer (Nemotron-H MLP layers)
     sw_ssm_bias = 1ull << 52,    // Mamba in_proj/out_proj carry biases (use_bias, mamba_proj_bias)
     sw_conv_bias = 1ull << 53,   // the mixer's causal convolution carries a bias (use_conv_bias, conv_bias)
+    sw_ssm_norm = 1ull << 54,    // the Mamba-2 mixer has its gated RMSNorm (Falcon-H1's mamba_rms_norm)
     // Models read from checkpoint headers (header-model.h; bits 58-60).
     sw_no_kv_cache = 1ull << 58, // (layer) caches no keys and values: a block outside the attention stack, or
                                  // a layer whose config layer_types names no attention ("linear_attention")

@@ -146,7 +146,9 @@ std::optional<error> check_degrees(const model_spec& s, const workload& w, uint6
 // Key/value heads per rank: divided when there are at least T of them, else each replicated on T / kv ranks.
 // MLA has no KV heads to divide: its latent cache is replicated.
 std::optional<error> split_kv_heads(const model_spec& s, uint64_t kv, uint64_t tp, parallel_plan& p) {
-    if (kv == 0) { // a model read from checkpoint headers whose config gives no attention heads
+    if (kv == 0 && s.ssm_conv_kernel != 0)
+        return std::nullopt; // a state-space model without attention (Mamba)
+    if (kv == 0) {           // a model read from checkpoint headers whose config gives no attention heads
         if (tp > 1)
             return make_error(
                 error_code::bad_request,
@@ -321,7 +323,7 @@ std::vector<uint64_t> kv_per_stage(const model_spec& s, const memory_plan& plan,
     std::vector<uint64_t> stage_kv(p.pp, 0);
     for (uint64_t il : loaded_layers) {
         uint64_t b = plan.kv_bytes_by_layer[il];
-        if (!s.has_mla() && p.tp > 1) b = ceil_div(mul(b, p.kv_heads_per_rank), kv_heads);
+        if (!s.has_mla() && p.tp > 1 && kv_heads) b = ceil_div(mul(b, p.kv_heads_per_rank), kv_heads);
         stage_kv[stage_of_layer[il]] = add(stage_kv[stage_of_layer[il]], b);
     }
     return stage_kv;

@@ -303,7 +303,9 @@ void attach_kv_cache(const skeleton& sk, const memory_plan& plan, gathered_units
         if (attention_unit[il] == SIZE_MAX && is_attention(t.what)) attention_unit[il] = g.unit_of[i];
     }
     for (uint64_t il = 0; il < layers; ++il) {
-        if (plan.kv_bytes_by_layer[il] == 0 && state_of(il) == 0) continue;
+        // Hybrid models list every layer (their MLP-only blocks hold neither cache nor state).
+        if (plan.kv_bytes_by_layer[il] == 0 && state_of(il) == 0 && plan.state_bytes_by_layer.empty())
+            continue;
         size_t chosen = attention_unit[il] != SIZE_MAX ? attention_unit[il] : first_unit[il];
         if (chosen == SIZE_MAX) continue; // a layer that is not loaded (MTP without include_mtp)
         unit& u = g.units[chosen];

@@ -359,6 +359,11 @@ forward_activations forward_working_set(const model_spec& spec, const workload& 
     f.attention = mul(mul(tokens, qkvo), ab);
     if (w.attention == attention_impl::eager) // scores and probabilities, batch x heads x chunk x context
         f.attention = add(f.attention, mul(mul(mul(mul(2, w.batch), spec.n_heads), mul(chunk, w.seq)), ab));
+    // A recurrent mixer's working set (Mamba, DeltaNet, short convolution): its in_proj output, the
+    // convolution's output and the scan's output; the larger of it and attention's counts.
+    if (spec.ssm_in_proj)
+        f.attention = std::max(
+            f.attention, mul(mul(tokens, add(spec.ssm_in_proj, add(spec.ssm_conv_dim, spec.ssm_inner))), ab));
     uint64_t widest_ffn = 0;
     for (uint64_t il = 0; il < spec.layers.size(); ++il) {
         uint64_t width = spec.is_moe_layer(il) ? add(mul(spec.n_experts_per_tok, spec.expert_intermediate),

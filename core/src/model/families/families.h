@@ -90,7 +90,7 @@ void add_qwen_vl_families(
 void add_vl_families(std::vector<family_info>& out); // vl-families.cpp: mistral3, llava, llava_next,
                                                      // idefics3, smolvlm
 // Issue 13, state-space and hybrid models (recurrent state; sources in the files' headers):
-void add_ssm_families(std::vector<family_info>& out);        // ssm.cpp: mamba, mamba2
+void add_ssm_families(std::vector<family_info>& out);        // ssm.cpp: mamba, falcon_mamba, mamba2
 void add_ssm_hybrid_families(std::vector<family_info>& out); // ssm-hybrids.cpp: granitemoehybrid, nemotron_h,
                                                              // falcon_h1, jamba
 void add_qwen3_next_families(std::vector<family_info>& out); // qwen3-next.cpp: qwen3_next

@@ -116,6 +116,8 @@ std::optional<error> read_lfm2(const key_reader& keys, model_spec& spec) {
     k.eps = "norm_eps";
     MP_CHECK(read_decoder(keys, spec, true, k));
     if (keys.object().HasMember("tie_embedding")) MP_CHECK(read_switch(keys, "tie_embedding", spec, sw_tied));
+    if (spec.hidden > ssm::max_ssm_width)
+        return too_large(keys, "hidden_size", spec.hidden, ssm::max_ssm_width);
     MP_CHECK(read_ff_width(keys, spec));
     MP_TRY(kernel, keys.size("conv_L_cache"));
     if (kernel > ssm::max_ssm_width) return too_large(keys, "conv_L_cache", kernel, ssm::max_ssm_width);

@@ -3,15 +3,28 @@
 //                     ("attention", layer_types), and in every layer the GraniteMoe experts (stacked
 //                     input_linear/output_linear and router, when num_local_experts > 0) plus a shared MLP
 //                     (shared_mlp.input_linear with gate and up fused).
+//   falcon_h1         Falcon-H1: attention and a Mamba-2 mixer side by side in every layer (so a KV cache and
+//   a
+//                     recurrent state in every layer), mamba_d_ssm wide, its gated norm only with
+//                     mamba_rms_norm; a SwiGLU feed_forward; input_layernorm, pre_ff_layernorm,
+//                     final_layernorm.
+//   jamba             Jamba: Mamba-1 mixers (with dt/B/C RMSNorms) and attention every attn_layer_period-th
+//   layer
+//                     (from attn_layer_offset), a Mixtral-like MoE feed_forward every expert_layer_period-th
+//                     layer (router, experts.{e}.gate_proj/up_proj/down_proj), a dense SwiGLU elsewhere.
 //   nemotron_h        Nemotron-H (NVIDIA-Nemotron-Nano-9B-v2): one block per layer, its kind from
 //                     hybrid_override_pattern ("M" Mamba-2, "*" attention, "-" a squared-ReLU MLP of
 //                     up_proj and down_proj), names under backbone. like Mamba.
 // Order within a layer is the order in which the modules register (state_dict order). Sources: transformers
 // models/granitemoehybrid (configuration_granitemoehybrid.py, modular_granitemoehybrid.py:
 // GraniteMoeHybridDecoderLayer re-assigns self_attn and block_sparse_moe in the places GraniteMoeDecoderLayer
-// registered them, then appends mamba), models/nemotron_h (configuration_nemotron_h.py,
-// modeling_nemotron_h.py: NemotronHBlock, NemotronHMamba2Mixer, NemotronHMLP, NemotronHAttention), and the
-// published checkpoints' names (tests/core/families-ssm.cpp).
+// registered them, then appends mamba), models/falcon_h1 (configuration_falcon_h1.py: attention_bias and
+// mlp_bias always false; modular_falcon_h1.py: FalconH1DecoderLayer registers feed_forward, mamba, self_attn,
+// then its norms; FalconH1Mixer is BambaMixer's with an optional norm), models/jamba (configuration_jamba.py,
+// modeling_jamba.py: JambaMambaMixer, JambaAttentionDecoderLayer, JambaMambaDecoderLayer,
+// JambaSparseMoeBlock), models/nemotron_h (configuration_nemotron_h.py, modeling_nemotron_h.py:
+// NemotronHBlock, NemotronHMamba2Mixer, NemotronHMLP, NemotronHAttention), and the published checkpoints'
+// names (tests/core/families-ssm.cpp).
 #include "model/families/families.h"
 #include "model/families/ssm-parts.h"
 
@@ -54,6 +67,63 @@ const tensor_template granite_hybrid_layer[] = {
     per_layer(role::ssm_params,    "layers.{layer}.mamba.D",                               dim::ssm_heads)                 .when(mamba),
     per_layer(role::ssm_out,       "layers.{layer}.mamba.out_proj.weight",                 dim::hidden, dim::ssm_inner)    .when(mamba),
     per_layer(role::ssm_out,       "layers.{layer}.mamba.out_proj.bias",                   dim::hidden)                    .when(mamba | sw_ssm_bias),
+};
+// FalconH1DecoderLayer: feed_forward, mamba, self_attn, input_layernorm, pre_ff_layernorm.
+const tensor_template falcon_h1_layer[] = {
+    per_layer(role::ffn_gate,   "layers.{layer}.feed_forward.gate_proj.weight", dim::ffn, dim::hidden),
+    per_layer(role::ffn_up,     "layers.{layer}.feed_forward.up_proj.weight",   dim::ffn, dim::hidden),
+    per_layer(role::ffn_down,   "layers.{layer}.feed_forward.down_proj.weight", dim::hidden, dim::ffn),
+    per_layer(role::ssm_conv,   "layers.{layer}.mamba.conv1d.weight",           dim::ssm_conv_dim, dim::one, dim::ssm_conv_kernel),
+    per_layer(role::ssm_conv,   "layers.{layer}.mamba.conv1d.bias",             dim::ssm_conv_dim)           .when(sw_conv_bias),
+    per_layer(role::ssm_in,     "layers.{layer}.mamba.in_proj.weight",          dim::ssm_in_proj, dim::hidden),
+    per_layer(role::ssm_in,     "layers.{layer}.mamba.in_proj.bias",            dim::ssm_in_proj)            .when(sw_ssm_bias),
+    per_layer(role::ssm_dt,     "layers.{layer}.mamba.dt_bias",                 dim::ssm_heads),
+    per_layer(role::ssm_params, "layers.{layer}.mamba.A_log",                   dim::ssm_heads),
+    per_layer(role::ssm_norm,   "layers.{layer}.mamba.norm.weight",             dim::ssm_inner)              .when(sw_ssm_norm),
+    per_layer(role::ssm_params, "layers.{layer}.mamba.D",                       dim::ssm_heads),
+    per_layer(role::ssm_out,    "layers.{layer}.mamba.out_proj.weight",         dim::hidden, dim::ssm_inner),
+    per_layer(role::ssm_out,    "layers.{layer}.mamba.out_proj.bias",           dim::hidden)                 .when(sw_o_bias),
+    per_layer(role::attn_q,     "layers.{layer}.self_attn.q_proj.weight",       dim::q_dim, dim::hidden),
+    per_layer(role::attn_k,     "layers.{layer}.self_attn.k_proj.weight",       dim::kv_dim, dim::hidden),
+    per_layer(role::attn_v,     "layers.{layer}.self_attn.v_proj.weight",       dim::kv_dim, dim::hidden),
+    per_layer(role::attn_o,     "layers.{layer}.self_attn.o_proj.weight",       dim::hidden, dim::q_dim),
+    per_layer(role::attn_norm,  "layers.{layer}.input_layernorm.weight",        dim::hidden),
+    per_layer(role::ffn_norm,   "layers.{layer}.pre_ff_layernorm.weight",       dim::hidden),
+};
+const tensor_template falcon_h1_final_norm[] = {
+    once(role::output_norm, "final_layernorm.weight", dim::hidden),
+};
+// JambaAttentionDecoderLayer: self_attn, feed_forward, input_layernorm, pre_ff_layernorm; JambaMambaDecoderLayer
+// the same with mamba (JambaMambaMixer: conv1d, in_proj, x_proj, dt_proj, A_log, D, out_proj, then the dt, B and
+// C norms) first.
+const tensor_template jamba_layer[] = {
+    per_layer(role::ssm_conv,      "layers.{layer}.mamba.conv1d.weight",             dim::ssm_conv_dim, dim::one, dim::ssm_conv_kernel).when(mamba),
+    per_layer(role::ssm_conv,      "layers.{layer}.mamba.conv1d.bias",               dim::ssm_conv_dim)              .when(mamba | sw_conv_bias),
+    per_layer(role::ssm_in,        "layers.{layer}.mamba.in_proj.weight",            dim::ssm_in_proj, dim::hidden)  .when(mamba),
+    per_layer(role::ssm_in,        "layers.{layer}.mamba.in_proj.bias",              dim::ssm_in_proj)               .when(mamba | sw_ssm_bias),
+    per_layer(role::ssm_dt,        "layers.{layer}.mamba.x_proj.weight",             dim::ssm_x_proj, dim::ssm_inner).when(mamba),
+    per_layer(role::ssm_dt,        "layers.{layer}.mamba.dt_proj.weight",            dim::ssm_inner, dim::ssm_dt_rank).when(mamba),
+    per_layer(role::ssm_dt,        "layers.{layer}.mamba.dt_proj.bias",              dim::ssm_inner)                 .when(mamba),
+    per_layer(role::ssm_params,    "layers.{layer}.mamba.A_log",                     dim::ssm_inner, dim::ssm_state) .when(mamba),
+    per_layer(role::ssm_params,    "layers.{layer}.mamba.D",                         dim::ssm_inner)                 .when(mamba),
+    per_layer(role::ssm_out,       "layers.{layer}.mamba.out_proj.weight",           dim::hidden, dim::ssm_inner)    .when(mamba),
+    per_layer(role::ssm_out,       "layers.{layer}.mamba.out_proj.bias",             dim::hidden)                    .when(mamba | sw_ssm_bias),
+    per_layer(role::ssm_params,    "layers.{layer}.mamba.dt_layernorm.weight",       dim::ssm_dt_rank)               .when(mamba),
+    per_layer(role::ssm_params,    "layers.{layer}.mamba.b_layernorm.weight",        dim::ssm_state)                 .when(mamba),
+    per_layer(role::ssm_params,    "layers.{layer}.mamba.c_layernorm.weight",        dim::ssm_state)                 .when(mamba),
+    per_layer(role::attn_q,        "layers.{layer}.self_attn.q_proj.weight",         dim::q_dim, dim::hidden)        .unless(mamba),
+    per_layer(role::attn_k,        "layers.{layer}.self_attn.k_proj.weight",         dim::kv_dim, dim::hidden)       .unless(mamba),
+    per_layer(role::attn_v,        "layers.{layer}.self_attn.v_proj.weight",         dim::kv_dim, dim::hidden)       .unless(mamba),
+    per_layer(role::attn_o,        "layers.{layer}.self_attn.o_proj.weight",         dim::hidden, dim::q_dim)        .unless(mamba),
+    per_layer(role::ffn_gate,      "layers.{layer}.feed_forward.gate_proj.weight",   dim::ffn, dim::hidden)          .when(sw_dense_ffn),
+    per_layer(role::ffn_up,        "layers.{layer}.feed_forward.up_proj.weight",     dim::ffn, dim::hidden)          .when(sw_dense_ffn),
+    per_layer(role::ffn_down,      "layers.{layer}.feed_forward.down_proj.weight",   dim::hidden, dim::ffn)          .when(sw_dense_ffn),
+    per_layer(role::ffn_router,    "layers.{layer}.feed_forward.router.weight",      dim::n_experts, dim::hidden)    .when(moe),
+    per_expert(role::ffn_gate_exp, "layers.{layer}.feed_forward.experts.{expert}.gate_proj.weight", dim::expert_ffn, dim::hidden).when(moe),
+    per_expert(role::ffn_up_exp,   "layers.{layer}.feed_forward.experts.{expert}.up_proj.weight",   dim::expert_ffn, dim::hidden).when(moe),
+    per_expert(role::ffn_down_exp, "layers.{layer}.feed_forward.experts.{expert}.down_proj.weight", dim::hidden, dim::expert_ffn).when(moe),
+    per_layer(role::attn_norm,     "layers.{layer}.input_layernorm.weight",          dim::hidden),
+    per_layer(role::ffn_norm,      "layers.{layer}.pre_ff_layernorm.weight",         dim::hidden),
 };
 // NemotronHBlock: norm, then its mixer.
 const tensor_template nemotron_embed[] = {
@@ -110,6 +180,21 @@ const char* nemotron_h_defaults = R"({"vocab_size": 131072, "tie_word_embeddings
     "ssm_state_size": 128, "mamba_num_heads": 128, "n_groups": 8, "mamba_head_dim": 64, "conv_kernel": 4,
     "expand": 2, "use_conv_bias": true})";
 
+// FalconH1Config's defaults (transformers configuration_falcon_h1.py).
+const char* falcon_h1_defaults = R"({"vocab_size": 128000, "tie_word_embeddings": false, "hidden_size": 4096,
+    "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-5, "max_position_embeddings": 8192, "mamba_d_ssm": 1024, "mamba_n_heads": 128,
+    "mamba_d_head": "auto", "mamba_n_groups": 1, "mamba_d_state": 256, "mamba_d_conv": 4, "mamba_expand": 2,
+    "mamba_chunk_size": 256, "mamba_conv_bias": true, "mamba_proj_bias": false, "mamba_norm_before_gate": true,
+    "mamba_rms_norm": false, "projectors_bias": false, "rope_theta": 100000.0})";
+// JambaConfig's defaults (transformers configuration_jamba.py; they are Jamba-v0.1's).
+const char* jamba_defaults = R"({"vocab_size": 65536, "tie_word_embeddings": false, "hidden_size": 4096,
+    "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-6, "max_position_embeddings": 262144, "num_experts_per_tok": 2, "num_experts": 16,
+    "expert_layer_period": 2, "expert_layer_offset": 1, "attn_layer_period": 8, "attn_layer_offset": 4,
+    "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2, "mamba_dt_rank": "auto", "mamba_conv_bias": true,
+    "mamba_proj_bias": false})";
+
 void set_attention_only(layer_spec& l) {
     l.switches &= ~sw_dense_ffn;
 }
@@ -149,13 +234,12 @@ std::optional<error> read_granite_hybrid(const key_reader& keys, model_spec& spe
         spec.intermediate = shared; // dense (Granite 4.0-H Micro): the shared MLP is the FFN
         for (auto& l : spec.layers) l.switches &= ~sw_dense_ffn;
     }
-    MP_TRY(expand, keys.size("mamba_expand"));
-    if (expand > ssm::max_ssm_width) return too_large(keys, "mamba_expand", expand, ssm::max_ssm_width);
+    MP_TRY(inner, ssm::expanded_width(keys, spec, "mamba_expand"));
     ssm::mamba2_keys m{"mamba_n_heads", "mamba_d_head",    "mamba_n_groups", "mamba_d_state",
                        "mamba_d_conv",  "mamba_proj_bias", "mamba_conv_bias"};
     const rapidjson::Value* d_head = keys.find("mamba_d_head");
     if (d_head && d_head->IsString() && std::string(d_head->GetString()) == "auto") m.head_dim = nullptr;
-    MP_CHECK(ssm::read_mamba2_mixer(keys, spec, m, expand * spec.hidden, "mamba_expand x hidden_size"));
+    MP_CHECK(ssm::read_mamba2_mixer(keys, spec, m, inner, "mamba_expand x hidden_size"));
     MP_CHECK(ssm::read_state_dtype(keys, spec));
     MP_CHECK(read_granite_layers(keys, spec));
     // position_embedding_type "rope" rotates queries and keys; Granite 4.0-H's "nope" (or none) does not.
@@ -242,6 +326,85 @@ std::optional<error> read_nemotron_h(const key_reader& keys, model_spec& spec) {
     return std::nullopt;
 }
 
+// FalconH1: attention (attention_bias is always false) and a Mamba-2 mixer of mamba_d_ssm channels (null:
+// mamba_expand x hidden_size) in every layer.
+std::optional<error> read_falcon_h1(const key_reader& keys, model_spec& spec) {
+    MP_CHECK(read_decoder(keys, spec));
+    uint64_t inner = 0;
+    if (keys.has("mamba_d_ssm")) {
+        MP_TRY(d_ssm, keys.size("mamba_d_ssm"));
+        inner = d_ssm;
+    } else {
+        MP_TRY(width, ssm::expanded_width(keys, spec, "mamba_expand"));
+        inner = width;
+    }
+    if (inner > ssm::max_ssm_width) return too_large(keys, "mamba_d_ssm", inner, ssm::max_ssm_width);
+    ssm::mamba2_keys m{"mamba_n_heads", "mamba_d_head",    "mamba_n_groups", "mamba_d_state",
+                       "mamba_d_conv",  "mamba_proj_bias", "mamba_conv_bias"};
+    const rapidjson::Value* d_head = keys.find("mamba_d_head");
+    if (d_head && d_head->IsString() && std::string(d_head->GetString()) == "auto") m.head_dim = nullptr;
+    MP_CHECK(ssm::read_mamba2_mixer(keys, spec, m, inner, "mamba_d_ssm"));
+    MP_CHECK(read_switch(keys, "mamba_rms_norm", spec, sw_ssm_norm));
+    MP_CHECK(read_switch(keys, "projectors_bias", spec, sw_o_bias));
+    MP_CHECK(ssm::read_state_dtype(keys, spec));
+    for (auto& l : spec.layers) l.switches |= sw_mamba; // attention too: its KV cache stays
+    return read_rope(keys, spec);
+}
+
+// Jamba: attention where i % attn_layer_period == attn_layer_offset, Mamba elsewhere; the MoE block where
+// i % expert_layer_period == expert_layer_offset, a dense MLP elsewhere.
+std::optional<error> read_jamba(const key_reader& keys, model_spec& spec) {
+    MP_CHECK(read_decoder(keys, spec));
+    MP_CHECK(read_experts(keys, spec, "num_experts", "num_experts_per_tok", "intermediate_size"));
+    uint64_t period[2] = {}, offset[2] = {};
+    const char* keys_of[2][2] = {
+        {"attn_layer_period",   "attn_layer_offset"  },
+        {"expert_layer_period", "expert_layer_offset"}
+    };
+    for (int i = 0; i < 2; ++i) {
+        MP_TRY(p, keys.size(keys_of[i][0]));
+        MP_TRY(o, keys.optional_count(keys_of[i][1]));
+        period[i] = p;
+        offset[i] = o.value_or(0);
+        if (offset[i] >= period[i])
+            return make_error(error_code::out_of_range,
+                              keys.path(keys_of[i][1]) + " (" + num(offset[i]) + ") must be below " +
+                                  keys.path(keys_of[i][0]) + " (" + num(period[i]) + ")",
+                              keys.path(keys_of[i][1]));
+    }
+    MP_TRY(inner, ssm::expanded_width(keys, spec, "mamba_expand"));
+    MP_TRY(state, keys.size("mamba_d_state"));
+    MP_TRY(kernel, keys.size("mamba_d_conv"));
+    for (auto [key, v] : {
+             std::pair{"mamba_d_state", state },
+             {"mamba_d_conv",  kernel}
+    })
+        if (v > ssm::max_ssm_width) return too_large(keys, key, v, ssm::max_ssm_width);
+    spec.ssm_inner = inner;
+    spec.ssm_state = state;
+    spec.ssm_conv_kernel = kernel;
+    spec.ssm_conv_dim = spec.ssm_inner;
+    spec.ssm_in_proj = 2 * spec.ssm_inner;
+    const rapidjson::Value* rank = keys.find("mamba_dt_rank");
+    if (rank && rank->IsString() && std::string(rank->GetString()) == "auto") {
+        spec.ssm_dt_rank = (spec.hidden + 15) / 16;
+    } else {
+        MP_TRY(r, keys.size("mamba_dt_rank"));
+        if (r > ssm::max_ssm_width) return too_large(keys, "mamba_dt_rank", r, ssm::max_ssm_width);
+        spec.ssm_dt_rank = r;
+    }
+    MP_CHECK(read_switch(keys, "mamba_proj_bias", spec, sw_ssm_bias));
+    MP_CHECK(read_switch(keys, "mamba_conv_bias", spec, sw_conv_bias));
+    MP_CHECK(ssm::read_state_dtype(keys, spec));
+    for (uint64_t il = 0; il < spec.n_layers; ++il) {
+        layer_spec& l = spec.layers[il];
+        if (il % period[0] != offset[0]) ssm::set_recurrent_layer(l, sw_mamba);
+        if (il % period[1] == offset[1]) set_moe_layer(l);
+    }
+    spec.rope.rotary_dim = 0; // Jamba's attention has no positional encoding
+    return read_sliding(keys, spec, sliding_rule::window_key);
+}
+
 std::vector<head_info> nemotron_heads() {
     return {
         {head_kind::causal_lm, "ForCausalLM", {rows(nemotron_lm_head)}},
@@ -258,6 +421,13 @@ void add_ssm_hybrid_families(std::vector<family_info>& out) {
     out.push_back(
         family("granitemoehybrid", "GraniteMoeHybrid", read_granite_hybrid, granite, {heads[0], heads[1]})
             .defaults(granite_hybrid_defaults));
+    out.push_back(family("falcon_h1", "FalconH1", read_falcon_h1,
+                         {lp::embed(), rows(falcon_h1_layer), rows(falcon_h1_final_norm)},
+                         {heads[0], heads[1]})
+                      .defaults(falcon_h1_defaults));
+    out.push_back(family("jamba", "Jamba", read_jamba,
+                         {lp::embed(), rows(jamba_layer), rows(falcon_h1_final_norm)}, lp::heads())
+                      .defaults(jamba_defaults));
     const std::vector<template_table> nemotron = {rows(nemotron_embed), rows(nemotron_layer),
                                                   rows(nemotron_final_norm)};
     out.push_back(family("nemotron_h", "NemotronH", read_nemotron_h, nemotron, nemotron_heads())

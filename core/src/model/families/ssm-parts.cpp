@@ -47,6 +47,13 @@ std::optional<error> read_mamba2_mixer(const key_reader& keys, model_spec& spec,
     return std::nullopt;
 }
 
+result<uint64_t> expanded_width(const key_reader& keys, const model_spec& spec, const char* expand_key) {
+    MP_TRY(expand, keys.size(expand_key));
+    if (expand > max_ssm_width) return too_large(keys, expand_key, expand, max_ssm_width);
+    if (spec.hidden > max_ssm_width) return too_large(keys, "hidden_size", spec.hidden, max_ssm_width);
+    return expand * spec.hidden;
+}
+
 std::optional<error> read_state_dtype(const key_reader& keys, model_spec& spec) {
     MP_TRY(name, keys.optional_string("mamba_ssm_dtype"));
     if (!name) return std::nullopt;

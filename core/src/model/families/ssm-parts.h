@@ -33,6 +33,9 @@ struct mamba2_keys {
 std::optional<error> read_mamba2_mixer(const key_reader& keys, model_spec& spec, const mamba2_keys& k,
                                        uint64_t inner, const std::string& inner_key);
 
+// `expand_key` x hidden_size (a Mamba mixer's d_inner), both within max_ssm_width; the error names the key.
+result<uint64_t> expanded_width(const key_reader& keys, const model_spec& spec, const char* expand_key);
+
 // mamba_ssm_dtype ("float32", ...): the dtype the model keeps its SSM state in, when the config names one.
 std::optional<error> read_state_dtype(const key_reader& keys, model_spec& spec);
 

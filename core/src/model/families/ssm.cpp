@@ -2,6 +2,9 @@
 //   mamba   Mamba (state-spaces/mamba-*-hf): per layer an RMSNorm and a MambaMixer (selective scan over
 //           d_inner = expand x hidden channels, each with a d_state state): conv1d, in_proj (x and the gate
 //           z), x_proj (time step, B and C), dt_proj, A_log, D, out_proj.
+//   falcon_mamba  Falcon Mamba: Mamba's tensors (its B/C/dt RMS norms have no weights), no projection biases
+//           by default; a config's intermediate_size wins over expand x hidden (falcon-mamba-7b: 8192, expand
+//           16).
 //   mamba2  Mamba-2 (Mamba-Codestral): the mixer has heads x head_dim channels, n_groups shared B and C of
 //           d_state, one A and dt per head, and a gated RMSNorm before out_proj; in_proj gives z, x, B, C and
 //           dt at once.
@@ -66,6 +69,11 @@ const tensor_template mamba_lm_head[] = {
 const char* mamba_defaults = R"({"vocab_size": 50280, "hidden_size": 768, "state_size": 16,
     "num_hidden_layers": 32, "layer_norm_epsilon": 1e-5, "expand": 2, "conv_kernel": 4, "use_bias": true,
     "use_conv_bias": true, "time_step_rank": "auto", "tie_word_embeddings": true})";
+// FalconMambaConfig's defaults (transformers configuration_falcon_mamba.py): Mamba's, without projection
+// biases. Its mixer normalizes B, C and dt without weights (mixer_rms_eps), so its tensors are Mamba's.
+const char* falcon_mamba_defaults = R"({"vocab_size": 50280, "hidden_size": 768, "state_size": 16,
+    "num_hidden_layers": 32, "layer_norm_epsilon": 1e-5, "expand": 2, "conv_kernel": 4, "use_bias": false,
+    "use_conv_bias": true, "time_step_rank": "auto", "tie_word_embeddings": true})";
 // Mamba2Config's defaults (transformers configuration_mamba2.py).
 const char* mamba2_defaults = R"({"num_heads": 128, "head_dim": 64, "vocab_size": 32768, "hidden_size": 4096,
     "state_size": 128, "num_hidden_layers": 64, "layer_norm_epsilon": 1e-5, "expand": 2, "conv_kernel": 4,
@@ -99,9 +107,7 @@ std::optional<error> read_ssm_opening(const key_reader& keys, model_spec& spec) 
 result<uint64_t> read_inner(const key_reader& keys, const model_spec& spec, const char* inner_key,
                             const char* expand_key) {
     if (inner_key && keys.object().HasMember(inner_key)) return keys.size(inner_key);
-    MP_TRY(expand, keys.size(expand_key));
-    if (expand > ssm::max_ssm_width) return too_large(keys, expand_key, expand, ssm::max_ssm_width);
-    return expand * spec.hidden;
+    return ssm::expanded_width(keys, spec, expand_key);
 }
 
 // time_step_rank: an integer, or "auto" for ceil(hidden_size / 16).
@@ -162,6 +168,9 @@ void add_ssm_families(std::vector<family_info>& out) {
     out.push_back(family("mamba", "Mamba", read_mamba, mamba1, ssm_heads())
                       .prefix("backbone.")
                       .defaults(mamba_defaults));
+    out.push_back(family("falcon_mamba", "FalconMamba", read_mamba, mamba1, ssm_heads())
+                      .prefix("backbone.")
+                      .defaults(falcon_mamba_defaults));
     out.push_back(family("mamba2", "Mamba2", read_mamba2, mamba2, ssm_heads())
                       .prefix("backbone.")
                       .defaults(mamba2_defaults));
