@@ -121,6 +121,14 @@ TEST(report, presets_json_names_each_models_kinds) {
     EXPECT_EQ(kinds["bert-base-uncased"], "encoder");
     EXPECT_EQ(kinds["deepseek-v3"], "moe,mtp");
     EXPECT_EQ(kinds["llama-3.1-8b"], "");
+    // Mamba has no attention (Gu & Dao 2023); Falcon-H1 runs attention and Mamba-2 side by side in each layer
+    // (Falcon-H1 technical report, "parallel hybrid"); Jamba interleaves attention and Mamba layers with MoE
+    // (Lieber et al. 2024); Qwen3-Next mixes gated DeltaNet and gated attention, MoE, and an MTP module (Qwen
+    // blog, September 2025).
+    EXPECT_EQ(kinds["mamba-130m"], "state-space");
+    EXPECT_EQ(kinds["falcon-h1-7b-instruct"], "hybrid");
+    EXPECT_EQ(kinds["jamba-v0.1"], "moe,hybrid");
+    EXPECT_EQ(kinds["qwen3-next-80b-a3b"], "moe,hybrid,mtp");
 }
 
 } // namespace

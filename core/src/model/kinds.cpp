@@ -14,12 +14,12 @@ std::vector<std::string> model_kinds(const model_spec& spec) {
         decoder = decoder || l.stack == layer_stack::cross_decoder;
         mtp = mtp || l.stack == layer_stack::mtp;
         if (l.stack != layer_stack::decoder) continue;
-        if (l.switches & (sw_mamba | sw_linear_attn | sw_short_conv))
+        const bool mlp_only = l.switches & sw_no_attn; // Nemotron-H's "-" blocks
+        // A recurrent mixer, or (a model read from headers) a mixer that caches no keys and values.
+        if ((l.switches & (sw_mamba | sw_linear_attn | sw_short_conv)) ||
+            ((l.switches & sw_no_kv_cache) && !mlp_only))
             ++recurrent;
-        else if (l.switches & sw_no_kv_cache)
-            hybrid = true; // read from headers: no attention in this layer
-        else if (!(l.switches & sw_no_attn))
-            ++attention;
+        if (!(l.switches & sw_no_kv_cache) && !mlp_only) ++attention; // Falcon-H1: both in one layer
     }
     if (recurrent > 0 && attention > 0) hybrid = true;
     std::vector<std::string> kinds;
