@@ -279,7 +279,7 @@ function renderPlan(r) {
       const node = $(id);
       node.textContent = !device.fits ? 'does not run: it does not fit' : value > 0 ? text(value) : 'no sourced figure';
       node.className = device.fits ? '' : 'greyed';
-      node.dataset.value = device.fits ? String(value) : '';
+      node.dataset.value = String(value); // the core's bound; the text says it would not run
     }
     $('device-errors').replaceChildren(...device.errors.map((w) => el('li', { text: w })),
       ...device.warnings.map((w) => el('li', { class: 'warn', text: w })));
@@ -367,12 +367,12 @@ function renderPlacement(r) {
   const text = JSON.stringify(r.device_map, null, 2);
   // A map of a placement that does not fit lacks modules: from_pretrained would fail on it (docs/json.md).
   const complete = r.fits;
-  $('place-map').textContent = complete ? text : `// INCOMPLETE: ${Object.keys(r.device_map).length} modules placed, the rest has no device; this map cannot load\n${text}`;
+  $('place-map').textContent = text;
   $('place-map').classList.toggle('incomplete', !complete);
   $('place-map').dataset.complete = String(complete);
   $('place-download').disabled = !complete;
   $('place-map-note').textContent = complete ? "for transformers' from_pretrained(device_map=...)"
-    : 'incomplete: the model does not fit, so the map cannot load (not offered for download)';
+    : `INCOMPLETE: ${Object.keys(r.device_map).length} modules placed, the rest has no device, so this map cannot load (not offered for download)`;
   card.dataset.map = complete ? text : '';
 }
 

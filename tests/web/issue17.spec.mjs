@@ -154,7 +154,7 @@ test('the unplaced part is its own bar; a map that cannot load is marked and not
   await expect(unplaced).toHaveAttribute('data-bytes', String(placed.unplaced_bytes));
   await expect(page.getByTestId('place-download')).toBeDisabled();
   await expect(page.getByTestId('device-map')).toHaveAttribute('data-complete', 'false');
-  await expect(page.getByTestId('device-map')).toContainText('INCOMPLETE');
+  await expect(page.getByTestId('place-map-note')).toContainText('INCOMPLETE');
   await expect(page.getByTestId('place-map-note')).toContainText('cannot load');
   await page.screenshot({ path: path.join(artifacts, 'issue17-unplaced.png'), fullPage: true });
   // With room for it, the map is whole and downloadable again.
