@@ -289,8 +289,30 @@ function renderPlan(r) {
 }
 
 function renderPlacedVerdict(r) {
-  // The GPU card below stays the single-GPU plan and its solves; its title says so.
-  $('fit-gpu-name').textContent = `one ${gpuName(state.gpu)} (the placement on several devices is below)`;
+  // Several devices: every answer comes from the placement (issue 17): the bars per device here, the solves
+  // (renderPlacedFit) and the catalog (placed on the same count of each GPU).
+  $('fit-gpu-name').textContent = `${r.devices.map((d) => (d.kind === 'gpu' ? gpuName(d.gpu) : d.name)).join(' + ')} (the placement)`;
+  const bars = $('bars');
+  bars.replaceChildren();
+  for (const d of r.devices) {
+    renderBar(bars, d.kind === 'gpu' ? `${d.name} (${gpuName(d.gpu)})` : d.name, d.items, d.total_bytes, d.budget_bytes);
+    bars.lastChild.dataset.device = d.name;
+    bars.lastChild.dataset.bytes = String(d.total_bytes);
+  }
+  const head = $('headroom');
+  const room = r.devices.filter((d) => d.budget_bytes !== null).map((d) => `${d.name} ${gib(d.headroom_bytes)}`);
+  head.replaceChildren(el('span', { class: 'human', text: room.join(' · ') }));
+  head.dataset.bytes = '';
+  // Speeds follow the placement's verdict. A sequential device map runs the layers in turn, so one GPU's
+  // roofline bound stands; layers on the CPU make it slower still.
+  const onCpu = offloadedBytes(r) > 0;
+  for (const [id, format] of [['decode-tps', (x) => `${sig(x)} tokens/s`], ['prefill-s', (x) => `${sig(x)} s`]]) {
+    const node = $(id);
+    const value = Number(node.dataset.value);
+    node.textContent = !r.fits ? 'does not run: it does not fit'
+      : `${value > 0 ? format(value) : 'no sourced figure'}${onCpu ? ' (far less: layers run from CPU memory)' : ''}`;
+    node.className = r.fits ? '' : 'greyed';
+  }
   const verdict = $('fits-verdict');
   const offloaded = offloadedBytes(r);
   verdict.className = !r.fits ? 'no-fit' : offloaded ? 'offload' : 'fits';
@@ -303,6 +325,14 @@ function renderPlacedVerdict(r) {
 // Bytes the placement keeps off the GPUs (CPU, disk).
 const offloadedBytes = (r) => r.devices.filter((d) => d.kind !== 'gpu').reduce((sum, d) => sum + d.total_bytes, 0);
 
+// The solves on the placement's devices (place with "solve": true): the same fields as fit's.
+function renderPlacedFit(r) {
+  if (isError(r) || !r.fit) return renderFit(isError(r) ? r : { error: { message: 'no solves' } });
+  const capacity = r.devices.reduce((sum, d) => sum + (d.budget_bytes ?? 0), 0);
+  renderFit({ ...r.fit, batch: Number(state.batch || 1), memory_bytes: capacity, placed: true });
+  $('gpus-needed').textContent = r.fit.gpus_needed ? `${grouped(r.fit.gpus_needed)} (placed, not an even split)` : 'more than 64';
+}
+
 function renderFit(f) {
   if (isError(f)) {
     for (const id of ['max-seq', 'max-batch', 'smallest-quant', 'gpus-needed']) $(id).textContent = '—';
@@ -310,11 +340,13 @@ function renderFit(f) {
     return;
   }
   // Zero is said in words: no context or batch fits (the weights and overhead alone exceed the memory).
-  const none = `none: even 1 token at batch ${grouped(f.batch)} needs more than ${gib(f.memory_bytes)}`;
+  const none = f.placed ? `none: even 1 token at batch ${grouped(f.batch)} has no place on these devices`
+    : `none: even 1 token at batch ${grouped(f.batch)} needs more than ${gib(f.memory_bytes)}`;
   $('max-seq').textContent = f.max_seq ? `${grouped(f.max_seq)} tokens` : none;
   $('max-seq').className = f.max_seq ? '' : 'not-fit';
   $('max-seq').dataset.value = String(f.max_seq);
-  $('max-batch').textContent = f.max_batch ? grouped(f.max_batch) : `none: not even batch 1 at ${grouped(f.seq)} tokens`;
+  $('max-batch').textContent = f.max_batch ? grouped(f.max_batch) : f.placed ? 'none: not even batch 1'
+    : `none: not even batch 1 at ${grouped(f.seq)} tokens`;
   $('max-batch').className = f.max_batch ? '' : 'not-fit';
   $('max-batch').dataset.value = String(f.max_batch);
   // "none" from the core means the ladder's first rung (no quantization) already fits; null: no rung fits.
@@ -322,7 +354,7 @@ function renderFit(f) {
     : f.smallest_quant ?? 'nothing fits: not even the smallest rung (q2_k)';
   $('smallest-quant').className = f.smallest_quant ? '' : 'not-fit';
   $('smallest-quant').dataset.value = f.smallest_quant ?? '';
-  $('gpus-needed').textContent = grouped(f.gpus_needed);
+  $('gpus-needed').textContent = `${grouped(f.gpus_needed)} (even split)`;
   $('gpus-needed').dataset.value = String(f.gpus_needed);
 }
 
@@ -377,7 +409,7 @@ function renderPlacement(r) {
 }
 
 // The catalog: one plan per GPU, in slices between frames so typing never waits for it.
-function renderCatalog(gen, request) {
+function renderCatalog(gen, request, placeRequest) {
   const list = $('catalog');
   const status = $('catalog-status');
   const rows = [];
@@ -389,8 +421,10 @@ function renderCatalog(gen, request) {
     const start = performance.now();
     while (i < gpuCatalog.length && performance.now() - start < 8) {
       const g = gpuCatalog[i++];
-      const r = mp.plan({ ...request, gpu: g.key });
-      const d = !isError(r) && r.plan.devices[0];
+      // Placed on several devices: each GPU placed the same way (its count, the same CPU offload).
+      const r = placeRequest ? mp.place({ ...placeRequest, gpu: g.key }) : mp.plan({ ...request, gpu: g.key });
+      const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes:
+        r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity) } : r.plan.devices[0];
       rows.push(el('li', { class: d ? (d.fits ? 'fits' : 'no-fit') : 'no-fit', dataGpu: g.key, dataFits: String(!!d?.fits) },
         el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
         el('small', { text: !d ? r.error.message
@@ -470,9 +504,10 @@ function recompute({ fromUser = true } = {}) {
   deferredPending = true;
   setTimeout(() => {
     if (drawn !== drawGeneration) return;
-    if (gpu) renderFit(mp.fit(request));
+    if (gpu && placed) renderPlacedFit(mp.place({ ...placeRequest(), solve: true }));
+    else if (gpu) renderFit(mp.fit(request));
     if (!placed) renderPlacement(place ? mp.place(place) : null);
-    renderCatalog(drawn, catalogRequest);
+    renderCatalog(drawn, catalogRequest, placed ? placeRequest() : null);
   }, 0);
 }
 

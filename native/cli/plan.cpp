@@ -60,8 +60,8 @@ namespace {
 // config), KV cache BF16 (compute dtype)".
 std::string values_line(const memory_plan& p) {
     const values_in_use& v = p.in_use;
-    std::string weights = v.quant.empty() ? v.weight_dtype
-                                          : v.quant + (v.quant_source == "config" ? " (from config)" : "");
+    std::string weights =
+        v.quant.empty() ? v.weight_dtype : v.quant + (v.quant_source == "config" ? " (from config)" : "");
     return "workload: batch " + std::to_string(v.batch) + ", seq " + std::to_string(v.seq) +
            (v.seq_default ? " (default)" : "") + ", weights " + weights + ", KV cache " + v.kv_dtype +
            (v.kv_dtype_default ? " (compute dtype)" : "") + "\n";

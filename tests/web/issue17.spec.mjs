@@ -164,3 +164,32 @@ test('the unplaced part is its own bar; a map that cannot load is marked and not
   await expect(page.getByTestId('device-map')).toHaveAttribute('data-complete', 'true');
   await expect(page.getByTestId('unplaced-bar')).toHaveCount(0);
 });
+
+test('2 x RTX 4090, Llama-3.1-70B q4_k_m, context 32768: every answer from the placement', async ({ app, page }) => {
+  await app.open('#model=llama-3.1-70b&quant=q4_k_m&seq=32768&gpu=rtx-4090&gpus=2');
+  const run = spawnSync(bin, ['place', 'llama-3.1-70b', '--quant', 'q4_k_m', '--seq', '32768', '--gpu', 'rtx-4090',
+    '--gpus', '2', '--json'], { encoding: 'utf8' });
+  expect([0, 3]).toContain(run.status);
+  const placed = JSON.parse(run.stdout);
+  // Headline verdict and the bars of "Memory by item": one per device, the placement's bytes.
+  await expect(page.getByTestId('fits-verdict')).toHaveAttribute('data-fits', String(placed.fits));
+  const bars = page.locator('#bars [data-device]');
+  await expect(bars).toHaveCount(placed.devices.length);
+  for (const d of placed.devices)
+    await expect(page.locator(`#bars [data-device="${d.name}"]`)).toHaveAttribute('data-bytes', String(d.total_bytes));
+  // Longest context: the placement's, as the native program words it ("seq N (the longest context that fits").
+  const seqHint = placed.suggestions.map((s) => /^seq (\d+) \(the longest context/.exec(s)).find(Boolean);
+  const maxSeq = Number(await page.getByTestId('max-seq').getAttribute('data-value'));
+  if (seqHint) expect(maxSeq).toBe(Number(seqHint[1]));
+  expect(maxSeq).toBeGreaterThan(0); // two cards hold some context: never "0 tokens" from one card's plan
+  // One "GPUs needed", the same as "N x rtx-4090 would fit".
+  const gpusHint = placed.suggestions.map((s) => /^(\d+) x rtx-4090 would fit/.exec(s)).find(Boolean);
+  if (gpusHint) expect(digits((await page.getByTestId('gpus-needed').textContent()).split(' ')[0])).toBe(Number(gpusHint[1]));
+  await expect(page.getByTestId('gpus-needed')).toContainText('placed');
+  // The catalog places each GPU the same way (two of them).
+  await expect(page.locator('#catalog li[data-gpu="rtx-4090"]')).toHaveAttribute('data-fits', String(placed.fits));
+  const h100 = spawnSync(bin, ['place', 'llama-3.1-70b', '--quant', 'q4_k_m', '--seq', '32768', '--gpu', 'h100-80gb',
+    '--gpus', '2', '--json'], { encoding: 'utf8' });
+  await expect(page.locator('#catalog li[data-gpu="h100-80gb"]')).toHaveAttribute('data-fits', String(JSON.parse(h100.stdout).fits));
+  await page.screenshot({ path: path.join(artifacts, 'issue17-two-gpus.png'), fullPage: true });
+});

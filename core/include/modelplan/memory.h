@@ -142,11 +142,11 @@ struct memory_breakdown {
 struct values_in_use {
     uint64_t batch = 1;
     uint64_t seq = 0;
-    bool seq_default = false;    // no seq given: default_seq() of the model
-    std::string weight_dtype;    // "BF16": the stored dtype of the unquantized weights
-    std::string quant;           // the weight format in use ("fp8-block128"); empty when unquantized
-    std::string quant_source;    // "config" (its quantization_config), "request" (quant/--quant) or empty
-    std::string kv_dtype;        // "BF16", "FP8", "q8_0"...
+    bool seq_default = false;      // no seq given: default_seq() of the model
+    std::string weight_dtype;      // "BF16": the stored dtype of the unquantized weights
+    std::string quant;             // the weight format in use ("fp8-block128"); empty when unquantized
+    std::string quant_source;      // "config" (its quantization_config), "request" (quant/--quant) or empty
+    std::string kv_dtype;          // "BF16", "FP8", "q8_0"...
     bool kv_dtype_default = false; // no kv_dtype given: the compute dtype
 };
 

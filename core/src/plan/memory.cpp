@@ -357,13 +357,15 @@ error saturated(const workload& w, const memory_plan& p) {
 
 namespace {
 
-values_in_use values_used(const analysis& a, const workload& given, const workload& w, const plan_item& weights) {
+values_in_use values_used(const analysis& a, const workload& given, const workload& w,
+                          const plan_item& weights) {
     values_in_use v;
     v.batch = w.batch;
     v.seq = w.seq;
     v.seq_default = given.seq == 0;
     v.weight_dtype = dtype_name(a.spec.weight_dtype);
-    // The weights item names its format (quantization.cpp writes "quant" and "quant_source" for every format).
+    // The weights item names its format (quantization.cpp writes "quant" and "quant_source" for every
+    // format).
     for (const auto& in : weights.inputs) {
         if (in.name == "quant") v.quant = in.value;
         if (in.name == "quant_source") v.quant_source = in.value == "--quant" ? "request" : "config";
