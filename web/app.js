@@ -791,9 +791,9 @@ async function main() {
   const ps = mp.presets();
   presets = ps.presets;
   defaults.model = ps.default;
-  gpuCatalog = mp.gpus().gpus;
-  const byMemory = [...gpuCatalog].sort((a, b) => a.memory_bytes - b.memory_bytes || a.key.localeCompare(b.key));
-  $('gpu').append(...byMemory.map((g) => el('option', { value: g.key, text: shortGpuName(g), title: g.name })),
+  // By memory, smallest first: the GPU menu and the catalog list read in the same order.
+  gpuCatalog = mp.gpus().gpus.sort((a, b) => a.memory_bytes - b.memory_bytes || a.key.localeCompare(b.key));
+  $('gpu').append(...gpuCatalog.map((g) => el('option', { value: g.key, text: shortGpuName(g), title: g.name })),
     el('option', { value: 'custom', text: 'Your own GPU…' }));
   $('version').textContent = `modelplan ${mp.version()}`;
   // The inputs (from the URL, checked by loadFromUrl) are put into the controls at the end of main().

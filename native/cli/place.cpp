@@ -25,8 +25,9 @@ decoder layer stays whole on one device, tied parameters stay together, the KV c
 its attention runs, and every GPU used pays its own activations and CUDA context (docs/placement.md).
 
 devices:
-  --gpu NAME           catalog GPU (modelplan gpus); --gpus N of them as cuda:0..N-1 (default 1, or T x P)
-  --cpu SIZE           also offload to host memory (e.g. 64GiB); --disk: and to disk
+  --gpu NAME           catalog GPU (modelplan gpus) or custom:MEMORY[,bw=GB/s][,tflops=T]; --gpus N of
+                       them as cuda:0..N-1 (default 1, or T x P)
+  --cpu SIZE           also offload to host memory (64 = 64 GiB, 64GiB, 64GB); --disk: and to disk
   --devices LIST       explicit budgets, e.g. cuda:0=24GiB,cuda:1=16GiB,cpu=64GiB,disk
 placement:
   --strategy S         sequential (fill each device in order, like accelerate's "sequential") or balanced

@@ -38,7 +38,7 @@ workload:
   --mtp                also load multi-token-prediction layers (DeepSeek-V3)
   --head HEAD          the head instead of the class in "architectures"
   --gpu NAME           check against a catalog GPU (modelplan gpus): verdict, headroom, what cannot
-                       run, roofline upper bounds
+                       run, roofline upper bounds; your own: custom:24GiB[,bw=1008][,tflops=165]
 training:
   --method full|lora|qlora     (default full)
   --lora-rank N                (default 16)
