@@ -299,6 +299,13 @@ function renderPlacedVerdict(r) {
     bars.lastChild.dataset.device = d.name;
     bars.lastChild.dataset.bytes = String(d.total_bytes);
   }
+  // The headline memory is the placement's: what the devices hold plus what found no room on them.
+  const placedBytes = r.devices.reduce((sum, d) => sum + d.total_bytes, 0) + r.unplaced_bytes;
+  const total = $('mem-total');
+  total.replaceChildren(el('span', { class: 'human', text: gib(placedBytes) }), ' ',
+    el('small', { class: 'exact', text: `${grouped(placedBytes)} bytes placed on ${r.devices.length} devices${r.unplaced_bytes
+      ? `, ${gib(r.unplaced_bytes)} of it without a place` : ''} (one device's plan: ${gib(r.plan.total_bytes)})` }));
+  total.dataset.bytes = String(placedBytes);
   const head = $('headroom');
   const room = r.devices.filter((d) => d.budget_bytes !== null).map((d) => `${d.name} ${gib(d.headroom_bytes)}`);
   head.replaceChildren(el('span', { class: 'human', text: room.join(' · ') }));
@@ -423,12 +430,15 @@ function renderCatalog(gen, request, placeRequest) {
       const g = gpuCatalog[i++];
       // Placed on several devices: each GPU placed the same way (its count, the same CPU offload).
       const r = placeRequest ? mp.place({ ...placeRequest, gpu: g.key }) : mp.plan({ ...request, gpu: g.key });
-      const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes:
-        r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity) } : r.plan.devices[0];
+      // Placed: the headroom of the fullest GPU when it fits, else minus what found no room.
+      const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes: r.fits
+        ? r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity)
+        : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
       rows.push(el('li', { class: d ? (d.fits ? 'fits' : 'no-fit') : 'no-fit', dataGpu: g.key, dataFits: String(!!d?.fits) },
         el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
         el('small', { text: !d ? r.error.message
-          : `${gib(g.memory_bytes)} · headroom ${gib(d.headroom_bytes)}${d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
+          : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
+            ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
     }
     if (i < gpuCatalog.length) {
       setTimeout(step, 0);

@@ -173,6 +173,10 @@ test('2 x RTX 4090, Llama-3.1-70B q4_k_m, context 32768: every answer from the p
   const placed = JSON.parse(run.stdout);
   // Headline verdict and the bars of "Memory by item": one per device, the placement's bytes.
   await expect(page.getByTestId('fits-verdict')).toHaveAttribute('data-fits', String(placed.fits));
+  // The headline memory: what the devices hold plus what found no place (not one device's plan against one card).
+  const placedBytes = placed.devices.reduce((sum, d) => sum + d.total_bytes, 0) + placed.unplaced_bytes;
+  await expect(page.getByTestId('mem-total')).toHaveAttribute('data-bytes', String(placedBytes));
+  await expect(page.getByTestId('custom-gpu')).toBeHidden();
   const bars = page.locator('#bars [data-device]');
   await expect(bars).toHaveCount(placed.devices.length);
   for (const d of placed.devices)
