@@ -434,11 +434,15 @@ function renderCatalog(gen, request, placeRequest) {
       const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes: r.fits
         ? r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity)
         : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
-      rows.push(el('li', { class: d ? (d.fits ? 'fits' : 'no-fit') : 'no-fit', dataGpu: g.key, dataFits: String(!!d?.fits) },
+      // A fit that needs the CPU offload is amber here too.
+      const offload = d?.fits && placeRequest ? offloadedBytes(r) : 0;
+      rows.push(el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
+        dataFits: String(!!d?.fits), dataOffload: String(offload > 0) },
         el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
         el('small', { text: !d ? r.error.message
           : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
-            ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
+            ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}${
+            d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
     }
     if (i < gpuCatalog.length) {
       setTimeout(step, 0);

@@ -77,6 +77,8 @@ test('a bare number in CPU offload is GiB, and a fit that needs the offload says
   });
   expect(colour).toBe(warn);
   await expect(page.getByTestId('place-verdict')).toHaveAttribute('data-offload', 'true');
+  // The catalog places every GPU the same way: the RTX 4090's line is amber with the offload too.
+  await expect(page.locator('#catalog li[data-gpu="rtx-4090"]')).toHaveAttribute('data-offload', 'true');
   await page.screenshot({ path: path.join(artifacts, 'issue17-offload-amber.png'), fullPage: true });
 });
 
