@@ -69,7 +69,7 @@ std::string size_or_dash(uint64_t b) {
 }
 
 std::string render_placement(const analysis& a, const placement& p, const place_options& o) {
-    std::string out = model_title(a, false);
+    std::string out = model_title(a, false) + values_line(p.plan);
     out += std::string(o.strategy == place_strategy::balanced ? "balanced" : "sequential") +
            " placement: " + (p.fits ? "fits" : "does NOT fit") + "\n\n";
     table tab({

@@ -43,6 +43,8 @@ TEST_F(cli17, plan_names_the_values_in_use) {
     EXPECT_NE(r.out.find("seq 4096 (default)"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("weights fp8-block128 (from config)"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("KV cache BF16 (compute dtype)"), std::string::npos) << r.out;
+    auto placed = run("place deepseek-v3 --gpu h200-141gb --gpus 8");
+    EXPECT_NE(placed.out.find("weights fp8-block128 (from config)"), std::string::npos) << placed.out;
     auto j = json(run("plan deepseek-v3 --json"));
     const auto& v = j["plan"]["in_use"];
     EXPECT_STREQ(v["quant"].GetString(), "fp8-block128");
