@@ -70,8 +70,16 @@ std::string size_or_dash(uint64_t b) {
 
 std::string render_placement(const analysis& a, const placement& p, const place_options& o) {
     std::string out = model_title(a, false) + values_line(p.plan);
+    // A fit that relies on host memory or disk says so (issue 17): those layers run far slower.
+    uint64_t offloaded = 0;
+    for (const auto& d : p.devices)
+        if (d.device.kind != device_kind::gpu) offloaded += d.total_bytes;
+    std::string verdict = !p.fits     ? "does NOT fit"
+                          : offloaded ? "fits only with offload (" + binary_size(offloaded) +
+                                            " off the GPUs: those layers run far slower)"
+                                      : "fits";
     out += std::string(o.strategy == place_strategy::balanced ? "balanced" : "sequential") +
-           " placement: " + (p.fits ? "fits" : "does NOT fit") + "\n\n";
+           " placement: " + verdict + "\n\n";
     table tab({
         {"device",      align::left },
         {"budget",      align::right},

@@ -23,6 +23,10 @@ TEST_F(cli17, custom_gpu_is_accepted_wherever_a_catalog_name_is) {
     ASSERT_EQ(p["devices"].Size(), 3u);
     EXPECT_EQ(p["devices"][2]["budget_bytes"].GetUint64(), 64ull << 30); // "64" = 64 GiB
     expect_bad_input(run("plan llama-3.1-8b --gpu custom:lots"), "custom:MEMORY");
+    // Llama-3.1-70B in q4_k_m (about 40 GiB of weights) on one 24 GiB card fits only with the CPU's help.
+    auto offload = run("place llama-3.1-70b --quant q4_k_m --gpu rtx-4090 --cpu 64");
+    EXPECT_EQ(offload.status, 0) << offload.err;
+    EXPECT_NE(offload.out.find("fits only with offload"), std::string::npos) << offload.out;
 }
 
 TEST_F(cli17, quantization_aliases_and_the_closest_names) {
