@@ -16,6 +16,9 @@ TEST_F(cli17, custom_gpu_is_accepted_wherever_a_catalog_name_is) {
     EXPECT_EQ(dev["memory_bytes"].GetUint64(), 24ull << 30);
     r = run("fit llama-3.1-8b --gpu custom:24");
     EXPECT_EQ(r.status, 0) << r.err;
+    // Llama-3.1-8B in BF16 is 16.06 GB of weights (8.03B x 2): it fits 24 GiB unquantized.
+    EXPECT_NE(r.out.find("none needed (fits unquantized)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("workload: batch 1, seq"), std::string::npos) << r.out;
     r = run("place llama-3.1-70b --quant q4 --gpu custom:24 --gpus 2 --cpu 64 --json");
     EXPECT_TRUE(r.status == 0 || r.status == 3) << r.err;
     auto p = json(r);
