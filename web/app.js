@@ -80,6 +80,9 @@ function placeRequest() {
 const grouped = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : String(n));
 const sig = (x) => x.toLocaleString('en-US', { maximumSignificantDigits: 4 });
 const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+// "NVIDIA GeForce RTX 4090" (24,564 MiB) -> "RTX 4090 · 24 GiB": vendor words and asides dropped, memory to 3 digits.
+const shortGpuName = (g) => `${g.name.replace(/\s*\(.*\)\s*/g, ' ').replace(/\b(NVIDIA|GeForce|Tesla|AMD|Instinct)\s+/g, '').trim()} · ${
+  (g.memory_bytes / 2 ** 30).toLocaleString('en-US', { maximumSignificantDigits: 3 })} GiB`;
 function shortCount(n) {
   for (const [unit, scale] of [['T', 1e12], ['B', 1e9], ['M', 1e6], ['K', 1e3]])
     if (n >= scale) return `${(n / scale).toFixed(2)}${unit}`;
@@ -119,13 +122,20 @@ const errorAnchors = { batch: 'batch', seq: 'seq', kv_dtype: 'kv_dtype', quant: 
 
 function showError(err, context) {
   const box = $('error');
+  const results = document.querySelector('.results');
   if (!err) {
     box.hidden = true;
     box.textContent = '';
     document.querySelectorAll('.invalid').forEach((n) => n.classList.remove('invalid'));
+    results.classList.remove('stale');
+    results.dataset.stale = 'false';
     return;
   }
-  const anchorId = errorAnchors[err.path] ??
+  // The result still shown belongs to the last good input: dimmed until the input is fixed.
+  results.classList.add('stale');
+  results.dataset.stale = 'true';
+  const customGpu = err.path === 'gpu' && state.gpu.startsWith('custom:');
+  const anchorId = customGpu ? 'custom-mem' : errorAnchors[err.path] ??
     (context === 'file' ? 'file-status' : state.source === 'config' ? 'config-input' : 'preset-search');
   const anchor = $(anchorId);
   const label = anchor.closest('label') ?? anchor;
@@ -151,7 +161,26 @@ let deferredPending = false; // the deferred work of the result shown is not don
 const timings = [];
 
 function gpuName(key) {
+  if (key?.startsWith('custom:')) return `your GPU (${key.slice(7)})`;
   return gpuCatalog.find((g) => g.key === key)?.name ?? key;
+}
+
+// The custom GPU entry: "custom:MEMORY[,bw=GB/s][,tflops=T]" (docs/devices.md); the core reads and checks it.
+function customGpuText() {
+  const mem = $('custom-mem').value.trim();
+  const bw = $('custom-bw').value.trim();
+  const tflops = $('custom-tflops').value.trim();
+  return `custom:${mem}${bw ? `,bw=${bw}` : ''}${tflops ? `,tflops=${tflops}` : ''}`;
+}
+function showCustomGpu(text) {
+  const custom = text.startsWith('custom:');
+  $('custom-gpu').hidden = !custom;
+  if (!custom) return;
+  const [mem, ...parts] = text.slice(7).split(',');
+  const part = (key) => parts.find((p) => p.trim().toLowerCase().startsWith(`${key}=`))?.split('=')[1] ?? '';
+  $('custom-mem').value = mem;
+  $('custom-bw').value = part('bw');
+  $('custom-tflops').value = part('tflops');
 }
 
 function renderParams(p) {
@@ -196,8 +225,24 @@ function renderBar(container, label, items, totalBytes, capacityBytes) {
   container.append(row);
 }
 
+// The values the core used, shown where the user left a field empty ("4096 (default)", "fp8-block128 (from config)").
+function renderValuesInUse(v) {
+  if (!v) return;
+  $('batch').placeholder = `${v.batch} (default)`;
+  $('seq').placeholder = `${grouped(v.seq)} (default)`;
+  $('quant').placeholder = v.quant ? `${v.quant} (from config)` : `none (${v.dtype})`;
+  if (v.kv_dtype_default) $('kv_dtype').options[0].textContent = `compute dtype (${v.kv_dtype})`;
+  $('dtype').options[0].textContent = `config's (${v.dtype})`;
+  const weights = v.quant ? `${v.quant}${v.quant_source === 'config' ? ' (from config)' : ''}` : v.dtype;
+  const inUse = $('values-in-use');
+  inUse.textContent = `batch ${v.batch} · context ${grouped(v.seq)}${v.seq_default ? ' (default)' : ''} · weights ${weights} · KV cache ${v.kv_dtype}${v.kv_dtype_default ? ' (compute dtype)' : ''}`;
+  inUse.dataset.quant = v.quant;
+  inUse.dataset.seq = String(v.seq);
+}
+
 function renderPlan(r) {
   const plan = r.plan;
+  renderValuesInUse(plan.in_use);
   setBytes($('mem-total'), plan.total_bytes);
   const tbody = $('items').tBodies[0];
   tbody.replaceChildren(...plan.items.map((it) => el('tr', {},
@@ -227,12 +272,15 @@ function renderPlan(r) {
       el('small', { class: 'exact', text: `${grouped(device.headroom_bytes)} bytes` }));
     head.dataset.bytes = String(device.headroom_bytes);
     const roof = device.roofline;
-    $('decode-tps').textContent = roof.decode_tokens_per_s_upper_bound > 0
-      ? `${sig(roof.decode_tokens_per_s_upper_bound)} tokens/s` : 'no sourced figure';
-    $('decode-tps').dataset.value = String(roof.decode_tokens_per_s_upper_bound);
-    $('prefill-s').textContent = roof.prefill_seconds_lower_bound > 0
-      ? `${sig(roof.prefill_seconds_lower_bound)} s` : 'no sourced figure';
-    $('prefill-s').dataset.value = String(roof.prefill_seconds_lower_bound);
+    // No speed for a workload that does not fit: it would not run.
+    for (const [id, value, text] of [
+      ['decode-tps', roof.decode_tokens_per_s_upper_bound, (x) => `${sig(x)} tokens/s`],
+      ['prefill-s', roof.prefill_seconds_lower_bound, (x) => `${sig(x)} s`]]) {
+      const node = $(id);
+      node.textContent = !device.fits ? 'does not run: it does not fit' : value > 0 ? text(value) : 'no sourced figure';
+      node.className = device.fits ? '' : 'greyed';
+      node.dataset.value = String(value); // the core's bound; the text says it would not run
+    }
     $('device-errors').replaceChildren(...device.errors.map((w) => el('li', { text: w })),
       ...device.warnings.map((w) => el('li', { class: 'warn', text: w })));
   }
@@ -241,13 +289,55 @@ function renderPlan(r) {
 }
 
 function renderPlacedVerdict(r) {
-  // The GPU card below stays the single-GPU plan and its solves; its title says so.
-  $('fit-gpu-name').textContent = `one ${gpuName(state.gpu)} (the placement on several devices is below)`;
+  // Several devices: every answer comes from the placement (issue 17): the bars per device here, the solves
+  // (renderPlacedFit) and the catalog (placed on the same count of each GPU).
+  $('fit-gpu-name').textContent = `${r.devices.map((d) => (d.kind === 'gpu' ? gpuName(d.gpu) : d.name)).join(' + ')} (the placement)`;
+  const bars = $('bars');
+  bars.replaceChildren();
+  for (const d of r.devices) {
+    renderBar(bars, d.kind === 'gpu' ? `${d.name} (${gpuName(d.gpu)})` : d.name, d.items, d.total_bytes, d.budget_bytes);
+    bars.lastChild.dataset.device = d.name;
+    bars.lastChild.dataset.bytes = String(d.total_bytes);
+  }
+  // The headline memory is the placement's: what the devices hold plus what found no room on them.
+  const placedBytes = r.devices.reduce((sum, d) => sum + d.total_bytes, 0) + r.unplaced_bytes;
+  const total = $('mem-total');
+  total.replaceChildren(el('span', { class: 'human', text: gib(placedBytes) }), ' ',
+    el('small', { class: 'exact', text: `${grouped(placedBytes)} bytes placed on ${r.devices.length} devices${r.unplaced_bytes
+      ? `, ${gib(r.unplaced_bytes)} of it without a place` : ''} (one device's plan: ${gib(r.plan.total_bytes)})` }));
+  total.dataset.bytes = String(placedBytes);
+  const head = $('headroom');
+  const room = r.devices.filter((d) => d.budget_bytes !== null).map((d) => `${d.name} ${gib(d.headroom_bytes)}`);
+  head.replaceChildren(el('span', { class: 'human', text: room.join(' · ') }));
+  head.dataset.bytes = '';
+  // Speeds follow the placement's verdict. A sequential device map runs the layers in turn, so one GPU's
+  // roofline bound stands; layers on the CPU make it slower still.
+  const onCpu = offloadedBytes(r) > 0;
+  for (const [id, format] of [['decode-tps', (x) => `${sig(x)} tokens/s`], ['prefill-s', (x) => `${sig(x)} s`]]) {
+    const node = $(id);
+    const value = Number(node.dataset.value);
+    node.textContent = !r.fits ? 'does not run: it does not fit'
+      : `${value > 0 ? format(value) : 'no sourced figure'}${onCpu ? ' (far less: layers run from CPU memory)' : ''}`;
+    node.className = r.fits ? '' : 'greyed';
+  }
   const verdict = $('fits-verdict');
-  verdict.className = r.fits ? 'fits' : 'no-fit';
+  const offloaded = offloadedBytes(r);
+  verdict.className = !r.fits ? 'no-fit' : offloaded ? 'offload' : 'fits';
   verdict.dataset.fits = String(r.fits);
-  verdict.replaceChildren(el('strong', { text: r.fits ? 'fits' : 'does not fit' }),
-    el('small', { text: `placed on ${r.devices.map((d) => d.name).join(', ')}` }));
+  verdict.dataset.offload = String(r.fits && offloaded > 0);
+  verdict.replaceChildren(el('strong', { text: !r.fits ? 'does not fit' : offloaded ? 'fits only with CPU offload' : 'fits' }),
+    el('small', { text: `placed on ${r.devices.map((d) => d.name).join(', ')}${offloaded ? ` · ${gib(offloaded)} off the GPUs (slower)` : ''}` }));
+}
+
+// Bytes the placement keeps off the GPUs (CPU, disk).
+const offloadedBytes = (r) => r.devices.filter((d) => d.kind !== 'gpu').reduce((sum, d) => sum + d.total_bytes, 0);
+
+// The solves on the placement's devices (place with "solve": true): the same fields as fit's.
+function renderPlacedFit(r) {
+  if (isError(r) || !r.fit) return renderFit(isError(r) ? r : { error: { message: 'no solves' } });
+  const capacity = r.devices.reduce((sum, d) => sum + (d.budget_bytes ?? 0), 0);
+  renderFit({ ...r.fit, batch: Number(state.batch || 1), memory_bytes: capacity, placed: true });
+  $('gpus-needed').textContent = r.fit.gpus_needed ? `${grouped(r.fit.gpus_needed)} (placed, not an even split)` : 'more than 64';
 }
 
 function renderFit(f) {
@@ -256,12 +346,22 @@ function renderFit(f) {
     $('max-seq').title = f.error.message;
     return;
   }
-  $('max-seq').textContent = `${grouped(f.max_seq)} tokens`;
+  // Zero is said in words: no context or batch fits (the weights and overhead alone exceed the memory).
+  const none = f.placed ? `none: even 1 token at batch ${grouped(f.batch)} has no place on these devices`
+    : `none: even 1 token at batch ${grouped(f.batch)} needs more than ${gib(f.memory_bytes)}`;
+  $('max-seq').textContent = f.max_seq ? `${grouped(f.max_seq)} tokens` : none;
+  $('max-seq').className = f.max_seq ? '' : 'not-fit';
   $('max-seq').dataset.value = String(f.max_seq);
-  $('max-batch').textContent = grouped(f.max_batch);
+  $('max-batch').textContent = f.max_batch ? grouped(f.max_batch) : f.placed ? 'none: not even batch 1'
+    : `none: not even batch 1 at ${grouped(f.seq)} tokens`;
+  $('max-batch').className = f.max_batch ? '' : 'not-fit';
   $('max-batch').dataset.value = String(f.max_batch);
-  $('smallest-quant').textContent = f.smallest_quant ?? 'none of the ladder';
-  $('gpus-needed').textContent = grouped(f.gpus_needed);
+  // "none" from the core means the ladder's first rung (no quantization) already fits; null: no rung fits.
+  $('smallest-quant').textContent = f.smallest_quant === 'none' ? 'none needed: fits unquantized'
+    : f.smallest_quant ?? 'nothing fits: not even the smallest rung (q2_k)';
+  $('smallest-quant').className = f.smallest_quant ? '' : 'not-fit';
+  $('smallest-quant').dataset.value = f.smallest_quant ?? '';
+  $('gpus-needed').textContent = `${grouped(f.gpus_needed)} (even split)`;
   $('gpus-needed').dataset.value = String(f.gpus_needed);
 }
 
@@ -280,9 +380,11 @@ function renderPlacement(r) {
     return;
   }
   $('place-devices').textContent = r.devices.map((d) => d.name).join(', ');
-  verdict.className = r.fits ? 'fits' : 'no-fit';
+  const offloaded = offloadedBytes(r);
+  verdict.className = !r.fits ? 'no-fit' : offloaded ? 'offload' : 'fits';
   verdict.dataset.fits = String(r.fits);
-  verdict.textContent = r.fits ? 'fits' : 'does not fit';
+  verdict.dataset.offload = String(r.fits && offloaded > 0);
+  verdict.textContent = !r.fits ? 'does not fit' : offloaded ? `fits only with ${gib(offloaded)} offloaded (slower)` : 'fits';
   const bars = $('place-bars');
   bars.replaceChildren();
   for (const d of r.devices) {
@@ -290,14 +392,31 @@ function renderPlacement(r) {
     bars.lastChild.dataset.device = d.name;
     bars.lastChild.dataset.bytes = String(d.total_bytes);
   }
+  // What found no place is drawn as its own bar, so the overflow is never hidden behind full GPUs.
+  if (r.unplaced_bytes > 0) {
+    const { row, track } = bar('not placed', 'unplaced-bar');
+    const scale = Math.max(r.unplaced_bytes, ...r.devices.map((d) => d.budget_bytes ?? 0));
+    track.append(el('span', { class: 'seg unplaced', title: `no device has room for ${gib(r.unplaced_bytes)}`,
+      style: `width:${(r.unplaced_bytes / scale) * 100}%` }));
+    row.append(el('div', { class: 'bar-value', text: `${gib(r.unplaced_bytes)} has no place on these devices` }));
+    row.dataset.bytes = String(r.unplaced_bytes);
+    bars.append(row);
+  }
   $('place-notes').replaceChildren(...[...(r.suggestions ?? []), ...(r.warnings ?? [])].map((w) => el('li', { text: w })));
   const text = JSON.stringify(r.device_map, null, 2);
+  // A map of a placement that does not fit lacks modules: from_pretrained would fail on it (docs/json.md).
+  const complete = r.fits;
   $('place-map').textContent = text;
-  card.dataset.map = text;
+  $('place-map').classList.toggle('incomplete', !complete);
+  $('place-map').dataset.complete = String(complete);
+  $('place-download').disabled = !complete;
+  $('place-map-note').textContent = complete ? "for transformers' from_pretrained(device_map=...)"
+    : `INCOMPLETE: ${Object.keys(r.device_map).length} modules placed, the rest has no device, so this map cannot load (not offered for download)`;
+  card.dataset.map = complete ? text : '';
 }
 
 // The catalog: one plan per GPU, in slices between frames so typing never waits for it.
-function renderCatalog(gen, request) {
+function renderCatalog(gen, request, placeRequest) {
   const list = $('catalog');
   const status = $('catalog-status');
   const rows = [];
@@ -309,12 +428,21 @@ function renderCatalog(gen, request) {
     const start = performance.now();
     while (i < gpuCatalog.length && performance.now() - start < 8) {
       const g = gpuCatalog[i++];
-      const r = mp.plan({ ...request, gpu: g.key });
-      const d = !isError(r) && r.plan.devices[0];
-      rows.push(el('li', { class: d ? (d.fits ? 'fits' : 'no-fit') : 'no-fit', dataGpu: g.key, dataFits: String(!!d?.fits) },
+      // Placed on several devices: each GPU placed the same way (its count, the same CPU offload).
+      const r = placeRequest ? mp.place({ ...placeRequest, gpu: g.key }) : mp.plan({ ...request, gpu: g.key });
+      // Placed: the headroom of the fullest GPU when it fits, else minus what found no room.
+      const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes: r.fits
+        ? r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity)
+        : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
+      // A fit that needs the CPU offload is amber here too.
+      const offload = d?.fits && placeRequest ? offloadedBytes(r) : 0;
+      rows.push(el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
+        dataFits: String(!!d?.fits), dataOffload: String(offload > 0) },
         el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
         el('small', { text: !d ? r.error.message
-          : `${gib(g.memory_bytes)} · headroom ${gib(d.headroom_bytes)}${d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
+          : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
+            ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}${
+            d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
     }
     if (i < gpuCatalog.length) {
       setTimeout(step, 0);
@@ -390,9 +518,10 @@ function recompute({ fromUser = true } = {}) {
   deferredPending = true;
   setTimeout(() => {
     if (drawn !== drawGeneration) return;
-    if (gpu) renderFit(mp.fit(request));
+    if (gpu && placed) renderPlacedFit(mp.place({ ...placeRequest(), solve: true }));
+    else if (gpu) renderFit(mp.fit(request));
     if (!placed) renderPlacement(place ? mp.place(place) : null);
-    renderCatalog(drawn, catalogRequest);
+    renderCatalog(drawn, catalogRequest, placed ? placeRequest() : null);
   }, 0);
 }
 
@@ -640,10 +769,15 @@ function applyStateToControls() {
   for (const key of workloadKeys) {
     const input = $(key);
     // A select keeps a value from a link that is not among its choices (the core judges it; recoverUrlState).
+    if (key === 'gpu' && state.gpu.startsWith('custom:')) {
+      input.value = 'custom';
+      continue;
+    }
     if (input.tagName === 'SELECT' && state[key] && ![...input.options].some((o) => o.value === state[key]))
       input.append(el('option', { value: state[key], text: state[key] }));
     input.value = state[key];
   }
+  showCustomGpu(state.gpu);
   $('config-input').value = state.config;
   document.body.dataset.mode = state.mode;
   selectSource(state.source);
@@ -671,8 +805,10 @@ async function main() {
   const ps = mp.presets();
   presets = ps.presets;
   defaults.model = ps.default;
-  gpuCatalog = mp.gpus().gpus;
-  $('gpu').append(...gpuCatalog.map((g) => el('option', { value: g.key, text: `${g.name} (${gib(g.memory_bytes)})` })));
+  // By memory, smallest first: the GPU menu and the catalog list read in the same order.
+  gpuCatalog = mp.gpus().gpus.sort((a, b) => a.memory_bytes - b.memory_bytes || a.key.localeCompare(b.key));
+  $('gpu').append(...gpuCatalog.map((g) => el('option', { value: g.key, text: shortGpuName(g), title: g.name })),
+    el('option', { value: 'custom', text: 'Your own GPU…' }));
   $('version').textContent = `modelplan ${mp.version()}`;
   // The inputs (from the URL, checked by loadFromUrl) are put into the controls at the end of main().
 
@@ -706,8 +842,15 @@ async function main() {
   });
   for (const key of workloadKeys) {
     $(key).addEventListener('input', () => {
-      state[key] = $(key).value;
+      state[key] = key === 'gpu' && $(key).value === 'custom' ? customGpuText() : $(key).value;
+      if (key === 'gpu') $('custom-gpu').hidden = $(key).value !== 'custom';
       document.body.dataset.mode = state.mode;
+      recompute();
+    });
+  }
+  for (const id of ['custom-mem', 'custom-bw', 'custom-tflops']) {
+    $(id).addEventListener('input', () => {
+      state.gpu = customGpuText();
       recompute();
     });
   }

@@ -22,7 +22,9 @@ namespace {
 
 std::string render_fit(const analysis& a, const workload& w, const gpu_row& gpu, const fit_answer& f,
                        const device_check& checks) {
-    std::string out = model_title(a) + "on " + gpu.key + " (" + binary_size(f.memory_bytes) + ")\n\n";
+    std::string out = model_title(a);
+    if (auto plan = plan_memory(a, w)) out += values_line(*plan); // the values in use, defaults named
+    out += "on " + gpu.key + " (" + binary_size(f.memory_bytes) + ")\n\n";
     bool runs = checks.errors.empty();
     out += std::string("  fits          ") + (f.fits && runs ? "yes" : "no") + ": " +
            binary_size(f.total_bytes) + " needed, headroom " + signed_size(f.headroom_bytes) + " (batch " +
@@ -30,8 +32,12 @@ std::string render_fit(const analysis& a, const workload& w, const gpu_row& gpu,
     out += "  longest seq   " +
            (f.max_seq ? with_thousands(f.max_seq) + " tokens" : std::string("none fits")) + " at batch " +
            std::to_string(w.batch) + "\n";
-    out += "  largest batch " + (f.max_batch ? with_thousands(f.max_batch) : std::string("none fits")) + "\n";
-    out += "  quantization  " + (f.quant_found ? f.smallest_quant : std::string("none of the ladder fits")) +
+    out += "  largest batch " + (f.max_batch ? with_thousands(f.max_batch) : std::string("none fits")) +
+           " at seq " + std::to_string(w.seq ? w.seq : default_seq(a.spec)) + "\n";
+    out += "  quantization  " +
+           (!f.quant_found               ? std::string("nothing fits: none of the ladder")
+            : f.smallest_quant == "none" ? std::string("none needed (fits unquantized)")
+                                         : f.smallest_quant) +
            "\n";
     out += "  GPUs needed   " + std::to_string(f.gpus_needed) +
            " (an even split of the total, before placement)\n";

@@ -7,6 +7,7 @@
 
 #include "command-line.h"
 #include "modelplan/header-model.h"
+#include "modelplan/memory.h"
 #include "modelplan/report.h"
 #include "modelplan/text.h"
 
@@ -80,6 +81,17 @@ std::string fixed(double x, int digits) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f", digits, x);
     return buf;
+}
+
+// The values the plan used, defaults named as such: "batch 1, seq 4096 (default), weights fp8-block128 (from
+// config), KV cache BF16 (compute dtype)".
+std::string values_line(const memory_plan& p) {
+    const values_in_use& v = p.in_use;
+    std::string weights =
+        v.quant.empty() ? v.weight_dtype : v.quant + (v.quant_source == "config" ? " (from config)" : "");
+    return "workload: batch " + std::to_string(v.batch) + ", seq " + std::to_string(v.seq) +
+           (v.seq_default ? " (default)" : "") + ", weights " + weights + ", KV cache " + v.kv_dtype +
+           (v.kv_dtype_default ? " (compute dtype)" : "") + "\n";
 }
 
 } // namespace modelplan::cli

@@ -11,7 +11,8 @@
 
 namespace modelplan {
 struct analysis;
-}
+struct memory_plan;
+} // namespace modelplan
 
 namespace modelplan::cli {
 
@@ -37,6 +38,9 @@ int usage_error(const std::string& message, const std::string& command);
 // "MODEL  Architecture (model_type), dtype, N layers[, E experts (K per token)]" and a newline (place leaves
 // the experts out).
 std::string model_title(const analysis& a, bool with_experts = true);
+// The values a plan used, defaults named as such (issue 17): "workload: batch 1, seq 4096 (default), weights
+// fp8-block128 (from config), KV cache BF16 (compute dtype)\n".
+std::string values_line(const memory_plan& p);
 // The dtype of skeleton tensor `i` as shown: as the checkpoint stores it for a model read from its headers.
 std::string tensor_dtype(const analysis& a, size_t i);
 // For a model read from checkpoint headers (header-model.h), its notes on what is generic, one per line under

@@ -25,8 +25,9 @@ decoder layer stays whole on one device, tied parameters stay together, the KV c
 its attention runs, and every GPU used pays its own activations and CUDA context (docs/placement.md).
 
 devices:
-  --gpu NAME           catalog GPU (modelplan gpus); --gpus N of them as cuda:0..N-1 (default 1, or T x P)
-  --cpu SIZE           also offload to host memory (e.g. 64GiB); --disk: and to disk
+  --gpu NAME           catalog GPU (modelplan gpus) or custom:MEMORY[,bw=GB/s][,tflops=T]; --gpus N of
+                       them as cuda:0..N-1 (default 1, or T x P)
+  --cpu SIZE           also offload to host memory (64 = 64 GiB, 64GiB, 64GB); --disk: and to disk
   --devices LIST       explicit budgets, e.g. cuda:0=24GiB,cuda:1=16GiB,cpu=64GiB,disk
 placement:
   --strategy S         sequential (fill each device in order, like accelerate's "sequential") or balanced
@@ -68,9 +69,17 @@ std::string size_or_dash(uint64_t b) {
 }
 
 std::string render_placement(const analysis& a, const placement& p, const place_options& o) {
-    std::string out = model_title(a, false);
+    std::string out = model_title(a, false) + values_line(p.plan);
+    // A fit that relies on host memory or disk says so (issue 17): those layers run far slower.
+    uint64_t offloaded = 0;
+    for (const auto& d : p.devices)
+        if (d.device.kind != device_kind::gpu) offloaded += d.total_bytes;
+    std::string verdict = !p.fits     ? "does NOT fit"
+                          : offloaded ? "fits only with offload (" + binary_size(offloaded) +
+                                            " off the GPUs: those layers run far slower)"
+                                      : "fits";
     out += std::string(o.strategy == place_strategy::balanced ? "balanced" : "sequential") +
-           " placement: " + (p.fits ? "fits" : "does NOT fit") + "\n\n";
+           " placement: " + verdict + "\n\n";
     // The recurrent-state column only for models that have one (Mamba, DeltaNet, short-convolution layers).
     const bool state = !p.plan.state_bytes_by_layer.empty();
     std::vector<std::pair<std::string, align>> columns = {

@@ -44,7 +44,7 @@ workload:
   --mtp                also load multi-token-prediction layers (DeepSeek-V3)
   --head HEAD          the head instead of the class in "architectures"
   --gpu NAME           check against a catalog GPU (modelplan gpus): verdict, headroom, what cannot
-                       run, roofline upper bounds
+                       run, roofline upper bounds; your own: custom:24GiB[,bw=1008][,tflops=165]
 training:
   --method full|lora|qlora     (default full)
   --lora-rank N                (default 16)
@@ -64,7 +64,7 @@ output:
 namespace {
 
 std::string render_plan(const analysis& a, const memory_plan& p) {
-    std::string out = model_title(a) + "\n";
+    std::string out = model_title(a) + values_line(p) + "\n";
     table items({
         {"item",  align::left },
         {"bytes", align::right},

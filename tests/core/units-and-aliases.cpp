@@ -183,3 +183,45 @@ TEST(quant_aliases, unknown_name_gets_the_closest_few_not_a_wall) {
 
 } // namespace
 } // namespace modelplan
+
+namespace modelplan {
+namespace {
+
+// Issue 17, item 1: on several GPUs the solves come from the placement, and are tight there.
+TEST(placement_fit, answers_agree_with_the_placement) {
+    analysis a = test::analyze_preset("llama-3.1-70b");
+    workload w;
+    w.quant = "q4_k_m";
+    w.seq = 32768;
+    place_request r;
+    r.gpu = "rtx-4090";
+    r.gpu_count = 2;
+    auto s = resolve_place(r, false);
+    ASSERT_TRUE(s.ok());
+    placement_fit f = solve_placement_fit(a, w, s->devices, s->options);
+    auto fits = [&](const workload& t, const std::vector<device_budget>& devices) {
+        auto p = place_model(a, t, devices, s->options);
+        return p.ok() && p->fits;
+    };
+    ASSERT_GT(f.max_seq, 0u);
+    workload t = w;
+    t.seq = f.max_seq;
+    EXPECT_TRUE(fits(t, s->devices));
+    t.seq = f.max_seq + 1;
+    EXPECT_FALSE(fits(t, s->devices));
+    // GPUs needed: the smallest count of RTX 4090s whose placement fits.
+    ASSERT_GT(f.gpus_needed, 0u);
+    EXPECT_TRUE(fits(w, *catalog_devices("rtx-4090", f.gpus_needed, std::nullopt, false)));
+    EXPECT_FALSE(fits(w, *catalog_devices("rtx-4090", f.gpus_needed - 1, std::nullopt, false)));
+    // Through the JSON request: "solve": true adds "fit".
+    std::string json = handle_request(
+        "place",
+        R"({"model": "llama-3.1-70b", "quant": "q4_k_m", "seq": 32768, "gpu": "rtx-4090", "gpu_count": 2,
+                    "solve": true})");
+    EXPECT_NE(json.find("\"max_seq\": " + std::to_string(f.max_seq)), std::string::npos)
+        << json.substr(0, 300);
+    EXPECT_NE(json.find("\"gpus_needed\": " + std::to_string(f.gpus_needed)), std::string::npos);
+}
+
+} // namespace
+} // namespace modelplan

@@ -149,8 +149,22 @@ struct memory_breakdown {
     training_memory training;        // training only
 };
 
+// The workload values a plan was computed with, defaults resolved: what the page shows in empty fields
+// ("4096 (default)") and the CLI prints above its tables (issue 17).
+struct values_in_use {
+    uint64_t batch = 1;
+    uint64_t seq = 0;
+    bool seq_default = false;      // no seq given: default_seq() of the model
+    std::string weight_dtype;      // "BF16": the stored dtype of the unquantized weights
+    std::string quant;             // the weight format in use ("fp8-block128"); empty when unquantized
+    std::string quant_source;      // "config" (its quantization_config), "request" (quant/--quant) or empty
+    std::string kv_dtype;          // "BF16", "FP8", "q8_0"...
+    bool kv_dtype_default = false; // no kv_dtype given: the compute dtype
+};
+
 struct memory_plan {
     bool training = false;
+    values_in_use in_use;
     std::optional<plan_device> device;
     std::vector<plan_item> items; // presentation: names, formulas and inputs as text
     memory_breakdown bytes;       // the same figures, typed

@@ -123,6 +123,7 @@ struct place_request {
     bool experts_on_cpu = false;
     std::vector<std::string> pins; // "PATTERN=DEVICE"
     std::optional<uint64_t> tp, pp;
+    bool solve = false; // also the fit solves on these devices (placement_fit)
 };
 
 struct place_setup {
@@ -130,7 +131,22 @@ struct place_setup {
     place_options options;
     uint64_t tp = 1, pp = 1;
     bool parallel = false; // tp or pp asked for: a parallel plan, not a device map
+    bool solve = false;    // add the placement's fit solves to the answer
 };
+
+// The inverse solves of fit.h, answered by the placement on the devices given (several GPUs, CPU offload):
+// each candidate is placed, so the answers agree with place's verdict (issue 17). gpus_needed is the smallest
+// count of the same GPU (with the same cpu/disk) whose placement fits, up to 64; 0 when none does or the
+// devices are not a catalog/custom GPU times N.
+struct placement_fit {
+    uint64_t max_seq = 0;       // longest context that fits at the given batch (0: none)
+    uint64_t max_batch = 0;     // largest batch that fits at the given (or default) context (0: none)
+    std::string smallest_quant; // first rung of quant_ladder() that fits ("none": unquantized); empty if none
+    bool quant_found = false;
+    uint64_t gpus_needed = 0;
+};
+placement_fit solve_placement_fit(const analysis& a, const workload& w,
+                                  const std::vector<device_budget>& devices, const place_options& options);
 
 // Checks the combination and resolves the devices. Messages name options as the CLI spells them
 // ("--gpu-count" is the CLI's "--gpus") when `cli`, else by their JSON keys.
@@ -141,7 +157,8 @@ result<std::string> place_json(const analysis& a, const workload& w, const place
                                bool* fits = nullptr);
 
 // {"model", "architecture", "strategy", "fits", "devices": [...], "device_map": {...}, ...} (docs/json.md).
-std::string placement_json(const analysis& a, const placement& p, const place_options& options);
+std::string placement_json(const analysis& a, const placement& p, const place_options& options,
+                           const placement_fit* fit = nullptr);
 std::string parallel_json(const analysis& a, const parallel_plan& p);
 
 } // namespace modelplan

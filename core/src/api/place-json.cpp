@@ -125,7 +125,8 @@ std::string device_map_json(const device_map& map) {
     return doc.str();
 }
 
-std::string placement_json(const analysis& a, const placement& p, const place_options& options) {
+std::string placement_json(const analysis& a, const placement& p, const place_options& options,
+                           const placement_fit* fit) {
     json_out doc;
     auto& out = doc.w;
     doc.begin_model_answer(a.model, a.spec.architecture);
@@ -149,6 +150,22 @@ std::string placement_json(const analysis& a, const placement& p, const place_op
     out.Uint64(p.over_budget_bytes);
     write_strings(out, "suggestions", p.suggestions);
     write_strings(out, "warnings", p.warnings);
+    if (fit) {
+        out.Key("fit");
+        out.StartObject();
+        out.Key("max_seq");
+        out.Uint64(fit->max_seq);
+        out.Key("max_batch");
+        out.Uint64(fit->max_batch);
+        out.Key("smallest_quant");
+        if (fit->quant_found)
+            write_string(out, fit->smallest_quant);
+        else
+            out.Null();
+        out.Key("gpus_needed");
+        out.Uint64(fit->gpus_needed);
+        out.EndObject();
+    }
     out.EndObject();
     return doc.str();
 }
@@ -202,7 +219,9 @@ result<std::string> place_json(const analysis& a, const workload& w, const place
     auto p = place_model(a, w, setup.devices, setup.options);
     if (!p) return p.err();
     if (fits) *fits = p->fits;
-    return placement_json(a, *p, setup.options);
+    if (!setup.solve) return placement_json(a, *p, setup.options);
+    placement_fit f = solve_placement_fit(a, w, setup.devices, setup.options);
+    return placement_json(a, *p, setup.options, &f);
 }
 
 } // namespace modelplan

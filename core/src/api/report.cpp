@@ -131,7 +131,8 @@ result<place_request> read_place_request(const key_reader& keys) {
     }
     for (auto [key, out] : {
              std::pair{"disk",           &r.disk          },
-             std::pair{"experts_on_cpu", &r.experts_on_cpu}
+             std::pair{"experts_on_cpu", &r.experts_on_cpu},
+             std::pair{"solve",          &r.solve         }
     }) {
         auto v = keys.optional_bool(key, false);
         if (!v) return v.err();

@@ -781,6 +781,64 @@ void suggest(const analysis& a, const workload& w, const std::vector<device_budg
 
 } // namespace
 
+placement_fit solve_placement_fit(const analysis& a, const workload& w,
+                                  const std::vector<device_budget>& devices, const place_options& o) {
+    placement_fit f;
+    auto fits_with = [&](const workload& t) {
+        auto r = quiet_place(a, t, devices, o);
+        return r && r->fits;
+    };
+    uint64_t seq_limit = a.spec.max_positions ? a.spec.max_positions : (uint64_t{1} << 24);
+    f.max_seq = largest_fitting(seq_limit, [&](uint64_t s) {
+        workload t = w;
+        t.seq = s;
+        return fits_with(t);
+    });
+    workload at_seq = w;
+    if (at_seq.seq == 0) at_seq.seq = default_seq(a.spec);
+    f.max_batch = largest_fitting(uint64_t{1} << 20, [&](uint64_t b) {
+        workload t = at_seq;
+        t.batch = b;
+        return fits_with(t);
+    });
+    for (const std::string& q : quant_ladder()) {
+        workload t = w;
+        t.quant = q;
+        if (fits_with(t)) {
+            f.smallest_quant = q.empty() ? "none" : q;
+            f.quant_found = true;
+            break;
+        }
+    }
+    if (!o.gpu_name.empty()) {
+        std::optional<uint64_t> cpu;
+        bool disk = false;
+        for (const auto& d : devices) {
+            if (d.kind == device_kind::cpu) cpu = d.budget_bytes;
+            disk = disk || d.kind == device_kind::disk;
+        }
+        auto fits_on = [&](uint64_t n) {
+            auto more = catalog_devices(o.gpu_name, n, cpu, disk);
+            if (!more) return false;
+            auto q = quiet_place(a, w, *more, o);
+            return q && q->fits;
+        };
+        constexpr uint64_t most = 64;
+        if (fits_on(most)) { // more GPUs never hold less: the smallest count by bisection
+            uint64_t lo = 1, hi = most;
+            while (lo < hi) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (fits_on(mid))
+                    hi = mid;
+                else
+                    lo = mid + 1;
+            }
+            f.gpus_needed = lo;
+        }
+    }
+    return f;
+}
+
 result<std::vector<device_budget>> catalog_devices(const std::string& gpu, uint64_t count,
                                                    std::optional<uint64_t> cpu_bytes, bool disk) {
     auto g = find_gpu(gpu);
@@ -853,6 +911,7 @@ result<place_setup> resolve_place(const place_request& r, bool cli) {
             return make_error(error_code::out_of_range,
                               name(key) + ": expected 1 to 1024, got " + std::to_string(*value), key);
     s.parallel = r.tp || r.pp;
+    s.solve = r.solve;
     s.tp = r.tp.value_or(1);
     s.pp = r.pp.value_or(1);
     if (r.devices && r.gpu)

@@ -431,6 +431,29 @@ error saturated(const workload& w, const memory_plan& p) {
 
 } // namespace
 
+namespace {
+
+values_in_use values_used(const analysis& a, const workload& given, const workload& w,
+                          const plan_item& weights) {
+    values_in_use v;
+    v.batch = w.batch;
+    v.seq = w.seq;
+    v.seq_default = given.seq == 0;
+    v.weight_dtype = dtype_name(a.spec.weight_dtype);
+    // The weights item names its format (quantization.cpp writes "quant" and "quant_source" for every
+    // format).
+    for (const auto& in : weights.inputs) {
+        if (in.name == "quant") v.quant = in.value;
+        if (in.name == "quant_source") v.quant_source = in.value == "--quant" ? "request" : "config";
+    }
+    v.kv_dtype = w.kv_block_bytes ? (w.kv_block_bytes == 34 ? "q8_0" : "q4_0")
+                                  : dtype_name(w.kv_dtype.value_or(compute_dtype(a.spec.weight_dtype)));
+    v.kv_dtype_default = !given.kv_dtype && !given.kv_block_bytes;
+    return v;
+}
+
+} // namespace
+
 result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     const model_spec& spec = a.spec;
     workload w = w_in;
@@ -455,6 +478,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     // Weights: every stored parameter at its own dtype or quantized storage (quantization.cpp).
     auto weights = plan_weights(a, w, &p.weight_bytes_by_tensor);
     if (!weights) return weights.err();
+    p.in_use = values_used(a, w_in, w, *weights);
     p.bytes.unsharded_weights = weights->bytes;
     const dtype act = compute_dtype(spec.weight_dtype);
     // The per-layer cache is part of every plan (placement follows it); its item only of inference plans.
