@@ -683,6 +683,62 @@ TEST(header_fallback, mamba1_state_from_the_shapes_alone) {
     EXPECT_TRUE(has_note(a, "recurrent_state", "d_inner 64, d_state 8 (Mamba-1)"));
 }
 
+TEST(header_fallback, gated_deltanet_state_from_a_log_and_the_linear_keys) {
+    // Qwen3-Next's linear-attention layout (tests/core/families-ssm.cpp, qwen3_next_names_match_the_listing:
+    // model.layers.{i}.linear_attn.{A_log, conv1d.weight, dt_bias, in_proj_ba, in_proj_qkvz, norm, out_proj})
+    // with Qwen3NextGatedDeltaNet's shapes: key_dim = key heads x key head_dim, value_dim = value heads x
+    // value head_dim, conv1d [2 x key_dim + value_dim, 1, kernel], in_proj_qkvz [2 x key_dim + 2 x value_dim,
+    // hidden], in_proj_ba [2 x value heads, hidden], A_log and dt_bias [value heads], norm [value head_dim].
+    // Here 2 key heads of 8, 4 value heads of 16, kernel 4: conv_dim 2 x 16 + 64 = 96. docs/memory.md, per
+    // layer and sequence: (4 - 1) x 96 x 2 bytes + 4 value heads x 8 x 16 x 2 bytes = 576 + 1,024 = 1,600;
+    // layer 0 linear, layer 1 attention; batch 3.
+    written w;
+    w.add("model.embed_tokens.weight", "BF16", {vocab, hidden});
+    const std::string l0 = "model.layers.0.linear_attn.";
+    w.add(l0 + "conv1d.weight", "BF16", {96, 1, 4})
+        .add(l0 + "in_proj_qkvz.weight", "BF16", {2 * 16 + 2 * 64, hidden})
+        .add(l0 + "in_proj_ba.weight", "BF16", {2 * 4, hidden})
+        .add(l0 + "dt_bias", "BF16", {4})
+        .add(l0 + "A_log", "F32", {4})
+        .add(l0 + "norm.weight", "F32", {16})
+        .add(l0 + "out_proj.weight", "BF16", {hidden, 64});
+    w.add("model.layers.1.self_attn.q_proj.weight", "BF16", {heads * head_dim, hidden})
+        .add("model.layers.1.self_attn.k_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+        .add("model.layers.1.self_attn.v_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+        .add("model.layers.1.self_attn.o_proj.weight", "BF16", {hidden, heads * head_dim});
+    const std::string config = R"({"model_type": "zorblax_n", "torch_dtype": "bfloat16",
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 64,
+        "layer_types": ["linear_attention", "full_attention"], "linear_num_key_heads": 2,
+        "linear_key_head_dim": 8, "linear_value_head_dim": 16, "linear_conv_kernel_dim": 4})";
+    analysis a = from_headers(parsed(w.file), &config);
+    workload load;
+    load.batch = 3;
+    load.seq = 10;
+    auto p = plan_memory(a, load);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_NE(item_of(*p, "recurrent_state"), nullptr);
+    EXPECT_EQ(item_of(*p, "recurrent_state")->bytes, 1600u * 3);
+    EXPECT_TRUE(a.spec.layers[0].switches & sw_linear_attn);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "gated DeltaNet"));
+    EXPECT_TRUE(has_note(a, "recurrent_state", "linear_key_head_dim 8"));
+    // KV only in layer 1: 2 x 2 KV heads x 16 x 2 bytes x 10 tokens x 3 sequences.
+    EXPECT_EQ(item_of(*p, "kv_cache")->bytes, 2u * 2 * 16 * 2 * 10 * 3);
+}
+
+TEST(header_fallback, mamba_ssm_dtype_sets_the_state_dtype) {
+    // mamba_ssm_dtype float32 (as Nemotron-H and Granite 4.0-H configs may name it; docs/memory.md: the SSM
+    // part takes it, the convolution part the KV dtype): per Mamba layer and sequence (4 - 1) x 80 x 2 bytes
+    // + 4 x 16 x 8 x 4 bytes = 480 + 2,048 = 2,528; 2 Mamba layers, one sequence.
+    std::string config = zorblax_hybrid_config;
+    config.insert(config.rfind('}'), R"(, "mamba_ssm_dtype": "float32")");
+    analysis a = from_headers(parsed(zorblax_hybrid().file), &config);
+    auto p = plan_memory(a, workload{});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_NE(item_of(*p, "recurrent_state"), nullptr);
+    EXPECT_EQ(item_of(*p, "recurrent_state")->bytes, 2u * 2528);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "mamba_ssm_dtype \"float32\""));
+}
+
 TEST(header_fallback, a_mixer_key_past_the_maximum_is_an_error) {
     const std::string config = R"({"model_type": "zorblax_h", "mamba_d_state": 99999999999})";
     auto a = analyze_checkpoint("zorblax_h", parsed(zorblax_hybrid().file), &config, {}, "x");

@@ -57,6 +57,7 @@ struct generic_keys {
     bool sliding_disabled = false;                       // use_sliding_window false
     std::optional<bool> tie_embeddings;
     std::optional<dtype> torch_dtype;
+    std::optional<dtype> ssm_state_dtype; // mamba_ssm_dtype: the recurrent state's SSM part
     std::vector<std::string> read; // "num_hidden_layers (32)", ... in reading order: the notes name them
     std::vector<std::string> mixer_read; // the recurrent mixers' keys read ("mamba_d_state 128", ...)
     std::vector<std::string> notes;      // keys present but not used, and why

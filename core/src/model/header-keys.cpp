@@ -154,6 +154,16 @@ result<generic_keys> read_config_keys(const rapidjson::Value& config) {
         g.torch_dtype = *t;
         break;
     }
+    for (const key_reader& keys : readers) {
+        if (!keys.has("mamba_ssm_dtype")) continue;
+        auto name = keys.optional_string("mamba_ssm_dtype");
+        if (!name) return name.err();
+        auto t = parse_dtype(**name, keys.path("mamba_ssm_dtype"));
+        if (!t) return t.err();
+        g.ssm_state_dtype = *t;
+        g.mixer_read.push_back(keys.path("mamba_ssm_dtype") + " " + quote_value(**name));
+        break;
+    }
     return g;
 }
 

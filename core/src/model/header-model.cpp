@@ -489,6 +489,7 @@ class builder {
             return;
         }
         for (const auto& [il, kind] : kind_of) s.layers[il].switches |= kind;
+        s.ssm_state_dtype = keys_.ssm_state_dtype;
         if (!keys_.mixer_read.empty()) inputs.push_back("the generic keys " + list_text(keys_.mixer_read));
         const std::string ssm_formula =
             s.ssm_heads ? "heads (" + num(s.ssm_heads) + ") x head_dim (" + num(s.ssm_head_dim) +
