@@ -99,7 +99,9 @@ std::string render_plan(const analysis& a, const memory_plan& p) {
                       d.decode_tokens_per_s, d.prefill_seconds);
         out += buf;
     }
-    return out + header_notes(a, {"weights", "kv_cache", "activations"});
+    std::vector<std::string> shown = {"weights", "kv_cache", "activations"};
+    if (!p.state_bytes_by_layer.empty()) shown.push_back("recurrent_state"); // its note is under its item
+    return out + header_notes(a, shown);
 }
 
 } // namespace

@@ -206,4 +206,46 @@ TEST_F(header_fallback_cli, inspect_lists_a_checkpoint_whose_config_has_no_famil
     EXPECT_TRUE(said) << r.out.substr(0, 400);
 }
 
+// A hybrid of an invented model_type laid out as Granite 4.0-H checkpoints name their Mamba-2 layers
+// (model.layers.{i}.mamba.*; models/SOURCES-SSM.md), shapes as transformers' Mamba2Mixer makes them: 4 heads
+// of 16 (d_inner 64), n_groups 1, d_state 8, conv_dim 64 + 2 x 1 x 8 = 80, d_conv 4. Layer 0 Mamba, layer 1
+// attention.
+TEST_F(header_fallback_cli, plan_of_a_hybrid_estimates_its_recurrent_state) {
+    tf::safetensors_file f;
+    f.add("model.embed_tokens.weight", "BF16", {128, 64});
+    f.add("model.layers.0.mamba.in_proj.weight", "BF16", {64 + 80 + 4, 64});
+    f.add("model.layers.0.mamba.conv1d.weight", "BF16", {80, 1, 4});
+    f.add("model.layers.0.mamba.conv1d.bias", "BF16", {80});
+    f.add("model.layers.0.mamba.dt_bias", "F32", {4});
+    f.add("model.layers.0.mamba.A_log", "F32", {4});
+    f.add("model.layers.0.mamba.D", "F32", {4});
+    f.add("model.layers.0.mamba.norm.weight", "F32", {64});
+    f.add("model.layers.0.mamba.out_proj.weight", "BF16", {64, 64});
+    f.add("model.layers.1.self_attn.q_proj.weight", "BF16", {64, 64});
+    f.add("model.layers.1.self_attn.k_proj.weight", "BF16", {32, 64});
+    f.add("model.layers.1.self_attn.v_proj.weight", "BF16", {32, 64});
+    f.add("model.layers.1.self_attn.o_proj.weight", "BF16", {64, 64});
+    f.add("model.norm.weight", "F32", {64});
+    write("hybrid/model.safetensors", f.bytes());
+    write("hybrid/config.json", R"({"model_type": "zorblax_h", "torch_dtype": "bfloat16",
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 64,
+        "layer_types": ["mamba", "attention"], "mamba_d_state": 8, "mamba_d_head": 16})");
+    auto r = run("plan " + path("hybrid") + " --seq 100 --batch 3 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto d = json(r);
+    // docs/memory.md, per Mamba layer and sequence: (conv_kernel - 1) x conv channels x 2 bytes (bf16) +
+    // heads x head_dim x d_state x 2 bytes = 3 x 80 x 2 + 4 x 16 x 8 x 2 = 480 + 1,024 = 1,504; 3 sequences.
+    const auto* state = item(d, "recurrent_state");
+    ASSERT_NE(state, nullptr) << r.out;
+    EXPECT_EQ((*state)["bytes"].GetUint64(), 1504u * 3);
+    EXPECT_NE(std::string((*state)["note"].GetString()).find("mamba_d_state 8"), std::string::npos);
+    // KV only in layer 1: 2 x 2 KV heads x 16 x 2 bytes x 100 tokens x 3 sequences.
+    EXPECT_EQ((*item(d, "kv_cache"))["bytes"].GetUint64(), 2u * 2 * 16 * 2 * 100 * 3);
+    auto text = run("plan " + path("hybrid"));
+    ASSERT_EQ(text.status, 0) << text.err;
+    EXPECT_NE(text.out.find("  note: estimated for the 1 layer with a Mamba (mixer./mamba.) mixer"),
+              std::string::npos)
+        << text.out;
+}
+
 } // namespace

@@ -533,5 +533,219 @@ TEST(header_fallback, requests_name_the_held_checkpoint) {
     EXPECT_STREQ(d["error"]["code"].GetString(), "unknown_model_type");
 }
 
+// ---- Recurrent mixers read from the headers (issue 13 section 2: "KV and recurrent-state memory come from
+// the generic config keys when they are present").
+//
+// An invented hybrid ("zorblax_h") laid out as Granite 4.0-H checkpoints name their tensors (the
+// model.layers.{i}.mamba.* names of tests/core/families-ssm.cpp, granite_hybrid_names_match_the_checkpoint,
+// and models/SOURCES-SSM.md), with Mamba-2's shapes as transformers' Mamba2Mixer makes them: conv_dim =
+// d_inner + 2 x n_groups x d_state, conv1d.weight [conv_dim, 1, d_conv], in_proj [d_inner + conv_dim + heads,
+// hidden], A_log / D / dt_bias [heads], norm.weight [d_inner], out_proj [hidden, d_inner]. Widths: hidden 64,
+// 4 Mamba heads of 16 (d_inner 64), n_groups 1, d_state 8 -> conv_dim 64 + 2 x 8 = 80, d_conv 4; layers 0 and
+// 2 Mamba, layer 1 attention (4 heads of 16, 2 KV heads).
+constexpr uint64_t m_heads = 4, m_head_dim = 16, m_inner = m_heads * m_head_dim, m_state = 8, m_groups = 1,
+                   m_kernel = 4, m_conv = m_inner + 2 * m_groups * m_state;
+
+written zorblax_hybrid(bool mamba_1 = false) {
+    written w;
+    w.add("model.embed_tokens.weight", "BF16", {vocab, hidden});
+    for (uint64_t l = 0; l < 3; ++l) {
+        std::string p = "model.layers." + std::to_string(l) + ".";
+        w.add(p + "input_layernorm.weight", "F32", {hidden});
+        if (l == 1) {
+            w.add(p + "self_attn.q_proj.weight", "BF16", {heads * head_dim, hidden})
+                .add(p + "self_attn.k_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+                .add(p + "self_attn.v_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+                .add(p + "self_attn.o_proj.weight", "BF16", {hidden, heads * head_dim});
+        } else if (mamba_1) { // Mamba-1 (MambaMixer): A_log [d_inner, d_state], D [d_inner], x_proj, dt_proj
+            w.add(p + "mamba.in_proj.weight", "BF16", {2 * m_inner, hidden})
+                .add(p + "mamba.conv1d.weight", "BF16", {m_inner, 1, m_kernel})
+                .add(p + "mamba.conv1d.bias", "BF16", {m_inner})
+                .add(p + "mamba.x_proj.weight", "BF16", {4 + 2 * m_state, m_inner})
+                .add(p + "mamba.dt_proj.weight", "BF16", {m_inner, 4})
+                .add(p + "mamba.dt_proj.bias", "BF16", {m_inner})
+                .add(p + "mamba.A_log", "F32", {m_inner, m_state})
+                .add(p + "mamba.D", "F32", {m_inner})
+                .add(p + "mamba.out_proj.weight", "BF16", {hidden, m_inner});
+        } else {
+            w.add(p + "mamba.in_proj.weight", "BF16", {m_inner + m_conv + m_heads, hidden})
+                .add(p + "mamba.conv1d.weight", "BF16", {m_conv, 1, m_kernel})
+                .add(p + "mamba.conv1d.bias", "BF16", {m_conv})
+                .add(p + "mamba.dt_bias", "F32", {m_heads})
+                .add(p + "mamba.A_log", "F32", {m_heads})
+                .add(p + "mamba.D", "F32", {m_heads})
+                .add(p + "mamba.norm.weight", "F32", {m_inner})
+                .add(p + "mamba.out_proj.weight", "BF16", {hidden, m_inner});
+        }
+        w.add(p + "post_attention_layernorm.weight", "F32", {hidden})
+            .add(p + "shared_mlp.input_linear.weight", "BF16", {2 * ffn, hidden})
+            .add(p + "shared_mlp.output_linear.weight", "BF16", {hidden, ffn});
+    }
+    w.add("model.norm.weight", "F32", {hidden});
+    return w;
+}
+
+// Its config: the generic keys, Granite 4.0-H's layer_types words and the mixer's keys (mamba_*).
+const std::string zorblax_hybrid_config = R"({
+  "model_type": "zorblax_h", "architectures": ["ZorblaxHybridForCausalLM"], "torch_dtype": "bfloat16",
+  "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 64,
+  "vocab_size": 128, "layer_types": ["mamba", "attention", "mamba"], "tie_word_embeddings": true,
+  "mamba_n_heads": 4, "mamba_d_head": 16, "mamba_d_state": 8, "mamba_n_groups": 1, "mamba_d_conv": 4
+})";
+
+TEST(header_fallback, mamba2_state_from_the_shapes_and_the_mixer_keys) {
+    written w = zorblax_hybrid();
+    analysis a = from_headers(parsed(w.file), &zorblax_hybrid_config);
+    EXPECT_EQ(a.counts.total, w.elements);
+    EXPECT_TRUE(a.spec.has_recurrent_state(0));
+    EXPECT_FALSE(a.spec.has_recurrent_state(1));
+    EXPECT_TRUE(a.spec.has_recurrent_state(2));
+    workload load;
+    load.batch = 2;
+    load.seq = 300;
+    auto p = plan_memory(a, load);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    // docs/memory.md, recurrent state per layer and sequence: (conv_kernel - 1) x conv channels x conv dtype
+    // bytes + heads x head_dim x d_state x state dtype bytes; both dtypes bf16 (torch_dtype, no
+    // mamba_ssm_dtype): (4 - 1) x 80 x 2 = 480 and 4 x 16 x 8 x 2 = 1,024, so 1,504 bytes per Mamba layer and
+    // sequence; 2 Mamba layers x 2 sequences = 6,016 bytes.
+    EXPECT_EQ(p->state_bytes_by_layer, (std::vector<uint64_t>{3008, 0, 3008}));
+    EXPECT_EQ(p->state_bytes_per_sequence, 3008u);
+    ASSERT_NE(item_of(*p, "recurrent_state"), nullptr);
+    EXPECT_EQ(item_of(*p, "recurrent_state")->bytes, 6016u);
+    // KV only in the attention layer: 2 x 2 KV heads x 16 x 2 bytes x 300 tokens x 2 sequences.
+    EXPECT_EQ(p->kv_bytes_by_layer, (std::vector<uint64_t>{0, 2 * 2 * 16 * 2 * 300 * 2, 0}));
+    // The notes say where each width came from.
+    EXPECT_TRUE(has_note(a, "recurrent_state", "model.layers.0.mamba.conv1d.weight [80, 1, 4]"));
+    EXPECT_TRUE(has_note(a, "recurrent_state", "model.layers.0.mamba.A_log [4]: 4 heads (Mamba-2)"));
+    EXPECT_TRUE(has_note(a, "recurrent_state", "mamba_d_state 8"));
+    EXPECT_TRUE(has_note(a, "kv_cache", "their recurrent state is the recurrent_state item"));
+    EXPECT_FALSE(has_note(a, "kv_cache", "not estimated"));
+    std::string json = plan_json(a, *p);
+    rapidjson::Document d;
+    d.Parse(json.c_str());
+    ASSERT_FALSE(d.HasParseError());
+    bool noted = false;
+    for (const auto& item : d["plan"]["items"].GetArray())
+        if (std::string(item["name"].GetString()) == "recurrent_state")
+            noted =
+                std::string(item["note"].GetString()).find("estimated for the 2 layers with a Mamba") == 0;
+    EXPECT_TRUE(noted) << json;
+    bool generic = false;
+    for (const auto& n : d["generic"].GetArray())
+        generic = generic || std::string(n["item"].GetString()) == "recurrent_state";
+    EXPECT_TRUE(generic) << json;
+}
+
+TEST(header_fallback, mamba2_head_dim_from_out_proj_and_kv_from_the_tensors) {
+    // Without mamba_d_head, d_inner is out_proj's input (64) and head_dim d_inner / heads = 16; without
+    // layer_types, the Mamba layers (no attention tensors) cache no keys and values. Same figure as above for
+    // one sequence: 2 x ((4 - 1) x 80 x 2 + 4 x 16 x 8 x 2) = 3,008 bytes.
+    const std::string config = R"({"model_type": "zorblax_h", "torch_dtype": "bfloat16",
+        "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 64,
+        "ssm_state_size": 8})";
+    analysis a = from_headers(parsed(zorblax_hybrid().file), &config);
+    workload load;
+    load.seq = 100;
+    auto p = plan_memory(a, load);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(item_of(*p, "recurrent_state")->bytes, 3008u);
+    EXPECT_EQ(item_of(*p, "kv_cache")->bytes, 2u * 2 * 16 * 2 * 100);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "head_dim d_inner / heads = 16"));
+    EXPECT_TRUE(has_note(a, "kv_cache", "2 layers hold a recurrent mixer and no attention tensors"));
+}
+
+TEST(header_fallback, mamba2_without_d_state_keeps_the_state_unestimated) {
+    // Mamba-2's d_state is not in any one shape (conv_dim mixes it with n_groups): without a key it is said
+    // so.
+    const std::string config = R"({"model_type": "zorblax_h", "torch_dtype": "bfloat16",
+        "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 64,
+        "layer_types": ["mamba", "attention", "mamba"]})";
+    analysis a = from_headers(parsed(zorblax_hybrid().file), &config);
+    auto p = plan_memory(a, workload{});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(item_of(*p, "recurrent_state"), nullptr);
+    EXPECT_FALSE(a.spec.has_recurrent_state(0));
+    EXPECT_TRUE(has_note(a, "recurrent_state", "not estimated (0 bytes)"));
+    EXPECT_TRUE(has_note(a, "recurrent_state", "d_state (mamba_d_state"));
+    EXPECT_TRUE(has_note(a, "kv_cache", "any state they keep is not estimated"));
+}
+
+TEST(header_fallback, mamba1_state_from_the_shapes_alone) {
+    // No config at all: A_log [d_inner 64, d_state 8] and conv1d.weight [64, 1, 4] give the state. Dtypes:
+    // BF16, the float type most parameters are stored in. Per Mamba layer and sequence (docs/memory.md,
+    // Mamba: d_inner x d_state): (4 - 1) x 64 x 2 + 64 x 8 x 2 = 384 + 1,024 = 1,408 bytes; 2 layers.
+    analysis a = from_headers(parsed(zorblax_hybrid(true).file), nullptr);
+    auto p = plan_memory(a, workload{});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_NE(item_of(*p, "recurrent_state"), nullptr);
+    EXPECT_EQ(item_of(*p, "recurrent_state")->bytes, 2u * 1408);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "d_inner 64, d_state 8 (Mamba-1)"));
+}
+
+TEST(header_fallback, gated_deltanet_state_from_a_log_and_the_linear_keys) {
+    // Qwen3-Next's linear-attention layout (tests/core/families-ssm.cpp, qwen3_next_names_match_the_listing:
+    // model.layers.{i}.linear_attn.{A_log, conv1d.weight, dt_bias, in_proj_ba, in_proj_qkvz, norm, out_proj})
+    // with Qwen3NextGatedDeltaNet's shapes: key_dim = key heads x key head_dim, value_dim = value heads x
+    // value head_dim, conv1d [2 x key_dim + value_dim, 1, kernel], in_proj_qkvz [2 x key_dim + 2 x value_dim,
+    // hidden], in_proj_ba [2 x value heads, hidden], A_log and dt_bias [value heads], norm [value head_dim].
+    // Here 2 key heads of 8, 4 value heads of 16, kernel 4: conv_dim 2 x 16 + 64 = 96. docs/memory.md, per
+    // layer and sequence: (4 - 1) x 96 x 2 bytes + 4 value heads x 8 x 16 x 2 bytes = 576 + 1,024 = 1,600;
+    // layer 0 linear, layer 1 attention; batch 3.
+    written w;
+    w.add("model.embed_tokens.weight", "BF16", {vocab, hidden});
+    const std::string l0 = "model.layers.0.linear_attn.";
+    w.add(l0 + "conv1d.weight", "BF16", {96, 1, 4})
+        .add(l0 + "in_proj_qkvz.weight", "BF16", {2 * 16 + 2 * 64, hidden})
+        .add(l0 + "in_proj_ba.weight", "BF16", {2 * 4, hidden})
+        .add(l0 + "dt_bias", "BF16", {4})
+        .add(l0 + "A_log", "F32", {4})
+        .add(l0 + "norm.weight", "F32", {16})
+        .add(l0 + "out_proj.weight", "BF16", {hidden, 64});
+    w.add("model.layers.1.self_attn.q_proj.weight", "BF16", {heads * head_dim, hidden})
+        .add("model.layers.1.self_attn.k_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+        .add("model.layers.1.self_attn.v_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+        .add("model.layers.1.self_attn.o_proj.weight", "BF16", {hidden, heads * head_dim});
+    const std::string config = R"({"model_type": "zorblax_n", "torch_dtype": "bfloat16",
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 64,
+        "layer_types": ["linear_attention", "full_attention"], "linear_num_key_heads": 2,
+        "linear_key_head_dim": 8, "linear_value_head_dim": 16, "linear_conv_kernel_dim": 4})";
+    analysis a = from_headers(parsed(w.file), &config);
+    workload load;
+    load.batch = 3;
+    load.seq = 10;
+    auto p = plan_memory(a, load);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_NE(item_of(*p, "recurrent_state"), nullptr);
+    EXPECT_EQ(item_of(*p, "recurrent_state")->bytes, 1600u * 3);
+    EXPECT_TRUE(a.spec.layers[0].switches & sw_linear_attn);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "gated DeltaNet"));
+    EXPECT_TRUE(has_note(a, "recurrent_state", "linear_key_head_dim 8"));
+    // KV only in layer 1: 2 x 2 KV heads x 16 x 2 bytes x 10 tokens x 3 sequences.
+    EXPECT_EQ(item_of(*p, "kv_cache")->bytes, 2u * 2 * 16 * 2 * 10 * 3);
+}
+
+TEST(header_fallback, mamba_ssm_dtype_sets_the_state_dtype) {
+    // mamba_ssm_dtype float32 (as Nemotron-H and Granite 4.0-H configs may name it; docs/memory.md: the SSM
+    // part takes it, the convolution part the KV dtype): per Mamba layer and sequence (4 - 1) x 80 x 2 bytes
+    // + 4 x 16 x 8 x 4 bytes = 480 + 2,048 = 2,528; 2 Mamba layers, one sequence.
+    std::string config = zorblax_hybrid_config;
+    config.insert(config.rfind('}'), R"(, "mamba_ssm_dtype": "float32")");
+    analysis a = from_headers(parsed(zorblax_hybrid().file), &config);
+    auto p = plan_memory(a, workload{});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    ASSERT_NE(item_of(*p, "recurrent_state"), nullptr);
+    EXPECT_EQ(item_of(*p, "recurrent_state")->bytes, 2u * 2528);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "mamba_ssm_dtype \"float32\""));
+}
+
+TEST(header_fallback, a_mixer_key_past_the_maximum_is_an_error) {
+    const std::string config = R"({"model_type": "zorblax_h", "mamba_d_state": 99999999999})";
+    auto a = analyze_checkpoint("zorblax_h", parsed(zorblax_hybrid().file), &config, {}, "x");
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.err().code, error_code::out_of_range);
+    EXPECT_EQ(a.err().path, "mamba_d_state");
+}
+
 } // namespace
 } // namespace modelplan::test

@@ -49,12 +49,18 @@ struct generic_keys {
     std::string architecture; // config architectures[0]
     std::optional<uint64_t> layers, heads, kv_heads, head_dim, hidden, intermediate, expert_intermediate,
         vocab, max_positions, sliding_window, experts, experts_per_tok;
+    // Recurrent mixers (Mamba, Mamba-2, gated DeltaNet): the keys hybrid configs commonly use for the widths
+    // of their state (header-model.cpp, set_recurrent).
+    std::optional<uint64_t> ssm_state, ssm_heads, ssm_head_dim, conv_kernel, linear_value_heads,
+        linear_key_head_dim, linear_value_head_dim, linear_conv_kernel;
     std::optional<std::vector<std::string>> layer_types; // one per layer
     bool sliding_disabled = false;                       // use_sliding_window false
     std::optional<bool> tie_embeddings;
     std::optional<dtype> torch_dtype;
-    std::vector<std::string> read;  // "num_hidden_layers (32)", ... in reading order: the notes name them
-    std::vector<std::string> notes; // keys present but not used, and why
+    std::optional<dtype> ssm_state_dtype; // mamba_ssm_dtype: the recurrent state's SSM part
+    std::vector<std::string> read; // "num_hidden_layers (32)", ... in reading order: the notes name them
+    std::vector<std::string> mixer_read; // the recurrent mixers' keys read ("mamba_d_state 128", ...)
+    std::vector<std::string> notes;      // keys present but not used, and why
 };
 
 // From a parsed config.json (already known to have no family). Errors name the key, as the family readers'

@@ -33,7 +33,20 @@ const key_names config_sizes[] = {
     {&generic_keys::experts,             "num_local_experts num_experts n_routed_experts"},
     {&generic_keys::experts_per_tok,     "num_experts_per_tok"},
 };
+// Recurrent mixers: Nemotron-H, Granite 4 and Falcon-H1 (mamba_*), Mamba and Mamba-2 (state_size,
+// ssm_state_size, conv_kernel), Qwen3-Next (linear_*). What they size is the recurrent_state item's note.
+const key_names mixer_sizes[] = {
+    {&generic_keys::ssm_state,             "mamba_d_state ssm_state_size state_size"},
+    {&generic_keys::ssm_heads,             "mamba_n_heads mamba_num_heads"},
+    {&generic_keys::ssm_head_dim,          "mamba_d_head mamba_head_dim"},
+    {&generic_keys::conv_kernel,           "conv_kernel mamba_d_conv"},
+    {&generic_keys::linear_value_heads,    "linear_num_value_heads"},
+    {&generic_keys::linear_key_head_dim,   "linear_key_head_dim"},
+    {&generic_keys::linear_value_head_dim, "linear_value_head_dim"},
+    {&generic_keys::linear_conv_kernel,    "linear_conv_kernel_dim"},
+};
 // clang-format on
+constexpr uint64_t max_mixer_width = 1ull << 24; // as the state-space families read them (ssm-parts.h)
 
 std::vector<std::string> words(const char* names) {
     std::vector<std::string> out;
@@ -71,21 +84,32 @@ result<generic_keys> read_config_keys(const rapidjson::Value& config) {
         archs && archs->IsArray() && !archs->Empty() && (*archs)[0].IsString())
         g.architecture = (*archs)[0].GetString();
 
-    for (const key_names& k : config_sizes) {
-        bool found = false;
-        for (const key_reader& keys : readers) {
-            for (const std::string& name : words(k.names)) {
-                if (!keys.has(name.c_str())) continue;
-                auto v = keys.optional_size(name.c_str());
-                if (!v) return v.err();
-                g.*(k.field) = *v;
-                g.read.push_back(keys.path(name.c_str()) + " " + num(**v));
-                found = true;
-                break;
+    auto read_sizes = [&](const auto& table, std::vector<std::string>& read,
+                          uint64_t maximum) -> std::optional<error> {
+        for (const key_names& k : table) {
+            bool found = false;
+            for (const key_reader& keys : readers) {
+                for (const std::string& name : words(k.names)) {
+                    if (!keys.has(name.c_str())) continue;
+                    auto v = keys.optional_size(name.c_str());
+                    if (!v) return v.err();
+                    if (**v > maximum)
+                        return make_error(error_code::out_of_range,
+                                          keys.path(name.c_str()) + " (" + num(**v) +
+                                              ") exceeds the supported maximum of " + num(maximum),
+                                          keys.path(name.c_str()));
+                    g.*(k.field) = *v;
+                    read.push_back(keys.path(name.c_str()) + " " + num(**v));
+                    found = true;
+                    break;
+                }
+                if (found) break;
             }
-            if (found) break;
         }
-    }
+        return std::nullopt;
+    };
+    if (auto e = read_sizes(config_sizes, g.read, UINT64_MAX)) return *e;
+    if (auto e = read_sizes(mixer_sizes, g.mixer_read, max_mixer_width)) return *e;
     for (const key_reader& keys : readers) {
         const rapidjson::Value* types = keys.find("layer_types");
         if (!types) continue;
@@ -128,6 +152,16 @@ result<generic_keys> read_config_keys(const rapidjson::Value& config) {
         auto t = parse_dtype(**name, keys.path(key));
         if (!t) return t.err();
         g.torch_dtype = *t;
+        break;
+    }
+    for (const key_reader& keys : readers) {
+        if (!keys.has("mamba_ssm_dtype")) continue;
+        auto name = keys.optional_string("mamba_ssm_dtype");
+        if (!name) return name.err();
+        auto t = parse_dtype(**name, keys.path("mamba_ssm_dtype"));
+        if (!t) return t.err();
+        g.ssm_state_dtype = *t;
+        g.mixer_read.push_back(keys.path("mamba_ssm_dtype") + " " + quote_value(**name));
         break;
     }
     return g;

@@ -124,6 +124,7 @@ class builder {
         if (auto e = choose_layers()) return *e;
         fill_spec();
         set_attention();
+        set_recurrent();
         build_tensors();
         return finish();
     }
@@ -310,7 +311,7 @@ class builder {
             kv_notes_.push_back("layer_types has " + num(types->size()) + " entries for " + num(n_main_) +
                                 " layers: not read, every layer counted with full attention");
         } else if (types) {
-            std::set<std::string> uncached, as_full;
+            std::set<std::string> as_full;
             for (uint64_t il = 0; il < n_main_; ++il) {
                 const std::string& kind = (*types)[il];
                 layer_spec& l = spec_.layers[il];
@@ -324,13 +325,9 @@ class builder {
                     as_full.insert(kind);
                 } else { // linear attention, Mamba, convolutions: no cache that grows with the context
                     l.switches |= sw_no_kv_cache;
-                    uncached.insert(kind);
+                    uncached_layers_[kind].push_back(il);
                 }
             }
-            for (const std::string& kind : uncached)
-                kv_notes_.push_back(
-                    "layers whose layer_types entry is \"" + kind +
-                    "\" cache no keys and values here (any state they keep is not estimated)");
             for (const std::string& kind : as_full)
                 kv_notes_.push_back("\"" + kind + "\" layers are counted with full attention" +
                                     (kind == "sliding_attention" ? " (no sliding_window is set)" : "") +
@@ -343,6 +340,165 @@ class builder {
             kv_notes_.push_back("sliding_window " + num(*keys_.sliding_window) +
                                 " applies to every layer (the config has no layer_types)");
         }
+    }
+
+    // ---- phase 4b: recurrent mixers and their state (docs/checkpoints.md, "Models without a family")
+    // A layer whose tensors hold a Mamba mixer (A_log or conv1d under "mixer." or "mamba.", as Mamba,
+    // Mamba-2, Nemotron-H, Granite 4 and Falcon-H1 checkpoints name them) or a gated DeltaNet
+    // ("linear_attn.", as Qwen3-Next's) keeps a recurrent state. Its widths come from the shapes where they
+    // are unambiguous (conv1d.weight [channels, 1, kernel]; A_log [d_inner, d_state] for Mamba-1, [heads] for
+    // Mamba-2 and DeltaNet; out_proj.weight [hidden, d_inner]) and from the mixers' config keys otherwise.
+    static uint64_t mixer_kind(const std::string& name) {
+        const bool mixer_param = ends_with(name, ".A_log") || name.find(".conv1d.") != std::string::npos;
+        if (!mixer_param) return 0;
+        if (name.find("linear_attn.") != std::string::npos) return sw_linear_attn;
+        if (name.find("mixer.") != std::string::npos || name.find("mamba.") != std::string::npos)
+            return sw_mamba;
+        return 0;
+    }
+
+    static bool is_attention_role(role r) {
+        return r == role::attn_q || r == role::attn_k || r == role::attn_v || r == role::attn_qkv;
+    }
+
+    static std::string shape_text(const std::vector<uint64_t>& shape) {
+        std::string out = "[";
+        for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + num(shape[i]);
+        return out + "]";
+    }
+
+    void set_recurrent() {
+        std::map<uint64_t, uint64_t> kind_of; // layer -> sw_mamba / sw_linear_attn
+        std::set<uint64_t> attends;
+        const read_tensor *conv = nullptr, *a_log = nullptr, *out_proj = nullptr;
+        for (const read_tensor& t : tensors_) {
+            const int64_t il = layer_index(t);
+            if (il == no_index) continue;
+            if (is_attention_role(t.guess.what)) attends.insert(static_cast<uint64_t>(il));
+            const uint64_t kind = mixer_kind(t.l.name);
+            if (!kind || !t.l.shape_known) continue;
+            kind_of[static_cast<uint64_t>(il)] |= kind;
+            if (!conv && ends_with(t.l.name, ".conv1d.weight")) conv = &t;
+            if (!a_log && ends_with(t.l.name, ".A_log")) a_log = &t;
+        }
+        if (kind_of.empty()) return;
+        uint64_t kinds = 0;
+        for (const auto& [il, kind] : kind_of) kinds |= kind;
+        for (const read_tensor& t : tensors_) {
+            const int64_t il = layer_index(t);
+            if (out_proj || il == no_index || !kind_of.count(static_cast<uint64_t>(il))) continue;
+            if (t.l.shape_known && t.l.shape.size() == 2 && ends_with(t.l.name, ".out_proj.weight") &&
+                (t.l.name.find("mixer.") != std::string::npos ||
+                 t.l.name.find("mamba.") != std::string::npos))
+                out_proj = &t;
+        }
+
+        // Layers with a recurrent mixer and no attention tensors cache no keys and values.
+        uint64_t without_attention = 0;
+        for (const auto& [il, kind] : kind_of)
+            if (!attends.count(il) && !(spec_.layers[il].switches & sw_no_kv_cache)) {
+                spec_.layers[il].switches |= sw_no_kv_cache;
+                ++without_attention;
+            }
+        if (without_attention)
+            kv_notes_.push_back(num(without_attention) +
+                                (without_attention == 1 ? " layer holds" : " layers hold") +
+                                " a recurrent mixer and no attention tensors: they cache no keys and values");
+
+        const char* what =
+            kinds == sw_linear_attn ? "gated DeltaNet (linear_attn.)" : "Mamba (mixer./mamba.)";
+        std::string layers_text =
+            num(kind_of.size()) + (kind_of.size() == 1 ? " layer" : " layers") + " with a " + what + " mixer";
+        if (kinds == (sw_mamba | sw_linear_attn)) {
+            state_note_ =
+                "not estimated (0 bytes): the checkpoint holds both Mamba (mixer./mamba.) and gated "
+                "DeltaNet (linear_attn.) mixers, whose widths a generic reading cannot tell apart";
+            return;
+        }
+        model_spec& s = spec_;
+        std::vector<std::string> inputs, missing;
+        // The causal convolution: [channels, 1, kernel] as PyTorch's depthwise Conv1d stores it.
+        if (conv && conv->l.shape.size() == 3 && conv->l.shape[1] == 1) {
+            s.ssm_conv_dim = conv->l.shape[0];
+            s.ssm_conv_kernel = conv->l.shape[2];
+            inputs.push_back(conv->l.name + " " + shape_text(conv->l.shape) + ": conv channels " +
+                             num(s.ssm_conv_dim) + ", conv_kernel " + num(s.ssm_conv_kernel));
+        } else {
+            missing.push_back("a conv1d.weight [channels, 1, kernel]");
+        }
+        if (kinds == sw_mamba) {
+            if (a_log && a_log->l.shape.size() == 2) { // Mamba-1: one state of d_state per channel
+                s.ssm_inner = a_log->l.shape[0];
+                s.ssm_state = a_log->l.shape[1];
+                inputs.push_back(a_log->l.name + " " + shape_text(a_log->l.shape) + ": d_inner " +
+                                 num(s.ssm_inner) + ", d_state " + num(s.ssm_state) + " (Mamba-1)");
+            } else {
+                if (a_log && a_log->l.shape.size() == 1) {
+                    s.ssm_heads = a_log->l.shape[0];
+                    inputs.push_back(a_log->l.name + " " + shape_text(a_log->l.shape) + ": " +
+                                     num(s.ssm_heads) + " heads (Mamba-2)");
+                } else if (keys_.ssm_heads) {
+                    s.ssm_heads = *keys_.ssm_heads;
+                } else {
+                    missing.push_back("the heads (an A_log [heads], or mamba_n_heads)");
+                }
+                if (keys_.ssm_head_dim) {
+                    s.ssm_head_dim = *keys_.ssm_head_dim;
+                } else if (s.ssm_heads && out_proj && out_proj->l.shape[1] % s.ssm_heads == 0) {
+                    s.ssm_head_dim = out_proj->l.shape[1] / s.ssm_heads;
+                    inputs.push_back(out_proj->l.name + " " + shape_text(out_proj->l.shape) + ": d_inner " +
+                                     num(out_proj->l.shape[1]) +
+                                     ", head_dim d_inner / heads = " + num(s.ssm_head_dim));
+                } else {
+                    missing.push_back(
+                        "head_dim (mamba_d_head, or a mixer out_proj.weight [hidden, d_inner])");
+                }
+                if (keys_.ssm_state)
+                    s.ssm_state = *keys_.ssm_state;
+                else
+                    missing.push_back("d_state (mamba_d_state, ssm_state_size or state_size)");
+                s.ssm_inner = sat::mul(s.ssm_heads, s.ssm_head_dim);
+            }
+        } else { // gated DeltaNet: value heads x key head_dim x value head_dim
+            if (a_log && a_log->l.shape.size() == 1) {
+                s.ssm_heads = a_log->l.shape[0];
+                inputs.push_back(a_log->l.name + " " + shape_text(a_log->l.shape) + ": " + num(s.ssm_heads) +
+                                 " value heads");
+            } else if (keys_.linear_value_heads) {
+                s.ssm_heads = *keys_.linear_value_heads;
+            } else {
+                missing.push_back("the value heads (an A_log [heads], or linear_num_value_heads)");
+            }
+            if (keys_.linear_value_head_dim)
+                s.ssm_head_dim = *keys_.linear_value_head_dim;
+            else
+                missing.push_back("linear_value_head_dim");
+            if (keys_.linear_key_head_dim)
+                s.ssm_state = *keys_.linear_key_head_dim;
+            else
+                missing.push_back("linear_key_head_dim");
+            s.ssm_inner = sat::mul(s.ssm_heads, s.ssm_head_dim);
+        }
+        if (!missing.empty()) {
+            s.ssm_inner = s.ssm_state = s.ssm_heads = s.ssm_head_dim = 0;
+            s.ssm_conv_dim = s.ssm_conv_kernel = 0;
+            state_note_ = "not estimated (0 bytes) for the " + layers_text + ": it needs " +
+                          list_text(missing) + ", which neither the tensor shapes nor the " +
+                          (keys_.source.empty() ? std::string("config (there is none)") : keys_.source) +
+                          " give";
+            return;
+        }
+        for (const auto& [il, kind] : kind_of) s.layers[il].switches |= kind;
+        s.ssm_state_dtype = keys_.ssm_state_dtype;
+        if (!keys_.mixer_read.empty()) inputs.push_back("the generic keys " + list_text(keys_.mixer_read));
+        const std::string ssm_formula =
+            s.ssm_heads ? "heads (" + num(s.ssm_heads) + ") x head_dim (" + num(s.ssm_head_dim) +
+                              ") x d_state (" + num(s.ssm_state) + ")"
+                        : "d_inner (" + num(s.ssm_inner) + ") x d_state (" + num(s.ssm_state) + ")";
+        state_note_ = "estimated for the " + layers_text +
+                      " from the checkpoint shapes and keys: " + list_text(inputs) +
+                      "; per layer and sequence (conv_kernel - 1) x conv channels x " +
+                      "conv dtype bytes + " + ssm_formula + " x state dtype bytes";
     }
 
     // ---- phase 5: the skeleton, its name patterns and the tied head
@@ -485,6 +641,7 @@ class builder {
         if (!tied_note_.empty()) note("roles", tied_note_);
         write_layer_notes();
         write_kv_notes();
+        if (!state_note_.empty()) note("recurrent_state", state_note_);
         note("activations", "estimated from " + activation_inputs());
         note("weights", "each tensor's bytes as the checkpoint stores them" +
                             std::string(out_.quantized ? " (quantized storage included)" : "") +
@@ -539,6 +696,14 @@ class builder {
              "estimated from " + keys_text() + ": 2 x num_key_value_heads (" + num(spec_.n_kv_heads) +
                  ") x head_dim (" + num(spec_.head_dim) + ") x bytes per token in each attention layer" +
                  (keys_.kv_heads ? std::string() : " (no num_key_value_heads: every head keeps its own)"));
+        for (const auto& [kind, layers] : uncached_layers_) {
+            bool estimated = true;
+            for (uint64_t il : layers) estimated = estimated && spec_.has_recurrent_state(il);
+            note("kv_cache", "layers whose layer_types entry is \"" + kind +
+                                 "\" cache no keys and values here" +
+                                 (estimated ? " (their recurrent state is the recurrent_state item)"
+                                            : " (any state they keep is not estimated)"));
+        }
         for (const std::string& n : kv_notes_) note("kv_cache", n);
     }
 
@@ -564,7 +729,8 @@ class builder {
     uint64_t n_main_ = 0, n_layers_total_ = 0, merged_experts_ = 0;
     uint64_t groups_ = 0, by_family_ = 0, by_ending_ = 0, by_gguf_ = 0, unclassified_ = 0;
     std::vector<std::string> view_notes_, kv_notes_, inferred_;
-    std::string dtype_note_, tied_note_;
+    std::string dtype_note_, tied_note_, state_note_;
+    std::map<std::string, std::vector<uint64_t>> uncached_layers_;
 };
 
 } // namespace
@@ -578,7 +744,8 @@ std::string header_model::notes_of(const std::string& item) const {
 
 std::string header_model::note_for_item(const std::string& plan_item) const {
     if (plan_item == "overhead") return "";
-    if (plan_item == "weights" || plan_item == "kv_cache") return notes_of(plan_item);
+    if (plan_item == "weights" || plan_item == "kv_cache" || plan_item == "recurrent_state")
+        return notes_of(plan_item);
     return notes_of("activations");
 }
 
