@@ -437,7 +437,8 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     if (w.batch == 0)
         return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
     if (w.seq == 0) w.seq = default_seq(spec);
-    if (w.encoder_seq == 0) w.encoder_seq = w.seq;
+    // A speech encoder's sequence is audio frames, not text: max_source_positions per window (Whisper: 1500).
+    if (w.encoder_seq == 0) w.encoder_seq = spec.audio_positions ? spec.audio_positions : w.seq;
     if (auto e = check_attention(spec, w)) return *e;
     // Image inputs: their tokens join each sequence after its text (images.h).
     auto images = plan_image_inputs(spec, w);
