@@ -61,10 +61,12 @@ TEST(families_wh, other_sizes_equal_keras_hub_figures) {
     for (const auto& s : sizes) {
         std::string c = preset_config("whisper-tiny");
         c = edit_key(c, "d_model", std::to_string(s.d));
-        for (const char* k : {"encoder_layers", "decoder_layers"}) c = edit_key(c, k, std::to_string(s.layers));
+        for (const char* k : {"encoder_layers", "decoder_layers"})
+            c = edit_key(c, k, std::to_string(s.layers));
         for (const char* k : {"encoder_attention_heads", "decoder_attention_heads"})
             c = edit_key(c, k, std::to_string(s.heads));
-        for (const char* k : {"encoder_ffn_dim", "decoder_ffn_dim"}) c = edit_key(c, k, std::to_string(s.ffn));
+        for (const char* k : {"encoder_ffn_dim", "decoder_ffn_dim"})
+            c = edit_key(c, k, std::to_string(s.ffn));
         EXPECT_EQ(total_of(c), s.total) << "d_model " << s.d;
     }
 }
@@ -80,19 +82,19 @@ TEST(families_wh, names_and_shapes_follow_the_checkpoint) {
         std::vector<uint64_t> shape;
     };
     const row rows[] = {
-        {"model.encoder.conv1.weight",                             {1280, 128, 3} },
-        {"model.encoder.conv1.bias",                               {1280}         },
-        {"model.encoder.conv2.weight",                             {1280, 1280, 3}},
-        {"model.encoder.embed_positions.weight",                   {1500, 1280}   },
-        {"model.encoder.layers.31.self_attn.k_proj.weight",        {1280, 1280}   },
-        {"model.encoder.layers.31.self_attn.q_proj.bias",          {1280}         },
-        {"model.encoder.layers.0.fc1.weight",                      {5120, 1280}   },
-        {"model.encoder.layer_norm.bias",                          {1280}         },
-        {"model.decoder.embed_tokens.weight",                      {51866, 1280}  },
-        {"model.decoder.embed_positions.weight",                   {448, 1280}    },
-        {"model.decoder.layers.31.encoder_attn.v_proj.bias",       {1280}         },
-        {"model.decoder.layers.0.encoder_attn_layer_norm.weight",  {1280}         },
-        {"model.decoder.layer_norm.weight",                        {1280}         },
+        {"model.encoder.conv1.weight",                            {1280, 128, 3} },
+        {"model.encoder.conv1.bias",                              {1280}         },
+        {"model.encoder.conv2.weight",                            {1280, 1280, 3}},
+        {"model.encoder.embed_positions.weight",                  {1500, 1280}   },
+        {"model.encoder.layers.31.self_attn.k_proj.weight",       {1280, 1280}   },
+        {"model.encoder.layers.31.self_attn.q_proj.bias",         {1280}         },
+        {"model.encoder.layers.0.fc1.weight",                     {5120, 1280}   },
+        {"model.encoder.layer_norm.bias",                         {1280}         },
+        {"model.decoder.embed_tokens.weight",                     {51866, 1280}  },
+        {"model.decoder.embed_positions.weight",                  {448, 1280}    },
+        {"model.decoder.layers.31.encoder_attn.v_proj.bias",      {1280}         },
+        {"model.decoder.layers.0.encoder_attn_layer_norm.weight", {1280}         },
+        {"model.decoder.layer_norm.weight",                       {1280}         },
     };
     for (const auto& r : rows) {
         const tensor_info* t = tensor_named(a, r.name);
@@ -116,13 +118,20 @@ TEST(families_wh, encoder_sequence_is_audio_frames) {
     w.seq = 100;
     auto p = plan_memory(a, w);
     ASSERT_TRUE(p.ok()) << p.err().message;
-    uint64_t per_token = 2 * 384 * 4; // keys and values, d_model 384, F32 checkpoint
+    uint64_t per_token = 2 * 384 * 4;       // keys and values, d_model 384, F32 checkpoint
     EXPECT_EQ(p->kv_bytes_by_layer[0], 0u); // encoder layer 0
     EXPECT_EQ(p->kv_bytes_by_layer[4], per_token * (100 + 1500));
     w.encoder_seq = 750; // 15 seconds, given explicitly
     auto q = plan_memory(a, w);
     ASSERT_TRUE(q.ok());
     EXPECT_EQ(q->kv_bytes_by_layer[4], per_token * (100 + 750));
+    EXPECT_TRUE(q->warnings.empty());
+    // More than one window: a warning names max_source_positions.
+    w.encoder_seq = 3000;
+    auto r = plan_memory(a, w);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->warnings.size(), 1u);
+    EXPECT_NE(r->warnings[0].find("max_source_positions"), std::string::npos) << r->warnings[0];
 }
 
 TEST(families_wh, bad_config_names_the_key) {

@@ -238,11 +238,18 @@ std::optional<error> check_attention(const model_spec& spec, const workload& w) 
 }
 
 std::vector<std::string> context_warnings(const model_spec& spec, const workload& w) {
-    if (spec.max_positions == 0 || w.seq <= spec.max_positions) return {};
-    return {"seq (" + num(w.seq) + ") is longer than max_position_embeddings (" + num(spec.max_positions) +
-            ")" +
-            (spec.rope.scaling_type.empty() ? std::string()
-                                            : "; rope_scaling " + spec.rope.scaling_type + " may extend it")};
+    std::vector<std::string> out;
+    // A speech encoder (Whisper) takes exactly max_source_positions frames per window; longer audio is cut
+    // into windows.
+    if (spec.audio_positions && w.encoder_seq > spec.audio_positions)
+        out.push_back("encoder_seq (" + num(w.encoder_seq) + ") is longer than max_source_positions (" +
+                      num(spec.audio_positions) + "): the encoder takes one 30-second window at a time");
+    if (spec.max_positions == 0 || w.seq <= spec.max_positions) return out;
+    out.push_back(
+        "seq (" + num(w.seq) + ") is longer than max_position_embeddings (" + num(spec.max_positions) + ")" +
+        (spec.rope.scaling_type.empty() ? std::string()
+                                        : "; rope_scaling " + spec.rope.scaling_type + " may extend it"));
+    return out;
 }
 
 // KV cache, layer by layer; fills the plan's per-token and per-layer figures.

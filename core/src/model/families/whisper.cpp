@@ -112,7 +112,8 @@ std::optional<error> read_whisper(const key_reader& keys, model_spec& spec) {
     MP_TRY(mels, keys.size("num_mel_bins"));
     MP_TRY(frames, keys.size("max_source_positions"));
     if (spec.max_positions == 0)
-        return make_error(error_code::missing_key, "missing required key " + keys.path("max_target_positions"),
+        return make_error(error_code::missing_key,
+                          "missing required key " + keys.path("max_target_positions"),
                           keys.path("max_target_positions"));
     spec.audio_mels = mels;
     spec.audio_kernel = 3; // WhisperEncoder: nn.Conv1d(..., kernel_size=3, padding=1)
@@ -137,8 +138,8 @@ void add_whisper_families(std::vector<family_info>& out) {
         {head_kind::cond_gen, "ForConditionalGeneration", {rows(whisper_proj_out)}},
         {head_kind::none,     "Model",                    {}                      }
     };
-    out.push_back(family("whisper", "Whisper", read_whisper, {rows(whisper_base)}, heads)
-                      .defaults(whisper_defaults));
+    out.push_back(
+        family("whisper", "Whisper", read_whisper, {rows(whisper_base)}, heads).defaults(whisper_defaults));
 }
 
 } // namespace modelplan::family_tables
