@@ -78,6 +78,7 @@ enum class role : uint8_t {
     ssm_params,   // A_log, D and Jamba's dt/B/C norms
     ssm_norm,     // gated RMSNorm before out_proj
     ssm_out,      // output projection
+    audio_conv,   // convolutional front-end of a speech encoder (Whisper conv1, conv2)
     unclassified, // a tensor read from checkpoint headers whose name says no role (header-model.h)
 };
 constexpr int role_count = static_cast<int>(role::unclassified) + 1;
@@ -152,6 +153,10 @@ enum class dim : uint8_t {
     q_dim_x2,        // 2 x heads x head_dim (Qwen3-Next's gated q_proj: queries and their output gate)
     hidden_x3,       // 3 x hidden (LFM2's short-convolution in_proj)
     shared_ffn_x2,   // 2 x the shared experts' FFN width (Granite 4's fused shared_mlp.input_linear)
+    // Speech encoders (Whisper; model_spec audio_* fields).
+    audio_mels,      // input channels of the first convolution (num_mel_bins)
+    audio_kernel,    // width of the encoder's convolutions
+    audio_positions, // rows of the encoder's position table (max_source_positions)
 };
 
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the

@@ -183,6 +183,13 @@ struct model_spec {
     uint64_t ssm_dt_rank = 0;             // Mamba-1 time_step_rank
     std::optional<dtype> ssm_state_dtype; // the config's mamba_ssm_dtype / state dtype, when it names one
 
+    // Speech encoders (Whisper): num_mel_bins, the width of the two front-end convolutions, and
+    // max_source_positions (audio frames per 30-second window after the stride-2 convolution: the encoder's
+    // sequence); 0 for other models.
+    uint64_t audio_mels = 0;
+    uint64_t audio_kernel = 0;
+    uint64_t audio_positions = 0;
+
     norm_kind norm = norm_kind::rms;
     double norm_eps = 1e-6;
     uint64_t switches = 0; // model-wide switch bits (switch_bit)

@@ -32,6 +32,7 @@ std::vector<family_info> build_table() {
     family_tables::add_ssm_hybrid_families(table);
     family_tables::add_qwen3_next_families(table);
     family_tables::add_lfm2_families(table);
+    family_tables::add_whisper_families(table);
     return table;
 }
 
@@ -48,7 +49,7 @@ const char* const role_names[role_count] = {
     "rope_freq", "attn_mask", "position_ids",
     "attn_sinks",
     "ssm_in", "ssm_conv", "ssm_dt", "ssm_params", "ssm_norm", "ssm_out",
-    "unclassified",
+    "audio_conv", "unclassified",
 };
 const char* const head_names[] = {"none", "causal-lm", "masked-lm", "seq-cls", "cond-gen", "pretraining"};
 // clang-format on

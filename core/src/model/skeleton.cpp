@@ -115,6 +115,9 @@ dim_value resolve(dim d, const model_spec& s) {
     }
     case dim::hidden_x3: return product(3, s.hidden, "3 x hidden_size");
     case dim::shared_ffn_x2: return product(2, s.shared_intermediate, "2 x shared expert intermediate size");
+    case dim::audio_mels: return {s.audio_mels, "num_mel_bins"};
+    case dim::audio_kernel: return {s.audio_kernel, "convolution kernel"};
+    case dim::audio_positions: return {s.audio_positions, "max_source_positions"};
     }
     return {};
 }

@@ -238,11 +238,18 @@ std::optional<error> check_attention(const model_spec& spec, const workload& w) 
 }
 
 std::vector<std::string> context_warnings(const model_spec& spec, const workload& w) {
-    if (spec.max_positions == 0 || w.seq <= spec.max_positions) return {};
-    return {"seq (" + num(w.seq) + ") is longer than max_position_embeddings (" + num(spec.max_positions) +
-            ")" +
-            (spec.rope.scaling_type.empty() ? std::string()
-                                            : "; rope_scaling " + spec.rope.scaling_type + " may extend it")};
+    std::vector<std::string> out;
+    // A speech encoder (Whisper) takes exactly max_source_positions frames per window; longer audio is cut
+    // into windows.
+    if (spec.audio_positions && w.encoder_seq > spec.audio_positions)
+        out.push_back("encoder_seq (" + num(w.encoder_seq) + ") is longer than max_source_positions (" +
+                      num(spec.audio_positions) + "): the encoder takes one 30-second window at a time");
+    if (spec.max_positions == 0 || w.seq <= spec.max_positions) return out;
+    out.push_back(
+        "seq (" + num(w.seq) + ") is longer than max_position_embeddings (" + num(spec.max_positions) + ")" +
+        (spec.rope.scaling_type.empty() ? std::string()
+                                        : "; rope_scaling " + spec.rope.scaling_type + " may extend it"));
+    return out;
 }
 
 // KV cache, layer by layer; fills the plan's per-token and per-layer figures.
@@ -460,7 +467,8 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     if (w.batch == 0)
         return make_error(error_code::out_of_range, "batch must be a positive integer, got 0", "batch");
     if (w.seq == 0) w.seq = default_seq(spec);
-    if (w.encoder_seq == 0) w.encoder_seq = w.seq;
+    // A speech encoder's sequence is audio frames, not text: max_source_positions per window (Whisper: 1500).
+    if (w.encoder_seq == 0) w.encoder_seq = spec.audio_positions ? spec.audio_positions : w.seq;
     if (auto e = check_attention(spec, w)) return *e;
     // Image inputs: their tokens join each sequence after its text (images.h).
     auto images = plan_image_inputs(spec, w);

@@ -213,7 +213,8 @@ std::optional<error> check_training_workload(const model_spec& spec, const workl
 training_setup setup_training(const model_spec& spec, const workload& w_in) {
     workload w = w_in;
     if (w.seq == 0) w.seq = default_seq(spec);
-    if (w.encoder_seq == 0) w.encoder_seq = w.seq;
+    if (w.encoder_seq == 0)
+        w.encoder_seq = spec.audio_positions ? spec.audio_positions : w.seq; // Whisper: frames
     dtype act = compute_dtype(spec.weight_dtype);
     return {w, spec.weight_dtype, act, dtype_bytes(act), w.method != train_method::full, sharding(w)};
 }

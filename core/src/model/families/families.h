@@ -95,5 +95,7 @@ void add_ssm_hybrid_families(std::vector<family_info>& out); // ssm-hybrids.cpp:
                                                              // falcon_h1, jamba
 void add_qwen3_next_families(std::vector<family_info>& out); // qwen3-next.cpp: qwen3_next
 void add_lfm2_families(std::vector<family_info>& out);       // lfm2.cpp: lfm2
+// Issue 13, speech (sources in the file's header and models/SOURCES-WH.md):
+void add_whisper_families(std::vector<family_info>& out); // whisper.cpp: whisper
 
 } // namespace modelplan::family_tables
