@@ -48,30 +48,12 @@ const tensor_template mistral3_projector[] = {
 // CLIPVisionModel (vision_tower.vision_model.*): class embedding, a patch convolution without bias, a learned
 // position table of (image_size / patch_size)^2 + 1 rows, pre- and post-LayerNorms ("pre_layrnorm" is the
 // checkpoint's spelling); CLIPEncoderLayer registers self_attn (k, v, q, out), layer_norm1, mlp, layer_norm2.
-const tensor_template clip_vision[] = {
+const tensor_template clip_vision_embeddings[] = {
     once(role::vision,      "embeddings.class_embedding",                       dim::v_hidden),
     once(role::vision,      "embeddings.patch_embedding.weight",                dim::v_hidden, dim::v_channels, dim::v_patch, dim::v_patch),
     once(role::vision,      "embeddings.position_embedding.weight",             dim::v_position_rows, dim::v_hidden),
     once(role::vision,      "pre_layrnorm.weight",                              dim::v_hidden),
     once(role::vision,      "pre_layrnorm.bias",                                dim::v_hidden),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.k_proj.weight",   dim::v_hidden, dim::v_hidden).when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.k_proj.bias",     dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.v_proj.weight",   dim::v_hidden, dim::v_hidden).when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.v_proj.bias",     dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.q_proj.weight",   dim::v_hidden, dim::v_hidden).when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.q_proj.bias",     dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.out_proj.weight", dim::v_hidden, dim::v_hidden).when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.self_attn.out_proj.bias",   dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.layer_norm1.weight",        dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.layer_norm1.bias",          dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc1.weight",            dim::v_ffn, dim::v_hidden)   .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc1.bias",              dim::v_ffn)                  .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc2.weight",            dim::v_hidden, dim::v_ffn)   .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.mlp.fc2.bias",              dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.layer_norm2.weight",        dim::v_hidden)               .when(vis),
-    per_layer(role::vision, "encoder.layers.{layer}.layer_norm2.bias",          dim::v_hidden)               .when(vis),
-    once(role::vision,      "post_layernorm.weight",                            dim::v_hidden),
-    once(role::vision,      "post_layernorm.bias",                              dim::v_hidden),
 };
 // LlavaMultiModalProjector: two linears with biases (multimodal_projector_bias, default true).
 const tensor_template llava_projector[] = {
@@ -86,10 +68,15 @@ const tensor_template llava_next_newline[] = {
 };
 // Idefics3VisionTransformer / SmolVLMVisionTransformer (model.vision_model.*): SigLIP's names without the
 // pooling head; a biased patch convolution and a position table of (image_size / patch_size)^2 rows.
-const tensor_template idefics3_vision[] = {
+const tensor_template idefics3_vision_embeddings[] = {
     once(role::vision,      "embeddings.patch_embedding.weight",                dim::v_hidden, dim::v_channels, dim::v_patch, dim::v_patch),
     once(role::vision,      "embeddings.patch_embedding.bias",                  dim::v_hidden),
     once(role::vision,      "embeddings.position_embedding.weight",             dim::v_position_rows, dim::v_hidden),
+};
+// The ViT encoder both towers above share, in the published order: per layer self_attn (k, v, q, out, all
+// biased), layer_norm1, mlp (fc1, fc2), layer_norm2; then post_layernorm. (SigLIP in gemma.cpp orders its layer
+// norms differently and keeps its own table.)
+const tensor_template vit_encoder_and_post_norm[] = {
     per_layer(role::vision, "encoder.layers.{layer}.self_attn.k_proj.weight",   dim::v_hidden, dim::v_hidden).when(vis),
     per_layer(role::vision, "encoder.layers.{layer}.self_attn.k_proj.bias",     dim::v_hidden)               .when(vis),
     per_layer(role::vision, "encoder.layers.{layer}.self_attn.v_proj.weight",   dim::v_hidden, dim::v_hidden).when(vis),
@@ -325,7 +312,8 @@ void add_vl_families(std::vector<family_info>& out) {
         return front;
     };
     const char* text = "model.text_model.";
-    const std::vector<template_table> idefics3 = {rows(idefics3_vision, "model.vision_model."),
+    const std::vector<template_table> idefics3 = {rows(idefics3_vision_embeddings, "model.vision_model."),
+                                                  rows(vit_encoder_and_post_norm, "model.vision_model."),
                                                   rows(idefics3_connector, "model.connector."),
                                                   with_prefix(lp::embed(), text),
                                                   with_prefix(lp::attention(), text),
@@ -344,18 +332,20 @@ void add_vl_families(std::vector<family_info>& out) {
                       .prefix("")
                       .text_config("text_config"));
     out.push_back(family("llava", "Llava", read_llava,
-                         language_model({rows(clip_vision, "vision_tower.vision_model."),
+                         language_model({rows(clip_vision_embeddings, "vision_tower.vision_model."),
+                                         rows(vit_encoder_and_post_norm, "vision_tower.vision_model."),
                                          rows(llava_projector, "multi_modal_projector.")}),
                          heads(rows(language_model_lm_head)))
                       .prefix("")
                       .text_config("text_config"));
-    out.push_back(
-        family("llava_next", "LlavaNext", read_llava_next,
-               language_model({rows(llava_next_newline), rows(clip_vision, "vision_tower.vision_model."),
-                               rows(llava_projector, "multi_modal_projector.")}),
-               heads(rows(language_model_lm_head)))
-            .prefix("")
-            .text_config("text_config"));
+    out.push_back(family("llava_next", "LlavaNext", read_llava_next,
+                         language_model({rows(llava_next_newline),
+                                         rows(clip_vision_embeddings, "vision_tower.vision_model."),
+                                         rows(vit_encoder_and_post_norm, "vision_tower.vision_model."),
+                                         rows(llava_projector, "multi_modal_projector.")}),
+                         heads(rows(language_model_lm_head)))
+                      .prefix("")
+                      .text_config("text_config"));
     out.push_back(family("idefics3", "Idefics3", read_idefics3, idefics3, heads(rows(idefics3_lm_head)))
                       .prefix("")
                       .text_config("text_config"));
