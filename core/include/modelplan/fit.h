@@ -2,6 +2,7 @@
 // smallest quantization that fits and how many GPUs an even split would need (docs/devices.md).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -23,6 +24,18 @@ struct fit_answer {
 
 // Quantization formats tried by `smallest_quant`, from the most to the least precise.
 const std::vector<std::string>& quant_ladder();
+
+// The three inverse answers under any test of "it fits": the longest seq at w's batch (up to the model's
+// max_position_embeddings, else 2^24), the largest batch (up to 2^20) at w's seq or the model's default, and
+// the first format of quant_ladder() that fits. solve_fit tests one GPU's total; solve_placement_fit
+// (placement.h) places the model on the devices for each trial.
+struct workload_limits {
+    uint64_t max_seq = 0, max_batch = 0; // 0: none fits
+    std::string smallest_quant;          // "none" when the unquantized model fits, "" when nothing does
+    bool quant_found = false;
+};
+workload_limits solve_workload_limits(const analysis& a, const workload& w,
+                                      const std::function<bool(const workload&)>& fits);
 
 result<fit_answer> solve_fit(const analysis& a, const workload& w, const gpu_row& gpu);
 

@@ -788,28 +788,11 @@ placement_fit solve_placement_fit(const analysis& a, const workload& w,
         auto r = quiet_place(a, t, devices, o);
         return r && r->fits;
     };
-    uint64_t seq_limit = a.spec.max_positions ? a.spec.max_positions : (uint64_t{1} << 24);
-    f.max_seq = largest_fitting(seq_limit, [&](uint64_t s) {
-        workload t = w;
-        t.seq = s;
-        return fits_with(t);
-    });
-    workload at_seq = w;
-    if (at_seq.seq == 0) at_seq.seq = default_seq(a.spec);
-    f.max_batch = largest_fitting(uint64_t{1} << 20, [&](uint64_t b) {
-        workload t = at_seq;
-        t.batch = b;
-        return fits_with(t);
-    });
-    for (const std::string& q : quant_ladder()) {
-        workload t = w;
-        t.quant = q;
-        if (fits_with(t)) {
-            f.smallest_quant = q.empty() ? "none" : q;
-            f.quant_found = true;
-            break;
-        }
-    }
+    workload_limits l = solve_workload_limits(a, w, fits_with);
+    f.max_seq = l.max_seq;
+    f.max_batch = l.max_batch;
+    f.smallest_quant = l.smallest_quant;
+    f.quant_found = l.quant_found;
     if (!o.gpu_name.empty()) {
         std::optional<uint64_t> cpu;
         bool disk = false;

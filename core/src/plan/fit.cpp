@@ -21,6 +21,34 @@ const std::vector<std::string>& quant_ladder() {
     return ladder;
 }
 
+workload_limits solve_workload_limits(const analysis& a, const workload& w,
+                                      const std::function<bool(const workload&)>& fits) {
+    workload_limits f;
+    uint64_t seq_limit = a.spec.max_positions ? a.spec.max_positions : (uint64_t{1} << 24);
+    f.max_seq = largest_fitting(seq_limit, [&](uint64_t seq) {
+        workload t = w;
+        t.seq = seq;
+        return fits(t);
+    });
+    workload at_seq = w;
+    if (at_seq.seq == 0) at_seq.seq = default_seq(a.spec);
+    f.max_batch = largest_fitting(uint64_t{1} << 20, [&](uint64_t batch) {
+        workload t = at_seq;
+        t.batch = batch;
+        return fits(t);
+    });
+    for (const std::string& q : quant_ladder()) {
+        workload t = w;
+        t.quant = q;
+        if (fits(t)) {
+            f.smallest_quant = q.empty() ? "none" : q;
+            f.quant_found = true;
+            break;
+        }
+    }
+    return f;
+}
+
 result<fit_answer> solve_fit(const analysis& a, const workload& w, const gpu_row& gpu) {
     fit_answer f;
     f.memory_bytes = gpu.memory_bytes();
@@ -31,32 +59,15 @@ result<fit_answer> solve_fit(const analysis& a, const workload& w, const gpu_row
     f.headroom_bytes = static_cast<int64_t>(f.memory_bytes) - static_cast<int64_t>(f.total_bytes);
     f.gpus_needed = f.memory_bytes ? (f.total_bytes + f.memory_bytes - 1) / f.memory_bytes : 0;
 
-    auto fits_with = [&](workload trial) {
+    auto fits_with = [&](const workload& trial) {
         auto t = total_for(a, trial);
         return t && *t <= f.memory_bytes;
     };
-    uint64_t seq_limit = a.spec.max_positions ? a.spec.max_positions : (uint64_t{1} << 24);
-    f.max_seq = largest_fitting(seq_limit, [&](uint64_t seq) {
-        workload t = w;
-        t.seq = seq;
-        return fits_with(t);
-    });
-    workload at_seq = w;
-    if (at_seq.seq == 0) at_seq.seq = default_seq(a.spec);
-    f.max_batch = largest_fitting(uint64_t{1} << 20, [&](uint64_t batch) {
-        workload t = at_seq;
-        t.batch = batch;
-        return fits_with(t);
-    });
-    for (const std::string& q : quant_ladder()) {
-        workload t = w;
-        t.quant = q;
-        if (fits_with(t)) {
-            f.smallest_quant = q.empty() ? "none" : q;
-            f.quant_found = true;
-            break;
-        }
-    }
+    workload_limits l = solve_workload_limits(a, w, fits_with);
+    f.max_seq = l.max_seq;
+    f.max_batch = l.max_batch;
+    f.smallest_quant = l.smallest_quant;
+    f.quant_found = l.quant_found;
     return f;
 }
 
