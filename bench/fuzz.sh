@@ -8,7 +8,9 @@
 # at a time, with one worker (-fork=1). The committed seed corpus is copied, never changed: new inputs go to
 # build-fuzz/work/<target>/, findings (crash-*, leak-*, timeout-*, oom-*) to build-fuzz/findings/<target>/. A
 # finding does not stop the run (each is written and counted); the table counts each kind. MAX_LEN=N sets
-# libFuzzer's -max_len (default: its own, 4096 or the largest seed).
+# libFuzzer's -max_len (default: its own, 4096 or the largest seed). RUNS=N stops each target after about N
+# executions (-runs=N; in fork mode libFuzzer stops at the end of the job that passes N) or at SECONDS, whichever
+# comes first: RUNS=10000000 bench/fuzz.sh --resource 36000 runs each target for 10 million executions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resource=0
@@ -33,6 +35,7 @@ else
 fi
 max_len=()
 [ -n "${MAX_LEN:-}" ] && max_len=("-max_len=$MAX_LEN")
+[ -n "${RUNS:-}" ] && max_len+=("-runs=$RUNS")
 
 printf '%-12s %8s %14s %8s %7s %7s %6s %6s %6s\n' target seconds executions exec/s corpus crashes ooms slow leaks
 for t in "${targets[@]}"; do

@@ -235,6 +235,8 @@ def options_seeds():
         "presets.argv": ["presets", "extra"],
         "bad.argv": ["plan", "--batch", "9223372036854775808", "--quant", "", "--lora-targets", "bogus_role", "--seq"],
         "unknown.argv": ["place", "--tp", "0", "--tp", "1", "--nope", "a", "b"],
+        # A finding (2026-12-07): control characters, each escaped in 6 bytes, grew a message past 1 KiB.
+        "control-characters.argv": ["place", "--devices", "cuda:" + "\b" * 90 + "0=2", "--pp", "2"],
     }
     for name, argv in argvs.items():
         write("options", name, "\0".join(argv))

@@ -7,14 +7,16 @@ const $ = (id) => document.getElementById(id);
 
 // ---- state: every input, mirrored in the URL's fragment -------------------------------------------------
 
-const workloadKeys = ['mode', 'dtype', 'quant', 'batch', 'seq', 'kv_dtype', 'method', 'optimizer', 'recompute',
-  'zero', 'gpu', 'gpus', 'cpu', 'strategy'];
+const workloadKeys = ['mode', 'dtype', 'quant', 'batch', 'seq', 'images', 'image_size', 'kv_dtype', 'method',
+  'optimizer', 'recompute', 'zero', 'gpu', 'gpus', 'cpu', 'strategy'];
 // The GPU count is the data-parallel size of a training plan ("gpus") and the number of GPUs an inference
 // workload is placed on ("gpu_count" of place()); CPU offload and the strategy are placement keys.
 const trainingKeys = new Set(['method', 'optimizer', 'recompute', 'zero', 'gpus']);
 const placeKeys = new Set(['cpu', 'strategy']);
+// Image inputs are a vision-language model's only (the core refuses them for others): shown and sent only then.
+const imageKeys = new Set(['images', 'image_size']);
 const defaults = { source: 'preset', model: '', config: '', mode: 'inference', dtype: '', quant: '', batch: '',
-  seq: '', kv_dtype: '', method: '', optimizer: '', recompute: '', zero: '', gpu: 'rtx-4090', gpus: '', cpu: '',
+  seq: '', images: '', image_size: '', kv_dtype: '', method: '', optimizer: '', recompute: '', zero: '', gpu: 'rtx-4090', gpus: '', cpu: '',
   strategy: '' };
 const state = { ...defaults };
 
@@ -43,6 +45,9 @@ function writeUrl() {
 // cannot keep files across a reload, so it is not part of the URL.
 let heldCheckpoint = null;
 
+// Whether the model shown has a vision tower ("vision-language" among its kinds), as its params answer says.
+let takesImages = false;
+
 // The model part of a request: a preset, or the pasted / dropped config.json (with the dropped checkpoint).
 function modelRequest() {
   const r = state.source === 'config' ? { config: state.config, name: 'config.json' } : { model: state.model };
@@ -57,6 +62,7 @@ function planRequest(gpu = state.gpu) {
   for (const key of workloadKeys) {
     if (key === 'dtype' || key === 'gpu' || placeKeys.has(key)) continue;
     if (trainingKeys.has(key) && state.mode !== 'training') continue;
+    if (imageKeys.has(key) && !takesImages) continue;
     if (key === 'mode' && state.mode === 'inference') continue;
     const value = state[key].trim();
     if (value !== '') r[key] = value;
@@ -111,14 +117,14 @@ function setBytes(node, bytes) {
 }
 const itemTestId = (name) => `mem-${name === 'kv_cache' ? 'kv' : name.replace(/_/g, '-')}`;
 const palette = ['weights', 'kv_cache', 'activations', 'overhead', 'gradients', 'optimizer_states', 'master_weights',
-  'lora_adapters', 'recurrent_state'];
+  'lora_adapters', 'recurrent_state', 'vision_activations'];
 const itemClass = (name) => `item-${palette.includes(name) ? name : `other${name.length % 3}`}`;
 
 // ---- errors: one message, shown next to the input that caused it; the last good result stays --------------
 
 const errorAnchors = { batch: 'batch', seq: 'seq', kv_dtype: 'kv_dtype', quant: 'quant', gpu: 'gpu', gpus: 'gpus',
   mode: 'mode', method: 'method', optimizer: 'optimizer', recompute: 'recompute', zero: 'zero', dtype: 'dtype',
-  gpu_count: 'gpus', cpu: 'cpu', strategy: 'strategy' };
+  gpu_count: 'gpus', cpu: 'cpu', strategy: 'strategy', images: 'images', image_size: 'image_size' };
 
 function showError(err, context) {
   const box = $('error');
@@ -226,7 +232,7 @@ function renderBar(container, label, items, totalBytes, capacityBytes) {
 }
 
 // The values the core used, shown where the user left a field empty ("4096 (default)", "fp8-block128 (from config)").
-function renderValuesInUse(v) {
+function renderValuesInUse(v, images) {
   if (!v) return;
   $('batch').placeholder = `${v.batch} (default)`;
   $('seq').placeholder = `${grouped(v.seq)} (default)`;
@@ -236,13 +242,17 @@ function renderValuesInUse(v) {
   const weights = v.quant ? `${v.quant}${v.quant_source === 'config' ? ' (from config)' : ''}` : v.dtype;
   const inUse = $('values-in-use');
   inUse.textContent = `batch ${v.batch} · context ${grouped(v.seq)}${v.seq_default ? ' (default)' : ''} · weights ${weights} · KV cache ${v.kv_dtype}${v.kv_dtype_default ? ' (compute dtype)' : ''}`;
+  if (images) {
+    const n = images.image_tokens / images.tokens_per_image;
+    inUse.textContent += ` · ${grouped(n)} image${n === 1 ? '' : 's'} of ${images.image_size}${state.image_size.trim() ? '' : ' (default)'} = ${grouped(images.tokens_per_image)} tokens each, ${grouped(images.image_tokens)} image + ${grouped(images.text_seq)} text tokens per sequence`;
+  }
   inUse.dataset.quant = v.quant;
   inUse.dataset.seq = String(v.seq);
 }
 
 function renderPlan(r) {
   const plan = r.plan;
-  renderValuesInUse(plan.in_use);
+  renderValuesInUse(plan.in_use, plan.images);
   setBytes($('mem-total'), plan.total_bytes);
   const tbody = $('items').tBodies[0];
   tbody.replaceChildren(...plan.items.map((it) => el('tr', {},
@@ -468,6 +478,7 @@ function compute() {
     p = mp.params(modelRequest());
     if (isError(p)) return { error: p.error };
   }
+  takesImages = ((p ?? lastParams)?.kinds ?? []).includes('vision-language');
   const request = planRequest();
   const r = mp.plan(request);
   if (isError(r)) return { error: r.error };
@@ -501,6 +512,7 @@ function recompute({ fromUser = true } = {}) {
   if (p) {
     lastParams = p;
     lastModelKey = modelKey;
+    document.body.dataset.vision = String(takesImages);
     renderParams(p);
     invalidateTree();
   }

@@ -89,7 +89,11 @@ std::string render_placement(const analysis& a, const placement& p, const place_
         {"kv_cache", align::right}
     };
     if (state) columns.push_back({"state", align::right});
-    for (const char* name : {"activations", "logits", "offload buf", "overhead", "total", "headroom"})
+    columns.push_back({"activations", align::right});
+    // The vision tower's working set, for a vision-language model given images.
+    const bool vision = p.plan.bytes.vision_activations > 0;
+    if (vision) columns.push_back({"vision acts", align::right});
+    for (const char* name : {"logits", "offload buf", "overhead", "total", "headroom"})
         columns.push_back({name, align::right});
     columns.push_back({"layers", align::left});
     table tab(columns);
@@ -100,11 +104,12 @@ std::string render_placement(const analysis& a, const placement& p, const place_
                                         unlimited ? "unlimited" : binary_size(d.device.budget_bytes),
                                         binary_size(d.bytes.weights), size_or_dash(d.bytes.kv_cache)};
         if (state) row.push_back(size_or_dash(d.bytes.recurrent_state));
+        row.push_back(size_or_dash(d.bytes.activations));
+        if (vision) row.push_back(size_or_dash(d.bytes.vision_activations));
         for (const std::string& cell :
-             {size_or_dash(d.bytes.activations), size_or_dash(d.bytes.logits),
-              size_or_dash(d.bytes.offload_buffer), size_or_dash(d.bytes.overhead),
-              binary_size(d.total_bytes), unlimited ? std::string("-") : signed_size(d.headroom_bytes),
-              layer_ranges(d.layers)})
+             {size_or_dash(d.bytes.logits), size_or_dash(d.bytes.offload_buffer),
+              size_or_dash(d.bytes.overhead), binary_size(d.total_bytes),
+              unlimited ? std::string("-") : signed_size(d.headroom_bytes), layer_ranges(d.layers)})
             row.push_back(cell);
         tab.row(row);
     }

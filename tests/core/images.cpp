@@ -95,6 +95,35 @@ TEST(image_tokens, idefics3_and_smolvlm_tiles) {
     EXPECT_EQ(tokens("smolvlm2-2.2b-instruct", 1000, 500), 729u);
 }
 
+// Llama 4 (Llama4ImageProcessorFast, transformers 4.57; Scout's vision_config: image_size 336, patch_size 14,
+// pixel_shuffle_ratio 0.5): a tile is (336 / 14)^2 = 576 patches, 576 // round(1 / 0.5^2) = 144 tokens.
+// Canvases are rows x cols tiles with rows x cols <= 16 (max_patches); get_best_fit takes the smallest scale
+// >= 1 (scale = min(336 rows / h, 336 cols / w)), then the smallest area. Llama4Processor._prompt_split_image
+// writes
+// <|image_start|>, each tile's 144 tokens and a separator per tile (rows x (cols - 1) x-separators, rows
+// y-separators), <|image|>, the global tile's 144, <|image_end|>.
+// 336x336: (1, 1) has scale 1: one tile, no global tile: 1 + 1 + 144 + 1 = 147.
+// 800x600 (h 600, w 800): rows >= 2 (672/600 = 1.12), cols >= 3 (1008/800 = 1.26); the smallest scale >= 1 is
+// 1.12, held by (2, 3) ... (2, 8); the smallest area is 2 x 3 = 6 tiles: 7 x 144 + 6 + 3 = 1017.
+// 1024x768: rows >= 3 (1008/768 = 1.3125), cols >= 4 (1344/1024 = 1.3125): (3, 4), 12 tiles: 13 x 144 + 15 =
+// 1887. 8000x8000: no canvas upscales; the largest scale below 1 is 4 x 4 (1344/8000): 17 x 144 + 16 + 3 =
+// 2467.
+TEST(image_tokens, llama4_best_canvas_of_tiles) {
+    for (const char* preset : {"llama-4-scout-17b-16e-instruct", "llama-4-maverick-17b-128e-instruct"}) {
+        EXPECT_EQ(tokens(preset, 336, 336), 147u) << preset;
+        EXPECT_EQ(tokens(preset, 800, 600), 1017u) << preset;
+        EXPECT_EQ(tokens(preset, 1024, 768), 1887u) << preset;
+        EXPECT_EQ(tokens(preset, 8000, 8000), 2467u) << preset;
+    }
+    analysis a = analyze_preset("llama-4-scout-17b-16e-instruct");
+    auto t = count_image_tokens(a.spec, 1024, 768);
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(t->frames, 13u);             // 12 tiles and the global tile
+    EXPECT_EQ(t->patches, 13u * 576u);     // each encoded apart by the tower
+    EXPECT_EQ(t->resized_width, 4u * 336); // the canvas, before padding is split
+    EXPECT_EQ(t->resized_height, 3u * 336);
+}
+
 // Bad sizes and text-only models are errors that name the field and the value.
 TEST(image_tokens, bad_inputs_are_errors) {
     analysis qwen = analyze_preset("qwen2.5-vl-7b-instruct");

@@ -822,5 +822,44 @@ TEST(placement, tied_units_pinned_apart_are_an_error) {
     EXPECT_EQ(resolve(good->map, embed), "cpu");
 }
 
+// With images, the vision tower's working set (plan item vision_activations) is charged once, on the device
+// that runs the tower's first block; without images there is none. The devices' totals still add up to the
+// plan's items spread as check_placement requires.
+TEST(placement, vision_activations_go_where_the_tower_runs) {
+    analysis a = analyze_preset("qwen2.5-vl-7b-instruct");
+    workload w = default_workload();
+    ASSERT_FALSE(set_workload_option(w, "images", "4", "--images"));
+    ASSERT_FALSE(set_workload_option(w, "image_size", "1024x768", "--image-size"));
+    std::string first_block;
+    for (const auto& t : a.sk.tensors)
+        if (t.layer != no_index && a.spec.layers[static_cast<size_t>(t.layer)].stack == layer_stack::vision) {
+            first_block = t.name;
+            break;
+        }
+    ASSERT_FALSE(first_block.empty());
+    // A first GPU too small for the tower: it goes to the second, and so does its working set.
+    for (const char* devices : {"cuda:0=24GiB,cuda:1=24GiB", "cuda:0=1GiB,cuda:1=40GiB"}) {
+        auto p = place_model(a, w, *parse_devices(devices), {});
+        ASSERT_TRUE(p.ok()) << p.err().message;
+        check_placement(a, w, *p, false);
+        const uint64_t vision = p->plan.bytes.vision_activations;
+        ASSERT_GT(vision, 0u);
+        std::string tower = resolve(p->map, first_block);
+        int charged = 0;
+        for (const auto& d : p->devices) {
+            uint64_t bytes = item(d.items, "vision_activations");
+            if (!bytes) continue;
+            ++charged;
+            EXPECT_EQ(bytes, vision) << devices;
+            EXPECT_EQ(d.device.name, tower) << devices;
+            EXPECT_EQ(d.bytes.vision_activations, vision);
+        }
+        EXPECT_EQ(charged, 1) << devices;
+    }
+    auto none = place_model(a, default_workload(), *parse_devices("cuda:0=24GiB,cuda:1=24GiB"), {});
+    ASSERT_TRUE(none.ok());
+    for (const auto& d : none->devices) EXPECT_EQ(item(d.items, "vision_activations"), 0u);
+}
+
 } // namespace
 } // namespace modelplan::test

@@ -337,6 +337,20 @@ TEST_F(hostile, a_huge_argument_is_cut_in_the_message) {
     }
 }
 
+// Found by the options fuzz target (2026-12-07, a crash file of 151 bytes): a value of control characters was
+// cut at 64 bytes before escaping, and each escape (\u0008) takes 6, so "unknown device" quoting the name and
+// its entry wrote 1,117 bytes. The cut is now on the escaped form; the message stays under the fuzz target's
+// 1 KiB bound.
+TEST_F(hostile, control_characters_do_not_grow_a_message) {
+    const std::string backspaces(1000, '\b');
+    auto r = run({"place", "llama-3.2-1b", "--devices", "cuda:" + backspaces + "0=2"});
+    expect_refused(r, {"unknown device", "\\u0008", "bytes)"});
+    EXPECT_LE(r.err.size(), 1024u) << r.err;
+    auto dtype = run({"params", "llama-3.2-1b", "--dtype", backspaces});
+    expect_refused(dtype, {"--dtype", "(1,000 bytes)"});
+    EXPECT_LE(dtype.err.size(), 1024u) << dtype.err;
+}
+
 // Found by reading core/src/place/device-map.cpp while writing fuzz/fuzz-device-map.cpp: duplicate keys were
 // looked for by scanning the entries (100,000 keys: 5e9 comparisons), and a long key was echoed whole. The
 // CLI reads device maps only in LibTorch builds (load --device-map); the core test is

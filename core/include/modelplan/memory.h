@@ -172,7 +172,8 @@ struct memory_plan {
     uint64_t kv_bytes_per_token = 0;     // one more token of one sequence, every layer
     uint64_t image_tokens = 0;           // image tokens of one sequence (images x tokens per image), in seq
     uint64_t image_tokens_per_image = 0; // as the model's processor counts them (images.h)
-    uint64_t text_seq = 0;               // the sequence's text tokens (the workload's seq or its default)
+    uint64_t image_width = 0, image_height = 0; // the image size counted (the request's, or 1024 x 1024)
+    uint64_t text_seq = 0; // the sequence's text tokens (the workload's seq or its default)
     // KV cache of the whole workload, per layer (0 where a layer caches nothing).
     std::vector<uint64_t> kv_bytes_by_layer;
     // Recurrent state of the whole workload (batch sequences), per layer: Mamba, DeltaNet and

@@ -104,6 +104,7 @@ enum class image_token_rule : uint8_t {
     pixtral,           // Pixtral/Mistral 3: resize to longest_edge, patch rows with a break, spatial merge
     llava_next_anyres, // LLaVA-NeXT: best grid of tiles plus the base image, unpadded, with row newlines
     idefics3_split,    // Idefics3/SmolVLM: tiles of longest_edge plus a global image, tokens per tile fixed
+    llama4_tiles,      // Llama 4: the best canvas of at most 16 tiles without distortion, plus a global tile
 };
 struct image_processor_spec {
     image_token_rule rule = image_token_rule::none;
@@ -115,6 +116,7 @@ struct image_processor_spec {
     uint64_t longest_edge = 0;  // Pixtral: resize bound; Idefics3: the resized image's longest edge
     uint64_t tile = 0;          // LLaVA-NeXT / Idefics3: tile side (vision image_size / max_image_size)
     std::vector<uint64_t> grid; // LLaVA-NeXT image_grid_pinpoints as height, width pairs
+    uint64_t max_tiles = 0;     // Llama 4: the most tiles a canvas holds (max_patches)
 };
 
 struct model_spec {

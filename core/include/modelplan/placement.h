@@ -36,12 +36,13 @@ struct placed_item {
 struct held_bytes {
     uint64_t weights = 0;
     uint64_t kv_cache = 0;
-    uint64_t recurrent_state = 0; // the recurrent state of the layers it holds (Mamba, DeltaNet layers)
-    uint64_t activations = 0;     // one forward pass's working set (without the logits)
-    uint64_t logits = 0;          // where the output head runs
-    uint64_t offload_buffer = 0;  // the largest offloaded module, moved in for its forward pass
-    uint64_t rope_cache = 0;      // parallel plans: vLLM's cos/sin table
-    uint64_t overhead = 0;        // CUDA context and kernels
+    uint64_t recurrent_state = 0;    // the recurrent state of the layers it holds (Mamba, DeltaNet layers)
+    uint64_t activations = 0;        // one forward pass's working set (without the logits)
+    uint64_t vision_activations = 0; // the vision tower's working set, where its first block runs (images)
+    uint64_t logits = 0;             // where the output head runs
+    uint64_t offload_buffer = 0;     // the largest offloaded module, moved in for its forward pass
+    uint64_t rope_cache = 0;         // parallel plans: vLLM's cos/sin table
+    uint64_t overhead = 0;           // CUDA context and kernels
 };
 
 struct device_placement {

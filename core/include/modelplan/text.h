@@ -39,7 +39,8 @@ std::string closest_name(const std::string& wanted, const std::vector<std::strin
 bool ends_with(std::string_view text, std::string_view suffix, std::string* before = nullptr);
 
 // A value from the user quoted for a message: in double quotes, control characters (NUL included) escaped as
-// \u00XX, and past `max_bytes` cut (at a character boundary) with its length: "xxxx..." (1,000,000 bytes).
+// \u00XX, and cut between characters where its escaped form would pass `max_bytes`, with the length:
+// "xxxx..." (1,000,000 bytes). Many control characters are cut sooner (each escape takes 6 bytes).
 std::string quote_value(std::string_view text, size_t max_bytes = 64);
 
 // Replace every "{key}" in `pattern` by `value`.

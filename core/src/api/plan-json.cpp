@@ -90,6 +90,8 @@ std::string plan_json(const analysis& a, const memory_plan& p) {
         out.StartObject();
         out.Key("tokens_per_image");
         out.Uint64(p.image_tokens_per_image);
+        out.Key("image_size");
+        write_string(out, std::to_string(p.image_width) + "x" + std::to_string(p.image_height));
         out.Key("image_tokens");
         out.Uint64(p.image_tokens);
         out.Key("text_seq");

@@ -35,6 +35,8 @@ void header(json_writer& w, const analysis& a) {
     write_string(w, a.spec.model_type);
     w.Key("architecture");
     write_string(w, a.spec.architecture);
+    write_strings(w, "kinds",
+                  model_kinds(a.spec)); // as `modelplan presets` groups it: "moe", "vision-language"
     w.Key("head");
     if (a.spec.family < 0) // read from checkpoint headers: the model as stored, no head chosen
         w.Null();

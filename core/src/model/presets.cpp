@@ -24,13 +24,11 @@ result<preset> find_preset(const std::string& name) {
         if (name == p.name) return p;
         names.push_back(p.name);
     }
-    std::string list;
-    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     std::string hint = closest_name(name, names);
     return make_error(error_code::unknown_model,
-                      "no preset named \"" + name + "\"" +
-                          (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") +
-                          " (presets: " + list + ")");
+                      "no preset named " + quote_value(name) +
+                          (hint.empty() ? std::string() : "; did you mean \"" + hint + "\"?") + " (" +
+                          std::to_string(names.size()) + " presets: `modelplan presets` lists them)");
 }
 
 const preset* find_preset_by_repo(const std::string& repo_id) {

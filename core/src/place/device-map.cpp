@@ -59,8 +59,8 @@ result<std::vector<device_budget>> parse_devices(const std::string& text) {
         std::string device = normalize_device(name);
         if (device.empty())
             return make_error(error_code::bad_request,
-                              "devices: unknown device " + quote_value(name, 256) + " in " +
-                                  quote_value(entry, 256) + "; expected cuda:N, cpu or disk",
+                              "devices: unknown device " + quote_value(name, 200) + " in " +
+                                  quote_value(entry, 200) + "; expected cuda:N, cpu or disk",
                               "devices");
         device_budget d;
         d.name = device;

@@ -69,12 +69,15 @@ struct unit {
     int64_t layer = no_index; // the layer whose KV cache it carries
     int pinned = no_device;
     bool head = false; // holds the output head (logits are computed where it is)
+    bool vision =
+        false; // holds the vision tower's first block: the tower's activations are charged where it runs
 };
 
 struct fixed_charges {
-    uint64_t layer_activations = 0; // per GPU that runs layers
-    uint64_t logits = 0;            // once, where the head runs
-    uint64_t overhead = 0;          // per GPU used
+    uint64_t layer_activations = 0;  // per GPU that runs layers
+    uint64_t logits = 0;             // once, where the head runs
+    uint64_t overhead = 0;           // per GPU used
+    uint64_t vision_activations = 0; // once, where the vision tower's first block runs (images given)
 };
 
 struct layout {
@@ -315,6 +318,20 @@ void attach_kv_cache(const skeleton& sk, const memory_plan& plan, gathered_units
     }
 }
 
+// The unit holding the vision tower's first block (its working set is charged there, plan item
+// vision_activations); a tower split over devices runs one block at a time, so the set is held once.
+void mark_vision_unit(const model_spec& spec, const skeleton& sk, gathered_units& g) {
+    for (size_t i = 0; i < sk.tensors.size(); ++i) {
+        const tensor_info& t = sk.tensors[i];
+        if (g.unit_of[i] == SIZE_MAX || t.layer == no_index) continue;
+        auto il = static_cast<size_t>(t.layer);
+        if (il < spec.layers.size() && spec.layers[il].stack == layer_stack::vision) {
+            g.units[g.unit_of[i]].vision = true;
+            return;
+        }
+    }
+}
+
 // Units that must share a device, as a union-find over unit indices (the smallest index is a group's root).
 struct unit_groups {
     std::vector<size_t> parent;
@@ -376,6 +393,7 @@ result<units_result> merge_tied_units(const layout& l, gathered_units& g, unit_g
         into.kv_bytes = add(into.kv_bytes, u.kv_bytes);
         into.state_bytes = add(into.state_bytes, u.state_bytes);
         into.head = into.head || u.head;
+        into.vision = into.vision || u.vision;
         if (into.layer == no_index) into.layer = u.layer;
         if (into.pinned != no_device && u.pinned != no_device && into.pinned != u.pinned)
             return make_error(
@@ -405,6 +423,7 @@ result<units_result> build_units(const analysis& a, const workload& w, const mem
         if (auto e = join_longest_keys(a.sk, l, *keys)) return *e;
     gathered_units g = gather_units(a.sk, *keys, plan.weight_bytes_by_tensor);
     attach_kv_cache(a.sk, plan, g);
+    if (plan.bytes.vision_activations) mark_vision_unit(a.spec, a.sk, g);
     unit_groups groups(g.units.size());
     auto alias_unit = tie_aliases(a.sk, g, groups);
     return merge_tied_units(l, g, groups, alias_unit);
@@ -415,6 +434,7 @@ fixed_charges charges_of(const memory_plan& plan) {
     fixed_charges c;
     c.overhead = plan.bytes.overhead;
     c.logits = plan.bytes.forward.logits;
+    c.vision_activations = plan.bytes.vision_activations;
     c.layer_activations = plan.bytes.activations - std::min(plan.bytes.activations, c.logits);
     return c;
 }
@@ -484,7 +504,7 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
                       const std::vector<int>& where) {
     const size_t n = l.devices.size();
     std::vector<uint64_t> weights(n, 0), kv(n, 0), acts(n, 0), logits(n, 0), buffer(n, 0), over(n, 0);
-    std::vector<uint64_t> state(n, 0);
+    std::vector<uint64_t> state(n, 0), vision(n, 0);
     std::vector<uint64_t> own_kv(n, 0); // KV and state of the units a computing device holds itself
     std::vector<char> used(n, 0);
     const bool gpu_exec = l.devices[l.exec].kind == device_kind::gpu;
@@ -503,6 +523,7 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
             buffer[l.exec] = std::max(buffer[l.exec], units[i].weight_bytes);
         }
         if (units[i].head) logits[offloaded ? l.exec : d] = c.logits;
+        if (units[i].vision) vision[offloaded ? l.exec : d] = c.vision_activations;
     }
     device_loads out{std::vector<held_bytes>(n), std::vector<std::vector<placed_item>>(n),
                      std::vector<uint64_t>(n, 0)};
@@ -517,6 +538,7 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
         h.kv_cache = kv[d];
         h.recurrent_state = state[d];
         h.activations = acts[d];
+        h.vision_activations = vision[d];
         h.logits = logits[d];
         h.offload_buffer = buffer[d];
         h.overhead = over[d];
@@ -527,10 +549,12 @@ device_loads loads_of(const std::vector<unit>& units, const layout& l, const fix
         };
         if (h.recurrent_state) items.push_back({"recurrent_state", h.recurrent_state});
         if (h.activations) items.push_back({"activations", h.activations});
+        if (h.vision_activations) items.push_back({"vision_activations", h.vision_activations});
         if (h.logits) items.push_back({"logits", h.logits});
         if (h.offload_buffer) items.push_back({"offload_buffer", h.offload_buffer});
         if (h.overhead) items.push_back({"overhead", h.overhead});
-        uint64_t fixed = add(add(h.activations, h.logits), add(h.offload_buffer, h.overhead));
+        uint64_t fixed =
+            add(add(add(h.activations, h.vision_activations), h.logits), add(h.offload_buffer, h.overhead));
         const uint64_t runtime = add(kv[d], state[d]);
         out.needed_reserve[d] = add(fixed, runtime - std::min(runtime, own_kv[d]));
     }
@@ -542,8 +566,9 @@ std::vector<uint64_t> first_reserve(const layout& l, const fixed_charges& c) {
     std::vector<uint64_t> reserve(l.devices.size(), 0);
     for (size_t d = 0; d < l.devices.size(); ++d)
         if (l.devices[d].kind == device_kind::gpu) reserve[d] = add(c.overhead, c.layer_activations);
-    reserve[l.exec] = add(reserve[l.exec], c.logits);
-    if (l.devices[l.exec].kind != device_kind::gpu) reserve[l.exec] = add(c.layer_activations, c.logits);
+    reserve[l.exec] = add(add(reserve[l.exec], c.logits), c.vision_activations);
+    if (l.devices[l.exec].kind != device_kind::gpu)
+        reserve[l.exec] = add(add(c.layer_activations, c.logits), c.vision_activations);
     return reserve;
 }
 

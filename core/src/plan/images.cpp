@@ -10,11 +10,14 @@
 // image_processing_utils.select_best_resolution.
 // - Idefics3 / SmolVLM: image_processing_idefics3 resize (longest edge), resize_for_vision_encoder and
 //   split_image; Idefics3Processor puts image_seq_len tokens per tile and for the global image.
+// - Llama 4: Llama4ImageProcessorFast.get_best_fit over canvases of up to 16 tiles, Llama4Processor's
+//   tokens per tile (pixel shuffle) with separators and markers.
 // - LLaVA 1.5 and Gemma 3: a fixed count per image.
 #include "modelplan/images.h"
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "plan/images-internal.h"
 #include "util/saturating.h"
@@ -197,6 +200,52 @@ result<image_tokens> idefics3_tokens(const image_processor_spec& p, uint64_t w, 
     return t;
 }
 
+// Llama4ImageProcessorFast: the canvases are every rows x cols grid of tiles with rows x cols <= max_patches
+// (find_supported_resolutions). A canvas's scale is min(canvas_h / h, canvas_w / w), divided in float32 as
+// torch divides an integer tensor (get_best_fit); the chosen scale is the smallest at or above 1, else the
+// largest below 1, and among canvases of that scale the smallest area. More than one tile adds a global tile.
+// Llama4Processor._prompt_split_image then writes <|image_start|>, per tile its patch tokens and a separator
+// (x between tiles of a row, y after each row), <|image|>, the global tile's patch tokens and <|image_end|>;
+// one tile alone is <|image_start|><|image|>, its patch tokens, <|image_end|>.
+result<image_tokens> llama4_tokens(const image_processor_spec& p, uint64_t w, uint64_t h) {
+    struct canvas {
+        uint64_t rows, cols;
+        float scale;
+    };
+    std::vector<canvas> canvases;
+    for (uint64_t rows = 1; rows <= p.max_tiles; ++rows)
+        for (uint64_t cols = 1; rows * cols <= p.max_tiles; ++cols) {
+            float scale_h = static_cast<float>(rows * p.tile) / static_cast<float>(h);
+            float scale_w = static_cast<float>(cols * p.tile) / static_cast<float>(w);
+            canvases.push_back({rows, cols, scale_h > scale_w ? scale_w : scale_h});
+        }
+    bool upscale = false;
+    float selected = 0;
+    for (const canvas& c : canvases)
+        if (c.scale >= 1 && (!upscale || c.scale < selected)) {
+            selected = c.scale;
+            upscale = true;
+        }
+    if (!upscale)
+        for (const canvas& c : canvases) selected = std::max(selected, c.scale);
+    const canvas* best = nullptr;
+    for (const canvas& c : canvases)
+        if (c.scale == selected && (!best || c.rows * c.cols < best->rows * best->cols)) best = &c;
+    const uint64_t tiles = best->rows * best->cols;
+    image_tokens t;
+    t.frames = tiles > 1 ? tiles + 1 : 1;
+    t.patches = t.frames * (p.tile / p.patch) * (p.tile / p.patch);
+    t.resized_width = best->cols * p.tile;
+    t.resized_height = best->rows * p.tile;
+    // Patch tokens of every tile and the global one, a separator per tile, and the three markers.
+    t.tokens = tiles > 1 ? (tiles + 1) * p.tokens + tiles + 3 : p.tokens + 3;
+    t.formula = "canvas " + num(best->cols) + " x " + num(best->rows) + " tiles of " + num(p.tile) + " px" +
+                (tiles > 1 ? " and a global tile, " + num(p.tokens) + " tokens each, a separator per tile"
+                           : std::string(", ") + num(p.tokens) + " tokens") +
+                ", and 3 image markers";
+    return t;
+}
+
 } // namespace
 
 result<image_tokens> count_image_tokens(const model_spec& spec, uint64_t width, uint64_t height) {
@@ -223,6 +272,7 @@ result<image_tokens> count_image_tokens(const model_spec& spec, uint64_t width, 
     case image_token_rule::pixtral: return pixtral_tokens(p, width, height);
     case image_token_rule::llava_next_anyres: return llava_next_tokens(p, width, height);
     case image_token_rule::idefics3_split: return idefics3_tokens(p, width, height);
+    case image_token_rule::llama4_tiles: return llama4_tokens(p, width, height);
     case image_token_rule::fixed:
     case image_token_rule::none: break;
     }

@@ -477,9 +477,14 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     p.text_seq = w.seq;
     p.image_tokens = images->tokens;
     p.image_tokens_per_image = images->per_image.tokens;
+    p.image_width = images->width;
+    p.image_height = images->height;
     w.seq = add(w.seq, images->tokens);
     p.training = w.mode == plan_mode::training;
     p.warnings = context_warnings(spec, w);
+    if (w.images == 0 && w.image_width)
+        p.warnings.push_back("image_size " + num(w.image_width) + "x" + num(w.image_height) +
+                             " counts nothing without images: set images (--images N) to add image tokens");
 
     // QLoRA trains adapters on a 4-bit NormalFloat base (Dettmers et al. 2023) unless a format is named.
     if (w.mode == plan_mode::training && w.method == train_method::qlora && w.quant.empty()) w.quant = "nf4";
@@ -487,6 +492,7 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
     auto weights = plan_weights(a, w, &p.weight_bytes_by_tensor);
     if (!weights) return weights.err();
     p.in_use = values_used(a, w_in, w, *weights);
+    p.in_use.seq = p.text_seq; // the context asked for (or its default); image tokens are counted apart
     p.bytes.unsharded_weights = weights->bytes;
     const dtype act = compute_dtype(spec.weight_dtype);
     // The per-layer cache is part of every plan (placement follows it); its item only of inference plans.

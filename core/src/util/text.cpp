@@ -152,23 +152,32 @@ std::string closest_name(const std::string& wanted, const std::vector<std::strin
 }
 
 std::string quote_value(std::string_view text, size_t max_bytes) {
-    size_t keep = std::min(text.size(), max_bytes);
-    while (keep < text.size() && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+    // The value as written between the quotes (escaped) holds at most max_bytes bytes, cut between
+    // characters: a control character's escape takes 6 bytes, so a value of them is cut sooner.
     std::string out = "\"";
-    for (size_t i = 0; i < keep; ++i) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        char piece[8];
+        size_t length = 0, consumed = 1;
         if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
+            piece[0] = '\\';
+            piece[1] = static_cast<char>(c);
+            length = 2;
         } else if (c < 0x20 || c == 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
+            length = static_cast<size_t>(std::snprintf(piece, sizeof piece, "\\u%04X", c));
+        } else { // one UTF-8 character, whole
+            while (i + consumed < text.size() && consumed < 4 &&
+                   (static_cast<unsigned char>(text[i + consumed]) & 0xC0) == 0x80)
+                ++consumed;
+            length = consumed;
+            for (size_t k = 0; k < consumed; ++k) piece[k] = text[i + k];
         }
+        if (out.size() - 1 + length > max_bytes) break;
+        out.append(piece, length);
+        i += consumed;
     }
-    if (keep < text.size()) return out + "...\" (" + with_thousands(text.size()) + " bytes)";
+    if (i < text.size()) return out + "...\" (" + with_thousands(text.size()) + " bytes)";
     return out + "\"";
 }
 

@@ -11,6 +11,8 @@
 // the patches and the class token, LayerNorms before and after a ViT encoder with biased projections, and the
 // pixel-shuffle adapter), then the projector to the text width. Sources: transformers models/llama4
 // (configuration_llama4.py, modeling_llama4.py), cache_utils.py (chunked layers cache as sliding ones).
+#include <cmath>
+
 #include "model/families/families.h"
 #include "model/family-readers.h"
 
@@ -221,6 +223,21 @@ std::optional<error> read_llama4(const key_reader& keys, model_spec& spec) {
         return make_error(error_code::overflow,
                           v.path("image_size") + " / patch_size squared overflows 64 bits",
                           v.path("image_size"));
+    MP_TRY(heads, v.size("num_attention_heads"));
+    MP_TRY(shuffle, v.optional_number("pixel_shuffle_ratio", 0.5));
+    // Llama4Processor: int(round(1 / ratio^2)) patches of a tile become one token (4 at the published 0.5).
+    const double per_token = shuffle > 0 && shuffle <= 1 ? std::round(1.0 / (shuffle * shuffle)) : 0;
+    if (per_token < 1 || per_token > static_cast<double>(side * side))
+        return make_error(error_code::out_of_range,
+                          v.path("pixel_shuffle_ratio") + " must be in (0, 1] and merge at most one tile's " +
+                              num(side * side) + " patches",
+                          v.path("pixel_shuffle_ratio"));
+    spec.images.rule = image_token_rule::llama4_tiles;
+    spec.images.patch = patch;
+    spec.images.tile = image;
+    spec.images.tokens = side * side / static_cast<uint64_t>(per_token);
+    spec.images.max_tiles = 16; // Llama4ImageProcessorFast.max_patches
+    spec.vision_heads = heads;
     spec.vision_hidden = hidden;
     spec.vision_intermediate = intermediate;
     spec.vision_channels = channels;
