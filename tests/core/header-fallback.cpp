@@ -411,6 +411,92 @@ TEST(header_fallback, gguf_file_of_an_unknown_architecture) {
     EXPECT_TRUE(has_note(a, "dtype", "F16"));
 }
 
+// A Mamba GGUF file (llama.cpp's names and LLM_KV_SSM_* keys; no family reads GGUF Mamba): the recurrent state
+// comes from the shapes, in F32 as llama.cpp keeps it. Mamba-2.8B's dimensions (d_model 2560, 64 layers,
+// d_inner 5120, d_state 16, d_conv 4, dt_rank 160): llama.cpp's Mamba PR (ggml-org/llama.cpp#5328, compilade,
+// 2024-03-07) states that one sequence of "Mamba 3B" takes 23.75 MiB, i.e. 24,903,680 bytes. Only the header is
+// passed to the parser, with the file size the data would make.
+TEST(header_fallback, gguf_mamba_state_as_llama_cpp_keeps_it) {
+    using namespace test_files;
+    gguf_file f;
+    f.kv_str("general.architecture", "mamba")
+        .kv_u32("mamba.block_count", 64)
+        .kv_u32("mamba.embedding_length", 2560)
+        .kv_u32("mamba.context_length", 1048576)
+        .kv_u32("mamba.ssm.conv_kernel", 4)
+        .kv_u32("mamba.ssm.inner_size", 5120)
+        .kv_u32("mamba.ssm.state_size", 16)
+        .kv_u32("mamba.ssm.time_step_rank", 160);
+    f.tensor("token_embd.weight", {2560, 50280}, ggml_f16);
+    for (int l = 0; l < 64; ++l) {
+        std::string b = "blk." + std::to_string(l) + ".";
+        f.tensor(b + "attn_norm.weight", {2560}, ggml_f32)
+            .tensor(b + "ssm_in.weight", {2560, 10240}, ggml_f16)
+            .tensor(b + "ssm_conv1d.weight", {4, 5120}, ggml_f32)
+            .tensor(b + "ssm_conv1d.bias", {5120}, ggml_f32)
+            .tensor(b + "ssm_x.weight", {5120, 192}, ggml_f16)
+            .tensor(b + "ssm_dt.weight", {160, 5120}, ggml_f16)
+            .tensor(b + "ssm_dt.bias", {5120}, ggml_f32)
+            .tensor(b + "ssm_a", {16, 5120}, ggml_f32)
+            .tensor(b + "ssm_d", {5120}, ggml_f32)
+            .tensor(b + "ssm_out.weight", {5120, 2560}, ggml_f16);
+    }
+    f.tensor("output_norm.weight", {2560}, ggml_f32);
+    const std::string header = f.header();
+    auto r = parse_gguf(header, header.size() + f.data_size(), "mamba-2.8b.gguf");
+    ASSERT_TRUE(r.ok() && r->parsed) << (r.ok() ? "need more" : r.err().message);
+    analysis a = from_headers(*r->parsed, nullptr);
+    workload one;
+    auto p = plan_memory(a, one);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->state_bytes_per_sequence, 24'903'680u); // 23.75 MiB
+    EXPECT_EQ(item_of(*p, "kv_cache")->bytes, 0u);        // no attention layer
+    workload four = one;
+    four.batch = 4;
+    auto p4 = plan_memory(a, four);
+    ASSERT_TRUE(p4.ok());
+    EXPECT_EQ(item_of(*p4, "recurrent_state")->bytes, 4u * 24'903'680u);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "F32"));
+}
+
+// Mamba-2 in GGUF: llama.cpp stores A as [heads, 1] (ne {1, heads}) and the convolution over d_inner + 2 x groups
+// x d_state channels. llama.cpp's per-layer sizes (llama_hparams n_embd_r = (d_conv - 1) x conv channels,
+// n_embd_s = d_state x d_inner, both F32): 8 heads of 16 (d_inner 128), d_state 32, 1 group: conv channels
+// 128 + 64 = 192, 3 x 192 x 4 + 32 x 128 x 4 = 2,304 + 16,384 = 18,688 bytes per layer and sequence.
+TEST(header_fallback, gguf_mamba2_heads_from_a_column) {
+    using namespace test_files;
+    gguf_file f;
+    f.kv_str("general.architecture", "mamba2")
+        .kv_u32("mamba2.block_count", 2)
+        .kv_u32("mamba2.embedding_length", 64)
+        .kv_u32("mamba2.ssm.conv_kernel", 4)
+        .kv_u32("mamba2.ssm.inner_size", 128)
+        .kv_u32("mamba2.ssm.state_size", 32)
+        .kv_u32("mamba2.ssm.group_count", 1)
+        .kv_u32("mamba2.ssm.time_step_rank", 8);
+    f.tensor("token_embd.weight", {64, 100}, ggml_f32);
+    for (int l = 0; l < 2; ++l) {
+        std::string b = "blk." + std::to_string(l) + ".";
+        f.tensor(b + "attn_norm.weight", {64}, ggml_f32)
+            .tensor(b + "ssm_in.weight", {64, 128 + 192 + 8}, ggml_f32)
+            .tensor(b + "ssm_conv1d.weight", {4, 192}, ggml_f32)
+            .tensor(b + "ssm_conv1d.bias", {192}, ggml_f32)
+            .tensor(b + "ssm_dt.bias", {8}, ggml_f32)
+            .tensor(b + "ssm_a", {1, 8}, ggml_f32)
+            .tensor(b + "ssm_d", {1, 8}, ggml_f32)
+            .tensor(b + "ssm_norm.weight", {128}, ggml_f32)
+            .tensor(b + "ssm_out.weight", {128, 64}, ggml_f32);
+    }
+    const std::string bytes = f.bytes();
+    auto r = parse_gguf(bytes, bytes.size(), "mamba2.gguf");
+    ASSERT_TRUE(r.ok() && r->parsed) << (r.ok() ? "need more" : r.err().message);
+    analysis a = from_headers(*r->parsed, nullptr);
+    auto p = plan_memory(a, workload{});
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->state_bytes_per_sequence, 2u * 18'688u);
+    EXPECT_TRUE(has_note(a, "recurrent_state", "8 heads (Mamba-2)"));
+}
+
 // A real checkpoint's tensor list under a model_type no table has: Qwen3-30B-A3B's 18,867 tensors (all BF16,
 // tests/data/qwen3-30b-a3b.tensors.tsv, SOURCES-C.md) with its published config.json (models/qwen3-30b-a3b)
 // renamed "zorblax_moe". The headers alone give the published figures: 30,532,122,624 elements and the

@@ -184,6 +184,7 @@ struct model_spec {
     uint64_t ssm_in_proj = 0;             // in_proj output width
     uint64_t ssm_dt_rank = 0;             // Mamba-1 time_step_rank
     std::optional<dtype> ssm_state_dtype; // the config's mamba_ssm_dtype / state dtype, when it names one
+    std::optional<dtype> ssm_conv_dtype;  // the conv state's, when not the KV cache's (GGUF: llama.cpp's F32)
 
     // Speech encoders (Whisper): num_mel_bins, the width of the two front-end convolutions, and
     // max_source_positions (audio frames per 30-second window after the stride-2 convolution: the encoder's

@@ -53,6 +53,7 @@ struct generic_keys {
     // of their state (header-model.cpp, set_recurrent).
     std::optional<uint64_t> ssm_state, ssm_heads, ssm_head_dim, conv_kernel, linear_value_heads,
         linear_key_head_dim, linear_value_head_dim, linear_conv_kernel;
+    std::optional<uint64_t> ssm_inner; // GGUF {arch}.ssm.inner_size: d_inner (Mamba-2: heads x head_dim)
     std::optional<std::vector<std::string>> layer_types; // one per layer
     bool sliding_disabled = false;                       // use_sliding_window false
     std::optional<bool> tie_embeddings;

@@ -221,6 +221,27 @@ result<generic_keys> read_gguf_keys(const checkpoint& ck) {
         if (!v) return v.err();
         if (*v && **v > 0) g.*(k.field) = **v;
     }
+    // llama.cpp's state-space keys (LLM_KV_SSM_*): Mamba, Mamba-2 and the hybrids built on them.
+    const gguf_key mixers[] = {
+        {&generic_keys::conv_kernel, "ssm.conv_kernel"},
+        {&generic_keys::ssm_state,   "ssm.state_size" },
+        {&generic_keys::ssm_inner,   "ssm.inner_size" },
+    };
+    for (const gguf_key& k : mixers) {
+        const gguf_value* present = find_gguf_value(ck, a + k.suffix);
+        if (!present || present->type == gguf_array) continue;
+        auto n = gguf_count(ck, a + k.suffix);
+        if (!n) return n.err();
+        if (*n && **n > max_mixer_width)
+            return make_error(error_code::out_of_range,
+                              a + k.suffix + " (" + num(**n) + ") exceeds the supported maximum of " +
+                                  num(max_mixer_width),
+                              a + k.suffix);
+        if (*n && **n > 0) {
+            g.*(k.field) = **n;
+            g.mixer_read.push_back(a + k.suffix + " " + num(**n));
+        }
+    }
     auto value_length = gguf_size(ck, a + "attention.value_length", g);
     if (!value_length) return value_length.err();
     if (*value_length && g.head_dim && **value_length != *g.head_dim)

@@ -349,6 +349,8 @@ class builder {
     // are unambiguous (conv1d.weight [channels, 1, kernel]; A_log [d_inner, d_state] for Mamba-1, [heads] for
     // Mamba-2 and DeltaNet; out_proj.weight [hidden, d_inner]) and from the mixers' config keys otherwise.
     static uint64_t mixer_kind(const std::string& name) {
+        // llama.cpp's names in a GGUF file: blk.N.ssm_a (A, not its log) and blk.N.ssm_conv1d.*.
+        if (ends_with(name, ".ssm_a") || name.find(".ssm_conv1d.") != std::string::npos) return sw_mamba;
         const bool mixer_param = ends_with(name, ".A_log") || name.find(".conv1d.") != std::string::npos;
         if (!mixer_param) return 0;
         if (name.find("linear_attn.") != std::string::npos) return sw_linear_attn;
@@ -371,25 +373,34 @@ class builder {
         std::map<uint64_t, uint64_t> kind_of; // layer -> sw_mamba / sw_linear_attn
         std::set<uint64_t> attends;
         const read_tensor *conv = nullptr, *a_log = nullptr, *out_proj = nullptr;
+        const bool gguf = ck_.format == checkpoint_format::gguf;
+        std::set<uint64_t> delta_rule; // GGUF layers with a DeltaNet's beta/alpha (llama.cpp's ssm_beta*, ssm_ba)
         for (const read_tensor& t : tensors_) {
             const int64_t il = layer_index(t);
             if (il == no_index) continue;
             if (is_attention_role(t.guess.what)) attends.insert(static_cast<uint64_t>(il));
+            if (gguf && (t.l.name.find(".ssm_beta") != std::string::npos ||
+                         t.l.name.find(".ssm_ba.") != std::string::npos))
+                delta_rule.insert(static_cast<uint64_t>(il));
             const uint64_t kind = mixer_kind(t.l.name);
             if (!kind || !t.l.shape_known) continue;
             kind_of[static_cast<uint64_t>(il)] |= kind;
-            if (!conv && ends_with(t.l.name, ".conv1d.weight")) conv = &t;
-            if (!a_log && ends_with(t.l.name, ".A_log")) a_log = &t;
+            if (!conv && (ends_with(t.l.name, ".conv1d.weight") || ends_with(t.l.name, ".ssm_conv1d.weight")))
+                conv = &t;
+            if (!a_log && (ends_with(t.l.name, ".A_log") || ends_with(t.l.name, ".ssm_a"))) a_log = &t;
         }
+        for (uint64_t il : delta_rule)
+            if (kind_of.count(il)) kind_of[il] = sw_linear_attn;
         if (kind_of.empty()) return;
         uint64_t kinds = 0;
         for (const auto& [il, kind] : kind_of) kinds |= kind;
         for (const read_tensor& t : tensors_) {
             const int64_t il = layer_index(t);
             if (out_proj || il == no_index || !kind_of.count(static_cast<uint64_t>(il))) continue;
-            if (t.l.shape_known && t.l.shape.size() == 2 && ends_with(t.l.name, ".out_proj.weight") &&
-                (t.l.name.find("mixer.") != std::string::npos ||
-                 t.l.name.find("mamba.") != std::string::npos))
+            if (t.l.shape_known && t.l.shape.size() == 2 &&
+                ((ends_with(t.l.name, ".out_proj.weight") && (t.l.name.find("mixer.") != std::string::npos ||
+                                                              t.l.name.find("mamba.") != std::string::npos)) ||
+                 (gguf && ends_with(t.l.name, ".ssm_out.weight"))))
                 out_proj = &t;
         }
 
@@ -405,8 +416,9 @@ class builder {
                                 (without_attention == 1 ? " layer holds" : " layers hold") +
                                 " a recurrent mixer and no attention tensors: they cache no keys and values");
 
-        const char* what =
-            kinds == sw_linear_attn ? "gated DeltaNet (linear_attn.)" : "Mamba (mixer./mamba.)";
+        const char* what = kinds == sw_linear_attn ? "gated DeltaNet (linear_attn.)"
+                           : gguf                  ? "Mamba (llama.cpp's ssm_*)"
+                                                   : "Mamba (mixer./mamba.)";
         std::string layers_text =
             num(kind_of.size()) + (kind_of.size() == 1 ? " layer" : " layers") + " with a " + what + " mixer";
         if (kinds == (sw_mamba | sw_linear_attn)) {
@@ -417,23 +429,32 @@ class builder {
         }
         model_spec& s = spec_;
         std::vector<std::string> inputs, missing;
-        // The causal convolution: [channels, 1, kernel] as PyTorch's depthwise Conv1d stores it.
+        // The causal convolution: [channels, 1, kernel] as PyTorch's depthwise Conv1d stores it, or
+        // [channels, kernel] as llama.cpp does.
         if (conv && conv->l.shape.size() == 3 && conv->l.shape[1] == 1) {
             s.ssm_conv_dim = conv->l.shape[0];
             s.ssm_conv_kernel = conv->l.shape[2];
             inputs.push_back(conv->l.name + " " + shape_text(conv->l.shape) + ": conv channels " +
                              num(s.ssm_conv_dim) + ", conv_kernel " + num(s.ssm_conv_kernel));
+        } else if (gguf && conv && conv->l.shape.size() == 2) {
+            s.ssm_conv_dim = conv->l.shape[0];
+            s.ssm_conv_kernel = conv->l.shape[1];
+            inputs.push_back(conv->l.name + " " + shape_text(conv->l.shape) + ": conv channels " +
+                             num(s.ssm_conv_dim) + ", conv_kernel " + num(s.ssm_conv_kernel));
         } else {
-            missing.push_back("a conv1d.weight [channels, 1, kernel]");
+            missing.push_back(gguf ? "an ssm_conv1d.weight [channels, kernel]"
+                                   : "a conv1d.weight [channels, 1, kernel]");
         }
         if (kinds == sw_mamba) {
-            if (a_log && a_log->l.shape.size() == 2) { // Mamba-1: one state of d_state per channel
+            // llama.cpp stores Mamba-2's A as [heads, 1].
+            const bool heads_column = a_log && a_log->l.shape.size() == 2 && a_log->l.shape[1] == 1;
+            if (a_log && a_log->l.shape.size() == 2 && !heads_column) { // Mamba-1: d_state per channel
                 s.ssm_inner = a_log->l.shape[0];
                 s.ssm_state = a_log->l.shape[1];
                 inputs.push_back(a_log->l.name + " " + shape_text(a_log->l.shape) + ": d_inner " +
                                  num(s.ssm_inner) + ", d_state " + num(s.ssm_state) + " (Mamba-1)");
             } else {
-                if (a_log && a_log->l.shape.size() == 1) {
+                if (a_log && (a_log->l.shape.size() == 1 || heads_column)) {
                     s.ssm_heads = a_log->l.shape[0];
                     inputs.push_back(a_log->l.name + " " + shape_text(a_log->l.shape) + ": " +
                                      num(s.ssm_heads) + " heads (Mamba-2)");
@@ -444,6 +465,10 @@ class builder {
                 }
                 if (keys_.ssm_head_dim) {
                     s.ssm_head_dim = *keys_.ssm_head_dim;
+                } else if (s.ssm_heads && keys_.ssm_inner && *keys_.ssm_inner % s.ssm_heads == 0) {
+                    s.ssm_head_dim = *keys_.ssm_inner / s.ssm_heads;
+                    inputs.push_back("head_dim d_inner (" + num(*keys_.ssm_inner) + ") / heads = " +
+                                     num(s.ssm_head_dim));
                 } else if (s.ssm_heads && out_proj && out_proj->l.shape[1] % s.ssm_heads == 0) {
                     s.ssm_head_dim = out_proj->l.shape[1] / s.ssm_heads;
                     inputs.push_back(out_proj->l.name + " " + shape_text(out_proj->l.shape) + ": d_inner " +
@@ -490,6 +515,10 @@ class builder {
         }
         for (const auto& [il, kind] : kind_of) s.layers[il].switches |= kind;
         s.ssm_state_dtype = keys_.ssm_state_dtype;
+        if (gguf) { // llama.cpp keeps both parts in F32 (llama_memory_recurrent's type_r and type_s)
+            s.ssm_state_dtype = s.ssm_conv_dtype = dtype::f32;
+            inputs.push_back("both parts in F32, as llama.cpp keeps them");
+        }
         if (!keys_.mixer_read.empty()) inputs.push_back("the generic keys " + list_text(keys_.mixer_read));
         const std::string ssm_formula =
             s.ssm_heads ? "heads (" + num(s.ssm_heads) + ") x head_dim (" + num(s.ssm_head_dim) +
