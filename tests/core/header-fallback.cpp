@@ -411,11 +411,11 @@ TEST(header_fallback, gguf_file_of_an_unknown_architecture) {
     EXPECT_TRUE(has_note(a, "dtype", "F16"));
 }
 
-// A Mamba GGUF file (llama.cpp's names and LLM_KV_SSM_* keys; no family reads GGUF Mamba): the recurrent state
-// comes from the shapes, in F32 as llama.cpp keeps it. Mamba-2.8B's dimensions (d_model 2560, 64 layers,
-// d_inner 5120, d_state 16, d_conv 4, dt_rank 160): llama.cpp's Mamba PR (ggml-org/llama.cpp#5328, compilade,
-// 2024-03-07) states that one sequence of "Mamba 3B" takes 23.75 MiB, i.e. 24,903,680 bytes. Only the header is
-// passed to the parser, with the file size the data would make.
+// A Mamba GGUF file (llama.cpp's names and LLM_KV_SSM_* keys; no family reads GGUF Mamba): the recurrent
+// state comes from the shapes, in F32 as llama.cpp keeps it. Mamba-2.8B's dimensions (d_model 2560, 64
+// layers, d_inner 5120, d_state 16, d_conv 4, dt_rank 160): llama.cpp's Mamba PR (ggml-org/llama.cpp#5328,
+// compilade, 2024-03-07) states that one sequence of "Mamba 3B" takes 23.75 MiB, i.e. 24,903,680 bytes. Only
+// the header is passed to the parser, with the file size the data would make.
 TEST(header_fallback, gguf_mamba_state_as_llama_cpp_keeps_it) {
     using namespace test_files;
     gguf_file f;
@@ -450,7 +450,7 @@ TEST(header_fallback, gguf_mamba_state_as_llama_cpp_keeps_it) {
     auto p = plan_memory(a, one);
     ASSERT_TRUE(p.ok()) << p.err().message;
     EXPECT_EQ(p->state_bytes_per_sequence, 24'903'680u); // 23.75 MiB
-    EXPECT_EQ(item_of(*p, "kv_cache")->bytes, 0u);        // no attention layer
+    EXPECT_EQ(item_of(*p, "kv_cache")->bytes, 0u);       // no attention layer
     workload four = one;
     four.batch = 4;
     auto p4 = plan_memory(a, four);
@@ -459,10 +459,10 @@ TEST(header_fallback, gguf_mamba_state_as_llama_cpp_keeps_it) {
     EXPECT_TRUE(has_note(a, "recurrent_state", "F32"));
 }
 
-// Mamba-2 in GGUF: llama.cpp stores A as [heads, 1] (ne {1, heads}) and the convolution over d_inner + 2 x groups
-// x d_state channels. llama.cpp's per-layer sizes (llama_hparams n_embd_r = (d_conv - 1) x conv channels,
-// n_embd_s = d_state x d_inner, both F32): 8 heads of 16 (d_inner 128), d_state 32, 1 group: conv channels
-// 128 + 64 = 192, 3 x 192 x 4 + 32 x 128 x 4 = 2,304 + 16,384 = 18,688 bytes per layer and sequence.
+// Mamba-2 in GGUF: llama.cpp stores A as [heads, 1] (ne {1, heads}) and the convolution over d_inner + 2 x
+// groups x d_state channels. llama.cpp's per-layer sizes (llama_hparams n_embd_r = (d_conv - 1) x conv
+// channels, n_embd_s = d_state x d_inner, both F32): 8 heads of 16 (d_inner 128), d_state 32, 1 group: conv
+// channels 128 + 64 = 192, 3 x 192 x 4 + 32 x 128 x 4 = 2,304 + 16,384 = 18,688 bytes per layer and sequence.
 TEST(header_fallback, gguf_mamba2_heads_from_a_column) {
     using namespace test_files;
     gguf_file f;

@@ -374,7 +374,8 @@ class builder {
         std::set<uint64_t> attends;
         const read_tensor *conv = nullptr, *a_log = nullptr, *out_proj = nullptr;
         const bool gguf = ck_.format == checkpoint_format::gguf;
-        std::set<uint64_t> delta_rule; // GGUF layers with a DeltaNet's beta/alpha (llama.cpp's ssm_beta*, ssm_ba)
+        std::set<uint64_t>
+            delta_rule; // GGUF layers with a DeltaNet's beta/alpha (llama.cpp's ssm_beta*, ssm_ba)
         for (const read_tensor& t : tensors_) {
             const int64_t il = layer_index(t);
             if (il == no_index) continue;
@@ -398,8 +399,9 @@ class builder {
             const int64_t il = layer_index(t);
             if (out_proj || il == no_index || !kind_of.count(static_cast<uint64_t>(il))) continue;
             if (t.l.shape_known && t.l.shape.size() == 2 &&
-                ((ends_with(t.l.name, ".out_proj.weight") && (t.l.name.find("mixer.") != std::string::npos ||
-                                                              t.l.name.find("mamba.") != std::string::npos)) ||
+                ((ends_with(t.l.name, ".out_proj.weight") &&
+                  (t.l.name.find("mixer.") != std::string::npos ||
+                   t.l.name.find("mamba.") != std::string::npos)) ||
                  (gguf && ends_with(t.l.name, ".ssm_out.weight"))))
                 out_proj = &t;
         }
@@ -467,8 +469,8 @@ class builder {
                     s.ssm_head_dim = *keys_.ssm_head_dim;
                 } else if (s.ssm_heads && keys_.ssm_inner && *keys_.ssm_inner % s.ssm_heads == 0) {
                     s.ssm_head_dim = *keys_.ssm_inner / s.ssm_heads;
-                    inputs.push_back("head_dim d_inner (" + num(*keys_.ssm_inner) + ") / heads = " +
-                                     num(s.ssm_head_dim));
+                    inputs.push_back("head_dim d_inner (" + num(*keys_.ssm_inner) +
+                                     ") / heads = " + num(s.ssm_head_dim));
                 } else if (s.ssm_heads && out_proj && out_proj->l.shape[1] % s.ssm_heads == 0) {
                     s.ssm_head_dim = out_proj->l.shape[1] / s.ssm_heads;
                     inputs.push_back(out_proj->l.name + " " + shape_text(out_proj->l.shape) + ": d_inner " +

@@ -510,7 +510,8 @@ result<memory_plan> plan_memory(const analysis& a, const workload& w_in) {
         items.push_back(std::move(*weights));
         p.bytes.kv_cache = cache.bytes;
         items.push_back(std::move(cache));
-        if (auto state = recurrent_state_item(spec, w, w.kv_dtype.value_or(spec.ssm_conv_dtype.value_or(act)), p)) {
+        if (auto state =
+                recurrent_state_item(spec, w, w.kv_dtype.value_or(spec.ssm_conv_dtype.value_or(act)), p)) {
             p.bytes.recurrent_state = state->bytes;
             items.push_back(std::move(*state));
         }
