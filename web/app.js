@@ -87,7 +87,8 @@ const grouped = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : Stri
 const sig = (x) => x.toLocaleString('en-US', { maximumSignificantDigits: 4 });
 const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 // "NVIDIA GeForce RTX 4090" (24,564 MiB) -> "RTX 4090 · 24 GiB": vendor words and asides dropped, memory to 3 digits.
-const shortGpuName = (g) => `${g.name.replace(/\s*\(.*\)\s*/g, ' ').replace(/\b(NVIDIA|GeForce|Tesla|AMD|Instinct)\s+/g, '').trim()} · ${
+const gpuModelName = (g) => g.name.replace(/\s*\(.*\)\s*/g, ' ').replace(/\b(NVIDIA|GeForce|Tesla|AMD|Instinct)\s+/g, '').trim();
+const shortGpuName = (g) => `${gpuModelName(g)} · ${
   (g.memory_bytes / 2 ** 30).toLocaleString('en-US', { maximumSignificantDigits: 3 })} GiB`;
 function shortCount(n) {
   for (const [unit, scale] of [['T', 1e12], ['B', 1e9], ['M', 1e6], ['K', 1e3]])
@@ -296,6 +297,41 @@ function renderPlan(r) {
   }
   $('fit-card').hidden = !device;
   $('fit-gpu-name').textContent = device ? gpuName(device.gpu) : '';
+}
+
+// The one-line summary: the page's only live region for results (a screen reader hears this line, once per
+// change, not the whole results section) and the sticky verdict at the top of a phone's screen.
+function renderSummary(r, pr) {
+  const device = r.plan.devices[0];
+  const shortName = (key) => {
+    const g = gpuCatalog.find((x) => x.key === key);
+    return g ? gpuModelName(g) : gpuName(key);
+  };
+  const inGib = (bytes) => (bytes / 2 ** 30).toFixed(2); // "17.16 of 23.99 GiB": short enough for a phone's line
+  let word = '';
+  let rest;
+  if (pr) {
+    const gpus = pr.devices.filter((d) => d.kind === 'gpu');
+    const offloaded = offloadedBytes(pr);
+    word = !pr.fits ? 'does not fit' : offloaded ? 'fits only with CPU offload' : 'fits';
+    rest = ` on ${gpus.length} x ${shortName(gpus[0]?.gpu)}: ${inGib(gpus.reduce((sum, d) => sum + d.total_bytes, 0))} of ${
+      gib(gpus.reduce((sum, d) => sum + (d.budget_bytes ?? 0), 0))}${offloaded ? `, ${gib(offloaded)} off the GPUs` : ''}${
+      pr.unplaced_bytes ? `, ${gib(pr.unplaced_bytes)} without a place` : ''}`;
+  } else if (device) {
+    // A training plan on several GPUs is one GPU's share (data parallel): "each of".
+    const count = state.mode === 'training' && Number(state.gpus.trim() || '1') > 1 ? `each of ${state.gpus.trim()}` : '1';
+    word = device.fits ? 'fits' : 'does not fit';
+    rest = ` on ${count} x ${shortName(device.gpu)}: ${inGib(r.plan.total_bytes)} of ${gib(device.memory_bytes)}`;
+  } else {
+    rest = `${gib(r.plan.total_bytes)} in total; choose a GPU for a verdict`;
+  }
+  $('verdict-model').textContent = lastParams?.model ?? '';
+  const line = $('verdict-line');
+  line.className = !word ? '' : word === 'fits' ? 'fits' : word === 'does not fit' ? 'no-fit' : 'offload';
+  line.dataset.fits = word ? String(word !== 'does not fit') : '';
+  // Rewritten only when it changes, so that a keystroke that changes nothing announces nothing.
+  if (line.textContent === word + rest) return;
+  line.replaceChildren(...(word ? [el('strong', { text: word })] : []), rest);
 }
 
 function renderPlacedVerdict(r) {
@@ -521,6 +557,7 @@ function recompute({ fromUser = true } = {}) {
     renderPlacement(pr);
     renderPlacedVerdict(pr);
   }
+  renderSummary(r, pr);
   timings.push(performance.now() - t0);
   // Second priority, after this frame: the solves, the placement and the catalog.
   // A newer result cancels it; a newer input that fails does not (the result shown stays whole).
@@ -746,6 +783,9 @@ async function inspectCheckpoints(files, index, gen) {
 // ---- controls ---------------------------------------------------------------------------------------------------
 
 let presets = [];
+// The preset list is one listbox, one Tab stop: the arrow keys move the active option (aria-activedescendant),
+// Enter or Space chooses it (docs/web.md, "Keyboard, screen reader, phone").
+let activePreset = null;
 function renderPresetList() {
   const words = $('preset-search').value.toLowerCase().split(/\s+/).filter(Boolean);
   const list = $('preset-list');
@@ -754,11 +794,47 @@ function renderPresetList() {
     return words.every((w) => hay.includes(w));
   });
   list.replaceChildren(...shown.map((p) => el('li', {
-    role: 'option', tabIndex: 0, dataName: p.name, dataTestid: 'preset-option',
+    role: 'option', id: `preset-option-${p.name}`, dataName: p.name, dataTestid: 'preset-option',
     ariaSelected: String(state.source === 'preset' && p.name === state.model),
     class: state.source === 'preset' && p.name === state.model ? 'selected' : '',
   }, el('span', { class: 'name', text: p.name }), ' ',
   el('small', { text: [p.repo, p.params ? shortCount(p.params) : p.error, ...(p.kinds ?? [])].join(' · ') }))));
+  // The active option stays if it is still shown, else the chosen preset, else the first match.
+  const names = shown.map((p) => p.name);
+  setActivePreset(names.includes(activePreset) ? activePreset
+    : state.source === 'preset' && names.includes(state.model) ? state.model : names[0] ?? null, false);
+}
+
+function setActivePreset(name, scroll = true) {
+  const list = $('preset-list');
+  activePreset = name;
+  list.querySelector('li.active')?.classList.remove('active');
+  const li = name === null ? null : list.querySelector(`li[data-name="${CSS.escape(name)}"]`);
+  if (!li) {
+    list.removeAttribute('aria-activedescendant');
+    return;
+  }
+  li.classList.add('active');
+  list.setAttribute('aria-activedescendant', li.id);
+  if (scroll) li.scrollIntoView({ block: 'nearest' });
+}
+
+// Up / Down, Home / End, Page Up / Page Down move the active option; Up from the first goes back to the search.
+function presetListKey(e) {
+  const options = [...$('preset-list').querySelectorAll('li[data-name]')];
+  if (e.key === 'Enter' || e.key === ' ') {
+    e.preventDefault();
+    if (activePreset !== null) selectPreset(activePreset);
+    return;
+  }
+  const at = options.findIndex((li) => li.dataset.name === activePreset);
+  const last = options.length - 1;
+  const to = { ArrowDown: Math.min(at + 1, last), ArrowUp: at - 1, Home: 0, End: last,
+    PageDown: Math.min(at + 10, last), PageUp: Math.max(at - 10, 0) }[e.key];
+  if (to === undefined || !options.length) return;
+  e.preventDefault();
+  if (to < 0) $('preset-search').focus();
+  else setActivePreset(options[to].dataset.name);
 }
 
 function selectPreset(name) {
@@ -771,7 +847,10 @@ function selectPreset(name) {
 function selectSource(source) {
   // The model follows the tab, except to an empty config box (the preset stays until something is typed).
   if (source === 'preset' || (source === 'config' && state.config.trim() !== '')) state.source = source;
-  for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) tab.setAttribute('aria-selected', String(tab.dataset.source === source));
+  for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) {
+    tab.setAttribute('aria-selected', String(tab.dataset.source === source));
+    tab.tabIndex = tab.dataset.source === source ? 0 : -1; // one Tab stop; the arrow keys move between tabs
+  }
   for (const panel of document.querySelectorAll('.source')) panel.hidden = panel.dataset.source !== source;
   $('model-note').textContent = state.source !== 'config' ? `Model: preset ${state.model}`
     : heldCheckpoint ? `Model: the pasted config.json, with the headers of ${heldCheckpoint}` : 'Model: the pasted config.json';
@@ -827,19 +906,32 @@ async function main() {
   $('preset-search').addEventListener('input', renderPresetList);
   $('preset-list').addEventListener('click', (e) => {
     const li = e.target.closest('li[data-name]');
-    if (li) selectPreset(li.dataset.name);
+    if (!li) return;
+    setActivePreset(li.dataset.name, false);
+    selectPreset(li.dataset.name);
   });
-  $('preset-list').addEventListener('keydown', (e) => {
-    const li = e.target.closest('li[data-name]');
-    if (li && (e.key === 'Enter' || e.key === ' ')) {
+  $('preset-list').addEventListener('keydown', presetListKey);
+  $('preset-list').addEventListener('focus', () => { if (activePreset !== null) setActivePreset(activePreset); });
+  $('preset-search').addEventListener('keydown', (e) => {
+    const first = $('preset-list').querySelector('li[data-name]');
+    if (!first) return;
+    if (e.key === 'Enter') selectPreset(first.dataset.name);
+    if (e.key === 'ArrowDown') { // into the list, on the first match
       e.preventDefault();
-      selectPreset(li.dataset.name);
+      setActivePreset(first.dataset.name);
+      $('preset-list').focus();
     }
   });
-  $('preset-search').addEventListener('keydown', (e) => {
-    if (e.key !== 'Enter') return;
-    const first = $('preset-list').querySelector('li[data-name]');
-    if (first) selectPreset(first.dataset.name);
+  // The source tabs: Left / Right (Home / End) move to a tab and open it (the ARIA tabs pattern).
+  document.querySelector('.source-tabs').addEventListener('keydown', (e) => {
+    const tabs = [...document.querySelectorAll('.source-tabs [role=tab]')];
+    const at = tabs.indexOf(document.activeElement);
+    const to = { ArrowRight: (at + 1) % tabs.length, ArrowLeft: (at + tabs.length - 1) % tabs.length, Home: 0,
+      End: tabs.length - 1 }[e.key];
+    if (at < 0 || to === undefined) return;
+    e.preventDefault();
+    tabs[to].focus();
+    tabs[to].click();
   });
   for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) {
     tab.addEventListener('click', () => {
