@@ -210,6 +210,15 @@ test('the summary follows the placement on several GPUs', async ({ app, page }) 
       placed.unplaced_bytes ? `, ${gib(placed.unplaced_bytes)} without a place` : ''}`);
 });
 
+test('the summary of a training plan on several GPUs is one GPU\'s share', async ({ app, page }) => {
+  await app.open('#model=gemma-3-4b&mode=training&recompute=full&zero=3&gpus=4&gpu=l40s');
+  const plan = cli('plan', 'gemma-3-4b', '--mode', 'training', '--recompute', 'full', '--zero', '3', '--gpus', '4', '--gpu', 'l40s').plan;
+  const d = plan.devices[0];
+  expect(cli('gpus').gpus.find((g) => g.key === 'l40s').name).toContain('L40S');
+  await expect(page.getByTestId('verdict-line')).toHaveText(
+    `${d.fits ? 'fits' : 'does not fit'} on each of 4 x L40S: ${inGib(plan.total_bytes)} of ${gib(d.memory_bytes)}`);
+});
+
 test('phone (390x844): the verdict is a sticky line on the first screen', async ({ app, page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await app.open('#model=llama-3.1-8b&gpu=rtx-4090');
