@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a build needs and this machine lacks, from Debian's packages. Idempotent: installs nothing when
 # everything is present. Usage: scripts/deps.sh [native|wasm|all|web|torch]...
-#   native  compiler, CMake, Ninja, GoogleTest, Google Benchmark, RapidJSON, CLI11 (every mode includes it)
+#   native  compiler, CMake, Ninja, GoogleTest, Google Benchmark, RapidJSON, CLI11, libcurl (every mode includes it)
 #   wasm    + Node.js, Emscripten and GoogleTest's sources (the wasm build and its tests)
 #   all     + wasm, clang with libFuzzer (the fuzz targets) and clang-format: what scripts/test.sh needs before the page
 #   web     + wasm, Debian's Chromium and npm (the page's Playwright tests)
@@ -22,6 +22,8 @@ have_file /usr/include/gtest/gtest.h || missing+=(libgtest-dev)
 have_file /usr/include/benchmark/benchmark.h || missing+=(libbenchmark-dev)
 have_file /usr/include/rapidjson/document.h || missing+=(rapidjson-dev)
 have_file /usr/include/CLI/CLI.hpp || missing+=(libcli11-dev) # the CLI's argument parser (native/cli/main.cpp)
+# libcurl for Hub ids read online (native/io/http.cpp, docs/hub.md)
+compgen -G "/usr/include/*/curl/curl.h" >/dev/null || have_file /usr/include/curl/curl.h || missing+=(libcurl4-openssl-dev)
 if want wasm all web; then
   have_cmd node || missing+=(nodejs)
   have_cmd em++ || missing+=(emscripten)

@@ -3,7 +3,10 @@
 #include <cctype>
 #include <tuple>
 
+#include <cstdio>
+
 #include "io/checkpoint-files.h"
+#include "io/hub-online.h"
 #include "io/model-source.h"
 #include "modelplan/header-model.h"
 #include "modelplan/memory.h"
@@ -29,7 +32,8 @@ const option_row dtype_option = {"--dtype", &cl::dtype, "dtype", " (e.g. bf16)"}
 
 const option_group model = {
     dtype_option,
-    {"--head", &cl::head, "head", " (e.g. none)"},
+    {"--head",        &cl::head, "head", " (e.g. none)"},
+    {"--online", &cl::online         },
 };
 
 const option_group skeleton = {
@@ -227,12 +231,29 @@ result<config_options> read_config_options(const command_line& cl) {
     return config;
 }
 
+namespace {
+
+// What was fetched from the Hub for the model, said in the answer (JSON "fetched_bytes") and on stderr.
+result<analysis> fetched(analysis a, const model_input& source) {
+    if (!source.online) return a;
+    a.fetched_bytes = source.online->fetched_bytes();
+    a.fetched_from = source.online->label();
+    std::fprintf(stderr,
+                 "modelplan: fetched %s bytes from %s (the file list, small JSON files and headers)\n",
+                 with_thousands(a.fetched_bytes).c_str(), a.fetched_from.c_str());
+    return a;
+}
+
+} // namespace
+
 result<analysis> read_model(const command_line& cl) {
     auto config = read_config_options(cl);
     if (!config) return config.err();
-    auto source = cl.operand ? resolve_model_input(*cl.operand)
-                             : result<model_input>(model_input{default_preset().name,
-                                                               default_preset().config_json, std::nullopt});
+    if (cl.online) allow_online();
+    auto source = cl.operand
+                      ? resolve_model_input(*cl.operand)
+                      : result<model_input>(model_input{default_preset().name, default_preset().config_json,
+                                                        std::nullopt, nullptr});
     if (!source) return source.err();
     auto labelled = [&](const error& e) {
         return make_error(e.code, source->label + ": " + e.message, e.path);
@@ -241,16 +262,16 @@ result<analysis> read_model(const command_line& cl) {
     // (header-model.h), or when there is no config.
     if (source->config_json) {
         auto a = analyze(source->label, *source->config_json, *config);
-        if (a) return a;
+        if (a) return fetched(std::move(*a), *source);
         if (!source->checkpoint || !lacks_family(a.err())) return labelled(a.err());
     }
-    auto loaded = load_checkpoint(*source->checkpoint);
+    auto loaded = source->online ? source->online->load_checkpoint() : load_checkpoint(*source->checkpoint);
     if (!loaded) return loaded.err();
     auto a =
         analyze_checkpoint(source->label, loaded->ck, source->config_json ? &*source->config_json : nullptr,
                            *config, *source->checkpoint);
     if (!a) return labelled(a.err());
-    return a;
+    return fetched(std::move(*a), *source);
 }
 
 std::optional<error> read_workload(const command_line& cl, workload& w) {

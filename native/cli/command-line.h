@@ -27,6 +27,7 @@ struct command_line {
     std::optional<std::string> operand; // MODEL, or PATH for inspect and load
     bool help = false;
     bool json = false;
+    bool online = false; // a Hub id may be read from the Hub (docs/hub.md)
     // the model
     std::optional<std::string> dtype, head;
     bool summary = false; // skeleton

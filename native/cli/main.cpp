@@ -51,12 +51,14 @@ commands:
 MODEL is a path (a config.json; a folder holding one, checkpoint files or both; a .gguf file; a
 .safetensors file or index with its config.json beside it), a preset name (see `modelplan presets`),
 or a Hugging Face id org/name[@revision]: a preset's repository, else the snapshot in the local
-Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub; docs/hub.md).
-When omitted, the default preset is used.
+Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub), else, with --online
+(or MODELPLAN_ONLINE=1), the Hub itself: file list, config.json and checkpoint headers only ($HF_ENDPOINT,
+$HF_TOKEN; docs/hub.md). When omitted, the default preset is used.
 
 options (every command):
   --json     print stable JSON instead of tables (docs/json.md)
   -h, --help show help for a command
+  --online   (commands that take MODEL) read a Hugging Face id from the Hub when no preset or cache has it
 
 `modelplan COMMAND --help` shows a command's own options.
 exit status: 0 success, 2 bad input or usage (the message goes to stderr, nothing to stdout).

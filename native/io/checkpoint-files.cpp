@@ -17,28 +17,27 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The leading bytes of one file, read on demand and never past what is asked for.
-class prefix_reader {
+// The leading bytes of one local file, read on demand and never past what is asked for.
+class prefix_reader : public byte_source {
   public:
-    static result<prefix_reader> open(const fs::path& path) {
+    static result<std::unique_ptr<byte_source>> open(const fs::path& path) {
         if (auto problem = path_problem(path))
             return make_error(error_code::io, path.string() + ": " + *problem);
         std::error_code ec;
         uint64_t size = fs::file_size(path, ec);
         if (ec) return make_error(error_code::io, path.string() + ": " + ec.message());
-        prefix_reader r;
-        r.path_ = path;
-        r.size_ = size;
-        r.in_ = std::make_shared<std::ifstream>(path, std::ios::binary);
-        if (!*r.in_) return make_error(error_code::io, path.string() + ": cannot open for reading");
-        return r;
+        auto r = std::make_unique<prefix_reader>();
+        r->path_ = path;
+        r->size_ = size;
+        r->in_ = std::make_shared<std::ifstream>(path, std::ios::binary);
+        if (!*r->in_) return make_error(error_code::io, path.string() + ": cannot open for reading");
+        return std::unique_ptr<byte_source>(std::move(r));
     }
 
-    uint64_t size() const { return size_; }
-    const std::string& bytes() const { return bytes_; }
+    uint64_t size() const override { return size_; }
+    const std::string& bytes() const override { return bytes_; }
 
-    // Extends the prefix to `n` bytes (at most the file size).
-    std::optional<error> read_to(uint64_t n) {
+    std::optional<error> read_to(uint64_t n) override {
         n = std::min(n, size_);
         if (n <= bytes_.size()) return std::nullopt;
         size_t old = bytes_.size();
@@ -58,9 +57,11 @@ class prefix_reader {
     std::string bytes_;
 };
 
-result<checkpoint> read_safetensors(const fs::path& path, const std::string& label, uint64_t& bytes_read) {
-    auto r = prefix_reader::open(path);
-    if (!r) return r.err();
+result<checkpoint> read_safetensors(const source_opener& open, const std::string& label,
+                                    uint64_t& bytes_read) {
+    auto opened = open(label);
+    if (!opened) return opened.err();
+    auto& r = *opened;
     // The 8-byte length, then exactly the header it announces (the parser bounds it by 100 MB and the file).
     for (uint64_t want = safetensors_length_bytes;;) {
         if (auto e = r->read_to(want)) return *e;
@@ -76,9 +77,10 @@ result<checkpoint> read_safetensors(const fs::path& path, const std::string& lab
     }
 }
 
-result<checkpoint> read_gguf(const fs::path& path, const std::string& label, uint64_t& bytes_read) {
-    auto r = prefix_reader::open(path);
-    if (!r) return r.err();
+result<checkpoint> read_gguf(const source_opener& open, const std::string& label, uint64_t& bytes_read) {
+    auto opened = open(label);
+    if (!opened) return opened.err();
+    auto& r = *opened;
     // The header's length is known only once it is parsed: reads double from 1 MiB, so at most about twice
     // the header is read, and never more than max_gguf_header_bytes.
     for (uint64_t want = gguf_first_read;;) {
@@ -99,14 +101,18 @@ result<checkpoint> read_gguf(const fs::path& path, const std::string& label, uin
     }
 }
 
-result<std::string> read_small_file(const fs::path& path, uint64_t limit) {
-    auto r = prefix_reader::open(path);
-    if (!r) return r.err();
-    if (r->size() > limit)
-        return make_error(error_code::io, path.string() + ": " + with_thousands(r->size()) +
+result<std::string> read_small_file(const source_opener& open, const std::string& name, uint64_t limit) {
+    auto opened = open(name);
+    if (!opened) return opened.err();
+    auto& r = *opened;
+    auto too_large = [&](uint64_t size) {
+        return make_error(error_code::io, name + ": " + with_thousands(size) +
                                               " bytes is too large for an index (limit " +
                                               binary_size(limit) + ")");
-    if (auto e = r->read_to(r->size())) return *e;
+    };
+    if (r->size() != byte_source::unknown_size && r->size() > limit) return too_large(r->size());
+    if (auto e = r->read_to(limit + 1)) return *e;
+    if (r->size() > limit) return too_large(r->size());
     return r->bytes();
 }
 
@@ -125,25 +131,25 @@ std::optional<std::string> config_beside(const fs::path& folder) {
 }
 
 // The index of a sharded checkpoint, read whole; its shards become the set's files.
-result<safetensors_index> read_index(const fs::path& path, checkpoint_file_set& set, uint64_t& bytes_read) {
-    auto text = read_small_file(path, max_index_bytes);
+result<safetensors_index> read_index(const source_opener& open, checkpoint_file_set& set,
+                                     uint64_t& bytes_read) {
+    auto text = read_small_file(open, set.index, max_index_bytes);
     if (!text) return text.err();
     bytes_read += text->size();
-    auto index = parse_safetensors_index(*text, path.filename().string());
+    auto index = parse_safetensors_index(*text, set.index);
     if (!index) return index.err();
     add_index_shards(set, *index);
     return index;
 }
 
 // The header of every file of the set, in the set's order.
-result<std::vector<checkpoint>> read_headers(const fs::path& folder, const checkpoint_file_set& set,
+result<std::vector<checkpoint>> read_headers(const source_opener& open, const checkpoint_file_set& set,
                                              uint64_t& bytes_read) {
     const bool gguf = checkpoint_layout_format(set.layout) == checkpoint_format::gguf;
     std::vector<checkpoint> parts;
     parts.reserve(set.files.size());
     for (const std::string& name : set.files) {
-        auto ck = gguf ? read_gguf(folder / name, name, bytes_read)
-                       : read_safetensors(folder / name, name, bytes_read);
+        auto ck = gguf ? read_gguf(open, name, bytes_read) : read_safetensors(open, name, bytes_read);
         if (!ck) {
             error e = ck.err();
             if (e.code == error_code::io && !set.index.empty())
@@ -155,16 +161,20 @@ result<std::vector<checkpoint>> read_headers(const fs::path& folder, const check
     return parts;
 }
 
-// Reads the headers of a set of files in `folder` and assembles them with the core's rules.
-result<loaded_checkpoint> load_set(const fs::path& folder, checkpoint_file_set set) {
+source_opener local_files(const fs::path& folder) {
+    return [folder](const std::string& name) { return prefix_reader::open(folder / name); };
+}
+
+// Reads the headers of a set of files and assembles them with the core's rules.
+result<loaded_checkpoint> load_set(const source_opener& open, checkpoint_file_set set) {
     loaded_checkpoint out;
     std::optional<safetensors_index> index;
     if (set.layout == checkpoint_layout::sharded_safetensors) {
-        auto read = read_index(folder / set.index, set, out.header_bytes_read);
+        auto read = read_index(open, set, out.header_bytes_read);
         if (!read) return read.err();
         index = std::move(*read);
     }
-    auto parts = read_headers(folder, set, out.header_bytes_read);
+    auto parts = read_headers(open, set, out.header_bytes_read);
     if (!parts) return parts.err();
     auto ck = assemble_checkpoint(set, std::move(*parts), index ? &*index : nullptr);
     if (!ck) return ck.err();
@@ -181,7 +191,7 @@ result<loaded_checkpoint> load_folder(const fs::path& folder) {
     if (ec) return make_error(error_code::io, folder.string() + ": " + ec.message());
     auto set = select_checkpoint_files(names, checkpoint_names_from::folder);
     if (!set) return make_error(set.err().code, folder.string() + ": " + set.err().message, set.err().path);
-    auto out = load_set(folder, std::move(*set));
+    auto out = load_set(local_files(folder), std::move(*set));
     if (out) out->folder_config = config_beside(folder);
     return out;
 }
@@ -205,12 +215,19 @@ result<loaded_checkpoint> load_file(const fs::path& path) {
         set.layout = gguf ? checkpoint_layout::gguf_file : checkpoint_layout::safetensors_file;
         set.files = {name};
     }
-    auto out = load_set(path.parent_path(), std::move(set));
+    auto out = load_set(local_files(path.parent_path()), std::move(set));
     if (out && index) out->folder_config = config_beside(path.parent_path());
     return out;
 }
 
 } // namespace
+
+result<loaded_checkpoint> load_checkpoint_from(const std::vector<std::string>& names,
+                                               const source_opener& open, const std::string& where) {
+    auto set = select_checkpoint_files(names, checkpoint_names_from::folder);
+    if (!set) return make_error(set.err().code, where + ": " + set.err().message, set.err().path);
+    return load_set(open, std::move(*set));
+}
 
 result<loaded_checkpoint> load_checkpoint(const std::string& argument) {
     std::error_code ec;

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "modelplan/checkpoint.h"
 #include "modelplan/error.h"
@@ -27,5 +30,26 @@ struct loaded_checkpoint {
 
 // PATH: a .safetensors file, a model.safetensors.index.json, a .gguf file, or a folder holding one of those.
 result<loaded_checkpoint> load_checkpoint(const std::string& path);
+
+// The leading bytes of one checkpoint file, read on demand and never past what is asked for: a local file, or
+// a file on the Hub read with Range requests (hub-online.h).
+class byte_source {
+  public:
+    virtual ~byte_source() = default;
+    // The file's size; unknown_size until the first read_to for a remote file.
+    virtual uint64_t size() const = 0;
+    virtual const std::string& bytes() const = 0;
+    // Extends the prefix to `n` bytes (at most the file size).
+    virtual std::optional<error> read_to(uint64_t n) = 0;
+    static constexpr uint64_t unknown_size = UINT64_MAX;
+};
+
+// Opens a file of a checkpoint by its name (as an index or a folder listing names it).
+using source_opener = std::function<result<std::unique_ptr<byte_source>>(const std::string& name)>;
+
+// The checkpoint among `names` (a folder's or a repository's file names, by select_checkpoint_files' rules),
+// its headers read through `open`; `where` prefixes messages (a folder, a repository id).
+result<loaded_checkpoint> load_checkpoint_from(const std::vector<std::string>& names,
+                                               const source_opener& open, const std::string& where);
 
 } // namespace modelplan::cli

@@ -1,12 +1,15 @@
 // Resolving a MODEL argument: a config.json path, a folder holding one, or a bundled preset name.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "modelplan/error.h"
 
 namespace modelplan::cli {
+
+class hub_repository;
 
 struct model_source {
     std::string label;       // what outputs call the model: the preset name or the path as given
@@ -27,6 +30,9 @@ struct model_input {
     std::optional<std::string> config_json; // the text of config.json, when there is one
     std::optional<std::string>
         checkpoint; // a path load_checkpoint reads (a folder or a file), when there is one
+    // A Hub id read from the Hub (--online): its checkpoint's headers come from there (`checkpoint` is then
+    // the repository's label).
+    std::shared_ptr<hub_repository> online;
 };
 result<model_input> resolve_model_input(const std::string& argument);
 

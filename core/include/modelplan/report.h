@@ -25,6 +25,10 @@ struct analysis {
     // Set when the model has no family table and its skeleton was read from checkpoint headers: the stored
     // bytes and dtypes of its tensors and the notes on what is generic (header-model.h). Null otherwise.
     std::shared_ptr<const header_model> from_headers;
+    // Set by a caller that fetched the model from the Hub (the native CLI, docs/hub.md): the bytes received
+    // and from where. Written into JSON answers as "fetched_bytes" and "fetched_from".
+    uint64_t fetched_bytes = 0;
+    std::string fetched_from;
 };
 
 // config text -> spec -> skeleton -> counts.

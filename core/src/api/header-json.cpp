@@ -5,6 +5,12 @@
 namespace modelplan {
 
 void write_header_source(json_writer& w, const analysis& a) {
+    if (!a.fetched_from.empty()) {
+        w.Key("fetched_bytes");
+        w.Uint64(a.fetched_bytes);
+        w.Key("fetched_from");
+        write_string(w, a.fetched_from);
+    }
     if (!a.from_headers) return;
     const header_model& h = *a.from_headers;
     w.Key("source");

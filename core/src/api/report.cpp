@@ -261,7 +261,7 @@ result<analysis> analyze(const std::string& model, result<model_spec> spec) {
     if (!sk) return sk.err();
     auto counts = count_params(*spec, *sk);
     if (!counts) return counts.err();
-    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts), nullptr};
+    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts), nullptr, 0, {}};
 }
 
 std::string params_json(const analysis& a) {

@@ -621,7 +621,7 @@ class builder {
         for (uint64_t b : out_.stored_bytes) stored = sat::add(stored, b);
         counts->weight_bytes = stored;
         write_notes();
-        analysis a{model_, std::move(spec_), std::move(sk_), std::move(*counts), nullptr};
+        analysis a{model_, std::move(spec_), std::move(sk_), std::move(*counts), nullptr, 0, {}};
         a.from_headers = std::make_shared<const header_model>(std::move(out_));
         return a;
     }
