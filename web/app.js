@@ -2,6 +2,7 @@
 // verdict comes from a call into the wasm module through modelplan-api.js (docs/web.md).
 import { loadModelplan, isError } from './modelplan-api.js';
 import { renderTree } from './tree.js';
+import { HubReader, parseHubId } from './hub.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,7 +18,7 @@ const placeKeys = new Set(['cpu', 'strategy']);
 const imageKeys = new Set(['images', 'image_size']);
 const defaults = { source: 'preset', model: '', config: '', mode: 'inference', dtype: '', quant: '', batch: '',
   seq: '', images: '', image_size: '', kv_dtype: '', method: '', optimizer: '', recompute: '', zero: '', gpu: 'rtx-4090', gpus: '', cpu: '',
-  strategy: '' };
+  strategy: '', hub: '', hub_endpoint: '' };
 const state = { ...defaults };
 
 let lastWrittenHash = null;
@@ -25,7 +26,7 @@ function readUrl() {
   const q = new URLSearchParams(location.hash.slice(1));
   Object.assign(state, defaults);
   for (const key of Object.keys(defaults)) if (q.has(key)) state[key] = q.get(key);
-  if (!['preset', 'config'].includes(state.source)) state.source = 'preset';
+  if (!['preset', 'config', 'hub'].includes(state.source)) state.source = 'preset';
 }
 
 function writeUrl() {
@@ -33,6 +34,7 @@ function writeUrl() {
   for (const [key, value] of Object.entries(state)) {
     if (key === 'config' && state.source !== 'config') continue;
     if (key === 'model' && state.source !== 'preset') continue;
+    if ((key === 'hub' || key === 'hub_endpoint') && state.source !== 'hub') continue;
     if (value !== defaults[key]) q.set(key, value);
   }
   const hash = q.toString();
@@ -50,6 +52,7 @@ let takesImages = false;
 
 // The model part of a request: a preset, or the pasted / dropped config.json (with the dropped checkpoint).
 function modelRequest() {
+  if (state.source === 'hub' && hubModel) return hubRequest();
   const r = state.source === 'config' ? { config: state.config, name: 'config.json' } : { model: state.model };
   if (state.source === 'config' && heldCheckpoint) r.checkpoint = heldCheckpoint;
   if (state.dtype) r.dtype = state.dtype;
@@ -125,7 +128,7 @@ const itemClass = (name) => `item-${palette.includes(name) ? name : `other${name
 
 const errorAnchors = { batch: 'batch', seq: 'seq', kv_dtype: 'kv_dtype', quant: 'quant', gpu: 'gpu', gpus: 'gpus',
   mode: 'mode', method: 'method', optimizer: 'optimizer', recompute: 'recompute', zero: 'zero', dtype: 'dtype',
-  gpu_count: 'gpus', cpu: 'cpu', strategy: 'strategy', images: 'images', image_size: 'image_size' };
+  gpu_count: 'gpus', cpu: 'cpu', strategy: 'strategy', images: 'images', image_size: 'image_size', hub: 'hub-id' };
 
 function showError(err, context) {
   const box = $('error');
@@ -620,6 +623,11 @@ function showUrlNotes(notes) {
 function loadFromUrl() {
   readUrl();
   lastModelKey = null;
+  // A Hub id is fetched again (the page keeps no files): the preset shows until it has come.
+  const hubId = state.source === 'hub' ? state.hub : null;
+  if (hubId) state.source = 'preset';
+  $('hub-id').value = hubId ?? '';
+  $('hub-endpoint').value = state.hub_endpoint;
   const notes = recoverUrlState();
   applyStateToControls();
   renderPresetList();
@@ -633,6 +641,7 @@ function loadFromUrl() {
     state.source = 'preset'; // the results are the preset's until the config is fixed (typing adopts it)
     $('model-note').textContent = `Model: preset ${state.model} (the pasted config.json does not parse)`;
   }
+  if (hubId) loadFromHub(hubId);
 }
 
 // ---- the skeleton tree: fetched when opened, children rendered on expand ---------------------------------------
@@ -846,14 +855,100 @@ function selectPreset(name) {
 
 function selectSource(source) {
   // The model follows the tab, except to an empty config box (the preset stays until something is typed).
-  if (source === 'preset' || (source === 'config' && state.config.trim() !== '')) state.source = source;
+  if (source === 'preset' || (source === 'config' && state.config.trim() !== '') || (source === 'hub' && hubModel))
+    state.source = source;
+  const tabSource = source === 'hub' ? 'preset' : source; // a Hub id is entered under the Preset tab
   for (const tab of document.querySelectorAll('.source-tabs [role=tab]')) {
-    tab.setAttribute('aria-selected', String(tab.dataset.source === source));
-    tab.tabIndex = tab.dataset.source === source ? 0 : -1; // one Tab stop; the arrow keys move between tabs
+    tab.setAttribute('aria-selected', String(tab.dataset.source === tabSource));
+    tab.tabIndex = tab.dataset.source === tabSource ? 0 : -1; // one Tab stop; the arrow keys move between tabs
   }
-  for (const panel of document.querySelectorAll('.source')) panel.hidden = panel.dataset.source !== source;
-  $('model-note').textContent = state.source !== 'config' ? `Model: preset ${state.model}`
-    : heldCheckpoint ? `Model: the pasted config.json, with the headers of ${heldCheckpoint}` : 'Model: the pasted config.json';
+  for (const panel of document.querySelectorAll('.source')) panel.hidden = panel.dataset.source !== tabSource;
+  $('model-note').textContent = state.source === 'hub' ? `Model: ${state.hub} from the Hub (${hubModel?.reader.endpoint})`
+    : state.source !== 'config' ? `Model: preset ${state.model}`
+      : heldCheckpoint ? `Model: the pasted config.json, with the headers of ${heldCheckpoint}` : 'Model: the pasted config.json';
+}
+
+// ---- a Hugging Face id, read from the Hub by the browser (docs/hub.md, "On the page") ---------------------------
+
+// The model read from the Hub: {id, config (text or null), checkpoint (the label of its headers, which the module
+// holds) or null, reader (what was fetched)}. Not in the URL: the link carries the id and the endpoint only.
+let hubModel = null;
+let hubGeneration = 0;
+
+function hubRequest() {
+  const r = hubModel.config !== null ? { config: hubModel.config, name: state.hub } : {};
+  if (hubModel.checkpoint) r.checkpoint = hubModel.checkpoint;
+  if (state.dtype) r.dtype = state.dtype;
+  return r;
+}
+
+// The checkpoint among a repository's top-level files: an index with its shards, the safetensors files, or its
+// one GGUF file.
+function hubCheckpointFiles(names) {
+  const kinds = names.map((n) => [n, mp.classifyFile(n)]);
+  const index = kinds.find(([, k]) => k.kind === 'safetensors_index')?.[0];
+  const safetensors = kinds.filter(([, k]) => k.kind === 'safetensors').map(([n]) => n);
+  if (safetensors.length) return { index, files: safetensors };
+  const gguf = kinds.filter(([, k]) => k.format === 'gguf').map(([n]) => n);
+  if (gguf.length === 1) return { index: undefined, files: gguf };
+  if (gguf.length > 1)
+    throw new Error(`the repository holds ${gguf.length} GGUF files (${gguf.slice(0, 4).join(', ')}${gguf.length > 4 ? ', …' : ''}): download the one you want and drop it on the File tab`);
+  return null;
+}
+
+async function loadFromHub(text) {
+  const status = $('hub-status');
+  const id = parseHubId(text);
+  if (!id) {
+    showError({ code: 'bad_request', message: `${JSON.stringify(String(text).slice(0, 100))} is not a Hugging Face id: expected org/name or org/name@revision`, path: 'hub' });
+    return;
+  }
+  // A bundled preset's repository (the same repository at main): answered offline, as the native program does.
+  const preset = id.revision === 'main' && presets.find((p) => p.repo && p.repo.toLowerCase() === id.repo.toLowerCase());
+  if (preset) {
+    status.textContent = `${id.repo} is the bundled preset ${preset.name}: nothing fetched`;
+    selectPreset(preset.name);
+    return;
+  }
+  const gen = ++hubGeneration;
+  const reader = new HubReader(state.hub_endpoint, $('hub-token').value);
+  status.textContent = `fetching the file list of ${id.repo} from ${reader.endpoint}…`;
+  try {
+    const names = (await reader.listing(id)).filter((n) => !n.includes('/'));
+    const config = names.includes('config.json') ? await reader.text(id, 'config.json', maxConfigBytes) : null;
+    // The checkpoint's headers only when the config names no family modelplan models (or there is none).
+    let checkpoint = null;
+    const p = config !== null ? mp.params({ config, name: text }) : null;
+    if (config === null || (isError(p) && p.error.path === 'model_type')) {
+      const chosen = hubCheckpointFiles(names);
+      if (!chosen) throw new Error(`${id.repo}: the repository holds no config.json with a known model_type and no checkpoint (.safetensors or .gguf files)`);
+      status.textContent = `reading the headers of ${chosen.files.length + (chosen.index ? 1 : 0)} files from ${reader.endpoint}…`;
+      const all = chosen.index ? [chosen.index, ...chosen.files] : chosen.files;
+      const remote = [];
+      for (const n of all) remote.push(await reader.remoteFile(id, n));
+      const r = remote.length === 1 ? await mp.inspectFile(remote[0], {}) : await mp.inspectFiles(remote, {});
+      if (isError(r)) throw Object.assign(new Error(r.error.message), { code: r.error.code });
+      checkpoint = r.path;
+      heldCheckpoint = null; // the module now holds the Hub's headers, not a dropped file's
+    } else if (isError(p)) {
+      throw Object.assign(new Error(`${id.repo} config.json: ${p.error.message}`), { code: p.error.code });
+    }
+    if (gen !== hubGeneration) return;
+    hubModel = { id, config, checkpoint, reader };
+    state.hub = `${id.repo}${id.revisionGiven ? `@${id.revision}` : ''}`;
+    selectSource('hub');
+    lastModelKey = null;
+    renderPresetList();
+    recompute();
+    const what = reader.requests.map((q) => q.url.slice(reader.endpoint.length) + (q.range ? ` [${q.range[0]}-${q.range[1]}]` : ''));
+    status.textContent = `fetched ${grouped(reader.fetched)} bytes from ${reader.endpoint} in ${reader.requests.length} requests (the file list, config.json and checkpoint headers only)`;
+    status.title = what.join('\n');
+    status.dataset.fetched = String(reader.fetched);
+  } catch (e) {
+    if (gen !== hubGeneration) return;
+    status.textContent = '';
+    showError({ code: e.code ?? 'io', message: e.message, path: 'hub' });
+  }
 }
 
 function applyStateToControls() {
@@ -939,6 +1034,9 @@ async function main() {
       if (tab.dataset.source !== 'file') recompute();
     });
   }
+  $('hub-fetch').addEventListener('click', () => loadFromHub($('hub-id').value));
+  $('hub-id').addEventListener('keydown', (e) => { if (e.key === 'Enter') loadFromHub($('hub-id').value); });
+  $('hub-endpoint').addEventListener('input', () => { state.hub_endpoint = $('hub-endpoint').value.trim(); });
   $('config-input').addEventListener('input', () => {
     state.config = $('config-input').value;
     state.source = 'config';

@@ -10,6 +10,7 @@ ROOT/<org>/<name>/<revision>/<files> is a repository at a revision. Endpoints, a
                                                   requests get 206 with Content-Range.
 Markers in ROOT/<org>/<name>/: "gated" (401 without "Authorization: Bearer secret"), "slow" (every answer waits
 60 s), "lying" (Content-Range names the range one byte further on than the bytes sent).
+Every answer allows any origin (CORS, as the Hub does for pages), for the page's tests (tests/web/hub.spec.mjs).
 GET /stats: {"bytes": body bytes sent, "auth_elsewhere": requests on the LFS host that carried Authorization,
 "requests": [paths]}.
 """
@@ -32,8 +33,22 @@ class Hub(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def cors(self):
+        # As the Hub answers a page's fetch: any origin, Range and Authorization allowed, Content-Range readable.
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Expose-Headers", "Content-Range, Content-Length")
+
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.cors()
+        self.send_header("Access-Control-Allow-Headers", "Range, Authorization")
+        self.send_header("Access-Control-Allow-Methods", "GET")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def send(self, status, body=b"", headers=None):
         self.send_response(status)
+        self.cors()
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
@@ -55,6 +70,7 @@ class Hub(BaseHTTPRequestHandler):
         if path == "/stats":
             body = json.dumps(STATS).encode()
             self.send_response(200)
+            self.cors()
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
