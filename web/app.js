@@ -2,6 +2,7 @@
 // verdict comes from a call into the wasm module through modelplan-api.js (docs/web.md).
 import { loadModelplan, isError } from './modelplan-api.js';
 import { renderTree } from './tree.js';
+import { Solver } from './solver.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -158,6 +159,7 @@ function showError(err, context) {
 // ---- rendering ------------------------------------------------------------------------------------------------
 
 let mp;
+let solver; // the deferred calls: in a Web Worker, or on this thread where none starts (solver.js)
 let gpuCatalog = [];
 let lastModelKey = null;
 let lastParams = null;
@@ -425,52 +427,76 @@ function renderPlacement(r) {
   card.dataset.map = complete ? text : '';
 }
 
-// The catalog: one plan per GPU, in slices between frames so typing never waits for it.
-function renderCatalog(gen, request, placeRequest) {
-  const list = $('catalog');
+// One line of the catalog: GPU `g`'s plan, or its placement when `placeRequest` places on several devices.
+function catalogRow(g, r, placeRequest) {
+  // Placed: the headroom of the fullest GPU when it fits, else minus what found no room.
+  const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes: r.fits
+    ? r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity)
+    : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
+  // A fit that needs the CPU offload is amber here too.
+  const offload = d?.fits && placeRequest ? offloadedBytes(r) : 0;
+  return el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
+    dataFits: String(!!d?.fits), dataOffload: String(offload > 0) },
+  el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
+  el('small', { text: !d ? r.error.message
+    : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
+      ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}${
+      d.errors.length ? ` · ${d.errors[0]}` : ''}` }));
+}
+
+// The solves' figures are being computed: "solving…" beside the GPU card's title, the old figures dimmed.
+function setSolving(on) {
+  $('fit-status').textContent = on ? 'solving…' : '';
+  $('fit-card').classList.toggle('solving', on);
+  $('fit-card').setAttribute('aria-busy', String(on));
+}
+
+// The deferred work of the result drawn as generation `drawn`: the solves, the single-GPU placement and the
+// catalog (one plan or placement per GPU), asked of the solver at once and drawn as their answers come; the
+// catalog's list is replaced when its last line is in. A newer result stops it (its answers are not drawn).
+async function runDeferred(drawn, { gpu, placed, request, single, catalogRequest, placedRequest }) {
+  const current = () => drawn === drawGeneration;
+  const solve = !gpu ? null : placed ? solver.call('place', { ...placedRequest, solve: true }, drawn)
+    : solver.call('fit', request, drawn);
+  const placement = !placed && single ? solver.call('place', single, drawn) : null;
+  const answers = gpuCatalog.map((g) => (placedRequest ? solver.call('place', { ...placedRequest, gpu: g.key }, drawn)
+    : solver.call('plan', { ...catalogRequest, gpu: g.key }, drawn)));
   const status = $('catalog-status');
-  const rows = [];
-  let i = 0;
   status.textContent = '(computing…)';
   status.dataset.done = 'false';
-  const step = () => {
-    if (gen !== drawGeneration) return;
-    const start = performance.now();
-    while (i < gpuCatalog.length && performance.now() - start < 8) {
-      const g = gpuCatalog[i++];
-      // Placed on several devices: each GPU placed the same way (its count, the same CPU offload).
-      const r = placeRequest ? mp.place({ ...placeRequest, gpu: g.key }) : mp.plan({ ...request, gpu: g.key });
-      // Placed: the headroom of the fullest GPU when it fits, else minus what found no room.
-      const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes: r.fits
-        ? r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity)
-        : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
-      // A fit that needs the CPU offload is amber here too.
-      const offload = d?.fits && placeRequest ? offloadedBytes(r) : 0;
-      rows.push(el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
-        dataFits: String(!!d?.fits), dataOffload: String(offload > 0) },
-        el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
-        el('small', { text: !d ? r.error.message
-          : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
-            ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}${
-            d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
-    }
-    if (i < gpuCatalog.length) {
-      setTimeout(step, 0);
-      return;
-    }
-    list.replaceChildren(...rows);
-    const fitting = rows.filter((r) => r.dataset.fits === 'true').length;
-    status.textContent = `(${fitting} of ${gpuCatalog.length})`;
-    status.dataset.done = 'true';
-    deferredPending = false;
-    document.body.dataset.pending = 'false';
-  };
-  setTimeout(step, 0);
+  if (solve) {
+    setSolving(true);
+    const f = await solve;
+    if (!current()) return;
+    if (placed) renderPlacedFit(f);
+    else renderFit(f);
+    setSolving(false);
+  }
+  if (!placed) {
+    const r = placement ? await placement : null;
+    if (!current()) return;
+    renderPlacement(r);
+  }
+  const rows = [];
+  for (const [i, answer] of answers.entries()) {
+    const r = await answer;
+    if (!current()) return;
+    rows.push(catalogRow(gpuCatalog[i], r, placedRequest));
+    status.textContent = `(computing… ${i + 1} of ${gpuCatalog.length})`;
+  }
+  $('catalog').replaceChildren(...rows);
+  const fitting = rows.filter((r) => r.dataset.fits === 'true').length;
+  status.textContent = `(${fitting} of ${gpuCatalog.length})`;
+  status.dataset.done = 'true';
+  deferredPending = false;
+  document.body.dataset.pending = 'false';
 }
 
 // ---- the one recompute: every input change calls this --------------------------------------------------------
 
-// Everything one input needs, computed before anything is drawn: {p, r, pr, placed, request} or {error}.
+// What one input needs on this thread, computed before anything is drawn: {p, r, placed, request} or {error}.
+// On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, which the solver computes
+// (recompute): DeepSeek-V3 that does not fit two GPUs takes a second to place, with the core's suggestions.
 function compute() {
   const modelKey = JSON.stringify(modelRequest());
   let p = null;
@@ -482,12 +508,26 @@ function compute() {
   const request = planRequest();
   const r = mp.plan(request);
   if (isError(r)) return { error: r.error };
-  // On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, computed now.
   const placed = mp.hasPlace && state.gpu && state.mode !== 'training' &&
     (Number(state.gpus.trim() || '1') !== 1 || state.cpu.trim() !== '');
-  const pr = placed ? mp.place(placeRequest()) : null;
-  if (pr && isError(pr)) return { error: pr.error };
-  return { modelKey, p, r, pr, placed, request };
+  return { modelKey, p, r, placed, request };
+}
+
+// A placement already computed for a request (the link's check in recoverUrlState), used once by recompute.
+let knownPlacement = null;
+
+// The placement of the inputs now (placeRequest()), from the solver: null when a newer input came first.
+async function placementOf(gen) {
+  const request = placeRequest();
+  const key = JSON.stringify(request);
+  if (knownPlacement?.key === key) return knownPlacement.result;
+  return solver.call('place', request, gen, 'input');
+}
+
+function setPlacing(on) {
+  if (on) $('fit-status').textContent = 'placing…';
+  else if ($('fit-status').textContent === 'placing…') $('fit-status').textContent = '';
+  document.querySelector('.results').setAttribute('aria-busy', String(on));
 }
 
 function recompute({ fromUser = true } = {}) {
@@ -500,14 +540,32 @@ function recompute({ fromUser = true } = {}) {
   // On an error the page keeps showing the last good result, whole.
   const c = compute();
   if (c.error) {
-    showError(c.error);
-    // The deferred work of the result still shown carries on (it belongs to it), so the page stays whole.
-    if (!deferredPending) document.body.dataset.pending = 'false';
+    failed(c.error);
     return;
   }
-  const { modelKey, p, r, pr, placed, request } = c;
-  const drawn = ++drawGeneration;
+  if (!c.placed) {
+    draw(c, null, t0);
+    return;
+  }
+  // The placed result is drawn whole when the placement is in (until then the last result stays).
+  setPlacing(true);
+  placementOf(gen).then((pr) => {
+    knownPlacement = null;
+    if (gen !== generation || !pr) return; // a newer input was made meanwhile
+    setPlacing(false);
+    if (isError(pr)) failed(pr.error);
+    else draw(c, pr, t0);
+  });
+}
 
+function failed(error) {
+  showError(error);
+  // The deferred work of the result still shown carries on (it belongs to it), so the page stays whole.
+  if (!deferredPending) document.body.dataset.pending = 'false';
+}
+
+function draw({ modelKey, p, r, placed, request }, pr, t0) {
+  const drawn = ++drawGeneration;
   showError(null);
   if (p) {
     lastParams = p;
@@ -522,19 +580,12 @@ function recompute({ fromUser = true } = {}) {
     renderPlacedVerdict(pr);
   }
   timings.push(performance.now() - t0);
-  // Second priority, after this frame: the solves, the placement and the catalog.
+  // Second priority, after this frame: the solves, the placement and the catalog (off the main thread).
   // A newer result cancels it; a newer input that fails does not (the result shown stays whole).
-  const place = mp.hasPlace && state.gpu && state.mode !== 'training' && !placed ? placeRequest() : null;
-  const catalogRequest = planRequest('');
-  const gpu = state.gpu;
   deferredPending = true;
-  setTimeout(() => {
-    if (drawn !== drawGeneration) return;
-    if (gpu && placed) renderPlacedFit(mp.place({ ...placeRequest(), solve: true }));
-    else if (gpu) renderFit(mp.fit(request));
-    if (!placed) renderPlacement(place ? mp.place(place) : null);
-    renderCatalog(drawn, catalogRequest, placed ? placeRequest() : null);
-  }, 0);
+  runDeferred(drawn, { gpu: state.gpu, placed, request,
+    single: mp.hasPlace && state.gpu && state.mode !== 'training' && !placed ? placeRequest() : null,
+    catalogRequest: planRequest(''), placedRequest: placed ? placeRequest() : null });
 }
 
 // ---- a link's inputs: what the core rejects falls back to the default, with a message ---------------------------
@@ -549,15 +600,18 @@ function stateKeyOf(err) {
 
 // Called when the inputs come from the URL (page load, a pasted link): each value the core rejects is reset to
 // its default, one at a time, until the whole request computes; a pasted config that does not parse stays in its
-// text area (with the message beside it) while the preset is shown. Returns the notes for showUrlNotes().
-function recoverUrlState() {
+// text area (with the message beside it) while the preset is shown. Resolves to the notes for showUrlNotes().
+async function recoverUrlState() {
   const notes = [];
   for (let tries = 0; tries < Object.keys(defaults).length; ++tries) {
     let c = compute();
-    // A placement option is only used on several devices; check it here too, so that a bad one is caught now.
-    if (!c.error && !c.placed && mp.hasPlace && state.gpu && state.mode !== 'training' && (state.strategy || state.gpus)) {
-      const pr = mp.place(placeRequest());
+    // The placement options are checked too (by the solver: a placement can take a second), so that a bad one
+    // is caught now; the placement is kept for the recompute that follows.
+    if (!c.error && mp.hasPlace && state.gpu && state.mode !== 'training' && (c.placed || state.strategy || state.gpus)) {
+      const request = placeRequest();
+      const pr = await solver.call('place', request, null, 'input');
       if (isError(pr)) c = { error: pr.error };
+      else if (c.placed) knownPlacement = { key: JSON.stringify(request), result: pr };
     }
     if (!c.error) break;
     const key = stateKeyOf(c.error);
@@ -580,10 +634,15 @@ function showUrlNotes(notes) {
 }
 
 // The inputs from the URL, checked, shown and computed.
-function loadFromUrl() {
+let urlGeneration = 0; // a newer link (hashchange) while an older one is checked wins
+async function loadFromUrl() {
+  const gen = ++urlGeneration;
+  document.body.dataset.pending = 'true';
   readUrl();
   lastModelKey = null;
-  const notes = recoverUrlState();
+  knownPlacement = null;
+  const notes = await recoverUrlState();
+  if (gen !== urlGeneration) return;
   applyStateToControls();
   renderPresetList();
   recompute({ fromUser: false });
@@ -601,18 +660,35 @@ function loadFromUrl() {
 // ---- the skeleton tree: fetched when opened, children rendered on expand ---------------------------------------
 
 let treeKey = null;
+let treeGeneration = 0; // bumps whenever the tree shown changes model; an older listing is not drawn
 function invalidateTree() {
   treeKey = null;
+  ++treeGeneration;
   $('tree-count').textContent = lastParams ? `(${grouped(lastParams.tensors)} tensors)` : '';
   if ($('tree-card').open) loadTree();
   else $('tree').replaceChildren();
 }
-function loadTree() {
+// The skeleton comes from the solver (a heavy model's is megabytes of JSON): a loading line until it is in.
+async function loadTree() {
   if (treeKey === lastModelKey) return;
-  const sk = mp.skeleton(modelRequest());
-  if (isError(sk)) return;
   treeKey = lastModelKey;
-  renderTree($('tree'), sk);
+  const gen = ++treeGeneration;
+  const request = modelRequest();
+  const tree = $('tree');
+  tree.setAttribute('aria-busy', 'true');
+  tree.dataset.loading = 'true';
+  delete tree.dataset.tensors;
+  tree.replaceChildren(el('li', { class: 'loading', text: 'loading the skeleton…' }));
+  const top = await solver.tree(request, '');
+  if (gen !== treeGeneration) return;
+  tree.removeAttribute('aria-busy');
+  delete tree.dataset.loading;
+  if (!top || isError(top)) {
+    treeKey = null;
+    tree.replaceChildren();
+    return;
+  }
+  renderTree(tree, top, (path) => solver.tree(request, path));
 }
 
 // ---- files: config.json as text, checkpoints from their header bytes ------------------------------------------
@@ -812,8 +888,12 @@ function applyTheme(theme) {
 
 async function main() {
   applyTheme(storedTheme());
-  mp = await loadModelplan();
-  window.__modelplan = { mp, state, timings, recompute }; // test and benchmark hook
+  // The worker loads its own module while this one loads.
+  const modelplan = loadModelplan();
+  solver = await Solver.start(modelplan, new URL('./worker.js', import.meta.url));
+  mp = await modelplan;
+  document.body.dataset.solver = solver.where;
+  window.__modelplan = { mp, solver, state, timings, recompute }; // test and benchmark hook
   const ps = mp.presets();
   presets = ps.presets;
   defaults.model = ps.default;
@@ -917,7 +997,7 @@ async function main() {
 
   $('loading').hidden = true;
   $('app').hidden = false;
-  loadFromUrl();
+  await loadFromUrl();
   document.body.dataset.ready = 'true';
 }
 
