@@ -164,6 +164,7 @@ let gpuCatalog = [];
 let lastModelKey = null;
 let lastParams = null;
 let generation = 0; // bumps on every recompute (the URL is written once per burst)
+let drawnInput = 0; // the input generation whose result is drawn
 let drawGeneration = 0; // bumps on every result drawn; deferred work (fit, placement, catalog) of an older one stops
 let deferredPending = false; // the deferred work of the result shown is not done yet
 const timings = [];
@@ -494,68 +495,68 @@ async function runDeferred(drawn, { gpu, placed, request, single, catalogRequest
 
 // ---- the one recompute: every input change calls this --------------------------------------------------------
 
-// What one input needs on this thread, computed before anything is drawn: {p, r, placed, request} or {error}.
-// On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, which the solver computes
-// (recompute): DeepSeek-V3 that does not fit two GPUs takes a second to place, with the core's suggestions.
-function compute() {
+// Everything one input needs, from the solver (worker.js) before anything is drawn: {p, r, pr, placed, request}
+// or {error}; null when a newer input (generation) made it moot. `params` only when the model changed; on several
+// devices (GPUs, or a GPU with CPU offload) the placement too, whose verdict is the page's (DeepSeek-V3 that does
+// not fit two GPUs takes a second to place, with the core's suggestions).
+async function compute(gen) {
   const modelKey = JSON.stringify(modelRequest());
   let p = null;
   if (modelKey !== lastModelKey) {
-    p = mp.params(modelRequest());
+    p = await solver.call('params', modelRequest(), null, 'input');
+    if (!p) return null;
     if (isError(p)) return { error: p.error };
+    if (gen !== null && gen !== generation) return null;
   }
   takesImages = ((p ?? lastParams)?.kinds ?? []).includes('vision-language');
   const request = planRequest();
-  const r = mp.plan(request);
-  if (isError(r)) return { error: r.error };
   const placed = mp.hasPlace && state.gpu && state.mode !== 'training' &&
     (Number(state.gpus.trim() || '1') !== 1 || state.cpu.trim() !== '');
-  return { modelKey, p, r, placed, request };
+  // Every input's plan is computed (milliseconds) and drawn unless a newer one was drawn first; a placement (up to
+  // a second) is dropped when a newer input's comes before it ran.
+  const [r, pr] = await Promise.all([solver.call('plan', request, null, 'input'),
+    placed ? solver.call('place', placeRequest(), gen, 'input') : null]);
+  if (!r || (placed && !pr)) return null;
+  if (isError(r)) return { error: r.error };
+  if (pr && isError(pr)) return { error: pr.error };
+  return { modelKey, p, r, pr, placed, request };
 }
 
-// A placement already computed for a request (the link's check in recoverUrlState), used once by recompute.
-let knownPlacement = null;
-
-// The placement of the inputs now (placeRequest()), from the solver: null when a newer input came first.
-async function placementOf(gen) {
-  const request = placeRequest();
-  const key = JSON.stringify(request);
-  if (knownPlacement?.key === key) return knownPlacement.result;
-  return solver.call('place', request, gen, 'input');
+// While an input's results are computed: "working…" beside the GPU card's title (only if it takes a while).
+let workingTimer = 0;
+function setWorking(on) {
+  clearTimeout(workingTimer);
+  if (on) {
+    workingTimer = setTimeout(() => {
+      $('fit-status').textContent = 'working…';
+      document.querySelector('.results').setAttribute('aria-busy', 'true');
+    }, 100);
+    return;
+  }
+  if ($('fit-status').textContent === 'working…') $('fit-status').textContent = '';
+  document.querySelector('.results').removeAttribute('aria-busy');
 }
 
-function setPlacing(on) {
-  if (on) $('fit-status').textContent = 'placing…';
-  else if ($('fit-status').textContent === 'placing…') $('fit-status').textContent = '';
-  document.querySelector('.results').setAttribute('aria-busy', String(on));
-}
-
-function recompute({ fromUser = true } = {}) {
+// `computed`: compute()'s answer for the inputs now, when the caller has it (loadFromUrl).
+async function recompute({ fromUser = true, computed = null } = {}) {
   const t0 = performance.now();
   const gen = ++generation;
   if (fromUser) showUrlNotes([]);
   // The URL follows the inputs, once per burst of changes (browsers throttle history updates).
   setTimeout(() => { if (gen === generation) writeUrl(); }, 0);
   document.body.dataset.pending = 'true';
+  setWorking(true);
+  const c = computed ?? await compute(gen);
+  if (gen === generation) setWorking(false);
+  // Results are drawn in the order of the inputs: an older input's result still is, unless a newer one was drawn
+  // (the last good result then stays when the newest input fails). An older input's error is not shown.
+  if (!c || (c.error ? gen !== generation : gen < drawnInput)) return;
   // On an error the page keeps showing the last good result, whole.
-  const c = compute();
-  if (c.error) {
-    failed(c.error);
-    return;
+  if (c.error) failed(c.error);
+  else {
+    drawnInput = gen;
+    draw(c, t0);
   }
-  if (!c.placed) {
-    draw(c, null, t0);
-    return;
-  }
-  // The placed result is drawn whole when the placement is in (until then the last result stays).
-  setPlacing(true);
-  placementOf(gen).then((pr) => {
-    knownPlacement = null;
-    if (gen !== generation || !pr) return; // a newer input was made meanwhile
-    setPlacing(false);
-    if (isError(pr)) failed(pr.error);
-    else draw(c, pr, t0);
-  });
 }
 
 function failed(error) {
@@ -564,7 +565,7 @@ function failed(error) {
   if (!deferredPending) document.body.dataset.pending = 'false';
 }
 
-function draw({ modelKey, p, r, placed, request }, pr, t0) {
+function draw({ modelKey, p, r, pr, placed, request }, t0) {
   const drawn = ++drawGeneration;
   showError(null);
   if (p) {
@@ -600,18 +601,17 @@ function stateKeyOf(err) {
 
 // Called when the inputs come from the URL (page load, a pasted link): each value the core rejects is reset to
 // its default, one at a time, until the whole request computes; a pasted config that does not parse stays in its
-// text area (with the message beside it) while the preset is shown. Resolves to the notes for showUrlNotes().
+// text area (with the message beside it) while the preset is shown. Resolves to the notes for showUrlNotes() and
+// compute()'s answer for the inputs kept.
 async function recoverUrlState() {
   const notes = [];
+  let c;
   for (let tries = 0; tries < Object.keys(defaults).length; ++tries) {
-    let c = compute();
-    // The placement options are checked too (by the solver: a placement can take a second), so that a bad one
-    // is caught now; the placement is kept for the recompute that follows.
-    if (!c.error && mp.hasPlace && state.gpu && state.mode !== 'training' && (c.placed || state.strategy || state.gpus)) {
-      const request = placeRequest();
-      const pr = await solver.call('place', request, null, 'input');
+    c = await compute(null);
+    // A placement option is only used on several devices; check it here too, so that a bad one is caught now.
+    if (!c.error && !c.placed && mp.hasPlace && state.gpu && state.mode !== 'training' && (state.strategy || state.gpus)) {
+      const pr = await solver.call('place', placeRequest(), null, 'input');
       if (isError(pr)) c = { error: pr.error };
-      else if (c.placed) knownPlacement = { key: JSON.stringify(request), result: pr };
     }
     if (!c.error) break;
     const key = stateKeyOf(c.error);
@@ -620,7 +620,7 @@ async function recoverUrlState() {
     notes.push({ key: shown, value: key === 'source' ? '(the pasted config.json)' : state[key], error: c.error });
     state[key] = defaults[key];
   }
-  return notes;
+  return { notes, computed: c };
 }
 
 function showUrlNotes(notes) {
@@ -640,12 +640,11 @@ async function loadFromUrl() {
   document.body.dataset.pending = 'true';
   readUrl();
   lastModelKey = null;
-  knownPlacement = null;
-  const notes = await recoverUrlState();
+  const { notes, computed } = await recoverUrlState();
   if (gen !== urlGeneration) return;
   applyStateToControls();
   renderPresetList();
-  recompute({ fromUser: false });
+  recompute({ fromUser: false, computed });
   showUrlNotes(notes);
   // A pasted config that does not parse: kept in its box (the user may want to fix it), the message beside it.
   const config = notes.find((n) => n.key === 'config');

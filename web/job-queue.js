@@ -42,8 +42,12 @@ export class JobQueue {
         this.#jobs = kept;
       }
     }
-    if (lane !== 'deferred') this.#jobs.unshift({ job, done });
-    else this.#jobs.push({ job, done });
+    if (lane === 'deferred') this.#jobs.push({ job, done });
+    else {
+      // Ahead of the deferred jobs, behind the other lanes' (in the order asked).
+      const first = this.#jobs.findIndex((queued) => (queued.job.lane ?? 'deferred') === 'deferred');
+      this.#jobs.splice(first < 0 ? this.#jobs.length : first, 0, { job, done });
+    }
     this.#schedule();
   }
 

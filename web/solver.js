@@ -1,5 +1,6 @@
-// The page's deferred calls (the solves, the single-GPU placement, the catalog, the skeleton tree's listings):
-// sent to a Web Worker (worker.js) that loads its own copy of the wasm module, so the main thread only draws.
+// The page's calls into the wasm module for its results (params, plan and placement of each input; the solves,
+// the single-GPU placement, the catalog, the skeleton tree's listings): sent to Web Workers (worker.js) that load
+// their own copies of the wasm module, so the main thread only draws.
 // Where no worker starts (a page opened from file://, a browser without module workers) or it fails later, the
 // same calls run on the page's thread, one per task (job-queue.js). docs/web.md, "Off the main thread".
 import { JobQueue } from './job-queue.js';
@@ -10,8 +11,8 @@ const workerStartMs = 20000;
 export class Solver {
   #mp;
   #local;
-  #worker = null;
-  #pending = new Map(); // id -> {job, resolve}
+  #workers = { input: null, deferred: null }; // the first frame's calls; the solves, catalog and tree
+  #pending = new Map(); // id -> {job, resolve, worker}
   #nextId = 1;
   #tree = null; // the main thread's tree index {key, index}, without a worker
 
@@ -21,15 +22,22 @@ export class Solver {
     this.#local = new JobQueue((job) => this.#runLocal(job));
   }
 
-  /** 'worker' or 'main': where the deferred calls run. */
-  get where() { return this.#worker ? 'worker' : 'main'; }
+  /** 'workers' (two), 'worker' (one started) or 'main': where the calls run. */
+  get where() {
+    const n = Object.values(this.#workers).filter(Boolean).length;
+    return n === 2 ? 'workers' : n === 1 ? 'worker' : 'main';
+  }
 
-  /** Starts the worker; resolves when its module is loaded, or (having fallen back to the main thread) when it fails. */
+  /**
+   * Starts two workers (one answers the inputs' first frame, the other the solves, the catalog and the tree, so an
+   * input never waits behind a solve); resolves when their modules are loaded. What does not start falls back.
+   */
   static async start(mpPromise, workerUrl) {
-    const started = Solver.#startWorker(workerUrl);
+    const started = [Solver.#startWorker(workerUrl), Solver.#startWorker(workerUrl)];
     const solver = new Solver(await mpPromise);
-    const worker = await started;
-    if (worker) solver.#adopt(worker);
+    const [input, deferred] = await Promise.all(started);
+    solver.#workers = { input, deferred };
+    for (const w of [input, deferred]) if (w) solver.#adopt(w);
     return solver;
   }
 
@@ -56,26 +64,27 @@ export class Solver {
   }
 
   #adopt(worker) {
-    this.#worker = worker;
     worker.onmessage = ({ data }) => {
       const p = this.#pending.get(data.id);
       if (!p) return;
       this.#pending.delete(data.id);
       p.resolve(data.dropped ? null : data.result);
     };
-    // A worker that fails later (out of memory, a crash): what it still owed runs here instead.
+    // A worker that fails later (out of memory, a crash): what it still owed goes to the other one, or runs here.
     worker.onerror = (e) => {
       e.preventDefault();
-      this.#fallBack();
+      this.#drop(worker);
     };
   }
 
-  #fallBack() {
-    this.#worker?.terminate();
-    this.#worker = null;
-    const owed = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const { job, resolve } of owed) this.#local.push(job, (a) => resolve(a.dropped ? null : a.result));
+  #drop(worker) {
+    worker.terminate();
+    for (const lane of Object.keys(this.#workers)) if (this.#workers[lane] === worker) this.#workers[lane] = null;
+    const owed = [...this.#pending].filter(([, p]) => p.worker === worker);
+    for (const [id, { job, resolve }] of owed) {
+      this.#pending.delete(id);
+      this.#send(job).then(resolve);
+    }
   }
 
   #runLocal(job) {
@@ -90,16 +99,17 @@ export class Solver {
   }
 
   #send(job) {
+    const [first, second] = job.lane === 'input' ? ['input', 'deferred'] : ['deferred', 'input'];
     // A request naming a checkpoint uses the headers the page's module holds (inspect): only it can answer.
-    const local = !this.#worker || job.request?.checkpoint !== undefined;
+    const worker = job.request?.checkpoint !== undefined ? null : this.#workers[first] ?? this.#workers[second];
     return new Promise((resolve) => {
-      if (local) {
+      if (!worker) {
         this.#local.push(job, (a) => resolve(a.dropped ? null : a.result));
         return;
       }
       const id = this.#nextId++;
-      this.#pending.set(id, { job, resolve });
-      this.#worker.postMessage({ id, ...job });
+      this.#pending.set(id, { job, resolve, worker });
+      worker.postMessage({ id, ...job });
     });
   }
 
