@@ -159,7 +159,7 @@ function showError(err, context) {
 // ---- rendering ------------------------------------------------------------------------------------------------
 
 let mp;
-let solver; // the deferred calls: in a Web Worker, or on this thread where none starts (solver.js)
+let solver; // the calls behind the results: in Web Workers, or on this thread where none starts (solver.js)
 let gpuCatalog = [];
 let lastModelKey = null;
 let lastParams = null;
@@ -465,8 +465,8 @@ async function runDeferred(drawn, { gpu, placed, request, single, catalogRequest
   const status = $('catalog-status');
   status.textContent = '(computing…)';
   status.dataset.done = 'false';
+  setSolving(!!solve);
   if (solve) {
-    setSolving(true);
     const f = await solve;
     if (!current()) return;
     if (placed) renderPlacedFit(f);
