@@ -165,6 +165,7 @@ let lastModelKey = null;
 let lastParams = null;
 let generation = 0; // bumps on every recompute (the URL is written once per burst)
 let drawnInput = 0; // the input generation whose result is drawn
+let answeredInput = 0; // the newest input generation whose result was drawn or whose error was shown
 let drawGeneration = 0; // bumps on every result drawn; deferred work (fit, placement, catalog) of an older one stops
 let deferredPending = false; // the deferred work of the result shown is not done yet
 const timings = [];
@@ -490,7 +491,8 @@ async function runDeferred(drawn, { gpu, placed, request, single, catalogRequest
   status.textContent = `(${fitting} of ${gpuCatalog.length})`;
   status.dataset.done = 'true';
   deferredPending = false;
-  document.body.dataset.pending = 'false';
+  // Settled only when the newest input is answered too (an older input's result may be drawn before it).
+  if (answeredInput === generation) document.body.dataset.pending = 'false';
 }
 
 // ---- the one recompute: every input change calls this --------------------------------------------------------
@@ -551,6 +553,7 @@ async function recompute({ fromUser = true, computed = null } = {}) {
   // Results are drawn in the order of the inputs: an older input's result still is, unless a newer one was drawn
   // (the last good result then stays when the newest input fails). An older input's error is not shown.
   if (!c || (c.error ? gen !== generation : gen < drawnInput)) return;
+  if (gen === generation) answeredInput = gen;
   // On an error the page keeps showing the last good result, whole.
   if (c.error) failed(c.error);
   else {
