@@ -3,6 +3,7 @@
 import { loadModelplan, isError } from './modelplan-api.js';
 import { renderTree } from './tree.js';
 import { HubReader, parseHubId } from './hub.js';
+import { Solver } from './solver.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -162,10 +163,13 @@ function showError(err, context) {
 // ---- rendering ------------------------------------------------------------------------------------------------
 
 let mp;
+let solver; // the calls behind the results: in Web Workers, or on this thread where none starts (solver.js)
 let gpuCatalog = [];
 let lastModelKey = null;
 let lastParams = null;
 let generation = 0; // bumps on every recompute (the URL is written once per burst)
+let drawnInput = 0; // the input generation whose result is drawn
+let answeredInput = 0; // the newest input generation whose result was drawn or whose error was shown
 let drawGeneration = 0; // bumps on every result drawn; deferred work (fit, placement, catalog) of an older one stops
 let deferredPending = false; // the deferred work of the result shown is not done yet
 const timings = [];
@@ -464,89 +468,147 @@ function renderPlacement(r) {
   card.dataset.map = complete ? text : '';
 }
 
-// The catalog: one plan per GPU, in slices between frames so typing never waits for it.
-function renderCatalog(gen, request, placeRequest) {
-  const list = $('catalog');
+// One line of the catalog: GPU `g`'s plan, or its placement when `placeRequest` places on several devices.
+function catalogRow(g, r, placeRequest) {
+  // Placed: the headroom of the fullest GPU when it fits, else minus what found no room.
+  const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes: r.fits
+    ? r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity)
+    : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
+  // A fit that needs the CPU offload is amber here too.
+  const offload = d?.fits && placeRequest ? offloadedBytes(r) : 0;
+  return el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
+    dataFits: String(!!d?.fits), dataOffload: String(offload > 0) },
+  el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
+  el('small', { text: !d ? r.error.message
+    : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
+      ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}${
+      d.errors.length ? ` · ${d.errors[0]}` : ''}` }));
+}
+
+// The solves' figures are being computed: "solving…" beside the GPU card's title, the old figures dimmed.
+function setSolving(on) {
+  $('fit-status').textContent = on ? 'solving…' : '';
+  $('fit-card').classList.toggle('solving', on);
+  $('fit-card').setAttribute('aria-busy', String(on));
+}
+
+// The deferred work of the result drawn as generation `drawn`: the solves, the single-GPU placement and the
+// catalog (one plan or placement per GPU), asked of the solver at once and drawn as their answers come; the
+// catalog's list is replaced when its last line is in. A newer result stops it (its answers are not drawn).
+async function runDeferred(drawn, { gpu, placed, request, single, catalogRequest, placedRequest }) {
+  const current = () => drawn === drawGeneration;
+  const solve = !gpu ? null : placed ? solver.call('place', { ...placedRequest, solve: true }, drawn)
+    : solver.call('fit', request, drawn);
+  const placement = !placed && single ? solver.call('place', single, drawn) : null;
+  const answers = gpuCatalog.map((g) => (placedRequest ? solver.call('place', { ...placedRequest, gpu: g.key }, drawn)
+    : solver.call('plan', { ...catalogRequest, gpu: g.key }, drawn)));
   const status = $('catalog-status');
-  const rows = [];
-  let i = 0;
   status.textContent = '(computing…)';
   status.dataset.done = 'false';
-  const step = () => {
-    if (gen !== drawGeneration) return;
-    const start = performance.now();
-    while (i < gpuCatalog.length && performance.now() - start < 8) {
-      const g = gpuCatalog[i++];
-      // Placed on several devices: each GPU placed the same way (its count, the same CPU offload).
-      const r = placeRequest ? mp.place({ ...placeRequest, gpu: g.key }) : mp.plan({ ...request, gpu: g.key });
-      // Placed: the headroom of the fullest GPU when it fits, else minus what found no room.
-      const d = isError(r) ? false : placeRequest ? { fits: r.fits, errors: [], headroom_bytes: r.fits
-        ? r.devices.filter((x) => x.kind === 'gpu').reduce((m, x) => Math.min(m, x.headroom_bytes), Infinity)
-        : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
-      // A fit that needs the CPU offload is amber here too.
-      const offload = d?.fits && placeRequest ? offloadedBytes(r) : 0;
-      rows.push(el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
-        dataFits: String(!!d?.fits), dataOffload: String(offload > 0) },
-        el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
-        el('small', { text: !d ? r.error.message
-          : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
-            ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}${
-            d.errors.length ? ` · ${d.errors[0]}` : ''}` })));
-    }
-    if (i < gpuCatalog.length) {
-      setTimeout(step, 0);
-      return;
-    }
-    list.replaceChildren(...rows);
-    const fitting = rows.filter((r) => r.dataset.fits === 'true').length;
-    status.textContent = `(${fitting} of ${gpuCatalog.length})`;
-    status.dataset.done = 'true';
-    deferredPending = false;
-    document.body.dataset.pending = 'false';
-  };
-  setTimeout(step, 0);
+  setSolving(!!solve);
+  if (solve) {
+    const f = await solve;
+    if (!current()) return;
+    if (placed) renderPlacedFit(f);
+    else renderFit(f);
+    setSolving(false);
+  }
+  if (!placed) {
+    const r = placement ? await placement : null;
+    if (!current()) return;
+    renderPlacement(r);
+  }
+  const rows = [];
+  for (const [i, answer] of answers.entries()) {
+    const r = await answer;
+    if (!current()) return;
+    rows.push(catalogRow(gpuCatalog[i], r, placedRequest));
+    status.textContent = `(computing… ${i + 1} of ${gpuCatalog.length})`;
+  }
+  $('catalog').replaceChildren(...rows);
+  const fitting = rows.filter((r) => r.dataset.fits === 'true').length;
+  status.textContent = `(${fitting} of ${gpuCatalog.length})`;
+  status.dataset.done = 'true';
+  deferredPending = false;
+  // Settled only when the newest input is answered too (an older input's result may be drawn before it).
+  if (answeredInput === generation) document.body.dataset.pending = 'false';
 }
 
 // ---- the one recompute: every input change calls this --------------------------------------------------------
 
-// Everything one input needs, computed before anything is drawn: {p, r, pr, placed, request} or {error}.
-function compute() {
+// Everything one input needs, from the solver (worker.js) before anything is drawn: {p, r, pr, placed, request}
+// or {error}; null when a newer input (generation) made it moot. `params` only when the model changed; on several
+// devices (GPUs, or a GPU with CPU offload) the placement too, whose verdict is the page's (DeepSeek-V3 that does
+// not fit two GPUs takes a second to place, with the core's suggestions).
+async function compute(gen) {
   const modelKey = JSON.stringify(modelRequest());
   let p = null;
   if (modelKey !== lastModelKey) {
-    p = mp.params(modelRequest());
+    p = await solver.call('params', modelRequest(), null, 'input');
+    if (!p) return null;
     if (isError(p)) return { error: p.error };
+    if (gen !== null && gen !== generation) return null;
   }
   takesImages = ((p ?? lastParams)?.kinds ?? []).includes('vision-language');
   const request = planRequest();
-  const r = mp.plan(request);
-  if (isError(r)) return { error: r.error };
-  // On several devices (GPUs, or a GPU with CPU offload) the verdict is the placement's, computed now.
   const placed = mp.hasPlace && state.gpu && state.mode !== 'training' &&
     (Number(state.gpus.trim() || '1') !== 1 || state.cpu.trim() !== '');
-  const pr = placed ? mp.place(placeRequest()) : null;
+  // Every input's plan is computed (milliseconds) and drawn unless a newer one was drawn first; a placement (up to
+  // a second) is dropped when a newer input's comes before it ran.
+  const [r, pr] = await Promise.all([solver.call('plan', request, null, 'input'),
+    placed ? solver.call('place', placeRequest(), gen, 'input') : null]);
+  if (!r || (placed && !pr)) return null;
+  if (isError(r)) return { error: r.error };
   if (pr && isError(pr)) return { error: pr.error };
   return { modelKey, p, r, pr, placed, request };
 }
 
-function recompute({ fromUser = true } = {}) {
+// While an input's results are computed: "working…" beside the GPU card's title (only if it takes a while).
+let workingTimer = 0;
+function setWorking(on) {
+  clearTimeout(workingTimer);
+  if (on) {
+    workingTimer = setTimeout(() => {
+      $('fit-status').textContent = 'working…';
+      document.querySelector('.results').setAttribute('aria-busy', 'true');
+    }, 100);
+    return;
+  }
+  if ($('fit-status').textContent === 'working…') $('fit-status').textContent = '';
+  document.querySelector('.results').removeAttribute('aria-busy');
+}
+
+// `computed`: compute()'s answer for the inputs now, when the caller has it (loadFromUrl).
+async function recompute({ fromUser = true, computed = null } = {}) {
   const t0 = performance.now();
   const gen = ++generation;
   if (fromUser) showUrlNotes([]);
   // The URL follows the inputs, once per burst of changes (browsers throttle history updates).
   setTimeout(() => { if (gen === generation) writeUrl(); }, 0);
   document.body.dataset.pending = 'true';
+  setWorking(true);
+  const c = computed ?? await compute(gen);
+  if (gen === generation) setWorking(false);
+  // Results are drawn in the order of the inputs: an older input's result still is, unless a newer one was drawn
+  // (the last good result then stays when the newest input fails). An older input's error is not shown.
+  if (!c || (c.error ? gen !== generation : gen < drawnInput)) return;
+  if (gen === generation) answeredInput = gen;
   // On an error the page keeps showing the last good result, whole.
-  const c = compute();
-  if (c.error) {
-    showError(c.error);
-    // The deferred work of the result still shown carries on (it belongs to it), so the page stays whole.
-    if (!deferredPending) document.body.dataset.pending = 'false';
-    return;
+  if (c.error) failed(c.error);
+  else {
+    drawnInput = gen;
+    draw(c, t0);
   }
-  const { modelKey, p, r, pr, placed, request } = c;
-  const drawn = ++drawGeneration;
+}
 
+function failed(error) {
+  showError(error);
+  // The deferred work of the result still shown carries on (it belongs to it), so the page stays whole.
+  if (!deferredPending) document.body.dataset.pending = 'false';
+}
+
+function draw({ modelKey, p, r, pr, placed, request }, t0) {
+  const drawn = ++drawGeneration;
   showError(null);
   if (p) {
     lastParams = p;
@@ -562,19 +624,12 @@ function recompute({ fromUser = true } = {}) {
   }
   renderSummary(r, pr);
   timings.push(performance.now() - t0);
-  // Second priority, after this frame: the solves, the placement and the catalog.
+  // Second priority, after this frame: the solves, the placement and the catalog (off the main thread).
   // A newer result cancels it; a newer input that fails does not (the result shown stays whole).
-  const place = mp.hasPlace && state.gpu && state.mode !== 'training' && !placed ? placeRequest() : null;
-  const catalogRequest = planRequest('');
-  const gpu = state.gpu;
   deferredPending = true;
-  setTimeout(() => {
-    if (drawn !== drawGeneration) return;
-    if (gpu && placed) renderPlacedFit(mp.place({ ...placeRequest(), solve: true }));
-    else if (gpu) renderFit(mp.fit(request));
-    if (!placed) renderPlacement(place ? mp.place(place) : null);
-    renderCatalog(drawn, catalogRequest, placed ? placeRequest() : null);
-  }, 0);
+  runDeferred(drawn, { gpu: state.gpu, placed, request,
+    single: mp.hasPlace && state.gpu && state.mode !== 'training' && !placed ? placeRequest() : null,
+    catalogRequest: planRequest(''), placedRequest: placed ? placeRequest() : null });
 }
 
 // ---- a link's inputs: what the core rejects falls back to the default, with a message ---------------------------
@@ -589,14 +644,16 @@ function stateKeyOf(err) {
 
 // Called when the inputs come from the URL (page load, a pasted link): each value the core rejects is reset to
 // its default, one at a time, until the whole request computes; a pasted config that does not parse stays in its
-// text area (with the message beside it) while the preset is shown. Returns the notes for showUrlNotes().
-function recoverUrlState() {
+// text area (with the message beside it) while the preset is shown. Resolves to the notes for showUrlNotes() and
+// compute()'s answer for the inputs kept.
+async function recoverUrlState() {
   const notes = [];
+  let c;
   for (let tries = 0; tries < Object.keys(defaults).length; ++tries) {
-    let c = compute();
+    c = await compute(null);
     // A placement option is only used on several devices; check it here too, so that a bad one is caught now.
     if (!c.error && !c.placed && mp.hasPlace && state.gpu && state.mode !== 'training' && (state.strategy || state.gpus)) {
-      const pr = mp.place(placeRequest());
+      const pr = await solver.call('place', placeRequest(), null, 'input');
       if (isError(pr)) c = { error: pr.error };
     }
     if (!c.error) break;
@@ -606,7 +663,7 @@ function recoverUrlState() {
     notes.push({ key: shown, value: key === 'source' ? '(the pasted config.json)' : state[key], error: c.error });
     state[key] = defaults[key];
   }
-  return notes;
+  return { notes, computed: c };
 }
 
 function showUrlNotes(notes) {
@@ -620,7 +677,10 @@ function showUrlNotes(notes) {
 }
 
 // The inputs from the URL, checked, shown and computed.
-function loadFromUrl() {
+let urlGeneration = 0; // a newer link (hashchange) while an older one is checked wins
+async function loadFromUrl() {
+  const gen = ++urlGeneration;
+  document.body.dataset.pending = 'true';
   readUrl();
   lastModelKey = null;
   // A Hub id is fetched again (the page keeps no files): the preset shows until it has come.
@@ -628,10 +688,11 @@ function loadFromUrl() {
   if (hubId) state.source = 'preset';
   $('hub-id').value = hubId ?? '';
   $('hub-endpoint').value = state.hub_endpoint;
-  const notes = recoverUrlState();
+  const { notes, computed } = await recoverUrlState();
+  if (gen !== urlGeneration) return;
   applyStateToControls();
   renderPresetList();
-  recompute({ fromUser: false });
+  recompute({ fromUser: false, computed });
   showUrlNotes(notes);
   // A pasted config that does not parse: kept in its box (the user may want to fix it), the message beside it.
   const config = notes.find((n) => n.key === 'config');
@@ -647,18 +708,35 @@ function loadFromUrl() {
 // ---- the skeleton tree: fetched when opened, children rendered on expand ---------------------------------------
 
 let treeKey = null;
+let treeGeneration = 0; // bumps whenever the tree shown changes model; an older listing is not drawn
 function invalidateTree() {
   treeKey = null;
+  ++treeGeneration;
   $('tree-count').textContent = lastParams ? `(${grouped(lastParams.tensors)} tensors)` : '';
   if ($('tree-card').open) loadTree();
   else $('tree').replaceChildren();
 }
-function loadTree() {
+// The skeleton comes from the solver (a heavy model's is megabytes of JSON): a loading line until it is in.
+async function loadTree() {
   if (treeKey === lastModelKey) return;
-  const sk = mp.skeleton(modelRequest());
-  if (isError(sk)) return;
   treeKey = lastModelKey;
-  renderTree($('tree'), sk);
+  const gen = ++treeGeneration;
+  const request = modelRequest();
+  const tree = $('tree');
+  tree.setAttribute('aria-busy', 'true');
+  tree.dataset.loading = 'true';
+  delete tree.dataset.tensors;
+  tree.replaceChildren(el('li', { class: 'loading', text: 'loading the skeleton…' }));
+  const top = await solver.tree(request, '');
+  if (gen !== treeGeneration) return;
+  tree.removeAttribute('aria-busy');
+  delete tree.dataset.loading;
+  if (!top || isError(top)) {
+    treeKey = null;
+    tree.replaceChildren();
+    return;
+  }
+  renderTree(tree, top, (path) => solver.tree(request, path));
 }
 
 // ---- files: config.json as text, checkpoints from their header bytes ------------------------------------------
@@ -986,8 +1064,12 @@ function applyTheme(theme) {
 
 async function main() {
   applyTheme(storedTheme());
-  mp = await loadModelplan();
-  window.__modelplan = { mp, state, timings, recompute }; // test and benchmark hook
+  // The worker loads its own module while this one loads.
+  const modelplan = loadModelplan();
+  solver = await Solver.start(modelplan, new URL('./worker.js', import.meta.url));
+  mp = await modelplan;
+  document.body.dataset.solver = solver.where;
+  window.__modelplan = { mp, solver, state, timings, recompute }; // test and benchmark hook
   const ps = mp.presets();
   presets = ps.presets;
   defaults.model = ps.default;
@@ -1107,7 +1189,7 @@ async function main() {
 
   $('loading').hidden = true;
   $('app').hidden = false;
-  loadFromUrl();
+  await loadFromUrl();
   document.body.dataset.ready = 'true';
 }
 

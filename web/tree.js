@@ -1,12 +1,16 @@
 // The skeleton as a collapsible module tree. The core's skeleton JSON lists every tensor (DeepSeek-V3: tens of
 // thousands); the tree of dotted names is indexed once, and a module's children are only turned into DOM
 // nodes when it is expanded, so opening the tree costs the top level alone.
+//
+// Indexing and listing are plain data (no DOM), so they run in the page's Web Worker too (worker.js): the worker
+// keeps the index and answers one module's listing at a time; renderTree() draws listings, wherever they come from.
 
 function module(name) {
   return { name, modules: new Map(), leaves: [], tensors: 0 };
 }
 
-function index(skeleton) {
+/** Indexes `skeleton` (the core's skeleton JSON) by its dotted names: {root, aliases, tensors}. */
+export function indexSkeleton(skeleton) {
   const root = module('');
   const add = (t, kind) => {
     const parts = t.name.split('.');
@@ -25,76 +29,97 @@ function index(skeleton) {
   };
   for (const t of skeleton.tensors) add(t, 'parameter');
   for (const b of skeleton.buffers) add(b, 'buffer');
-  return root;
-}
-
-const plural = (n, word) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
-
-function leafItem({ leaf, kind, t }, aliases) {
-  const li = document.createElement('li');
-  li.className = `leaf ${kind}`;
-  li.dataset.name = t.name;
-  const name = document.createElement('span');
-  name.className = 'tname';
-  name.textContent = leaf;
-  const shape = document.createElement('span');
-  shape.className = 'shape';
-  shape.textContent = `[${t.shape.join(', ')}]`;
-  const dtype = document.createElement('span');
-  dtype.className = 'dtype';
-  dtype.textContent = t.dtype;
-  const role = document.createElement('span');
-  role.className = 'role';
-  role.textContent = kind === 'buffer' ? `${t.role} (buffer, not counted)` : t.role;
-  li.append(name, ' ', shape, ' ', dtype, ' ', role);
-  const tied = aliases.get(t.name);
-  if (tied) {
-    const a = document.createElement('span');
-    a.className = 'alias';
-    a.textContent = ` also stored as ${tied.join(', ')}`;
-    li.append(a);
-  }
-  return li;
-}
-
-function moduleItem(node, path, aliases) {
-  const li = document.createElement('li');
-  const details = document.createElement('details');
-  const summary = document.createElement('summary');
-  const name = document.createElement('span');
-  name.className = 'mname';
-  name.textContent = node.name;
-  const count = document.createElement('small');
-  count.textContent = ` ${plural(node.tensors, 'tensor')}`;
-  summary.append(name, count);
-  details.append(summary);
-  details.dataset.path = path;
-  details.addEventListener('toggle', () => {
-    if (!details.open || details.childElementCount > 1) return;
-    const ul = document.createElement('ul');
-    ul.append(...children(node, path, aliases));
-    details.append(ul);
-  });
-  li.append(details);
-  return li;
-}
-
-function children(node, path, aliases) {
-  const out = [];
-  for (const leaf of node.leaves) out.push(leafItem(leaf, aliases));
-  for (const child of node.modules.values())
-    out.push(moduleItem(child, path ? `${path}.${child.name}` : child.name, aliases));
-  return out;
-}
-
-/** Renders `skeleton` (the core's skeleton JSON) into the list `ul`: top level only, the rest on expand. */
-export function renderTree(ul, skeleton) {
-  const root = index(skeleton);
   const aliases = new Map();
   for (const [alias, target] of Object.entries(skeleton.aliases)) {
     if (!aliases.has(target)) aliases.set(target, []);
     aliases.get(target).push(alias);
   }
-  ul.replaceChildren(...children(root, '', aliases));
-  ul.dataset.tensors = String(skeleton.tensors.length);
+  return { root, aliases, tensors: skeleton.tensors.length };
+}
+
+/**
+ * One module's children as plain data: {tensors (of the whole skeleton), leaves: [{leaf, kind, name, shape, dtype,
+ * role, aliases}], modules: [{name, path, tensors}]}; `path` is the module's dotted name ('' for the top level).
+ */
+export function listChildren(index, path) {
+  let node = index.root;
+  for (const part of path ? path.split('.') : []) {
+    node = node.modules.get(part);
+    if (!node) return { error: { code: 'bad_request', message: `no module ${path} in the skeleton`, path: '' } };
+  }
+  return {
+    tensors: index.tensors,
+    leaves: node.leaves.map(({ leaf, kind, t }) => ({ leaf, kind, name: t.name, shape: t.shape, dtype: t.dtype,
+      role: t.role, aliases: index.aliases.get(t.name) ?? [] })),
+    modules: [...node.modules.values()].map((m) => ({ name: m.name, path: path ? `${path}.${m.name}` : m.name,
+      tensors: m.tensors })),
+  };
+}
+
+const plural = (n, word) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+
+function leafItem(l) {
+  const li = document.createElement('li');
+  li.className = `leaf ${l.kind}`;
+  li.dataset.name = l.name;
+  const name = document.createElement('span');
+  name.className = 'tname';
+  name.textContent = l.leaf;
+  const shape = document.createElement('span');
+  shape.className = 'shape';
+  shape.textContent = `[${l.shape.join(', ')}]`;
+  const dtype = document.createElement('span');
+  dtype.className = 'dtype';
+  dtype.textContent = l.dtype;
+  const role = document.createElement('span');
+  role.className = 'role';
+  role.textContent = l.kind === 'buffer' ? `${l.role} (buffer, not counted)` : l.role;
+  li.append(name, ' ', shape, ' ', dtype, ' ', role);
+  if (l.aliases.length) {
+    const a = document.createElement('span');
+    a.className = 'alias';
+    a.textContent = ` also stored as ${l.aliases.join(', ')}`;
+    li.append(a);
+  }
+  return li;
+}
+
+function moduleItem(m, children) {
+  const li = document.createElement('li');
+  const details = document.createElement('details');
+  const summary = document.createElement('summary');
+  const name = document.createElement('span');
+  name.className = 'mname';
+  name.textContent = m.name;
+  const count = document.createElement('small');
+  count.textContent = ` ${plural(m.tensors, 'tensor')}`;
+  summary.append(name, count);
+  details.append(summary);
+  details.dataset.path = m.path;
+  let asked = false;
+  details.addEventListener('toggle', async () => {
+    if (!details.open || asked) return;
+    asked = true;
+    const ul = document.createElement('ul');
+    details.append(ul);
+    ul.setAttribute('aria-busy', 'true');
+    const listing = await children(m.path);
+    ul.removeAttribute('aria-busy');
+    if (listing && !listing.error) ul.append(...items(listing, children));
+  });
+  li.append(details);
+  return li;
+}
+
+function items(listing, children) {
+  return [...listing.leaves.map(leafItem), ...listing.modules.map((m) => moduleItem(m, children))];
+}
+
+/**
+ * Draws the top level `listing` (listChildren's answer for '') into the list `ul`; `children(path)` answers a
+ * module's listing (or a promise of it) when the module is expanded.
+ */
+export function renderTree(ul, listing, children) {
+  ul.replaceChildren(...items(listing, children));
+  ul.dataset.tensors = String(listing.tensors);
 }
