@@ -41,9 +41,10 @@ async function visibleControls(page) {
 test('keyboard only: one Tab stop for the presets, arrow keys, Enter picks, every control reached with a ring', async ({ app, page }) => {
   await app.open();
   const presetCount = cli('presets').presets.length;
-  // Before the workload: the header's buttons, one stop for the source tabs, the search box and the list.
+  // Before the workload: the header's buttons, one stop for the source tabs, the search box and the list, then
+  // the Hub id's input, its Fetch button and its "Endpoint and token" summary.
   const headerButtons = await page.locator('header button').count();
-  const bound = headerButtons + 1 + 1 + 1 + 1; // ... and the press that lands on the first workload control
+  const bound = headerButtons + 1 + 1 + 1 + 3 + 1; // ... and the press that lands on the first workload control
   const toWorkload = await tabsTo(page, 'mode');
   expect(toWorkload).toBeLessThanOrEqual(bound);
   expect(toWorkload).toBeLessThan(presetCount); // not one stop per preset
@@ -110,9 +111,9 @@ test('keyboard only: one Tab stop for the presets, arrow keys, Enter picks, ever
   await settled(page);
   await expect(page.getByTestId('model-title')).toHaveText(cli('params', names[3]).model);
   await page.screenshot({ path: path.join(artifacts, 'keyboard-after-focus.png') });
-  // One Tab from the list leaves it, to the first workload control.
+  // One Tab from the list leaves it, to the Hub id's input below it.
   await page.keyboard.press('Tab');
-  expect(await active(page)).toBe('mode');
+  expect(await active(page)).toBe('hub-id');
 
   // The source tabs: one stop, Left / Right open the neighbouring tab.
   await fromTop(page);
