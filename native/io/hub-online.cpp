@@ -1,9 +1,11 @@
 #include "io/hub-online.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include <rapidjson/document.h>
+#include <unistd.h>
 
 #include "io/files.h"
 #include "modelplan/text.h"
@@ -215,11 +217,19 @@ result<loaded_checkpoint> hub_repository::load_checkpoint() {
     for (const auto& f : files_)
         if (f.find('/') == std::string::npos) top.push_back(f);
     auto self = this;
-    source_opener open = [self](const std::string& name) -> result<std::unique_ptr<byte_source>> {
+    // On a terminal, a progress line while many files' headers are read (a large index's shards).
+    const bool progress = ::isatty(2) != 0;
+    auto opened = std::make_shared<size_t>(0);
+    source_opener open = [self, progress,
+                          opened](const std::string& name) -> result<std::unique_ptr<byte_source>> {
+        if (progress && ++*opened > 1)
+            std::fprintf(stderr, "\rmodelplan: reading headers from the Hub: file %zu (%s bytes so far)  ",
+                         *opened, with_thousands(*self->fetched_).c_str());
         return std::unique_ptr<byte_source>(
             new remote_source(self->file_url(name), name, self->http_, self->fetched_, self->id_));
     };
     auto loaded = load_checkpoint_from(top, open, id_.repo + " on the Hub");
+    if (progress && *opened > 1) std::fprintf(stderr, "\n");
     if (loaded && has("config.json")) loaded->folder_config = "config.json";
     return loaded;
 }

@@ -205,6 +205,13 @@ TEST_F(hub_online_cli, gated_missing_slow_and_lying_repositories) {
     r = run("params acme/slow-mini --online");
     expect_bad_input(r, "sent nothing for 1 s");
 
+    // A 503 with Retry-After is retried after the time asked: the second listing succeeds.
+    repo_files flaky = repository("flaky-mini", "main", 2);
+    write("hub-root/acme/flaky-mini/flaky", "");
+    r = run("params acme/flaky-mini --online --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(json(r)["params"]["total"].GetUint64(), flaky.elements);
+
     repository("lying-mini", "main", 1);
     write("hub-root/acme/lying-mini/lying", "");
     expect_bad_input(run("params acme/lying-mini --online"), "Content-Range");

@@ -9,7 +9,8 @@ ROOT/<org>/<name>/<revision>/<files> is a repository at a revision. Endpoints, a
                                                   127.0.0.1, as the Hub sends LFS files to its CDN), where Range
                                                   requests get 206 with Content-Range.
 Markers in ROOT/<org>/<name>/: "gated" (401 without "Authorization: Bearer secret"), "slow" (every answer waits
-60 s), "lying" (Content-Range names the range one byte further on than the bytes sent).
+60 s), "lying" (Content-Range names the range one byte further on than the bytes sent), "flaky" (the first
+listing request answers 503 with Retry-After: 1, and the marker is removed).
 Every answer allows any origin (CORS, as the Hub does for pages), for the page's tests (tests/web/hub.spec.mjs).
 GET /stats: {"bytes": body bytes sent, "auth_elsewhere": requests on the LFS host that carried Authorization,
 "requests": [paths]}.
@@ -98,6 +99,9 @@ class Hub(BaseHTTPRequestHandler):
     def listing(self, org, name, rev):
         if not self.guard(org, name):
             return
+        if self.marker(org, name, "flaky"):  # the first listing request fails, as an overloaded server's may
+            os.remove(os.path.join(self.repo_dir(org, name), "flaky"))
+            return self.send(503, b'{"error": "try again"}', {"Retry-After": "1"})
         folder = os.path.join(self.repo_dir(org, name), rev)
         if not os.path.isdir(folder):
             return self.send(404, b'{"error": "Revision not found"}')
