@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "modelplan/checkpoint.h"
 #include "modelplan/config.h"
@@ -25,6 +26,13 @@ struct analysis {
     // Set when the model has no family table and its skeleton was read from checkpoint headers: the stored
     // bytes and dtypes of its tensors and the notes on what is generic (header-model.h). Null otherwise.
     std::shared_ptr<const header_model> from_headers;
+    // Set when a request asks for a family's weights as its checkpoint stores them ("checkpoint_weights",
+    // docs/checkpoints.md): per skeleton tensor the bytes the checkpoint's headers give it. Null otherwise.
+    struct stored_weights {
+        std::string checkpoint; // the checkpoint's label (the path of its inspection)
+        std::vector<uint64_t> bytes;
+    };
+    std::shared_ptr<const stored_weights> checkpoint_weights;
 };
 
 // config text -> spec -> skeleton -> counts.
