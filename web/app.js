@@ -749,11 +749,13 @@ function verifyRequest(first) {
   if (state.source === 'config') {
     const config = modelRequest();
     delete config.checkpoint;
+    delete config.checkpoint_weights;
     const p = mp.params(config);
     if (isError(p) && p.error.path === 'model_type') return {};
   }
   const request = JSON.parse(lastModelKey);
-  delete request.checkpoint;
+  delete request.checkpoint; // verified against the model itself, not the headers it may hold
+  delete request.checkpoint_weights;
   return request;
 }
 
@@ -882,7 +884,7 @@ function selectSource(source) {
 function showModelNote() {
   const weights = heldCheckpoint && checkpointWeights ? `, weights as stored in ${heldCheckpoint}` : '';
   $('model-note').textContent = state.source !== 'config' ? `Model: preset ${state.model}${weights}`
-    : `Model: ${configName(state.config)} (the pasted config.json${heldCheckpoint && !checkpointWeights
+    : `Model: ${configName(state.config)} (the pasted config.json${heldCheckpoint && lastParams?.source === 'checkpoint headers'
       ? `, with the headers of ${heldCheckpoint}` : ''})${weights}`;
 }
 
