@@ -621,8 +621,9 @@ TEST(header_fallback, requests_name_the_held_checkpoint) {
 
 // ---- A family's weights as its checkpoint stores them ("checkpoint_weights", docs/checkpoints.md)
 
-// A Llama of the same widths, as transformers' LlamaForCausalLM names its tensors, with its norms kept in F32 (as
-// some converters write them) while the config says bfloat16: the checkpoint's bytes differ from the family's.
+// A Llama of the same widths, as transformers' LlamaForCausalLM names its tensors, with its norms kept in F32
+// (as some converters write them) while the config says bfloat16: the checkpoint's bytes differ from the
+// family's.
 written tiny_llama_checkpoint(bool complete = true) {
     written w;
     w.add("model.embed_tokens.weight", "BF16", {vocab, hidden});
@@ -656,7 +657,8 @@ uint64_t weights_item(const rapidjson::Document& plan) {
 TEST(checkpoint_weights, a_family_plan_takes_the_bytes_its_checkpoint_stores) {
     written w = tiny_llama_checkpoint();
     held_checkpoint held{"model.safetensors", parsed(w.file)};
-    const std::string config = R"({"config": )" + tiny_llama_config + R"(, "checkpoint": "model.safetensors")";
+    const std::string config =
+        R"({"config": )" + tiny_llama_config + R"(, "checkpoint": "model.safetensors")";
     rapidjson::Document family, stored, skeleton;
     family.Parse(handle_request("plan", config + "}", nullptr, &held).c_str());
     ASSERT_TRUE(family.HasMember("plan")) << handle_request("plan", config + "}", nullptr, &held);
@@ -676,8 +678,10 @@ TEST(checkpoint_weights, a_family_plan_takes_the_bytes_its_checkpoint_stores) {
     EXPECT_EQ(sum, w.bytes);
     // The analysis cache tells the two requests apart.
     analysis_cache cache;
-    EXPECT_EQ(handle_request("plan", request, &cache, &held), handle_request("plan", request, nullptr, &held));
-    EXPECT_EQ(handle_request("plan", config + "}", &cache, &held), handle_request("plan", config + "}", nullptr, &held));
+    EXPECT_EQ(handle_request("plan", request, &cache, &held),
+              handle_request("plan", request, nullptr, &held));
+    EXPECT_EQ(handle_request("plan", config + "}", &cache, &held),
+              handle_request("plan", config + "}", nullptr, &held));
 }
 
 TEST(checkpoint_weights, a_checkpoint_of_another_model_or_none_is_an_error_naming_the_key) {

@@ -3,6 +3,8 @@
 // said in words with parameters and bytes per module, the catalog by fit then memory with the reason for a ✗, and
 // no decode speed for an encoder-only model. Expected values come from the native program (`cli(...)`), from the
 // files and configs written here, or from published figures.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { artifacts, choosePreset, cli, digits, expect, setWorkload, settled, test } from './helpers.mjs';
 
@@ -106,9 +108,16 @@ test("use this checkpoint's weights: the plan's weights are the bytes its header
 
   await box.check();
   await settled(page);
-  // The F32 norms count 4 bytes each now: exactly the data bytes written into the file.
+  // The F32 norms count 4 bytes each now: exactly the data bytes written into the file, as the native program
+  // plans the same folder with --checkpoint-weights.
   await expect(weights).toHaveAttribute('data-bytes', String(st.dataBytes));
   expect(st.dataBytes).toBeGreaterThan(st.elements * 2);
+  const dir = mkdtempSync(path.join(tmpdir(), 'modelplan-weights-'));
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(tinyConfig));
+  writeFileSync(path.join(dir, 'model.safetensors'), Buffer.concat([st.head, Buffer.alloc(st.dataBytes)]));
+  const native = cli('plan', dir, '--checkpoint-weights', '--gpu', 'rtx-4090').plan;
+  expect(native.items.find((i) => i.name === 'weights').bytes).toBe(st.dataBytes);
+  await expect(page.getByTestId('mem-total')).toHaveAttribute('data-bytes', String(native.total_bytes));
   expect(Number(await page.getByTestId('mem-total').getAttribute('data-bytes'))).toBe(totalBefore + st.dataBytes - st.elements * 2);
   await expect(page.getByTestId('model-note')).toContainText('weights as stored in model.safetensors');
   // The tree's bytes are the stored ones too.

@@ -53,8 +53,8 @@ void header(json_writer& w, const analysis& a) {
     write_header_source(w, a);
 }
 
-// `stored_dtype`: the dtype as a checkpoint stores it, for a model read from its headers ("Q4_K"); `bytes`: the
-// bytes the tensor takes (elements x its dtype's bytes, or as a checkpoint stores it).
+// `stored_dtype`: the dtype as a checkpoint stores it, for a model read from its headers ("Q4_K"); `bytes`:
+// the bytes the tensor takes (elements x its dtype's bytes, or as a checkpoint stores it).
 void tensor(json_writer& w, const tensor_info& t, uint64_t bytes, const std::string* stored_dtype = nullptr) {
     w.StartObject();
     w.Key("name");
@@ -287,7 +287,7 @@ result<analysis> analyze(const std::string& model, result<model_spec> spec) {
     if (!sk) return sk.err();
     auto counts = count_params(*spec, *sk);
     if (!counts) return counts.err();
-    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts), nullptr};
+    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts), nullptr, nullptr};
 }
 
 std::string params_json(const analysis& a) {

@@ -105,8 +105,8 @@ std::string list_text(const std::vector<std::string>& items) {
     return out;
 }
 
-// Per tensor of `view` (the logical view of `ck`), the bytes it is stored in: a quantized group all its members,
-// a stored tensor split into several (GGUF experts) its bytes shared evenly.
+// Per tensor of `view` (the logical view of `ck`), the bytes it is stored in: a quantized group all its
+// members, a stored tensor split into several (GGUF experts) its bytes shared evenly.
 std::vector<uint64_t> logical_stored_bytes(const checkpoint& ck, const checkpoint_view& view) {
     std::unordered_map<std::string, uint64_t> stored, uses, given;
     for (const checkpoint_tensor& t : ck.tensors) stored[t.name] = t.bytes();
@@ -635,7 +635,7 @@ class builder {
         for (uint64_t b : out_.stored_bytes) stored = sat::add(stored, b);
         counts->weight_bytes = stored;
         write_notes();
-        analysis a{model_, std::move(spec_), std::move(sk_), std::move(*counts), nullptr};
+        analysis a{model_, std::move(spec_), std::move(sk_), std::move(*counts), nullptr, nullptr};
         a.from_headers = std::make_shared<const header_model>(std::move(out_));
         return a;
     }
