@@ -48,14 +48,30 @@ function writeUrl() {
 // cannot keep files across a reload, so it is not part of the URL.
 let heldCheckpoint = null;
 
+// Whether the plan's weights are the held checkpoint's stored bytes ("checkpoint_weights" of a request, the
+// "use this checkpoint's weights" box): only for the model the checkpoint was verified against.
+let checkpointWeights = false;
+
+// The name a pasted config.json goes by: the _name_or_path transformers writes, else its architecture or
+// model_type; "config.json" when it names none (or does not parse yet).
+function configName(text) {
+  try {
+    const c = JSON.parse(text);
+    for (const v of [c?._name_or_path, c?.architectures?.[0], c?.model_type])
+      if (typeof v === 'string' && v.trim()) return v.trim();
+  } catch { /* the core reports what is wrong with it */ }
+  return 'config.json';
+}
+
 // Whether the model shown has a vision tower ("vision-language" among its kinds), as its params answer says.
 let takesImages = false;
 
 // The model part of a request: a preset, or the pasted / dropped config.json (with the dropped checkpoint).
 function modelRequest() {
   if (state.source === 'hub' && hubModel) return hubRequest();
-  const r = state.source === 'config' ? { config: state.config, name: 'config.json' } : { model: state.model };
-  if (state.source === 'config' && heldCheckpoint) r.checkpoint = heldCheckpoint;
+  const r = state.source === 'config' ? { config: state.config, name: configName(state.config) } : { model: state.model };
+  if (heldCheckpoint && (state.source === 'config' || checkpointWeights)) r.checkpoint = heldCheckpoint;
+  if (heldCheckpoint && checkpointWeights) r.checkpoint_weights = true;
   if (state.dtype) r.dtype = state.dtype;
   return r;
 }
@@ -200,7 +216,7 @@ function showCustomGpu(text) {
 function renderParams(p) {
   $('model-title').textContent = p.model;
   const from = p.source === 'checkpoint headers' ? `read from the checkpoint headers of ${p.checkpoint}` : `head ${p.head}`;
-  $('model-sub').textContent = `${p.architecture} (${p.model_type || 'no model_type'}) · ${p.dtype} · ${grouped(p.tensors)} tensors · ${from}`;
+  $('model-sub').textContent = `${p.architecture} (${p.model_type || 'no model_type'}) · ${p.dtype} · ${grouped(p.tensors)} parameter tensors · ${from}`;
   // What is generic in a model read from checkpoint headers: the core's notes, one per part.
   const notes = $('generic-notes');
   notes.hidden = !p.generic;
@@ -299,6 +315,7 @@ function renderPlan(r) {
       node.className = device.fits ? '' : 'greyed';
       node.dataset.value = String(value); // the core's bound; the text says it would not run
     }
+    noDecodeForEncoders();
     $('device-errors').replaceChildren(...device.errors.map((w) => el('li', { text: w })),
       ...device.warnings.map((w) => el('li', { class: 'warn', text: w })));
   }
@@ -373,6 +390,7 @@ function renderPlacedVerdict(r) {
       : `${value > 0 ? format(value) : 'no sourced figure'}${onCpu ? ' (far less: layers run from CPU memory)' : ''}`;
     node.className = r.fits ? '' : 'greyed';
   }
+  noDecodeForEncoders();
   const verdict = $('fits-verdict');
   const offloaded = offloadedBytes(r);
   verdict.className = !r.fits ? 'no-fit' : offloaded ? 'offload' : 'fits';
@@ -380,6 +398,16 @@ function renderPlacedVerdict(r) {
   verdict.dataset.offload = String(r.fits && offloaded > 0);
   verdict.replaceChildren(el('strong', { text: !r.fits ? 'does not fit' : offloaded ? 'fits only with CPU offload' : 'fits' }),
     el('small', { text: `placed on ${r.devices.map((d) => d.name).join(', ')}${offloaded ? ` · ${gib(offloaded)} off the GPUs (slower)` : ''}` }));
+}
+
+// An encoder-only model (BERT, RoBERTa) reads its input in one pass and generates nothing: no decode speed.
+function noDecodeForEncoders() {
+  const kinds = lastParams?.kinds ?? [];
+  const node = $('decode-tps');
+  node.dataset.encoderOnly = String(kinds.includes('encoder') && !kinds.includes('encoder-decoder'));
+  if (node.dataset.encoderOnly !== 'true') return;
+  node.textContent = 'none: an encoder-only model generates no tokens';
+  node.className = 'greyed';
 }
 
 // Bytes the placement keeps off the GPUs (CPU, disk).
@@ -476,13 +504,18 @@ function catalogRow(g, r, placeRequest) {
     : -(r.unplaced_bytes + r.over_budget_bytes) } : r.plan.devices[0];
   // A fit that needs the CPU offload is amber here too.
   const offload = d?.fits && placeRequest ? offloadedBytes(r) : 0;
-  return el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
-    dataFits: String(!!d?.fits), dataOffload: String(offload > 0) },
+  const row = el('li', { class: d ? (d.fits ? (offload ? 'fits offload' : 'fits') : 'no-fit') : 'no-fit', dataGpu: g.key,
+    dataFits: String(!!d?.fits), dataOffload: String(offload > 0), dataMemory: String(g.memory_bytes) },
   el('span', { class: 'mark', text: d?.fits ? '✓' : '✗' }), ` ${g.name} `,
   el('small', { text: !d ? r.error.message
     : `${gib(g.memory_bytes)}${placeRequest ? ` x ${placeRequest.gpu_count ?? 1}` : ''} · ${d.headroom_bytes < 0 && placeRequest
-      ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}${
-      d.errors.length ? ` · ${d.errors[0]}` : ''}` }));
+      ? `short by ${gib(-d.headroom_bytes)}` : `headroom ${gib(d.headroom_bytes)}`}${offload ? ` · ${gib(offload)} on the CPU` : ''}` }));
+  // A ✗ in words: the core's errors for this GPU (a dtype it lacks), and the memory when that is short.
+  const why = !d || d.fits ? [] : [...d.errors, ...(d.headroom_bytes < 0 ? [placeRequest
+    ? `${gib(-d.headroom_bytes)} has no place on ${placeRequest.gpu_count ?? 1} x ${gib(g.memory_bytes)}`
+    : `needs ${gib(r.plan.total_bytes)}, has ${gib(g.memory_bytes)}`] : [])];
+  if (why.length) row.append(el('span', { class: 'why', dataTestid: 'catalog-why', text: why.join('; ') }));
+  return row;
 }
 
 // The solves' figures are being computed: "solving…" beside the GPU card's title, the old figures dimmed.
@@ -525,7 +558,10 @@ async function runDeferred(drawn, { gpu, placed, request, single, catalogRequest
     rows.push(catalogRow(gpuCatalog[i], r, placedRequest));
     status.textContent = `(computing… ${i + 1} of ${gpuCatalog.length})`;
   }
-  $('catalog').replaceChildren(...rows);
+  // What fits first (without offload, then with it), then by memory as the GPU menu lists them.
+  const rank = (row) => (row.dataset.fits !== 'true' ? 2 : row.dataset.offload === 'true' ? 1 : 0);
+  $('catalog').replaceChildren(...rows.map((row, order) => ({ row, order }))
+    .sort((a, b) => rank(a.row) - rank(b.row) || a.order - b.order).map(({ row }) => row));
   const fitting = rows.filter((r) => r.dataset.fits === 'true').length;
   status.textContent = `(${fitting} of ${gpuCatalog.length})`;
   status.dataset.done = 'true';
@@ -615,6 +651,7 @@ function draw({ modelKey, p, r, pr, placed, request }, t0) {
     lastModelKey = modelKey;
     document.body.dataset.vision = String(takesImages);
     renderParams(p);
+    showModelNote();
     invalidateTree();
   }
   renderPlan(r);
@@ -681,6 +718,7 @@ let urlGeneration = 0; // a newer link (hashchange) while an older one is checke
 async function loadFromUrl() {
   const gen = ++urlGeneration;
   document.body.dataset.pending = 'true';
+  checkpointModelChanged();
   readUrl();
   lastModelKey = null;
   // A Hub id is fetched again (the page keeps no files): the preset shows until it has come.
@@ -712,7 +750,7 @@ let treeGeneration = 0; // bumps whenever the tree shown changes model; an older
 function invalidateTree() {
   treeKey = null;
   ++treeGeneration;
-  $('tree-count').textContent = lastParams ? `(${grouped(lastParams.tensors)} tensors)` : '';
+  $('tree-count').textContent = lastParams ? `(${grouped(lastParams.tensors)} parameter tensors; buffers listed apart)` : '';
   if ($('tree-card').open) loadTree();
   else $('tree').replaceChildren();
 }
@@ -744,10 +782,34 @@ async function loadTree() {
 const maxConfigBytes = 16 << 20;
 let fileGeneration = 0; // bumps on every drop / pick; an older, slower read is dropped when it ends
 
-// A file problem: the message beside the file input (the File tab is brought forward to show it).
+// A file problem: the message beside the file input (the File tab is brought forward to show it), and nothing
+// left of an earlier file: its card, its headers and the weights taken from them.
 function fileError(message, code = 'bad_request') {
+  showFileError({ code, message, path: '' });
+}
+function showFileError(err) {
+  forgetCheckpoint();
   selectSource('file');
-  showError({ code, message, path: '' }, 'file');
+  showError(err, 'file');
+}
+function forgetCheckpoint() {
+  const used = heldCheckpoint && (state.source === 'config' || checkpointWeights);
+  heldCheckpoint = null;
+  checkpointWeights = false;
+  $('checkpoint-weights').checked = false;
+  $('inspect-card').hidden = true;
+  if (used) recompute();
+}
+
+// The model changed (another preset, an edited config): the checkpoint was verified against the one before, so
+// its weights no longer stand for the model's until it is dropped again.
+function checkpointModelChanged() {
+  const box = $('checkpoint-weights');
+  if (box.disabled && !checkpointWeights) return;
+  checkpointWeights = false;
+  box.checked = false;
+  box.disabled = true;
+  $('checkpoint-weights-note').textContent = 'verified against another model: drop the checkpoint again to use it';
 }
 
 async function handleFiles(fileList) {
@@ -778,6 +840,7 @@ async function handleFiles(fileList) {
       }
       const text = await f.text();
       if (gen !== fileGeneration) return;
+      checkpointModelChanged();
       $('config-input').value = text;
       state.config = text;
       state.source = 'config';
@@ -809,11 +872,13 @@ function verifyRequest(first) {
   if (state.source === 'config') {
     const config = modelRequest();
     delete config.checkpoint;
+    delete config.checkpoint_weights;
     const p = mp.params(config);
     if (isError(p) && p.error.path === 'model_type') return {};
   }
   const request = JSON.parse(lastModelKey);
-  delete request.checkpoint;
+  delete request.checkpoint; // verified against the model itself, not the headers it may hold
+  delete request.checkpoint_weights;
   return request;
 }
 
@@ -834,15 +899,17 @@ async function inspectCheckpoints(files, index, gen) {
   if (gen !== fileGeneration) return;
   if (isError(r)) {
     status.textContent = '';
-    selectSource('file');
-    showError(r.error, 'file');
+    showFileError(r.error);
     return;
   }
-  // The module now holds these headers: a config without a family table is read from them.
+  // The module now holds these headers: a config without a family table is read from them. A new checkpoint
+  // starts with the model's own weights.
+  if (checkpointWeights) lastModelKey = null;
+  checkpointWeights = false;
   heldCheckpoint = r.path;
   selectSource('file');
   showError(null);
-  if (state.source === 'config') {
+  if (state.source === 'config' || lastModelKey === null) {
     lastModelKey = null;
     recompute();
   }
@@ -862,9 +929,44 @@ async function inspectCheckpoints(files, index, gen) {
     : v.ok ? `matches ${r.model?.name ?? 'the model'}: ${grouped(v.matched)} tensors`
       : `differs from ${r.model?.name ?? 'the model'}: ${v.missing.length} missing, ${v.unexpected.length} unexpected, ${v.mismatched.length} mismatched`;
   $('inspect-verify').dataset.ok = v ? String(v.ok) : '';
+  renderVerifyDetails(v);
+  // Its weights can stand for the model's when the model was verified against it and none of the model's
+  // tensors is missing or in another shape; a model read from the headers has them already.
+  const fromHeaders = !v && state.source === 'config' && lastParams?.source === 'checkpoint headers';
+  const box = $('checkpoint-weights');
+  box.checked = false;
+  box.disabled = !v || !Object.keys(request).length || v.missing.length > 0 || v.mismatched.length > 0;
+  $('checkpoint-weights-row').hidden = fromHeaders;
+  $('checkpoint-weights-note').textContent = !v || !Object.keys(request).length ? 'not verified against the model shown'
+    : box.disabled ? `not ${r.model?.name ?? 'the model'}'s weights: tensors missing or in another shape`
+      : `the plan's weights item becomes the ${gib(r.bytes)} these headers give the tensors, instead of the config's dtype`;
+  showModelNote();
   $('inspect-dtypes').tBodies[0].replaceChildren(...Object.entries(r.params.by_dtype).map(([dt, n]) =>
     el('tr', {}, el('th', { text: dt }), el('td', { class: 'num', text: grouped(n) }))));
   $('inspect-warnings').replaceChildren(...r.warnings.map((w) => el('li', { text: w })));
+}
+
+// What differs between the checkpoint and the model, by name: collapsed, at most `shown` lines per kind.
+function renderVerifyDetails(v) {
+  const details = $('inspect-diff');
+  const problems = v ? v.missing.length + v.mismatched.length + v.unexpected.length + v.dtype_differences.length : 0;
+  details.hidden = problems === 0;
+  details.open = false;
+  if (!problems) return $('inspect-diff-list').replaceChildren();
+  const shown = 20;
+  const dims = (shape) => (shape ? `[${shape.join(', ')}]` : '(element count only)');
+  const kinds = [
+    ['missing', 'missing from the checkpoint', v.missing, (t) => `${dims(t.shape)} ${t.dtype}`],
+    ['mismatched', 'in another shape', v.mismatched, (t) => `expected ${dims(t.expected)}, found ${dims(t.actual)}`],
+    ['unexpected', 'not in the model', v.unexpected, (t) => `${dims(t.shape)} ${t.dtype}${t.file ? ` in ${t.file}` : ''}`],
+    ['dtype', 'in another dtype (cast on load)', v.dtype_differences, (t) => `expected ${t.expected}, found ${t.actual}`],
+  ];
+  $('inspect-diff-summary').textContent = `Which tensors differ (${grouped(problems)})`;
+  $('inspect-diff-list').replaceChildren(...kinds.filter(([, , list]) => list.length).map(([kind, title, list, text]) =>
+    el('li', { dataKind: kind, dataCount: String(list.length) }, el('strong', { text: `${grouped(list.length)} ${title}` }),
+      el('ul', {}, ...list.slice(0, shown).map((t) => el('li', { dataName: t.name },
+        el('code', { text: t.name }), ` ${text(t)}${t.stored && t.stored !== t.name ? ` (stored as ${t.stored})` : ''}`)),
+      ...(list.length > shown ? [el('li', { class: 'more', text: `and ${grouped(list.length - shown)} more` })] : [])))));
 }
 
 // ---- controls ---------------------------------------------------------------------------------------------------
@@ -925,6 +1027,7 @@ function presetListKey(e) {
 }
 
 function selectPreset(name) {
+  if (name !== state.model || state.source !== 'preset') checkpointModelChanged();
   state.model = name;
   selectSource('preset');
   renderPresetList();
@@ -941,9 +1044,19 @@ function selectSource(source) {
     tab.tabIndex = tab.dataset.source === tabSource ? 0 : -1; // one Tab stop; the arrow keys move between tabs
   }
   for (const panel of document.querySelectorAll('.source')) panel.hidden = panel.dataset.source !== tabSource;
-  $('model-note').textContent = state.source === 'hub' ? `Model: ${state.hub} from the Hub (${hubModel?.reader.endpoint})`
-    : state.source !== 'config' ? `Model: preset ${state.model}`
-      : heldCheckpoint ? `Model: the pasted config.json, with the headers of ${heldCheckpoint}` : 'Model: the pasted config.json';
+  showModelNote();
+}
+
+// Which model the results are about: the preset, the pasted config.json by the name it gives itself, or a Hub id.
+function showModelNote() {
+  if (state.source === 'hub') {
+    $('model-note').textContent = `Model: ${state.hub} from the Hub (${hubModel?.reader.endpoint})`;
+    return;
+  }
+  const weights = heldCheckpoint && checkpointWeights ? `, weights as stored in ${heldCheckpoint}` : '';
+  $('model-note').textContent = state.source !== 'config' ? `Model: preset ${state.model}${weights}`
+    : `Model: ${configName(state.config)} (the pasted config.json${heldCheckpoint && lastParams?.source === 'checkpoint headers'
+      ? `, with the headers of ${heldCheckpoint}` : ''})${weights}`;
 }
 
 // ---- a Hugging Face id, read from the Hub by the browser (docs/hub.md, "On the page") ---------------------------
@@ -1120,6 +1233,7 @@ async function main() {
   $('hub-id').addEventListener('keydown', (e) => { if (e.key === 'Enter') loadFromHub($('hub-id').value); });
   $('hub-endpoint').addEventListener('input', () => { state.hub_endpoint = $('hub-endpoint').value.trim(); });
   $('config-input').addEventListener('input', () => {
+    checkpointModelChanged();
     state.config = $('config-input').value;
     state.source = 'config';
     recompute();
@@ -1139,6 +1253,11 @@ async function main() {
     });
   }
   $('file-input').addEventListener('change', (e) => handleFiles(e.target.files));
+  $('checkpoint-weights').addEventListener('change', () => {
+    checkpointWeights = $('checkpoint-weights').checked;
+    showModelNote();
+    recompute();
+  });
   const zone = $('drop-zone');
   for (const type of ['dragenter', 'dragover']) zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add('over'); });
   zone.addEventListener('dragleave', () => zone.classList.remove('over'));

@@ -19,8 +19,10 @@ export type Result<T> = T | ModelplanError;
  * with `checkpoint` alone (docs/checkpoints.md, "Models without a family").
  */
 export type ModelRequest =
-  | { model: string; dtype?: string; head?: string }
-  | { config: object | string; name?: string; dtype?: string; head?: string; checkpoint?: string }
+  | { model: string; dtype?: string; head?: string; checkpoint?: string; checkpoint_weights?: boolean }
+  | { config: object | string; name?: string; dtype?: string; head?: string; checkpoint?: string;
+      /** with `checkpoint`: the weights are the bytes those headers store (docs/json.md, "wasm requests") */
+      checkpoint_weights?: boolean }
   | { checkpoint: string; name?: string; dtype?: string };
 
 /** What an answer about a model read from checkpoint headers adds: where it comes from and what is generic. */
@@ -82,6 +84,10 @@ export interface Tensor {
   name: string;
   shape: number[];
   dtype: string;
+  /** the product of shape */
+  elements: number;
+  /** elements x the dtype's bytes, or as the checkpoint stores it (docs/json.md, "skeleton") */
+  bytes: number;
   role: string;
   layer: number | null;
   expert: number | null;

@@ -40,27 +40,29 @@ const option_group skeleton = {
     {"--summary", &cl::summary},
 };
 
-// Each sets the workload field of the core's request that it names (set_workload_option, docs/json.md).
+// Each sets the workload field of the core's request that it names (set_workload_option, docs/json.md);
+// --checkpoint-weights sets the model's key checkpoint_weights (docs/json.md, "wasm requests").
 const option_group workload = {
-    {"--batch",         workload_value{}, "batch"        },
-    {"--seq",           workload_value{}, "seq"          },
-    {"--encoder-seq",   workload_value{}, "encoder_seq"  },
-    {"--prefill-chunk", workload_value{}, "prefill_chunk"},
-    {"--images",        workload_value{}, "images"       },
-    {"--image-size",    workload_value{}, "image_size"   },
-    {"--kv-dtype",      workload_value{}, "kv_dtype"     },
-    {"--state-dtype",   workload_value{}, "state_dtype"  },
-    {"--attn",          workload_value{}, "attention"    },
-    {"--overhead",      workload_value{}, "overhead"     },
-    {"--mode",          workload_value{}, "mode"         },
-    {"--quant",         workload_value{}, "quant"        },
-    {"--method",        workload_value{}, "method"       },
-    {"--lora-rank",     workload_value{}, "lora_rank"    },
-    {"--lora-targets",  workload_value{}, "lora_targets" },
-    {"--optimizer",     workload_value{}, "optimizer"    },
-    {"--recompute",     workload_value{}, "recompute"    },
-    {"--zero",          workload_value{}, "zero"         },
-    {"--mtp",           &cl::mtp,         "mtp"          },
+    {"--batch",              workload_value{},        "batch"             },
+    {"--seq",                workload_value{},        "seq"               },
+    {"--encoder-seq",        workload_value{},        "encoder_seq"       },
+    {"--prefill-chunk",      workload_value{},        "prefill_chunk"     },
+    {"--images",             workload_value{},        "images"            },
+    {"--image-size",         workload_value{},        "image_size"        },
+    {"--kv-dtype",           workload_value{},        "kv_dtype"          },
+    {"--state-dtype",        workload_value{},        "state_dtype"       },
+    {"--attn",               workload_value{},        "attention"         },
+    {"--overhead",           workload_value{},        "overhead"          },
+    {"--mode",               workload_value{},        "mode"              },
+    {"--quant",              workload_value{},        "quant"             },
+    {"--method",             workload_value{},        "method"            },
+    {"--lora-rank",          workload_value{},        "lora_rank"         },
+    {"--lora-targets",       workload_value{},        "lora_targets"      },
+    {"--optimizer",          workload_value{},        "optimizer"         },
+    {"--recompute",          workload_value{},        "recompute"         },
+    {"--zero",               workload_value{},        "zero"              },
+    {"--mtp",                &cl::mtp,                "mtp"               },
+    {"--checkpoint-weights", &cl::checkpoint_weights, "checkpoint_weights"},
 };
 
 // --gpus is the data-parallel size here (plan's workload field "gpus"); in place, how many of the GPU.
@@ -246,6 +248,18 @@ result<analysis> fetched(analysis a, const model_input& source) {
 
 } // namespace
 
+// A family's model with its weights as the checkpoint at `path` stores them (--checkpoint-weights).
+result<analysis> with_checkpoint_weights(analysis a, const model_input& source) {
+    const std::string& path = *source.checkpoint;
+    auto loaded = source.online ? source.online->load_checkpoint() : load_checkpoint(path);
+    if (!loaded) return loaded.err();
+    auto bytes = checkpoint_weight_bytes(a, loaded->ck);
+    if (!bytes) return make_error(bytes.err().code, a.model + ": " + bytes.err().message, bytes.err().path);
+    a.checkpoint_weights =
+        std::make_shared<const analysis::stored_weights>(analysis::stored_weights{path, std::move(*bytes)});
+    return a;
+}
+
 result<analysis> read_model(const command_line& cl) {
     auto config = read_config_options(cl);
     if (!config) return config.err();
@@ -260,9 +274,21 @@ result<analysis> read_model(const command_line& cl) {
     };
     // A config with a family answers alone; the checkpoint's headers are read only for one without
     // (header-model.h), or when there is no config.
+    if (cl.checkpoint_weights && !source->checkpoint)
+        return make_error(
+            error_code::bad_request,
+            "--checkpoint-weights: " + source->label +
+                " has no checkpoint beside it (a folder with its config.json and its .safetensors "
+                "or .gguf files)",
+            "checkpoint_weights");
     if (source->config_json) {
         auto a = analyze(source->label, *source->config_json, *config);
-        if (a) return fetched(std::move(*a), *source);
+        if (a && !cl.checkpoint_weights) return fetched(std::move(*a), *source);
+        if (a) {
+            auto weighed = with_checkpoint_weights(std::move(*a), *source);
+            if (!weighed) return weighed.err();
+            return fetched(std::move(*weighed), *source);
+        }
         if (!source->checkpoint || !lacks_family(a.err())) return labelled(a.err());
     }
     auto loaded = source->online ? source->online->load_checkpoint() : load_checkpoint(*source->checkpoint);

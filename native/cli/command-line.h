@@ -34,7 +34,8 @@ struct command_line {
     // the workload of plan, fit and place: request field -> text, as given
     std::vector<std::pair<std::string, std::string>> workload;
     bool mtp = false, offload = false, fsdp = false;
-    std::optional<std::string> gpu; // a catalog GPU
+    bool checkpoint_weights = false; // the weights as the checkpoint beside the config stores them
+    std::optional<std::string> gpu;  // a catalog GPU
     // place
     std::optional<std::string> devices, gpu_count, cpu, strategy, tp, pp, map_out;
     bool disk = false, experts_on_cpu = false;
@@ -69,7 +70,7 @@ namespace option_groups {
 extern const option_group output;      // -h/--help, --json
 extern const option_group model;       // --dtype, --head
 extern const option_group skeleton;    // --summary
-extern const option_group workload;    // --batch, --seq, ... (plan, fit, place)
+extern const option_group workload;    // --batch, --seq, ..., --checkpoint-weights (plan, fit, place)
 extern const option_group plan;        // --gpu, --gpus (data-parallel size), --offload, --fsdp (plan, fit)
 extern const option_group place;       // devices, placement, parallelism, --device-map-out
 extern const option_group inspect;     // --config

@@ -40,7 +40,8 @@ parallelism (one GPU per rank; no device map):
   --tp T               tensor parallel degree: which weights split on which dimension, per-rank bytes
   --pp P               pipeline parallel degree: layers per stage, per-stage bytes
 workload: --batch, --seq, --encoder-seq, --prefill-chunk, --images, --image-size, --dtype, --quant,
-  --kv-dtype, --state-dtype, --attn, --overhead, --mtp, --head as for `modelplan plan` (inference only)
+  --kv-dtype, --state-dtype, --attn, --overhead, --mtp, --head, --checkpoint-weights as for `modelplan plan`
+  (inference only)
 output:
   --json               {"model", "architecture", "strategy", "fits", "execution_device", "plan",
                        "devices": [{"name", "kind", "budget_bytes", "total_bytes", "headroom_bytes",

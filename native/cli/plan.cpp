@@ -43,6 +43,8 @@ workload:
                        docs/memory.md)
   --mtp                also load multi-token-prediction layers (DeepSeek-V3)
   --head HEAD          the head instead of the class in "architectures"
+  --checkpoint-weights the weights as the checkpoint beside the config stores each tensor (its headers;
+                       MODEL a folder with config.json and its checkpoint), not at the config's dtype
   --gpu NAME           check against a catalog GPU (modelplan gpus): verdict, headroom, what cannot
                        run, roofline upper bounds; your own: custom:24GiB[,bw=1008][,tflops=165]
 training:

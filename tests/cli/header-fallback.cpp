@@ -92,6 +92,47 @@ const rapidjson::Value* item(const rapidjson::Document& d, const char* name) {
     return nullptr;
 }
 
+// --checkpoint-weights (docs/checkpoints.md, "A family's weights from its checkpoint"): a Llama of the same
+// widths as transformers' LlamaForCausalLM names its tensors, its norms stored in F32 while the config says
+// bfloat16.
+TEST_F(header_fallback_cli, checkpoint_weights_are_the_bytes_the_folder_stores) {
+    written w;
+    w.add(0, "model.embed_tokens.weight", "BF16", {128, 64});
+    for (int l = 0; l < 2; ++l) {
+        std::string p = "model.layers." + std::to_string(l) + ".";
+        w.add(0, p + "input_layernorm.weight", "F32", {64});
+        w.add(0, p + "self_attn.q_proj.weight", "BF16", {64, 64});
+        w.add(0, p + "self_attn.k_proj.weight", "BF16", {32, 64});
+        w.add(0, p + "self_attn.v_proj.weight", "BF16", {32, 64});
+        w.add(0, p + "self_attn.o_proj.weight", "BF16", {64, 64});
+        w.add(0, p + "post_attention_layernorm.weight", "F32", {64});
+        w.add(0, p + "mlp.gate_proj.weight", "BF16", {96, 64});
+        w.add(0, p + "mlp.up_proj.weight", "BF16", {96, 64});
+        w.add(0, p + "mlp.down_proj.weight", "BF16", {64, 96});
+    }
+    w.add(0, "model.norm.weight", "F32", {64});
+    w.add(0, "lm_head.weight", "BF16", {128, 64});
+    write("llama/config.json", R"({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+        "torch_dtype": "bfloat16", "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "hidden_size": 64, "intermediate_size": 96, "vocab_size": 128, "max_position_embeddings": 4096,
+        "tie_word_embeddings": false})");
+    write("llama/model.safetensors", w.shards[0].bytes());
+    auto family = run("plan " + path("llama") + " --json");
+    ASSERT_EQ(family.status, 0) << family.err;
+    EXPECT_EQ((*item(json(family), "weights"))["bytes"].GetUint64(),
+              w.elements * 2); // bfloat16: 2 bytes each
+    auto stored = run("plan " + path("llama") + " --checkpoint-weights --json");
+    ASSERT_EQ(stored.status, 0) << stored.err;
+    EXPECT_EQ((*item(json(stored), "weights"))["bytes"].GetUint64(), w.bytes);
+    EXPECT_GT(w.bytes, w.elements * 2);
+    // A preset has no checkpoint beside it.
+    auto preset = run("plan llama-3.1-8b --checkpoint-weights");
+    EXPECT_EQ(preset.status, 2);
+    EXPECT_NE(preset.err.find("--checkpoint-weights: llama-3.1-8b has no checkpoint beside it"),
+              std::string::npos)
+        << preset.err;
+}
+
 TEST_F(header_fallback_cli, params_of_a_folder_with_shards_and_index) {
     std::string dir = write_model("zorblax", 2);
     auto r = run("params " + dir + " --json");

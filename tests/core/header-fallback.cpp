@@ -619,6 +619,89 @@ TEST(header_fallback, requests_name_the_held_checkpoint) {
     EXPECT_STREQ(d["error"]["code"].GetString(), "unknown_model_type");
 }
 
+// ---- A family's weights as its checkpoint stores them ("checkpoint_weights", docs/checkpoints.md)
+
+// A Llama of the same widths, as transformers' LlamaForCausalLM names its tensors, with its norms kept in F32
+// (as some converters write them) while the config says bfloat16: the checkpoint's bytes differ from the
+// family's.
+written tiny_llama_checkpoint(bool complete = true) {
+    written w;
+    w.add("model.embed_tokens.weight", "BF16", {vocab, hidden});
+    for (uint64_t l = 0; l < 2; ++l) {
+        std::string p = "model.layers." + std::to_string(l) + ".";
+        w.add(p + "input_layernorm.weight", "F32", {hidden})
+            .add(p + "self_attn.q_proj.weight", "BF16", {heads * head_dim, hidden})
+            .add(p + "self_attn.k_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+            .add(p + "self_attn.v_proj.weight", "BF16", {kv_heads * head_dim, hidden})
+            .add(p + "self_attn.o_proj.weight", "BF16", {hidden, heads * head_dim})
+            .add(p + "post_attention_layernorm.weight", "F32", {hidden})
+            .add(p + "mlp.gate_proj.weight", "BF16", {ffn, hidden})
+            .add(p + "mlp.up_proj.weight", "BF16", {ffn, hidden});
+        if (complete || l == 0) w.add(p + "mlp.down_proj.weight", "BF16", {hidden, ffn});
+    }
+    w.add("model.norm.weight", "F32", {hidden}).add("lm_head.weight", "BF16", {vocab, hidden});
+    return w;
+}
+const std::string tiny_llama_config = R"({
+  "model_type": "llama", "architectures": ["LlamaForCausalLM"], "torch_dtype": "bfloat16",
+  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_size": 64,
+  "intermediate_size": 96, "vocab_size": 128, "max_position_embeddings": 1024, "tie_word_embeddings": false
+})";
+
+uint64_t weights_item(const rapidjson::Document& plan) {
+    for (const auto& item : plan["plan"]["items"].GetArray())
+        if (std::string(item["name"].GetString()) == "weights") return item["bytes"].GetUint64();
+    return 0;
+}
+
+TEST(checkpoint_weights, a_family_plan_takes_the_bytes_its_checkpoint_stores) {
+    written w = tiny_llama_checkpoint();
+    held_checkpoint held{"model.safetensors", parsed(w.file)};
+    const std::string config =
+        R"({"config": )" + tiny_llama_config + R"(, "checkpoint": "model.safetensors")";
+    rapidjson::Document family, stored, skeleton;
+    family.Parse(handle_request("plan", config + "}", nullptr, &held).c_str());
+    ASSERT_TRUE(family.HasMember("plan")) << handle_request("plan", config + "}", nullptr, &held);
+    // The family alone: every tensor in the config's bfloat16 (2 bytes an element), the headers unused.
+    EXPECT_EQ(weights_item(family), w.elements * 2);
+    EXPECT_FALSE(family.HasMember("source"));
+    // With checkpoint_weights: the bytes written, F32 norms included.
+    const std::string request = config + R"(, "checkpoint_weights": true})";
+    stored.Parse(handle_request("plan", request, nullptr, &held).c_str());
+    ASSERT_TRUE(stored.HasMember("plan")) << handle_request("plan", request, nullptr, &held);
+    EXPECT_EQ(weights_item(stored), w.bytes);
+    EXPECT_GT(w.bytes, w.elements * 2);
+    // The skeleton says each tensor's bytes the same way.
+    skeleton.Parse(handle_request("skeleton", request, nullptr, &held).c_str());
+    uint64_t sum = 0;
+    for (const auto& t : skeleton["tensors"].GetArray()) sum += t["bytes"].GetUint64();
+    EXPECT_EQ(sum, w.bytes);
+    // The analysis cache tells the two requests apart.
+    analysis_cache cache;
+    EXPECT_EQ(handle_request("plan", request, &cache, &held),
+              handle_request("plan", request, nullptr, &held));
+    EXPECT_EQ(handle_request("plan", config + "}", &cache, &held),
+              handle_request("plan", config + "}", nullptr, &held));
+}
+
+TEST(checkpoint_weights, a_checkpoint_of_another_model_or_none_is_an_error_naming_the_key) {
+    held_checkpoint held{"model.safetensors", parsed(tiny_llama_checkpoint(false).file)};
+    rapidjson::Document d;
+    d.Parse(handle_request("plan",
+                           R"({"config": )" + tiny_llama_config +
+                               R"(, "checkpoint": "model.safetensors", "checkpoint_weights": true})",
+                           nullptr, &held)
+                .c_str());
+    ASSERT_TRUE(d.HasMember("error"));
+    EXPECT_STREQ(d["error"]["path"].GetString(), "checkpoint_weights");
+    EXPECT_NE(std::string(d["error"]["message"].GetString()).find("model.layers.1.mlp.down_proj.weight"),
+              std::string::npos);
+    d.Parse(handle_request("plan", R"({"config": )" + tiny_llama_config + R"(, "checkpoint_weights": true})")
+                .c_str());
+    ASSERT_TRUE(d.HasMember("error"));
+    EXPECT_STREQ(d["error"]["path"].GetString(), "checkpoint_weights");
+}
+
 // ---- Recurrent mixers read from the headers (issue 13 section 2: "KV and recurrent-state memory come from
 // the generic config keys when they are present").
 //

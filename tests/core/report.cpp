@@ -50,6 +50,8 @@ TEST(report, skeleton_json_shape) {
     EXPECT_STREQ(first["name"].GetString(), "model.embed_tokens.weight");
     EXPECT_EQ(first["shape"][0].GetUint64(), 128256u); // vocab_size of the published config
     EXPECT_STREQ(first["dtype"].GetString(), "F16");
+    EXPECT_EQ(first["elements"].GetUint64(), 128256u * 2048u);
+    EXPECT_EQ(first["bytes"].GetUint64(), 128256u * 2048u * 2u); // fp16: 2 bytes an element
     EXPECT_TRUE(first["layer"].IsNull());
     EXPECT_STREQ(d["aliases"]["lm_head.weight"].GetString(), "model.embed_tokens.weight");
     EXPECT_EQ(d["buffers"].Size(), 16u);

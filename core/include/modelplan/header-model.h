@@ -63,6 +63,11 @@ result<analysis> analyze_checkpoint(const std::string& model, const checkpoint& 
                                     const std::string* config_json, const config_options& options,
                                     const std::string& checkpoint_label);
 
+// The weights of a family's model as its checkpoint stores them ("checkpoint_weights" of a request): per
+// tensor of `a`'s skeleton, the bytes `ck` stores it in (a quantized group: all its members). An error when
+// the checkpoint is not this model's: it lacks a tensor of the skeleton or stores one in another shape.
+result<std::vector<uint64_t>> checkpoint_weight_bytes(const analysis& a, const checkpoint& ck);
+
 // The model types with a family table closest to `model_type` (at most `count`, closest first): a shared name
 // stem ("qwen3_next": qwen3, qwen3_moe) or a small edit distance.
 std::vector<std::string> close_model_types(const std::string& model_type, size_t count = 3);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "modelplan/checkpoint.h"
 #include "modelplan/config.h"
@@ -29,6 +30,13 @@ struct analysis {
     // and from where. Written into JSON answers as "fetched_bytes" and "fetched_from".
     uint64_t fetched_bytes = 0;
     std::string fetched_from;
+    // Set when a request asks for a family's weights as its checkpoint stores them ("checkpoint_weights",
+    // docs/checkpoints.md): per skeleton tensor the bytes the checkpoint's headers give it. Null otherwise.
+    struct stored_weights {
+        std::string checkpoint; // the checkpoint's label (the path of its inspection)
+        std::vector<uint64_t> bytes;
+    };
+    std::shared_ptr<const stored_weights> checkpoint_weights;
 };
 
 // config text -> spec -> skeleton -> counts.

@@ -16,6 +16,7 @@
 #include "modelplan/text.h"
 #include "modelplan/verify.h"
 #include "util/json-util.h"
+#include "util/saturating.h"
 
 namespace modelplan {
 
@@ -52,8 +53,9 @@ void header(json_writer& w, const analysis& a) {
     write_header_source(w, a);
 }
 
-// `stored_dtype`: the dtype as a checkpoint stores it, for a model read from its headers ("Q4_K").
-void tensor(json_writer& w, const tensor_info& t, const std::string* stored_dtype = nullptr) {
+// `stored_dtype`: the dtype as a checkpoint stores it, for a model read from its headers ("Q4_K"); `bytes`:
+// the bytes the tensor takes (elements x its dtype's bytes, or as a checkpoint stores it).
+void tensor(json_writer& w, const tensor_info& t, uint64_t bytes, const std::string* stored_dtype = nullptr) {
     w.StartObject();
     w.Key("name");
     write_string(w, t.name);
@@ -64,6 +66,10 @@ void tensor(json_writer& w, const tensor_info& t, const std::string* stored_dtyp
         write_string(w, *stored_dtype);
     else
         w.String(dtype_name(t.type));
+    w.Key("elements");
+    w.Uint64(t.elements);
+    w.Key("bytes");
+    w.Uint64(bytes);
     w.Key("role");
     w.String(role_name(t.what));
     w.Key("layer");
@@ -169,6 +175,26 @@ result<const held_checkpoint*> requested_checkpoint(const key_reader& keys, cons
     return held;
 }
 
+// With "checkpoint_weights": true, a family's weights are the bytes the held checkpoint stores them in (a
+// model read from the headers has them already).
+result<std::optional<analysis>> with_checkpoint_weights(const key_reader& keys, const held_checkpoint* ck,
+                                                        analysis a) {
+    auto stored = keys.optional_bool("checkpoint_weights", false);
+    if (!stored) return stored.err();
+    if (*stored && !a.from_headers) {
+        if (!ck)
+            return make_error(error_code::bad_request,
+                              "checkpoint_weights: needs \"checkpoint\", the held headers whose bytes the "
+                              "weights are",
+                              "checkpoint_weights");
+        auto bytes = checkpoint_weight_bytes(a, ck->ck);
+        if (!bytes) return bytes.err();
+        a.checkpoint_weights = std::make_shared<const analysis::stored_weights>(
+            analysis::stored_weights{ck->label, std::move(*bytes)});
+    }
+    return std::optional<analysis>(std::move(a));
+}
+
 // The model a request names: {"model": preset} or {"config": object or text, "name": label}, with optional
 // "dtype" and "head" overrides, and "checkpoint" naming held headers that answer for a config without a
 // family (or alone); nullopt when it names none and none is required.
@@ -226,7 +252,7 @@ result<std::optional<analysis>> request_model(const key_reader& keys, bool requi
         if (*ck) {
             auto a = header_read::analyze_checkpoint(name, (*ck)->ck, config, options, (*ck)->label);
             if (!a) return a.err();
-            return std::optional<analysis>(std::move(*a));
+            return with_checkpoint_weights(keys, *ck, std::move(*a));
         }
         spec = parse_config(*config, options);
     } else if (*ck) {
@@ -245,7 +271,7 @@ result<std::optional<analysis>> request_model(const key_reader& keys, bool requi
 
     auto a = analyze(name, std::move(spec));
     if (!a) return a.err();
-    return std::optional<analysis>(std::move(*a));
+    return with_checkpoint_weights(keys, *ck, std::move(*a));
 }
 
 } // namespace
@@ -261,7 +287,7 @@ result<analysis> analyze(const std::string& model, result<model_spec> spec) {
     if (!sk) return sk.err();
     auto counts = count_params(*spec, *sk);
     if (!counts) return counts.err();
-    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts), nullptr, 0, {}};
+    return analysis{model, std::move(*spec), std::move(*sk), std::move(*counts), nullptr, 0, {}, nullptr};
 }
 
 std::string params_json(const analysis& a) {
@@ -310,8 +336,13 @@ std::string skeleton_json(const analysis& a) {
     header(w, a);
     w.Key("tensors");
     w.StartArray();
-    for (size_t i = 0; i < a.sk.tensors.size(); ++i)
-        tensor(w, a.sk.tensors[i], a.from_headers ? &a.from_headers->stored_dtype[i] : nullptr);
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        uint64_t bytes = a.from_headers         ? a.from_headers->stored_bytes[i]
+                         : a.checkpoint_weights ? a.checkpoint_weights->bytes[i]
+                                                : sat::mul(t.elements, dtype_bytes(t.type));
+        tensor(w, t, bytes, a.from_headers ? &a.from_headers->stored_dtype[i] : nullptr);
+    }
     w.EndArray();
     w.Key("aliases");
     w.StartObject();
@@ -322,7 +353,7 @@ std::string skeleton_json(const analysis& a) {
     w.EndObject();
     w.Key("buffers");
     w.StartArray();
-    for (const tensor_info& b : a.sk.buffers) tensor(w, b);
+    for (const tensor_info& b : a.sk.buffers) tensor(w, b, sat::mul(b.elements, dtype_bytes(b.type)));
     w.EndArray();
     w.EndObject();
     return out.str();
@@ -389,14 +420,14 @@ namespace {
 // The members of a request that decide its model, as compact JSON: the analysis cache's key; "" (not
 // cached) for values nested too deep to write without deep recursion (such configs are rejected anyway).
 std::string model_key(const rapidjson::Value& req) {
-    for (const char* key : {"model", "config", "name", "dtype", "head", "checkpoint"}) {
+    for (const char* key : {"model", "config", "name", "dtype", "head", "checkpoint", "checkpoint_weights"}) {
         auto it = req.FindMember(key);
         if (it != req.MemberEnd() && json_deeper_than(it->value, 64)) return "";
     }
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     w.StartArray();
-    for (const char* key : {"model", "config", "name", "dtype", "head", "checkpoint"}) {
+    for (const char* key : {"model", "config", "name", "dtype", "head", "checkpoint", "checkpoint_weights"}) {
         auto it = req.FindMember(key);
         if (it == req.MemberEnd())
             w.Null();

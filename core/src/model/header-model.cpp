@@ -13,6 +13,7 @@
 #include "model/config-json.h"
 #include "model/header-internal.h"
 #include "modelplan/text.h"
+#include "modelplan/verify.h"
 #include "util/json-util.h"
 #include "util/saturating.h"
 #include "util/text-internal.h"
@@ -104,6 +105,29 @@ std::string list_text(const std::vector<std::string>& items) {
     return out;
 }
 
+// Per tensor of `view` (the logical view of `ck`), the bytes it is stored in: a quantized group all its
+// members, a stored tensor split into several (GGUF experts) its bytes shared evenly.
+std::vector<uint64_t> logical_stored_bytes(const checkpoint& ck, const checkpoint_view& view) {
+    std::unordered_map<std::string, uint64_t> stored, uses, given;
+    for (const checkpoint_tensor& t : ck.tensors) stored[t.name] = t.bytes();
+    std::unordered_map<std::string, const quantized_group*> group_at;
+    for (const quantized_group& g : view.quantized) group_at[g.members.front()] = &g;
+    for (const logical_tensor& l : view.tensors)
+        if (!group_at.count(l.stored)) ++uses[l.stored];
+    std::vector<uint64_t> out;
+    out.reserve(view.tensors.size());
+    for (const logical_tensor& l : view.tensors) {
+        auto group = group_at.find(l.stored);
+        if (group != group_at.end()) {
+            out.push_back(group->second->bytes);
+        } else {
+            uint64_t n = uses[l.stored], total = stored[l.stored];
+            out.push_back(total / n + (given[l.stored]++ == 0 ? total % n : 0));
+        }
+    }
+    return out;
+}
+
 class builder {
   public:
     builder(const std::string& model, const checkpoint& ck, generic_keys keys, const config_options& options,
@@ -136,22 +160,12 @@ class builder {
         if (!view) return view.err();
         view_notes_ = view->notes;
         groups_ = view->quantized.size();
-        std::unordered_map<std::string, uint64_t> stored, uses, given;
-        for (const checkpoint_tensor& t : ck_.tensors) stored[t.name] = t.bytes();
-        std::unordered_map<std::string, const quantized_group*> group_at;
-        for (const quantized_group& g : view->quantized) group_at[g.members.front()] = &g;
-        for (const logical_tensor& l : view->tensors)
-            if (!group_at.count(l.stored)) ++uses[l.stored];
+        std::vector<uint64_t> bytes = logical_stored_bytes(ck_, *view);
         const bool gguf = ck_.format == checkpoint_format::gguf;
-        for (logical_tensor& l : view->tensors) {
+        for (size_t i = 0; i < view->tensors.size(); ++i) {
+            logical_tensor& l = view->tensors[i];
             read_tensor r;
-            auto group = group_at.find(l.stored);
-            if (group != group_at.end()) {
-                r.stored_bytes = group->second->bytes;
-            } else { // a stored tensor split into several (GGUF experts): its bytes shared evenly
-                uint64_t n = uses[l.stored], total = stored[l.stored];
-                r.stored_bytes = total / n + (given[l.stored]++ == 0 ? total % n : 0);
-            }
+            r.stored_bytes = bytes[i];
             out_.quantized = out_.quantized || l.quantized;
             r.parts = header_read::split_name(l.name);
             r.guess = header_read::guess_role(l.name, gguf);
@@ -621,7 +635,7 @@ class builder {
         for (uint64_t b : out_.stored_bytes) stored = sat::add(stored, b);
         counts->weight_bytes = stored;
         write_notes();
-        analysis a{model_, std::move(spec_), std::move(sk_), std::move(*counts), nullptr, 0, {}};
+        analysis a{model_, std::move(spec_), std::move(sk_), std::move(*counts), nullptr, 0, {}, nullptr};
         a.from_headers = std::make_shared<const header_model>(std::move(out_));
         return a;
     }
@@ -814,6 +828,31 @@ result<analysis> analyze_checkpoint(const std::string& model, const checkpoint& 
 }
 
 } // namespace header_read
+
+result<std::vector<uint64_t>> checkpoint_weight_bytes(const analysis& a, const checkpoint& ck) {
+    auto view = logical_view(ck);
+    if (!view) return view.err();
+    // The checkpoint must hold every tensor of the skeleton, in its shape: the verification's rule.
+    verify_report v = verify_checkpoint(a.sk, *view);
+    if (!v.missing.empty() || !v.mismatched.empty()) {
+        std::string first = !v.missing.empty() ? "missing " + v.missing.front().name
+                                               : "another shape for " + v.mismatched.front().name;
+        return make_error(error_code::bad_request,
+                          "checkpoint_weights: the checkpoint is not " + a.model + "'s (" +
+                              std::to_string(v.missing.size()) + " tensors missing, " +
+                              std::to_string(v.mismatched.size()) + " in another shape; " + first +
+                              "); its bytes cannot stand for the model's weights",
+                          "checkpoint_weights");
+    }
+    std::vector<uint64_t> stored = logical_stored_bytes(ck, *view);
+    std::unordered_map<std::string, uint64_t> by_name;
+    for (size_t i = 0; i < view->tensors.size(); ++i)
+        if (view->tensors[i].kind == logical_kind::parameter) by_name[view->tensors[i].name] = stored[i];
+    std::vector<uint64_t> out;
+    out.reserve(a.sk.tensors.size());
+    for (const tensor_info& t : a.sk.tensors) out.push_back(by_name[t.name]);
+    return out;
+}
 
 std::vector<std::string> close_model_types(const std::string& model_type, size_t count) {
     if (model_type.size() > 64) return {}; // no name at all; its edit distances would cost seconds

@@ -967,16 +967,17 @@ plan_item unquantized_item(const analysis& a, const workload& w, std::vector<uin
     return weights;
 }
 
-// A model read from checkpoint headers (header-model.h): every tensor at the bytes the checkpoint stores it
-// in, quantized storage included.
-plan_item stored_item(const analysis& a, const workload& w, std::vector<uint64_t>* per_tensor) {
+// A model read from checkpoint headers (header-model.h), or a family's weights taken from its checkpoint
+// ("checkpoint_weights"): every tensor at the bytes `stored` gives it, quantized storage included.
+plan_item stored_item(const analysis& a, const workload& w, const std::vector<uint64_t>& stored,
+                      const std::string& source, std::vector<uint64_t>* per_tensor) {
     plan_item weights{
         "weights", 0, "sum over tensors of the bytes each takes in the checkpoint (its headers)", {}};
     uint64_t tensors = 0, params = 0;
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
         if (!loads_tensor(a.spec, w, t)) continue;
-        uint64_t bytes = a.from_headers->stored_bytes[i];
+        uint64_t bytes = stored[i];
         weights.bytes = add(weights.bytes, bytes);
         params = add(params, t.elements);
         if (per_tensor) (*per_tensor)[i] = bytes;
@@ -985,7 +986,7 @@ plan_item stored_item(const analysis& a, const workload& w, std::vector<uint64_t
     weights.inputs = {
         {"tensors",    std::to_string(tensors)},
         {"parameters", std::to_string(params) },
-        {"source",     "checkpoint headers"   }
+        {"source",     source                 }
     };
     return weights;
 }
@@ -994,7 +995,11 @@ plan_item stored_item(const analysis& a, const workload& w, std::vector<uint64_t
 
 result<plan_item> plan_weights(const analysis& a, const workload& w, std::vector<uint64_t>* per_tensor) {
     if (per_tensor) per_tensor->assign(a.sk.tensors.size(), 0);
-    if (a.from_headers && w.quant.empty()) return stored_item(a, w, per_tensor);
+    if (a.from_headers && w.quant.empty())
+        return stored_item(a, w, a.from_headers->stored_bytes, "checkpoint headers", per_tensor);
+    if (a.checkpoint_weights && w.quant.empty())
+        return stored_item(a, w, a.checkpoint_weights->bytes,
+                           "checkpoint headers of " + a.checkpoint_weights->checkpoint, per_tensor);
     if (a.from_headers && a.from_headers->quantized)
         return make_error(
             error_code::bad_request,
