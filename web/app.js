@@ -787,18 +787,24 @@ let fileGeneration = 0; // bumps on every drop / pick; an older, slower read is 
 function fileError(message, code = 'bad_request') {
   showFileError({ code, message, path: '' });
 }
-function showFileError(err) {
-  forgetCheckpoint();
+async function showFileError(err) {
+  const redraw = forgetCheckpoint();
   selectSource('file');
   showError(err, 'file');
+  // The results without the old file's headers are drawn after this (draw() clears the error box): shown again.
+  if (redraw) {
+    await redraw;
+    showError(err, 'file');
+  }
 }
+// Stops using the held checkpoint; the recompute's promise when the results used it, else null.
 function forgetCheckpoint() {
   const used = heldCheckpoint && (state.source === 'config' || checkpointWeights);
   heldCheckpoint = null;
   checkpointWeights = false;
   $('checkpoint-weights').checked = false;
   $('inspect-card').hidden = true;
-  if (used) recompute();
+  return used ? recompute() : null;
 }
 
 // The model changed (another preset, an edited config): the checkpoint was verified against the one before, so

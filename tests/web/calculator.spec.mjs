@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test, expect, cli, cliArgs, cliError, choosePreset, setWorkload, settled, digits, root, artifacts } from './helpers.mjs';
+import { test, expect, cli, cliArgs, cliError, choosePreset, setWorkload, settled, digits, root, artifacts, llamaShapes } from './helpers.mjs';
 
 const itemTestId = (name) => `mem-${name === 'kv_cache' ? 'kv' : name.replace(/_/g, '-')}`;
 
@@ -135,20 +135,7 @@ test('pasted config: recomputed as typed; an invalid one shows the error next to
 // A safetensors file written here: the tiny Llama above, BF16, with its tensors in the published Llama naming
 // (transformers' LlamaForCausalLM state_dict). Several MB of data after a header of a few KB.
 function tinySafetensors(pick = () => true) {
-  const c = tinyConfig;
-  const kvDim = (c.hidden_size / c.num_attention_heads) * c.num_key_value_heads;
-  const shapes = [['model.embed_tokens.weight', [c.vocab_size, c.hidden_size]]];
-  for (let l = 0; l < c.num_hidden_layers; ++l) {
-    const p = `model.layers.${l}.`;
-    shapes.push([`${p}self_attn.q_proj.weight`, [c.hidden_size, c.hidden_size]],
-      [`${p}self_attn.k_proj.weight`, [kvDim, c.hidden_size]], [`${p}self_attn.v_proj.weight`, [kvDim, c.hidden_size]],
-      [`${p}self_attn.o_proj.weight`, [c.hidden_size, c.hidden_size]],
-      [`${p}mlp.gate_proj.weight`, [c.intermediate_size, c.hidden_size]],
-      [`${p}mlp.up_proj.weight`, [c.intermediate_size, c.hidden_size]],
-      [`${p}mlp.down_proj.weight`, [c.hidden_size, c.intermediate_size]],
-      [`${p}input_layernorm.weight`, [c.hidden_size]], [`${p}post_attention_layernorm.weight`, [c.hidden_size]]);
-  }
-  shapes.push(['model.norm.weight', [c.hidden_size]], ['lm_head.weight', [c.vocab_size, c.hidden_size]]);
+  const shapes = llamaShapes(tinyConfig);
   const header = {};
   let offset = 0;
   let elements = 0;

@@ -6,7 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { artifacts, choosePreset, cli, digits, expect, setWorkload, settled, test } from './helpers.mjs';
+import { artifacts, choosePreset, cli, digits, expect, llamaShapes, setWorkload, settled, test } from './helpers.mjs';
 
 const GiB = 2 ** 30;
 const gib = (bytes) => `${(bytes / GiB).toFixed(2)} GiB`;
@@ -21,20 +21,7 @@ const tinyConfig = {
 // Its checkpoint: every tensor in BF16 (2 bytes) except the norms, stored in F32 (4 bytes) as some converters keep
 // them. `edit(name, shape)` may drop a tensor (null) or change its shape.
 function tinySafetensors(config = tinyConfig, edit = (name, shape) => shape) {
-  const c = config;
-  const kvDim = (c.hidden_size / c.num_attention_heads) * c.num_key_value_heads;
-  const shapes = [['model.embed_tokens.weight', [c.vocab_size, c.hidden_size]]];
-  for (let l = 0; l < c.num_hidden_layers; ++l) {
-    const p = `model.layers.${l}.`;
-    shapes.push([`${p}self_attn.q_proj.weight`, [c.hidden_size, c.hidden_size]],
-      [`${p}self_attn.k_proj.weight`, [kvDim, c.hidden_size]], [`${p}self_attn.v_proj.weight`, [kvDim, c.hidden_size]],
-      [`${p}self_attn.o_proj.weight`, [c.hidden_size, c.hidden_size]],
-      [`${p}mlp.gate_proj.weight`, [c.intermediate_size, c.hidden_size]],
-      [`${p}mlp.up_proj.weight`, [c.intermediate_size, c.hidden_size]],
-      [`${p}mlp.down_proj.weight`, [c.hidden_size, c.intermediate_size]],
-      [`${p}input_layernorm.weight`, [c.hidden_size]], [`${p}post_attention_layernorm.weight`, [c.hidden_size]]);
-  }
-  shapes.push(['model.norm.weight', [c.hidden_size]], ['lm_head.weight', [c.vocab_size, c.hidden_size]]);
+  const shapes = llamaShapes(config);
   const header = {};
   let offset = 0;
   let elements = 0;

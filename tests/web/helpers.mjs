@@ -81,3 +81,21 @@ export async function setWorkload(page, workload) {
 
 /** Digits of a shown count or byte figure ("8,030,261,248" -> 8030261248). */
 export const digits = (text) => Number(text.replace(/[^0-9-]/g, ''));
+
+/** The tensors of a Llama-shaped config as transformers' LlamaForCausalLM names them: [name, shape] pairs. */
+export function llamaShapes(c) {
+  const kvDim = (c.hidden_size / c.num_attention_heads) * c.num_key_value_heads;
+  const shapes = [['model.embed_tokens.weight', [c.vocab_size, c.hidden_size]]];
+  for (let l = 0; l < c.num_hidden_layers; ++l) {
+    const p = `model.layers.${l}.`;
+    shapes.push([`${p}self_attn.q_proj.weight`, [c.hidden_size, c.hidden_size]],
+      [`${p}self_attn.k_proj.weight`, [kvDim, c.hidden_size]], [`${p}self_attn.v_proj.weight`, [kvDim, c.hidden_size]],
+      [`${p}self_attn.o_proj.weight`, [c.hidden_size, c.hidden_size]],
+      [`${p}mlp.gate_proj.weight`, [c.intermediate_size, c.hidden_size]],
+      [`${p}mlp.up_proj.weight`, [c.intermediate_size, c.hidden_size]],
+      [`${p}mlp.down_proj.weight`, [c.hidden_size, c.intermediate_size]],
+      [`${p}input_layernorm.weight`, [c.hidden_size]], [`${p}post_attention_layernorm.weight`, [c.hidden_size]]);
+  }
+  shapes.push(['model.norm.weight', [c.hidden_size]], ['lm_head.weight', [c.vocab_size, c.hidden_size]]);
+  return shapes;
+}
