@@ -31,6 +31,9 @@ for t in "${targets[@]}"; do
   deps=("$src" "$build/core/libmodelplan_core.a")
   if [ "$t" = options ]; then
     extra=(-Inative/cli -Inative -I"$build/core/include" "$build/native/libmodelplan_cli.a" "$build/native/libmodelplan_io.a")
+    # libmodelplan_io's Hub client (native/io/http.cpp) uses libcurl when CMake found it (native/CMakeLists.txt).
+    grep -q '^CURL_LIBRARY_RELEASE:FILEPATH=/' "$build/CMakeCache.txt" 2>/dev/null ||
+      grep -q '^CURL_LIBRARY:FILEPATH=/' "$build/CMakeCache.txt" 2>/dev/null && extra+=(-lcurl)
     deps+=(native/cli/main.cpp native/cli/command-line.h "$build/native/libmodelplan_cli.a")
   fi
   stale=0
