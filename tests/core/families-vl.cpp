@@ -349,5 +349,41 @@ TEST(qwen_vl, text_config_form_reads_the_same) {
     EXPECT_EQ(a->spec.weight_dtype, dtype::bf16);
 }
 
+// Ministral 3 (transformers 5: Ministral3Config, Ministral3ForCausalLM, and Mistral3ForConditionalGeneration
+// with a text_config of model_type "ministral3"). Its decoder is Mistral's (modular_ministral3.py derives
+// every layer from Mistral's); the defaults are Ministral3Config's: vocab 131,072, hidden 4,096, intermediate
+// 14,336, 34 layers, 32 heads, 8 KV heads, head_dim 128, untied. By hand: embedding and head 2 x 131,072 x
+// 4,096 = 1,073,741,824; a layer q 4,096 x 4,096 + k, v 2 x 1,024 x 4,096 + o 4,096 x 4,096 + MLP 3 x 4,096 x
+// 14,336 + 2 norms x 4,096 = 218,112,000, x 34 = 7,415,808,000; final norm 4,096: 8,489,553,920.
+TEST(vl_families, ministral3_text_model_and_as_mistral3_text_config) {
+    auto text = analyze("ministral3",
+                        R"({"model_type": "ministral3", "architectures": ["Ministral3ForCausalLM"]})", {});
+    ASSERT_TRUE(text.ok()) << text.err().message;
+    EXPECT_EQ(text->counts.total, 8'489'553'920ULL);
+    EXPECT_EQ(text->spec.head_dim, 128u);
+    // rope_parameters (transformers 5) is read: Ministral3Config's YaRN over theta 1e6.
+    EXPECT_EQ(text->spec.rope.theta, 1e6);
+    EXPECT_EQ(text->spec.rope.scaling_type, "yarn");
+    EXPECT_EQ(text->spec.rope.scaling_factor, 16.0);
+
+    // The same text keys under Mistral 3 as "ministral3" and as "mistral": the same model, tower included.
+    rapidjson::Document doc;
+    doc.Parse(preset_config("mistral-small-3.1-24b-instruct-2503").c_str());
+    auto with_text_type = [&](const char* type) {
+        doc["text_config"]["model_type"].SetString(type, doc.GetAllocator());
+        rapidjson::StringBuffer sb;
+        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+        doc.Accept(w);
+        return analyze("mistral3", sb.GetString(), {});
+    };
+    auto as_mistral = with_text_type("mistral");
+    auto as_ministral3 = with_text_type("ministral3");
+    ASSERT_TRUE(as_mistral.ok()) << as_mistral.err().message;
+    ASSERT_TRUE(as_ministral3.ok()) << as_ministral3.err().message;
+    EXPECT_EQ(as_ministral3->counts.total, 24'011'361'280ULL); // Mistral-Small-3.1's published total
+    EXPECT_EQ(as_ministral3->sk.tensors.size(), as_mistral->sk.tensors.size());
+    EXPECT_EQ(with_text_type("ministral9").err().path, "text_config.model_type");
+}
+
 } // namespace
 } // namespace modelplan::test

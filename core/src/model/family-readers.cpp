@@ -154,6 +154,25 @@ std::optional<error> read_rope(const key_reader& keys, model_spec& spec, const c
                               keys.path(partial_key));
         spec.rope.rotary_dim = static_cast<uint64_t>(std::floor(static_cast<double>(spec.head_dim) * factor));
     }
+    // transformers 5's configs (Ministral 3, ...) hold rope_theta and the scaling in one "rope_parameters".
+    if (const rapidjson::Value* params = keys.find("rope_parameters"); params && !params->IsNull()) {
+        if (!params->IsObject())
+            return make_error(error_code::wrong_type,
+                              keys.path("rope_parameters") + ": expected an object or null, got " +
+                                  describe_json(*params),
+                              keys.path("rope_parameters"));
+        key_reader rope_keys(*params, keys.path("rope_parameters"));
+        MP_TRY(params_theta, rope_keys.optional_number("rope_theta", spec.rope.theta));
+        MP_TRY(type, rope_keys.optional_string("rope_type"));
+        MP_TRY(legacy_type, rope_keys.optional_string("type"));
+        MP_TRY(factor, rope_keys.optional_number("factor", 1.0));
+        spec.rope.theta = params_theta;
+        std::string kind = type ? *type : legacy_type.value_or("");
+        if (kind != "default") {
+            spec.rope.scaling_type = kind;
+            spec.rope.scaling_factor = factor;
+        }
+    }
     if (const rapidjson::Value* scaling = keys.find("rope_scaling")) {
         if (!scaling->IsObject())
             return make_error(error_code::wrong_type,

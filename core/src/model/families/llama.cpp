@@ -65,6 +65,14 @@ const tensor_template score_rows[] = {
 };
 // clang-format on
 
+// Ministral3Config's defaults (transformers 5, configuration_ministral3.py): a Mistral decoder with head_dim
+// 128, YaRN rope (theta 1e6, factor 16 over 16,384 positions) and no sliding window.
+const char* ministral3_defaults = R"({"vocab_size": 131072, "hidden_size": 4096, "intermediate_size": 14336,
+    "num_hidden_layers": 34, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+    "max_position_embeddings": 262144, "rms_norm_eps": 1e-5, "tie_word_embeddings": false,
+    "rope_parameters": {"type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
+                        "original_max_position_embeddings": 16384}})";
+
 std::optional<error> read_llama(const key_reader& keys, model_spec& spec) {
     MP_CHECK(read_llama_opening(keys, spec));
     MP_CHECK(read_switch(keys, "mlp_bias", spec, sw_mlp_bias));
@@ -147,6 +155,11 @@ void add_llama_families(std::vector<family_info>& out) {
     out.push_back(family("mixtral", "Mixtral", read_mixtral, moe, heads).stores_buffers(rotary));
     out.push_back(family("qwen2", "Qwen2", read_qwen2, dense, heads).stores_buffers(rotary));
     out.push_back(family("qwen3", "Qwen3", read_qwen3, dense, heads).stores_buffers(rotary));
+    // Ministral 3 (Ministral3ForCausalLM, transformers 5): Mistral's layers, names and heads; its own
+    // defaults.
+    out.push_back(family("ministral3", "Ministral3", read_mistral, dense, heads)
+                      .defaults(ministral3_defaults)
+                      .stores_buffers(rotary));
 }
 
 } // namespace modelplan::family_tables

@@ -117,6 +117,13 @@ const char* mistral_defaults = R"({"vocab_size": 32000, "hidden_size": 4096, "in
     "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
     "max_position_embeddings": 131072, "rms_norm_eps": 1e-6, "tie_word_embeddings": false,
     "rope_theta": 10000.0, "sliding_window": 4096})";
+// Ministral3Config's defaults (transformers 5), for Ministral 3's text_config.
+const char* ministral3_text_defaults =
+    R"({"vocab_size": 131072, "hidden_size": 4096, "intermediate_size": 14336,
+    "num_hidden_layers": 34, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+    "max_position_embeddings": 262144, "rms_norm_eps": 1e-5, "tie_word_embeddings": false,
+    "rope_parameters": {"type": "yarn", "rope_theta": 1000000.0, "factor": 16.0,
+                        "original_max_position_embeddings": 16384}})";
 // Idefics3Config's default text config: LlamaConfig(rms_norm_eps=1e-5, pad_token_id=128002,
 // tie_word_embeddings=False).
 const char* idefics3_text_defaults = R"({"vocab_size": 32000, "hidden_size": 4096,
@@ -137,16 +144,19 @@ const char* idefics3_vision_defaults = R"({"hidden_size": 1152, "intermediate_si
 std::optional<error> read_text_model(const key_reader& keys, model_spec& spec, const char* llama_fallback) {
     MP_TRY(type, keys.optional_string("model_type"));
     std::string t = type.value_or("llama");
-    if (t != "llama" && t != "mistral")
+    if (t != "llama" && t != "mistral" && t != "ministral3")
         return make_error(
             error_code::unknown_model_type,
             keys.path("model_type") + ": \"" + t +
                 "\" is not modelled as the text model of a vision-language model; modelled: llama, "
-                "mistral",
+                "mistral, ministral3",
             keys.path("model_type"));
     key_reader text(keys.object(), keys.prefix(),
-                    parsed_defaults(t == "mistral" ? mistral_defaults : llama_fallback), &keys.root());
-    if (t == "mistral") {
+                    parsed_defaults(t == "mistral"      ? mistral_defaults
+                                    : t == "ministral3" ? ministral3_text_defaults
+                                                        : llama_fallback),
+                    &keys.root());
+    if (t == "mistral" || t == "ministral3") { // Ministral 3: Mistral's layers (Mistral3 with Ministral 3)
         MP_CHECK(read_decoder(text, spec));
         MP_CHECK(read_rope(text, spec));
         return read_sliding(text, spec, sliding_rule::window_key);
