@@ -200,6 +200,10 @@ TEST_F(hub_online_cli, gated_missing_slow_and_lying_repositories) {
 
     expect_bad_input(run("params acme/absent --online"), "no such repository");
 
+    // A repository with neither config.json nor checkpoint files (a README alone).
+    write("hub-root/acme/readme-only/main/README.md", "# nothing to read");
+    expect_bad_input(run("params acme/readme-only --online"), "holds no config.json and no checkpoint");
+
     repository("slow-mini", "main", 1);
     write("hub-root/acme/slow-mini/slow", "");
     r = run("params acme/slow-mini --online");
