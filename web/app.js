@@ -634,6 +634,9 @@ async function recompute({ fromUser = true, computed = null } = {}) {
   else {
     drawnInput = gen;
     draw(c, t0);
+    // A file error shown after this input was given (a bad file dropped while its result was on the way) is
+    // newer than the result: it stays until the next input.
+    if (lastFileError && gen <= lastFileError.after) showError(lastFileError.err, 'file');
   }
 }
 
@@ -787,15 +790,14 @@ let fileGeneration = 0; // bumps on every drop / pick; an older, slower read is 
 function fileError(message, code = 'bad_request') {
   showFileError({ code, message, path: '' });
 }
-async function showFileError(err) {
-  const redraw = forgetCheckpoint();
+// The last file error and the newest input generation it is newer than (results of those inputs keep it shown).
+let lastFileError = null;
+function showFileError(err) {
+  // The results without the old file's headers are recomputed (an input generation the error is newer than).
+  forgetCheckpoint();
+  lastFileError = { err, after: generation };
   selectSource('file');
   showError(err, 'file');
-  // The results without the old file's headers are drawn after this (draw() clears the error box): shown again.
-  if (redraw) {
-    await redraw;
-    showError(err, 'file');
-  }
 }
 // Stops using the held checkpoint; the recompute's promise when the results used it, else null.
 function forgetCheckpoint() {

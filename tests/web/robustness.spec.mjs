@@ -281,3 +281,26 @@ test('a good input then at once a bad one: the good result is drawn whole (solve
   const v100 = cli('plan', 'qwen2.5-7b', '--batch', '8', '--gpu', 'v100-16gb').plan.devices[0];
   await expect(page.locator('#catalog li[data-gpu="v100-16gb"]')).toHaveAttribute('data-fits', String(v100.fits));
 });
+
+test('a bad file dropped while a result is on the way: the result comes, the file message stays', async ({ page, app }) => {
+  await app.open();
+  await choosePreset(page, 'qwen2.5-7b');
+  await settled(page);
+  // In one task: a click on the Preset tab (a recompute, answered later by the worker), then a text file dropped
+  // (refused at once). The recompute's result arrives after the message; the message is newer and stays.
+  await page.evaluate(() => {
+    document.querySelector('.source-tabs [role=tab][data-source="preset"]').click();
+    const dt = new DataTransfer();
+    dt.items.add(new File(['hello'], 'notes.txt'));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await settled(page);
+  const error = page.getByTestId('error');
+  await expect(error).toBeVisible();
+  await expect(error).toHaveAttribute('data-code', 'unsupported');
+  await expect(error).toContainText('notes.txt');
+  // The next input clears it.
+  await setWorkload(page, { batch: 2 });
+  await settled(page);
+  await expect(error).toBeHidden();
+});
