@@ -249,6 +249,10 @@ std::string plan(const std::string& request) {
 std::string place(const std::string& request) {
     return guarded("place", request);
 }
+// A serving plan: the model, "engine", "gpu", "gpus" and the engine's "knobs" (docs/json.md, "serve").
+std::string serve(const std::string& request) {
+    return guarded("serve", request);
+}
 std::string skeleton(const std::string& request) {
     return guarded("skeleton", request);
 }
@@ -267,6 +271,7 @@ EMSCRIPTEN_BINDINGS(modelplan) {
     emscripten::function("plan", &plan);
     emscripten::function("fit", &fit);
     emscripten::function("place", &place);
+    emscripten::function("serve", &serve);
     emscripten::function("gpus", &gpus);
     emscripten::function("inspect", &inspect);
     emscripten::function("inspect_files", &inspect_files);

@@ -204,6 +204,72 @@ export interface ParallelPlan extends HeaderSource {
   splits: object[];
   notes: string[];
 }
+/** The engine's flags under their own names with underscores (docs/serving.md); numbers may be given as text. */
+export interface ServeKnobs {
+  /** vLLM */
+  tensor_parallel_size?: number;
+  pipeline_parallel_size?: number;
+  gpu_memory_utilization?: number;
+  max_model_len?: number;
+  max_num_seqs?: number;
+  max_num_batched_tokens?: number;
+  kv_cache_dtype?: 'auto' | 'bfloat16' | 'fp8' | 'fp8_e4m3' | 'fp8_e5m2';
+  block_size?: number;
+  enforce_eager?: boolean;
+  quantization?: string;
+  dtype?: string;
+  [flag: string]: string | number | boolean | undefined;
+}
+/** serve(): the model, the engine, the GPUs and the engine's knobs (docs/json.md, "serve"). */
+export type ServeRequest = ModelRequest & {
+  engine?: 'vllm' | 'sglang' | 'llama.cpp' | 'transformers';
+  engine_version?: string;
+  /** a GPU of the catalog */
+  gpu: string;
+  /** GPUs of that kind (default: what the parallel sizes use) */
+  gpus?: number;
+  knobs?: ServeKnobs;
+};
+/** One GPU of a serving plan, with the figures the engine logs for it. */
+export interface ServeRank {
+  name: string;
+  tp_rank: number;
+  stage: number;
+  total_bytes: number;
+  total_measured: boolean;
+  requested_bytes: number;
+  weights_bytes: number;
+  non_torch_bytes: number;
+  activation_peak_bytes: number;
+  cudagraph_bytes: number;
+  cudagraph_in_budget: boolean;
+  /** negative when nothing is left for the cache */
+  kv_cache_bytes: number;
+  num_blocks: number;
+}
+/** A serving plan: whether the engine starts, its figures per GPU, and the command (docs/json.md, "serve"). */
+export interface ServePlan extends HeaderSource {
+  model: string;
+  architecture: string;
+  engine: string;
+  engine_version: string;
+  gpu: string;
+  starts: boolean;
+  /** the engine's own error in words when it does not start */
+  error: string | null;
+  /** changes that make it start, each planned again */
+  fixes: string[];
+  knobs: Record<string, string | number | boolean>;
+  ranks: ServeRank[];
+  kv_groups: { kind: string; window: number; layers: number; page_bytes: number; blocks_per_request: number }[];
+  num_gpu_blocks: number;
+  kv_bytes_per_token: number;
+  kv_tokens: number;
+  max_concurrency: number;
+  log_lines: string[];
+  notes: string[];
+  command: string;
+}
 export interface Gpu {
   key: string;
   name: string;
@@ -261,12 +327,14 @@ export declare class Modelplan {
   /** whether this build has device placement (place()) */
   readonly hasPlace: boolean;
   /** the exact JSON text of a call, as `modelplan COMMAND --json` prints it */
-  raw(command: 'params' | 'skeleton' | 'plan' | 'fit' | 'place' | 'presets' | 'gpus', request?: object | string): string;
+  raw(command: 'params' | 'skeleton' | 'plan' | 'fit' | 'place' | 'serve' | 'presets' | 'gpus', request?: object | string): string;
   params(request: ModelRequest | string): Result<Params>;
   skeleton(request: ModelRequest | string): Result<Skeleton>;
   plan(request: PlanRequest | string): Result<Plan>;
   fit(request: (PlanRequest & { gpu: string }) | string): Result<Fit>;
   place(request: PlaceRequest | string): Result<Placement | ParallelPlan>;
+  /** what an inference engine will do on these GPUs: its start-up figures per GPU, the verdict, the command */
+  serve(request: ServeRequest | string): Result<ServePlan>;
   presets(): Presets;
   gpus(): { gpus: Gpu[] };
   version(): string;

@@ -40,8 +40,9 @@ export class Modelplan {
       case 'fit':
         return m[command](requestText(request));
       case 'place':
-        if (typeof m.place !== 'function') return unsupported('place');
-        return m.place(requestText(request));
+      case 'serve':
+        if (typeof m[command] !== 'function') return unsupported(command);
+        return m[command](requestText(request));
       default:
         return unsupported(command);
     }
@@ -56,6 +57,8 @@ export class Modelplan {
   plan(request) { return this.call('plan', request); }
   fit(request) { return this.call('fit', request); }
   place(request) { return this.call('place', request); }
+  /** What an inference engine will do on these GPUs, figure by figure as it logs them (docs/serving.md). */
+  serve(request) { return this.call('serve', request); }
   presets() { return this.call('presets'); }
   gpus() { return this.call('gpus'); }
   version() { return this.module.version(); }

@@ -1,6 +1,6 @@
 // Compiled (never run) by package.spec.mjs with `tsc --noEmit --strict`: the API's declarations
 // (web/modelplan-api.d.ts) describe what a TypeScript project would write against them.
-import { loadModelplan, isError, type Plan, type Fit, type Inspection } from '../../build-wasm/web/modelplan-api.js';
+import { loadModelplan, isError, type Plan, type Fit, type Inspection, type ServePlan } from '../../build-wasm/web/modelplan-api.js';
 
 export async function example(file: File, index: File, shards: File[]): Promise<number> {
   const mp = await loadModelplan({ wasmUrl: '/static/modelplan.wasm' });
@@ -16,6 +16,12 @@ export async function example(file: File, index: File, shards: File[]): Promise<
   }
   const placed = mp.place({ model: first, gpu: 'l40s', gpu_count: 2, cpu: '64GiB', strategy: 'balanced' });
   if (!isError(placed) && 'device_map' in placed) console.log(placed.devices.map((d) => d.total_bytes));
+  const served = mp.serve({ model: first, engine: 'vllm', gpu: 'h100-80gb', gpus: 2,
+    knobs: { tensor_parallel_size: 2, gpu_memory_utilization: 0.95, max_model_len: 8192, enforce_eager: true } });
+  if (!isError(served)) {
+    const s: ServePlan = served;
+    console.log(s.starts, s.ranks[0].kv_cache_bytes, s.max_concurrency, s.command);
+  }
   const one = await mp.inspectFile(file, { model: first }, { onRead: (begin, end) => console.log(begin, end) });
   const all = await mp.inspectFiles([index, ...shards], { model: first });
   if (!isError(one) && !isError(all)) {

@@ -23,6 +23,17 @@ test('the API under node: raw() is byte for byte what `modelplan ... --json` pri
     .toBe(native('plan', 'qwen3-8b', '--batch', '8', '--seq', '32768', '--kv-dtype', 'fp8', '--gpu', 'rtx-4090'));
   expect(mp.raw('fit', { model: 'mixtral-8x7b-v0.1', gpu: 'h100-80gb' })).toBe(native('fit', 'mixtral-8x7b-v0.1', '--gpu', 'h100-80gb'));
   expect(mp.raw('presets')).toBe(native('presets'));
+  // serve: the engine's knobs under "knobs", the CLI's flags of the same names.
+  expect(mp.raw('serve', { model: 'llama-3.1-8b', gpu: 'h100-80gb', knobs: { tensor_parallel_size: 2, gpu_memory_utilization: 0.95,
+    max_model_len: 8192, kv_cache_dtype: 'fp8', enforce_eager: true } }))
+    .toBe(native('serve', 'llama-3.1-8b', '--gpu', 'h100-80gb', '--tensor-parallel-size', '2', '--gpu-memory-utilization', '0.95',
+      '--max-model-len', '8192', '--kv-cache-dtype', 'fp8', '--enforce-eager'));
+  const notStarting = mp.serve({ model: 'llama-3.1-70b', gpu: 'rtx-4090' });
+  expect(notStarting.starts).toBe(false);
+  expect(notStarting.fixes.length).toBeGreaterThan(0);
+  const badKnob = mp.serve({ model: 'qwen3-8b', gpu: 'h100-80gb', knobs: { gpu_memory_utilisation: 0.9 } });
+  expect(badKnob.error.path).toBe('gpu_memory_utilisation');
+  expect(mp.serve({ model: 'qwen3-8b', gpu: 'h100-80gb', knobs: { tensor_parallel_size: [2] } }).error.code).toBe('wrong_type');
   expect(mp.params({ model: 'mixtral-8x7b-v0.1' }).params.total).toBe(JSON.parse(native('params', 'mixtral-8x7b-v0.1')).params.total);
   const bad = mp.plan({ model: 'qwen3-8b', batch: 0 });
   expect(isError(bad)).toBe(true);

@@ -13,6 +13,7 @@
 #include "modelplan/placement.h"
 #include "modelplan/presets.h"
 #include "modelplan/safetensors.h"
+#include "modelplan/serve.h"
 #include "modelplan/text.h"
 #include "modelplan/verify.h"
 #include "util/json-util.h"
@@ -447,6 +448,51 @@ std::optional<error> parse_request(const std::string& request_json, rapidjson::D
     return std::nullopt;
 }
 
+// A knob's JSON value as the text `set_serve_option` reads (what the command line would give).
+result<std::string> knob_text(const rapidjson::Value& v, const std::string& path) {
+    if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+    if (v.IsBool()) return std::string(v.GetBool() ? "true" : "false");
+    if (v.IsUint64()) return std::to_string(v.GetUint64());
+    if (v.IsNumber()) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g", v.GetDouble());
+        return std::string(buf);
+    }
+    return make_error(error_code::wrong_type, path + ": expected a number, a string or true/false, got " +
+                                                  describe_json(v),
+                      path);
+}
+
+// The serve keys of a request: "engine", "engine_version", "gpu", "gpus" and "knobs" (the engine's flags under
+// their names with underscores, e.g. {"tensor_parallel_size": 2}); docs/json.md, "serve".
+result<serve_request> read_serve_request(const rapidjson::Value& req) {
+    serve_request r;
+    for (const char* key : {"engine", "engine_version", "gpu", "gpus"}) {
+        auto it = req.FindMember(key);
+        if (it == req.MemberEnd() || it->value.IsNull()) continue;
+        auto text = knob_text(it->value, key);
+        if (!text) return text.err();
+        if (auto e = set_serve_option(r, key, *text, key)) return *e;
+    }
+    auto knobs = req.FindMember("knobs");
+    if (knobs == req.MemberEnd() || knobs->value.IsNull()) return r;
+    if (!knobs->value.IsObject())
+        return make_error(error_code::wrong_type,
+                          "knobs: expected an object of the engine's flags, got " + describe_json(knobs->value),
+                          "knobs");
+    for (auto it = knobs->value.MemberBegin(); it != knobs->value.MemberEnd(); ++it) {
+        std::string name(it->name.GetString(), it->name.GetStringLength());
+        std::string path = "knobs." + quote_value(name, 64);
+        if (name.rfind("engine", 0) == 0 || name == "gpu" || name == "gpus")
+            return make_error(error_code::bad_request, path + ": give it beside \"knobs\", not in it", path);
+        if (it->value.IsNull()) continue;
+        auto text = knob_text(it->value, path);
+        if (!text) return text.err();
+        if (auto e = set_serve_option(r, name, *text, path)) return *e;
+    }
+    return r;
+}
+
 } // namespace
 
 result<std::optional<analysis>> analyze_request(const std::string& request_json, bool required) {
@@ -460,10 +506,10 @@ std::string handle_request(const std::string& command, const std::string& reques
     if (command == "presets") return presets_json();
     if (command == "gpus") return gpus_json();
     if (command != "params" && command != "skeleton" && command != "plan" && command != "fit" &&
-        command != "place")
+        command != "place" && command != "serve")
         return error_json(make_error(error_code::bad_request,
                                      "unknown command \"" + command +
-                                         "\"; expected params, skeleton, plan, fit, place, gpus or presets"));
+                                         "\"; expected params, skeleton, plan, fit, place, serve, gpus or presets"));
     rapidjson::Document req;
     if (auto e = parse_request(request_json, req)) return error_json(*e);
     key_reader keys(req, "");
@@ -490,6 +536,12 @@ std::string handle_request(const std::string& command, const std::string& reques
         if (!setup) return error_json(setup.err());
         auto out = place_json(*a, *w, *setup);
         return out ? *out : error_json(out.err());
+    }
+    if (command == "serve") {
+        auto r = read_serve_request(req);
+        if (!r) return error_json(r.err());
+        auto p = plan_serve(*a, *r);
+        return p ? serve_json(*a, *p) : error_json(p.err());
     }
     if (command == "plan" || command == "fit") {
         auto w = read_workload(keys);
