@@ -47,7 +47,7 @@ struct command_line {
     bool mmap = false;
     // serve: the engine; its knobs are in `workload`, under the engine's names
     std::optional<std::string> engine, engine_version;
-    bool enforce_eager = false;
+    bool enforce_eager = false, disable_cuda_graph = false;
 };
 
 // Where an option puts what it is given.

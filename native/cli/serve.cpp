@@ -9,7 +9,7 @@
 namespace modelplan::cli {
 
 const char* const serve_help =
-    R"(usage: modelplan serve [MODEL] --engine vllm --gpu NAME [--gpus N] [vLLM options] [--json]
+    R"(usage: modelplan serve [MODEL] [--engine vllm|sglang] --gpu NAME [--gpus N] [engine options] [--json]
 
 What vLLM (V1 engine, the accounting of 0.19) will do on GPUs of the catalog, figure by figure as it logs
 them at start-up, per GPU: the memory it sees (CUDA's total, not the marketing size), the memory it may use
@@ -20,9 +20,15 @@ memory and the profiling run's peak (estimates from published logs), the CUDA-gr
 computes them (sliding-window, chunked and MLA layers included), a verdict in vLLM's own words with the
 changes that make it start (each planned again), the log lines to compare, and the command to run.
 
+With --engine sglang: what SGLang will do: the free memory it sees before loading, the static part
+(free x --mem-fraction-static, its default by SGLang's own rule for the GPU and version), the weights
+("Load weight end ... mem usage"), the KV pool ("KV Cache is allocated. #tokens"), the running requests
+and what its reserve heuristic keeps for the prefill and the CUDA graphs.
+
 options:
-  --engine NAME                    vllm (the default; sglang and llama.cpp are not modelled yet)
-  --engine-version V               0.19 (the default and the only one modelled)
+  --engine NAME                    vllm (the default) or sglang (llama.cpp, transformers: not yet)
+  --engine-version V               vllm: 0.19 (the only one modelled); sglang: 0.5.3 (default), 0.4.7 to
+                                   0.5.2, or 0.4.6 and older (their default fractions differ)
   --gpu NAME                       a GPU of the catalog (see modelplan gpus); required
   --gpus N                         GPUs of that kind (default and what is used: tensor x pipeline
                                    parallel size; data parallelism is not modelled)
@@ -38,6 +44,17 @@ options:
                                    format is read from its config.json
   --dtype D                        auto (float32 configs run in bfloat16), half, bfloat16, float32
   --enforce-eager                  no CUDA graphs
+SGLang's (--engine sglang; dtype, quantization and --kv-cache-dtype as above, fp8_e5m2 or fp8_e4m3):
+  --tp-size T, --tp T              default 1
+  --mem-fraction-static F          in (0, 1); default: SGLang's heuristic for the GPU, TP and version
+  --context-length L               default: the config's max_position_embeddings (rope-scaled)
+  --page-size P                    default 1
+  --chunked-prefill-size N         default by GPU memory (2048 to 16384)
+  --max-running-requests N         default: from the pool (at most tokens / 2, 2048 to 4096)
+  --cuda-graph-max-bs N            default by GPU memory and TP
+  --disable-cuda-graph             no CUDA graphs
+  --free-memory SIZE               modelplan's: the GPU's free memory when SGLang starts, per GPU (default:
+                                   the CUDA total less the context and NCCL); SGLang sizes from it
 
 --json prints {"engine", "engine_version", "gpu", "starts", "error", "fixes", "knobs", "ranks": [{"name",
 "total_bytes", "requested_bytes", "weights_bytes", "non_torch_bytes", "activation_peak_bytes",
@@ -107,6 +124,47 @@ std::string render_serve(const analysis& a, const serve_plan& p) {
     return out + header_notes(a);
 }
 
+std::string render_sglang(const analysis& a, const serve_plan& p) {
+    std::string out = model_title(a) + "SGLang " + p.engine_version + " on " +
+                      std::to_string(p.ranks.size()) + " x " + p.gpu + " (--tp-size " + std::to_string(p.tp) +
+                      ")\n\n";
+    table t({
+        {"rank",                       align::left },
+        {"total",                      align::right},
+        {"free at start",              align::right},
+        {"static (x fraction)",        align::right},
+        {"weights",                    align::right},
+        {"KV pool",                    align::right},
+        {"reserve (prefill + graphs)", align::right},
+    });
+    for (const auto& r : p.ranks)
+        t.row({r.name, gib(static_cast<int64_t>(r.total_bytes)) + (r.total_measured ? "" : "*"),
+               gib(static_cast<int64_t>(p.free_bytes)), gib(static_cast<int64_t>(r.requested_bytes)),
+               gib(static_cast<int64_t>(r.weights_bytes)), gib(r.kv_cache_bytes),
+               gib(static_cast<int64_t>(r.activation_peak_bytes + r.cudagraph_bytes))});
+    out += t.render();
+    out += "\n  knobs          mem_fraction_static " + fixed(p.mem_fraction_static, 3) + ", context_length " +
+           with_thousands(p.max_model_len) + ", page_size " + std::to_string(p.block_size) +
+           "\n                 chunked_prefill_size " + with_thousands(p.chunked_prefill_size) +
+           ", cuda_graph_max_bs " + std::to_string(p.cuda_graph_max_bs) + ", kv_cache_dtype " +
+           p.kv_cache_dtype + "\n";
+    out += "  KV per token   " + with_thousands(p.kv_bytes_per_token) + " bytes per GPU\n";
+    out += "  KV pool        " + with_thousands(p.kv_tokens) + " tokens (max_total_num_tokens)\n";
+    out += "  requests       " + with_thousands(p.max_running_requests) + " running at most; " +
+           fixed(p.max_concurrency, 2) + "x requests of " + with_thousands(p.max_model_len) + " tokens fit\n";
+    out += std::string("  starts         ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
+    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
+    out += "\nSGLang will log (compare with its start-up output):\n";
+    for (const auto& l : p.log_lines) out += "  " + l + "\n";
+    out += "\ncommand:\n  " + p.command + "\n";
+    if (!p.notes.empty()) {
+        out += "\nnotes:\n";
+        for (const auto& n : p.notes) out += "  " + n + "\n";
+    }
+    if (!p.ranks.empty() && !p.ranks[0].total_measured) out += "  * total estimated (see notes)\n";
+    return out + header_notes(a);
+}
+
 } // namespace
 
 int run_serve(const command_line& given) {
@@ -121,13 +179,19 @@ int run_serve(const command_line& given) {
         if (auto e = set_serve_option(r, "gpus", *cl.gpu_count, "--gpus")) return fail(*e);
     for (const auto& [field, text] : cl.workload)
         if (auto e = set_serve_option(r, field, text, field)) return fail(*e);
-    r.vllm.enforce_eager = cl.enforce_eager;
-    if (given.dtype) r.vllm.dtype = *given.dtype;
+    if (cl.enforce_eager)
+        if (auto e = set_serve_option(r, "enforce_eager", "true", "--enforce-eager")) return fail(*e);
+    if (cl.disable_cuda_graph)
+        if (auto e = set_serve_option(r, "disable_cuda_graph", "true", "--disable-cuda-graph"))
+            return fail(*e);
+    if (given.dtype) r.vllm.dtype = r.sglang.dtype = *given.dtype;
     auto a = read_model(cl);
     if (!a) return fail(a.err().message);
     auto p = plan_serve(*a, r);
     if (!p) return fail(p.err());
-    print(cl.json ? serve_json(*a, *p) : render_serve(*a, *p));
+    print(cl.json                 ? serve_json(*a, *p)
+          : p->engine == "sglang" ? render_sglang(*a, *p)
+                                  : render_serve(*a, *p));
     return p->starts ? exit_ok : exit_does_not_fit;
 }
 

@@ -1,6 +1,7 @@
 // Serving plans: what an inference engine will do on given GPUs, figure by figure as the engine logs them at
 // start-up, with the verdict and the command line that runs it (formulas, sources, measured errors:
-// docs/serving.md). Engines: vLLM (V1 engine, the accounting of v0.19).
+// docs/serving.md). Engines: vLLM (V1 engine, the accounting of v0.19) and SGLang (0.4 to 0.5 and later: the
+// three generations of its default --mem-fraction-static).
 #pragma once
 
 #include <cstdint>
@@ -28,16 +29,36 @@ struct vllm_options {
     std::string dtype;        // "" or "auto": the config's torch_dtype
 };
 
-struct serve_request {
-    std::string engine = "vllm";
-    std::string engine_version; // "" : the default (the only one modelled now: "0.19")
-    std::string gpu;            // catalog key or name
-    uint64_t gpus = 0;          // GPUs of that kind; 0: tensor_parallel_size x pipeline_parallel_size
-    vllm_options vllm;
+// SGLang's knobs under SGLang's names (`python -m sglang.launch_server --tp-size ...`); unset: SGLang's
+// default.
+struct sglang_options {
+    uint64_t tp_size = 1;
+    std::optional<double> mem_fraction_static;    // default: SGLang's heuristic for the GPU and version
+    std::optional<uint64_t> context_length;       // default: the config's (rope-scaled) maximum
+    std::string kv_cache_dtype = "auto";          // auto | fp8_e5m2 | fp8_e4m3
+    uint64_t page_size = 1;                       //
+    std::optional<uint64_t> chunked_prefill_size; // default by GPU memory
+    std::optional<uint64_t> max_running_requests; // default: from the pool (docs/serving.md)
+    std::optional<uint64_t> cuda_graph_max_bs;    // default by GPU memory and TP
+    bool disable_cuda_graph = false;              //
+    std::string quantization, dtype;              // as vLLM's
+    std::optional<uint64_t> free_memory;          // modelplan's own: the GPU's free bytes when SGLang starts
 };
 
-// Sets one knob from text, under its vLLM name with dashes or underscores ("gpu-memory-utilization" or
+struct serve_request {
+    std::string engine = "vllm";
+    std::string engine_version; // "" : the engine's default version (vllm 0.19, sglang 0.5.3)
+    std::string gpu;            // catalog key or name
+    uint64_t gpus = 0;          // GPUs of that kind; 0: what the parallel sizes use
+    vllm_options vllm;
+    sglang_options sglang;
+    std::vector<std::string> given; // the knobs set, by field name (checked against the engine's)
+};
+
+// Sets one knob from text, under its engine's name with dashes or underscores ("gpu-memory-utilization" or
 // "gpu_memory_utilization"), or engine, engine_version, gpu, gpus. The error names `label` and the value.
+// dtype, quantization and kv_cache_dtype are every engine's; the others one engine's (plan_serve refuses a
+// knob of another engine).
 std::optional<error> set_serve_option(serve_request& r, const std::string& name, const std::string& value,
                                       const std::string& label);
 
@@ -81,8 +102,16 @@ struct serve_plan {
     uint64_t kv_tokens = 0;             // "GPU KV cache size: N tokens"
     double max_concurrency = 0;         // "Maximum concurrency for L tokens per request: Xx"
     uint64_t kv_bytes_per_token = 0;    // of one rank, every layer of its stage
-    // The knobs as vLLM resolves them.
+    // The knobs as the engine resolves them (SGLang: max_model_len is its context_length, block_size its
+    // page_size).
     uint64_t max_model_len = 0, max_num_seqs = 0, max_num_batched_tokens = 0, block_size = 16;
+    // SGLang's: the static fraction, the free memory it is a fraction of (per GPU, after the CUDA context and
+    // NCCL), and what its scheduler takes.
+    double mem_fraction_static = 0;
+    uint64_t free_bytes = 0;
+    bool free_given = false;
+    uint64_t chunked_prefill_size = 0, cuda_graph_max_bs = 0, max_running_requests = 0, req_pool_size = 0;
+    bool disable_cuda_graph = false;
     double gpu_memory_utilization = 0.9;
     std::string kv_cache_dtype = "auto", quantization, dtype;
     bool enforce_eager = false;

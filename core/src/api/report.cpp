@@ -458,13 +458,12 @@ result<std::string> knob_text(const rapidjson::Value& v, const std::string& path
         std::snprintf(buf, sizeof buf, "%.17g", v.GetDouble());
         return std::string(buf);
     }
-    return make_error(error_code::wrong_type, path + ": expected a number, a string or true/false, got " +
-                                                  describe_json(v),
-                      path);
+    return make_error(error_code::wrong_type,
+                      path + ": expected a number, a string or true/false, got " + describe_json(v), path);
 }
 
-// The serve keys of a request: "engine", "engine_version", "gpu", "gpus" and "knobs" (the engine's flags under
-// their names with underscores, e.g. {"tensor_parallel_size": 2}); docs/json.md, "serve".
+// The serve keys of a request: "engine", "engine_version", "gpu", "gpus" and "knobs" (the engine's flags
+// under their names with underscores, e.g. {"tensor_parallel_size": 2}); docs/json.md, "serve".
 result<serve_request> read_serve_request(const rapidjson::Value& req) {
     serve_request r;
     for (const char* key : {"engine", "engine_version", "gpu", "gpus"}) {
@@ -477,9 +476,9 @@ result<serve_request> read_serve_request(const rapidjson::Value& req) {
     auto knobs = req.FindMember("knobs");
     if (knobs == req.MemberEnd() || knobs->value.IsNull()) return r;
     if (!knobs->value.IsObject())
-        return make_error(error_code::wrong_type,
-                          "knobs: expected an object of the engine's flags, got " + describe_json(knobs->value),
-                          "knobs");
+        return make_error(
+            error_code::wrong_type,
+            "knobs: expected an object of the engine's flags, got " + describe_json(knobs->value), "knobs");
     for (auto it = knobs->value.MemberBegin(); it != knobs->value.MemberEnd(); ++it) {
         std::string name(it->name.GetString(), it->name.GetStringLength());
         std::string path = "knobs." + quote_value(name, 64);
@@ -507,9 +506,10 @@ std::string handle_request(const std::string& command, const std::string& reques
     if (command == "gpus") return gpus_json();
     if (command != "params" && command != "skeleton" && command != "plan" && command != "fit" &&
         command != "place" && command != "serve")
-        return error_json(make_error(error_code::bad_request,
-                                     "unknown command \"" + command +
-                                         "\"; expected params, skeleton, plan, fit, place, serve, gpus or presets"));
+        return error_json(
+            make_error(error_code::bad_request,
+                       "unknown command \"" + command +
+                           "\"; expected params, skeleton, plan, fit, place, serve, gpus or presets"));
     rapidjson::Document req;
     if (auto e = parse_request(request_json, req)) return error_json(*e);
     key_reader keys(req, "");

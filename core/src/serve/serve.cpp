@@ -7,6 +7,7 @@
 #include "modelplan/presets.h"
 #include "modelplan/serve.h"
 #include "modelplan/text.h"
+#include "serve/sglang-internal.h"
 #include "serve/vllm-internal.h"
 #include "util/json-util.h"
 #include "util/text-internal.h"
@@ -223,10 +224,59 @@ void write_rank(json_writer& w, const serve_rank& r) {
 
 } // namespace
 
+namespace {
+
+// Each engine's own knobs (dtype, quantization and kv_cache_dtype are every engine's).
+const char* const vllm_knobs[] = {"tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization",
+                                  "max_model_len",        "max_num_seqs",           "max_num_batched_tokens",
+                                  "block_size",           "enforce_eager"};
+const char* const sglang_knobs[] = {"tp_size",           "mem_fraction_static",  "context_length",
+                                    "page_size",         "chunked_prefill_size", "max_running_requests",
+                                    "cuda_graph_max_bs", "disable_cuda_graph",   "free_memory"};
+
+template <size_t N>
+bool among(const std::string& f, const char* const (&names)[N]) {
+    for (const char* n : names)
+        if (f == n) return true;
+    return false;
+}
+
+// A knob given for another engine: the error names the engine's own flag for the same thing.
+std::optional<error> check_knobs(const serve_request& r) {
+    const bool sglang = r.engine == "sglang";
+    for (const std::string& f : r.given) {
+        if (sglang ? !among(f, vllm_knobs) : !among(f, sglang_knobs)) continue;
+        static const std::pair<const char*, const char*> same[] = {
+            {"tensor_parallel_size",   "tp_size"             },
+            {"max_model_len",          "context_length"      },
+            {"block_size",             "page_size"           },
+            {"max_num_seqs",           "max_running_requests"},
+            {"max_num_batched_tokens", "chunked_prefill_size"},
+            {"enforce_eager",          "disable_cuda_graph"  },
+        };
+        std::string theirs;
+        for (auto [v, sg] : same)
+            if (f == (sglang ? v : sg)) theirs = sglang ? sg : v;
+        std::string flag = theirs;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        return make_error(
+            error_code::bad_request,
+            f + ": not " + (sglang ? "an SGLang" : "a vLLM") + " flag" +
+                (theirs.empty() ? std::string()
+                                : " (" + (sglang ? std::string("SGLang") : "vLLM") + "'s is --" + flag + ")"),
+            f);
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
 std::optional<error> set_serve_option(serve_request& r, const std::string& name, const std::string& value,
                                       const std::string& label) {
-    const std::string f = field_name(name);
+    std::string f = field_name(name);
+    if (f == "tp") f = "tp_size"; // SGLang's --tp, argparse's abbreviation of --tp-size
     vllm_options& o = r.vllm;
+    sglang_options& g = r.sglang;
     uint64_t n = 0;
     if (f == "engine") return r.engine = value, std::nullopt;
     if (f == "engine_version") return r.engine_version = value, std::nullopt;
@@ -235,6 +285,9 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
         if (auto e = read_count(value, label, f, n)) return e;
         return r.gpus = n, std::nullopt;
     }
+    if (among(f, vllm_knobs) || among(f, sglang_knobs) || f == "kv_cache_dtype" || f == "quantization" ||
+        f == "dtype")
+        r.given.push_back(f);
     if (f == "tensor_parallel_size" || f == "pipeline_parallel_size" || f == "max_model_len" ||
         f == "max_num_seqs" || f == "max_num_batched_tokens" || f == "block_size") {
         if (auto e = read_count(value, label, f, n)) return e;
@@ -252,19 +305,49 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
             o.block_size = n;
         return std::nullopt;
     }
-    if (f == "gpu_memory_utilization") {
+    if (f == "tp_size" || f == "context_length" || f == "page_size" || f == "chunked_prefill_size" ||
+        f == "max_running_requests" || f == "cuda_graph_max_bs") {
+        if (auto e = read_count(value, label, f, n)) return e;
+        if (f == "tp_size")
+            g.tp_size = n;
+        else if (f == "context_length")
+            g.context_length = n;
+        else if (f == "page_size")
+            g.page_size = n;
+        else if (f == "chunked_prefill_size")
+            g.chunked_prefill_size = n;
+        else if (f == "max_running_requests")
+            g.max_running_requests = n;
+        else
+            g.cuda_graph_max_bs = n;
+        return std::nullopt;
+    }
+    if (f == "gpu_memory_utilization" || f == "mem_fraction_static") {
         char* end = nullptr;
         double v = value.empty() ? NAN : std::strtod(value.c_str(), &end);
         if (value.empty() || *end != '\0' || !std::isfinite(v))
             return make_error(error_code::bad_request,
                               label + ": expected a number in (0, 1], got \"" + value + "\"", f);
-        o.gpu_memory_utilization = v;
+        if (f == "mem_fraction_static")
+            g.mem_fraction_static = v;
+        else
+            o.gpu_memory_utilization = v;
         return std::nullopt;
     }
-    if (f == "kv_cache_dtype") return o.kv_cache_dtype = value, std::nullopt;
-    if (f == "quantization") return o.quantization = value, std::nullopt;
-    if (f == "dtype") return o.dtype = value, std::nullopt;
+    if (f == "free_memory") {
+        auto bytes = parse_memory_size(value);
+        if (!bytes)
+            return make_error(error_code::bad_request,
+                              label + ": expected a size such as 21.6GiB or 22000MiB, got \"" + value + "\"",
+                              f);
+        g.free_memory = *bytes;
+        return std::nullopt;
+    }
+    if (f == "kv_cache_dtype") return o.kv_cache_dtype = g.kv_cache_dtype = value, std::nullopt;
+    if (f == "quantization") return o.quantization = g.quantization = value, std::nullopt;
+    if (f == "dtype") return o.dtype = g.dtype = value, std::nullopt;
     if (f == "enforce_eager") return read_flag(value, label, f, o.enforce_eager);
+    if (f == "disable_cuda_graph") return read_flag(value, label, f, g.disable_cuda_graph);
     return make_error(error_code::bad_request, label + ": not a knob serve knows", f);
 }
 
@@ -292,14 +375,16 @@ result<std::optional<dtype>> serving_dtype(const model_spec& s, const std::strin
 } // namespace
 
 result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
-    if (r.engine != "vllm")
+    if (r.engine != "vllm" && r.engine != "sglang")
         return make_error(
             error_code::unsupported,
-            "engine: \"" + r.engine +
-                "\" is not modelled yet; vllm is (sglang, llama.cpp and transformers are planned)",
+            "engine: \"" + quote_value(r.engine).substr(1) +
+                " is not modelled yet; vllm and sglang are (llama.cpp and transformers are planned)",
             "engine");
+    if (auto e = check_knobs(r)) return *e;
+    const bool sglang = r.engine == "sglang";
     const std::string& v = r.engine_version;
-    if (!(v.empty() || v == "0.19" || v == "0.19.0" || v == "v0.19" || v == "v0.19.0"))
+    if (!sglang && !(v.empty() || v == "0.19" || v == "0.19.0" || v == "v0.19" || v == "v0.19.0"))
         return make_error(error_code::unsupported,
                           "engine_version: \"" + v + "\" is not modelled; 0.19 (V1 engine) is",
                           "engine_version");
@@ -307,7 +392,7 @@ result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
         return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");
     auto gpu = find_gpu(r.gpu);
     if (!gpu) return gpu.err();
-    auto run_as = serving_dtype(a_given.spec, r.vllm.dtype, *gpu);
+    auto run_as = serving_dtype(a_given.spec, sglang ? r.sglang.dtype : r.vllm.dtype, *gpu);
     if (!run_as) return run_as.err();
     const bool float_weights = a_given.spec.weight_dtype == dtype::f32 ||
                                a_given.spec.weight_dtype == dtype::f16 ||
@@ -321,6 +406,17 @@ result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
         retyped = std::move(*again);
     }
     const analysis& a = retyped.spec.layers.empty() ? a_given : retyped;
+    if (sglang) {
+        auto k = sglang::resolve(a, r, *gpu);
+        if (!k) return k.err();
+        auto p = sglang::plan_once(a, r, *gpu, *k);
+        if (!p) return p.err();
+        if (!p->starts) p->fixes = sglang::fixes(a, r, *gpu, *k, *p);
+        p->log_lines = sglang::log_lines(a, *p);
+        p->notes = sglang::notes(a, *p, *k);
+        p->command = sglang::command(a, *p, *k);
+        return p;
+    }
     auto k = vllm::resolve(a, r, *gpu);
     if (!k) return k.err();
     auto p = vllm::plan_once(a, r, *gpu, *k);
@@ -352,26 +448,53 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
     write_strings(w, "fixes", p.fixes);
     w.Key("knobs");
     w.StartObject();
-    w.Key("tensor_parallel_size");
-    w.Uint64(p.tp);
-    w.Key("pipeline_parallel_size");
-    w.Uint64(p.pp);
-    w.Key("gpu_memory_utilization");
-    w.Double(p.gpu_memory_utilization);
-    w.Key("max_model_len");
-    w.Uint64(p.max_model_len);
-    w.Key("max_num_seqs");
-    w.Uint64(p.max_num_seqs);
-    w.Key("max_num_batched_tokens");
-    w.Uint64(p.max_num_batched_tokens);
-    w.Key("kv_cache_dtype");
-    write_string(w, p.kv_cache_dtype);
-    w.Key("block_size");
-    w.Uint64(p.block_size);
-    w.Key("enforce_eager");
-    w.Bool(p.enforce_eager);
-    w.Key("quantization");
-    write_string(w, p.quantization);
+    if (p.engine == "sglang") {
+        w.Key("tp_size");
+        w.Uint64(p.tp);
+        w.Key("mem_fraction_static");
+        w.Double(p.mem_fraction_static);
+        w.Key("context_length");
+        w.Uint64(p.max_model_len);
+        w.Key("kv_cache_dtype");
+        write_string(w, p.kv_cache_dtype);
+        w.Key("page_size");
+        w.Uint64(p.block_size);
+        w.Key("chunked_prefill_size");
+        w.Uint64(p.chunked_prefill_size);
+        w.Key("max_running_requests");
+        w.Uint64(p.max_running_requests);
+        w.Key("cuda_graph_max_bs");
+        w.Uint64(p.cuda_graph_max_bs);
+        w.Key("disable_cuda_graph");
+        w.Bool(p.disable_cuda_graph);
+        w.Key("quantization");
+        write_string(w, p.quantization);
+        w.Key("free_memory");
+        w.Uint64(p.free_bytes);
+        w.Key("free_memory_given");
+        w.Bool(p.free_given);
+    } else {
+        w.Key("tensor_parallel_size");
+        w.Uint64(p.tp);
+        w.Key("pipeline_parallel_size");
+        w.Uint64(p.pp);
+        w.Key("gpu_memory_utilization");
+        w.Double(p.gpu_memory_utilization);
+        w.Key("max_model_len");
+        w.Uint64(p.max_model_len);
+        w.Key("max_num_seqs");
+        w.Uint64(p.max_num_seqs);
+        w.Key("max_num_batched_tokens");
+        w.Uint64(p.max_num_batched_tokens);
+        w.Key("kv_cache_dtype");
+        write_string(w, p.kv_cache_dtype);
+        w.Key("block_size");
+        w.Uint64(p.block_size);
+        w.Key("enforce_eager");
+        w.Bool(p.enforce_eager);
+        w.Key("quantization");
+        write_string(w, p.quantization);
+    }
     w.EndObject();
     w.Key("ranks");
     w.StartArray();

@@ -26,4 +26,19 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
 // log gives it.
 uint64_t cuda_total_bytes(const gpu_row& gpu, bool* measured);
 
+// The model's derived maximum length (max_position_embeddings, rope-scaled for the types vLLM scales).
+uint64_t max_len_of(const model_spec& s);
+
+// The weight format a plan uses: "" (the checkpoint's own) or "fp8" (online); `engine` words the error.
+result<std::string> weight_quant(const model_spec& s, const std::string& quantization, const char* engine);
+
+// Weights of one rank of each pipeline stage in vLLM's layout: the parallel plan's split (docs/placement.md),
+// the vocabulary padded to 64 before the split, a vision tower's layers sharded, the rotary cache on every
+// rank. SGLang's model layers, taken from vLLM's, have the same layout.
+struct stage_weights {
+    std::vector<uint64_t> bytes;                       // per stage
+    std::vector<std::pair<uint64_t, uint64_t>> layers; // each stage's first and last layer
+};
+result<stage_weights> weights_by_stage(const analysis& a, const std::string& quant, uint64_t tp, uint64_t pp);
+
 } // namespace modelplan::vllm

@@ -49,6 +49,23 @@ std::string gib2(int64_t bytes) {
     return fixed2(static_cast<double>(bytes) / gib);
 }
 
+} // namespace
+
+// The weight format the plan uses: the checkpoint's quantization_config, or the engine's online fp8.
+result<std::string> weight_quant(const model_spec& s, const std::string& quantization, const char* engine) {
+    if (quantization.empty()) return std::string();
+    if (!s.quantization_config.empty()) return std::string(); // the engine reads the checkpoint's own format
+    if (quantization == "fp8") return std::string("fp8");     // per-tensor e4m3 scales, computed at load
+    return make_error(
+        error_code::unsupported,
+        "quantization: " + quantization +
+            " needs a checkpoint quantized that way (config.json has no quantization_config); " + engine +
+            " quantizes a 16-bit checkpoint online with fp8",
+        "quantization");
+}
+
+namespace {
+
 // vLLM's derived max_model_len: max_position_embeddings, scaled by rope_scaling's factor for the types vLLM
 // scales (not llama3 or longrope, whose max_position_embeddings already is the extended length).
 bool is_gemma3(const model_spec& s) {
@@ -76,18 +93,6 @@ bool has_decoder_attention(const model_spec& s) {
 }
 
 // ---- weights ------------------------------------------------------------------------------------------
-
-// The weight format the plan uses: the checkpoint's quantization_config, or vLLM's online fp8.
-result<std::string> weight_quant(const model_spec& s, const knobs& k) {
-    if (k.quantization.empty()) return std::string();
-    if (!s.quantization_config.empty()) return std::string(); // vLLM reads the checkpoint's own format
-    if (k.quantization == "fp8") return std::string("fp8");   // per-tensor e4m3 scales, computed at load
-    return make_error(error_code::unsupported,
-                      "quantization: " + k.quantization +
-                          " needs a checkpoint quantized that way (config.json has no quantization_config); "
-                          "vLLM quantizes a 16-bit checkpoint online with fp8",
-                      "quantization");
-}
 
 // vLLM pads the vocabulary of the embedding and the output head to a multiple of 64, then splits it evenly
 // (VocabParallelEmbedding: pad_vocab_size, vocab_range_from_global_vocab_size). What that adds on top of the
@@ -319,6 +324,39 @@ void fail(serve_plan& p, std::string error) {
 
 } // namespace
 
+uint64_t max_len_of(const model_spec& s) {
+    return derived_max_len(s);
+}
+
+result<stage_weights> weights_by_stage(const analysis& a, const std::string& quant, uint64_t tp,
+                                       uint64_t pp) {
+    workload w;
+    w.quant = quant;
+    auto par = plan_parallel(a, w, tp, pp, {});
+    if (!par) {
+        error e = par.err(); // worded with the parallel plan's fields (tp, pp): the engines' names instead
+        for (auto [ours, theirs] : {
+                 std::pair<std::string, std::string>{"tp", "tensor_parallel_size"  },
+                 std::pair<std::string, std::string>{"pp", "pipeline_parallel_size"}
+        })
+            if (e.path == ours) {
+                e.path = theirs;
+                if (e.message.rfind(ours + ":", 0) == 0) e.message = theirs + e.message.substr(ours.size());
+            }
+        return e;
+    }
+    stage_weights out;
+    out.bytes.assign(pp, 0);
+    for (const auto& rank : par->ranks)
+        if (rank.tp_rank == 0) out.bytes[rank.stage] = rank.bytes.weights;
+    add_vocab_padding(a, *par, out.bytes);
+    shard_vision_layers(a, *par, out.bytes);
+    const uint64_t rope = rope_cache_bytes(a.spec);
+    for (auto& b : out.bytes) b = add(b, rope);
+    out.layers = par->stage_layers;
+    return out;
+}
+
 uint64_t cuda_total_bytes(const gpu_row& gpu, bool* measured) {
     // Published "total_memory" / "total_gpu_memory" figures: H100 SXM 79.19 GiB (llm-d-planner v0.19.0 logs,
     // nvidia-smi 81,559 MiB); A100 SXM4 40GB 39.50 GiB (vllm-project/vllm#12330, nvidia-smi 40,960 MiB); RTX
@@ -464,29 +502,10 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.starts = true;
 
     // Weights per stage: the parallel plan's split, vLLM's padded vocabulary, the rotary cache on every rank.
-    workload w;
-    auto quant = weight_quant(s, k);
+    auto quant = weight_quant(s, k.quantization, "vLLM");
     if (!quant) return quant.err();
-    w.quant = *quant;
-    auto par = plan_parallel(a, w, k.tp, k.pp, {});
-    if (!par) {
-        error e = par.err(); // worded with the parallel plan's fields (tp, pp): vLLM's names instead
-        for (auto [ours, vllms] : {
-                 std::pair<std::string, std::string>{"tp", "tensor_parallel_size"  },
-                 std::pair<std::string, std::string>{"pp", "pipeline_parallel_size"}
-        })
-            if (e.path == ours) {
-                e.path = vllms;
-                if (e.message.rfind(ours + ":", 0) == 0) e.message = vllms + e.message.substr(ours.size());
-            }
-        return e;
-    }
-    std::vector<uint64_t> stage_weights(k.pp, 0);
-    const uint64_t rope = rope_cache_bytes(s);
-    for (const auto& rank : par->ranks)
-        if (rank.tp_rank == 0) stage_weights[rank.stage] = rank.bytes.weights;
-    add_vocab_padding(a, *par, stage_weights);
-    shard_vision_layers(a, *par, stage_weights);
+    auto sw = weights_by_stage(a, *quant, k.tp, k.pp);
+    if (!sw) return sw.err();
 
     bool total_measured = false;
     const uint64_t total = cuda_total_bytes(gpu, &total_measured);
@@ -495,9 +514,9 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     std::vector<stage_figures> stages(k.pp);
     for (uint64_t st = 0; st < k.pp; ++st) {
         stage_figures& f = stages[st];
-        f.first = par->stage_layers[st].first;
-        f.last = par->stage_layers[st].second;
-        f.weights = add(stage_weights[st], rope);
+        f.first = sw->layers[st].first;
+        f.last = sw->layers[st].second;
+        f.weights = sw->bytes[st];
         f.non_torch = non_torch_bytes(k.tp, k.pp);
         f.activation = activation_peak(s, k, f.first, f.last, st == 0, st == k.pp - 1);
         uint64_t layers = 0;
