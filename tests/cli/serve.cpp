@@ -1,6 +1,7 @@
 // `modelplan serve`: the vLLM plan on the command line: JSON shape, exit statuses, the command parsed back,
 // bad knobs named by their flags.
 #include <algorithm>
+#include <fstream>
 #include <iterator>
 #include <sstream>
 #include <vector>
@@ -98,7 +99,9 @@ TEST_F(serve, bad_knobs_name_their_flags) {
                      "--gpu-memory-utilization");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --max-model-len 262144"), "--max-model-len");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --kv-cache-dtype int3"), "--kv-cache-dtype");
-    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine sglang"), "--engine");
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine llama.cpp"), "--engine");
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --tp-size 2"),
+                     "--tp-size: not a vLLM flag (vLLM's is --tensor-parallel-size)");
     expect_bad_input(run("llama-3.1-8b --tensor-parallel-size 2"), "--gpu");
     expect_bad_input(run("llama-3.1-8b --gpu nosuchgpu"), "nosuchgpu");
     // Llama-3.1-8B has 32 layers (config num_hidden_layers).
@@ -113,6 +116,72 @@ TEST_F(serve, help_names_the_vllm_flags) {
          {"--tensor-parallel-size", "--gpu-memory-utilization", "--max-model-len", "--max-num-seqs",
           "--max-num-batched-tokens", "--kv-cache-dtype", "--enforce-eager"})
         EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+}
+
+// SGLang: the QwQ-32B run on four L4s (didier-durand/llms-in-clouds docs/sglang.md, sglang 0.4.3.post4):
+// "Load weight end ... avail mem=6.09 GB, mem usage=15.54 GB", "KV Cache is allocated. #tokens: 46611". Given
+// its free memory (21.63 GiB), the plan's pool is larger than the log's by what its weights miss of "mem usage"
+// (tests/core/serve-sglang.cpp); here the CLI's JSON, the log lines and the command.
+TEST_F(serve, sglang_json_log_lines_and_command) {
+    fs::create_directories(path("qwq"));
+    std::ofstream(path("qwq/config.json")) << (R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 5120,
+                   "intermediate_size": 27648, "num_hidden_layers": 64, "num_attention_heads": 40,
+                   "num_key_value_heads": 8, "vocab_size": 152064, "max_position_embeddings": 40960,
+                   "tie_word_embeddings": false, "torch_dtype": "bfloat16"})");
+    auto r = run(path("qwq") + " --engine sglang --engine-version 0.4.3 --gpu l4 --tp 4 --free-memory 21.63GiB --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto d = json(r);
+    EXPECT_STREQ(d["engine"].GetString(), "sglang");
+    EXPECT_STREQ(d["engine_version"].GetString(), "0.4.3");
+    EXPECT_EQ(d["ranks"].Size(), 4u);
+    EXPECT_DOUBLE_EQ(d["knobs"]["mem_fraction_static"].GetDouble(), 0.85); // the log's server_args
+    EXPECT_EQ(d["knobs"]["chunked_prefill_size"].GetUint64(), 2048u);      // the log's server_args
+    EXPECT_NEAR(d["kv_tokens"].GetUint64() / 46611.0, 1.0, 0.12);
+    bool load_line = false;
+    for (const auto& l : d["log_lines"].GetArray())
+        load_line = load_line || std::string(l.GetString()).rfind("Load weight end. type=Qwen2ForCausalLM", 0) == 0;
+    EXPECT_TRUE(load_line);
+    std::istringstream words(d["command"].GetString());
+    std::vector<std::string> w{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+    ASSERT_GE(w.size(), 5u);
+    EXPECT_EQ(w[0] + " " + w[1] + " " + w[2], "python -m sglang.launch_server");
+    const std::vector<std::string> accepted = {"--model-path", "--tp-size", "--mem-fraction-static",
+                                               "--context-length", "--kv-cache-dtype", "--page-size",
+                                               "--chunked-prefill-size", "--max-running-requests",
+                                               "--cuda-graph-max-bs", "--disable-cuda-graph", "--quantization",
+                                               "--dtype"};
+    const auto& knobs = d["knobs"];
+    for (size_t i = 3; i < w.size(); ++i) {
+        ASSERT_NE(std::find(accepted.begin(), accepted.end(), w[i]), accepted.end()) << w[i];
+        if (w[i] == "--disable-cuda-graph") continue;
+        ASSERT_LT(i + 1, w.size());
+        std::string field = w[i].substr(2);
+        std::replace(field.begin(), field.end(), '-', '_');
+        const std::string value = w[++i];
+        if (field == "model_path") continue;
+        ASSERT_TRUE(knobs.HasMember(field.c_str())) << field;
+        const auto& k = knobs[field.c_str()];
+        if (k.IsString())
+            EXPECT_EQ(value, k.GetString()) << field;
+        else if (k.IsUint64())
+            EXPECT_EQ(std::stoull(value), k.GetUint64()) << field;
+        else
+            EXPECT_NEAR(std::stod(value), k.GetDouble(), 0.0005) << field;
+    }
+}
+
+TEST_F(serve, sglang_bad_knobs_and_a_plan_that_does_not_start) {
+    expect_bad_input(run("qwen2.5-7b --engine sglang --gpu h100-80gb --max-model-len 4096"),
+                     "--max-model-len: not an SGLang flag (SGLang's is --context-length)");
+    expect_bad_input(run("qwen2.5-7b --engine sglang --gpu h100-80gb --mem-fraction-static 1.2"),
+                     "--mem-fraction-static");
+    expect_bad_input(run("qwen2.5-7b --engine sglang --gpu h100-80gb --free-memory lots"), "--free-memory");
+    expect_bad_input(run("qwen2.5-7b --engine sglang --gpu h100-80gb --tp 3"), "--tp-size");
+    // Llama-3.1-70B's 131 GiB of weights on one 24 GB card: out of memory while loading; more GPUs fix it.
+    auto r = run("llama-3.1-70b --engine sglang --gpu rtx-4090");
+    EXPECT_EQ(r.status, 3) << r.err;
+    EXPECT_NE(r.out.find("CUDA out of memory while loading the weights"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("fix            --tp-size"), std::string::npos) << r.out;
 }
 
 } // namespace

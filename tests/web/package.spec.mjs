@@ -28,6 +28,10 @@ test('the API under node: raw() is byte for byte what `modelplan ... --json` pri
     max_model_len: 8192, kv_cache_dtype: 'fp8', enforce_eager: true } }))
     .toBe(native('serve', 'llama-3.1-8b', '--gpu', 'h100-80gb', '--tensor-parallel-size', '2', '--gpu-memory-utilization', '0.95',
       '--max-model-len', '8192', '--kv-cache-dtype', 'fp8', '--enforce-eager'));
+  expect(mp.raw('serve', { model: 'qwen2.5-7b', engine: 'sglang', gpu: 'l40s', knobs: { tp_size: 2, context_length: 32768,
+    free_memory: '40GiB' } }))
+    .toBe(native('serve', 'qwen2.5-7b', '--engine', 'sglang', '--gpu', 'l40s', '--tp-size', '2', '--context-length', '32768',
+      '--free-memory', '40GiB'));
   const notStarting = mp.serve({ model: 'llama-3.1-70b', gpu: 'rtx-4090' });
   expect(notStarting.starts).toBe(false);
   expect(notStarting.fixes.length).toBeGreaterThan(0);
