@@ -109,33 +109,63 @@ const option_group load = {
 
 // `serve`: the engine and its knobs under the engine's own names (vLLM's flags; serve.h).
 const option_group serve = {
-    {"--engine",                 &cl::engine,             "engine",                 " (vllm or sglang)"},
-    {"--engine-version",         &cl::engine_version,     "engine_version",         " (0.19)"          },
-    {"--gpu",                    &cl::gpu,                "gpu",                    " (e.g. h100-80gb)"},
-    {"--gpus",                   &cl::gpu_count,          "gpus",                   ""                 },
-    {"--tensor-parallel-size",   workload_value{},        "tensor_parallel_size",   " (e.g. 2)"        },
-    {"--pipeline-parallel-size", workload_value{},        "pipeline_parallel_size", " (e.g. 2)"        },
-    {"--gpu-memory-utilization", workload_value{},        "gpu_memory_utilization", " (e.g. 0.9)"      },
-    {"--max-model-len",          workload_value{},        "max_model_len",          " (e.g. 8192)"     },
-    {"--max-num-seqs",           workload_value{},        "max_num_seqs",           " (e.g. 256)"      },
-    {"--max-num-batched-tokens", workload_value{},        "max_num_batched_tokens", " (e.g. 8192)"     },
-    {"--kv-cache-dtype",         workload_value{},        "kv_cache_dtype",         " (e.g. fp8)"      },
-    {"--block-size",             workload_value{},        "block_size",             " (e.g. 16)"       },
-    {"--quantization",           workload_value{},        "quantization",           " (e.g. fp8)"      },
-    {"--enforce-eager",          &cl::enforce_eager,      "enforce_eager",          ""                 },
+    {"--engine",                    &cl::engine,             "engine",                 " (vllm or sglang)"},
+    {"--engine-version",            &cl::engine_version,     "engine_version",         " (0.19)"          },
+    {"--gpu",                       &cl::gpu,                "gpu",                    " (e.g. h100-80gb)"},
+    {"--gpus",                      &cl::gpu_count,          "gpus",                   ""                 },
+    {"--tensor-parallel-size",      workload_value{},        "tensor_parallel_size",   " (e.g. 2)"        },
+    {"--pipeline-parallel-size",    workload_value{},        "pipeline_parallel_size", " (e.g. 2)"        },
+    {"--gpu-memory-utilization",    workload_value{},        "gpu_memory_utilization", " (e.g. 0.9)"      },
+    {"--max-model-len",             workload_value{},        "max_model_len",          " (e.g. 8192)"     },
+    {"--max-num-seqs",              workload_value{},        "max_num_seqs",           " (e.g. 256)"      },
+    {"--max-num-batched-tokens",    workload_value{},        "max_num_batched_tokens", " (e.g. 8192)"     },
+    {"--kv-cache-dtype",            workload_value{},        "kv_cache_dtype",         " (e.g. fp8)"      },
+    {"--block-size",                workload_value{},        "block_size",             " (e.g. 16)"       },
+    {"--quantization",              workload_value{},        "quantization",           " (e.g. fp8)"      },
+    {"--enforce-eager",             &cl::enforce_eager,      "enforce_eager",          ""                 },
  // SGLang's
-    {"--tp,--tp-size",           workload_value{},        "tp_size",                " (e.g. 2)"        },
-    {"--mem-fraction-static",    workload_value{},        "mem_fraction_static",    " (e.g. 0.85)"     },
-    {"--context-length",         workload_value{},        "context_length",         " (e.g. 8192)"     },
-    {"--page-size",              workload_value{},        "page_size",              " (e.g. 1)"        },
-    {"--chunked-prefill-size",   workload_value{},        "chunked_prefill_size",   " (e.g. 8192)"     },
-    {"--max-running-requests",   workload_value{},        "max_running_requests",   " (e.g. 256)"      },
-    {"--cuda-graph-max-bs",      workload_value{},        "cuda_graph_max_bs",      " (e.g. 160)"      },
-    {"--disable-cuda-graph",     &cl::disable_cuda_graph, "disable_cuda_graph",     ""                 },
-    {"--free-memory",            workload_value{},        "free_memory",            " (e.g. 21.6GiB)"  },
+    {"--tp,--tp-size",              workload_value{},        "tp_size",                " (e.g. 2)"        },
+    {"--mem-fraction-static",       workload_value{},        "mem_fraction_static",    " (e.g. 0.85)"     },
+    {"--context-length",            workload_value{},        "context_length",         " (e.g. 8192)"     },
+    {"--page-size",                 workload_value{},        "page_size",              " (e.g. 1)"        },
+    {"--chunked-prefill-size",      workload_value{},        "chunked_prefill_size",   " (e.g. 8192)"     },
+    {"--max-running-requests",      workload_value{},        "max_running_requests",   " (e.g. 256)"      },
+    {"--cuda-graph-max-bs",         workload_value{},        "cuda_graph_max_bs",      " (e.g. 160)"      },
+    {"--disable-cuda-graph",        &cl::disable_cuda_graph, "disable_cuda_graph",     ""                 },
+    {"--free-memory",               workload_value{},        "free_memory",            " (e.g. 21.6GiB)"  },
+ // llama.cpp's (llama-server's short forms -ngl, -np, -ctk, -ctv, -kvu, -ub, -ncmoe, -cmoe are read too)
+    {"-c,--ctx-size",               workload_value{},        "ctx_size",               " (e.g. 8192)"     },
+    {"--gpu-layers,--n-gpu-layers", workload_value{},        "n_gpu_layers",           " (e.g. 99)"       },
+    {"--parallel",                  workload_value{},        "parallel",               " (e.g. 4)"        },
+    {"--kv-unified",                &cl::kv_unified,         "kv_unified",             ""                 },
+    {"--cache-type-k",              workload_value{},        "cache_type_k",           " (e.g. q8_0)"     },
+    {"--cache-type-v",              workload_value{},        "cache_type_v",           " (e.g. q8_0)"     },
+    {"--n-cpu-moe",                 workload_value{},        "n_cpu_moe",              " (e.g. 10)"       },
+    {"--cpu-moe",                   &cl::cpu_moe,            "cpu_moe",                ""                 },
+    {"--ubatch-size",               workload_value{},        "ubatch_size",            " (e.g. 512)"      },
+    {"--quant",                     workload_value{},        "quant",                  " (e.g. q4_k_m)"   },
 };
 
 } // namespace option_groups
+
+// llama-server's short flags of more than one letter, which CLI11 does not take as short options: read as the
+// long ones (serve).
+const std::pair<const char*, const char*> llamacpp_short_flags[] = {
+    {"-ngl",   "--n-gpu-layers"},
+    {"-np",    "--parallel"    },
+    {"-ctk",   "--cache-type-k"},
+    {"-ctv",   "--cache-type-v"},
+    {"-kvu",   "--kv-unified"  },
+    {"-ub",    "--ubatch-size" },
+    {"-ncmoe", "--n-cpu-moe"   },
+    {"-cmoe",  "--cpu-moe"     },
+};
+
+std::string long_form(const std::string& arg) {
+    for (auto [short_flag, long_flag] : llamacpp_short_flags)
+        if (arg == short_flag) return long_flag;
+    return arg;
+}
 
 std::string option_name(const option_row& row) {
     std::string names = row.names;

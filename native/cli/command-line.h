@@ -47,7 +47,7 @@ struct command_line {
     bool mmap = false;
     // serve: the engine; its knobs are in `workload`, under the engine's names
     std::optional<std::string> engine, engine_version;
-    bool enforce_eager = false, disable_cuda_graph = false;
+    bool enforce_eager = false, disable_cuda_graph = false, kv_unified = false, cpu_moe = false;
 };
 
 // Where an option puts what it is given.
@@ -64,6 +64,10 @@ struct option_row {
     const char* example = "";    // ends "--NAME needs a value"
 };
 using option_group = std::vector<option_row>;
+
+// llama-server's multi-letter short flags (-ngl, -np, -ctk, ...) as their long forms; other arguments as
+// given.
+std::string long_form(const std::string& arg);
 
 // The groups (command-line.cpp lists their rows). Every command takes option_groups::output.
 namespace option_groups {

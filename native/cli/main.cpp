@@ -172,6 +172,8 @@ std::optional<std::string> read_command_line(const command_row& c, std::vector<s
     app.allow_extras();  // unknown options and operands too many: extras_problem
     CLI::Option* operand = c.operand ? app.add_option(c.operand) : nullptr;
     std::vector<declared_option> declared = declare_options(app, c);
+    if (std::string(c.name) == "serve")
+        for (std::string& a : args) a = long_form(a);
     std::reverse(args.begin(), args.end()); // CLI11 takes them from the back
     try {
         app.parse(args);

@@ -9,7 +9,7 @@
 namespace modelplan::cli {
 
 const char* const serve_help =
-    R"(usage: modelplan serve [MODEL] [--engine vllm|sglang] --gpu NAME [--gpus N] [engine options] [--json]
+    R"(usage: modelplan serve [MODEL] [--engine vllm|sglang|llama.cpp] --gpu NAME [--gpus N] [engine options] [--json]
 
 What vLLM (V1 engine, the accounting of 0.19) will do on GPUs of the catalog, figure by figure as it logs
 them at start-up, per GPU: the memory it sees (CUDA's total, not the marketing size), the memory it may use
@@ -26,9 +26,10 @@ With --engine sglang: what SGLang will do: the free memory it sees before loadin
 and what its reserve heuristic keeps for the prefill and the CUDA graphs.
 
 options:
-  --engine NAME                    vllm (the default) or sglang (llama.cpp, transformers: not yet)
+  --engine NAME                    vllm (the default), sglang or llama.cpp (transformers: modelplan place)
   --engine-version V               vllm: 0.19 (the only one modelled); sglang: 0.5.3 (default), 0.4.7 to
-                                   0.5.2, or 0.4.6 and older (their default fractions differ)
+                                   0.5.2, or 0.4.6 and older (their default fractions differ); llama.cpp:
+                                   2025-11 (llama-server builds from November 2025 on)
   --gpu NAME                       a GPU of the catalog (see modelplan gpus); required
   --gpus N                         GPUs of that kind (default and what is used: tensor x pipeline
                                    parallel size; data parallelism is not modelled)
@@ -54,7 +55,20 @@ SGLang's (--engine sglang; dtype, quantization and --kv-cache-dtype as above, fp
   --cuda-graph-max-bs N            default by GPU memory and TP
   --disable-cuda-graph             no CUDA graphs
   --free-memory SIZE               modelplan's: the GPU's free memory when SGLang starts, per GPU (default:
-                                   the CUDA total less the context and NCCL); SGLang sizes from it
+                                   the CUDA total less the CUDA context); SGLang sizes from it
+llama.cpp's (--engine llama.cpp; llama-server's short forms -ngl, -np, -ctk, -ctv, -kvu, -ub, -ncmoe, -cmoe
+are read too; --gpus N splits the layers over N GPUs as the default --tensor-split does):
+  -ngl, --n-gpu-layers N           layers offloaded, the output layer counted last (default: all)
+  -c, --ctx-size N                 default 0: the model's training context; padded to 256
+  -np, --parallel N                slots; default: llama-server's auto, 4 sharing one unified cache
+  -kvu, --kv-unified               one cache for the N slots of an explicit -np
+  -ctk, --cache-type-k T           f16 (default), f32, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1
+  -ctv, --cache-type-v T           likewise
+  -ncmoe, --n-cpu-moe N            the experts of the first N layers in host memory
+  -cmoe, --cpu-moe                 every layer's experts in host memory
+  -ub, --ubatch-size N             default 512
+  --quant Q                        modelplan's: the GGUF type a model that is not a .gguf file is converted
+                                   to (q4_k_m, q8_0, ...; default its own type); a .gguf file's types are read
 
 --json prints {"engine", "engine_version", "gpu", "starts", "error", "fixes", "knobs", "ranks": [{"name",
 "total_bytes", "requested_bytes", "weights_bytes", "non_torch_bytes", "activation_peak_bytes",
@@ -165,6 +179,48 @@ std::string render_sglang(const analysis& a, const serve_plan& p) {
     return out + header_notes(a);
 }
 
+std::string mib(uint64_t bytes) {
+    return fixed(static_cast<double>(bytes) / 1048576.0, 2) + " MiB";
+}
+
+std::string render_llamacpp(const analysis& a, const serve_plan& p) {
+    std::string out = model_title(a) + "llama.cpp (llama-server, " + p.engine_version + ") on " +
+                      std::to_string(p.ranks.size()) + " x " + p.gpu + ", " + std::to_string(p.n_gpu_layers) +
+                      "/" + std::to_string(p.n_layers + 1) + " layers offloaded\n\n";
+    table t({
+        {"device",                align::left },
+        {"total",                 align::right},
+        {"model buffer",          align::right},
+        {"KV buffer",             align::right},
+        {"compute buffer (est.)", align::right},
+        {"CUDA context",          align::right},
+    });
+    for (const auto& r : p.ranks)
+        t.row({r.name, mib(r.total_bytes) + (r.total_measured ? "" : "*"), mib(r.weights_bytes),
+               mib(static_cast<uint64_t>(std::max<int64_t>(r.kv_cache_bytes, 0))),
+               mib(r.activation_peak_bytes), mib(r.non_torch_bytes)});
+    t.row({"host", "", mib(p.host_weights_bytes) + " (mapped)", mib(p.host_kv_bytes), mib(p.host_other_bytes),
+           ""});
+    out += t.render();
+    out += "\n  context        " + with_thousands(p.n_ctx) + " cells, " + std::to_string(p.n_parallel) +
+           " slots" +
+           (p.kv_unified ? " sharing one unified cache"
+                         : " of " + with_thousands(p.max_model_len) + " cells each") +
+           (p.swa_cells ? "; sliding-window layers hold " + with_thousands(p.swa_cells) + " cells" : "") +
+           "\n";
+    out += "  KV per token   " + with_thousands(p.kv_bytes_per_token) + " bytes (f16, every layer)\n";
+    out += std::string("  starts         ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
+    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
+    out += "\nllama.cpp will log (compare with its start-up output):\n";
+    for (const auto& l : p.log_lines) out += "  " + l + "\n";
+    out += "\ncommand:\n  " + p.command + "\n";
+    if (!p.notes.empty()) {
+        out += "\nnotes:\n";
+        for (const auto& n : p.notes) out += "  " + n + "\n";
+    }
+    return out + header_notes(a);
+}
+
 } // namespace
 
 int run_serve(const command_line& given) {
@@ -184,14 +240,19 @@ int run_serve(const command_line& given) {
     if (cl.disable_cuda_graph)
         if (auto e = set_serve_option(r, "disable_cuda_graph", "true", "--disable-cuda-graph"))
             return fail(*e);
+    if (cl.kv_unified)
+        if (auto e = set_serve_option(r, "kv_unified", "true", "--kv-unified")) return fail(*e);
+    if (cl.cpu_moe)
+        if (auto e = set_serve_option(r, "cpu_moe", "true", "--cpu-moe")) return fail(*e);
     if (given.dtype) r.vllm.dtype = r.sglang.dtype = *given.dtype;
     auto a = read_model(cl);
     if (!a) return fail(a.err().message);
     auto p = plan_serve(*a, r);
     if (!p) return fail(p.err());
-    print(cl.json                 ? serve_json(*a, *p)
-          : p->engine == "sglang" ? render_sglang(*a, *p)
-                                  : render_serve(*a, *p));
+    print(cl.json                    ? serve_json(*a, *p)
+          : p->engine == "sglang"    ? render_sglang(*a, *p)
+          : p->engine == "llama.cpp" ? render_llamacpp(*a, *p)
+                                     : render_serve(*a, *p));
     return p->starts ? exit_ok : exit_does_not_fit;
 }
 

@@ -99,7 +99,7 @@ TEST_F(serve, bad_knobs_name_their_flags) {
                      "--gpu-memory-utilization");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --max-model-len 262144"), "--max-model-len");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --kv-cache-dtype int3"), "--kv-cache-dtype");
-    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine llama.cpp"), "--engine");
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine transformers"), "--engine");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --tp-size 2"),
                      "--tp-size: not a vLLM flag (vLLM's is --tensor-parallel-size)");
     expect_bad_input(run("llama-3.1-8b --tensor-parallel-size 2"), "--gpu");
@@ -120,15 +120,17 @@ TEST_F(serve, help_names_the_vllm_flags) {
 
 // SGLang: the QwQ-32B run on four L4s (didier-durand/llms-in-clouds docs/sglang.md, sglang 0.4.3.post4):
 // "Load weight end ... avail mem=6.09 GB, mem usage=15.54 GB", "KV Cache is allocated. #tokens: 46611". Given
-// its free memory (21.63 GiB), the plan's pool is larger than the log's by what its weights miss of "mem usage"
-// (tests/core/serve-sglang.cpp); here the CLI's JSON, the log lines and the command.
+// its free memory (21.63 GiB), the plan's pool is larger than the log's by what its weights miss of "mem
+// usage" (tests/core/serve-sglang.cpp); here the CLI's JSON, the log lines and the command.
 TEST_F(serve, sglang_json_log_lines_and_command) {
     fs::create_directories(path("qwq"));
-    std::ofstream(path("qwq/config.json")) << (R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 5120,
+    std::ofstream(path("qwq/config.json"))
+        << (R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 5120,
                    "intermediate_size": 27648, "num_hidden_layers": 64, "num_attention_heads": 40,
                    "num_key_value_heads": 8, "vocab_size": 152064, "max_position_embeddings": 40960,
                    "tie_word_embeddings": false, "torch_dtype": "bfloat16"})");
-    auto r = run(path("qwq") + " --engine sglang --engine-version 0.4.3 --gpu l4 --tp 4 --free-memory 21.63GiB --json");
+    auto r = run(path("qwq") +
+                 " --engine sglang --engine-version 0.4.3 --gpu l4 --tp 4 --free-memory 21.63GiB --json");
     ASSERT_EQ(r.status, 0) << r.err;
     auto d = json(r);
     EXPECT_STREQ(d["engine"].GetString(), "sglang");
@@ -139,17 +141,20 @@ TEST_F(serve, sglang_json_log_lines_and_command) {
     EXPECT_NEAR(d["kv_tokens"].GetUint64() / 46611.0, 1.0, 0.12);
     bool load_line = false;
     for (const auto& l : d["log_lines"].GetArray())
-        load_line = load_line || std::string(l.GetString()).rfind("Load weight end. type=Qwen2ForCausalLM", 0) == 0;
+        load_line =
+            load_line || std::string(l.GetString()).rfind("Load weight end. type=Qwen2ForCausalLM", 0) == 0;
     EXPECT_TRUE(load_line);
     std::istringstream words(d["command"].GetString());
-    std::vector<std::string> w{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+    std::vector<std::string> w{std::istream_iterator<std::string>(words),
+                               std::istream_iterator<std::string>()};
     ASSERT_GE(w.size(), 5u);
     EXPECT_EQ(w[0] + " " + w[1] + " " + w[2], "python -m sglang.launch_server");
-    const std::vector<std::string> accepted = {"--model-path", "--tp-size", "--mem-fraction-static",
-                                               "--context-length", "--kv-cache-dtype", "--page-size",
+    const std::vector<std::string> accepted = {"--model-path",           "--tp-size",
+                                               "--mem-fraction-static",  "--context-length",
+                                               "--kv-cache-dtype",       "--page-size",
                                                "--chunked-prefill-size", "--max-running-requests",
-                                               "--cuda-graph-max-bs", "--disable-cuda-graph", "--quantization",
-                                               "--dtype"};
+                                               "--cuda-graph-max-bs",    "--disable-cuda-graph",
+                                               "--quantization",         "--dtype"};
     const auto& knobs = d["knobs"];
     for (size_t i = 3; i < w.size(); ++i) {
         ASSERT_NE(std::find(accepted.begin(), accepted.end(), w[i]), accepted.end()) << w[i];
@@ -182,6 +187,30 @@ TEST_F(serve, sglang_bad_knobs_and_a_plan_that_does_not_start) {
     EXPECT_EQ(r.status, 3) << r.err;
     EXPECT_NE(r.out.find("CUDA out of memory while loading the weights"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("fix            --tp-size"), std::string::npos) << r.out;
+}
+
+// llama.cpp: Llama-3.2-3B-Instruct in Q4_K_M with every layer offloaded logs "CUDA0 model buffer size =
+// 1918.36 MiB" and "CPU_Mapped model buffer size = 308.24 MiB" (tests/core/serve-llamacpp.cpp has the
+// sources; 0.01 MiB: the log's rounding); llama-server's short flags are read.
+TEST_F(serve, llamacpp_short_flags_json_and_command) {
+    auto r =
+        run("llama-3.2-3b --engine llama.cpp --gpu rtx-4090 --quant q4_k_m -c 2048 -np 2 -ctk q8_0 -ctv q8_0 "
+            "-ngl 99 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto d = json(r);
+    EXPECT_STREQ(d["engine"].GetString(), "llama.cpp");
+    EXPECT_NEAR(d["ranks"][0]["weights_bytes"].GetUint64() / 1048576.0, 1918.35, 0.015);
+    EXPECT_NEAR(d["knobs"]["host_weights_bytes"].GetUint64() / 1048576.0, 308.23, 0.015);
+    // -np 2 without -kvu: two streams of 1,024 cells; q8_0 rows: 34 bytes per 32 values.
+    EXPECT_EQ(d["knobs"]["n_ctx_seq"].GetUint64(), 1024u);
+    EXPECT_EQ(d["ranks"][0]["kv_cache_bytes"].GetUint64(), 28ull * 2 * 2048 * (1024 / 32 * 34));
+    const std::string command = d["command"].GetString();
+    EXPECT_EQ(command.rfind("llama-server -m ", 0), 0u) << command;
+    for (const char* part : {" -ngl 29", " -c 2048", " -np 2", " -ctk q8_0", " -ctv q8_0"})
+        EXPECT_NE(command.find(part), std::string::npos) << part << " in " << command;
+    expect_bad_input(run("llama-3.2-3b --engine llama.cpp --gpu rtx-4090 -ctk q2"), "--cache-type-k");
+    expect_bad_input(run("llama-3.2-3b --engine llama.cpp --gpu rtx-4090 --max-model-len 4096"),
+                     "--max-model-len: not a llama.cpp flag (llama.cpp's is --ctx-size)");
 }
 
 } // namespace

@@ -1,17 +1,17 @@
 // SGLang serving plans against published start-up logs (docs/serving.md, "SGLang"; sources in
-// models/SOURCES-SERVE.md). Each log gives, per GPU: "Load weight end ... avail mem=A GB, mem usage=W GB" (GiB:
-// free memory after loading, and what loading took) and "KV Cache is allocated. #tokens: N". The free memory
-// before loading is A + W. From these, SGLang's own rule (rest = free x fraction - weights; tokens = rest / cell)
-// gives the fraction the run used, which the tests compare with the default our plan picks for that GPU, TP
-// size and version.
+// models/SOURCES-SERVE.md). Each log gives, per GPU: "Load weight end ... avail mem=A GB, mem usage=W GB"
+// (GiB: free memory after loading, and what loading took) and "KV Cache is allocated. #tokens: N". The free
+// memory before loading is A + W. From these, SGLang's own rule (rest = free x fraction - weights; tokens =
+// rest / cell) gives the fraction the run used, which the tests compare with the default our plan picks for
+// that GPU, TP size and version.
 //
 // Tolerances:
 // - cell (bytes per token): exact; computed here by hand from the published config.
 // - the default mem_fraction_static: 0.002 (0.004 for the 3.23 GiB run): the fraction implied by the log
 //   carries the log's rounding to 0.01 GiB of A and W, divided by the free memory;
 // - weights: 0.3 GiB. "mem usage" is a difference of free memory, so it also counts what loading leaves in
-//   torch's caching allocator and library workspaces: +0.08 to +0.27 GiB over the tensors' bytes in these logs
-//   (docs/serving.md, "Known gaps"). This is the one figure with an unmodelled part.
+//   torch's caching allocator and library workspaces: +0.08 to +0.27 GiB over the tensors' bytes in these
+//   logs (docs/serving.md, "Known gaps"). This is the one figure with an unmodelled part.
 // - KV pool: given the log's free memory, the predicted pool differs from the logged one by our weights error
 //   and no more (0.01 GiB for the log's rounding, plus the fraction's tolerance times the free memory): the
 //   rule itself is exact.
@@ -112,8 +112,8 @@ TEST(ServeSglang, PoolFollowsTheRuleGivenTheLogsFreeMemory) {
         EXPECT_NEAR(weights, l.usage_gib, 0.3);
         const double predicted_kv = static_cast<double>(p->kv_tokens) * static_cast<double>(l.cell) / gib;
         const double logged_kv = static_cast<double>(l.tokens) * static_cast<double>(l.cell) / gib;
-        // Our pool is larger by what our weights miss of "mem usage", and by nothing else but the log's rounding
-        // (0.01 GiB) and that of the fraction (its tolerance above, times the free memory).
+        // Our pool is larger by what our weights miss of "mem usage", and by nothing else but the log's
+        // rounding (0.01 GiB) and that of the fraction (its tolerance above, times the free memory).
         EXPECT_NEAR(predicted_kv - logged_kv, l.usage_gib - weights,
                     0.01 + l.fraction_tolerance * (l.avail_gib + l.usage_gib));
         // max_running_requests: min(tokens / 2, clamp(tokens / context x 512, 2048, 4096)); the RTX 5080 run
@@ -195,7 +195,8 @@ TEST(ServeSglang, BadKnobsAndTheVerdict) {
     auto p = plan_serve(a, low);
     ASSERT_TRUE(p.ok());
     EXPECT_FALSE(p->starts);
-    EXPECT_EQ(p->error.rfind("Not enough memory. Please try to increase --mem-fraction-static.", 0), 0u) << p->error;
+    EXPECT_EQ(p->error.rfind("Not enough memory. Please try to increase --mem-fraction-static.", 0), 0u)
+        << p->error;
     ASSERT_FALSE(p->fixes.empty());
     for (const auto& fix : p->fixes) {
         serve_request again = low;

@@ -45,6 +45,19 @@ struct sglang_options {
     std::optional<uint64_t> free_memory;          // modelplan's own: the GPU's free bytes when SGLang starts
 };
 
+// llama.cpp's knobs under llama-server's names (`-ngl`/`--n-gpu-layers`, `-c`/`--ctx-size`, ...).
+struct llamacpp_options {
+    std::optional<uint64_t> n_gpu_layers; // default: all (-1)
+    uint64_t ctx_size = 0;                // 0: the model's training context
+    std::optional<uint64_t> parallel;     // default: auto (4 slots, one unified cache)
+    bool kv_unified = false;              // -kvu with an explicit -np
+    std::string cache_type_k = "f16", cache_type_v = "f16";
+    uint64_t n_cpu_moe = 0; // experts of the first N layers on the CPU
+    bool cpu_moe = false;   // every layer's experts on the CPU
+    uint64_t ubatch_size = 512;
+    std::string quant; // modelplan's own: the GGUF type a model that is not a GGUF file is converted to
+};
+
 struct serve_request {
     std::string engine = "vllm";
     std::string engine_version; // "" : the engine's default version (vllm 0.19, sglang 0.5.3)
@@ -52,6 +65,7 @@ struct serve_request {
     uint64_t gpus = 0;          // GPUs of that kind; 0: what the parallel sizes use
     vllm_options vllm;
     sglang_options sglang;
+    llamacpp_options llamacpp;
     std::vector<std::string> given; // the knobs set, by field name (checked against the engine's)
 };
 
@@ -112,6 +126,13 @@ struct serve_plan {
     bool free_given = false;
     uint64_t chunked_prefill_size = 0, cuda_graph_max_bs = 0, max_running_requests = 0, req_pool_size = 0;
     bool disable_cuda_graph = false;
+    // llama.cpp's: what stays in host memory (the mapped model file's part, the KV of layers on the CPU, the
+    // output and host compute buffers), the layers offloaded, the context and its slots.
+    uint64_t host_weights_bytes = 0, host_kv_bytes = 0, host_other_bytes = 0;
+    uint64_t n_gpu_layers = 0, n_layers = 0, n_ctx = 0, n_parallel = 0, swa_cells = 0;
+    uint64_t k_bytes_total = 0, v_bytes_total = 0, full_layers = 0, swa_layers = 0; // the full layers' cache
+    uint64_t swa_k_bytes = 0, swa_v_bytes = 0; // the sliding-window layers' cache
+    bool kv_unified = false;
     double gpu_memory_utilization = 0.9;
     std::string kv_cache_dtype = "auto", quantization, dtype;
     bool enforce_eager = false;

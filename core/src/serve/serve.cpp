@@ -7,6 +7,7 @@
 #include "modelplan/presets.h"
 #include "modelplan/serve.h"
 #include "modelplan/text.h"
+#include "serve/llamacpp-internal.h"
 #include "serve/sglang-internal.h"
 #include "serve/vllm-internal.h"
 #include "util/json-util.h"
@@ -233,6 +234,8 @@ const char* const vllm_knobs[] = {"tensor_parallel_size", "pipeline_parallel_siz
 const char* const sglang_knobs[] = {"tp_size",           "mem_fraction_static",  "context_length",
                                     "page_size",         "chunked_prefill_size", "max_running_requests",
                                     "cuda_graph_max_bs", "disable_cuda_graph",   "free_memory"};
+const char* const llamacpp_knobs[] = {"n_gpu_layers", "ctx_size",  "parallel", "kv_unified",  "cache_type_k",
+                                      "cache_type_v", "n_cpu_moe", "cpu_moe",  "ubatch_size", "quant"};
 
 template <size_t N>
 bool among(const std::string& f, const char* const (&names)[N]) {
@@ -243,27 +246,35 @@ bool among(const std::string& f, const char* const (&names)[N]) {
 
 // A knob given for another engine: the error names the engine's own flag for the same thing.
 std::optional<error> check_knobs(const serve_request& r) {
-    const bool sglang = r.engine == "sglang";
+    const std::string& e = r.engine;
+    const char* engine = e == "sglang" ? "an SGLang" : e == "llama.cpp" ? "a llama.cpp" : "a vLLM";
+    static const char* const same[][3] = {
+  // vLLM, SGLang, llama.cpp
+        {"tensor_parallel_size",   "tp_size",              ""            },
+        {"max_model_len",          "context_length",       "ctx_size"    },
+        {"block_size",             "page_size",            ""            },
+        {"max_num_seqs",           "max_running_requests", "parallel"    },
+        {"max_num_batched_tokens", "chunked_prefill_size", "ubatch_size" },
+        {"enforce_eager",          "disable_cuda_graph",   ""            },
+        {"kv_cache_dtype",         "kv_cache_dtype",       "cache_type_k"},
+    };
+    const int ours = e == "sglang" ? 1 : e == "llama.cpp" ? 2 : 0;
     for (const std::string& f : r.given) {
-        if (sglang ? !among(f, vllm_knobs) : !among(f, sglang_knobs)) continue;
-        static const std::pair<const char*, const char*> same[] = {
-            {"tensor_parallel_size",   "tp_size"             },
-            {"max_model_len",          "context_length"      },
-            {"block_size",             "page_size"           },
-            {"max_num_seqs",           "max_running_requests"},
-            {"max_num_batched_tokens", "chunked_prefill_size"},
-            {"enforce_eager",          "disable_cuda_graph"  },
-        };
+        bool own = ours == 0   ? among(f, vllm_knobs)
+                   : ours == 1 ? among(f, sglang_knobs)
+                               : among(f, llamacpp_knobs);
+        if (own || f == "dtype" || f == "quantization" || (f == "kv_cache_dtype" && ours != 2)) continue;
         std::string theirs;
-        for (auto [v, sg] : same)
-            if (f == (sglang ? v : sg)) theirs = sglang ? sg : v;
+        for (const auto& row : same)
+            for (const char* name : row)
+                if (f == name && *row[ours]) theirs = row[ours];
         std::string flag = theirs;
         std::replace(flag.begin(), flag.end(), '_', '-');
+        const char* who = ours == 1 ? "SGLang" : ours == 2 ? "llama.cpp" : "vLLM";
         return make_error(
             error_code::bad_request,
-            f + ": not " + (sglang ? "an SGLang" : "a vLLM") + " flag" +
-                (theirs.empty() ? std::string()
-                                : " (" + (sglang ? std::string("SGLang") : "vLLM") + "'s is --" + flag + ")"),
+            f + ": not " + engine + " flag" +
+                (theirs.empty() ? std::string() : " (" + std::string(who) + "'s is --" + flag + ")"),
             f);
     }
     return std::nullopt;
@@ -285,9 +296,32 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
         if (auto e = read_count(value, label, f, n)) return e;
         return r.gpus = n, std::nullopt;
     }
-    if (among(f, vllm_knobs) || among(f, sglang_knobs) || f == "kv_cache_dtype" || f == "quantization" ||
-        f == "dtype")
+    if (among(f, vllm_knobs) || among(f, sglang_knobs) || among(f, llamacpp_knobs) || f == "kv_cache_dtype" ||
+        f == "quantization" || f == "dtype")
         r.given.push_back(f);
+    llamacpp_options& l = r.llamacpp;
+    if (f == "n_gpu_layers") {
+        if (value == "-1" || value == "all" || value == "auto") return l.n_gpu_layers.reset(), std::nullopt;
+        if (auto e = read_count(value, label, f, n)) return e;
+        return l.n_gpu_layers = n, std::nullopt;
+    }
+    if (f == "ctx_size" || f == "parallel" || f == "n_cpu_moe" || f == "ubatch_size") {
+        if (auto e = read_count(value, label, f, n)) return e;
+        if (f == "ctx_size")
+            l.ctx_size = n;
+        else if (f == "parallel")
+            l.parallel = n;
+        else if (f == "n_cpu_moe")
+            l.n_cpu_moe = n;
+        else
+            l.ubatch_size = n;
+        return std::nullopt;
+    }
+    if (f == "cache_type_k") return l.cache_type_k = value, std::nullopt;
+    if (f == "cache_type_v") return l.cache_type_v = value, std::nullopt;
+    if (f == "quant") return l.quant = value, std::nullopt;
+    if (f == "kv_unified") return read_flag(value, label, f, l.kv_unified);
+    if (f == "cpu_moe") return read_flag(value, label, f, l.cpu_moe);
     if (f == "tensor_parallel_size" || f == "pipeline_parallel_size" || f == "max_model_len" ||
         f == "max_num_seqs" || f == "max_num_batched_tokens" || f == "block_size") {
         if (auto e = read_count(value, label, f, n)) return e;
@@ -375,15 +409,31 @@ result<std::optional<dtype>> serving_dtype(const model_spec& s, const std::strin
 } // namespace
 
 result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
-    if (r.engine != "vllm" && r.engine != "sglang")
+    if (r.engine != "vllm" && r.engine != "sglang" && r.engine != "llama.cpp")
         return make_error(
             error_code::unsupported,
-            "engine: \"" + quote_value(r.engine).substr(1) +
-                " is not modelled yet; vllm and sglang are (llama.cpp and transformers are planned)",
+            "engine: " + quote_value(r.engine) +
+                " is not modelled yet; vllm, sglang and llama.cpp are (for transformers, modelplan "
+                "place gives the device_map)",
             "engine");
     if (auto e = check_knobs(r)) return *e;
     const bool sglang = r.engine == "sglang";
     const std::string& v = r.engine_version;
+    if (r.engine == "llama.cpp") {
+        if (r.gpu.empty())
+            return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");
+        auto gpu = find_gpu(r.gpu);
+        if (!gpu) return gpu.err();
+        auto k = llamacpp::resolve(a_given, r, *gpu);
+        if (!k) return k.err();
+        auto p = llamacpp::plan_once(a_given, r, *gpu, *k);
+        if (!p) return p.err();
+        if (!p->starts) p->fixes = llamacpp::fixes(a_given, r, *gpu, *k, *p);
+        p->log_lines = llamacpp::log_lines(*p, *k);
+        p->notes = llamacpp::notes(a_given, *p, *k);
+        p->command = llamacpp::command(a_given, *p, *k);
+        return p;
+    }
     if (!sglang && !(v.empty() || v == "0.19" || v == "0.19.0" || v == "v0.19" || v == "v0.19.0"))
         return make_error(error_code::unsupported,
                           "engine_version: \"" + v + "\" is not modelled; 0.19 (V1 engine) is",
@@ -448,7 +498,36 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
     write_strings(w, "fixes", p.fixes);
     w.Key("knobs");
     w.StartObject();
-    if (p.engine == "sglang") {
+    if (p.engine == "llama.cpp") {
+        w.Key("n_gpu_layers");
+        w.Uint64(p.n_gpu_layers);
+        w.Key("ctx_size");
+        w.Uint64(p.n_ctx);
+        w.Key("parallel");
+        w.Uint64(p.n_parallel);
+        w.Key("kv_unified");
+        w.Bool(p.kv_unified);
+        w.Key("cache_types");
+        write_string(w, p.kv_cache_dtype);
+        w.Key("ubatch_size");
+        w.Uint64(p.max_num_batched_tokens);
+        w.Key("quant");
+        write_string(w, p.quantization);
+        w.Key("n_ctx_seq");
+        w.Uint64(p.max_model_len);
+        w.Key("swa_cells");
+        w.Uint64(p.swa_cells);
+        w.Key("host_weights_bytes");
+        w.Uint64(p.host_weights_bytes);
+        w.Key("host_kv_bytes");
+        w.Uint64(p.host_kv_bytes);
+        w.Key("host_other_bytes");
+        w.Uint64(p.host_other_bytes);
+        w.Key("k_bytes");
+        w.Uint64(p.k_bytes_total);
+        w.Key("v_bytes");
+        w.Uint64(p.v_bytes_total);
+    } else if (p.engine == "sglang") {
         w.Key("tp_size");
         w.Uint64(p.tp);
         w.Key("mem_fraction_static");

@@ -1,4 +1,5 @@
-// Internal: SGLang's start-up accounting (sglang.cpp) for serve.cpp, which checks the request and writes answers.
+// Internal: SGLang's start-up accounting (sglang.cpp) for serve.cpp, which checks the request and writes
+// answers.
 #pragma once
 
 #include <optional>

@@ -68,7 +68,8 @@ result<version> parse_version(const std::string& given) {
     while (n < 3 && at < t.size()) {
         size_t end = t.find('.', at);
         std::string part = t.substr(at, end == std::string::npos ? std::string::npos : end - at);
-        if (part.empty() || part.size() > 4 || part.find_first_not_of("0123456789") != std::string::npos) break;
+        if (part.empty() || part.size() > 4 || part.find_first_not_of("0123456789") != std::string::npos)
+            break;
         parts[n++] = std::stoi(part);
         if (end == std::string::npos) {
             at = t.size();
@@ -77,11 +78,12 @@ result<version> parse_version(const std::string& given) {
         at = end + 1;
     }
     if (n < 2 || at < t.size() || parts[0] != 0 || parts[1] < 3)
-        return make_error(error_code::unsupported,
-                          "engine_version: " + quote_value(given) +
-                              " is not an SGLang version modelled; 0.3 to 0.5 and later are (e.g. 0.4.6, 0.5.3; "
-                              "default 0.5.3)",
-                          "engine_version");
+        return make_error(
+            error_code::unsupported,
+            "engine_version: " + quote_value(given) +
+                " is not an SGLang version modelled; 0.3 to 0.5 and later are (e.g. 0.4.6, 0.5.3; "
+                "default 0.5.3)",
+            "engine_version");
     v.major = parts[0];
     v.minor = parts[1];
     v.patch = n == 3 ? parts[2] : (v.minor == 5 ? 3 : 0);
@@ -146,7 +148,7 @@ defaults defaults_for(const version& v, uint64_t gpu_mib, uint64_t tp, uint64_t 
 struct cell {
     uint64_t bytes = 0, full = 0, swa = 0; // swa: the sliding-window layers' part of `bytes`
     uint64_t full_layers = 0, swa_layers = 0;
-    uint64_t k_bytes = 0;                  // the keys' part (the log's "K size"); MLA: the whole latent
+    uint64_t k_bytes = 0; // the keys' part (the log's "K size"); MLA: the whole latent
     bool mla = false;
 };
 
@@ -212,7 +214,8 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.version = v->text();
     k.tp = o.tp_size;
     if (k.tp == 0 || k.tp > 1024)
-        return make_error(error_code::out_of_range, "tp_size: expected 1 to 1024, got " + num(k.tp), "tp_size");
+        return make_error(error_code::out_of_range, "tp_size: expected 1 to 1024, got " + num(k.tp),
+                          "tp_size");
     if (r.gpus && r.gpus < k.tp)
         return make_error(error_code::bad_request,
                           "gpus: --tp-size " + num(k.tp) + " needs " + num(k.tp) + " GPUs, " + num(r.gpus) +
@@ -232,18 +235,19 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     if (s.n_heads % k.tp != 0)
         return make_error(error_code::not_divisible,
                           "tp_size: the attention heads (" + num(s.n_heads) + ") are not divisible by " +
-                              num(k.tp) + " (SGLang's attention layers assert that every rank gets whole heads)",
+                              num(k.tp) +
+                              " (SGLang's attention layers assert that every rank gets whole heads)",
                           "tp_size");
     if (s.vocab && ((s.vocab + 63) / 64 * 64) % k.tp != 0)
         return make_error(error_code::not_divisible,
-                          "tp_size: the vocabulary padded to a multiple of 64 (" + num((s.vocab + 63) / 64 * 64) +
-                              ") is not divisible by " + num(k.tp),
+                          "tp_size: the vocabulary padded to a multiple of 64 (" +
+                              num((s.vocab + 63) / 64 * 64) + ") is not divisible by " + num(k.tp),
                           "tp_size");
     k.kv_cache_dtype = o.kv_cache_dtype.empty() ? "auto" : o.kv_cache_dtype;
     if (k.kv_cache_dtype != "auto" && k.kv_cache_dtype != "fp8_e5m2" && k.kv_cache_dtype != "fp8_e4m3")
         return make_error(error_code::unknown_dtype,
-                          "kv_cache_dtype: SGLang takes auto, fp8_e5m2 or fp8_e4m3, got \"" + k.kv_cache_dtype +
-                              "\"",
+                          "kv_cache_dtype: SGLang takes auto, fp8_e5m2 or fp8_e4m3, got \"" +
+                              k.kv_cache_dtype + "\"",
                           "kv_cache_dtype");
     if (o.page_size == 0 || o.page_size > 4096)
         return make_error(error_code::out_of_range, "page_size: expected 1 to 4096, got " + num(o.page_size),
@@ -256,12 +260,13 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
             return make_error(error_code::out_of_range, "context_length: must be at least 1, got 0",
                               "context_length");
         if (derived && *o.context_length > derived)
-            return make_error(error_code::out_of_range,
-                              "context_length: User-specified context_length (" + num(*o.context_length) +
-                                  ") is greater than the derived context_length (" + num(derived) +
-                                  "). SGLang refuses it unless SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1, and "
-                                  "outputs may be wrong",
-                              "context_length");
+            return make_error(
+                error_code::out_of_range,
+                "context_length: User-specified context_length (" + num(*o.context_length) +
+                    ") is greater than the derived context_length (" + num(derived) +
+                    "). SGLang refuses it unless SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1, and "
+                    "outputs may be wrong",
+                "context_length");
         k.context_length = *o.context_length;
     } else {
         if (!derived)
@@ -320,7 +325,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         error e = sw.err();
         if (e.path == "tensor_parallel_size") {
             e.path = "tp_size";
-            if (e.message.rfind("tensor_parallel_size:", 0) == 0) e.message = "tp_size" + e.message.substr(20);
+            if (e.message.rfind("tensor_parallel_size:", 0) == 0)
+                e.message = "tp_size" + e.message.substr(20);
         }
         return e;
     }
@@ -353,23 +359,24 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.num_gpu_blocks = full_tokens / k.page_size;
     // The request pool (init_memory_pool): --max-running-requests, else clamp(tokens / context x 512, 2048,
     // 4096); the scheduler runs at most min(tokens / 2, pool) requests.
-    uint64_t pool = k.max_running_requests
-                        ? *k.max_running_requests
-                        : std::min<uint64_t>(
-                              std::max<uint64_t>(static_cast<uint64_t>(static_cast<double>(full_tokens) /
-                                                                       static_cast<double>(k.context_length) * 512),
-                                                 2048),
-                              4096);
+    uint64_t pool =
+        k.max_running_requests
+            ? *k.max_running_requests
+            : std::min<uint64_t>(
+                  std::max<uint64_t>(static_cast<uint64_t>(static_cast<double>(full_tokens) /
+                                                           static_cast<double>(k.context_length) * 512),
+                                     2048),
+                  4096);
     p.req_pool_size = pool;
-    p.max_running_requests = std::min<uint64_t>(k.max_running_requests ? *k.max_running_requests : full_tokens / 2,
-                                                pool);
+    p.max_running_requests =
+        std::min<uint64_t>(k.max_running_requests ? *k.max_running_requests : full_tokens / 2, pool);
     p.max_num_seqs = p.max_running_requests;
     p.max_num_batched_tokens = k.chunked_prefill_size;
     p.max_concurrency = static_cast<double>(full_tokens) / static_cast<double>(k.context_length);
 
-    // What SGLang's own reserve heuristic (PR #10975) sets aside for the memory after the static part: 1.5 MiB
-    // per chunked-prefill token for the prefill's activations, 2 MiB per CUDA-graph batch size, the request
-    // pool (int32 token slots of context + 4 per request).
+    // What SGLang's own reserve heuristic (PR #10975) sets aside for the memory after the static part: 1.5
+    // MiB per chunked-prefill token for the prefill's activations, 2 MiB per CUDA-graph batch size, the
+    // request pool (int32 token slots of context + 4 per request).
     const uint64_t activations = mul(std::max<uint64_t>(k.chunked_prefill_size, 2048), 3 * mib / 2);
     const uint64_t graphs = k.disable_cuda_graph ? 0 : mul(k.cuda_graph_max_bs, 2 * mib);
     const int64_t kv = static_cast<int64_t>(std::floor(rest));
@@ -401,8 +408,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
 
     // The verdict, in the order SGLang meets the failures.
     if (k.dtype == "bfloat16" && !gpu.bf16)
-        fail(p, "bfloat16 needs compute capability 8.0; the " + std::string(gpu.name) + " has " + gpu.compute +
-                    " (SGLang picks float16 there by itself with --dtype auto)");
+        fail(p, "bfloat16 needs compute capability 8.0; the " + std::string(gpu.name) + " has " +
+                    gpu.compute + " (SGLang picks float16 there by itself with --dtype auto)");
     if (weights > free)
         fail(p, "CUDA out of memory while loading the weights: " + gb2(static_cast<double>(weights)) +
                     " GiB per GPU, " + gb2(static_cast<double>(free)) + " GiB free");
@@ -422,9 +429,9 @@ std::vector<std::string> log_lines(const analysis& a, const serve_plan& p) {
     const double free = static_cast<double>(p.free_bytes);
     const double w = static_cast<double>(r.weights_bytes);
     lines.push_back("Load weight begin. avail mem=" + gb2(free) + " GB");
-    lines.push_back("Load weight end. type=" + a.spec.architecture + ", dtype=" +
-                    torch_dtype_name(compute_dtype(a.spec.weight_dtype)) + ", avail mem=" + gb2(free - w) +
-                    " GB, mem usage=" + gb2(w) + " GB.");
+    lines.push_back("Load weight end. type=" + a.spec.architecture +
+                    ", dtype=" + torch_dtype_name(compute_dtype(a.spec.weight_dtype)) +
+                    ", avail mem=" + gb2(free - w) + " GB, mem usage=" + gb2(w) + " GB.");
     if (!p.starts) return lines;
     // The buffers hold tokens + page_size rows (slot 0 is padding).
     const auto rows = static_cast<double>(p.kv_tokens + p.block_size);
@@ -433,12 +440,13 @@ std::vector<std::string> log_lines(const analysis& a, const serve_plan& p) {
         lines.push_back("KV Cache is allocated. #tokens: " + num(p.kv_tokens) +
                         ", KV size: " + gb2(rows * static_cast<double>(c.bytes)) + " GB");
     else
-        lines.push_back("KV Cache is allocated. #tokens: " + num(p.kv_tokens) + ", K size: " +
-                        gb2(rows * static_cast<double>(c.k_bytes)) +
+        lines.push_back("KV Cache is allocated. #tokens: " + num(p.kv_tokens) +
+                        ", K size: " + gb2(rows * static_cast<double>(c.k_bytes)) +
                         " GB, V size: " + gb2(rows * static_cast<double>(c.bytes - c.k_bytes)) + " GB");
-    lines.push_back("max_total_num_tokens=" + num(p.kv_tokens) + ", chunked_prefill_size=" +
-                    num(p.chunked_prefill_size) + ", max_prefill_tokens=16384, max_running_requests=" +
-                    num(p.max_running_requests) + ", context_len=" + num(p.max_model_len));
+    lines.push_back("max_total_num_tokens=" + num(p.kv_tokens) +
+                    ", chunked_prefill_size=" + num(p.chunked_prefill_size) +
+                    ", max_prefill_tokens=16384, max_running_requests=" + num(p.max_running_requests) +
+                    ", context_len=" + num(p.max_model_len));
     return lines;
 }
 
@@ -450,12 +458,14 @@ std::vector<std::string> notes(const analysis& a, const serve_plan& p, const kno
         out.push_back("free memory before loading: as given (" + gb2(static_cast<double>(p.free_bytes)) +
                       " GiB per GPU)");
     else
-        out.push_back("free memory before loading: the CUDA total less 0.70 GiB for the CUDA context (from a "
-                      "published H100 log); SGLang sizes the pool from the free memory, so memory other processes "
-                      "hold shrinks it (--free-memory gives it)");
+        out.push_back(
+            "free memory before loading: the CUDA total less 0.70 GiB for the CUDA context (from a "
+            "published H100 log); SGLang sizes the pool from the free memory, so memory other processes "
+            "hold shrinks it (--free-memory gives it)");
     if (!p.ranks.empty() && !p.ranks[0].total_measured)
-        out.push_back("total_bytes: estimated as nvidia-smi's total less 470 MiB; no published log gives this "
-                      "GPU's CUDA total");
+        out.push_back(
+            "total_bytes: estimated as nvidia-smi's total less 470 MiB; no published log gives this "
+            "GPU's CUDA total");
     if (!p.ranks.empty() && p.starts) {
         const serve_rank& r = p.ranks[0];
         const uint64_t slack = p.free_bytes - std::min(p.free_bytes, r.requested_bytes);
@@ -463,17 +473,19 @@ std::vector<std::string> notes(const analysis& a, const serve_plan& p, const kno
         // Allocated for certain after the static part: the request pool and the CUDA graphs (SGLang's 2 MiB
         // per batch size), and its 512 MiB base.
         const uint64_t needed = add(add(r.cudagraph_bytes, req_pool), 512 * mib);
-        out.push_back("outside the static fraction: " + gb2(static_cast<double>(slack)) +
-                      " GiB per GPU for the request pool (" + gb2(static_cast<double>(req_pool)) +
-                      " GiB), the CUDA graphs and the prefill's activations (SGLang's reserve heuristic allows " +
-                      gb2(static_cast<double>(r.activation_peak_bytes + r.cudagraph_bytes)) + " GiB for the last two)" +
-                      (slack < needed ? "; less than the request pool, the graphs and 512 MiB: it will likely run out "
-                                        "of memory capturing the CUDA graphs (lower --mem-fraction-static)"
-                                      : ""));
+        out.push_back(
+            "outside the static fraction: " + gb2(static_cast<double>(slack)) +
+            " GiB per GPU for the request pool (" + gb2(static_cast<double>(req_pool)) +
+            " GiB), the CUDA graphs and the prefill's activations (SGLang's reserve heuristic allows " +
+            gb2(static_cast<double>(r.activation_peak_bytes + r.cudagraph_bytes)) + " GiB for the last two)" +
+            (slack < needed ? "; less than the request pool, the graphs and 512 MiB: it will likely run out "
+                              "of memory capturing the CUDA graphs (lower --mem-fraction-static)"
+                            : ""));
     }
     if (p.starts && p.kv_tokens < p.max_model_len)
-        out.push_back("the pool holds " + num(p.kv_tokens) + " tokens, fewer than one request of context_len " +
-                      num(p.max_model_len) + ": such a request cannot be admitted whole");
+        out.push_back("the pool holds " + num(p.kv_tokens) +
+                      " tokens, fewer than one request of context_len " + num(p.max_model_len) +
+                      ": such a request cannot be admitted whole");
     if (!p.groups.empty() && p.groups[0].kind == "hybrid_swa")
         out.push_back("sliding-window layers: SGLang's hybrid pool (--swa-full-tokens-ratio 0.8) splits the "
                       "memory between full and window layers; the tokens given are the full layers'");
@@ -515,7 +527,8 @@ std::vector<std::string> fixes(const analysis& a, const serve_request& r, const 
     std::vector<std::pair<serve_request, std::string>> tries;
     if (failed.error.rfind("Not enough memory", 0) == 0 && failed.free_bytes) {
         // The fraction that leaves room for one context_length request, rounded up to 0.01.
-        const double one = static_cast<double>(failed.kv_bytes_per_token) * static_cast<double>(k.context_length);
+        const double one =
+            static_cast<double>(failed.kv_bytes_per_token) * static_cast<double>(k.context_length);
         const double f = std::ceil((static_cast<double>(failed.ranks[0].weights_bytes) + one) /
                                    static_cast<double>(failed.free_bytes) * 100.0) /
                          100.0;

@@ -1,0 +1,482 @@
+// llama.cpp's start-up accounting, llama-server of late 2025 (docs/serving.md, "llama.cpp", has every rule
+// with its source):
+//   layers     the last -ngl blocks on the GPUs (the output layer as layer n_layer, offloaded when -ngl is
+//              above the blocks), split over the GPUs by equal fractions (the default --tensor-split for
+//              alike GPUs); the token embedding always in host memory (mapped from the file)
+//   model      per device, the stored bytes of its tensors; experts of the first --n-cpu-moe layers (every
+//              layer with --cpu-moe) stay in host memory
+//   KV         per layer on its layer's device: cells x (K row + V row) in the cache types; cells = the context
+//              padded to 256 (one unified stream for the auto 4 slots; -np N without -kvu: N streams of the
+//              context / N, padded); a sliding-window layer holds min(context, window x slots + ubatch) padded
+//   compute    an estimate: the logits of one ubatch (vocabulary x ubatch x 4 bytes) on the output layer's GPU
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "modelplan/memory.h"
+#include "modelplan/presets.h"
+#include "modelplan/text.h"
+#include "serve/llamacpp-internal.h"
+#include "serve/vllm-internal.h"
+#include "util/saturating.h"
+#include "util/text-internal.h"
+
+namespace modelplan::llamacpp {
+
+using sat::add;
+using sat::mul;
+
+namespace {
+
+constexpr uint64_t mib = 1ull << 20;
+
+std::string mib2(uint64_t bytes) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", static_cast<double>(bytes) / static_cast<double>(mib));
+    return buf;
+}
+
+uint64_t pad256(uint64_t v) {
+    return (v + 255) / 256 * 256;
+}
+
+// Bytes of one row of n values in a cache type (ggml's block sizes: 32 values a block).
+struct cache_type {
+    const char* name;
+    uint64_t block_values, block_bytes;
+};
+const cache_type cache_types[] = {
+    {"f32",    1,  4 },
+    {"f16",    1,  2 },
+    {"bf16",   1,  2 },
+    {"q8_0",   32, 34},
+    {"q4_0",   32, 18},
+    {"q4_1",   32, 20},
+    {"iq4_nl", 32, 18},
+    {"q5_0",   32, 22},
+    {"q5_1",   32, 24},
+};
+
+const cache_type* find_cache_type(const std::string& name) {
+    for (const auto& t : cache_types)
+        if (name == t.name) return &t;
+    return nullptr;
+}
+
+uint64_t row_bytes(const cache_type& t, uint64_t values) {
+    return (values + t.block_values - 1) / t.block_values * t.block_bytes;
+}
+
+bool is_expert(role r) {
+    return r == role::ffn_gate_exp || r == role::ffn_up_exp || r == role::ffn_down_exp;
+}
+
+// The CUDA context llama.cpp's process holds besides its buffers: taken as vLLM's measured 0.51 GiB on an
+// H100 (docs/serving.md); llama.cpp's own is not in the logs.
+const uint64_t context_bytes = 547608330; // 0.51 GiB
+
+} // namespace
+
+result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu) {
+    (void)gpu;
+    const model_spec& s = a.spec;
+    const llamacpp_options& o = r.llamacpp;
+    knobs k;
+    const std::string& v = r.engine_version;
+    if (!(v.empty() || v == "2025-11"))
+        return make_error(error_code::unsupported,
+                          "engine_version: " + quote_value(v) +
+                              " is not a llama.cpp version modelled; 2025-11 (llama-server builds from "
+                              "November 2025 on) is",
+                          "engine_version");
+    k.gpus = r.gpus ? r.gpus : 1;
+    if (k.gpus > 64)
+        return make_error(error_code::out_of_range, "gpus: expected 1 to 64, got " + num(k.gpus), "gpus");
+    for (const auto& l : s.layers) k.n_layer += l.stack == layer_stack::decoder;
+    if (!k.n_layer)
+        return make_error(error_code::unsupported,
+                          "engine: " + s.architecture + " has no decoder layers; llama-server serves decoders",
+                          "engine");
+    k.ngl = o.n_gpu_layers ? std::min<uint64_t>(*o.n_gpu_layers, k.n_layer + 1) : k.n_layer + 1;
+    k.ngl_given = o.n_gpu_layers.has_value();
+    const uint64_t train = s.max_positions;
+    if (o.ctx_size == 0 && !train)
+        return make_error(error_code::missing_key,
+                          "ctx_size: the model gives no training context (n_ctx_train); name one with -c",
+                          "ctx_size");
+    if (o.ctx_size > (1ull << 24))
+        return make_error(error_code::out_of_range,
+                          "ctx_size: expected at most 16,777,216 tokens, got " + num(o.ctx_size), "ctx_size");
+    k.n_ctx = pad256(o.ctx_size ? o.ctx_size : train);
+    k.ctx_given = o.ctx_size != 0;
+    if (o.parallel) {
+        if (*o.parallel == 0 || *o.parallel > 256)
+            return make_error(error_code::out_of_range,
+                              "parallel: expected 1 to 256 slots, got " + num(*o.parallel), "parallel");
+        k.n_seq = *o.parallel;
+        k.unified = o.kv_unified;
+    } else {
+        // llama-server's auto: 4 slots sharing one unified cache.
+        k.n_seq = 4;
+        k.unified = true;
+    }
+    k.parallel_given = o.parallel.has_value();
+    if (k.unified) {
+        k.n_ctx_seq = k.n_ctx;
+    } else {
+        k.n_ctx_seq = pad256(k.n_ctx / k.n_seq);
+        k.n_ctx = k.n_ctx_seq * k.n_seq;
+    }
+    for (auto [name, value] : {
+             std::pair<const char*, const std::string*>{"cache_type_k", &o.cache_type_k},
+             std::pair<const char*, const std::string*>{"cache_type_v", &o.cache_type_v}
+    })
+        if (!find_cache_type(*value))
+            return make_error(error_code::unknown_dtype,
+                              std::string(name) +
+                                  ": llama.cpp takes f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1, got " +
+                                  quote_value(*value),
+                              name);
+    k.type_k = o.cache_type_k;
+    k.type_v = o.cache_type_v;
+    if (o.ubatch_size == 0 || o.ubatch_size > 65536)
+        return make_error(error_code::out_of_range,
+                          "ubatch_size: expected 1 to 65,536, got " + num(o.ubatch_size), "ubatch_size");
+    k.n_ubatch = std::min(o.ubatch_size, k.n_ctx);
+    k.n_cpu_moe = o.cpu_moe ? k.n_layer : std::min(o.n_cpu_moe, k.n_layer);
+    k.cpu_moe = o.cpu_moe;
+    if (!o.quant.empty() && a.from_headers)
+        return make_error(error_code::bad_request,
+                          "quant: the model is read from checkpoint headers, whose stored types llama.cpp "
+                          "loads as they are; give a model without headers to convert it",
+                          "quant");
+    k.quant = o.quant;
+    return k;
+}
+
+result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k) {
+    (void)r;
+    const model_spec& s = a.spec;
+    serve_plan p;
+    p.engine = "llama.cpp";
+    p.engine_version = "2025-11";
+    p.gpu = gpu.key;
+    p.tp = 1;
+    p.pp = k.gpus;
+    p.starts = true;
+    p.n_layers = k.n_layer;
+    p.n_gpu_layers = k.ngl;
+    p.n_ctx = k.n_ctx;
+    p.max_model_len = k.n_ctx_seq;
+    p.n_parallel = k.n_seq;
+    p.max_num_seqs = k.n_seq;
+    p.max_num_batched_tokens = k.n_ubatch;
+    p.kv_unified = k.unified;
+    p.kv_cache_dtype = k.type_k == k.type_v ? k.type_k : k.type_k + "/" + k.type_v;
+    p.quantization = k.quant;
+
+    workload w;
+    w.quant = k.quant;
+    w.seq = 1;
+    auto mem = plan_memory(a, w);
+    if (!mem) return mem.err();
+    const std::vector<uint64_t>& bytes = mem->weight_bytes_by_tensor;
+
+    // Devices: 0 = host, 1..G = the GPUs. Layer il (n_layer is the output layer) on a GPU when il >=
+    // i_gpu_start and within the offloaded count; which GPU by the cumulative equal fractions.
+    const uint64_t n_layer = k.n_layer;
+    const uint64_t i_gpu_start = n_layer > k.ngl ? n_layer - k.ngl : 0;
+    const uint64_t act = std::min(k.ngl, n_layer + 1);
+    auto device_of = [&](uint64_t il) -> uint64_t {
+        if (il < i_gpu_start || il - i_gpu_start >= act) return 0;
+        const double f = static_cast<double>(il - i_gpu_start) / static_cast<double>(act);
+        uint64_t g = static_cast<uint64_t>(std::floor(f * static_cast<double>(k.gpus) + 1e-9));
+        return std::min(g, k.gpus - 1) + 1;
+    };
+    // Decoder layer index of each layer of the spec (vision layers: none).
+    std::vector<int64_t> decoder_index(s.layers.size(), -1);
+    {
+        int64_t d = 0;
+        for (size_t i = 0; i < s.layers.size(); ++i)
+            if (s.layers[i].stack == layer_stack::decoder) decoder_index[i] = d++;
+    }
+    std::vector<uint64_t> model(k.gpus + 1, 0), kv(k.gpus + 1, 0), compute(k.gpus + 1, 0);
+    const uint64_t output_device = device_of(n_layer);
+    bool head_seen = false, vision = false;
+    uint64_t embed_bytes = 0;
+    for (size_t i = 0; i < a.sk.tensors.size() && i < bytes.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        uint64_t dev = output_device;
+        if (t.layer != no_index && static_cast<uint64_t>(t.layer) < s.layers.size()) {
+            int64_t d = decoder_index[static_cast<size_t>(t.layer)];
+            if (d < 0) {
+                vision = true; // a vision tower: llama.cpp loads it from a separate mmproj file
+                continue;
+            }
+            dev = device_of(static_cast<uint64_t>(d));
+            if (is_expert(t.what) && static_cast<uint64_t>(d) < k.n_cpu_moe) dev = 0;
+        } else if (t.what == role::embed) {
+            dev = 0; // the input layer stays in host memory
+            embed_bytes = add(embed_bytes, bytes[i]);
+        } else if (t.what == role::lm_head) {
+            head_seen = true;
+        }
+        model[dev] = add(model[dev], bytes[i]);
+    }
+    // A tied head: llama.cpp duplicates the token embedding as the output on the output layer's device.
+    if (!head_seen && output_device != 0) model[output_device] = add(model[output_device], embed_bytes);
+
+    // The KV cache, layer by layer, on the layer's device.
+    const cache_type& tk = *find_cache_type(k.type_k);
+    const cache_type& tv = *find_cache_type(k.type_v);
+    const uint64_t streams = k.unified ? 1 : k.n_seq;
+    uint64_t full_layers = 0, swa_layers = 0, k_total = 0, v_total = 0, swa_k = 0, swa_v = 0, swa_cells = 0;
+    for (size_t il = 0; il < s.layers.size(); ++il) {
+        if (decoder_index[il] < 0) continue;
+        const uint64_t per_token = kv_bytes_per_token_in_layer(s, il, dtype::f16);
+        if (!per_token) continue;
+        const uint64_t values = per_token / 4; // K's values per token (f16 K + V)
+        const layer_spec& l = s.layers[il];
+        uint64_t cells = k.n_ctx_seq;
+        const bool swa = (l.attn == attn_kind::sliding || l.attn == attn_kind::chunked) && l.window;
+        if (swa) {
+            cells = pad256(std::min(k.n_ctx_seq, add(mul(l.window, k.unified ? k.n_seq : 1), k.n_ubatch)));
+            swa_cells = cells;
+        }
+        const uint64_t kb = mul(mul(row_bytes(tk, values), cells), streams);
+        const uint64_t vb = mul(mul(row_bytes(tv, values), cells), streams);
+        if (swa) {
+            ++swa_layers;
+            swa_k = add(swa_k, kb);
+            swa_v = add(swa_v, vb);
+        } else {
+            ++full_layers;
+            k_total = add(k_total, kb);
+            v_total = add(v_total, vb);
+        }
+        const uint64_t dev = device_of(static_cast<uint64_t>(decoder_index[il]));
+        kv[dev] = add(kv[dev], add(kb, vb));
+    }
+    p.swa_cells = swa_cells;
+    // Compute buffers (an estimate): one ubatch's logits in f32 where the output layer runs; elsewhere one
+    // ubatch's hidden states and FFN activations in f32.
+    const uint64_t vocab = s.vocab;
+    for (uint64_t d = 1; d <= k.gpus; ++d) {
+        bool used = model[d] > 0;
+        if (!used) continue;
+        compute[d] = d == output_device ? mul(mul(vocab, k.n_ubatch), 4)
+                                        : mul(mul(k.n_ubatch, add(mul(s.hidden, 4), s.intermediate)), 4);
+    }
+    // Host: the output buffer (one row of logits per slot), and the logits when the output layer is there.
+    const uint64_t output_buffer = mul(mul(k.n_seq, vocab), 4);
+    p.host_weights_bytes = model[0];
+    p.host_kv_bytes = kv[0];
+    p.host_other_bytes = add(output_buffer, output_device == 0 ? mul(mul(vocab, k.n_ubatch), 4) : 0);
+
+    bool total_measured = false;
+    const uint64_t total = vllm::cuda_total_bytes(gpu, &total_measured);
+    for (uint64_t d = 1; d <= k.gpus; ++d) {
+        serve_rank rank;
+        rank.name = "CUDA" + num(d - 1);
+        rank.stage = d - 1;
+        rank.total_bytes = total;
+        rank.total_measured = total_measured;
+        rank.requested_bytes = total;
+        rank.weights_bytes = model[d];
+        rank.non_torch_bytes = context_bytes;
+        rank.activation_peak_bytes = compute[d];
+        rank.kv_cache_bytes = static_cast<int64_t>(std::min<uint64_t>(kv[d], INT64_MAX));
+        rank.num_blocks = 0;
+        p.ranks.push_back(rank);
+    }
+    p.kv_tokens = mul(k.n_ctx_seq, streams);
+    p.num_gpu_blocks = p.kv_tokens;
+    uint64_t per_token_total = 0;
+    for (size_t il = 0; il < s.layers.size(); ++il)
+        if (decoder_index[il] >= 0) per_token_total = add(per_token_total, kv_bytes_per_token_in_layer(s, il, dtype::f16));
+    p.kv_bytes_per_token = per_token_total;
+    // Requests of a slot's full context that the cache holds at once.
+    p.max_concurrency = k.unified ? 1.0 : static_cast<double>(k.n_seq);
+    serve_kv_group g;
+    g.kind = swa_layers ? "full+sliding_window" : "full";
+    g.layers = full_layers + swa_layers;
+    g.window = swa_cells;
+    g.page_bytes = 0;
+    g.blocks_per_request = k.n_ctx_seq;
+    p.groups.push_back(g);
+    p.block_size = 1;
+    p.gpu_memory_utilization = 1.0;
+    p.max_running_requests = k.n_seq;
+    (void)vision;
+
+    // The verdict: a GPU whose buffers and context exceed its memory fails to allocate.
+    for (const auto& rank : p.ranks) {
+        const uint64_t need = add(add(add(rank.weights_bytes, static_cast<uint64_t>(rank.kv_cache_bytes)),
+                                      rank.activation_peak_bytes),
+                                  rank.non_torch_bytes);
+        if (need > rank.total_bytes) {
+            p.starts = false;
+            if (p.error.empty())
+                p.error = "ggml_backend_cuda_buffer_type_alloc_buffer: allocating on device " +
+                          rank.name.substr(4) + ": cudaMalloc failed: out of memory (" + rank.name + " needs " +
+                          mib2(need) + " MiB with the CUDA context, has " + mib2(rank.total_bytes) + " MiB)";
+        }
+    }
+    p.kv_cache_dtype = k.type_k == k.type_v ? k.type_k : k.type_k + "/" + k.type_v;
+    p.k_bytes_total = k_total;
+    p.v_bytes_total = v_total;
+    p.full_layers = full_layers;
+    p.swa_layers = swa_layers;
+    p.swa_k_bytes = swa_k;
+    p.swa_v_bytes = swa_v;
+    return p;
+}
+
+std::vector<std::string> log_lines(const serve_plan& p, const knobs& k) {
+    std::vector<std::string> lines;
+    lines.push_back("load_tensors: offloaded " + num(p.n_gpu_layers) + "/" + num(p.n_layers + 1) +
+                    " layers to GPU");
+    for (const auto& r : p.ranks)
+        lines.push_back("load_tensors: " + std::string(12 - std::min<size_t>(12, r.name.size()), ' ') + r.name +
+                        " model buffer size = " + mib2(r.weights_bytes) + " MiB");
+    lines.push_back("load_tensors:   CPU_Mapped model buffer size = " + mib2(p.host_weights_bytes) + " MiB");
+    for (const auto& r : p.ranks)
+        if (r.kv_cache_bytes > 0)
+            lines.push_back("llama_kv_cache: " + std::string(10 - std::min<size_t>(10, r.name.size()), ' ') +
+                            r.name + " KV buffer size = " + mib2(static_cast<uint64_t>(r.kv_cache_bytes)) + " MiB");
+    if (p.host_kv_bytes)
+        lines.push_back("llama_kv_cache:        CPU KV buffer size = " + mib2(p.host_kv_bytes) + " MiB");
+    const uint64_t streams = p.kv_unified ? 1 : p.n_parallel;
+    auto size_line = [&](uint64_t kb, uint64_t vb, uint64_t cells, uint64_t layers) {
+        return "llama_kv_cache: size = " + mib2(kb + vb) + " MiB (" + num(cells) + " cells, " + num(layers) +
+               " layers, " + num(p.n_parallel) + "/" + num(streams) + " seqs), K (" + k.type_k +
+               "): " + mib2(kb) + " MiB, V (" + k.type_v + "): " + mib2(vb) + " MiB";
+    };
+    if (p.swa_layers) {
+        lines.push_back("llama_kv_cache_iswa: creating non-SWA KV cache, size = " + num(p.max_model_len) + " cells");
+        lines.push_back(size_line(p.k_bytes_total, p.v_bytes_total, p.max_model_len, p.full_layers));
+        lines.push_back("llama_kv_cache_iswa: creating     SWA KV cache, size = " + num(p.swa_cells) + " cells");
+        lines.push_back(size_line(p.swa_k_bytes, p.swa_v_bytes, p.swa_cells, p.swa_layers));
+    } else {
+        lines.push_back(size_line(p.k_bytes_total, p.v_bytes_total, p.max_model_len, p.full_layers));
+    }
+    for (const auto& r : p.ranks)
+        if (r.activation_peak_bytes)
+            lines.push_back("llama_context: " + std::string(10 - std::min<size_t>(10, r.name.size()), ' ') +
+                            r.name + " compute buffer size = " + mib2(r.activation_peak_bytes) +
+                            " MiB (estimate)");
+    return lines;
+}
+
+std::vector<std::string> notes(const analysis& a, const serve_plan& p, const knobs& k) {
+    std::vector<std::string> out;
+    out.push_back("compute buffers: an estimate (one ubatch's logits in f32 on the output layer's GPU); "
+                  "llama.cpp sizes them by reserving its graphs, within about 15% of the two logs checked");
+    if (!k.parallel_given)
+        out.push_back("slots: llama-server's auto, 4 slots sharing one unified cache of " + num(p.n_ctx) +
+                      " cells (a request may use it all; 4 requests share it)");
+    else if (!k.unified)
+        out.push_back("slots: " + num(k.n_seq) + " streams of " + num(k.n_ctx_seq) +
+                      " cells each (-np without -kvu: the context divided, padded to 256)");
+    if (!k.ctx_given)
+        out.push_back("context: -c 0, the model's training context (" + num(a.spec.max_positions) +
+                      "), padded to 256");
+    if (!k.ngl_given)
+        out.push_back("layers: every layer offloaded (-ngl -1, the default); newer builds' --fit (on by default) "
+                      "may lower the context or the layers to fit the free memory");
+    if (a.from_headers == nullptr)
+        out.push_back(k.quant.empty() ? "weights: the model's own type as converted to GGUF (convert_hf_to_gguf.py)"
+                                      : "weights: converted to GGUF and quantized to " + k.quant +
+                                            " (llama-quantize's per-tensor mix, docs/quantization.md)");
+    for (const auto& l : a.spec.layers)
+        if (l.stack != layer_stack::decoder) {
+            out.push_back("a vision tower: llama.cpp loads it from a separate mmproj file, not counted here");
+            break;
+        }
+    for (const auto& l : a.spec.layers)
+        if (l.stack == layer_stack::decoder && (l.switches & sw_no_kv_cache)) {
+            out.push_back("layers without a KV cache (state-space or linear attention): their recurrent state "
+                          "buffers are not counted here (modelplan plan shows them)");
+            break;
+        }
+    if (!p.ranks.empty() && !p.ranks[0].total_measured)
+        out.push_back("total_bytes: estimated as nvidia-smi's total less 470 MiB");
+    return out;
+}
+
+std::string command(const analysis& a, const serve_plan& p, const knobs& k) {
+    std::string model = a.model;
+    const bool gguf_file = model.size() > 5 && model.compare(model.size() - 5, 5, ".gguf") == 0;
+    if (!gguf_file) {
+        auto preset = find_preset(a.model);
+        std::string repo = preset ? preset->repo : "model";
+        std::string stem = repo.substr(repo.find('/') + 1);
+        model = stem + "-" + (k.quant.empty() ? "F16" : k.quant) + ".gguf";
+    }
+    std::string c = "llama-server -m " + model + " -ngl " + num(p.n_gpu_layers) + " -c " + num(p.n_ctx);
+    if (k.parallel_given) c += " -np " + num(k.n_seq) + (k.unified ? " -kvu" : "");
+    if (k.type_k != "f16") c += " -ctk " + k.type_k;
+    if (k.type_v != "f16") c += " -ctv " + k.type_v;
+    if (k.cpu_moe)
+        c += " --cpu-moe";
+    else if (k.n_cpu_moe)
+        c += " --n-cpu-moe " + num(k.n_cpu_moe);
+    if (k.n_ubatch != 512) c += " -ub " + num(k.n_ubatch);
+    return c;
+}
+
+std::vector<std::string> fixes(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k,
+                               const serve_plan& failed) {
+    (void)failed;
+    std::vector<std::pair<serve_request, std::string>> tries;
+    // The most layers that fit.
+    for (uint64_t n = k.ngl; n-- > 0;) {
+        serve_request t = r;
+        t.llamacpp.n_gpu_layers = n;
+        auto kk = resolve(a, t, gpu);
+        if (!kk) break;
+        auto again = plan_once(a, t, gpu, *kk);
+        if (again && again->starts) {
+            tries.push_back({t, "-ngl " + num(n) + " (the other layers on the CPU)"});
+            break;
+        }
+    }
+    // A shorter context, halving.
+    for (uint64_t c = k.n_ctx / 2; c >= 2048; c /= 2) {
+        serve_request t = r;
+        t.llamacpp.ctx_size = c;
+        auto kk = resolve(a, t, gpu);
+        if (!kk) break;
+        auto again = plan_once(a, t, gpu, *kk);
+        if (again && again->starts) {
+            tries.push_back({t, "-c " + num(c)});
+            break;
+        }
+    }
+    if (k.type_k == "f16" && k.type_v == "f16") {
+        serve_request t = r;
+        t.llamacpp.cache_type_k = t.llamacpp.cache_type_v = "q8_0";
+        tries.push_back({t, "-ctk q8_0 -ctv q8_0"});
+    }
+    for (uint64_t g = k.gpus + 1; g <= 16; ++g) {
+        serve_request t = r;
+        t.gpus = g;
+        auto kk = resolve(a, t, gpu);
+        if (!kk) break;
+        auto again = plan_once(a, t, gpu, *kk);
+        if (again && again->starts) {
+            tries.push_back({t, "--gpus " + num(g) + " (the layers split over them)"});
+            break;
+        }
+    }
+    std::vector<std::string> out;
+    for (const auto& [t, fix] : tries) {
+        auto kk = resolve(a, t, gpu);
+        if (!kk) continue;
+        auto again = plan_once(a, t, gpu, *kk);
+        if (again && again->starts) out.push_back(fix);
+    }
+    return out;
+}
+
+} // namespace modelplan::llamacpp
