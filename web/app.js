@@ -4,6 +4,7 @@ import { loadModelplan, isError } from './modelplan-api.js';
 import { renderTree } from './tree.js';
 import { HubReader, parseHubId } from './hub.js';
 import { Solver } from './solver.js';
+import { ServeView } from './serve.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -179,6 +180,7 @@ function showError(err, context) {
 // ---- rendering ------------------------------------------------------------------------------------------------
 
 let mp;
+let serveView = null; // serve.js, once the solver runs
 let solver; // the calls behind the results: in Web Workers, or on this thread where none starts (solver.js)
 let gpuCatalog = [];
 let lastModelKey = null;
@@ -663,6 +665,7 @@ function draw({ modelKey, p, r, pr, placed, request }, t0) {
     renderPlacedVerdict(pr);
   }
   renderSummary(r, pr);
+  serveView?.refresh();
   timings.push(performance.now() - t0);
   // Second priority, after this frame: the solves, the placement and the catalog (off the main thread).
   // A newer result cancels it; a newer input that fails does not (the result shown stays whole).
@@ -1190,6 +1193,15 @@ async function main() {
   solver = await Solver.start(modelplan, new URL('./worker.js', import.meta.url));
   mp = await modelplan;
   document.body.dataset.solver = solver.where;
+  // The Serve view: the model and GPUs shown, with the engine's knobs (computed while the view is open).
+  serveView = new ServeView($('serve-card'), (request) => solver.call('serve', request, null, 'serve'), () => {
+    if (!lastModelKey) return null;
+    const r = modelRequest();
+    r.gpu = state.gpu;
+    const count = state.gpus.trim();
+    if (/^[0-9]+$/.test(count)) r.gpus = Number(count);
+    return r;
+  });
   window.__modelplan = { mp, solver, state, timings, recompute }; // test and benchmark hook
   const ps = mp.presets();
   presets = ps.presets;
