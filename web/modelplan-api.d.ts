@@ -229,7 +229,17 @@ export type ServeRequest = ModelRequest & {
   /** GPUs of that kind (default: what the parallel sizes use) */
   gpus?: number;
   knobs?: ServeKnobs;
+  /** the inverse questions (docs/serving.md): the answer gains "search" */
+  search?: { target_concurrency?: number; longest_context?: boolean; sweep?: boolean };
 };
+/** serve()'s answer to "search" (each answer planned again). */
+export interface ServeSearch {
+  target_concurrency: number;
+  smallest_layout: { found: boolean; tp: number; pp: number; gpus: number; concurrency: number; flags: string } | null;
+  longest_context: { context: number; concurrency: number; flag: string } | null;
+  sweep: { tps: number[]; contexts: number[];
+           cells: { tp: number; context: number; starts: boolean; concurrency: number; kv_tokens: number }[] } | null;
+}
 /** One GPU of a serving plan, with the figures the engine logs for it. */
 export interface ServeRank {
   name: string;
@@ -269,6 +279,8 @@ export interface ServePlan extends HeaderSource {
   log_lines: string[];
   notes: string[];
   command: string;
+  /** present when the request asked "search" */
+  search?: ServeSearch;
 }
 export interface Gpu {
   key: string;

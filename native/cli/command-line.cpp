@@ -133,6 +133,10 @@ const option_group serve = {
     {"--cuda-graph-max-bs",         workload_value{},        "cuda_graph_max_bs",      " (e.g. 160)"      },
     {"--disable-cuda-graph",        &cl::disable_cuda_graph, "disable_cuda_graph",     ""                 },
     {"--free-memory",               workload_value{},        "free_memory",            " (e.g. 21.6GiB)"  },
+ // modelplan's inverse questions
+    {"--target-concurrency",        &cl::target_concurrency, "target_concurrency",     " (e.g. 32)"       },
+    {"--longest-context",           &cl::longest_context,    "longest_context",        ""                 },
+    {"--sweep",                     &cl::sweep,              "sweep",                  ""                 },
  // llama.cpp's (llama-server's short forms -ngl, -np, -ctk, -ctv, -kvu, -ub, -ncmoe, -cmoe are read too)
     {"-c,--ctx-size",               workload_value{},        "ctx_size",               " (e.g. 8192)"     },
     {"--gpu-layers,--n-gpu-layers", workload_value{},        "n_gpu_layers",           " (e.g. 99)"       },

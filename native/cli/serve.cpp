@@ -70,6 +70,12 @@ are read too; --gpus N splits the layers over N GPUs as the default --tensor-spl
   --quant Q                        modelplan's: the GGUF type a model that is not a .gguf file is converted
                                    to (q4_k_m, q8_0, ...; default its own type); a .gguf file's types are read
 
+inverse questions (each answer planned again; docs/serving.md):
+  --target-concurrency N           the smallest layout (GPUs, tensor and pipeline parallel sizes) that holds N
+                                   requests of the context, and the longest context the given layout holds N at
+  --longest-context                the longest context the given layout holds one request (or N) of
+  --sweep                          requests at full length over TP 1, 2, 4, 8 and contexts 4K to 128K
+
 --json prints {"engine", "engine_version", "gpu", "starts", "error", "fixes", "knobs", "ranks": [{"name",
 "total_bytes", "requested_bytes", "weights_bytes", "non_torch_bytes", "activation_peak_bytes",
 "cudagraph_bytes", "kv_cache_bytes", "num_blocks", ...}], "kv_groups", "num_gpu_blocks", "kv_bytes_per_token",
@@ -221,6 +227,40 @@ std::string render_llamacpp(const analysis& a, const serve_plan& p) {
     return out + header_notes(a);
 }
 
+std::string render_search(const serve_search_request& q, const serve_search_answer& s) {
+    const double n = q.target_concurrency.value_or(1.0);
+    std::string out = "\ninverse questions (each answer planned again):\n";
+    if (s.searched_layout)
+        out += s.found_layout
+                   ? "  smallest layout for " + fixed(n, 2) + " requests: " + s.layout_flags + " (" +
+                         std::to_string(s.gpus) + " GPUs): " + fixed(s.concurrency, 2) + "x\n"
+                   : "  smallest layout for " + fixed(n, 2) + " requests: none up to 64 GPUs\n";
+    if (s.searched_context)
+        out += s.longest_context
+                   ? "  longest context for " + fixed(n, 2) + " requests: " + s.context_flag + " " +
+                         with_thousands(s.longest_context) + " (" + fixed(s.concurrency_at_longest, 2) +
+                         "x)\n"
+                   : "  longest context for " + fixed(n, 2) + " requests: none, not even 1 token\n";
+    if (!s.sweep_tps.empty()) {
+        std::vector<std::pair<std::string, align>> cols = {
+            {"TP / context", align::left}
+        };
+        for (uint64_t c : s.sweep_contexts) cols.push_back({with_thousands(c), align::right});
+        table t(cols);
+        for (size_t i = 0; i < s.sweep_tps.size(); ++i) {
+            std::vector<std::string> row = {std::to_string(s.sweep_tps[i])};
+            for (size_t j = 0; j < s.sweep_contexts.size(); ++j) {
+                const serve_sweep_cell& c = s.sweep[i * s.sweep_contexts.size() + j];
+                row.push_back(c.starts ? fixed(c.concurrency, 2) + "x" : "no");
+            }
+            t.row(row);
+        }
+        out += "  requests at full length, by tensor-parallel size (GPUs for llama.cpp) and context:\n" +
+               t.render();
+    }
+    return out;
+}
+
 } // namespace
 
 int run_serve(const command_line& given) {
@@ -249,6 +289,35 @@ int run_serve(const command_line& given) {
     if (!a) return fail(a.err().message);
     auto p = plan_serve(*a, r);
     if (!p) return fail(p.err());
+    serve_search_request q;
+    if (cl.target_concurrency) {
+        char* end = nullptr;
+        double n = std::strtod(cl.target_concurrency->c_str(), &end);
+        if (cl.target_concurrency->empty() || *end != '\0' || !(n > 0 && n <= 1e6))
+            return usage_error(
+                "--target-concurrency: expected a number of requests in (0, 1,000,000], got \"" +
+                    *cl.target_concurrency + "\"",
+                "serve");
+        q.target_concurrency = n;
+    }
+    q.longest_context = cl.longest_context;
+    q.sweep = cl.sweep;
+    if (q.target_concurrency || q.longest_context || q.sweep) {
+        auto found = search_serve(*a, r, q);
+        if (!found) return fail(found.err());
+        if (cl.json) {
+            std::string plan = serve_json(*a, *p);
+            while (!plan.empty() && (plan.back() == '\n' || plan.back() == ' ')) plan.pop_back();
+            if (!plan.empty() && plan.back() == '}') plan.pop_back(); // the search joins the same object
+            print(plan + ",\"search\":" + serve_search_json(q, *found) + "}");
+        } else {
+            print((p->engine == "sglang"      ? render_sglang(*a, *p)
+                   : p->engine == "llama.cpp" ? render_llamacpp(*a, *p)
+                                              : render_serve(*a, *p)) +
+                  render_search(q, *found));
+        }
+        return p->starts ? exit_ok : exit_does_not_fit;
+    }
     print(cl.json                    ? serve_json(*a, *p)
           : p->engine == "sglang"    ? render_sglang(*a, *p)
           : p->engine == "llama.cpp" ? render_llamacpp(*a, *p)

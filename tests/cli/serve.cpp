@@ -213,5 +213,25 @@ TEST_F(serve, llamacpp_short_flags_json_and_command) {
                      "--max-model-len: not a llama.cpp flag (llama.cpp's is --ctx-size)");
 }
 
+// The inverse questions on the command line: the JSON's search object, whose smallest layout planned again
+// with its flags holds the target (tests/core/serve-search.cpp checks the search itself).
+TEST_F(serve, search_answers_plan_again) {
+    auto r = run("qwen2.5-7b --gpu l40s --max-model-len 8192 --target-concurrency 80 --sweep --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto d = json(r);
+    ASSERT_TRUE(d.HasMember("search"));
+    const auto& layout = d["search"]["smallest_layout"];
+    ASSERT_TRUE(layout["found"].GetBool());
+    auto again = run(std::string("qwen2.5-7b --gpu l40s --max-model-len 8192 ") +
+                     layout["flags"].GetString() + " --json");
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_GE(json(again)["max_concurrency"].GetDouble(), 80.0);
+    EXPECT_TRUE(d["search"]["sweep"]["cells"].IsArray());
+    auto text = run("qwen2.5-7b --gpu l40s --longest-context");
+    EXPECT_NE(text.out.find("longest context for 1.00 requests: --max-model-len"), std::string::npos)
+        << text.out;
+    expect_bad_input(run("qwen2.5-7b --gpu l40s --target-concurrency lots"), "--target-concurrency");
+}
+
 } // namespace
 } // namespace modelplan::test

@@ -20,7 +20,7 @@ export async function example(file: File, index: File, shards: File[]): Promise<
     knobs: { tensor_parallel_size: 2, gpu_memory_utilization: 0.95, max_model_len: 8192, enforce_eager: true } });
   if (!isError(served)) {
     const s: ServePlan = served;
-    console.log(s.starts, s.ranks[0].kv_cache_bytes, s.max_concurrency, s.command);
+    console.log(s.starts, s.ranks[0].kv_cache_bytes, s.max_concurrency, s.command, s.search?.smallest_layout?.gpus);
   }
   const one = await mp.inspectFile(file, { model: first }, { onRead: (begin, end) => console.log(begin, end) });
   const all = await mp.inspectFiles([index, ...shards], { model: first });

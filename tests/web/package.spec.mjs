@@ -32,6 +32,9 @@ test('the API under node: raw() is byte for byte what `modelplan ... --json` pri
     free_memory: '40GiB' } }))
     .toBe(native('serve', 'qwen2.5-7b', '--engine', 'sglang', '--gpu', 'l40s', '--tp-size', '2', '--context-length', '32768',
       '--free-memory', '40GiB'));
+  expect(mp.raw('serve', { model: 'qwen2.5-7b', gpu: 'l40s', knobs: { max_model_len: 8192 },
+    search: { target_concurrency: 40, sweep: true } }))
+    .toBe(native('serve', 'qwen2.5-7b', '--gpu', 'l40s', '--max-model-len', '8192', '--target-concurrency', '40', '--sweep'));
   const notStarting = mp.serve({ model: 'llama-3.1-70b', gpu: 'rtx-4090' });
   expect(notStarting.starts).toBe(false);
   expect(notStarting.fixes.length).toBeGreaterThan(0);

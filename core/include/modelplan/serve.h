@@ -149,4 +149,44 @@ result<serve_plan> plan_serve(const analysis& a, const serve_request& r);
 // (docs/json.md, "serve").
 std::string serve_json(const analysis& a, const serve_plan& p);
 
+// The inverse questions, each answer checked by planning again (docs/serving.md, "Inverse questions"):
+// the smallest layout (GPUs, then tensor-parallel size) whose plan starts and holds `target_concurrency`
+// requests of the request's context; the longest context at which the request's layout holds that many
+// (1 when not given); a sweep of concurrency over tensor-parallel sizes and contexts.
+struct serve_search_request {
+    std::optional<double> target_concurrency;
+    bool longest_context = false;
+    bool sweep = false;
+};
+
+struct serve_sweep_cell {
+    uint64_t tp = 0, context = 0;
+    bool starts = false;
+    double concurrency = 0;
+    uint64_t kv_tokens = 0;
+};
+
+struct serve_search_answer {
+    // the smallest layout for the target concurrency
+    bool searched_layout = false, found_layout = false;
+    uint64_t tp = 0, pp = 0, gpus = 0;
+    double concurrency = 0;
+    std::string layout_flags; // "--tensor-parallel-size 2" (the engine's flags)
+    // the longest context for the target concurrency (or one request), with the request's layout
+    bool searched_context = false;
+    uint64_t longest_context = 0; // 0: not even the shortest context holds them
+    double concurrency_at_longest = 0;
+    std::string context_flag; // "--max-model-len" (the engine's flag)
+    // the sweep: tensor-parallel sizes x contexts
+    std::vector<uint64_t> sweep_tps, sweep_contexts;
+    std::vector<serve_sweep_cell> sweep; // row-major: tp, then context
+};
+
+result<serve_search_answer> search_serve(const analysis& a, const serve_request& r,
+                                         const serve_search_request& q);
+
+// {"target_concurrency", "smallest_layout": {...} | null, "longest_context": {...} | null, "sweep": {...} |
+// null}
+std::string serve_search_json(const serve_search_request& q, const serve_search_answer& s);
+
 } // namespace modelplan

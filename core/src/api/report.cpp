@@ -541,7 +541,33 @@ std::string handle_request(const std::string& command, const std::string& reques
         auto r = read_serve_request(req);
         if (!r) return error_json(r.err());
         auto p = plan_serve(*a, *r);
-        return p ? serve_json(*a, *p) : error_json(p.err());
+        if (!p) return error_json(p.err());
+        // "search": the inverse questions, {"target_concurrency": N, "longest_context": true, "sweep": true}.
+        auto search = req.FindMember("search");
+        if (search == req.MemberEnd() || search->value.IsNull()) return serve_json(*a, *p);
+        if (!search->value.IsObject())
+            return error_json(make_error(error_code::wrong_type,
+                                         "search: expected an object, got " + describe_json(search->value),
+                                         "search"));
+        key_reader sk(search->value, "search");
+        serve_search_request q;
+        if (sk.has("target_concurrency")) {
+            auto n = sk.optional_number("target_concurrency", 0);
+            if (!n) return error_json(n.err());
+            q.target_concurrency = *n;
+        }
+        auto longest = sk.optional_bool("longest_context", false);
+        if (!longest) return error_json(longest.err());
+        auto sweep = sk.optional_bool("sweep", false);
+        if (!sweep) return error_json(sweep.err());
+        q.longest_context = *longest;
+        q.sweep = *sweep;
+        auto found = search_serve(*a, *r, q);
+        if (!found) return error_json(found.err());
+        std::string plan = serve_json(*a, *p);
+        while (!plan.empty() && (plan.back() == '\n' || plan.back() == ' ')) plan.pop_back();
+        if (!plan.empty() && plan.back() == '}') plan.pop_back();
+        return plan + ",\"search\":" + serve_search_json(q, *found) + "}";
     }
     if (command == "plan" || command == "fit") {
         auto w = read_workload(keys);

@@ -5,10 +5,13 @@
 //              alike GPUs); the token embedding always in host memory (mapped from the file)
 //   model      per device, the stored bytes of its tensors; experts of the first --n-cpu-moe layers (every
 //              layer with --cpu-moe) stay in host memory
-//   KV         per layer on its layer's device: cells x (K row + V row) in the cache types; cells = the context
+//   KV         per layer on its layer's device: cells x (K row + V row) in the cache types; cells = the
+//   context
 //              padded to 256 (one unified stream for the auto 4 slots; -np N without -kvu: N streams of the
-//              context / N, padded); a sliding-window layer holds min(context, window x slots + ubatch) padded
-//   compute    an estimate: the logits of one ubatch (vocabulary x ubatch x 4 bytes) on the output layer's GPU
+//              context / N, padded); a sliding-window layer holds min(context, window x slots + ubatch)
+//              padded
+//   compute    an estimate: the logits of one ubatch (vocabulary x ubatch x 4 bytes) on the output layer's
+//   GPU
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -94,9 +97,9 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
         return make_error(error_code::out_of_range, "gpus: expected 1 to 64, got " + num(k.gpus), "gpus");
     for (const auto& l : s.layers) k.n_layer += l.stack == layer_stack::decoder;
     if (!k.n_layer)
-        return make_error(error_code::unsupported,
-                          "engine: " + s.architecture + " has no decoder layers; llama-server serves decoders",
-                          "engine");
+        return make_error(
+            error_code::unsupported,
+            "engine: " + s.architecture + " has no decoder layers; llama-server serves decoders", "engine");
     k.ngl = o.n_gpu_layers ? std::min<uint64_t>(*o.n_gpu_layers, k.n_layer + 1) : k.n_layer + 1;
     k.ngl_given = o.n_gpu_layers.has_value();
     const uint64_t train = s.max_positions;
@@ -132,11 +135,12 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
              std::pair<const char*, const std::string*>{"cache_type_v", &o.cache_type_v}
     })
         if (!find_cache_type(*value))
-            return make_error(error_code::unknown_dtype,
-                              std::string(name) +
-                                  ": llama.cpp takes f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1, got " +
-                                  quote_value(*value),
-                              name);
+            return make_error(
+                error_code::unknown_dtype,
+                std::string(name) +
+                    ": llama.cpp takes f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1, got " +
+                    quote_value(*value),
+                name);
     k.type_k = o.cache_type_k;
     k.type_v = o.cache_type_v;
     if (o.ubatch_size == 0 || o.ubatch_size > 65536)
@@ -293,7 +297,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.num_gpu_blocks = p.kv_tokens;
     uint64_t per_token_total = 0;
     for (size_t il = 0; il < s.layers.size(); ++il)
-        if (decoder_index[il] >= 0) per_token_total = add(per_token_total, kv_bytes_per_token_in_layer(s, il, dtype::f16));
+        if (decoder_index[il] >= 0)
+            per_token_total = add(per_token_total, kv_bytes_per_token_in_layer(s, il, dtype::f16));
     p.kv_bytes_per_token = per_token_total;
     // Requests of a slot's full context that the cache holds at once.
     p.max_concurrency = k.unified ? 1.0 : static_cast<double>(k.n_seq);
@@ -318,8 +323,9 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
             p.starts = false;
             if (p.error.empty())
                 p.error = "ggml_backend_cuda_buffer_type_alloc_buffer: allocating on device " +
-                          rank.name.substr(4) + ": cudaMalloc failed: out of memory (" + rank.name + " needs " +
-                          mib2(need) + " MiB with the CUDA context, has " + mib2(rank.total_bytes) + " MiB)";
+                          rank.name.substr(4) + ": cudaMalloc failed: out of memory (" + rank.name +
+                          " needs " + mib2(need) + " MiB with the CUDA context, has " +
+                          mib2(rank.total_bytes) + " MiB)";
         }
     }
     p.kv_cache_dtype = k.type_k == k.type_v ? k.type_k : k.type_k + "/" + k.type_v;
@@ -337,13 +343,14 @@ std::vector<std::string> log_lines(const serve_plan& p, const knobs& k) {
     lines.push_back("load_tensors: offloaded " + num(p.n_gpu_layers) + "/" + num(p.n_layers + 1) +
                     " layers to GPU");
     for (const auto& r : p.ranks)
-        lines.push_back("load_tensors: " + std::string(12 - std::min<size_t>(12, r.name.size()), ' ') + r.name +
-                        " model buffer size = " + mib2(r.weights_bytes) + " MiB");
+        lines.push_back("load_tensors: " + std::string(12 - std::min<size_t>(12, r.name.size()), ' ') +
+                        r.name + " model buffer size = " + mib2(r.weights_bytes) + " MiB");
     lines.push_back("load_tensors:   CPU_Mapped model buffer size = " + mib2(p.host_weights_bytes) + " MiB");
     for (const auto& r : p.ranks)
         if (r.kv_cache_bytes > 0)
             lines.push_back("llama_kv_cache: " + std::string(10 - std::min<size_t>(10, r.name.size()), ' ') +
-                            r.name + " KV buffer size = " + mib2(static_cast<uint64_t>(r.kv_cache_bytes)) + " MiB");
+                            r.name + " KV buffer size = " + mib2(static_cast<uint64_t>(r.kv_cache_bytes)) +
+                            " MiB");
     if (p.host_kv_bytes)
         lines.push_back("llama_kv_cache:        CPU KV buffer size = " + mib2(p.host_kv_bytes) + " MiB");
     const uint64_t streams = p.kv_unified ? 1 : p.n_parallel;
@@ -353,9 +360,11 @@ std::vector<std::string> log_lines(const serve_plan& p, const knobs& k) {
                "): " + mib2(kb) + " MiB, V (" + k.type_v + "): " + mib2(vb) + " MiB";
     };
     if (p.swa_layers) {
-        lines.push_back("llama_kv_cache_iswa: creating non-SWA KV cache, size = " + num(p.max_model_len) + " cells");
+        lines.push_back("llama_kv_cache_iswa: creating non-SWA KV cache, size = " + num(p.max_model_len) +
+                        " cells");
         lines.push_back(size_line(p.k_bytes_total, p.v_bytes_total, p.max_model_len, p.full_layers));
-        lines.push_back("llama_kv_cache_iswa: creating     SWA KV cache, size = " + num(p.swa_cells) + " cells");
+        lines.push_back("llama_kv_cache_iswa: creating     SWA KV cache, size = " + num(p.swa_cells) +
+                        " cells");
         lines.push_back(size_line(p.swa_k_bytes, p.swa_v_bytes, p.swa_cells, p.swa_layers));
     } else {
         lines.push_back(size_line(p.k_bytes_total, p.v_bytes_total, p.max_model_len, p.full_layers));
@@ -382,12 +391,14 @@ std::vector<std::string> notes(const analysis& a, const serve_plan& p, const kno
         out.push_back("context: -c 0, the model's training context (" + num(a.spec.max_positions) +
                       "), padded to 256");
     if (!k.ngl_given)
-        out.push_back("layers: every layer offloaded (-ngl -1, the default); newer builds' --fit (on by default) "
-                      "may lower the context or the layers to fit the free memory");
+        out.push_back(
+            "layers: every layer offloaded (-ngl -1, the default); newer builds' --fit (on by default) "
+            "may lower the context or the layers to fit the free memory");
     if (a.from_headers == nullptr)
-        out.push_back(k.quant.empty() ? "weights: the model's own type as converted to GGUF (convert_hf_to_gguf.py)"
-                                      : "weights: converted to GGUF and quantized to " + k.quant +
-                                            " (llama-quantize's per-tensor mix, docs/quantization.md)");
+        out.push_back(k.quant.empty()
+                          ? "weights: the model's own type as converted to GGUF (convert_hf_to_gguf.py)"
+                          : "weights: converted to GGUF and quantized to " + k.quant +
+                                " (llama-quantize's per-tensor mix, docs/quantization.md)");
     for (const auto& l : a.spec.layers)
         if (l.stack != layer_stack::decoder) {
             out.push_back("a vision tower: llama.cpp loads it from a separate mmproj file, not counted here");
@@ -395,8 +406,9 @@ std::vector<std::string> notes(const analysis& a, const serve_plan& p, const kno
         }
     for (const auto& l : a.spec.layers)
         if (l.stack == layer_stack::decoder && (l.switches & sw_no_kv_cache)) {
-            out.push_back("layers without a KV cache (state-space or linear attention): their recurrent state "
-                          "buffers are not counted here (modelplan plan shows them)");
+            out.push_back(
+                "layers without a KV cache (state-space or linear attention): their recurrent state "
+                "buffers are not counted here (modelplan plan shows them)");
             break;
         }
     if (!p.ranks.empty() && !p.ranks[0].total_measured)

@@ -8,6 +8,7 @@
 #include "modelplan/serve.h"
 #include "modelplan/text.h"
 #include "serve/llamacpp-internal.h"
+#include "serve/serve-internal.h"
 #include "serve/sglang-internal.h"
 #include "serve/vllm-internal.h"
 #include "util/json-util.h"
@@ -408,7 +409,9 @@ result<std::optional<dtype>> serving_dtype(const model_spec& s, const std::strin
 
 } // namespace
 
-result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
+namespace {
+
+result<serve_plan> plan_serve_impl(const analysis& a_given, const serve_request& r, bool with_fixes) {
     if (r.engine != "vllm" && r.engine != "sglang" && r.engine != "llama.cpp")
         return make_error(
             error_code::unsupported,
@@ -428,7 +431,7 @@ result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
         if (!k) return k.err();
         auto p = llamacpp::plan_once(a_given, r, *gpu, *k);
         if (!p) return p.err();
-        if (!p->starts) p->fixes = llamacpp::fixes(a_given, r, *gpu, *k, *p);
+        if (!p->starts && with_fixes) p->fixes = llamacpp::fixes(a_given, r, *gpu, *k, *p);
         p->log_lines = llamacpp::log_lines(*p, *k);
         p->notes = llamacpp::notes(a_given, *p, *k);
         p->command = llamacpp::command(a_given, *p, *k);
@@ -461,7 +464,7 @@ result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
         if (!k) return k.err();
         auto p = sglang::plan_once(a, r, *gpu, *k);
         if (!p) return p.err();
-        if (!p->starts) p->fixes = sglang::fixes(a, r, *gpu, *k, *p);
+        if (!p->starts && with_fixes) p->fixes = sglang::fixes(a, r, *gpu, *k, *p);
         p->log_lines = sglang::log_lines(a, *p);
         p->notes = sglang::notes(a, *p, *k);
         p->command = sglang::command(a, *p, *k);
@@ -471,11 +474,21 @@ result<serve_plan> plan_serve(const analysis& a_given, const serve_request& r) {
     if (!k) return k.err();
     auto p = vllm::plan_once(a, r, *gpu, *k);
     if (!p) return p.err();
-    if (!p->starts) p->fixes = fixes_for(a, r, *gpu, *k, *p);
+    if (!p->starts && with_fixes) p->fixes = fixes_for(a, r, *gpu, *k, *p);
     p->log_lines = log_lines_of(*p);
     p->notes = notes_of(a, *p);
     p->command = command_of(a, *p);
     return p;
+}
+
+} // namespace
+
+result<serve_plan> plan_serve(const analysis& a, const serve_request& r) {
+    return plan_serve_impl(a, r, true);
+}
+
+result<serve_plan> serve_detail::plan_without_fixes(const analysis& a, const serve_request& r) {
+    return plan_serve_impl(a, r, false);
 }
 
 std::string serve_json(const analysis& a, const serve_plan& p) {
