@@ -1,6 +1,6 @@
-// The inverse questions of `serve` (docs/serving.md, "Inverse questions"), each answer checked here by planning
-// again with plan_serve: the layout found holds the target and every smaller one does not; the longest context
-// holds the target and one token more does not; every sweep cell is the plan of its knobs.
+// The inverse questions of `serve` (docs/serving.md, "Inverse questions"), each answer checked here by
+// planning again with plan_serve: the layout found holds the target and every smaller one does not; the
+// longest context holds the target and one token more does not; every sweep cell is the plan of its knobs.
 #include <gtest/gtest.h>
 
 #include "modelplan/serve.h"
@@ -40,7 +40,8 @@ TEST(ServeSearch, SmallestLayoutHoldsTheTargetAndNoSmallerOneDoes) {
             t.vllm.pipeline_parallel_size = g / tp;
             auto smaller = plan_serve(a, t);
             if (!smaller) continue; // a layout vLLM refuses
-            EXPECT_FALSE(smaller->starts && smaller->max_concurrency >= 16.0) << "TP " << tp << " PP " << g / tp;
+            EXPECT_FALSE(smaller->starts && smaller->max_concurrency >= 16.0)
+                << "TP " << tp << " PP " << g / tp;
         }
 }
 
@@ -53,7 +54,10 @@ TEST(ServeSearch, LongestContextIsTheLastThatHolds) {
     auto s = search_serve(a, r, q);
     ASSERT_TRUE(s.ok()) << s.err().message;
     ASSERT_GT(s->longest_context, 0u);
-    for (auto [len, holds] : {std::pair<uint64_t, bool>{s->longest_context, true}, {s->longest_context + 1, false}}) {
+    for (auto [len, holds] : {
+             std::pair<uint64_t, bool>{s->longest_context,     true },
+              {s->longest_context + 1, false}
+    }) {
         serve_request t = r;
         t.vllm.max_model_len = len;
         auto p = plan_serve(a, t);
@@ -67,7 +71,10 @@ TEST(ServeSearch, LongestContextIsTheLastThatHolds) {
     auto sg = search_serve(a, g, q);
     ASSERT_TRUE(sg.ok());
     ASSERT_GT(sg->longest_context, 0u);
-    for (auto [len, holds] : {std::pair<uint64_t, bool>{sg->longest_context, true}, {sg->longest_context + 1, false}}) {
+    for (auto [len, holds] : {
+             std::pair<uint64_t, bool>{sg->longest_context,     true },
+              {sg->longest_context + 1, false}
+    }) {
         serve_request t = g;
         t.sglang.context_length = len;
         auto p = plan_serve(a, t);
@@ -110,7 +117,10 @@ TEST(ServeSearch, LlamacppSlotsAndGpus) {
     ASSERT_TRUE(s.ok()) << s.err().message;
     ASSERT_TRUE(s->found_layout);
     // 4 slots of 8,192 cells on s->gpus cards starts; on one card fewer it does not.
-    for (auto [gpus, starts] : {std::pair<uint64_t, bool>{s->gpus, true}, {s->gpus - 1, false}}) {
+    for (auto [gpus, starts] : {
+             std::pair<uint64_t, bool>{s->gpus,     true },
+              {s->gpus - 1, false}
+    }) {
         serve_request t = r;
         t.gpus = gpus;
         t.llamacpp.parallel = 4;

@@ -1,8 +1,8 @@
 // vLLM serving plans against published start-up logs (docs/serving.md; sources in models/SOURCES-SERVE.md).
 //
 // Reference runs: llm-d-incubation/llm-d-planner, commit 56dc5b76ca535960998bdf9fd4a3077d98fdf60a, the vLLM
-// 0.19.0 start-up logs under accuracy/results/v0.19.0/logs/ (each row's URL: log_url(), log_base + its file)
-// (one H100 80GB HBM3 per rank, `vllm serve MODEL
+// 0.19.0 start-up logs under accuracy/results/v0.19.0/logs/ (the file of each run:
+// tests/data/reference/serve-logs.tsv) (one H100 80GB HBM3 per rank, `vllm serve MODEL
 // --max-model-len L --gpu-memory-utilization 0.95 --no-enable-prefix-caching`, defaults otherwise: block size
 // 16, max_num_batched_tokens 8192, max_num_seqs 1024). Each row's log file is named in the table; its lines
 // "Model loading took", "torch peak memory increase", "non-torch forward increase memory", "Available KV
@@ -30,115 +30,13 @@ namespace {
 
 constexpr double gib = 1073741824.0;
 
-struct reference_run {
-    const char* preset;
-    const char* log; // file under accuracy/results/v0.19.0/logs/ at the commit above
-    uint64_t tp, pp, max_model_len;
-    const char* kv_cache_dtype;
-    const char* quantization;
-    double util;
-    // as logged
-    double weights_gib, activation_gib, non_torch_gib, kv_gib;
-    uint64_t kv_tokens;
-    double concurrency;
-    const char* dtype = ""; // --dtype, when the run gave one
-    // Figures we know we miss, not asserted (docs/serving.md, "Known gaps"): any of "weights", "activation",
-    // "non_torch", "kv" (the KV figures follow a missed weight figure).
-    const char* known_gap = "";
-};
-
-// clang-format off
-const reference_run runs[] = {
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 14.99, 1.89, 0.25, 58.11, 476016, 58.11},
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.95, 7.51, 1.89, 2.07, 63.76, 1044688, 127.53},
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp4pp1dp1--8192.log", 4, 1, 8192, "auto", "", 0.95, 3.77, 1.89, 2.13, 67.44, 2209792, 269.75},
-    {"llama-3.1-8b", "meta-llama---h100-80gb--tp1pp1dp1--8192-dtbf16-kvfp8.log", 1, 1, 8192, "fp8", "", 0.95, 14.99, 1.89, 0.25, 58.11, 952032, 116.21},
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b--h100-80gb--tp1pp1dp1--32768.log", 1, 1, 32768, "auto", "", 0.95, 14.99, 1.89, 0.25, 58.11, 476016, 14.53},
-    {"llama-3.1-8b", "meta-llama-llama-3---h100-80gb--tp1pp1dp1--8192-qfp8.log", 1, 1, 8192, "auto", "fp8", 0.95, 8.49, 1.89, 0.25, 64.61, 529248, 64.61},
-    {"llama-3.1-8b", "meta-llama-llama-3--h100-80gb--tp1pp1dp1--8192-dtf32.log", 1, 1, 8192, "auto", "", 0.95, 29.98, 2.21, 0.25, 42.80, 175296, 21.40, "float32"},
-    // Pipeline stages: rank 0 (the first stage) logs "Model loading took" and "Available KV cache memory"; the
-    // token count is the smallest over the stages (the last one, which also runs the sampler).
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp2dp1--8192.log", 1, 2, 8192, "auto", "", 0.95, 7.51, 1.10, 0.07, 66.54, 1075312, 131.26},
-    {"llama-3.1-8b", "meta-llama-llama-3-1-8b---h100-80gb--tp1pp4dp1--8192.log", 1, 4, 8192, "auto", "", 0.95, 4.26, 1.10, 0.07, 69.80, 2257264, 275.54},
-    {"qwen2.5-7b", "qwen-qwen2-5-7b-instruct--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 14.25, 2.21, 0.24, 58.53, 1096000, 133.79},
-    {"qwen2.5-7b", "qwen-qwen2-5-7b-instruct--h100-80gb--tp4pp1dp1--8192.log", 4, 1, 8192, "auto", "", 0.95, 3.55, 2.21, 2.13, 67.34, 5043280, 615.63},
-    {"qwen3-8b", "qwen-qwen3-8b--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 15.27, 2.21, 0.25, 57.50, 418688, 51.11},
-    {"qwen3-30b-a3b", "qwen-qwen3-30b-a3b--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 56.88, 2.68, 0.27, 15.41, 168288, 20.54},
-    {"qwen1.5-moe-a2.7b", "qwen-qwen1-5-moe-a2-7b--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 26.67, 2.47, 0.25, 45.83, 250304, 30.55},
-    {"deepseek-v2-lite", "deepseek-ai-deepseek-v2---h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 29.43, 1.93, 0.26, 43.61, 1505552, 183.78},
-    {"gemma-2-2b", "google-gemma-2-2b-it--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 4.90, 3.62, 0.24, 66.47, 670160, 81.73},
-    {"gemma-2-9b", "google-gemma-2-9b-it--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 17.22, 3.65, 0.25, 54.12, 168880, 20.60},
-    {"gemma-7b", "google-gemma-7b--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 15.91, 3.63, 0.25, 55.44, 129760, 15.84},
-    {"gemma-3-4b", "google-gemma-3-4b-it--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 8.58, 3.89, 0.25, 62.51, 468144, 57.05},
-    {"phi-4", "microsoft-phi-4--h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 27.39, 1.52, 0.25, 46.08, 241568, 29.49},
-    {"phi-2", "microsoft-phi-2--h100-80gb--tp1pp1dp1--2048.log", 1, 1, 2048, "auto", "", 0.95, 5.19, 0.79, 0.24, 69.00, 226112, 110.41},
-    {"mixtral-8x7b-v0.1", "mistralai-mixtral-8x7b-i--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.95, 43.51, 1.21, 2.07, 28.44, 465936, 56.88},
-    {"llama-4-scout-17b-16e-instruct", "meta-llama-llama-4-scout--h100-80gb--tp4pp1dp1--8192.log", 4, 1, 8192, "auto", "", 0.95, 53.12, 3.19, 2.17, 16.75, 365968, 44.68},
-    {"gpt-oss-20b", "openai-gpt-oss-20b--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.90, 7.01, 2.87, 2.07, 59.32, 2591776, 316.07, "", "weights activation"},
-    {"granite-3.3-8b", "ibm-granite-granite-3-3---h100-80gb--tp1pp1dp1--8192.log", 1, 1, 8192, "auto", "", 0.95, 15.25, 0.85, 0.46, 58.66, 384432, 46.93, "", "non_torch"},
-    {"qwen2.5-72b", "qwen-qwen2-5-72b-instruc--h100-80gb--tp2pp1dp1--8192.log", 2, 1, 8192, "auto", "", 0.95, 67.80, 2.29, 2.09, 3.04, 19920, 2.43},
-};
-// clang-format on
-
-const std::string log_base = "https://github.com/llm-d-incubation/llm-d-planner/blob/"
-                             "56dc5b76ca535960998bdf9fd4a3077d98fdf60a/accuracy/results/v0.19.0/logs/";
-
-std::string log_url(const reference_run& r) {
-    return log_base + r.log;
-}
-
-serve_request request_of(const reference_run& r) {
-    serve_request q;
-    q.gpu = "h100-80gb";
-    q.vllm.tensor_parallel_size = r.tp;
-    q.vllm.pipeline_parallel_size = r.pp;
-    q.vllm.max_model_len = r.max_model_len;
-    q.vllm.kv_cache_dtype = r.kv_cache_dtype;
-    q.vllm.quantization = r.quantization;
-    q.vllm.gpu_memory_utilization = r.util;
-    q.vllm.dtype = r.dtype;
-    return q;
-}
-
 double rel(double predicted, double measured) {
     return (predicted - measured) / measured;
 }
 
-bool gap(const reference_run& r, const char* figure) {
-    return std::string(r.known_gap).find(figure) != std::string::npos;
-}
-
-// Every figure vLLM logs at start-up, for every reference run, within its tolerance (see the top of the
-// file).
-TEST(ServeVllm, PredictsPublishedStartUpLogs) {
-    for (const auto& r : runs) {
-        SCOPED_TRACE(std::string(r.preset) + " (" + log_url(r) + ")");
-        auto a = test::analyze_preset(r.preset);
-        auto p = plan_serve(a, request_of(r));
-        ASSERT_TRUE(p.ok()) << p.err().message;
-        EXPECT_TRUE(p->starts) << p->error;
-        const serve_rank& k = p->ranks.front(); // rank 0, whose lines the logs hold
-        const double w = k.weights_bytes / gib, act = k.activation_peak_bytes / gib,
-                     nt = k.non_torch_bytes / gib, kv = k.kv_cache_bytes / gib;
-        std::printf("%-31s T%llu P%llu weights %6.2f/%6.2f (%+5.1f%%) act %4.2f/%4.2f non-torch %4.2f/%4.2f "
-                    "KV %6.2f/%6.2f "
-                    "(%+5.1f%%) tokens %9llu/%9llu (%+5.1f%%) conc %7.2f/%7.2f (%+5.1f%%)%s%s\n",
-                    r.preset, (unsigned long long)r.tp, (unsigned long long)r.pp, w, r.weights_gib,
-                    100 * rel(w, r.weights_gib), act, r.activation_gib, nt, r.non_torch_gib, kv, r.kv_gib,
-                    100 * rel(kv, r.kv_gib), (unsigned long long)p->kv_tokens,
-                    (unsigned long long)r.kv_tokens, 100 * rel(double(p->kv_tokens), double(r.kv_tokens)),
-                    p->max_concurrency, r.concurrency, 100 * rel(p->max_concurrency, r.concurrency),
-                    *r.known_gap ? "  known gap: " : "", r.known_gap);
-        if (!gap(r, "weights")) EXPECT_NEAR(rel(w, r.weights_gib), 0.0, 0.01) << "weights " << w;
-        if (!gap(r, "activation")) EXPECT_NEAR(act, r.activation_gib, 0.15) << "activation peak";
-        if (!gap(r, "non_torch")) EXPECT_NEAR(nt, r.non_torch_gib, 0.10) << "non-torch memory";
-        if (gap(r, "kv")) continue;
-        EXPECT_NEAR(kv, r.kv_gib, 0.30) << "Available KV cache memory";
-        if (r.kv_gib < 15) continue;
-        EXPECT_NEAR(rel(double(p->kv_tokens), double(r.kv_tokens)), 0.0, 0.03) << "GPU KV cache size";
-        EXPECT_NEAR(rel(p->max_concurrency, r.concurrency), 0.0, 0.03) << "Maximum concurrency";
-    }
-}
+// The figures of the 26 reference runs (weights, activation peak, non-torch memory, KV memory, KV tokens,
+// concurrency) are in tests/data/reference/serve-logs.tsv, each with its log file and tolerance, checked by
+// tests/core/accuracy.cpp (which also writes docs/accuracy.md from them).
 
 serve_request on_h100(uint64_t tp = 1) {
     serve_request q;

@@ -17,13 +17,17 @@ namespace {
 enum class engine_kind { vllm, sglang, llamacpp };
 
 engine_kind kind_of(const serve_request& r) {
-    return r.engine == "sglang" ? engine_kind::sglang : r.engine == "llama.cpp" ? engine_kind::llamacpp
-                                                                                 : engine_kind::vllm;
+    return r.engine == "sglang"      ? engine_kind::sglang
+           : r.engine == "llama.cpp" ? engine_kind::llamacpp
+                                     : engine_kind::vllm;
 }
 
 void set_layout(serve_request& r, uint64_t tp, uint64_t pp) {
     switch (kind_of(r)) {
-    case engine_kind::sglang: r.sglang.tp_size = tp; r.gpus = 0; break;
+    case engine_kind::sglang:
+        r.sglang.tp_size = tp;
+        r.gpus = 0;
+        break;
     case engine_kind::llamacpp: r.gpus = tp * pp; break;
     default:
         r.vllm.tensor_parallel_size = tp;
@@ -77,7 +81,8 @@ uint64_t context_of(const analysis& a, const serve_request& r) {
     switch (kind_of(r)) {
     case engine_kind::sglang: given = r.sglang.context_length; break;
     case engine_kind::llamacpp:
-        if (r.llamacpp.ctx_size) given = r.llamacpp.ctx_size / std::max<uint64_t>(1, r.llamacpp.parallel.value_or(1));
+        if (r.llamacpp.ctx_size)
+            given = r.llamacpp.ctx_size / std::max<uint64_t>(1, r.llamacpp.parallel.value_or(1));
         break;
     default: given = r.vllm.max_model_len;
     }
@@ -101,16 +106,18 @@ void write_cell(json_writer& w, const serve_sweep_cell& c) {
 
 } // namespace
 
-result<serve_search_answer> search_serve(const analysis& a, const serve_request& r, const serve_search_request& q) {
+result<serve_search_answer> search_serve(const analysis& a, const serve_request& r,
+                                         const serve_search_request& q) {
     serve_search_answer s;
     const double n = q.target_concurrency.value_or(1.0);
     if (q.target_concurrency && !(*q.target_concurrency > 0 && *q.target_concurrency <= 1e6))
         return make_error(error_code::out_of_range,
-                          "target_concurrency: expected a number of requests in (0, 1,000,000]", "target_concurrency");
+                          "target_concurrency: expected a number of requests in (0, 1,000,000]",
+                          "target_concurrency");
     const uint64_t context = context_of(a, r);
     if (!context)
-        return make_error(error_code::missing_key, "context: the model gives no maximum length; name the context",
-                          "max_model_len");
+        return make_error(error_code::missing_key,
+                          "context: the model gives no maximum length; name the context", "max_model_len");
     const bool pp_ok = kind_of(r) == engine_kind::vllm;
 
     if (q.target_concurrency) {
@@ -121,9 +128,11 @@ result<serve_search_answer> search_serve(const analysis& a, const serve_request&
                 if (g % tp) continue;
                 const uint64_t pp = g / tp;
                 if (pp > 1 && !pp_ok) continue;
-                if (kind_of(r) == engine_kind::llamacpp && tp != g) continue; // llama.cpp: one layout per count
+                if (kind_of(r) == engine_kind::llamacpp && tp != g)
+                    continue; // llama.cpp: one layout per count
                 serve_request t = r;
-                set_layout(t, kind_of(r) == engine_kind::llamacpp ? 1 : tp, kind_of(r) == engine_kind::llamacpp ? g : pp);
+                set_layout(t, kind_of(r) == engine_kind::llamacpp ? 1 : tp,
+                           kind_of(r) == engine_kind::llamacpp ? g : pp);
                 set_context(t, context, n);
                 auto p = serve_detail::plan_without_fixes(a, t);
                 if (!holds(t, p, n)) continue;
@@ -176,7 +185,8 @@ result<serve_search_answer> search_serve(const analysis& a, const serve_request&
             bool valid = true;
             for (uint64_t c : s.sweep_contexts) {
                 serve_request t = r;
-                set_layout(t, kind_of(r) == engine_kind::llamacpp ? 1 : tp, kind_of(r) == engine_kind::llamacpp ? tp : 1);
+                set_layout(t, kind_of(r) == engine_kind::llamacpp ? 1 : tp,
+                           kind_of(r) == engine_kind::llamacpp ? tp : 1);
                 set_context(t, c, kind_of(r) == engine_kind::llamacpp ? n : 1);
                 auto p = serve_detail::plan_without_fixes(a, t);
                 if (!p) {
@@ -187,7 +197,8 @@ result<serve_search_answer> search_serve(const analysis& a, const serve_request&
                 cell.tp = tp;
                 cell.context = c;
                 cell.starts = p->starts;
-                cell.concurrency = p->starts ? (kind_of(r) == engine_kind::llamacpp ? n : p->max_concurrency) : 0;
+                cell.concurrency =
+                    p->starts ? (kind_of(r) == engine_kind::llamacpp ? n : p->max_concurrency) : 0;
                 cell.kv_tokens = p->starts ? p->kv_tokens : 0;
                 row.push_back(cell);
             }
