@@ -1,4 +1,4 @@
-// The Serve view: what an inference engine (vLLM, SGLang, llama.cpp) will do with the model on the GPUs chosen
+// The Serve view: what an inference engine (vLLM, SGLang, llama.cpp, transformers) will do with the model on the GPUs chosen
 // above, as `modelplan serve` answers it (docs/serving.md): per GPU the engine's own start-up figures as a bar,
 // the KV tokens and concurrency, the lines the engine will log, the command to paste, and two plots of one GPU's
 // memory against the context length and against the number of requests, with the memory the engine may use as
@@ -35,6 +35,16 @@ const engines = {
       ['quant', 'GGUF type (--quant)', 'the model\'s'],
     ],
   },
+  transformers: {
+    name: 'transformers (from_pretrained)',
+    knobs: [
+      ['device_map', 'device_map', 'auto'],
+      ['batch_size', 'Batch size', '1'],
+      ['max_length', 'Max length', 'the model\'s default'],
+      ['max_memory', 'max_memory per GPU', 'the placement\'s'],
+      ['cpu_memory', 'CPU memory', 'none'],
+    ],
+  },
 };
 
 // The bar's items per engine: [JSON field of a rank, label, colour class].
@@ -45,6 +55,8 @@ const items = {
     ['kv_cache_bytes', 'KV pool', 'kv_cache']],
   'llama.cpp': [['non_torch_bytes', 'CUDA context', 'overhead'], ['weights_bytes', 'model buffer', 'weights'],
     ['activation_peak_bytes', 'compute buffer', 'activations'], ['kv_cache_bytes', 'KV buffer', 'kv_cache']],
+  transformers: [['non_torch_bytes', 'overhead', 'overhead'], ['weights_bytes', 'weights', 'weights'],
+    ['activation_peak_bytes', 'activations and logits', 'activations'], ['kv_cache_bytes', 'KV cache', 'kv_cache']],
 };
 
 const svgNs = 'http://www.w3.org/2000/svg';
@@ -259,12 +271,16 @@ export class ServeView {
       fixed = rank.weights_bytes;
       capacity = rank.requested_bytes;
       perToken = r.kv_bytes_per_token;
+    } else if (r.engine === 'transformers') {
+      fixed = rank.weights_bytes + rank.activation_peak_bytes + rank.non_torch_bytes;
+      capacity = rank.total_bytes;
+      perToken = r.kv_tokens ? Math.max(0, rank.kv_cache_bytes) / r.kv_tokens : r.kv_bytes_per_token;
     } else {
       fixed = rank.weights_bytes + rank.activation_peak_bytes + rank.non_torch_bytes;
       capacity = rank.total_bytes;
       perToken = r.knobs.ctx_size ? Math.max(0, rank.kv_cache_bytes) / r.knobs.ctx_size : r.kv_bytes_per_token;
     }
-    const len = r.knobs.max_model_len ?? r.knobs.context_length ?? r.knobs.n_ctx_seq ?? 0;
+    const len = r.knobs.max_model_len ?? r.knobs.context_length ?? r.knobs.n_ctx_seq ?? r.knobs.max_length ?? 0;
     plot(c.querySelector('#serve-plot-context'), { fixed, slope: perToken, capacity,
       xMax: Math.max(len, 1024), xLabel: 'tokens of context', what: 'One request' });
     const conc = Math.max(2, Math.ceil(Math.max(1, r.max_concurrency) * 1.5));

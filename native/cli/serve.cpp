@@ -26,7 +26,7 @@ With --engine sglang: what SGLang will do: the free memory it sees before loadin
 and what its reserve heuristic keeps for the prefill and the CUDA graphs.
 
 options:
-  --engine NAME                    vllm (the default), sglang or llama.cpp (transformers: modelplan place)
+  --engine NAME                    vllm (the default), sglang, llama.cpp or transformers
   --engine-version V               vllm: 0.19 (the only one modelled); sglang: 0.5.3 (default), 0.4.7 to
                                    0.5.2, or 0.4.6 and older (their default fractions differ); llama.cpp:
                                    2025-11 (llama-server builds from November 2025 on)
@@ -70,6 +70,13 @@ are read too; --gpus N splits the layers over N GPUs as the default --tensor-spl
   --quant Q                        modelplan's: the GGUF type a model that is not a .gguf file is converted
                                    to (q4_k_m, q8_0, ...; default its own type); a .gguf file's types are read
 
+transformers' (--engine transformers: from_pretrained with accelerate's device map, as modelplan place
+places it; --gpus N GPUs, --quantization a bitsandbytes or other format of docs/quantization.md):
+  --device-map M                   auto (balanced, the default), balanced or sequential
+  --batch-size N                   sequences generated at once (default 1)
+  --max-length N                   tokens per sequence in the cache (default: the model's default context)
+  --max-memory SIZE                each GPU's budget (max_memory); default the placement's
+  --cpu-memory SIZE                host memory to offload to (max_memory["cpu"])
 inverse questions (each answer planned again; docs/serving.md):
   --target-concurrency N           the smallest layout (GPUs, tensor and pipeline parallel sizes) that holds N
                                    requests of the context, and the longest context the given layout holds N at
@@ -261,6 +268,39 @@ std::string render_search(const serve_search_request& q, const serve_search_answ
     return out;
 }
 
+std::string render_transformers(const analysis& a, const serve_plan& p) {
+    std::string out = model_title(a) + "transformers (from_pretrained with accelerate's device map) on " +
+                      std::to_string(p.ranks.size()) + " x " + p.gpu + "\n\n";
+    table t({
+        {"device",              align::left },
+        {"budget",              align::right},
+        {"weights",             align::right},
+        {"KV cache",            align::right},
+        {"activations, logits", align::right},
+        {"overhead",            align::right},
+    });
+    for (const auto& r : p.ranks)
+        t.row({r.name, gib(static_cast<int64_t>(r.total_bytes)), gib(static_cast<int64_t>(r.weights_bytes)),
+               gib(r.kv_cache_bytes), gib(static_cast<int64_t>(r.activation_peak_bytes)),
+               gib(static_cast<int64_t>(r.non_torch_bytes))});
+    if (p.host_weights_bytes || p.host_kv_bytes)
+        t.row({"cpu", "", gib(static_cast<int64_t>(p.host_weights_bytes)),
+               gib(static_cast<int64_t>(p.host_kv_bytes)), "", ""});
+    out += t.render();
+    out += "\n  batch          " + with_thousands(p.max_num_seqs) + " sequences of " +
+           with_thousands(p.max_model_len) + " tokens\n";
+    out += std::string("  fits           ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
+    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
+    out += "\nthe device map:\n";
+    for (const auto& l : p.log_lines) out += "  " + l + "\n";
+    out += "\ncall:\n  " + p.command + "\n";
+    if (!p.notes.empty()) {
+        out += "\nnotes:\n";
+        for (const auto& n : p.notes) out += "  " + n + "\n";
+    }
+    return out + header_notes(a);
+}
+
 } // namespace
 
 int run_serve(const command_line& given) {
@@ -311,17 +351,19 @@ int run_serve(const command_line& given) {
             if (!plan.empty() && plan.back() == '}') plan.pop_back(); // the search joins the same object
             print(plan + ",\"search\":" + serve_search_json(q, *found) + "}");
         } else {
-            print((p->engine == "sglang"      ? render_sglang(*a, *p)
-                   : p->engine == "llama.cpp" ? render_llamacpp(*a, *p)
-                                              : render_serve(*a, *p)) +
+            print((p->engine == "sglang"         ? render_sglang(*a, *p)
+                   : p->engine == "llama.cpp"    ? render_llamacpp(*a, *p)
+                   : p->engine == "transformers" ? render_transformers(*a, *p)
+                                                 : render_serve(*a, *p)) +
                   render_search(q, *found));
         }
         return p->starts ? exit_ok : exit_does_not_fit;
     }
-    print(cl.json                    ? serve_json(*a, *p)
-          : p->engine == "sglang"    ? render_sglang(*a, *p)
-          : p->engine == "llama.cpp" ? render_llamacpp(*a, *p)
-                                     : render_serve(*a, *p));
+    print(cl.json                       ? serve_json(*a, *p)
+          : p->engine == "sglang"       ? render_sglang(*a, *p)
+          : p->engine == "llama.cpp"    ? render_llamacpp(*a, *p)
+          : p->engine == "transformers" ? render_transformers(*a, *p)
+                                        : render_serve(*a, *p));
     return p->starts ? exit_ok : exit_does_not_fit;
 }
 

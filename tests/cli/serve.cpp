@@ -99,7 +99,7 @@ TEST_F(serve, bad_knobs_name_their_flags) {
                      "--gpu-memory-utilization");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --max-model-len 262144"), "--max-model-len");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --kv-cache-dtype int3"), "--kv-cache-dtype");
-    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine transformers"), "--engine");
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --engine tgi"), "--engine");
     expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --tp-size 2"),
                      "--tp-size: not a vLLM flag (vLLM's is --tensor-parallel-size)");
     expect_bad_input(run("llama-3.1-8b --tensor-parallel-size 2"), "--gpu");

@@ -91,7 +91,7 @@ TEST(ServeVllm, RejectsBadKnobsWithVllmsReason) {
     q.gpus = 1;
     EXPECT_FALSE(plan_serve(a, q).ok());
     q = on_h100();
-    q.engine = "transformers"; // not an engine serve plans (modelplan place gives its device_map)
+    q.engine = "tgi"; // not an engine serve plans
     EXPECT_EQ(plan_serve(a, q).err().path, "engine");
     q = on_h100();
     q.vllm.quantization = "awq"; // a bf16 checkpoint has no AWQ weights to load

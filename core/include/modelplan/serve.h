@@ -58,6 +58,15 @@ struct llamacpp_options {
     std::string quant; // modelplan's own: the GGUF type a model that is not a GGUF file is converted to
 };
 
+// transformers' `from_pretrained(device_map=...)` with accelerate's placement (docs/placement.md).
+struct transformers_options {
+    std::string device_map = "auto";    // auto (balanced), balanced, sequential
+    uint64_t batch_size = 1;            // sequences generated at once
+    uint64_t max_length = 0;            // tokens per sequence held in the cache; 0: the model's default
+    std::optional<uint64_t> max_memory; // each GPU's budget (max_memory={i: ...}); default: the placement's
+    std::optional<uint64_t> cpu_memory; // host memory to offload to (max_memory={"cpu": ...})
+};
+
 struct serve_request {
     std::string engine = "vllm";
     std::string engine_version; // "" : the engine's default version (vllm 0.19, sglang 0.5.3)
@@ -66,6 +75,7 @@ struct serve_request {
     vllm_options vllm;
     sglang_options sglang;
     llamacpp_options llamacpp;
+    transformers_options transformers;
     std::vector<std::string> given; // the knobs set, by field name (checked against the engine's)
 };
 
@@ -133,6 +143,7 @@ struct serve_plan {
     uint64_t k_bytes_total = 0, v_bytes_total = 0, full_layers = 0, swa_layers = 0; // the full layers' cache
     uint64_t swa_k_bytes = 0, swa_v_bytes = 0; // the sliding-window layers' cache
     bool kv_unified = false;
+    std::string device_map; // transformers': auto, balanced, sequential
     double gpu_memory_utilization = 0.9;
     std::string kv_cache_dtype = "auto", quantization, dtype;
     bool enforce_eager = false;

@@ -10,6 +10,7 @@
 #include "serve/llamacpp-internal.h"
 #include "serve/serve-internal.h"
 #include "serve/sglang-internal.h"
+#include "serve/transformers-internal.h"
 #include "serve/vllm-internal.h"
 #include "util/json-util.h"
 #include "util/text-internal.h"
@@ -237,6 +238,8 @@ const char* const sglang_knobs[] = {"tp_size",           "mem_fraction_static", 
                                     "cuda_graph_max_bs", "disable_cuda_graph",   "free_memory"};
 const char* const llamacpp_knobs[] = {"n_gpu_layers", "ctx_size",  "parallel", "kv_unified",  "cache_type_k",
                                       "cache_type_v", "n_cpu_moe", "cpu_moe",  "ubatch_size", "quant"};
+const char* const transformers_knobs[] = {"device_map", "batch_size", "max_length", "max_memory",
+                                          "cpu_memory"};
 
 template <size_t N>
 bool among(const std::string& f, const char* const (&names)[N]) {
@@ -248,30 +251,37 @@ bool among(const std::string& f, const char* const (&names)[N]) {
 // A knob given for another engine: the error names the engine's own flag for the same thing.
 std::optional<error> check_knobs(const serve_request& r) {
     const std::string& e = r.engine;
-    const char* engine = e == "sglang" ? "an SGLang" : e == "llama.cpp" ? "a llama.cpp" : "a vLLM";
-    static const char* const same[][3] = {
-  // vLLM, SGLang, llama.cpp
-        {"tensor_parallel_size",   "tp_size",              ""            },
-        {"max_model_len",          "context_length",       "ctx_size"    },
-        {"block_size",             "page_size",            ""            },
-        {"max_num_seqs",           "max_running_requests", "parallel"    },
-        {"max_num_batched_tokens", "chunked_prefill_size", "ubatch_size" },
-        {"enforce_eager",          "disable_cuda_graph",   ""            },
-        {"kv_cache_dtype",         "kv_cache_dtype",       "cache_type_k"},
+    const char* engine = e == "sglang"         ? "an SGLang"
+                         : e == "llama.cpp"    ? "a llama.cpp"
+                         : e == "transformers" ? "a transformers"
+                                               : "a vLLM";
+    static const char* const same[][4] = {
+  // vLLM, SGLang, llama.cpp, transformers
+        {"tensor_parallel_size",   "tp_size",              "",             ""          },
+        {"max_model_len",          "context_length",       "ctx_size",     "max_length"},
+        {"block_size",             "page_size",            "",             ""          },
+        {"max_num_seqs",           "max_running_requests", "parallel",     "batch_size"},
+        {"max_num_batched_tokens", "chunked_prefill_size", "ubatch_size",  ""          },
+        {"enforce_eager",          "disable_cuda_graph",   "",             ""          },
+        {"kv_cache_dtype",         "kv_cache_dtype",       "cache_type_k", ""          },
     };
-    const int ours = e == "sglang" ? 1 : e == "llama.cpp" ? 2 : 0;
+    const int ours = e == "sglang" ? 1 : e == "llama.cpp" ? 2 : e == "transformers" ? 3 : 0;
     for (const std::string& f : r.given) {
         bool own = ours == 0   ? among(f, vllm_knobs)
                    : ours == 1 ? among(f, sglang_knobs)
-                               : among(f, llamacpp_knobs);
-        if (own || f == "dtype" || f == "quantization" || (f == "kv_cache_dtype" && ours != 2)) continue;
+                   : ours == 2 ? among(f, llamacpp_knobs)
+                               : among(f, transformers_knobs);
+        if (own || f == "dtype" || f == "quantization" || (f == "kv_cache_dtype" && ours < 2)) continue;
         std::string theirs;
         for (const auto& row : same)
             for (const char* name : row)
                 if (f == name && *row[ours]) theirs = row[ours];
         std::string flag = theirs;
         std::replace(flag.begin(), flag.end(), '_', '-');
-        const char* who = ours == 1 ? "SGLang" : ours == 2 ? "llama.cpp" : "vLLM";
+        const char* who = ours == 1   ? "SGLang"
+                          : ours == 2 ? "llama.cpp"
+                          : ours == 3 ? "transformers"
+                                      : "vLLM";
         return make_error(
             error_code::bad_request,
             f + ": not " + engine + " flag" +
@@ -297,9 +307,24 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
         if (auto e = read_count(value, label, f, n)) return e;
         return r.gpus = n, std::nullopt;
     }
-    if (among(f, vllm_knobs) || among(f, sglang_knobs) || among(f, llamacpp_knobs) || f == "kv_cache_dtype" ||
-        f == "quantization" || f == "dtype")
+    if (among(f, vllm_knobs) || among(f, sglang_knobs) || among(f, llamacpp_knobs) ||
+        among(f, transformers_knobs) || f == "kv_cache_dtype" || f == "quantization" || f == "dtype")
         r.given.push_back(f);
+    transformers_options& t = r.transformers;
+    if (f == "device_map") return t.device_map = value, std::nullopt;
+    if (f == "batch_size" || f == "max_length") {
+        if (auto e = read_count(value, label, f, n)) return e;
+        (f == "batch_size" ? t.batch_size : t.max_length) = n;
+        return std::nullopt;
+    }
+    if (f == "max_memory" || f == "cpu_memory") {
+        auto bytes = parse_memory_size(value);
+        if (!bytes)
+            return make_error(error_code::bad_request,
+                              label + ": expected a size such as 70GiB, got \"" + value + "\"", f);
+        (f == "max_memory" ? t.max_memory : t.cpu_memory) = *bytes;
+        return std::nullopt;
+    }
     llamacpp_options& l = r.llamacpp;
     if (f == "n_gpu_layers") {
         if (value == "-1" || value == "all" || value == "auto") return l.n_gpu_layers.reset(), std::nullopt;
@@ -412,16 +437,21 @@ result<std::optional<dtype>> serving_dtype(const model_spec& s, const std::strin
 namespace {
 
 result<serve_plan> plan_serve_impl(const analysis& a_given, const serve_request& r, bool with_fixes) {
-    if (r.engine != "vllm" && r.engine != "sglang" && r.engine != "llama.cpp")
-        return make_error(
-            error_code::unsupported,
-            "engine: " + quote_value(r.engine) +
-                " is not modelled yet; vllm, sglang and llama.cpp are (for transformers, modelplan "
-                "place gives the device_map)",
-            "engine");
+    if (r.engine != "vllm" && r.engine != "sglang" && r.engine != "llama.cpp" && r.engine != "transformers")
+        return make_error(error_code::unsupported,
+                          "engine: " + quote_value(r.engine) +
+                              " is not one serve plans; vllm, sglang, llama.cpp and transformers are",
+                          "engine");
     if (auto e = check_knobs(r)) return *e;
     const bool sglang = r.engine == "sglang";
     const std::string& v = r.engine_version;
+    if (r.engine == "transformers") {
+        if (r.gpu.empty())
+            return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");
+        auto gpu = find_gpu(r.gpu);
+        if (!gpu) return gpu.err();
+        return transformers_engine::plan(a_given, r, *gpu);
+    }
     if (r.engine == "llama.cpp") {
         if (r.gpu.empty())
             return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");
@@ -511,7 +541,20 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
     write_strings(w, "fixes", p.fixes);
     w.Key("knobs");
     w.StartObject();
-    if (p.engine == "llama.cpp") {
+    if (p.engine == "transformers") {
+        w.Key("device_map");
+        write_string(w, p.device_map);
+        w.Key("batch_size");
+        w.Uint64(p.max_num_seqs);
+        w.Key("max_length");
+        w.Uint64(p.max_model_len);
+        w.Key("quantization");
+        write_string(w, p.quantization);
+        w.Key("host_weights_bytes");
+        w.Uint64(p.host_weights_bytes);
+        w.Key("host_kv_bytes");
+        w.Uint64(p.host_kv_bytes);
+    } else if (p.engine == "llama.cpp") {
         w.Key("n_gpu_layers");
         w.Uint64(p.n_gpu_layers);
         w.Key("ctx_size");
