@@ -123,6 +123,9 @@ const option_group serve = {
     {"--block-size",                workload_value{},        "block_size",             " (e.g. 16)"                     },
     {"--quantization",              workload_value{},        "quantization",           " (e.g. fp8)"                    },
     {"--enforce-eager",             &cl::enforce_eager,      "enforce_eager",          ""                               },
+    {"--enable-lora",               &cl::enable_lora,        "enable_lora",            ""                               },
+    {"--max-loras",                 workload_value{},        "max_loras",              " (e.g. 4)"                      },
+    {"--max-lora-rank",             workload_value{},        "max_lora_rank",          " (e.g. 64)"                     },
  // SGLang's
     {"--tp,--tp-size",              workload_value{},        "tp_size",                " (e.g. 2)"                      },
     {"--mem-fraction-static",       workload_value{},        "mem_fraction_static",    " (e.g. 0.85)"                   },

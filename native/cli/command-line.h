@@ -47,7 +47,8 @@ struct command_line {
     bool mmap = false;
     // serve: the engine; its knobs are in `workload`, under the engine's names
     std::optional<std::string> engine, engine_version;
-    bool enforce_eager = false, disable_cuda_graph = false, kv_unified = false, cpu_moe = false;
+    bool enforce_eager = false, disable_cuda_graph = false, kv_unified = false, cpu_moe = false,
+         enable_lora = false;
     std::optional<std::string> target_concurrency; // serve's inverse questions
     bool longest_context = false, sweep = false;
 };

@@ -45,6 +45,8 @@ options:
                                    format is read from its config.json
   --dtype D                        auto (float32 configs run in bfloat16), half, bfloat16, float32
   --enforce-eager                  no CUDA graphs
+  --enable-lora                    LoRA buffers in the weights: --max-loras N (default 1) adapters of
+                                   --max-lora-rank R (default 16; 1, 8, 16, 32, 64, 128, 256, 320 or 512)
 SGLang's (--engine sglang; dtype, quantization and --kv-cache-dtype as above, fp8_e5m2 or fp8_e4m3):
   --tp-size T, --tp T              default 1
   --mem-fraction-static F          in (0, 1); default: SGLang's heuristic for the GPU, TP and version
@@ -320,6 +322,8 @@ int run_serve(const command_line& given) {
     if (cl.disable_cuda_graph)
         if (auto e = set_serve_option(r, "disable_cuda_graph", "true", "--disable-cuda-graph"))
             return fail(*e);
+    if (cl.enable_lora)
+        if (auto e = set_serve_option(r, "enable_lora", "true", "--enable-lora")) return fail(*e);
     if (cl.kv_unified)
         if (auto e = set_serve_option(r, "kv_unified", "true", "--kv-unified")) return fail(*e);
     if (cl.cpu_moe)

@@ -1,5 +1,6 @@
-// serve --engine transformers: accelerate's placement in serve's terms. Checked against place_model planned again
-// for the same devices and workload (docs/placement.md has the placement's own evidence), and the call written.
+// serve --engine transformers: accelerate's placement in serve's terms. Checked against place_model planned
+// again for the same devices and workload (docs/placement.md has the placement's own evidence), and the call
+// written.
 #include <gtest/gtest.h>
 
 #include "modelplan/placement.h"

@@ -305,3 +305,39 @@ TEST(ServeVllm, CudaGraphEstimateIsRough) {
 
 } // namespace
 } // namespace modelplan
+
+namespace modelplan {
+namespace {
+
+// --enable-lora: vLLM's LoRA buffers, counted by hand from Llama-3.1-8B's config (hidden 4096, 8 KV heads of
+// 128, intermediate 14336, 32 layers, bf16) for one adapter of rank 16: per layer, A (16 x in) and B (out x
+// 16) of q (4096 x 4096), k and v (1024 x 4096), o (4096 x 4096), gate and up (14336 x 4096), down (4096 x
+// 14336): 1,310,720 values, x 32 layers x 2 bytes = 83,886,080 bytes. At T = 2 the column-parallel B and the
+// row-parallel A halve: 884,736 values a layer, 56,623,104 bytes.
+TEST(ServeVllm, LoraBuffersByHand) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    for (auto [tp, expected] : {
+             std::pair<uint64_t, uint64_t>{1, 83886080},
+              {2, 56623104}
+    }) {
+        serve_request q;
+        q.gpu = "h100-80gb";
+        q.vllm.tensor_parallel_size = tp;
+        q.vllm.max_model_len = 8192;
+        auto without = plan_serve(a, q);
+        q.vllm.enable_lora = true;
+        auto with = plan_serve(a, q);
+        ASSERT_TRUE(with.ok() && without.ok());
+        EXPECT_EQ(with->ranks[0].lora_bytes, expected) << tp;
+        EXPECT_EQ(with->ranks[0].weights_bytes - without->ranks[0].weights_bytes, expected) << tp;
+        EXPECT_NE(with->command.find("--enable-lora --max-loras 1 --max-lora-rank 16"), std::string::npos);
+    }
+    serve_request bad;
+    bad.gpu = "h100-80gb";
+    bad.vllm.enable_lora = true;
+    bad.vllm.max_lora_rank = 24;
+    EXPECT_EQ(plan_serve(a, bad).err().path, "max_lora_rank");
+}
+
+} // namespace
+} // namespace modelplan

@@ -25,8 +25,11 @@ struct vllm_options {
     std::string kv_cache_dtype = "auto";            // auto | fp8 | fp8_e4m3 | fp8_e5m2
     uint64_t block_size = 16;
     bool enforce_eager = false;
-    std::string quantization; // "" : what config.json's quantization_config says; "fp8": online fp8
-    std::string dtype;        // "" or "auto": the config's torch_dtype
+    bool enable_lora = false;    // --enable-lora: LoRA buffers for max_loras adapters of max_lora_rank
+    uint64_t max_loras = 1;      // vLLM's default
+    uint64_t max_lora_rank = 16; // vLLM's default
+    std::string quantization;    // "" : what config.json's quantization_config says; "fp8": online fp8
+    std::string dtype;           // "" or "auto": the config's torch_dtype
 };
 
 // SGLang's knobs under SGLang's names (`python -m sglang.launch_server --tp-size ...`); unset: SGLang's
@@ -98,6 +101,7 @@ struct serve_rank {
     uint64_t non_torch_bytes = 0;       // "non-torch forward increase memory" (estimate: published figures)
     uint64_t activation_peak_bytes = 0; // "torch peak memory increase" of the profiling run (estimate)
     uint64_t cudagraph_bytes = 0;       // CUDA-graph pool (estimate; 0 with enforce_eager)
+    uint64_t lora_bytes = 0;            // LoRA buffers (--enable-lora), included in weights_bytes
     bool cudagraph_in_budget = false;   // whether this version subtracts it before sizing the cache
     int64_t kv_cache_bytes = 0;         // "Available KV cache memory" (negative: none)
     uint64_t num_blocks = 0;            // blocks this rank's memory holds
@@ -147,6 +151,8 @@ struct serve_plan {
     double gpu_memory_utilization = 0.9;
     std::string kv_cache_dtype = "auto", quantization, dtype;
     bool enforce_eager = false;
+    bool enable_lora = false;
+    uint64_t max_loras = 0, max_lora_rank = 0;
     std::vector<std::string> log_lines; // the start-up lines vLLM will print, with our figures
     std::vector<std::string> notes;     // what is estimated and why
     std::string command;                // `vllm serve REPO ...`, ready to paste

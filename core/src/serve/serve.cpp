@@ -76,6 +76,8 @@ std::string command_of(const analysis& a, const serve_plan& p) {
     if (!p.quantization.empty()) c += " --quantization " + p.quantization;
     if (!p.dtype.empty() && p.dtype != "auto") c += " --dtype " + p.dtype;
     if (p.enforce_eager) c += " --enforce-eager";
+    if (p.enable_lora)
+        c += " --enable-lora --max-loras " + num(p.max_loras) + " --max-lora-rank " + num(p.max_lora_rank);
     return c;
 }
 
@@ -108,6 +110,12 @@ std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
     notes.push_back(
         "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
         "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)");
+    if (p.enable_lora)
+        notes.push_back("LoRA: " + num(p.max_loras) + " adapter slot(s) of rank " + num(p.max_lora_rank) +
+                        " for every attention and MLP projection, in the weights (" +
+                        gib2(static_cast<double>(p.ranks.empty() ? 0 : p.ranks[0].lora_bytes)) +
+                        " GiB on the first rank); experts, embeddings and the head not counted, nor the LoRA "
+                        "kernels' workspace; no published log checks it yet");
     if (!p.enforce_eager)
         notes.push_back(
             "cudagraph_bytes: an estimate; vLLM 0.19 captures the graphs after sizing the KV cache "
@@ -218,6 +226,8 @@ void write_rank(json_writer& w, const serve_rank& r) {
     w.Uint64(r.cudagraph_bytes);
     w.Key("cudagraph_in_budget");
     w.Bool(r.cudagraph_in_budget);
+    w.Key("lora_bytes");
+    w.Uint64(r.lora_bytes);
     w.Key("kv_cache_bytes");
     w.Int64(r.kv_cache_bytes);
     w.Key("num_blocks");
@@ -230,9 +240,17 @@ void write_rank(json_writer& w, const serve_rank& r) {
 namespace {
 
 // Each engine's own knobs (dtype, quantization and kv_cache_dtype are every engine's).
-const char* const vllm_knobs[] = {"tensor_parallel_size", "pipeline_parallel_size", "gpu_memory_utilization",
-                                  "max_model_len",        "max_num_seqs",           "max_num_batched_tokens",
-                                  "block_size",           "enforce_eager"};
+const char* const vllm_knobs[] = {"tensor_parallel_size",
+                                  "pipeline_parallel_size",
+                                  "gpu_memory_utilization",
+                                  "max_model_len",
+                                  "max_num_seqs",
+                                  "max_num_batched_tokens",
+                                  "block_size",
+                                  "enforce_eager",
+                                  "enable_lora",
+                                  "max_loras",
+                                  "max_lora_rank"};
 const char* const sglang_knobs[] = {"tp_size",           "mem_fraction_static",  "context_length",
                                     "page_size",         "chunked_prefill_size", "max_running_requests",
                                     "cuda_graph_max_bs", "disable_cuda_graph",   "free_memory"};
@@ -407,6 +425,12 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
     if (f == "quantization") return o.quantization = g.quantization = value, std::nullopt;
     if (f == "dtype") return o.dtype = g.dtype = value, std::nullopt;
     if (f == "enforce_eager") return read_flag(value, label, f, o.enforce_eager);
+    if (f == "enable_lora") return read_flag(value, label, f, o.enable_lora);
+    if (f == "max_loras" || f == "max_lora_rank") {
+        if (auto e = read_count(value, label, f, n)) return e;
+        (f == "max_loras" ? o.max_loras : o.max_lora_rank) = n;
+        return std::nullopt;
+    }
     if (f == "disable_cuda_graph") return read_flag(value, label, f, g.disable_cuda_graph);
     return make_error(error_code::bad_request, label + ": not a knob serve knows", f);
 }
@@ -627,6 +651,12 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
         w.Uint64(p.block_size);
         w.Key("enforce_eager");
         w.Bool(p.enforce_eager);
+        w.Key("enable_lora");
+        w.Bool(p.enable_lora);
+        w.Key("max_loras");
+        w.Uint64(p.max_loras);
+        w.Key("max_lora_rank");
+        w.Uint64(p.max_lora_rank);
         w.Key("quantization");
         write_string(w, p.quantization);
     }

@@ -14,6 +14,8 @@ struct knobs {
     uint64_t max_model_len = 0, max_num_seqs = 0, max_num_batched_tokens = 0, block_size = 16;
     std::string kv_cache_dtype = "auto", quantization, dtype;
     bool enforce_eager = false;
+    bool enable_lora = false;
+    uint64_t max_loras = 1, max_lora_rank = 16;
     bool max_num_seqs_given = false, max_num_batched_tokens_given = false;
 };
 

@@ -302,11 +302,39 @@ std::vector<serve_kv_group> form_groups(const std::vector<layer_page>& pages, co
     return groups;
 }
 
+// ---- LoRA ---------------------------------------------------------------------------------------------
+
+// The LoRA buffers vLLM allocates with --enable-lora, on one rank of a stage: for every attention and MLP
+// projection of the stage's decoder layers (a weight [out, in]), max_loras slots of A (rank x in) and B (out
+// x rank) in the model's dtype, split as the weight is: a column-parallel projection (q, k, v, gate, up)
+// keeps A whole and splits B's out; a row-parallel one (o, down) splits A's in and keeps B whole
+// (Column/RowParallelLinearWithLoRA.create_lora_weights). Experts, embeddings and the head are not counted.
+uint64_t lora_buffer_bytes(const analysis& a, const knobs& k, uint64_t first, uint64_t last) {
+    const model_spec& s = a.spec;
+    const uint64_t bytes = dtype_bytes(compute_dtype(s.weight_dtype));
+    uint64_t total = 0;
+    for (const tensor_info& t : a.sk.tensors) {
+        if (t.layer == no_index || t.shape.size() != 2) continue;
+        const uint64_t il = static_cast<uint64_t>(t.layer);
+        if (il < first || il > last || il >= s.layers.size() || s.layers[il].stack != layer_stack::decoder)
+            continue;
+        const bool column = t.what == role::attn_q || t.what == role::attn_k || t.what == role::attn_v ||
+                            t.what == role::attn_qkv || t.what == role::ffn_gate || t.what == role::ffn_up;
+        const bool row = t.what == role::attn_o || t.what == role::ffn_down;
+        if (!column && !row) continue;
+        const uint64_t out = t.shape[0], in = t.shape[1];
+        const uint64_t a_elems = mul(k.max_lora_rank, row ? ceil_div(in, k.tp) : in);
+        const uint64_t b_elems = mul(column ? ceil_div(out, k.tp) : out, k.max_lora_rank);
+        total = add(total, mul(mul(add(a_elems, b_elems), k.max_loras), bytes));
+    }
+    return total;
+}
+
 // ---- the plan ------------------------------------------------------------------------------------------
 
 struct stage_figures {
     uint64_t first = 0, last = 0;
-    uint64_t weights = 0, non_torch = 0, activation = 0, graphs = 0;
+    uint64_t weights = 0, non_torch = 0, activation = 0, graphs = 0, lora = 0;
     int64_t kv = 0;
     std::vector<layer_page> pages;
     std::vector<serve_kv_group> groups;
@@ -386,6 +414,22 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.quantization = o.quantization;
     k.dtype = o.dtype;
     k.enforce_eager = o.enforce_eager;
+    k.enable_lora = o.enable_lora;
+    k.max_loras = o.max_loras;
+    k.max_lora_rank = o.max_lora_rank;
+    if (k.enable_lora) {
+        // LoRAConfig's checks.
+        static const uint64_t ranks[] = {1, 8, 16, 32, 64, 128, 256, 320, 512};
+        if (std::find(std::begin(ranks), std::end(ranks), k.max_lora_rank) == std::end(ranks))
+            return make_error(error_code::out_of_range,
+                              "max_lora_rank: max_lora_rank (" + num(k.max_lora_rank) +
+                                  ") must be one of (1, 8, 16, 32, 64, 128, 256, 320, 512)",
+                              "max_lora_rank");
+        if (k.max_loras == 0 || k.max_loras > 1024)
+            return make_error(error_code::out_of_range,
+                              "max_loras: expected 1 to 1,024 adapters, got " + num(k.max_loras),
+                              "max_loras");
+    }
     if (!(k.util > 0.0 && k.util <= 1.0))
         return make_error(
             error_code::out_of_range,
@@ -499,6 +543,9 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.quantization = k.quantization;
     p.dtype = k.dtype;
     p.enforce_eager = k.enforce_eager;
+    p.enable_lora = k.enable_lora;
+    p.max_loras = k.enable_lora ? k.max_loras : 0;
+    p.max_lora_rank = k.enable_lora ? k.max_lora_rank : 0;
     p.starts = true;
 
     // Weights per stage: the parallel plan's split, vLLM's padded vocabulary, the rotary cache on every rank.
@@ -517,6 +564,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         f.first = sw->layers[st].first;
         f.last = sw->layers[st].second;
         f.weights = sw->bytes[st];
+        f.lora = k.enable_lora ? lora_buffer_bytes(a, k, f.first, f.last) : 0;
+        f.weights = add(f.weights, f.lora);
         f.non_torch = non_torch_bytes(k.tp, k.pp);
         f.activation = activation_peak(s, k, f.first, f.last, st == 0, st == k.pp - 1);
         uint64_t layers = 0;
@@ -545,6 +594,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
             rank.total_measured = total_measured;
             rank.requested_bytes = requested;
             rank.weights_bytes = f.weights;
+            rank.lora_bytes = f.lora;
             rank.non_torch_bytes = f.non_torch;
             rank.activation_peak_bytes = f.activation;
             rank.cudagraph_bytes = f.graphs;
