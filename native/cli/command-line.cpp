@@ -123,6 +123,8 @@ const option_group serve = {
     {"--block-size",                workload_value{},        "block_size",             " (e.g. 16)"                     },
     {"--quantization",              workload_value{},        "quantization",           " (e.g. fp8)"                    },
     {"--enforce-eager",             &cl::enforce_eager,      "enforce_eager",          ""                               },
+    {"--speculative-config",        workload_value{},        "speculative_config",
+     " (e.g. '{\"method\": \"mtp\", \"num_speculative_tokens\": 1}')"                                                   },
     {"--enable-lora",               &cl::enable_lora,        "enable_lora",            ""                               },
     {"--max-loras",                 workload_value{},        "max_loras",              " (e.g. 4)"                      },
     {"--max-lora-rank",             workload_value{},        "max_lora_rank",          " (e.g. 64)"                     },

@@ -45,6 +45,8 @@ options:
                                    format is read from its config.json
   --dtype D                        auto (float32 configs run in bfloat16), half, bfloat16, float32
   --enforce-eager                  no CUDA graphs
+  --speculative-config JSON        {"method": "mtp" (deepseek_mtp, glm4_moe_mtp, ...) or "ngram",
+                                   "num_speculative_tokens": N}: MTP layers load and cache
   --enable-lora                    LoRA buffers in the weights: --max-loras N (default 1) adapters of
                                    --max-lora-rank R (default 16; 1, 8, 16, 32, 64, 128, 256, 320 or 512)
 SGLang's (--engine sglang; dtype, quantization and --kv-cache-dtype as above, fp8_e5m2 or fp8_e4m3):

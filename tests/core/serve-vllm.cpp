@@ -341,3 +341,44 @@ TEST(ServeVllm, LoraBuffersByHand) {
 
 } // namespace
 } // namespace modelplan
+
+namespace modelplan {
+namespace {
+
+// --speculative-config with DeepSeek-V3's MTP module (config num_nextn_predict_layers 1): its layer loads and
+// caches like the 61 decoder layers: MLA's latent (kv_lora_rank 512 + qk_rope_head_dim 64) x 2 bytes on every
+// rank, so 62 x 1,152 = 71,424 bytes per token instead of 61 x 1,152 = 70,272. ngram needs no memory; a draft
+// model or EAGLE heads are refused with the reason; a model without MTP layers too.
+TEST(ServeVllm, SpeculativeMtpAddsTheLayer) {
+    auto a = test::analyze_preset("deepseek-v3");
+    serve_request q;
+    q.gpu = "h200";
+    q.vllm.tensor_parallel_size = 8;
+    q.vllm.max_model_len = 32768;
+    auto plain = plan_serve(a, q);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain->kv_bytes_per_token, 70272u);
+    q.vllm.speculative_config = R"({"method": "deepseek_mtp", "num_speculative_tokens": 1})";
+    auto mtp = plan_serve(a, q);
+    ASSERT_TRUE(mtp.ok()) << mtp.err().message;
+    EXPECT_EQ(mtp->kv_bytes_per_token, 71424u);
+    EXPECT_EQ(mtp->groups[0].layers, 62u);
+    EXPECT_GT(mtp->ranks[0].weights_bytes, plain->ranks[0].weights_bytes);
+    EXPECT_NE(mtp->command.find("--speculative-config '{\"method\": \"deepseek_mtp\""), std::string::npos);
+    q.vllm.speculative_config = R"({"method": "ngram", "num_speculative_tokens": 4})";
+    auto ngram = plan_serve(a, q);
+    ASSERT_TRUE(ngram.ok());
+    EXPECT_EQ(ngram->ranks[0].weights_bytes, plain->ranks[0].weights_bytes);
+    q.vllm.speculative_config = R"({"method": "eagle3", "model": "some/eagle-head"})";
+    EXPECT_EQ(plan_serve(a, q).err().code, error_code::unsupported);
+    q.vllm.speculative_config = "[1]";
+    EXPECT_EQ(plan_serve(a, q).err().path, "speculative_config");
+    auto llama = test::analyze_preset("llama-3.1-8b");
+    serve_request l;
+    l.gpu = "h100-80gb";
+    l.vllm.speculative_config = R"({"method": "mtp"})";
+    EXPECT_EQ(plan_serve(llama, l).err().path, "speculative_config");
+}
+
+} // namespace
+} // namespace modelplan

@@ -25,11 +25,13 @@ struct vllm_options {
     std::string kv_cache_dtype = "auto";            // auto | fp8 | fp8_e4m3 | fp8_e5m2
     uint64_t block_size = 16;
     bool enforce_eager = false;
-    bool enable_lora = false;    // --enable-lora: LoRA buffers for max_loras adapters of max_lora_rank
-    uint64_t max_loras = 1;      // vLLM's default
-    uint64_t max_lora_rank = 16; // vLLM's default
-    std::string quantization;    // "" : what config.json's quantization_config says; "fp8": online fp8
-    std::string dtype;           // "" or "auto": the config's torch_dtype
+    bool enable_lora = false;       // --enable-lora: LoRA buffers for max_loras adapters of max_lora_rank
+    uint64_t max_loras = 1;         // vLLM's default
+    uint64_t max_lora_rank = 16;    // vLLM's default
+    std::string speculative_config; // JSON: {"method": "mtp" (or deepseek_mtp, ...) | "ngram",
+                                    // "num_speculative_tokens": N}
+    std::string quantization;       // "" : what config.json's quantization_config says; "fp8": online fp8
+    std::string dtype;              // "" or "auto": the config's torch_dtype
 };
 
 // SGLang's knobs under SGLang's names (`python -m sglang.launch_server --tp-size ...`); unset: SGLang's
@@ -153,6 +155,7 @@ struct serve_plan {
     bool enforce_eager = false;
     bool enable_lora = false;
     uint64_t max_loras = 0, max_lora_rank = 0;
+    std::string speculative_config;     // as given (vLLM)
     std::vector<std::string> log_lines; // the start-up lines vLLM will print, with our figures
     std::vector<std::string> notes;     // what is estimated and why
     std::string command;                // `vllm serve REPO ...`, ready to paste

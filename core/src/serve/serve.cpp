@@ -76,6 +76,7 @@ std::string command_of(const analysis& a, const serve_plan& p) {
     if (!p.quantization.empty()) c += " --quantization " + p.quantization;
     if (!p.dtype.empty() && p.dtype != "auto") c += " --dtype " + p.dtype;
     if (p.enforce_eager) c += " --enforce-eager";
+    if (!p.speculative_config.empty()) c += " --speculative-config '" + p.speculative_config + "'";
     if (p.enable_lora)
         c += " --enable-lora --max-loras " + num(p.max_loras) + " --max-lora-rank " + num(p.max_lora_rank);
     return c;
@@ -426,6 +427,12 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
     if (f == "dtype") return o.dtype = g.dtype = value, std::nullopt;
     if (f == "enforce_eager") return read_flag(value, label, f, o.enforce_eager);
     if (f == "enable_lora") return read_flag(value, label, f, o.enable_lora);
+    if (f == "speculative_config") {
+        if (value.size() > 4096)
+            return make_error(error_code::bad_request,
+                              label + ": expected a JSON object of at most 4,096 bytes", f);
+        return o.speculative_config = value, std::nullopt;
+    }
     if (f == "max_loras" || f == "max_lora_rank") {
         if (auto e = read_count(value, label, f, n)) return e;
         (f == "max_loras" ? o.max_loras : o.max_lora_rank) = n;

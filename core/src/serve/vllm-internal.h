@@ -16,6 +16,9 @@ struct knobs {
     bool enforce_eager = false;
     bool enable_lora = false;
     uint64_t max_loras = 1, max_lora_rank = 16;
+    // --speculative-config with an MTP method: the model's multi-token-prediction layers load and cache.
+    std::string speculative_method;
+    uint64_t num_speculative_tokens = 0;
     bool max_num_seqs_given = false, max_num_batched_tokens_given = false;
 };
 
@@ -41,6 +44,7 @@ struct stage_weights {
     std::vector<uint64_t> bytes;                       // per stage
     std::vector<std::pair<uint64_t, uint64_t>> layers; // each stage's first and last layer
 };
-result<stage_weights> weights_by_stage(const analysis& a, const std::string& quant, uint64_t tp, uint64_t pp);
+result<stage_weights> weights_by_stage(const analysis& a, const std::string& quant, uint64_t tp, uint64_t pp,
+                                       bool include_mtp = false);
 
 } // namespace modelplan::vllm

@@ -14,6 +14,7 @@
 #include "modelplan/placement.h"
 #include "modelplan/text.h"
 #include "serve/vllm-internal.h"
+#include "util/json-util.h"
 #include "util/saturating.h"
 #include "util/text-internal.h"
 
@@ -356,10 +357,11 @@ uint64_t max_len_of(const model_spec& s) {
     return derived_max_len(s);
 }
 
-result<stage_weights> weights_by_stage(const analysis& a, const std::string& quant, uint64_t tp,
-                                       uint64_t pp) {
+result<stage_weights> weights_by_stage(const analysis& a, const std::string& quant, uint64_t tp, uint64_t pp,
+                                       bool include_mtp) {
     workload w;
     w.quant = quant;
+    w.include_mtp = include_mtp;
     auto par = plan_parallel(a, w, tp, pp, {});
     if (!par) {
         error e = par.err(); // worded with the parallel plan's fields (tp, pp): the engines' names instead
@@ -414,6 +416,48 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.quantization = o.quantization;
     k.dtype = o.dtype;
     k.enforce_eager = o.enforce_eager;
+    if (!o.speculative_config.empty()) {
+        // SpeculativeConfig: MTP methods load the model's own next-token layers; ngram needs no GPU memory;
+        // a draft model or EAGLE heads are another model, not planned here.
+        rapidjson::Document d;
+        if (auto e = parse_json(o.speculative_config, d, "speculative_config")) return *e;
+        if (!d.IsObject() || !d.HasMember("method") || !d["method"].IsString())
+            return make_error(error_code::bad_request,
+                              "speculative_config: expected an object with a \"method\" (e.g. {\"method\": "
+                              "\"mtp\", \"num_speculative_tokens\": 1})",
+                              "speculative_config");
+        const std::string method = d["method"].GetString();
+        static const char* const mtp_methods[] = {
+            "mtp", "deepseek_mtp", "glm4_moe_mtp", "qwen3_next_mtp", "ernie_mtp", "mimo_mtp"};
+        bool is_mtp = false;
+        for (const char* m : mtp_methods) is_mtp = is_mtp || method == m;
+        if (is_mtp) {
+            bool has = false;
+            for (uint64_t il = 0; il < s.layers.size(); ++il) has = has || s.is_mtp_layer(il);
+            if (!has)
+                return make_error(error_code::bad_request,
+                                  "speculative_config: method " + quote_value(method) +
+                                      " needs the model's MTP "
+                                      "layers (num_nextn_predict_layers); " +
+                                      s.architecture + " has none",
+                                  "speculative_config");
+            k.speculative_method = method;
+        } else if (method != "ngram") {
+            return make_error(
+                error_code::unsupported,
+                "speculative_config: method " + quote_value(method) +
+                    " (a draft model or EAGLE heads) is not planned yet; MTP methods and ngram are",
+                "speculative_config");
+        }
+        auto n = d.FindMember("num_speculative_tokens");
+        if (n != d.MemberEnd()) {
+            if (!n->value.IsUint64() || n->value.GetUint64() == 0 || n->value.GetUint64() > 64)
+                return make_error(error_code::out_of_range,
+                                  "speculative_config: num_speculative_tokens must be 1 to 64",
+                                  "speculative_config");
+            k.num_speculative_tokens = n->value.GetUint64();
+        }
+    }
     k.enable_lora = o.enable_lora;
     k.max_loras = o.max_loras;
     k.max_lora_rank = o.max_lora_rank;
@@ -544,6 +588,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.dtype = k.dtype;
     p.enforce_eager = k.enforce_eager;
     p.enable_lora = k.enable_lora;
+    p.speculative_config = r.vllm.speculative_config;
     p.max_loras = k.enable_lora ? k.max_loras : 0;
     p.max_lora_rank = k.enable_lora ? k.max_lora_rank : 0;
     p.starts = true;
@@ -551,7 +596,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     // Weights per stage: the parallel plan's split, vLLM's padded vocabulary, the rotary cache on every rank.
     auto quant = weight_quant(s, k.quantization, "vLLM");
     if (!quant) return quant.err();
-    auto sw = weights_by_stage(a, *quant, k.tp, k.pp);
+    const bool mtp = !k.speculative_method.empty();
+    auto sw = weights_by_stage(a, *quant, k.tp, k.pp, mtp);
     if (!sw) return sw.err();
 
     bool total_measured = false;
@@ -574,6 +620,22 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         f.kv = signed_bytes(requested) - signed_bytes(f.weights) - signed_bytes(f.activation) -
                signed_bytes(f.non_torch);
         f.pages = stage_pages(s, k, f.first, f.last);
+        if (mtp && st == k.pp - 1) {
+            // The MTP layers run after the last stage's layers, each with its own cache (the same spec as a
+            // decoder layer's: MLA's latent, or the key/value heads per rank).
+            const dtype kv = kv_dtype_of(s, k);
+            const uint64_t heads = s.n_kv_heads ? s.n_kv_heads : s.n_heads;
+            const uint64_t per_rank = heads >= k.tp ? heads / k.tp : 1;
+            for (uint64_t il = 0; il < s.layers.size(); ++il) {
+                if (!s.is_mtp_layer(il)) continue;
+                const layer_spec& l = s.layers[il];
+                uint64_t per_token = l.attn == attn_kind::mla
+                                         ? mul(s.mla_kv_latent_dim(), dtype_bytes(kv))
+                                         : mul(mul(2, mul(per_rank, s.head_dim)), dtype_bytes(kv));
+                f.pages.push_back({kind_of(l.attn), l.attn == attn_kind::full ? 0 : l.window,
+                                   mul(per_token, k.block_size)});
+            }
+        }
         f.groups = form_groups(f.pages, k);
         uint64_t page = 0, group_size = 0;
         for (const auto& g : f.groups) page = std::max(page, g.page_bytes), group_size = g.layers;
