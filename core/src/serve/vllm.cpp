@@ -390,11 +390,16 @@ result<stage_weights> weights_by_stage(const analysis& a, const std::string& qua
 uint64_t cuda_total_bytes(const gpu_row& gpu, bool* measured) {
     // Published "total_memory" / "total_gpu_memory" figures: H100 SXM 79.19 GiB (llm-d-planner v0.19.0 logs,
     // nvidia-smi 81,559 MiB); A100 SXM4 40GB 39.50 GiB (vllm-project/vllm#12330, nvidia-smi 40,960 MiB); RTX
-    // 3090 23.58 GiB (vllm-project/vllm#10517, nvidia-smi 24,576 MiB).
+    // 3090 23.58 GiB (vllm-project/vllm#10517, nvidia-smi 24,576 MiB); A100 80GB 79.25 GiB ("Free memory on
+    // device (78.84/79.25 GiB)"), H200 139.81 GiB ("(139.21/139.81 GiB)"), L40S 44.31 GiB (total_gpu_memory
+    // (44.31GiB) in a vLLM 0.7.2 log): models/SOURCES-SERVE.md, "CUDA totals".
     static const std::map<std::string, double> measured_gib = {
-        {"h100-80gb", 79.19},
-        {"a100-40gb", 39.50},
-        {"rtx-3090",  23.58},
+        {"h100-80gb",  79.19 },
+        {"a100-40gb",  39.50 },
+        {"rtx-3090",   23.58 },
+        {"a100-80gb",  79.25 },
+        {"h200-141gb", 139.81},
+        {"l40s",       44.31 },
     };
     auto it = measured_gib.find(gpu.key);
     if (measured) *measured = it != measured_gib.end();
