@@ -101,6 +101,22 @@ std::string gib(int64_t bytes) {
            " GiB";
 }
 
+// The verdict, the fixes, the lines to compare, the command and the notes: every engine's answer ends so.
+std::string render_tail(const serve_plan& p, const char* verdict, const std::string& log_heading,
+                        const char* command_heading) {
+    std::string out = std::string("  ") + verdict + std::string(15 - std::string(verdict).size(), ' ') +
+                      (p.starts ? "yes" : "no: " + p.error) + "\n";
+    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
+    out += "\n" + log_heading + ":\n";
+    for (const auto& l : p.log_lines) out += "  " + l + "\n";
+    out += std::string("\n") + command_heading + ":\n  " + p.command + "\n";
+    if (!p.notes.empty()) {
+        out += "\nnotes:\n";
+        for (const auto& n : p.notes) out += "  " + n + "\n";
+    }
+    return out;
+}
+
 std::string render_serve(const analysis& a, const serve_plan& p) {
     std::string out = model_title(a) + "vLLM " + p.engine_version + " on " + std::to_string(p.ranks.size()) +
                       " x " + p.gpu + " (tensor parallel " + std::to_string(p.tp) + ", pipeline parallel " +
@@ -142,15 +158,7 @@ std::string render_serve(const analysis& a, const serve_plan& p) {
            with_thousands(p.kv_tokens) + " tokens\n";
     out += "  concurrency    " + fixed(p.max_concurrency, 2) + "x requests of " +
            with_thousands(p.max_model_len) + " tokens\n";
-    out += std::string("  starts         ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
-    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
-    out += "\nvLLM will log (compare with its start-up output):\n";
-    for (const auto& l : p.log_lines) out += "  " + l + "\n";
-    out += "\ncommand:\n  " + p.command + "\n";
-    if (!p.notes.empty()) {
-        out += "\nnotes:\n";
-        for (const auto& n : p.notes) out += "  " + n + "\n";
-    }
+    out += render_tail(p, "starts", "vLLM will log (compare with its start-up output)", "command");
     if (!p.ranks.empty() && !p.ranks[0].total_measured) out += "  * total estimated (see notes)\n";
     return out + header_notes(a);
 }
@@ -183,15 +191,7 @@ std::string render_sglang(const analysis& a, const serve_plan& p) {
     out += "  KV pool        " + with_thousands(p.kv_tokens) + " tokens (max_total_num_tokens)\n";
     out += "  requests       " + with_thousands(p.max_running_requests) + " running at most; " +
            fixed(p.max_concurrency, 2) + "x requests of " + with_thousands(p.max_model_len) + " tokens fit\n";
-    out += std::string("  starts         ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
-    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
-    out += "\nSGLang will log (compare with its start-up output):\n";
-    for (const auto& l : p.log_lines) out += "  " + l + "\n";
-    out += "\ncommand:\n  " + p.command + "\n";
-    if (!p.notes.empty()) {
-        out += "\nnotes:\n";
-        for (const auto& n : p.notes) out += "  " + n + "\n";
-    }
+    out += render_tail(p, "starts", "SGLang will log (compare with its start-up output)", "command");
     if (!p.ranks.empty() && !p.ranks[0].total_measured) out += "  * total estimated (see notes)\n";
     return out + header_notes(a);
 }
@@ -226,15 +226,7 @@ std::string render_llamacpp(const analysis& a, const serve_plan& p) {
            (p.swa_cells ? "; sliding-window layers hold " + with_thousands(p.swa_cells) + " cells" : "") +
            "\n";
     out += "  KV per token   " + with_thousands(p.kv_bytes_per_token) + " bytes (f16, every layer)\n";
-    out += std::string("  starts         ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
-    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
-    out += "\nllama.cpp will log (compare with its start-up output):\n";
-    for (const auto& l : p.log_lines) out += "  " + l + "\n";
-    out += "\ncommand:\n  " + p.command + "\n";
-    if (!p.notes.empty()) {
-        out += "\nnotes:\n";
-        for (const auto& n : p.notes) out += "  " + n + "\n";
-    }
+    out += render_tail(p, "starts", "llama.cpp will log (compare with its start-up output)", "command");
     return out + header_notes(a);
 }
 
@@ -293,15 +285,7 @@ std::string render_transformers(const analysis& a, const serve_plan& p) {
     out += t.render();
     out += "\n  batch          " + with_thousands(p.max_num_seqs) + " sequences of " +
            with_thousands(p.max_model_len) + " tokens\n";
-    out += std::string("  fits           ") + (p.starts ? "yes" : "no: " + p.error) + "\n";
-    for (const auto& f : p.fixes) out += "  fix            " + f + "\n";
-    out += "\nthe device map:\n";
-    for (const auto& l : p.log_lines) out += "  " + l + "\n";
-    out += "\ncall:\n  " + p.command + "\n";
-    if (!p.notes.empty()) {
-        out += "\nnotes:\n";
-        for (const auto& n : p.notes) out += "  " + n + "\n";
-    }
+    out += render_tail(p, "fits", "the device map", "call");
     return out + header_notes(a);
 }
 

@@ -20,6 +20,7 @@
 #include "modelplan/presets.h"
 #include "modelplan/text.h"
 #include "serve/llamacpp-internal.h"
+#include "serve/serve-util.h"
 #include "serve/vllm-internal.h"
 #include "util/saturating.h"
 #include "util/text-internal.h"
@@ -440,7 +441,7 @@ std::string command(const analysis& a, const serve_plan& p, const knobs& k) {
 std::vector<std::string> fixes(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k,
                                const serve_plan& failed) {
     (void)failed;
-    std::vector<std::pair<serve_request, std::string>> tries;
+    std::vector<serve_util::attempt> tries;
     // The most layers that fit.
     for (uint64_t n = k.ngl; n-- > 0;) {
         serve_request t = r;
@@ -481,14 +482,11 @@ std::vector<std::string> fixes(const analysis& a, const serve_request& r, const 
             break;
         }
     }
-    std::vector<std::string> out;
-    for (const auto& [t, fix] : tries) {
+    return serve_util::fixes_that_start(tries, [&](const serve_request& t) -> result<serve_plan> {
         auto kk = resolve(a, t, gpu);
-        if (!kk) continue;
-        auto again = plan_once(a, t, gpu, *kk);
-        if (again && again->starts) out.push_back(fix);
-    }
-    return out;
+        if (!kk) return kk.err();
+        return plan_once(a, t, gpu, *kk);
+    });
 }
 
 } // namespace modelplan::llamacpp

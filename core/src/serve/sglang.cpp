@@ -15,6 +15,7 @@
 #include "modelplan/memory.h"
 #include "modelplan/presets.h"
 #include "modelplan/text.h"
+#include "serve/serve-util.h"
 #include "serve/sglang-internal.h"
 #include "serve/vllm-internal.h"
 #include "util/saturating.h"
@@ -24,6 +25,8 @@ namespace modelplan::sglang {
 
 using sat::add;
 using sat::mul;
+
+using serve_util::fail;
 
 namespace {
 
@@ -192,15 +195,6 @@ std::string torch_dtype_name(dtype d) {
     case dtype::f32: return "torch.float32";
     default: return "torch.bfloat16";
     }
-}
-
-int64_t signed_bytes(uint64_t v) {
-    return static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX));
-}
-
-void fail(serve_plan& p, std::string error) {
-    p.starts = false;
-    if (p.error.empty()) p.error = std::move(error);
 }
 
 } // namespace
@@ -417,7 +411,6 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         fail(p, "Not enough memory. Please try to increase --mem-fraction-static. Current value: "
                 "server_args.mem_fraction_static=" +
                     fixed(k.fraction, 3));
-    (void)signed_bytes;
     return p;
 }
 
@@ -524,7 +517,7 @@ std::string command(const analysis& a, const serve_plan& p, const knobs& k) {
 
 std::vector<std::string> fixes(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k,
                                const serve_plan& failed) {
-    std::vector<std::pair<serve_request, std::string>> tries;
+    std::vector<serve_util::attempt> tries;
     if (failed.error.rfind("Not enough memory", 0) == 0 && failed.free_bytes) {
         // The fraction that leaves room for one context_length request, rounded up to 0.01.
         const double one =
@@ -554,14 +547,11 @@ std::vector<std::string> fixes(const analysis& a, const serve_request& r, const 
         tries.push_back({t, "--tp-size " + num(tp)});
         break;
     }
-    std::vector<std::string> out;
-    for (const auto& [t, fix] : tries) {
+    return serve_util::fixes_that_start(tries, [&](const serve_request& t) -> result<serve_plan> {
         auto kk = resolve(a, t, gpu);
-        if (!kk) continue;
-        auto again = plan_once(a, t, gpu, *kk);
-        if (again && again->starts) out.push_back(fix);
-    }
-    return out;
+        if (!kk) return kk.err();
+        return plan_once(a, t, gpu, *kk);
+    });
 }
 
 } // namespace modelplan::sglang

@@ -13,6 +13,7 @@
 
 #include "modelplan/placement.h"
 #include "modelplan/text.h"
+#include "serve/serve-util.h"
 #include "serve/vllm-internal.h"
 #include "util/json-util.h"
 #include "util/saturating.h"
@@ -23,6 +24,9 @@ namespace modelplan::vllm {
 using sat::add;
 using sat::ceil_div;
 using sat::mul;
+
+using serve_util::fail;
+using serve_util::signed_bytes;
 
 namespace {
 
@@ -341,15 +345,6 @@ struct stage_figures {
     std::vector<serve_kv_group> groups;
     uint64_t blocks = 0;
 };
-
-int64_t signed_bytes(uint64_t v) {
-    return static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX));
-}
-
-void fail(serve_plan& p, std::string error) {
-    p.starts = false;
-    if (p.error.empty()) p.error = std::move(error);
-}
 
 } // namespace
 
