@@ -16,6 +16,36 @@ class serve : public cli_fixture {
     serve() : cli_fixture("serve ") {}
 };
 
+// Each flag of a command from `words[from]` on is one the engine accepts, and its value (the next word,
+// unless the flag is in `switches`, whose knob must be true) equals the JSON knob of the same name.
+template <class Knobs>
+void expect_flags_match_knobs(const std::vector<std::string>& w, size_t from,
+                              const std::vector<std::string>& accepted,
+                              const std::vector<std::string>& switches,
+                              const std::vector<std::string>& skipped, const Knobs& knobs, double tolerance) {
+    for (size_t i = from; i < w.size(); ++i) {
+        ASSERT_NE(std::find(accepted.begin(), accepted.end(), w[i]), accepted.end()) << w[i];
+        std::string field = w[i].substr(2);
+        std::replace(field.begin(), field.end(), '-', '_');
+        if (std::find(switches.begin(), switches.end(), w[i]) != switches.end()) {
+            ASSERT_TRUE(knobs.HasMember(field.c_str())) << field;
+            EXPECT_TRUE(knobs[field.c_str()].GetBool()) << field;
+            continue;
+        }
+        ASSERT_LT(i + 1, w.size());
+        const std::string value = w[++i];
+        if (std::find(skipped.begin(), skipped.end(), field) != skipped.end()) continue;
+        ASSERT_TRUE(knobs.HasMember(field.c_str())) << field;
+        const auto& k = knobs[field.c_str()];
+        if (k.IsString())
+            EXPECT_EQ(value, k.GetString()) << field;
+        else if (k.IsUint64())
+            EXPECT_EQ(std::stoull(value), k.GetUint64()) << field;
+        else
+            EXPECT_NEAR(std::stod(value), k.GetDouble(), tolerance) << field;
+    }
+}
+
 // The llm-d-planner vLLM 0.19.0 log of Llama-3.1-8B-Instruct on two H100s at utilization 0.95 and
 // max_model_len 8192 (models/SOURCES-SERVE.md): "Model loading took 7.51 GiB", "GPU KV cache size: 1,044,688
 // tokens" (3% tolerance, as tests/core/serve-vllm.cpp justifies).
@@ -57,26 +87,7 @@ TEST_F(serve, command_parses_back_to_the_plan) {
                                                "--kv-cache-dtype",         "--block-size",
                                                "--quantization",           "--dtype",
                                                "--enforce-eager"};
-    const auto& knobs = d["knobs"];
-    for (size_t i = 3; i < w.size(); ++i) {
-        ASSERT_NE(std::find(accepted.begin(), accepted.end(), w[i]), accepted.end()) << w[i];
-        if (w[i] == "--enforce-eager") {
-            EXPECT_TRUE(knobs["enforce_eager"].GetBool());
-            continue;
-        }
-        ASSERT_LT(i + 1, w.size());
-        std::string field = w[i].substr(2);
-        std::replace(field.begin(), field.end(), '-', '_');
-        const std::string value = w[++i];
-        ASSERT_TRUE(knobs.HasMember(field.c_str())) << field;
-        const auto& k = knobs[field.c_str()];
-        if (k.IsString())
-            EXPECT_EQ(value, k.GetString()) << field;
-        else if (k.IsUint64())
-            EXPECT_EQ(std::stoull(value), k.GetUint64()) << field;
-        else
-            EXPECT_NEAR(std::stod(value), k.GetDouble(), 0.005) << field;
-    }
+    expect_flags_match_knobs(w, 3, accepted, {"--enforce-eager"}, {}, d["knobs"], 0.005);
 }
 
 // Qwen2.5-72B's weights (67.8 GiB per GPU at T = 2 in the llm-d-planner log) leave no cache at the default
@@ -155,24 +166,7 @@ TEST_F(serve, sglang_json_log_lines_and_command) {
                                                "--chunked-prefill-size", "--max-running-requests",
                                                "--cuda-graph-max-bs",    "--disable-cuda-graph",
                                                "--quantization",         "--dtype"};
-    const auto& knobs = d["knobs"];
-    for (size_t i = 3; i < w.size(); ++i) {
-        ASSERT_NE(std::find(accepted.begin(), accepted.end(), w[i]), accepted.end()) << w[i];
-        if (w[i] == "--disable-cuda-graph") continue;
-        ASSERT_LT(i + 1, w.size());
-        std::string field = w[i].substr(2);
-        std::replace(field.begin(), field.end(), '-', '_');
-        const std::string value = w[++i];
-        if (field == "model_path") continue;
-        ASSERT_TRUE(knobs.HasMember(field.c_str())) << field;
-        const auto& k = knobs[field.c_str()];
-        if (k.IsString())
-            EXPECT_EQ(value, k.GetString()) << field;
-        else if (k.IsUint64())
-            EXPECT_EQ(std::stoull(value), k.GetUint64()) << field;
-        else
-            EXPECT_NEAR(std::stod(value), k.GetDouble(), 0.0005) << field;
-    }
+    expect_flags_match_knobs(w, 3, accepted, {"--disable-cuda-graph"}, {"model_path"}, d["knobs"], 0.0005);
 }
 
 TEST_F(serve, sglang_bad_knobs_and_a_plan_that_does_not_start) {
