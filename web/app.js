@@ -24,11 +24,15 @@ const defaults = { source: 'preset', model: '', config: '', mode: 'inference', d
 const state = { ...defaults };
 
 let lastWrittenHash = null;
+// The Serve view's inputs in the link: "serve.engine", "serve.open" and "serve.<knob>" keys (serve.js).
+let serveUrlEntries = [];
 function readUrl() {
   const q = new URLSearchParams(location.hash.slice(1));
   Object.assign(state, defaults);
   for (const key of Object.keys(defaults)) if (q.has(key)) state[key] = q.get(key);
   if (!['preset', 'config', 'hub'].includes(state.source)) state.source = 'preset';
+  serveUrlEntries = [...q.entries()].filter(([key]) => key.startsWith('serve.'));
+  serveView?.restore(serveUrlEntries);
 }
 
 function writeUrl() {
@@ -39,6 +43,7 @@ function writeUrl() {
     if ((key === 'hub' || key === 'hub_endpoint') && state.source !== 'hub') continue;
     if (value !== defaults[key]) q.set(key, value);
   }
+  for (const [key, value] of serveView?.urlEntries() ?? serveUrlEntries) q.set(key, value);
   const hash = q.toString();
   lastWrittenHash = hash;
   history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
@@ -1201,7 +1206,8 @@ async function main() {
     const count = state.gpus.trim();
     if (/^[0-9]+$/.test(count)) r.gpus = Number(count);
     return r;
-  });
+  }, () => writeUrl());
+  serveView.restore(serveUrlEntries);
   window.__modelplan = { mp, solver, state, timings, recompute }; // test and benchmark hook
   const ps = mp.presets();
   presets = ps.presets;

@@ -116,18 +116,25 @@ export class ServeView {
    * @param {(request: object) => Promise<object>} call runs a serve() request (the page's solver)
    * @param {() => object|null} request the model and GPU keys of the request for the inputs shown
    */
-  constructor(card, call, request) {
+  #changed;
+
+  constructor(card, call, request, changed = () => {}) {
     this.#card = card;
     this.#call = call;
     this.#request = request;
+    this.#changed = changed;
     const engine = card.querySelector('#serve-engine');
     engine.addEventListener('change', () => {
       this.#engine = engine.value;
       this.#values = {};
       this.#renderKnobs();
+      this.#changed();
       this.refresh();
     });
-    card.addEventListener('toggle', () => this.refresh());
+    card.addEventListener('toggle', () => {
+      this.#changed();
+      this.refresh();
+    });
     card.querySelector('#serve-copy').addEventListener('click', async () => {
       const text = card.querySelector('#serve-command').textContent;
       const note = card.querySelector('#serve-copied');
@@ -158,11 +165,36 @@ export class ServeView {
       input.value = this.#values[field] ?? '';
       input.addEventListener('input', () => {
         this.#values[field] = input.value.trim();
+        this.#changed();
         this.refresh();
       });
       l.append(`${label} `, input);
       box.append(l);
     }
+  }
+
+  /** The view's inputs as link entries: serve.open, serve.engine (when not vLLM), serve.<knob>. */
+  urlEntries() {
+    const out = [];
+    if (this.#card.open) out.push(['serve.open', '1']);
+    if (this.#engine !== 'vllm') out.push(['serve.engine', this.#engine]);
+    for (const [k, v] of Object.entries(this.#values)) if (v !== '') out.push([`serve.${k}`, v]);
+    return out;
+  }
+
+  /** Restores the inputs from link entries (unknown knobs and engines are left to the core to judge). */
+  restore(entries) {
+    const map = new Map(entries);
+    const engine = map.get('serve.engine') ?? 'vllm';
+    this.#engine = engines[engine] ? engine : 'vllm';
+    this.#card.querySelector('#serve-engine').value = this.#engine;
+    this.#values = {};
+    for (const [field] of engines[this.#engine].knobs)
+      if (map.has(`serve.${field}`)) this.#values[field] = map.get(`serve.${field}`);
+    this.#renderKnobs();
+    const open = map.get('serve.open') === '1';
+    if (this.#card.open !== open) this.#card.open = open; // the toggle event recomputes
+    else this.refresh();
   }
 
   /** Recomputes when the view is open (the model, the GPU or a knob changed). */

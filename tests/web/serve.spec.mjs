@@ -96,3 +96,26 @@ test('SGLang and llama.cpp: their knobs, their figures; a plan that does not sta
   await expect(page.getByTestId('serve-error')).toContainText('gpu_memory_utilization');
   await expect(page.getByTestId('serve-result')).toHaveAttribute('data-stale', 'true');
 });
+
+test('the Serve view\'s engine and knobs travel in the link', async ({ page, app }) => {
+  await app.open();
+  await choosePreset(page, 'qwen2.5-7b');
+  await setWorkload(page, { gpu: 'l40s' });
+  await settled(page);
+  await openServe(page);
+  await page.getByTestId('serve-engine').selectOption('sglang');
+  await setKnob(page, 'context_length', '16384');
+  await expect.poll(() => page.evaluate(() => location.hash)).toContain('serve.engine=sglang');
+  const link = await page.evaluate(() => location.href);
+  expect(link).toContain('serve.context_length=16384');
+  expect(link).toContain('serve.open=1');
+  // A fresh page from the link: the view open, the engine and the knob restored, the core's answer shown.
+  const fresh = await page.context().newPage();
+  await fresh.goto(link);
+  await expect(fresh.locator('body[data-ready="true"]')).toBeAttached();
+  await expect(fresh.getByTestId('serve-engine')).toHaveValue('sglang');
+  await expect(fresh.getByTestId('serve-context_length')).toHaveValue('16384');
+  const want = cli('serve', 'qwen2.5-7b', '--engine', 'sglang', '--gpu', 'l40s', '--context-length', '16384');
+  await expect(fresh.getByTestId('serve-kv-tokens')).toHaveText(String(want.kv_tokens));
+  await fresh.close();
+});
