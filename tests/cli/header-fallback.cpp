@@ -224,6 +224,44 @@ TEST_F(header_fallback_cli, a_gguf_file_of_an_unknown_architecture) {
     EXPECT_EQ((*item(d, "kv_cache"))["bytes"].GetUint64(), 2u * 2 * 32 * 2 * 10);
 }
 
+// serve --engine llama.cpp on a GGUF file: llama-server's layer rule applied to the file's own tensors. With
+// -ngl 1 of 2 blocks, blk.1 goes to the GPU and blk.0, the embedding and the output stay in host memory; with
+// every layer (-ngl 3: 2 blocks and the output) only the embedding stays. Sizes from the types written here.
+TEST_F(header_fallback_cli, llamacpp_places_a_gguf_files_tensors_by_layer) {
+    tf::gguf_file f;
+    f.kv_str("general.architecture", "zorb")
+        .kv_u32("zorb.block_count", 2)
+        .kv_u32("zorb.attention.head_count", 2)
+        .kv_u32("zorb.attention.key_length", 32)
+        .kv_u32("zorb.embedding_length", 64);
+    f.tensor("token_embd.weight", {64, 50}, tf::ggml_f16)
+        .tensor("blk.0.attn_q.weight", {64, 64}, tf::ggml_q8_0)
+        .tensor("blk.1.attn_q.weight", {64, 64}, tf::ggml_f16)
+        .tensor("output.weight", {64, 50}, tf::ggml_q8_0);
+    write("zorb2.gguf", f.bytes());
+    const uint64_t embd = 50 * 64 * 2, blk0 = 64 * 64 / 32 * 34, blk1 = 64 * 64 * 2, out = 50 * 64 / 32 * 34;
+    auto one =
+        run("serve " + path("zorb2.gguf") + " --engine llama.cpp --gpu rtx-4090 -ngl 1 -c 256 -np 1 --json");
+    ASSERT_EQ(one.status, 0) << one.err;
+    auto d = json(one);
+    EXPECT_EQ(d["ranks"][0]["weights_bytes"].GetUint64(), blk1);
+    EXPECT_EQ(d["knobs"]["host_weights_bytes"].GetUint64(), embd + blk0 + out);
+    // One layer's cache each side: 2 heads x 32 x (K + V) x 2 bytes (f16) x 256 cells.
+    EXPECT_EQ(d["ranks"][0]["kv_cache_bytes"].GetUint64(), 2u * 32 * 2 * 2 * 256);
+    EXPECT_EQ(d["knobs"]["host_kv_bytes"].GetUint64(), 2u * 32 * 2 * 2 * 256);
+    auto all =
+        run("serve " + path("zorb2.gguf") + " --engine llama.cpp --gpu rtx-4090 -ngl 3 -c 256 -np 1 --json");
+    ASSERT_EQ(all.status, 0) << all.err;
+    auto e = json(all);
+    EXPECT_EQ(e["ranks"][0]["weights_bytes"].GetUint64(), blk0 + blk1 + out);
+    EXPECT_EQ(e["knobs"]["host_weights_bytes"].GetUint64(), embd);
+    EXPECT_NE(std::string(e["command"].GetString()).find("llama-server -m " + path("zorb2.gguf")),
+              std::string::npos);
+    expect_bad_input(
+        run("serve " + path("zorb2.gguf") + " --engine llama.cpp --gpu rtx-4090 --quant q4_k_m -c 256"),
+        "--quant");
+}
+
 TEST_F(header_fallback_cli, config_alone_says_what_to_add) {
     write("alone/config.json", zorblax_config);
     for (const char* command : {"params", "plan", "place"}) {
