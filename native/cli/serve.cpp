@@ -27,7 +27,8 @@ and what its reserve heuristic keeps for the prefill and the CUDA graphs.
 
 options:
   --engine NAME                    vllm (the default), sglang, llama.cpp or transformers
-  --engine-version V               vllm: 0.19 (the only one modelled); sglang: 0.5.3 (default), 0.4.7 to
+  --engine-version V               vllm: 0.19 (default), 0.20, or 0.21 (the CUDA-graph estimate taken from
+                                   the budget before the cache); sglang: 0.5.3 (default), 0.4.7 to
                                    0.5.2, or 0.4.6 and older (their default fractions differ); llama.cpp:
                                    2025-11 (llama-server builds from November 2025 on)
   --gpu NAME                       a GPU of the catalog (see modelplan gpus); required

@@ -382,3 +382,37 @@ TEST(ServeVllm, SpeculativeMtpAddsTheLayer) {
 
 } // namespace
 } // namespace modelplan
+
+namespace modelplan {
+namespace {
+
+// vLLM 0.21 takes its CUDA-graph estimate from the budget before sizing the cache ("CUDA graph memory
+// profiling is enabled (default since v0.21.0). The current --gpu-memory-utilization=0.9700 is equivalent to
+// --gpu-memory-utilization=0.9574 without CUDA graph memory profiling", a published 0.21-era log quoted in a
+// public test file, code-index 68935864207: 0.97 - 0.4 GiB / 31.86 GiB = 0.9574). So the cache is smaller by
+// exactly the graphs' estimate; 0.19 and 0.20 leave it in the headroom.
+TEST(ServeVllm, Version021TakesTheGraphsFromTheBudget) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q;
+    q.gpu = "h100-80gb";
+    q.vllm.max_model_len = 8192;
+    q.vllm.gpu_memory_utilization = 0.97;
+    auto old = plan_serve(a, q);
+    q.engine_version = "0.21";
+    auto now = plan_serve(a, q);
+    ASSERT_TRUE(old.ok() && now.ok());
+    EXPECT_EQ(now->engine_version, "0.21");
+    EXPECT_TRUE(now->ranks[0].cudagraph_in_budget);
+    EXPECT_FALSE(old->ranks[0].cudagraph_in_budget);
+    EXPECT_EQ(old->ranks[0].kv_cache_bytes - now->ranks[0].kv_cache_bytes,
+              static_cast<int64_t>(now->ranks[0].cudagraph_bytes));
+    q.vllm.enforce_eager = true; // no graphs, nothing taken
+    auto eager = plan_serve(a, q);
+    ASSERT_TRUE(eager.ok());
+    EXPECT_EQ(eager->ranks[0].kv_cache_bytes, old->ranks[0].kv_cache_bytes);
+    q.engine_version = "0.18";
+    EXPECT_EQ(plan_serve(a, q).err().path, "engine_version");
+}
+
+} // namespace
+} // namespace modelplan

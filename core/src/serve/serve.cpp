@@ -94,6 +94,21 @@ std::vector<std::string> log_lines_of(const serve_plan& p) {
         "GiB; torch peak memory increase: " + gib2(static_cast<double>(r.activation_peak_bytes)) +
         "GiB; non-torch forward increase memory: " + gib2(static_cast<double>(r.non_torch_bytes)) +
         "GiB; weights memory: " + gib2(static_cast<double>(r.weights_bytes)) + "GiB.");
+    if (r.cudagraph_in_budget && r.total_bytes) {
+        // vLLM's own arithmetic: the utilization with the graphs' estimate as a fraction of the total taken
+        // off, and put on to keep the cache of earlier versions.
+        const double u = p.gpu_memory_utilization;
+        const double g = static_cast<double>(r.cudagraph_bytes) / static_cast<double>(r.total_bytes);
+        char buf[320];
+        std::snprintf(
+            buf, sizeof buf,
+            "CUDA graph memory profiling is enabled (default since v0.21.0). The current "
+            "--gpu-memory-utilization=%.4f is equivalent to --gpu-memory-utilization=%.4f without CUDA "
+            "graph memory profiling. To maintain the same effective KV cache size as before, increase "
+            "--gpu-memory-utilization to %.4f.",
+            u, u - g, u + g);
+        lines.push_back(buf);
+    }
     lines.push_back("Available KV cache memory: " + gib2(static_cast<double>(r.kv_cache_bytes)) + " GiB");
     if (!p.starts) return lines;
     lines.push_back("GPU KV cache size: " + with_thousands(p.kv_tokens) + " tokens");
@@ -117,11 +132,17 @@ std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
                         gib2(static_cast<double>(p.ranks.empty() ? 0 : p.ranks[0].lora_bytes)) +
                         " GiB on the first rank); experts, embeddings and the head not counted, nor the LoRA "
                         "kernels' workspace; no published log checks it yet");
+    const bool graphs_in_budget = !p.ranks.empty() && p.ranks[0].cudagraph_in_budget;
     if (!p.enforce_eager)
         notes.push_back(
-            "cudagraph_bytes: an estimate; vLLM 0.19 captures the graphs after sizing the KV cache "
-            "and does not subtract them (unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1), so "
-            "they come out of the headroom the utilization leaves");
+            graphs_in_budget
+                ? "cudagraph_bytes: an estimate; vLLM " + p.engine_version +
+                      " profiles the CUDA graphs' memory (default since v0.21.0) and takes it from "
+                      "the budget before sizing the KV cache, so the cache is smaller by it"
+                : "cudagraph_bytes: an estimate; vLLM " + p.engine_version +
+                      " captures the graphs after sizing the KV cache and does not subtract them "
+                      "(unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1), so they come out of the "
+                      "headroom the utilization leaves");
     bool hybrid = p.groups.size() > 1;
     if (hybrid)
         notes.push_back(
@@ -498,9 +519,10 @@ result<serve_plan> plan_serve_impl(const analysis& a_given, const serve_request&
         p->command = llamacpp::command(a_given, *p, *k);
         return p;
     }
-    if (!sglang && !(v.empty() || v == "0.19" || v == "0.19.0" || v == "v0.19" || v == "v0.19.0"))
+    if (!sglang && vllm::minor_version(v) == 0)
         return make_error(error_code::unsupported,
-                          "engine_version: \"" + v + "\" is not modelled; 0.19 (V1 engine) is",
+                          "engine_version: " + quote_value(v) +
+                              " is not a vLLM version modelled; 0.19, 0.20 and 0.21 (V1 engine) are",
                           "engine_version");
     if (r.gpu.empty())
         return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");

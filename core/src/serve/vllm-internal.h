@@ -14,6 +14,8 @@ struct knobs {
     uint64_t max_model_len = 0, max_num_seqs = 0, max_num_batched_tokens = 0, block_size = 16;
     std::string kv_cache_dtype = "auto", quantization, dtype;
     bool enforce_eager = false;
+    int version = 19;              // vLLM 0.<version>
+    bool graphs_in_budget = false; // 0.21: the CUDA-graph estimate comes out of the budget before the cache
     bool enable_lora = false;
     uint64_t max_loras = 1, max_lora_rank = 16;
     // --speculative-config with an MTP method: the model's multi-token-prediction layers load and cache.
@@ -23,6 +25,10 @@ struct knobs {
 };
 
 result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu);
+
+// The minor version of a vLLM version modelled ("" -> 19; "0.21", "v0.21.0" -> 21), or 0 for one that is not
+// (0.19 to 0.21: 0.21 made the CUDA-graph estimate part of the budget).
+int minor_version(const std::string& v);
 
 // The figures of every rank, the blocks and the verdict, without suggestions.
 result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k);

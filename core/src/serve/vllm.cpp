@@ -348,6 +348,21 @@ struct stage_figures {
 
 } // namespace
 
+int minor_version(const std::string& v) {
+    if (v.empty()) return 19;
+    std::string t = v[0] == 'v' ? v.substr(1) : v;
+    for (int minor : {19, 20, 21}) {
+        const std::string m = "0." + std::to_string(minor);
+        if (t == m || t.rfind(m + ".", 0) == 0) {
+            const std::string rest = t.size() > m.size() ? t.substr(m.size() + 1) : "0";
+            if (!rest.empty() && rest.size() <= 3 &&
+                rest.find_first_not_of("0123456789") == std::string::npos)
+                return minor;
+        }
+    }
+    return 0;
+}
+
 uint64_t max_len_of(const model_spec& s) {
     return derived_max_len(s);
 }
@@ -416,6 +431,10 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.quantization = o.quantization;
     k.dtype = o.dtype;
     k.enforce_eager = o.enforce_eager;
+    k.version = minor_version(r.engine_version);
+    // "CUDA graph memory profiling is enabled (default since v0.21.0)": the graphs' estimate is taken from
+    // the budget before the cache is sized.
+    k.graphs_in_budget = k.version >= 21 && !k.enforce_eager;
     if (!o.speculative_config.empty()) {
         // SpeculativeConfig: MTP methods load the model's own next-token layers; ngram needs no GPU memory;
         // a draft model or EAGLE heads are another model, not planned here.
@@ -588,6 +607,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.dtype = k.dtype;
     p.enforce_eager = k.enforce_eager;
     p.enable_lora = k.enable_lora;
+    p.engine_version = "0." + std::to_string(k.version);
     p.speculative_config = r.vllm.speculative_config;
     p.max_loras = k.enable_lora ? k.max_loras : 0;
     p.max_lora_rank = k.enable_lora ? k.max_lora_rank : 0;
@@ -618,7 +638,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         for (uint64_t il = f.first; il <= f.last; ++il) layers += s.layers[il].stack == layer_stack::decoder;
         f.graphs = k.enforce_eager ? 0 : cudagraph_bytes(layers);
         f.kv = signed_bytes(requested) - signed_bytes(f.weights) - signed_bytes(f.activation) -
-               signed_bytes(f.non_torch);
+               signed_bytes(f.non_torch) - (k.graphs_in_budget ? signed_bytes(f.graphs) : 0);
         f.pages = stage_pages(s, k, f.first, f.last);
         if (mtp && st == k.pp - 1) {
             // The MTP layers run after the last stage's layers, each with its own cache (the same spec as a
@@ -660,6 +680,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
             rank.non_torch_bytes = f.non_torch;
             rank.activation_peak_bytes = f.activation;
             rank.cudagraph_bytes = f.graphs;
+            rank.cudagraph_in_budget = k.graphs_in_budget;
             rank.kv_cache_bytes = f.kv;
             rank.num_blocks = f.blocks;
             p.ranks.push_back(rank);
