@@ -686,6 +686,8 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
         w.Uint64(p.max_loras);
         w.Key("max_lora_rank");
         w.Uint64(p.max_lora_rank);
+        w.Key("speculative_config");
+        write_string(w, p.speculative_config);
         w.Key("quantization");
         write_string(w, p.quantization);
     }
