@@ -110,6 +110,7 @@ export class ServeView {
   #gen = 0;
   #engine = 'vllm';
   #values = {};
+  #target = ''; // requests at once to plan for: the inverse questions (search)
 
   /**
    * @param {HTMLElement} card the <details> element of the view (index.html's #serve-card)
@@ -132,6 +133,11 @@ export class ServeView {
       this.refresh();
     });
     card.addEventListener('toggle', () => {
+      this.#changed();
+      this.refresh();
+    });
+    card.querySelector('#serve-target').addEventListener('input', () => {
+      this.#target = card.querySelector('#serve-target').value.trim();
       this.#changed();
       this.refresh();
     });
@@ -178,6 +184,7 @@ export class ServeView {
     const out = [];
     if (this.#card.open) out.push(['serve.open', '1']);
     if (this.#engine !== 'vllm') out.push(['serve.engine', this.#engine]);
+    if (this.#target !== '') out.push(['serve.target', this.#target]);
     for (const [k, v] of Object.entries(this.#values)) if (v !== '') out.push([`serve.${k}`, v]);
     return out;
   }
@@ -189,6 +196,8 @@ export class ServeView {
     this.#engine = engines[engine] ? engine : 'vllm';
     this.#card.querySelector('#serve-engine').value = this.#engine;
     this.#values = {};
+    this.#target = map.get('serve.target') ?? '';
+    this.#card.querySelector('#serve-target').value = this.#target;
     for (const [field] of engines[this.#engine].knobs)
       if (map.has(`serve.${field}`)) this.#values[field] = map.get(`serve.${field}`);
     this.#renderKnobs();
@@ -205,6 +214,7 @@ export class ServeView {
     const knobs = {};
     for (const [k, v] of Object.entries(this.#values)) if (v !== '') knobs[k] = v;
     const request = { ...base, engine: this.#engine, knobs };
+    if (this.#target !== '') request.search = { target_concurrency: Number(this.#target) };
     const gen = ++this.#gen;
     this.#card.setAttribute('aria-busy', 'true');
     const r = await this.#call(request);
@@ -250,6 +260,22 @@ export class ServeView {
       return div;
     }));
     c.querySelector('#serve-kv-tokens').textContent = String(r.kv_tokens);
+    // The inverse questions, when a target was given: each answer is a plan the core made with it.
+    const search = c.querySelector('#serve-search');
+    search.hidden = !r.search;
+    if (r.search) {
+      const n = r.search.target_concurrency;
+      const layout = r.search.smallest_layout;
+      const longest = r.search.longest_context;
+      search.textContent = [
+        layout?.found ? `${n} requests fit with ${layout.flags} (${layout.gpus} GPU${layout.gpus > 1 ? 's' : ''}): ${layout.concurrency.toFixed(2)}x`
+          : `${n} requests fit on no layout up to 64 GPUs`,
+        longest?.context ? `on these GPUs, ${n} requests fit up to ${longest.flag} ${grouped(longest.context)}`
+          : `on these GPUs, ${n} requests do not fit at any length`,
+      ].join('; ');
+      search.dataset.gpus = String(layout?.found ? layout.gpus : 0);
+      search.dataset.context = String(longest?.context ?? 0);
+    }
     // The per-GPU bars: the engine's items, against the GPU's total.
     const bars = c.querySelector('#serve-bars');
     bars.replaceChildren(...r.ranks.map((rank) => {

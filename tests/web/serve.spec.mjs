@@ -119,3 +119,22 @@ test('the Serve view\'s engine and knobs travel in the link', async ({ page, app
   await expect(fresh.getByTestId('serve-kv-tokens')).toHaveText(String(want.kv_tokens));
   await fresh.close();
 });
+
+test('a target number of requests: the smallest layout and the longest context, as the core answers them', async ({ page, app }) => {
+  await app.open();
+  await choosePreset(page, 'llama-3.1-70b');
+  await setWorkload(page, { gpu: 'h100-80gb' });
+  await settled(page);
+  await openServe(page);
+  await setKnob(page, 'max_model_len', '32768');
+  await page.getByTestId('serve-target').fill('16');
+  await expect(page.getByTestId('serve-card')).not.toHaveAttribute('aria-busy', 'true');
+  const want = spawnSync(bin, ['serve', 'llama-3.1-70b', '--gpu', 'h100-80gb', '--max-model-len', '32768',
+    '--target-concurrency', '16', '--json'], { encoding: 'utf8' });
+  const search = JSON.parse(want.stdout).search;
+  const shown = page.getByTestId('serve-search');
+  await expect(shown).toBeVisible();
+  await expect(shown).toHaveAttribute('data-gpus', String(search.smallest_layout.gpus));
+  await expect(shown).toHaveAttribute('data-context', String(search.longest_context.context));
+  await expect(shown).toContainText(search.smallest_layout.flags);
+});
