@@ -159,6 +159,15 @@ enum class dim : uint8_t {
     audio_positions, // rows of the encoder's position table (max_source_positions)
 };
 
+// How the parts of a fused projection (q, k and v; gate and up) lie along its fused dimension, which decides
+// the exact slice each tensor-parallel rank reads (rank_slices in placement.h).
+enum class fused_layout : uint8_t {
+    unknown,      // not established: no exact tensor-parallel slice is given for the fused dimension
+    concatenated, // one part after another ([q; k; v], [gate; up], Mamba's [x; z]): a rank reads its share of each
+    interleaved,  // the parts alternate in small groups (GPT-NeoX's [q_h, k_h, v_h] per head, gpt-oss's gate and
+                  // up in even and odd columns): a rank reads one contiguous range of whole groups
+};
+
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the
 // defaults: `per_layer(role::attn_q, "layers.{layer}.self_attn.q_proj.bias", dim::q_dim).when(sw_qkv_bias)`.
 struct tensor_template {
@@ -173,6 +182,7 @@ struct tensor_template {
                                    // name (the base prefix is added), or a full name when it starts with '/'
     uint64_t tie_needs = 0;        // switches that make it an alias (0: always an alias)
     const char* fixed_dtype = nullptr; // a buffer's own dtype ("BOOL", "I64"); default: weights' dtype / F32
+    fused_layout parts = fused_layout::unknown; // the layout of a fused dimension (qkv_dim, ffn_x2, ...)
 
     // The row exists only when all of `switches` are on.
     constexpr tensor_template when(uint64_t switches) const {
@@ -191,6 +201,12 @@ struct tensor_template {
         tensor_template t = *this;
         t.tied_to = target;
         t.tie_needs = switches;
+        return t;
+    }
+    // The parts of its fused dimension lie as `layout` says (checked against transformers' modeling code).
+    constexpr tensor_template fused(fused_layout layout) const {
+        tensor_template t = *this;
+        t.parts = layout;
         return t;
     }
     // A buffer stored in its own dtype ("F32", "BOOL", "I64").

@@ -77,8 +77,8 @@ const tensor_template bailing_lm_head[] = {
     once(role::lm_head, "lm_head.weight", dim::vocab, dim::hidden).alias_of("word_embeddings.weight", sw_tied),
 };
 const tensor_template bailing_attention[] = {
-    per_layer(role::attn_qkv,    "layers.{layer}.attention.query_key_value.weight", dim::qkv_dim,  dim::hidden),
-    per_layer(role::attn_qkv,    "layers.{layer}.attention.query_key_value.bias",   dim::qkv_dim)             .when(sw_qkv_bias),
+    per_layer(role::attn_qkv,    "layers.{layer}.attention.query_key_value.weight", dim::qkv_dim,  dim::hidden).fused(fused_layout::concatenated),
+    per_layer(role::attn_qkv,    "layers.{layer}.attention.query_key_value.bias",   dim::qkv_dim)             .when(sw_qkv_bias).fused(fused_layout::concatenated),
     per_layer(role::attn_q_norm, "layers.{layer}.attention.query_layernorm.weight", dim::head_dim)            .when(sw_qk_norm),
     per_layer(role::attn_k_norm, "layers.{layer}.attention.key_layernorm.weight",   dim::head_dim)            .when(sw_qk_norm),
     per_layer(role::attn_o,      "layers.{layer}.attention.dense.weight",           dim::hidden,   dim::q_dim),

@@ -17,7 +17,7 @@ using namespace readers;
 // clang-format off
 // Glm4MLP (Phi3MLP): gate | up fused in one projection.
 const tensor_template glm4_mlp[] = {
-    per_layer(role::ffn_up,   "layers.{layer}.mlp.gate_up_proj.weight", dim::ffn_x2, dim::hidden),
+    per_layer(role::ffn_up,   "layers.{layer}.mlp.gate_up_proj.weight", dim::ffn_x2, dim::hidden).fused(fused_layout::concatenated),
     per_layer(role::ffn_down, "layers.{layer}.mlp.down_proj.weight",    dim::hidden, dim::ffn),
 };
 // Glm4DecoderLayer registers its norms after the MLP: input, post_attention (before the MLP), then the

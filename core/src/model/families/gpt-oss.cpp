@@ -27,8 +27,8 @@ const tensor_template gpt_oss_sinks[] = {
 const tensor_template gpt_oss_moe[] = {
     per_layer(role::ffn_router,   "layers.{layer}.mlp.router.weight",             dim::n_experts, dim::hidden)                    .when(moe),
     per_layer(role::ffn_router,   "layers.{layer}.mlp.router.bias",               dim::n_experts)                                 .when(moe),
-    per_layer(role::ffn_up_exp,   "layers.{layer}.mlp.experts.gate_up_proj",      dim::n_experts, dim::hidden,     dim::expert_ffn_x2).when(moe),
-    per_layer(role::ffn_up_exp,   "layers.{layer}.mlp.experts.gate_up_proj_bias", dim::n_experts, dim::expert_ffn_x2)             .when(moe),
+    per_layer(role::ffn_up_exp,   "layers.{layer}.mlp.experts.gate_up_proj",      dim::n_experts, dim::hidden,     dim::expert_ffn_x2).when(moe).fused(fused_layout::interleaved),
+    per_layer(role::ffn_up_exp,   "layers.{layer}.mlp.experts.gate_up_proj_bias", dim::n_experts, dim::expert_ffn_x2)             .when(moe).fused(fused_layout::interleaved),
     per_layer(role::ffn_down_exp, "layers.{layer}.mlp.experts.down_proj",         dim::n_experts, dim::expert_ffn, dim::hidden)   .when(moe),
     per_layer(role::ffn_down_exp, "layers.{layer}.mlp.experts.down_proj_bias",    dim::n_experts, dim::hidden)                    .when(moe),
 };

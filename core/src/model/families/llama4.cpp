@@ -29,7 +29,7 @@ constexpr uint64_t vis = sw_vision;
 // clang-format off
 // Llama4TextMoe registers experts, router, shared_expert; a dense layer's Llama4TextMLP is feed_forward itself.
 const tensor_template llama4_feed_forward[] = {
-    per_layer(role::ffn_up_exp,     "layers.{layer}.feed_forward.experts.gate_up_proj",          dim::n_experts,  dim::hidden,     dim::expert_ffn_x2).when(moe),
+    per_layer(role::ffn_up_exp,     "layers.{layer}.feed_forward.experts.gate_up_proj",          dim::n_experts,  dim::hidden,     dim::expert_ffn_x2).when(moe).fused(fused_layout::concatenated),
     per_layer(role::ffn_down_exp,   "layers.{layer}.feed_forward.experts.down_proj",             dim::n_experts,  dim::expert_ffn, dim::hidden)       .when(moe),
     per_layer(role::ffn_router,     "layers.{layer}.feed_forward.router.weight",                 dim::n_experts,  dim::hidden)                        .when(moe),
     per_layer(role::ffn_gate_shexp, "layers.{layer}.feed_forward.shared_expert.gate_proj.weight", dim::shared_ffn, dim::hidden)                       .when(moe),

@@ -26,7 +26,7 @@ constexpr uint64_t moe = sw_moe_ffn;
 // GraniteMoeMoE: GraniteMoeParallelExperts input_linear and output_linear ([experts, out, in]), then the
 // GraniteMoeTopKGating router's linear layer.
 const tensor_template granitemoe_block[] = {
-    per_layer(role::ffn_up_exp,   "layers.{layer}.block_sparse_moe.input_linear.weight",  dim::n_experts, dim::expert_ffn_x2, dim::hidden)    .when(moe),
+    per_layer(role::ffn_up_exp,   "layers.{layer}.block_sparse_moe.input_linear.weight",  dim::n_experts, dim::expert_ffn_x2, dim::hidden)    .when(moe).fused(fused_layout::concatenated),
     per_layer(role::ffn_down_exp, "layers.{layer}.block_sparse_moe.output_linear.weight", dim::n_experts, dim::hidden,        dim::expert_ffn).when(moe),
     per_layer(role::ffn_router,   "layers.{layer}.block_sparse_moe.router.layer.weight",  dim::n_experts, dim::hidden)                        .when(moe),
 };

@@ -41,8 +41,8 @@ const tensor_template phi_lm_head[] = {
 // Phi3Attention registers o_proj before the fused qkv_proj (rows q | k | v); Phi3MLP fuses gate | up.
 const tensor_template phi3_layer[] = {
     per_layer(role::attn_o,   "layers.{layer}.self_attn.o_proj.weight",   dim::hidden,  dim::q_dim),
-    per_layer(role::attn_qkv, "layers.{layer}.self_attn.qkv_proj.weight", dim::qkv_dim, dim::hidden),
-    per_layer(role::ffn_up,   "layers.{layer}.mlp.gate_up_proj.weight",   dim::ffn_x2,  dim::hidden),
+    per_layer(role::attn_qkv, "layers.{layer}.self_attn.qkv_proj.weight", dim::qkv_dim, dim::hidden).fused(fused_layout::concatenated),
+    per_layer(role::ffn_up,   "layers.{layer}.mlp.gate_up_proj.weight",   dim::ffn_x2,  dim::hidden).fused(fused_layout::concatenated),
     per_layer(role::ffn_down, "layers.{layer}.mlp.down_proj.weight",      dim::hidden,  dim::ffn),
 };
 // clang-format on

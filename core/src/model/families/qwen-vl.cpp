@@ -99,7 +99,7 @@ const tensor_template qwen3_vl_vision[] = {
 // Qwen3VLMoeTextSparseMoeBlock: the router, then all experts as two stacked tensors (gate and up fused).
 const tensor_template qwen3_vl_moe_mlp[] = {
     per_layer(role::ffn_router,   "layers.{layer}.mlp.gate.weight",              dim::n_experts, dim::hidden)                    .when(moe),
-    per_layer(role::ffn_up_exp,   "layers.{layer}.mlp.experts.gate_up_proj",     dim::n_experts, dim::hidden, dim::expert_ffn_x2).when(moe),
+    per_layer(role::ffn_up_exp,   "layers.{layer}.mlp.experts.gate_up_proj",     dim::n_experts, dim::hidden, dim::expert_ffn_x2).when(moe).fused(fused_layout::concatenated),
     per_layer(role::ffn_down_exp, "layers.{layer}.mlp.experts.down_proj",        dim::n_experts, dim::expert_ffn, dim::hidden)   .when(moe),
     per_layer(role::ffn_gate,     "layers.{layer}.mlp.gate_proj.weight",         dim::ffn,       dim::hidden)                    .when(sw_dense_ffn),
     per_layer(role::ffn_up,       "layers.{layer}.mlp.up_proj.weight",           dim::ffn,       dim::hidden)                    .when(sw_dense_ffn),

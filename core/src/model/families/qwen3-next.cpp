@@ -34,8 +34,8 @@ const tensor_template next_linear_attn[] = {
     per_layer(role::ssm_out,    "layers.{layer}.linear_attn.out_proj.weight",      dim::hidden, dim::ssm_inner)    .when(linear),
 };
 const tensor_template next_attention[] = {
-    per_layer(role::attn_q,      "layers.{layer}.self_attn.q_proj.weight", dim::q_dim_x2, dim::hidden).unless(linear),
-    per_layer(role::attn_q,      "layers.{layer}.self_attn.q_proj.bias",   dim::q_dim_x2)             .unless(linear).when(sw_qkv_bias),
+    per_layer(role::attn_q,      "layers.{layer}.self_attn.q_proj.weight", dim::q_dim_x2, dim::hidden).unless(linear).fused(fused_layout::interleaved),
+    per_layer(role::attn_q,      "layers.{layer}.self_attn.q_proj.bias",   dim::q_dim_x2)             .unless(linear).when(sw_qkv_bias).fused(fused_layout::interleaved),
     per_layer(role::attn_k,      "layers.{layer}.self_attn.k_proj.weight", dim::kv_dim, dim::hidden)  .unless(linear),
     per_layer(role::attn_k,      "layers.{layer}.self_attn.k_proj.bias",   dim::kv_dim)               .unless(linear).when(sw_qkv_bias),
     per_layer(role::attn_v,      "layers.{layer}.self_attn.v_proj.weight", dim::kv_dim, dim::hidden)  .unless(linear),
