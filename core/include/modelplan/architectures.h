@@ -162,10 +162,13 @@ enum class dim : uint8_t {
 // How the parts of a fused projection (q, k and v; gate and up) lie along its fused dimension, which decides
 // the exact slice each tensor-parallel rank reads (rank_slices in placement.h).
 enum class fused_layout : uint8_t {
-    unknown,      // not established: no exact tensor-parallel slice is given for the fused dimension
-    concatenated, // one part after another ([q; k; v], [gate; up], Mamba's [x; z]): a rank reads its share of each
-    interleaved,  // the parts alternate in small groups (GPT-NeoX's [q_h, k_h, v_h] per head, gpt-oss's gate and
-                  // up in even and odd columns): a rank reads one contiguous range of whole groups
+    // Not established: no exact tensor-parallel slice is given for the fused dimension.
+    unknown,
+    // One part after another ([q; k; v], [gate; up], Mamba's [x; z]): a rank reads its share of each.
+    concatenated,
+    // The parts alternate in small groups (GPT-NeoX's [q_h, k_h, v_h] per head, gpt-oss's gate and up in
+    // even and odd columns): a rank reads one contiguous range of whole groups.
+    interleaved,
 };
 
 // One parameter or buffer. Rows are written with the builders below and say only what differs from the

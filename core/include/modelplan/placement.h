@@ -113,6 +113,27 @@ struct parallel_plan {
 result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64_t tp, uint64_t pp,
                                     const std::vector<device_budget>& gpus);
 
+// One rank's part of one tensor, along one axis of the full tensor.
+struct slice_piece {
+    uint64_t start = 0;  // first index along the axis, in the full tensor
+    uint64_t length = 0; // indices taken
+};
+
+// What one rank reads of one skeleton tensor under a T x P layout (docs/placement.md, "What a rank reads").
+struct rank_slice {
+    bool held = true; // false: another pipeline stage holds it (or it is not loaded for inference)
+    int axis = -1;    // -1: the whole tensor (replicated, or T = 1)
+    std::vector<slice_piece> pieces;  // along `axis`, concatenated in this order in the rank's tensor
+    uint64_t pad = 0;                 // zero indices appended after the pieces (vocabulary rows past the end)
+    std::vector<uint64_t> rank_shape; // the rank's shape: equals the plan's parallel_split::rank_shape
+    std::string how; // as parallel_split::split ("replicated", "dim 0 (attention heads)", ...)
+};
+
+// Rank `rank` of a T x P layout (stage = rank / T, tp_rank = rank % T, as parallel_rank): one entry per
+// tensor of a.sk.tensors, in order. Same validity checks and error messages as plan_parallel; a tensor whose
+// split this version does not know exactly is an error (error_code::unsupported) naming the tensor and why.
+result<std::vector<rank_slice>> rank_slices(const analysis& a, uint64_t tp, uint64_t pp, uint64_t rank);
+
 // What a user asks of `place`, as the CLI options and the JSON request give it (docs/json.md, "place").
 struct place_request {
     std::optional<std::string> devices;  // "cuda:0=24GiB,cpu=64GiB,disk"

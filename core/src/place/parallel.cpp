@@ -265,10 +265,44 @@ std::vector<uint64_t> rank_shape_of(const model_spec& s, const tensor_info& t, u
     return rank_shape;
 }
 
+// Stage rules, shared by plan_parallel and rank_slices. A tensor not loaded for the workload has no stage.
+constexpr uint64_t no_stage = UINT64_MAX;
+
+// The stage of every tensor of the skeleton: a layer's tensors go with their layer; the final norm (the
+// module of the last output norm) and the head go to the last stage; other model-level tensors stay with the
+// stage of the tensor before them (the embeddings, first, on stage 0). An earlier output norm, T5's
+// encoder.final_layer_norm, runs right after the last encoder layer, on that layer's stage.
+std::vector<uint64_t> stage_of_tensors(const analysis& a, const workload& w,
+                                       const std::vector<uint64_t>& stage_of_layer, uint64_t pp) {
+    std::vector<uint64_t> stages(a.sk.tensors.size(), no_stage);
+    std::string final_norm_module;
+    for (const tensor_info& t : a.sk.tensors)
+        if (t.what == role::output_norm) final_norm_module = t.name.substr(0, t.name.rfind('.'));
+    uint64_t stage = 0;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        if (!loads_tensor(a.spec, w, t)) continue;
+        if (t.layer != no_index) stage = stage_of_layer[t.layer];
+        bool final_norm = t.what == role::output_norm &&
+                          t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
+                          t.name.rfind('.') == final_norm_module.size();
+        stages[i] = (t.what == role::lm_head || final_norm) ? pp - 1 : stage;
+    }
+    return stages;
+}
+
+// Whether the last stage holds its own copy of the embeddings: the head is tied to them (an alias, no tensor
+// of its own) and lies on a later stage than they do.
+bool last_stage_copies_embeddings(const analysis& a, const workload& w, uint64_t pp) {
+    bool head_seen = false, tied_head = false;
+    for (const tensor_info& t : a.sk.tensors)
+        head_seen = head_seen || (t.what == role::lm_head && loads_tensor(a.spec, w, t));
+    for (const auto& al : a.sk.aliases) tied_head = tied_head || al.name.rfind("lm_head", 0) == 0;
+    return !head_seen && tied_head && pp > 1;
+}
+
 // Weights per stage and TP rank (every rank of a stage holds the same amount), and the split of each tensor
-// template. The final norm (the module of the last output norm) and the head go to the last stage; an earlier
-// output norm, T5's encoder.final_layer_norm, runs right after the last encoder layer, on that layer's stage.
-// A tied head on a later stage than the embedding holds its own copy there.
+// template.
 std::vector<uint64_t> split_weights(const analysis& a, const workload& w,
                                     const std::vector<uint64_t>& stage_of_layer,
                                     const std::vector<uint64_t>& tensor_bytes, parallel_plan& p) {
@@ -276,26 +310,17 @@ std::vector<uint64_t> split_weights(const analysis& a, const workload& w,
     const uint64_t tp = p.tp, pp = p.pp;
     std::vector<uint64_t> stage_weights(pp, 0);
     std::map<std::string, size_t> split_index;
-    uint64_t stage = 0, embed_bytes_rank = 0;
-    bool head_seen = false;
-    std::string final_norm_module;
-    for (const tensor_info& t : a.sk.tensors)
-        if (t.what == role::output_norm) final_norm_module = t.name.substr(0, t.name.rfind('.'));
+    uint64_t embed_bytes_rank = 0;
+    const std::vector<uint64_t> stages = stage_of_tensors(a, w, stage_of_layer, pp);
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
-        if (!loads_tensor(s, w, t)) continue;
-        if (t.layer != no_index) stage = stage_of_layer[t.layer];
-        if (t.what == role::lm_head) head_seen = true;
-        bool final_norm = t.what == role::output_norm &&
-                          t.name.compare(0, t.name.rfind('.'), final_norm_module) == 0 &&
-                          t.name.rfind('.') == final_norm_module.size();
-        uint64_t at = (t.what == role::lm_head || final_norm) ? pp - 1 : stage;
+        if (stages[i] == no_stage) continue;
         std::string how;
         std::vector<uint64_t> rank_shape = rank_shape_of(s, t, tp, p, how);
         uint64_t rank_elements = 1;
         for (uint64_t d : rank_shape) rank_elements = mul(rank_elements, d);
         uint64_t rank_bytes = bytes_on_rank(tensor_bytes[i], rank_elements, t.elements);
-        stage_weights[at] = add(stage_weights[at], rank_bytes);
+        stage_weights[stages[i]] = add(stage_weights[stages[i]], rank_bytes);
         if (t.what == role::embed) embed_bytes_rank = add(embed_bytes_rank, rank_bytes);
         std::string pattern = pattern_of(a.sk, t);
         auto [it, fresh] = split_index.emplace(pattern, p.splits.size());
@@ -306,9 +331,7 @@ std::vector<uint64_t> split_weights(const analysis& a, const workload& w,
         p.notes.push_back(
             "stage 0 holds the embeddings, stage " + num(pp - 1) +
             " the final norm and the output head; the remainder of layers / P goes to stages 1, 2, ...");
-    bool tied_head = false;
-    for (const auto& al : a.sk.aliases) tied_head = tied_head || al.name.rfind("lm_head", 0) == 0;
-    if (!head_seen && tied_head && pp > 1) {
+    if (last_stage_copies_embeddings(a, w, pp)) {
         stage_weights[pp - 1] = add(stage_weights[pp - 1], embed_bytes_rank);
         p.notes.push_back("the output head is tied to the embedding: the last stage holds a copy of it");
     }
@@ -426,32 +449,201 @@ void add_ranks(const std::vector<device_budget>& gpus, const std::vector<uint64_
             binary_size(rt.rope) + ")");
 }
 
+// The request checked and laid out, before any memory is planned: KV heads per rank, the layers the workload
+// loads and the stage of each.
+struct layout {
+    parallel_plan p; // tp, pp, kv_heads_per_rank, kv_head_replicas, stage_layers, notes so far
+    uint64_t kv_heads = 0;
+    std::vector<uint64_t> loaded_layers, stage_of_layer;
+};
+
+result<layout> lay_out(const analysis& a, const workload& w, uint64_t tp, uint64_t pp,
+                       const std::vector<device_budget>& gpus) {
+    const model_spec& s = a.spec;
+    if (auto e = check_degrees(s, w, tp, pp)) return *e;
+    layout l;
+    l.p.tp = tp;
+    l.p.pp = pp;
+    l.kv_heads = s.n_kv_heads ? s.n_kv_heads : s.n_heads;
+    if (auto e = split_kv_heads(s, l.kv_heads, tp, l.p)) return *e;
+    for (uint64_t il = 0; il < s.layers.size(); ++il)
+        if (loads_layer(s, w, il)) l.loaded_layers.push_back(il);
+    if (auto e = check_shapes(s, l.loaded_layers, tp, pp, gpus)) return *e;
+    l.stage_of_layer = assign_stages(s, l.loaded_layers, pp, l.p);
+    return l;
+}
+
+// The heads of `count` that rank `tp_rank` holds, as {first head, heads}: count / T consecutive heads, or,
+// with fewer heads than ranks, head tp_rank / (T / count), each head replicated on T / count ranks (vLLM's
+// QKVParallelLinear with num_kv_head_replicas).
+slice_piece heads_of_rank(uint64_t count, uint64_t tp, uint64_t tp_rank) {
+    if (count >= tp) return {tp_rank * (count / tp), count / tp};
+    return {tp_rank / (tp / count), 1};
+}
+
+// Rank `tp_rank`'s pieces of `parts` equal parts laid one after another along an axis of `extent` indices:
+// its share of each part, in order.
+std::vector<slice_piece> share_of_each_part(uint64_t extent, uint64_t parts, uint64_t tp, uint64_t tp_rank) {
+    const uint64_t part = extent / parts, share = part / tp;
+    std::vector<slice_piece> pieces;
+    for (uint64_t i = 0; i < parts; ++i) pieces.push_back({i * part + tp_rank * share, share});
+    return pieces;
+}
+
+// The pieces rank `tp_rank` reads along the axis that rank_shape_of splits: plain dimensions and groups of
+// interleaved parts contiguously, concatenated parts (q | k | v, gate | up) as a share of each, key/value
+// heads by heads_of_rank, the vocabulary in ceil(V / T) rows with the last rank padded. An error when the
+// exact layout is not known.
+std::optional<error> slice_pieces(const model_spec& s, const tensor_info& t, uint64_t tp, uint64_t tp_rank,
+                                  const layout& l, rank_slice& r) {
+    axis_split ax = find_axis(t, split_of(t.what));
+    if (ax.axis < 0 || tp == 1) return std::nullopt; // the whole tensor
+    r.axis = ax.axis;
+    const uint64_t n = t.shape[ax.axis], hd = s.head_dim;
+    const fused_layout parts = t.source->parts;
+    auto not_modelled = [&](const std::string& why) {
+        return make_error(error_code::unsupported,
+                          t.name + ": " + why + "; its tensor-parallel split is not modelled", "tp");
+    };
+    auto contiguous = [&](uint64_t group) -> std::optional<error> {
+        if (n % tp != 0 || (n / tp) % group != 0)
+            return not_modelled("dim " + num(static_cast<uint64_t>(ax.axis)) + " (" + num(n) +
+                                ") does not divide into " + num(tp) + " equal ranges of whole groups of " +
+                                num(group));
+        r.pieces = {
+            {tp_rank * (n / tp), n / tp}
+        };
+        return std::nullopt;
+    };
+    auto halves = [&](uint64_t group) -> std::optional<error> {
+        if (parts == fused_layout::concatenated) {
+            if (n % (2 * tp) != 0) return contiguous(2 * tp); // reports the indivisible extent
+            r.pieces = share_of_each_part(n, 2, tp, tp_rank);
+            return std::nullopt;
+        }
+        if (parts == fused_layout::interleaved) return contiguous(group);
+        return not_modelled("the layout of its two fused parts is not known");
+    };
+    switch (ax.what) {
+    case dim::vocab: {
+        const uint64_t rows = ceil_div(n, tp), start = std::min(tp_rank * rows, n);
+        const uint64_t length = std::min(rows, n - start);
+        if (length) r.pieces.push_back({start, length});
+        r.pad = rows - length;
+        break;
+    }
+    case dim::kv_dim:
+        if (s.has_mla()) return contiguous(1);
+        if (n != l.kv_heads * hd)
+            return not_modelled("its key/value width (" + num(n) +
+                                ") is not num_key_value_heads x head_dim (" + num(l.kv_heads * hd) + ")");
+        {
+            slice_piece h = heads_of_rank(l.kv_heads, tp, tp_rank);
+            r.pieces = {
+                {h.start * hd, h.length * hd}
+            };
+        }
+        break;
+    case dim::qkv_dim:
+        if (s.has_mla()) return contiguous(1);
+        if (n != (s.n_heads + 2 * l.kv_heads) * hd)
+            return not_modelled("its fused width (" + num(n) +
+                                ") is not (heads + 2 x key/value heads) x head_dim");
+        if (parts == fused_layout::concatenated) {
+            slice_piece q = heads_of_rank(s.n_heads, tp, tp_rank),
+                        kv = heads_of_rank(l.kv_heads, tp, tp_rank);
+            r.pieces = {
+                {q.start * hd,                             q.length * hd },
+                {(s.n_heads + kv.start) * hd,              kv.length * hd},
+                {(s.n_heads + l.kv_heads + kv.start) * hd, kv.length * hd},
+            };
+            break;
+        }
+        if (parts == fused_layout::interleaved && l.kv_heads == s.n_heads) return contiguous(3 * hd);
+        return not_modelled("the layout of its fused query, key and value heads is not known");
+    case dim::ffn_x2:
+    case dim::expert_ffn_x2:
+    case dim::shared_ffn_x2: return halves(2);
+    case dim::q_dim_x2: return halves(2 * hd);
+    case dim::ssm_in_proj:
+        if (parts == fused_layout::concatenated && n == 2 * s.ssm_inner) return halves(2); // Mamba-1: x | z
+        return not_modelled("it fuses z, x, B, C and dt");
+    case dim::ssm_conv_dim:
+        if (n == s.ssm_inner) return contiguous(1); // one channel per inner channel (Mamba-1)
+        return not_modelled("its convolution runs over x, B and C together");
+    case dim::hidden_x3: return not_modelled("it fuses the short convolution's B, C and x");
+    case dim::ssm_heads_x2: return not_modelled("it fuses b and a, grouped by key heads");
+    default: return contiguous(1);
+    }
+    return std::nullopt;
+}
+
+// The slice, checked against the plan's rank shape so that the two can never disagree silently.
+result<rank_slice> slice_of(const model_spec& s, const tensor_info& t, uint64_t tp, uint64_t tp_rank,
+                            const layout& l) {
+    rank_slice r;
+    r.rank_shape = rank_shape_of(s, t, tp, l.p, r.how);
+    if (auto e = slice_pieces(s, t, tp, tp_rank, l, r)) return *e;
+    uint64_t taken = r.pad;
+    for (const slice_piece& piece : r.pieces) taken += piece.length;
+    const uint64_t expected = r.axis < 0 ? 0 : r.rank_shape[r.axis];
+    if (r.axis >= 0 && taken != expected)
+        return make_error(error_code::unsupported,
+                          t.name + ": the slice takes " + num(taken) + " indices of dim " +
+                              num(static_cast<uint64_t>(r.axis)) + ", the plan's rank shape " + num(expected),
+                          "tp");
+    return r;
+}
+
 } // namespace
 
 result<parallel_plan> plan_parallel(const analysis& a, const workload& w, uint64_t tp, uint64_t pp,
                                     const std::vector<device_budget>& gpus) {
     const model_spec& s = a.spec;
-    if (auto e = check_degrees(s, w, tp, pp)) return *e;
-    parallel_plan p;
-    p.tp = tp;
-    p.pp = pp;
-    const uint64_t kv_heads = s.n_kv_heads ? s.n_kv_heads : s.n_heads;
-    if (auto e = split_kv_heads(s, kv_heads, tp, p)) return *e;
-    std::vector<uint64_t> loaded_layers;
-    for (uint64_t il = 0; il < s.layers.size(); ++il)
-        if (loads_layer(s, w, il)) loaded_layers.push_back(il);
-    if (auto e = check_shapes(s, loaded_layers, tp, pp, gpus)) return *e;
-
+    auto l = lay_out(a, w, tp, pp, gpus);
+    if (!l) return l.err();
+    parallel_plan& p = l->p;
     auto plan = plan_memory(a, w);
     if (!plan) return plan.err();
     p.plan = *plan;
-    std::vector<uint64_t> stage_of_layer = assign_stages(s, loaded_layers, pp, p);
     std::vector<uint64_t> stage_weights =
-        split_weights(a, w, stage_of_layer, plan->weight_bytes_by_tensor, p);
-    std::vector<uint64_t> stage_kv = kv_per_stage(s, *plan, loaded_layers, stage_of_layer, kv_heads, p);
-    std::vector<uint64_t> stage_state = state_per_stage(s, w, *plan, loaded_layers, stage_of_layer, p);
+        split_weights(a, w, l->stage_of_layer, plan->weight_bytes_by_tensor, p);
+    std::vector<uint64_t> stage_kv =
+        kv_per_stage(s, *plan, l->loaded_layers, l->stage_of_layer, l->kv_heads, p);
+    std::vector<uint64_t> stage_state = state_per_stage(s, w, *plan, l->loaded_layers, l->stage_of_layer, p);
     add_ranks(gpus, stage_weights, stage_kv, stage_state, runtime_per_rank(s, plan->bytes, tp), p);
-    return p;
+    return std::move(p);
+}
+
+result<std::vector<rank_slice>> rank_slices(const analysis& a, uint64_t tp, uint64_t pp, uint64_t rank) {
+    const workload w; // inference, as plan_parallel is asked for by default
+    auto l = lay_out(a, w, tp, pp, {});
+    if (!l) return l.err();
+    if (rank >= tp * pp)
+        return make_error(error_code::out_of_range,
+                          "rank: expected 0 to " + num(tp * pp - 1) + " (tp " + num(tp) + " x pp " + num(pp) +
+                              "), got " + num(rank),
+                          "rank");
+    const uint64_t stage = rank / tp, tp_rank = rank % tp;
+    const std::vector<uint64_t> stages = stage_of_tensors(a, w, l->stage_of_layer, pp);
+    const bool embedding_copy = stage == pp - 1 && last_stage_copies_embeddings(a, w, pp);
+    std::vector<rank_slice> slices;
+    slices.reserve(a.sk.tensors.size());
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        const tensor_info& t = a.sk.tensors[i];
+        const bool held = stages[i] == stage || (embedding_copy && t.what == role::embed);
+        if (!held) {
+            rank_slice r;
+            r.held = false;
+            r.rank_shape = rank_shape_of(a.spec, t, tp, l->p, r.how);
+            slices.push_back(std::move(r));
+            continue;
+        }
+        auto r = slice_of(a.spec, t, tp, tp_rank, *l);
+        if (!r) return r.err();
+        slices.push_back(std::move(*r));
+    }
+    return slices;
 }
 
 } // namespace modelplan
