@@ -19,6 +19,7 @@ install(TARGETS modelplan RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
 if(MODELPLAN_WITH_TORCH)
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/native/torch/include/modelplan" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
   install(TARGETS modelplan_torch modelplan_io ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+  install(TARGETS modelplan-torch RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}") # beside modelplan, which starts it
   set(MODELPLAN_PACKAGE_WITH_TORCH ON)
   # libmodelplan_io's Hub client uses libcurl when the build found it (native/CMakeLists.txt).
   get_target_property(_io_defs modelplan_io COMPILE_DEFINITIONS)

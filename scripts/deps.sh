@@ -43,6 +43,9 @@ fi
 if want torch && [ -z "${Torch_DIR:-}" ]; then
   have_file /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake || missing+=(libtorch-dev)
 fi
+if want torch; then
+  have_file /usr/include/gloo/config.h || [ -n "${Torch_DIR:-}" ] || missing+=(libgloo-dev) # c10d's Gloo
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

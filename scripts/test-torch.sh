@@ -13,7 +13,13 @@ b=${MODELPLAN_TORCH_BUILD:-build-torch} # the build folder (default build-torch/
 echo "== LibTorch adapter: build ($b/)"
 [ -f "$b/CMakeCache.txt" ] || cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DMODELPLAN_WITH_TORCH=ON -DMODELPLAN_BUILD_BENCH=OFF ${Torch_DIR:+-DTorch_DIR="$Torch_DIR"} >/dev/null
-cmake --build "$b" -j "$jobs" --target modelplan torch_tests load-model
+cmake --build "$b" -j "$jobs" --target modelplan modelplan-torch torch_tests load-model load-rank
+
+echo "== LibTorch adapter: modelplan itself does not link LibTorch (it starts modelplan-torch for load/instantiate)"
+if ldd "$b"/native/modelplan | grep -q libtorch; then
+  echo "$b/native/modelplan links LibTorch: every command would pay its start-up" >&2
+  exit 1
+fi
 
 echo "== LibTorch adapter: tests"
 ctest --test-dir "$b" -R '^torch_tests$' --output-on-failure

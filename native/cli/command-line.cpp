@@ -105,6 +105,13 @@ const option_group load = {
     {"--mmap",       &cl::mmap      },
     {"--chunk",      &cl::chunk     },
     {"--repeat",     &cl::repeat    },
+    {"--tp",         &cl::tp        },
+    {"--pp",         &cl::pp        },
+    {"--nproc",      &cl::nproc     },
+    {"--read-once",  &cl::read_once },
+    {"--checksums",  &cl::checksums },
+    {"--timeout",    &cl::timeout   },
+    {"--min-run",    &cl::min_run   },
 };
 
 // `serve`: the engine and its knobs under the engine's own names (vLLM's flags; serve.h).

@@ -45,6 +45,10 @@ struct command_line {
     // instantiate, load
     std::optional<std::string> depth, device, device_map, threads, chunk, repeat;
     bool mmap = false;
+    // load in a group (docs/loading.md#distributed-loading); --tp and --pp are place's fields above
+    std::optional<std::string> nproc, timeout, min_run;
+    bool read_once = false, checksums = false;
+    std::vector<std::string> args; // the arguments after the command, as given (--nproc passes them on)
     // serve: the engine; its knobs are in `workload`, under the engine's names
     std::optional<std::string> engine, engine_version;
     bool enforce_eager = false, disable_cuda_graph = false, kv_unified = false, cpu_moe = false,

@@ -101,7 +101,7 @@ void issue_copy(const fill_job& job, const fill_chunk& c, staging_buffer& buf, u
 } // namespace
 
 void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
-               unsigned buffers, uint64_t buffer_bytes, fill_state& state) {
+               unsigned buffers, uint64_t buffer_bytes, const run_policy& policy, fill_state& state) {
     auto reader = [&]() {
         std::vector<staging_buffer> ring(buffers);
         // Every copy issued from this thread's buffers must be finished before they, or a destination freed
@@ -125,8 +125,8 @@ void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunk
                 if (buf.pending) buf.pending->done.synchronize();
                 buf.pending = nullptr;
                 uint64_t n = c.elems * job.stored_size;
-                if (auto e = read_exact(job, buf.pinned.data_ptr(), n,
-                                        job.begin + c.elem_begin * job.stored_size)) {
+                if (auto e =
+                        read_elements(job, buf.pinned.data_ptr(), c.elem_begin, c.elems, policy, state)) {
                     state.fail(std::move(*e));
                     break;
                 }
@@ -172,7 +172,7 @@ uint64_t cuda_free(int) {
 }
 
 void fill_cuda(std::vector<fill_job>&, const std::vector<fill_chunk>&, unsigned, unsigned, uint64_t,
-               fill_state& state) {
+               const run_policy&, fill_state& state) {
     state.fail(make_error(error_code::unsupported, "this build has no CUDA support (LibTorch without CUDA)"));
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +16,18 @@
 #include "modelplan/error.h"
 
 namespace modelplan::libtorch::detail {
+
+// The part of a stored tensor that one tensor-parallel rank holds (load_options::parts), as the fill walks
+// it: the stored tensor seen as [outer][full][inner] around the split axis, the rank's as
+// [outer][rank][inner], where `rank` is the pieces' lengths, in order, then `pad` zero indices.
+struct part_geometry {
+    struct piece {
+        uint64_t start = 0, length = 0; // along the axis, in the stored tensor
+        uint64_t dst_start = 0;         // along the axis, in the rank's tensor
+    };
+    uint64_t outer = 1, inner = 1, full = 0, rank = 0;
+    std::vector<piece> pieces;
+};
 
 // One destination tensor and where its bytes are.
 struct fill_job {
@@ -27,6 +40,9 @@ struct fill_job {
     uint64_t stored_size = 1;          // bytes per stored element
     at::Tensor dst;                    // allocated destination, contiguous
     bool convert = false;              // dst's dtype differs from `stored`
+    // A rank's part of the stored tensor (null: all of it). Then `bytes` are the rank tensor's, in the stored
+    // dtype, padding included, and its elements are read from the runs the geometry gives.
+    std::shared_ptr<const part_geometry> part;
 };
 
 // A piece of one job: elements [elem_begin, elem_begin + elems).
@@ -38,6 +54,8 @@ struct fill_chunk {
 
 struct fill_state {
     std::atomic<uint64_t> bytes_done{0};
+    std::atomic<uint64_t> bytes_read{0}; // bytes the reads asked the files for (coalesced gaps included)
+    std::atomic<uint64_t> reads{0};      // pread calls (short reads retried not counted)
     std::atomic<bool> abort{false};
     std::atomic<size_t> next_chunk{0};      // CPU chunks taken
     std::atomic<size_t> next_cuda_chunk{0}; // CUDA chunks taken (the two fills run at the same time)
@@ -54,9 +72,26 @@ struct fill_state {
 // that ends early or a read error comes back as an error naming the file and the tensor.
 std::optional<error> read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset);
 
+// How read_elements reads a part whose runs are short (a dim-1 split is one run per row): runs shorter than
+// `min_run_bytes` are read together with their neighbours in one read of at most `span_bytes` (the gaps
+// between them read and dropped), else one read per run. min_run_bytes 0: always one read per run.
+struct run_policy {
+    uint64_t min_run_bytes = 0;
+    uint64_t span_bytes = 4u << 20;
+};
+
+// Elements [elem_begin, elem_begin + elems) of the job's destination, in the stored dtype, into `out`: one
+// read for a whole tensor, the part's runs for a rank's part (padding zeroed). Counts into
+// state.bytes_read/reads.
+std::optional<error> read_elements(const fill_job& job, void* out, uint64_t elem_begin, uint64_t elems,
+                                   const run_policy& policy, fill_state& state);
+
 // The pread() read_exact calls: ::pread, replaced by tests to return short reads and EINTR.
 using pread_function = ssize_t (*)(int fd, void* buf, size_t count, off_t offset);
 extern std::atomic<pread_function> pread_hook;
+
+// `s` as a JSON string, quoted and escaped (the load's and the ranks' JSON lines).
+std::string json_string(const std::string& s);
 
 // Converts `n` elements of type `from` at `src` to type `to` at `dst` (floating and integer types).
 void convert_elements(const void* src, at::ScalarType from, void* dst, at::ScalarType to, uint64_t n);
@@ -66,7 +101,7 @@ bool convertible(at::ScalarType from, at::ScalarType to);
 // Chunks hold at most buffer_bytes of stored data. Defined in load-cuda.cpp; without CUDA it records an
 // error.
 void fill_cuda(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
-               unsigned buffers, uint64_t buffer_bytes, fill_state& state);
+               unsigned buffers, uint64_t buffer_bytes, const run_policy& policy, fill_state& state);
 bool cuda_compiled();
 int cuda_devices();
 uint64_t cuda_free(int device);

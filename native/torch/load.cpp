@@ -327,6 +327,102 @@ std::optional<error> detail::read_exact(const fill_job& job, void* out, uint64_t
     return std::nullopt;
 }
 
+namespace {
+
+// The run of the rank's part that destination element `e` starts in: `count` elements from stored element
+// `src`, or `count` padding elements (zeros) when `pad`. Never crosses an outer row or a piece.
+struct part_run {
+    bool pad = false;
+    uint64_t src = 0, count = 0;
+};
+
+part_run run_at(const detail::part_geometry& g, uint64_t e) {
+    const uint64_t row = g.rank * g.inner;
+    const uint64_t o = e / row, within = e % row, a = within / g.inner;
+    for (const auto& p : g.pieces) {
+        if (a < p.dst_start || a >= p.dst_start + p.length) continue;
+        uint64_t src = (o * g.full + p.start + (a - p.dst_start)) * g.inner + within % g.inner;
+        return {false, src, (p.dst_start + p.length) * g.inner - within};
+    }
+    return {true, 0, row - within};
+}
+
+} // namespace
+
+std::optional<error> detail::read_elements(const fill_job& job, void* out, uint64_t elem_begin,
+                                           uint64_t elems, const run_policy& policy, fill_state& state) {
+    const uint64_t size = job.stored_size;
+    char* dst = static_cast<char*>(out);
+    if (!job.part) {
+        state.bytes_read += elems * size;
+        state.reads += 1;
+        return read_exact(job, dst, elems * size, job.begin + elem_begin * size);
+    }
+    const part_geometry& g = *job.part;
+    thread_local std::vector<char> span;
+    uint64_t e = elem_begin, end = elem_begin + elems;
+    while (e < end) {
+        part_run r = run_at(g, e);
+        uint64_t take = std::min(r.count, end - e);
+        char* at = dst + (e - elem_begin) * size;
+        if (r.pad) {
+            std::memset(at, 0, take * size);
+            e += take;
+            continue;
+        }
+        if (policy.min_run_bytes == 0 || take * size >= policy.min_run_bytes) {
+            state.bytes_read += take * size;
+            state.reads += 1;
+            if (auto err = read_exact(job, at, take * size, job.begin + r.src * size)) return err;
+            e += take;
+            continue;
+        }
+        // Short runs: this one and the following ones that fit in one span, read at once.
+        struct pending {
+            uint64_t src, count, e;
+        };
+        std::vector<pending> runs{
+            {r.src, take, e}
+        };
+        uint64_t span_end = r.src + take, next = e + take;
+        while (next < end) {
+            part_run n = run_at(g, next);
+            uint64_t t = std::min(n.count, end - next);
+            if (n.pad || n.src < r.src || (n.src + t - r.src) * size > policy.span_bytes) break;
+            runs.push_back({n.src, t, next});
+            span_end = std::max(span_end, n.src + t);
+            next += t;
+        }
+        uint64_t span_bytes = (span_end - r.src) * size;
+        if (span.size() < span_bytes) span.resize(span_bytes);
+        state.bytes_read += span_bytes;
+        state.reads += 1;
+        if (auto err = read_exact(job, span.data(), span_bytes, job.begin + r.src * size)) return err;
+        for (const auto& p : runs)
+            std::memcpy(dst + (p.e - elem_begin) * size, span.data() + (p.src - r.src) * size,
+                        p.count * size);
+        e = next;
+    }
+    return std::nullopt;
+}
+
+std::string detail::json_string(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
 // ---- the load ---------------------------------------------------------------------------------------------
 
 namespace {
@@ -408,7 +504,7 @@ at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type) {
 }
 
 void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
-              uint64_t chunk_bytes, fill_state& state) {
+              uint64_t chunk_bytes, const detail::run_policy& policy, fill_state& state) {
     auto work = [&]() {
         std::vector<char> staging; // only for conversions: at most one chunk
         for (;;) {
@@ -417,15 +513,14 @@ void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks
             if (k >= chunks.size()) return;
             const fill_chunk& c = chunks[k];
             fill_job& job = jobs[c.job];
-            uint64_t offset = job.begin + c.elem_begin * job.stored_size;
             uint64_t n = c.elems * job.stored_size;
             std::optional<error> e;
             if (!job.convert) {
                 char* dst = static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.stored_size;
-                e = detail::read_exact(job, dst, n, offset);
+                e = detail::read_elements(job, dst, c.elem_begin, c.elems, policy, state);
             } else {
                 if (staging.size() < n) staging.resize(std::max<uint64_t>(n, chunk_bytes));
-                e = detail::read_exact(job, staging.data(), n, offset);
+                e = detail::read_elements(job, staging.data(), c.elem_begin, c.elems, policy, state);
                 if (!e) {
                     char* dst =
                         static_cast<char*>(job.dst.data_ptr()) + c.elem_begin * job.dst.element_size();
@@ -569,6 +664,9 @@ result<at::ScalarType> destination_type(const meta_model::entry& p, at::ScalarTy
     return model_type;
 }
 
+// The device of a parameter that another pipeline stage holds (load_options::parts): left on meta, unread.
+const char* const other_stage = "other stages";
+
 // "auto" and "cuda" as the device every parameter without a map entry goes to.
 std::string default_device(const std::string& requested, int n_cuda) {
     if (requested == "auto") return n_cuda > 0 ? "cuda:0" : "cpu";
@@ -579,7 +677,7 @@ std::string default_device(const std::string& requested, int n_cuda) {
 // A parameter's device: cpu, cuda:N (present in this build and on this machine), or disk/meta (not read).
 result<std::string> checked_device(std::string device, const std::string& param, int n_cuda) {
     if (device == "cuda") device = "cuda:0";
-    if (device == "cpu" || device == "disk" || device == "meta") return device;
+    if (device == "cpu" || device == "disk" || device == "meta" || device == other_stage) return device;
     if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 9 ||
         device.find_first_not_of("0123456789", 5) != std::string::npos)
         return make_error(error_code::bad_request, param + ": unknown device \"" + device +
@@ -606,11 +704,13 @@ result<plan_item> plan_parameter(const meta_model& m, size_t i, const stored_ten
     if (!st)
         return make_error(error_code::unsupported, t->name + ": dtype " + t->dtype +
                                                        " is not loaded by this version; nothing was loaded");
-    if (t->elements * st->size != t->bytes() || static_cast<uint64_t>(m.slot(i).numel()) != t->elements)
+    // The skeleton's element count (with parts the slot already has the rank's shape).
+    const uint64_t expected = p.info ? p.info->elements : static_cast<uint64_t>(m.slot(i).numel());
+    if (t->elements * st->size != t->bytes() || expected != t->elements)
         return make_error(error_code::bad_checkpoint, t->name + ": " + std::to_string(t->bytes()) +
                                                           " bytes for " + std::to_string(t->elements) +
                                                           " elements of " + t->dtype + ", expected " +
-                                                          std::to_string(m.slot(i).numel()) + " elements");
+                                                          std::to_string(expected) + " elements");
     auto dst = destination_type(p, m.slot(i).scalar_type(), *t, *st, notes);
     if (!dst) return dst.err();
     auto checked = checked_device(device, p.name, n_cuda);
@@ -645,8 +745,9 @@ result<std::vector<plan_item>> plan_destinations(const meta_model& m, const chec
     std::vector<plan_item> plan;
     plan.reserve(m.params.size());
     for (size_t i = 0; i < m.params.size(); ++i) {
-        const std::string& device =
-            options.tensor_devices.empty() ? fallback_device : options.tensor_devices[i];
+        const std::string& device = !options.parts.empty() && !options.parts[i].held ? other_stage
+                                    : options.tensor_devices.empty()                 ? fallback_device
+                                                                     : options.tensor_devices[i];
         auto item = plan_parameter(m, i, stored, device, n_cuda, notes);
         if (!item) return item.err();
         plan.push_back(std::move(*item));
@@ -729,11 +830,13 @@ at::Tensor alias_mapped(const plan_item& item, const fill_job& job, const std::v
 // reload), aliased to the mapped file with `mmap` where no conversion is needed, else freshly allocated.
 // Returns the tensor the parameter holds from now on. Throws on an allocation failure.
 at::Tensor allocate_destination(const plan_item& item, fill_job job, const at::Tensor& slot, bool use_mmap,
-                                allocation& out, load_report& report) {
+                                bool read, allocation& out, load_report& report) {
     std::vector<int64_t> sizes(slot.sizes().begin(), slot.sizes().end());
     c10::Device device(item.device);
-    auto& jobs = item.device == "cpu" ? out.cpu_jobs : out.cuda_jobs;
-    out.total_bytes += job.bytes;
+    std::vector<fill_job> unread;
+    auto& jobs = !read ? unread : item.device == "cpu" ? out.cpu_jobs : out.cuda_jobs;
+    if (read) out.total_bytes += job.bytes;
+    if (!read) ++report.tensors_deferred;
     bool reuse = slot.defined() && !slot.is_meta() && slot.device() == device &&
                  slot.scalar_type() == item.dst_type && slot.is_contiguous();
     if (reuse) {
@@ -743,7 +846,8 @@ at::Tensor allocate_destination(const plan_item& item, fill_job job, const at::T
         jobs.push_back(std::move(job));
         return slot;
     }
-    if (use_mmap && item.device == "cpu" && !job.convert && item.t->begin % item.st.size == 0) {
+    if (read && use_mmap && item.device == "cpu" && !job.convert && !job.part &&
+        item.t->begin % item.st.size == 0) {
         ++report.tensors_aliased;
         return alias_mapped(item, job, sizes, out);
     }
@@ -756,7 +860,24 @@ at::Tensor allocate_destination(const plan_item& item, fill_job job, const at::T
     return dst;
 }
 
-fill_job job_for(const plan_item& item, const meta_model& m,
+// The fill's view of a part: the stored tensor as [outer][full][inner] around the axis.
+std::shared_ptr<const detail::part_geometry> geometry_of(const tensor_part& part,
+                                                         const std::vector<uint64_t>& shape) {
+    auto g = std::make_shared<detail::part_geometry>();
+    for (size_t d = 0; d < shape.size(); ++d) {
+        if (static_cast<int>(d) < part.axis) g->outer *= shape[d];
+        if (static_cast<int>(d) > part.axis) g->inner *= shape[d];
+    }
+    g->full = shape[static_cast<size_t>(part.axis)];
+    for (const auto& [start, length] : part.pieces) {
+        g->pieces.push_back({start, length, g->rank});
+        g->rank += length;
+    }
+    g->rank += part.pad;
+    return g;
+}
+
+fill_job job_for(const plan_item& item, const meta_model& m, const tensor_part* part,
                  const std::unordered_map<std::string, int>& fd_of) {
     fill_job job;
     job.name = m.params[item.param].name;
@@ -767,24 +888,31 @@ fill_job job_for(const plan_item& item, const meta_model& m,
     job.stored = item.st.type;
     job.stored_size = item.st.size;
     job.convert = item.dst_type != item.st.type;
+    if (part && part->axis >= 0) {
+        job.part = geometry_of(*part, item.t->shape);
+        job.bytes = static_cast<uint64_t>(m.slot(item.param).numel()) * item.st.size;
+    }
     return job;
 }
 
 // Every planned parameter materialized (disk and meta ones stay on meta, not read). Throws on an allocation
 // failure; the caller puts the parameters back.
 allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const saved_slots& saved,
-                        const std::unordered_map<std::string, int>& fd_of, bool use_mmap,
+                        const std::unordered_map<std::string, int>& fd_of, const load_options& options,
                         load_report& report) {
     allocation out;
     for (const auto& item : plan) {
         device_totals& dev = report.devices[item.device];
-        if (item.device == "disk" || item.device == "meta") {
+        if (item.device == "disk" || item.device == "meta" || item.device == other_stage) {
             ++dev.tensors;
             dev.bytes += item.t->bytes();
             continue;
         }
         at::Tensor& slot = m.slot(item.param);
-        at::Tensor dst = allocate_destination(item, job_for(item, m, fd_of), slot, use_mmap, out, report);
+        const tensor_part* part = options.parts.empty() ? nullptr : &options.parts[item.param];
+        bool read = options.fill_later.empty() || !options.fill_later[item.param];
+        at::Tensor dst =
+            allocate_destination(item, job_for(item, m, part, fd_of), slot, options.mmap, read, out, report);
         if (saved.original(item.param).requires_grad()) dst.set_requires_grad(true);
         slot = dst;
         ++dev.tensors;
@@ -821,6 +949,7 @@ struct fill_work {
     std::vector<fill_chunk> cpu_chunks, cuda_chunks;
     unsigned threads = 1;
     uint64_t chunk_bytes = 0;
+    detail::run_policy policy;
     fill_state state;
 };
 
@@ -841,7 +970,7 @@ void run_fills(fill_work& w, unsigned staging_buffers) {
     auto fill_on_cuda = [&]() {
         guarded_fill(w.state, [&]() {
             detail::fill_cuda(w.alloc.cuda_jobs, w.cuda_chunks, w.threads, std::max(1u, staging_buffers),
-                              w.chunk_bytes, w.state);
+                              w.chunk_bytes, w.policy, w.state);
         });
     };
     if (!w.cuda_chunks.empty()) {
@@ -852,8 +981,9 @@ void run_fills(fill_work& w, unsigned staging_buffers) {
         }
     }
     if (!w.cpu_chunks.empty())
-        guarded_fill(w.state,
-                     [&]() { fill_cpu(w.alloc.cpu_jobs, w.cpu_chunks, w.threads, w.chunk_bytes, w.state); });
+        guarded_fill(w.state, [&]() {
+            fill_cpu(w.alloc.cpu_jobs, w.cpu_chunks, w.threads, w.chunk_bytes, w.policy, w.state);
+        });
     if (cuda_fill.joinable()) cuda_fill.join();
 }
 
@@ -927,6 +1057,7 @@ void add_load_warnings(const meta_model& m, load_report& report) {
     if (report.devices.count("meta"))
         report.warnings.push_back(std::to_string(report.devices["meta"].tensors) +
                                   " parameter(s) in no device-map entry were left on meta");
+
     report.buffers_on_meta = m.buffers.size();
     const auto& differences = report.verify.dtype_differences;
     if (!differences.empty())
@@ -937,12 +1068,59 @@ void add_load_warnings(const meta_model& m, load_report& report) {
                                   "), converted on load where both are plain dtypes");
 }
 
+// 0. With parts: each part checked against the skeleton's shape, and each parameter resized on meta to the
+// part's shape (a meta tensor of another shape; nothing allocated).
+std::optional<error> apply_parts(meta_model& m, const load_options& options) {
+    if (!options.fill_later.empty() && options.fill_later.size() != m.params.size())
+        return make_error(error_code::bad_request,
+                          "fill_later has " + std::to_string(options.fill_later.size()) + " entries for " +
+                              std::to_string(m.params.size()) + " parameters");
+    if (options.parts.empty()) return std::nullopt;
+    if (options.parts.size() != m.params.size())
+        return make_error(error_code::bad_request, "the parts have " + std::to_string(options.parts.size()) +
+                                                       " entries for " + std::to_string(m.params.size()) +
+                                                       " parameters");
+    for (size_t i = 0; i < m.params.size(); ++i) {
+        const tensor_part& part = options.parts[i];
+        const auto& info = *m.params[i].info;
+        std::vector<int64_t> sizes(info.shape.begin(), info.shape.end());
+        if (part.axis >= 0) {
+            if (static_cast<size_t>(part.axis) >= info.shape.size())
+                return make_error(error_code::bad_request,
+                                  info.name + ": its part splits axis " + std::to_string(part.axis) +
+                                      " of a tensor of " + std::to_string(info.shape.size()) + " axes");
+            uint64_t extent = info.shape[static_cast<size_t>(part.axis)], rank = part.pad;
+            for (const auto& [start, length] : part.pieces) {
+                if (start > extent || length > extent - start)
+                    return make_error(error_code::bad_request,
+                                      info.name + ": its part [" + std::to_string(start) + ", +" +
+                                          std::to_string(length) + ") is outside axis " +
+                                          std::to_string(part.axis) + " (" + std::to_string(extent) + ")");
+                rank += length;
+            }
+            if (rank > (1ull << 62))
+                return make_error(error_code::bad_request, info.name + ": its part is too large");
+            sizes[static_cast<size_t>(part.axis)] = static_cast<int64_t>(rank);
+        }
+        at::Tensor& slot = m.slot(i);
+        if (slot.sizes().vec() == sizes) continue;
+        if (!slot.is_meta())
+            return make_error(error_code::bad_request,
+                              info.name +
+                                  ": already loaded with another shape; parts load into a fresh model");
+        slot = at::empty(sizes, at::TensorOptions().device(at::kMeta).dtype(slot.scalar_type()))
+                   .set_requires_grad(slot.requires_grad());
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
                                  const load_options& options) {
     load_report report;
     if (auto e = verify_from_headers(m, sk, src, report)) return *e;
+    if (auto e = apply_parts(m, options)) return *e;
     auto plan = plan_destinations(m, src.ck, options, report);
     if (!plan) return plan.err();
     open_files files;
@@ -960,7 +1138,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
 
     std::optional<allocation> alloc;
     try {
-        alloc.emplace(allocate_all(m, *plan, saved, *fd_of, options.mmap, report));
+        alloc.emplace(allocate_all(m, *plan, saved, *fd_of, options, report));
     } catch (const std::exception& e) {
         saved.restore();
         return make_error(error_code::io,
@@ -969,6 +1147,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     fill_work work(*alloc);
     work.threads = report.threads;
     work.chunk_bytes = chunk_bytes;
+    work.policy.min_run_bytes = options.min_run_bytes;
     try {
         work.cpu_chunks = chunks_in_file_order(alloc->cpu_jobs, chunk_bytes);
         work.cuda_chunks = chunks_in_file_order(alloc->cuda_jobs, chunk_bytes);
@@ -992,6 +1171,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         return e;
     }
     report.bytes = alloc->total_bytes;
+    report.bytes_read = work.state.bytes_read;
+    report.reads = work.state.reads;
     add_load_warnings(m, report);
     return report;
 }
@@ -1000,24 +1181,9 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
 // One line, keys in a fixed order. The core has no public JSON writer (its writers are internal to core/src
 // and pretty-print), so this small one stays here.
 
-namespace {
+using detail::json_string;
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
-}
+namespace {
 
 std::string json_number(double x) {
     char buf[64];
@@ -1050,6 +1216,8 @@ std::string load_json(const load_report& r) {
     return json_object({
                {"tensors",          n(r.tensors)             },
                {"bytes",            n(r.bytes)               },
+               {"bytes_read",       n(r.bytes_read)          },
+               {"reads",            n(r.reads)               },
                {"seconds",          json_number(r.seconds)   },
                {"gb_per_s",         json_number(gbps)        },
                {"peak_rss_bytes",   n(r.peak_rss_bytes)      },

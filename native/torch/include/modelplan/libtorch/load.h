@@ -41,6 +41,16 @@ result<checkpoint_source> open_checkpoint(const std::string& path);
 // MODEL as the CLI takes it: a preset name, a config.json, or a folder holding one.
 result<analysis> analyze_model(const std::string& model, const config_options& options = {});
 
+// The part of one stored tensor that this process holds (tensor parallelism: the distributed loader fills
+// these from the core's rank_slices). The rank's tensor is the pieces along `axis`, in order, then `pad` zero
+// indices; the other axes whole.
+struct tensor_part {
+    bool held = true; // false: another pipeline stage holds it; it stays on meta, unread
+    int axis = -1;    // -1: the whole tensor
+    std::vector<std::pair<uint64_t, uint64_t>> pieces; // (start, length) along `axis`
+    uint64_t pad = 0;
+};
+
 struct load_options {
     // Where every parameter goes: "cpu", "cuda", "cuda:N", or "auto" (cuda:0 when CUDA is available, else
     // cpu). Ignored for tensors that tensor_devices places.
@@ -52,6 +62,15 @@ struct load_options {
     bool mmap = false;    // CPU: alias mapped file pages where the dtype matches (no read at all)
     uint64_t chunk_bytes = 16ull << 20; // unit of work; on CUDA the size of one pinned staging buffer
     unsigned staging_buffers = 2;       // CUDA: pinned staging buffers per reader thread
+    // Per parameter (index of meta_model::params): its part (empty: every tensor whole). Each parameter is
+    // first resized, on meta, to its part's shape; only the part's byte ranges are read.
+    std::vector<tensor_part> parts;
+    // Per parameter: allocate on its device but read nothing (the caller fills it, e.g. by a broadcast).
+    // Empty: read every parameter.
+    std::vector<bool> fill_later;
+    // A split along a later axis is one run of bytes per row: runs shorter than this are read together with
+    // their neighbours, up to 4 MiB at a time, the bytes between them dropped (0: one read per run).
+    uint64_t min_run_bytes = 0;
     // Called from the calling thread about ten times a second, and once at the end: bytes done, bytes total.
     std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -63,7 +82,10 @@ struct device_totals {
 
 struct load_report {
     uint64_t tensors = 0;          // parameters materialized (disk ones excluded)
-    uint64_t bytes = 0;            // checkpoint bytes read (or mapped)
+    uint64_t bytes = 0;            // checkpoint bytes the destinations hold (read or mapped)
+    uint64_t bytes_read = 0;       // bytes the reads asked for (with parts: the coalesced gaps included)
+    uint64_t reads = 0;            // read calls
+    uint64_t tensors_deferred = 0; // allocated, not read (load_options::fill_later)
     uint64_t dest_bytes = 0;       // bytes of the destination tensors
     double seconds = 0;            // allocation and filling, verification excluded
     uint64_t peak_rss_bytes = 0;   // the process's peak resident memory during the load (VmHWM)

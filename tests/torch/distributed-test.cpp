@@ -1,0 +1,441 @@
+// Distributed loading (native/torch/distributed.h): ranks of a tensor-parallel group over c10d on 127.0.0.1
+// (Gloo), each reading only its slice. Expected slices are cut here from the full tensors with LibTorch's own
+// narrow/chunk, by the splitting rules vLLM documents for its parallel layers (vllm/model_executor/layers/
+// linear.py: ColumnParallelLinear splits the output dimension, RowParallelLinear the input dimension,
+// QKVParallelLinear gives each rank its query heads and kv_heads/T key/value heads, or, with fewer KV heads
+// than ranks, one KV head replicated on T/kv ranks; vocab_parallel_embedding.py: the vocabulary splits by
+// rows), not from the core's rank_slices. In-process ranks (threads) compare bytes; the CLI's ranks
+// (processes,
+// `--nproc`) compare zlib CRC-32s; the failure cases end within their timeouts.
+#include <gtest/gtest.h>
+
+#include <ATen/ops/from_blob.h>
+#include <zlib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "checkpoint-writer.h"
+#include "modelplan/libtorch/distributed.h"
+#include "modelplan/report.h"
+
+namespace mp = modelplan;
+namespace lt = modelplan::libtorch;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Llama with 8 query heads of 16 and 2 key/value heads: T = 2 divides the KV heads, T = 4 replicates each
+// on two ranks.
+const char* const llama_config = R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+    "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 8,
+    "num_key_value_heads": 2, "vocab_size": 512, "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": false, "torch_dtype": "bfloat16"})";
+
+// Mixtral with 4 experts (block_sparse_moe.experts.N.w1/w2/w3, the router replicated).
+const char* const mixtral_config = R"({"architectures": ["MixtralForCausalLM"], "model_type": "mixtral",
+    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 4, "num_local_experts": 4, "num_experts_per_tok": 2, "vocab_size": 256,
+    "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "tie_word_embeddings": false,
+    "torch_dtype": "bfloat16"})";
+
+class temp_dir {
+  public:
+    temp_dir() {
+        static int n = 0;
+        path_ = fs::temp_directory_path() /
+                ("modelplan-dist-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    ~temp_dir() { fs::remove_all(path_); }
+    const fs::path& path() const { return path_; }
+
+  private:
+    fs::path path_;
+};
+
+struct full_tensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    std::string bytes; // BF16, as written
+};
+
+// The model's tensors with random BF16 bits, in `shards` files with an index, and its config.json.
+std::vector<full_tensor> write_model(const fs::path& dir, const std::string& config, size_t shards) {
+    auto a = mp::analyze("test", config, mp::config_options{});
+    EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.err().message);
+    std::vector<full_tensor> all;
+    std::mt19937_64 rng(42);
+    for (const auto& t : a->sk.tensors) {
+        full_tensor f{t.name, {}, {}};
+        uint64_t n = 1;
+        for (uint64_t d : t.shape) f.shape.push_back(static_cast<int64_t>(d)), n *= d;
+        f.bytes.resize(n * 2);
+        for (auto& c : f.bytes) c = static_cast<char>(rng());
+        all.push_back(std::move(f));
+    }
+    std::string weight_map;
+    size_t per = (all.size() + shards - 1) / shards;
+    for (size_t s = 0; s < shards; ++s) {
+        mp::test_files::safetensors_file file;
+        std::string data;
+        std::string name =
+            "model-0000" + std::to_string(s + 1) + "-of-0000" + std::to_string(shards) + ".safetensors";
+        for (size_t i = s * per; i < std::min(all.size(), (s + 1) * per); ++i) {
+            std::vector<uint64_t> shape(all[i].shape.begin(), all[i].shape.end());
+            file.add(all[i].name, "BF16", shape);
+            data += all[i].bytes;
+            weight_map += (weight_map.empty() ? "" : ",") + ("\"" + all[i].name + "\":\"" + name + "\"");
+        }
+        std::ofstream(dir / name, std::ios::binary) << file.header_bytes() << data;
+    }
+    std::ofstream(dir / "model.safetensors.index.json")
+        << "{\"metadata\":{},\"weight_map\":{" << weight_map << "}}";
+    std::ofstream(dir / "config.json") << config;
+    return all;
+}
+
+// The slice rank `r` of `t` holds, cut with LibTorch from the full tensor by vLLM's rules (see the top).
+at::Tensor expected_slice(const full_tensor& f, int64_t r, int64_t t, int64_t heads, int64_t kv_heads) {
+    at::Tensor full = at::from_blob(const_cast<char*>(f.bytes.data()), f.shape, at::kBFloat16);
+    auto has = [&](const char* s) { return f.name.find(s) != std::string::npos; };
+    if (t == 1 || f.shape.size() == 1 || has("gate.weight")) return full.contiguous(); // norms, the router
+    if (has("k_proj") || has("v_proj")) {
+        int64_t head_dim = f.shape[0] / kv_heads;
+        if (kv_heads >= t) return full.chunk(t, 0)[r].contiguous();
+        int64_t head = r / (t / kv_heads);
+        return full.narrow(0, head * head_dim, head_dim).contiguous();
+    }
+    (void)heads;
+    if (has("o_proj") || has("down_proj") || has(".w2.")) return full.chunk(t, 1)[r].contiguous();
+    // q_proj, gate_proj, up_proj, w1, w3 (column parallel) and the vocabulary (embed_tokens, lm_head): rows.
+    return full.chunk(t, 0)[r].contiguous();
+}
+
+uint32_t crc_of(const at::Tensor& t) {
+    return static_cast<uint32_t>(
+        crc32(crc32(0L, Z_NULL, 0), static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(t.nbytes())));
+}
+
+int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// T ranks as threads of this process, each with its own store client and loader.
+std::vector<mp::result<lt::rank_model>> load_in_threads(const fs::path& dir, int t, bool read_once,
+                                                        uint64_t min_run = 0) {
+    int port = free_port();
+    std::vector<std::optional<mp::result<lt::rank_model>>> out(static_cast<size_t>(t));
+    std::vector<std::thread> ranks;
+    for (int r = 0; r < t; ++r)
+        ranks.emplace_back([&, r]() {
+            lt::group_member me;
+            me.rank = me.local_rank = r;
+            me.world_size = t;
+            me.master_port = static_cast<uint16_t>(port);
+            lt::distributed_options o;
+            o.tp = static_cast<uint64_t>(t);
+            o.read_once = read_once;
+            o.checksums = true;
+            o.timeout = std::chrono::seconds(30);
+            o.load.device = "cpu";
+            o.load.threads = 2;
+            o.load.min_run_bytes = min_run;
+            out[static_cast<size_t>(r)] = lt::load_rank(dir.string(), std::nullopt, {}, me, o);
+        });
+    for (auto& th : ranks) th.join();
+    std::vector<mp::result<lt::rank_model>> results;
+    for (auto& o : out) results.push_back(std::move(*o));
+    return results;
+}
+
+// Each rank's tensors equal the expected slices byte for byte, their CRC-32s agree, and the bytes read are
+// the slices' (read_once: the split slices plus the whole tensors this rank was given to read).
+void check_ranks(const std::vector<full_tensor>& full, std::vector<mp::result<lt::rank_model>>& ranks,
+                 int64_t heads, int64_t kv, bool read_once) {
+    const int64_t t = static_cast<int64_t>(ranks.size());
+    uint64_t whole_read_total = 0, whole_bytes = 0;
+    for (int64_t r = 0; r < t; ++r) {
+        ASSERT_TRUE(ranks[r].ok()) << ranks[r].err().message;
+        auto& rank = *ranks[r];
+        ASSERT_EQ(rank.model.params.size(), full.size());
+        uint64_t split_bytes = 0;
+        whole_bytes = 0;
+        for (size_t i = 0; i < full.size(); ++i) {
+            at::Tensor want = expected_slice(full[i], r, t, heads, kv);
+            const at::Tensor& got = rank.model.slot(i);
+            ASSERT_FALSE(got.is_meta()) << full[i].name;
+            ASSERT_EQ(got.sizes().vec(), want.sizes().vec()) << full[i].name << " on rank " << r;
+            EXPECT_EQ(std::memcmp(got.data_ptr(), want.data_ptr(), want.nbytes()), 0)
+                << full[i].name << " differs on rank " << r;
+            ASSERT_EQ(rank.report.tensors.size(), full.size());
+            EXPECT_EQ(rank.report.tensors[i].crc32, crc_of(want)) << full[i].name;
+            EXPECT_EQ(rank.report.tensors[i].dtype, "BF16");
+            if (want.nbytes() == full[i].bytes.size() && t > 1)
+                whole_bytes += want.nbytes();
+            else
+                split_bytes += want.nbytes();
+        }
+        if (t == 1) split_bytes += whole_bytes, whole_bytes = 0;
+        if (!read_once) {
+            EXPECT_EQ(rank.report.load.bytes_read, split_bytes + whole_bytes) << "rank " << r;
+        } else {
+            EXPECT_GE(rank.report.load.bytes_read, split_bytes) << "rank " << r;
+            whole_read_total += rank.report.load.bytes_read - split_bytes;
+            EXPECT_EQ(rank.report.backend, t > 1 ? "gloo" : "");
+        }
+    }
+    // read_once: the whole tensors were read once in all, by one rank or another.
+    if (read_once) EXPECT_EQ(whole_read_total, whole_bytes);
+}
+
+} // namespace
+
+TEST(Distributed, LlamaRanksHoldTheirSlicesBitForBit) {
+    temp_dir dir;
+    auto full = write_model(dir.path(), llama_config, 3);
+    for (int t : {1, 2, 4}) {
+        SCOPED_TRACE("T = " + std::to_string(t));
+        auto ranks = load_in_threads(dir.path(), t, false);
+        check_ranks(full, ranks, 8, 2, false);
+    }
+}
+
+TEST(Distributed, ReadOnceBroadcastsTheWholeTensors) {
+    temp_dir dir;
+    auto full = write_model(dir.path(), llama_config, 2);
+    for (int t : {2, 4}) {
+        SCOPED_TRACE("T = " + std::to_string(t));
+        auto ranks = load_in_threads(dir.path(), t, true);
+        check_ranks(full, ranks, 8, 2, true);
+        uint64_t broadcast = 0;
+        for (auto& r : ranks)
+            if (r.ok()) broadcast += r->report.broadcast_tensors;
+        // Every rank takes part in every broadcast of the whole tensors (norms: 2 per layer + the final one).
+        EXPECT_EQ(broadcast, static_cast<uint64_t>(t) * 5);
+    }
+}
+
+TEST(Distributed, MixtralExpertsSplitByTheirIntermediateSize) {
+    temp_dir dir;
+    auto full = write_model(dir.path(), mixtral_config, 2);
+    auto ranks = load_in_threads(dir.path(), 2, false);
+    check_ranks(full, ranks, 4, 4, false);
+}
+
+TEST(Distributed, CoalescedShortRunsReadMoreButHoldTheSameBytes) {
+    temp_dir dir;
+    auto full = write_model(dir.path(), llama_config, 1);
+    auto one_per_run = load_in_threads(dir.path(), 2, false, 0);
+    auto coalesced = load_in_threads(dir.path(), 2, false, 1 << 20);
+    for (int r = 0; r < 2; ++r) {
+        ASSERT_TRUE(one_per_run[r].ok() && coalesced[r].ok());
+        EXPECT_LT(coalesced[r]->report.load.reads, one_per_run[r]->report.load.reads);
+        EXPECT_GT(coalesced[r]->report.load.bytes_read, one_per_run[r]->report.load.bytes_read);
+        for (size_t i = 0; i < full.size(); ++i)
+            EXPECT_EQ(coalesced[r]->report.tensors[i].crc32, one_per_run[r]->report.tensors[i].crc32);
+    }
+}
+
+// ---- the CLI: processes
+// ------------------------------------------------------------------------------------
+
+namespace {
+
+struct run_result {
+    int status;
+    std::string out;
+    double seconds;
+};
+
+run_result run_shell(const std::string& cmd) {
+    auto t0 = std::chrono::steady_clock::now();
+    FILE* p = ::popen(("(" + cmd + ") 2>&1").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int status = ::pclose(p);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, s};
+}
+
+// Two ranks started by hand, as a launcher would, each with its own arguments; both outputs and statuses.
+std::pair<run_result, run_result> two_ranks(const std::string& args0, const std::string& args1) {
+    int port = free_port();
+    temp_dir logs;
+    auto rank = [&](int r, const std::string& args) {
+        return "(RANK=" + std::to_string(r) +
+               " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " +
+               MODELPLAN_BIN + " load " + args + " >" + (logs.path() / ("out" + std::to_string(r))).string() +
+               " 2>&1; echo $? >" + (logs.path() / ("rc" + std::to_string(r))).string() + ")";
+    };
+    run_result both = run_shell(rank(0, args0) + " & " + rank(1, args1) + " & wait");
+    auto read = [&](int r) {
+        std::ifstream o(logs.path() / ("out" + std::to_string(r))),
+            c(logs.path() / ("rc" + std::to_string(r)));
+        std::string out((std::istreambuf_iterator<char>(o)), {});
+        int rc = -1;
+        c >> rc;
+        return run_result{rc, out, both.seconds};
+    };
+    return {read(0), read(1)};
+}
+
+} // namespace
+
+TEST(DistributedCli, NprocRanksPrintTheirSlicesChecksums) {
+    temp_dir dir;
+    auto full = write_model(dir.path(), llama_config, 3);
+    for (int t : {2, 4}) {
+        auto r = run_shell(std::string(MODELPLAN_BIN) + " load " + dir.path().string() + " --nproc " +
+                           std::to_string(t) + " --device cpu --threads 1 --checksums --json --timeout 30");
+        ASSERT_EQ(r.status, 0) << r.out;
+        // One line: {"ranks": [...], "seconds": ...}; each rank's tensors in the skeleton's order.
+        ASSERT_EQ(r.out.rfind("{\"ranks\": [", 0), 0u) << r.out;
+        std::regex record("\\{\"name\": \"([^\"]+)\", \"shape\": \\[([0-9, ]+)\\], \"dtype\": \"BF16\", "
+                          "\"crc32\": ([0-9]+)\\}");
+        std::map<std::pair<int, std::string>, uint32_t> crcs;
+        std::regex rank_start("\\{\"rank\": ([0-9]+)");
+        auto starts = std::sregex_iterator(r.out.begin(), r.out.end(), rank_start);
+        std::vector<std::pair<size_t, int>> rank_at;
+        for (auto it = starts; it != std::sregex_iterator(); ++it)
+            rank_at.push_back({static_cast<size_t>(it->position()), std::stoi((*it)[1])});
+        ASSERT_EQ(rank_at.size(), static_cast<size_t>(t));
+        for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), record); it != std::sregex_iterator();
+             ++it) {
+            size_t at = static_cast<size_t>(it->position());
+            int rank = -1;
+            for (auto& [pos, rk] : rank_at)
+                if (pos < at) rank = rk;
+            crcs[{rank, (*it)[1]}] = static_cast<uint32_t>(std::stoul((*it)[3]));
+        }
+        ASSERT_EQ(crcs.size(), full.size() * static_cast<size_t>(t));
+        for (int rank = 0; rank < t; ++rank)
+            for (const auto& f : full)
+                EXPECT_EQ(crcs[std::make_pair(rank, f.name)], crc_of(expected_slice(f, rank, t, 8, 2)))
+                    << f.name << " on rank " << rank << " of " << t;
+    }
+}
+
+TEST(DistributedCli, ARankWithAnotherConfigFailsTheGroup) {
+    temp_dir dir, other;
+    write_model(dir.path(), llama_config, 2);
+    std::string changed = std::regex_replace(
+        std::string(llama_config), std::regex("\"num_hidden_layers\": 2"), "\"num_hidden_layers\": 3");
+    std::ofstream(other.path() / "config.json") << changed;
+    std::string common = dir.path().string() + " --tp 2 --device cpu --timeout 20";
+    auto [r0, r1] = two_ranks(common, common + " --config " + (other.path() / "config.json").string());
+    EXPECT_EQ(r0.status, 1) << r0.out;
+    EXPECT_EQ(r1.status, 1) << r1.out;
+    for (const auto* r : {&r0, &r1}) {
+        EXPECT_NE(r->out.find("rank 1 differs from rank 0 in its model (config)"), std::string::npos)
+            << r->out;
+        EXPECT_NE(r->out.find("nothing was loaded"), std::string::npos) << r->out;
+    }
+}
+
+TEST(DistributedCli, ARankWithAnotherCheckpointOrPlanFailsTheGroup) {
+    temp_dir dir, other;
+    write_model(dir.path(), llama_config, 2);
+    write_model(other.path(), llama_config, 3); // the same tensors in three shards: other byte ranges
+    std::string common = " --tp 2 --device cpu --timeout 20";
+    auto [c0, c1] = two_ranks(dir.path().string() + common, other.path().string() + common);
+    EXPECT_EQ(c0.status, 1);
+    EXPECT_NE(c0.out.find("rank 1 differs from rank 0 in its checkpoint"), std::string::npos) << c0.out;
+    EXPECT_NE(c1.out.find("rank 1 differs from rank 0 in its checkpoint"), std::string::npos) << c1.out;
+    auto [p0, p1] = two_ranks(dir.path().string() + common, dir.path().string() + common + " --read-once");
+    EXPECT_EQ(p1.status, 1);
+    EXPECT_NE(p0.out.find("rank 1 differs from rank 0 in its plan"), std::string::npos) << p0.out;
+}
+
+TEST(DistributedCli, AShardMissingOnOneRankFailsEveryRank) {
+    temp_dir dir, other;
+    write_model(dir.path(), llama_config, 2);
+    for (const auto& e : fs::directory_iterator(dir.path()))
+        fs::copy(e.path(), other.path() / e.path().filename());
+    fs::remove(other.path() / "model-00002-of-00002.safetensors");
+    std::string common = " --tp 2 --device cpu --timeout 20";
+    auto [r0, r1] = two_ranks(dir.path().string() + common, other.path().string() + common);
+    EXPECT_EQ(r0.status, 1) << r0.out;
+    EXPECT_EQ(r1.status, 1) << r1.out;
+    for (const auto* r : {&r0, &r1}) {
+        EXPECT_NE(r->out.find("rank 1 failed before loading"), std::string::npos) << r->out;
+        EXPECT_NE(r->out.find("model-00002-of-00002.safetensors"), std::string::npos) << r->out;
+    }
+}
+
+TEST(DistributedCli, ARankThatNeverComesEndsTheOthersWithinTheTimeout) {
+    temp_dir dir;
+    write_model(dir.path(), llama_config, 2);
+    int port = free_port();
+    // Rank 1 of 2 never starts: rank 0 gives up after --timeout 3 s (LibTorch's start-up comes on top).
+    auto r = run_shell("RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " +
+                       MODELPLAN_BIN + " load " + dir.path().string() + " --tp 2 --device cpu --timeout 3");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("rank(s) 1 did not reach the agreement step within 3 s"), std::string::npos)
+        << r.out;
+    EXPECT_LT(r.seconds, 15.0);
+    // Rank 0 never starts: rank 1 cannot reach the store and says so within the timeout.
+    auto r1 =
+        run_shell("RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " +
+                  MODELPLAN_BIN + " load " + dir.path().string() + " --tp 2 --device cpu --timeout 3");
+    EXPECT_EQ(r1.status, 1) << r1.out;
+    EXPECT_NE(r1.out.find("cannot reach the group's store at 127.0.0.1:" + std::to_string(port)),
+              std::string::npos)
+        << r1.out;
+    EXPECT_LT(r1.seconds, 15.0);
+}
+
+TEST(DistributedCli, ARankKilledMidwayEndsTheOthers) {
+    temp_dir dir;
+    write_model(dir.path(), llama_config, 2);
+    int port = free_port();
+    // Rank 1 agrees, then stops (the test hook) and is killed (SIGKILL) 4 s after it started; rank 0, which
+    // loaded, waits for it at the next step and ends on its own after --timeout 5 s, naming rank 1.
+    std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ";
+    auto r =
+        run_shell("(MODELPLAN_TEST_PAUSE_AFTER_AGREEMENT=60 RANK=1 " + env + MODELPLAN_BIN + " load " +
+                  dir.path().string() +
+                  " --tp 2 --device cpu --timeout 5 >/dev/null 2>&1 & pid=$!; sleep 4; kill -9 $pid) & " +
+                  "RANK=0 " + env + MODELPLAN_BIN + " load " + dir.path().string() +
+                  " --tp 2 --device cpu --timeout 5; echo rank0=$?; wait");
+    EXPECT_NE(r.out.find("rank0=1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("rank(s) 1 did not reach the load step within 5 s"), std::string::npos) << r.out;
+    EXPECT_LT(r.seconds, 20.0);
+}
+
+TEST(DistributedCli, UsageErrors) {
+    auto r = run_shell(std::string(MODELPLAN_BIN) + " load /nonexistent --tp 2");
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("--nproc 2"), std::string::npos) << r.out;
+    r = run_shell(std::string(MODELPLAN_BIN) + " load /nonexistent --nproc 4 --tp 3");
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("--nproc 4 must equal --tp 3 x --pp 1"), std::string::npos) << r.out;
+    r = run_shell(std::string(MODELPLAN_BIN) + " load /nonexistent --tp 2 --mmap");
+    EXPECT_EQ(r.status, 2) << r.out;
+    r = run_shell("RANK=5 WORLD_SIZE=2 " + std::string(MODELPLAN_BIN) + " load /nonexistent --tp 2");
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.out.find("RANK: expected a number from 0 to 1, got \"5\""), std::string::npos) << r.out;
+}
