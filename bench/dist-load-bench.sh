@@ -37,8 +37,9 @@ shards=("$dir"/model-*.safetensors)
 bytes=$(cat "${shards[@]}" | wc -c)
 for i in 1 2; do cat "${shards[@]}" >/dev/null; done
 now() { date +%s.%N; }
+elapsed() { printf '%.6f' "$(echo "$2 - $1" | bc -l)"; } # JSON needs the leading zero
 
-cat_s=$(for i in $(seq "$runs"); do t0=$(now); cat "${shards[@]}" >/dev/null; t1=$(now); echo "$t1 - $t0" | bc -l; done | sort -g | head -1)
+cat_s=$(for i in $(seq "$runs"); do t0=$(now); cat "${shards[@]}" >/dev/null; t1=$(now); elapsed "$t0" "$t1"; echo; done | sort -g | head -1)
 echo "{\"kind\": \"cat\", \"seconds\": $cat_s}" >>"$out"
 
 for t in 1 2 4; do
@@ -54,7 +55,7 @@ for t in 1 2 4; do
           json="{\"whole\": [$(echo "$json" | paste -sd, -)]}" ;;
       esac
       t1=$(now)
-      echo "{\"kind\": \"$variant\", \"t\": $t, \"wall\": $(echo "$t1 - $t0" | bc -l), \"out\": $json}" >>"$out"
+      echo "{\"kind\": \"$variant\", \"t\": $t, \"wall\": $(elapsed "$t0" "$t1"), \"out\": $json}" >>"$out"
     done
     echo "   T = $t, $variant: done"
   done

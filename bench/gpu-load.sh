@@ -123,6 +123,33 @@ ours=$(build-gpu/bench/gpu-load-bench "$dir" --device "$device" --reps 3)
 echo "$ours"
 build-gpu/native/modelplan load "$dir" --device "$device"
 
+echo "== distributed loading: two ranks on $device against two CPU ranks (CRC-32 of every rank's tensors)"
+# Both ranks on one GPU (--device cuda:N: no collective between them), so one GPU is enough for the sliced CUDA
+# path; with two GPUs or more, also one rank per GPU with --read-once (NCCL broadcasts).
+build-gpu/native/modelplan load "$dir" --nproc 2 --device "$device" --checksums --json >"$dir/dist-gpu.json"
+build-gpu/native/modelplan load "$dir" --nproc 2 --device cpu --checksums --json >"$dir/dist-cpu.json"
+ngpu=$($py -c 'import torch; print(torch.cuda.device_count())')
+if [ "$ngpu" -ge 2 ]; then
+  build-gpu/native/modelplan load "$dir" --nproc 2 --device cuda --read-once --checksums --json >"$dir/dist-nccl.json"
+fi
+$py - "$dir" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def crcs(name):
+    j = json.load(open(os.path.join(d, name)))
+    return [[(t["name"], t["shape"], t["crc32"]) for t in r["tensors"]] for r in j["ranks"]], j
+gpu, gj = crcs("dist-gpu.json"); cpu, cj = crcs("dist-cpu.json")
+print(f"two ranks on the GPU: {'equal' if gpu == cpu else 'DIFFERENT'} CRC-32s to the CPU ranks' "
+      f"({sum(len(r) for r in gpu)} tensors); seconds {gj['seconds']:.3f} (CPU {cj['seconds']:.3f}); "
+      f"per rank load s: {[r['load_seconds'] for r in gj['ranks']]}")
+if os.path.exists(os.path.join(d, "dist-nccl.json")):
+    nccl, nj = crcs("dist-nccl.json")
+    print(f"one rank per GPU, --read-once over {nj['ranks'][0]['backend']}: {'equal' if nccl == cpu else 'DIFFERENT'} "
+          f"CRC-32s; seconds {nj['seconds']:.3f}")
+else:
+    print("one GPU: NCCL (one rank per GPU, --read-once) not checked")
+PY
+
 echo "== safetensors and transformers on the same files"
 others=$($py - "$dir" "$device" <<'PY'
 import glob, json, sys, time

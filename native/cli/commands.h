@@ -27,9 +27,7 @@ int run_inspect(const command_line& cl); // 1 when verification fails
 int run_serve(const command_line& cl);   // 3 when the engine would not start
 
 #ifdef MODELPLAN_WITH_TORCH
-// torch-commands.cpp: the commands of the LibTorch adapter (docs/loading.md).
-extern const char* const instantiate_help;
-extern const char* const load_help;
+// torch-commands.cpp: the commands of the LibTorch adapter (docs/loading.md); their help is in launch.h.
 int run_instantiate(const command_line& cl); // 1 when the module tree's count differs from the core's
 int run_load(const command_line& cl);        // 1 when verification or loading fails
 #endif

@@ -4,12 +4,16 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "modelplan/error.h"
 
 namespace modelplan::cli {
+
+struct command_line;
 
 struct rank_output {
     int status = 0;      // exit status; 128 + N when killed by signal N
@@ -27,5 +31,31 @@ result<int> free_local_port();
 result<std::vector<rank_output>> run_local_ranks(const std::string& program,
                                                  const std::vector<std::string>& args, int n, int port,
                                                  std::chrono::steady_clock::duration grace);
+
+// ---- `load` and `instantiate` in front of LibTorch ----
+// In a LibTorch build the LibTorch commands are a second program, modelplan-torch, beside modelplan: every
+// other command starts without LibTorch's 0.7-0.9 s of initialisation. `modelplan load/instantiate` starts it
+// (exec), except `load --nproc N`, whose ranks it starts itself.
+
+extern const char* const instantiate_help;
+extern const char* const load_help;
+
+// --tp, --pp, --nproc and --timeout of `load` (the group), checked without LibTorch.
+struct group_counts {
+    uint64_t tp = 1, pp = 1, nproc = 0, timeout_seconds = 60;
+};
+bool wants_group(const command_line& cl); // any group option given
+std::optional<std::string> read_group_counts(const command_line& cl, group_counts& g); // a usage problem
+
+// The program that runs the LibTorch commands: modelplan-torch beside this program (this program itself in
+// modelplan-torch); nullopt when there is none.
+std::optional<std::string> torch_program();
+// Runs the command in that program (exec: does not return on success), or says LibTorch is missing.
+int run_in_torch_program(const command_line& cl);
+// `load --nproc N`: N ranks of `program` on this machine, their answers together ({"ranks": [...],
+// "seconds"}).
+int run_nproc(const command_line& cl, const group_counts& g, const std::string& program);
+// The `load` row of a build without LibTorch: --nproc here, anything else in modelplan-torch.
+int run_load_front(const command_line& cl);
 
 } // namespace modelplan::cli

@@ -16,18 +16,13 @@
 // The cost: CLI11 makes this file slow to compile (16 s of CPU at -O3; a command file takes 4 s).
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "command-line.h"
 #include "commands.h"
+#include "launch.h"
 #include "modelplan/text.h"
 #include "modelplan/version.h"
 #include "output.h"
@@ -93,9 +88,9 @@ const std::vector<command_row> commands = {
 #ifdef MODELPLAN_WITH_TORCH
     {"instantiate", "MODEL", {&og::model, &og::instantiate},          instantiate_help, run_instantiate},
     {"load",        "PATH",  {&og::load},                             load_help,        run_load       },
-#else
-    {"instantiate", "MODEL", {}, nullptr, nullptr},
-    {"load", "PATH", {}, nullptr, nullptr},
+#else  // in modelplan-torch, when the build has it (launch.h); load --nproc starts the ranks from here
+    {"instantiate", "MODEL", {&og::model, &og::instantiate}, instantiate_help, run_in_torch_program},
+    {"load", "PATH", {&og::load}, load_help, run_load_front},
 #endif
 };
 
@@ -203,17 +198,6 @@ std::optional<std::string> read_command_line(const command_row& c, std::vector<s
 
 namespace {
 
-// modelplan-torch in this program's folder, when it is there and executable.
-std::optional<std::string> torch_companion() {
-    char self[4096];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return std::nullopt;
-    std::string path(self, static_cast<size_t>(n));
-    path = path.substr(0, path.rfind('/') + 1) + "modelplan-torch";
-    if (::access(path.c_str(), X_OK) != 0) return std::nullopt;
-    return path;
-}
-
 int run(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
         print(main_help);
@@ -229,24 +213,6 @@ int run(const std::vector<std::string>& args) {
             "unknown command " + modelplan::quote_value(args[0]) +
                 "; expected params, skeleton, presets, plan, fit, place, serve, gpus or inspect",
             "");
-    if (!command->run) {
-        // The LibTorch commands live in modelplan-torch beside this program (a LibTorch build makes both), so
-        // that every other command starts without LibTorch's 0.7-0.9 s of initialisation.
-        if (auto torch_program = torch_companion()) {
-            std::vector<std::string> argv_text{*torch_program};
-            argv_text.insert(argv_text.end(), args.begin(), args.end());
-            std::vector<char*> argv;
-            for (auto& a : argv_text) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            std::fflush(stdout);
-            ::execv(torch_program->c_str(), argv.data());
-            return fail(*torch_program + ": cannot start it: " + std::strerror(errno), exit_failed);
-        }
-        return fail(
-            args[0] +
-            " needs LibTorch: build with -DMODELPLAN_WITH_TORCH=ON (scripts/test-torch.sh), which adds "
-            "modelplan-torch beside this program");
-    }
     command_line cl;
     cl.args.assign(args.begin() + 1, args.end());
     if (auto problem = read_command_line(*command, {args.begin() + 1, args.end()}, cl))

@@ -23,76 +23,6 @@
 
 namespace modelplan::cli {
 
-const char* const instantiate_help =
-    R"(usage: modelplan instantiate [MODEL] [--dtype DTYPE] [--head HEAD] [--depth N] [--json]
-
-Builds MODEL as a LibTorch module tree on the meta device (no weight memory): one module per dotted name
-prefix, parameters registered directly with the skeleton's names, shapes and dtypes, tied weights as one
-tensor. Prints the tree (repeated layers and experts collapsed), the parameter count next to the core's,
-the time taken and the resident memory it cost.
-
-options:
-  --dtype DTYPE  weight dtype (bf16, fp16, fp32, ...); default: the config's torch_dtype
-  --head HEAD    the head instead of the class in "architectures"
-  --depth N      levels of the tree to print (default 6)
-  --json         {"model", "architecture", "tensors", "parameters", "core_parameters", "modules",
-                 "aliases", "buffers", "seconds", "rss_delta_bytes"}
-  -h, --help     show this help
-)";
-
-const char* const load_help =
-    R"(usage: modelplan load PATH [--config MODEL] [--device DEV] [--device-map FILE|auto] [--dtype DTYPE]
-                      [--threads N] [--mmap] [--chunk SIZE] [--json]
-       modelplan load PATH --tp T [--pp P] [--nproc N] [--read-once] [--checksums] [--timeout S] [--json]
-
-Loads a safetensors checkpoint (a file, a model.safetensors.index.json with its shards, or a folder) into
-LibTorch tensors. The checkpoint is verified against the model's skeleton first, from headers alone;
-nothing is allocated when that fails. Then every parameter is created on its device and filled: on the
-CPU by several threads reading straight into the tensors' memory; on CUDA through pinned staging buffers
-and asynchronous copies, converting dtypes on the device (docs/loading.md).
-
-options:
-  --config MODEL        config.json, a folder holding one, or a preset name (default: PATH's config.json)
-  --device DEV          cpu, cuda, cuda:N or auto (cuda:0 when CUDA is available, else cpu); default cpu
-  --device-map FILE     transformers' device_map JSON (module -> GPU index, "cpu" or "disk"); "disk"
-                        parameters stay on meta, and so do multi-token-prediction layers (DeepSeek-V3's
-                        model.layers.61) that no entry covers, with a warning. `auto` plans one with the
-                        placement planner for the devices present (CUDA GPUs' free memory, the CPU's
-                        available memory), multi-token-prediction layers included when the checkpoint
-                        stores them.
-  --dtype DTYPE         the dtype parameters get (bf16, fp16, fp32, ...); default: the config's
-  --threads N           reader threads (default: cores, at most 8)
-  --mmap                CPU: tensors whose dtype matches alias a private mapping of the file (no read)
-  --chunk SIZE          unit of work and CUDA staging buffer size (default 16MiB)
-  --repeat N            load N times into the same tensors (passes after the first fill in place: the
-                        copy without the cost of fresh memory); with --json one line per pass
-  --json                print {"tensors", "bytes", "seconds", "gb_per_s", "peak_rss_bytes", "devices", ...}
-  -h, --help            show this help
-
-tensor- and pipeline-parallel groups (docs/loading.md#distributed-loading):
-  --tp T, --pp P        load as one rank of a T x P group started by a launcher that sets RANK, WORLD_SIZE,
-                        LOCAL_RANK, MASTER_ADDR and MASTER_PORT (torchrun --no-python is one): the rank reads
-                        only its slice of each tensor, as `modelplan place --tp` splits it, into rank-shaped
-                        tensors; tensors of other pipeline stages stay on meta. The ranks meet through c10d's
-                        TCPStore and agree on the config, the checkpoint and the plan before any large read.
-  --nproc N             start the N = T x P ranks on this machine (127.0.0.1, a free port) and print their
-                        answers together; --tp defaults to N / P
-  --read-once           tensors every rank of a stage holds whole are read by one rank each and broadcast
-                        (Gloo on CPU, NCCL on CUDA) instead of read by every rank
-  --checksums           add every held tensor's rank shape, dtype and CRC-32 (zlib's, of its bytes)
-  --timeout S           seconds any rank waits for the others at each step (default 60): a rank that died,
-                        or never came, ends every rank with an error naming it
-  --min-run SIZE        splits along a later axis read one run per row; runs shorter than SIZE are read
-                        with their neighbours in reads of up to 4MiB (default 0: one read per run)
-  --device DEV          cpu, or cuda / auto: each rank on cuda:LOCAL_RANK
-  --json                with --nproc {"ranks": [...], "seconds"}; one rank alone its own object: {"rank",
-                        "world_size", "tp_rank", "stage", "tensors": [{"name", "shape", "dtype", "crc32"}],
-                        "bytes", "bytes_read", "proc_rchar_bytes", "seconds", "peak_rss_bytes", ...}
-
-Progress (bytes, rate, time left) goes to stderr when it is a terminal.
-exit status: 0 loaded, 1 verification or loading failed (on any rank), 2 bad input or usage.
-)";
-
 namespace {
 
 namespace lt = modelplan::libtorch;
@@ -218,32 +148,16 @@ std::string render_load(const analysis& a, const std::string& path, const lt::ch
 // ---- load in a group -----------------------------------------------------------------------------------
 
 struct group_request {
-    uint64_t tp = 1, pp = 1, nproc = 0;
+    group_counts counts;
     lt::distributed_options options;
 };
 
 std::optional<std::string> read_group_options(const command_line& cl, const lt::load_options& load,
                                               group_request& g) {
-    if (cl.device_map) return std::string("--device-map does not combine with --tp/--pp/--nproc");
-    if (cl.mmap) return std::string("--mmap does not combine with --tp/--pp/--nproc");
-    if (cl.repeat) return std::string("--repeat does not combine with --tp/--pp/--nproc");
-    if (auto e = read_count(cl.tp, "--tp", 1, 1024, "a number from 1 to 1024", g.tp)) return e;
-    if (auto e = read_count(cl.pp, "--pp", 1, 1024, "a number from 1 to 1024", g.pp)) return e;
-    if (auto e = read_count(cl.nproc, "--nproc", 1, 256, "a number from 1 to 256", g.nproc)) return e;
-    if (g.nproc && !cl.tp) {
-        if (g.nproc % g.pp != 0)
-            return "--nproc " + std::to_string(g.nproc) + " is not a multiple of --pp " +
-                   std::to_string(g.pp);
-        g.tp = g.nproc / g.pp;
-    }
-    if (g.nproc && g.tp * g.pp != g.nproc)
-        return "--nproc " + std::to_string(g.nproc) + " must equal --tp " + std::to_string(g.tp) +
-               " x --pp " + std::to_string(g.pp);
-    uint64_t seconds = 60;
-    if (auto e = read_count(cl.timeout, "--timeout", 1, 86400, "seconds from 1 to 86400", seconds)) return e;
-    g.options.timeout = std::chrono::seconds(seconds);
-    g.options.tp = g.tp;
-    g.options.pp = g.pp;
+    if (auto e = read_group_counts(cl, g.counts)) return e;
+    g.options.timeout = std::chrono::seconds(g.counts.timeout_seconds);
+    g.options.tp = g.counts.tp;
+    g.options.pp = g.counts.pp;
     g.options.read_once = cl.read_once;
     g.options.checksums = cl.checksums;
     g.options.load = load;
@@ -282,86 +196,23 @@ std::string render_rank(const lt::rank_report& r) {
     return out;
 }
 
-// The arguments again, without --nproc, with --tp when it was implied.
-std::vector<std::string> rank_args(const command_line& cl, const group_request& g) {
-    std::vector<std::string> out{cl.command};
-    for (size_t i = 0; i < cl.args.size(); ++i) {
-        const std::string& a = cl.args[i];
-        if (a == "--nproc") {
-            ++i;
-            continue;
-        }
-        if (a.rfind("--nproc=", 0) == 0) continue;
-        out.push_back(a);
-    }
-    if (!cl.tp) {
-        out.push_back("--tp");
-        out.push_back(std::to_string(g.tp));
-    }
-    return out;
-}
-
-int run_group_here(const command_line& cl, const group_request& g) {
-    char self[4096];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return fail("cannot find this program's path (/proc/self/exe) to start the ranks");
-    self[n] = '\0';
-    auto port = free_local_port();
-    if (!port) return fail(port.err().message);
-    auto t0 = std::chrono::steady_clock::now();
-    auto grace = g.options.timeout * 3 + std::chrono::seconds(10);
-    auto outputs = run_local_ranks(self, rank_args(cl, g), static_cast<int>(g.nproc), *port, grace);
-    if (!outputs) return fail(outputs.err().message);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::string failed;
-    int status = exit_ok;
-    for (size_t r = 0; r < outputs->size(); ++r) {
-        const auto& o = (*outputs)[r];
-        if (o.status == 0) continue;
-        failed += (failed.empty() ? "" : ", ") + std::to_string(r) + " (" +
-                  (o.killed ? std::string("killed after the others had failed")
-                            : "exit " + std::to_string(o.status)) +
-                  ")";
-        if (status == exit_ok) status = o.status == exit_bad_input ? exit_bad_input : exit_failed;
-    }
-    if (status != exit_ok)
-        return fail("load --nproc " + std::to_string(g.nproc) + ": rank(s) " + failed +
-                        " failed; nothing was loaded (the ranks' messages are above)",
-                    status);
-    std::string out;
-    if (cl.json) {
-        out = "{\"ranks\": [";
-        for (size_t r = 0; r < outputs->size(); ++r) {
-            std::string line = (*outputs)[r].out;
-            while (!line.empty() && line.back() == '\n') line.pop_back();
-            out += (r ? ", " : "") + line;
-        }
-        out += "], \"seconds\": " + fixed(seconds, 6) + "}\n";
-    } else {
-        for (const auto& o : *outputs) out += o.out;
-        out += std::to_string(g.nproc) + " ranks in " + fixed(seconds, 3) + " s\n";
-    }
-    print(out);
-    return exit_ok;
-}
-
 int run_group_rank(const command_line& cl, const group_request& g, const config_options& config) {
     lt::group_member me;
     if (std::getenv("WORLD_SIZE")) {
         auto env = lt::member_from_environment();
         if (!env) return fail(env.err().message, exit_bad_input);
         me = *env;
-    } else if (g.tp * g.pp == 1) {
+    } else if (g.counts.tp * g.counts.pp == 1) {
         auto port = free_local_port(); // a group of one, on its own
         if (!port) return fail(port.err().message);
         me.master_port = static_cast<uint16_t>(*port);
     } else {
         return usage_error(
-            "--tp " + std::to_string(g.tp) + " --pp " + std::to_string(g.pp) + " needs " +
-                std::to_string(g.tp * g.pp) +
+            "--tp " + std::to_string(g.counts.tp) + " --pp " + std::to_string(g.counts.pp) + " needs " +
+                std::to_string(g.counts.tp * g.counts.pp) +
                 " ranks: start them with a launcher that sets RANK, WORLD_SIZE, MASTER_ADDR and "
                 "MASTER_PORT (torchrun --no-python), or add --nproc " +
-                std::to_string(g.tp * g.pp) + " to start them here",
+                std::to_string(g.counts.tp * g.counts.pp) + " to start them here",
             "load");
     }
     auto loaded = lt::load_rank(*cl.operand, cl.config, config, me, g.options);
@@ -404,10 +255,13 @@ int run_load(const command_line& cl) {
     if (auto problem = read_load_options(cl, options, repeat)) return usage_error(*problem, "load");
     auto config = read_config_options(cl);
     if (!config) return fail(config.err().message);
-    if (cl.tp || cl.pp || cl.nproc || cl.read_once || cl.checksums || cl.timeout || cl.min_run) {
+    if (wants_group(cl)) {
         group_request g;
         if (auto problem = read_group_options(cl, options, g)) return usage_error(*problem, "load");
-        return g.nproc ? run_group_here(cl, g) : run_group_rank(cl, g, *config);
+        if (!g.counts.nproc) return run_group_rank(cl, g, *config);
+        auto self = torch_program();
+        if (!self) return fail("cannot find this program's path (/proc/self/exe) to start the ranks");
+        return run_nproc(cl, g.counts, *self);
     }
 
     auto src = lt::open_checkpoint(path);

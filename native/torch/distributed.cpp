@@ -8,14 +8,23 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if defined(MODELPLAN_C10D_GLOO)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #if defined(MODELPLAN_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #include <zlib.h>
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -254,7 +263,9 @@ struct stage_group {
 #if defined(MODELPLAN_C10D_NCCL)
     c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
 #endif
+#if defined(MODELPLAN_C10D_GLOO)
     c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#endif
     std::string backend;
     void broadcast(at::Tensor& t, int root, std::chrono::milliseconds timeout) {
         std::vector<at::Tensor> v{bytes_view(t)};
@@ -267,7 +278,9 @@ struct stage_group {
             return;
         }
 #endif
+#if defined(MODELPLAN_C10D_GLOO)
         gloo->broadcast(v, opts)->wait(timeout);
+#endif
     }
 };
 
@@ -284,9 +297,12 @@ stage_group make_stage_group(const c10::intrusive_ptr<c10d::Store>& store, const
         g.backend = "nccl";
         return g;
     }
-#else
-    (void)cuda;
 #endif
+    if (cuda)
+        throw std::runtime_error(
+            "this build has no NCCL (nccl.h was not found when it was built): --read-once "
+            "on CUDA is not available; load without it");
+#if defined(MODELPLAN_C10D_GLOO)
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     // On one machine (a loopback MASTER_ADDR) the ranks talk over loopback; else over the interface this
     // host's name resolves to, as torch.distributed does.
@@ -296,6 +312,11 @@ stage_group make_stage_group(const c10::intrusive_ptr<c10d::Store>& store, const
     g.gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(g.store, rank, size, opts);
     g.backend = "gloo";
     return g;
+#else
+    (void)rank, (void)size, (void)timeout;
+    throw std::runtime_error("this build has no Gloo (its headers, libgloo-dev, were not found when it was "
+                             "built): --read-once on CPU is not available; load without it");
+#endif
 }
 
 // The device this rank loads onto.
@@ -309,10 +330,17 @@ result<std::string> rank_device(const std::string& requested, const group_member
                               " needs cuda:" + std::to_string(me.local_rank) + " (LOCAL_RANK), but " +
                               std::to_string(cuda_device_count()) + " CUDA device(s) are present");
     }
-    return make_error(error_code::bad_request,
-                      "--device " + quote_value(requested) +
-                          " with a group: expected cpu, cuda or auto (each rank takes "
-                          "cuda:LOCAL_RANK)");
+    // cuda:N: every rank of this machine on that one device (no NCCL between them: checks on one GPU).
+    if (requested.rfind("cuda:", 0) == 0 && requested.size() > 5 && requested.size() < 9 &&
+        requested.find_first_not_of("0123456789", 5) == std::string::npos) {
+        if (std::stoi(requested.substr(5)) < cuda_device_count()) return requested;
+        return make_error(error_code::bad_request, "--device " + requested + ": " +
+                                                       std::to_string(cuda_device_count()) +
+                                                       " CUDA device(s) are present");
+    }
+    return make_error(error_code::bad_request, "--device " + quote_value(requested) +
+                                                   " with a group: expected cpu, cuda, auto (each rank takes "
+                                                   "cuda:LOCAL_RANK) or cuda:N (every rank on that device)");
 }
 
 // The load's parts from the core's slices.
@@ -386,6 +414,38 @@ result<rank_work> prepare(const std::string& path, const std::optional<std::stri
     return w;
 }
 
+// Waits (polling every 10 ms, until `deadline`) until something accepts connections at host:port: LibTorch
+// 1.13's TCPStore client sleeps about a second between its own attempts, which a rank started at the same
+// time as rank 0 would otherwise always pay. Returns as soon as a connection succeeds or the deadline passes
+// (the store's own attempt then reports the failure).
+void wait_for_listener(const std::string& host, uint16_t port, clock::time_point deadline) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || !found) return;
+    bool connected = false;
+    while (!connected && clock::now() < deadline) {
+        for (addrinfo* ai = found; ai && !connected; ai = ai->ai_next) {
+            int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+            if (fd < 0) continue;
+            int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+            if (rc == 0) {
+                connected = true;
+            } else if (errno == EINPROGRESS) {
+                pollfd p{fd, POLLOUT, 0};
+                int err = 0;
+                socklen_t len = sizeof err;
+                connected = ::poll(&p, 1, 100) == 1 &&
+                            ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+            }
+            ::close(fd);
+        }
+        if (!connected) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::freeaddrinfo(found);
+}
+
 // Goodbye: every rank counts itself out; rank 0, which serves the store, waits (bounded) until all have read
 // what they need from it.
 void leave(c10d::Store& store, const group_member& me, std::chrono::milliseconds timeout) {
@@ -421,6 +481,22 @@ result<group_member> member_from_environment() {
     return me;
 }
 
+bool built_with_gloo() {
+#if defined(MODELPLAN_C10D_GLOO)
+    return true;
+#else
+    return false;
+#endif
+}
+
+bool built_with_nccl() {
+#if defined(MODELPLAN_C10D_NCCL)
+    return true;
+#else
+    return false;
+#endif
+}
+
 uint32_t tensor_crc32(const at::Tensor& t) {
     at::Tensor host = t.device().is_cpu() ? t.contiguous() : t.to(at::kCPU).contiguous();
     const auto* p = static_cast<const Bytef*>(host.data_ptr());
@@ -452,6 +528,7 @@ result<rank_model> load_rank(const std::string& path, const std::optional<std::s
     // 1. The store (rank 0 serves it). Clients retry until the timeout.
     c10::intrusive_ptr<c10d::Store> store;
     try {
+        if (me.rank != 0) wait_for_listener(me.master_addr, me.master_port, t0 + o.timeout);
         c10d::TCPStoreOptions so;
         so.port = me.master_port;
         so.isServer = me.rank == 0;

@@ -87,6 +87,10 @@ result<rank_model> load_rank(const std::string& path, const std::optional<std::s
 // "peak_rss_bytes"} on one line.
 std::string rank_json(const rank_report& r);
 
+// The collectives this build has: Gloo (CPU broadcasts: its headers were found) and NCCL (CUDA and nccl.h).
+bool built_with_gloo();
+bool built_with_nccl();
+
 // zlib's CRC-32 of a tensor's bytes (contiguous; a CUDA tensor is copied to the host first).
 uint32_t tensor_crc32(const at::Tensor& t);
 
