@@ -5,17 +5,20 @@
 #   cat of the shards to /dev/null (the page cache's read speed), modelplan load (threads, then --mmap),
 #   torch.load of the .bin with Debian's python3-torch,
 # and prints throughputs, the ratios, and peak resident memory minus the destination tensors' bytes.
-# Usage: bench/load-bench.sh [--layers N] [--keep]   (needs build-torch/: scripts/test-torch.sh builds it)
+# In-process and wall-clock (the command, LibTorch's start-up included) figures: best, median and worst of --runs
+# processes (default 10). Usage: bench/load-bench.sh [--layers N] [--runs N] [--keep]   (--layers 8: about 1 GiB)   (needs build-torch/: scripts/test-torch.sh builds it)
 # Disk: about twice the checkpoint (2 x 2.5 GiB by default), deleted at the end unless --keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 layers=20
 keep=0
+runs=10
 while [ $# -gt 0 ]; do
   case "$1" in
     --layers) layers=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: bench/load-bench.sh [--layers N] [--keep]" >&2; exit 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    *) echo "usage: bench/load-bench.sh [--layers N] [--runs N] [--keep]" >&2; exit 2 ;;
   esac
 done
 bin=build-torch/native/modelplan
@@ -41,18 +44,18 @@ best() { sort -g | head -1; }
 echo "== cat of the shards to /dev/null (best of 5)"
 cat_s=$(for i in 1 2 3 4 5; do t0=$(now); cat "${shards[@]}" >/dev/null; t1=$(now); echo "$t1 - $t0" | bc -l; done | best)
 
-echo "== modelplan load (best of 5 processes; seconds as the loader reports them: allocation + fill)"
+echo "== modelplan load ($runs processes each; seconds as the loader reports them: allocation + fill; wall: the command)"
 # Each process loads twice into the same tensors (--repeat 2): pass 1 into fresh memory, pass 2 in place.
 run_load() {
   local runs=()
-  for i in 1 2 3 4 5; do
+  for i in $(seq "$runs"); do
     local t0 t1 out
     t0=$(now)
     out=$("$bin" load "$dir" --json --repeat 2 "$@" 2>/dev/null)
     t1=$(now)
     runs+=("$(echo "$out" | $py -c 'import json,sys; l=[json.loads(x) for x in sys.stdin if x.strip()]; l[0]["pass2"]=l[1]; l[0]["process_wall_s"]=float(sys.argv[1]); print(json.dumps(l[0]))' "$(echo "$t1 - $t0" | bc -l)")")
   done
-  printf '%s\n' "${runs[@]}" | $py -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; b=min(l,key=lambda d:d["seconds"]); b["pass2"]=min((d["pass2"] for d in l),key=lambda d:d["seconds"]); b["all_seconds"]=[d["seconds"] for d in l]; print(json.dumps(b))'
+  printf '%s\n' "${runs[@]}" | $py -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; b=min(l,key=lambda d:d["seconds"]); b["pass2"]=min((d["pass2"] for d in l),key=lambda d:d["seconds"]); b["all_seconds"]=[d["seconds"] for d in l]; b["all_wall"]=[d["process_wall_s"] for d in l]; print(json.dumps(b))'
 }
 ours=$(run_load)
 ours_mmap=$(run_load --mmap)
@@ -86,6 +89,14 @@ print(f"  modelplan load --mmap      {mm['seconds']:7.3f} s  {mm['gb_per_s']:6.2
 print(f"  torch.load(.bin)           {torch_s:7.3f} s  {gb(torch_s):6.2f} GB/s")
 print(f"ratio load / cat:            {ours['gb_per_s'] / gb(cat_s):.2f} into fresh memory, {p2['gb_per_s'] / gb(cat_s):.2f} in place (target >= 0.8)")
 print(f"ratio load / torch.load:     {ours['gb_per_s'] / gb(torch_s):.2f}")
+def spread(xs):
+    xs = sorted(xs); return xs[0], xs[len(xs) // 2], xs[-1]
+b, m, w = spread(ours["all_seconds"])
+print(f"in-process, {len(ours['all_seconds'])} processes: best {b:.3f} s ({nbytes / 1e9 / b:.2f} GB/s, {cat_s / b:.2f} x cat), "
+      f"median {m:.3f} s ({m / b:.2f} x best), worst {w:.3f} s  (targets: 0.9 x cat at the best, median within 1.5 x best)")
+b, m, w = spread(ours["all_wall"])
+print(f"wall (the command, LibTorch's start-up and verification included): best {b:.3f} s, median {m:.3f} s, worst {w:.3f} s;"
+      f" best / cat = {b / cat_s:.2f} (target within 1.5 x cat at 1 GiB)")
 over = ours['peak_rss_bytes'] - ours['dest_bytes']
 print(f"peak RSS {ours['peak_rss_bytes'] / MiB:.0f} MiB - destination {ours['dest_bytes'] / MiB:.0f} MiB = {over / MiB:.0f} MiB"
       f"  (of which {ours['rss_before_bytes'] / MiB:.0f} MiB was resident before the load: LibTorch, the skeleton;"

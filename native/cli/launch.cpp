@@ -244,17 +244,6 @@ exit status: 0 loaded, 1 verification or loading failed (on any rank), 2 bad inp
 
 namespace {
 
-// A count option: digits from `low` to `high`, else the usage error's message.
-std::optional<std::string> read_number(const std::optional<std::string>& text, const char* flag, uint64_t low,
-                                       uint64_t high, const char* expected, uint64_t& out) {
-    if (!text) return std::nullopt;
-    auto n = parse_count(*text);
-    if (!n || *n < low || *n > high)
-        return std::string(flag) + " needs " + expected + ", got \"" + *text + "\"";
-    out = *n;
-    return std::nullopt;
-}
-
 // The arguments again, without --nproc, with --tp when it was implied.
 std::vector<std::string> rank_args(const command_line& cl, const group_counts& g) {
     std::vector<std::string> out{cl.command};
@@ -314,6 +303,16 @@ int run_nproc(const command_line& cl, const group_counts& g, const std::string& 
     }
     print(out);
     return exit_ok;
+}
+
+std::optional<std::string> read_number(const std::optional<std::string>& text, const char* flag, uint64_t low,
+                                       uint64_t high, const char* expected, uint64_t& out) {
+    if (!text) return std::nullopt;
+    auto n = parse_count(*text);
+    if (!n || *n < low || *n > high)
+        return std::string(flag) + " needs " + expected + ", got \"" + *text + "\"";
+    out = *n;
+    return std::nullopt;
 }
 
 bool wants_group(const command_line& cl) {

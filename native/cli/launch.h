@@ -40,6 +40,10 @@ result<std::vector<rank_output>> run_local_ranks(const std::string& program,
 extern const char* const instantiate_help;
 extern const char* const load_help;
 
+// A count option of these commands: digits from `low` to `high` into `out`, else the usage error's message.
+std::optional<std::string> read_number(const std::optional<std::string>& text, const char* flag, uint64_t low,
+                                       uint64_t high, const char* expected, uint64_t& out);
+
 // --tp, --pp, --nproc and --timeout of `load` (the group), checked without LibTorch.
 struct group_counts {
     uint64_t tp = 1, pp = 1, nproc = 0, timeout_seconds = 60;

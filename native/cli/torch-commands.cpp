@@ -27,17 +27,6 @@ namespace {
 
 namespace lt = modelplan::libtorch;
 
-// A count option of these commands: digits from `low` to `high`, else the usage error's message.
-std::optional<std::string> read_count(const std::optional<std::string>& text, const char* flag, uint64_t low,
-                                      uint64_t high, const char* expected, uint64_t& out) {
-    if (!text) return std::nullopt;
-    auto n = parse_count(*text);
-    if (!n || *n < low || *n > high)
-        return std::string(flag) + " needs " + expected + ", got \"" + *text + "\"";
-    out = *n;
-    return std::nullopt;
-}
-
 std::string instantiate_json(const analysis& a, const lt::meta_model& m, uint64_t core, double seconds,
                              int64_t rss_delta) {
     return "{\"model\": \"" + a.model + "\", \"architecture\": \"" + a.spec.architecture +
@@ -73,7 +62,7 @@ std::optional<std::string> read_load_options(const command_line& cl, lt::load_op
     if (cl.device) options.device = *cl.device;
     options.mmap = cl.mmap;
     uint64_t threads = 0;
-    if (auto e = read_count(cl.threads, "--threads", 1, 256, "a number from 1 to 256", threads)) return e;
+    if (auto e = read_number(cl.threads, "--threads", 1, 256, "a number from 1 to 256", threads)) return e;
     if (threads) options.threads = static_cast<unsigned>(threads);
     if (cl.chunk) {
         auto n = parse_size(*cl.chunk);
@@ -82,7 +71,7 @@ std::optional<std::string> read_load_options(const command_line& cl, lt::load_op
             return std::string("--chunk must be between 64KiB and 4GiB");
         options.chunk_bytes = *n;
     }
-    return read_count(cl.repeat, "--repeat", 1, 100, "a number from 1 to 100", repeat);
+    return read_number(cl.repeat, "--repeat", 1, 100, "a number from 1 to 100", repeat);
 }
 
 // A device map names each module once: 64 MiB is thousands of times DeepSeek-V3's.
@@ -229,7 +218,7 @@ int run_instantiate(const command_line& cl) {
     auto config = read_config_options(cl);
     if (!config) return fail(config.err().message);
     uint64_t depth = 6;
-    if (auto e = read_count(cl.depth, "--depth", 1, 999'999'999, "a positive number", depth))
+    if (auto e = read_number(cl.depth, "--depth", 1, 999'999'999, "a positive number", depth))
         return usage_error(*e, "instantiate");
     auto a = lt::analyze_model(cl.operand ? *cl.operand : default_preset().name, *config);
     if (!a) return fail(a.err().message);

@@ -30,6 +30,7 @@
 #include "checkpoint-writer.h"
 #include "modelplan/libtorch/distributed.h"
 #include "modelplan/report.h"
+#include "temp-dir.h"
 
 namespace mp = modelplan;
 namespace lt = modelplan::libtorch;
@@ -51,20 +52,9 @@ const char* const mixtral_config = R"({"architectures": ["MixtralForCausalLM"], 
     "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "tie_word_embeddings": false,
     "torch_dtype": "bfloat16"})";
 
-class temp_dir {
-  public:
-    temp_dir() {
-        static int n = 0;
-        path_ = fs::temp_directory_path() /
-                ("modelplan-dist-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~temp_dir() { fs::remove_all(path_); }
-    const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
+// One test's folder, removed at the end.
+struct temp_dir : mp::test_files::temp_dir {
+    temp_dir() : mp::test_files::temp_dir("modelplan-dist-test") {}
 };
 
 struct full_tensor {

@@ -27,6 +27,7 @@
 #include "modelplan/libtorch/meta.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
+#include "temp-dir.h"
 
 namespace mp = modelplan;
 namespace lt = modelplan::libtorch;
@@ -135,20 +136,9 @@ void write_safetensors(const fs::path& path, const std::vector<written_tensor>& 
     for (const auto& t : tensors) out << t.bytes;
 }
 
-class temp_dir {
-  public:
-    temp_dir() {
-        static int n = 0;
-        path_ = fs::temp_directory_path() /
-                ("modelplan-torch-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~temp_dir() { fs::remove_all(path_); }
-    const fs::path& path() const { return path_; }
-
-  private:
-    fs::path path_;
+// One test's folder, removed at the end.
+struct temp_dir : mp::test_files::temp_dir {
+    temp_dir() : mp::test_files::temp_dir("modelplan-torch-test") {}
 };
 
 // The model's tensors (from the core skeleton), stored as `dtype_for(i)`; sharded into `shards` files with an
