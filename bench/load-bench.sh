@@ -6,18 +6,19 @@
 #   torch.load of the .bin with Debian's python3-torch,
 # and prints throughputs, the ratios, and peak resident memory minus the destination tensors' bytes.
 # In-process and wall-clock (the command, LibTorch's start-up included) figures: best, median and worst of --runs
-# processes (default 10). Usage: bench/load-bench.sh [--layers N] [--runs N] [--keep]   (--layers 8: about 1 GiB)   (needs build-torch/: scripts/test-torch.sh builds it)
+# processes (default 10). Usage: bench/load-bench.sh [--layers N] [--runs N] [--keep]   (--layers 8: about 1 GiB;
+# needs build-torch/: scripts/test-torch.sh builds it)
 # Disk: about twice the checkpoint (2 x 2.5 GiB by default), deleted at the end unless --keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 layers=20
 keep=0
-runs=10
+nruns=10
 while [ $# -gt 0 ]; do
   case "$1" in
     --layers) layers=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    --runs) runs=$2; shift 2 ;;
+    --runs) nruns=$2; shift 2 ;;
     *) echo "usage: bench/load-bench.sh [--layers N] [--runs N] [--keep]" >&2; exit 2 ;;
   esac
 done
@@ -44,11 +45,11 @@ best() { sort -g | head -1; }
 echo "== cat of the shards to /dev/null (best of 5)"
 cat_s=$(for i in 1 2 3 4 5; do t0=$(now); cat "${shards[@]}" >/dev/null; t1=$(now); echo "$t1 - $t0" | bc -l; done | best)
 
-echo "== modelplan load ($runs processes each; seconds as the loader reports them: allocation + fill; wall: the command)"
+echo "== modelplan load ($nruns processes each; seconds as the loader reports them: allocation + fill; wall: the command)"
 # Each process loads twice into the same tensors (--repeat 2): pass 1 into fresh memory, pass 2 in place.
 run_load() {
   local runs=()
-  for i in $(seq "$runs"); do
+  for i in $(seq "$nruns"); do
     local t0 t1 out
     t0=$(now)
     out=$("$bin" load "$dir" --json --repeat 2 "$@" 2>/dev/null)

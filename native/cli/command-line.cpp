@@ -103,6 +103,7 @@ const option_group load = {
     dtype_option,
     {"--threads",    &cl::threads   },
     {"--mmap",       &cl::mmap      },
+    {"--direct",     &cl::direct    },
     {"--chunk",      &cl::chunk     },
     {"--repeat",     &cl::repeat    },
     {"--tp",         &cl::tp        },

@@ -44,7 +44,7 @@ struct command_line {
     std::optional<std::string> config;
     // instantiate, load
     std::optional<std::string> depth, device, device_map, threads, chunk, repeat;
-    bool mmap = false;
+    bool mmap = false, direct = false;
     // load in a group (docs/loading.md#distributed-loading); --tp and --pp are place's fields above
     std::optional<std::string> nproc, timeout, min_run;
     bool read_once = false, checksums = false;

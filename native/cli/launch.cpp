@@ -191,7 +191,7 @@ options:
 
 const char* const load_help =
     R"(usage: modelplan load PATH [--config MODEL] [--device DEV] [--device-map FILE|auto] [--dtype DTYPE]
-                      [--threads N] [--mmap] [--chunk SIZE] [--json]
+                      [--threads N] [--mmap | --direct] [--chunk SIZE] [--json]
        modelplan load PATH --tp T [--pp P] [--nproc N] [--read-once] [--checksums] [--timeout S] [--json]
 
 Loads a safetensors checkpoint (a file, a model.safetensors.index.json with its shards, or a folder) into
@@ -212,6 +212,8 @@ options:
   --dtype DTYPE         the dtype parameters get (bf16, fp16, fp32, ...); default: the config's
   --threads N           reader threads (default: cores, at most 8)
   --mmap                CPU: tensors whose dtype matches alias a private mapping of the file (no read)
+  --direct              read with O_DIRECT through aligned buffers, past the page cache (cold loads from
+                        NVMe); where the file system refuses it, through the page cache with a warning
   --chunk SIZE          unit of work and CUDA staging buffer size (default 16MiB)
   --repeat N            load N times into the same tensors (passes after the first fill in place: the
                         copy without the cost of fresh memory); with --json one line per pass

@@ -61,6 +61,8 @@ std::optional<std::string> read_load_options(const command_line& cl, lt::load_op
     if (cl.device && cl.device_map) return std::string("give --device or --device-map, not both");
     if (cl.device) options.device = *cl.device;
     options.mmap = cl.mmap;
+    options.direct = cl.direct;
+    if (cl.direct && cl.mmap) return std::string("--direct reads past the page cache and --mmap maps it: choose one");
     uint64_t threads = 0;
     if (auto e = read_number(cl.threads, "--threads", 1, 256, "a number from 1 to 256", threads)) return e;
     if (threads) options.threads = static_cast<unsigned>(threads);

@@ -40,6 +40,7 @@ struct fill_job {
     uint64_t stored_size = 1;          // bytes per stored element
     at::Tensor dst;                    // allocated destination, contiguous
     bool convert = false;              // dst's dtype differs from `stored`
+    bool direct = false;               // fd was opened with O_DIRECT: reads go through an aligned buffer
     // A rank's part of the stored tensor (null: all of it). Then `bytes` are the rank tensor's, in the stored
     // dtype, padding included, and its elements are read from the runs the geometry gives.
     std::shared_ptr<const part_geometry> part;
@@ -89,6 +90,11 @@ std::optional<error> read_elements(const fill_job& job, void* out, uint64_t elem
 // The pread() read_exact calls: ::pread, replaced by tests to return short reads and EINTR.
 using pread_function = ssize_t (*)(int fd, void* buf, size_t count, off_t offset);
 extern std::atomic<pread_function> pread_hook;
+
+// The open() the loader calls for the checkpoint's files: ::open, replaced by tests (a file system that refuses
+// O_DIRECT).
+using open_function = int (*)(const char* path, int flags);
+extern std::atomic<open_function> open_hook;
 
 // `s` as a JSON string, quoted and escaped (the load's and the ranks' JSON lines).
 std::string json_string(const std::string& s);

@@ -297,8 +297,77 @@ void detail::convert_elements(const void* src, at::ScalarType from, void* dst, a
 }
 
 std::atomic<detail::pread_function> detail::pread_hook{&::pread};
+namespace {
+int plain_open(const char* path, int flags) {
+    return ::open(path, flags);
+}
+} // namespace
+std::atomic<detail::open_function> detail::open_hook{&plain_open};
+
+namespace {
+
+// O_DIRECT wants the file offset, the length and the buffer aligned to the device's logical block; 4 KiB covers
+// every device in use.
+constexpr uint64_t direct_align = 4096;
+
+// A per-thread buffer aligned for O_DIRECT, grown as needed (at most one chunk plus two blocks).
+char* direct_buffer(uint64_t bytes) {
+    struct aligned_buffer {
+        char* p = nullptr;
+        uint64_t size = 0;
+        ~aligned_buffer() { std::free(p); }
+    };
+    thread_local aligned_buffer b;
+    if (b.size < bytes) {
+        std::free(b.p);
+        b.p = nullptr;
+        b.size = 0;
+        void* p = nullptr;
+        if (::posix_memalign(&p, direct_align, static_cast<size_t>(bytes)) != 0) return nullptr;
+        b.p = static_cast<char*>(p);
+        b.size = bytes;
+    }
+    return b.p;
+}
+
+// read_exact on a file opened with O_DIRECT: the aligned span around [offset, offset + n) into an aligned
+// buffer, then the bytes wanted out of it. The span's tail may pass the end of the file: the read then stops
+// at the end, which is enough as long as it covers offset + n.
+std::optional<error> read_exact_direct(const fill_job& job, char* out, uint64_t n, uint64_t offset) {
+    const detail::pread_function read_at = detail::pread_hook.load();
+    const uint64_t begin = offset / direct_align * direct_align;
+    const uint64_t end = (offset + n + direct_align - 1) / direct_align * direct_align;
+    char* span = direct_buffer(end - begin);
+    if (!span)
+        return make_error(error_code::io, job.file + ": cannot allocate " + std::to_string(end - begin) +
+                                              " aligned bytes for a direct read of " + job.name);
+    uint64_t done = 0;
+    const uint64_t needed = offset + n - begin;
+    while (done < needed) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(end - begin - done, 1ull << 30));
+        ssize_t got = read_at(job.fd, span + done, want, static_cast<off_t>(begin + done));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return make_error(error_code::io, job.file + ": direct read error at byte " +
+                                                  std::to_string(begin + done) + " while loading " + job.name +
+                                                  ": " + std::strerror(errno));
+        }
+        if (got == 0)
+            return make_error(error_code::io,
+                              job.file + ": file ends at byte " + std::to_string(begin + done) +
+                                  " while loading " + job.name + ", whose data ends at byte " +
+                                  std::to_string(job.begin + job.bytes) +
+                                  "; the file was truncated or changed after its header was read");
+        done += static_cast<uint64_t>(got);
+    }
+    std::memcpy(out, span + (offset - begin), static_cast<size_t>(n));
+    return std::nullopt;
+}
+
+} // namespace
 
 std::optional<error> detail::read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset) {
+    if (job.direct) return read_exact_direct(job, static_cast<char*>(out), n, offset);
     const pread_function read_at = pread_hook.load();
     char* p = static_cast<char*>(out);
     uint64_t done = 0;
@@ -433,12 +502,15 @@ class open_files {
         for (int fd : fds_)
             if (fd >= 0) ::close(fd);
     }
-    result<int> open(const std::string& path) {
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return make_error(error_code::io, path + ": cannot open: " + std::strerror(errno));
+    result<int> open(const std::string& path, int extra_flags = 0) {
+        int fd = detail::open_hook.load()(path.c_str(), O_RDONLY | O_CLOEXEC | extra_flags);
+        last_errno = fd < 0 ? errno : 0;
+        if (fd < 0) return make_error(error_code::io, path + ": cannot open: " + std::strerror(last_errno));
         fds_.push_back(fd);
         return fd;
     }
+
+    int last_errno = 0; // of the last open
 
   private:
     std::vector<int> fds_;
@@ -757,13 +829,26 @@ result<std::vector<plan_item>> plan_destinations(const meta_model& m, const chec
 }
 
 // 3. Every file of the checkpoint opened, by name (still nothing allocated).
-result<std::unordered_map<std::string, int>> open_all(open_files& files, const checkpoint_source& src) {
+// With `direct`, O_DIRECT: a file whose file system refuses it (tmpfs, some network file systems: EINVAL) is
+// opened normally, with a warning; `direct_fds` holds the descriptors that did get O_DIRECT.
+result<std::unordered_map<std::string, int>> open_all(open_files& files, const checkpoint_source& src, bool direct,
+                                                      std::unordered_set<int>& direct_fds, load_report& report) {
     std::unordered_map<std::string, int> fd_of;
+    std::vector<std::string> refused;
     for (const auto& f : src.ck.files) {
-        auto fd = files.open((fs::path(src.folder) / f.name).string());
+        std::string path = (fs::path(src.folder) / f.name).string();
+        result<int> fd = direct ? files.open(path, O_DIRECT) : files.open(path);
+        if (direct && fd) direct_fds.insert(*fd);
+        if (direct && !fd && files.last_errno == EINVAL) {
+            refused.push_back(f.name);
+            fd = files.open(path);
+        }
         if (!fd) return fd.err();
         fd_of[f.name] = *fd;
     }
+    if (!refused.empty())
+        report.warnings.push_back("--direct: the file system refuses O_DIRECT for " + std::to_string(refused.size()) +
+                                  " file(s) (e.g. " + refused.front() + "); they are read through the page cache");
     return fd_of;
 }
 
@@ -878,11 +963,12 @@ std::shared_ptr<const detail::part_geometry> geometry_of(const tensor_part& part
 }
 
 fill_job job_for(const plan_item& item, const meta_model& m, const tensor_part* part,
-                 const std::unordered_map<std::string, int>& fd_of) {
+                 const std::unordered_map<std::string, int>& fd_of, const std::unordered_set<int>& direct_fds) {
     fill_job job;
     job.name = m.params[item.param].name;
     job.file = item.t->file;
     job.fd = fd_of.at(item.t->file);
+    job.direct = direct_fds.count(job.fd) > 0;
     job.begin = item.t->begin;
     job.bytes = item.t->bytes();
     job.stored = item.st.type;
@@ -898,8 +984,8 @@ fill_job job_for(const plan_item& item, const meta_model& m, const tensor_part* 
 // Every planned parameter materialized (disk and meta ones stay on meta, not read). Throws on an allocation
 // failure; the caller puts the parameters back.
 allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const saved_slots& saved,
-                        const std::unordered_map<std::string, int>& fd_of, const load_options& options,
-                        load_report& report) {
+                        const std::unordered_map<std::string, int>& fd_of, const std::unordered_set<int>& direct_fds,
+                        const load_options& options, load_report& report) {
     allocation out;
     for (const auto& item : plan) {
         device_totals& dev = report.devices[item.device];
@@ -912,7 +998,7 @@ allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const
         const tensor_part* part = options.parts.empty() ? nullptr : &options.parts[item.param];
         bool read = options.fill_later.empty() || !options.fill_later[item.param];
         at::Tensor dst =
-            allocate_destination(item, job_for(item, m, part, fd_of), slot, options.mmap, read, out, report);
+            allocate_destination(item, job_for(item, m, part, fd_of, direct_fds), slot, options.mmap, read, out, report);
         if (saved.original(item.param).requires_grad()) dst.set_requires_grad(true);
         slot = dst;
         ++dev.tensors;
@@ -1123,9 +1209,13 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     if (auto e = apply_parts(m, options)) return *e;
     auto plan = plan_destinations(m, src.ck, options, report);
     if (!plan) return plan.err();
+    if (options.direct && options.mmap)
+        return make_error(error_code::bad_request, "--direct reads past the page cache and --mmap maps it: choose one");
     open_files files;
-    auto fd_of = open_all(files, src);
+    std::unordered_set<int> direct_fds;
+    auto fd_of = open_all(files, src, options.direct, direct_fds, report);
     if (!fd_of) return fd_of.err();
+    report.direct = !direct_fds.empty();
 
     saved_slots saved(m);
     report.threads =
@@ -1138,7 +1228,7 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
 
     std::optional<allocation> alloc;
     try {
-        alloc.emplace(allocate_all(m, *plan, saved, *fd_of, options, report));
+        alloc.emplace(allocate_all(m, *plan, saved, *fd_of, direct_fds, options, report));
     } catch (const std::exception& e) {
         saved.restore();
         return make_error(error_code::io,
@@ -1225,6 +1315,7 @@ std::string load_json(const load_report& r) {
                {"dest_bytes",       n(r.dest_bytes)          },
                {"threads",          n(r.threads)             },
                {"mmap",             r.mmap ? "true" : "false"},
+               {"direct",           r.direct ? "true" : "false"},
                {"converted",        n(r.tensors_converted)   },
                {"aliased",          n(r.tensors_aliased)     },
                {"reused",           n(r.tensors_reused)      },

@@ -17,6 +17,7 @@
 #include <map>
 #include <random>
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -280,6 +281,74 @@ TEST(Load, SingleFileRoundTripIsBitExact) {
         for (const auto& item : m->root->named_parameters(true))
             EXPECT_FALSE(item.value().is_meta()) << item.key();
     }
+}
+
+// --direct: O_DIRECT reads through aligned buffers, with unaligned heads and tails (safetensors data starts at
+// 8 + header bytes, and tensors at any offset). The system's temporary folder must accept O_DIRECT (ext4, xfs).
+TEST(Load, DirectReadsAreBitExact) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    auto written = write_checkpoint(dir.path(), a, 3, [](size_t i) { return i % 2 ? "BF16" : "F32"; });
+    int probe = ::open((dir.path() / "model-00001-of-00003.safetensors").c_str(), O_RDONLY | O_DIRECT);
+    ASSERT_GE(probe, 0) << dir.path() << " refuses O_DIRECT (" << std::strerror(errno)
+                        << "): this test needs a temporary folder on a disk file system";
+    ::close(probe);
+    for (uint64_t chunk : {uint64_t{4096}, uint64_t{16} << 20}) {
+        SCOPED_TRACE(chunk);
+        auto m = lt::instantiate_meta(a.sk);
+        auto src = lt::open_checkpoint(dir.path().string());
+        ASSERT_TRUE(src.ok()) << src.err().message;
+        lt::load_options o;
+        o.direct = true;
+        o.threads = 2;
+        o.chunk_bytes = chunk;
+        auto r = lt::load_weights(*m, a.sk, *src, o);
+        ASSERT_TRUE(r.ok()) << r.err().message;
+        EXPECT_TRUE(r->direct);
+        EXPECT_TRUE(r->warnings.empty() || r->warnings.front().find("O_DIRECT") == std::string::npos);
+        for (const auto& w : written)
+            if (w.dtype == "BF16") expect_bits(loaded(*m, w.name), w);
+        // F32 tensors were converted to the model's BF16: their values, as the plain load gives them.
+        auto plain = lt::instantiate_meta(a.sk);
+        ASSERT_TRUE(lt::load_weights(*plain, a.sk, *src, {}).ok());
+        for (const auto& w : written)
+            EXPECT_TRUE(at::equal(loaded(*m, w.name), loaded(*plain, w.name))) << w.name;
+    }
+}
+
+// A file system that refuses O_DIRECT (tmpfs before Linux 6.6, some network file systems) fails open() with
+// EINVAL: the loader's open is replaced here by one that does so.
+int open_refusing_direct(const char* path, int flags) {
+    if (flags & O_DIRECT) {
+        errno = EINVAL;
+        return -1;
+    }
+    return ::open(path, flags);
+}
+
+TEST(Load, DirectFallsBackWhereTheFileSystemRefusesIt) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    auto written = write_checkpoint(dir.path(), a, 2, [](size_t) { return "BF16"; });
+    auto m = lt::instantiate_meta(a.sk);
+    auto src = lt::open_checkpoint(dir.path().string());
+    ASSERT_TRUE(src.ok()) << src.err().message;
+    lt::load_options o;
+    o.direct = true;
+    lt::detail::open_hook = &open_refusing_direct;
+    auto r = lt::load_weights(*m, a.sk, *src, o);
+    lt::detail::open_hook = [](const char* path, int flags) { return ::open(path, flags); };
+    ASSERT_TRUE(r.ok()) << r.err().message;
+    EXPECT_FALSE(r->direct);
+    ASSERT_FALSE(r->warnings.empty());
+    EXPECT_NE(r->warnings.front().find("refuses O_DIRECT for 2 file(s) (e.g. model-00001-of-00002.safetensors)"),
+              std::string::npos)
+        << r->warnings.front();
+    for (const auto& w : written) expect_bits(loaded(*m, w.name), w);
+    o.mmap = true;
+    auto both = lt::load_weights(*m, a.sk, *src, o);
+    ASSERT_FALSE(both.ok());
+    EXPECT_NE(both.err().message.find("choose one"), std::string::npos);
 }
 
 TEST(Load, ShardedRoundTripIsBitExact) {

@@ -60,6 +60,9 @@ struct load_options {
     std::vector<std::string> tensor_devices;
     unsigned threads = 0; // reader threads; 0: the machine's cores, at most 8
     bool mmap = false;    // CPU: alias mapped file pages where the dtype matches (no read at all)
+    // Read with O_DIRECT (past the page cache: cold loads from NVMe), through aligned buffers; files whose file
+    // system refuses it are read normally, with a warning. Not with `mmap`.
+    bool direct = false;
     uint64_t chunk_bytes = 16ull << 20; // unit of work; on CUDA the size of one pinned staging buffer
     unsigned staging_buffers = 2;       // CUDA: pinned staging buffers per reader thread
     // Per parameter (index of meta_model::params): its part (empty: every tensor whole). Each parameter is
@@ -92,6 +95,7 @@ struct load_report {
     uint64_t rss_before_bytes = 0; // resident memory when the load started
     unsigned threads = 0;
     bool mmap = false;
+    bool direct = false; // O_DIRECT was used (for at least one file)
     // "cpu", "cuda:0", ...; "disk" and "meta" for parameters left on meta (mapped to disk; in no map entry)
     std::map<std::string, device_totals> devices;
     std::vector<std::string> warnings; // raw-byte dtypes, conversions, dtype differences
