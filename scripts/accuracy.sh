@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates docs/accuracy.md from tests/data/reference/serve-logs.tsv and the predictions of `serve`: runs the
-# test that checks them (tests/core/accuracy.cpp) with MODELPLAN_WRITE_ACCURACY=1. Usage: scripts/accuracy.sh
+# Regenerates docs/accuracy.md from tests/data/reference/serve-logs.tsv, tests/data/reference/memory-figures.tsv and
+# the core's predictions: runs the test that checks them (tests/core/accuracy.cpp) with MODELPLAN_WRITE_ACCURACY=1.
+# Usage: scripts/accuracy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --build build --target core_tests >/dev/null

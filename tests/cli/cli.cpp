@@ -139,7 +139,8 @@ TEST_F(cli, unmodelled_class_is_named) {
     EXPECT_EQ(forced.status, 0) << forced.err;
 }
 
-// Llama-3.1-8B in bf16 caches 131,072 bytes per token (vLLM's measured capacity, see tests/core/memory.cpp).
+// Llama-3.1-8B in bf16 caches 131,072 bytes per token (tests/core/memory.cpp; vLLM's measured pools:
+// tests/data/reference/memory-figures.tsv).
 TEST_F(cli, plan_and_fit) {
     run_result plan = run("plan llama-3.1-8b --batch 2 --seq 1000 --gpu \"RTX 4090\" --json");
     ASSERT_EQ(plan.status, 0) << plan.err;

@@ -1,16 +1,8 @@
-// llama.cpp serving plans against published llama.cpp start-up logs (docs/serving.md, "llama.cpp"; sources in
-// models/SOURCES-SERVE.md). llama.cpp prints "model buffer size", "KV buffer size", the cache's "size = X MiB
-// (N cells, L layers, S/T seqs)" and "compute buffer size" per device, in MiB with two decimals.
-//
-// Tolerances:
-// - model and KV buffers: 0.01 MiB (the log's rounding): the stored bytes of the tensors on each device and
-// the
-//   cache's cells x rows are computed exactly (for a model that is not a GGUF file, after llama-quantize's
-//   per-tensor mix, docs/quantization.md);
-// - cells: exact;
-// - compute buffers: 15%: an estimate (one ubatch's logits in f32), against two logs only.
-#include <cmath>
-
+// llama.cpp serving plans (docs/serving.md, "llama.cpp"; sources in models/SOURCES-SERVE.md): layers, slots,
+// offload and the verdict. The buffer sizes and cells of published llama.cpp start-up logs ("model buffer
+// size", "KV buffer size", the cache's "size = X MiB (N cells, ...)", "compute buffer size") are checked,
+// each with its tolerance, in tests/data/reference/serve-logs.tsv by tests/core/accuracy.cpp
+// (docs/accuracy.md).
 #include <gtest/gtest.h>
 
 #include "modelplan/serve.h"
@@ -18,8 +10,6 @@
 
 namespace modelplan {
 namespace {
-
-constexpr double mib = 1048576.0;
 
 serve_plan plan_of(const analysis& a, std::initializer_list<std::pair<const char*, const char*>> knobs,
                    const char* gpu = "rtx-4090") {
@@ -38,12 +28,8 @@ analysis from_config(const char* name, const char* config) {
     return a.ok() ? std::move(*a) : analysis{};
 }
 
-// Llama-3.2-3B-Instruct Q4_K_M, every layer on the GPU: "Vulkan0 model buffer size = 1918.35 MiB",
-// "CPU_Mapped model buffer size = 308.23 MiB" (a published llama-cli log, build 4984; code-index file
-// 67225666884), and with a 2,048-token context "CUDA0 KV buffer size = 224.00 MiB", "CUDA0 compute buffer
-// size = 284.90 MiB" (a published llama.cpp CUDA log quoted in a public parser's documentation; code-index
-// file 54573746480).
-TEST(ServeLlamacpp, Llama32_3bQ4KmBuffers) {
+// Llama-3.2-3B-Instruct Q4_K_M: every layer on the GPU, as the published llama-cli log (build 4984) says.
+TEST(ServeLlamacpp, Llama32_3bAllLayersOnTheGpu) {
     analysis a = test::analyze_preset("llama-3.2-3b");
     serve_plan p = plan_of(a, {
                                   {"quant",    "q4_k_m"},
@@ -52,17 +38,12 @@ TEST(ServeLlamacpp, Llama32_3bQ4KmBuffers) {
     });
     ASSERT_EQ(p.ranks.size(), 1u);
     EXPECT_EQ(p.n_gpu_layers, 29u); // "offloaded 29/29 layers to GPU"
-    EXPECT_NEAR(p.ranks[0].weights_bytes / mib, 1918.35, 0.01);
-    EXPECT_NEAR(p.host_weights_bytes / mib, 308.23, 0.01);
-    EXPECT_NEAR(p.ranks[0].kv_cache_bytes / mib, 224.00, 0.01);
-    EXPECT_NEAR(p.ranks[0].activation_peak_bytes / mib / 284.90, 1.0, 0.15);
     EXPECT_TRUE(p.starts);
 }
 
-// Qwen3-4B Q4_K_M, a context of 8,192 in llama-server's unified cache: "CUDA0 model buffer size = 2375.91
-// MiB", "CPU_Mapped model buffer size = 304.28 MiB", "CUDA0 KV buffer size = 1152.00 MiB" (a published 2026
-// llama-server log; code-index file 71453436919). Qwen/Qwen3-4B's config.json as published.
-TEST(ServeLlamacpp, Qwen3_4bQ4KmBuffers) {
+// Qwen3-4B Q4_K_M, a context of 8,192: llama-server's unified cache over 4 slots, as in the published 2026
+// llama-server log. Qwen/Qwen3-4B's config.json as published.
+TEST(ServeLlamacpp, Qwen3_4bUnifiedCache) {
     analysis a = from_config("qwen3-4b", R"({"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
         "hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36, "num_attention_heads": 32,
         "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 40960,
@@ -72,37 +53,13 @@ TEST(ServeLlamacpp, Qwen3_4bQ4KmBuffers) {
                                   {"ctx_size", "8192"  }
     });
     ASSERT_EQ(p.ranks.size(), 1u);
-    EXPECT_NEAR(p.ranks[0].weights_bytes / mib, 2375.91, 0.01);
-    EXPECT_NEAR(p.host_weights_bytes / mib, 304.28, 0.01);
-    EXPECT_NEAR(p.ranks[0].kv_cache_bytes / mib, 1152.00, 0.01);
     EXPECT_TRUE(p.kv_unified);
     EXPECT_EQ(p.n_parallel, 4u);
 }
 
-// A Qwen2.5-3B-shaped model (36 layers, n_embd_k_gqa 256) with a 4,096-token context: "CUDA0 KV buffer size =
-// 144.00 MiB", "K (f16): 72.00 MiB", "CUDA0 compute buffer size = 300.75 MiB" (SciSharp/LLamaSharp#1099,
-// build 4701). Qwen/Qwen2.5-3B's config.json as published.
-TEST(ServeLlamacpp, Qwen25_3bCacheAndComputeBuffer) {
-    analysis a = from_config("qwen2.5-3b", R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
-        "hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16,
-        "num_key_value_heads": 2, "vocab_size": 151936, "max_position_embeddings": 32768,
-        "tie_word_embeddings": true, "torch_dtype": "bfloat16"})");
-    serve_plan p = plan_of(a,
-                           {
-                               {"quant",    "q4_k_m"},
-                               {"ctx_size", "4096"  },
-                               {"parallel", "1"     }
-    },
-                           "rtx-4080-super");
-    EXPECT_NEAR(p.ranks[0].kv_cache_bytes / mib, 144.00, 0.01);
-    EXPECT_NEAR(p.k_bytes_total / mib, 72.00, 0.01);
-    EXPECT_NEAR(p.ranks[0].activation_peak_bytes / mib / 300.75, 1.0, 0.15);
-}
-
 // gpt-oss (24 layers, 12 full and 12 sliding over 128 tokens, 8 KV heads x 64), a context of 131,072, one
-// slot: "creating non-SWA KV cache, size = 131072 cells", "size = 3072.00 MiB (131072 cells, 12 layers, 1/1
-// seqs), K (f16): 1536.00 MiB", "creating SWA KV cache, size = 768 cells", "size = 18.00 MiB (768 cells, 12
-// layers" (a published llama.cpp log on Ascend NPUs, mid-2025; code-index file 44321302313).
+// slot: a full cache of 131,072 cells over 12 layers and a sliding one over the other 12 (the published log's
+// sizes and cells: serve-logs.tsv).
 TEST(ServeLlamacpp, GptOssSlidingWindowCache) {
     analysis a = test::analyze_preset("gpt-oss-20b");
     serve_plan p = plan_of(a,
@@ -114,38 +71,6 @@ TEST(ServeLlamacpp, GptOssSlidingWindowCache) {
     EXPECT_EQ(p.max_model_len, 131072u);
     EXPECT_EQ(p.full_layers, 12u);
     EXPECT_EQ(p.swa_layers, 12u);
-    EXPECT_EQ(p.swa_cells, 768u);
-    EXPECT_NEAR((p.k_bytes_total + p.v_bytes_total) / mib, 3072.00, 0.01);
-    EXPECT_NEAR(p.k_bytes_total / mib, 1536.00, 0.01);
-    EXPECT_NEAR((p.swa_k_bytes + p.swa_v_bytes) / mib, 18.00, 0.01);
-}
-
-// gemma-3-270m with -c 1024: 3 slots (no unified cache) give 1,536 cells and 27.0 MiB, 4 slots 1,024 cells
-// and 18.0 MiB: the context divided by the slots and padded to 256 (unslothai/unsloth#7530, build 10107). The
-// config as google/gemma-3-270m publishes it (a full layer after every five sliding ones, window 512).
-TEST(ServeLlamacpp, SlotsDivideThePaddedContext) {
-    analysis a =
-        from_config("gemma-3-270m", R"({"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
-        "hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18, "num_attention_heads": 4,
-        "num_key_value_heads": 1, "head_dim": 256, "vocab_size": 262144, "max_position_embeddings": 32768,
-        "sliding_window": 512, "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0,
-        "query_pre_attn_scalar": 256, "torch_dtype": "bfloat16",
-        "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention",
-          "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention",
-          "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention",
-          "sliding_attention", "sliding_attention", "sliding_attention", "full_attention"]})");
-    for (auto [slots, cells, total_mib] : {
-             std::tuple<const char*, uint64_t, double>{"3", 1536, 27.0},
-             std::tuple<const char*, uint64_t, double>{"4", 1024, 18.0}
-    }) {
-        serve_plan p = plan_of(a, {
-                                      {"ctx_size", "1024"},
-                                      {"parallel", slots }
-        });
-        EXPECT_EQ(p.n_ctx, cells) << slots;
-        const double all = (p.k_bytes_total + p.v_bytes_total + p.swa_k_bytes + p.swa_v_bytes) / mib;
-        EXPECT_NEAR(all, total_mib, 0.01) << slots;
-    }
 }
 
 TEST(ServeLlamacpp, LayersSplitOffloadAndTheVerdict) {

@@ -108,17 +108,14 @@ TEST(ServeSglang, PoolFollowsTheRuleGivenTheLogsFreeMemory) {
         auto p = plan_serve(a, request_for(l, true));
         ASSERT_TRUE(p.ok()) << p.err().message;
         ASSERT_TRUE(p->starts) << p->error;
+        // (Our weights against "mem usage", and max_running_requests: serve-logs.tsv.)
         const double weights = static_cast<double>(p->ranks[0].weights_bytes) / gib;
-        EXPECT_NEAR(weights, l.usage_gib, 0.3);
         const double predicted_kv = static_cast<double>(p->kv_tokens) * static_cast<double>(l.cell) / gib;
         const double logged_kv = static_cast<double>(l.tokens) * static_cast<double>(l.cell) / gib;
         // Our pool is larger by what our weights miss of "mem usage", and by nothing else but the log's
         // rounding (0.01 GiB) and that of the fraction (its tolerance above, times the free memory).
         EXPECT_NEAR(predicted_kv - logged_kv, l.usage_gib - weights,
                     0.01 + l.fraction_tolerance * (l.avail_gib + l.usage_gib));
-        // max_running_requests: min(tokens / 2, clamp(tokens / context x 512, 2048, 4096)); the RTX 5080 run
-        // logged 2048 (context 40,960).
-        if (std::string(l.gpu) == "custom:16303MiB") EXPECT_EQ(p->max_running_requests, 2048u);
     }
 }
 

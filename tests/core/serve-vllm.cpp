@@ -234,20 +234,18 @@ TEST(ServeVllm, DefaultContextIsTheDerivedMaximum) {
     }
 }
 
-// Weights on other GPUs, from older vLLM logs whose other figures follow an older accounting (V0), so only
-// the weights line is compared (the layout has not changed): an RTX 3090 loading Llama-3.1-8B-Instruct,
-// "Loading model weights took 14.9888 GB" (GiB, vllm-project/vllm#10517, whose CUDA total 23.58 GiB the plan
-// uses), and an A100 40GB loading Meta-Llama-3-8B, "Loading model weights took 14.9595 GB"
-// (vllm-project/vllm#12330; Llama 3 is Llama 3.1's geometry with max_position_embeddings 8192 and no rope
-// scaling, per its config.json). The logs give four decimals; the tolerance is their rounding.
-TEST(ServeVllm, WeightsMatchLogsOnOtherGpus) {
+// Other GPUs, from older vLLM logs (V0 accounting; their weights lines are checked in
+// tests/data/reference/memory-figures.tsv, serve_weights_gib): an RTX 3090 loading Llama-3.1-8B-Instruct
+// (vllm-project/vllm#10517, whose CUDA total 23.58 GiB the plan uses), and an A100 40GB loading
+// Meta-Llama-3-8B (vllm-project/vllm#12330: "total_gpu_memory (39.50GiB)"; Llama 3 is Llama 3.1's geometry
+// with max_position_embeddings 8192 and no rope scaling, per its config.json).
+TEST(ServeVllm, MeasuredTotalsOnOtherGpus) {
     serve_request q;
     q.gpu = "rtx-3090";
     q.vllm.max_model_len = 8192;
     auto p = plan_serve(test::analyze_preset("llama-3.1-8b"), q);
     ASSERT_TRUE(p.ok()) << p.err().message;
     EXPECT_TRUE(p->ranks[0].total_measured);
-    EXPECT_NEAR(p->ranks[0].weights_bytes / gib, 14.9888, 0.0015);
 
     std::string llama3 =
         test::edit_key(test::preset_config("llama-3.1-8b"), "max_position_embeddings", "8192");
@@ -257,7 +255,6 @@ TEST(ServeVllm, WeightsMatchLogsOnOtherGpus) {
     q.gpu = "a100-40gb";
     p = plan_serve(*a, q);
     ASSERT_TRUE(p.ok()) << p.err().message;
-    EXPECT_NEAR(p->ranks[0].weights_bytes / gib, 14.9595, 0.0015);
     EXPECT_EQ(p->ranks[0].total_bytes, static_cast<uint64_t>(std::llround(39.50 * gib)));
 }
 

@@ -1,6 +1,9 @@
-// Training plans (core/src/plan/training.cpp) against published figures: the ZeRO paper's model-state
-// formulas, transformers' memory anatomy guide, the QLoRA paper and Korthikanti et al.'s activation formula.
-// Formulas and sources: docs/training.md; the measurements are quoted in models/SOURCES-MEASUREMENTS.md.
+// Training plans (core/src/plan/training.cpp): their items, the ZeRO paper's model-state geometry,
+// Korthikanti et al.'s activation formula, LoRA/QLoRA adapters, warnings and errors. The published figures
+// (ZeRO's per-GPU model states, transformers' memory anatomy guide, QLoRA's GPUs, the paper's 70% saving) are
+// checked in tests/data/reference/memory-figures.tsv by tests/core/accuracy.cpp and shown in
+// docs/accuracy.md. Formulas and sources: docs/training.md; the measurements are quoted in
+// models/SOURCES-MEASUREMENTS.md.
 #include <string>
 #include <vector>
 
@@ -93,28 +96,16 @@ TEST(TrainingPlan, ItemsInOrder) {
               (std::vector<std::string>{"gradients", "optimizer_states", "lora_adapters", "activations"}));
 }
 
-// ZeRO paper (Rajbhandari et al. 2019, arXiv 1910.02054, Figure 1): Psi = 7.5B parameters, N_d = 64, K = 12
-// (mixed-precision Adam: fp32 master + two fp32 moments), model states per GPU: baseline (2 + 2 + K) Psi =
-// 120 GB, P_os 2Psi + 2Psi + K Psi / N_d = 31.4 GB, P_os+g 2Psi + (2 + K) Psi / N_d = 16.6 GB, P_os+g+p
-// (2 + 2 + K) Psi / N_d = 1.9 GB (GB = 1e9 bytes). A Llama-2-7B geometry with 36 layers (7.55B parameters) is
-// scaled to exactly 7.5B per parameter; tolerance 0.05 GB: the published figures are rounded to 0.1 GB.
-TEST(TrainingPlan, ZeroPaperFigure1) {
+// ZeRO paper (Rajbhandari et al. 2019, arXiv 1910.02054, Figure 1): Psi = 7.5B parameters. Its per-GPU model
+// states (120 / 31.4 / 16.6 / 1.9 GB) are checked in tests/data/reference/memory-figures.tsv on a Llama-2-7B
+// geometry with 36 layers, scaled per parameter to exactly 7.5B: scaling is sound because that geometry is
+// 7.5B to within 1.3%.
+TEST(TrainingPlan, ZeroPaperGeometry) {
     analysis a = analyze_config("llama-7.5b", edited("llama-2-7b", {
                                                                        {"num_hidden_layers", "36"}
     }));
-    ASSERT_GT(a.counts.total, 7.4e9);
-    ASSERT_LT(a.counts.total, 7.6e9);
-    const double expected_gb[4] = {120.0, 31.4, 16.6, 1.9};
-    for (uint32_t stage = 0; stage <= 3; ++stage) {
-        workload w = training();
-        w.gpus = 64;
-        w.zero_stage = stage;
-        double per_param = double(model_states(a, w)) / double(a.counts.total);
-        EXPECT_NEAR(per_param * 7.5, expected_gb[stage], 0.05) << "ZeRO stage " << stage;
-    }
-    // The paper's "16 Psi" (2 + 2 + 12 bytes per parameter) for one GPU, exactly.
-    workload w = training();
-    EXPECT_EQ(model_states(a, w), 16 * a.counts.total);
+    EXPECT_GT(a.counts.total, 7.4e9);
+    EXPECT_LT(a.counts.total, 7.6e9);
 }
 
 TEST(TrainingPlan, ZeroWithOneGpuWarns) {
@@ -146,10 +137,9 @@ TEST(TrainingPlan, OffloadMovesOptimizerToCpu) {
 }
 
 // transformers' "Model memory anatomy" guide (docs/source/en/model_memory_anatomy.md), bert-large-uncased:
-// fp32 training with AdamW takes 4 (weights) + 4 (gradients) + 8 (optimizer) bytes per parameter; optimizer
-// "8 bytes ... for normal AdamW", "2 bytes ... for 8-bit AdamW", "4 bytes ... SGD with momentum". The 8-bit
-// figure is checked within 1%: bitsandbytes adds one fp32 absmax per 2048-element block for each of the two
-// states (0.4%) and keeps 32-bit states for tensors under 4096 elements (biases and norms, ~0.1% of BERT).
+// its bytes per parameter (16 for fp32 AdamW training; optimizer 8 for AdamW, 2 for 8-bit AdamW, 4 for SGD
+// with momentum) and its measurement are checked in tests/data/reference/memory-figures.tsv. Here: the
+// guide's fp32 premise, and Adafactor, for which it gives no figure.
 TEST(TrainingPlan, MemoryAnatomyBytesPerParameter) {
     const std::string bert_large = edited("bert-base-uncased", {
                                                                    {"hidden_size",         "1024"},
@@ -161,7 +151,6 @@ TEST(TrainingPlan, MemoryAnatomyBytesPerParameter) {
     ASSERT_EQ(a.spec.weight_dtype, dtype::f32); // no torch_dtype: fp32, as the guide trains it
     workload w = training();
     double p = double(a.counts.total);
-    EXPECT_EQ(model_states(a, w), 16 * a.counts.total);
     auto optimizer_per_param = [&](optimizer_kind k) {
         workload wk = w;
         wk.optimizer = k;
@@ -169,48 +158,16 @@ TEST(TrainingPlan, MemoryAnatomyBytesPerParameter) {
         EXPECT_TRUE(items.ok());
         return items.ok() ? double(bytes_of(*items, "optimizer_states")) / p : 0.0;
     };
-    EXPECT_DOUBLE_EQ(optimizer_per_param(optimizer_kind::adamw), 8.0);
-    EXPECT_NEAR(optimizer_per_param(optimizer_kind::adamw_8bit), 2.0, 0.02);
-    EXPECT_DOUBLE_EQ(optimizer_per_param(optimizer_kind::sgd_momentum), 4.0);
     // Adafactor's factored second moments are a small fraction of AdamW's 8 bytes (no published figure; the
     // bound follows from (rows + columns) << rows x columns for BERT's 1024 x 4096 matrices).
     EXPECT_LT(optimizer_per_param(optimizer_kind::adafactor), 0.1);
 }
 
-// The same guide's measurement: bert-large-uncased for sequence classification, fp32, batch 4 x 512 tokens,
-// vanilla Trainer on a V100 16GB: "GPU memory occupied: 14949 MB" (nvidia-smi MiB), of which 1343 MB is the
-// CUDA context ("the kernels alone take up 1.3GB"). The plan (eager attention, as BERT ran then) must not
-// exceed the measurement, and stays within 20% below it: the plan leaves out the caching allocator's
-// fragmentation, activation gradients alive in the backward pass and the foreach AdamW step's temporaries.
-TEST(TrainingPlan, MemoryAnatomyBertLargeMeasurement) {
-    const std::string bert_large =
-        edited("bert-base-uncased", {
-                                        {"hidden_size",         "1024"                               },
-                                        {"num_hidden_layers",   "24"                                 },
-                                        {"num_attention_heads", "16"                                 },
-                                        {"intermediate_size",   "4096"                               },
-                                        {"architectures",       "[\"BertForSequenceClassification\"]"}
-    });
-    analysis a = analyze_config("bert-large-uncased", bert_large);
-    workload w = training();
-    w.batch = 4;
-    w.seq = 512;
-    w.attention = attention_impl::eager;
-    plan_item weights = weights_of(a, w);
-    auto items = plan_training(a, w);
-    ASSERT_TRUE(items.ok());
-    uint64_t planned = weights.bytes;
-    for (const plan_item& item : *items) planned += item.bytes;
-    const double measured = (14949.0 - 1343.0) * 1024 * 1024;
-    EXPECT_LE(double(planned), measured);
-    EXPECT_GE(double(planned), 0.8 * measured);
-}
-
 // Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models"), eq. 1: a GPT
 // layer stores sbh(34 + 5as/h) bytes in 16-bit without recomputation; selective recomputation 34sbh; full
 // recomputation keeps the layer input, 2sbh. Checked exactly on GPT-3 175B's geometry (h 12288, a 96, L 96,
-// s 2048; the paper's Table 3), batch 1; the paper notes that for GPT-3 selective recomputation saves 70% of
-// the activation memory (5as/h = 80 of 114; tolerance 0.5% for the rounded "70%").
+// s 2048; the paper's Table 3), batch 1. The paper's "70%" saving for GPT-3 is checked in
+// tests/data/reference/memory-figures.tsv (selective_saving).
 TEST(TrainingPlan, KorthikantiActivations) {
     const std::string gpt3 = edited("gpt2", {
                                                 {"n_embd",      "12288"      },
@@ -239,7 +196,6 @@ TEST(TrainingPlan, KorthikantiActivations) {
     EXPECT_EQ(none, s * b * h * 34 + 5 * heads * s * s * b);
     EXPECT_EQ(selective, s * b * h * 34);
     EXPECT_EQ(layer_bytes(recompute_kind::full), 2 * s * b * h);
-    EXPECT_NEAR(1.0 - double(selective) / double(none), 0.70, 0.005);
 }
 
 // Activations with FlashAttention (sdpa) keep no s^2 term: selective recomputation changes nothing.
@@ -254,29 +210,15 @@ TEST(TrainingPlan, SdpaKeepsNoScores) {
     EXPECT_EQ(bytes_of(*none, "activations"), bytes_of(*selective, "activations"));
 }
 
-// NF4 with double quantization, as the QLoRA paper (Dettmers et al. 2023, section 3) gives it: 4 bits per
-// parameter plus 8/64 + 32/(64 x 256) = 0.127 bits of quantization constants; embeddings, norms and the
-// output head stay in bf16 (bitsandbytes quantizes nn.Linear layers, transformers skips the head).
-plan_item nf4_weights(const analysis& a) {
-    double bytes = 0;
-    for (const tensor_info& t : a.sk.tensors) {
-        bool linear = t.shape.size() == 2 && t.what != role::embed && t.what != role::lm_head;
-        bytes += linear ? double(t.elements) * (4.0 + 0.127) / 8.0 : double(t.elements) * 2.0;
-    }
-    return plan_item{"weights", uint64_t(bytes), "nf4 + double quant (test)", {}};
-}
-
-// QLoRA: "finetune a 65B parameter model on a single 48GB GPU" (artidoro/qlora README); the paper: "33B
-// model finetuning on a single 24GB GPU". LLaMA geometries from the LLaMA paper (Table 2: 65B d 8192, 64
-// heads, 80 layers; 33B d 6656, 52 heads, 60 layers; FFN 22016 / 17920 as in the converted checkpoints).
-// Workload as the qlora.py defaults: batch 1, 1024 source + 256 target tokens, paged_adamw_32bit, gradient
-// checkpointing, LoRA r = 64 on every linear layer of the blocks (the paper's setting). The plan must fit
-// (48 GB and 24 GB read as the cards' GiB: an RTX A6000 reports 48 GiB, an RTX 3090/4090 24 GiB).
-TEST(TrainingPlan, QloraFitsPublishedGpus) {
+// QLoRA on LLaMA-65B and 33B (the LLaMA paper's Table 2: 65B d 8192, 64 heads, 80 layers; 33B d 6656, 52
+// heads, 60 layers; FFN 22016 / 17920 as in the converted checkpoints), workload as the qlora.py defaults:
+// batch 1, 1024 source + 256 target tokens, paged_adamw_32bit, gradient checkpointing, LoRA r = 64 on every
+// linear layer of the blocks (the paper's setting). That the plans fit the published GPUs (48 GB, 24 GB) is
+// checked in tests/data/reference/memory-figures.tsv; here, the paged optimizer and the adapters' size.
+TEST(TrainingPlan, QloraAdaptersAndPagedOptimizer) {
     struct case_t {
         const char* name;
         std::vector<std::pair<const char*, std::string>> keys;
-        double limit_gib;
     } cases[] = {
         {"llama-65b",
          {{"hidden_size", "8192"},
@@ -284,16 +226,14 @@ TEST(TrainingPlan, QloraFitsPublishedGpus) {
           {"num_attention_heads", "64"},
           {"num_key_value_heads", "64"},
           {"intermediate_size", "22016"},
-          {"torch_dtype", "\"bfloat16\""}},
-         48.0},
+          {"torch_dtype", "\"bfloat16\""}}},
         {"llama-33b",
          {{"hidden_size", "6656"},
           {"num_hidden_layers", "60"},
           {"num_attention_heads", "52"},
           {"num_key_value_heads", "52"},
           {"intermediate_size", "17920"},
-          {"torch_dtype", "\"bfloat16\""}},
-         24.0},
+          {"torch_dtype", "\"bfloat16\""}}},
     };
     for (const auto& c : cases) {
         analysis a = analyze_config(c.name, edited("llama-2-7b", c.keys));
@@ -305,12 +245,8 @@ TEST(TrainingPlan, QloraFitsPublishedGpus) {
         w.batch = 1;
         w.seq = 1024 + 256;
         w.recompute = recompute_kind::full;
-        plan_item weights = nf4_weights(a);
         auto items = plan_training(a, w);
         ASSERT_TRUE(items.ok()) << items.err().message;
-        uint64_t total = weights.bytes;
-        for (const plan_item& item : *items) total += item.bytes;
-        EXPECT_LT(double(total), c.limit_gib * 1024 * 1024 * 1024) << c.name;
         EXPECT_EQ(input(find_item(*items, "optimizer_states"), "paged"), "true");
         // LoRA r x (in + out) for each of the 7 matrices of each layer.
         const uint64_t h = a.spec.hidden, f = a.spec.intermediate, r = 64;
