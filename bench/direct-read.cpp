@@ -1,8 +1,10 @@
-// Reads files past the page cache, three ways, and prints GB/s (bench/direct-read.sh; docs/loading.md, "--direct"):
+// Reads files past the page cache, three ways, and prints GB/s (bench/direct-read.sh; docs/loading.md,
+// "--direct"):
 //   evict                  drop the files' pages from the page cache (posix_fadvise DONTNEED; no root needed)
-//   buffered THREADS       pread of 16 MiB blocks through the page cache by THREADS threads (after evict: cold)
-//   pread THREADS          O_DIRECT pread of 16 MiB aligned blocks into aligned buffers by THREADS threads
-//   uring DEPTH            O_DIRECT reads of 16 MiB aligned blocks through one io_uring, DEPTH in flight
+//   buffered THREADS       pread of 16 MiB blocks through the page cache by THREADS threads (after evict:
+//   cold) pread THREADS          O_DIRECT pread of 16 MiB aligned blocks into aligned buffers by THREADS
+//   threads uring DEPTH            O_DIRECT reads of 16 MiB aligned blocks through one io_uring, DEPTH in
+//   flight
 // usage: direct-read MODE N FILE...   (prints: MODE N BYTES SECONDS GB/s)
 #include <fcntl.h>
 #include <liburing.h>
@@ -130,6 +132,7 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     uint64_t bytes = mode == "uring" ? uring_read(work, n) : threads_pread(work, n);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("%s %u %llu %.4f %.3f\n", mode.c_str(), n, static_cast<unsigned long long>(bytes), s, bytes / 1e9 / s);
+    std::printf("%s %u %llu %.4f %.3f\n", mode.c_str(), n, static_cast<unsigned long long>(bytes), s,
+                bytes / 1e9 / s);
     return 0;
 }

@@ -62,7 +62,8 @@ std::optional<std::string> read_load_options(const command_line& cl, lt::load_op
     if (cl.device) options.device = *cl.device;
     options.mmap = cl.mmap;
     options.direct = cl.direct;
-    if (cl.direct && cl.mmap) return std::string("--direct reads past the page cache and --mmap maps it: choose one");
+    if (cl.direct && cl.mmap)
+        return std::string("--direct reads past the page cache and --mmap maps it: choose one");
     uint64_t threads = 0;
     if (auto e = read_number(cl.threads, "--threads", 1, 256, "a number from 1 to 256", threads)) return e;
     if (threads) options.threads = static_cast<unsigned>(threads);
@@ -262,6 +263,10 @@ int run_load(const command_line& cl) {
         return fail(path + ": no config.json beside the checkpoint; name the model with --config MODEL");
     auto a = lt::analyze_model(*model, *config);
     if (!a) return fail(a.err().message);
+    // A quantized checkpoint loads as stored: its groups' stored tensors in place of their logical weights.
+    auto stored = lt::stored_skeleton(a->sk, *src);
+    if (!stored) return load_failed(stored.err());
+    if (stored->groups) a->sk = std::move(stored->sk);
     auto m = lt::instantiate_meta(a->sk, a->spec.architecture);
     if (!m) return fail(m.err().message);
     std::vector<std::string> map_warnings;
@@ -292,6 +297,11 @@ int run_load(const command_line& cl) {
     if (show_progress) std::fprintf(stderr, "\n");
     if (!r) return load_failed(r.err());
     r->warnings.insert(r->warnings.begin(), map_warnings.begin(), map_warnings.end());
+    if (stored->groups)
+        r->warnings.insert(r->warnings.begin(),
+                           std::to_string(stored->groups) + " quantized weight(s) loaded as stored (" +
+                               stored->schemes +
+                               "): their packed tensors, scales and zero points, not dequantized");
     for (const auto& w : r->warnings) std::fprintf(stderr, "modelplan: warning: %s\n", w.c_str());
     print(earlier + (cl.json ? lt::load_json(*r) : render_load(*a, path, *src, *r)));
     return exit_ok;

@@ -91,8 +91,8 @@ std::optional<error> read_elements(const fill_job& job, void* out, uint64_t elem
 using pread_function = ssize_t (*)(int fd, void* buf, size_t count, off_t offset);
 extern std::atomic<pread_function> pread_hook;
 
-// The open() the loader calls for the checkpoint's files: ::open, replaced by tests (a file system that refuses
-// O_DIRECT).
+// The open() the loader calls for the checkpoint's files: ::open, replaced by tests (a file system that
+// refuses O_DIRECT).
 using open_function = int (*)(const char* path, int flags);
 extern std::atomic<open_function> open_hook;
 

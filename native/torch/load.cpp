@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
@@ -306,8 +307,8 @@ std::atomic<detail::open_function> detail::open_hook{&plain_open};
 
 namespace {
 
-// O_DIRECT wants the file offset, the length and the buffer aligned to the device's logical block; 4 KiB covers
-// every device in use.
+// O_DIRECT wants the file offset, the length and the buffer aligned to the device's logical block; 4 KiB
+// covers every device in use.
 constexpr uint64_t direct_align = 4096;
 
 // A per-thread buffer aligned for O_DIRECT, grown as needed (at most one chunk plus two blocks).
@@ -349,8 +350,8 @@ std::optional<error> read_exact_direct(const fill_job& job, char* out, uint64_t 
         if (got < 0) {
             if (errno == EINTR) continue;
             return make_error(error_code::io, job.file + ": direct read error at byte " +
-                                                  std::to_string(begin + done) + " while loading " + job.name +
-                                                  ": " + std::strerror(errno));
+                                                  std::to_string(begin + done) + " while loading " +
+                                                  job.name + ": " + std::strerror(errno));
         }
         if (got == 0)
             return make_error(error_code::io,
@@ -650,12 +651,35 @@ std::optional<error> verify_from_headers(const meta_model& m, const skeleton& sk
         return make_error(error_code::internal, "the meta model was not built from this skeleton");
     auto view = logical_view(ck);
     if (!view) return view.err();
-    if (!view->quantized.empty())
-        return make_error(error_code::unsupported,
-                          src.path + ": " + std::to_string(view->quantized.size()) +
-                              " quantized tensor groups (e.g. " + view->quantized.front().name + ", " +
-                              view->quantized.front().scheme +
-                              "); quantized checkpoints are not loaded by this version; nothing was loaded");
+    if (!view->quantized.empty()) {
+        // The skeleton must be the stored form (stored_skeleton): every tensor stored as it is named.
+        std::unordered_map<std::string, const checkpoint_tensor*> stored;
+        for (const auto& t : ck.tensors) stored.emplace(t.name, &t);
+        for (const auto& t : sk.tensors) {
+            auto it = stored.find(t.name);
+            if (it == stored.end() || it->second->shape != t.shape)
+                return make_error(error_code::bad_request,
+                                  src.path + ": " + std::to_string(view->quantized.size()) +
+                                      " quantized tensor groups (e.g. " + view->quantized.front().name +
+                                      ", " + view->quantized.front().scheme +
+                                      "): build the model from stored_skeleton() to load them as stored (" +
+                                      t.name + " is not stored as the skeleton has it); nothing was loaded");
+        }
+        // ... and every stored tensor of every group a parameter (an fp8 weight alone would lose its scales).
+        std::unordered_set<std::string> names;
+        for (const auto& t : sk.tensors) names.insert(t.name);
+        for (const auto& g : view->quantized)
+            for (const auto& member : g.members)
+                if (!names.count(member))
+                    return make_error(
+                        error_code::bad_request,
+                        src.path + ": " + std::to_string(view->quantized.size()) +
+                            " quantized tensor groups (e.g. " + g.name + ", " + g.scheme +
+                            "): build the model from stored_skeleton() to load them as stored (" + member +
+                            " has no parameter in this skeleton); nothing was loaded");
+        report.verify.ok = true; // stored_skeleton verified the logical model
+        return std::nullopt;
+    }
     report.verify = verify_checkpoint(sk, *view);
     if (!report.verify.ok)
         return make_error(error_code::bad_checkpoint, src.path + ": " + verify_summary(report.verify));
@@ -831,8 +855,9 @@ result<std::vector<plan_item>> plan_destinations(const meta_model& m, const chec
 // 3. Every file of the checkpoint opened, by name (still nothing allocated).
 // With `direct`, O_DIRECT: a file whose file system refuses it (tmpfs, some network file systems: EINVAL) is
 // opened normally, with a warning; `direct_fds` holds the descriptors that did get O_DIRECT.
-result<std::unordered_map<std::string, int>> open_all(open_files& files, const checkpoint_source& src, bool direct,
-                                                      std::unordered_set<int>& direct_fds, load_report& report) {
+result<std::unordered_map<std::string, int>> open_all(open_files& files, const checkpoint_source& src,
+                                                      bool direct, std::unordered_set<int>& direct_fds,
+                                                      load_report& report) {
     std::unordered_map<std::string, int> fd_of;
     std::vector<std::string> refused;
     for (const auto& f : src.ck.files) {
@@ -847,8 +872,9 @@ result<std::unordered_map<std::string, int>> open_all(open_files& files, const c
         fd_of[f.name] = *fd;
     }
     if (!refused.empty())
-        report.warnings.push_back("--direct: the file system refuses O_DIRECT for " + std::to_string(refused.size()) +
-                                  " file(s) (e.g. " + refused.front() + "); they are read through the page cache");
+        report.warnings.push_back("--direct: the file system refuses O_DIRECT for " +
+                                  std::to_string(refused.size()) + " file(s) (e.g. " + refused.front() +
+                                  "); they are read through the page cache");
     return fd_of;
 }
 
@@ -963,7 +989,8 @@ std::shared_ptr<const detail::part_geometry> geometry_of(const tensor_part& part
 }
 
 fill_job job_for(const plan_item& item, const meta_model& m, const tensor_part* part,
-                 const std::unordered_map<std::string, int>& fd_of, const std::unordered_set<int>& direct_fds) {
+                 const std::unordered_map<std::string, int>& fd_of,
+                 const std::unordered_set<int>& direct_fds) {
     fill_job job;
     job.name = m.params[item.param].name;
     job.file = item.t->file;
@@ -984,8 +1011,9 @@ fill_job job_for(const plan_item& item, const meta_model& m, const tensor_part* 
 // Every planned parameter materialized (disk and meta ones stay on meta, not read). Throws on an allocation
 // failure; the caller puts the parameters back.
 allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const saved_slots& saved,
-                        const std::unordered_map<std::string, int>& fd_of, const std::unordered_set<int>& direct_fds,
-                        const load_options& options, load_report& report) {
+                        const std::unordered_map<std::string, int>& fd_of,
+                        const std::unordered_set<int>& direct_fds, const load_options& options,
+                        load_report& report) {
     allocation out;
     for (const auto& item : plan) {
         device_totals& dev = report.devices[item.device];
@@ -997,8 +1025,8 @@ allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const
         at::Tensor& slot = m.slot(item.param);
         const tensor_part* part = options.parts.empty() ? nullptr : &options.parts[item.param];
         bool read = options.fill_later.empty() || !options.fill_later[item.param];
-        at::Tensor dst =
-            allocate_destination(item, job_for(item, m, part, fd_of, direct_fds), slot, options.mmap, read, out, report);
+        at::Tensor dst = allocate_destination(item, job_for(item, m, part, fd_of, direct_fds), slot,
+                                              options.mmap, read, out, report);
         if (saved.original(item.param).requires_grad()) dst.set_requires_grad(true);
         slot = dst;
         ++dev.tensors;
@@ -1202,6 +1230,60 @@ std::optional<error> apply_parts(meta_model& m, const load_options& options) {
 
 } // namespace
 
+result<stored_model> stored_skeleton(const skeleton& sk, const checkpoint_source& src) {
+    stored_model out;
+    auto view = logical_view(src.ck);
+    if (!view) return view.err();
+    if (view->quantized.empty()) {
+        out.sk = sk;
+        return out;
+    }
+    out.verify = verify_checkpoint(sk, *view);
+    if (!out.verify.ok)
+        return make_error(error_code::bad_checkpoint, src.path + ": " + verify_summary(out.verify));
+    std::unordered_map<std::string, const quantized_group*> group_of;
+    for (const auto& g : view->quantized) group_of.emplace(g.name, &g);
+    std::unordered_map<std::string, const checkpoint_tensor*> stored;
+    for (const auto& t : src.ck.tensors) stored.emplace(t.name, &t);
+    out.sk.base_prefix = sk.base_prefix;
+    out.sk.aliases = sk.aliases;
+    out.sk.buffers = sk.buffers;
+    std::map<std::string, uint64_t> schemes;
+    for (const auto& t : sk.tensors) {
+        auto g = group_of.find(t.name);
+        if (g == group_of.end()) {
+            out.sk.tensors.push_back(t);
+            continue;
+        }
+        for (const auto& member : g->second->members) {
+            auto c = stored.find(member);
+            if (c == stored.end())
+                return make_error(error_code::bad_checkpoint, src.path + ": " + member +
+                                                                  ", of the quantized group " + t.name +
+                                                                  ", is not stored");
+            auto type = parse_dtype(c->second->dtype, member);
+            if (!type)
+                return make_error(error_code::unsupported,
+                                  src.path + ": " + member + " is stored as " + c->second->dtype +
+                                      ", which the loader does not hold; nothing was loaded");
+            tensor_info m = t;
+            m.name = member;
+            m.shape = c->second->shape;
+            m.elements = c->second->elements;
+            m.type = *type;
+            m.source = nullptr; // no template: the stored tensor of a quantized weight
+            out.sk.tensors.push_back(std::move(m));
+        }
+        ++out.groups;
+        const auto& q = *g->second;
+        ++schemes[q.scheme + (q.bits ? " " + std::to_string(q.bits) + "-bit" : std::string()) +
+                  (q.group_size ? " (group " + std::to_string(q.group_size) + ")" : std::string())];
+    }
+    for (const auto& [name, count] : schemes)
+        out.schemes += (out.schemes.empty() ? "" : ", ") + std::to_string(count) + " " + name;
+    return out;
+}
+
 result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkpoint_source& src,
                                  const load_options& options) {
     load_report report;
@@ -1210,7 +1292,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     auto plan = plan_destinations(m, src.ck, options, report);
     if (!plan) return plan.err();
     if (options.direct && options.mmap)
-        return make_error(error_code::bad_request, "--direct reads past the page cache and --mmap maps it: choose one");
+        return make_error(error_code::bad_request,
+                          "--direct reads past the page cache and --mmap maps it: choose one");
     open_files files;
     std::unordered_set<int> direct_fds;
     auto fd_of = open_all(files, src, options.direct, direct_fds, report);
@@ -1304,24 +1387,24 @@ std::string load_json(const load_report& r) {
     for (size_t i = 0; i < r.warnings.size(); ++i) warnings += (i ? ", " : "") + json_string(r.warnings[i]);
     warnings += "]";
     return json_object({
-               {"tensors",          n(r.tensors)             },
-               {"bytes",            n(r.bytes)               },
-               {"bytes_read",       n(r.bytes_read)          },
-               {"reads",            n(r.reads)               },
-               {"seconds",          json_number(r.seconds)   },
-               {"gb_per_s",         json_number(gbps)        },
-               {"peak_rss_bytes",   n(r.peak_rss_bytes)      },
-               {"rss_before_bytes", n(r.rss_before_bytes)    },
-               {"dest_bytes",       n(r.dest_bytes)          },
-               {"threads",          n(r.threads)             },
-               {"mmap",             r.mmap ? "true" : "false"},
+               {"tensors",          n(r.tensors)               },
+               {"bytes",            n(r.bytes)                 },
+               {"bytes_read",       n(r.bytes_read)            },
+               {"reads",            n(r.reads)                 },
+               {"seconds",          json_number(r.seconds)     },
+               {"gb_per_s",         json_number(gbps)          },
+               {"peak_rss_bytes",   n(r.peak_rss_bytes)        },
+               {"rss_before_bytes", n(r.rss_before_bytes)      },
+               {"dest_bytes",       n(r.dest_bytes)            },
+               {"threads",          n(r.threads)               },
+               {"mmap",             r.mmap ? "true" : "false"  },
                {"direct",           r.direct ? "true" : "false"},
-               {"converted",        n(r.tensors_converted)   },
-               {"aliased",          n(r.tensors_aliased)     },
-               {"reused",           n(r.tensors_reused)      },
-               {"buffers_on_meta",  n(r.buffers_on_meta)     },
-               {"devices",          json_object(devices)     },
-               {"warnings",         warnings                 },
+               {"converted",        n(r.tensors_converted)     },
+               {"aliased",          n(r.tensors_aliased)       },
+               {"reused",           n(r.tensors_reused)        },
+               {"buffers_on_meta",  n(r.buffers_on_meta)       },
+               {"devices",          json_object(devices)       },
+               {"warnings",         warnings                   },
     }) +
            "\n";
 }

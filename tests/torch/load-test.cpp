@@ -283,8 +283,9 @@ TEST(Load, SingleFileRoundTripIsBitExact) {
     }
 }
 
-// --direct: O_DIRECT reads through aligned buffers, with unaligned heads and tails (safetensors data starts at
-// 8 + header bytes, and tensors at any offset). The system's temporary folder must accept O_DIRECT (ext4, xfs).
+// --direct: O_DIRECT reads through aligned buffers, with unaligned heads and tails (safetensors data starts
+// at 8 + header bytes, and tensors at any offset). The system's temporary folder must accept O_DIRECT (ext4,
+// xfs).
 TEST(Load, DirectReadsAreBitExact) {
     temp_dir dir;
     mp::analysis a = tiny("bfloat16", false);
@@ -341,14 +342,80 @@ TEST(Load, DirectFallsBackWhereTheFileSystemRefusesIt) {
     ASSERT_TRUE(r.ok()) << r.err().message;
     EXPECT_FALSE(r->direct);
     ASSERT_FALSE(r->warnings.empty());
-    EXPECT_NE(r->warnings.front().find("refuses O_DIRECT for 2 file(s) (e.g. model-00001-of-00002.safetensors)"),
-              std::string::npos)
+    EXPECT_NE(
+        r->warnings.front().find("refuses O_DIRECT for 2 file(s) (e.g. model-00001-of-00002.safetensors)"),
+        std::string::npos)
         << r->warnings.front();
     for (const auto& w : written) expect_bits(loaded(*m, w.name), w);
     o.mmap = true;
     auto both = lt::load_weights(*m, a.sk, *src, o);
     ASSERT_FALSE(both.ok());
     EXPECT_NE(both.err().message.find("choose one"), std::string::npos);
+}
+
+// Quantized checkpoints load as stored. The layouts are AutoGPTQ's QuantLinear (qweight int32 [in / 32 x
+// bits, out], qzeros int32 [in / group, out / 32 x bits], scales float16 [in / group, out], g_idx int32 [in])
+// and compressed-tensors' fp8 (weight F8_E4M3 [out, in], weight_scale and input_scale float32 scalars), as
+// tests/core/quantized.cpp describes them with their sources.
+std::vector<written_tensor> write_quantized(const fs::path& dir, const mp::analysis& a,
+                                            const std::string& scheme) {
+    std::vector<written_tensor> all;
+    uint64_t seed = 7;
+    for (const auto& t : a.sk.tensors) {
+        bool linear = t.layer != mp::no_index && t.shape.size() == 2;
+        if (!linear) {
+            all.push_back(make_tensor(t.name, "BF16", t.shape, seed++));
+            continue;
+        }
+        std::string base = t.name.substr(0, t.name.size() - std::string(".weight").size());
+        uint64_t out = t.shape[0], in = t.shape[1], group = 32;
+        if (scheme == "gptq") {
+            all.push_back(make_tensor(base + ".qweight", "I32", {in / 32 * 4, out}, seed++));
+            all.push_back(make_tensor(base + ".qzeros", "I32", {in / group, out / 32 * 4}, seed++));
+            all.push_back(make_tensor(base + ".scales", "F16", {in / group, out}, seed++));
+            all.push_back(make_tensor(base + ".g_idx", "I32", {in}, seed++));
+        } else {
+            all.push_back(make_tensor(t.name, "F8_E4M3", {out, in}, seed++));
+            all.push_back(make_tensor(base + ".weight_scale", "F32", {}, seed++));
+            all.push_back(make_tensor(base + ".input_scale", "F32", {}, seed++));
+        }
+    }
+    write_safetensors(dir / "model.safetensors", all);
+    return all;
+}
+
+TEST(Load, QuantizedCheckpointsLoadAsStored) {
+    for (std::string scheme : {"gptq", "fp8"}) {
+        SCOPED_TRACE(scheme);
+        temp_dir dir;
+        mp::analysis a = tiny("bfloat16", false);
+        auto written = write_quantized(dir.path(), a, scheme);
+        auto src = lt::open_checkpoint(dir.path().string());
+        ASSERT_TRUE(src.ok()) << src.err().message;
+        // The logical skeleton refuses, naming the way.
+        auto logical = lt::instantiate_meta(a.sk);
+        auto refused = lt::load_weights(*logical, a.sk, *src, {});
+        ASSERT_FALSE(refused.ok());
+        EXPECT_NE(refused.err().message.find("stored_skeleton"), std::string::npos) << refused.err().message;
+        EXPECT_TRUE(all_meta(*logical));
+        // The stored form: 2 layers x 7 projections, each replaced by its stored tensors.
+        auto stored = lt::stored_skeleton(a.sk, *src);
+        ASSERT_TRUE(stored.ok()) << stored.err().message;
+        EXPECT_EQ(stored->groups, 14u);
+        EXPECT_EQ(stored->sk.tensors.size(), written.size());
+        auto m = lt::instantiate_meta(stored->sk);
+        ASSERT_TRUE(m.ok());
+        auto r = lt::load_weights(*m, stored->sk, *src, {});
+        ASSERT_TRUE(r.ok()) << r.err().message;
+        EXPECT_EQ(r->tensors, written.size());
+        for (const auto& w : written) expect_bits(loaded(*m, w.name), w);
+        // The module of q_proj holds the stored tensors as its parameters.
+        bool found = false;
+        for (const auto& p : m->root->named_parameters(true))
+            found = found || p.key() == (scheme == "gptq" ? "model.layers.0.self_attn.q_proj.qweight"
+                                                          : "model.layers.0.self_attn.q_proj.weight_scale");
+        EXPECT_TRUE(found);
+    }
 }
 
 TEST(Load, ShardedRoundTripIsBitExact) {
@@ -668,6 +735,26 @@ run_result run(const std::string& args) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 } // namespace
+
+TEST(Cli, QuantizedCheckpointLoadsAsStoredAndRefusesASplit) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    auto written = write_quantized(dir.path(), a, "gptq");
+    std::ofstream(dir.path() / "config.json") << tiny_llama("bfloat16", false);
+    auto r = run("load " + dir.path().string() + " --json");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("14 quantized weight(s) loaded as stored (14 gptq 4-bit (group 32))"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("\"tensors\": " + std::to_string(written.size())), std::string::npos) << r.out;
+    // Split across ranks: refused before anything is read, with the reason, on every rank.
+    auto split = run("load " + dir.path().string() + " --nproc 2 --device cpu --timeout 20");
+    EXPECT_EQ(split.status, 1) << split.out;
+    EXPECT_NE(split.out.find("rank 0 failed before loading"), std::string::npos) << split.out;
+    EXPECT_NE(split.out.find("packed dimensions, group scales and zero points kept aligned) is not done yet"),
+              std::string::npos)
+        << split.out;
+}
 
 TEST(Cli, LoadReadsTheFoldersConfig) {
     temp_dir dir;

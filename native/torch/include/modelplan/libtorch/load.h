@@ -60,8 +60,8 @@ struct load_options {
     std::vector<std::string> tensor_devices;
     unsigned threads = 0; // reader threads; 0: the machine's cores, at most 8
     bool mmap = false;    // CPU: alias mapped file pages where the dtype matches (no read at all)
-    // Read with O_DIRECT (past the page cache: cold loads from NVMe), through aligned buffers; files whose file
-    // system refuses it are read normally, with a warning. Not with `mmap`.
+    // Read with O_DIRECT (past the page cache: cold loads from NVMe), through aligned buffers; files whose
+    // file system refuses it are read normally, with a warning. Not with `mmap`.
     bool direct = false;
     uint64_t chunk_bytes = 16ull << 20; // unit of work; on CUDA the size of one pinned staging buffer
     unsigned staging_buffers = 2;       // CUDA: pinned staging buffers per reader thread
@@ -106,6 +106,21 @@ struct load_report {
     uint64_t buffers_on_meta = 0; // known buffers (rotary inv_freq): computed from the config, never loaded
     verify_report verify;
 };
+
+// A quantized checkpoint (GPTQ, AWQ, compressed-tensors, fp8 with weight_scale_inv, MXFP4 blocks and scales,
+// bitsandbytes states) loads as it is stored: the model's skeleton with each quantized group's logical weight
+// replaced by the group's stored tensors (q_proj.qweight, .qzeros, .scales, .g_idx; q_proj.weight as F8_E4M3
+// and .weight_scale_inv; ...), each with its stored name, shape and dtype, in the module of the weight it
+// stands for. The checkpoint is verified against the model's logical skeleton first (the same report as
+// `inspect`); an error names what does not match. A checkpoint without quantized groups gives back `sk`
+// unchanged.
+struct stored_model {
+    skeleton sk;          // build the meta model from this one, and load it with it
+    uint64_t groups = 0;  // quantized groups replaced by their stored tensors
+    std::string schemes;  // "gptq 4-bit (group 128)", ...: for messages
+    verify_report verify; // the logical verification
+};
+result<stored_model> stored_skeleton(const skeleton& sk, const checkpoint_source& src);
 
 // Verifies `src` against `sk` (the skeleton `m` was built from), then loads. On any error, every parameter is
 // what it was before the call (its meta tensor on a first load), and what this call allocated is freed.
