@@ -83,7 +83,7 @@ print(f"checkpoint: {nbytes / (1 << 30):.2f} GiB in safetensors shards; {cores} 
 print(f"  cat > /dev/null            {cat_s:7.3f} s  {gb(cat_s):6.2f} GB/s")
 p2 = ours["pass2"]
 print(f"  modelplan load ({ours['threads']} threads)   {ours['seconds']:7.3f} s  {ours['gb_per_s']:6.2f} GB/s"
-      f"   into fresh memory (5 processes: {', '.join(f'{x:.3f}' for x in ours['all_seconds'])} s)")
+      f"   into fresh memory ({len(ours['all_seconds'])} processes: {', '.join(f'{x:.3f}' for x in ours['all_seconds'])} s)")
 print(f"    same, second pass        {p2['seconds']:7.3f} s  {p2['gb_per_s']:6.2f} GB/s   in place (--repeat 2): the copy alone")
 print(f"  load --dtype fp32          {f32['seconds']:7.3f} s  {f32['gb_per_s']:6.2f} GB/s   BF16 -> F32 on the CPU (checkpoint bytes/s; twice as many written)")
 print(f"  modelplan load --mmap      {mm['seconds']:7.3f} s  {mm['gb_per_s']:6.2f} GB/s   (aliases the page cache: no copy)")
