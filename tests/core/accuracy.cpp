@@ -24,6 +24,9 @@
 namespace modelplan {
 namespace {
 
+using test::bytes_of;
+using test::find_item;
+
 const std::string data = MODELPLAN_TEST_DATA;
 
 // One published figure. Serving rows (serve-logs.tsv) name an engine, a GPU and the engine's flags; memory
@@ -176,18 +179,6 @@ std::string input_of(const plan_item& item, const std::string& name) {
     return "nan";
 }
 
-const plan_item* find_item(const std::vector<plan_item>& items, const std::string& name) {
-    for (const plan_item& item : items)
-        if (item.name == name) return &item;
-    return nullptr;
-}
-
-uint64_t bytes_of(const std::vector<plan_item>& items, const std::string& name) {
-    const plan_item* item = find_item(items, name);
-    EXPECT_NE(item, nullptr) << name;
-    return item ? item->bytes : 0;
-}
-
 plan_item weights_of(const analysis& a, const workload& w) {
     auto weights = plan_weights(a, w);
     EXPECT_TRUE(weights.ok()) << (weights.ok() ? "" : weights.err().message);
@@ -217,7 +208,8 @@ double training_total(const analysis& a, const workload& w) {
 
 double layer_activations(const analysis& a, workload w, recompute_kind r) {
     w.recompute = r;
-    const plan_item* act = find_item(training_of(a, w), "activations");
+    const std::vector<plan_item> items = training_of(a, w); // the items must outlive the pointer into them
+    const plan_item* act = find_item(items, "activations");
     return act ? std::stod(input_of(*act, "layer_bytes")) : NAN;
 }
 

@@ -10,10 +10,24 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "modelplan/memory.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
 
 namespace modelplan::test {
+
+// A plan's item by name (nullptr when absent), and its bytes (a failure when absent).
+inline const plan_item* find_item(const std::vector<plan_item>& items, const std::string& name) {
+    for (const plan_item& item : items)
+        if (item.name == name) return &item;
+    return nullptr;
+}
+
+inline uint64_t bytes_of(const std::vector<plan_item>& items, const std::string& name) {
+    const plan_item* item = find_item(items, name);
+    EXPECT_NE(item, nullptr) << name;
+    return item ? item->bytes : 0;
+}
 
 inline std::string preset_config(const std::string& name) {
     auto p = find_preset(name);

@@ -17,7 +17,9 @@ namespace modelplan {
 namespace {
 
 using test::analyze_preset;
+using test::bytes_of;
 using test::edit_key;
+using test::find_item;
 using test::preset_config;
 
 analysis analyze_config(const std::string& name, const std::string& config) {
@@ -31,18 +33,6 @@ std::string edited(const std::string& preset, const std::vector<std::pair<const 
     std::string config = preset_config(preset);
     for (const auto& [key, value] : keys) config = edit_key(config, key, value);
     return config;
-}
-
-const plan_item* find_item(const std::vector<plan_item>& items, const std::string& name) {
-    for (const plan_item& item : items)
-        if (item.name == name) return &item;
-    return nullptr;
-}
-
-uint64_t bytes_of(const std::vector<plan_item>& items, const std::string& name) {
-    const plan_item* item = find_item(items, name);
-    EXPECT_NE(item, nullptr) << name;
-    return item ? item->bytes : 0;
 }
 
 std::string input(const plan_item* item, const std::string& name) {
