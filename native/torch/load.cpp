@@ -307,6 +307,38 @@ std::atomic<detail::open_function> detail::open_hook{&plain_open};
 
 namespace {
 
+// Reads at `offset` into `buf` until `least` bytes are in, asking for at most `most` (a direct read's aligned
+// span may pass the end of the file), retrying short reads and EINTR. A read error, or a file that ends
+// before `least`, comes back as an error naming the file and the tensor.
+std::optional<error> read_at_least(const detail::fill_job& job, char* buf, uint64_t least, uint64_t most,
+                                   uint64_t offset) {
+    const detail::pread_function read_at = detail::pread_hook.load();
+    uint64_t done = 0;
+    while (done < least) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(most - done, 1ull << 30));
+        ssize_t got = read_at(job.fd, buf + done, want, static_cast<off_t>(offset + done));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return make_error(error_code::io, job.file + ": " + (job.direct ? "direct " : "") +
+                                                  "read error at byte " + std::to_string(offset + done) +
+                                                  " while loading " + job.name + ": " + std::strerror(errno));
+        }
+        if (got == 0) {
+            struct stat st {};
+            std::string now = ::fstat(job.fd, &st) == 0
+                                  ? " (the file now has " + std::to_string(st.st_size) + " bytes)"
+                                  : "";
+            return make_error(error_code::io,
+                              job.file + ": file ends at byte " + std::to_string(offset + done) +
+                                  " while loading " + job.name + ", whose data ends at byte " +
+                                  std::to_string(job.begin + job.bytes) +
+                                  "; the file was truncated or changed after its header was read" + now);
+        }
+        done += static_cast<uint64_t>(got);
+    }
+    return std::nullopt;
+}
+
 // O_DIRECT wants the file offset, the length and the buffer aligned to the device's logical block; 4 KiB
 // covers every device in use.
 constexpr uint64_t direct_align = 4096;
@@ -335,32 +367,13 @@ char* direct_buffer(uint64_t bytes) {
 // buffer, then the bytes wanted out of it. The span's tail may pass the end of the file: the read then stops
 // at the end, which is enough as long as it covers offset + n.
 std::optional<error> read_exact_direct(const fill_job& job, char* out, uint64_t n, uint64_t offset) {
-    const detail::pread_function read_at = detail::pread_hook.load();
     const uint64_t begin = offset / direct_align * direct_align;
     const uint64_t end = (offset + n + direct_align - 1) / direct_align * direct_align;
     char* span = direct_buffer(end - begin);
     if (!span)
         return make_error(error_code::io, job.file + ": cannot allocate " + std::to_string(end - begin) +
                                               " aligned bytes for a direct read of " + job.name);
-    uint64_t done = 0;
-    const uint64_t needed = offset + n - begin;
-    while (done < needed) {
-        size_t want = static_cast<size_t>(std::min<uint64_t>(end - begin - done, 1ull << 30));
-        ssize_t got = read_at(job.fd, span + done, want, static_cast<off_t>(begin + done));
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            return make_error(error_code::io, job.file + ": direct read error at byte " +
-                                                  std::to_string(begin + done) + " while loading " +
-                                                  job.name + ": " + std::strerror(errno));
-        }
-        if (got == 0)
-            return make_error(error_code::io,
-                              job.file + ": file ends at byte " + std::to_string(begin + done) +
-                                  " while loading " + job.name + ", whose data ends at byte " +
-                                  std::to_string(job.begin + job.bytes) +
-                                  "; the file was truncated or changed after its header was read");
-        done += static_cast<uint64_t>(got);
-    }
+    if (auto e = read_at_least(job, span, offset + n - begin, end - begin, begin)) return e;
     std::memcpy(out, span + (offset - begin), static_cast<size_t>(n));
     return std::nullopt;
 }
@@ -369,32 +382,7 @@ std::optional<error> read_exact_direct(const fill_job& job, char* out, uint64_t 
 
 std::optional<error> detail::read_exact(const fill_job& job, void* out, uint64_t n, uint64_t offset) {
     if (job.direct) return read_exact_direct(job, static_cast<char*>(out), n, offset);
-    const pread_function read_at = pread_hook.load();
-    char* p = static_cast<char*>(out);
-    uint64_t done = 0;
-    while (done < n) {
-        size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, 1ull << 30));
-        ssize_t got = read_at(job.fd, p + done, want, static_cast<off_t>(offset + done));
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            return make_error(error_code::io, job.file + ": read error at byte " +
-                                                  std::to_string(offset + done) + " while loading " +
-                                                  job.name + ": " + std::strerror(errno));
-        }
-        if (got == 0) {
-            struct stat st {};
-            std::string now = ::fstat(job.fd, &st) == 0
-                                  ? " (the file now has " + std::to_string(st.st_size) + " bytes)"
-                                  : "";
-            return make_error(error_code::io,
-                              job.file + ": file ends at byte " + std::to_string(offset + done) +
-                                  " while loading " + job.name + ", whose data ends at byte " +
-                                  std::to_string(job.begin + job.bytes) +
-                                  "; the file was truncated or changed after its header was read" + now);
-        }
-        done += static_cast<uint64_t>(got);
-    }
-    return std::nullopt;
+    return read_at_least(job, static_cast<char*>(out), n, n, offset);
 }
 
 namespace {
