@@ -6,7 +6,8 @@
 #   torch.load of the .bin with Debian's python3-torch,
 # and prints throughputs, the ratios, and peak resident memory minus the destination tensors' bytes.
 # In-process and wall-clock (the command, LibTorch's start-up included) figures: best, median and worst of --runs
-# processes (default 10). Usage: bench/load-bench.sh [--layers N] [--runs N] [--keep]   (--layers 8: about 1 GiB;
+# processes (default 10), for each way of getting the fresh memory (--cpu-alloc huge|plain|arena, each with and
+# without --prefault), the runs interleaved. Usage: bench/load-bench.sh [--layers N] [--runs N] [--keep]   (--layers 8: about 1 GiB;
 # needs build-torch/: scripts/test-torch.sh builds it)
 # Disk: about twice the checkpoint (2 x 2.5 GiB by default), deleted at the end unless --keep.
 set -euo pipefail
@@ -47,18 +48,33 @@ cat_s=$(for i in 1 2 3 4 5; do t0=$(now); cat "${shards[@]}" >/dev/null; t1=$(no
 
 echo "== modelplan load ($nruns processes each; seconds as the loader reports them: allocation + fill; wall: the command)"
 # Each process loads twice into the same tensors (--repeat 2): pass 1 into fresh memory, pass 2 in place.
-run_load() {
-  local runs=()
-  for i in $(seq "$nruns"); do
-    local t0 t1 out
-    t0=$(now)
-    out=$("$bin" load "$dir" --json --repeat 2 "$@" 2>/dev/null)
-    t1=$(now)
-    runs+=("$(echo "$out" | $py -c 'import json,sys; l=[json.loads(x) for x in sys.stdin if x.strip()]; l[0]["pass2"]=l[1]; l[0]["process_wall_s"]=float(sys.argv[1]); print(json.dumps(l[0]))' "$(echo "$t1 - $t0" | bc -l)")")
-  done
-  printf '%s\n' "${runs[@]}" | $py -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; b=min(l,key=lambda d:d["seconds"]); b["pass2"]=min((d["pass2"] for d in l),key=lambda d:d["seconds"]); b["all_seconds"]=[d["seconds"] for d in l]; b["all_wall"]=[d["process_wall_s"] for d in l]; print(json.dumps(b))'
+one_load() { # one process: its first pass's JSON with "pass2" and "process_wall_s"
+  local t0 t1 out
+  t0=$(now)
+  out=$("$bin" load "$dir" --json --repeat 2 "$@" 2>/dev/null)
+  t1=$(now)
+  echo "$out" | $py -c 'import json,sys; l=[json.loads(x) for x in sys.stdin if x.strip()]; l[0]["pass2"]=l[1]; l[0]["process_wall_s"]=float(sys.argv[1]); print(json.dumps(l[0]))' "$(echo "$t1 - $t0" | bc -l)"
 }
-ours=$(run_load)
+summarize() { # the best run, with every run's seconds and wall
+  $py -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; b=min(l,key=lambda d:d["seconds"]); b["pass2"]=min((d["pass2"] for d in l),key=lambda d:d["seconds"]); b["all_seconds"]=[d["seconds"] for d in l]; b["all_wall"]=[d["process_wall_s"] for d in l]; print(json.dumps(b))'
+}
+run_load() {
+  for i in $(seq "$nruns"); do one_load "$@"; done | summarize
+}
+# The fresh memory's variants (docs/loading.md, "Fresh memory"), interleaved run by run so that the machine's
+# other work weighs on each alike: huge (the default), plain, arena, each with and without --prefault.
+variants=("--cpu-alloc huge" "--cpu-alloc plain" "--cpu-alloc arena" "--cpu-alloc huge --prefault"
+          "--cpu-alloc plain --prefault" "--cpu-alloc arena --prefault")
+vdir="$dir/variants"
+mkdir -p "$vdir"
+for i in $(seq "$nruns"); do
+  for k in "${!variants[@]}"; do
+    # shellcheck disable=SC2086 # the variant's flags are separate words
+    one_load ${variants[$k]} >>"$vdir/$k"
+  done
+done
+ours=$(summarize <"$vdir/0")
+variant_json=$(for k in "${!variants[@]}"; do summarize <"$vdir/$k"; done | $py -c 'import json,sys; print(json.dumps([json.loads(x) for x in sys.stdin]))')
 ours_mmap=$(run_load --mmap)
 ours_f32=$(run_load --dtype fp32)
 
@@ -72,10 +88,11 @@ PY
 done | best)
 
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg) (the figures are only as good as the machine is idle)"
-$py - "$bytes" "$cat_s" "$torch_s" "$ours" "$ours_mmap" "$(nproc)" "$ours_f32" <<'PY'
+$py - "$bytes" "$cat_s" "$torch_s" "$ours" "$ours_mmap" "$(nproc)" "$ours_f32" "$variant_json" "${variants[@]}" <<'PY'
 import json, sys
 nbytes, cat_s, torch_s = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 ours, mm, cores, f32 = json.loads(sys.argv[4]), json.loads(sys.argv[5]), sys.argv[6], json.loads(sys.argv[7])
+variants, variant_names = json.loads(sys.argv[8]), sys.argv[9:]
 gb = lambda s: nbytes / 1e9 / s
 MiB = 1 << 20
 print()
@@ -98,9 +115,17 @@ print(f"in-process, {len(ours['all_seconds'])} processes: best {b:.3f} s ({nbyte
 b, m, w = spread(ours["all_wall"])
 print(f"wall (the command, LibTorch's start-up and verification included): best {b:.3f} s, median {m:.3f} s, worst {w:.3f} s;"
       f" best / cat = {b / cat_s:.2f} (target within 1.5 x cat at 1 GiB)")
+print(f"fresh memory, {len(ours['all_seconds'])} processes each, interleaved (in-process seconds; x cat = cat's time / ours):")
+for name, v in zip(variant_names, variants):
+    b, m, w = spread(v["all_seconds"])
+    wb, wm, _ = spread(v["all_wall"])
+    pf = f", prefault {v['prefault_seconds']:.3f} s of the best" if "prefault" in name else ""
+    print(f"  {name:30s} best {b:.3f} s ({cat_s / b:.2f} x cat)  median {m:.3f} s ({m / b:.2f} x best)  worst {w:.3f} s"
+          f"  wall best {wb:.3f} s ({wb / cat_s:.2f} x cat's time), median {wm:.3f} s{pf}")
 over = ours['peak_rss_bytes'] - ours['dest_bytes']
 print(f"peak RSS {ours['peak_rss_bytes'] / MiB:.0f} MiB - destination {ours['dest_bytes'] / MiB:.0f} MiB = {over / MiB:.0f} MiB"
       f"  (of which {ours['rss_before_bytes'] / MiB:.0f} MiB was resident before the load: LibTorch, the skeleton;"
       f" the loader's own: {(over - ours['rss_before_bytes']) / MiB:.0f} MiB; target < 256 MiB)")
-print("json:", json.dumps({"bytes": nbytes, "cat_s": cat_s, "torch_load_s": torch_s, "load": ours, "load_mmap": mm, "load_f32": f32}))
+print("json:", json.dumps({"bytes": nbytes, "cat_s": cat_s, "torch_load_s": torch_s, "load": ours, "load_mmap": mm, "load_f32": f32,
+                           "variants": dict(zip(variant_names, variants))}))
 PY

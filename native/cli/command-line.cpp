@@ -106,6 +106,8 @@ const option_group load = {
     {"--direct",     &cl::direct    },
     {"--chunk",      &cl::chunk     },
     {"--repeat",     &cl::repeat    },
+    {"--cpu-alloc",  &cl::cpu_alloc },
+    {"--prefault",   &cl::prefault  },
     {"--tp",         &cl::tp        },
     {"--pp",         &cl::pp        },
     {"--nproc",      &cl::nproc     },

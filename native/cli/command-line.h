@@ -43,8 +43,8 @@ struct command_line {
     // inspect, load: the model a checkpoint is read as
     std::optional<std::string> config;
     // instantiate, load
-    std::optional<std::string> depth, device, device_map, threads, chunk, repeat;
-    bool mmap = false, direct = false;
+    std::optional<std::string> depth, device, device_map, threads, chunk, repeat, cpu_alloc;
+    bool mmap = false, direct = false, prefault = false;
     // load in a group (docs/loading.md#distributed-loading); --tp and --pp are place's fields above
     std::optional<std::string> nproc, timeout, min_run;
     bool read_once = false, checksums = false;

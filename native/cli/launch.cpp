@@ -191,7 +191,8 @@ options:
 
 const char* const load_help =
     R"(usage: modelplan load PATH [--config MODEL] [--device DEV] [--device-map FILE|auto] [--dtype DTYPE]
-                      [--threads N] [--mmap | --direct] [--chunk SIZE] [--json]
+                      [--threads N] [--mmap | --direct] [--chunk SIZE] [--cpu-alloc KIND]
+                      [--prefault] [--json]
        modelplan load PATH --tp T [--pp P] [--nproc N] [--read-once] [--checksums] [--timeout S] [--json]
 
 Loads a safetensors checkpoint (a file, a model.safetensors.index.json with its shards, or a folder) into
@@ -217,6 +218,10 @@ options:
   --chunk SIZE          unit of work and CUDA staging buffer size (default 16MiB)
   --repeat N            load N times into the same tensors (passes after the first fill in place: the
                         copy without the cost of fresh memory); with --json one line per pass
+  --cpu-alloc KIND      CPU destinations' memory: huge (default: tensors of 4MiB or more in their own
+                        mappings, advised for transparent huge pages), plain (LibTorch's allocator) or
+                        arena (one mapping for all, advised for huge pages); bench/load-bench.sh compares
+  --prefault            fault the CPU destinations' pages in, on the reader threads, before the reads
   --json                print {"tensors", "bytes", "seconds", "gb_per_s", "peak_rss_bytes", "devices", ...}
   -h, --help            show this help
 

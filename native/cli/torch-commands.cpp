@@ -67,6 +67,17 @@ std::optional<std::string> read_load_options(const command_line& cl, lt::load_op
     uint64_t threads = 0;
     if (auto e = read_number(cl.threads, "--threads", 1, 256, "a number from 1 to 256", threads)) return e;
     if (threads) options.threads = static_cast<unsigned>(threads);
+    options.prefault = cl.prefault;
+    if (cl.cpu_alloc) {
+        if (*cl.cpu_alloc == "huge")
+            options.cpu_alloc = lt::cpu_alloc_kind::huge;
+        else if (*cl.cpu_alloc == "plain")
+            options.cpu_alloc = lt::cpu_alloc_kind::plain;
+        else if (*cl.cpu_alloc == "arena")
+            options.cpu_alloc = lt::cpu_alloc_kind::arena;
+        else
+            return "--cpu-alloc: expected huge, plain or arena, got " + quote_value(*cl.cpu_alloc);
+    }
     if (cl.chunk) {
         auto n = parse_size(*cl.chunk);
         if (!n) return "--chunk: cannot read \"" + *cl.chunk + "\" as a size (e.g. 16MiB)";

@@ -407,25 +407,15 @@ result<rank_work> prepare(const std::string& path, const std::optional<std::stri
     w.src = std::move(*src);
     auto stored = stored_skeleton(w.a->sk, *w.src);
     if (!stored) return stored.err();
+    auto slices = rank_slices(*w.a, o.tp, o.pp, static_cast<uint64_t>(me.rank));
+    if (!slices) return slices.err();
     if (stored->groups) {
-        // Quantized: loaded as stored, whole. Splitting packed tensors (their packed dimension, group scales
-        // and zero points aligned) is not done yet.
-        if (o.tp * o.pp > 1)
-            return make_error(
-                error_code::unsupported,
-                path + ": " + std::to_string(stored->groups) + " quantized weight(s) (" + stored->schemes +
-                    "): their tensor-/pipeline-parallel split (packed dimensions, group scales and "
-                    "zero points kept aligned) is not done yet; load it with --tp 1 --pp 1");
+        // Quantized: the stored tensors, each member of a group cut from its logical weight's part.
+        auto parts = stored_rank_slices(*w.a, *slices, stored->quantized, w.src->ck);
+        if (!parts) return make_error(parts.err().code, path + ": " + parts.err().message, parts.err().path);
         w.a->sk = std::move(stored->sk);
-        for (const auto& t : w.a->sk.tensors) {
-            rank_slice whole;
-            whole.rank_shape = t.shape;
-            whole.how = "whole (T = 1)";
-            w.slices.push_back(std::move(whole));
-        }
+        w.slices = std::move(*parts);
     } else {
-        auto slices = rank_slices(*w.a, o.tp, o.pp, static_cast<uint64_t>(me.rank));
-        if (!slices) return slices.err();
         w.slices = std::move(*slices);
     }
     auto tree = instantiate_meta(w.a->sk, w.a->spec.architecture);

@@ -542,26 +542,96 @@ std::string verify_summary(const verify_report& v) {
 constexpr uint64_t huge_page_bytes = 2u << 20;
 constexpr uint64_t huge_tensor_bytes = 4u << 20;
 
-at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type) {
+// An anonymous mapping of at least `bytes`, aligned to 2 MiB and advised for transparent huge pages: `base`
+// and `length` to unmap, `data` the aligned start. Throws when the system refuses it.
+struct huge_mapping {
+    void* base = nullptr;
+    size_t length = 0;
+    char* data = nullptr;
+};
+huge_mapping map_huge(uint64_t bytes) {
+    huge_mapping h;
+    h.length = static_cast<size_t>((bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes +
+                                   huge_page_bytes);
+    h.base = ::mmap(nullptr, h.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (h.base == MAP_FAILED)
+        throw std::runtime_error("cannot map " + std::to_string(h.length) + " bytes: " + std::strerror(errno));
+    uintptr_t aligned = (reinterpret_cast<uintptr_t>(h.base) + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
+    ::madvise(reinterpret_cast<void*>(aligned), h.length - (aligned - reinterpret_cast<uintptr_t>(h.base)),
+              MADV_HUGEPAGE);
+    h.data = reinterpret_cast<char*>(aligned);
+    return h;
+}
+
+// load_options::cpu_alloc == arena: one mapping for every fresh CPU destination, each tensor at a 4 KiB
+// boundary of it; unmapped when the last tensor that holds a share of it is freed.
+struct cpu_arena {
+    huge_mapping map;
+    uint64_t used = 0, size = 0;
+    explicit cpu_arena(uint64_t bytes) : map(map_huge(bytes)), size(bytes) {}
+    ~cpu_arena() { ::munmap(map.base, map.length); }
+    cpu_arena(const cpu_arena&) = delete;
+    cpu_arena& operator=(const cpu_arena&) = delete;
+};
+constexpr uint64_t arena_alignment = 4096;
+uint64_t arena_share(uint64_t bytes) {
+    return (bytes + arena_alignment - 1) / arena_alignment * arena_alignment;
+}
+
+at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type, cpu_alloc_kind kind,
+                     const std::shared_ptr<cpu_arena>& arena) {
     uint64_t bytes = static_cast<uint64_t>(c10::elementSize(type));
     for (int64_t d : sizes) bytes *= static_cast<uint64_t>(d);
-    if (bytes < huge_tensor_bytes) return at::empty(sizes, at::TensorOptions().dtype(type));
-    size_t length = static_cast<size_t>((bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes +
-                                        huge_page_bytes);
-    void* base = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED)
-        throw std::runtime_error("cannot map " + std::to_string(length) + " bytes: " + std::strerror(errno));
-    uintptr_t aligned = (reinterpret_cast<uintptr_t>(base) + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
-    ::madvise(reinterpret_cast<void*>(aligned), length - (aligned - reinterpret_cast<uintptr_t>(base)),
-              MADV_HUGEPAGE);
+    const auto options = at::TensorOptions().dtype(type);
+    if (kind == cpu_alloc_kind::arena && arena && arena->size - arena->used >= arena_share(bytes)) {
+        char* at = arena->map.data + arena->used;
+        arena->used += arena_share(bytes);
+        return at::from_blob(at, sizes, [arena](void*) {}, options);
+    }
+    if (kind == cpu_alloc_kind::plain || bytes < huge_tensor_bytes) return at::empty(sizes, options);
+    huge_mapping h = map_huge(bytes);
     try {
         return at::from_blob(
-            reinterpret_cast<void*>(aligned), sizes, [base, length](void*) { ::munmap(base, length); },
-            at::TensorOptions().dtype(type));
+            h.data, sizes, [base = h.base, length = h.length](void*) { ::munmap(base, length); }, options);
     } catch (...) {
-        ::munmap(base, length); // not owned by a tensor yet
+        ::munmap(h.base, h.length); // not owned by a tensor yet
         throw;
     }
+}
+
+// load_options::prefault: the fresh CPU destinations' pages faulted in by `threads` threads, 16 MiB at a time,
+// before any read. MADV_POPULATE_WRITE (Linux 5.14) faults a range in one call; where the kernel lacks it, a
+// write of zero to each page (fresh anonymous pages are zero already).
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+void prefault_cpu(const std::vector<std::pair<char*, uint64_t>>& ranges, unsigned threads) {
+    constexpr uint64_t piece = 16u << 20;
+    std::vector<std::pair<char*, uint64_t>> pieces;
+    for (const auto& [p, n] : ranges)
+        for (uint64_t o = 0; o < n; o += piece) pieces.push_back({p + o, std::min(piece, n - o)});
+    std::atomic<size_t> next{0};
+    auto work = [&]() {
+        const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+        for (size_t k; (k = next.fetch_add(1)) < pieces.size();) {
+            auto [p, n] = pieces[k];
+            uintptr_t begin = reinterpret_cast<uintptr_t>(p) / page * page;
+            if (::madvise(reinterpret_cast<void*>(begin), reinterpret_cast<uintptr_t>(p) + n - begin,
+                          MADV_POPULATE_WRITE) == 0)
+                continue;
+            for (uint64_t o = 0; o < n; o += page) static_cast<volatile char*>(p)[o] = 0;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) {
+        try {
+            pool.emplace_back(work);
+        } catch (...) {
+            break; // fewer threads
+        }
+    }
+    work();
+    for (auto& t : pool) t.join();
 }
 
 void fill_cpu(std::vector<fill_job>& jobs, const std::vector<fill_chunk>& chunks, unsigned threads,
@@ -887,6 +957,9 @@ class saved_slots {
 // that alias them.
 struct allocation {
     std::vector<fill_job> cpu_jobs, cuda_jobs;
+    cpu_alloc_kind cpu_alloc = cpu_alloc_kind::huge;
+    std::shared_ptr<cpu_arena> arena;              // cpu_alloc == arena
+    std::vector<std::pair<char*, uint64_t>> fresh; // fresh CPU destinations (for prefault)
     uint64_t total_bytes = 0; // checkpoint bytes read or mapped
     std::unordered_map<std::string, std::shared_ptr<file_mapping>> mapping_of;
     uint64_t fill_bytes() const {
@@ -951,8 +1024,9 @@ at::Tensor allocate_destination(const plan_item& item, fill_job job, const at::T
         return alias_mapped(item, job, sizes, out);
     }
     at::Tensor dst = item.device == "cpu"
-                         ? empty_cpu(sizes, item.dst_type)
+                         ? empty_cpu(sizes, item.dst_type, out.cpu_alloc, out.arena)
                          : at::empty(sizes, at::TensorOptions().dtype(item.dst_type).device(device));
+    if (item.device == "cpu" && read) out.fresh.push_back({static_cast<char*>(dst.data_ptr()), dst.nbytes()});
     job.dst = dst;
     if (job.convert) ++report.tensors_converted;
     jobs.push_back(std::move(job));
@@ -1003,6 +1077,17 @@ allocation allocate_all(meta_model& m, const std::vector<plan_item>& plan, const
                         const std::unordered_set<int>& direct_fds, const load_options& options,
                         load_report& report) {
     allocation out;
+    out.cpu_alloc = options.cpu_alloc;
+    if (options.cpu_alloc == cpu_alloc_kind::arena) {
+        // Room for every CPU destination (those filled in place or aliased leave theirs unused: address space
+        // only, never touched).
+        uint64_t bytes = 0;
+        for (const auto& item : plan)
+            if (item.device == "cpu")
+                bytes += arena_share(static_cast<uint64_t>(m.slot(item.param).numel()) *
+                                     static_cast<uint64_t>(c10::elementSize(item.dst_type)));
+        if (bytes) out.arena = std::make_shared<cpu_arena>(bytes);
+    }
     for (const auto& item : plan) {
         device_totals& dev = report.devices[item.device];
         if (item.device == "disk" || item.device == "meta" || item.device == other_stage) {
@@ -1269,6 +1354,7 @@ result<stored_model> stored_skeleton(const skeleton& sk, const checkpoint_source
     }
     for (const auto& [name, count] : schemes)
         out.schemes += (out.schemes.empty() ? "" : ", ") + std::to_string(count) + " " + name;
+    out.quantized = std::move(view->quantized);
     return out;
 }
 
@@ -1304,6 +1390,11 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
         saved.restore();
         return make_error(error_code::io,
                           "allocation failed: " + first_line(e) + "; nothing is left allocated");
+    }
+    if (options.prefault) {
+        auto p0 = std::chrono::steady_clock::now();
+        prefault_cpu(alloc->fresh, report.threads);
+        report.prefault_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
     }
     fill_work work(*alloc);
     work.threads = report.threads;
@@ -1380,6 +1471,7 @@ std::string load_json(const load_report& r) {
                {"bytes_read",       n(r.bytes_read)            },
                {"reads",            n(r.reads)                 },
                {"seconds",          json_number(r.seconds)     },
+               {"prefault_seconds", json_number(r.prefault_seconds)},
                {"gb_per_s",         json_number(gbps)          },
                {"peak_rss_bytes",   n(r.peak_rss_bytes)        },
                {"rss_before_bytes", n(r.rss_before_bytes)      },

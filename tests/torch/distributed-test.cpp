@@ -60,8 +60,28 @@ struct temp_dir : mp::test_files::temp_dir {
 struct full_tensor {
     std::string name;
     std::vector<int64_t> shape;
-    std::string bytes; // BF16, as written
+    std::string bytes;            // as written
+    std::string dtype = "BF16";   // as written
+    std::string logical;          // a quantized group's member: the group's weight ("...q_proj.weight")
+    int64_t out = 0, in = 0;      // that weight's logical shape [out, in]
 };
+
+size_t dtype_size(const std::string& dtype) {
+    return dtype == "I32" || dtype == "F32" ? 4 : dtype == "BF16" || dtype == "F16" ? 2 : 1;
+}
+
+full_tensor random_tensor(std::mt19937_64& rng, const std::string& name, const std::string& dtype,
+                          std::vector<int64_t> shape) {
+    full_tensor f{name, std::move(shape), {}, dtype, {}, 0, 0};
+    int64_t n = 1;
+    for (int64_t d : f.shape) n *= d;
+    f.bytes.resize(static_cast<size_t>(n) * dtype_size(dtype));
+    for (auto& c : f.bytes) c = static_cast<char>(rng());
+    return f;
+}
+
+void write_files(const fs::path& dir, const std::string& config, const std::vector<full_tensor>& all,
+                 size_t shards);
 
 // The model's tensors with random BF16 bits, in `shards` files with an index, and its config.json.
 std::vector<full_tensor> write_model(const fs::path& dir, const std::string& config, size_t shards) {
@@ -69,14 +89,68 @@ std::vector<full_tensor> write_model(const fs::path& dir, const std::string& con
     EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.err().message);
     std::vector<full_tensor> all;
     std::mt19937_64 rng(42);
+    for (const auto& t : a->sk.tensors)
+        all.push_back(random_tensor(rng, t.name, "BF16", std::vector<int64_t>(t.shape.begin(), t.shape.end())));
+    write_files(dir, config, all, shards);
+    return all;
+}
+
+// The same model quantized as the quantizers store it (tests/core/quantized.cpp names the layouts and their
+// sources), every linear weight of the layers replaced by random members, in the order the loader lists a
+// group's members: "gptq" and "gptq-act" (AutoGPTQ 4-bit, group 32: qweight I32 [in / 8, out], qzeros I32
+// [in / 32, out / 8], scales F16 [in / 32, out], g_idx I32 [in]; "-act" sets desc_act), "awq" (AutoAWQ 4-bit,
+// group 32: qweight I32 [in, out / 8], qzeros, scales), "fp8" (weight F8_E4M3 [out, in] with
+// weight_scale_inv F32 [out / 16, in / 16] and weight_block_size [16, 16]).
+std::vector<full_tensor> write_quantized_model(const fs::path& dir, const std::string& config,
+                                               const std::string& scheme, size_t shards) {
+    auto a = mp::analyze("test", config, mp::config_options{});
+    EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.err().message);
+    std::vector<full_tensor> all;
+    std::mt19937_64 rng(43);
     for (const auto& t : a->sk.tensors) {
-        full_tensor f{t.name, {}, {}};
-        uint64_t n = 1;
-        for (uint64_t d : t.shape) f.shape.push_back(static_cast<int64_t>(d)), n *= d;
-        f.bytes.resize(n * 2);
-        for (auto& c : f.bytes) c = static_cast<char>(rng());
-        all.push_back(std::move(f));
+        std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
+        if (t.layer == mp::no_index || shape.size() != 2 || t.name.find("_proj.weight") == std::string::npos) {
+            all.push_back(random_tensor(rng, t.name, "BF16", shape));
+            continue;
+        }
+        const std::string base = t.name.substr(0, t.name.size() - std::string(".weight").size());
+        const int64_t out = shape[0], in = shape[1];
+        std::vector<full_tensor> members;
+        if (scheme == "gptq" || scheme == "gptq-act") {
+            members.push_back(random_tensor(rng, base + ".qweight", "I32", {in / 8, out}));
+            members.push_back(random_tensor(rng, base + ".qzeros", "I32", {in / 32, out / 8}));
+            members.push_back(random_tensor(rng, base + ".scales", "F16", {in / 32, out}));
+            members.push_back(random_tensor(rng, base + ".g_idx", "I32", {in}));
+        } else if (scheme == "awq") {
+            members.push_back(random_tensor(rng, base + ".qweight", "I32", {in, out / 8}));
+            members.push_back(random_tensor(rng, base + ".qzeros", "I32", {in / 32, out / 8}));
+            members.push_back(random_tensor(rng, base + ".scales", "F16", {in / 32, out}));
+        } else {
+            members.push_back(random_tensor(rng, t.name, "F8_E4M3", {out, in}));
+            members.push_back(random_tensor(rng, base + ".weight_scale_inv", "F32", {out / 16, in / 16}));
+        }
+        for (auto& m : members) {
+            m.logical = t.name;
+            m.out = out;
+            m.in = in;
+            all.push_back(std::move(m));
+        }
     }
+    write_files(dir, config, all, shards);
+    return all;
+}
+
+// `config` with its quantization_config for `scheme` (as the quantizers write it into config.json).
+std::string quantized_config(const std::string& config, const std::string& scheme) {
+    std::string q = scheme == "fp8"    ? R"({"quant_method": "fp8", "weight_block_size": [16, 16]})"
+                    : scheme == "awq" ? R"({"quant_method": "awq", "bits": 4, "group_size": 32})"
+                                      : std::string(R"({"quant_method": "gptq", "bits": 4, "group_size": 32, )") +
+                                            "\"desc_act\": " + (scheme == "gptq-act" ? "true" : "false") + "}";
+    return config.substr(0, config.rfind('}')) + ", \"quantization_config\": " + q + "}";
+}
+
+void write_files(const fs::path& dir, const std::string& config, const std::vector<full_tensor>& all,
+                 size_t shards) {
     std::string weight_map;
     size_t per = (all.size() + shards - 1) / shards;
     for (size_t s = 0; s < shards; ++s) {
@@ -86,7 +160,7 @@ std::vector<full_tensor> write_model(const fs::path& dir, const std::string& con
             "model-0000" + std::to_string(s + 1) + "-of-0000" + std::to_string(shards) + ".safetensors";
         for (size_t i = s * per; i < std::min(all.size(), (s + 1) * per); ++i) {
             std::vector<uint64_t> shape(all[i].shape.begin(), all[i].shape.end());
-            file.add(all[i].name, "BF16", shape);
+            file.add(all[i].name, all[i].dtype, shape);
             data += all[i].bytes;
             weight_map += (weight_map.empty() ? "" : ",") + ("\"" + all[i].name + "\":\"" + name + "\"");
         }
@@ -95,12 +169,50 @@ std::vector<full_tensor> write_model(const fs::path& dir, const std::string& con
     std::ofstream(dir / "model.safetensors.index.json")
         << "{\"metadata\":{},\"weight_map\":{" << weight_map << "}}";
     std::ofstream(dir / "config.json") << config;
-    return all;
+}
+
+at::ScalarType scalar_type(const std::string& dtype) {
+    return dtype == "BF16" ? at::kBFloat16 : dtype == "F16" ? at::kHalf : dtype == "F32" ? at::kFloat
+                         : dtype == "I32"                   ? at::kInt
+                                                            : at::kByte;
+}
+
+// A quantized group's member for rank `r` of `t`, by vLLM's rules for its parameters
+// (vllm/model_executor/layers/quantization/gptq.py, awq.py, fp8.py): the logical weight's part along the
+// output (column parallel) or the input (row parallel), then each member cut where it holds that dimension,
+// packed dimensions in words of 8, scales and zero points in groups of 32 (act order: every group on a
+// row-parallel rank), fp8 block scales in blocks of 16; g_idx follows the input.
+at::Tensor expected_member(const full_tensor& f, at::Tensor full, int64_t r, int64_t t, int64_t kv_heads,
+                           bool act_order) {
+    auto has = [&](const std::string& n, const char* s) { return n.find(s) != std::string::npos; };
+    const bool row = has(f.logical, "o_proj") || has(f.logical, "down_proj");
+    int64_t start = 0, length = 0;
+    if (row) {
+        length = f.in / t, start = r * length;
+    } else if ((has(f.logical, "k_proj") || has(f.logical, "v_proj")) && kv_heads < t) {
+        length = f.out / kv_heads, start = (r / (t / kv_heads)) * length;
+    } else {
+        length = f.out / t, start = r * length;
+    }
+    auto cut = [&](int64_t dim, int64_t per) { return full.narrow(dim, start / per, length / per).contiguous(); };
+    const std::string n = f.name;
+    if (has(n, ".g_idx")) return row ? cut(0, 1) : full.contiguous();
+    if (has(n, ".qweight")) {
+        const bool awq = f.shape[0] == f.in;
+        if (row) return awq ? cut(0, 1) : cut(0, 8);
+        return awq ? cut(1, 8) : cut(1, 1);
+    }
+    if (has(n, ".qzeros")) return row ? (act_order ? full.contiguous() : cut(0, 32)) : cut(1, 8);
+    if (has(n, ".scales")) return row ? (act_order ? full.contiguous() : cut(0, 32)) : cut(1, 1);
+    if (has(n, ".weight_scale_inv")) return row ? cut(1, 16) : cut(0, 16);
+    return row ? cut(1, 1) : cut(0, 1); // the fp8 weight
 }
 
 // The slice rank `r` of `t` holds, cut with LibTorch from the full tensor by vLLM's rules (see the top).
-at::Tensor expected_slice(const full_tensor& f, int64_t r, int64_t t, int64_t heads, int64_t kv_heads) {
-    at::Tensor full = at::from_blob(const_cast<char*>(f.bytes.data()), f.shape, at::kBFloat16);
+at::Tensor expected_slice(const full_tensor& f, int64_t r, int64_t t, int64_t heads, int64_t kv_heads,
+                          bool act_order = false) {
+    at::Tensor full = at::from_blob(const_cast<char*>(f.bytes.data()), f.shape, scalar_type(f.dtype));
+    if (!f.logical.empty()) return t == 1 ? full.contiguous() : expected_member(f, full, r, t, kv_heads, act_order);
     auto has = [&](const char* s) { return f.name.find(s) != std::string::npos; };
     if (t == 1 || f.shape.size() == 1 || has("gate.weight")) return full.contiguous(); // norms, the router
     if (has("k_proj") || has("v_proj")) {
@@ -163,7 +275,7 @@ std::vector<mp::result<lt::rank_model>> load_in_threads(const fs::path& dir, int
 // Each rank's tensors equal the expected slices byte for byte, their CRC-32s agree, and the bytes read are
 // the slices' (read_once: the split slices plus the whole tensors this rank was given to read).
 void check_ranks(const std::vector<full_tensor>& full, std::vector<mp::result<lt::rank_model>>& ranks,
-                 int64_t heads, int64_t kv, bool read_once) {
+                 int64_t heads, int64_t kv, bool read_once, bool act_order = false) {
     const int64_t t = static_cast<int64_t>(ranks.size());
     uint64_t whole_read_total = 0, whole_bytes = 0;
     for (int64_t r = 0; r < t; ++r) {
@@ -173,7 +285,7 @@ void check_ranks(const std::vector<full_tensor>& full, std::vector<mp::result<lt
         uint64_t split_bytes = 0;
         whole_bytes = 0;
         for (size_t i = 0; i < full.size(); ++i) {
-            at::Tensor want = expected_slice(full[i], r, t, heads, kv);
+            at::Tensor want = expected_slice(full[i], r, t, heads, kv, act_order);
             const at::Tensor& got = rank.model.slot(i);
             ASSERT_FALSE(got.is_meta()) << full[i].name;
             ASSERT_EQ(got.sizes().vec(), want.sizes().vec()) << full[i].name << " on rank " << r;
@@ -181,7 +293,10 @@ void check_ranks(const std::vector<full_tensor>& full, std::vector<mp::result<lt
                 << full[i].name << " differs on rank " << r;
             ASSERT_EQ(rank.report.tensors.size(), full.size());
             EXPECT_EQ(rank.report.tensors[i].crc32, crc_of(want)) << full[i].name;
-            EXPECT_EQ(rank.report.tensors[i].dtype, "BF16");
+            // LibTorch 1.13 has no float8 type: F8 tensors are held (and recorded) as U8.
+            const std::string& dtype = rank.report.tensors[i].dtype;
+            EXPECT_TRUE(dtype == full[i].dtype || (full[i].dtype.rfind("F8_", 0) == 0 && dtype == "U8"))
+                << full[i].name << ": " << dtype;
             if (want.nbytes() == full[i].bytes.size() && t > 1)
                 whole_bytes += want.nbytes();
             else
@@ -234,6 +349,59 @@ TEST(Distributed, MixtralExpertsSplitByTheirIntermediateSize) {
     auto full = write_model(dir.path(), mixtral_config, 2);
     auto ranks = load_in_threads(dir.path(), 2, false);
     check_ranks(full, ranks, 4, 4, false);
+}
+
+// Quantized checkpoints: each rank holds its cut of every stored member, bit for bit, read alone (the bytes
+// read are those of the cuts and the whole tensors).
+TEST(Distributed, QuantizedRanksHoldTheirPackedSlicesBitForBit) {
+    for (std::string scheme : {"gptq", "gptq-act", "awq", "fp8"}) {
+        temp_dir dir;
+        const std::string config = quantized_config(llama_config, scheme);
+        auto full = write_quantized_model(dir.path(), config, scheme, 2);
+        for (int t : {2, 4}) {
+            SCOPED_TRACE(scheme + ", T = " + std::to_string(t));
+            auto ranks = load_in_threads(dir.path(), t, false);
+            check_ranks(full, ranks, 8, 2, false, scheme == "gptq-act");
+        }
+    }
+}
+
+TEST(Distributed, QuantizedReadOnceBroadcastsTheWholeMembers) {
+    if (!lt::built_with_gloo())
+        GTEST_SKIP() << "this build has no Gloo headers (libgloo-dev): no CPU broadcasts";
+    temp_dir dir;
+    auto full = write_quantized_model(dir.path(), quantized_config(llama_config, "gptq"), "gptq", 1);
+    auto ranks = load_in_threads(dir.path(), 2, true);
+    check_ranks(full, ranks, 8, 2, true);
+}
+
+// A rank's input that is not whole groups (group 64 at T = 4: o_proj's 128 / 4 = 32 inputs) fails on every
+// rank, before any read, with vLLM's reason.
+TEST(Distributed, QuantizedSplitOffGroupBoundariesFailsEveryRank) {
+    temp_dir dir;
+    auto a = mp::analyze("test", llama_config, mp::config_options{});
+    ASSERT_TRUE(a.ok());
+    std::mt19937_64 rng(44);
+    std::vector<full_tensor> all;
+    for (const auto& t : a->sk.tensors) {
+        std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
+        if (t.name.find("o_proj.weight") == std::string::npos) {
+            all.push_back(random_tensor(rng, t.name, "BF16", shape));
+            continue;
+        }
+        const std::string base = t.name.substr(0, t.name.size() - 7);
+        all.push_back(random_tensor(rng, base + ".qweight", "I32", {shape[1] / 8, shape[0]}));
+        all.push_back(random_tensor(rng, base + ".qzeros", "I32", {shape[1] / 64, shape[0] / 8}));
+        all.push_back(random_tensor(rng, base + ".scales", "F16", {shape[1] / 64, shape[0]}));
+    }
+    write_files(dir.path(), llama_config, all, 1);
+    auto ranks = load_in_threads(dir.path(), 4, false);
+    for (auto& r : ranks) {
+        ASSERT_FALSE(r.ok());
+        EXPECT_NE(r.err().message.find("32 input features per rank is not a multiple of the group size 64"),
+                  std::string::npos)
+            << r.err().message;
+    }
 }
 
 TEST(Distributed, CoalescedShortRunsReadMoreButHoldTheSameBytes) {
@@ -295,6 +463,27 @@ std::pair<run_result, run_result> two_ranks(const std::string& args0, const std:
     return {read(0), read(1)};
 }
 
+// The CRC-32 of every (rank, tensor) in a `--checksums --json` answer of T ranks.
+std::map<std::pair<int, std::string>, uint32_t> rank_crcs(const std::string& out, int t) {
+    std::map<std::pair<int, std::string>, uint32_t> crcs;
+    // One line: {"ranks": [...], "seconds": ...}; each rank's tensors in the skeleton's order.
+    EXPECT_EQ(out.rfind("{\"ranks\": [", 0), 0u) << out;
+    std::regex record("\\{\"name\": \"([^\"]+)\", \"shape\": \\[([0-9, ]+)\\], \"dtype\": \"[A-Z0-9_]+\", "
+                      "\"crc32\": ([0-9]+)\\}");
+    std::regex rank_start("\\{\"rank\": ([0-9]+)");
+    std::vector<std::pair<size_t, int>> rank_at;
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), rank_start); it != std::sregex_iterator(); ++it)
+        rank_at.push_back({static_cast<size_t>(it->position()), std::stoi((*it)[1])});
+    EXPECT_EQ(rank_at.size(), static_cast<size_t>(t));
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), record); it != std::sregex_iterator(); ++it) {
+        size_t at = static_cast<size_t>(it->position());
+        int rank = -1;
+        for (auto& [pos, rk] : rank_at)
+            if (pos < at) rank = rk;
+        crcs[{rank, (*it)[1]}] = static_cast<uint32_t>(std::stoul((*it)[3]));
+    }
+    return crcs;
+}
 } // namespace
 
 TEST(DistributedCli, NprocRanksPrintTheirSlicesChecksums) {
@@ -304,25 +493,24 @@ TEST(DistributedCli, NprocRanksPrintTheirSlicesChecksums) {
         auto r = run_shell(std::string(MODELPLAN_BIN) + " load " + dir.path().string() + " --nproc " +
                            std::to_string(t) + " --device cpu --threads 1 --checksums --json --timeout 30");
         ASSERT_EQ(r.status, 0) << r.out;
-        // One line: {"ranks": [...], "seconds": ...}; each rank's tensors in the skeleton's order.
-        ASSERT_EQ(r.out.rfind("{\"ranks\": [", 0), 0u) << r.out;
-        std::regex record("\\{\"name\": \"([^\"]+)\", \"shape\": \\[([0-9, ]+)\\], \"dtype\": \"BF16\", "
-                          "\"crc32\": ([0-9]+)\\}");
-        std::map<std::pair<int, std::string>, uint32_t> crcs;
-        std::regex rank_start("\\{\"rank\": ([0-9]+)");
-        auto starts = std::sregex_iterator(r.out.begin(), r.out.end(), rank_start);
-        std::vector<std::pair<size_t, int>> rank_at;
-        for (auto it = starts; it != std::sregex_iterator(); ++it)
-            rank_at.push_back({static_cast<size_t>(it->position()), std::stoi((*it)[1])});
-        ASSERT_EQ(rank_at.size(), static_cast<size_t>(t));
-        for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), record); it != std::sregex_iterator();
-             ++it) {
-            size_t at = static_cast<size_t>(it->position());
-            int rank = -1;
-            for (auto& [pos, rk] : rank_at)
-                if (pos < at) rank = rk;
-            crcs[{rank, (*it)[1]}] = static_cast<uint32_t>(std::stoul((*it)[3]));
-        }
+        auto crcs = rank_crcs(r.out, t);
+        ASSERT_EQ(crcs.size(), full.size() * static_cast<size_t>(t));
+        for (int rank = 0; rank < t; ++rank)
+            for (const auto& f : full)
+                EXPECT_EQ(crcs[std::make_pair(rank, f.name)], crc_of(expected_slice(f, rank, t, 8, 2)))
+                    << f.name << " on rank " << rank << " of " << t;
+    }
+}
+
+// A GPTQ checkpoint over 2 and 4 processes: every member's CRC-32 is its cut's.
+TEST(DistributedCli, NprocRanksSplitAQuantizedCheckpoint) {
+    temp_dir dir;
+    auto full = write_quantized_model(dir.path(), quantized_config(llama_config, "gptq"), "gptq", 2);
+    for (int t : {2, 4}) {
+        auto r = run_shell(std::string(MODELPLAN_BIN) + " load " + dir.path().string() + " --nproc " +
+                           std::to_string(t) + " --device cpu --threads 1 --checksums --json --timeout 30");
+        ASSERT_EQ(r.status, 0) << r.out;
+        auto crcs = rank_crcs(r.out, t);
         ASSERT_EQ(crcs.size(), full.size() * static_cast<size_t>(t));
         for (int rank = 0; rank < t; ++rank)
             for (const auto& f : full)

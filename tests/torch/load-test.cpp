@@ -16,6 +16,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <regex>
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -432,6 +433,39 @@ TEST(Load, ShardedRoundTripIsBitExact) {
     for (const auto& w : written) EXPECT_EQ(loaded(*m, w.name).scalar_type(), at::kHalf);
 }
 
+// Every way of getting CPU destinations' memory (load_options::cpu_alloc) and pre-faulting it holds the same
+// bytes. A vocabulary of 40000 x 64 in BF16 (5 MB) puts the embedding and the head past the 4 MiB at which
+// `huge` maps a tensor on its own.
+TEST(Load, EveryCpuAllocationHoldsTheSameBytes) {
+    temp_dir dir;
+    std::string config = std::regex_replace(tiny_llama("bfloat16", false), std::regex("\"vocab_size\": 128"),
+                                            "\"vocab_size\": 40000");
+    auto a = mp::analyze("tiny-40k", config, {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    auto written = write_checkpoint(dir.path(), *a, 2, [](size_t) { return "BF16"; });
+    auto src = lt::open_checkpoint(dir.path().string());
+    ASSERT_TRUE(src.ok()) << src.err().message;
+    for (auto kind : {lt::cpu_alloc_kind::huge, lt::cpu_alloc_kind::plain, lt::cpu_alloc_kind::arena})
+        for (bool prefault : {false, true}) {
+            SCOPED_TRACE(std::to_string(static_cast<int>(kind)) + (prefault ? " prefault" : ""));
+            auto m = lt::instantiate_meta(a->sk);
+            ASSERT_TRUE(m.ok());
+            lt::load_options o;
+            o.cpu_alloc = kind;
+            o.prefault = prefault;
+            o.threads = 2;
+            auto r = lt::load_weights(*m, a->sk, *src, o);
+            ASSERT_TRUE(r.ok()) << r.err().message;
+            EXPECT_EQ(r->tensors, written.size());
+            EXPECT_EQ(r->prefault_seconds > 0, prefault);
+            for (const auto& w : written) expect_bits(loaded(*m, w.name), w);
+            // A second load fills the same tensors in place.
+            auto again = lt::load_weights(*m, a->sk, *src, o);
+            ASSERT_TRUE(again.ok());
+            EXPECT_EQ(again->tensors_reused, written.size());
+        }
+}
+
 TEST(Load, TiedWeightsAreOneLoadedTensor) {
     temp_dir dir;
     mp::analysis a = tiny("bfloat16", true);
@@ -736,7 +770,7 @@ run_result run(const std::string& args) {
 }
 } // namespace
 
-TEST(Cli, QuantizedCheckpointLoadsAsStoredAndRefusesASplit) {
+TEST(Cli, QuantizedCheckpointLoadsAsStoredAndSplitsAcrossRanks) {
     temp_dir dir;
     mp::analysis a = tiny("bfloat16", false);
     auto written = write_quantized(dir.path(), a, "gptq");
@@ -747,11 +781,13 @@ TEST(Cli, QuantizedCheckpointLoadsAsStoredAndRefusesASplit) {
               std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("\"tensors\": " + std::to_string(written.size())), std::string::npos) << r.out;
-    // Split across ranks: refused before anything is read, with the reason, on every rank.
-    auto split = run("load " + dir.path().string() + " --nproc 2 --device cpu --timeout 20");
-    EXPECT_EQ(split.status, 1) << split.out;
-    EXPECT_NE(split.out.find("rank 0 failed before loading"), std::string::npos) << split.out;
-    EXPECT_NE(split.out.find("packed dimensions, group scales and zero points kept aligned) is not done yet"),
+    // Split across two ranks: o_proj (row parallel, input 64) gives each rank 32 inputs, 4 rows of its
+    // qweight [8, 64] (AutoGPTQ packs 8 4-bit inputs a word; vLLM's gptq.py cuts qweight along its packed input
+    // dimension); tests/torch/distributed-test.cpp checks every member's bytes.
+    auto split = run("load " + dir.path().string() + " --nproc 2 --device cpu --timeout 30 --checksums --json");
+    ASSERT_EQ(split.status, 0) << split.out;
+    EXPECT_NE(split.out.find("{\"name\": \"model.layers.0.self_attn.o_proj.qweight\", \"shape\": [4, 64], "
+                             "\"dtype\": \"I32\""),
               std::string::npos)
         << split.out;
 }
@@ -884,6 +920,21 @@ TEST(Cli, SingleFileNeedsConfig) {
     EXPECT_EQ(ok.status, 0) << ok.out;
     EXPECT_NE(ok.out.find("\"tensors\": " + std::to_string(a.sk.tensors.size()) + ","), std::string::npos)
         << ok.out;
+}
+
+TEST(Cli, CpuAllocAndPrefaultOptions) {
+    temp_dir dir;
+    mp::analysis a = tiny("bfloat16", false);
+    write_checkpoint(dir.path(), a, 1, [](size_t) { return "BF16"; });
+    std::ofstream(dir.path() / "config.json") << tiny_llama("bfloat16", false);
+    auto ok = run("load " + dir.path().string() + " --cpu-alloc arena --prefault --json");
+    ASSERT_EQ(ok.status, 0) << ok.out;
+    EXPECT_NE(ok.out.find("\"prefault_seconds\": "), std::string::npos) << ok.out;
+    EXPECT_EQ(ok.out.find("\"prefault_seconds\": 0,"), std::string::npos) << ok.out; // it ran
+    auto bad = run("load " + dir.path().string() + " --cpu-alloc pinned");
+    EXPECT_EQ(bad.status, 2) << bad.out;
+    EXPECT_NE(bad.out.find("--cpu-alloc: expected huge, plain or arena, got \"pinned\""), std::string::npos)
+        << bad.out;
 }
 
 // ---- multi-token-prediction layers and device maps -------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "modelplan/checkpoint.h"
 #include "modelplan/device-map.h"
 #include "modelplan/memory.h"
 
@@ -133,6 +134,20 @@ struct rank_slice {
 // tensor of a.sk.tensors, in order. Same validity checks and error messages as plan_parallel; a tensor whose
 // split this version does not know exactly is an error (error_code::unsupported) naming the tensor and why.
 result<std::vector<rank_slice>> rank_slices(const analysis& a, uint64_t tp, uint64_t pp, uint64_t rank);
+
+// The same rank's part of a quantized checkpoint's stored tensors (docs/placement.md, "Quantized
+// checkpoints"): `logical` is rank_slices' answer for a.sk; the answer has one entry per stored tensor, in
+// the order the loader's stored form lists them (libtorch::stored_skeleton): each tensor of a.sk, or in place
+// of a quantized group's logical weight the group's members in the group's order. Each member is cut the way
+// vLLM cuts it: GPTQ and AWQ along their packed dimension in whole 32-bit words and their scales and zero
+// points in whole groups (with GPTQ's act-order, a row-parallel rank keeps every group), fp8 block scales in
+// whole blocks, per-channel scales with their rows, MXFP4 blocks in whole 32-value blocks. A part that does
+// not fall on those boundaries, a padded vocabulary, a bitsandbytes 4-bit weight (stored flattened) and a
+// group whose layout is not known are errors (error_code::unsupported) naming the tensor, the boundary and
+// the value.
+result<std::vector<rank_slice>> stored_rank_slices(const analysis& a, const std::vector<rank_slice>& logical,
+                                                   const std::vector<quantized_group>& groups,
+                                                   const checkpoint& ck);
 
 // What a user asks of `place`, as the CLI options and the JSON request give it (docs/json.md, "place").
 struct place_request {

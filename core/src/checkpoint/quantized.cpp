@@ -19,6 +19,7 @@
 
 #include "modelplan/checkpoint.h"
 #include "modelplan/text.h"
+#include "util/text-internal.h"
 
 namespace modelplan {
 
@@ -29,12 +30,6 @@ using tensor_map = std::unordered_map<std::string, const checkpoint_tensor*>;
 const checkpoint_tensor* find(const tensor_map& by_name, const std::string& name) {
     auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : it->second;
-}
-
-std::string shape_text(const std::vector<uint64_t>& shape) {
-    std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + "]";
 }
 
 bool valid_bits(uint64_t bits) {

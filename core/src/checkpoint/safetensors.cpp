@@ -27,12 +27,6 @@ const std::vector<safetensors_dtype_info> dtype_table = {
 };
 // clang-format on
 
-std::string shape_text(const std::vector<uint64_t>& shape) {
-    std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + num(shape[i]);
-    return s + "]";
-}
-
 uint64_t read_le64(std::string_view bytes) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[i]);

@@ -377,12 +377,6 @@ class builder {
         return r == role::attn_q || r == role::attn_k || r == role::attn_v || r == role::attn_qkv;
     }
 
-    static std::string shape_text(const std::vector<uint64_t>& shape) {
-        std::string out = "[";
-        for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + num(shape[i]);
-        return out + "]";
-    }
-
     void set_recurrent() {
         std::map<uint64_t, uint64_t> kind_of; // layer -> sw_mamba / sw_linear_attn
         std::set<uint64_t> attends;

@@ -51,6 +51,8 @@ struct tensor_part {
     uint64_t pad = 0;
 };
 
+enum class cpu_alloc_kind : uint8_t { huge, plain, arena };
+
 struct load_options {
     // Where every parameter goes: "cpu", "cuda", "cuda:N", or "auto" (cuda:0 when CUDA is available, else
     // cpu). Ignored for tensors that tensor_devices places.
@@ -74,6 +76,14 @@ struct load_options {
     // A split along a later axis is one run of bytes per row: runs shorter than this are read together with
     // their neighbours, up to 4 MiB at a time, the bytes between them dropped (0: one read per run).
     uint64_t min_run_bytes = 0;
+    // CPU destinations' memory (docs/loading.md, "Fresh memory"; bench/load-bench.sh measures each): `huge`
+    // maps each tensor of 4 MiB or more on its own, advised for transparent huge pages (smaller ones from
+    // LibTorch's allocator); `plain` takes every tensor from LibTorch's allocator; `arena` maps one region for
+    // all of them, advised for huge pages, freed when the last of its tensors is.
+    cpu_alloc_kind cpu_alloc = cpu_alloc_kind::huge;
+    // Fault the fresh CPU destinations' pages in before the reads, in parallel on the reader threads
+    // (MADV_POPULATE_WRITE where the kernel has it, else one write per page).
+    bool prefault = false;
     // Called from the calling thread about ten times a second, and once at the end: bytes done, bytes total.
     std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -104,6 +114,7 @@ struct load_report {
     uint64_t tensors_reused =
         0; // already materialized with the right device, dtype and shape: filled in place
     uint64_t buffers_on_meta = 0; // known buffers (rotary inv_freq): computed from the config, never loaded
+    double prefault_seconds = 0;  // of `seconds`: faulting the destinations in (load_options::prefault)
     verify_report verify;
 };
 
@@ -117,6 +128,7 @@ struct load_report {
 struct stored_model {
     skeleton sk;          // build the meta model from this one, and load it with it
     uint64_t groups = 0;  // quantized groups replaced by their stored tensors
+    std::vector<quantized_group> quantized; // those groups (a rank's part of them: stored_rank_slices)
     std::string schemes;  // "gptq 4-bit (group 128)", ...: for messages
     verify_report verify; // the logical verification
 };
