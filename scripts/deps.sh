@@ -44,6 +44,7 @@ if want torch && [ -z "${Torch_DIR:-}" ]; then
   have_file /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake || missing+=(libtorch-dev)
 fi
 if want torch; then
+  have_cmd python3 || missing+=(python3) # test-torch.sh writes the example's small checkpoint with it
   have_file /usr/include/gloo/config.h || [ -n "${Torch_DIR:-}" ] || missing+=(libgloo-dev) # c10d's Gloo
 fi
 

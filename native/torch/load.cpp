@@ -555,7 +555,8 @@ huge_mapping map_huge(uint64_t bytes) {
                                    huge_page_bytes);
     h.base = ::mmap(nullptr, h.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (h.base == MAP_FAILED)
-        throw std::runtime_error("cannot map " + std::to_string(h.length) + " bytes: " + std::strerror(errno));
+        throw std::runtime_error("cannot map " + std::to_string(h.length) +
+                                 " bytes: " + std::strerror(errno));
     uintptr_t aligned = (reinterpret_cast<uintptr_t>(h.base) + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
     ::madvise(reinterpret_cast<void*>(aligned), h.length - (aligned - reinterpret_cast<uintptr_t>(h.base)),
               MADV_HUGEPAGE);
@@ -586,7 +587,8 @@ at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type, cpu
     if (kind == cpu_alloc_kind::arena && arena && arena->size - arena->used >= arena_share(bytes)) {
         char* at = arena->map.data + arena->used;
         arena->used += arena_share(bytes);
-        return at::from_blob(at, sizes, [arena](void*) {}, options);
+        return at::from_blob(
+            at, sizes, [arena](void*) {}, options);
     }
     if (kind == cpu_alloc_kind::plain || bytes < huge_tensor_bytes) return at::empty(sizes, options);
     huge_mapping h = map_huge(bytes);
@@ -599,9 +601,9 @@ at::Tensor empty_cpu(const std::vector<int64_t>& sizes, at::ScalarType type, cpu
     }
 }
 
-// load_options::prefault: the fresh CPU destinations' pages faulted in by `threads` threads, 16 MiB at a time,
-// before any read. MADV_POPULATE_WRITE (Linux 5.14) faults a range in one call; where the kernel lacks it, a
-// write of zero to each page (fresh anonymous pages are zero already).
+// load_options::prefault: the fresh CPU destinations' pages faulted in by `threads` threads, 16 MiB at a
+// time, before any read. MADV_POPULATE_WRITE (Linux 5.14) faults a range in one call; where the kernel lacks
+// it, a write of zero to each page (fresh anonymous pages are zero already).
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -960,7 +962,7 @@ struct allocation {
     cpu_alloc_kind cpu_alloc = cpu_alloc_kind::huge;
     std::shared_ptr<cpu_arena> arena;              // cpu_alloc == arena
     std::vector<std::pair<char*, uint64_t>> fresh; // fresh CPU destinations (for prefault)
-    uint64_t total_bytes = 0; // checkpoint bytes read or mapped
+    uint64_t total_bytes = 0;                      // checkpoint bytes read or mapped
     std::unordered_map<std::string, std::shared_ptr<file_mapping>> mapping_of;
     uint64_t fill_bytes() const {
         uint64_t n = 0;
@@ -1394,7 +1396,8 @@ result<load_report> load_weights(meta_model& m, const skeleton& sk, const checkp
     if (options.prefault) {
         auto p0 = std::chrono::steady_clock::now();
         prefault_cpu(alloc->fresh, report.threads);
-        report.prefault_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
+        report.prefault_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
     }
     fill_work work(*alloc);
     work.threads = report.threads;
@@ -1466,25 +1469,25 @@ std::string load_json(const load_report& r) {
     for (size_t i = 0; i < r.warnings.size(); ++i) warnings += (i ? ", " : "") + json_string(r.warnings[i]);
     warnings += "]";
     return json_object({
-               {"tensors",          n(r.tensors)               },
-               {"bytes",            n(r.bytes)                 },
-               {"bytes_read",       n(r.bytes_read)            },
-               {"reads",            n(r.reads)                 },
-               {"seconds",          json_number(r.seconds)     },
+               {"tensors",          n(r.tensors)                   },
+               {"bytes",            n(r.bytes)                     },
+               {"bytes_read",       n(r.bytes_read)                },
+               {"reads",            n(r.reads)                     },
+               {"seconds",          json_number(r.seconds)         },
                {"prefault_seconds", json_number(r.prefault_seconds)},
-               {"gb_per_s",         json_number(gbps)          },
-               {"peak_rss_bytes",   n(r.peak_rss_bytes)        },
-               {"rss_before_bytes", n(r.rss_before_bytes)      },
-               {"dest_bytes",       n(r.dest_bytes)            },
-               {"threads",          n(r.threads)               },
-               {"mmap",             r.mmap ? "true" : "false"  },
-               {"direct",           r.direct ? "true" : "false"},
-               {"converted",        n(r.tensors_converted)     },
-               {"aliased",          n(r.tensors_aliased)       },
-               {"reused",           n(r.tensors_reused)        },
-               {"buffers_on_meta",  n(r.buffers_on_meta)       },
-               {"devices",          json_object(devices)       },
-               {"warnings",         warnings                   },
+               {"gb_per_s",         json_number(gbps)              },
+               {"peak_rss_bytes",   n(r.peak_rss_bytes)            },
+               {"rss_before_bytes", n(r.rss_before_bytes)          },
+               {"dest_bytes",       n(r.dest_bytes)                },
+               {"threads",          n(r.threads)                   },
+               {"mmap",             r.mmap ? "true" : "false"      },
+               {"direct",           r.direct ? "true" : "false"    },
+               {"converted",        n(r.tensors_converted)         },
+               {"aliased",          n(r.tensors_aliased)           },
+               {"reused",           n(r.tensors_reused)            },
+               {"buffers_on_meta",  n(r.buffers_on_meta)           },
+               {"devices",          json_object(devices)           },
+               {"warnings",         warnings                       },
     }) +
            "\n";
 }

@@ -60,10 +60,10 @@ struct temp_dir : mp::test_files::temp_dir {
 struct full_tensor {
     std::string name;
     std::vector<int64_t> shape;
-    std::string bytes;            // as written
-    std::string dtype = "BF16";   // as written
-    std::string logical;          // a quantized group's member: the group's weight ("...q_proj.weight")
-    int64_t out = 0, in = 0;      // that weight's logical shape [out, in]
+    std::string bytes;          // as written
+    std::string dtype = "BF16"; // as written
+    std::string logical;        // a quantized group's member: the group's weight ("...q_proj.weight")
+    int64_t out = 0, in = 0;    // that weight's logical shape [out, in]
 };
 
 size_t dtype_size(const std::string& dtype) {
@@ -90,7 +90,8 @@ std::vector<full_tensor> write_model(const fs::path& dir, const std::string& con
     std::vector<full_tensor> all;
     std::mt19937_64 rng(42);
     for (const auto& t : a->sk.tensors)
-        all.push_back(random_tensor(rng, t.name, "BF16", std::vector<int64_t>(t.shape.begin(), t.shape.end())));
+        all.push_back(
+            random_tensor(rng, t.name, "BF16", std::vector<int64_t>(t.shape.begin(), t.shape.end())));
     write_files(dir, config, all, shards);
     return all;
 }
@@ -109,7 +110,8 @@ std::vector<full_tensor> write_quantized_model(const fs::path& dir, const std::s
     std::mt19937_64 rng(43);
     for (const auto& t : a->sk.tensors) {
         std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
-        if (t.layer == mp::no_index || shape.size() != 2 || t.name.find("_proj.weight") == std::string::npos) {
+        if (t.layer == mp::no_index || shape.size() != 2 ||
+            t.name.find("_proj.weight") == std::string::npos) {
             all.push_back(random_tensor(rng, t.name, "BF16", shape));
             continue;
         }
@@ -142,10 +144,11 @@ std::vector<full_tensor> write_quantized_model(const fs::path& dir, const std::s
 
 // `config` with its quantization_config for `scheme` (as the quantizers write it into config.json).
 std::string quantized_config(const std::string& config, const std::string& scheme) {
-    std::string q = scheme == "fp8"    ? R"({"quant_method": "fp8", "weight_block_size": [16, 16]})"
-                    : scheme == "awq" ? R"({"quant_method": "awq", "bits": 4, "group_size": 32})"
-                                      : std::string(R"({"quant_method": "gptq", "bits": 4, "group_size": 32, )") +
-                                            "\"desc_act\": " + (scheme == "gptq-act" ? "true" : "false") + "}";
+    std::string q = scheme == "fp8" ? R"({"quant_method": "fp8", "weight_block_size": [16, 16]})"
+                    : scheme == "awq"
+                        ? R"({"quant_method": "awq", "bits": 4, "group_size": 32})"
+                        : std::string(R"({"quant_method": "gptq", "bits": 4, "group_size": 32, )") +
+                              "\"desc_act\": " + (scheme == "gptq-act" ? "true" : "false") + "}";
     return config.substr(0, config.rfind('}')) + ", \"quantization_config\": " + q + "}";
 }
 
@@ -172,9 +175,11 @@ void write_files(const fs::path& dir, const std::string& config, const std::vect
 }
 
 at::ScalarType scalar_type(const std::string& dtype) {
-    return dtype == "BF16" ? at::kBFloat16 : dtype == "F16" ? at::kHalf : dtype == "F32" ? at::kFloat
-                         : dtype == "I32"                   ? at::kInt
-                                                            : at::kByte;
+    return dtype == "BF16"  ? at::kBFloat16
+           : dtype == "F16" ? at::kHalf
+           : dtype == "F32" ? at::kFloat
+           : dtype == "I32" ? at::kInt
+                            : at::kByte;
 }
 
 // A quantized group's member for rank `r` of `t`, by vLLM's rules for its parameters
@@ -194,7 +199,9 @@ at::Tensor expected_member(const full_tensor& f, at::Tensor full, int64_t r, int
     } else {
         length = f.out / t, start = r * length;
     }
-    auto cut = [&](int64_t dim, int64_t per) { return full.narrow(dim, start / per, length / per).contiguous(); };
+    auto cut = [&](int64_t dim, int64_t per) {
+        return full.narrow(dim, start / per, length / per).contiguous();
+    };
     const std::string n = f.name;
     if (has(n, ".g_idx")) return row ? cut(0, 1) : full.contiguous();
     if (has(n, ".qweight")) {
@@ -212,7 +219,8 @@ at::Tensor expected_member(const full_tensor& f, at::Tensor full, int64_t r, int
 at::Tensor expected_slice(const full_tensor& f, int64_t r, int64_t t, int64_t heads, int64_t kv_heads,
                           bool act_order = false) {
     at::Tensor full = at::from_blob(const_cast<char*>(f.bytes.data()), f.shape, scalar_type(f.dtype));
-    if (!f.logical.empty()) return t == 1 ? full.contiguous() : expected_member(f, full, r, t, kv_heads, act_order);
+    if (!f.logical.empty())
+        return t == 1 ? full.contiguous() : expected_member(f, full, r, t, kv_heads, act_order);
     auto has = [&](const char* s) { return f.name.find(s) != std::string::npos; };
     if (t == 1 || f.shape.size() == 1 || has("gate.weight")) return full.contiguous(); // norms, the router
     if (has("k_proj") || has("v_proj")) {
@@ -472,7 +480,8 @@ std::map<std::pair<int, std::string>, uint32_t> rank_crcs(const std::string& out
                       "\"crc32\": ([0-9]+)\\}");
     std::regex rank_start("\\{\"rank\": ([0-9]+)");
     std::vector<std::pair<size_t, int>> rank_at;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), rank_start); it != std::sregex_iterator(); ++it)
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), rank_start); it != std::sregex_iterator();
+         ++it)
         rank_at.push_back({static_cast<size_t>(it->position()), std::stoi((*it)[1])});
     EXPECT_EQ(rank_at.size(), static_cast<size_t>(t));
     for (auto it = std::sregex_iterator(out.begin(), out.end(), record); it != std::sregex_iterator(); ++it) {

@@ -782,9 +782,10 @@ TEST(Cli, QuantizedCheckpointLoadsAsStoredAndSplitsAcrossRanks) {
         << r.out;
     EXPECT_NE(r.out.find("\"tensors\": " + std::to_string(written.size())), std::string::npos) << r.out;
     // Split across two ranks: o_proj (row parallel, input 64) gives each rank 32 inputs, 4 rows of its
-    // qweight [8, 64] (AutoGPTQ packs 8 4-bit inputs a word; vLLM's gptq.py cuts qweight along its packed input
-    // dimension); tests/torch/distributed-test.cpp checks every member's bytes.
-    auto split = run("load " + dir.path().string() + " --nproc 2 --device cpu --timeout 30 --checksums --json");
+    // qweight [8, 64] (AutoGPTQ packs 8 4-bit inputs a word; vLLM's gptq.py cuts qweight along its packed
+    // input dimension); tests/torch/distributed-test.cpp checks every member's bytes.
+    auto split =
+        run("load " + dir.path().string() + " --nproc 2 --device cpu --timeout 30 --checksums --json");
     ASSERT_EQ(split.status, 0) << split.out;
     EXPECT_NE(split.out.find("{\"name\": \"model.layers.0.self_attn.o_proj.qweight\", \"shape\": [4, 64], "
                              "\"dtype\": \"I32\""),

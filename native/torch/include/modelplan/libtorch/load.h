@@ -78,8 +78,8 @@ struct load_options {
     uint64_t min_run_bytes = 0;
     // CPU destinations' memory (docs/loading.md, "Fresh memory"; bench/load-bench.sh measures each): `huge`
     // maps each tensor of 4 MiB or more on its own, advised for transparent huge pages (smaller ones from
-    // LibTorch's allocator); `plain` takes every tensor from LibTorch's allocator; `arena` maps one region for
-    // all of them, advised for huge pages, freed when the last of its tensors is.
+    // LibTorch's allocator); `plain` takes every tensor from LibTorch's allocator; `arena` maps one region
+    // for all of them, advised for huge pages, freed when the last of its tensors is.
     cpu_alloc_kind cpu_alloc = cpu_alloc_kind::huge;
     // Fault the fresh CPU destinations' pages in before the reads, in parallel on the reader threads
     // (MADV_POPULATE_WRITE where the kernel has it, else one write per page).
@@ -126,11 +126,11 @@ struct load_report {
 // `inspect`); an error names what does not match. A checkpoint without quantized groups gives back `sk`
 // unchanged.
 struct stored_model {
-    skeleton sk;          // build the meta model from this one, and load it with it
-    uint64_t groups = 0;  // quantized groups replaced by their stored tensors
+    skeleton sk;                            // build the meta model from this one, and load it with it
+    uint64_t groups = 0;                    // quantized groups replaced by their stored tensors
     std::vector<quantized_group> quantized; // those groups (a rank's part of them: stored_rank_slices)
-    std::string schemes;  // "gptq 4-bit (group 128)", ...: for messages
-    verify_report verify; // the logical verification
+    std::string schemes;                    // "gptq 4-bit (group 128)", ...: for messages
+    verify_report verify;                   // the logical verification
 };
 result<stored_model> stored_skeleton(const skeleton& sk, const checkpoint_source& src);
 
