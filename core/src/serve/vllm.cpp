@@ -172,6 +172,13 @@ uint64_t rope_cache_bytes(const model_spec& s) {
 // 0.02 on an L40S (a 0.10 log; an A100's 0.10.1.1 logs leave about 0 for it); at T = 2, 1.38 on H200s
 // (0.10.2) and 0.12 on A100s (0.10.1.1, from the log's own arithmetic). No pre-0.18 log with pipeline
 // stages only: the T = 1 figure.
+// V0 with tensor parallelism logs more "Loading model weights took" than the tensors hold: 0.19 GiB for
+// Qwen2.5-32B on two L40S (#15815, 0.7.1) and 0.16 GiB for DeepSeek-R1-Distill-Qwen-14B on two RTX 4090s
+// (#13061, 0.7); at T = 1 the logs match the tensors to four decimals (#12330, #10517). What the ranks'
+// communication state allocates while loading, counted with the weights (and so taken from the cache); 0.17
+// GiB.
+const uint64_t v0_parallel_load_bytes = gib_bytes(0.17);
+
 // V0 ("non_torch_memory takes"): 0.10 GiB at T = 1 (A100 40GB, 0.6.6, vllm-project/vllm#12330), 0.30 at
 // T = 2 (two L40S, 0.8, vllm-project/vllm#15815).
 uint64_t non_torch_bytes(const knobs& k, const gpu_row& gpu) {
@@ -389,9 +396,11 @@ namespace {
 // The V0 engine (VLLM_USE_V1=0; the default before 0.8, removed in 0.11), from 0.6.5, whose profiler
 // (vllm-project/vllm#10511) logs "model weights take W; non_torch_memory takes N; PyTorch activation peak
 // memory takes A; the rest of the memory reserved for KV Cache is K" with K = total x utilization - W - N -
-// A, as V1 does; its differences are in resolve() and plan_once() (k.v0). Its sampler: about 33.5 bytes per
-// logit beyond the logits over 256 rows (Meta-Llama-3-8B on an H100, 1.26 GiB, #10511; Qwen2.5-32B at T = 2
-// on two L40S, 1.26 GiB, #15815: 33.5 lies between the two logs' 39 and 32).
+// A, as V1 does; its differences are in resolve() and plan_once() (k.v0). Its profiling run shows no
+// sampler-sized peak: DeepSeek-R1-Distill-Qwen-14B at T = 2 over 2,048 tokens and 256 sequences logged 0.19
+// GiB (vllm-project/vllm#13061, 0.7), where 0.19's sampler would take 0.56 GiB; Qwen2.5-32B at T = 2 over
+// 10,000 tokens 1.26 GiB (#15815, 0.7.1), the forward pass's 1.15 and a little. So the forward pass sizes it,
+// and the sampler counts only its float32 logits (2 bytes per logit beyond bfloat16's).
 struct version_rule {
     int first, last;
     const char* name;
@@ -408,7 +417,7 @@ const version_rule version_rules[] = {
     {17, 17, "0.17",          13.0, true,  false, false},
     {18, 20, "0.18-0.20",     13.0, false, false, false},
     {21, 21, "0.21",          13.0, false, true,  false},
-    {6,  10, "0.6.5-0.10 V0", 33.5, false, false, true },
+    {6,  10, "0.6.5-0.10 V0", 2.0,  false, false, true },
 };
 
 const version_rule* range_of(engine_version v) {
@@ -764,6 +773,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         f.weights = sw->bytes[st];
         f.lora = k.enable_lora ? lora_buffer_bytes(a, k, f.first, f.last) : 0;
         f.weights = add(f.weights, f.lora);
+        if (k.v0 && k.tp > 1) f.weights = add(f.weights, v0_parallel_load_bytes);
         f.non_torch = non_torch_bytes(k, gpu);
         f.activation = activation_peak(s, k, f.first, f.last, st == 0, st == k.pp - 1);
         uint64_t layers = 0;
