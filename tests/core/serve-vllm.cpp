@@ -526,6 +526,16 @@ TEST(ServeVllm, V0EngineBlocksAndLogLines) {
     for (const auto& f : p->fixes) shorter = shorter || f.rfind("--max-model-len ", 0) == 0;
     EXPECT_TRUE(shorter);
 
+    // MLA: DeepSeek-Coder-V2-Lite (DeepSeek-V2-Lite's geometry) on an L40S, 0.7.2, block 16: "# CPU blocks:
+    // 7767" (vllm-project/vllm#15196, the log in its description).
+    auto mla = test::analyze_preset("deepseek-v2-lite");
+    q.gpu = "l40s";
+    q.vllm.max_model_len = 32768;
+    q.engine_version = "0.7.2-v0";
+    p = plan_serve(mla, q);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->num_cpu_blocks, 7767u);
+
     for (const char* v : {"0.6.4-v0", "0.6-v0", "0.5-v0", "0.11-v0", "0.19-v0", "0.8-v1", "-v0"}) {
         q.engine_version = v;
         EXPECT_EQ(plan_serve(a, q).err().path, "engine_version") << v;

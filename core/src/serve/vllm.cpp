@@ -801,9 +801,14 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         if (k.v0) {
             // V0 (CacheEngine.get_cache_block_size): one block holds block_size tokens of every attention
             // layer; no groups, every layer keeps the whole context.
+            // MLA's latent entry is padded to 256 bytes: DeepSeek-Coder-V2-Lite on an L40S (0.7.2, a log
+            // quoted in vllm-project/vllm#15196) has "# CPU blocks: 7767", 4 GiB / (16 x 27 layers x 1,280
+            // bytes), not the 1,152 bytes of its 576 bfloat16 values.
             uint64_t page = 0;
-            for (const auto& pg : f.pages)
+            for (auto pg : f.pages) {
+                if (pg.kind == "mla") pg.page = mul(pad_to(pg.page / k.block_size, 256), k.block_size);
                 f.v0_block = add(f.v0_block, pg.page), page = std::max(page, pg.page);
+            }
             if (f.v0_block)
                 f.groups.push_back(
                     {"full", 0, f.pages.size(), page, ceil_div(k.max_model_len, k.block_size)});
