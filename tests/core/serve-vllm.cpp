@@ -500,7 +500,14 @@ TEST(ServeVllm, V0EngineBlocksAndLogLines) {
     p = plan_serve(a, q);
     ASSERT_TRUE(p.ok());
     EXPECT_EQ(p->command.rfind("VLLM_USE_V1=0 vllm serve ", 0), 0u);
+    // "# cuda blocks: 0, # CPU blocks: 4681" (vllm-project/vllm#13882, after 0.7.3); "# CUDA blocks: 3947"
+    // (#15815, 0.7.1).
+    EXPECT_EQ(p->log_lines[3].rfind("# cuda blocks: ", 0), 0u);
+    q.engine_version = "0.7.1-v0";
+    p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok());
     EXPECT_EQ(p->log_lines[3].rfind("# CUDA blocks: ", 0), 0u);
+    q.engine_version = "0.8.5-v0";
     q.vllm.max_model_len = 65536; // `vllm serve` chunks prefills past 32,768 tokens, 2,048 at a time
     p = plan_serve(a, q);
     ASSERT_TRUE(p.ok());

@@ -108,10 +108,12 @@ std::vector<std::string> v0_log_lines_of(const serve_plan& p) {
         static_cast<double>(r.weights_bytes) / gib, static_cast<double>(r.non_torch_bytes) / gib,
         static_cast<double>(r.activation_peak_bytes) / gib, static_cast<double>(r.kv_cache_bytes) / gib);
     lines.push_back(buf);
-    if (!p.starts && p.num_gpu_blocks == 0) return lines;
-    // "# GPU blocks" in 0.6, "# CUDA blocks" from 0.7 (executor_base).
-    const bool gpu_word = vllm::parse_engine_version(p.engine_version).minor == 6;
-    lines.push_back(std::string(gpu_word ? "# GPU blocks: " : "# CUDA blocks: ") + num(p.num_gpu_blocks) +
+    // The device's word: "# GPU blocks" in 0.6 (gpu_executor; #12330), the platform's dispatch key "CUDA" in
+    // 0.7.0-0.7.2
+    // (#15815, #15196), its device name "cuda" from 0.7.3 (executor_base; #13882).
+    const vllm::engine_version v = vllm::parse_engine_version(p.engine_version);
+    const char* device = v.minor == 6 ? "GPU" : v.minor == 7 && v.patch < 3 ? "CUDA" : "cuda";
+    lines.push_back(std::string("# ") + device + " blocks: " + num(p.num_gpu_blocks) +
                     ", # CPU blocks: " + num(p.num_cpu_blocks));
     lines.push_back("Maximum concurrency for " + num(p.max_model_len) +
                     " tokens per request: " + fixed2(p.max_concurrency) + "x");

@@ -37,6 +37,7 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
 struct engine_version {
     int minor = 0;
     bool v0 = false;
+    int patch = 0; // 0 when not given
 };
 engine_version parse_engine_version(const std::string& v);
 int minor_version(const std::string& v); // parse_engine_version(v).minor ("" -> 19)

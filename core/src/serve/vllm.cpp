@@ -454,8 +454,9 @@ engine_version parse_engine_version(const std::string& v) {
     for (size_t i = 1; i < parts.size(); ++i)
         if (!digits(parts[i])) return {};
     out.minor = std::stoi(parts[1]);
+    if (parts.size() > 2) out.patch = std::stoi(parts[2]);
     // V0's profiler from 0.6.5 (vllm-project/vllm#10511); earlier 0.6 releases measured differently.
-    if (out.v0 && out.minor == 6 && (parts.size() < 3 || std::stoi(parts[2]) < 5)) return {};
+    if (out.v0 && out.minor == 6 && out.patch < 5) return {};
     if (!range_of(out)) return {};
     return out;
 }
