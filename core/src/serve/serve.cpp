@@ -85,7 +85,6 @@ std::string command_of(const analysis& a, const serve_plan& p) {
     return c;
 }
 
-// The lines vLLM logs at start-up (gpu_model_runner, gpu_worker, kv_cache_utils), with our figures.
 // The lines vLLM's V0 engine logs (model_runner, worker.determine_num_available_blocks, executor_base).
 std::vector<std::string> v0_log_lines_of(const serve_plan& p) {
     std::vector<std::string> lines;
@@ -109,8 +108,7 @@ std::vector<std::string> v0_log_lines_of(const serve_plan& p) {
         static_cast<double>(r.activation_peak_bytes) / gib, static_cast<double>(r.kv_cache_bytes) / gib);
     lines.push_back(buf);
     // The device's word: "# GPU blocks" in 0.6 (gpu_executor; #12330), the platform's dispatch key "CUDA" in
-    // 0.7.0-0.7.2
-    // (#15815, #15196), its device name "cuda" from 0.7.3 (executor_base; #13882).
+    // 0.7.0-0.7.2 (#15815, #15196), its device name "cuda" from 0.7.3 (executor_base; #13882).
     const vllm::engine_version v = vllm::parse_engine_version(p.engine_version);
     const char* device = v.minor == 6 ? "GPU" : v.minor == 7 && v.patch < 3 ? "CUDA" : "cuda";
     lines.push_back(std::string("# ") + device + " blocks: " + num(p.num_gpu_blocks) +
@@ -120,6 +118,7 @@ std::vector<std::string> v0_log_lines_of(const serve_plan& p) {
     return lines;
 }
 
+// The lines vLLM logs at start-up (gpu_model_runner, gpu_worker, kv_cache_utils), with our figures.
 std::vector<std::string> log_lines_of(const serve_plan& p) {
     std::vector<std::string> lines;
     if (p.ranks.empty()) return lines;
@@ -163,11 +162,12 @@ std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
             "no published vLLM log gives this GPU's CUDA total");
     const std::string range = vllm::version_range_of(p.engine_version);
     notes.push_back(
-        "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
-        "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)" +
-        (range == "0.18-0.20" || range == "0.21"
-             ? std::string()
-             : ", with vLLM " + range + "'s figures (docs/serving.md, \"Versions\")"));
+        range == "0.18-0.20" || range == "0.21"
+            ? "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
+              "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)"
+            : "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
+              "are estimates for vLLM " +
+                  range + ", fitted on a few of its published logs (docs/serving.md, \"Versions\")");
     if (p.enable_lora)
         notes.push_back("LoRA: " + num(p.max_loras) + " adapter slot(s) of rank " + num(p.max_lora_rank) +
                         " for every attention and MLP projection, in the weights (" +

@@ -168,7 +168,7 @@ uint64_t rope_cache_bytes(const model_spec& s) {
 // "non-torch forward increase memory" (llm-d-planner v0.19.0 logs, H100): 0.24-0.27 GiB at T = 1, 2.06-2.07
 // at T = 2, 2.13-2.21 at T = 4 (NCCL and custom all-reduce buffers), 0.07 with pipeline stages only. 0.18
 // logged the same 0.25 at T = 1 (Qwen3-14B, llm-d-planner's version sweep). Before 0.18 the figure is
-// smaller (version_ranges below): at T = 1, 0.13-0.14 GiB on an H100 (0.11, 0.15, 0.16 and 0.17 logs) and
+// smaller (version_rules below): at T = 1, 0.13-0.14 GiB on an H100 (0.11, 0.15, 0.16 and 0.17 logs) and
 // 0.02 on an L40S (a 0.10 log; an A100's 0.10.1.1 logs leave about 0 for it); at T = 2, 1.38 on H200s
 // (0.10.2) and 0.12 on A100s (0.10.1.1, from the log's own arithmetic). No pre-0.18 log with pipeline
 // stages only: the T = 1 figure.
@@ -180,7 +180,7 @@ uint64_t rope_cache_bytes(const model_spec& s) {
 const uint64_t v0_parallel_load_bytes = gib_bytes(0.17);
 
 // V0 ("non_torch_memory takes"): 0.10 GiB at T = 1 (A100 40GB, 0.6.6, vllm-project/vllm#12330), 0.30 at
-// T = 2 (two L40S, 0.8, vllm-project/vllm#15815).
+// T = 2 (two L40S, 0.7.1, vllm-project/vllm#15815; two RTX 4090s logged 0.25, #13061).
 uint64_t non_torch_bytes(const knobs& k, const gpu_row& gpu) {
     if (k.v0) return k.tp == 1 ? gib_bytes(0.10) : gib_bytes(0.30);
     if (k.early_non_torch) {
@@ -383,9 +383,8 @@ namespace {
 // are published start-up logs, since the profiling run's peak and the non-torch memory are measured:
 // - 0.10-0.11: the sampler as 0.19's (Llama-3.2-1B on an L40S, 0.10: 0.45 GiB over 256 rows; Qwen2-7B on A100
 //   80GB, 0.10.1.1, dennislee22/vLLM-benchmarking), the early non-torch figures;
-// - 0.15-0.16: the profiling run's sampler takes about 36.5 bytes per logit more than the logits: Qwen3-14B
-// on
-//   an H100, "torch peak memory increase" 5.64 GiB at 0.15.0 and 0.16.0 and 2.23 GiB at 0.17.0
+// - 0.15-0.16: the profiling run's sampler takes about 36.5 bytes per logit more than the logits:
+//   Qwen3-14B on an H100, "torch peak memory increase" 5.64 GiB at 0.15.0 and 0.16.0 and 2.23 GiB at 0.17.0
 //   (llm-d-planner's version sweep, models/SOURCES-MEASUREMENTS.md §2); the same 5.64 for Qwen3-32B and 4.76
 //   for Llama-3.1-8B in llm-d-benchmark's runs of that time (§3): 1,024 rows x 151,936 (128,256) logits x
 //   38.5 bytes, beside the hidden states;
@@ -472,9 +471,8 @@ const char* version_range_of(const std::string& v) {
 
 const char* versions_modelled() {
     return "V1 0.10-0.11, 0.15-0.16, 0.17, 0.18-0.20 and 0.21 are, and the V0 engine (VLLM_USE_V1=0) from "
-           "0.6.5 "
-           "to 0.10 as \"0.8-v0\"; 0.12-0.14 are not (no published start-up log settles their profiling "
-           "peak)";
+           "0.6.5 to 0.10 as \"0.8-v0\"; 0.12-0.14 are not (no published start-up log settles their "
+           "profiling peak)";
 }
 
 uint64_t max_len_of(const model_spec& s) {
