@@ -192,9 +192,13 @@ std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
                       " profiles the CUDA graphs' memory (default since v0.21.0) and takes it from "
                       "the budget before sizing the KV cache, so the cache is smaller by it"
                 : "cudagraph_bytes: an estimate; vLLM " + p.engine_version +
-                      " captures the graphs after sizing the KV cache and does not subtract them "
-                      "(unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1), so they come out of the "
-                      "headroom the utilization leaves");
+                      " captures the graphs after sizing the KV cache and does not subtract them" +
+                      // The switch is named in 0.18-era logs ("In v0.19, CUDA graph memory profiling will
+                      // be enabled by default (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1)").
+                      (vllm::minor_version(p.engine_version) >= 18
+                           ? " (unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1)"
+                           : "") +
+                      ", so they come out of the headroom the utilization leaves");
     bool hybrid = p.groups.size() > 1;
     if (hybrid)
         notes.push_back(
