@@ -27,8 +27,10 @@ and what its reserve heuristic keeps for the prefill and the CUDA graphs.
 
 options:
   --engine NAME                    vllm (the default), sglang, llama.cpp or transformers
-  --engine-version V               vllm: 0.19 (default), 0.20, or 0.21 (the CUDA-graph estimate taken from
-                                   the budget before the cache); sglang: 0.5.3 (default), 0.4.7 to
+  --engine-version V               vllm: 0.19 (default), 0.20, 0.21 (the CUDA-graph estimate taken from
+                                   the budget before the cache), 0.18, 0.17, 0.15-0.16 (a larger
+                                   profiling peak), 0.10-0.11, or the V0 engine as 0.6.5-v0 to 0.10-v0
+                                   (VLLM_USE_V1=0; docs/serving.md, "Versions"); sglang: 0.5.3 (default), 0.4.7 to
                                    0.5.2, or 0.4.6 and older (their default fractions differ); llama.cpp:
                                    2025-11 (llama-server builds from November 2025 on)
   --gpu NAME                       a GPU of the catalog (see modelplan gpus); required

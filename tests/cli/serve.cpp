@@ -120,6 +120,39 @@ TEST_F(serve, bad_knobs_name_their_flags) {
                      "--pipeline-parallel-size: 40 stages, but the model has only 32 layers");
 }
 
+// The V0 engine on the command line: Qwen2.5-32B-Instruct on two L40S at T = 2, V0 v0.7.1
+// (vllm-project/vllm#15815): "# CUDA blocks: 3947, # CPU blocks: 2048" (the pool 3% as the V0 rows of
+// tests/data/reference/serve-logs.tsv allow); the command selects V0 from 0.8 on; an unmodelled version is
+// refused with the list.
+TEST_F(serve, vllm_v0_engine_version) {
+    // Qwen2.5-32B-Instruct's config.json (its geometry; tests/data/reference/configs/qwen2.5-32b.json).
+    const std::string config =
+        write("qwen2.5-32b/config.json",
+              R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 5120,
+                  "intermediate_size": 27648, "num_hidden_layers": 64, "num_attention_heads": 40,
+                  "num_key_value_heads": 8, "vocab_size": 152064, "max_position_embeddings": 32768,
+                  "rope_theta": 1000000.0, "rms_norm_eps": 1e-06, "tie_word_embeddings": false,
+                  "torch_dtype": "bfloat16"})")
+            .string();
+    auto r =
+        run(config + " --gpu l40s --tensor-parallel-size 2 --max-model-len 10000 --engine-version 0.7.1-v0");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("vLLM 0.7.1-v0"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("# CPU blocks: 2048"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Maximum concurrency for 10000 tokens per request: "), std::string::npos) << r.out;
+    r = run(config +
+            " --gpu l40s --tensor-parallel-size 2 --max-model-len 10000 --engine-version 0.7.1-v0 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto d = json(r);
+    EXPECT_STREQ(d["engine_version"].GetString(), "0.7.1-v0");
+    EXPECT_NEAR(d["num_gpu_blocks"].GetUint64() / 3947.0, 1.0, 0.03);
+    r = run(config +
+            " --gpu l40s --tensor-parallel-size 2 --max-model-len 10000 --engine-version 0.8-v0 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(std::string(json(r)["command"].GetString()).rfind("VLLM_USE_V1=0 vllm serve ", 0), 0u);
+    expect_bad_input(run(config + " --gpu l40s --engine-version 0.13"), "--engine-version");
+}
+
 TEST_F(serve, help_names_the_vllm_flags) {
     auto r = run("--help");
     ASSERT_EQ(r.status, 0);

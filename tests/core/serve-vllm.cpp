@@ -407,8 +407,146 @@ TEST(ServeVllm, Version021TakesTheGraphsFromTheBudget) {
     auto eager = plan_serve(a, q);
     ASSERT_TRUE(eager.ok());
     EXPECT_EQ(eager->ranks[0].kv_cache_bytes, old->ranks[0].kv_cache_bytes);
-    q.engine_version = "0.18";
+    q.engine_version = "0.13";
     EXPECT_EQ(plan_serve(a, q).err().path, "engine_version");
+}
+
+// The versions modelled, each by the accounting of its range; the others refused with the list.
+TEST(ServeVllm, EngineVersionsModelledAndRefused) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q = on_h100();
+    q.vllm.max_model_len = 8192;
+    for (const char* v :
+         {"0.10", "v0.10.1.1", "0.10.2", "0.11.0", "0.15.0", "0.16", "0.17.1", "0.18", "0.20"}) {
+        q.engine_version = v;
+        auto p = plan_serve(a, q);
+        ASSERT_TRUE(p.ok()) << v << ": " << p.err().message;
+        std::string want = v[0] == 'v' ? std::string(v).substr(1) : v;
+        EXPECT_EQ(p->engine_version, want.substr(0, want.find('.', 2))) << v;
+    }
+    for (const char* v : {"0.12", "0.14.1", "0.9", "0.22", "1.0", "0.010", "0.1x", "0.19.1.2.3", "latest"}) {
+        q.engine_version = v;
+        auto p = plan_serve(a, q);
+        ASSERT_FALSE(p.ok()) << v;
+        EXPECT_EQ(p.err().path, "engine_version") << v;
+        EXPECT_NE(p.err().message.find("0.10-0.11, 0.15-0.16, 0.17, 0.18-0.20 and 0.21"), std::string::npos)
+            << p.err().message;
+    }
+}
+
+// The profiling run's sampler before 0.17: Qwen3-14B on an H100 logged a "torch peak memory increase" of
+// 5.64 GiB at 0.15.0 and 0.16.0 and 2.23 GiB at 0.17.0 (llm-d-incubation/llm-d-planner @ 56dc5b76,
+// accuracy/results/version-sweep, models/SOURCES-MEASUREMENTS.md §2): 3.41 GiB more, all in the sampler's
+// 1,024 x 151,936 logits. Non-torch memory: 0.25 GiB at 0.18 and 0.19, 0.14 at 0.17 on the same runs (the
+// requested 75.23 GiB less the logged weights, peak and KV memory).
+TEST(ServeVllm, EarlierVersionsProfileTheirOwnPeak) {
+    auto a = analyze("qwen3-14b",
+                     R"({"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 5120,
+                         "intermediate_size": 17408, "num_hidden_layers": 40, "num_attention_heads": 40,
+                         "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+                         "max_position_embeddings": 40960, "tie_word_embeddings": false,
+                         "torch_dtype": "bfloat16"})",
+                     {});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    serve_request q = on_h100();
+    q.vllm.max_model_len = 8192;
+    q.vllm.gpu_memory_utilization = 0.95;
+    auto figures = [&](const char* v) {
+        q.engine_version = v;
+        auto p = plan_serve(*a, q);
+        EXPECT_TRUE(p.ok()) << v;
+        return p.ok() ? p->ranks[0] : serve_rank{};
+    };
+    const serve_rank v15 = figures("0.15");
+    const serve_rank v16 = figures("0.16");
+    const serve_rank v17 = figures("0.17");
+    const serve_rank v18 = figures("0.18");
+    EXPECT_EQ(v15.activation_peak_bytes, v16.activation_peak_bytes);
+    EXPECT_NEAR((double(v15.activation_peak_bytes) - double(v17.activation_peak_bytes)) / gib, 5.64 - 2.23,
+                0.05);
+    EXPECT_EQ(v17.activation_peak_bytes, v18.activation_peak_bytes);
+    EXPECT_NEAR(v17.non_torch_bytes / gib, 0.14, 0.005);
+    EXPECT_NEAR(v18.non_torch_bytes / gib, 0.25, 0.005);
+    EXPECT_FALSE(v15.cudagraph_in_budget || v17.cudagraph_in_budget);
+}
+
+// The V0 engine (--engine-version 0.X-v0): one block spans every layer, the swap space in CPU blocks, the
+// concurrency as tokens / max_model_len, its own log lines and refusal. Meta-Llama-3-8B on an A100 40GB
+// (vllm-project/vllm#12330, V0 0.6.6): "# GPU blocks: 5691, # CPU blocks: 2048" and "Maximum concurrency for
+// 8192 tokens per request: 11.12x" (5,691 x 16 / 8,192); a block of 16 tokens over 32 layers x 8 KV heads x
+// 128 x 2 x 2 bytes is 2 MiB, so 4 GiB of swap is 2,048 blocks. Llama-3.1-8B on an RTX 3090 at 29,000 tokens
+// (vllm-project/vllm#10517): "The model's max seq len (29000) is larger than the maximum number of tokens
+// that can be stored in KV cache (23648). Try increasing `gpu_memory_utilization` or decreasing
+// `max_model_len` when initializing the engine."
+TEST(ServeVllm, V0EngineBlocksAndLogLines) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q;
+    q.gpu = "a100-40gb";
+    q.vllm.max_model_len = 8192;
+    q.engine_version = "0.6.6-v0";
+    auto p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->engine_version, "0.6.6-v0");
+    EXPECT_EQ(p->num_cpu_blocks, 2048u);
+    EXPECT_EQ(p->kv_tokens, p->num_gpu_blocks * 16);
+    EXPECT_DOUBLE_EQ(p->max_concurrency, double(p->num_gpu_blocks) * 16 / 8192);
+    EXPECT_EQ(p->max_num_seqs, 256u);            // V0's default on every GPU
+    EXPECT_EQ(p->max_num_batched_tokens, 8192u); // a whole context, without chunked prefill
+    ASSERT_EQ(p->log_lines.size(), 5u);
+    EXPECT_EQ(p->log_lines[3], "# GPU blocks: " + std::to_string(p->num_gpu_blocks) + ", # CPU blocks: 2048");
+    EXPECT_EQ(p->log_lines[4].rfind("Maximum concurrency for 8192 tokens per request: ", 0), 0u);
+    EXPECT_EQ(p->command.rfind("vllm serve ", 0), 0u); // V0 is 0.6's default
+    q.engine_version = "0.8.5-v0";
+    p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->command.rfind("VLLM_USE_V1=0 vllm serve ", 0), 0u);
+    // "# cuda blocks: 0, # CPU blocks: 4681" (vllm-project/vllm#13882, after 0.7.3); "# CUDA blocks: 3947"
+    // (#15815, 0.7.1).
+    EXPECT_EQ(p->log_lines[3].rfind("# cuda blocks: ", 0), 0u);
+    q.engine_version = "0.7.1-v0";
+    p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->log_lines[3].rfind("# CUDA blocks: ", 0), 0u);
+    q.engine_version = "0.8.5-v0";
+    q.vllm.max_model_len = 65536; // `vllm serve` chunks prefills past 32,768 tokens, 2,048 at a time
+    p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->max_num_batched_tokens, 2048u);
+    q.vllm.max_model_len = 8192;
+    q.vllm.max_num_batched_tokens = 4096; // shorter than a context, without chunked prefill
+    EXPECT_EQ(plan_serve(a, q).err().path, "max_num_batched_tokens");
+    q.vllm.max_num_batched_tokens.reset();
+
+    q.gpu = "rtx-3090";
+    q.vllm.max_model_len = 29000;
+    q.engine_version = "0.7-v0";
+    p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok());
+    EXPECT_FALSE(p->starts);
+    const std::string words =
+        "The model's max seq len (29000) is larger than the maximum number of tokens that can "
+        "be stored in KV cache (";
+    EXPECT_EQ(p->error.rfind(words, 0), 0u) << p->error;
+    EXPECT_NE(p->error.find("Try increasing `gpu_memory_utilization` or decreasing `max_model_len`"),
+              std::string::npos);
+    bool shorter = false;
+    for (const auto& f : p->fixes) shorter = shorter || f.rfind("--max-model-len ", 0) == 0;
+    EXPECT_TRUE(shorter);
+
+    // MLA: DeepSeek-Coder-V2-Lite (DeepSeek-V2-Lite's geometry) on an L40S, 0.7.2, block 16: "# CPU blocks:
+    // 7767" (vllm-project/vllm#15196, the log in its description).
+    auto mla = test::analyze_preset("deepseek-v2-lite");
+    q.gpu = "l40s";
+    q.vllm.max_model_len = 32768;
+    q.engine_version = "0.7.2-v0";
+    p = plan_serve(mla, q);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->num_cpu_blocks, 7767u);
+
+    for (const char* v : {"0.6.4-v0", "0.6-v0", "0.5-v0", "0.11-v0", "0.19-v0", "0.8-v1", "-v0"}) {
+        q.engine_version = v;
+        EXPECT_EQ(plan_serve(a, q).err().path, "engine_version") << v;
+    }
 }
 
 } // namespace

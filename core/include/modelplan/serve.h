@@ -129,6 +129,7 @@ struct serve_plan {
     std::vector<serve_rank> ranks;
     std::vector<serve_kv_group> groups; // of the first stage
     uint64_t num_gpu_blocks = 0;        // the smallest over ranks
+    uint64_t num_cpu_blocks = 0;        // vLLM's V0 engine: the 4 GiB swap space in blocks ("# CPU blocks")
     uint64_t kv_tokens = 0;             // "GPU KV cache size: N tokens"
     double max_concurrency = 0;         // "Maximum concurrency for L tokens per request: Xx"
     uint64_t kv_bytes_per_token = 0;    // of one rank, every layer of its stage

@@ -64,7 +64,10 @@ std::string served_model(const analysis& a) {
 }
 
 std::string command_of(const analysis& a, const serve_plan& p) {
-    std::string c = "vllm serve " + served_model(a);
+    // The V0 engine is the default before 0.8 and chosen with VLLM_USE_V1=0 from 0.8 to 0.10.
+    const vllm::engine_version v = vllm::parse_engine_version(p.engine_version);
+    std::string c = v.v0 && v.minor >= 8 ? "VLLM_USE_V1=0 vllm serve " : "vllm serve ";
+    c += served_model(a);
     c += " --tensor-parallel-size " + num(p.tp);
     if (p.pp > 1) c += " --pipeline-parallel-size " + num(p.pp);
     c += " --gpu-memory-utilization " + fixed2(p.gpu_memory_utilization);
@@ -82,10 +85,44 @@ std::string command_of(const analysis& a, const serve_plan& p) {
     return c;
 }
 
+// The lines vLLM's V0 engine logs (model_runner, worker.determine_num_available_blocks, executor_base).
+std::vector<std::string> v0_log_lines_of(const serve_plan& p) {
+    std::vector<std::string> lines;
+    const serve_rank& r = p.ranks.back();
+    char buf[400];
+    std::snprintf(buf, sizeof buf, "Loading model weights took %.4f GB",
+                  static_cast<double>(r.weights_bytes) / gib);
+    lines.push_back(buf);
+    std::snprintf(
+        buf, sizeof buf,
+        "the current vLLM instance can use total_gpu_memory (%.2fGiB) x gpu_memory_utilization (%.2f) "
+        "= %.2fGiB",
+        static_cast<double>(r.total_bytes) / gib, p.gpu_memory_utilization,
+        static_cast<double>(r.requested_bytes) / gib);
+    lines.push_back(buf);
+    std::snprintf(
+        buf, sizeof buf,
+        "model weights take %.2fGiB; non_torch_memory takes %.2fGiB; PyTorch activation peak memory "
+        "takes %.2fGiB; the rest of the memory reserved for KV Cache is %.2fGiB.",
+        static_cast<double>(r.weights_bytes) / gib, static_cast<double>(r.non_torch_bytes) / gib,
+        static_cast<double>(r.activation_peak_bytes) / gib, static_cast<double>(r.kv_cache_bytes) / gib);
+    lines.push_back(buf);
+    // The device's word: "# GPU blocks" in 0.6 (gpu_executor; #12330), the platform's dispatch key "CUDA" in
+    // 0.7.0-0.7.2 (#15815, #15196), its device name "cuda" from 0.7.3 (executor_base; #13882).
+    const vllm::engine_version v = vllm::parse_engine_version(p.engine_version);
+    const char* device = v.minor == 6 ? "GPU" : v.minor == 7 && v.patch < 3 ? "CUDA" : "cuda";
+    lines.push_back(std::string("# ") + device + " blocks: " + num(p.num_gpu_blocks) +
+                    ", # CPU blocks: " + num(p.num_cpu_blocks));
+    lines.push_back("Maximum concurrency for " + num(p.max_model_len) +
+                    " tokens per request: " + fixed2(p.max_concurrency) + "x");
+    return lines;
+}
+
 // The lines vLLM logs at start-up (gpu_model_runner, gpu_worker, kv_cache_utils), with our figures.
 std::vector<std::string> log_lines_of(const serve_plan& p) {
     std::vector<std::string> lines;
     if (p.ranks.empty()) return lines;
+    if (vllm::parse_engine_version(p.engine_version).v0) return v0_log_lines_of(p);
     const serve_rank& r = p.ranks.back();
     lines.push_back("Model loading took " + gib2(static_cast<double>(r.weights_bytes)) + " GiB memory");
     uint64_t non_kv = r.weights_bytes + r.activation_peak_bytes + r.non_torch_bytes;
@@ -123,9 +160,14 @@ std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
         notes.push_back(
             "total_bytes: estimated as nvidia-smi's total less 470 MiB (the H100's measured gap); "
             "no published vLLM log gives this GPU's CUDA total");
+    const std::string range = vllm::version_range_of(p.engine_version);
     notes.push_back(
-        "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
-        "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)");
+        range == "0.18-0.20" || range == "0.21"
+            ? "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
+              "are estimates fitted on published vLLM 0.19.0 logs from H100s (docs/serving.md)"
+            : "activation_peak_bytes and non_torch_bytes: vLLM measures them in its profiling run; these "
+              "are estimates for vLLM " +
+                  range + ", fitted on a few of its published logs (docs/serving.md, \"Versions\")");
     if (p.enable_lora)
         notes.push_back("LoRA: " + num(p.max_loras) + " adapter slot(s) of rank " + num(p.max_lora_rank) +
                         " for every attention and MLP projection, in the weights (" +
@@ -133,16 +175,30 @@ std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
                         " GiB on the first rank); experts, embeddings and the head not counted, nor the LoRA "
                         "kernels' workspace; no published log checks it yet");
     const bool graphs_in_budget = !p.ranks.empty() && p.ranks[0].cudagraph_in_budget;
-    if (!p.enforce_eager)
+    const bool v0 = vllm::parse_engine_version(p.engine_version).v0;
+    if (v0)
+        notes.push_back(
+            "the V0 engine (VLLM_USE_V1=0): one block holds every layer's tokens, every layer keeps "
+            "the whole context (no hybrid groups), and the concurrency is the cache's tokens / "
+            "max_model_len");
+    if (!p.enforce_eager && v0)
+        notes.push_back(
+            "cudagraph_bytes: an estimate; vLLM's V0 engine captures the graphs after allocating the "
+            "KV cache, so they come out of the headroom the utilization leaves");
+    else if (!p.enforce_eager)
         notes.push_back(
             graphs_in_budget
                 ? "cudagraph_bytes: an estimate; vLLM " + p.engine_version +
                       " profiles the CUDA graphs' memory (default since v0.21.0) and takes it from "
                       "the budget before sizing the KV cache, so the cache is smaller by it"
                 : "cudagraph_bytes: an estimate; vLLM " + p.engine_version +
-                      " captures the graphs after sizing the KV cache and does not subtract them "
-                      "(unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1), so they come out of the "
-                      "headroom the utilization leaves");
+                      " captures the graphs after sizing the KV cache and does not subtract them" +
+                      // The switch is named in 0.18-era logs ("In v0.19, CUDA graph memory profiling will
+                      // be enabled by default (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1)").
+                      (vllm::minor_version(p.engine_version) >= 18
+                           ? " (unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1)"
+                           : "") +
+                      ", so they come out of the headroom the utilization leaves");
     bool hybrid = p.groups.size() > 1;
     if (hybrid)
         notes.push_back(
@@ -185,8 +241,12 @@ std::vector<std::string> fixes_for(const analysis& a, const serve_request& r, co
         tries.push_back({t, "--gpu-memory-utilization " + fixed2(t.vllm.gpu_memory_utilization)});
     }
     size_t len_at = failed.error.find("estimated maximum model length is ");
-    if (len_at != std::string::npos) {
-        uint64_t len = std::strtoull(failed.error.c_str() + len_at + 34, nullptr, 10);
+    const std::string v0_words = "maximum number of tokens that can be stored in KV cache (";
+    size_t v0_at = failed.error.find(v0_words);
+    if (len_at != std::string::npos || v0_at != std::string::npos) {
+        uint64_t len = len_at != std::string::npos
+                           ? std::strtoull(failed.error.c_str() + len_at + 34, nullptr, 10)
+                           : std::strtoull(failed.error.c_str() + v0_at + v0_words.size(), nullptr, 10);
         if (len > 0) {
             serve_request t = r;
             t.vllm.max_model_len = len;
@@ -521,8 +581,8 @@ result<serve_plan> plan_serve_impl(const analysis& a_given, const serve_request&
     }
     if (!sglang && vllm::minor_version(v) == 0)
         return make_error(error_code::unsupported,
-                          "engine_version: " + quote_value(v) +
-                              " is not a vLLM version modelled; 0.19, 0.20 and 0.21 (V1 engine) are",
+                          "engine_version: " + quote_value(v) + " is not a vLLM version modelled; " +
+                              vllm::versions_modelled(),
                           "engine_version");
     if (r.gpu.empty())
         return make_error(error_code::missing_key, "gpu: serve needs the GPU (see the catalog)", "gpu");

@@ -16,6 +16,11 @@ struct knobs {
     bool enforce_eager = false;
     int version = 19;              // vLLM 0.<version>
     bool graphs_in_budget = false; // 0.21: the CUDA-graph estimate comes out of the budget before the cache
+    // ---- what differs between vLLM versions (the ranges in vllm.cpp) ----
+    std::string version_range = "0.18-0.20";
+    double sampler_bytes_per_logit = 13; // the profiling run's sampler, beyond the model dtype's bytes
+    bool early_non_torch = false;        // before 0.18: the smaller non-torch figures
+    bool v0 = false;                     // the V0 engine (VLLM_USE_V1=0): one block spans every layer
     bool enable_lora = false;
     uint64_t max_loras = 1, max_lora_rank = 16;
     // --speculative-config with an MTP method: the model's multi-token-prediction layers load and cache.
@@ -26,9 +31,21 @@ struct knobs {
 
 result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu);
 
-// The minor version of a vLLM version modelled ("" -> 19; "0.21", "v0.21.0" -> 21), or 0 for one that is not
-// (0.19 to 0.21: 0.21 made the CUDA-graph estimate part of the budget).
-int minor_version(const std::string& v);
+// A vLLM version as --engine-version names it: "0.19", "v0.10.1.1", or with "-v0" for the V0 engine
+// (VLLM_USE_V1=0): "0.8-v0", "0.6.6-v0". minor 0: not a version modelled. Modelled: V1 0.10-0.11, 0.15-0.16,
+// 0.17, 0.18-0.20 and 0.21; V0 0.6.5 to 0.10 (vllm.cpp's version rules).
+struct engine_version {
+    int minor = 0;
+    bool v0 = false;
+    int patch = 0; // 0 when not given
+};
+engine_version parse_engine_version(const std::string& v);
+int minor_version(const std::string& v); // parse_engine_version(v).minor ("" -> 19)
+
+// The range of versions whose accounting a version shares ("0.15-0.16"; "" when not modelled), and the list
+// of all of them for messages.
+const char* version_range_of(const std::string& v);
+const char* versions_modelled();
 
 // The figures of every rank, the blocks and the verdict, without suggestions.
 result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k);

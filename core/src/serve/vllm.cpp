@@ -1,4 +1,5 @@
-// vLLM's start-up accounting, V1 engine as of v0.19 (docs/serving.md has every figure with its source):
+// vLLM's start-up accounting, V1 engine, 0.10 to 0.21 (docs/serving.md has every figure with its source; what
+// differs between versions is in the version rules below, "versions"):
 //   requested    = total x gpu_memory_utilization              (gpu_worker: "worker requested memory")
 //   KV memory    = requested - weights - torch peak increase - non-torch increase
 //   blocks       = KV memory / (page bytes x layers per group)  (kv_cache_utils, the hybrid allocator)
@@ -165,10 +166,30 @@ uint64_t rope_cache_bytes(const model_spec& s) {
 // ---- memory vLLM measures: estimates from published logs ---------------------------------------------
 
 // "non-torch forward increase memory" (llm-d-planner v0.19.0 logs, H100): 0.24-0.27 GiB at T = 1, 2.06-2.07
-// at T = 2, 2.13-2.21 at T = 4 (NCCL and custom all-reduce buffers), 0.07 with pipeline stages only.
-uint64_t non_torch_bytes(uint64_t tp, uint64_t pp) {
-    if (tp == 1) return pp == 1 ? gib_bytes(0.25) : gib_bytes(0.07);
-    return tp == 2 ? gib_bytes(2.07) : gib_bytes(2.15);
+// at T = 2, 2.13-2.21 at T = 4 (NCCL and custom all-reduce buffers), 0.07 with pipeline stages only. 0.18
+// logged the same 0.25 at T = 1 (Qwen3-14B, llm-d-planner's version sweep). Before 0.18 the figure is
+// smaller (version_rules below): at T = 1, 0.13-0.14 GiB on an H100 (0.11, 0.15, 0.16 and 0.17 logs) and
+// 0.02 on an L40S (a 0.10 log; an A100's 0.10.1.1 logs leave about 0 for it); at T = 2, 1.38 on H200s
+// (0.10.2) and 0.12 on A100s (0.10.1.1, from the log's own arithmetic). No pre-0.18 log with pipeline
+// stages only: the T = 1 figure.
+// V0 with tensor parallelism logs more "Loading model weights took" than the tensors hold: 0.19 GiB for
+// Qwen2.5-32B on two L40S (#15815, 0.7.1) and 0.16 GiB for DeepSeek-R1-Distill-Qwen-14B on two RTX 4090s
+// (#13061, 0.7); at T = 1 the logs match the tensors to four decimals (#12330, #10517). What the ranks'
+// communication state allocates while loading, counted with the weights (and so taken from the cache); 0.17
+// GiB.
+const uint64_t v0_parallel_load_bytes = gib_bytes(0.17);
+
+// V0 ("non_torch_memory takes"): 0.10 GiB at T = 1 (A100 40GB, 0.6.6, vllm-project/vllm#12330), 0.30 at
+// T = 2 (two L40S, 0.7.1, vllm-project/vllm#15815; two RTX 4090s logged 0.25, #13061).
+uint64_t non_torch_bytes(const knobs& k, const gpu_row& gpu) {
+    if (k.v0) return k.tp == 1 ? gib_bytes(0.10) : gib_bytes(0.30);
+    if (k.early_non_torch) {
+        const bool hopper = gpu.compute && std::string(gpu.compute) == "9.0";
+        if (k.tp == 1) return hopper ? gib_bytes(0.14) : gib_bytes(0.02);
+        return hopper ? gib_bytes(1.38) : gib_bytes(0.12);
+    }
+    if (k.tp == 1) return k.pp == 1 ? gib_bytes(0.25) : gib_bytes(0.07);
+    return k.tp == 2 ? gib_bytes(2.07) : gib_bytes(2.15);
 }
 
 // The profiling run's "torch peak memory increase": one forward pass over max_num_batched_tokens tokens and,
@@ -179,6 +200,7 @@ uint64_t non_torch_bytes(uint64_t tp, uint64_t pp) {
 // With pipeline stages, every stage also holds the hidden states and residual it receives or sends, and the
 // first one the embedding output beside them: two (three) hidden-sized tensors of max_num_batched_tokens
 // (fitted on the P = 2 and P = 4 logs: first stage 1.10 GiB, middle 1.05, last 2.01 for Llama-3.1-8B).
+// The sampler's bytes per logit beyond the model dtype's follow the version (k.sampler_bytes_per_logit).
 uint64_t activation_peak(const model_spec& s, const knobs& k, uint64_t first, uint64_t last, bool first_stage,
                          bool last_stage) {
     const uint64_t dt = dtype_bytes(compute_dtype(s.weight_dtype));
@@ -189,7 +211,11 @@ uint64_t activation_peak(const model_spec& s, const knobs& k, uint64_t first, ui
         (s.is_moe_layer(il) ? moe : dense) = true;
     }
     uint64_t sampler = 0;
-    if (last_stage) sampler = add(mul(mul(seqs, s.vocab), dt + 13), mul(mul(n, s.hidden), dt));
+    if (last_stage) {
+        const double per_logit = static_cast<double>(dt) + k.sampler_bytes_per_logit;
+        const uint64_t logits = static_cast<uint64_t>(static_cast<double>(mul(seqs, s.vocab)) * per_logit);
+        sampler = add(logits, mul(mul(n, s.hidden), dt));
+    }
     uint64_t forward = 0;
     if (dense) forward = mul(mul(n, dt), add(mul(3, ceil_div(s.intermediate, k.tp)), mul(4, s.hidden)));
     uint64_t workspace = 0;
@@ -344,23 +370,109 @@ struct stage_figures {
     std::vector<layer_page> pages;
     std::vector<serve_kv_group> groups;
     uint64_t blocks = 0;
+    uint64_t v0_block = 0; // V0: the bytes of one block over every layer
 };
 
 } // namespace
 
-int minor_version(const std::string& v) {
-    if (v.empty()) return 19;
+// ---- versions ------------------------------------------------------------------------------------------
+
+namespace {
+
+// vLLM's V1 accounting by version range, each row what differs from 0.19's (the figures above). The sources
+// are published start-up logs, since the profiling run's peak and the non-torch memory are measured:
+// - 0.10-0.11: the sampler as 0.19's (Llama-3.2-1B on an L40S, 0.10: 0.45 GiB over 256 rows; Qwen2-7B on A100
+//   80GB, 0.10.1.1, dennislee22/vLLM-benchmarking), the early non-torch figures;
+// - 0.15-0.16: the profiling run's sampler takes about 36.5 bytes per logit more than the logits:
+//   Qwen3-14B on an H100, "torch peak memory increase" 5.64 GiB at 0.15.0 and 0.16.0 and 2.23 GiB at 0.17.0
+//   (llm-d-planner's version sweep, models/SOURCES-MEASUREMENTS.md §2); the same 5.64 for Qwen3-32B and 4.76
+//   for Llama-3.1-8B in llm-d-benchmark's runs of that time (§3): 1,024 rows x 151,936 (128,256) logits x
+//   38.5 bytes, beside the hidden states;
+// - 0.17: the sampler back to 0.19's, the early non-torch figure (45.34 GiB of KV, 0.14 GiB left for it);
+// - 0.18-0.20: 0.19's accounting (0.18's Qwen3-14B run leaves 0.25 GiB of non-torch, as 0.19's logs);
+// - 0.21: the CUDA-graph estimate comes out of the budget.
+// 0.12-0.14 are refused: no published log settles which sampler figure they have.
+// The V0 engine (VLLM_USE_V1=0; the default before 0.8, removed in 0.11), from 0.6.5, whose profiler
+// (vllm-project/vllm#10511) logs "model weights take W; non_torch_memory takes N; PyTorch activation peak
+// memory takes A; the rest of the memory reserved for KV Cache is K" with K = total x utilization - W - N -
+// A, as V1 does; its differences are in resolve() and plan_once() (k.v0). Its profiling run shows no
+// sampler-sized peak: DeepSeek-R1-Distill-Qwen-14B at T = 2 over 2,048 tokens and 256 sequences logged 0.19
+// GiB (vllm-project/vllm#13061, 0.7), where 0.19's sampler would take 0.56 GiB; Qwen2.5-32B at T = 2 over
+// 10,000 tokens 1.26 GiB (#15815, 0.7.1), the forward pass's 1.15 and a little. So the forward pass sizes it,
+// and the sampler counts only its float32 logits (2 bytes per logit beyond bfloat16's).
+struct version_rule {
+    int first, last;
+    const char* name;
+    double sampler_bytes_per_logit = 13;
+    bool early_non_torch = false;
+    bool graphs_in_budget = false;
+    bool v0 = false;
+};
+
+// Columns: minor versions, name, sampler bytes per logit, early non-torch, graphs in the budget, V0.
+const version_rule version_rules[] = {
+    {10, 11, "0.10-0.11",     13.0, true,  false, false},
+    {15, 16, "0.15-0.16",     36.5, true,  false, false},
+    {17, 17, "0.17",          13.0, true,  false, false},
+    {18, 20, "0.18-0.20",     13.0, false, false, false},
+    {21, 21, "0.21",          13.0, false, true,  false},
+    {6,  10, "0.6.5-0.10 V0", 2.0,  false, false, true },
+};
+
+const version_rule* range_of(engine_version v) {
+    for (const auto& r : version_rules)
+        if (v.minor >= r.first && v.minor <= r.last && v.v0 == r.v0) return &r;
+    return nullptr;
+}
+
+bool digits(const std::string& d) {
+    return !d.empty() && d.size() <= 3 && d.find_first_not_of("0123456789") == std::string::npos &&
+           (d.size() == 1 || d[0] != '0');
+}
+
+} // namespace
+
+engine_version parse_engine_version(const std::string& v) {
+    if (v.empty()) return {19, false};
     std::string t = v[0] == 'v' ? v.substr(1) : v;
-    for (int minor : {19, 20, 21}) {
-        const std::string m = "0." + std::to_string(minor);
-        if (t == m || t.rfind(m + ".", 0) == 0) {
-            const std::string rest = t.size() > m.size() ? t.substr(m.size() + 1) : "0";
-            if (!rest.empty() && rest.size() <= 3 &&
-                rest.find_first_not_of("0123456789") == std::string::npos)
-                return minor;
-        }
+    engine_version out;
+    const std::string tag = "-v0";
+    if (t.size() > tag.size() && t.compare(t.size() - tag.size(), tag.size(), tag) == 0) {
+        out.v0 = true;
+        t.resize(t.size() - tag.size());
     }
-    return 0;
+    // 0.MINOR, 0.MINOR.PATCH or 0.MINOR.PATCH.POST (vLLM 0.10.1.1)
+    std::vector<std::string> parts;
+    for (size_t at = 0;;) {
+        size_t dot = t.find('.', at);
+        parts.push_back(t.substr(at, dot == std::string::npos ? std::string::npos : dot - at));
+        if (dot == std::string::npos) break;
+        at = dot + 1;
+    }
+    if (parts.size() < 2 || parts.size() > 4 || parts[0] != "0") return {};
+    for (size_t i = 1; i < parts.size(); ++i)
+        if (!digits(parts[i])) return {};
+    out.minor = std::stoi(parts[1]);
+    if (parts.size() > 2) out.patch = std::stoi(parts[2]);
+    // V0's profiler from 0.6.5 (vllm-project/vllm#10511); earlier 0.6 releases measured differently.
+    if (out.v0 && out.minor == 6 && out.patch < 5) return {};
+    if (!range_of(out)) return {};
+    return out;
+}
+
+int minor_version(const std::string& v) {
+    return parse_engine_version(v).minor;
+}
+
+const char* version_range_of(const std::string& v) {
+    const version_rule* r = range_of(parse_engine_version(v));
+    return r ? r->name : "";
+}
+
+const char* versions_modelled() {
+    return "V1 0.10-0.11, 0.15-0.16, 0.17, 0.18-0.20 and 0.21 are, and the V0 engine (VLLM_USE_V1=0) from "
+           "0.6.5 to 0.10 as \"0.8-v0\"; 0.12-0.14 are not (no published start-up log settles their "
+           "profiling peak)";
 }
 
 uint64_t max_len_of(const model_spec& s) {
@@ -431,10 +543,21 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.quantization = o.quantization;
     k.dtype = o.dtype;
     k.enforce_eager = o.enforce_eager;
-    k.version = minor_version(r.engine_version);
+    const engine_version version = parse_engine_version(r.engine_version);
+    k.version = version.minor;
+    k.v0 = version.v0;
+    const version_rule* range = range_of(version);
+    if (!range)
+        return make_error(error_code::unsupported,
+                          "engine_version: " + quote_value(r.engine_version) +
+                              " is not a vLLM version modelled; " + versions_modelled(),
+                          "engine_version");
+    k.version_range = range->name;
+    k.sampler_bytes_per_logit = range->sampler_bytes_per_logit;
+    k.early_non_torch = range->early_non_torch;
     // "CUDA graph memory profiling is enabled (default since v0.21.0)": the graphs' estimate is taken from
     // the budget before the cache is sized.
-    k.graphs_in_budget = k.version >= 21 && !k.enforce_eager;
+    k.graphs_in_budget = range->graphs_in_budget && !k.enforce_eager;
     if (!o.speculative_config.empty()) {
         // SpeculativeConfig: MTP methods load the model's own next-token layers; ngram needs no GPU memory;
         // a draft model or EAGLE heads are another model, not planned here.
@@ -577,12 +700,27 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     k.max_num_batched_tokens = o.max_num_batched_tokens ? *o.max_num_batched_tokens : (big ? 8192 : 2048);
     k.max_num_seqs =
         o.max_num_seqs ? *o.max_num_seqs : std::min<uint64_t>(big ? 1024 : 256, k.max_num_batched_tokens);
+    // V0 (EngineArgs, SchedulerConfig): 256 sequences on every GPU; `vllm serve` turns chunked prefill on
+    // past 32,768 tokens of context, with 2,048 batched tokens, and otherwise batches a whole context, at
+    // least 2,048.
+    const bool v0_chunked = k.max_model_len > 32768;
+    if (k.v0) {
+        if (!o.max_num_batched_tokens)
+            k.max_num_batched_tokens = v0_chunked ? 2048 : std::max<uint64_t>(k.max_model_len, 2048);
+        if (!o.max_num_seqs) k.max_num_seqs = std::min<uint64_t>(256, k.max_num_batched_tokens);
+    }
     if (k.max_num_batched_tokens == 0 || k.max_num_seqs == 0)
         return make_error(error_code::out_of_range,
                           std::string(k.max_num_seqs == 0 ? "max_num_seqs" : "max_num_batched_tokens") +
                               ": must be at least 1, got 0",
                           k.max_num_seqs == 0 ? "max_num_seqs" : "max_num_batched_tokens");
-    // SchedulerConfig.verify_args
+    // SchedulerConfig.verify_args; V0 without chunked prefill batches a whole context at once.
+    if (k.v0 && !v0_chunked && k.max_num_batched_tokens < k.max_model_len)
+        return make_error(error_code::inconsistent,
+                          "max_num_batched_tokens: max_num_batched_tokens (" + num(k.max_num_batched_tokens) +
+                              ") is smaller than max_model_len (" + num(k.max_model_len) +
+                              "); vLLM's V0 engine without chunked prefill would reject longer sequences",
+                          "max_num_batched_tokens");
     if (k.max_num_batched_tokens < k.max_num_seqs)
         return make_error(error_code::inconsistent,
                           "max_num_batched_tokens: max_num_batched_tokens (" + num(k.max_num_batched_tokens) +
@@ -607,7 +745,9 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.dtype = k.dtype;
     p.enforce_eager = k.enforce_eager;
     p.enable_lora = k.enable_lora;
+    // V1: the minor version ("0.15"); V0 as given ("0.8-v0", "0.6.6-v0": 0.6 is modelled from 0.6.5 on).
     p.engine_version = "0." + std::to_string(k.version);
+    if (k.v0) p.engine_version = r.engine_version[0] == 'v' ? r.engine_version.substr(1) : r.engine_version;
     p.speculative_config = r.vllm.speculative_config;
     p.max_loras = k.enable_lora ? k.max_loras : 0;
     p.max_lora_rank = k.enable_lora ? k.max_lora_rank : 0;
@@ -632,7 +772,8 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         f.weights = sw->bytes[st];
         f.lora = k.enable_lora ? lora_buffer_bytes(a, k, f.first, f.last) : 0;
         f.weights = add(f.weights, f.lora);
-        f.non_torch = non_torch_bytes(k.tp, k.pp);
+        if (k.v0 && k.tp > 1) f.weights = add(f.weights, v0_parallel_load_bytes);
+        f.non_torch = non_torch_bytes(k, gpu);
         f.activation = activation_peak(s, k, f.first, f.last, st == 0, st == k.pp - 1);
         uint64_t layers = 0;
         for (uint64_t il = f.first; il <= f.last; ++il) layers += s.layers[il].stack == layer_stack::decoder;
@@ -655,6 +796,23 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
                 f.pages.push_back({kind_of(l.attn), l.attn == attn_kind::full ? 0 : l.window,
                                    mul(per_token, k.block_size)});
             }
+        }
+        if (k.v0) {
+            // V0 (CacheEngine.get_cache_block_size): one block holds block_size tokens of every attention
+            // layer; no groups, every layer keeps the whole context.
+            // MLA's latent entry is padded to 256 bytes: DeepSeek-Coder-V2-Lite on an L40S (0.7.2, a log
+            // quoted in vllm-project/vllm#15196) has "# CPU blocks: 7767", 4 GiB / (16 x 27 layers x 1,280
+            // bytes), not the 1,152 bytes of its 576 bfloat16 values.
+            uint64_t page = 0;
+            for (auto pg : f.pages) {
+                if (pg.kind == "mla") pg.page = mul(pad_to(pg.page / k.block_size, 256), k.block_size);
+                f.v0_block = add(f.v0_block, pg.page), page = std::max(page, pg.page);
+            }
+            if (f.v0_block)
+                f.groups.push_back(
+                    {"full", 0, f.pages.size(), page, ceil_div(k.max_model_len, k.block_size)});
+            f.blocks = f.kv > 0 && f.v0_block ? static_cast<uint64_t>(f.kv) / f.v0_block : 0;
+            continue;
         }
         f.groups = form_groups(f.pages, k);
         uint64_t page = 0, group_size = 0;
@@ -702,6 +860,13 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     if (!p.groups.empty()) p.kv_tokens = p.num_gpu_blocks / p.groups.size() * k.block_size;
     p.max_concurrency =
         per_request ? static_cast<double>(p.num_gpu_blocks) / static_cast<double>(per_request) : 0;
+    if (k.v0) {
+        // V0 (executor_base): concurrency = blocks x block_size / max_model_len; CPU blocks = swap space (4
+        // GiB,
+        // --swap-space) / block bytes.
+        p.max_concurrency = static_cast<double>(p.kv_tokens) / static_cast<double>(k.max_model_len);
+        p.num_cpu_blocks = lim.v0_block ? (4ull << 30) / lim.v0_block : 0;
+    }
     for (const auto& pg : lim.pages) p.kv_bytes_per_token = add(p.kv_bytes_per_token, pg.page / k.block_size);
 
     // The verdict, in the order vLLM meets the failures.
@@ -712,7 +877,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
                     ". You can use float16 instead by explicitly setting the `dtype` flag in CLI, for "
                     "example: --dtype=half.");
     uint64_t free_at_start = total > init_context_bytes ? total - init_context_bytes : 0;
-    if (requested > free_at_start)
+    if (!k.v0 && requested > free_at_start) // V1's check (gpu_worker); V0 has none
         fail(p, "Free memory on device (" + gib2(signed_bytes(free_at_start)) + "/" +
                     gib2(signed_bytes(total)) +
                     " GiB) on startup is less than desired GPU memory utilization (" + fixed2(k.util) + ", " +
@@ -728,6 +893,17 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
                     "initializing the engine.");
     for (const auto& f : stages) {
         if (f.kv <= 0) continue;
+        if (k.v0) {
+            // V0 (_verify_args of the cache): the cache must hold one max_model_len request.
+            const uint64_t tokens = f.blocks * k.block_size;
+            if (tokens < k.max_model_len)
+                fail(p, "The model's max seq len (" + num(k.max_model_len) +
+                            ") is larger than the maximum number of tokens that can be stored in KV cache (" +
+                            num(tokens) +
+                            "). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when "
+                            "initializing the engine.");
+            continue;
+        }
         uint64_t needed = request_bytes(f.pages, k.max_model_len, k);
         if (needed > static_cast<uint64_t>(f.kv))
             fail(p, "To serve at least one request with the models's max seq len (" + num(k.max_model_len) +
