@@ -2,6 +2,7 @@
 // answers.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct gguf_part {
     int32_t rule = -1;
 };
 
+// What the -ot entries match in a model: per skeleton tensor, its GGUF parts (none: a tensor llama.cpp does
+// not load by name), and per entry the GGUF tensors it placed.
+struct override_matches {
+    std::vector<std::vector<gguf_part>> parts;
+    std::vector<uint64_t> tensors_matched;
+};
+
 // The knobs resolved against the model: defaults filled in (llama-server's), every value checked.
 struct knobs {
     uint64_t gpus = 1, n_layer = 0, ngl = 0;
@@ -38,16 +46,10 @@ struct knobs {
     bool unified = true, cpu_moe = false, ngl_given = false, ctx_given = false, parallel_given = false;
     std::string type_k = "f16", type_v = "f16", quant;
     std::vector<tensor_override> overrides;
-    // With overrides: per skeleton tensor, its GGUF parts (none: a tensor llama.cpp does not load by name),
-    // and per override the GGUF tensors it placed.
-    std::vector<std::vector<gguf_part>> parts;
-    std::vector<uint64_t> tensors_matched;
+    std::shared_ptr<const override_matches> matches; // with overrides
 };
 
-// `matched`: knobs resolved before for the same model and -ot entries, whose matches are taken as they are
-// (the fixes plan again with other knobs).
-result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu,
-                      const knobs* matched = nullptr);
+result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu);
 
 // The buffers of every device, the cache and the verdict, without fixes.
 result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k);

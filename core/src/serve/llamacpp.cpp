@@ -181,9 +181,46 @@ result<gguf_names> gguf_names_of(const analysis& a) {
     return g;
 }
 
+// The GGUF names against the entries in order; the first match wins (src/llama-model-loader.cpp,
+// create_tensor: std::regex_search over tensor_buft_overrides, break at the first). The fixes and the inverse
+// questions plan the same model with the same entries dozens of times: the last answer is kept, by model and
+// entries.
+result<std::shared_ptr<const override_matches>>
+override_matches_of(const analysis& a, const std::vector<std::string>& entries,
+                    const std::vector<tensor_override>& overrides) {
+    struct memo {
+        std::string key;
+        std::shared_ptr<const override_matches> value;
+    };
+    thread_local memo last;
+    const auto& ts = a.sk.tensors;
+    std::string key = a.model + '\n' + a.spec.model_type + '\n' +
+                      num(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ts.data()))) + '\n' +
+                      num(ts.size()) + '\n' + (ts.empty() ? "" : ts.front().name + '\n' + ts.back().name);
+    for (const auto& e : entries) key += '\n' + e;
+    if (last.value && last.key == key) return last.value;
+
+    auto g = gguf_names_of(a);
+    if (!g) return g.err();
+    auto m = std::make_shared<override_matches>();
+    std::vector<int32_t> rule_of(g->names.size(), -1);
+    m->tensors_matched.assign(overrides.size(), 0);
+    for (size_t n = 0; n < g->names.size(); ++n)
+        for (size_t r = 0; r < overrides.size(); ++r)
+            if (regex::search(overrides[r].program, g->names[n])) {
+                rule_of[n] = static_cast<int32_t>(r);
+                ++m->tensors_matched[r];
+                break;
+            }
+    m->parts.resize(ts.size());
+    for (size_t i = 0; i < ts.size(); ++i)
+        for (auto [name, elements] : g->of_tensor[i]) m->parts[i].push_back({elements, rule_of[name]});
+    last = {std::move(key), m};
+    return std::shared_ptr<const override_matches>(m);
+}
 } // namespace
 
-result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs* matched) {
+result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu) {
     (void)gpu;
     const model_spec& s = a.spec;
     const llamacpp_options& o = r.llamacpp;
@@ -262,27 +299,9 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
         auto overrides = read_overrides(o.override_tensor, k.gpus);
         if (!overrides) return overrides.err();
         k.overrides = std::move(*overrides);
-        if (matched && matched->overrides.size() == k.overrides.size()) {
-            k.parts = matched->parts;
-            k.tensors_matched = matched->tensors_matched;
-            return k;
-        }
-        auto g = gguf_names_of(a);
-        if (!g) return g.err();
-        // Each GGUF name against the entries in order; the first match wins (src/llama-model-loader.cpp,
-        // create_tensor: std::regex_search over tensor_buft_overrides, break at the first).
-        std::vector<int32_t> rule_of(g->names.size(), -1);
-        k.tensors_matched.assign(k.overrides.size(), 0);
-        for (size_t n = 0; n < g->names.size(); ++n)
-            for (size_t r = 0; r < k.overrides.size(); ++r)
-                if (regex::search(k.overrides[r].program, g->names[n])) {
-                    rule_of[n] = static_cast<int32_t>(r);
-                    ++k.tensors_matched[r];
-                    break;
-                }
-        k.parts.resize(a.sk.tensors.size());
-        for (size_t i = 0; i < a.sk.tensors.size(); ++i)
-            for (auto [name, elements] : g->of_tensor[i]) k.parts[i].push_back({elements, rule_of[name]});
+        auto m = override_matches_of(a, o.override_tensor, k.overrides);
+        if (!m) return m.err();
+        k.matches = *m;
     }
     return k;
 }
@@ -342,7 +361,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     for (size_t r = 0; r < k.overrides.size(); ++r) {
         p.tensor_overrides[r].pattern = k.overrides[r].pattern;
         p.tensor_overrides[r].buffer_type = k.overrides[r].buffer_type;
-        p.tensor_overrides[r].tensors = k.tensors_matched[r];
+        p.tensor_overrides[r].tensors = k.matches->tensors_matched[r];
     }
     // Bytes of one GGUF part on the device its -ot entry names, or on `dev` without one.
     auto place = [&](uint64_t part_bytes, int32_t rule, uint64_t dev) {
@@ -373,12 +392,12 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         } else if (t.what == role::lm_head) {
             head_seen = true;
         }
-        if (i >= k.parts.size() || k.parts[i].empty()) {
+        if (!k.matches || i >= k.matches->parts.size() || k.matches->parts[i].empty()) {
             model[dev] = add(model[dev], bytes[i]);
             continue;
         }
         // Split over its GGUF tensors by their share of the elements (one part for nearly every tensor).
-        const auto& parts = k.parts[i];
+        const auto& parts = k.matches->parts[i];
         uint64_t elements = 0, placed = 0;
         for (const auto& part : parts) elements = add(elements, part.elements);
         for (size_t j = 0; j < parts.size(); ++j) {
@@ -650,7 +669,7 @@ std::vector<std::string> fixes(const analysis& a, const serve_request& r, const 
     for (uint64_t n = k.ngl; n-- > 0;) {
         serve_request t = r;
         t.llamacpp.n_gpu_layers = n;
-        auto kk = resolve(a, t, gpu, &k);
+        auto kk = resolve(a, t, gpu);
         if (!kk) break;
         auto again = plan_once(a, t, gpu, *kk);
         if (again && again->starts) {
@@ -662,7 +681,7 @@ std::vector<std::string> fixes(const analysis& a, const serve_request& r, const 
     for (uint64_t c = k.n_ctx / 2; c >= 2048; c /= 2) {
         serve_request t = r;
         t.llamacpp.ctx_size = c;
-        auto kk = resolve(a, t, gpu, &k);
+        auto kk = resolve(a, t, gpu);
         if (!kk) break;
         auto again = plan_once(a, t, gpu, *kk);
         if (again && again->starts) {
@@ -678,7 +697,7 @@ std::vector<std::string> fixes(const analysis& a, const serve_request& r, const 
     for (uint64_t g = k.gpus + 1; g <= 16; ++g) {
         serve_request t = r;
         t.gpus = g;
-        auto kk = resolve(a, t, gpu, &k);
+        auto kk = resolve(a, t, gpu);
         if (!kk) break;
         auto again = plan_once(a, t, gpu, *kk);
         if (again && again->starts) {
@@ -687,7 +706,7 @@ std::vector<std::string> fixes(const analysis& a, const serve_request& r, const 
         }
     }
     return serve_util::fixes_that_start(tries, [&](const serve_request& t) -> result<serve_plan> {
-        auto kk = resolve(a, t, gpu, &k);
+        auto kk = resolve(a, t, gpu);
         if (!kk) return kk.err();
         return plan_once(a, t, gpu, *kk);
     });
