@@ -252,6 +252,24 @@ TEST(ServeLlamacpp, OverrideFirstMatchWinsAndNoMatchChangesNothing) {
                                        {"quant",    "q4_k_m"},
                                        {"ctx_size", "4096"  }
     });
+    // --n-cpu-moe's own patterns come after -ot's in the command (PR #15077: "If you use --override-tensor
+    // before these options, your overrides will take priority"): layer 0's up experts stay on the GPU.
+    serve_plan ncmoe = plan_of(moe, {
+                                        {"quant",     "q4_k_m"},
+                                        {"ctx_size",  "4096"  },
+                                        {"n_cpu_moe", "1"     }
+    });
+    serve_plan both = plan_of(moe, {
+                                       {"quant",           "q4_k_m"                     },
+                                       {"ctx_size",        "4096"                       },
+                                       {"n_cpu_moe",       "1"                          },
+                                       {"override_tensor", "blk\\.0\\.ffn_up_exps=CUDA0"}
+    });
+    EXPECT_EQ(override_of(both).tensors, 1u);
+    EXPECT_GT(override_of(both).moved_bytes, 0u);
+    EXPECT_EQ(both.host_weights_bytes, ncmoe.host_weights_bytes - override_of(both).moved_bytes);
+    EXPECT_GT(both.host_weights_bytes, none.host_weights_bytes); // layer 0's gate and down experts
+    EXPECT_LT(both.command.find(" -ot "), both.command.find(" --n-cpu-moe 1")) << both.command;
     serve_plan nothing = with("ffn_gate_up_exps=CPU");
     EXPECT_EQ(nothing.ranks[0].weights_bytes, none.ranks[0].weights_bytes);
     EXPECT_EQ(nothing.host_weights_bytes, none.host_weights_bytes);

@@ -4,7 +4,8 @@
 //              above the blocks), split over the GPUs by equal fractions (the default --tensor-split for
 //              alike GPUs); the token embedding always in host memory (mapped from the file)
 //   model      per device, the stored bytes of its tensors; experts of the first --n-cpu-moe layers (every
-//              layer with --cpu-moe) stay in host memory
+//              layer with --cpu-moe) stay in host memory; -ot PATTERN=TYPE entries place every tensor whose
+//              GGUF name a pattern finds in, the first matching entry deciding, before -ngl and --n-cpu-moe
 //   KV         per layer on its layer's device: cells x (K row + V row) in the cache types; cells = the
 //   context
 //              padded to 256 (one unified stream for the auto 4 slots; -np N without -kvu: N streams of the
