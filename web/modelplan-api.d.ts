@@ -257,6 +257,14 @@ export interface ServeRank {
   kv_cache_bytes: number;
   num_blocks: number;
 }
+/** One llama.cpp -ot entry of a plan: the GGUF tensors it placed (first match), their bytes, the bytes it moved. */
+export interface ServeTensorOverride {
+  pattern: string;
+  buffer_type: string;
+  tensors: number;
+  bytes: number;
+  moved_bytes: number;
+}
 /** A serving plan: whether the engine starts, its figures per GPU, and the command (docs/json.md, "serve"). */
 export interface ServePlan extends HeaderSource {
   model: string;
@@ -269,7 +277,8 @@ export interface ServePlan extends HeaderSource {
   error: string | null;
   /** changes that make it start, each planned again */
   fixes: string[];
-  knobs: Record<string, string | number | boolean>;
+  /** the knobs as resolved; llama.cpp's also hold override_tensor: one entry per -ot pattern, in order */
+  knobs: Record<string, string | number | boolean | ServeTensorOverride[]>;
   ranks: ServeRank[];
   kv_groups: { kind: string; window: number; layers: number; page_bytes: number; blocks_per_request: number }[];
   num_gpu_blocks: number;

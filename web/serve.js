@@ -33,6 +33,7 @@ const engines = {
       ['cache_type_k', 'K cache type (-ctk)', 'f16'],
       ['cache_type_v', 'V cache type (-ctv)', 'f16'],
       ['quant', 'GGUF type (--quant)', 'the model\'s'],
+      ['override_tensor', 'Tensor overrides (-ot)', 'e.g. exps=CPU'],
     ],
   },
   transformers: {

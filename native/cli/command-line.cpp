@@ -158,7 +158,8 @@ const option_group serve = {
     {"--target-concurrency",        &cl::target_concurrency, "target_concurrency",     " (e.g. 32)"                     },
     {"--longest-context",           &cl::longest_context,    "longest_context",        ""                               },
     {"--sweep",                     &cl::sweep,              "sweep",                  ""                               },
- // llama.cpp's (llama-server's short forms -ngl, -np, -ctk, -ctv, -kvu, -ub, -ncmoe, -cmoe are read too)
+ // llama.cpp's (llama-server's short forms -ngl, -np, -ctk, -ctv, -kvu, -ub, -ncmoe, -cmoe, -ot are read
+  // too)
     {"-c,--ctx-size",               workload_value{},        "ctx_size",               " (e.g. 8192)"                   },
     {"--gpu-layers,--n-gpu-layers", workload_value{},        "n_gpu_layers",           " (e.g. 99)"                     },
     {"--parallel",                  workload_value{},        "parallel",               " (e.g. 4)"                      },
@@ -167,6 +168,7 @@ const option_group serve = {
     {"--cache-type-v",              workload_value{},        "cache_type_v",           " (e.g. q8_0)"                   },
     {"--n-cpu-moe",                 workload_value{},        "n_cpu_moe",              " (e.g. 10)"                     },
     {"--cpu-moe",                   &cl::cpu_moe,            "cpu_moe",                ""                               },
+    {"--override-tensor",           &cl::override_tensor,    "override_tensor",        " (e.g. exps=CPU)"               },
     {"--ubatch-size",               workload_value{},        "ubatch_size",            " (e.g. 512)"                    },
     {"--quant",                     workload_value{},        "quant",                  " (e.g. q4_k_m)"                 },
 };
@@ -176,14 +178,15 @@ const option_group serve = {
 // llama-server's short flags of more than one letter, which CLI11 does not take as short options: read as the
 // long ones (serve).
 const std::pair<const char*, const char*> llamacpp_short_flags[] = {
-    {"-ngl",   "--n-gpu-layers"},
-    {"-np",    "--parallel"    },
-    {"-ctk",   "--cache-type-k"},
-    {"-ctv",   "--cache-type-v"},
-    {"-kvu",   "--kv-unified"  },
-    {"-ub",    "--ubatch-size" },
-    {"-ncmoe", "--n-cpu-moe"   },
-    {"-cmoe",  "--cpu-moe"     },
+    {"-ngl",   "--n-gpu-layers"   },
+    {"-np",    "--parallel"       },
+    {"-ctk",   "--cache-type-k"   },
+    {"-ctv",   "--cache-type-v"   },
+    {"-kvu",   "--kv-unified"     },
+    {"-ub",    "--ubatch-size"    },
+    {"-ncmoe", "--n-cpu-moe"      },
+    {"-cmoe",  "--cpu-moe"        },
+    {"-ot",    "--override-tensor"},
 };
 
 std::string long_form(const std::string& arg) {

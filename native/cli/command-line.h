@@ -53,6 +53,7 @@ struct command_line {
     std::optional<std::string> engine, engine_version;
     bool enforce_eager = false, disable_cuda_graph = false, kv_unified = false, cpu_moe = false,
          enable_lora = false;
+    std::vector<std::string> override_tensor;      // llama.cpp's -ot, one value per use, in order
     std::optional<std::string> target_concurrency; // serve's inverse questions
     bool longest_context = false, sweep = false;
 };

@@ -63,8 +63,8 @@ SGLang's (--engine sglang; dtype, quantization and --kv-cache-dtype as above, fp
   --disable-cuda-graph             no CUDA graphs
   --free-memory SIZE               modelplan's: the GPU's free memory when SGLang starts, per GPU (default:
                                    the CUDA total less the CUDA context); SGLang sizes from it
-llama.cpp's (--engine llama.cpp; llama-server's short forms -ngl, -np, -ctk, -ctv, -kvu, -ub, -ncmoe, -cmoe
-are read too; --gpus N splits the layers over N GPUs as the default --tensor-split does):
+llama.cpp's (--engine llama.cpp; llama-server's short forms -ngl, -np, -ctk, -ctv, -kvu, -ub, -ncmoe, -cmoe,
+-ot are read too; --gpus N splits the layers over N GPUs as the default --tensor-split does):
   -ngl, --n-gpu-layers N           layers offloaded, the output layer counted last (default: all)
   -c, --ctx-size N                 default 0: the model's training context; padded to 256
   -np, --parallel N                slots; default: llama-server's auto, 4 sharing one unified cache
@@ -73,6 +73,9 @@ are read too; --gpus N splits the layers over N GPUs as the default --tensor-spl
   -ctv, --cache-type-v T           likewise
   -ncmoe, --n-cpu-moe N            the experts of the first N layers in host memory
   -cmoe, --cpu-moe                 every layer's experts in host memory
+  -ot, --override-tensor P=T,...   every tensor whose GGUF name (blk.N.ffn_up_exps.weight, token_embd.weight,
+                                   ...) the regular expression P finds in goes to T: CPU (host memory) or
+                                   CUDAi; repeatable, the first matching pattern wins; before --n-cpu-moe
   -ub, --ubatch-size N             default 512
   --quant Q                        modelplan's: the GGUF type a model that is not a .gguf file is converted
                                    to (q4_k_m, q8_0, ...; default its own type); a .gguf file's types are read
@@ -317,6 +320,8 @@ int run_serve(const command_line& given) {
         if (auto e = set_serve_option(r, "kv_unified", "true", "--kv-unified")) return fail(*e);
     if (cl.cpu_moe)
         if (auto e = set_serve_option(r, "cpu_moe", "true", "--cpu-moe")) return fail(*e);
+    for (const std::string& v : cl.override_tensor) // in the order given: the first matching pattern wins
+        if (auto e = set_serve_option(r, "override_tensor", v, "--override-tensor")) return fail(*e);
     if (given.dtype) r.vllm.dtype = r.sglang.dtype = *given.dtype;
     auto a = read_model(cl);
     if (!a) return fail(a.err().message);

@@ -240,6 +240,38 @@ TEST_F(serve, llamacpp_short_flags_json_and_command) {
                      "--max-model-len: not a llama.cpp flag (llama.cpp's is --ctx-size)");
 }
 
+// llama.cpp's -ot/--override-tensor on the command line: repeatable, in order; the command gives the entries
+// as one comma-separated -ot (llama-server splits every -ot value at its commas, common/arg.cpp); -ot
+// exps=CPU places what --cpu-moe places (llama.cpp implements --cpu-moe as that override); bad values are
+// named by the flag.
+TEST_F(serve, llamacpp_override_tensor) {
+    const std::string base = "qwen3-30b-a3b --engine llama.cpp --gpu rtx-4090 --quant q4_k_m -c 4096 ";
+    auto r = run(base + "-ot ffn_up_exps=CUDA0 --override-tensor 'exps=CPU' --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto d = json(r);
+    const std::string command = d["command"].GetString();
+    EXPECT_NE(command.find(" -ot 'ffn_up_exps=CUDA0,exps=CPU'"), std::string::npos) << command;
+    const auto& entries = d["knobs"]["override_tensor"];
+    ASSERT_TRUE(entries.IsArray());
+    ASSERT_EQ(entries.Size(), 2u);
+    EXPECT_STREQ(entries[1]["buffer_type"].GetString(), "CPU");
+    EXPECT_EQ(entries[0]["tensors"].GetUint64(), 48u); // blk.0-47.ffn_up_exps.weight
+    EXPECT_EQ(entries[1]["tensors"].GetUint64(), 96u); // the gate and down experts left
+    auto ot = run(base + "-ot exps=CPU --json");
+    auto cpu_moe = run(base + "--cpu-moe --json");
+    ASSERT_EQ(ot.status, 0) << ot.err;
+    ASSERT_EQ(cpu_moe.status, 0) << cpu_moe.err;
+    EXPECT_EQ(json(ot)["ranks"][0]["weights_bytes"].GetUint64(),
+              json(cpu_moe)["ranks"][0]["weights_bytes"].GetUint64());
+    auto text = run(base + "-ot exps=CPU");
+    EXPECT_NE(text.out.find("-ot exps=CPU: 144 GGUF tensors"), std::string::npos) << text.out;
+    expect_bad_input(run(base + "-ot exps=cpu"), "--override-tensor: unknown buffer type \"cpu\"");
+    expect_bad_input(run(base + "-ot 'blk\\.(=CPU'"), "--override-tensor: bad pattern \"blk\\\\.(\"");
+    expect_bad_input(run(base + "-ot exps=CUDA1"), "--gpus");
+    expect_bad_input(run(base + "-ot exps"), "--override-tensor: expected PATTERN=TYPE");
+    expect_bad_input(run("qwen3-30b-a3b --gpu rtx-4090 -ot exps=CPU"), "not a vLLM flag");
+}
+
 // The inverse questions on the command line: the JSON's search object, whose smallest layout planned again
 // with its flags holds the target (tests/core/serve-search.cpp checks the search itself).
 TEST_F(serve, search_answers_plan_again) {

@@ -369,5 +369,29 @@ TEST_F(hostile, a_one_byte_gguf_is_described_as_gguf) {
     EXPECT_EQ(r.err.find("safetensors"), std::string::npos) << r.err;
 }
 
+// llama.cpp's -ot takes regular expressions; libstdc++'s std::regex backtracks, so a pattern like (.*)*(.*)*y
+// runs for exponential time. serve matches with its own automaton (core/src/util/regex-search.h), bounded by
+// the pattern limits: the largest input they allow, on the model with the most GGUF tensor names among the
+// presets, answers in bounded time; one pattern more is refused by name.
+TEST_F(hostile, override_tensor_patterns_cannot_hang_serve) {
+    std::string ot;
+    for (int i = 0; i < 64; ++i)
+        ot += std::string(i ? "," : "") + "(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*(.*)*y" + std::to_string(i) +
+              "=CPU";
+    auto r = run(
+        {"serve", "deepseek-v3", "--engine", "llama.cpp", "--gpu", "h100-80gb", "--gpus", "8", "-ot", ot});
+    EXPECT_FALSE(r.timed_out) << "killed after " << r.seconds << " s";
+    EXPECT_EQ(r.signal, 0);
+    EXPECT_TRUE(r.status == 0 || r.status == 3) << r.err.substr(0, 500);
+    EXPECT_LT(r.seconds, max_seconds);
+    EXPECT_LT(r.peak_rss_bytes, max_rss_bytes) << r.peak_rss_bytes / (1 << 20) << " MiB";
+    auto more =
+        run({"serve", "deepseek-v3", "--engine", "llama.cpp", "--gpu", "h100-80gb", "-ot", ot + ",x=CPU"});
+    expect_refused(more, {"--override-tensor", "at most 64"});
+    auto deep = run({"serve", "deepseek-v3", "--engine", "llama.cpp", "--gpu", "h100-80gb", "-ot",
+                     std::string(100, '(') + "x" + std::string(100, ')') + "=CPU"});
+    expect_refused(deep, {"--override-tensor", "bad pattern"});
+}
+
 } // namespace
 } // namespace modelplan::test

@@ -175,3 +175,14 @@ test('place: identical JSON for device maps and parallel plans', () => {
   const none = JSON.parse(mp.place(JSON.stringify({ model: 'llama-3.1-8b' })));
   assert.match(none.error.message, /place needs devices/);
 });
+
+test('serve llama.cpp with -ot: identical JSON; a bad pattern is a structured error naming override_tensor', () => {
+  const request = { model: 'qwen3-30b-a3b', engine: 'llama.cpp', gpu: 'rtx-4090',
+    knobs: { quant: 'q4_k_m', ctx_size: 4096, override_tensor: 'ffn_up_exps=CUDA0,exps=CPU' } };
+  assert.equal(mp.serve(JSON.stringify(request)),
+               native('serve', 'qwen3-30b-a3b', '--engine', 'llama.cpp', '--gpu', 'rtx-4090', '--quant', 'q4_k_m',
+                      '-c', '4096', '-ot', 'ffn_up_exps=CUDA0', '-ot', 'exps=CPU', '--json'));
+  const bad = JSON.parse(mp.serve(JSON.stringify({ ...request, knobs: { override_tensor: 'blk\\.(=CPU' } })));
+  assert.equal(bad.error?.path, 'override_tensor');
+  assert.match(bad.error.message, /bad pattern "blk\\\\\.\("/);
+});

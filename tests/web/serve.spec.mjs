@@ -78,6 +78,15 @@ test('SGLang and llama.cpp: their knobs, their figures; a plan that does not sta
   await expect(page.getByTestId('serve-log')).toHaveText(ll.log_lines.join('\n'));
   await expect(page.getByTestId('serve-bars').locator('[data-item="weights_bytes"]'))
     .toHaveAttribute('data-bytes', String(ll.ranks[0].weights_bytes));
+  // llama.cpp's -ot: the embedding (in host memory by default) to the GPU, as the CLI plans it.
+  await setKnob(page, 'override_tensor', '^token_embd=CUDA0');
+  const ot = cli('serve', 'qwen2.5-7b', '--engine', 'llama.cpp', '--gpu', 'l40s', '--quant', 'q4_k_m', '-c', '8192',
+    '-ot', '^token_embd=CUDA0');
+  expect(ot.ranks[0].weights_bytes).toBeGreaterThan(ll.ranks[0].weights_bytes);
+  await expect(page.getByTestId('serve-command')).toHaveText(ot.command);
+  await expect(page.getByTestId('serve-bars').locator('[data-item="weights_bytes"]'))
+    .toHaveAttribute('data-bytes', String(ot.ranks[0].weights_bytes));
+  await setKnob(page, 'override_tensor', '');
 
   // Llama-3.1-70B in bf16 on one L40S: vLLM does not start; the fixes are the core's.
   await choosePreset(page, 'llama-3.1-70b');

@@ -59,6 +59,9 @@ struct llamacpp_options {
     std::string cache_type_k = "f16", cache_type_v = "f16";
     uint64_t n_cpu_moe = 0; // experts of the first N layers on the CPU
     bool cpu_moe = false;   // every layer's experts on the CPU
+    // -ot/--override-tensor: "PATTERN=BUFFER_TYPE" entries in the order given (each -ot value split at its
+    // commas, as llama.cpp splits it); checked when planning (docs/serving.md, "llama.cpp")
+    std::vector<std::string> override_tensor;
     uint64_t ubatch_size = 512;
     std::string quant; // modelplan's own: the GGUF type a model that is not a GGUF file is converted to
 };
@@ -118,6 +121,14 @@ struct serve_kv_group {
     uint64_t blocks_per_request = 0; // for one max_model_len request
 };
 
+// One -ot entry of a llama.cpp plan: the GGUF tensors whose name it matched first, and their bytes.
+struct serve_tensor_override {
+    std::string pattern, buffer_type; // "exps", "CPU"
+    uint64_t tensors = 0;             // GGUF tensors it placed (the first pattern matching wins)
+    uint64_t bytes = 0;               // their bytes, now on buffer_type's device
+    uint64_t moved_bytes = 0;         // of those, the bytes that would be on another device without it
+};
+
 struct serve_plan {
     std::string engine = "vllm";
     std::string engine_version = "0.19";
@@ -150,7 +161,8 @@ struct serve_plan {
     uint64_t k_bytes_total = 0, v_bytes_total = 0, full_layers = 0, swa_layers = 0; // the full layers' cache
     uint64_t swa_k_bytes = 0, swa_v_bytes = 0; // the sliding-window layers' cache
     bool kv_unified = false;
-    std::string device_map; // transformers': auto, balanced, sequential
+    std::vector<serve_tensor_override> tensor_overrides; // llama.cpp's -ot entries, in order
+    std::string device_map;                              // transformers': auto, balanced, sequential
     double gpu_memory_utilization = 0.9;
     std::string kv_cache_dtype = "auto", quantization, dtype;
     bool enforce_eager = false;

@@ -4,7 +4,8 @@
 //              above the blocks), split over the GPUs by equal fractions (the default --tensor-split for
 //              alike GPUs); the token embedding always in host memory (mapped from the file)
 //   model      per device, the stored bytes of its tensors; experts of the first --n-cpu-moe layers (every
-//              layer with --cpu-moe) stay in host memory
+//              layer with --cpu-moe) stay in host memory; -ot PATTERN=TYPE entries place every tensor whose
+//              GGUF name a pattern finds in, the first matching entry deciding, before -ngl and --n-cpu-moe
 //   KV         per layer on its layer's device: cells x (K row + V row) in the cache types; cells = the
 //   context
 //              padded to 256 (one unified stream for the auto 4 slots; -np N without -kvu: N streams of the
@@ -15,10 +16,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <unordered_map>
 
+#include "modelplan/header-model.h"
 #include "modelplan/memory.h"
 #include "modelplan/presets.h"
 #include "modelplan/text.h"
+#include "modelplan/verify.h"
 #include "serve/llamacpp-internal.h"
 #include "serve/serve-util.h"
 #include "serve/vllm-internal.h"
@@ -79,6 +83,142 @@ bool is_expert(role r) {
 // H100 (docs/serving.md); llama.cpp's own is not in the logs.
 const uint64_t context_bytes = 547608330; // 0.51 GiB
 
+// ---- -ot / --override-tensor (docs/serving.md, "llama.cpp": the rules and their sources)
+
+error override_error(const std::string& message) {
+    return make_error(error_code::bad_request, "override_tensor: " + message, "override_tensor");
+}
+
+// The -ot entries checked as llama-server checks them (common/arg.cpp, --override-tensor: each entry
+// PATTERN=TYPE split at its first '=', TYPE one of the devices' buffer type names, exactly: CPU, CUDA0, ...),
+// and beyond it: an empty pattern (which would match every tensor), a pattern too long, and one our matcher
+// refuses.
+result<std::vector<tensor_override>> read_overrides(const std::vector<std::string>& entries, uint64_t gpus) {
+    std::vector<tensor_override> out;
+    uint64_t steps = 0;
+    const std::string types = "CPU, " + (gpus == 1 ? std::string("CUDA0") : "CUDA0 to CUDA" + num(gpus - 1));
+    for (const std::string& entry : entries) {
+        const size_t eq = entry.find('=');
+        if (eq == std::string::npos)
+            return override_error("expected PATTERN=TYPE (e.g. exps=CPU), got " + quote_value(entry) +
+                                  ", which has no '='");
+        tensor_override o;
+        o.pattern = entry.substr(0, eq);
+        o.buffer_type = entry.substr(eq + 1);
+        if (o.pattern.empty())
+            return override_error("empty pattern in " + quote_value(entry) +
+                                  " (llama.cpp would match every tensor); name the tensors, e.g. exps=CPU");
+        if (o.pattern.size() > regex::max_pattern_chars)
+            return override_error("pattern of " + num(o.pattern.size()) + " characters; at most " +
+                                  num(regex::max_pattern_chars) + " are taken (" + quote_value(o.pattern) +
+                                  ")");
+        const std::string& t = o.buffer_type;
+        const bool cuda = t.size() > 4 && t.size() <= 6 && t.compare(0, 4, "CUDA") == 0 &&
+                          t.find_first_not_of("0123456789", 4) == std::string::npos &&
+                          (t[4] != '0' || t.size() == 5);
+        if (t == "CPU") {
+            o.device = 0;
+        } else if (cuda) {
+            const uint64_t i = std::stoull(t.substr(4));
+            if (i >= gpus)
+                return override_error(
+                    t + " in " + quote_value(entry) + " is GPU " + num(i + 1) + ", but there " +
+                    (gpus == 1 ? "is 1 GPU" : "are " + num(gpus) + " GPUs") + " (--gpus): " + types);
+            o.device = i + 1;
+        } else {
+            return override_error("unknown buffer type " + quote_value(t) + " in " + quote_value(entry) +
+                                  "; llama-server on " + num(gpus) + " CUDA GPU" + (gpus == 1 ? "" : "s") +
+                                  " has " + types + " (names are case-sensitive)");
+        }
+        std::string why;
+        if (!regex::compile(o.pattern, o.program, why))
+            return override_error("bad pattern " + quote_value(o.pattern, regex::max_pattern_chars) + ": " +
+                                  why);
+        steps = add(steps, o.program.code.size());
+        if (steps > max_override_steps)
+            return override_error("the patterns together are too large (more than " +
+                                  num(max_override_steps) + " automaton steps, at " + quote_value(entry) +
+                                  "); use fewer or simpler ones");
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+// The GGUF tensors llama.cpp loads the skeleton's tensors as, by name: a GGUF file read by its headers has
+// the names themselves; a model of a family has the names llama.cpp's converter gives it (gguf_layout_of: one
+// GGUF tensor may hold many skeleton tensors, the experts stacked; one skeleton tensor may be split in two,
+// gpt-oss's gate_up_proj), each part with its share of the tensor's elements.
+struct gguf_names {
+    std::vector<std::string> names;
+    std::vector<std::vector<std::pair<size_t, uint64_t>>> of_tensor; // (index in names, elements)
+};
+
+result<gguf_names> gguf_names_of(const analysis& a) {
+    gguf_names g;
+    g.of_tensor.resize(a.sk.tensors.size());
+    if (a.from_headers && a.from_headers->generic_keys == "GGUF metadata") {
+        for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+            g.names.push_back(a.sk.tensors[i].name);
+            g.of_tensor[i].push_back({i, a.sk.tensors[i].elements});
+        }
+        return g;
+    }
+    auto layout = gguf_layout_of(a.spec, a.sk);
+    if (!layout)
+        return override_error("llama.cpp's tensor names for this model are unknown (" + layout.err().message +
+                              "); give its .gguf file");
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) index.emplace(a.sk.tensors[i].name, i);
+    for (const auto& t : layout->tensors) {
+        uint64_t elements = 1;
+        for (uint64_t d : t.shape) elements = mul(elements, d);
+        const uint64_t each = t.holds.empty() ? 0 : elements / t.holds.size();
+        g.names.push_back(t.name);
+        for (const std::string& h : t.holds) {
+            auto it = index.find(h);
+            if (it != index.end()) g.of_tensor[it->second].push_back({g.names.size() - 1, each});
+        }
+    }
+    return g;
+}
+
+// The GGUF names against the entries in order; the first match wins (src/llama-model-loader.cpp,
+// create_tensor: std::regex_search over tensor_buft_overrides, break at the first). The fixes and the inverse
+// questions plan the same model with the same entries dozens of times: the last answer is kept, by model and
+// entries.
+result<std::shared_ptr<const override_matches>>
+override_matches_of(const analysis& a, const std::vector<std::string>& entries,
+                    const std::vector<tensor_override>& overrides) {
+    struct memo {
+        std::string key;
+        std::shared_ptr<const override_matches> value;
+    };
+    thread_local memo last;
+    const auto& ts = a.sk.tensors;
+    std::string key = a.model + '\n' + a.spec.model_type + '\n' +
+                      num(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ts.data()))) + '\n' +
+                      num(ts.size()) + '\n' + (ts.empty() ? "" : ts.front().name + '\n' + ts.back().name);
+    for (const auto& e : entries) key += '\n' + e;
+    if (last.value && last.key == key) return last.value;
+
+    auto g = gguf_names_of(a);
+    if (!g) return g.err();
+    auto m = std::make_shared<override_matches>();
+    std::vector<int32_t> rule_of(g->names.size(), -1);
+    m->tensors_matched.assign(overrides.size(), 0);
+    for (size_t n = 0; n < g->names.size(); ++n)
+        for (size_t r = 0; r < overrides.size(); ++r)
+            if (regex::search(overrides[r].program, g->names[n])) {
+                rule_of[n] = static_cast<int32_t>(r);
+                ++m->tensors_matched[r];
+                break;
+            }
+    m->parts.resize(ts.size());
+    for (size_t i = 0; i < ts.size(); ++i)
+        for (auto [name, elements] : g->of_tensor[i]) m->parts[i].push_back({elements, rule_of[name]});
+    last = {std::move(key), m};
+    return std::shared_ptr<const override_matches>(m);
+}
 } // namespace
 
 result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& gpu) {
@@ -156,6 +296,14 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
                           "loads as they are; give a model without headers to convert it",
                           "quant");
     k.quant = o.quant;
+    if (!o.override_tensor.empty()) {
+        auto overrides = read_overrides(o.override_tensor, k.gpus);
+        if (!overrides) return overrides.err();
+        k.overrides = std::move(*overrides);
+        auto m = override_matches_of(a, o.override_tensor, k.overrides);
+        if (!m) return m.err();
+        k.matches = *m;
+    }
     return k;
 }
 
@@ -209,6 +357,25 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     const uint64_t output_device = device_of(n_layer);
     bool head_seen = false, vision = false;
     uint64_t embed_bytes = 0;
+    int32_t embed_rule = -1;
+    p.tensor_overrides.resize(k.overrides.size());
+    for (size_t r = 0; r < k.overrides.size(); ++r) {
+        p.tensor_overrides[r].pattern = k.overrides[r].pattern;
+        p.tensor_overrides[r].buffer_type = k.overrides[r].buffer_type;
+        p.tensor_overrides[r].tensors = k.matches->tensors_matched[r];
+    }
+    // Bytes of one GGUF part on the device its -ot entry names, or on `dev` without one.
+    auto place = [&](uint64_t part_bytes, int32_t rule, uint64_t dev) {
+        if (rule < 0) {
+            model[dev] = add(model[dev], part_bytes);
+            return;
+        }
+        serve_tensor_override& o = p.tensor_overrides[static_cast<size_t>(rule)];
+        const uint64_t to = k.overrides[static_cast<size_t>(rule)].device;
+        model[to] = add(model[to], part_bytes);
+        o.bytes = add(o.bytes, part_bytes);
+        if (to != dev) o.moved_bytes = add(o.moved_bytes, part_bytes);
+    };
     for (size_t i = 0; i < a.sk.tensors.size() && i < bytes.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
         uint64_t dev = output_device;
@@ -226,10 +393,32 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         } else if (t.what == role::lm_head) {
             head_seen = true;
         }
-        model[dev] = add(model[dev], bytes[i]);
+        if (!k.matches || i >= k.matches->parts.size() || k.matches->parts[i].empty()) {
+            model[dev] = add(model[dev], bytes[i]);
+            continue;
+        }
+        // Split over its GGUF tensors by their share of the elements (one part for nearly every tensor).
+        const auto& parts = k.matches->parts[i];
+        uint64_t elements = 0, placed = 0;
+        for (const auto& part : parts) elements = add(elements, part.elements);
+        for (size_t j = 0; j < parts.size(); ++j) {
+            const uint64_t share = j + 1 == parts.size() || elements == 0
+                                       ? bytes[i] - placed
+                                       : static_cast<uint64_t>(static_cast<long double>(bytes[i]) *
+                                                               parts[j].elements / elements);
+            placed += share;
+            place(share, parts[j].rule, dev);
+        }
+        if (t.what == role::embed) embed_rule = parts.front().rule;
     }
-    // A tied head: llama.cpp duplicates the token embedding as the output on the output layer's device.
-    if (!head_seen && output_device != 0) model[output_device] = add(model[output_device], embed_bytes);
+    // A tied head: llama.cpp duplicates the token embedding as the output on the output layer's device; the
+    // copy has the embedding's name (token_embd.weight, created again for the output layer), so an -ot entry
+    // matching that name places it too. In host memory it is mapped from the file again: no new bytes.
+    if (!head_seen) {
+        const uint64_t to =
+            embed_rule >= 0 ? k.overrides[static_cast<size_t>(embed_rule)].device : output_device;
+        if (to != 0) place(embed_bytes, embed_rule, output_device);
+    }
 
     // The KV cache, layer by layer, on the layer's device.
     const cache_type& tk = *find_cache_type(k.type_k);
@@ -412,10 +601,37 @@ std::vector<std::string> notes(const analysis& a, const serve_plan& p, const kno
                 "buffers are not counted here (modelplan plan shows them)");
             break;
         }
+    for (const auto& o : p.tensor_overrides) {
+        const std::string entry = "-ot " + o.pattern + "=" + o.buffer_type + ": ";
+        if (!o.tensors) {
+            out.push_back(
+                entry + "matches no tensor of this model (llama.cpp's names: token_embd.weight, "
+                        "blk.0.attn_q.weight, blk.0.ffn_up_exps.weight, output.weight, ...); nothing moves");
+            continue;
+        }
+        out.push_back(entry + num(o.tensors) + " GGUF tensor" + (o.tensors == 1 ? "" : "s") + ", " +
+                      mib2(o.bytes) + " MiB on " + o.buffer_type + " (" + mib2(o.moved_bytes) +
+                      " MiB of it moved there); the KV cache stays with each layer's device");
+    }
+    if (!k.overrides.empty() && (k.cpu_moe || k.n_cpu_moe))
+        out.push_back(
+            "-ot comes before --n-cpu-moe/--cpu-moe in the command: a tensor both match goes where -ot "
+            "says (llama.cpp takes the first matching pattern)");
     if (!p.ranks.empty() && !p.ranks[0].total_measured)
         out.push_back("total_bytes: estimated as nvidia-smi's total less 470 MiB");
     return out;
 }
+
+namespace {
+
+// A word for a POSIX shell: in single quotes, each ' written as '\''.
+std::string shell_quoted(const std::string& word) {
+    std::string out = "'";
+    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+} // namespace
 
 std::string command(const analysis& a, const serve_plan& p, const knobs& k) {
     std::string model = a.model;
@@ -430,6 +646,14 @@ std::string command(const analysis& a, const serve_plan& p, const knobs& k) {
     if (k.parallel_given) c += " -np " + num(k.n_seq) + (k.unified ? " -kvu" : "");
     if (k.type_k != "f16") c += " -ctk " + k.type_k;
     if (k.type_v != "f16") c += " -ctv " + k.type_v;
+    if (!k.overrides.empty()) {
+        // One -ot with the entries joined by commas, as llama.cpp splits them; before --n-cpu-moe, whose own
+        // patterns come after in the same list (first match wins).
+        std::string entries;
+        for (const auto& o : k.overrides)
+            entries += (entries.empty() ? "" : ",") + o.pattern + "=" + o.buffer_type;
+        c += " -ot " + shell_quoted(entries);
+    }
     if (k.cpu_moe)
         c += " --cpu-moe";
     else if (k.n_cpu_moe)

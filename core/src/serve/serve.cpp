@@ -336,8 +336,9 @@ const char* const vllm_knobs[] = {"tensor_parallel_size",
 const char* const sglang_knobs[] = {"tp_size",           "mem_fraction_static",  "context_length",
                                     "page_size",         "chunked_prefill_size", "max_running_requests",
                                     "cuda_graph_max_bs", "disable_cuda_graph",   "free_memory"};
-const char* const llamacpp_knobs[] = {"n_gpu_layers", "ctx_size",  "parallel", "kv_unified",  "cache_type_k",
-                                      "cache_type_v", "n_cpu_moe", "cpu_moe",  "ubatch_size", "quant"};
+const char* const llamacpp_knobs[] = {"n_gpu_layers", "ctx_size",     "parallel",       "kv_unified",
+                                      "cache_type_k", "cache_type_v", "n_cpu_moe",      "cpu_moe",
+                                      "ubatch_size",  "quant",        "override_tensor"};
 const char* const transformers_knobs[] = {"device_map", "batch_size", "max_length", "max_memory",
                                           "cpu_memory"};
 
@@ -441,6 +442,22 @@ std::optional<error> set_serve_option(serve_request& r, const std::string& name,
             l.n_cpu_moe = n;
         else
             l.ubatch_size = n;
+        return std::nullopt;
+    }
+    if (f == "override_tensor") {
+        // llama.cpp splits each -ot value at its commas (common/arg.cpp); every entry is checked when
+        // planning.
+        for (size_t start = 0;;) {
+            const size_t comma = std::min(value.find(',', start), value.size());
+            if (l.override_tensor.size() >= llamacpp::max_overrides)
+                return make_error(error_code::out_of_range,
+                                  label + ": expected at most " + num(llamacpp::max_overrides) +
+                                      " PATTERN=TYPE entries, got more (at " + quote_value(value) + ")",
+                                  f);
+            l.override_tensor.push_back(value.substr(start, comma - start));
+            if (comma == value.size()) break;
+            start = comma + 1;
+        }
         return std::nullopt;
     }
     if (f == "cache_type_k") return l.cache_type_k = value, std::nullopt;
@@ -696,6 +713,23 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
         w.Uint64(p.k_bytes_total);
         w.Key("v_bytes");
         w.Uint64(p.v_bytes_total);
+        w.Key("override_tensor");
+        w.StartArray();
+        for (const auto& o : p.tensor_overrides) {
+            w.StartObject();
+            w.Key("pattern");
+            write_string(w, o.pattern);
+            w.Key("buffer_type");
+            write_string(w, o.buffer_type);
+            w.Key("tensors");
+            w.Uint64(o.tensors);
+            w.Key("bytes");
+            w.Uint64(o.bytes);
+            w.Key("moved_bytes");
+            w.Uint64(o.moved_bytes);
+            w.EndObject();
+        }
+        w.EndArray();
     } else if (p.engine == "sglang") {
         w.Key("tp_size");
         w.Uint64(p.tp);
