@@ -583,6 +583,12 @@ TEST(ServeVllm, Eagle3HeadSharesTheEmbeddingAndAddsItsLayer) {
     q.vllm.speculative_config =
         R"({"method": "draft_model", "model": "./my-head", "num_speculative_tokens": 3})";
     EXPECT_NE(plan_serve(a, q).err().message.find("is an EAGLE-3 head"), std::string::npos);
+    // An explicit draft_model still turns into an EAGLE head by the name, as vLLM's chain does.
+    q.vllm.speculative_config =
+        R"({"method": "draft_model", "model": "org/eagle3-head", "num_speculative_tokens": 3})";
+    auto by_name = plan_serve(a, q);
+    ASSERT_TRUE(by_name.ok()) << by_name.err().message;
+    EXPECT_EQ(by_name->speculative_method, "eagle3");
     q.vllm.speculative_config = R"({"method": "eagle", "model": "./my-head", "num_speculative_tokens": 3})";
     EXPECT_EQ(plan_serve(a, q).err().code, error_code::inconsistent);
 }

@@ -285,16 +285,16 @@ std::optional<error> read_drafter(const analysis& target, const serve_request& r
 
     drafter dr;
     dr.model = *model;
-    // SpeculativeConfig: an explicit eagle or eagle3 stays; otherwise the name decides, then (the speculators
-    // format) the config's own type.
+    // SpeculativeConfig: an explicit eagle or eagle3 stays; a draft model (named so, or by default) becomes
+    // eagle or eagle3 by the model's name; without a method, a config that says it is a head decides.
     const std::string name = lowered(*model);
     dr.method = given_method;
-    if (given_method == "draft_model" && !d.HasMember("method")) {
+    if (given_method == "draft_model") {
         if (contains(name, "eagle-"))
             dr.method = "eagle";
         else if (contains(name, "eagle3"))
             dr.method = "eagle3";
-        else if (!cfg->head.empty())
+        else if (!cfg->head.empty() && !d.HasMember("method"))
             dr.method = cfg->head;
     }
     if (dr.method == "draft_model" && !cfg->head.empty())
