@@ -528,6 +528,23 @@ TEST(ServeVllm, DraftModelRefusalsNameTheField) {
     refuse(R"({"method": "medusa", "model": "x", "num_speculative_tokens": 2})", "not planned");
     q.vllm.pipeline_parallel_size = 2;
     refuse(R"({"model": "llama-3.2-1b", "num_speculative_tokens": 2})", "pipeline_parallel_size 2");
+    // Hostile drafter configs: refused naming the field, or planned with saturated sizes; nothing crashes.
+    q.vllm.pipeline_parallel_size = 1;
+    q.draft_config = "[]";
+    refuse(R"({"model": "x", "num_speculative_tokens": 2})", "not a JSON object");
+    q.draft_config = R"({"model_type": "llama", "num_hidden_layers": 1000000000, "hidden_size": 64,
+                         "num_attention_heads": 1, "vocab_size": 128256, "intermediate_size": 64})";
+    refuse(R"({"model": "x", "num_speculative_tokens": 2})", "num_hidden_layers");
+    q.draft_config = R"({"architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama",
+                         "num_hidden_layers": 1, "hidden_size": 4096, "num_attention_heads": 32,
+                         "intermediate_size": 14336, "vocab_size": 4611686018427387904,
+                         "draft_vocab_size": 4611686018427387904})";
+    q.vllm.speculative_config = R"({"model": "x", "num_speculative_tokens": 2})";
+    auto huge = plan_serve(a, q);
+    if (huge.ok())
+        EXPECT_FALSE(huge->starts);
+    else
+        EXPECT_EQ(huge.err().path, "speculative_config");
 }
 
 // EAGLE-3 for Llama-3.1-8B, its config as published for such a head (NVIDIA/TensorRT-LLM#6158: one Llama

@@ -213,15 +213,15 @@ uint64_t eagle_head_bytes(const analysis& target, drafter& d, uint64_t tp, uint6
         three ? (d.aux_hidden ? mul(3, d.target_hidden ? d.target_hidden : h) : 0) : mul(2, h);
     total = add(total, mul(mul(fc_in, h), lin));
     if (three) {
-        total = add(total, mul(h, wb));                                                      // norm
-        total = add(total, mul(mul(ceil_div(ceil_div(d.draft_vocab, 64) * 64, tp), h), wb)); // lm_head
-        total = add(total, mul(d.draft_vocab, 8));                                           // d2t (int64)
+        total = add(total, mul(h, wb));                                                          // norm
+        total = add(total, mul(mul(ceil_div(mul(ceil_div(d.draft_vocab, 64), 64), tp), h), wb)); // lm_head
+        total = add(total, mul(d.draft_vocab, 8)); // d2t (int64)
     }
     // embed_tokens: the target's when one stage holds both and the shapes agree.
     if (pp == 1 && s.vocab == target.spec.vocab && h == target.spec.hidden)
         d.shared.push_back("embed_tokens");
     else
-        total = add(total, mul(mul(ceil_div(ceil_div(s.vocab, 64) * 64, tp), h), wb));
+        total = add(total, mul(mul(ceil_div(mul(ceil_div(s.vocab, 64), 64), tp), h), wb));
     if (!three) d.shared.push_back("lm_head");
     return total;
 }
