@@ -218,6 +218,10 @@ export interface ServeKnobs {
   enforce_eager?: boolean;
   quantization?: string;
   dtype?: string;
+  /** vLLM's --speculative-config as JSON text: {"method": "mtp" | "ngram" | "draft_model" | "eagle" |
+   *  "eagle3", "model": the drafter (a preset name, or its config in draft_config), "num_speculative_tokens": N,
+   *  "draft_tensor_parallel_size", "quantization", "max_model_len"} */
+  speculative_config?: string;
   [flag: string]: string | number | boolean | undefined;
 }
 /** serve(): the model, the engine, the GPUs and the engine's knobs (docs/json.md, "serve"). */
@@ -229,6 +233,9 @@ export type ServeRequest = ModelRequest & {
   /** GPUs of that kind (default: what the parallel sizes use) */
   gpus?: number;
   knobs?: ServeKnobs;
+  /** the config.json of the drafter that knobs.speculative_config names by "model" (an object or its text);
+   *  absent: "model" names a bundled preset */
+  draft_config?: object | string;
   /** the inverse questions (docs/serving.md): the answer gains "search" */
   search?: { target_concurrency?: number; longest_context?: boolean; sweep?: boolean };
 };
@@ -253,6 +260,10 @@ export interface ServeRank {
   activation_peak_bytes: number;
   cudagraph_bytes: number;
   cudagraph_in_budget: boolean;
+  /** LoRA buffers, in weights_bytes */
+  lora_bytes: number;
+  /** the drafter's weights (--speculative-config with a draft model or EAGLE head), in weights_bytes */
+  draft_bytes: number;
   /** negative when nothing is left for the cache */
   kv_cache_bytes: number;
   num_blocks: number;
@@ -280,7 +291,8 @@ export interface ServePlan extends HeaderSource {
   /** the knobs as resolved; llama.cpp's also hold override_tensor: one entry per -ot pattern, in order */
   knobs: Record<string, string | number | boolean | ServeTensorOverride[]>;
   ranks: ServeRank[];
-  kv_groups: { kind: string; window: number; layers: number; page_bytes: number; blocks_per_request: number }[];
+  kv_groups: { kind: string; window: number; layers: number; page_bytes: number; block_bytes: number;
+               blocks_per_request: number }[];
   num_gpu_blocks: number;
   kv_bytes_per_token: number;
   kv_tokens: number;

@@ -2,6 +2,7 @@
 // at start-up, whether it starts, and the command that runs it (docs/serving.md).
 #include "modelplan/serve.h"
 #include "commands.h"
+#include "io/model-source.h"
 #include "modelplan/text.h"
 #include "output.h"
 #include "table.h"
@@ -49,7 +50,11 @@ options:
   --dtype D                        auto (float32 configs run in bfloat16), half, bfloat16, float32
   --enforce-eager                  no CUDA graphs
   --speculative-config JSON        {"method": "mtp" (deepseek_mtp, glm4_moe_mtp, ...) or "ngram",
-                                   "num_speculative_tokens": N}: MTP layers load and cache
+                                   "num_speculative_tokens": N}: MTP layers load and cache; or
+                                   {"model": DRAFT, "num_speculative_tokens": N} with a draft model or an
+                                   EAGLE head ("method": "draft_model", "eagle", "eagle3"; found from the
+                                   name as vLLM does), DRAFT a preset, a local folder or config.json:
+                                   its weights load beside the model's, its layers join the KV cache
   --enable-lora                    LoRA buffers in the weights: --max-loras N (default 1) adapters of
                                    --max-lora-rank R (default 16; 1, 8, 16, 32, 64, 128, 256, 320 or 512)
 SGLang's (--engine sglang; dtype, quantization and --kv-cache-dtype as above, fp8_e5m2 or fp8_e4m3):
@@ -160,6 +165,11 @@ std::string render_serve(const analysis& a, const serve_plan& p) {
         out += ")";
     }
     out += "\n";
+    if (!p.speculative_method.empty() && !p.ranks.empty())
+        out += "  drafter        " + p.speculative_method + " " + p.draft_model + ": " +
+               fixed(static_cast<double>(p.ranks.back().draft_bytes) / 1073741824.0, 2) +
+               " GiB of the weights, " + std::to_string(p.draft_layers) + " layer(s) in every KV block, " +
+               std::to_string(p.num_speculative_tokens) + " speculative tokens\n";
     out += "  KV cache       " + with_thousands(p.num_gpu_blocks) + " blocks, " +
            with_thousands(p.kv_tokens) + " tokens\n";
     out += "  concurrency    " + fixed(p.max_concurrency, 2) + "x requests of " +
@@ -325,6 +335,23 @@ int run_serve(const command_line& given) {
     if (given.dtype) r.vllm.dtype = r.sglang.dtype = *given.dtype;
     auto a = read_model(cl);
     if (!a) return fail(a.err().message);
+    // --speculative-config's "model" (a draft model or an EAGLE head), resolved as MODEL is: a preset, a
+    // local folder or config.json.
+    const std::string draft = speculative_model(r);
+    if (!draft.empty()) {
+        auto source = resolve_model_input(draft);
+        if (!source)
+            return fail(
+                make_error(source.err().code,
+                           "--speculative-config: model " + quote_value(draft) + ": " + source.err().message,
+                           "speculative_config.model"));
+        if (!source->config_json)
+            return fail(make_error(error_code::missing_key,
+                                   "--speculative-config: model " + quote_value(draft) +
+                                       " has no config.json (its config is what the drafter is planned from)",
+                                   "speculative_config.model"));
+        r.draft_config = *source->config_json;
+    }
     auto p = plan_serve(*a, r);
     if (!p) return fail(p.err());
     serve_search_request q;

@@ -153,6 +153,44 @@ TEST_F(serve, vllm_v0_engine_version) {
     expect_bad_input(run(config + " --gpu l40s --engine-version 0.13"), "--engine-version");
 }
 
+// --speculative-config's "model" is resolved as MODEL is: a preset by name, or a local folder with its
+// config.json (an EAGLE-3 head in SpecForge's LlamaForCausalLMEagle3 form, the dimensions of
+// NVIDIA/TensorRT-LLM#6158's head for Llama-3.1-8B). The drafter's weights join the rank's, its layers the
+// KV cache (figures by hand in tests/core/serve-vllm.cpp); an unknown draft names the flag.
+TEST_F(serve, speculative_config_resolves_the_draft_like_the_model) {
+    auto r = run("llama-3.1-8b --gpu h100-80gb --max-model-len 32768 --json --speculative-config "
+                 "'{\"model\": \"llama-3.2-1b\", \"num_speculative_tokens\": 4}'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto d = json(r);
+    EXPECT_STREQ(d["knobs"]["speculative_method"].GetString(), "draft_model");
+    EXPECT_EQ(d["knobs"]["draft_layers"].GetUint64(), 16u);
+    EXPECT_EQ(d["kv_bytes_per_token"].GetUint64(), 163840u);
+    EXPECT_EQ(d["ranks"][0]["draft_bytes"].GetUint64(), 2471628800u + 16777216u);
+    EXPECT_NE(std::string(d["command"].GetString()).find("\"model\":\"meta-llama/Llama-3.2-1B\""),
+              std::string::npos);
+
+    write("head/config.json",
+          R"({"architectures": ["LlamaForCausalLMEagle3"], "hidden_size": 4096, "intermediate_size": 14336,
+              "max_position_embeddings": 131072, "model_type": "llama", "num_attention_heads": 32,
+              "num_hidden_layers": 1, "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+              "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                               "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+              "tie_word_embeddings": false, "torch_dtype": "bfloat16", "draft_vocab_size": 32000,
+              "vocab_size": 128256})");
+    auto e = run("llama-3.1-8b --gpu h100-80gb --max-model-len 32768 --speculative-config '{\"model\": \"" +
+                 path("head") + "\", \"num_speculative_tokens\": 3}'");
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.out.find("drafter        eagle3"), std::string::npos) << e.out;
+    EXPECT_NE(e.out.find("0.79 GiB of the weights, 1 layer(s)"), std::string::npos) << e.out; // 849,635,328 B
+
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --speculative-config "
+                         "'{\"model\": \"no-such-draft\", \"num_speculative_tokens\": 2}'"),
+                     "--speculative-config: model \"no-such-draft\"");
+    expect_bad_input(run("llama-3.1-8b --gpu h100-80gb --speculative-config "
+                         "'{\"model\": \"qwen2.5-0.5b\", \"num_speculative_tokens\": 2}'"),
+                     "Target and draft model should have the same vocabulary size");
+}
+
 TEST_F(serve, help_names_the_vllm_flags) {
     auto r = run("--help");
     ASSERT_EQ(r.status, 0);

@@ -345,7 +345,8 @@ namespace {
 // --speculative-config with DeepSeek-V3's MTP module (config num_nextn_predict_layers 1): its layer loads and
 // caches like the 61 decoder layers: MLA's latent (kv_lora_rank 512 + qk_rope_head_dim 64) x 2 bytes on every
 // rank, so 62 x 1,152 = 71,424 bytes per token instead of 61 x 1,152 = 70,272. ngram needs no memory; a draft
-// model or EAGLE heads are refused with the reason; a model without MTP layers too.
+// model that names neither a preset nor a given config is refused naming the field; a model without MTP
+// layers too.
 TEST(ServeVllm, SpeculativeMtpAddsTheLayer) {
     auto a = test::analyze_preset("deepseek-v3");
     serve_request q;
@@ -367,7 +368,8 @@ TEST(ServeVllm, SpeculativeMtpAddsTheLayer) {
     ASSERT_TRUE(ngram.ok());
     EXPECT_EQ(ngram->ranks[0].weights_bytes, plain->ranks[0].weights_bytes);
     q.vllm.speculative_config = R"({"method": "eagle3", "model": "some/eagle-head"})";
-    EXPECT_EQ(plan_serve(a, q).err().code, error_code::unsupported);
+    EXPECT_EQ(plan_serve(a, q).err().code, error_code::unknown_model);
+    EXPECT_EQ(plan_serve(a, q).err().path, "speculative_config");
     q.vllm.speculative_config = "[1]";
     EXPECT_EQ(plan_serve(a, q).err().path, "speculative_config");
     auto llama = test::analyze_preset("llama-3.1-8b");
@@ -547,6 +549,255 @@ TEST(ServeVllm, V0EngineBlocksAndLogLines) {
         q.engine_version = v;
         EXPECT_EQ(plan_serve(a, q).err().path, "engine_version") << v;
     }
+}
+
+} // namespace
+} // namespace modelplan
+
+namespace modelplan {
+namespace {
+
+// A draft model beside its target (speculative_config {"model": ..., "num_speculative_tokens": N}): vLLM
+// loads it in the same model runner, so "Model loading took" holds both, and its attention layers join the KV
+// cache spec, so every block holds them too. No published vLLM start-up log with a draft model was found, so
+// the figures are the parts' sums, each from the configs (models/llama-3.2-1b, models/llama-3.1-8b):
+//   Llama-3.2-1B: embed 128,256 x 2,048 (tied with lm_head) + 16 layers x (q 2,048^2 + k, v 512 x 2,048 + o
+//   2,048^2 + 3 x 2,048 x 8,192 + 2 norms x 2,048) + norm 2,048 = 1,235,814,400 parameters (its checkpoint's
+//   total), 2,471,628,800 bytes in bf16, plus its own rotary cache (head_dim 64, not the target's 128):
+//   131,072 positions x 64 x 2 bytes = 16,777,216; the vocabulary is a multiple of 64 already.
+//   KV: the target's 32 layers x 2 x 8 heads x 128 x 2 bytes = 131,072 per token, the draft's 16 layers x 2 x
+//   8 x 64 x 2 = 32,768: 163,840. One group (all full attention; the pages differ, 65,536 and 32,768 bytes a
+//   block, so vLLM's UniformTypeKVCacheSpecs sums them): 32 x 65,536 + 16 x 32,768 = 2,621,440 bytes a block.
+TEST(ServeVllm, DraftModelAddsItsWeightsAndLayers) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q;
+    q.gpu = "h100-80gb";
+    q.vllm.max_model_len = 32768;
+    auto plain = plan_serve(a, q);
+    ASSERT_TRUE(plain.ok()) << plain.err().message;
+    q.vllm.speculative_config = R"({"model": "llama-3.2-1b", "num_speculative_tokens": 4})";
+    auto spec = plan_serve(a, q);
+    ASSERT_TRUE(spec.ok()) << spec.err().message;
+    EXPECT_EQ(spec->speculative_method, "draft_model");
+    EXPECT_EQ(spec->draft_model, "llama-3.2-1b");
+    EXPECT_EQ(spec->ranks[0].draft_bytes, 2471628800u + 16777216u);
+    EXPECT_EQ(spec->ranks[0].weights_bytes, plain->ranks[0].weights_bytes + spec->ranks[0].draft_bytes);
+    // The rest of the budget is the same, so the cache is smaller by exactly the draft's weights.
+    EXPECT_EQ(plain->ranks[0].kv_cache_bytes - spec->ranks[0].kv_cache_bytes,
+              static_cast<int64_t>(spec->ranks[0].draft_bytes));
+    EXPECT_EQ(plain->kv_bytes_per_token, 131072u);
+    EXPECT_EQ(spec->kv_bytes_per_token, 163840u);
+    EXPECT_EQ(spec->draft_layers, 16u);
+    ASSERT_EQ(spec->groups.size(), 1u);
+    EXPECT_EQ(spec->groups[0].layers, 48u);
+    EXPECT_EQ(spec->groups[0].block_bytes, 2621440u);
+    EXPECT_EQ(spec->num_gpu_blocks, static_cast<uint64_t>(spec->ranks[0].kv_cache_bytes) / 2621440u);
+    EXPECT_EQ(spec->kv_tokens, spec->num_gpu_blocks * 16);
+    EXPECT_NEAR(spec->max_concurrency, static_cast<double>(spec->num_gpu_blocks) / (32768.0 / 16), 1e-9);
+    EXPECT_LT(spec->kv_tokens, plain->kv_tokens);
+    // The command names the preset's repository, as `vllm serve` loads it.
+    EXPECT_NE(
+        spec->command.find(
+            "--speculative-config '{\"model\":\"meta-llama/Llama-3.2-1B\",\"num_speculative_tokens\":4}'"),
+        std::string::npos)
+        << spec->command;
+    bool noted = false;
+    for (const auto& n : spec->notes)
+        noted = noted || n.find("draft model llama-3.2-1b adds") != std::string::npos;
+    EXPECT_TRUE(noted);
+    // "Model loading took" is the rank's weights, draft included.
+    EXPECT_NE(spec->log_lines[0].find("Model loading took"), std::string::npos);
+}
+
+// At T = 2 the draft model is split like the target (V1's draft model runs only at the target's size): its
+// layers' projections, its padded vocabulary and its KV heads halve (Llama-3.2-1B: 8 KV heads, 4 per rank).
+TEST(ServeVllm, DraftModelSplitsAtTheTargetsTensorParallelSize) {
+    auto a = test::analyze_preset("llama-3.1-70b");
+    serve_request q;
+    q.gpu = "h100-80gb";
+    q.vllm.tensor_parallel_size = 2;
+    q.vllm.max_model_len = 16384;
+    q.vllm.speculative_config = R"({"model": "llama-3.2-1b", "num_speculative_tokens": 3})";
+    auto p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    // 80 layers x 2 x 4 heads x 128 x 2 + 16 x 2 x 4 x 64 x 2 bytes per token and rank.
+    EXPECT_EQ(p->kv_bytes_per_token, 80u * 2048 + 16u * 1024);
+    // Every parameter split but the norms (2 per layer + 1, of 2,048) and the rotary cache.
+    const uint64_t norms = (16 * 2 + 1) * 2048 * 2, rope = 16777216;
+    EXPECT_EQ(p->ranks[0].draft_bytes, (2471628800u - norms) / 2 + norms + rope);
+    // draft_tensor_parallel_size: 1 or T by SpeculativeConfig, and T only for V1's draft model.
+    q.vllm.speculative_config =
+        R"({"model": "llama-3.2-1b", "num_speculative_tokens": 3, "draft_tensor_parallel_size": 1})";
+    auto one = plan_serve(a, q);
+    ASSERT_FALSE(one.ok());
+    EXPECT_EQ(one.err().path, "speculative_config");
+    EXPECT_NE(one.err().message.find("must be the same. Got 1 and 2"), std::string::npos);
+    q.vllm.speculative_config =
+        R"({"model": "llama-3.2-1b", "num_speculative_tokens": 3, "draft_tensor_parallel_size": 4})";
+    EXPECT_NE(plan_serve(a, q).err().message.find("cannot be other value than 1 or target model"),
+              std::string::npos);
+    q.vllm.speculative_config =
+        R"({"model": "llama-3.2-1b", "num_speculative_tokens": 3, "tensor_parallel_size": 2})";
+    EXPECT_NE(plan_serve(a, q).err().message.find("'draft_tensor_parallel_size' instead"), std::string::npos);
+}
+
+// vLLM's refusals for a draft model, each naming speculative_config: another vocabulary (Qwen2.5-0.5B's
+// 151,936 vs Llama 3's 128,256: "Target and draft model should have the same vocabulary size"), no
+// num_speculative_tokens, an unknown preset, a draft longer than it allows, pipeline stages.
+TEST(ServeVllm, DraftModelRefusalsNameTheField) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q;
+    q.gpu = "h100-80gb";
+    auto refuse = [&](const char* config, const char* words) {
+        q.vllm.speculative_config = config;
+        auto p = plan_serve(a, q);
+        ASSERT_FALSE(p.ok()) << config;
+        EXPECT_EQ(p.err().path, "speculative_config") << config;
+        EXPECT_NE(p.err().message.find(words), std::string::npos) << p.err().message;
+    };
+    refuse(R"({"model": "qwen2.5-0.5b", "num_speculative_tokens": 2})",
+           "Target model vocab_size=128256. Draft model vocab_size=151936");
+    refuse(R"({"model": "llama-3.2-1b"})", "num_speculative_tokens must be provided");
+    refuse(R"({"model": "no-such-draft", "num_speculative_tokens": 2})", "\"no-such-draft\"");
+    refuse(R"({"model": "llama-3.2-1b", "num_speculative_tokens": 2, "max_model_len": 200000})",
+           "cannot be larger than draft_max_model_len=131072");
+    refuse(R"({"method": "draft_model", "num_speculative_tokens": 2})", "needs a \"model\"");
+    refuse(R"({"model": 7, "num_speculative_tokens": 2})", "model: expected a string");
+    refuse(R"({"method": "medusa", "model": "x", "num_speculative_tokens": 2})", "not planned");
+    q.vllm.pipeline_parallel_size = 2;
+    refuse(R"({"model": "llama-3.2-1b", "num_speculative_tokens": 2})", "pipeline_parallel_size 2");
+    // Hostile drafter configs: refused naming the field, or planned with saturated sizes; nothing crashes.
+    q.vllm.pipeline_parallel_size = 1;
+    q.draft_config = "[]";
+    refuse(R"({"model": "x", "num_speculative_tokens": 2})", "not a JSON object");
+    q.draft_config = R"({"model_type": "llama", "num_hidden_layers": 1000000000, "hidden_size": 64,
+                         "num_attention_heads": 1, "vocab_size": 128256, "intermediate_size": 64})";
+    refuse(R"({"model": "x", "num_speculative_tokens": 2})", "num_hidden_layers");
+    q.draft_config = R"({"architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama",
+                         "num_hidden_layers": 1, "hidden_size": 4096, "num_attention_heads": 32,
+                         "intermediate_size": 14336, "vocab_size": 4611686018427387904,
+                         "draft_vocab_size": 4611686018427387904})";
+    q.vllm.speculative_config = R"({"model": "x", "num_speculative_tokens": 2})";
+    auto huge = plan_serve(a, q);
+    if (huge.ok())
+        EXPECT_FALSE(huge->starts);
+    else
+        EXPECT_EQ(huge.err().path, "speculative_config");
+}
+
+// EAGLE-3 for Llama-3.1-8B, its config as published for such a head (NVIDIA/TensorRT-LLM#6158: one Llama
+// layer of hidden 4,096, intermediate 14,336, 32 heads, 8 KV heads, vocab_size 128,256, draft_vocab_size
+// 32,000, llama3 rope as the target's; d2t of shape (32000,) int64). vLLM's Eagle3LlamaForCausalLM
+// (llama_eagle3.py) holds: q, k, v over 2 x hidden (4,096 x 8,192 + 2 x 1,024 x 8,192), o 4,096^2, the MLP
+// 3 x 4,096 x 14,336: 243,269,632 x 2 bytes; input, post-attention and hidden norms 3 x 4,096 x 2; fc 3 x
+// 4,096 -> 4,096: 100,663,296 bytes; norm 8,192; lm_head 32,000 x 4,096 x 2 = 262,144,000; d2t 32,000 x 8 =
+// 256,000: 849,635,328 bytes. Its embed_tokens and rotary cache are the target's (eagle.py load_model: one
+// stage, same shape), and its one layer's cache is a target layer's: 33 x 4,096 bytes per token.
+const char* const eagle3_head = R"({"architectures": ["LlamaForCausalLM"], "attention_bias": false,
+    "head_dim": 128, "hidden_act": "silu", "hidden_size": 4096, "intermediate_size": 14336,
+    "max_position_embeddings": 131072, "model_type": "llama", "num_attention_heads": 32,
+    "num_hidden_layers": 1, "num_key_value_heads": 8, "rms_norm_eps": 1e-05,
+    "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    "rope_theta": 500000.0, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+    "draft_vocab_size": 32000, "vocab_size": 128256})";
+
+TEST(ServeVllm, Eagle3HeadSharesTheEmbeddingAndAddsItsLayer) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q;
+    q.gpu = "h100-80gb";
+    q.vllm.max_model_len = 32768;
+    auto plain = plan_serve(a, q);
+    ASSERT_TRUE(plain.ok());
+    // The method from the name, as vLLM finds it ("eagle3" in the model's name).
+    q.vllm.speculative_config =
+        R"({"model": "yuhuili/EAGLE3-LLaMA3.1-Instruct-8B", "num_speculative_tokens": 3})";
+    q.draft_config = eagle3_head;
+    auto p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->speculative_method, "eagle3");
+    EXPECT_EQ(p->ranks[0].draft_bytes, 849635328u);
+    EXPECT_EQ(p->ranks[0].weights_bytes, plain->ranks[0].weights_bytes + 849635328u);
+    EXPECT_EQ(p->kv_bytes_per_token, 33u * 4096);
+    ASSERT_EQ(p->groups.size(), 1u);
+    EXPECT_EQ(p->groups[0].layers, 33u);
+    EXPECT_EQ(p->draft_layers, 1u);
+    ASSERT_EQ(p->draft_shared.size(), 2u);
+    EXPECT_EQ(p->draft_shared[0], "embed_tokens");
+    EXPECT_EQ(p->draft_shared[1], "rotary cache");
+    // The same head in the architecture SpecForge writes (LlamaForCausalLMEagle3) needs no name to be found,
+    // and refuses to load as a draft model.
+    std::string specforge = eagle3_head;
+    specforge.replace(specforge.find("LlamaForCausalLM\""), 17, "LlamaForCausalLMEagle3\"");
+    q.draft_config = specforge;
+    q.vllm.speculative_config = R"({"model": "./my-head", "num_speculative_tokens": 3})";
+    auto found = plan_serve(a, q);
+    ASSERT_TRUE(found.ok()) << found.err().message;
+    EXPECT_EQ(found->speculative_method, "eagle3");
+    EXPECT_EQ(found->ranks[0].draft_bytes, 849635328u);
+    q.vllm.speculative_config =
+        R"({"method": "draft_model", "model": "./my-head", "num_speculative_tokens": 3})";
+    EXPECT_NE(plan_serve(a, q).err().message.find("is an EAGLE-3 head"), std::string::npos);
+    // An explicit draft_model still turns into an EAGLE head by the name, as vLLM's chain does.
+    q.vllm.speculative_config =
+        R"({"method": "draft_model", "model": "org/eagle3-head", "num_speculative_tokens": 3})";
+    auto by_name = plan_serve(a, q);
+    ASSERT_TRUE(by_name.ok()) << by_name.err().message;
+    EXPECT_EQ(by_name->speculative_method, "eagle3");
+    q.vllm.speculative_config = R"({"method": "eagle", "model": "./my-head", "num_speculative_tokens": 3})";
+    EXPECT_EQ(plan_serve(a, q).err().code, error_code::inconsistent);
+}
+
+// The speculators format (RedHatAI's *-speculator.eagle3): speculators_model_type "eagle3" and the layers'
+// Llama config under transformer_layer_config; the same head, the same bytes. At T = 2 its projections and
+// lm_head split, its norms, fc and d2t stay whole (fc is a ReplicatedLinear): (243,269,632 x 2 + 262,144,000)
+// / 2 + 3 x 8,192 + 8,192 + 100,663,296 + 256,000 bytes.
+TEST(ServeVllm, Eagle3SpeculatorsFormatAndTensorParallel) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q;
+    q.gpu = "h100-80gb";
+    q.vllm.max_model_len = 32768;
+    q.vllm.tensor_parallel_size = 2;
+    q.draft_config =
+        std::string(R"({"speculators_model_type": "eagle3", "architectures": ["Eagle3Speculator"],
+        "draft_vocab_size": 32000, "transformer_layer_config": )") +
+        eagle3_head + "}";
+    q.vllm.speculative_config = R"({"model": "RedHatAI/Llama-3.1-8B-Instruct-speculator.eagle3",
+        "num_speculative_tokens": 3})";
+    auto p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->speculative_method, "eagle3");
+    EXPECT_EQ(p->ranks[0].draft_bytes,
+              (243269632u * 2 + 262144000u) / 2 + 3u * 8192 + 8192 + 100663296 + 256000);
+    EXPECT_EQ(p->kv_bytes_per_token, 33u * 2048); // 4 KV heads per rank
+}
+
+// EAGLE-1 (llama_eagle.py): the head's first layer has no input_layernorm, fc fuses the token's embedding
+// with the hidden state (2 x 4,096 -> 4,096, no bias), and both embed_tokens and lm_head are the target's.
+// A head of Llama-3.1-8B's dimensions: 243,269,632 - 2 x 1,024 x 4,096 - 4,096 x 4,096 (q, k, v over hidden
+// only) = 218,103,808 projection parameters, one norm, fc 33,554,432: (218,103,808 + 4,096 + 33,554,432) x 2.
+TEST(ServeVllm, EagleHeadTakesTheTargetsEmbeddingAndHead) {
+    auto a = test::analyze_preset("llama-3.1-8b");
+    serve_request q;
+    q.gpu = "h100-80gb";
+    q.vllm.max_model_len = 32768;
+    q.draft_config = eagle3_head;
+    q.vllm.speculative_config =
+        R"({"model": "yuhuili/EAGLE-LLaMA3.1-Instruct-8B", "num_speculative_tokens": 5})";
+    auto p = plan_serve(a, q);
+    ASSERT_TRUE(p.ok()) << p.err().message;
+    EXPECT_EQ(p->speculative_method, "eagle");
+    EXPECT_EQ(p->ranks[0].draft_bytes, (218103808u + 4096 + 33554432) * 2);
+    ASSERT_EQ(p->draft_shared.size(), 3u);
+    EXPECT_EQ(p->draft_shared[1], "lm_head");
+    // EAGLE-3 only where the target returns auxiliary hidden states (SpeculativeConfig: llama, qwen, ...).
+    auto gemma = test::analyze_preset("gemma-2-9b");
+    q.vllm.max_model_len = 4096;
+    q.vllm.speculative_config = R"({"method": "eagle3", "model": "x", "num_speculative_tokens": 2})";
+    auto refused = plan_serve(gemma, q);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.err().message.find("eagle3 is only supported for"), std::string::npos)
+        << refused.err().message;
 }
 
 } // namespace

@@ -5,7 +5,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -185,4 +186,30 @@ test('serve llama.cpp with -ot: identical JSON; a bad pattern is a structured er
   const bad = JSON.parse(mp.serve(JSON.stringify({ ...request, knobs: { override_tensor: 'blk\\.(=CPU' } })));
   assert.equal(bad.error?.path, 'override_tensor');
   assert.match(bad.error.message, /bad pattern "blk\\\\\.\("/);
+});
+
+// A drafter in --speculative-config: a preset by name, and an EAGLE-3 head whose config the native program reads
+// from a folder and the wasm call takes as "draft_config": identical JSON.
+test('serve: a drafter by preset and by config, identical JSON', () => {
+  const spec = '{"model": "llama-3.2-1b", "num_speculative_tokens": 4}';
+  assert.equal(mp.serve(JSON.stringify({ model: 'llama-3.1-8b', gpu: 'h100-80gb',
+                                         knobs: { max_model_len: 32768, speculative_config: spec } })),
+               native('serve', 'llama-3.1-8b', '--gpu', 'h100-80gb', '--max-model-len', '32768',
+                      '--speculative-config', spec, '--json'));
+  const head = { architectures: ['LlamaForCausalLMEagle3'], hidden_size: 4096, intermediate_size: 14336,
+                 max_position_embeddings: 131072, model_type: 'llama', num_attention_heads: 32, num_hidden_layers: 1,
+                 num_key_value_heads: 8, rms_norm_eps: 1e-5, rope_theta: 500000.0, torch_dtype: 'bfloat16',
+                 draft_vocab_size: 32000, vocab_size: 128256 };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'modelplan-head-'));
+  try {
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(head));
+    const spec3 = JSON.stringify({ model: dir, num_speculative_tokens: 3 });
+    assert.equal(mp.serve(JSON.stringify({ model: 'llama-3.1-8b', gpu: 'h100-80gb',
+                                           knobs: { max_model_len: 32768, speculative_config: spec3 },
+                                           draft_config: head })),
+                 native('serve', 'llama-3.1-8b', '--gpu', 'h100-80gb', '--max-model-len', '32768',
+                        '--speculative-config', spec3, '--json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

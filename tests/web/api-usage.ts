@@ -22,6 +22,10 @@ export async function example(file: File, index: File, shards: File[]): Promise<
     const s: ServePlan = served;
     console.log(s.starts, s.ranks[0].kv_cache_bytes, s.max_concurrency, s.command, s.search?.smallest_layout?.gpus);
   }
+  const drafted = mp.serve({ model: first, gpu: 'h100-80gb',
+    knobs: { speculative_config: '{"model": "my-eagle3-head", "num_speculative_tokens": 3}' },
+    draft_config: { architectures: ['LlamaForCausalLMEagle3'], hidden_size: 4096, num_hidden_layers: 1 } });
+  if (!isError(drafted)) console.log(drafted.ranks[0].draft_bytes, drafted.kv_groups[0].block_bytes);
   const one = await mp.inspectFile(file, { model: first }, { onRead: (begin, end) => console.log(begin, end) });
   const all = await mp.inspectFiles([index, ...shards], { model: first });
   if (!isError(one) && !isError(all)) {

@@ -35,6 +35,13 @@ test('the API under node: raw() is byte for byte what `modelplan ... --json` pri
   expect(mp.raw('serve', { model: 'qwen2.5-7b', gpu: 'l40s', knobs: { max_model_len: 8192 },
     search: { target_concurrency: 40, sweep: true } }))
     .toBe(native('serve', 'qwen2.5-7b', '--gpu', 'l40s', '--max-model-len', '8192', '--target-concurrency', '40', '--sweep'));
+  // A drafter named by a preset in --speculative-config: the same plan, draft weights and layers included.
+  const spec = '{"model": "llama-3.2-1b", "num_speculative_tokens": 4}';
+  expect(mp.raw('serve', { model: 'llama-3.1-8b', gpu: 'h100-80gb', knobs: { max_model_len: 32768, speculative_config: spec } }))
+    .toBe(native('serve', 'llama-3.1-8b', '--gpu', 'h100-80gb', '--max-model-len', '32768', '--speculative-config', spec));
+  const unknownDraft = mp.serve({ model: 'llama-3.1-8b', gpu: 'h100-80gb',
+    knobs: { speculative_config: '{"model": "no-such-draft", "num_speculative_tokens": 2}' } });
+  expect(unknownDraft.error.path).toBe('speculative_config');
   const notStarting = mp.serve({ model: 'llama-3.1-70b', gpu: 'rtx-4090' });
   expect(notStarting.starts).toBe(false);
   expect(notStarting.fixes.length).toBeGreaterThan(0);

@@ -157,6 +157,8 @@ enum class dim : uint8_t {
     audio_mels,      // input channels of the first convolution (num_mel_bins)
     audio_kernel,    // width of the encoder's convolutions
     audio_positions, // rows of the encoder's position table (max_source_positions)
+    // Speculative-decoding heads (eagle.cpp).
+    draft_vocab, // an EAGLE-3 head's output vocabulary (draft_vocab_size)
 };
 
 // How the parts of a fused projection (q, k and v; gate and up) lie along its fused dimension, which decides
@@ -305,6 +307,8 @@ struct family_info {
     std::vector<head_info> heads;        // first entry: the default head
     std::vector<template_table> buffers; // known non-parameter buffers that some checkpoints store
     const char* not_modelled = nullptr;  // parts of the published model we leave out, or nullptr
+    // Found by its class in architectures[0] before model_type (an EAGLE head's config says "llama").
+    bool by_class = false;
 
     family_info&& prefix(const char* base_model_prefix) && {
         base_prefix = base_model_prefix;
@@ -324,6 +328,10 @@ struct family_info {
     }
     family_info&& leaves_out(const char* parts) && {
         not_modelled = parts;
+        return std::move(*this);
+    }
+    family_info&& found_by_class() && {
+        by_class = true;
         return std::move(*this);
     }
 };

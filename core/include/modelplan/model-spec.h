@@ -136,6 +136,7 @@ struct model_spec {
     uint64_t n_positions = 0;   // rows of a learned position table (with any offset), 0 without one
     uint64_t n_token_types = 0; // token type vocabulary (BERT)
     uint64_t n_labels = 0;      // classification labels (sequence classification heads)
+    uint64_t draft_vocab = 0;   // an EAGLE-3 head's own output vocabulary (draft_vocab_size)
     uint64_t n_buckets = 0;     // relative attention buckets (T5)
     uint64_t word_proj_dim = 0; // word embedding width when it differs from hidden (OPT)
 

@@ -25,13 +25,15 @@ struct vllm_options {
     std::string kv_cache_dtype = "auto";            // auto | fp8 | fp8_e4m3 | fp8_e5m2
     uint64_t block_size = 16;
     bool enforce_eager = false;
-    bool enable_lora = false;       // --enable-lora: LoRA buffers for max_loras adapters of max_lora_rank
-    uint64_t max_loras = 1;         // vLLM's default
-    uint64_t max_lora_rank = 16;    // vLLM's default
-    std::string speculative_config; // JSON: {"method": "mtp" (or deepseek_mtp, ...) | "ngram",
-                                    // "num_speculative_tokens": N}
-    std::string quantization;       // "" : what config.json's quantization_config says; "fp8": online fp8
-    std::string dtype;              // "" or "auto": the config's torch_dtype
+    bool enable_lora = false;    // --enable-lora: LoRA buffers for max_loras adapters of max_lora_rank
+    uint64_t max_loras = 1;      // vLLM's default
+    uint64_t max_lora_rank = 16; // vLLM's default
+    // JSON as vLLM takes it: {"method": "mtp" (deepseek_mtp, ...) | "ngram" | "draft_model" | "eagle" |
+    // "eagle3", "model": the draft model or EAGLE head, "num_speculative_tokens": N,
+    // "draft_tensor_parallel_size": 1 or T, "quantization": the drafter's, "max_model_len": the drafter's}
+    std::string speculative_config;
+    std::string quantization; // "" : what config.json's quantization_config says; "fp8": online fp8
+    std::string dtype;        // "" or "auto": the config's torch_dtype
 };
 
 // SGLang's knobs under SGLang's names (`python -m sglang.launch_server --tp-size ...`); unset: SGLang's
@@ -85,6 +87,9 @@ struct serve_request {
     llamacpp_options llamacpp;
     transformers_options transformers;
     std::vector<std::string> given; // the knobs set, by field name (checked against the engine's)
+    // The config.json text of vLLM's speculative_config "model" (a draft model or an EAGLE head), resolved
+    // by the caller like the served model; "" : "model" names a bundled preset.
+    std::string draft_config;
 };
 
 // Sets one knob from text, under its engine's name with dashes or underscores ("gpu-memory-utilization" or
@@ -93,6 +98,10 @@ struct serve_request {
 // knob of another engine).
 std::optional<error> set_serve_option(serve_request& r, const std::string& name, const std::string& value,
                                       const std::string& label);
+
+// The "model" that the request's --speculative-config names (a draft model or an EAGLE head), for the caller
+// to resolve into draft_config; "" when it names none, or ngram, or the JSON is not an object.
+std::string speculative_model(const serve_request& r);
 
 // One GPU of the plan, with the figures vLLM logs for it.
 struct serve_rank {
@@ -107,6 +116,7 @@ struct serve_rank {
     uint64_t activation_peak_bytes = 0; // "torch peak memory increase" of the profiling run (estimate)
     uint64_t cudagraph_bytes = 0;       // CUDA-graph pool (estimate; 0 with enforce_eager)
     uint64_t lora_bytes = 0;            // LoRA buffers (--enable-lora), included in weights_bytes
+    uint64_t draft_bytes = 0;           // the drafter's weights (--speculative-config), in weights_bytes
     bool cudagraph_in_budget = false;   // whether this version subtracts it before sizing the cache
     int64_t kv_cache_bytes = 0;         // "Available KV cache memory" (negative: none)
     uint64_t num_blocks = 0;            // blocks this rank's memory holds
@@ -117,7 +127,9 @@ struct serve_kv_group {
     std::string kind;                // "full", "sliding_window", "chunked_local", "mla"
     uint64_t window = 0;             // sliding window or chunk, tokens
     uint64_t layers = 0;             // layers in the group (padding layers included)
-    uint64_t page_bytes = 0;         // one layer's block: block_size tokens
+    uint64_t page_bytes = 0;         // one layer's block: block_size tokens (the first layer's)
+    uint64_t block_bytes = 0;        // one block of every layer of the group: page_bytes x layers, or the
+                                     // sum of the pages when a draft model's layers have another page size
     uint64_t blocks_per_request = 0; // for one max_model_len request
 };
 
@@ -168,10 +180,15 @@ struct serve_plan {
     bool enforce_eager = false;
     bool enable_lora = false;
     uint64_t max_loras = 0, max_lora_rank = 0;
-    std::string speculative_config;     // as given (vLLM)
-    std::vector<std::string> log_lines; // the start-up lines vLLM will print, with our figures
-    std::vector<std::string> notes;     // what is estimated and why
-    std::string command;                // `vllm serve REPO ...`, ready to paste
+    std::string speculative_config; // as given (vLLM)
+    // The drafter it names: "draft_model", "eagle" or "eagle3" ("" for none, MTP or ngram), its model, its
+    // layers in the KV cache and the tensors it shares with the target (docs/serving.md, "Speculative").
+    std::string speculative_method, draft_model;
+    uint64_t draft_layers = 0, num_speculative_tokens = 0;
+    std::vector<std::string> draft_shared; // tensors the drafter takes from the target ("embed_tokens")
+    std::vector<std::string> log_lines;    // the start-up lines vLLM will print, with our figures
+    std::vector<std::string> notes;        // what is estimated and why
+    std::string command;                   // `vllm serve REPO ...`, ready to paste
 };
 
 // Checks the knobs (vLLM's own reasons, naming the flag) and plans. A plan that does not start is a plan

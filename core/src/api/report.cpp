@@ -473,6 +473,23 @@ result<serve_request> read_serve_request(const rapidjson::Value& req) {
         if (!text) return text.err();
         if (auto e = set_serve_option(r, key, *text, key)) return *e;
     }
+    // "draft_config": the config.json of the speculative_config's "model" (an object, or its text).
+    auto draft = req.FindMember("draft_config");
+    if (draft != req.MemberEnd() && !draft->value.IsNull()) {
+        if (draft->value.IsString()) {
+            r.draft_config.assign(draft->value.GetString(), draft->value.GetStringLength());
+        } else if (draft->value.IsObject()) {
+            rapidjson::StringBuffer sb;
+            rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+            draft->value.Accept(w);
+            r.draft_config.assign(sb.GetString(), sb.GetSize());
+        } else {
+            return make_error(error_code::wrong_type,
+                              "draft_config: expected the draft model's config.json as an object, got " +
+                                  describe_json(draft->value),
+                              "draft_config");
+        }
+    }
     auto knobs = req.FindMember("knobs");
     if (knobs == req.MemberEnd() || knobs->value.IsNull()) return r;
     if (!knobs->value.IsObject())

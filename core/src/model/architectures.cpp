@@ -33,6 +33,7 @@ std::vector<family_info> build_table() {
     family_tables::add_qwen3_next_families(table);
     family_tables::add_lfm2_families(table);
     family_tables::add_whisper_families(table);
+    family_tables::add_eagle_families(table);
     return table;
 }
 

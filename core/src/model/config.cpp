@@ -26,15 +26,17 @@ std::string class_name(const family_info& fam, const head_info& h) {
 // For a remote-code config (one with "auto_map", whose class transformers loads whatever the model_type), the
 // family one of whose classes architectures[0] names, or -1: Kimi-K2's "kimi_k2" config declares
 // DeepseekV3ForCausalLM, Ling 2.0's BailingMoeV2ForCausalLM. Without auto_map the model_type decides.
-int family_of_architecture(const key_reader& top) {
-    if (!top.has("auto_map")) return -1;
+// With `by_class_only`, only the families found by their class (EAGLE heads, whose configs say "llama").
+int family_of_architecture(const key_reader& top, bool by_class_only = false) {
+    if (!by_class_only && !top.has("auto_map")) return -1;
     const rapidjson::Value* archs = top.find("architectures");
     if (!archs || !archs->IsArray() || archs->Empty() || !(*archs)[0].IsString()) return -1;
     const std::string wanted = (*archs)[0].GetString();
     const auto& table = families();
     for (size_t i = 0; i < table.size(); ++i)
         for (const auto& h : table[i].heads)
-            if (wanted == class_name(table[i], h)) return static_cast<int>(i);
+            if ((!by_class_only || table[i].by_class) && wanted == class_name(table[i], h))
+                return static_cast<int>(i);
     return -1;
 }
 
@@ -46,7 +48,8 @@ result<int> resolve_family(const key_reader& keys) {
             "missing required key " + keys.path("model_type") +
                 " (a string naming the architecture family; supported: " + supported_model_types() + ")",
             keys.path("model_type"));
-    int family = find_family(*model_type);
+    int family = family_of_architecture(keys, true);
+    if (family < 0) family = find_family(*model_type);
     if (family < 0) family = family_of_architecture(keys);
     if (family >= 0) return family;
     std::vector<std::string> names;

@@ -118,6 +118,7 @@ dim_value resolve(dim d, const model_spec& s) {
     case dim::audio_mels: return {s.audio_mels, "num_mel_bins"};
     case dim::audio_kernel: return {s.audio_kernel, "convolution kernel"};
     case dim::audio_positions: return {s.audio_positions, "max_source_positions"};
+    case dim::draft_vocab: return {s.draft_vocab, "draft_vocab_size"};
     }
     return {};
 }

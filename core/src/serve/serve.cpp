@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <rapidjson/writer.h>
+
 #include "modelplan/presets.h"
 #include "modelplan/serve.h"
 #include "modelplan/text.h"
@@ -63,6 +65,22 @@ std::string served_model(const analysis& a) {
     return a.model;
 }
 
+// The speculative_config as given, with a drafter named by a preset name replaced by its Hugging Face
+// repository (what `vllm serve` loads).
+std::string speculative_flag(const serve_plan& p) {
+    if (p.draft_model.empty()) return p.speculative_config;
+    auto preset = find_preset(p.draft_model);
+    if (!preset) return p.speculative_config;
+    rapidjson::Document d;
+    if (parse_json(p.speculative_config, d, "speculative_config") || !d.IsObject())
+        return p.speculative_config;
+    d["model"].SetString(preset->repo, d.GetAllocator());
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    d.Accept(w);
+    return std::string(sb.GetString(), sb.GetSize());
+}
+
 std::string command_of(const analysis& a, const serve_plan& p) {
     // The V0 engine is the default before 0.8 and chosen with VLLM_USE_V1=0 from 0.8 to 0.10.
     const vllm::engine_version v = vllm::parse_engine_version(p.engine_version);
@@ -79,7 +97,7 @@ std::string command_of(const analysis& a, const serve_plan& p) {
     if (!p.quantization.empty()) c += " --quantization " + p.quantization;
     if (!p.dtype.empty() && p.dtype != "auto") c += " --dtype " + p.dtype;
     if (p.enforce_eager) c += " --enforce-eager";
-    if (!p.speculative_config.empty()) c += " --speculative-config '" + p.speculative_config + "'";
+    if (!p.speculative_config.empty()) c += " --speculative-config '" + speculative_flag(p) + "'";
     if (p.enable_lora)
         c += " --enable-lora --max-loras " + num(p.max_loras) + " --max-lora-rank " + num(p.max_lora_rank);
     return c;
@@ -199,6 +217,21 @@ std::vector<std::string> notes_of(const analysis& a, const serve_plan& p) {
                            ? " (unless VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1)"
                            : "") +
                       ", so they come out of the headroom the utilization leaves");
+    if (!p.speculative_method.empty() && !p.ranks.empty()) {
+        const serve_rank& last = p.ranks.back();
+        std::string shared;
+        for (const auto& t : p.draft_shared) shared += (shared.empty() ? "" : ", ") + t;
+        const char* what = p.speculative_method == "draft_model" ? "the draft model "
+                           : p.speculative_method == "eagle3"    ? "the EAGLE-3 head "
+                                                                 : "the EAGLE head ";
+        notes.push_back(
+            "speculative decoding: " + std::string(what) + p.draft_model + " adds " +
+            gib2(static_cast<double>(last.draft_bytes)) + " GiB of weights per GPU (in Model loading took" +
+            (shared.empty() ? std::string() : "; it takes " + shared + " from the target") + ") and its " +
+            num(p.draft_layers) +
+            " attention layer(s) to every KV-cache block; its CUDA graphs are in cudagraph_bytes as layers, "
+            "its profiling pass (after the target's) is not added to the activation estimate");
+    }
     bool hybrid = p.groups.size() > 1;
     if (hybrid)
         notes.push_back(
@@ -310,6 +343,8 @@ void write_rank(json_writer& w, const serve_rank& r) {
     w.Bool(r.cudagraph_in_budget);
     w.Key("lora_bytes");
     w.Uint64(r.lora_bytes);
+    w.Key("draft_bytes");
+    w.Uint64(r.draft_bytes);
     w.Key("kv_cache_bytes");
     w.Int64(r.kv_cache_bytes);
     w.Key("num_blocks");
@@ -782,6 +817,15 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
         w.Uint64(p.max_lora_rank);
         w.Key("speculative_config");
         write_string(w, p.speculative_config);
+        w.Key("speculative_method");
+        write_string(w, p.speculative_method);
+        w.Key("draft_model");
+        write_string(w, p.draft_model);
+        w.Key("num_speculative_tokens");
+        w.Uint64(p.num_speculative_tokens);
+        w.Key("draft_layers");
+        w.Uint64(p.draft_layers);
+        write_strings(w, "draft_shared", p.draft_shared);
         w.Key("quantization");
         write_string(w, p.quantization);
     }
@@ -802,6 +846,8 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
         w.Uint64(g.layers);
         w.Key("page_bytes");
         w.Uint64(g.page_bytes);
+        w.Key("block_bytes");
+        w.Uint64(g.block_bytes);
         w.Key("blocks_per_request");
         w.Uint64(g.blocks_per_request);
         w.EndObject();

@@ -1,10 +1,29 @@
 // Internal: vLLM's start-up accounting (vllm.cpp) for serve.cpp, which checks the request and writes answers.
 #pragma once
 
+#include <memory>
+
 #include "modelplan/devices.h"
 #include "modelplan/serve.h"
 
 namespace modelplan::vllm {
+
+// ---- speculative decoding with a drafter (vllm-spec.cpp) ------------------------------------------------
+// The draft model or EAGLE head that --speculative-config's "model" names, resolved and checked.
+struct drafter {
+    std::string method;         // "draft_model", "eagle" or "eagle3"
+    std::string model;          // as named in the speculative_config
+    analysis a;                 // the draft model; an EAGLE head's decoder layers read as a Llama's
+    uint64_t draft_vocab = 0;   // EAGLE-3: the head's own output vocabulary (draft_vocab_size)
+    uint64_t target_hidden = 0; // EAGLE-3: what its fc layer takes three of (target_hidden_size)
+    bool aux_hidden = true;     // EAGLE-3: the fc layer over three target hidden states
+    uint64_t tp = 1;            // draft_tensor_parallel_size as resolved
+    std::string quant;          // the drafter's weight format: "" or "fp8"
+    // Its weights on one rank as vLLM holds them beside the target's: a draft model whole (split like the
+    // target), an EAGLE head without what it takes from the target (named in `shared`).
+    uint64_t weight_bytes = 0;
+    std::vector<std::string> shared;
+};
 
 // The knobs resolved against the model and the GPU: defaults filled in, every value checked with vLLM's
 // reason.
@@ -26,6 +45,9 @@ struct knobs {
     // --speculative-config with an MTP method: the model's multi-token-prediction layers load and cache.
     std::string speculative_method;
     uint64_t num_speculative_tokens = 0;
+    // --speculative-config with a draft model or EAGLE head (vllm-spec.cpp): it loads beside the target on
+    // every rank and its attention layers join the KV cache.
+    std::shared_ptr<const drafter> draft;
     bool max_num_seqs_given = false, max_num_batched_tokens_given = false;
 };
 
@@ -46,6 +68,13 @@ int minor_version(const std::string& v); // parse_engine_version(v).minor ("" ->
 // of all of them for messages.
 const char* version_range_of(const std::string& v);
 const char* versions_modelled();
+
+// vllm-spec.cpp: reads --speculative-config into `k` (MTP, ngram, a draft model, EAGLE heads), with vLLM's
+// checks; called once the other knobs are resolved (it needs tp, pp and max_model_len).
+std::optional<error> read_speculative(const analysis& a, const serve_request& r, knobs& k);
+
+// vLLM's rotary cos/sin cache of a model, on every rank (vllm.cpp).
+uint64_t rope_bytes(const model_spec& s);
 
 // The figures of every rank, the blocks and the verdict, without suggestions.
 result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gpu_row& gpu, const knobs& k);

@@ -312,6 +312,27 @@ uint64_t estimate_max_len(const std::vector<layer_page>& pages, uint64_t availab
 // holds the same number of layers, the smallest type's count (or the largest's when it is under 1.25 times
 // the smallest), the last group of a type padded.
 std::vector<serve_kv_group> form_groups(const std::vector<layer_page>& pages, const knobs& k) {
+    if (pages.empty()) return {};
+    // Layers all of one type whose pages differ (a draft model's layers beside the target's, with another
+    // head size) form one group whose block holds every layer's page (UniformTypeKVCacheSpecs,
+    // kv_cache_interface.py).
+    bool one_type = true, one_page = true;
+    uint64_t sum = 0;
+    for (const auto& p : pages) {
+        one_type = one_type && p.kind == pages[0].kind && p.window == pages[0].window;
+        one_page = one_page && p.page == pages[0].page;
+        sum = add(sum, p.page);
+    }
+    if (one_type && !one_page) {
+        serve_kv_group g;
+        g.kind = pages[0].kind;
+        g.window = pages[0].window;
+        g.layers = pages.size();
+        g.page_bytes = pages[0].page;
+        g.block_bytes = sum;
+        g.blocks_per_request = blocks_per_request(g.kind, g.window, k.max_model_len, k);
+        return {g};
+    }
     std::vector<std::tuple<std::string, uint64_t, uint64_t>> order;
     std::map<std::tuple<std::string, uint64_t, uint64_t>, uint64_t> counts;
     for (const auto& p : pages) {
@@ -327,8 +348,8 @@ std::vector<serve_kv_group> form_groups(const std::vector<layer_page>& pages, co
     for (const auto& key : order) {
         const auto& [kind, window, page] = key;
         for (uint64_t g = 0; g < ceil_div(counts[key], group_size); ++g)
-            groups.push_back(
-                {kind, window, group_size, page, blocks_per_request(kind, window, k.max_model_len, k)});
+            groups.push_back({kind, window, group_size, page, mul(page, group_size),
+                              blocks_per_request(kind, window, k.max_model_len, k)});
     }
     return groups;
 }
@@ -365,7 +386,7 @@ uint64_t lora_buffer_bytes(const analysis& a, const knobs& k, uint64_t first, ui
 
 struct stage_figures {
     uint64_t first = 0, last = 0;
-    uint64_t weights = 0, non_torch = 0, activation = 0, graphs = 0, lora = 0;
+    uint64_t weights = 0, non_torch = 0, activation = 0, graphs = 0, lora = 0, draft = 0;
     int64_t kv = 0;
     std::vector<layer_page> pages;
     std::vector<serve_kv_group> groups;
@@ -479,6 +500,10 @@ uint64_t max_len_of(const model_spec& s) {
     return derived_max_len(s);
 }
 
+uint64_t rope_bytes(const model_spec& s) {
+    return rope_cache_bytes(s);
+}
+
 result<stage_weights> weights_by_stage(const analysis& a, const std::string& quant, uint64_t tp, uint64_t pp,
                                        bool include_mtp) {
     workload w;
@@ -558,48 +583,6 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
     // "CUDA graph memory profiling is enabled (default since v0.21.0)": the graphs' estimate is taken from
     // the budget before the cache is sized.
     k.graphs_in_budget = range->graphs_in_budget && !k.enforce_eager;
-    if (!o.speculative_config.empty()) {
-        // SpeculativeConfig: MTP methods load the model's own next-token layers; ngram needs no GPU memory;
-        // a draft model or EAGLE heads are another model, not planned here.
-        rapidjson::Document d;
-        if (auto e = parse_json(o.speculative_config, d, "speculative_config")) return *e;
-        if (!d.IsObject() || !d.HasMember("method") || !d["method"].IsString())
-            return make_error(error_code::bad_request,
-                              "speculative_config: expected an object with a \"method\" (e.g. {\"method\": "
-                              "\"mtp\", \"num_speculative_tokens\": 1})",
-                              "speculative_config");
-        const std::string method = d["method"].GetString();
-        static const char* const mtp_methods[] = {
-            "mtp", "deepseek_mtp", "glm4_moe_mtp", "qwen3_next_mtp", "ernie_mtp", "mimo_mtp"};
-        bool is_mtp = false;
-        for (const char* m : mtp_methods) is_mtp = is_mtp || method == m;
-        if (is_mtp) {
-            bool has = false;
-            for (uint64_t il = 0; il < s.layers.size(); ++il) has = has || s.is_mtp_layer(il);
-            if (!has)
-                return make_error(error_code::bad_request,
-                                  "speculative_config: method " + quote_value(method) +
-                                      " needs the model's MTP "
-                                      "layers (num_nextn_predict_layers); " +
-                                      s.architecture + " has none",
-                                  "speculative_config");
-            k.speculative_method = method;
-        } else if (method != "ngram") {
-            return make_error(
-                error_code::unsupported,
-                "speculative_config: method " + quote_value(method) +
-                    " (a draft model or EAGLE heads) is not planned yet; MTP methods and ngram are",
-                "speculative_config");
-        }
-        auto n = d.FindMember("num_speculative_tokens");
-        if (n != d.MemberEnd()) {
-            if (!n->value.IsUint64() || n->value.GetUint64() == 0 || n->value.GetUint64() > 64)
-                return make_error(error_code::out_of_range,
-                                  "speculative_config: num_speculative_tokens must be 1 to 64",
-                                  "speculative_config");
-            k.num_speculative_tokens = n->value.GetUint64();
-        }
-    }
     k.enable_lora = o.enable_lora;
     k.max_loras = o.max_loras;
     k.max_lora_rank = o.max_lora_rank;
@@ -726,6 +709,8 @@ result<knobs> resolve(const analysis& a, const serve_request& r, const gpu_row& 
                           "max_num_batched_tokens: max_num_batched_tokens (" + num(k.max_num_batched_tokens) +
                               ") must be greater than or equal to max_num_seqs (" + num(k.max_num_seqs) + ")",
                           "max_num_batched_tokens");
+    // --speculative-config (vllm-spec.cpp), once tp, pp and max_model_len are known.
+    if (auto e = read_speculative(a, r, k)) return *e;
     return k;
 }
 
@@ -751,6 +736,12 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
     p.speculative_config = r.vllm.speculative_config;
     p.max_loras = k.enable_lora ? k.max_loras : 0;
     p.max_lora_rank = k.enable_lora ? k.max_lora_rank : 0;
+    p.num_speculative_tokens = k.num_speculative_tokens;
+    if (k.draft) {
+        p.speculative_method = k.draft->method;
+        p.draft_model = k.draft->model;
+        p.draft_shared = k.draft->shared;
+    }
     p.starts = true;
 
     // Weights per stage: the parallel plan's split, vLLM's padded vocabulary, the rotary cache on every rank.
@@ -773,10 +764,14 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
         f.lora = k.enable_lora ? lora_buffer_bytes(a, k, f.first, f.last) : 0;
         f.weights = add(f.weights, f.lora);
         if (k.v0 && k.tp > 1) f.weights = add(f.weights, v0_parallel_load_bytes);
+        // A drafter (vllm-spec.cpp) loads with the last stage: its weights, its CUDA graphs, its cache.
+        const bool drafts = k.draft && st == k.pp - 1;
+        if (drafts) f.draft = k.draft->weight_bytes, f.weights = add(f.weights, f.draft);
         f.non_torch = non_torch_bytes(k, gpu);
         f.activation = activation_peak(s, k, f.first, f.last, st == 0, st == k.pp - 1);
         uint64_t layers = 0;
         for (uint64_t il = f.first; il <= f.last; ++il) layers += s.layers[il].stack == layer_stack::decoder;
+        if (drafts) layers += k.draft->a.spec.layers.size();
         f.graphs = k.enforce_eager ? 0 : cudagraph_bytes(layers);
         f.kv = signed_bytes(requested) - signed_bytes(f.weights) - signed_bytes(f.activation) -
                signed_bytes(f.non_torch) - (k.graphs_in_budget ? signed_bytes(f.graphs) : 0);
@@ -797,6 +792,12 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
                                    mul(per_token, k.block_size)});
             }
         }
+        if (drafts) {
+            const model_spec& ds = k.draft->a.spec;
+            auto dp = stage_pages(ds, k, 0, ds.layers.size() - 1);
+            p.draft_layers = dp.size();
+            f.pages.insert(f.pages.end(), dp.begin(), dp.end());
+        }
         if (k.v0) {
             // V0 (CacheEngine.get_cache_block_size): one block holds block_size tokens of every attention
             // layer; no groups, every layer keeps the whole context.
@@ -815,9 +816,19 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
             continue;
         }
         f.groups = form_groups(f.pages, k);
-        uint64_t page = 0, group_size = 0;
-        for (const auto& g : f.groups) page = std::max(page, g.page_bytes), group_size = g.layers;
-        f.blocks = f.kv > 0 && page ? static_cast<uint64_t>(f.kv) / page / group_size : 0;
+        uint64_t block = 0, page = 0;
+        for (const auto& g : f.groups)
+            block = std::max(block, g.block_bytes), page = std::max(page, g.page_bytes);
+        if (drafts && f.groups.size() > 1)
+            for (const auto& g : f.groups)
+                if (g.page_bytes != page)
+                    return make_error(error_code::unsupported,
+                                      "speculative_config: the drafter's KV page (" + num(g.page_bytes) +
+                                          " bytes) differs from the target's (" + num(page) +
+                                          ") and the target has several attention kinds; vLLM's hybrid "
+                                          "allocator needs one page size: not planned",
+                                      "speculative_config");
+        f.blocks = f.kv > 0 && block ? static_cast<uint64_t>(f.kv) / block : 0;
     }
 
     // The ranks, stage by stage.
@@ -835,6 +846,7 @@ result<serve_plan> plan_once(const analysis& a, const serve_request& r, const gp
             rank.requested_bytes = requested;
             rank.weights_bytes = f.weights;
             rank.lora_bytes = f.lora;
+            rank.draft_bytes = f.draft;
             rank.non_torch_bytes = f.non_torch;
             rank.activation_peak_bytes = f.activation;
             rank.cudagraph_bytes = f.graphs;

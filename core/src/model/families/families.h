@@ -78,6 +78,7 @@ void add_2025_families(
 void add_llama_variant_families(
     std::vector<family_info>& out); // llama-variants.cpp: smollm3, granite, olmo3, cohere, cohere2, exaone4
 void add_moe_variant_families(std::vector<family_info>& out); // moe-variants.cpp: granitemoe, phimoe, olmoe
+void add_eagle_families(std::vector<family_info>& out);       // eagle.cpp: eagle3 (EAGLE-3 speculative heads)
 void add_encoder_variant_families(std::vector<family_info>& out); // encoder-variants.cpp: mt5, umt5,
                                                                   // xlm-roberta, modernbert
 // q_norm [q_dim] and k_norm [kv_dim]: RMSNorm over whole projections (OLMo 3, OLMoE; llama-variants.cpp).
