@@ -88,6 +88,13 @@ header llama_layer0(const std::string& scheme) {
             h.add(p + name + ".weight.absmax", "F32", {out * in / 64});
             h.add(p + name + ".weight.quant_map", "F32", {16});
             h.add(p + name + ".weight.quant_state.bitsandbytes__nf4", "U8", {80});
+        } else if (scheme == "ct") {
+            // compressed-tensors pack-quantized, asymmetric 4-bit, group 128 (weight_packed [out, in / 8],
+            // weight_scale [out, in / 128], weight_zero_point [out / 8, in / 128], weight_shape [2]).
+            h.add(p + name + ".weight_packed", "I32", {out, in / 8});
+            h.add(p + name + ".weight_scale", "BF16", {out, in / 128});
+            h.add(p + name + ".weight_zero_point", "I32", {out / 8, in / 128});
+            h.add(p + name + ".weight_shape", "I64", {2});
         } else {
             add_packed(h, p + name, out, in, scheme);
         }
@@ -212,6 +219,36 @@ TEST(quantized_slices, awq_packs_the_output) {
     EXPECT_EQ(d.axis, 0);
     EXPECT_EQ(pieces_of(d), (pieces{3584, 3584}));
     EXPECT_EQ(pieces_of(r.of("model.layers.0.mlp.down_proj.qzeros")), (pieces{28, 28}));
+}
+
+// compressed-tensors (vLLM's CompressedTensorsWNA16: weight_packed input_dim 1, output_dim 0, packed_dim 1;
+// weight_scale output_dim 0, input_dim 1 unless act order or channelwise repeat it on every rank;
+// weight_zero_point output_dim 0, packed_dim 0, input_dim 1; weight_shape replicated).
+TEST(quantized_slices, compressed_tensors_packs_the_input_and_the_zero_points_output) {
+    analysis a = analyze_preset("llama-3.1-8b");
+    header h = llama_layer0("ct");
+    rank_parts r = parts_for(a, h.ck, 2, 1, 1);
+    ASSERT_TRUE(r.parts.ok()) << r.parts.err().message;
+    // q_proj rows [2048, 4096): weight_packed and weight_scale rows, zero points' packed rows [256, 512).
+    EXPECT_EQ(pieces_of(r.of("model.layers.0.self_attn.q_proj.weight_packed")), (pieces{2048, 2048}));
+    EXPECT_EQ(r.of("model.layers.0.self_attn.q_proj.weight_packed").axis, 0);
+    EXPECT_EQ(pieces_of(r.of("model.layers.0.self_attn.q_proj.weight_zero_point")), (pieces{256, 256}));
+    EXPECT_EQ(r.of("model.layers.0.self_attn.q_proj.weight_shape").axis, -1);
+    // o_proj input [2048, 4096): weight_packed's words [256, 512), scales' and zero points' groups [16, 32).
+    const rank_slice& ow = r.of("model.layers.0.self_attn.o_proj.weight_packed");
+    EXPECT_EQ(ow.axis, 1);
+    EXPECT_EQ(pieces_of(ow), (pieces{256, 256}));
+    EXPECT_EQ(ow.rank_shape, (std::vector<uint64_t>{4096, 256}));
+    EXPECT_EQ(r.of("model.layers.0.self_attn.o_proj.weight_scale").axis, 1);
+    EXPECT_EQ(pieces_of(r.of("model.layers.0.self_attn.o_proj.weight_scale")), (pieces{16, 16}));
+    EXPECT_EQ(pieces_of(r.of("model.layers.0.self_attn.o_proj.weight_zero_point")), (pieces{16, 16}));
+    // T = 32: down_proj's 448 inputs per rank are not whole groups of 128.
+    rank_parts r32 = parts_for(a, h.ck, 32, 1, 0);
+    ASSERT_FALSE(r32.parts.ok());
+    EXPECT_NE(
+        r32.parts.err().message.find("448 input features per rank is not a multiple of the group size 128"),
+        std::string::npos)
+        << r32.parts.err().message;
 }
 
 TEST(quantized_slices, fp8_block_scales_split_in_whole_blocks) {

@@ -10,6 +10,10 @@
 //   quant_map float32 [16], quant_state.bitsandbytes__nf4 uint8 (packed JSON); Linear8bitLt: weight int8
 //   [out, in], SCB float32 [out], weight_format uint8.
 // - fp8 (compressed-tensors / FBGEMM): weight F8_E4M3 [out, in], weight_scale and input_scale float32.
+// - compressed-tensors pack-quantized (llm-compressor W4A16/W8A16; vLLM's CompressedTensorsWNA16 declares the
+//   same shapes): weight_packed int32 [out, in / (32 / bits)], weight_scale [out, in / group] in the model
+//   dtype, weight_zero_point int32 [out / (32 / bits), in / group] when asymmetric, weight_g_idx int32 [in]
+//   with group activation order, weight_shape int64 [2].
 #include <string>
 
 #include <gtest/gtest.h>
@@ -123,6 +127,54 @@ TEST(quantized, fp8_with_scales) {
     auto ds_groups = find_quantized_groups(parse_header(ds), nullptr);
     ASSERT_EQ(ds_groups.size(), 1u);
     EXPECT_EQ(ds_groups[0].members.size(), 2u);
+}
+
+TEST(quantized, compressed_tensors_pack_quantized) {
+    // Asymmetric 4-bit, group 128: the zero points tell the bits (4096 / 512 = 8 values a word).
+    safetensors_file f;
+    f.add(q + ".weight_packed", "I32", {4096, 4096 / 8})
+        .add(q + ".weight_scale", "BF16", {4096, 4096 / 128})
+        .add(q + ".weight_shape", "I64", {2})
+        .add(q + ".weight_zero_point", "I32", {4096 / 8, 4096 / 128});
+    std::vector<std::string> notes;
+    auto groups = find_quantized_groups(parse_header(f), &notes);
+    ASSERT_EQ(groups.size(), 1u);
+    EXPECT_TRUE(notes.empty());
+    EXPECT_EQ(groups[0].name, q + ".weight");
+    EXPECT_EQ(groups[0].scheme, "compressed-tensors");
+    EXPECT_EQ(groups[0].bits, 4u);
+    EXPECT_EQ(groups[0].group_size, 128u);
+    EXPECT_EQ(groups[0].shape, (std::vector<uint64_t>{4096, 4096}));
+    EXPECT_EQ(groups[0].members.size(), 4u);
+    EXPECT_EQ(groups[0].bytes, 4096u * 512 * 4 + 4096u * 32 * 2 + 2u * 8 + 512u * 32 * 4);
+    // 8 bits with activation order: g_idx over 4096 inputs of 1024 words (4 a word).
+    safetensors_file w8;
+    w8.add(up + ".weight_packed", "I32", {11008, 4096 / 4})
+        .add(up + ".weight_scale", "BF16", {11008, 4096 / 128})
+        .add(up + ".weight_g_idx", "I32", {4096})
+        .add(up + ".weight_shape", "I64", {2});
+    auto g8 = find_quantized_groups(parse_header(w8), &notes);
+    ASSERT_EQ(g8.size(), 1u);
+    EXPECT_EQ(g8[0].bits, 8u);
+    EXPECT_EQ(g8[0].shape, (std::vector<uint64_t>{11008, 4096}));
+    // Symmetric, no g_idx: the headers do not say the bits; 4 is taken, with a note.
+    safetensors_file sym;
+    sym.add(q + ".weight_packed", "I32", {4096, 512})
+        .add(q + ".weight_scale", "BF16", {4096, 32})
+        .add(q + ".weight_shape", "I64", {2});
+    notes.clear();
+    auto gs = find_quantized_groups(parse_header(sym), &notes);
+    ASSERT_EQ(gs.size(), 1u);
+    EXPECT_EQ(gs[0].shape, (std::vector<uint64_t>{4096, 4096}));
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find("4 bits per weight assumed"), std::string::npos) << notes[0];
+    // A scale that does not match: left as stored, with a note.
+    safetensors_file bad;
+    bad.add(q + ".weight_packed", "I32", {4096, 512}).add(q + ".weight_scale", "BF16", {1024, 32});
+    notes.clear();
+    EXPECT_TRUE(find_quantized_groups(parse_header(bad), &notes).empty());
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find("does not match weight_packed [4096, 512]"), std::string::npos) << notes[0];
 }
 
 TEST(quantized, malformed_groups_are_left_as_stored_with_a_note) {

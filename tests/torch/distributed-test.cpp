@@ -67,7 +67,10 @@ struct full_tensor {
 };
 
 size_t dtype_size(const std::string& dtype) {
-    return dtype == "I32" || dtype == "F32" ? 4 : dtype == "BF16" || dtype == "F16" ? 2 : 1;
+    return dtype == "I64"                      ? 8
+           : dtype == "I32" || dtype == "F32"  ? 4
+           : dtype == "BF16" || dtype == "F16" ? 2
+                                               : 1;
 }
 
 full_tensor random_tensor(std::mt19937_64& rng, const std::string& name, const std::string& dtype,
@@ -101,7 +104,9 @@ std::vector<full_tensor> write_model(const fs::path& dir, const std::string& con
 // group's members: "gptq" and "gptq-act" (AutoGPTQ 4-bit, group 32: qweight I32 [in / 8, out], qzeros I32
 // [in / 32, out / 8], scales F16 [in / 32, out], g_idx I32 [in]; "-act" sets desc_act), "awq" (AutoAWQ 4-bit,
 // group 32: qweight I32 [in, out / 8], qzeros, scales), "fp8" (weight F8_E4M3 [out, in] with
-// weight_scale_inv F32 [out / 16, in / 16] and weight_block_size [16, 16]).
+// weight_scale_inv F32 [out / 16, in / 16] and weight_block_size [16, 16]), "ct" (compressed-tensors
+// pack-quantized 4-bit, group 32: weight_packed I32 [out, in / 8], weight_scale BF16 [out, in / 32],
+// weight_zero_point I32 [out / 8, in / 32], weight_shape I64 [2]).
 std::vector<full_tensor> write_quantized_model(const fs::path& dir, const std::string& config,
                                                const std::string& scheme, size_t shards) {
     auto a = mp::analyze("test", config, mp::config_options{});
@@ -127,6 +132,11 @@ std::vector<full_tensor> write_quantized_model(const fs::path& dir, const std::s
             members.push_back(random_tensor(rng, base + ".qweight", "I32", {in, out / 8}));
             members.push_back(random_tensor(rng, base + ".qzeros", "I32", {in / 32, out / 8}));
             members.push_back(random_tensor(rng, base + ".scales", "F16", {in / 32, out}));
+        } else if (scheme == "ct") {
+            members.push_back(random_tensor(rng, base + ".weight_packed", "I32", {out, in / 8}));
+            members.push_back(random_tensor(rng, base + ".weight_scale", "BF16", {out, in / 32}));
+            members.push_back(random_tensor(rng, base + ".weight_zero_point", "I32", {out / 8, in / 32}));
+            members.push_back(random_tensor(rng, base + ".weight_shape", "I64", {2}));
         } else {
             members.push_back(random_tensor(rng, t.name, "F8_E4M3", {out, in}));
             members.push_back(random_tensor(rng, base + ".weight_scale_inv", "F32", {out / 16, in / 16}));
@@ -144,7 +154,12 @@ std::vector<full_tensor> write_quantized_model(const fs::path& dir, const std::s
 
 // `config` with its quantization_config for `scheme` (as the quantizers write it into config.json).
 std::string quantized_config(const std::string& config, const std::string& scheme) {
-    std::string q = scheme == "fp8" ? R"({"quant_method": "fp8", "weight_block_size": [16, 16]})"
+    // compressed-tensors: llm-compressor's W4A16 config, asymmetric, group 32.
+    const char* ct = R"({"quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups":
+        {"group_0": {"targets": ["Linear"], "weights": {"num_bits": 4, "type": "int", "symmetric": false,
+        "strategy": "group", "group_size": 32}}}})";
+    std::string q = scheme == "ct"    ? ct
+                    : scheme == "fp8" ? R"({"quant_method": "fp8", "weight_block_size": [16, 16]})"
                     : scheme == "awq"
                         ? R"({"quant_method": "awq", "bits": 4, "group_size": 32})"
                         : std::string(R"({"quant_method": "gptq", "bits": 4, "group_size": 32, )") +
@@ -179,6 +194,7 @@ at::ScalarType scalar_type(const std::string& dtype) {
            : dtype == "F16" ? at::kHalf
            : dtype == "F32" ? at::kFloat
            : dtype == "I32" ? at::kInt
+           : dtype == "I64" ? at::kLong
                             : at::kByte;
 }
 
@@ -212,6 +228,12 @@ at::Tensor expected_member(const full_tensor& f, at::Tensor full, int64_t r, int
     if (has(n, ".qzeros")) return row ? (act_order ? full.contiguous() : cut(0, 32)) : cut(1, 8);
     if (has(n, ".scales")) return row ? (act_order ? full.contiguous() : cut(0, 32)) : cut(1, 1);
     if (has(n, ".weight_scale_inv")) return row ? cut(1, 16) : cut(0, 16);
+    // compressed-tensors (CompressedTensorsWNA16): weight_packed packed along the input, weight_scale [out,
+    // groups], weight_zero_point packed along the output, weight_shape replicated.
+    if (has(n, ".weight_packed")) return row ? cut(1, 8) : cut(0, 1);
+    if (has(n, ".weight_zero_point")) return row ? cut(1, 32) : cut(0, 8);
+    if (has(n, ".weight_scale")) return row ? cut(1, 32) : cut(0, 1);
+    if (has(n, ".weight_shape")) return full.contiguous();
     return row ? cut(1, 1) : cut(0, 1); // the fp8 weight
 }
 
@@ -362,7 +384,7 @@ TEST(Distributed, MixtralExpertsSplitByTheirIntermediateSize) {
 // Quantized checkpoints: each rank holds its cut of every stored member, bit for bit, read alone (the bytes
 // read are those of the cuts and the whole tensors).
 TEST(Distributed, QuantizedRanksHoldTheirPackedSlicesBitForBit) {
-    for (std::string scheme : {"gptq", "gptq-act", "awq", "fp8"}) {
+    for (std::string scheme : {"gptq", "gptq-act", "awq", "fp8", "ct"}) {
         temp_dir dir;
         const std::string config = quantized_config(llama_config, scheme);
         auto full = write_quantized_model(dir.path(), config, scheme, 2);

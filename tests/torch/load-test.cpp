@@ -356,8 +356,10 @@ TEST(Load, DirectFallsBackWhereTheFileSystemRefusesIt) {
 
 // Quantized checkpoints load as stored. The layouts are AutoGPTQ's QuantLinear (qweight int32 [in / 32 x
 // bits, out], qzeros int32 [in / group, out / 32 x bits], scales float16 [in / group, out], g_idx int32 [in])
-// and compressed-tensors' fp8 (weight F8_E4M3 [out, in], weight_scale and input_scale float32 scalars), as
-// tests/core/quantized.cpp describes them with their sources.
+// compressed-tensors' fp8 (weight F8_E4M3 [out, in], weight_scale and input_scale float32 scalars) and its
+// pack-quantized 4-bit ("ct": weight_packed int32 [out, in / 8], weight_scale [out, in / group],
+// weight_zero_point int32 [out / 8, in / group], weight_shape int64 [2]), as tests/core/quantized.cpp
+// describes them with their sources.
 std::vector<written_tensor> write_quantized(const fs::path& dir, const mp::analysis& a,
                                             const std::string& scheme) {
     std::vector<written_tensor> all;
@@ -375,6 +377,11 @@ std::vector<written_tensor> write_quantized(const fs::path& dir, const mp::analy
             all.push_back(make_tensor(base + ".qzeros", "I32", {in / group, out / 32 * 4}, seed++));
             all.push_back(make_tensor(base + ".scales", "F16", {in / group, out}, seed++));
             all.push_back(make_tensor(base + ".g_idx", "I32", {in}, seed++));
+        } else if (scheme == "ct") {
+            all.push_back(make_tensor(base + ".weight_packed", "I32", {out, in / 8}, seed++));
+            all.push_back(make_tensor(base + ".weight_scale", "BF16", {out, in / group}, seed++));
+            all.push_back(make_tensor(base + ".weight_zero_point", "I32", {out / 8, in / group}, seed++));
+            all.push_back(make_tensor(base + ".weight_shape", "I64", {2}, seed++));
         } else {
             all.push_back(make_tensor(t.name, "F8_E4M3", {out, in}, seed++));
             all.push_back(make_tensor(base + ".weight_scale", "F32", {}, seed++));
@@ -386,7 +393,7 @@ std::vector<written_tensor> write_quantized(const fs::path& dir, const mp::analy
 }
 
 TEST(Load, QuantizedCheckpointsLoadAsStored) {
-    for (std::string scheme : {"gptq", "fp8"}) {
+    for (std::string scheme : {"gptq", "fp8", "ct"}) {
         SCOPED_TRACE(scheme);
         temp_dir dir;
         mp::analysis a = tiny("bfloat16", false);
@@ -414,6 +421,7 @@ TEST(Load, QuantizedCheckpointsLoadAsStored) {
         bool found = false;
         for (const auto& p : m->root->named_parameters(true))
             found = found || p.key() == (scheme == "gptq" ? "model.layers.0.self_attn.q_proj.qweight"
+                                         : scheme == "ct" ? "model.layers.0.self_attn.q_proj.weight_packed"
                                                           : "model.layers.0.self_attn.q_proj.weight_scale");
         EXPECT_TRUE(found);
     }

@@ -139,12 +139,12 @@ result<std::vector<rank_slice>> rank_slices(const analysis& a, uint64_t tp, uint
 // checkpoints"): `logical` is rank_slices' answer for a.sk; the answer has one entry per stored tensor, in
 // the order the loader's stored form lists them (libtorch::stored_skeleton): each tensor of a.sk, or in place
 // of a quantized group's logical weight the group's members in the group's order. Each member is cut the way
-// vLLM cuts it: GPTQ and AWQ along their packed dimension in whole 32-bit words and their scales and zero
-// points in whole groups (with GPTQ's act-order, a row-parallel rank keeps every group), fp8 block scales in
-// whole blocks, per-channel scales with their rows, MXFP4 blocks in whole 32-value blocks. A part that does
-// not fall on those boundaries, a padded vocabulary, a bitsandbytes 4-bit weight (stored flattened) and a
-// group whose layout is not known are errors (error_code::unsupported) naming the tensor, the boundary and
-// the value.
+// vLLM cuts it: GPTQ, AWQ and compressed-tensors along their packed dimension in whole 32-bit words and their
+// scales and zero points in whole groups (with act order, a row-parallel rank keeps every group), fp8 block
+// scales in whole blocks, per-channel scales with their rows, MXFP4 blocks in whole 32-value blocks. A part
+// that does not fall on those boundaries, a padded vocabulary, a bitsandbytes 4-bit weight (stored flattened)
+// and a group whose layout is not known are errors (error_code::unsupported) naming the tensor, the boundary
+// and the value.
 result<std::vector<rank_slice>> stored_rank_slices(const analysis& a, const std::vector<rank_slice>& logical,
                                                    const std::vector<quantized_group>& groups,
                                                    const checkpoint& ck);

@@ -43,7 +43,8 @@ void add_by_dtype(checkpoint_totals& totals, const std::string& dtype, uint64_t 
 }
 
 std::string group_dtype(const quantized_group& g, const checkpoint_tensor& main) {
-    if (g.scheme == "gptq" || g.scheme == "awq") return g.scheme + "-int" + std::to_string(g.bits);
+    if (g.scheme == "gptq" || g.scheme == "awq" || g.scheme == "compressed-tensors")
+        return g.scheme + "-int" + std::to_string(g.bits);
     if (g.scheme == "fp8" || g.scheme == "scaled-int8") return main.dtype;
     return g.scheme;
 }

@@ -11,6 +11,10 @@
 // - bitsandbytes 8-bit (Linear8bitLt): weight int8 [out, in], SCB [out], weight_format.
 // - fp8 and other scaled weights (compressed-tensors, FBGEMM, DeepSeek-V3): weight F8_* or I8 [out, in] with
 //   weight_scale (or weight_scale_inv) and input_scale.
+// - compressed-tensors pack-quantized (llm-compressor W4A16/W8A16): weight_packed int32 [out, in * bits /
+// 32],
+//   weight_scale [out, in / group], weight_zero_point int32 [out * bits / 32, in / group] (asymmetric),
+//   weight_g_idx int32 [in] (group activation order), weight_shape int64 [2].
 // - MXFP4 (gpt-oss, transformers' Mxfp4GptOssExperts): <name>_blocks U8 [experts, out, in / 32, 16] and
 //   <name>_scales U8 [experts, out, in / 32] hold the stacked expert weight <name> [experts, in, out]
 //   (convert_moe_packed_tensors unpacks two FP4 values a byte and transposes the last two dimensions).
@@ -187,6 +191,60 @@ std::optional<quantized_group> scaled_group(const std::string& base, const tenso
     return g;
 }
 
+// compressed-tensors pack-quantized (llm-compressor's W4A16 / W8A16): weight_packed int32 [out, in / p],
+// weight_scale [out, groups], weight_zero_point int32 [out / p, groups] when asymmetric, weight_g_idx int32
+// [in] with group activation order, weight_shape int64 [2] (p = 32 / bits). The bits come from the zero
+// points or g_idx; a symmetric checkpoint without g_idx does not say them in its headers, and 4 (W4A16, the
+// common scheme) is taken, with a note.
+std::optional<quantized_group> ct_packed_group(const std::string& base, const tensor_map& by_name,
+                                               std::vector<std::string>& notes) {
+    const checkpoint_tensor* packed = find(by_name, base + ".weight_packed");
+    const checkpoint_tensor* scale = find(by_name, base + ".weight_scale");
+    const checkpoint_tensor* zero = find(by_name, base + ".weight_zero_point");
+    const checkpoint_tensor* g_idx = find(by_name, base + ".weight_g_idx");
+    const checkpoint_tensor* shape = find(by_name, base + ".weight_shape");
+    auto fail = [&](const std::string& why) {
+        notes.push_back(base + ".weight_packed: " + why + "; left as stored tensors");
+        return std::nullopt;
+    };
+    if (!scale) return fail("no " + base + ".weight_scale next to it");
+    if (packed->shape.size() != 2 || !is_int32(*packed) || scale->shape.size() != 2)
+        return fail("expected a 2-D int32 weight_packed and a 2-D weight_scale, got " + packed->dtype + " " +
+                    shape_text(packed->shape) + " and " + shape_text(scale->shape));
+    const uint64_t out = packed->shape[0], cols = packed->shape[1], groups = scale->shape[1];
+    if (out == 0 || cols == 0 || groups == 0 || scale->shape[0] != out)
+        return fail("weight_scale " + shape_text(scale->shape) + " does not match weight_packed " +
+                    shape_text(packed->shape));
+    uint64_t pack = 0;
+    if (zero && zero->shape.size() == 2 && zero->shape[0] && out % zero->shape[0] == 0)
+        pack = out / zero->shape[0];
+    else if (g_idx && g_idx->shape.size() == 1 && g_idx->shape[0] % cols == 0)
+        pack = g_idx->shape[0] / cols;
+    bool assumed = false;
+    if (!pack) pack = 8, assumed = true;
+    if (pack != 4 && pack != 8 && pack != 16)
+        return fail("packs " + std::to_string(pack) + " values a word (not 2, 4 or 8 bits)");
+    quantized_group g;
+    g.name = base + ".weight";
+    g.scheme = "compressed-tensors";
+    g.bits = static_cast<uint32_t>(32 / pack);
+    g.file = packed->file;
+    uint64_t in = 0;
+    if (__builtin_mul_overflow(cols, pack, &in)) return fail("dimensions too large to unpack");
+    if (g_idx && (g_idx->shape.size() != 1 || g_idx->shape[0] != in))
+        return fail("weight_g_idx " + shape_text(g_idx->shape) + " does not match " + std::to_string(in) +
+                    " input features");
+    if (in % groups == 0) g.group_size = in / groups;
+    g.shape = {out, in};
+    if (!set_elements(g)) return fail("the element count overflows 64 bits");
+    if (assumed)
+        notes.push_back(base +
+                        ".weight_packed: 4 bits per weight assumed (no weight_zero_point or weight_g_idx "
+                        "tells; the quantization_config's num_bits does)");
+    for (const checkpoint_tensor* t : {packed, scale, zero, g_idx, shape}) add_member(g, t);
+    return g;
+}
+
 std::optional<quantized_group> mxfp4_group(const std::string& base, const tensor_map& by_name,
                                            std::vector<std::string>& notes) {
     const checkpoint_tensor* blocks = find(by_name, base + "_blocks");
@@ -246,6 +304,8 @@ std::vector<quantized_group> find_quantized_groups(const checkpoint& ck, std::ve
             keep(scaled_group(base, by_name));
         else if (ends_with(t.name, "_blocks", &base))
             keep(mxfp4_group(base, by_name, out_notes));
+        else if (ends_with(t.name, ".weight_packed", &base))
+            keep(ct_packed_group(base, by_name, out_notes));
     }
     return groups;
 }

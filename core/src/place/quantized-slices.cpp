@@ -150,6 +150,40 @@ result<rank_slice> packed_member(const quantized_group& g, const checkpoint_tens
                how + ", whole groups");
 }
 
+// One member of a compressed-tensors pack-quantized group (vLLM's CompressedTensorsWNA16): weight_packed
+// [out, in / p] packed along the input; weight_scale [out, groups]; weight_zero_point [out / p, groups]
+// packed along the output; weight_g_idx [in]; weight_shape whole. Scales and zero points keep every group
+// on a row-parallel rank with activation order (g_idx) or one group (marlin_repeat_scales_on_all_ranks).
+result<rank_slice> ct_packed_member(const quantized_group& g, const checkpoint_tensor& m, const rank_slice& l,
+                                    bool act_order, const std::string& how) {
+    const uint64_t pack = 32 / g.bits;
+    const std::string words = "32-bit words of " + num(pack) + " " + num(g.bits) + "-bit values";
+    const uint64_t in = g.shape[1];
+    const bool packed = has_suffix(m.name, ".weight_packed"), scale = has_suffix(m.name, ".weight_scale"),
+               zero = has_suffix(m.name, ".weight_zero_point"), g_idx = has_suffix(m.name, ".weight_g_idx");
+    if (has_suffix(m.name, ".weight_shape")) return whole(m, how + ", the full shape (whole)");
+    if (!packed && !scale && !zero && !g_idx)
+        return make_error(error_code::unsupported, m.name + ": not a member of a " + g.scheme + " group");
+    if (l.axis == 0) {
+        if (g_idx) return whole(m, how + ", activation order (whole)");
+        if (zero) return cut(m, l.pieces, 0, pack, words, how + ", packed " + num(pack) + " per word");
+        return cut(m, l.pieces, 0, 1, "rows", how);
+    }
+    uint64_t per_rank = 0;
+    for (const auto& p : l.pieces) per_rank += p.length;
+    if (g.group_size == 0 || (g.group_size != in && per_rank % g.group_size != 0))
+        return make_error(error_code::unsupported,
+                          g.name + ": " + num(per_rank) +
+                              " input features per rank is not a multiple of the group size " +
+                              (g.group_size ? num(g.group_size) : std::string("(unknown)")) +
+                              "; vLLM refuses it: choose a smaller T");
+    if (g_idx) return cut(m, l.pieces, 0, 1, "features", how);
+    if (packed) return cut(m, l.pieces, 1, pack, words, how + ", packed " + num(pack) + " per word");
+    if (act_order || g.group_size == in) return whole(m, how + ", every group on every rank (vLLM)");
+    return cut(m, l.pieces, 1, g.group_size, "groups of " + num(g.group_size) + " input features",
+               how + ", whole groups");
+}
+
 // One member of an fp8 or int8 group with scales: weight [out, in] as the logical weight; weight_scale per
 // tensor (one value) or per output row; weight_scale_inv in blocks of block_n x block_k; input_scale whole.
 result<rank_slice> scaled_member(const quantized_group& g, const checkpoint_tensor& m, const rank_slice& l,
@@ -251,6 +285,13 @@ result<std::vector<rank_slice>> stored_rank_slices(const analysis& a, const std:
                 if ((g.scheme == "gptq" || g.scheme == "awq") && g.shape.size() == 2 && g.bits &&
                     32 % g.bits == 0 && l.axis <= 1)
                     return packed_member(g, m, l, q, how);
+                if (g.scheme == "compressed-tensors" && g.shape.size() == 2 && g.bits && 32 % g.bits == 0 &&
+                    l.axis <= 1) {
+                    bool act_order = false;
+                    for (const auto& member : g.members)
+                        act_order = act_order || has_suffix(member, ".weight_g_idx");
+                    return ct_packed_member(g, m, l, act_order, how);
+                }
                 if ((g.scheme == "fp8" || g.scheme == "scaled-int8" || g.scheme == "bnb-int8") &&
                     g.shape.size() == 2 && l.axis <= 1)
                     return scaled_member(g, m, l, q, how);
