@@ -109,8 +109,13 @@ TEST(RegexSearch, RefusesWhatIsNotRegularOrMalformed) {
         EXPECT_NE(why.find(reason), std::string::npos) << pattern << ": " << why;
     }
     // Each of these is malformed for std::regex too (it throws regex_error), where a refusal is checkable.
-    for (const char* pattern : {"(", "a)", "[a", "*a", "a{2,1}", "[z-a]", "\\"})
+    for (const char* pattern : {"(", "a)", "[a", "*a", "a{2,1}", "\\"})
         EXPECT_THROW(std::regex{pattern}, std::regex_error) << pattern;
+#if defined(__GLIBCXX__)
+    // A range out of order: libstdc++ (llama.cpp's on Linux) refuses it as ECMAScript does; libc++, the wasm
+    // build's, accepts it.
+    EXPECT_THROW(std::regex{"[z-a]"}, std::regex_error);
+#endif
     // Limits: length, nesting, expanded size.
     regex::program p;
     std::string why;
