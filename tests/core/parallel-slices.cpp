@@ -16,14 +16,6 @@
 namespace modelplan::test {
 namespace {
 
-using pieces = std::vector<uint64_t>; // start, length, start, length, ...
-
-pieces pieces_of(const rank_slice& r) {
-    pieces out;
-    for (const auto& p : r.pieces) out.insert(out.end(), {p.start, p.length});
-    return out;
-}
-
 // The slice of the tensor named `name` (a checkpoint name), for rank `rank` of T x P.
 rank_slice slice_named(const analysis& a, uint64_t tp, uint64_t pp, uint64_t rank, const std::string& name) {
     auto slices = rank_slices(a, tp, pp, rank);

@@ -22,14 +22,6 @@
 namespace modelplan::test {
 namespace {
 
-using pieces = std::vector<uint64_t>; // start, length, start, length, ...
-
-pieces pieces_of(const rank_slice& r) {
-    pieces out;
-    for (const auto& p : r.pieces) out.insert(out.end(), {p.start, p.length});
-    return out;
-}
-
 // A checkpoint's header, tensor by tensor (offsets consecutive; only the names, shapes and sizes matter).
 struct header {
     checkpoint ck;

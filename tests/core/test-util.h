@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "modelplan/memory.h"
+#include "modelplan/placement.h"
 #include "modelplan/presets.h"
 #include "modelplan/report.h"
 
@@ -27,6 +28,14 @@ inline uint64_t bytes_of(const std::vector<plan_item>& items, const std::string&
     const plan_item* item = find_item(items, name);
     EXPECT_NE(item, nullptr) << name;
     return item ? item->bytes : 0;
+}
+
+// A rank slice's pieces as start, length, start, length, ... (parallel-slices.cpp, quantized-slices.cpp).
+using pieces = std::vector<uint64_t>;
+inline pieces pieces_of(const rank_slice& r) {
+    pieces out;
+    for (const auto& p : r.pieces) out.insert(out.end(), {p.start, p.length});
+    return out;
 }
 
 inline std::string preset_config(const std::string& name) {
