@@ -519,8 +519,9 @@ std::map<std::pair<int, std::string>, uint32_t> rank_crcs(const std::string& out
 
 namespace {
 // `load --nproc T --checksums --json` of `dir` for T = 2 and 4: every rank's CRC-32 of every tensor is that
-// of its expected slice.
-void expect_nproc_checksums(const fs::path& dir, const std::vector<full_tensor>& full) {
+// of its expected slice (the model's query and key/value heads as given).
+void expect_nproc_checksums(const fs::path& dir, const std::vector<full_tensor>& full, int64_t heads = 8,
+                            int64_t kv_heads = 2) {
     for (int t : {2, 4}) {
         auto r = run_shell(std::string(MODELPLAN_BIN) + " load " + dir.string() + " --nproc " +
                            std::to_string(t) + " --device cpu --threads 1 --checksums --json --timeout 30");
@@ -529,7 +530,8 @@ void expect_nproc_checksums(const fs::path& dir, const std::vector<full_tensor>&
         ASSERT_EQ(crcs.size(), full.size() * static_cast<size_t>(t));
         for (int rank = 0; rank < t; ++rank)
             for (const auto& f : full)
-                EXPECT_EQ(crcs[std::make_pair(rank, f.name)], crc_of(expected_slice(f, rank, t, 8, 2)))
+                EXPECT_EQ(crcs[std::make_pair(rank, f.name)],
+                          crc_of(expected_slice(f, rank, t, heads, kv_heads)))
                     << f.name << " on rank " << rank << " of " << t;
     }
 }
@@ -538,6 +540,12 @@ void expect_nproc_checksums(const fs::path& dir, const std::vector<full_tensor>&
 TEST(DistributedCli, NprocRanksPrintTheirSlicesChecksums) {
     temp_dir dir;
     expect_nproc_checksums(dir.path(), write_model(dir.path(), llama_config, 3));
+}
+
+// Mixtral's experts over 2 and 4 processes (4 heads, 4 KV heads).
+TEST(DistributedCli, NprocRanksSplitAMixtral) {
+    temp_dir dir;
+    expect_nproc_checksums(dir.path(), write_model(dir.path(), mixtral_config, 2), 4, 4);
 }
 
 // A GPTQ checkpoint over 2 and 4 processes: every member's CRC-32 is its cut's.
