@@ -294,6 +294,8 @@ export interface ServePlan extends HeaderSource {
   kv_groups: { kind: string; window: number; layers: number; page_bytes: number; block_bytes: number;
                blocks_per_request: number }[];
   num_gpu_blocks: number;
+  /** vLLM only: the V0 engine's "# CPU blocks" (its 4 GiB swap space in blocks); 0 for V1. */
+  num_cpu_blocks?: number;
   kv_bytes_per_token: number;
   kv_tokens: number;
   max_concurrency: number;

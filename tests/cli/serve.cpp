@@ -146,6 +146,7 @@ TEST_F(serve, vllm_v0_engine_version) {
     auto d = json(r);
     EXPECT_STREQ(d["engine_version"].GetString(), "0.7.1-v0");
     EXPECT_NEAR(d["num_gpu_blocks"].GetUint64() / 3947.0, 1.0, 0.03);
+    EXPECT_EQ(d["num_cpu_blocks"].GetUint64(), 2048u); // "# CPU blocks: 2048"
     r = run(config +
             " --gpu l40s --tensor-parallel-size 2 --max-model-len 10000 --engine-version 0.8-v0 --json");
     ASSERT_EQ(r.status, 0) << r.err;

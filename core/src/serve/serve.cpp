@@ -855,6 +855,10 @@ std::string serve_json(const analysis& a, const serve_plan& p) {
     w.EndArray();
     w.Key("num_gpu_blocks");
     w.Uint64(p.num_gpu_blocks);
+    if (p.engine == "vllm") {
+        w.Key("num_cpu_blocks"); // the V0 engine's "# CPU blocks" (its 4 GiB swap space); 0 for V1
+        w.Uint64(p.num_cpu_blocks);
+    }
     w.Key("kv_bytes_per_token");
     w.Uint64(p.kv_bytes_per_token);
     w.Key("kv_tokens");
