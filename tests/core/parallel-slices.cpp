@@ -316,6 +316,29 @@ TEST(parallel_slices, mamba_splits_exactly_and_mamba2_is_unsupported) {
 
 // Pipeline stages: layers / P each, the remainder to stages 1, 2, ...; the embedding on stage 0, the final
 // norm and head on the last (docs/placement.md). Llama 3.2 1B ties its head to the embedding (16 layers).
+// LFM2-1.2B (hidden 2048; layer 0 a short convolution, config full_attn_idxs [2, 5, ...]). transformers'
+// Lfm2ShortConv chunks in_proj's output in three, B, C and x, each hidden wide; vLLM's ShortConv loads
+// in_proj as MergedColumnParallelLinear over [hidden] x 3, the depthwise conv as ColumnParallelLinear over
+// its hidden channels, and out_proj as RowParallelLinear (vllm/model_executor/layers/mamba/short_conv.py).
+TEST(parallel_slices, lfm2_short_convolution_splits_by_channels) {
+    analysis a = analyze_preset("lfm2-1.2b");
+    // T = 2, rank 1: 1024 channels of each of B, C and x.
+    rank_slice in = slice_named(a, 2, 1, 1, "model.layers.0.conv.in_proj.weight");
+    EXPECT_EQ(in.axis, 0);
+    EXPECT_EQ(pieces_of(in), (pieces{1024, 1024, 2048 + 1024, 1024, 4096 + 1024, 1024}));
+    EXPECT_EQ(in.rank_shape, (std::vector<uint64_t>{3072, 2048}));
+    rank_slice conv = slice_named(a, 2, 1, 1, "model.layers.0.conv.conv.weight");
+    EXPECT_EQ(conv.axis, 0);
+    EXPECT_EQ(pieces_of(conv), (pieces{1024, 1024}));
+    rank_slice out = slice_named(a, 2, 1, 1, "model.layers.0.conv.out_proj.weight");
+    EXPECT_EQ(out.axis, 1);
+    EXPECT_EQ(pieces_of(out), (pieces{1024, 1024}));
+    EXPECT_EQ(out.rank_shape, (std::vector<uint64_t>{2048, 1024}));
+    // T = 4, rank 3: 512 of each part.
+    EXPECT_EQ(pieces_of(slice_named(a, 4, 1, 3, "model.layers.0.conv.in_proj.weight")),
+              (pieces{1536, 512, 2048 + 1536, 512, 4096 + 1536, 512}));
+}
+
 TEST(parallel_slices, pipeline_stages_hold_their_layers_and_a_tied_head_copy) {
     analysis a = analyze_preset("llama-3.1-8b"); // 32 layers over 3 stages: 0-9, 10-20, 21-31
     auto s0 = rank_slices(a, 1, 3, 0);

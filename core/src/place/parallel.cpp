@@ -571,7 +571,13 @@ std::optional<error> slice_pieces(const model_spec& s, const tensor_info& t, uin
     case dim::ssm_conv_dim:
         if (n == s.ssm_inner) return contiguous(1); // one channel per inner channel (Mamba-1)
         return not_modelled("its convolution runs over x, B and C together");
-    case dim::hidden_x3: return not_modelled("it fuses the short convolution's B, C and x");
+    case dim::hidden_x3:
+        // LFM2's short-convolution in_proj, [B; C; x]: the rank's share of each part.
+        if (parts == fused_layout::concatenated && n % (3 * tp) == 0) {
+            r.pieces = share_of_each_part(n, 3, tp, tp_rank);
+            break;
+        }
+        return not_modelled("it fuses the short convolution's B, C and x");
     case dim::ssm_heads_x2: return not_modelled("it fuses b and a, grouped by key heads");
     default: return contiguous(1);
     }

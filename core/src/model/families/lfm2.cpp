@@ -5,7 +5,10 @@
 // block_multiple_of; operator_norm and ffn_norm per layer, embedding_norm after the last. Sources:
 // transformers models/lfm2 (configuration_lfm2.py: layer_types from full_attn_idxs, block_ff_dim and
 // tie_embedding aliases; modeling_lfm2.py: Lfm2ShortConv, Lfm2Attention, Lfm2MLP, Lfm2DecoderLayer,
-// Lfm2Model).
+// Lfm2Model). in_proj is [B; C; x], each hidden wide (Lfm2ShortConv chunks its output in three); out_proj's
+// input is the convolution's channels (ssm_inner = hidden), which vLLM's ShortConv splits across ranks
+// (in_proj MergedColumnParallelLinear over [hidden] x 3, conv ColumnParallelLinear, out_proj
+// RowParallelLinear).
 #include <algorithm>
 #include <cmath>
 
@@ -24,9 +27,9 @@ constexpr uint64_t conv = sw_short_conv;
 const tensor_template lfm2_layer[] = {
     per_layer(role::ssm_conv,    "layers.{layer}.conv.conv.weight",           dim::ssm_conv_dim, dim::one, dim::ssm_conv_kernel).when(conv),
     per_layer(role::ssm_conv,    "layers.{layer}.conv.conv.bias",             dim::ssm_conv_dim)          .when(conv | sw_conv_bias),
-    per_layer(role::ssm_in,      "layers.{layer}.conv.in_proj.weight",        dim::hidden_x3, dim::hidden).when(conv),
-    per_layer(role::ssm_in,      "layers.{layer}.conv.in_proj.bias",          dim::hidden_x3)             .when(conv | sw_conv_bias),
-    per_layer(role::ssm_out,     "layers.{layer}.conv.out_proj.weight",       dim::hidden, dim::hidden)   .when(conv),
+    per_layer(role::ssm_in,      "layers.{layer}.conv.in_proj.weight",        dim::hidden_x3, dim::hidden).when(conv).fused(fused_layout::concatenated),
+    per_layer(role::ssm_in,      "layers.{layer}.conv.in_proj.bias",          dim::hidden_x3)             .when(conv | sw_conv_bias).fused(fused_layout::concatenated),
+    per_layer(role::ssm_out,     "layers.{layer}.conv.out_proj.weight",       dim::hidden, dim::ssm_inner).when(conv),
     per_layer(role::ssm_out,     "layers.{layer}.conv.out_proj.bias",         dim::hidden)                .when(conv | sw_conv_bias),
     per_layer(role::attn_q,      "layers.{layer}.self_attn.q_proj.weight",    dim::q_dim, dim::hidden)    .unless(conv),
     per_layer(role::attn_k,      "layers.{layer}.self_attn.k_proj.weight",    dim::kv_dim, dim::hidden)   .unless(conv),
