@@ -271,10 +271,12 @@ TEST(quantized_slices, fp8_block_scales_split_in_whole_blocks) {
 
 // gpt-oss-20b (published checkpoint: model.layers.N.mlp.experts.gate_up_proj_blocks U8 [32, 5760, 90, 16],
 // _scales [32, 5760, 90]; down_proj_blocks [32, 2880, 90, 16]). The expert intermediate 2880 = 90 blocks of
-// 32: T = 2 gives each rank 45 blocks of down_proj's input; T = 4 would give 720 = 22.5 blocks, which the
-// stored blocks cannot express (vLLM's gpt-oss loader instead gives ranks ceil(90 / 4) = 23 blocks and the
-// last 21, unlike the even split of the unquantized weights).
-TEST(quantized_slices, mxfp4_experts_split_in_whole_blocks) {
+// 32. vLLM's and SGLang's gpt-oss MXFP4 loaders give each rank ceil(90 / T) blocks of it and the last rank
+// the rest (vllm/model_executor/models/gpt_oss.py: per_rank_intermediate_size_block =
+// cdiv(intermediate_size_block, tp_size); tp_rank_end = min(..., intermediate_size)): T = 2 gives 45 and 45
+// (the even split), T = 4 gives 23, 23, 23 and 21, where the even split's 720 would be 22.5 blocks;
+// gate_up_proj's rows (gate and up interleaved, two per feature) and its bias follow.
+TEST(quantized_slices, mxfp4_experts_split_in_whole_blocks_as_vllm_does) {
     analysis a = analyze_preset("gpt-oss-20b");
     header h;
     h.add("model.layers.0.mlp.experts.gate_up_proj_blocks", "U8", {32, 5760, 90, 16});
@@ -293,10 +295,24 @@ TEST(quantized_slices, mxfp4_experts_split_in_whole_blocks) {
     EXPECT_EQ(down.rank_shape, (std::vector<uint64_t>{32, 2880, 45, 16}));
     EXPECT_EQ(r.of("model.layers.0.mlp.experts.down_proj_scales").rank_shape,
               (std::vector<uint64_t>{32, 2880, 45}));
-    rank_parts r4 = parts_for(a, h.ck, 4, 1, 0);
-    ASSERT_FALSE(r4.parts.ok());
-    EXPECT_NE(r4.parts.err().message.find("does not fall on whole blocks of 32 values"), std::string::npos)
-        << r4.parts.err().message;
+    // T = 4: ranks 0-2 hold 23 blocks (736 features), rank 3 the last 21 (672).
+    for (uint64_t rank = 0; rank < 4; ++rank) {
+        SCOPED_TRACE("rank " + std::to_string(rank));
+        rank_parts r4 = parts_for(a, h.ck, 4, 1, rank);
+        ASSERT_TRUE(r4.parts.ok()) << r4.parts.err().message;
+        const uint64_t first = rank * 23, blocks = rank < 3 ? 23 : 21;
+        EXPECT_EQ(pieces_of(r4.of("model.layers.0.mlp.experts.down_proj_blocks")), (pieces{first, blocks}));
+        EXPECT_EQ(pieces_of(r4.of("model.layers.0.mlp.experts.gate_up_proj_scales")),
+                  (pieces{2 * 32 * first, 2 * 32 * blocks}));
+        const rank_slice& bias = r4.of("model.layers.0.mlp.experts.gate_up_proj_bias");
+        EXPECT_EQ(pieces_of(bias), (pieces{2 * 32 * first, 2 * 32 * blocks}));
+        EXPECT_EQ(bias.rank_shape, (std::vector<uint64_t>{32, 2 * 32 * blocks}));
+        EXPECT_EQ(r4.of("model.layers.0.mlp.experts.down_proj_bias").axis, -1); // replicated
+    }
+    // T = 8: ceil(90 / 8) = 12 blocks each, the last rank 90 - 84 = 6.
+    rank_parts r8 = parts_for(a, h.ck, 8, 1, 7);
+    ASSERT_TRUE(r8.parts.ok()) << r8.parts.err().message;
+    EXPECT_EQ(pieces_of(r8.of("model.layers.0.mlp.experts.down_proj_blocks")), (pieces{84, 6}));
 }
 
 TEST(quantized_slices, bitsandbytes_4bit_splits_only_by_stage) {

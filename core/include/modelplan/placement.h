@@ -141,10 +141,11 @@ result<std::vector<rank_slice>> rank_slices(const analysis& a, uint64_t tp, uint
 // of a quantized group's logical weight the group's members in the group's order. Each member is cut the way
 // vLLM cuts it: GPTQ, AWQ and compressed-tensors along their packed dimension in whole 32-bit words and their
 // scales and zero points in whole groups (with act order, a row-parallel rank keeps every group), fp8 block
-// scales in whole blocks, per-channel scales with their rows, MXFP4 blocks in whole 32-value blocks. A part
-// that does not fall on those boundaries, a padded vocabulary, a bitsandbytes 4-bit weight (stored flattened)
-// and a group whose layout is not known are errors (error_code::unsupported) naming the tensor, the boundary
-// and the value.
+// scales in whole blocks, per-channel scales with their rows, MXFP4 blocks in whole 32-value blocks
+// (gpt-oss's experts: ceil(blocks / T) per rank, the last the rest, as vLLM's gpt-oss loader; gate_up_proj's
+// bias follows). A part that does not fall on those boundaries, a padded vocabulary, a bitsandbytes 4-bit
+// weight (stored flattened) and a group whose layout is not known are errors (error_code::unsupported) naming
+// the tensor, the boundary and the value.
 result<std::vector<rank_slice>> stored_rank_slices(const analysis& a, const std::vector<rank_slice>& logical,
                                                    const std::vector<quantized_group>& groups,
                                                    const checkpoint& ck);

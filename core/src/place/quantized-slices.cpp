@@ -2,6 +2,7 @@
 // (packed weights, scales, zero points, activation-order indices, fp8 block scales, MXFP4 blocks) cut from
 // the rank's part of the group's logical weight, the way vLLM's parameter classes cut them
 // (docs/placement.md, "Quantized checkpoints", has every rule with its source).
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -245,11 +246,44 @@ result<std::vector<rank_slice>> stored_rank_slices(const analysis& a, const std:
     std::unordered_map<std::string, const checkpoint_tensor*> stored;
     for (const auto& t : ck.tensors) stored.emplace(t.name, &t);
 
+    // MXFP4 experts split as vLLM's (and SGLang's) gpt-oss loaders split them: ceil(blocks / T) whole
+    // 32-value blocks of the expert intermediate size per rank, the last rank the rest (gpt-oss's 2880 = 90
+    // blocks at T = 4: 23, 23, 23 and 21 blocks), not the even split of the unquantized weights;
+    // gate_up_proj's bias with its rows. The rank and T come from the even split's one piece.
+    std::unordered_map<std::string, slice_piece> block_split; // tensor name -> its part along its split axis
+    for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
+        auto found = group_of.find(a.sk.tensors[i].name);
+        const rank_slice& l = logical[i];
+        if (found == group_of.end() || found->second->scheme != "mxfp4" || !l.held || l.pieces.size() != 1 ||
+            (l.axis != 1 && l.axis != 2) || found->second->shape.size() != 3)
+            continue;
+        const quantized_group& g = *found->second;
+        const uint64_t n = g.shape[static_cast<size_t>(l.axis)], length = l.pieces[0].length;
+        const uint64_t unit = l.axis == 2 ? 2 : 1; // gate_up_proj's rows: gate and up interleaved per feature
+        if (length == 0 || n % length != 0 || n % unit != 0 || (n / unit) % 32 != 0) continue;
+        const uint64_t tp = n / length, rank = l.pieces[0].start / length, features = n / unit;
+        const uint64_t per_rank = (features / 32 + tp - 1) / tp * 32;
+        const uint64_t start = std::min(rank * per_rank, features),
+                       end = std::min(start + per_rank, features);
+        const slice_piece part{start * unit, (end - start) * unit};
+        block_split[g.name] = part;
+        if (l.axis == 2) block_split[g.name + "_bias"] = part;
+    }
+    auto with_block_split = [&](const tensor_info& t, const rank_slice& l) {
+        rank_slice r = l;
+        auto b = block_split.find(t.name);
+        if (b == block_split.end() || r.axis < 0 || r.pieces.size() != 1) return r;
+        r.pieces = {b->second};
+        r.rank_shape[static_cast<size_t>(r.axis)] = b->second.length;
+        r.how += ", vLLM's MXFP4 block split";
+        return r;
+    };
+
     std::vector<rank_slice> out;
     out.reserve(a.sk.tensors.size());
     for (size_t i = 0; i < a.sk.tensors.size(); ++i) {
         const tensor_info& t = a.sk.tensors[i];
-        const rank_slice& l = logical[i];
+        const rank_slice l = with_block_split(t, logical[i]);
         auto found = group_of.find(t.name);
         if (found == group_of.end()) {
             out.push_back(l);
