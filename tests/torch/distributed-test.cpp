@@ -405,6 +405,70 @@ TEST(Distributed, QuantizedReadOnceBroadcastsTheWholeMembers) {
     check_ranks(full, ranks, 8, 2, true);
 }
 
+// gpt-oss with MXFP4 experts (the published layout: <w>_blocks U8 [experts, out, in / 32, 16], <w>_scales U8
+// [experts, out, in / 32]; gate_up_proj's rows interleave gate and up) whose expert intermediate size, 96 =
+// 3 blocks of 32, does not split evenly in blocks at T = 2: vLLM's gpt-oss loader gives rank 0 ceil(3 / 2) =
+// 2 blocks (features [0, 64)) and rank 1 the last one ([64, 96)), gate_up_proj's rows and bias twice that
+// (vllm/model_executor/models/gpt_oss.py, _load_weights_mxfp4). Each rank's expert tensors are compared byte
+// for byte with those cuts.
+TEST(Distributed, Mxfp4ExpertsSplitInVllmsWholeBlocks) {
+    const std::string config = R"({"architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss",
+        "attention_bias": true, "head_dim": 16, "hidden_size": 64, "intermediate_size": 96,
+        "layer_types": ["sliding_attention", "full_attention"], "max_position_embeddings": 256,
+        "num_attention_heads": 4, "num_experts_per_tok": 2, "experts_per_token": 2, "num_hidden_layers": 2,
+        "num_key_value_heads": 2, "num_local_experts": 4, "rms_norm_eps": 1e-05, "rope_theta": 150000,
+        "sliding_window": 16, "tie_word_embeddings": false, "vocab_size": 128, "torch_dtype": "bfloat16",
+        "quantization_config": {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn",
+        "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}})";
+    temp_dir dir;
+    auto a = mp::analyze("test", config, mp::config_options{});
+    ASSERT_TRUE(a.ok()) << a.err().message;
+    std::mt19937_64 rng(45);
+    std::vector<full_tensor> all;
+    for (const auto& t : a->sk.tensors) {
+        std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
+        auto ends_with = [&](const std::string& suffix) {
+            return t.name.size() >= suffix.size() &&
+                   t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+        };
+        const bool gate_up = ends_with("experts.gate_up_proj"), down = ends_with("experts.down_proj");
+        if (!gate_up && !down) {
+            all.push_back(random_tensor(rng, t.name, "BF16", shape));
+            continue;
+        }
+        // The logical [experts, in, out] stored as blocks [experts, out, in / 32, 16] and scales.
+        all.push_back(random_tensor(rng, t.name + "_blocks", "U8", {shape[0], shape[2], shape[1] / 32, 16}));
+        all.push_back(random_tensor(rng, t.name + "_scales", "U8", {shape[0], shape[2], shape[1] / 32}));
+    }
+    write_files(dir.path(), config, all, 1);
+    auto ranks = load_in_threads(dir.path(), 2, false);
+    for (int r = 0; r < 2; ++r) {
+        ASSERT_TRUE(ranks[r].ok()) << ranks[r].err().message;
+        const int64_t start = r == 0 ? 0 : 64, length = r == 0 ? 64 : 32; // intermediate features
+        uint64_t checked = 0;
+        for (size_t i = 0; i < all.size(); ++i) {
+            const full_tensor& f = all[i];
+            if (f.name.find("experts.") == std::string::npos) continue;
+            at::Tensor full = at::from_blob(const_cast<char*>(f.bytes.data()), f.shape, scalar_type(f.dtype));
+            at::Tensor want;
+            if (f.name.find("gate_up_proj_bias") != std::string::npos)
+                want = full.narrow(1, 2 * start, 2 * length).contiguous();
+            else if (f.name.find("down_proj_bias") != std::string::npos)
+                want = full.contiguous();
+            else if (f.name.find("gate_up_proj") != std::string::npos) // blocks and scales: rows
+                want = full.narrow(1, 2 * start, 2 * length).contiguous();
+            else // down_proj blocks and scales: the input's blocks
+                want = full.narrow(2, start / 32, length / 32).contiguous();
+            const at::Tensor& got = ranks[r]->model.slot(i);
+            ASSERT_EQ(got.sizes().vec(), want.sizes().vec()) << f.name << " on rank " << r;
+            EXPECT_EQ(std::memcmp(got.data_ptr(), want.data_ptr(), want.nbytes()), 0)
+                << f.name << " on rank " << r;
+            ++checked;
+        }
+        EXPECT_EQ(checked, 2u * 6); // two layers: gate_up blocks, scales, bias; down blocks, scales, bias
+    }
+}
+
 // A rank's input that is not whole groups (group 64 at T = 4: o_proj's 128 / 4 = 32 inputs) fails on every
 // rank, before any read, with vLLM's reason.
 TEST(Distributed, QuantizedSplitOffGroupBoundariesFailsEveryRank) {
